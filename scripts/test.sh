@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite: type check, then every Vitest project (Node and real Chromium).
+# Works on a fresh Debian clone as root with CI=true and no stdin: it installs what npm
+# cannot (Debian's Chromium) and the npm dependencies when they are missing or stale.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+# npm ci only when needed: it deletes node_modules, so never run it on an up-to-date tree.
+# npm writes node_modules/.package-lock.json on install; an older one means a stale tree.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  log "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund || exit 1
+fi
+
+# Browser tests use Debian's Chromium; Playwright must never download its own.
+chromium_path="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [[ ! -x "$chromium_path" ]]; then
+  log "installing Debian's Chromium"
+  sudo=()
+  [[ $(id -u) -ne 0 ]] && sudo=(sudo -n)
+  export DEBIAN_FRONTEND=noninteractive
+  { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq chromium chromium-driver; } </dev/null || {
+    echo "test.sh: could not install chromium with apt-get; install it or set CHROMIUM_PATH" >&2
+    exit 1
+  }
+fi
+
+# Run both steps even when the first fails, so one run reports every failure.
+status=0
+log "type check (tsc --noEmit)"
+npx tsc --noEmit -p . || status=1
+
+log "tests (vitest run: node and browser projects)"
+npx vitest run "$@" || status=1
+
+if [[ $status -ne 0 ]]; then
+  log "FAILED"
+else
+  log "all checks passed"
+fi
+exit $status
