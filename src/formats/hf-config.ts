@@ -1,0 +1,126 @@
+import { ShrinkrayError } from '../errors.ts';
+import { SUPPORTED_ARCHITECTURES, type ArchitectureName, type ModelConfig, type ModelFamily } from '../model/config.ts';
+
+/**
+ * Hugging Face config.json <-> ModelConfig. Defaults follow transformers' own config
+ * classes (LlamaConfig, MistralConfig, Qwen2Config), so a config that omits a field means
+ * here what it means there.
+ */
+const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos: number | null; eos: number[] }>> = {
+  llama: { maxPositions: 2048, bos: 1, eos: [2] },
+  mistral: { maxPositions: 4096 * 32, bos: 1, eos: [2] },
+  qwen2: { maxPositions: 32768, bos: null, eos: [] },
+};
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
+  const badConfig = (field: string, problem: string) =>
+    new ShrinkrayError('bad_config', `${fileName}: field '${field}' ${problem}`);
+  if (!isObject(json)) throw new ShrinkrayError('bad_config', `${fileName}: expected a JSON object`);
+
+  const architectures = json.architectures;
+  if (!Array.isArray(architectures) || typeof architectures[0] !== 'string') {
+    throw badConfig('architectures', 'must be a list naming the model class, e.g. ["LlamaForCausalLM"]');
+  }
+  const architecture = architectures[0];
+  if (!Object.hasOwn(SUPPORTED_ARCHITECTURES, architecture)) {
+    throw new ShrinkrayError('unsupported_architecture',
+      `${fileName}: architecture '${architecture}' is not supported; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`);
+  }
+  const arch = architecture as ArchitectureName;
+  const family = SUPPORTED_ARCHITECTURES[arch];
+  const defaults = FAMILY_DEFAULTS[family];
+
+  const positiveInt = (field: string, fallback?: number): number => {
+    const v = json[field] ?? fallback;
+    if (v === undefined) throw badConfig(field, 'is missing');
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw badConfig(field, `must be a positive integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const positiveNumber = (field: string, value: unknown): number => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw badConfig(field, `must be a positive number, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const flag = (field: string, fallback: boolean): boolean => {
+    const v = json[field] ?? fallback;
+    if (typeof v !== 'boolean') throw badConfig(field, `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const tokenId = (field: string, value: unknown): number => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw badConfig(field, `must be a token id, got ${JSON.stringify(value)}`);
+    return value;
+  };
+
+  const hiddenSize = positiveInt('hidden_size');
+  const numHeads = positiveInt('num_attention_heads');
+  const numKvHeads = positiveInt('num_key_value_heads', numHeads);
+  if (numHeads % numKvHeads !== 0) throw badConfig('num_key_value_heads', `(${numKvHeads}) must divide num_attention_heads (${numHeads})`);
+  if (json.head_dim == null && hiddenSize % numHeads !== 0) throw badConfig('num_attention_heads', `(${numHeads}) must divide hidden_size (${hiddenSize})`);
+  const headDim = positiveInt('head_dim', json.head_dim == null ? hiddenSize / numHeads : undefined);
+  if (headDim % 2 !== 0) throw badConfig('head_dim', `(${headDim}) must be even for rotary embeddings`);
+
+  const act = json.hidden_act ?? 'silu';
+  if (act !== 'silu') throw badConfig('hidden_act', `must be 'silu', got ${JSON.stringify(act)}`);
+  const ropeParams = isObject(json.rope_parameters) ? json.rope_parameters : {};
+  const scaling = json.rope_scaling ?? null;
+  const scalingType = isObject(scaling) ? (scaling.rope_type ?? scaling.type) : (ropeParams.rope_type ?? 'default');
+  if ((scaling !== null && scalingType !== 'default') || (ropeParams.rope_type !== undefined && ropeParams.rope_type !== 'default')) {
+    throw badConfig('rope_scaling', `${JSON.stringify(scaling ?? ropeParams)} is not supported (only plain RoPE)`);
+  }
+  if (family === 'llama' && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
+  // Llama's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
+  if (family === 'llama' && flag('attention_bias', false)) throw badConfig('attention_bias', 'true is not supported for Llama (o_proj bias)');
+
+  const eosRaw = json.eos_token_id === undefined ? defaults.eos : json.eos_token_id;
+  const eosList = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
+  const bosRaw = json.bos_token_id === undefined ? defaults.bos : json.bos_token_id;
+
+  return {
+    architecture: arch,
+    family,
+    hiddenSize,
+    intermediateSize: positiveInt('intermediate_size'),
+    numLayers: positiveInt('num_hidden_layers'),
+    numHeads,
+    numKvHeads,
+    headDim,
+    vocabSize: positiveInt('vocab_size'),
+    maxPositionEmbeddings: positiveInt('max_position_embeddings', defaults.maxPositions),
+    rmsNormEps: positiveNumber('rms_norm_eps', json.rms_norm_eps ?? 1e-6),
+    ropeTheta: positiveNumber('rope_theta', json.rope_theta ?? ropeParams.rope_theta ?? 10000),
+    tieWordEmbeddings: flag('tie_word_embeddings', false),
+    attentionBias: family === 'qwen2',
+    bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
+    eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
+  };
+}
+
+/** The config.json transformers (Python and JS) needs to load the model. */
+export function toHfConfig(config: ModelConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    architectures: [config.architecture],
+    model_type: config.family,
+    hidden_size: config.hiddenSize,
+    intermediate_size: config.intermediateSize,
+    num_hidden_layers: config.numLayers,
+    num_attention_heads: config.numHeads,
+    num_key_value_heads: config.numKvHeads,
+    head_dim: config.headDim,
+    vocab_size: config.vocabSize,
+    max_position_embeddings: config.maxPositionEmbeddings,
+    rms_norm_eps: config.rmsNormEps,
+    rope_theta: config.ropeTheta,
+    rope_scaling: null,
+    tie_word_embeddings: config.tieWordEmbeddings,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenId.length === 1 ? config.eosTokenId[0] : config.eosTokenId,
+    hidden_act: 'silu',
+    torch_dtype: 'float32',
+    use_cache: true,
+  };
+  if (config.family === 'llama') Object.assign(out, { attention_bias: false, mlp_bias: false });
+  return out;
+}
