@@ -1,0 +1,82 @@
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ShrinkrayError } from '../errors.ts';
+import { importLlama2c } from '../model/import-llama2c.ts';
+import type { ModelIR } from '../model/ir.ts';
+import { fileSource } from '../node/file-source.ts';
+import { loadModelFolder, MODEL_FILES, writeModelFolder } from '../node/model-folder.ts';
+import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+
+// Files of a Hugging Face folder worth carrying along when present (chat templates live here).
+const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
+
+function countParams(ir: ModelIR): number {
+  let n = 0;
+  for (const t of ir.tensors.values()) n += t.shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ShrinkrayError('missing_file', `${path}: no such file or folder`);
+    throw e;
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
+
+/** A Hugging Face folder: validated, then copied (shards are merged into one model.safetensors). */
+async function importFolder(src: string, out: string): Promise<{ ir: ModelIR; bytes: number }> {
+  const model = await loadModelFolder(src);
+  await mkdir(out, { recursive: true });
+  let bytes = 0;
+  const single = join(src, MODEL_FILES.weights);
+  const sharded = await stat(join(src, MODEL_FILES.weightIndex)).then(() => true, () => false);
+  if (sharded) {
+    const configJson = JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>;
+    bytes += (await writeModelFolder(out, { ...model }, configJson)).bytes;
+  } else {
+    for (const name of [MODEL_FILES.config, MODEL_FILES.tokenizer]) await copyFile(join(src, name), join(out, name));
+    await copyFile(single, join(out, MODEL_FILES.weights));
+    for (const name of [MODEL_FILES.config, MODEL_FILES.tokenizer, MODEL_FILES.weights]) bytes += await fileSize(join(out, name));
+  }
+  for (const name of OPTIONAL_FILES) {
+    const from = join(src, name);
+    if (!(await stat(from).then((s) => s.isFile(), () => false))) continue;
+    await copyFile(from, join(out, name));
+    bytes += await fileSize(from);
+  }
+  return { ir: model.ir, bytes };
+}
+
+/**
+ * `shrinkray import <ckpt.bin> --tokenizer <tok.bin> --out <dir>` or
+ * `shrinkray import <hfFolder> --out <dir>`: writes a folder in Hugging Face layout.
+ * The last stdout line is JSON: {"out","params","bytes"}.
+ */
+export async function runImport(args: ParsedArgs): Promise<void> {
+  const src = requirePositional(args, 0, 'the source: shrinkray import <ckpt.bin|hfDir> [--tokenizer tok.bin] --out <dir>');
+  const out = requireOption(args, 'out');
+  if (resolve(src) === resolve(out)) throw new ShrinkrayError('bad_argument', `--out ${out} is the source folder itself`);
+  let result: { ir: ModelIR; bytes: number };
+  if (await isDirectory(src)) {
+    result = await importFolder(src, out);
+  } else {
+    const tokPath = args.options.get('tokenizer');
+    if (tokPath === undefined) throw new ShrinkrayError('bad_argument', `missing --tokenizer: a llama2.c checkpoint (${src}) needs its tokenizer file (e.g. tok512.bin)`);
+    const tokBytes = await readFile(tokPath).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') throw new ShrinkrayError('missing_file', `${tokPath}: no such tokenizer file`);
+      throw e;
+    });
+    const parts = await importLlama2c(await fileSource(src), { bytes: tokBytes, name: tokPath });
+    result = { ir: parts.ir, bytes: (await writeModelFolder(out, parts)).bytes };
+  }
+  const params = countParams(result.ir);
+  const c = result.ir.config;
+  console.log(`imported ${src} -> ${out}: ${c.architecture}, ${c.numLayers} layers, dim ${c.hiddenSize}, ${params.toLocaleString('en-US')} parameters, ${result.bytes.toLocaleString('en-US')} bytes`);
+  console.log(JSON.stringify({ out, params, bytes: result.bytes }));
+}
