@@ -1,0 +1,57 @@
+import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
+import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
+import { ropeTables } from './build-onnx-attention.ts';
+import type { AttentionOutputs } from './build-onnx-attention.ts';
+import type { ModelConfig } from './config.ts';
+
+/**
+ * Attention through com.microsoft.GroupQueryAttention, the fused op onnxruntime-web
+ * accelerates on wasm and webgpu: RoPE (rotate-half), the KV-cache append, the causal mask
+ * and grouped heads in one node. It reads the sequence lengths from the attention mask,
+ * so it assumes right-padded (or unpadded) batches, as onnxruntime-genai models do.
+ */
+export interface GqaContext {
+  seqlensK: string; // [batch] int32: valid tokens per row minus one
+  totalLength: string; // scalar int32: attention_mask's width
+  cosCache: string; // [maxPos, headDim/2]
+  sinCache: string;
+}
+
+export function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: string): GqaContext {
+  const toInt32 = { attrs: { to: attr.int(OnnxDataType.INT32) } };
+  const valid = g.op('ReduceSum', [attentionMask, g.int64('axes_1', [1])], { attrs: { keepdims: attr.int(0) } }); // [B]
+  const seqlensK = g.op('Cast', [g.op('Sub', [valid, g.int64('one', [1], [])])], { ...toInt32, name: 'seqlens_k' });
+  const width = g.op('Shape', [attentionMask], { attrs: { start: attr.int(1), end: attr.int(2) } }); // [1]
+  const totalLength = g.op('Cast', [g.op('Squeeze', [width, g.int64('axes_0', [0])])], { ...toInt32, name: 'total_seq_len' });
+  const maxPos = c.maxPositionEmbeddings;
+  const t = ropeTables(c, maxPos);
+  return {
+    seqlensK,
+    totalLength,
+    cosCache: g.float32('rope.cos_cache', t.cosHalf, [maxPos, c.headDim / 2]),
+    sinCache: g.float32('rope.sin_cache', t.sinHalf, [maxPos, c.headDim / 2]),
+  };
+}
+
+/** q: [B, S, H*hd], k/v: [B, S, kvH*hd]; past: [B, kvH, P, hd]. */
+export function emitGqaAttention(
+  g: GraphBuilder, c: ModelConfig, ctx: GqaContext, layer: number,
+  q: string, k: string, v: string, pastKey: string, pastValue: string, presentKey: string, presentValue: string,
+): AttentionOutputs {
+  const name = `layers.${layer}.attn.gqa`;
+  const [context] = g.node('GroupQueryAttention',
+    [q, k, v, pastKey, pastValue, ctx.seqlensK, ctx.totalLength, ctx.cosCache, ctx.sinCache],
+    {
+      domain: 'com.microsoft', name,
+      outputs: [`${name}.context`, presentKey, presentValue],
+      attrs: {
+        num_heads: attr.int(c.numHeads),
+        kv_num_heads: attr.int(c.numKvHeads),
+        do_rotary: attr.int(1),
+        rotary_interleaved: attr.int(0),
+        scale: attr.float(1 / Math.sqrt(c.headDim)),
+        local_window_size: attr.int(-1),
+      },
+    });
+  return { context: context!, presentKey, presentValue };
+}

@@ -1,0 +1,110 @@
+import { ShrinkrayError } from '../errors.ts';
+import { floatToHalf } from '../formats/half.ts';
+import { bytesOf, type GraphBuilder } from '../formats/onnx/graph-builder.ts';
+import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
+
+/**
+ * How one linear layer's weight goes into the graph. The builder asks a `LinearHook` for
+ * each weight, so a quantization step swaps MatMul for MatMulNBits without touching the
+ * graph code.
+ */
+export type LinearWeight = DenseWeight | NBitsWeight;
+
+export interface DenseWeight {
+  kind: 'dense';
+  storage: 'fp32' | 'fp16'; // fp16 is widened back to fp32 by a Cast that ORT folds at load
+  weight: Float32Array; // [out, in], as in the checkpoint
+  outFeatures: number;
+  inFeatures: number;
+}
+
+/** A block-quantized weight in com.microsoft.MatMulNBits layout. */
+export interface NBitsWeight {
+  kind: 'nbits';
+  bits: number; // 2..8
+  blockSize: number; // power of two >= 16
+  outFeatures: number; // N
+  inFeatures: number; // K
+  packed: Uint8Array; // [N, ceil(K/blockSize), blockSize*bits/8], low bits first
+  scales: Float32Array; // [N * ceil(K/blockSize)]
+  zeroPoints?: Uint8Array; // [N * ceil(ceil(K/blockSize)*bits/8)], packed like `packed`; absent = 2^(bits-1)
+}
+
+/** Turns a checkpoint weight (`name`, [out, in]) into what the graph should hold. */
+export type LinearHook = (name: string, weight: Float32Array, outFeatures: number, inFeatures: number)
+  => LinearWeight | Promise<LinearWeight>;
+
+/** The default hook: keep the weight dense in `storage` precision. */
+export function denseHook(storage: 'fp32' | 'fp16'): LinearHook {
+  return (_name, weight, outFeatures, inFeatures) => ({ kind: 'dense', storage, weight, outFeatures, inFeatures });
+}
+
+/** Bytes a weight occupies in the model file. */
+export function linearWeightBytes(w: LinearWeight): number {
+  if (w.kind === 'dense') return w.weight.length * (w.storage === 'fp16' ? 2 : 4);
+  return w.packed.byteLength + w.scales.byteLength + (w.zeroPoints?.byteLength ?? 0);
+}
+
+/** [out, in] -> [in, out], the layout MatMul(x, W) wants. */
+export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]!;
+  }
+  return t;
+}
+
+export function toHalfBytes(values: Float32Array): Uint8Array {
+  const h = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) h[i] = floatToHalf(values[i]!);
+  return bytesOf(h);
+}
+
+/**
+ * A weight tensor as an fp32 value of the graph: fp32 initializers directly, fp16 through
+ * a Cast (ORT's constant folding widens it once at session creation).
+ */
+export function weightValue(g: GraphBuilder, name: string, data: Float32Array, dims: number[], storage: 'fp32' | 'fp16'): string {
+  if (storage === 'fp32') return g.float32(name, data, dims);
+  const half = g.addInitializer(g.uniqueName(`${name}_fp16`), OnnxDataType.FLOAT16, dims, toHalfBytes(data));
+  return g.op('Cast', [half], { attrs: { to: attr.int(OnnxDataType.FLOAT) }, output: g.uniqueName(name) });
+}
+
+/** y = x W^T (+ bias). x: [..., in] -> [..., out] */
+export function emitLinear(g: GraphBuilder, x: string, name: string, w: LinearWeight, bias?: Float32Array): string {
+  let y: string;
+  if (w.kind === 'dense') {
+    if (w.weight.length !== w.outFeatures * w.inFeatures) {
+      throw new ShrinkrayError('bad_argument', `${name}: dense weight has ${w.weight.length} values, expected ${w.outFeatures}x${w.inFeatures}`);
+    }
+    const t = weightValue(g, `${name}.T`, transpose(w.weight, w.outFeatures, w.inFeatures), [w.inFeatures, w.outFeatures], w.storage);
+    y = g.op('MatMul', [x, t], { name });
+  } else {
+    y = emitMatMulNBits(g, x, name, w);
+  }
+  if (!bias) return y;
+  return g.op('Add', [y, g.float32(`${name}.bias`, bias, [bias.length])], { name: `${name}.bias_add` });
+}
+
+function emitMatMulNBits(g: GraphBuilder, x: string, name: string, w: NBitsWeight): string {
+  const { bits, blockSize, outFeatures: N, inFeatures: K } = w;
+  const blocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  if (w.packed.byteLength !== N * blocks * blob || w.scales.length !== N * blocks) {
+    throw new ShrinkrayError('bad_argument',
+      `${name}: MatMulNBits expects packed [${N}, ${blocks}, ${blob}] and scales [${N * blocks}], got ${w.packed.byteLength} bytes and ${w.scales.length} scales`);
+  }
+  const inputs = [
+    x,
+    g.addInitializer(g.uniqueName(`${name}.qweight`), OnnxDataType.UINT8, [N, blocks, blob], w.packed),
+    g.float32(`${name}.scales`, w.scales, [N * blocks]),
+  ];
+  if (w.zeroPoints) {
+    const zpBytes = Math.ceil((blocks * bits) / 8);
+    inputs.push(g.addInitializer(g.uniqueName(`${name}.zero_points`), OnnxDataType.UINT8, [N * zpBytes], w.zeroPoints));
+  }
+  return g.op('MatMulNBits', inputs, {
+    domain: 'com.microsoft', name,
+    attrs: { K: attr.int(K), N: attr.int(N), bits: attr.int(bits), block_size: attr.int(blockSize) },
+  });
+}

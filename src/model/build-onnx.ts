@@ -1,0 +1,156 @@
+import { ShrinkrayError } from '../errors.ts';
+import { GraphBuilder, type BuiltModel } from '../formats/onnx/graph-builder.ts';
+import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
+import { emitAttentionContext, emitPlainAttention } from './build-onnx-attention.ts';
+import { emitGqaAttention, emitGqaContext } from './build-onnx-gqa.ts';
+import { denseHook, emitLinear, linearWeightBytes, weightValue, type LinearHook } from './build-onnx-linear.ts';
+import type { ModelConfig } from './config.ts';
+import { tensorNames, type ModelIR } from './ir.ts';
+
+/**
+ * ModelIR -> ONNX decoder with KV cache, in the transformers.js convention: inputs
+ * input_ids / attention_mask / position_ids / past_key_values.N.{key,value}, outputs
+ * logits / present.N.{key,value}, so its text-generation pipeline runs our files as is.
+ */
+export interface BuildOnnxOptions {
+  /** Storage of non-linear tensors (embedding, norms) and of dense linear weights. */
+  storage?: 'fp32' | 'fp16';
+  /** 'plain': standard ONNX ops only; 'fused': com.microsoft GroupQueryAttention + SimplifiedLayerNormalization. */
+  ops?: 'plain' | 'fused';
+  /** Decides each linear layer's weight form (dense, or MatMulNBits-packed). */
+  linear?: LinearHook;
+  /** Weights go to `model.onnx_data` when they exceed this many bytes (default: near 2 GiB). */
+  externalDataThreshold?: number;
+  onProgress?: (p: { stage: 'build'; done: number; total: number }) => void;
+}
+
+/** One line of the per-tensor report in shrinkray.json. */
+export interface TensorReport {
+  name: string;
+  shape: number[];
+  kind: string; // 'fp32' | 'fp16' | 'nbits4' ...
+  bytes: number;
+}
+
+export interface BuiltDecoder extends BuiltModel {
+  tensors: TensorReport[];
+}
+
+export const OPSETS = Object.freeze([
+  { domain: '', version: 17 },
+  { domain: 'com.microsoft', version: 1 },
+]);
+
+export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {}): Promise<BuiltDecoder> {
+  const c = ir.config;
+  const storage = opts.storage ?? 'fp32';
+  const hook = opts.linear ?? denseHook(storage);
+  const fused = (opts.ops ?? 'plain') === 'fused';
+  // onnxruntime's GroupQueryAttention kernels need head sizes that are multiples of 16.
+  const fusedAttention = fused && c.headDim % 16 === 0;
+  validateShapeConfig(c);
+  const g = new GraphBuilder('shrinkray_decoder');
+  const report: TensorReport[] = [];
+  const read = async (name: string, shape: number[]): Promise<Float32Array> => {
+    const h = ir.tensors.get(name);
+    if (!h) throw new ShrinkrayError('bad_file', `model has no tensor '${name}' (expected shape [${shape.join(', ')}])`);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (h.shape.reduce((a, b) => a * b, 1) !== n) {
+      throw new ShrinkrayError('bad_file', `tensor '${name}' has shape [${h.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+    return h.read();
+  };
+  const plainTensor = async (name: string, shape: number[]): Promise<string> => {
+    const data = await read(name, shape);
+    report.push({ name, shape, kind: storage, bytes: data.length * (storage === 'fp16' ? 2 : 4) });
+    return weightValue(g, name, data, shape, storage);
+  };
+  const linear = async (x: string, name: string, out: number, inF: number, biasName?: string): Promise<string> => {
+    const w = await hook(name, await read(name, [out, inF]), out, inF);
+    report.push({ name, shape: [out, inF], kind: w.kind === 'dense' ? w.storage : `nbits${w.bits}`, bytes: linearWeightBytes(w) });
+    const bias = biasName ? await read(biasName, [out]) : undefined;
+    if (bias && biasName) report.push({ name: biasName, shape: [out], kind: 'fp32', bytes: bias.byteLength });
+    return emitLinear(g, x, name, w, bias);
+  };
+
+  // Graph inputs (symbolic dims named as transformers.js expects).
+  const kvShape = (len: string) => ['batch_size', c.numKvHeads, len, c.headDim];
+  const inputIds = g.addInput('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
+  const attentionMask = g.addInput('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']);
+  const positionIds = g.addInput('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
+  for (let l = 0; l < c.numLayers; l++) {
+    g.addInput(`past_key_values.${l}.key`, OnnxDataType.FLOAT, kvShape('past_sequence_length'));
+    g.addInput(`past_key_values.${l}.value`, OnnxDataType.FLOAT, kvShape('past_sequence_length'));
+  }
+
+  const embedding = await read(tensorNames.embedding, [c.vocabSize, c.hiddenSize]);
+  report.push({ name: tensorNames.embedding, shape: [c.vocabSize, c.hiddenSize], kind: storage, bytes: embedding.length * (storage === 'fp16' ? 2 : 4) });
+  const embedTable = weightValue(g, tensorNames.embedding, embedding, [c.vocabSize, c.hiddenSize], storage);
+  let x = g.op('Gather', [embedTable, inputIds], { name: 'embed' }); // [B, S, dim]
+
+  const attnCtx = fusedAttention ? emitGqaContext(g, c, attentionMask) : emitAttentionContext(g, c, positionIds, attentionMask, inputIds);
+  const norm = (input: string, weight: string, name: string) => emitRmsNorm(g, input, weight, c.rmsNormEps, name, fused);
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  for (let l = 0; l < c.numLayers; l++) {
+    const n = tensorNames.layer(l);
+    const xn = norm(x, await plainTensor(n.attnNorm, [c.hiddenSize]), `layers.${l}.input_norm`);
+    const q = await linear(xn, n.q, qDim, c.hiddenSize, c.attentionBias ? n.qBias : undefined);
+    const k = await linear(xn, n.k, kvDim, c.hiddenSize, c.attentionBias ? n.kBias : undefined);
+    const v = await linear(xn, n.v, kvDim, c.hiddenSize, c.attentionBias ? n.vBias : undefined);
+    const io = [`past_key_values.${l}.key`, `past_key_values.${l}.value`, `present.${l}.key`, `present.${l}.value`] as const;
+    const att = fusedAttention
+      ? emitGqaAttention(g, c, attnCtx as ReturnType<typeof emitGqaContext>, l, q, k, v, ...io)
+      : emitPlainAttention(g, c, attnCtx as ReturnType<typeof emitAttentionContext>, l, q, k, v, ...io);
+    g.addOutput(io[2], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
+    g.addOutput(io[3], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
+    x = g.op('Add', [x, await linear(att.context, n.o, c.hiddenSize, qDim)], { name: `layers.${l}.attn_residual` });
+
+    const hn = norm(x, await plainTensor(n.ffnNorm, [c.hiddenSize]), `layers.${l}.post_attention_norm`);
+    const gate = await linear(hn, n.gate, c.intermediateSize, c.hiddenSize);
+    const up = await linear(hn, n.up, c.intermediateSize, c.hiddenSize);
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])], { name: `layers.${l}.silu` }), up]); // [B, S, ffn]
+    x = g.op('Add', [x, await linear(act, n.down, c.hiddenSize, c.intermediateSize)], { name: `layers.${l}.mlp_residual` });
+    opts.onProgress?.({ stage: 'build', done: l + 1, total: c.numLayers + 1 });
+  }
+
+  const xf = norm(x, await plainTensor(tensorNames.finalNorm, [c.hiddenSize]), 'final_norm');
+  if (c.tieWordEmbeddings && !ir.tensors.has(tensorNames.classifier)) {
+    // Tied classifier: Gemm with transB reads the [vocab, dim] table in place, no second copy on disk.
+    const flat = g.op('Reshape', [xf, g.int64('flat_shape', [-1, c.hiddenSize])]); // [B*S, dim]
+    const logits2d = g.op('Gemm', [flat, embedTable], { attrs: { transB: attr.int(1) }, name: 'lm_head' }); // [B*S, vocab]
+    const outShape = g.op('Concat', [
+      g.op('Shape', [inputIds]), g.int64('vocab', [c.vocabSize]),
+    ], { attrs: { axis: attr.int(0) } });
+    g.node('Reshape', [logits2d, outShape], { outputs: ['logits'] });
+  } else {
+    const logits = await linear(xf, tensorNames.classifier, c.vocabSize, c.hiddenSize);
+    g.node('Identity', [logits], { outputs: ['logits'] });
+  }
+  g.addOutput('logits', OnnxDataType.FLOAT, ['batch_size', 'sequence_length', c.vocabSize]);
+  opts.onProgress?.({ stage: 'build', done: c.numLayers + 1, total: c.numLayers + 1 });
+  const built = g.build({ opsets: OPSETS, externalDataThreshold: opts.externalDataThreshold });
+  return { ...built, tensors: report };
+}
+
+/** x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
+function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, name: string, fused: boolean): string {
+  if (fused) {
+    // ORT registers SimplifiedLayerNormalization in the default domain (a contrib op there).
+    return g.op('SimplifiedLayerNormalization', [x, weight], {
+      name, attrs: { axis: attr.int(-1), epsilon: attr.float(eps), stash_type: attr.int(1) },
+    });
+  }
+  const meanSq = g.op('ReduceMean', [g.op('Mul', [x, x])], { attrs: { axes: attr.ints([-1]), keepdims: attr.int(1) } });
+  const rms = g.op('Sqrt', [g.op('Add', [meanSq, g.float32('rms_eps', new Float32Array([eps]), [])])]);
+  return g.op('Mul', [g.op('Div', [x, rms]), weight], { name });
+}
+
+function validateShapeConfig(c: ModelConfig): void {
+  const bad = (field: string, why: string) => new ShrinkrayError('bad_config', `config ${field}: ${why}`);
+  if (c.numHeads % c.numKvHeads !== 0) throw bad('numHeads', `${c.numHeads} is not a multiple of numKvHeads ${c.numKvHeads}`);
+  if (c.headDim % 2 !== 0) throw bad('headDim', `${c.headDim} must be even for RoPE`);
+  if (!(c.maxPositionEmbeddings > 0 && c.maxPositionEmbeddings <= 1 << 20)) {
+    throw bad('maxPositionEmbeddings', `${c.maxPositionEmbeddings} is outside [1, 2^20]`);
+  }
+}
