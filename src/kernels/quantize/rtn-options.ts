@@ -76,8 +76,29 @@ export function validateRtn(weight: Float32Array, N: number, K: number, opts: Rt
   }
 }
 
-/** Error for a block whose values cannot be quantized (NaN, Infinity, or a range beyond f32/f16). */
-export function badBlockError(opts: RtnOptions, row: number, block: number, why: string): ShrinkrayError {
+/**
+ * The error for a block that cannot be quantized, found by replaying the reference's checks
+ * on it, so every implementation names the same row, block and cause: a non-finite weight,
+ * a range beyond f32, or (f16 scales) a scale beyond f16.
+ */
+export function badBlockError(weight: Float32Array, K: number, opts: RtnOptions, row: number, block: number): ShrinkrayError {
   const what = opts.name ? `tensor '${opts.name}'` : 'weight';
+  const start = row * K + block * opts.blockSize;
+  const len = Math.min(opts.blockSize, K - block * opts.blockSize);
+  let lo = 0;
+  let hi = 0;
+  let why = `scale exceeds the f16 range; use f32 scales`;
+  for (let i = 0; i < len; i++) {
+    const w = weight[start + i];
+    if (!Number.isFinite(w)) {
+      why = `weight ${i} is ${w}; expected a finite number`;
+      break;
+    }
+    lo = Math.min(lo, w);
+    hi = Math.max(hi, w);
+  }
+  if (Number.isFinite(lo) && Number.isFinite(hi) && !opts.symmetric && Math.fround(hi - lo) === Infinity) {
+    why = `range ${lo}..${hi} overflows f32`;
+  }
   return new ShrinkrayError('bad_argument', `RTN quantization of ${what}: row ${row}, block ${block}: ${why}`);
 }

@@ -40,17 +40,17 @@ export function quantizeRtnReference(weight: Float32Array, N: number, K: number,
       let hi = 0;
       for (let i = 0; i < len; i++) {
         const w = weight[start + i];
-        if (!Number.isFinite(w)) throw badBlockError(opts, n, b, `weight ${i} is ${w}; expected a finite number`);
+        if (!Number.isFinite(w)) throw badBlockError(weight, K, opts, n, b);
         if (w < lo) lo = w;
         if (w > hi) hi = w;
       }
       const range = symmetric ? Math.max(hi, -lo) : Math.fround(hi - lo);
-      if (range === Infinity) throw badBlockError(opts, n, b, `range ${lo}..${hi} overflows f32`);
+      if (range === Infinity) throw badBlockError(weight, K, opts, n, b);
       let scale = Math.fround(range / divisor);
       const idx = n * kBlocks + b;
       if (scales instanceof Uint16Array) {
         const h = f32ToF16Bits(scale);
-        if ((h & 0x7fff) === 0x7c00) throw badBlockError(opts, n, b, `scale ${scale} exceeds the f16 range; use f32 scales`);
+        if ((h & 0x7fff) === 0x7c00) throw badBlockError(weight, K, opts, n, b);
         scales[idx] = h;
         scale = f16BitsToF32(h);
       } else {

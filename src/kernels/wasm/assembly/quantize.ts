@@ -1,0 +1,188 @@
+// @ts-nocheck -- AssemblyScript (compiled to WASM SIMD by scripts/build-wasm.ts), not TypeScript.
+//
+// Round-to-nearest block quantization into the MatMulNBits layout; the same arithmetic as
+// src/kernels/quantize/rtn-reference.ts, one f32 operation at a time (f32.div, f32.nearest),
+// so the codes and scales match it bit for bit. Widths 2, 4 and 8 only: those never straddle
+// a byte, so a code is an OR into one byte. Memory is managed by the JS loader, which places
+// the buffers above heapBase() and grows memory as needed.
+
+let errorKind: i32 = 0; // 1: non-finite weight, 2: range overflows f32, 3: scale overflows f16
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+export function lastErrorKind(): i32 {
+  return errorKind;
+}
+
+// f32 -> f16 bits, round to nearest even (port of src/kernels/quantize/scale-f16.ts).
+function f32ToF16Bits(value: f32): u32 {
+  const x = reinterpret<u32>(value);
+  const sign = (x >>> 16) & 0x8000;
+  const e = <i32>((x >>> 23) & 0xff);
+  const m = x & 0x7fffff;
+  if (e == 0xff) return sign | 0x7c00 | (m != 0 ? 0x200 : 0);
+  const exp = e - 127 + 15;
+  if (exp >= 31) return sign | 0x7c00;
+  if (exp <= 0) {
+    if (exp < -10) return sign;
+    const mm = m | 0x800000;
+    const shift = <u32>(14 - exp);
+    const half = <u32>1 << (shift - 1);
+    const rem = mm & ((<u32>1 << shift) - 1);
+    let q = mm >>> shift;
+    if (rem > half || (rem == half && (q & 1) == 1)) q++;
+    return sign | q;
+  }
+  let q = (<u32>exp << 10) | (m >>> 13);
+  const rem = m & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (q & 1) == 1)) q++;
+  return sign | q;
+}
+
+function f16BitsToF32(h: u32): f32 {
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  const neg = (h & 0x8000) != 0;
+  let v: f32;
+  if (e == 0) v = <f32>m * 5.9604644775390625e-8; // m * 2^-24, exact
+  else v = reinterpret<f32>(((e - 15 + 127) << 23) | (m << 13));
+  return neg ? -v : v;
+}
+
+// OR a code into a zeroed byte stream; for 2, 4, 8 bits a code never crosses a byte.
+function orBits(base: usize, bit: i32, code: i32): void {
+  const p = base + <usize>(bit >>> 3);
+  store<u8>(p, load<u8>(p) | <u8>(code << (bit & 7)));
+}
+
+function clampI(v: i32, lo: i32, hi: i32): i32 {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+// Codes of 4 weights: clamp(nearest(w / scale) + zero, 0, codeMax) as i32x4.
+function codes4(ptr: usize, vs: v128, vz: v128, vmax: v128): v128 {
+  const q = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(ptr), vs)));
+  return i32x4.min_s(i32x4.max_s(i32x4.add(q, vz), i32x4.splat(0)), vmax);
+}
+
+// 16 codes as u8x16, from 16 consecutive weights.
+function codes16(ptr: usize, vs: v128, vz: v128, vmax: v128): v128 {
+  const a = codes4(ptr, vs, vz, vmax);
+  const b = codes4(ptr + 16, vs, vz, vmax);
+  const c = codes4(ptr + 32, vs, vz, vmax);
+  const d = codes4(ptr + 48, vs, vz, vmax);
+  return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, d));
+}
+
+// Joins byte pairs (lo, hi), each < 16, into lo | hi << 4: 16 bytes -> 8 bytes in lanes 0..7.
+function joinNibbles(v: v128): v128 {
+  const p = v128.or(v128.and(v, i16x8.splat(0x000f)), v128.and(i16x8.shr_u(v, 4), i16x8.splat(0x00f0)));
+  return i8x16.narrow_i16x8_u(p, p);
+}
+
+// Joins byte pairs (lo, hi), each < 4, into lo | hi << 2.
+function joinCrumbs(v: v128): v128 {
+  const p = v128.or(v128.and(v, i16x8.splat(0x0003)), v128.and(i16x8.shr_u(v, 6), i16x8.splat(0x000c)));
+  return i8x16.narrow_i16x8_u(p, p);
+}
+
+/**
+ * Quantizes weights [rows, K] (f32 at w) into packed [rows, kBlocks, blob] bytes, scales
+ * [rows, kBlocks] (f32, or f16 bits when f16 != 0) and, when asymmetric, zero points
+ * [rows, ceil(kBlocks*bits/8)]. Returns -1 on success, else the index row*kBlocks+block of
+ * the first bad block (see lastErrorKind()).
+ */
+export function quantize(
+  w: usize, rows: i32, K: i32, bits: i32, blockSize: i32, symmetric: i32, f16: i32,
+  packed: usize, scales: usize, zps: usize,
+): i32 {
+  const kBlocks = (K + blockSize - 1) / blockSize;
+  const blob = (blockSize * bits) >> 3;
+  const zpRow = (kBlocks * bits + 7) >> 3;
+  const codeMax = (1 << bits) - 1;
+  const mid = 1 << (bits - 1);
+  const divisor = <f32>(symmetric ? mid - 1 : codeMax);
+  const vmax = i32x4.splat(codeMax);
+  if (!symmetric) memory.fill(zps, 0, <usize>(rows * zpRow));
+  errorKind = 0;
+
+  for (let n = 0; n < rows; n++) {
+    for (let b = 0; b < kBlocks; b++) {
+      const idx = n * kBlocks + b;
+      const src = w + ((<usize>n * <usize>K + <usize>(b * blockSize)) << 2);
+      const len = min(blockSize, K - b * blockSize);
+
+      // Block range, always holding 0. f32x4.min/max propagate NaN, so NaN is caught below.
+      let vlo = f32x4.splat(0);
+      let vhi = f32x4.splat(0);
+      let i = 0;
+      for (; i + 4 <= len; i += 4) {
+        const v = v128.load(src + (<usize>i << 2));
+        vlo = f32x4.min(vlo, v);
+        vhi = f32x4.max(vhi, v);
+      }
+      let lo = min(min(f32x4.extract_lane(vlo, 0), f32x4.extract_lane(vlo, 1)), min(f32x4.extract_lane(vlo, 2), f32x4.extract_lane(vlo, 3)));
+      let hi = max(max(f32x4.extract_lane(vhi, 0), f32x4.extract_lane(vhi, 1)), max(f32x4.extract_lane(vhi, 2), f32x4.extract_lane(vhi, 3)));
+      for (; i < len; i++) {
+        const x = load<f32>(src + (<usize>i << 2));
+        lo = min(lo, x);
+        hi = max(hi, x);
+      }
+      if (!isFinite<f32>(lo) || !isFinite<f32>(hi)) {
+        errorKind = 1;
+        return idx;
+      }
+      const range: f32 = symmetric ? max(hi, -lo) : hi - lo;
+      if (range == Infinity) {
+        errorKind = 2;
+        return idx;
+      }
+      let scale: f32 = range / divisor;
+      if (f16) {
+        const h = f32ToF16Bits(scale);
+        if ((h & 0x7fff) == 0x7c00) {
+          errorKind = 3;
+          return idx;
+        }
+        store<u16>(scales + (<usize>idx << 1), <u16>h);
+        scale = f16BitsToF32(h);
+      } else {
+        store<f32>(scales + (<usize>idx << 2), scale);
+      }
+      let zero = mid;
+      if (!symmetric) {
+        zero = scale == 0 ? 0 : clampI(<i32>nearest<f32>(-lo / scale), 0, codeMax);
+        orBits(zps + <usize>(n * zpRow), b * bits, zero);
+      }
+
+      const dst = packed + <usize>idx * <usize>blob;
+      if (scale == 0 || len < blockSize) {
+        // Rare blocks (all zero, or the padded last one): scalar, same formulas.
+        memory.fill(dst, 0, blob);
+        for (let j = 0; j < blockSize; j++) {
+          let code = zero;
+          if (j < len && scale != 0) code = clampI(<i32>nearest<f32>(load<f32>(src + (<usize>j << 2)) / scale) + zero, 0, codeMax);
+          orBits(dst, j * bits, code);
+        }
+        continue;
+      }
+      const vs = f32x4.splat(scale);
+      const vz = i32x4.splat(zero);
+      if (bits == 8) {
+        for (let j = 0; j < blockSize; j += 16) v128.store(dst + j, codes16(src + (<usize>j << 2), vs, vz, vmax));
+      } else if (bits == 4) {
+        for (let j = 0; j < blockSize; j += 16) {
+          store<i64>(dst + (j >> 1), i64x2.extract_lane(joinNibbles(codes16(src + (<usize>j << 2), vs, vz, vmax)), 0));
+        }
+      } else {
+        for (let j = 0; j < blockSize; j += 16) {
+          const crumbs = joinNibbles(joinCrumbs(codes16(src + (<usize>j << 2), vs, vz, vmax)));
+          store<i32>(dst + (j >> 2), i32x4.extract_lane(crumbs, 0));
+        }
+      }
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,20 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { ShrinkrayError } from '../errors.ts';
+import { quantizeWasmUrl } from '../kernels/wasm/quantize-wasm-url.ts';
+import { loadQuantizeWasm, type WasmRtnKernel } from '../kernels/wasm/quantize-wasm.ts';
+
+/** The built quantize.wasm as bytes, read from disk (Node only). */
+export async function readQuantizeWasm(): Promise<Uint8Array> {
+  const path = fileURLToPath(quantizeWasmUrl);
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new ShrinkrayError('missing_file', `${path} is missing: run 'npm run build:wasm' first`, { cause: e });
+  }
+}
+
+/** The WASM SIMD quantizer, loaded from the built file. */
+export async function loadQuantizeWasmNode(): Promise<WasmRtnKernel> {
+  return loadQuantizeWasm(await readQuantizeWasm());
+}

@@ -1,0 +1,118 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureWasm } from '../../scripts/build-wasm.ts';
+import { isShrinkrayError } from '../../src/errors.ts';
+import type { RtnOptions, RtnResult } from '../../src/kernels/quantize/rtn-options.ts';
+import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
+import type { WasmRtnKernel } from '../../src/kernels/wasm/quantize-wasm.ts';
+import { loadQuantizeWasmNode } from '../../src/node/quantize-wasm-node.ts';
+
+// Error budget: none. The WASM SIMD kernel does the reference's f32 operations (f32.div,
+// f32.nearest), so packed codes, scales and zero points must be identical, byte for byte.
+
+let kernel: WasmRtnKernel;
+beforeAll(async () => {
+  ensureWasm();
+  kernel = await loadQuantizeWasmNode();
+});
+
+function bytes(a: ArrayBufferView | null): number[] | null {
+  return a && Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
+
+function expectIdentical(w: Float32Array, N: number, K: number, o: RtnOptions) {
+  const ref: RtnResult = quantizeRtnReference(w, N, K, o);
+  const got = kernel.quantizeRtn(w, N, K, o);
+  expect(got.scales.constructor).toBe(ref.scales.constructor);
+  // Compare as buffers first (fast), then show the difference if any.
+  if (Buffer.compare(Buffer.from(got.packed), Buffer.from(ref.packed)) !== 0) expect(bytes(got.packed)).toEqual(bytes(ref.packed));
+  expect(bytes(got.scales)).toEqual(bytes(ref.scales));
+  expect(bytes(got.zeroPoints)).toEqual(bytes(ref.zeroPoints));
+}
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
+}
+
+const widths = [2, 4, 8];
+const blocks = [16, 32, 64, 128, 256];
+
+describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
+  it('random weights: every width, block size, mode and scale dtype, K a multiple of the block or not', () => {
+    const r = rng(1);
+    for (const [N, K] of [[5, 256], [7, 300], [3, 1000], [2, 270]]) {
+      const w = Float32Array.from({ length: N * K }, () => r() * 0.1);
+      for (const bits of widths) {
+        for (const blockSize of blocks) {
+          for (const symmetric of [true, false]) {
+            for (const scaleDtype of ['f32', 'f16'] as const) expectIdentical(w, N, K, { bits, blockSize, symmetric, scaleDtype });
+          }
+        }
+      }
+    }
+  });
+
+  it('adversarial blocks: zeros, constants, one-signed, huge, tiny, subnormal, exact ties', () => {
+    const K = 16 * 12 + 5;
+    const N = 4;
+    const w = new Float32Array(N * K);
+    const r = rng(2);
+    for (let n = 0; n < N; n++) {
+      const row = w.subarray(n * K, (n + 1) * K);
+      row.subarray(16, 32).fill(0.25); // constant
+      row.subarray(32, 48).fill(-3); // constant negative
+      for (let i = 48; i < 64; i++) row[i] = 1 + r(); // all positive
+      for (let i = 64; i < 80; i++) row[i] = r() * 3e37; // huge (range still finite)
+      for (let i = 80; i < 96; i++) row[i] = r() * 1e-30; // tiny
+      for (let i = 96; i < 112; i++) row[i] = r() * 1e-40; // subnormal
+      for (let i = 112; i < 128; i++) row[i] = (i - 119.5) * (n + 1); // w/scale lands on .5 ties
+      for (let i = 128; i < 144; i++) row[i] = i % 2 ? 7 : -7; // max magnitude both signs
+      row[144] = -8; // a lone extreme
+      for (let i = 160; i < K; i++) row[i] = r() * 1e-3; // tail, partly in the padded block
+    }
+    for (const bits of widths) {
+      for (const blockSize of [16, 32, 64]) {
+        for (const symmetric of [true, false]) {
+          expectIdentical(w, N, K, { bits, blockSize, symmetric, scaleDtype: 'f32' });
+          // f16 scales overflow on the huge block: both must refuse it the same way
+          const o: RtnOptions = { bits, blockSize, symmetric, scaleDtype: 'f16' };
+          expect(() => kernel.quantizeRtn(w, N, K, o)).toThrow(/row 0, block \d: scale exceeds the f16 range/);
+        }
+      }
+    }
+  });
+
+  it('a tensor larger than one wasm chunk (rows split across calls)', () => {
+    const r = rng(3);
+    const N = 700;
+    const K = 576;
+    const w = Float32Array.from({ length: N * K }, () => r());
+    expectIdentical(w, N, K, { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32' });
+    expectIdentical(w, N, K, { bits: 8, blockSize: 128, symmetric: false, scaleDtype: 'f16' });
+  });
+
+  it('names the same bad row and block as the reference, and validates arguments', () => {
+    const K = 64;
+    const w = new Float32Array(3 * K);
+    w[2 * K + 40] = Infinity;
+    const o: RtnOptions = { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32', name: 'mlp.down_proj.weight' };
+    let refMsg = '';
+    try {
+      quantizeRtnReference(w, 3, K, o);
+    } catch (e) {
+      refMsg = (e as Error).message;
+    }
+    expect(refMsg).toMatch(/'mlp.down_proj.weight': row 2, block 1: weight 8 is Infinity/);
+    expect(() => kernel.quantizeRtn(w, 3, K, o)).toThrow(refMsg);
+    const wide = Float32Array.from({ length: 32 }, (_, i) => (i % 2 ? 3e38 : -3e38));
+    expect(() => kernel.quantizeRtn(wide, 1, 32, { ...o, symmetric: false })).toThrow(/row 0, block 0: range .* overflows f32/);
+    let code = '';
+    try {
+      kernel.quantizeRtn(w, 3, K, { ...o, bits: 5 });
+    } catch (e) {
+      code = isShrinkrayError(e) ? e.code : 'other';
+    }
+    expect(code).toBe('bad_recipe');
+    expect(() => kernel.quantizeRtn(w, 4, K, o)).toThrow(/expected a Float32Array of N\*K/);
+  });
+});
