@@ -1,0 +1,115 @@
+import type { ModelConfig } from '../model/config.ts';
+import { prunedConfig, type StructuredPlan } from '../kernels/prune/structured.ts';
+import { structuredPlanOf, validateRecipeForModel, type PruneStep, type Recipe, type WeightDtype } from './recipe.ts';
+import { elementCount, modelTensors, type LinearKind, type TensorRole } from './tensor-layout.ts';
+
+/**
+ * Recipe + config → one row per output tensor saying what happens to it, so the compress
+ * pipeline (CLI or worker) only walks the table:
+ *   1. if `structured`, the tensor's layer goes through pruneLayerStructured first
+ *      (all tensors of a layer together: its shapes change as a unit);
+ *   2. if `mask`, an unstructured/N:M mask from the pruning kernels is applied;
+ *   3. if `quant`, it is block-quantized along its last dimension (MatMulNBits layout for
+ *      linears; the same blocked layout for the embedding, which a tied classifier shares);
+ *   4. otherwise it is stored as `dtype`.
+ * Rules: masks and `int` touch only the 7 linear projections of every decoder block;
+ * `emb4`/`emb8` quantize the embedding and an untied classifier; norms and q/k/v biases are
+ * never pruned or quantized and stay fp32 (tiny, and precision-sensitive); everything else
+ * not quantized is stored as the recipe's weightDtype.
+ */
+
+export type MaskStep = Extract<PruneStep, { kind: 'magnitude' | 'nm' }>;
+
+export interface BlockQuant {
+  bits: number;
+  blockSize: number;
+  symmetric: boolean;
+}
+
+export interface TensorPlan {
+  name: string;
+  role: TensorRole;
+  layer: number | null;
+  linear: LinearKind | null;
+  shapeIn: readonly number[]; // as in the source model ([out, in] for matrices)
+  shape: readonly number[]; // after structured pruning
+  structured: boolean; // shape changes through pruneLayerStructured
+  mask: MaskStep | null; // unstructured or N:M mask, applied before quantization
+  quant: BlockQuant | null; // block quantization along the last dimension
+  dtype: WeightDtype; // storage when not quantized; the scales' type when quantized
+  bytesIn: number; // fp32 size of shapeIn
+  bytesOut: number; // estimated stored size
+}
+
+export interface CompressionPlan {
+  recipe: Recipe;
+  configIn: ModelConfig;
+  configOut: ModelConfig; // after structured pruning
+  structured: StructuredPlan | null; // null when the recipe removes nothing
+  tensors: TensorPlan[]; // in file order
+  bytesIn: number; // fp32 size of the input model
+  bytesOut: number;
+}
+
+export interface NBitsBytes {
+  data: number; // B: uint8 [N, ceil(K/block), block*bits/8]
+  scales: number; // [N * ceil(K/block)] of fp32 (4 bytes) or fp16 (2)
+  zeroPoints: number; // uint8 [N * ceil(ceil(K/block) * bits / 8)], asymmetric only
+  total: number;
+}
+
+/** Bytes of one [N, K] weight in onnxruntime's MatMulNBits layout (K padded up to whole blocks). */
+export function matMulNBitsBytes(N: number, K: number, q: BlockQuant, scaleBytes: 2 | 4): NBitsBytes {
+  const blocks = Math.ceil(K / q.blockSize);
+  const data = N * blocks * ((q.blockSize * q.bits) / 8);
+  const scales = N * blocks * scaleBytes;
+  const zeroPoints = q.symmetric ? 0 : N * Math.ceil((blocks * q.bits) / 8);
+  return { data, scales, zeroPoints, total: data + scales + zeroPoints };
+}
+
+const dtypeBytes = (d: WeightDtype): 2 | 4 => (d === 'fp16' ? 2 : 4);
+
+/** Builds the plan; throws ShrinkrayError('bad_recipe') first when the recipe does not fit. */
+export function planCompression(recipe: Recipe, config: ModelConfig): CompressionPlan {
+  validateRecipeForModel(recipe, config);
+  const structuredPlan = structuredPlanOf(recipe);
+  const removes = structuredPlan.ffnFraction > 0 || structuredPlan.headsFraction > 0;
+  const configOut = removes ? prunedConfig(config, structuredPlan) : config;
+  const mask = (recipe.prune.find((p) => p.kind === 'magnitude' || p.kind === 'nm') as MaskStep | undefined) ?? null;
+  const outShapes = new Map(modelTensors(configOut).map((t) => [t.name, t.shape]));
+
+  const tensors = modelTensors(config).map((t): TensorPlan => {
+    const shape = outShapes.get(t.name)!;
+    const isLinear = t.role === 'linear';
+    const isEmbedding = t.role === 'embedding' || t.role === 'classifier';
+    const quant: BlockQuant | null =
+      isLinear && recipe.quant ? { bits: recipe.quant.bits, blockSize: recipe.quant.blockSize, symmetric: recipe.quant.symmetric }
+      : isEmbedding && recipe.embedQuant ? { ...recipe.embedQuant }
+      : null;
+    const dtype: WeightDtype = t.role === 'norm' || t.role === 'bias' ? 'fp32' : recipe.weightDtype;
+    const bytesOut = quant ? matMulNBitsBytes(shape[0]!, shape[1]!, quant, dtypeBytes(dtype)).total : elementCount(shape) * dtypeBytes(dtype);
+    return {
+      name: t.name,
+      role: t.role,
+      layer: t.layer,
+      linear: t.linear,
+      shapeIn: t.shape,
+      shape,
+      structured: shape.some((s, i) => s !== t.shape[i]),
+      mask: isLinear ? mask : null,
+      quant,
+      dtype,
+      bytesIn: elementCount(t.shape) * 4,
+      bytesOut,
+    };
+  });
+  return {
+    recipe,
+    configIn: config,
+    configOut,
+    structured: removes ? structuredPlan : null,
+    tensors,
+    bytesIn: tensors.reduce((s, t) => s + t.bytesIn, 0),
+    bytesOut: tensors.reduce((s, t) => s + t.bytesOut, 0),
+  };
+}

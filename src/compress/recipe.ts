@@ -1,0 +1,147 @@
+import { ShrinkrayError } from '../errors.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { prunedConfig, type StructuredPlan } from '../kernels/prune/structured.ts';
+import {
+  DEFAULT_BLOCK_SIZE, KNOWN_STEPS, SLOT_MEANING, parseStep,
+  type PruneStep, type QuantSpec, type RecipeStep, type StepSlot, type WeightDtype,
+} from './recipe-steps.ts';
+import { layerTensors } from './tensor-layout.ts';
+
+export type { PruneStep, QuantSpec, WeightDtype } from './recipe-steps.ts';
+
+/**
+ * A compression recipe: steps joined by `+`, parsed and checked before any work starts.
+ * The grammar is documented in recipe-grammar.md; the step table lives in recipe-steps.ts.
+ *
+ * Steps may be written in any order; they always run in the canonical order
+ *   ffn → heads → (mag | N:M) → int → emb → storage dtype
+ * (structured pruning first, so masks and quantization see the shrunk matrices; masks
+ * before quantization, so the zeros are quantized as zeros).
+ */
+export interface Recipe {
+  name: string; // as written (trimmed, lower-cased)
+  canonical: string; // the same steps in run order and full spelling, e.g. mag50+int4-g32
+  weightDtype: WeightDtype; // storage of the tensors that are not quantized (default fp32)
+  quant: QuantSpec | null; // linear layers of every decoder block
+  embedQuant: { bits: 4 | 8; blockSize: number; symmetric: true } | null; // embedding + classifier
+  prune: PruneStep[]; // in run order: ffn, heads, then magnitude or nm
+}
+
+const SLOT_ORDER: readonly StepSlot[] = ['ffn', 'heads', 'sparsity', 'quant', 'embed', 'dtype'];
+
+function bad(recipe: string, why: string): never {
+  throw new ShrinkrayError('bad_recipe', `recipe '${recipe}': ${why}`);
+}
+
+/** Parses and checks the grammar of a recipe string; throws ShrinkrayError('bad_recipe'). */
+export function parseRecipe(text: string): Recipe {
+  const name = text.trim().toLowerCase();
+  if (name === '') {
+    throw new ShrinkrayError('bad_recipe', `recipe is empty; write steps joined by '+', e.g. int4-g32 or mag50+int8. Known steps: ${KNOWN_STEPS}`);
+  }
+  const tokens = name.split('+').map((t) => t.trim());
+  const bySlot = new Map<StepSlot, { token: string; step: RecipeStep }>();
+  tokens.forEach((token, i) => {
+    if (token === '') bad(name, `step ${i + 1} is empty; join steps with a single '+'`);
+    const step = parseStep(token, name);
+    const prior = bySlot.get(step.slot);
+    if (prior) {
+      bad(name, `steps '${prior.token}' and '${token}' both set ${SLOT_MEANING[step.slot]}; at most one step of each kind`);
+    }
+    bySlot.set(step.slot, { token, step });
+  });
+
+  const recipe: Recipe = { name, canonical: '', weightDtype: 'fp32', quant: null, embedQuant: null, prune: [] };
+  for (const slot of SLOT_ORDER) {
+    const step = bySlot.get(slot)?.step;
+    if (!step) continue;
+    if (step.slot === 'dtype') recipe.weightDtype = step.dtype;
+    else if (step.slot === 'quant') recipe.quant = step.quant;
+    else if (step.slot === 'embed') recipe.embedQuant = { bits: step.bits, blockSize: DEFAULT_BLOCK_SIZE, symmetric: true };
+    else recipe.prune.push(step.prune);
+  }
+  // The embedding follows the int step's block size, so one block layout serves the whole model.
+  if (recipe.embedQuant && recipe.quant) recipe.embedQuant.blockSize = recipe.quant.blockSize;
+  recipe.canonical = formatRecipe(recipe);
+  return recipe;
+}
+
+/** The canonical spelling of a recipe: run order, explicit block size. */
+export function formatRecipe(r: Omit<Recipe, 'name' | 'canonical'>): string {
+  const parts: string[] = [];
+  for (const p of r.prune) {
+    if (p.kind === 'ffn') parts.push(`ffn${Math.round(p.fraction * 100)}`);
+    else if (p.kind === 'heads') parts.push(`heads${Math.round(p.fraction * 100)}`);
+    else if (p.kind === 'magnitude') parts.push(`mag${Math.round(p.sparsity * 100)}`);
+    else parts.push(`${p.n}:${p.m}`);
+  }
+  if (r.quant) parts.push(`int${r.quant.bits}-g${r.quant.blockSize}${r.quant.symmetric ? '' : '-asym'}`);
+  if (r.embedQuant) parts.push(`emb${r.embedQuant.bits}`);
+  if (r.weightDtype !== 'fp32' || parts.length === 0) parts.push(r.weightDtype);
+  return parts.join('+');
+}
+
+/** The structured part of a recipe (zero fractions when it has none). */
+export function structuredPlanOf(recipe: Recipe): StructuredPlan {
+  let ffnFraction = 0, headsFraction = 0;
+  for (const p of recipe.prune) {
+    if (p.kind === 'ffn') ffnFraction = p.fraction;
+    if (p.kind === 'heads') headsFraction = p.fraction;
+  }
+  return { ffnFraction, headsFraction };
+}
+
+/**
+ * Everything that stops `recipe` from applying to a model with `config`, as sentences
+ * (empty when it fits). Checked against layer 0: every layer has the same shapes.
+ */
+export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
+  const problems: string[] = [];
+  const { intermediateSize: ffn, numHeads, numKvHeads } = config;
+  for (const p of recipe.prune) {
+    const pct = Math.round(p.kind === 'ffn' || p.kind === 'heads' ? p.fraction * 100 : 0);
+    if (p.kind === 'ffn') {
+      const removed = Math.round(p.fraction * ffn);
+      if (removed === 0) problems.push(`ffn${pct} removes round(${pct}% of ${ffn}) = 0 FFN channels; use at least ffn${Math.ceil(50 / ffn)}`);
+      if (removed >= ffn) problems.push(`ffn${pct} would remove all ${ffn} FFN channels; at least one must remain`);
+    } else if (p.kind === 'heads') {
+      if (numKvHeads <= 0 || numHeads % numKvHeads !== 0) {
+        problems.push(`heads${pct} needs numHeads (${numHeads}) to be a multiple of numKvHeads (${numKvHeads})`);
+        continue;
+      }
+      const removed = Math.round(p.fraction * numKvHeads);
+      const step = `each of the ${numKvHeads} KV groups (1 KV head + ${numHeads / numKvHeads} query heads) is ${+(100 / numKvHeads).toFixed(1)}%`;
+      if (removed === 0) problems.push(`heads${pct} removes round(${pct}% of ${numKvHeads}) = 0 KV groups; ${step}`);
+      if (removed >= numKvHeads) problems.push(`heads${pct} would remove every KV group (${removed} of ${numKvHeads}); at least one group must remain; ${step}`);
+    }
+  }
+  if (problems.length > 0) return problems; // shapes below depend on a valid structured plan
+
+  const shaped = prunedConfig(config, structuredPlanOf(recipe));
+  const linears = config.numLayers > 0 ? layerTensors(shaped, 0).filter((t) => t.role === 'linear') : [];
+  const seen = new Set<string>();
+  const once = (key: string, text: string) => {
+    if (!seen.has(key)) problems.push(text);
+    seen.add(key);
+  };
+  for (const t of linears) {
+    const K = t.shape[1]!;
+    if (recipe.quant && recipe.quant.blockSize > K) {
+      once(`block${K}`, `block size ${recipe.quant.blockSize} is larger than layer input size ${K} (${t.name})`);
+    }
+    const nm = recipe.prune.find((p) => p.kind === 'nm');
+    if (nm && nm.kind === 'nm' && K % nm.m !== 0) {
+      once(`nm${K}`, `${nm.n}:${nm.m} needs the layer input size to be a multiple of ${nm.m}, but ${t.name} has ${K}`);
+    }
+  }
+  if (recipe.embedQuant && recipe.embedQuant.blockSize > config.hiddenSize) {
+    problems.push(`block size ${recipe.embedQuant.blockSize} is larger than the embedding width ${config.hiddenSize} (model.embed_tokens.weight)`);
+  }
+  return problems;
+}
+
+/** Throws ShrinkrayError('bad_recipe') listing every problem when `recipe` does not fit `config`. */
+export function validateRecipeForModel(recipe: Recipe, config: ModelConfig): void {
+  const problems = recipeProblems(recipe, config);
+  if (problems.length > 0) bad(recipe.name, problems.join('; '));
+}
