@@ -1,0 +1,104 @@
+import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ShrinkrayError } from '../errors.ts';
+import { buildOnnxDecoder, type BuildOnnxOptions, type TensorReport } from '../model/build-onnx.ts';
+import { loadModelFolder, MODEL_FILES } from '../node/model-folder.ts';
+import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+
+/** What a recipe asks of the graph builder. Quantizing recipes extend this (linear hook). */
+export interface CompressPlan {
+  recipe: string;
+  build: Pick<BuildOnnxOptions, 'storage' | 'ops' | 'linear'>;
+}
+
+// The one place recipes become build plans; every check happens before any work.
+const PLANS: Readonly<Record<string, () => CompressPlan['build']>> = Object.freeze({
+  fp32: () => ({ storage: 'fp32' as const }),
+  fp16: () => ({ storage: 'fp16' as const }),
+});
+
+export function planRecipe(recipe: string): CompressPlan {
+  const make = PLANS[recipe.trim().toLowerCase()];
+  if (!make) throw new ShrinkrayError('bad_recipe', `unknown recipe '${recipe}'; known: ${Object.keys(PLANS).join(', ')}`);
+  return { recipe: recipe.trim().toLowerCase(), build: make() };
+}
+
+// Files carried over from the source folder when present.
+const CARRIED = [MODEL_FILES.tokenizer, MODEL_FILES.tokenizerConfig, 'special_tokens_map.json', 'chat_template.jinja'];
+
+async function sizeOf(path: string): Promise<number> {
+  return stat(path).then((s) => s.size, () => 0);
+}
+
+async function weightBytes(dir: string): Promise<number> {
+  const single = await sizeOf(join(dir, MODEL_FILES.weights));
+  if (single) return single;
+  const index = JSON.parse(await readFile(join(dir, MODEL_FILES.weightIndex), 'utf8')) as { weight_map: Record<string, string> };
+  let total = 0;
+  for (const shard of new Set(Object.values(index.weight_map))) total += await sizeOf(join(dir, shard));
+  return total;
+}
+
+/**
+ * `shrinkray compress <modelDir> --recipe fp32|fp16 --out <dir> [--ops plain|fused]
+ * [--external-data-threshold BYTES]`: writes a transformers.js-ready folder. The last stdout
+ * line is JSON: {"recipe","bytesIn","bytesOut","seconds"}.
+ */
+export async function runCompress(args: ParsedArgs): Promise<void> {
+  const src = requirePositional(args, 0, 'the model folder: shrinkray compress <modelDir> --recipe <name> --out <dir>');
+  const plan = planRecipe(requireOption(args, 'recipe'));
+  const out = requireOption(args, 'out');
+  if (resolve(src) === resolve(out)) throw new ShrinkrayError('bad_argument', `--out ${out} is the source folder itself`);
+  const ops = args.options.get('ops') ?? 'plain';
+  if (ops !== 'plain' && ops !== 'fused') throw new ShrinkrayError('bad_argument', `--ops must be 'plain' or 'fused', got '${ops}'`);
+  const rawThreshold = args.options.get('external-data-threshold');
+  const threshold = rawThreshold === undefined ? undefined : Number(rawThreshold);
+  if (threshold !== undefined && !(Number.isInteger(threshold) && threshold >= 0)) {
+    throw new ShrinkrayError('bad_argument', `--external-data-threshold must be a byte count >= 0, got '${rawThreshold}'`);
+  }
+
+  const started = performance.now();
+  const folder = await loadModelFolder(src);
+  const bytesIn = await weightBytes(src);
+  const built = await buildOnnxDecoder(folder.ir, { ...plan.build, ops, externalDataThreshold: threshold });
+
+  const onnxDir = join(out, 'onnx');
+  await mkdir(onnxDir, { recursive: true });
+  await writeFile(join(onnxDir, 'model.onnx'), built.model);
+  const dataPath = join(onnxDir, 'model.onnx_data');
+  await rm(dataPath, { force: true }); // a stale file from an earlier run would be misleading
+  if (built.externalData) {
+    const file = await open(join(onnxDir, built.externalData.location), 'w');
+    try {
+      for (const chunk of built.externalData.chunks) await file.write(chunk);
+    } finally {
+      await file.close();
+    }
+  }
+  const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
+
+  const configJson = JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>;
+  // transformers.js picks onnx/model.onnx for dtype fp32 (its wasm default would be the q8 file).
+  configJson['transformers.js_config'] = {
+    dtype: 'fp32',
+    ...(built.externalData ? { use_external_data_format: { 'model.onnx': 1 } } : {}),
+  };
+  await writeFile(join(out, MODEL_FILES.config), JSON.stringify(configJson, null, 2) + '\n');
+  const generation = folder.generationConfig ?? {
+    bos_token_id: folder.ir.config.bosTokenId,
+    eos_token_id: folder.ir.config.eosTokenId.length === 1 ? folder.ir.config.eosTokenId[0] : folder.ir.config.eosTokenId,
+  };
+  await writeFile(join(out, MODEL_FILES.generationConfig), JSON.stringify(generation, null, 2) + '\n');
+  for (const name of CARRIED) {
+    if (await sizeOf(join(src, name))) await copyFile(join(src, name), join(out, name));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const report = {
+    recipe: plan.recipe, bytesIn, bytesOut, seconds, ops,
+    files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
+    tensors: built.tensors satisfies TensorReport[],
+  };
+  await writeFile(join(out, 'shrinkray.json'), JSON.stringify(report, null, 2) + '\n');
+  console.log(`compressed ${src} -> ${out} (${plan.recipe}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes`);
+  console.log(JSON.stringify({ recipe: plan.recipe, bytesIn, bytesOut, seconds }));
+}

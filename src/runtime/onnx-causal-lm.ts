@@ -1,0 +1,142 @@
+import * as ort from 'onnxruntime-web';
+import { ShrinkrayError } from '../errors.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { CausalLM, DecoderState } from './causal-lm.ts';
+import {
+  createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions,
+} from './onnx-session.ts';
+
+/**
+ * A CausalLM on onnxruntime-web, for decoder graphs in the transformers.js convention
+ * (input_ids, attention_mask, position_ids, past_key_values.N.* -> logits, present.N.*).
+ * The KV cache lives in the state between calls; on WebGPU it stays in GPU buffers.
+ */
+export class OnnxState implements DecoderState {
+  length = 0;
+  past: Record<string, ort.Tensor> = {}; // past_key_values.N.{key,value}: [1, kvHeads, length, headDim]
+
+  constructor(readonly owner: OnnxCausalLM) {}
+
+  /** Replaces the cache, freeing GPU buffers of the old one. */
+  replace(past: Record<string, ort.Tensor>, length: number): void {
+    for (const t of Object.values(this.past)) if (t.location === 'gpu-buffer') t.dispose();
+    this.past = past;
+    this.length = length;
+  }
+
+  dispose(): void {
+    this.replace({}, 0);
+  }
+}
+
+export class OnnxCausalLM implements CausalLM {
+  private constructor(
+    readonly config: ModelConfig,
+    readonly session: ort.InferenceSession,
+    readonly device: ExecutionDevice,
+  ) {}
+
+  static async create(config: ModelConfig, model: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxSessionOptions = {}): Promise<OnnxCausalLM> {
+    const presentNames = Array.from({ length: config.numLayers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
+    const { session, device } = await createOnnxSession(model, externalData, { gpuOutputs: presentNames, ...opts });
+    const expected = ['input_ids', 'attention_mask', 'position_ids', 'past_key_values.0.key'];
+    const missing = expected.filter((n) => !session.inputNames.includes(n));
+    if (missing.length || !session.outputNames.includes('logits')) {
+      await session.release();
+      throw new ShrinkrayError('bad_file',
+        `${opts.fileName ?? 'model.onnx'} is not a decoder with KV cache: missing ${[...missing, 'logits'].join(', ')}`);
+    }
+    return new OnnxCausalLM(config, session, device);
+  }
+
+  createState(): OnnxState {
+    return new OnnxState(this);
+  }
+
+  async forward(state: DecoderState, tokens: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+    const s = this.ownState(state);
+    this.validateTokens(s, tokens);
+    throwIfAborted(signal);
+    const c = this.config;
+    const n = tokens.length;
+    const total = s.length + n;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [1, n]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(s.length + i)), [1, n]),
+    };
+    for (let l = 0; l < c.numLayers; l++) {
+      for (const kv of ['key', 'value']) {
+        const name = `past_key_values.${l}.${kv}`;
+        feeds[name] = s.past[name] ?? new ort.Tensor('float32', new Float32Array(0), [1, c.numKvHeads, 0, c.headDim]);
+      }
+    }
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.session.run(feeds);
+    } catch (e) {
+      throw new ShrinkrayError('runtime_error', `onnxruntime-web (${this.device}) failed to run the decoder: ${errorText(e)}`, { cause: e });
+    }
+    const past: Record<string, ort.Tensor> = {};
+    for (let l = 0; l < c.numLayers; l++) {
+      past[`past_key_values.${l}.key`] = out[`present.${l}.key`]!;
+      past[`past_key_values.${l}.value`] = out[`present.${l}.value`]!;
+    }
+    if (signal?.aborted) {
+      // The pass finished but the caller no longer wants it: keep the old cache.
+      for (const t of Object.values(past)) if (t.location === 'gpu-buffer') t.dispose();
+      throwIfAborted(signal);
+    }
+    s.replace(past, total);
+    const logits = out.logits!;
+    const data = (logits.location === 'cpu' ? logits.data : await logits.getData(true)) as Float32Array;
+    return data; // [n, vocab]
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  private ownState(state: DecoderState): OnnxState {
+    if (!(state instanceof OnnxState) || state.owner !== this) {
+      throw new ShrinkrayError('bad_argument', 'the decoder state was not created by this ONNX model');
+    }
+    return state;
+  }
+
+  private validateTokens(s: OnnxState, tokens: readonly number[]): void {
+    const c = this.config;
+    if (tokens.length === 0) throw new ShrinkrayError('bad_argument', 'forward needs at least one token');
+    if (s.length + tokens.length > c.maxPositionEmbeddings) {
+      throw new ShrinkrayError('bad_argument',
+        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`);
+    }
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+        throw new ShrinkrayError('bad_argument', `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+      }
+    }
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ShrinkrayError('aborted', 'the forward pass was cancelled');
+}
+
+/** Browser-friendly entry: the model's bytes (and external data) are already in memory. */
+export function createOnnxCausalLM(
+  config: ModelConfig, modelBytes: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxSessionOptions = {},
+): Promise<OnnxCausalLM> {
+  return OnnxCausalLM.create(config, modelBytes, externalData, opts);
+}
+
+// Node-only file reading lives in src/node; the specifier sits in a variable so browser
+// bundles never pull in node:fs.
+const nodeFolderModule = '../node/onnx-folder.ts';
+
+/** Node entry: reads <dir>/config.json, <dir>/onnx/model.onnx and its external data. */
+export async function loadOnnxCausalLM(dir: string, opts: OnnxSessionOptions = {}): Promise<OnnxCausalLM> {
+  const { readOnnxFolder } = (await import(/* @vite-ignore */ nodeFolderModule)) as typeof import('../node/onnx-folder.ts');
+  const f = await readOnnxFolder(dir);
+  return OnnxCausalLM.create(f.config, f.model, f.externalData, { fileName: f.modelPath, ...opts });
+}
