@@ -16,28 +16,21 @@ import { ShrinkrayError } from '../../errors.ts';
  */
 
 const SIGN = 0x80000000;
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
 /**
- * Order-preserving key of a float: flip all bits of negatives, set the sign bit of
- * non-negatives. -0 is folded into +0 first so that equal numbers get equal keys.
- */
-export function orderKey(value: number): number {
-  f32[0] = value + 0; // -0 + 0 === +0
-  const bits = u32[0]!;
-  return bits & SIGN ? ~bits >>> 0 : (bits | SIGN) >>> 0;
-}
-
-/**
- * Fills `keys[0..len)` with the order keys of `scores[start..start+len)`.
+ * Fills `keys[0..len)` with order keys (unsigned order = float order: flip all bits of
+ * negatives, set the sign bit of non-negatives; -0 folded into +0) of of `scores[start..start+len)`.
  * `what` names the tensor for the error raised on a NaN score.
  */
 export function fillKeys(scores: Float32Array, start: number, len: number, keys: Uint32Array, what: string): void {
+  // Read the float bits through a uint32 view of the same memory: no per-element boxing.
+  const bits = new Uint32Array(scores.buffer, scores.byteOffset + start * 4, len);
   for (let i = 0; i < len; i++) {
-    const s = scores[start + i]!;
-    if (s !== s) throw new ShrinkrayError('bad_argument', `${what}: score at index ${start + i} is NaN; pruning needs finite scores`);
-    keys[i] = orderKey(s);
+    let b = bits[i]!;
+    if ((b & 0x7fffffff) > 0x7f800000) {
+      throw new ShrinkrayError('bad_argument', `${what}: score at index ${start + i} is NaN; pruning needs finite scores`);
+    }
+    if (b === SIGN) b = 0; // -0 is +0
+    keys[i] = b & SIGN ? ~b >>> 0 : (b | SIGN) >>> 0;
   }
 }
 
