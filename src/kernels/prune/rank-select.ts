@@ -18,7 +18,7 @@ import { ShrinkrayError } from '../../errors.ts';
 const SIGN = 0x80000000;
 /**
  * Fills `keys[0..len)` with order keys (unsigned order = float order: flip all bits of
- * negatives, set the sign bit of non-negatives; -0 folded into +0) of of `scores[start..start+len)`.
+ * negatives, set the sign bit of non-negatives; -0 folded into +0) of `scores[start..start+len)`.
  * `what` names the tensor for the error raised on a NaN score.
  */
 export function fillKeys(scores: Float32Array, start: number, len: number, keys: Uint32Array, what: string): void {
