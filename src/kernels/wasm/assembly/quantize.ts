@@ -61,10 +61,14 @@ function clampI(v: i32, lo: i32, hi: i32): i32 {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-// Codes of 4 weights: clamp(nearest(w / scale) + zero, 0, codeMax) as i32x4.
-function codes4(ptr: usize, vs: v128, vz: v128, vmax: v128): v128 {
-  const q = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.div(v128.load(ptr), vs)));
-  return i32x4.min_s(i32x4.max_s(i32x4.add(q, vz), i32x4.splat(0)), vmax);
+// Codes of 4 weights: clamp(nearest(w / scale) + zero, 0, codeMax) as i32x4. Adding
+// vmagic = 1.5 * 2^23 + zero rounds w / scale to an integer, ties to even, exactly as
+// f32.nearest does (|w / scale| < 2^22 here, so the sum's ulp is 1) and leaves it, plus
+// zero, in the low mantissa bits: two cheap ops instead of nearest and trunc_sat.
+function codes4(ptr: usize, vs: v128, vmagic: v128, vmax: v128): v128 {
+  const t = f32x4.add(f32x4.div(v128.load(ptr), vs), vmagic);
+  const q = i32x4.sub(t, i32x4.splat(0x4b400000));
+  return i32x4.min_s(i32x4.max_s(q, i32x4.splat(0)), vmax);
 }
 
 // 16 codes as u8x16, from 16 consecutive weights.
@@ -114,27 +118,36 @@ export function quantize(
       const src = w + ((<usize>n * <usize>K + <usize>(b * blockSize)) << 2);
       const len = min(blockSize, K - b * blockSize);
 
-      // Block range, always holding 0. f32x4.min/max propagate NaN, so NaN is caught below.
+      // Block range, always holding 0: `lo = w < lo ? w : lo` as the reference does. pmin/pmax
+      // are single instructions (min/max carry NaN and -0 fix-ups); NaN is tracked apart.
       let vlo = f32x4.splat(0);
       let vhi = f32x4.splat(0);
+      let vnan = i32x4.splat(0);
       let i = 0;
       for (; i + 4 <= len; i += 4) {
         const v = v128.load(src + (<usize>i << 2));
-        vlo = f32x4.min(vlo, v);
-        vhi = f32x4.max(vhi, v);
+        vlo = f32x4.pmin(vlo, v);
+        vhi = f32x4.pmax(vhi, v);
+        vnan = v128.or(vnan, f32x4.ne(v, v));
       }
-      let lo = min(min(f32x4.extract_lane(vlo, 0), f32x4.extract_lane(vlo, 1)), min(f32x4.extract_lane(vlo, 2), f32x4.extract_lane(vlo, 3)));
-      let hi = max(max(f32x4.extract_lane(vhi, 0), f32x4.extract_lane(vhi, 1)), max(f32x4.extract_lane(vhi, 2), f32x4.extract_lane(vhi, 3)));
+      vlo = f32x4.pmin(vlo, i32x4.shuffle(vlo, vlo, 2, 3, 0, 1));
+      vlo = f32x4.pmin(vlo, i32x4.shuffle(vlo, vlo, 1, 0, 3, 2));
+      vhi = f32x4.pmax(vhi, i32x4.shuffle(vhi, vhi, 2, 3, 0, 1));
+      vhi = f32x4.pmax(vhi, i32x4.shuffle(vhi, vhi, 1, 0, 3, 2));
+      let lo = f32x4.extract_lane(vlo, 0);
+      let hi = f32x4.extract_lane(vhi, 0);
+      let finite = !v128.any_true(vnan);
       for (; i < len; i++) {
         const x = load<f32>(src + (<usize>i << 2));
-        lo = min(lo, x);
-        hi = max(hi, x);
+        if (x != x) finite = false;
+        lo = x < lo ? x : lo;
+        hi = x > hi ? x : hi;
       }
-      if (!isFinite<f32>(lo) || !isFinite<f32>(hi)) {
+      if (!finite || !isFinite<f32>(lo) || !isFinite<f32>(hi)) {
         errorKind = 1;
         return idx;
       }
-      const range: f32 = symmetric ? max(hi, -lo) : hi - lo;
+      const range: f32 = symmetric ? (-lo > hi ? -lo : hi) : hi - lo; // ties keep hi: +0, never -0
       if (range == Infinity) {
         errorKind = 2;
         return idx;
@@ -169,7 +182,7 @@ export function quantize(
         continue;
       }
       const vs = f32x4.splat(scale);
-      const vz = i32x4.splat(zero);
+      const vz = f32x4.splat(<f32>(<i32>12582912 + zero)); // 1.5 * 2^23 + zero
       if (bits == 8) {
         for (let j = 0; j < blockSize; j += 16) v128.store(dst + j, codes16(src + (<usize>j << 2), vs, vz, vmax));
       } else if (bits == 4) {
