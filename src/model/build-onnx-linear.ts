@@ -66,8 +66,8 @@ export function toHalfBytes(values: Float32Array): Uint8Array {
  */
 export function weightValue(g: GraphBuilder, name: string, data: Float32Array, dims: number[], storage: 'fp32' | 'fp16'): string {
   if (storage === 'fp32') return g.float32(name, data, dims);
-  const half = g.addInitializer(g.uniqueName(`${name}_fp16`), OnnxDataType.FLOAT16, dims, toHalfBytes(data));
-  return g.op('Cast', [half], { attrs: { to: attr.int(OnnxDataType.FLOAT) }, output: g.uniqueName(name) });
+  const half = g.addInitializer(`${name}_fp16`, OnnxDataType.FLOAT16, dims, toHalfBytes(data));
+  return g.op('Cast', [half], { attrs: { to: attr.int(OnnxDataType.FLOAT) }, name });
 }
 
 /** y = x W^T (+ bias). x: [..., in] -> [..., out] */
@@ -96,12 +96,12 @@ function emitMatMulNBits(g: GraphBuilder, x: string, name: string, w: NBitsWeigh
   }
   const inputs = [
     x,
-    g.addInitializer(g.uniqueName(`${name}.qweight`), OnnxDataType.UINT8, [N, blocks, blob], w.packed),
+    g.addInitializer(`${name}.qweight`, OnnxDataType.UINT8, [N, blocks, blob], w.packed),
     g.float32(`${name}.scales`, w.scales, [N * blocks]),
   ];
   if (w.zeroPoints) {
     const zpBytes = Math.ceil((blocks * bits) / 8);
-    inputs.push(g.addInitializer(g.uniqueName(`${name}.zero_points`), OnnxDataType.UINT8, [N * zpBytes], w.zeroPoints));
+    inputs.push(g.addInitializer(`${name}.zero_points`, OnnxDataType.UINT8, [N * zpBytes], w.zeroPoints));
   }
   return g.op('MatMulNBits', inputs, {
     domain: 'com.microsoft', name,

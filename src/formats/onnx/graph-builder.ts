@@ -76,9 +76,9 @@ export class GraphBuilder {
     this.outputs.push({ name, dataType, dims });
   }
 
-  /** An initializer under exactly `name` (which must be unused). */
+  /** An initializer named after `name` (made unique); returns the name it got. */
   addInitializer(name: string, dataType: OnnxDataType, dims: readonly number[], raw: Uint8Array): string {
-    return this.pushInitializer(this.claim(name), dataType, dims, raw);
+    return this.pushInitializer(this.uniqueName(name), dataType, dims, raw);
   }
 
   private pushInitializer(name: string, dataType: OnnxDataType, dims: readonly number[], raw: Uint8Array): string {

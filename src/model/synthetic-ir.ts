@@ -1,0 +1,91 @@
+import type { ModelConfig } from './config.ts';
+import { tensorNames, type ModelIR, type TensorHandle } from './ir.ts';
+
+/**
+ * Deterministic random models with the shapes of real ones, for speed and memory
+ * measurements and for builder tests. Random weights say nothing about quality.
+ * Tensors are generated on read (from a per-tensor seed), so a 0.5B model costs no
+ * memory until the builder asks for each weight.
+ */
+export const SYNTHETIC_SHAPES = Object.freeze({
+  'smollm2-135m': { hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, intermediateSize: 1536, vocabSize: 49152, attentionBias: false, tie: true, maxPos: 8192 },
+  'qwen2.5-0.5b': { hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, intermediateSize: 4864, vocabSize: 151936, attentionBias: true, tie: true, maxPos: 32768 },
+} as const);
+
+export type SyntheticShape = keyof typeof SYNTHETIC_SHAPES;
+
+export function syntheticConfig(shape: SyntheticShape, overrides: Partial<ModelConfig> = {}): ModelConfig {
+  const s = SYNTHETIC_SHAPES[shape];
+  return {
+    architecture: s.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM',
+    family: s.attentionBias ? 'qwen2' : 'llama',
+    hiddenSize: s.hiddenSize, intermediateSize: s.intermediateSize, numLayers: s.numLayers,
+    numHeads: s.numHeads, numKvHeads: s.numKvHeads, headDim: s.hiddenSize / s.numHeads,
+    vocabSize: s.vocabSize, maxPositionEmbeddings: s.maxPos, rmsNormEps: 1e-6, ropeTheta: 10000,
+    tieWordEmbeddings: s.tie, attentionBias: s.attentionBias, bosTokenId: 1, eosTokenId: [2],
+    ...overrides,
+  };
+}
+
+/** xorshift32 in [-0.5, 0.5). */
+function random(seed: number): () => number {
+  let x = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32 - 0.5;
+  };
+}
+
+function hashName(name: string, seed: number): number {
+  let h = 2166136261 ^ seed;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/**
+ * Linear weights ~ U(-a, a) with a = 1/sqrt(in) (activations keep their scale through
+ * the layers), norms near 1, biases small.
+ */
+export function syntheticIR(config: ModelConfig, seed = 1): ModelIR {
+  const tensors = new Map<string, TensorHandle>();
+  const add = (name: string, shape: number[], kind: 'linear' | 'norm' | 'bias' | 'embed') => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const read = async (): Promise<Float32Array> => {
+      const r = random(hashName(name, seed));
+      const a = kind === 'linear' ? 2 / Math.sqrt(shape[1]!) : kind === 'embed' ? 2 : 0.2;
+      const base = kind === 'norm' ? 1 : 0;
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = base + a * r();
+      return out;
+    };
+    tensors.set(name, { name, dtype: 'F32', shape, byteLength: n * 4, read });
+  };
+  const c = config;
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  add(tensorNames.embedding, [c.vocabSize, c.hiddenSize], 'embed');
+  for (let l = 0; l < c.numLayers; l++) {
+    const n = tensorNames.layer(l);
+    add(n.attnNorm, [c.hiddenSize], 'norm');
+    add(n.q, [qDim, c.hiddenSize], 'linear');
+    add(n.k, [kvDim, c.hiddenSize], 'linear');
+    add(n.v, [kvDim, c.hiddenSize], 'linear');
+    if (c.attentionBias) {
+      add(n.qBias, [qDim], 'bias');
+      add(n.kBias, [kvDim], 'bias');
+      add(n.vBias, [kvDim], 'bias');
+    }
+    add(n.o, [c.hiddenSize, qDim], 'linear');
+    add(n.ffnNorm, [c.hiddenSize], 'norm');
+    add(n.gate, [c.intermediateSize, c.hiddenSize], 'linear');
+    add(n.up, [c.intermediateSize, c.hiddenSize], 'linear');
+    add(n.down, [c.hiddenSize, c.intermediateSize], 'linear');
+  }
+  add(tensorNames.finalNorm, [c.hiddenSize], 'norm');
+  if (!c.tieWordEmbeddings) add(tensorNames.classifier, [c.vocabSize, c.hiddenSize], 'linear');
+  return { config: c, tensors };
+}
