@@ -4,7 +4,7 @@ import { blobSource, bytesSource, type ByteSource } from '../../src/formats/byte
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from '../../src/formats/half.ts';
 import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.ts';
 
-function concat(parts: Uint8Array[]): Uint8Array {
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {
