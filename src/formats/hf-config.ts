@@ -64,11 +64,13 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
 
   const act = json.hidden_act ?? 'silu';
   if (act !== 'silu') throw badConfig('hidden_act', `must be 'silu', got ${JSON.stringify(act)}`);
+  // transformers 4 writes rope_theta/rope_scaling; transformers 5 nests both in rope_parameters.
   const ropeParams = isObject(json.rope_parameters) ? json.rope_parameters : {};
   const scaling = json.rope_scaling ?? null;
-  const scalingType = isObject(scaling) ? (scaling.rope_type ?? scaling.type) : (ropeParams.rope_type ?? 'default');
-  if ((scaling !== null && scalingType !== 'default') || (ropeParams.rope_type !== undefined && ropeParams.rope_type !== 'default')) {
-    throw badConfig('rope_scaling', `${JSON.stringify(scaling ?? ropeParams)} is not supported (only plain RoPE)`);
+  if (scaling !== null && !isObject(scaling)) throw badConfig('rope_scaling', `must be an object or null, got ${JSON.stringify(scaling)}`);
+  const ropeType = scaling ? (scaling.rope_type ?? scaling.type) : ropeParams.rope_type;
+  if (ropeType !== undefined && ropeType !== 'default') {
+    throw badConfig(scaling ? 'rope_scaling' : 'rope_parameters', `type ${JSON.stringify(ropeType)} is not supported (only plain RoPE)`);
   }
   if (family === 'llama' && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
   // Llama's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.

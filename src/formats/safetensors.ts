@@ -52,7 +52,8 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
   if (headerLen > src.size - 8 || headerLen > MAX_HEADER_BYTES) {
     throw bad(src, `header length ${headerLen} does not fit (file size ${src.size} bytes, limit ${MAX_HEADER_BYTES})`);
   }
-  const headerText = new TextDecoder('utf-8', { fatal: false }).decode(await src.read(8, headerLen));
+  // The format pads with spaces; some writers pad with NULs, which JSON.parse would refuse.
+  const headerText = new TextDecoder('utf-8', { fatal: false }).decode(await src.read(8, headerLen)).replace(/\0+$/, '');
   let header: unknown;
   try {
     header = JSON.parse(headerText);

@@ -63,6 +63,7 @@ describe('parseHfConfig', () => {
       [{ ...smollm2, architectures: 'LlamaForCausalLM' }, /field 'architectures' must be a list/],
       [{ ...smollm2, hidden_act: 'gelu' }, /field 'hidden_act' must be 'silu'/],
       [{ ...smollm2, rope_scaling: { rope_type: 'llama3', factor: 8 } }, /field 'rope_scaling'.*not supported/],
+      [{ ...smollm2, rope_parameters: { rope_type: 'yarn', rope_theta: 1e4 } }, /field 'rope_parameters' type "yarn" is not supported/],
       [{ ...smollm2, tie_word_embeddings: 'yes' }, /field 'tie_word_embeddings' must be true or false/],
       [{ ...smollm2, eos_token_id: [2, 'x'] }, /field 'eos_token_id' must be a token id/],
       [[1, 2], /config\.json: expected a JSON object/],

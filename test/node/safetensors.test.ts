@@ -165,6 +165,11 @@ describe('safetensors bad input', () => {
     await expectBadFile(readSafetensors(bytesSource(rawFile([1, 2], 8), 'arr.safetensors')), /not a JSON object/);
   });
 
+  it('accepts a header padded with NULs instead of spaces', async () => {
+    const file = rawFile(JSON.stringify({ a: entry }) + '\0\0\0', 8);
+    expect((await readSafetensors(bytesSource(file, 'nul.safetensors'))).tensors.get('a')!.shape).toEqual([2]);
+  });
+
   it('refuses to write data that does not match the shape', () => {
     expect(() => writeSafetensors([{ name: 'a', dtype: 'F32', shape: [3], data: new Float32Array(2) }])).toThrow(/'a' \(F32 \[3\]\) needs 12 bytes, got 8/);
   });
