@@ -1,0 +1,42 @@
+import { readFile } from 'node:fs/promises';
+import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+import { ShrinkrayError } from '../errors.ts';
+import { loadEngine } from '../node/load-engine.ts';
+import { evaluatePerplexity } from '../runtime/perplexity.ts';
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ShrinkrayError('missing_file', `cannot read --text ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * `shrinkray eval <dir> --text <file> [--max-docs N]`: perplexity over the documents of
+ * <file> (separated by <|endoftext|>). The last stdout line is JSON:
+ * {"nll","ppl","tokens","docs","seconds","engine"}.
+ */
+export async function runEval(args: ParsedArgs): Promise<void> {
+  const dir = requirePositional(args, 0, 'the model folder: shrinkray eval <dir> --text <file>');
+  const text = await readText(requireOption(args, 'text'));
+  const rawMaxDocs = args.options.get('max-docs');
+  const maxDocs = rawMaxDocs === undefined ? undefined : Number(rawMaxDocs);
+  if (maxDocs !== undefined && !(Number.isInteger(maxDocs) && maxDocs >= 1)) {
+    throw new ShrinkrayError('bad_argument', `--max-docs must be an integer >= 1, got '${rawMaxDocs}'`);
+  }
+  const engine = await loadEngine(dir);
+  try {
+    const started = performance.now();
+    // Progress only where a person watches; pipes and tests get the JSON line alone.
+    const onProgress = process.stderr.isTTY
+      ? (p: { done: number; total: number }) => process.stderr.write(`\rscoring document ${p.done}/${p.total}`)
+      : undefined;
+    const result = await evaluatePerplexity(engine.model, engine.tokenizer, text, { maxDocs, onProgress });
+    if (onProgress) process.stderr.write('\n');
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`${JSON.stringify({ ...result, seconds, engine: engine.kind })}\n`);
+  } finally {
+    await engine.model.dispose();
+  }
+}

@@ -1,0 +1,66 @@
+import { numberOption, requirePositional, type ParsedArgs } from './args.ts';
+import { ShrinkrayError } from '../errors.ts';
+import { loadEngine } from '../node/load-engine.ts';
+import { generate } from '../runtime/generate.ts';
+import { TextStreamDecoder, type TextTokenizer } from '../runtime/tokenizer.ts';
+
+/**
+ * The prompt's ids: BOS + the text, or the chat template's rendering when the model has one
+ * and --chat is not 'off'. An empty prompt is just BOS: generation from scratch.
+ */
+function promptIds(tokenizer: TextTokenizer, prompt: string, chat: string): number[] {
+  if (chat !== 'auto' && chat !== 'on' && chat !== 'off') {
+    throw new ShrinkrayError('bad_argument', `--chat must be auto, on or off, got '${chat}'`);
+  }
+  if (chat === 'on' && !tokenizer.hasChatTemplate) {
+    throw new ShrinkrayError('bad_argument', '--chat on: tokenizer_config.json has no chat_template');
+  }
+  if (prompt !== '' && tokenizer.hasChatTemplate && chat !== 'off') {
+    return tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: prompt }]), { addBos: false });
+  }
+  const ids = tokenizer.encode(prompt, { addBos: true });
+  if (ids.length === 0) throw new ShrinkrayError('bad_argument', 'an empty prompt needs a model with a BOS token');
+  return ids;
+}
+
+/**
+ * `shrinkray generate <dir> --prompt <text> [--max-new-tokens N] [--temperature T]
+ *  [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--chat auto|on|off]`
+ * Streams the continuation to stdout, then one JSON line with the figures. Temperature
+ * defaults to 0 (greedy), so a plain call is deterministic.
+ */
+export async function runGenerate(args: ParsedArgs): Promise<void> {
+  const dir = requirePositional(args, 0, 'the model folder: shrinkray generate <dir> --prompt <text>');
+  const prompt = args.options.get('prompt') ?? '';
+  const engine = await loadEngine(dir);
+  try {
+    const { model, tokenizer } = engine;
+    const ids = promptIds(tokenizer, prompt, args.options.get('chat') ?? 'auto');
+    const stream = new TextStreamDecoder(tokenizer, ids);
+    const result = await generate(model, ids, {
+      maxNewTokens: numberOption(args, 'max-new-tokens', 256),
+      temperature: numberOption(args, 'temperature', 0),
+      topK: numberOption(args, 'top-k', 0),
+      topP: numberOption(args, 'top-p', 1),
+      repetitionPenalty: numberOption(args, 'repetition-penalty', 1),
+      seed: numberOption(args, 'seed', 0),
+      stopTokenIds: tokenizer.eosTokenIds,
+      onToken: (id) => process.stdout.write(stream.push(id)),
+    });
+    process.stdout.write(`${stream.flush()}\n`);
+    const decodeSeconds = result.decodeMs / 1000;
+    const summary = {
+      tokens: result.ids.length,
+      // Decode speed: one-token forward passes per second, prefill excluded.
+      tokensPerSecond: decodeSeconds > 0 ? result.decodeSteps / decodeSeconds : 0,
+      promptTokens: ids.length,
+      prefillMs: result.prefillMs,
+      decodeMs: result.decodeMs,
+      stoppedBy: result.stoppedBy,
+      engine: engine.kind,
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } finally {
+    await engine.model.dispose();
+  }
+}

@@ -1,0 +1,170 @@
+import { ShrinkrayError } from '../errors.ts';
+import type { CausalLM, DecoderState } from '../runtime/causal-lm.ts';
+import type { ModelConfig } from './config.ts';
+import type { ModelIR } from './ir.ts';
+import {
+  addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu,
+} from './reference-ops.ts';
+import { loadReferenceWeights, type ReferenceWeights } from './reference-weights.ts';
+
+/**
+ * The KV cache of the reference model: per layer, the rotated keys and the values of every
+ * position seen so far, stored transposed (one row per KV head and head dim, one column
+ * per position) for the attention loops. It grows by doubling, up to the context length.
+ */
+export class ReferenceState implements DecoderState {
+  length = 0;
+  capacity = 0; // columns allocated per cache row
+  keys: Float32Array[] = []; // per layer: [kvHeads*headDim, capacity], RoPE already applied
+  values: Float32Array[] = []; // per layer: [kvHeads*headDim, capacity]
+  private disposed = false;
+
+  constructor(
+    readonly owner: ReferenceModel,
+    private readonly numLayers: number,
+    private readonly kvDim: number,
+    private readonly maxLength: number,
+  ) {}
+
+  /** Makes room for `needed` positions; callers have already checked the context length. */
+  reserve(needed: number): void {
+    if (this.disposed) throw new ShrinkrayError('bad_argument', 'this decoder state was disposed');
+    if (needed <= this.capacity) return;
+    const capacity = Math.min(this.maxLength, Math.max(needed, this.capacity * 2, 16));
+    const grow = (old: Float32Array | undefined): Float32Array => {
+      const next = new Float32Array(this.kvDim * capacity);
+      for (let r = 0; old && r < this.kvDim; r++) {
+        next.set(old.subarray(r * this.capacity, r * this.capacity + this.length), r * capacity);
+      }
+      return next;
+    };
+    for (let l = 0; l < this.numLayers; l++) {
+      this.keys[l] = grow(this.keys[l]);
+      this.values[l] = grow(this.values[l]);
+    }
+    this.capacity = capacity;
+  }
+
+  /** Writes rows [T, kvDim] of keys and values for positions start..start+T-1 of `layer`. */
+  store(layer: number, start: number, k: Float32Array, v: Float32Array, T: number): void {
+    const keys = this.keys[layer]!;
+    const values = this.values[layer]!;
+    for (let t = 0; t < T; t++) {
+      for (let r = 0; r < this.kvDim; r++) {
+        keys[r * this.capacity + start + t] = k[t * this.kvDim + r]!;
+        values[r * this.capacity + start + t] = v[t * this.kvDim + r]!;
+      }
+    }
+  }
+
+  dispose(): void {
+    this.keys = [];
+    this.values = [];
+    this.capacity = 0;
+    this.length = 0;
+    this.disposed = true;
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new ShrinkrayError('aborted', 'the forward pass was cancelled');
+}
+
+/**
+ * The fp32 reference forward pass of the Llama family (Llama, Mistral, SmolLM, TinyLlama,
+ * Qwen2 with its q/k/v bias): RMSNorm, rotate-half RoPE, causal grouped-query attention,
+ * SwiGLU, tied or untied classifier. It is the yardstick for every compressed model and
+ * the engine for calibration, so it favours clarity and accuracy over speed.
+ */
+export class ReferenceModel implements CausalLM {
+  private constructor(
+    readonly config: ModelConfig,
+    readonly weights: ReferenceWeights,
+  ) {}
+
+  /** Reads every tensor of `ir` through its handle and checks its shape against the config. */
+  static async load(ir: ModelIR): Promise<ReferenceModel> {
+    return new ReferenceModel(ir.config, await loadReferenceWeights(ir));
+  }
+
+  createState(): ReferenceState {
+    const c = this.config;
+    return new ReferenceState(this, c.numLayers, c.numKvHeads * c.headDim, c.maxPositionEmbeddings);
+  }
+
+  /** Logits of every new position: [tokens.length, vocabSize]. */
+  async forward(state: DecoderState, tokens: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+    const s = this.ownState(state);
+    this.validateTokens(s, tokens);
+    throwIfAborted(signal);
+    const c = this.config;
+    const T = tokens.length;
+    const start = s.length;
+    const dim = c.hiddenSize;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const ffn = c.intermediateSize;
+    s.reserve(start + T);
+
+    const x = this.embed(tokens); // [T, dim], the residual stream
+    const rope = ropeTable(start, T, c.headDim, c.ropeTheta);
+    const shape = { T, start, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim };
+    for (let l = 0; l < c.numLayers; l++) {
+      const w = this.weights.layers[l]!;
+      const xn = rmsNorm(x, w.attnNorm, T, dim, c.rmsNormEps);
+      const q = linear(xn, w.q, w.qBias, T, dim, qDim); // [T, qDim]
+      const k = linear(xn, w.k, w.kBias, T, dim, kvDim); // [T, kvDim]
+      const v = linear(xn, w.v, w.vBias, T, dim, kvDim); // [T, kvDim]
+      applyRope(q, T, c.numHeads, c.headDim, rope);
+      applyRope(k, T, c.numKvHeads, c.headDim, rope);
+      // Written past s.length only; the state's length moves once the whole pass is done,
+      // so a cancelled pass leaves the cache as it was.
+      s.store(l, start, k, v, T);
+      const att = causalAttention(q, s.keys[l]!, s.values[l]!, s.capacity, shape); // [T, qDim]
+      addInPlace(x, linear(att, w.o, null, T, qDim, dim));
+
+      const hn = rmsNorm(x, w.ffnNorm, T, dim, c.rmsNormEps);
+      const gate = linear(hn, w.gate, null, T, dim, ffn); // [T, ffn]
+      const up = linear(hn, w.up, null, T, dim, ffn); // [T, ffn]
+      addInPlace(x, linear(swiglu(gate, up), w.down, null, T, ffn, dim));
+      throwIfAborted(signal);
+    }
+    const xf = rmsNorm(x, this.weights.finalNorm, T, dim, c.rmsNormEps);
+    const logits = linear(xf, this.weights.classifier, null, T, dim, c.vocabSize); // [T, vocab]
+    s.length = start + T;
+    return logits;
+  }
+
+  async dispose(): Promise<void> {}
+
+  /** Rows of the embedding table. -> [T, dim] */
+  private embed(tokens: readonly number[]): Float32Array {
+    const dim = this.config.hiddenSize;
+    const x = new Float32Array(tokens.length * dim);
+    tokens.forEach((id, t) => x.set(this.weights.embedding.subarray(id * dim, (id + 1) * dim), t * dim));
+    return x;
+  }
+
+  private ownState(state: DecoderState): ReferenceState {
+    if (!(state instanceof ReferenceState) || state.owner !== this) {
+      throw new ShrinkrayError('bad_argument', 'the decoder state was not created by this reference model');
+    }
+    return state;
+  }
+
+  private validateTokens(s: ReferenceState, tokens: readonly number[]): void {
+    const c = this.config;
+    if (tokens.length === 0) throw new ShrinkrayError('bad_argument', 'forward needs at least one token');
+    if (s.length + tokens.length > c.maxPositionEmbeddings) {
+      throw new ShrinkrayError(
+        'bad_argument',
+        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`,
+      );
+    }
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+        throw new ShrinkrayError('bad_argument', `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+      }
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import { ShrinkrayError } from '../errors.ts';
+import type { CausalLM } from './causal-lm.ts';
+import type { TextTokenizer } from './tokenizer.ts';
+
+/** Documents in the eval files are separated by this marker. */
+export const DOCUMENT_SEPARATOR = '<|endoftext|>';
+
+export interface PerplexityOptions {
+  maxDocs?: number; // score only the first N non-empty documents
+  contextLength?: number; // defaults to config.maxPositionEmbeddings
+  onProgress?: (p: { stage: 'perplexity'; done: number; total: number }) => void; // done/total in documents
+  signal?: AbortSignal;
+}
+
+export interface PerplexityResult {
+  nll: number; // mean negative log-likelihood per scored token, in nats
+  ppl: number; // exp(nll)
+  tokens: number; // how many tokens were scored
+  docs: number; // how many documents were scored
+}
+
+/** Split on the separator, strip each document, drop the empty ones. */
+export function splitDocuments(text: string): string[] {
+  return text.split(DOCUMENT_SEPARATOR).map((d) => d.trim()).filter((d) => d.length > 0);
+}
+
+/** −log softmax(row)[target], computed in float64.  row: [vocab] */
+export function negativeLogLikelihood(row: Float32Array, target: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  return Math.log(sum) + max - row[target]!;
+}
+
+/**
+ * How many positions one forward pass may cover: logits of T positions take T·vocab floats,
+ * so big vocabularies are fed through the KV cache in chunks of at most 2^24 logits (64 MiB).
+ */
+function chunkLength(vocab: number, contextLength: number): number {
+  return Math.max(1, Math.min(contextLength, Math.floor(2 ** 24 / vocab)));
+}
+
+/**
+ * Sum of −log p(ids[i] | ids[<i]) for i ≥ 1: each document is one sequence in a fresh
+ * KV cache, usually a single batched forward pass.
+ */
+export async function scoreSequence(
+  model: CausalLM,
+  ids: readonly number[],
+  signal?: AbortSignal,
+): Promise<{ nll: number; tokens: number }> {
+  const vocab = model.config.vocabSize;
+  const chunk = chunkLength(vocab, model.config.maxPositionEmbeddings);
+  const state = model.createState();
+  let nll = 0;
+  try {
+    // The last id is only a target, never an input.
+    for (let start = 0; start < ids.length - 1; start += chunk) {
+      const end = Math.min(ids.length - 1, start + chunk);
+      const logits = await model.forward(state, ids.slice(start, end), signal); // [end-start, vocab]
+      for (let i = start; i < end; i++) {
+        nll += negativeLogLikelihood(logits.subarray((i - start) * vocab, (i - start + 1) * vocab), ids[i + 1]!);
+      }
+    }
+  } finally {
+    state.dispose();
+  }
+  return { nll, tokens: Math.max(0, ids.length - 1) };
+}
+
+/**
+ * Perplexity with the fixture protocol: for each document, ids = [BOS] + encode(doc)
+ * truncated to the context length, and every token after BOS is scored given its prefix.
+ * A model without BOS scores every token after the first instead.
+ */
+export async function evaluatePerplexity(
+  model: CausalLM,
+  tokenizer: TextTokenizer,
+  text: string,
+  opts: PerplexityOptions = {},
+): Promise<PerplexityResult> {
+  const { maxDocs, onProgress, signal } = opts;
+  const contextLength = opts.contextLength ?? model.config.maxPositionEmbeddings;
+  if (!Number.isInteger(contextLength) || contextLength < 2 || contextLength > model.config.maxPositionEmbeddings) {
+    throw new ShrinkrayError(
+      'bad_argument',
+      `contextLength must be an integer in [2, ${model.config.maxPositionEmbeddings}], got ${contextLength}`,
+    );
+  }
+  if (maxDocs !== undefined && (!Number.isInteger(maxDocs) || maxDocs < 1)) {
+    throw new ShrinkrayError('bad_argument', `maxDocs must be an integer >= 1, got ${maxDocs}`);
+  }
+  const docs = splitDocuments(text).slice(0, maxDocs);
+  if (docs.length === 0) throw new ShrinkrayError('bad_argument', 'the evaluation text holds no non-empty document');
+
+  let nll = 0;
+  let tokens = 0;
+  onProgress?.({ stage: 'perplexity', done: 0, total: docs.length });
+  for (const [i, doc] of docs.entries()) {
+    if (signal?.aborted) throw new ShrinkrayError('aborted', 'perplexity evaluation was cancelled');
+    const ids = tokenizer.encode(doc, { addBos: true }).slice(0, contextLength);
+    const scored = await scoreSequence(model, ids, signal);
+    nll += scored.nll;
+    tokens += scored.tokens;
+    onProgress?.({ stage: 'perplexity', done: i + 1, total: docs.length });
+  }
+  if (tokens === 0) throw new ShrinkrayError('bad_argument', 'the evaluation text has no token to score');
+  const mean = nll / tokens;
+  return { nll: mean, ppl: Math.exp(mean), tokens, docs: docs.length };
+}
