@@ -34,24 +34,23 @@ export function negativeLogLikelihood(row: Float32Array, target: number): number
 }
 
 /**
- * How many positions one forward pass may cover: logits of T positions take T·vocab floats,
- * so big vocabularies are fed through the KV cache in chunks of at most 2^24 logits (64 MiB).
+ * Logits of T positions take T·vocab floats, so a long sequence over a big vocabulary is
+ * fed through the KV cache in chunks of at most this many logits (64 MiB).
  */
-function chunkLength(vocab: number, contextLength: number): number {
-  return Math.max(1, Math.min(contextLength, Math.floor(2 ** 24 / vocab)));
-}
+export const MAX_LOGITS_PER_PASS = 2 ** 24;
 
 /**
  * Sum of −log p(ids[i] | ids[<i]) for i ≥ 1: each document is one sequence in a fresh
- * KV cache, usually a single batched forward pass.
+ * KV cache, usually a single batched forward pass (chunked for big vocabularies).
  */
 export async function scoreSequence(
   model: CausalLM,
   ids: readonly number[],
-  signal?: AbortSignal,
+  opts: { signal?: AbortSignal; maxLogitsPerPass?: number } = {},
 ): Promise<{ nll: number; tokens: number }> {
+  const { signal, maxLogitsPerPass = MAX_LOGITS_PER_PASS } = opts;
   const vocab = model.config.vocabSize;
-  const chunk = chunkLength(vocab, model.config.maxPositionEmbeddings);
+  const chunk = Math.max(1, Math.floor(maxLogitsPerPass / vocab)); // positions per forward pass
   const state = model.createState();
   let nll = 0;
   try {
@@ -100,7 +99,7 @@ export async function evaluatePerplexity(
   for (const [i, doc] of docs.entries()) {
     if (signal?.aborted) throw new ShrinkrayError('aborted', 'perplexity evaluation was cancelled');
     const ids = tokenizer.encode(doc, { addBos: true }).slice(0, contextLength);
-    const scored = await scoreSequence(model, ids, signal);
+    const scored = await scoreSequence(model, ids, { signal });
     nll += scored.nll;
     tokens += scored.tokens;
     onProgress?.({ stage: 'perplexity', done: i + 1, total: docs.length });
