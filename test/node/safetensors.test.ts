@@ -1,8 +1,12 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isShrinkrayError } from '../../src/errors.ts';
 import { blobSource, bytesSource, type ByteSource } from '../../src/formats/byte-source.ts';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from '../../src/formats/half.ts';
 import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.ts';
+import { fileSource } from '../../src/node/file-source.ts';
 
 function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
@@ -128,6 +132,23 @@ describe('safetensors writer and reader', () => {
     const src = blobSource(new Blob([file]), 'blob.safetensors');
     expect(await (await readSafetensors(src)).tensors.get('a')!.read()).toEqual(a);
     await expectBadFile(src.read(file.byteLength - 4, 8), /blob\.safetensors: truncated/);
+  });
+});
+
+describe('fileSource', () => {
+  it('reads ranges of a file on disk and names it when a read runs past the end or it is missing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shrinkray-src-'));
+    try {
+      const path = join(dir, 'w.safetensors');
+      const a = Float32Array.from([1, 2, 3, 4]);
+      await writeFile(path, concat(writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2, 2], data: a }])));
+      const src = await fileSource(path);
+      expect(await (await readSafetensors(src)).tensors.get('a')!.read()).toEqual(a);
+      await expectBadFile(src.read(src.size - 2, 4), /w\.safetensors: truncated/);
+      await expectBadFile(fileSource(join(dir, 'absent.safetensors')), /absent\.safetensors: no such file/, 'missing_file');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
