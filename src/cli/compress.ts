@@ -99,6 +99,6 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
     tensors: built.tensors satisfies TensorReport[],
   };
   await writeFile(join(out, 'shrinkray.json'), JSON.stringify(report, null, 2) + '\n');
-  console.log(`compressed ${src} -> ${out} (${plan.recipe}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes`);
-  console.log(JSON.stringify({ recipe: plan.recipe, bytesIn, bytesOut, seconds }));
+  process.stdout.write(`compressed ${src} -> ${out} (${plan.recipe}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`);
+  process.stdout.write(`${JSON.stringify({ recipe: plan.recipe, bytesIn, bytesOut, seconds })}\n`);
 }

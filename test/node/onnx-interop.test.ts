@@ -1,0 +1,56 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { env, pipeline } from '@huggingface/transformers';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { generate } from '../../src/runtime/generate.ts';
+import { loadOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const source = join(root, 'public', 'models', 'stories260K');
+const EXPECTED_START = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
+
+async function compress(out: string, extra: string[] = []): Promise<void> {
+  const w = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    expect(await main(['compress', source, '--recipe', 'fp32', '--out', out, ...extra])).toBe(0);
+  } finally {
+    w.mockRestore();
+  }
+}
+
+// transformers.js in Node runs onnxruntime-node ('cpu'); 'wasm' is refused there.
+describe('transformers.js loads the folder we write', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'shrinkray-interop-'));
+    await compress(join(tmp, 'inline'));
+    await compress(join(tmp, 'external'), ['--external-data-threshold', '0']);
+    env.allowRemoteModels = false;
+    env.allowLocalModels = true;
+    env.localModelPath = tmp + '/';
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  for (const name of ['inline', 'external']) {
+    it(`text-generation pipeline gives our greedy text (${name} weights)`, async () => {
+      const generator = await pipeline('text-generation', name, { device: 'cpu' });
+      const [result] = (await generator('', { max_new_tokens: 60, do_sample: false })) as { generated_text: string }[];
+      expect(result!.generated_text).toContain(EXPECTED_START);
+
+      // Token for token the same as our engine, for a prompt given as text too.
+      const ids = await generator.tokenizer('Once upon a time', { add_special_tokens: true });
+      const promptIds = Array.from(ids.input_ids.data as BigInt64Array, Number);
+      const out = await generator.model.generate({ ...ids, max_new_tokens: 30, do_sample: false });
+      const theirs = Array.from((out as { data: BigInt64Array }).data, Number).slice(promptIds.length);
+      const model = await loadOnnxCausalLM(join(tmp, name));
+      const ours = await generate(model, promptIds, { maxNewTokens: 30, temperature: 0, stopTokenIds: [2] });
+      await model.dispose();
+      expect(theirs).toEqual(ours.ids);
+      await generator.dispose();
+    });
+  }
+});
