@@ -5,10 +5,11 @@ import { quantizeWasmUrl } from '../kernels/wasm/quantize-wasm-url.ts';
 import { loadQuantizeWasm, type WasmRtnKernel } from '../kernels/wasm/quantize-wasm.ts';
 
 /** The built quantize.wasm as bytes, read from disk (Node only). */
-export async function readQuantizeWasm(): Promise<Uint8Array> {
+export async function readQuantizeWasm(): Promise<Uint8Array<ArrayBuffer>> {
   const path = fileURLToPath(quantizeWasmUrl);
   try {
-    return await readFile(path);
+    const bytes = await readFile(path);
+    return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
   } catch (e) {
     throw new ShrinkrayError('missing_file', `${path} is missing: run 'npm run build:wasm' first`, { cause: e });
   }

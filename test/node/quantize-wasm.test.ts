@@ -1,9 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureWasm } from '../../scripts/build-wasm.ts';
 import { isShrinkrayError } from '../../src/errors.ts';
+import { unpackCodes } from '../../src/kernels/quantize/matmul-nbits-layout.ts';
 import type { RtnOptions, RtnResult } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import type { WasmRtnKernel } from '../../src/kernels/wasm/quantize-wasm.ts';
+import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
 import { loadQuantizeWasmNode } from '../../src/node/quantize-wasm-node.ts';
 
 // Error budget: none. The WASM SIMD kernel does the reference's f32 operations (f32.div,
@@ -82,6 +84,21 @@ describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
     }
   });
 
+  it('exact ties with an odd zero point round w/scale half to even before adding the zero', () => {
+    // asym 4-bit, block 32: lo -1, hi 14 -> scale 1, zero 1 (odd); then w = k + 0.5, all ties
+    const w = new Float32Array(32);
+    w[0] = -1;
+    w[1] = 14;
+    for (let i = 2; i < 16; i++) w[i] = i - 3 + 0.5; // -0.5, 0.5, ..., 12.5
+    const o: RtnOptions = { bits: 4, blockSize: 32, symmetric: false, scaleDtype: 'f32' };
+    const codes = Array.from(unpackCodes(kernel.quantizeRtn(w, 1, 32, o).packed, 1, 1, 32, 4)).slice(0, 16);
+    // rne(k + 0.5) + 1: k even stays k, k odd goes to k + 1
+    expect(codes).toEqual([0, 15, 1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13]);
+    for (const bits of widths) {
+      for (const scaleDtype of ['f32', 'f16'] as const) expectIdentical(w, 1, 32, { bits, blockSize: 32, symmetric: false, scaleDtype });
+    }
+  });
+
   it('a tensor larger than one wasm chunk (rows split across calls)', () => {
     const r = rng(3);
     const N = 700;
@@ -114,5 +131,34 @@ describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
     }
     expect(code).toBe('bad_recipe');
     expect(() => kernel.quantizeRtn(w, 4, K, o)).toThrow(/expected a Float32Array of N\*K/);
+  });
+});
+
+describe('WASM worker pool (worker_threads) matches the reference', () => {
+  it('splits rows across workers and reassembles identical output; names the bad row of the whole tensor', async () => {
+    const pool = await createQuantizePoolNode(2);
+    try {
+      const r = rng(4);
+      const N = 301;
+      const K = 576;
+      const w = Float32Array.from({ length: N * K }, () => r());
+      for (const o of [
+        { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32' },
+        { bits: 8, blockSize: 64, symmetric: false, scaleDtype: 'f16' },
+        { bits: 2, blockSize: 16, symmetric: false, scaleDtype: 'f32' },
+      ] as RtnOptions[]) {
+        const ref = quantizeRtnReference(w, N, K, o);
+        const got = await pool.quantizeRtn(w, N, K, o);
+        expect(Buffer.compare(Buffer.from(got.packed), Buffer.from(ref.packed))).toBe(0);
+        expect(bytes(got.scales)).toEqual(bytes(ref.scales));
+        expect(bytes(got.zeroPoints)).toEqual(bytes(ref.zeroPoints));
+      }
+      w[200 * K + 37] = NaN;
+      await expect(pool.quantizeRtn(w, N, K, { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32' })).rejects.toThrow(
+        /row 200, block 1: weight 5 is NaN/,
+      );
+    } finally {
+      pool.close();
+    }
   });
 });

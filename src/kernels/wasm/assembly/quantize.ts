@@ -62,12 +62,13 @@ function clampI(v: i32, lo: i32, hi: i32): i32 {
 }
 
 // Codes of 4 weights: clamp(nearest(w / scale) + zero, 0, codeMax) as i32x4. Adding
-// vmagic = 1.5 * 2^23 + zero rounds w / scale to an integer, ties to even, exactly as
-// f32.nearest does (|w / scale| < 2^22 here, so the sum's ulp is 1) and leaves it, plus
-// zero, in the low mantissa bits: two cheap ops instead of nearest and trunc_sat.
-function codes4(ptr: usize, vs: v128, vmagic: v128, vmax: v128): v128 {
-  const t = f32x4.add(f32x4.div(v128.load(ptr), vs), vmagic);
-  const q = i32x4.sub(t, i32x4.splat(0x4b400000));
+// 1.5 * 2^23 rounds w / scale to an integer, ties to even, exactly as f32.nearest does
+// (|w / scale| < 2^22 here, so the sum's ulp is 1), and leaves it in the low mantissa bits:
+// subtracting the sum's bits minus zero yields the code. (Folding zero into the float add
+// would be wrong: an odd zero flips which neighbour of a tie is even.)
+function codes4(ptr: usize, vs: v128, vbias: v128, vmax: v128): v128 {
+  const t = f32x4.add(f32x4.div(v128.load(ptr), vs), f32x4.splat(12582912));
+  const q = i32x4.sub(t, vbias);
   return i32x4.min_s(i32x4.max_s(q, i32x4.splat(0)), vmax);
 }
 
@@ -124,6 +125,23 @@ export function quantize(
       let vhi = f32x4.splat(0);
       let vnan = i32x4.splat(0);
       let i = 0;
+      // Two independent chains per bound: the block's critical path is this reduction.
+      let vlo2 = vlo;
+      let vhi2 = vhi;
+      for (; i + 16 <= len; i += 16) {
+        const p = src + (<usize>i << 2);
+        const a = v128.load(p);
+        const b = v128.load(p, 16);
+        const c = v128.load(p, 32);
+        const d = v128.load(p, 48);
+        vlo = f32x4.pmin(f32x4.pmin(vlo, a), c);
+        vlo2 = f32x4.pmin(f32x4.pmin(vlo2, b), d);
+        vhi = f32x4.pmax(f32x4.pmax(vhi, a), c);
+        vhi2 = f32x4.pmax(f32x4.pmax(vhi2, b), d);
+        vnan = v128.or(vnan, v128.or(v128.or(f32x4.ne(a, a), f32x4.ne(b, b)), v128.or(f32x4.ne(c, c), f32x4.ne(d, d))));
+      }
+      vlo = f32x4.pmin(vlo, vlo2);
+      vhi = f32x4.pmax(vhi, vhi2);
       for (; i + 4 <= len; i += 4) {
         const v = v128.load(src + (<usize>i << 2));
         vlo = f32x4.pmin(vlo, v);
@@ -182,7 +200,7 @@ export function quantize(
         continue;
       }
       const vs = f32x4.splat(scale);
-      const vz = f32x4.splat(<f32>(<i32>12582912 + zero)); // 1.5 * 2^23 + zero
+      const vz = i32x4.splat(0x4b400000 - zero); // bits of 1.5 * 2^23, less the zero point
       if (bits == 8) {
         for (let j = 0; j < blockSize; j += 16) v128.store(dst + j, codes16(src + (<usize>j << 2), vs, vz, vmax));
       } else if (bits == 4) {

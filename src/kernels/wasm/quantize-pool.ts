@@ -1,0 +1,97 @@
+import { ShrinkrayError, type ShrinkrayErrorCode } from '../../errors.ts';
+import { blobBytes, zeroPointRowBytes } from '../quantize/matmul-nbits-layout.ts';
+import { blockCount, validateRtn, type RtnOptions, type RtnResult } from '../quantize/rtn-options.ts';
+import { quantizeRtnReference } from '../quantize/rtn-reference.ts';
+import type { PoolRequest, PoolResponse } from './quantize-worker-core.ts';
+
+/** What the pool needs of a worker; adapters wrap a Web Worker or a Node worker_threads Worker. */
+export interface PoolWorker {
+  postMessage(message: PoolRequest, transfer: Transferable[]): void;
+  onMessage(handler: (message: PoolResponse) => void): void;
+  terminate(): void;
+}
+
+export interface QuantizePool {
+  readonly size: number;
+  /** Same contract and bit-identical output as quantizeRtnReference; rows are split across workers. */
+  quantizeRtn(weight: Float32Array, N: number, K: number, opts: RtnOptions): Promise<RtnResult>;
+  close(): void;
+}
+
+type Pending = { resolve: (r: RtnResult) => void; reject: (e: unknown) => void };
+
+/** Starts the pool: every worker instantiates the compiled module before the pool is returned. */
+export async function createQuantizePool(module: WebAssembly.Module, workers: PoolWorker[]): Promise<QuantizePool> {
+  const pending = new Map<number, Pending>();
+  const ready = workers.map(
+    (w) =>
+      new Promise<void>((resolve, reject) => {
+        w.onMessage((m) => {
+          if (m.type === 'ready') return resolve();
+          if (m.type === 'error' && m.id === null) {
+            return reject(new ShrinkrayError('runtime_error', `quantize worker failed to start: ${m.message}`));
+          }
+          const p = m.id === null ? undefined : pending.get(m.id);
+          if (!p || m.id === null) return;
+          pending.delete(m.id);
+          if (m.type === 'done') p.resolve(m.result);
+          else p.reject(new ShrinkrayError((m.code as ShrinkrayErrorCode | null) ?? 'runtime_error', m.message));
+        });
+        w.postMessage({ type: 'init', module }, []);
+      }),
+  );
+  try {
+    await Promise.all(ready);
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    throw e;
+  }
+  let nextId = 0;
+  const run = (w: PoolWorker, weight: Float32Array, rows: number, K: number, opts: RtnOptions) =>
+    new Promise<RtnResult>((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      w.postMessage({ type: 'job', id, weight, rows, K, opts }, [weight.buffer as ArrayBuffer]);
+    });
+
+  return {
+    size: workers.length,
+    async quantizeRtn(weight, N, K, opts) {
+      validateRtn(weight, N, K, opts);
+      const kBlocks = blockCount(K, opts.blockSize);
+      const rowPacked = kBlocks * blobBytes(opts.blockSize, opts.bits);
+      const zpRow = zeroPointRowBytes(kBlocks, opts.bits);
+      const per = Math.ceil(N / workers.length);
+      const jobs: Promise<RtnResult>[] = [];
+      for (let i = 0, r0 = 0; r0 < N; i++, r0 += per) {
+        const rows = Math.min(per, N - r0);
+        // A copy the worker owns (transferred, not cloned): the caller's array stays intact.
+        jobs.push(run(workers[i], weight.slice(r0 * K, (r0 + rows) * K), rows, K, opts));
+      }
+      let parts: RtnResult[];
+      try {
+        parts = await Promise.all(jobs);
+      } catch (e) {
+        // Name the first bad row and block of the whole tensor, as the reference does.
+        if (e instanceof ShrinkrayError && e.code === 'bad_argument') quantizeRtnReference(weight, N, K, opts);
+        throw e;
+      }
+      const packed = new Uint8Array(N * rowPacked); // [N, kBlocks, blob]
+      const scales = opts.scaleDtype === 'f16' ? new Uint16Array(N * kBlocks) : new Float32Array(N * kBlocks); // [N, kBlocks]
+      const zeroPoints = opts.symmetric ? null : new Uint8Array(N * zpRow); // [N, zpRow]
+      parts.forEach((p, i) => {
+        const r0 = i * per;
+        packed.set(p.packed, r0 * rowPacked);
+        if (scales instanceof Uint16Array) scales.set(p.scales as Uint16Array, r0 * kBlocks);
+        else scales.set(p.scales as Float32Array, r0 * kBlocks);
+        if (zeroPoints && p.zeroPoints) zeroPoints.set(p.zeroPoints, r0 * zpRow);
+      });
+      return { packed, scales, zeroPoints };
+    },
+    close() {
+      for (const w of workers) w.terminate();
+      for (const p of pending.values()) p.reject(new ShrinkrayError('aborted', 'quantize pool closed'));
+      pending.clear();
+    },
+  };
+}
