@@ -33,7 +33,7 @@ export function checkMatrix(data: Float32Array, N: number, K: number, what: stri
   }
 }
 
-function checkSparsity(sparsity: number): void {
+export function checkSparsity(sparsity: number): void {
   if (!(sparsity >= 0 && sparsity <= 1)) {
     throw new ShrinkrayError('bad_argument', `sparsity must be a fraction in [0, 1], got ${sparsity}`);
   }

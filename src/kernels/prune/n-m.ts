@@ -23,7 +23,7 @@ export interface NmOptions {
 /** Largest group size accepted: ranking inside a group is O(M^2), fine for M <= 256. */
 const MAX_M = 256;
 
-function checkNm(K: number, { n, m }: NmOptions, what: string): void {
+export function checkNm(K: number, { n, m }: NmOptions, what: string): void {
   if (!Number.isInteger(m) || m < 1 || m > MAX_M) {
     throw new ShrinkrayError('bad_argument', `${what}: N:M group size M must be an integer in 1..${MAX_M}, got ${m}`);
   }
