@@ -15,14 +15,16 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 # Browser tests use Debian's Chromium; Playwright must never download its own.
-chromium_path="${CHROMIUM_PATH:-/usr/bin/chromium}"
-if [[ ! -x "$chromium_path" ]]; then
-  log "installing Debian's Chromium"
+# CHROMIUM_PATH (read by vitest.config.ts) points at another binary; then install nothing.
+if [[ -n "${CHROMIUM_PATH:-}" ]]; then
+  [[ -x "$CHROMIUM_PATH" ]] || { echo "test.sh: CHROMIUM_PATH=$CHROMIUM_PATH is not an executable" >&2; exit 1; }
+elif [[ ! -x /usr/bin/chromium ]]; then
+  log "installing Debian's Chromium (apt-get)"
   sudo=()
   [[ $(id -u) -ne 0 ]] && sudo=(sudo -n)
   export DEBIAN_FRONTEND=noninteractive
   { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq chromium chromium-driver; } </dev/null || {
-    echo "test.sh: could not install chromium with apt-get; install it or set CHROMIUM_PATH" >&2
+    echo "test.sh: could not install chromium with apt-get; install it, or set CHROMIUM_PATH" >&2
     exit 1
   }
 fi
