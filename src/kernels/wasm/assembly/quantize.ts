@@ -61,24 +61,24 @@ function clampI(v: i32, lo: i32, hi: i32): i32 {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-// Codes of 4 weights: clamp(nearest(w / scale) + zero, 0, codeMax) as i32x4. Adding
+// Codes of 4 weights, before clamping: nearest(w / scale) + zero as i32x4. Adding
 // 1.5 * 2^23 rounds w / scale to an integer, ties to even, exactly as f32.nearest does
 // (|w / scale| < 2^22 here, so the sum's ulp is 1), and leaves it in the low mantissa bits:
 // subtracting the sum's bits minus zero yields the code. (Folding zero into the float add
 // would be wrong: an odd zero flips which neighbour of a tie is even.)
-function codes4(ptr: usize, vs: v128, vbias: v128, vmax: v128): v128 {
+function codes4(ptr: usize, vs: v128, vbias: v128): v128 {
   const t = f32x4.add(f32x4.div(v128.load(ptr), vs), f32x4.splat(12582912));
-  const q = i32x4.sub(t, vbias);
-  return i32x4.min_s(i32x4.max_s(q, i32x4.splat(0)), vmax);
+  return i32x4.sub(t, vbias);
 }
 
-// 16 codes as u8x16, from 16 consecutive weights.
-function codes16(ptr: usize, vs: v128, vz: v128, vmax: v128): v128 {
-  const a = codes4(ptr, vs, vz, vmax);
-  const b = codes4(ptr + 16, vs, vz, vmax);
-  const c = codes4(ptr + 32, vs, vz, vmax);
-  const d = codes4(ptr + 48, vs, vz, vmax);
-  return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, d));
+// 16 codes as u8x16, from 16 consecutive weights, clamped to [0, codeMax]: the unsigned
+// narrowing saturates to [0, 255], so only the upper clamp is left for 2 and 4 bits.
+function codes16(ptr: usize, vs: v128, vbias: v128, vmax: v128): v128 {
+  const a = codes4(ptr, vs, vbias);
+  const b = codes4(ptr + 16, vs, vbias);
+  const c = codes4(ptr + 32, vs, vbias);
+  const d = codes4(ptr + 48, vs, vbias);
+  return i8x16.min_u(i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, d)), vmax);
 }
 
 // Joins byte pairs (lo, hi), each < 16, into lo | hi << 4: 16 bytes -> 8 bytes in lanes 0..7.
@@ -109,7 +109,7 @@ export function quantize(
   const codeMax = (1 << bits) - 1;
   const mid = 1 << (bits - 1);
   const divisor = <f32>(symmetric ? mid - 1 : codeMax);
-  const vmax = i32x4.splat(codeMax);
+  const vmax = i8x16.splat(<i8>codeMax);
   if (!symmetric) memory.fill(zps, 0, <usize>(rows * zpRow));
   errorKind = 0;
 
@@ -165,7 +165,9 @@ export function quantize(
         errorKind = 1;
         return idx;
       }
-      const range: f32 = symmetric ? (-lo > hi ? -lo : hi) : hi - lo; // ties keep hi: +0, never -0
+      // Symmetric range max(hi, -lo) via pmax: branchless (the sign of the larger bound is a
+      // coin flip on real weights), and a tie keeps hi, so an all-zero block gives +0.
+      const range: f32 = symmetric ? f32x4.extract_lane(f32x4.pmax(f32x4.splat(hi), f32x4.splat(-lo)), 0) : hi - lo;
       if (range == Infinity) {
         errorKind = 2;
         return idx;
