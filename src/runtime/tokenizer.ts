@@ -80,6 +80,7 @@ export class TextTokenizer {
 
   /** Text of `ids`; special tokens (BOS, EOS, chat markers) are dropped unless asked for. */
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return ''; // the library refuses an empty list
     return this.tokenizer.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 

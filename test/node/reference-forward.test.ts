@@ -3,9 +3,9 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { tensorNames, type ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
+import { STORIES_DIR } from './fixture-paths.ts';
 import { maxAbsDiff, randomLlamaIR, tinyConfig, tokenSequence } from './random-llama.ts';
 
-const FIXTURE_DIR = 'public/models/stories260K';
 
 /**
  * An independent, deliberately naive forward pass: nested number[] arrays in float64, the
@@ -124,7 +124,7 @@ describe('KV cache: incremental decoding equals one batched pass', () => {
   });
 
   it('on the real stories260K model', async () => {
-    const folder = await loadModelFolder(FIXTURE_DIR);
+    const folder = await loadModelFolder(STORIES_DIR);
     const model = await ReferenceModel.load(folder.ir);
     const tokens = [1, ...tokenSequence(99, 512, 5)];
     const full = await model.forward(model.createState(), tokens);

@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { expectedGreedyText, fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
+
+/** Runs the CLI in-process and returns its exit code and what it wrote to stdout/stderr. */
+async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    stderr += `${args.join(' ')}\n`;
+  });
+  try {
+    const code = await main(argv);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+/** The JSON object on the last line of stdout, and the text before it. */
+function splitOutput(stdout: string): { text: string; json: Record<string, unknown> } {
+  const lines = stdout.replace(/\n$/, '').split('\n');
+  const json = JSON.parse(lines.pop()!) as Record<string, unknown>;
+  return { text: lines.join('\n'), json };
+}
+
+describe('shrinkray generate', () => {
+  it('greedy from BOS prints the reference text, then a JSON summary', async () => {
+    const { code, stdout } = await runCli(['generate', STORIES_DIR, '--max-new-tokens', '64', '--temperature', '0']);
+    expect(code).toBe(0);
+    const { text, json } = splitOutput(stdout);
+    expect(text.startsWith(expectedGreedyText())).toBe(true);
+    expect(json).toMatchObject({ tokens: 64, stoppedBy: 'length', engine: 'reference', promptTokens: 1 });
+    expect(json.tokensPerSecond).toBeGreaterThan(0);
+  });
+
+  it('continues a prompt; a seed makes sampling reproducible', async () => {
+    const args = ['generate', STORIES_DIR, '--prompt', 'Tom had a dog', '--max-new-tokens', '20',
+      '--temperature', '0.8', '--top-k', '20', '--top-p', '0.9', '--seed', '7'];
+    const a = await runCli(args);
+    const b = await runCli(args);
+    expect(a.code).toBe(0);
+    expect(splitOutput(a.stdout).text).toBe(splitOutput(b.stdout).text);
+    expect(splitOutput(a.stdout).json).toMatchObject({ tokens: 20, stoppedBy: 'length' });
+    expect(splitOutput(a.stdout).json.promptTokens).toBeGreaterThan(1);
+  });
+
+  it('fails with one clear line for a folder that is not a model', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'shrinkray-empty-'));
+    try {
+      const { code, stderr } = await runCli(['generate', empty, '--prompt', 'x']);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/neither onnx\/model\.onnx .* nor model\.safetensors .*\[missing_file\]/);
+    } finally {
+      rmSync(empty, { recursive: true });
+    }
+  });
+});
+
+describe('shrinkray eval on stories260K matches the independent figures', () => {
+  const timings: string[] = [];
+  afterAll(() => console.info(timings.join('\n')));
+
+  it('tinystories_sample.txt: 1,804 tokens, ppl 3.548', async () => {
+    const { code, stdout } = await runCli(['eval', STORIES_DIR, '--text', fixtureTextPath('tinystories_sample.txt')]);
+    expect(code).toBe(0);
+    const { json } = splitOutput(stdout);
+    expect(json.tokens).toBe(1804);
+    expect(json.docs).toBe(5);
+    expect(Math.abs((json.nll as number) - 1.2664)).toBeLessThan(0.0001);
+    expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(0.002);
+    timings.push(`eval sample: ${JSON.stringify(json)}`);
+  });
+
+  it('tinystories_eval.txt, first 100 stories: 31,677 tokens, ppl 3.366', async () => {
+    const { code, stdout } = await runCli(['eval', STORIES_DIR, '--text', fixtureTextPath('tinystories_eval.txt'), '--max-docs', '100']);
+    expect(code).toBe(0);
+    const { json } = splitOutput(stdout);
+    expect(json.tokens).toBe(31677);
+    expect(json.docs).toBe(100);
+    expect(Math.abs((json.nll as number) - 1.2136)).toBeLessThan(0.0001);
+    expect(Math.abs((json.ppl as number) - 3.366)).toBeLessThan(0.002);
+    timings.push(`eval 100 stories: ${JSON.stringify(json)}`);
+  });
+
+  it('refuses a missing --text and a bad --max-docs', async () => {
+    expect((await runCli(['eval', STORIES_DIR])).stderr).toMatch(/missing --text/);
+    const bad = await runCli(['eval', STORIES_DIR, '--text', fixtureTextPath('tinystories_sample.txt'), '--max-docs', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--max-docs must be an integer >= 1/);
+  });
+});
