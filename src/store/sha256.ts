@@ -1,0 +1,125 @@
+import { ShrinkrayError } from '../errors.ts';
+
+/**
+ * Incremental SHA-256 (FIPS 180-4). WebCrypto only hashes a whole buffer at once, which
+ * would mean holding a multi-gigabyte file in memory; this one is fed chunk by chunk, and
+ * its state can be saved between chunks so a resumed download need not re-read what it
+ * already stored.
+ */
+
+// Int32 throughout: uint32 values above 2^31 would leave V8's small-integer fast path.
+const K = new Int32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+const INITIAL = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+/** What must be kept to continue hashing later: taken only on a 64-byte boundary. */
+export interface Sha256State {
+  h: number[]; // the 8 chaining words
+  length: number; // bytes hashed so far, a multiple of 64
+}
+
+export class Sha256 {
+  private readonly h = new Int32Array(INITIAL);
+  private readonly w = new Int32Array(64);
+  private readonly pending = new Uint8Array(64); // bytes of an incomplete block
+  private pendingLength = 0;
+  private length = 0;
+
+  static fromState(state: Sha256State): Sha256 {
+    if (state.h.length !== 8 || state.length % 64 !== 0) {
+      throw new ShrinkrayError('bad_argument', `sha256: a saved state needs 8 words and a length that is a multiple of 64, got ${state.h.length} words and ${state.length} bytes`);
+    }
+    const s = new Sha256();
+    s.h.set(state.h);
+    s.length = state.length;
+    return s;
+  }
+
+  /** The state to save; throws unless the bytes hashed so far fill whole blocks. */
+  state(): Sha256State {
+    if (this.pendingLength !== 0) {
+      throw new ShrinkrayError('bad_argument', `sha256: state taken at ${this.length} bytes, not on a 64-byte block boundary`);
+    }
+    return { h: Array.from(this.h, (x) => x >>> 0), length: this.length };
+  }
+
+  update(bytes: Uint8Array): this {
+    let i = 0;
+    const n = bytes.byteLength;
+    this.length += n;
+    if (this.pendingLength > 0) {
+      const take = Math.min(64 - this.pendingLength, n);
+      this.pending.set(bytes.subarray(0, take), this.pendingLength);
+      this.pendingLength += take;
+      i = take;
+      if (this.pendingLength < 64) return this;
+      this.block(this.pending, 0);
+      this.pendingLength = 0;
+    }
+    for (; i + 64 <= n; i += 64) this.block(bytes, i);
+    if (i < n) {
+      this.pending.set(bytes.subarray(i), 0);
+      this.pendingLength = n - i;
+    }
+    return this;
+  }
+
+  /** Lowercase hex of the digest; the hasher is spent afterwards. */
+  hex(): string {
+    const bitsHigh = Math.floor(this.length / 2 ** 29);
+    const bitsLow = (this.length * 8) >>> 0;
+    const padLength = this.pendingLength < 56 ? 56 - this.pendingLength : 120 - this.pendingLength;
+    const tail = new Uint8Array(padLength + 8);
+    tail[0] = 0x80;
+    const view = new DataView(tail.buffer);
+    view.setUint32(padLength, bitsHigh);
+    view.setUint32(padLength + 4, bitsLow);
+    const length = this.length;
+    this.update(tail);
+    this.length = length;
+    return Array.from(this.h, (x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
+  }
+
+  private block(b: Uint8Array, at: number): void {
+    const w = this.w;
+    for (let t = 0; t < 16; t++) {
+      const j = at + t * 4;
+      w[t] = (b[j]! << 24) | (b[j + 1]! << 16) | (b[j + 2]! << 8) | b[j + 3]!;
+    }
+    for (let t = 16; t < 64; t++) {
+      const x = w[t - 15]!;
+      const y = w[t - 2]!;
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+      w[t] = (((w[t - 16]! + s0) | 0) + ((w[t - 7]! + s1) | 0)) | 0;
+    }
+    const h = this.h;
+    let a = h[0]!, b2 = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!, f = h[5]!, g = h[6]!, hh = h[7]!;
+    for (let t = 0; t < 64; t++) {
+      const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const ch = (e & f) ^ (~e & g);
+      const t1 = (((((hh + s1) | 0) + ch) | 0) + ((K[t]! + w[t]!) | 0)) | 0;
+      const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const maj = (a & b2) ^ (a & c) ^ (b2 & c);
+      const t2 = (s0 + maj) | 0;
+      hh = g; g = f; f = e; e = (d + t1) | 0;
+      d = c; c = b2; b2 = a; a = (t1 + t2) | 0;
+    }
+    h[0] = (h[0]! + a) | 0; h[1] = (h[1]! + b2) | 0; h[2] = (h[2]! + c) | 0; h[3] = (h[3]! + d) | 0;
+    h[4] = (h[4]! + e) | 0; h[5] = (h[5]! + f) | 0; h[6] = (h[6]! + g) | 0; h[7] = (h[7]! + hh) | 0;
+  }
+}
+
+/** SHA-256 of bytes in memory, as lowercase hex. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return new Sha256().update(bytes).hex();
+}
