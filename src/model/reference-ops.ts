@@ -18,26 +18,36 @@ export function linear(
   outDim: number,
 ): Float32Array {
   const y = new Float32Array(T * outDim);
-  // Four weight rows at a time against one activation row: each x value is loaded once
-  // for four products. Every output keeps its own float64 sum, in input order.
+  // Register blocking: four weight rows against two activation rows, so each loaded value
+  // feeds several products. Every output still keeps its own float64 sum, in input order.
   let o = 0;
   for (; o + 3 < outDim; o += 4) {
     const w0 = o * inDim, w1 = w0 + inDim, w2 = w1 + inDim, w3 = w2 + inDim;
-    for (let t = 0; t < T; t++) {
-      const xOff = t * inDim;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const b0 = bias === null ? 0 : bias[o]!, b1 = bias === null ? 0 : bias[o + 1]!;
+    const b2 = bias === null ? 0 : bias[o + 2]!, b3 = bias === null ? 0 : bias[o + 3]!;
+    let t = 0;
+    for (; t + 1 < T; t += 2) {
+      const xa = t * inDim, xb = xa + inDim;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
       for (let i = 0; i < inDim; i++) {
-        const xi = x[xOff + i]!;
-        s0 += xi * w[w0 + i]!;
-        s1 += xi * w[w1 + i]!;
-        s2 += xi * w[w2 + i]!;
-        s3 += xi * w[w3 + i]!;
+        const va = x[xa + i]!, vb = x[xb + i]!;
+        const u0 = w[w0 + i]!, u1 = w[w1 + i]!, u2 = w[w2 + i]!, u3 = w[w3 + i]!;
+        a0 += va * u0; a1 += va * u1; a2 += va * u2; a3 += va * u3;
+        c0 += vb * u0; c1 += vb * u1; c2 += vb * u2; c3 += vb * u3;
       }
-      const yOff = t * outDim + o;
-      y[yOff] = s0 + (bias === null ? 0 : bias[o]!);
-      y[yOff + 1] = s1 + (bias === null ? 0 : bias[o + 1]!);
-      y[yOff + 2] = s2 + (bias === null ? 0 : bias[o + 2]!);
-      y[yOff + 3] = s3 + (bias === null ? 0 : bias[o + 3]!);
+      const ya = t * outDim + o, yb = ya + outDim;
+      y[ya] = a0 + b0; y[ya + 1] = a1 + b1; y[ya + 2] = a2 + b2; y[ya + 3] = a3 + b3;
+      y[yb] = c0 + b0; y[yb + 1] = c1 + b1; y[yb + 2] = c2 + b2; y[yb + 3] = c3 + b3;
+    }
+    for (; t < T; t++) {
+      const xa = t * inDim;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let i = 0; i < inDim; i++) {
+        const va = x[xa + i]!;
+        a0 += va * w[w0 + i]!; a1 += va * w[w1 + i]!; a2 += va * w[w2 + i]!; a3 += va * w[w3 + i]!;
+      }
+      const ya = t * outDim + o;
+      y[ya] = a0 + b0; y[ya + 1] = a1 + b1; y[ya + 2] = a2 + b2; y[ya + 3] = a3 + b3;
     }
   }
   for (; o < outDim; o++) {
@@ -150,9 +160,18 @@ export function causalAttention(
     for (let h = 0; h < numHeads; h++) {
       const qOff = t * qWidth + h * headDim;
       const kvRow = Math.floor(h / group) * headDim; // first cache row of this head's KV head
-      // Two head dims per pass (headDim is even): half the loads and stores of probs.
+      // Several head dims per pass: fewer loads and stores of probs (headDim is even).
       probs.fill(0, 0, ctx);
-      for (let d = 0; d < headDim; d += 2) {
+      let d0 = 0;
+      for (; d0 + 3 < headDim; d0 += 4) {
+        const q0 = q[qOff + d0]! * scale, q1 = q[qOff + d0 + 1]! * scale;
+        const q2 = q[qOff + d0 + 2]! * scale, q3 = q[qOff + d0 + 3]! * scale;
+        const k0 = (kvRow + d0) * capacity, k1 = k0 + capacity, k2 = k1 + capacity, k3 = k2 + capacity;
+        for (let s = 0; s < ctx; s++) {
+          probs[s] += q0 * keysT[k0 + s]! + q1 * keysT[k1 + s]! + (q2 * keysT[k2 + s]! + q3 * keysT[k3 + s]!);
+        }
+      }
+      for (let d = d0; d < headDim; d += 2) {
         const q0 = q[qOff + d]! * scale;
         const q1 = q[qOff + d + 1]! * scale;
         const k0 = (kvRow + d) * capacity;
@@ -167,7 +186,23 @@ export function causalAttention(
         probs[s] = p;
         sum += p;
       }
-      for (let d = 0; d < headDim; d += 2) {
+      let e0 = 0;
+      for (; e0 + 3 < headDim; e0 += 4) {
+        const v0 = (kvRow + e0) * capacity, v1 = v0 + capacity, v2 = v1 + capacity, v3 = v2 + capacity;
+        let acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        for (let s = 0; s < ctx; s++) {
+          const p = probs[s]!;
+          acc0 += p * valuesT[v0 + s]!;
+          acc1 += p * valuesT[v1 + s]!;
+          acc2 += p * valuesT[v2 + s]!;
+          acc3 += p * valuesT[v3 + s]!;
+        }
+        out[qOff + e0] = acc0 / sum;
+        out[qOff + e0 + 1] = acc1 / sum;
+        out[qOff + e0 + 2] = acc2 / sum;
+        out[qOff + e0 + 3] = acc3 / sum;
+      }
+      for (let d = e0; d < headDim; d += 2) {
         const v0 = (kvRow + d) * capacity;
         const v1 = v0 + capacity;
         let acc0 = 0, acc1 = 0;
