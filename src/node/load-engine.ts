@@ -27,32 +27,15 @@ async function readJson(dir: string, file: string, required: boolean): Promise<R
   }
 }
 
-// Written by another module and possibly absent from a checkout in progress: the specifier
-// sits in a variable so that type checking does not require the file.
-const onnxEngineModule = '../runtime/onnx-causal-lm.ts';
-
-async function loadOnnx(dir: string): Promise<CausalLM> {
-  let mod: { loadOnnxCausalLM?: (dir: string) => Promise<CausalLM> };
-  try {
-    mod = (await import(/* @vite-ignore */ onnxEngineModule)) as typeof mod;
-  } catch (e) {
-    throw new ShrinkrayError('runtime_error', `the onnxruntime engine (src/runtime/onnx-causal-lm.ts) is not available: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-  if (typeof mod.loadOnnxCausalLM !== 'function') {
-    throw new ShrinkrayError('runtime_error', 'src/runtime/onnx-causal-lm.ts does not export loadOnnxCausalLM(dir)');
-  }
-  return mod.loadOnnxCausalLM(dir);
-}
-
 /**
  * Picks the engine for a model folder: a compressed folder (onnx/model.onnx) runs on
  * onnxruntime-web; an imported one (model.safetensors) on the fp32 reference forward pass.
  */
 export async function loadEngine(dir: string): Promise<LoadedEngine> {
   if (existsSync(join(dir, 'onnx', 'model.onnx'))) {
-    const model = await loadOnnx(dir);
+    // Imported on demand: the reference path never loads onnxruntime.
+    const { loadOnnxCausalLM } = await import('../runtime/onnx-causal-lm.ts');
+    const model = await loadOnnxCausalLM(dir);
     const tokenizerJson = await readJson(dir, 'tokenizer.json', true);
     const tokenizerConfig = (await readJson(dir, 'tokenizer_config.json', false)) ?? {};
     const generationConfig = await readJson(dir, 'generation_config.json', false);

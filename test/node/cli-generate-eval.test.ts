@@ -98,3 +98,25 @@ describe('shrinkray eval on stories260K matches the independent figures', () => 
     expect(bad.stderr).toMatch(/--max-docs must be an integer >= 1/);
   });
 });
+
+describe('generate and eval pick the onnxruntime engine for a compressed folder', () => {
+  it('an fp32 ONNX export gives the reference text and perplexity', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'shrinkray-onnx-'));
+    try {
+      expect((await runCli(['compress', STORIES_DIR, '--recipe', 'fp32', '--out', out])).code).toBe(0);
+      const gen = await runCli(['generate', out, '--max-new-tokens', '48']);
+      expect(gen.code).toBe(0);
+      expect(splitOutput(gen.stdout).json.engine).toBe('onnx');
+      const text = splitOutput(gen.stdout).text;
+      const expected = expectedGreedyText();
+      expect(text.length).toBeGreaterThan(100);
+      expect(text.length < expected.length ? expected.startsWith(text) : text.startsWith(expected)).toBe(true);
+      const ev = await runCli(['eval', out, '--text', fixtureTextPath('tinystories_sample.txt')]);
+      const { json } = splitOutput(ev.stdout);
+      expect(json).toMatchObject({ engine: 'onnx', tokens: 1804 });
+      expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(0.002);
+    } finally {
+      rmSync(out, { recursive: true });
+    }
+  });
+});
