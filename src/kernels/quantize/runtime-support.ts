@@ -1,8 +1,18 @@
 /**
- * Bit widths onnxruntime-web 1.30's MatMulNBits CPU kernel (the wasm EP) accepts. Measured in
- * test/node/quantize-ort-layout.test.ts: 3, 5, 6 and 7 bits fail at session creation with
- * "Only 2b, 4b and 8b quantization is supported for MatMulNBits op". The quantizers refuse
- * other widths rather than emit a model the runtime cannot load; a 3-bit code stored in a
- * 4-bit container would cost int4's size for worse than int4's quality, so no fallback.
+ * Bit widths onnxruntime-web 1.30 runs for `com.microsoft.MatMulNBits`, measured on our packing
+ * (test/node/quantize-ort-layout.test.ts, test/browser/quantize-kernels.test.ts,
+ * test/browser/quantize-ort-webgpu.test.ts):
+ *
+ *   EP / bundle                                        2   4   8   3, 5, 6, 7
+ *   wasm (CPU kernel), any bundle, Node and browser    yes yes yes refused at session creation
+ *   webgpu, default 'onnxruntime-web' bundle (JSEP)    yes yes no  refused
+ *   webgpu, 'onnxruntime-web/webgpu' (native EP)       yes yes yes (not tried: the wasm kernel refuses them)
+ *
+ * The quantizers refuse other widths rather than emit a model the runtime cannot load; a
+ * 3-bit code stored in a 4-bit container would cost int4's size for worse than int4's
+ * quality, so there is no fallback.
  */
 export const ORT_WEB_MATMUL_NBITS_BITS: readonly number[] = Object.freeze([2, 4, 8]);
+
+/** Widths the default bundle's JSEP WebGPU EP runs ("Only 2b and 4b quantization is supported"). */
+export const ORT_WEB_JSEP_WEBGPU_MATMUL_NBITS_BITS: readonly number[] = Object.freeze([2, 4]);
