@@ -1,5 +1,6 @@
 import { isShrinkrayError, ShrinkrayError } from '../errors.ts';
 import type { CausalLM } from './causal-lm.ts';
+import { MAX_LOGITS_PER_PASS } from './perplexity.ts';
 import { Sampler, type SamplerOptions } from './sampler.ts';
 
 export interface GenerateOptions extends SamplerOptions {
@@ -66,7 +67,13 @@ export async function generate(model: CausalLM, promptIds: readonly number[], op
     if (signal?.aborted) return result('abort');
     if (maxNewTokens === 0) return result('length');
     const t0 = performance.now();
-    let logits = lastRow(await model.forward(state, promptIds, signal), vocab);
+    // Only the last row is needed: a long prompt over a big vocabulary goes in chunks so
+    // that its unused logits never take more than MAX_LOGITS_PER_PASS floats.
+    const chunk = Math.max(1, Math.floor(MAX_LOGITS_PER_PASS / vocab));
+    let logits: Float32Array = new Float32Array(0);
+    for (let at = 0; at < promptIds.length; at += chunk) {
+      logits = lastRow(await model.forward(state, promptIds.slice(at, at + chunk), signal), vocab);
+    }
     prefillMs = performance.now() - t0;
     for (;;) {
       const id = sampler.next(logits, sequence);
