@@ -5,6 +5,9 @@ import { buildOnnxDecoder, type BuildOnnxOptions } from '../../src/model/build-o
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
+import type { LinearHook } from '../../src/model/build-onnx-linear.ts';
+import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
+import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import type { CausalLM } from '../../src/runtime/causal-lm.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
@@ -99,6 +102,35 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
     console.log(`stories260K fp16 storage: ${fp16.model.byteLength} bytes (fp32 ${fp32.model.byteLength}); max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP16_BUDGET);
     await onnx.dispose();
+  });
+
+  it('a linear hook swaps MatMul for MatMulNBits: logits match the reference run on the dequantized weights', async () => {
+    for (const [bits, symmetric] of [[4, true], [4, false], [8, true]] as const) {
+      const opts = { bits, blockSize: 32, symmetric, scaleDtype: 'f32' as const };
+      const dequantized = new Map<string, Float32Array>();
+      const hook: LinearHook = (name, weight, N, K) => {
+        const q = quantizeRtnReference(weight, N, K, { ...opts, name });
+        dequantized.set(name, dequantizeNBits(q, N, K, opts));
+        return {
+          kind: 'nbits', bits, blockSize: 32, outFeatures: N, inFeatures: K,
+          packed: q.packed, scales: q.scales as Float32Array, zeroPoints: q.zeroPoints ?? undefined,
+        };
+      };
+      const built = await buildOnnxDecoder(ir, { linear: hook });
+      const onnx = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
+      // The reference model sees exactly the weights MatMulNBits computes with.
+      const tensors = new Map([...ir.tensors].map(([name, t]) => {
+        const w = dequantized.get(name);
+        return [name, w ? { ...t, read: async () => w.slice() } : t];
+      }));
+      const refQ = await ReferenceModel.load({ config: ir.config, tensors });
+      const d = await compare(refQ, onnx, prompt, 8);
+      const kinds = new Set(built.tensors.map((t) => t.kind));
+      console.log(`stories260K int${bits} ${symmetric ? 'sym' : 'asym'} g32 via MatMulNBits: ${built.model.byteLength} bytes; max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
+      expect(kinds.has(`nbits${bits}`)).toBe(true);
+      expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);
+      await onnx.dispose();
+    }
   });
 
   it('keeps the cache intact across a prefill split into chunks', async () => {

@@ -1,0 +1,26 @@
+/**
+ * `npm run bench [-- <name> [options]]`: runs one benchmark, or all of them in turn.
+ *   runtime   prefill/decode tokens per second on onnxruntime-web (bench/runtime.ts)
+ *   quantize  RTN quantization throughput (bench/quantize.ts)
+ * Each benchmark prints a table; none asserts anything about time.
+ */
+const benches: Record<string, string> = {
+  runtime: './runtime.ts',
+  quantize: './quantize.ts',
+};
+
+// The benchmark name comes first; options after it go to the benchmark (it reads process.argv).
+const first = process.argv[2];
+const which = first && !first.startsWith('--') ? first : 'all';
+const selected = which === 'all' ? Object.keys(benches) : [which];
+for (const b of selected) {
+  const path = benches[b];
+  if (!path) {
+    console.error(`bench: unknown benchmark '${b}'; known: ${Object.keys(benches).join(', ')}, all`);
+    process.exit(2);
+  }
+  console.log(`\n## bench ${b}`);
+  await import(path);
+}
+
+export {};
