@@ -6,7 +6,8 @@ import type { RtnOptions, RtnResult } from '../../src/kernels/quantize/rtn-optio
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import type { WasmRtnKernel } from '../../src/kernels/wasm/quantize-wasm.ts';
 import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
-import { loadQuantizeWasmNode } from '../../src/node/quantize-wasm-node.ts';
+import { loadQuantizeWasmNode, readQuantizeWasm } from '../../src/node/quantize-wasm-node.ts';
+import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 
 // Error budget: none. The WASM SIMD kernel does the reference's f32 operations (f32.div,
 // f32.nearest), so packed codes, scales and zero points must be identical, byte for byte.
@@ -160,5 +161,20 @@ describe('WASM worker pool (worker_threads) matches the reference', () => {
     } finally {
       pool.close();
     }
+  });
+});
+
+describe('createRtnQuantizer picks an implementation', () => {
+  it('wasm when given its bytes, the reference without (or when the bytes do not load), errors when a forced backend lacks its ingredient', async () => {
+    const o: RtnOptions = { bits: 4, blockSize: 32, symmetric: false, scaleDtype: 'f32' };
+    const w = Float32Array.from({ length: 4 * 64 }, rng(9));
+    const ref = quantizeRtnReference(w, 4, 64, o);
+    const viaWasm = await createRtnQuantizer({ wasm: await readQuantizeWasm() });
+    expect(viaWasm.backend).toBe('wasm');
+    expect(bytes((await viaWasm.quantizeRtn(w, 4, 64, o)).packed)).toEqual(bytes(ref.packed));
+    expect((await createRtnQuantizer()).backend).toBe('reference');
+    expect((await createRtnQuantizer({ wasm: new Uint8Array([0, 1, 2]) })).backend).toBe('reference');
+    await expect(createRtnQuantizer({ prefer: 'webgpu' })).rejects.toThrow(/needs a WebGPU device/);
+    await expect(createRtnQuantizer({ prefer: 'wasm', wasm: new Uint8Array([0, 1, 2]) })).rejects.toThrow(/could not instantiate/);
   });
 });
