@@ -1,0 +1,94 @@
+import { ShrinkrayError, isShrinkrayError } from '../errors.ts';
+
+/**
+ * fetch with the hub's failure modes sorted out: network errors, 5xx and 429 are retried
+ * with exponential back-off; 404 is 'missing_file'; other refusals are 'download_error';
+ * cancellation is 'aborted'. Every error names the file and the URL.
+ */
+export interface RetryOptions {
+  /** Attempts after the first that fail without progress (default 5). */
+  retries?: number;
+  /** First back-off delay, doubled each time up to maxBackoffMs (defaults 500 and 8000). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  signal?: AbortSignal;
+  /** The fetch to use (tests and Node may pass their own); defaults to globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+export function abortedError(name: string, signal?: AbortSignal): ShrinkrayError {
+  return new ShrinkrayError('aborted', `${name}: download cancelled`, { cause: signal?.reason });
+}
+
+/** Waits `ms`, or rejects 'aborted' as soon as the signal fires. */
+export function sleep(ms: number, name: string, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortedError(name, signal));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedError(name, signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export function backoffDelay(attempt: number, o: RetryOptions): number {
+  return Math.min(o.maxBackoffMs ?? 8000, (o.backoffMs ?? 500) * 2 ** attempt);
+}
+
+/** Whether a failed response is worth retrying (the server may recover). */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+/** The error for a response we cannot use. */
+export function statusError(name: string, url: string, res: Response): ShrinkrayError {
+  if (res.status === 404) {
+    const code = res.headers.get('X-Error-Code');
+    const what = code === 'RepoNotFound' ? 'the repo does not exist' : code === 'RevisionNotFound' ? 'the revision does not exist' : 'not found';
+    return new ShrinkrayError('missing_file', `${name}: ${what} at ${url} (HTTP 404)`);
+  }
+  const hint = res.status === 401 || res.status === 403 ? ' (the repo may be gated or private)' : '';
+  return new ShrinkrayError('download_error', `${name}: HTTP ${res.status} ${res.statusText} from ${url}${hint}`);
+}
+
+/**
+ * Fetches until a usable response: 2xx, 304 or 416 come back to the caller; 404 and other
+ * 4xx throw at once; network errors and 5xx are retried, then throw 'download_error'.
+ */
+export async function fetchWithRetry(url: string, init: RequestInit, name: string, o: RetryOptions = {}): Promise<Response> {
+  const doFetch = o.fetch ?? globalThis.fetch.bind(globalThis);
+  const retries = o.retries ?? 5;
+  let last: unknown;
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    if (attempt > 0) await sleep(backoffDelay(attempt - 1, o), name, o.signal);
+    if (o.signal?.aborted) throw abortedError(name, o.signal);
+    let res: Response;
+    try {
+      res = await doFetch(url, { ...init, signal: o.signal });
+    } catch (e) {
+      if (o.signal?.aborted) throw abortedError(name, o.signal);
+      last = e;
+      continue;
+    }
+    if (res.ok || res.status === 416 || res.status === 304) return res;
+    if (!isRetryableStatus(res.status)) throw statusError(name, url, res);
+    last = statusError(name, url, res);
+    await res.body?.cancel().catch(() => undefined);
+  }
+  if (isShrinkrayError(last)) {
+    throw new ShrinkrayError('download_error', `${last.message}, still after ${retries} retries`, { cause: last });
+  }
+  throw new ShrinkrayError('download_error', `${name}: could not fetch ${url} after ${retries} retries: ${describe(last)}`, { cause: last });
+}
+
+/** A short description of a network error (undici hides the reason in `cause`). */
+export function describe(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const cause = e.cause instanceof Error ? ` (${e.cause.message})` : '';
+  return `${e.message}${cause}`;
+}
