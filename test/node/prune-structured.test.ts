@@ -125,10 +125,11 @@ describe('structured pruning', () => {
         norm(rowOf(full.get(n.gate)!, d, ch)) * norm(rowOf(full.get(n.up)!, d, ch)) * norm(colOf(full.get(n.down)!, d, f, ch)));
       expect(Array.from(keptChannels)).toEqual(topSorted(ffnScores, pc.intermediateSize));
       const groupScores = Array.from({ length: c.numKvHeads }, (_, g) => {
-        const v = Array.from(full.get(n.v)!.subarray(g * hd * d, (g + 1) * hd * d));
-        const o: number[] = [];
-        for (let col = g * 2 * hd; col < (g + 1) * 2 * hd; col++) o.push(...colOf(full.get(n.o)!, d, c.numHeads * hd, col));
-        return norm(v) * norm(o);
+        const own: number[] = [];
+        own.push(...full.get(n.q)!.subarray(g * 2 * hd * d, (g + 1) * 2 * hd * d)); // 2 query heads per group
+        own.push(...full.get(n.k)!.subarray(g * hd * d, (g + 1) * hd * d), ...full.get(n.v)!.subarray(g * hd * d, (g + 1) * hd * d));
+        for (let col = g * 2 * hd; col < (g + 1) * 2 * hd; col++) own.push(...colOf(full.get(n.o)!, d, c.numHeads * hd, col));
+        return norm(own);
       });
       expect(Array.from(keptGroups)).toEqual(topSorted(groupScores, pc.numKvHeads));
       expect(pruned.get(n.attnNorm)).toBe(full.get(n.attnNorm));
@@ -163,6 +164,16 @@ describe('structured pruning', () => {
       }
     });
   }
+
+  it('uses given scores instead of the weight norms (calibration hook)', () => {
+    const c = config({});
+    const t = randomLayer(c, 0, 5);
+    const ffnScores = Float32Array.from({ length: 24 }, (_, i) => (i * 7) % 24); // a permutation of 0..23
+    const { keptChannels, keptGroups } = pruneLayerStructured(c, 0, t, { ffnFraction: 0.5, headsFraction: 0.5 }, { ffn: ffnScores, groups: new Float32Array([2, 1]) });
+    expect(Array.from(keptChannels)).toEqual(Array.from({ length: 24 }, (_, i) => i).filter((i) => ffnScores[i]! >= 12));
+    expect(Array.from(keptGroups)).toEqual([0]);
+    expect(() => pruneLayerStructured(c, 0, t, { ffnFraction: 0.5, headsFraction: 0 }, { ffn: new Float32Array(3) })).toThrow('layer 0: expected 24 FFN channel scores, got 3');
+  });
 
   it('rejects tensors whose size does not match the config, naming them', () => {
     const c = config({});
