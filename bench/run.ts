@@ -1,11 +1,13 @@
 /**
  * `npm run bench [-- <name> [options]]`: runs one benchmark, or all of them in turn.
- *   runtime   prefill/decode tokens per second on onnxruntime-web (bench/runtime.ts)
- *   quantize  RTN quantization throughput (bench/quantize.ts)
+ *   runtime          prefill/decode tokens per second on onnxruntime-web in Node (bench/runtime.ts)
+ *   runtime-browser  the same in headless Chromium, wasm threads (bench/runtime-browser.ts)
+ *   quantize         RTN quantization throughput (bench/quantize.ts)
  * Each benchmark prints a table; none asserts anything about time.
  */
 const benches: Record<string, string> = {
   runtime: './runtime.ts',
+  'runtime-browser': './runtime-browser.ts',
   quantize: './quantize.ts',
 };
 
