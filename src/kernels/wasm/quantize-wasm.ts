@@ -19,7 +19,7 @@ interface QuantizeExports {
 }
 
 /** Weights copied into wasm memory per call: small enough to stay in L2 while quantized. */
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 1 << 19;
 const PAGE = 65536;
 
 export type WasmSource = BufferSource | WebAssembly.Module;
