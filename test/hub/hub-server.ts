@@ -238,6 +238,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
 /** Resolves when the response can take more bytes, or is closed. */
 function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
+    if (res.destroyed || res.writableEnded) return resolve(); // 'close' may already have fired
     const done = () => {
       res.off('drain', done);
       res.off('close', done);

@@ -1,0 +1,36 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { writeHubFixtures } from './hub-fixtures.ts';
+import { startHubServer, type HubServer } from './hub-server.ts';
+
+/**
+ * Vitest global setup for browser tests: generates the hub fixtures into a temp folder
+ * and serves them on loopback; tests read the address with `inject('hubUrl')` and steer
+ * faults and read byte counts through the server's /__hub/ routes.
+ */
+declare module 'vitest' {
+  export interface ProvidedContext {
+    hubUrl: string;
+  }
+}
+
+const PREFERRED_PORT = 41234;
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const root = await mkdtemp(join(tmpdir(), 'shrinkray-hub-'));
+  // test/global-setup.ts runs first and generates public/models/ (npm run fixtures).
+  await writeHubFixtures(root, resolve('public/models/stories260K'));
+  let hub: HubServer;
+  try {
+    hub = await startHubServer({ root, port: PREFERRED_PORT });
+  } catch {
+    hub = await startHubServer({ root, port: 0 }); // taken (another run): any free port
+  }
+  project.provide('hubUrl', hub.url);
+  return async () => {
+    await hub.close();
+    await rm(root, { recursive: true, force: true });
+  };
+}
