@@ -67,7 +67,10 @@ async function probe(ref: HubRef, path: string, o: RetryOptions): Promise<Remote
     const res = await fetchWithRetry(hubFileUrl(ref, path), { method: 'HEAD' }, path, o);
     const length = res.headers.get('Content-Length');
     const etag = (res.headers.get('ETag') ?? '').replace(/^W\//, '').replace(/"/g, '');
-    return { path, size: length !== null ? Number(length) : undefined, sha256: /^[0-9a-f]{64}$/.test(etag) ? etag : undefined };
+    // An LFS blob's ETag is its sha-256, and its Content-Length its size; a small text file
+    // may be served compressed, so its Content-Length says nothing about the file.
+    if (!/^[0-9a-f]{64}$/.test(etag)) return { path };
+    return { path, size: length !== null && /^\d+$/.test(length) ? Number(length) : undefined, sha256: etag };
   } catch (e) {
     if ((e as ShrinkrayError).code === 'missing_file') return undefined;
     throw e;

@@ -45,7 +45,15 @@ export async function downloadHubModel(o: DownloadModelOptions): Promise<Downloa
   let fetched = 0;
   let doneBefore = 0; // bytes of the files already finished
   const manifest: ModelManifest = { id: hubModelId(ref.repo, ref.revision), source: { kind: 'hub', ...ref }, files: [] };
+  // Files of an already stored version with the same sha-256 are kept, not fetched again.
+  const previous = await o.store.getModel(manifest.id);
   for (const f of plan.files) {
+    const same = previous?.files.find((p) => p.path === f.path && f.sha256 !== undefined && p.sha256 === f.sha256 && p.size === (f.size ?? p.size));
+    if (same) {
+      doneBefore += same.size;
+      manifest.files.push(same);
+      continue;
+    }
     const info = await downloadFile({
       ...o,
       url: hubFileUrl(ref, f.path),

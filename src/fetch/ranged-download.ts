@@ -38,7 +38,10 @@ export async function downloadFile(o: DownloadFileOptions): Promise<StoredFileIn
   // size is checked against the listing before any body is read.
   const head = await fetchWithRetry(url, { method: 'HEAD' }, name, o);
   const etag = head.headers.get('ETag') ?? '';
-  const headSize = head.ok ? numberHeader(head, 'Content-Length') : undefined;
+  // Content-Length is the file's size only for LFS blobs (ETag = sha-256): the hub may
+  // gzip small text files, and browsers cannot ask it not to (Accept-Encoding is theirs).
+  const lfs = o.expectedSha256 !== undefined || /^(W\/)?"?[0-9a-f]{64}"?$/.test(etag);
+  const headSize = head.ok && lfs ? numberHeader(head, 'Content-Length') : undefined;
   if (o.expectedSize !== undefined && headSize !== undefined && headSize !== o.expectedSize) {
     throw new ShrinkrayError('bad_file', `${name}: size mismatch: the listing says ${o.expectedSize} bytes but ${url} serves ${headSize}`);
   }

@@ -110,6 +110,15 @@ describe('downloading a hub model into the store', () => {
     expect(sha(await storedBytes(second, 'hub:test-org/synthetic-4m@main', 'model.safetensors'))).toBe(sha(weights));
   });
 
+  it('downloading a stored model again fetches only the small files whose hash it cannot know', async () => {
+    const store = await newStore();
+    const first = await downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast });
+    const again = await downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast });
+    expect(again.bytesFetched).toBe(manifestFile(first.manifest, 'config.json').size);
+    expect(manifestFile(again.manifest, 'model.safetensors').fileId).toBe(manifestFile(first.manifest, 'model.safetensors').fileId);
+    expect(await store.db.count('files')).toBe(2); // the replaced config.json was freed
+  });
+
   it('retries server errors with back-off', async () => {
     hub.setFaults({ [weightsKey]: { status500Times: 3 } });
     const store = await newStore();
