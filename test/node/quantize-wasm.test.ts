@@ -154,6 +154,13 @@ describe('WASM worker pool (worker_threads) matches the reference', () => {
         expect(bytes(got.scales)).toEqual(bytes(ref.scales));
         expect(bytes(got.zeroPoints)).toEqual(bytes(ref.zeroPoints));
       }
+      // Weights in shared memory are read in place by the workers, with the same result.
+      const shared = new Float32Array(new SharedArrayBuffer(w.byteLength));
+      shared.set(w);
+      const o: RtnOptions = { bits: 4, blockSize: 64, symmetric: false, scaleDtype: 'f32' };
+      const fromShared = await pool.quantizeRtn(shared, N, K, o);
+      expect(Buffer.compare(Buffer.from(fromShared.packed), Buffer.from(quantizeRtnReference(w, N, K, o).packed))).toBe(0);
+      expect(shared).toEqual(w);
       w[200 * K + 37] = NaN;
       await expect(pool.quantizeRtn(w, N, K, { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32' })).rejects.toThrow(
         /row 200, block 1: weight 5 is NaN/,

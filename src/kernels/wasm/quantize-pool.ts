@@ -51,7 +51,8 @@ export async function createQuantizePool(module: WebAssembly.Module, workers: Po
     new Promise<RtnResult>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      w.postMessage({ type: 'job', id, weight, rows, K, opts }, [weight.buffer as ArrayBuffer]);
+      const transfer = weight.buffer instanceof ArrayBuffer ? [weight.buffer] : [];
+      w.postMessage({ type: 'job', id, weight, rows, K, opts }, transfer);
     });
 
   return {
@@ -65,8 +66,11 @@ export async function createQuantizePool(module: WebAssembly.Module, workers: Po
       const jobs: Promise<RtnResult>[] = [];
       for (let i = 0, r0 = 0; r0 < N; i++, r0 += per) {
         const rows = Math.min(per, N - r0);
-        // A copy the worker owns (transferred, not cloned): the caller's array stays intact.
-        jobs.push(run(workers[i], weight.slice(r0 * K, (r0 + rows) * K), rows, K, opts));
+        // Shared memory is read in place; otherwise the worker gets a copy it owns
+        // (transferred, not cloned), so the caller's array stays intact.
+        const shared = typeof SharedArrayBuffer !== 'undefined' && weight.buffer instanceof SharedArrayBuffer;
+        const part = shared ? weight.subarray(r0 * K, (r0 + rows) * K) : weight.slice(r0 * K, (r0 + rows) * K);
+        jobs.push(run(workers[i], part, rows, K, opts));
       }
       let parts: RtnResult[];
       try {
