@@ -29,7 +29,6 @@ export interface Sha256State {
 
 export class Sha256 {
   private readonly h = new Int32Array(INITIAL);
-  private readonly w = new Int32Array(64);
   private readonly pending = new Uint8Array(64); // bytes of an incomplete block
   private pendingLength = 0;
   private length = 0;
@@ -62,10 +61,12 @@ export class Sha256 {
       this.pendingLength += take;
       i = take;
       if (this.pendingLength < 64) return this;
-      this.block(this.pending, 0);
+      compress(this.h, this.pending, 0, 64);
       this.pendingLength = 0;
     }
-    for (; i + 64 <= n; i += 64) this.block(bytes, i);
+    const whole = i + Math.floor((n - i) / 64) * 64;
+    compress(this.h, bytes, i, whole);
+    i = whole;
     if (i < n) {
       this.pending.set(bytes.subarray(i), 0);
       this.pendingLength = n - i;
@@ -89,34 +90,36 @@ export class Sha256 {
     return Array.from(this.h, (x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
   }
 
-  private block(b: Uint8Array, at: number): void {
-    const w = this.w;
-    for (let t = 0; t < 16; t++) {
-      const j = at + t * 4;
-      w[t] = (b[j]! << 24) | (b[j + 1]! << 16) | (b[j + 2]! << 8) | b[j + 3]!;
-    }
+}
+
+const W = new Int32Array(64); // the message schedule, shared: compress() runs to completion
+
+/** Runs the compression function over the 64-byte blocks of b[from, end); the state lives in locals meanwhile. */
+function compress(h: Int32Array, b: Uint8Array, from: number, end: number): void {
+  let h0 = h[0]!, h1 = h[1]!, h2 = h[2]!, h3 = h[3]!, h4 = h[4]!, h5 = h[5]!, h6 = h[6]!, h7 = h[7]!;
+  const w = W;
+  for (let at = from; at + 64 <= end; at += 64) {
+    for (let t = 0, j = at; t < 16; t++, j += 4) w[t] = (b[j]! << 24) | (b[j + 1]! << 16) | (b[j + 2]! << 8) | b[j + 3]!;
     for (let t = 16; t < 64; t++) {
       const x = w[t - 15]!;
       const y = w[t - 2]!;
       const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
       const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-      w[t] = (((w[t - 16]! + s0) | 0) + ((w[t - 7]! + s1) | 0)) | 0;
+      w[t] = (w[t - 16]! + s0 + w[t - 7]! + s1) | 0;
     }
-    const h = this.h;
-    let a = h[0]!, b2 = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!, f = h[5]!, g = h[6]!, hh = h[7]!;
+    let a = h0, bb = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7;
     for (let t = 0; t < 64; t++) {
       const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const ch = (e & f) ^ (~e & g);
-      const t1 = (((((hh + s1) | 0) + ch) | 0) + ((K[t]! + w[t]!) | 0)) | 0;
+      const t1 = (hh + s1 + (g ^ (e & (f ^ g))) + K[t]! + w[t]!) | 0; // ch(e, f, g)
       const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const maj = (a & b2) ^ (a & c) ^ (b2 & c);
-      const t2 = (s0 + maj) | 0;
+      const t2 = (s0 + ((a & bb) | (c & (a | bb)))) | 0; // maj(a, b, c)
       hh = g; g = f; f = e; e = (d + t1) | 0;
-      d = c; c = b2; b2 = a; a = (t1 + t2) | 0;
+      d = c; c = bb; bb = a; a = (t1 + t2) | 0;
     }
-    h[0] = (h[0]! + a) | 0; h[1] = (h[1]! + b2) | 0; h[2] = (h[2]! + c) | 0; h[3] = (h[3]! + d) | 0;
-    h[4] = (h[4]! + e) | 0; h[5] = (h[5]! + f) | 0; h[6] = (h[6]! + g) | 0; h[7] = (h[7]! + hh) | 0;
+    h0 = (h0 + a) | 0; h1 = (h1 + bb) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + hh) | 0;
   }
+  h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; h[4] = h4; h[5] = h5; h[6] = h6; h[7] = h7;
 }
 
 /** SHA-256 of bytes in memory, as lowercase hex. */
