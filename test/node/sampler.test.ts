@@ -85,6 +85,35 @@ describe('top-k and top-p restrict the support', () => {
   });
 });
 
+describe('candidate selection on a large vocabulary, with ties', () => {
+  /** Brute force: sort everything, cut at k, then at the mass topP. */
+  function reference(logits: Float32Array, temperature: number, topK: number, topP: number): number[] {
+    let ids = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+    if (topK > 0) ids = ids.slice(0, topK);
+    const w = ids.map((id) => Math.exp((logits[id]! - logits[ids[0]!]!) / temperature));
+    const total = w.reduce((a, b) => a + b, 0);
+    let cumulative = 0;
+    for (let n = 0; n < ids.length; n++) {
+      cumulative += w[n]!;
+      if (cumulative >= topP * total) return ids.slice(0, n + 1);
+    }
+    return ids;
+  }
+
+  it('matches a full sort for top-k, top-p and both', () => {
+    const rng = createRng(17);
+    for (let trial = 0; trial < 6; trial++) {
+      // Logits on a coarse grid, so that many tokens tie, including at the cut.
+      const logits = Float32Array.from({ length: 5000 }, () => Math.round(rng() * 24) / 2);
+      for (const [topK, topP] of [[1, 1], [40, 1], [333, 1], [0, 0.5], [0, 0.95], [100, 0.9], [4999, 0.99]] as const) {
+        const { ids, probs } = candidateDistribution(logits, 0.8, topK, topP);
+        expect(ids).toEqual(reference(logits, 0.8, topK, topP));
+        expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+      }
+    }
+  });
+});
+
 describe('repetition penalty', () => {
   it('lowers the logits of tokens already seen, positive or negative', () => {
     const logits = Float32Array.from([2, -1, 0.5, 3]);
