@@ -3,10 +3,13 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** Builds the AssemblyScript kernels into src/kernels/wasm/build/ (git-ignored) when stale. */
+/** Builds the AssemblyScript kernels into their git-ignored build/ folders when stale. */
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const kernels = [{ source: 'src/kernels/wasm/assembly/quantize.ts', output: 'src/kernels/wasm/build/quantize.wasm' }];
+const kernels = [
+  { source: 'src/kernels/wasm/assembly/quantize.ts', output: 'src/kernels/wasm/build/quantize.wasm' },
+  { source: 'src/kernels/prune/wasm/assembly/prune.ts', output: 'src/kernels/prune/wasm/build/prune.wasm' },
+];
 
 function isStale(source: string, output: string): boolean {
   if (!existsSync(output)) return true;
