@@ -3,6 +3,7 @@
  * SmolLM2-135M-shaped linear weights (dim 576, FFN 1536, 9 heads / 3 KV heads of 64,
  * 30 layers x 7 matrices, 106 M weights, 425 MB; random with a fixed seed):
  *   scalar reference | WASM SIMD, 1 thread | WASM SIMD worker pool | memcpy (the ceiling)
+ * (The pool is also timed on weights in a SharedArrayBuffer, which workers read in place.)
  * Run: npx tsx bench/quantize.ts [--layers 30] [--reps 3] [--recipe int4-g32-sym]
  * Figures are best-of-reps wall time; the 1-thread figures also come as CPU time, which
  * is steadier on a busy machine. Correctness is tested elsewhere; this only times.
@@ -74,6 +75,15 @@ const one = await time(() => mats.forEach((x) => wasm.quantizeRtn(x.w, x.N, x.K,
 const many = await time(async () => {
   for (const x of mats) await pool.quantizeRtn(x.w, x.N, x.K, opts);
 }, reps);
+// The same with weights already in shared memory, which workers read in place (no slicing).
+const sharedMats = mats.map((x) => {
+  const w = new Float32Array(new SharedArrayBuffer(x.w.byteLength));
+  w.set(x.w);
+  return { ...x, w };
+});
+const manyShared = await time(async () => {
+  for (const x of sharedMats) await pool.quantizeRtn(x.w, x.N, x.K, opts);
+}, reps);
 pool.close();
 
 const row = (name: string, t: Timing, cpu = true) =>
@@ -82,6 +92,7 @@ row('memcpy (Float32Array.set)', copy);
 row('scalar reference', ref);
 row('WASM SIMD, 1 thread', one);
 row(`WASM SIMD, pool of ${poolSize} workers`, many, false);
+row(`  same, weights in SharedArrayBuffer`, manyShared, false);
 console.log(`WASM 1 thread / reference: ${(one.wallMBs / ref.wallMBs).toFixed(1)}x wall, ${(one.cpuMBs / ref.cpuMBs).toFixed(1)}x cpu (bar: 4x)`);
 console.log(`WASM 1 thread / memcpy:    ${((100 * one.wallMBs) / copy.wallMBs).toFixed(0)}% wall, ${((100 * one.cpuMBs) / copy.cpuMBs).toFixed(0)}% cpu (bar: 25%)`);
-console.log(`WASM pool / memcpy:        ${((100 * many.wallMBs) / copy.wallMBs).toFixed(0)}% wall`);
+console.log(`WASM pool / memcpy:        ${((100 * many.wallMBs) / copy.wallMBs).toFixed(0)}% wall (shared: ${((100 * manyShared.wallMBs) / copy.wallMBs).toFixed(0)}%)`);
