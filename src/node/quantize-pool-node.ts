@@ -27,6 +27,9 @@ export async function createQuantizePoolNode(size = availableParallelism()): Pro
 
 // The worker entry is TypeScript: register tsx's loader inside the worker, then import it.
 // (Passing `--import tsx` in execArgv does not reach worker threads on Node 20.)
+// tsx is resolved here, from this package, so the worker finds it whatever the cwd is.
 function bootstrap(entry: URL): string {
-  return `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
+  // (Under vitest import.meta.resolve may be missing; the bare name then resolves from the cwd.)
+  const tsxApi = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
+  return `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
 }
