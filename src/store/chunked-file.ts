@@ -29,6 +29,7 @@ export class ChunkedFileWriter implements StagedFileWriter {
   private hash: Sha256;
   private busy = false;
   private broken: unknown; // a failed chunk store leaves this writer out of step with the database
+  private inflight: Promise<void> | undefined; // the last chunk's transaction, still committing
   private done: StoredFileInfo | undefined;
 
   constructor(
@@ -80,6 +81,7 @@ export class ChunkedFileWriter implements StagedFileWriter {
     if (this.done) return this.done;
     this.enter();
     try {
+      await this.settle();
       const r = this.record;
       const size = r.storedBytes + this.buffered;
       const last = this.buffered > 0 ? this.buffer!.subarray(0, this.buffered) : undefined;
@@ -110,7 +112,9 @@ export class ChunkedFileWriter implements StagedFileWriter {
     }
   }
 
+  /** Deletes the stage. Transactions run in the order they are created, so a chunk still in flight lands before this deletes it. */
   async discard(): Promise<void> {
+    this.inflight = undefined;
     this.buffered = 0;
     this.buffer = undefined;
     const { stageKey, fileId } = this.record;
@@ -126,28 +130,42 @@ export class ChunkedFileWriter implements StagedFileWriter {
   private enter(): void {
     if (this.busy) throw new ShrinkrayError('bad_argument', `${this.record.name}: one write at a time, please (await the previous one)`);
     if (this.done) throw new ShrinkrayError('bad_argument', `${this.record.name}: already finished`);
-    if (this.broken) throw new ShrinkrayError('bad_argument', `${this.record.name}: an earlier write failed; stage the file again to resume`, { cause: this.broken });
+    if (this.broken) {
+      // A named failure (quota) is the answer to every later call too; others get a pointer to it.
+      if (isShrinkrayError(this.broken)) throw this.broken;
+      throw new ShrinkrayError('bad_argument', `${this.record.name}: an earlier write failed; stage the file again to resume`, { cause: this.broken });
+    }
     this.busy = true;
   }
 
   private async storeChunk(chunk: Uint8Array): Promise<void> {
+    await this.settle(); // at most one transaction in flight: memory stays bounded
     const r = this.record;
     this.hash.update(chunk);
     const record: StageRecord = {
       ...r, chunksStored: r.chunksStored + 1, storedBytes: r.storedBytes + chunk.byteLength, hash: this.hash.state(), updatedAt: Date.now(),
     };
-    try {
-      await this.transact((tx) => [
-        tx.objectStore('chunks').put(exactBuffer(chunk), [r.fileId, r.chunksStored]),
-        tx.objectStore('staging').put(record),
-      ], r.storedBytes);
-    } catch (e) {
+    // put() clones the bytes at once; the commit is awaited at the next chunk, so hashing
+    // that chunk overlaps this one's commit.
+    const committed = this.transact((tx) => [
+      tx.objectStore('chunks').put(exactBuffer(chunk), [r.fileId, r.chunksStored]),
+      tx.objectStore('staging').put(record),
+    ], r.storedBytes).catch((e: unknown) => {
       // The stored state is still the record before this chunk; this writer can no longer
       // continue in step with it, but a new stageFile() resumes from it.
       this.broken = e;
       throw e;
-    }
+    });
+    committed.catch(() => undefined); // observed by settle(); never an unhandled rejection
+    this.inflight = committed;
     this.record = record;
+  }
+
+  /** Waits for the chunk in flight; rethrows its failure. */
+  private async settle(): Promise<void> {
+    const p = this.inflight;
+    this.inflight = undefined;
+    if (p) await p;
   }
 
   /** Runs one readwrite transaction; a quota failure (thrown by put or by the commit) discards the stage. */

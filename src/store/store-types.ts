@@ -50,7 +50,7 @@ export interface StagedFileWriter {
   /** Bytes accepted so far (stored or buffered): the offset the next write continues from. */
   readonly position: number;
   readonly meta: Readonly<Record<string, string>>;
-  /** Appends bytes; full chunks are stored as they fill. Rejects 'quota_exceeded' (after discarding the stage) or 'aborted'. */
+  /** Appends bytes; full chunks are stored as they fill. Rejects 'quota_exceeded' (after discarding the stage) or 'aborted'; a failure to store the last chunk may surface at the next write() or finish(). */
   write(bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
   /** Stores the last chunk, checks size and sha-256 against the expectations ('bad_file', stage discarded), and marks the file complete. */
   finish(): Promise<StoredFileInfo>;
