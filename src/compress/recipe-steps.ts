@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { ORT_WEB_MATMUL_NBITS_BITS } from '../kernels/quantize/runtime-support.ts';
 
 /**
  * The step vocabulary of the recipe grammar: one table entry per step kind, each with the
@@ -81,6 +82,10 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
       if (!m) return fail(`does not match int{2..8}[-g{${BLOCK_SIZES.join('|')}}][-asym]`);
       const bits = Number(m[1]);
       if (!BIT_WIDTHS.includes(bits)) return fail(`has bit width ${bits}; allowed int2..int8`);
+      // Valid MatMulNBits widths that onnxruntime-web cannot run are refused here, before any work.
+      if (!ORT_WEB_MATMUL_NBITS_BITS.includes(bits)) {
+        return fail(`has bit width ${bits}: onnxruntime-web's MatMulNBits runs only ${ORT_WEB_MATMUL_NBITS_BITS.map((b) => `int${b}`).join(', ')}`);
+      }
       const blockSize = m[2] === undefined ? DEFAULT_BLOCK_SIZE : Number(m[2]);
       if (!BLOCK_SIZES.includes(blockSize)) return fail(`has block size ${blockSize}; allowed ${BLOCK_SIZES.map((b) => `-g${b}`).join(', ')}`);
       return { slot: 'quant', quant: { method: 'rtn', bits, blockSize, symmetric: m[3] === undefined } };
