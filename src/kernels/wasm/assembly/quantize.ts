@@ -6,7 +6,8 @@
 // a byte, so a code is an OR into one byte. Memory is managed by the JS loader, which places
 // the buffers above heapBase() and grows memory as needed.
 
-let errorKind: i32 = 0; // 1: non-finite weight, 2: range overflows f32, 3: scale overflows f16
+let errorKind: i32 = 0;
+const padded = memory.data(256 * 4, 16); // one zero-padded block: [blockSize] f32 // 1: non-finite weight, 2: range overflows f32, 3: scale overflows f16
 
 export function heapBase(): usize {
   return __heap_base;
@@ -116,8 +117,17 @@ export function quantize(
   for (let n = 0; n < rows; n++) {
     for (let b = 0; b < kBlocks; b++) {
       const idx = n * kBlocks + b;
-      const src = w + ((<usize>n * <usize>K + <usize>(b * blockSize)) << 2);
-      const len = min(blockSize, K - b * blockSize);
+      let src = w + ((<usize>n * <usize>K + <usize>(b * blockSize)) << 2);
+      let len = min(blockSize, K - b * blockSize);
+      if (len < blockSize) {
+        // The padded last block runs the SIMD path on a zero-padded copy: a zero weight
+        // leaves the range (which always holds 0) alone and quantizes to the zero point,
+        // exactly the padding code.
+        memory.copy(padded, src, <usize>len << 2);
+        memory.fill(padded + (<usize>len << 2), 0, <usize>(blockSize - len) << 2);
+        src = padded;
+        len = blockSize;
+      }
 
       // Block range, always holding 0: `lo = w < lo ? w : lo` as the reference does. pmin/pmax
       // are single instructions (min/max carry NaN and -0 fix-ups); NaN is tracked apart.
@@ -191,14 +201,9 @@ export function quantize(
       }
 
       const dst = packed + <usize>idx * <usize>blob;
-      if (scale == 0 || len < blockSize) {
-        // Rare blocks (all zero, or the padded last one): scalar, same formulas.
-        memory.fill(dst, 0, blob);
-        for (let j = 0; j < blockSize; j++) {
-          let code = zero;
-          if (j < len && scale != 0) code = clampI(<i32>nearest<f32>(load<f32>(src + (<usize>j << 2)) / scale) + zero, 0, codeMax);
-          orBits(dst, j * bits, code);
-        }
+      if (scale == 0) {
+        // All codes are the zero point: replicate it across each byte.
+        memory.fill(dst, <u8>(bits == 8 ? zero : bits == 4 ? zero * 0x11 : zero * 0x55), blob);
         continue;
       }
       const vs = f32x4.splat(scale);
