@@ -36,10 +36,10 @@ function f32ToF16Bits(value: f32): u32 {
     if (rem > half || (rem == half && (q & 1) == 1)) q++;
     return sign | q;
   }
-  let q = (<u32>exp << 10) | (m >>> 13);
+  const q = (<u32>exp << 10) | (m >>> 13);
   const rem = m & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (q & 1) == 1)) q++;
-  return sign | q;
+  // Branchless round half to even: the comparison is a coin flip on real scales.
+  return sign | (q + (<u32>(rem > 0x1000) | (<u32>(rem == 0x1000) & q & 1)));
 }
 
 function f16BitsToF32(h: u32): f32 {
