@@ -6,8 +6,8 @@
 // a byte, so a code is an OR into one byte. Memory is managed by the JS loader, which places
 // the buffers above heapBase() and grows memory as needed.
 
-let errorKind: i32 = 0;
-const padded = memory.data(256 * 4, 16); // one zero-padded block: [blockSize] f32 // 1: non-finite weight, 2: range overflows f32, 3: scale overflows f16
+let errorKind: i32 = 0; // 1: non-finite weight, 2: range overflows f32, 3: scale overflows f16
+const padded = memory.data(256 * 4, 16); // one zero-padded last block: [blockSize] f32
 
 export function heapBase(): usize {
   return __heap_base;
