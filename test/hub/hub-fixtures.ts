@@ -8,7 +8,8 @@ import { safetensorsHeader, writeSafetensors, type SafetensorsEntry } from '../.
  * `npm run fixtures` has made it) and broken ones (bad header, a shard missing).
  */
 export const HUB_REPOS = Object.freeze({
-  synthetic: 'test-org/synthetic-4m', // config.json + a 4 MiB model.safetensors
+  synthetic: 'test-org/synthetic-4m', // config.json + a 3.5 MiB model.safetensors
+  synthetic16: 'test-org/synthetic-16m', // config.json + a 16 MiB model.safetensors (browser resume test)
   sharded: 'test-org/sharded', // two shards + index
   missingShard: 'test-org/missing-shard', // index names two shards, one is absent
   badHeader: 'test-org/bad-header', // model.safetensors whose header is not JSON
@@ -53,19 +54,22 @@ async function put(root: string, repo: string, file: string, bytes: Uint8Array |
   await writeFile(path, bytes);
 }
 
-/** The synthetic 4 MiB checkpoint: [2048, 256] embedding + two [256, 768] matrices, fp32 [out, in]. */
-export function syntheticSafetensors(): Uint8Array {
-  return concat(writeSafetensors([
-    tensor('model.embed_tokens.weight', [2048, 256], 1), // [vocab, dim]
-    tensor('model.layers.0.mlp.up_proj.weight', [768, 256], 2), // [ffn, dim]
-    tensor('model.layers.0.mlp.down_proj.weight', [256, 768], 3), // [dim, ffn]
-  ], { format: 'pt' }));
+/** A synthetic checkpoint: [2048, 256] embedding + `layers` pairs of [768, 256] / [256, 768] matrices, fp32 [out, in]. */
+export function syntheticSafetensors(layers = 1): Uint8Array {
+  const entries = [tensor('model.embed_tokens.weight', [2048, 256], 1)]; // [vocab, dim]
+  for (let l = 0; l < layers; l++) {
+    entries.push(tensor(`model.layers.${l}.mlp.up_proj.weight`, [768, 256], 2 + 2 * l)); // [ffn, dim]
+    entries.push(tensor(`model.layers.${l}.mlp.down_proj.weight`, [256, 768], 3 + 2 * l)); // [dim, ffn]
+  }
+  return concat(writeSafetensors(entries, { format: 'pt' }));
 }
 
 export async function writeHubFixtures(root: string, storiesDir?: string): Promise<void> {
   const config = JSON.stringify(CONFIG, null, 2) + '\n';
   await put(root, HUB_REPOS.synthetic, 'config.json', config);
   await put(root, HUB_REPOS.synthetic, 'model.safetensors', syntheticSafetensors());
+  await put(root, HUB_REPOS.synthetic16, 'config.json', config);
+  await put(root, HUB_REPOS.synthetic16, 'model.safetensors', syntheticSafetensors(10)); // 2 + 10 * 1.5 MiB
 
   const shardA = [tensor('model.embed_tokens.weight', [512, 256], 4)];
   const shardB = [tensor('model.norm.weight', [256], 5), tensor('model.layers.0.mlp.up_proj.weight', [256, 256], 6)];

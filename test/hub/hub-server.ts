@@ -13,8 +13,10 @@ import { fileSha256, listRepoFiles, modelInfo, repoCommit } from './hub-listing.
 export interface FileFault {
   /** Destroy the connection after this many body bytes of a response. */
   cutAfterBytes?: number;
-  /** How many responses to cut (default 1; Infinity for every one). */
-  cutTimes?: number;
+  /** Destroy the connection of the response that would carry this byte of the file, just before it. */
+  cutAtFileOffset?: number;
+  /** How many responses to cut (default 1); 'always' cuts every one. */
+  cutTimes?: number | 'always';
   /** Throttle the body to this rate. */
   bytesPerSecond?: number;
   /** 'flip': one byte in the middle is inverted; 'truncate': the last 1% is missing. */
@@ -31,6 +33,8 @@ export interface HubStats {
   bytesServed: Record<string, number>;
   /** GET and HEAD requests per file. */
   requests: Record<string, number>;
+  /** Connections cut by a fault, per file. */
+  cuts: Record<string, number>;
 }
 
 export interface HubServer {
@@ -63,7 +67,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
   const root = resolve(opts.root);
   let faults: FaultTable = { ...opts.faults };
   const counters = new Map<string, { cuts: number; errors: number }>();
-  const stats: HubStats = { bytesServed: {}, requests: {} };
+  const stats: HubStats = { bytesServed: {}, requests: {}, cuts: {} };
 
   function counter(key: string) {
     let c = counters.get(key);
@@ -125,7 +129,10 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return void res.end();
 
-    const cut = fault.cutAfterBytes !== undefined && c.cuts < (fault.cutTimes ?? 1) ? fault.cutAfterBytes : undefined;
+    const times = fault.cutTimes === 'always' ? Infinity : fault.cutTimes ?? 1;
+    // A response that does not reach the cut point is not cut and does not use up a cut.
+    const cutPoint = fault.cutAtFileOffset !== undefined ? fault.cutAtFileOffset - start : fault.cutAfterBytes;
+    const cut = cutPoint !== undefined && cutPoint >= 0 && c.cuts < times && length > cutPoint ? cutPoint : undefined;
     if (cut !== undefined) c.cuts++;
     const flipAt = fault.corrupt === 'flip' ? Math.floor(st.size / 2) : -1;
     const handle = await open(path, 'r');
@@ -137,10 +144,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
         let n = Math.min(PIECE, length - sent);
         if (fault.bytesPerSecond) n = Math.min(n, Math.max(1, Math.floor(fault.bytesPerSecond / 20)));
         if (cut !== undefined) n = Math.min(n, cut - sent);
-        if (n <= 0) {
-          res.socket?.destroy(); // the cut: no more bytes, no clean end
-          return;
-        }
+        if (n <= 0) return await cutConnection(res, stats, key);
         const buf = Buffer.alloc(n);
         await handle.read(buf, 0, n, start + sent);
         if (flipAt >= start + sent && flipAt < start + sent + n) buf[flipAt - start - sent] ^= 0xff;
@@ -153,10 +157,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
           await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
         }
       }
-      if (cut !== undefined && sent >= cut) {
-        res.socket?.destroy();
-        return;
-      }
+      if (cut !== undefined && sent >= cut) return await cutConnection(res, stats, key);
       res.end();
     } finally {
       await handle.close();
@@ -226,6 +227,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       counters.clear();
       for (const k of Object.keys(stats.bytesServed)) delete stats.bytesServed[k];
       for (const k of Object.keys(stats.requests)) delete stats.requests[k];
+      for (const k of Object.keys(stats.cuts)) delete stats.cuts[k];
     },
     close: () => new Promise<void>((ok) => {
       http.closeAllConnections();
@@ -233,6 +235,16 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     }),
   };
   return server;
+}
+
+/** The cut: the bytes written so far reach the client (so byte counts are exact), then the socket dies without a clean end. */
+async function cutConnection(res: ServerResponse, stats: HubStats, key: string): Promise<void> {
+  stats.cuts[key] = (stats.cuts[key] ?? 0) + 1;
+  await new Promise<void>((resolve) => {
+    if (res.destroyed) return resolve();
+    res.write(Buffer.alloc(0), () => resolve());
+  });
+  res.socket?.destroy();
 }
 
 /** Resolves when the response can take more bytes, or is closed. */

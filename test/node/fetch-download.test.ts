@@ -75,13 +75,22 @@ describe('downloading a hub model into the store', () => {
 
   it('resumes a connection cut at 40% without fetching the first 40% again', async () => {
     const size = (await onDisk(HUB_REPOS.synthetic, 'model.safetensors')).byteLength;
-    hub.setFaults({ [weightsKey]: { cutAfterBytes: Math.floor(size * 0.4) } });
+    hub.setFaults({ [weightsKey]: { cutAtFileOffset: Math.floor(size * 0.4) } });
     const store = await newStore();
     await downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast });
     const served = hub.stats.bytesServed[weightsKey]!;
     expect(served).toBeLessThan(1.1 * size);
-    expect(hub.stats.requests[weightsKey]).toBeGreaterThanOrEqual(3); // HEAD, the cut GET, the resumed GET
+    expect(hub.stats.cuts[weightsKey]).toBe(1);
     expect(sha(await storedBytes(store, 'hub:test-org/synthetic-4m@main', 'model.safetensors'))).toBe(sha(await onDisk(HUB_REPOS.synthetic, 'model.safetensors')));
+  });
+
+  it('completes when every response is cut after 100 kB, fetching each byte once', async () => {
+    const size = (await onDisk(HUB_REPOS.synthetic, 'model.safetensors')).byteLength;
+    hub.setFaults({ [weightsKey]: { cutAfterBytes: 100_000, cutTimes: 'always' } });
+    const store = await newStore();
+    const { bytesFetched } = await downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast, retries: 1 });
+    expect(bytesFetched).toBe(size + (await onDisk(HUB_REPOS.synthetic, 'config.json')).byteLength);
+    expect(hub.stats.cuts[weightsKey]).toBeGreaterThanOrEqual(Math.floor(size / 256 / 1024)); // every range of 256 KiB was cut at least once
   });
 
   it('a new session resumes from the chunks an aborted one stored', async () => {
