@@ -31,7 +31,8 @@ export default defineConfig({
           include: ['test/browser/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
-          globalSetup: ['test/global-setup.ts'],
+          // The loopback model hub (test/hub) starts after the fixtures exist.
+          globalSetup: ['test/global-setup.ts', 'test/hub/hub-global-setup.ts'],
           browser: {
             enabled: true,
             headless: true,
