@@ -3,7 +3,7 @@ import type { ByteSource } from '../formats/byte-source.ts';
 import { ChunkedFileWriter, chunkedFileSource } from './chunked-file.ts';
 import { collectGarbage, type GcOptions } from './gc.ts';
 import { chunkRange, openStoreDb, type StageRecord, type StoreDb } from './idb-schema.ts';
-import { validateManifest, type ModelManifest } from './manifest.ts';
+import { manifestFile, validateManifest, type ModelManifest } from './manifest.ts';
 import { estimateStorage, isPersisted } from './quota.ts';
 import { Sha256 } from './sha256.ts';
 import type { GarbageReport, ModelStore, StageOptions, StagedFileInfo, StagedFileWriter, StoreUsage } from './store-types.ts';
@@ -47,6 +47,12 @@ export class IdbModelStore implements ModelStore {
 
   getModel(modelId: string): Promise<ModelManifest | undefined> {
     return this.db.get('models', modelId);
+  }
+
+  async openModelFile(modelId: string, path: string): Promise<ByteSource> {
+    const model = await this.getModel(modelId);
+    if (!model) throw new ShrinkrayError('missing_file', `${path}: no model '${modelId}' in the store`);
+    return this.openFile(manifestFile(model, path).fileId, path);
   }
 
   async openFile(fileId: string, name?: string): Promise<ByteSource> {

@@ -10,6 +10,8 @@ export interface ModelStore {
   listModels(): Promise<ModelManifest[]>;
   /** The manifest of one committed model, or undefined when there is none. */
   getModel(modelId: string): Promise<ModelManifest | undefined>;
+  /** One file of a committed model, by its path in the model folder, as a lazy ByteSource; 'missing_file' names what is absent. */
+  openModelFile(modelId: string, path: string): Promise<ByteSource>;
   /** A completed file (committed or staged-and-finished) as a lazy ByteSource; 'missing_file' if absent. */
   openFile(fileId: string, name?: string): Promise<ByteSource>;
   /** Starts a staged write under `stageKey`, or resumes the one already staged there with the same expectations. */

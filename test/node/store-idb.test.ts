@@ -93,6 +93,10 @@ describe('atomic commit', () => {
     expect(models.map((m) => m.id)).toEqual(['m']);
     expect((await store.listStaged()).map((s) => s.stageKey)).toEqual(['b']); // the commit consumed stage 'a'
     expect(await (await store.openFile(a.fileId)).read(0, 5000)).toEqual(pattern(5000));
+    const byPath = await store.openModelFile('m', 'a');
+    expect([byPath.name, byPath.size]).toEqual(['a', 5000]);
+    await expect(store.openModelFile('m', 'tokenizer.json')).rejects.toThrow(/model 'm' has no file 'tokenizer.json'/);
+    await expect(store.openModelFile('nope', 'a')).rejects.toMatchObject({ code: 'missing_file' });
   });
 
   it('replacing and deleting models frees only files no other model uses', async () => {
