@@ -1,26 +1,28 @@
 import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { compressModel } from '../compress/pipeline.ts';
+import { parseRecipe, type Recipe } from '../compress/recipe.ts';
 import { ShrinkrayError } from '../errors.ts';
-import { buildOnnxDecoder, type BuildOnnxOptions, type TensorReport } from '../model/build-onnx.ts';
+import { toHfConfig } from '../formats/hf-config.ts';
+import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
 import { loadModelFolder, MODEL_FILES } from '../node/model-folder.ts';
+import { loadQuantizeWasmNode } from '../node/quantize-wasm-node.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
 
-/** What a recipe asks of the graph builder. Quantizing recipes extend this (linear hook). */
-export interface CompressPlan {
-  recipe: string;
-  build: Pick<BuildOnnxOptions, 'storage' | 'ops' | 'linear'>;
+/**
+ * Recipe text -> parsed recipe; grammar errors are 'bad_recipe' before any file is read.
+ * The model-specific checks (planCompression) run once the config is known, still before
+ * any weight is touched.
+ */
+export function planRecipe(recipe: string): Recipe {
+  return parseRecipe(recipe);
 }
 
-// The one place recipes become build plans; every check happens before any work.
-const PLANS: Readonly<Record<string, () => CompressPlan['build']>> = Object.freeze({
-  fp32: () => ({ storage: 'fp32' as const }),
-  fp16: () => ({ storage: 'fp16' as const }),
-});
-
-export function planRecipe(recipe: string): CompressPlan {
-  const make = PLANS[recipe.trim().toLowerCase()];
-  if (!make) throw new ShrinkrayError('bad_recipe', `unknown recipe '${recipe}'; known: ${Object.keys(PLANS).join(', ')}`);
-  return { recipe: recipe.trim().toLowerCase(), build: make() };
+/** The WASM SIMD quantizer when its build is present, else the scalar reference (bit-identical). */
+async function nodeQuantizer(recipe: Recipe): Promise<RtnQuantizer> {
+  if (!recipe.quant) return createRtnQuantizer({ prefer: 'reference' });
+  const wasm = await loadQuantizeWasmNode().catch(() => undefined);
+  return createRtnQuantizer(wasm ? { wasm } : { prefer: 'reference' });
 }
 
 // Files carried over from the source folder when present.
@@ -40,13 +42,13 @@ async function weightBytes(dir: string): Promise<number> {
 }
 
 /**
- * `shrinkray compress <modelDir> --recipe fp32|fp16 --out <dir> [--ops plain|fused]
+ * `shrinkray compress <modelDir> --recipe <recipe> --out <dir> [--ops plain|fused]
  * [--external-data-threshold BYTES]`: writes a transformers.js-ready folder. The last stdout
  * line is JSON: {"recipe","bytesIn","bytesOut","seconds"}.
  */
 export async function runCompress(args: ParsedArgs): Promise<void> {
   const src = requirePositional(args, 0, 'the model folder: shrinkray compress <modelDir> --recipe <name> --out <dir>');
-  const plan = planRecipe(requireOption(args, 'recipe'));
+  const recipe = planRecipe(requireOption(args, 'recipe'));
   const out = requireOption(args, 'out');
   if (resolve(src) === resolve(out)) throw new ShrinkrayError('bad_argument', `--out ${out} is the source folder itself`);
   const ops = args.options.get('ops') ?? 'plain';
@@ -60,7 +62,10 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const started = performance.now();
   const folder = await loadModelFolder(src);
   const bytesIn = await weightBytes(src);
-  const built = await buildOnnxDecoder(folder.ir, { ...plan.build, ops, externalDataThreshold: threshold });
+  const result = await compressModel(folder.ir, recipe.name, {
+    quantizer: await nodeQuantizer(recipe), ops, externalDataThreshold: threshold,
+  });
+  const built = result.built;
 
   const onnxDir = join(out, 'onnx');
   await mkdir(onnxDir, { recursive: true });
@@ -77,7 +82,11 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   }
   const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
 
-  const configJson = JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>;
+  // The source's config.json, with the fields structured pruning may have changed.
+  const configJson = {
+    ...(JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>),
+    ...toHfConfig(result.config),
+  };
   // transformers.js picks onnx/model.onnx for dtype fp32 (its wasm default would be the q8 file).
   configJson['transformers.js_config'] = {
     dtype: 'fp32',
@@ -94,11 +103,11 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   }
   const seconds = (performance.now() - started) / 1000;
   const report = {
-    recipe: plan.recipe, bytesIn, bytesOut, seconds, ops,
+    recipe: recipe.name, canonical: recipe.canonical, bytesIn, bytesOut, seconds, ops,
     files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
-    tensors: built.tensors satisfies TensorReport[],
+    tensors: result.tensors,
   };
   await writeFile(join(out, 'shrinkray.json'), JSON.stringify(report, null, 2) + '\n');
-  process.stdout.write(`compressed ${src} -> ${out} (${plan.recipe}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`);
-  process.stdout.write(`${JSON.stringify({ recipe: plan.recipe, bytesIn, bytesOut, seconds })}\n`);
+  process.stdout.write(`compressed ${src} -> ${out} (${recipe.canonical}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`);
+  process.stdout.write(`${JSON.stringify({ recipe: recipe.name, bytesIn, bytesOut, seconds })}\n`);
 }
