@@ -11,10 +11,10 @@ const root = join(import.meta.dirname, '..', '..');
 const source = join(root, 'public', 'models', 'stories260K');
 const EXPECTED_START = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
 
-async function compress(out: string, extra: string[] = []): Promise<void> {
+async function compress(out: string, extra: string[] = [], recipe = 'fp32'): Promise<void> {
   const w = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   try {
-    expect(await main(['compress', source, '--recipe', 'fp32', '--out', out, ...extra])).toBe(0);
+    expect(await main(['compress', source, '--recipe', recipe, '--out', out, ...extra])).toBe(0);
   } finally {
     w.mockRestore();
   }
@@ -27,6 +27,7 @@ describe('transformers.js loads the folder we write', () => {
     tmp = await mkdtemp(join(tmpdir(), 'shrinkray-interop-'));
     await compress(join(tmp, 'inline'));
     await compress(join(tmp, 'external'), ['--external-data-threshold', '0']);
+    await compress(join(tmp, 'int4'), [], 'int4-g32'); // MatMulNBits
     env.allowRemoteModels = false;
     env.allowLocalModels = true;
     env.localModelPath = tmp + '/';
@@ -35,11 +36,12 @@ describe('transformers.js loads the folder we write', () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  for (const name of ['inline', 'external']) {
-    it(`text-generation pipeline gives our greedy text (${name} weights)`, async () => {
+  for (const name of ['inline', 'external', 'int4']) {
+    it(`text-generation pipeline gives our greedy tokens (${name})`, async () => {
       const generator = await pipeline('text-generation', name, { device: 'cpu' });
       const [result] = (await generator('', { max_new_tokens: 60, do_sample: false })) as { generated_text: string }[];
-      expect(result!.generated_text).toContain(EXPECTED_START);
+      // int4 loses the fp32 story (ppl 3.55 -> 4.08) but must agree with our engine below.
+      if (name !== 'int4') expect(result!.generated_text).toContain(EXPECTED_START);
 
       // Token for token the same as our engine, for a prompt given as text too.
       const ids = await generator.tokenizer('Once upon a time', { add_special_tokens: true });
