@@ -1,9 +1,10 @@
-import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { compressModel } from '../compress/pipeline.ts';
 import { parseRecipe, type Recipe } from '../compress/recipe.ts';
 import { ShrinkrayError } from '../errors.ts';
 import { toHfConfig } from '../formats/hf-config.ts';
+import { FOLDER_PATHS, transformersJsFolder } from '../formats/transformers-js-folder.ts';
 import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
 import { loadModelFolder, MODEL_FILES } from '../node/model-folder.ts';
 import { loadQuantizeWasmNode } from '../node/quantize-wasm-node.ts';
@@ -41,6 +42,16 @@ async function weightBytes(dir: string): Promise<number> {
   return total;
 }
 
+async function writeChunks(path: string, content: Uint8Array | Uint8Array[]): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const file = await open(path, 'w');
+  try {
+    for (const chunk of Array.isArray(content) ? content : [content]) await file.write(chunk);
+  } finally {
+    await file.close();
+  }
+}
+
 /**
  * `shrinkray compress <modelDir> --recipe <recipe> --out <dir> [--ops plain|fused]
  * [--external-data-threshold BYTES]`: writes a transformers.js-ready folder. The last stdout
@@ -67,47 +78,34 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   });
   const built = result.built;
 
-  const onnxDir = join(out, 'onnx');
-  await mkdir(onnxDir, { recursive: true });
-  await writeFile(join(onnxDir, 'model.onnx'), built.model);
-  const dataPath = join(onnxDir, 'model.onnx_data');
-  await rm(dataPath, { force: true }); // a stale file from an earlier run would be misleading
-  if (built.externalData) {
-    const file = await open(join(onnxDir, built.externalData.location), 'w');
-    try {
-      for (const chunk of built.externalData.chunks) await file.write(chunk);
-    } finally {
-      await file.close();
-    }
-  }
   const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
-
-  // The source's config.json, with the fields structured pruning may have changed.
-  const configJson = {
-    ...(JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>),
-    ...toHfConfig(result.config),
-  };
-  // transformers.js picks onnx/model.onnx for dtype fp32 (its wasm default would be the q8 file).
-  configJson['transformers.js_config'] = {
-    dtype: 'fp32',
-    ...(built.externalData ? { use_external_data_format: { 'model.onnx': 1 } } : {}),
-  };
-  await writeFile(join(out, MODEL_FILES.config), JSON.stringify(configJson, null, 2) + '\n');
-  const generation = folder.generationConfig ?? {
-    bos_token_id: folder.ir.config.bosTokenId,
-    eos_token_id: folder.ir.config.eosTokenId.length === 1 ? folder.ir.config.eosTokenId[0] : folder.ir.config.eosTokenId,
-  };
-  await writeFile(join(out, MODEL_FILES.generationConfig), JSON.stringify(generation, null, 2) + '\n');
+  const carried = new Map<string, Uint8Array>();
   for (const name of CARRIED) {
-    if (await sizeOf(join(src, name))) await copyFile(join(src, name), join(out, name));
+    if (await sizeOf(join(src, name))) carried.set(name, new Uint8Array(await readFile(join(src, name))));
   }
+  const files = transformersJsFolder({
+    // The source's config.json, with the fields structured pruning may have changed.
+    configJson: {
+      ...(JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>),
+      ...toHfConfig(result.config),
+    },
+    generationConfig: folder.generationConfig ?? {
+      bos_token_id: folder.ir.config.bosTokenId,
+      eos_token_id: folder.ir.config.eosTokenId.length === 1 ? folder.ir.config.eosTokenId[0] : folder.ir.config.eosTokenId,
+    },
+    carried,
+    model: built,
+    report: {
+      recipe: recipe.name, canonical: recipe.canonical, bytesIn, bytesOut,
+      seconds: (performance.now() - started) / 1000, ops,
+      files: { model: FOLDER_PATHS.model, externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
+      tensors: result.tensors,
+    },
+  });
+  // A stale external data file from an earlier run would be misleading.
+  await rm(join(out, 'onnx', 'model.onnx_data'), { force: true });
+  for (const [path, content] of files) await writeChunks(join(out, ...path.split('/')), content);
   const seconds = (performance.now() - started) / 1000;
-  const report = {
-    recipe: recipe.name, canonical: recipe.canonical, bytesIn, bytesOut, seconds, ops,
-    files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
-    tensors: result.tensors,
-  };
-  await writeFile(join(out, 'shrinkray.json'), JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`compressed ${src} -> ${out} (${recipe.canonical}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`);
   process.stdout.write(`${JSON.stringify({ recipe: recipe.name, bytesIn, bytesOut, seconds })}\n`);
 }
