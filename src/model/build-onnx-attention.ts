@@ -8,8 +8,14 @@ import type { ModelConfig } from './config.ts';
  * pairs every query head with its shared KV head: no Expand of the cache is needed.
  */
 
+/** Emits one layer's attention; q: [B, S, H*hd], k/v: [B, S, kvH*hd]; past: [B, kvH, P, hd]. */
+export type AttentionEmitter = (
+  layer: number, q: string, k: string, v: string,
+  pastKey: string, pastValue: string, presentKey: string, presentValue: string,
+) => AttentionOutputs;
+
 /** Values computed once per forward pass and shared by every layer. */
-export interface AttentionContext {
+interface AttentionContext {
   cosQ: string; // [batch, 1, 1, seq, headDim]
   sinQ: string; // same, with the first half negated (folds rotate-half's sign)
   cosK: string; // [batch, 1, seq, headDim]
@@ -42,7 +48,14 @@ export function ropeTables(c: ModelConfig, maxPos: number): { cos: Float32Array;
   return { cos, sin, cosHalf, sinHalf };
 }
 
-export function emitAttentionContext(g: GraphBuilder, c: ModelConfig, positionIds: string, attentionMask: string, inputIds: string): AttentionContext {
+/** Plain-op attention: shared RoPE and mask values once, then one emitter call per layer. */
+export function plainAttention(g: GraphBuilder, c: ModelConfig, positionIds: string, attentionMask: string, inputIds: string): AttentionEmitter {
+  const ctx = emitAttentionContext(g, c, positionIds, attentionMask, inputIds);
+  return (layer, q, k, v, pastKey, pastValue, presentKey, presentValue) =>
+    emitPlainAttention(g, c, ctx, layer, q, k, v, pastKey, pastValue, presentKey, presentValue);
+}
+
+function emitAttentionContext(g: GraphBuilder, c: ModelConfig, positionIds: string, attentionMask: string, inputIds: string): AttentionContext {
   const maxPos = c.maxPositionEmbeddings;
   const t = ropeTables(c, maxPos);
   const cos = g.op('Gather', [g.float32('rope.cos', t.cos, [maxPos, c.headDim]), positionIds], { name: 'rope.cos' }); // [B, S, hd]
@@ -76,8 +89,8 @@ function emitMaskBias(g: GraphBuilder, attentionMask: string, inputIds: string):
   ]); // [B, 1, 1, 1, T]
   const allowed = g.op('And', [causal, padOk]); // [B, 1, 1, S, T]
   // float32 min rather than -inf: a fully masked row (a padding query) stays finite.
-  const blocked = g.float32('mask_min', new Float32Array([-3.4028234663852886e38]), []);
-  const open = g.float32('mask_zero', new Float32Array([0]), []);
+  const blocked = g.scalar('mask_min', -3.4028234663852886e38);
+  const open = g.scalar('zero_f32', 0);
   return g.op('Where', [allowed, open, blocked], { name: 'mask_bias' });
 }
 
@@ -97,8 +110,7 @@ export interface AttentionOutputs {
   presentValue: string;
 }
 
-/** q: [B, S, H*hd], k/v: [B, S, kvH*hd]; past: [B, kvH, P, hd]. */
-export function emitPlainAttention(
+function emitPlainAttention(
   g: GraphBuilder, c: ModelConfig, ctx: AttentionContext, layer: number,
   q: string, k: string, v: string, pastKey: string, pastValue: string, presentKey: string, presentValue: string,
 ): AttentionOutputs {
@@ -116,7 +128,7 @@ export function emitPlainAttention(
   g.node('Concat', [pastValue, toHeads(v)], { outputs: [presentValue], attrs: { axis: attr.int(2) } });
 
   const kT = g.op('Unsqueeze', [g.op('Transpose', [presentKey], { attrs: { perm: attr.ints([0, 1, 3, 2]) } }), g.int64('axes_2', [2])]); // [B, kvH, 1, hd, T]
-  const scale = g.float32('attn_scale', new Float32Array([1 / Math.sqrt(hd)]), []);
+  const scale = g.scalar('attn_scale', 1 / Math.sqrt(hd));
   const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qr, kT]), scale]), ctx.maskBias]); // [B, kvH, G, S, T]
   const probs = g.op('Softmax', [scores], { attrs: { axis: attr.int(-1) }, name: `${p}.softmax` });
   const vU = g.op('Unsqueeze', [presentValue, g.int64('axes_2', [2])]); // [B, kvH, 1, T, hd]

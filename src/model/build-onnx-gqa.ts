@@ -1,7 +1,7 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { ropeTables } from './build-onnx-attention.ts';
-import type { AttentionOutputs } from './build-onnx-attention.ts';
+import type { AttentionEmitter, AttentionOutputs } from './build-onnx-attention.ts';
 import type { ModelConfig } from './config.ts';
 
 /**
@@ -10,14 +10,21 @@ import type { ModelConfig } from './config.ts';
  * and grouped heads in one node. It reads the sequence lengths from the attention mask,
  * so it assumes right-padded (or unpadded) batches, as onnxruntime-genai models do.
  */
-export interface GqaContext {
+interface GqaContext {
   seqlensK: string; // [batch] int32: valid tokens per row minus one
   totalLength: string; // scalar int32: attention_mask's width
   cosCache: string; // [maxPos, headDim/2]
   sinCache: string;
 }
 
-export function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: string): GqaContext {
+/** GroupQueryAttention: shared lengths and RoPE caches once, then one node per layer. */
+export function gqaAttention(g: GraphBuilder, c: ModelConfig, attentionMask: string): AttentionEmitter {
+  const ctx = emitGqaContext(g, c, attentionMask);
+  return (layer, q, k, v, pastKey, pastValue, presentKey, presentValue) =>
+    emitGqaAttention(g, c, ctx, layer, q, k, v, pastKey, pastValue, presentKey, presentValue);
+}
+
+function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: string): GqaContext {
   const toInt32 = { attrs: { to: attr.int(OnnxDataType.INT32) } };
   const valid = g.op('ReduceSum', [attentionMask, g.int64('axes_1', [1])], { attrs: { keepdims: attr.int(0) } }); // [B]
   const seqlensK = g.op('Cast', [g.op('Sub', [valid, g.int64('one', [1], [])])], { ...toInt32, name: 'seqlens_k' });
@@ -34,7 +41,7 @@ export function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: s
 }
 
 /** q: [B, S, H*hd], k/v: [B, S, kvH*hd]; past: [B, kvH, P, hd]. */
-export function emitGqaAttention(
+function emitGqaAttention(
   g: GraphBuilder, c: ModelConfig, ctx: GqaContext, layer: number,
   q: string, k: string, v: string, pastKey: string, pastValue: string, presentKey: string, presentValue: string,
 ): AttentionOutputs {

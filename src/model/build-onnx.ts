@@ -1,8 +1,8 @@
 import { ShrinkrayError } from '../errors.ts';
 import { GraphBuilder, type BuiltModel } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import { emitAttentionContext, emitPlainAttention } from './build-onnx-attention.ts';
-import { emitGqaAttention, emitGqaContext } from './build-onnx-gqa.ts';
+import { plainAttention } from './build-onnx-attention.ts';
+import { gqaAttention } from './build-onnx-gqa.ts';
 import { denseHook, emitLinear, linearWeightBytes, weightValue, type LinearHook } from './build-onnx-linear.ts';
 import type { ModelConfig } from './config.ts';
 import { tensorNames, type ModelIR } from './ir.ts';
@@ -88,7 +88,9 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   const embedTable = weightValue(g, tensorNames.embedding, embedding, [c.vocabSize, c.hiddenSize], storage);
   let x = g.op('Gather', [embedTable, inputIds], { name: 'embed' }); // [B, S, dim]
 
-  const attnCtx = fusedAttention ? emitGqaContext(g, c, attentionMask) : emitAttentionContext(g, c, positionIds, attentionMask, inputIds);
+  const attention = fusedAttention
+    ? gqaAttention(g, c, attentionMask)
+    : plainAttention(g, c, positionIds, attentionMask, inputIds);
   const norm = (input: string, weight: string, name: string) => emitRmsNorm(g, input, weight, c.rmsNormEps, name, fused);
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
@@ -99,9 +101,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     const k = await linear(xn, n.k, kvDim, c.hiddenSize, c.attentionBias ? n.kBias : undefined);
     const v = await linear(xn, n.v, kvDim, c.hiddenSize, c.attentionBias ? n.vBias : undefined);
     const io = [`past_key_values.${l}.key`, `past_key_values.${l}.value`, `present.${l}.key`, `present.${l}.value`] as const;
-    const att = fusedAttention
-      ? emitGqaAttention(g, c, attnCtx as ReturnType<typeof emitGqaContext>, l, q, k, v, ...io)
-      : emitPlainAttention(g, c, attnCtx as ReturnType<typeof emitAttentionContext>, l, q, k, v, ...io);
+    const att = attention(l, q, k, v, ...io);
     g.addOutput(io[2], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
     g.addOutput(io[3], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
     x = g.op('Add', [x, await linear(att.context, n.o, c.hiddenSize, qDim)], { name: `layers.${l}.attn_residual` });
@@ -142,7 +142,7 @@ function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, na
     });
   }
   const meanSq = g.op('ReduceMean', [g.op('Mul', [x, x])], { attrs: { axes: attr.ints([-1]), keepdims: attr.int(1) } });
-  const rms = g.op('Sqrt', [g.op('Add', [meanSq, g.float32('rms_eps', new Float32Array([eps]), [])])]);
+  const rms = g.op('Sqrt', [g.op('Add', [meanSq, g.scalar('rms_eps', eps)])]);
   return g.op('Mul', [g.op('Div', [x, rms]), weight], { name });
 }
 

@@ -42,7 +42,7 @@ export class GraphBuilder {
   private readonly outputs: ValueInfoSpec[] = [];
   private readonly used = new Set<string>();
   private readonly counters = new Map<string, number>();
-  private readonly int64Constants = new Map<string, string>(); // "dims:values" -> name
+  private readonly int64Constants = new Map<string, string>(); // "dims:values" (or "f32:value") -> name
 
   constructor(readonly name = 'main_graph') {}
 
@@ -94,6 +94,16 @@ export class GraphBuilder {
   /** An fp32 initializer named after `name` (made unique). */
   float32(name: string, data: Float32Array, dims: readonly number[]): string {
     return this.pushInitializer(this.uniqueName(name), OnnxDataType.FLOAT, dims, bytesOf(data));
+  }
+
+  /** An fp32 scalar constant (shape []); equal scalars are shared. */
+  scalar(name: string, value: number): string {
+    const key = `f32:${Math.fround(value)}`;
+    const known = this.int64Constants.get(key);
+    if (known) return known;
+    const made = this.pushInitializer(this.uniqueName(name), OnnxDataType.FLOAT, [], bytesOf(new Float32Array([value])));
+    this.int64Constants.set(key, made);
+    return made;
   }
 
   /** A small int64 constant, e.g. a Reshape target or Slice bounds; equal constants are shared. */
