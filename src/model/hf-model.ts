@@ -26,6 +26,8 @@ export interface HfWeights {
   tensors: Map<string, SafetensorsTensor>;
   /** The weight files read, as their sources name them. */
   files: string[];
+  /** Tensor name -> the source of the file that holds it. */
+  sourceOf: Map<string, ByteSource>;
   /** What error messages call the weights: the single file, or the index's shards. */
   where: string;
 }
@@ -61,7 +63,8 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
     const src = await open(HF_FILES.weights);
     if (!src) throw new ShrinkrayError('missing_file', `${display(HF_FILES.weights)}: the model has neither it nor ${HF_FILES.weightIndex}`);
     const st = await readSafetensors(src);
-    return { tensors: new Map(st.tensors), files: [src.name], where: src.name };
+    const sourceOf = new Map([...st.tensors.keys()].map((name) => [name, src]));
+    return { tensors: new Map(st.tensors), files: [src.name], sourceOf, where: src.name };
   }
   const indexName = display(HF_FILES.weightIndex);
   const index = await readJsonSource(indexSource);
@@ -76,17 +79,21 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
   }
   const tensors = new Map<string, SafetensorsTensor>();
   const files: string[] = [];
+  const sourceOf = new Map<string, ByteSource>();
   for (const shard of shards as string[]) {
     const src = await open(shard);
     if (!src) throw new ShrinkrayError('missing_file', `${display(shard)}: named in ${HF_FILES.weightIndex} but not in the model`);
     const st = await readSafetensors(src);
     files.push(src.name);
-    for (const [name, t] of st.tensors) tensors.set(name, t);
+    for (const [name, t] of st.tensors) {
+      tensors.set(name, t);
+      sourceOf.set(name, src);
+    }
     for (const [name, s] of entries) {
       if (s === shard && !st.tensors.has(name)) throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor '${name}' that ${HF_FILES.weightIndex} places there`);
     }
   }
-  return { tensors, files, where: `${indexName} shards` };
+  return { tensors, files, sourceOf, where: `${indexName} shards` };
 }
 
 /** Every tensor a config requires, with its shape. */

@@ -1,0 +1,43 @@
+import { ShrinkrayError } from '../errors.ts';
+import type { CancelMessage, CancelPort } from './protocol.ts';
+
+/**
+ * AbortSignal across the worker boundary. A signal cannot be posted, so the client opens a
+ * MessageChannel per call, keeps one port and transfers the other: abort posts one
+ * CancelMessage, and the worker's side turns it back into an AbortSignal.
+ */
+
+/** Client side: a port to transfer with the call, and `done()` to close ours when the call ends. */
+export function cancelPortFor(signal: AbortSignal | undefined): { port: CancelPort | undefined; done: () => void } {
+  if (!signal) return { port: undefined, done: () => undefined };
+  const { port1, port2 } = new MessageChannel();
+  const onAbort = () => {
+    const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'cancelled');
+    port1.postMessage({ type: 'cancel', reason } satisfies CancelMessage);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    port: port2,
+    done: () => {
+      signal.removeEventListener('abort', onAbort);
+      port1.close();
+    },
+  };
+}
+
+/** Worker side: an AbortSignal that fires when the client posts on `port`; `close()` when the call ends. */
+export function signalFromPort(port: CancelPort | undefined): { signal: AbortSignal; close: () => void } {
+  const controller = new AbortController();
+  if (!port) return { signal: controller.signal, close: () => undefined };
+  port.onmessage = (e: MessageEvent<CancelMessage>) => {
+    if (e.data?.type === 'cancel') controller.abort(new ShrinkrayError('aborted', `cancelled: ${e.data.reason}`));
+  };
+  port.start();
+  return { signal: controller.signal, close: () => port.close() };
+}
+
+/** Throws 'aborted' when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new ShrinkrayError('aborted', `${what} was cancelled`, { cause: signal.reason });
+}

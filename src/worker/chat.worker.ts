@@ -1,0 +1,106 @@
+/// <reference lib="webworker" />
+import * as Comlink from 'comlink';
+import { ShrinkrayError } from '../errors.ts';
+import { generate } from '../runtime/generate.ts';
+import { evaluatePerplexity } from '../runtime/perplexity.ts';
+import { TextStreamDecoder } from '../runtime/tokenizer.ts';
+import { signalFromPort } from './cancel.ts';
+import { loadChatModel, type ChatModel } from './chat-model.ts';
+import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
+import type {
+  CancelPort, ChatWorkerApi, GenerateRequest, GenerateSummary, PerplexitySummary, ProgressCallback, TokenCallback, WorkerOptions,
+} from './protocol.ts';
+import { WorkerStore } from './worker-store.ts';
+
+/**
+ * The chat worker: one stored model at a time on onnxruntime-web; streams tokens as text
+ * pieces, keeps the tokens made so far when stopped, and measures tokens per second.
+ */
+registerErrorTransfer();
+const store = new WorkerStore();
+let loaded: ChatModel | undefined;
+
+function current(): ChatModel {
+  if (!loaded) throw new ShrinkrayError('bad_argument', 'no model is loaded in the chat worker; call load(modelId) first');
+  return loaded;
+}
+
+async function unload(): Promise<void> {
+  const m = loaded;
+  loaded = undefined;
+  await m?.lm.dispose();
+}
+
+async function withCancel<T>(cancel: CancelPort | undefined, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const { signal, close } = signalFromPort(cancel);
+  try {
+    return await body(signal);
+  } catch (e) {
+    throw toShrinkrayError(e);
+  } finally {
+    close();
+  }
+}
+
+function promptIds(m: ChatModel, request: GenerateRequest): number[] {
+  if ('messages' in request.prompt) {
+    return m.tokenizer.encode(m.tokenizer.applyChatTemplate(request.prompt.messages), { addBos: false });
+  }
+  return m.tokenizer.encode(request.prompt.text, { addBos: true });
+}
+
+const api: ChatWorkerApi = {
+  configure: async (options: WorkerOptions) => {
+    await unload();
+    await store.configure(options);
+  },
+
+  load: async (modelId: string, onProgress?: ProgressCallback) => {
+    try {
+      await unload();
+      loaded = await loadChatModel(await store.get(), modelId, onProgress);
+      return loaded.info;
+    } catch (e) {
+      throw toShrinkrayError(e);
+    }
+  },
+
+  generate: (request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort) => withCancel(cancel, async (signal): Promise<GenerateSummary> => {
+    const m = current();
+    const prompt = promptIds(m, request);
+    const decoder = new TextStreamDecoder(m.tokenizer, prompt);
+    let text = '';
+    const r = await generate(m.lm, prompt, {
+      maxNewTokens: request.maxNewTokens, temperature: request.temperature ?? 0, topK: request.topK, topP: request.topP,
+      repetitionPenalty: request.repetitionPenalty, seed: request.seed, stopTokenIds: m.tokenizer.eosTokenIds, signal,
+      onToken: (id) => {
+        const piece = decoder.push(id);
+        text += piece;
+        onToken?.({ id, text: piece });
+      },
+    });
+    const rest = decoder.flush();
+    if (rest) {
+      text += rest;
+      onToken?.({ id: null, text: rest });
+    }
+    return {
+      text, ids: r.ids, promptTokens: prompt.length, stoppedBy: r.stoppedBy, prefillMs: r.prefillMs, decodeMs: r.decodeMs,
+      tokensPerSecond: r.decodeSteps > 0 ? (1000 * r.decodeSteps) / r.decodeMs : 0,
+    };
+  }),
+
+  evaluate: (text: string, options: { maxDocs?: number } = {}, onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    withCancel(cancel, async (signal): Promise<PerplexitySummary> => {
+      const m = current();
+      const t0 = performance.now();
+      const r = await evaluatePerplexity(m.lm, m.tokenizer, text, {
+        maxDocs: options.maxDocs, signal, onProgress: (p) => onProgress?.({ stage: 'perplexity', done: p.done, total: p.total }),
+      });
+      return { nll: r.nll, ppl: r.ppl, tokens: r.tokens, docs: r.docs, ms: performance.now() - t0 };
+    }),
+
+  unload,
+};
+
+Comlink.expose(api);

@@ -1,0 +1,91 @@
+import * as Comlink from 'comlink';
+import { cancelPortFor } from './cancel.ts';
+import { registerErrorTransfer } from './errors.ts';
+import type {
+  ChatWorkerApi, CompressWorkerApi, GenerateRequest, GenerateSummary, HubModelRequest, LoadedModelInfo, PerplexitySummary,
+  Progress, StoredModelInfo, TokenPiece, WorkerOptions,
+} from './protocol.ts';
+import type { StoreUsage } from '../store/store-types.ts';
+
+export type * from './protocol.ts';
+
+/**
+ * What the UI imports: the two workers behind typed async functions. Long calls take an
+ * AbortSignal; progress and tokens arrive through plain callbacks; every failure is a
+ * ShrinkrayError with its code (src/worker/errors.ts rebuilds it on this side).
+ */
+export interface CallOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface CompressClient {
+  download(source: HubModelRequest, options?: CallOptions): Promise<StoredModelInfo>;
+  compress(modelId: string, recipe: string, options?: CallOptions): Promise<StoredModelInfo>;
+  list(): Promise<StoredModelInfo[]>;
+  delete(modelId: string): Promise<void>;
+  usage(): Promise<StoreUsage>;
+  /** Kills the worker at once (its staged writes are collected by a later start). */
+  terminate(): void;
+}
+
+export interface ChatClient {
+  load(modelId: string, options?: Pick<CallOptions, 'onProgress'>): Promise<LoadedModelInfo>;
+  generate(request: GenerateRequest, options?: { signal?: AbortSignal; onToken?: (piece: TokenPiece) => void }): Promise<GenerateSummary>;
+  evaluate(text: string, options?: CallOptions & { maxDocs?: number }): Promise<PerplexitySummary>;
+  unload(): Promise<void>;
+  terminate(): void;
+}
+
+/** Runs one long call with a cancel port for its signal; the port closes when the call ends. */
+async function withSignal<T>(signal: AbortSignal | undefined, call: (port: MessagePort | undefined) => Promise<T>): Promise<T> {
+  const { port, done } = cancelPortFor(signal);
+  try {
+    return await call(port && Comlink.transfer(port, [port]));
+  } finally {
+    done();
+  }
+}
+
+const proxied = <F extends (...args: never[]) => void>(f: F | undefined) => (f ? Comlink.proxy(f) : undefined);
+
+export function createCompressClient(options: WorkerOptions = {}): CompressClient {
+  registerErrorTransfer();
+  const worker = new Worker(new URL('./compress.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-compress' });
+  const api = Comlink.wrap<CompressWorkerApi>(worker);
+  const ready = api.configure(options);
+  return {
+    download: async (source, o = {}) => {
+      await ready;
+      return withSignal(o.signal, (port) => api.download(source, proxied(o.onProgress), port));
+    },
+    compress: async (modelId, recipe, o = {}) => {
+      await ready;
+      return withSignal(o.signal, (port) => api.compress(modelId, recipe, proxied(o.onProgress), port));
+    },
+    list: async () => (await ready, api.list()),
+    delete: async (modelId) => (await ready, api.delete(modelId)),
+    usage: async () => (await ready, api.usage()),
+    terminate: () => worker.terminate(),
+  };
+}
+
+export function createChatClient(options: WorkerOptions = {}): ChatClient {
+  registerErrorTransfer();
+  const worker = new Worker(new URL('./chat.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-chat' });
+  const api = Comlink.wrap<ChatWorkerApi>(worker);
+  const ready = api.configure(options);
+  return {
+    load: async (modelId, o = {}) => (await ready, api.load(modelId, proxied(o.onProgress))),
+    generate: async (request, o = {}) => {
+      await ready;
+      return withSignal(o.signal, (port) => api.generate(request, proxied(o.onToken), port));
+    },
+    evaluate: async (text, o = {}) => {
+      await ready;
+      return withSignal(o.signal, (port) => api.evaluate(text, { maxDocs: o.maxDocs }, proxied(o.onProgress), port));
+    },
+    unload: async () => (await ready, api.unload()),
+    terminate: () => worker.terminate(),
+  };
+}

@@ -1,0 +1,88 @@
+import { compressModel, type TensorOutcome } from '../compress/pipeline.ts';
+import { planCompression } from '../compress/plan.ts';
+import { parseRecipe } from '../compress/recipe.ts';
+import { toHfConfig } from '../formats/hf-config.ts';
+import type { RtnQuantizer } from '../kernels/quantize/index.ts';
+import { HF_FILES } from '../model/hf-model.ts';
+import type { ModelManifest } from '../store/manifest.ts';
+import { checkQuota } from '../store/quota.ts';
+import type { ModelStore } from '../store/store-types.ts';
+import { throwIfAborted } from './cancel.ts';
+import { ModelWriter } from './model-writer.ts';
+import type { ProgressCallback } from './protocol.ts';
+import { openStoredHfModel, storedFileOpener } from './stored-model.ts';
+
+/**
+ * One compression, store to store: open the stored model lazily, check the recipe and the
+ * quota before any work, run the streaming pipeline (one source tensor decoded at a time),
+ * then write onnx/model.onnx (+ model.onnx_data), the carried tokenizer files, config.json
+ * and shrinkray.json, and commit them as one new model. A cancel or a failure leaves
+ * nothing visible and discards what was staged.
+ */
+export interface CompressJobOptions {
+  store: ModelStore;
+  quantizer: RtnQuantizer;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+  /** Weights go to onnx/model.onnx_data above this many bytes (default 16 MiB): no second copy of them when encoding. */
+  externalDataThreshold?: number;
+}
+
+// Copied from the source model when present; transformers.js reads them next to the ONNX graph.
+const CARRIED = [HF_FILES.tokenizer, HF_FILES.tokenizerConfig, HF_FILES.generationConfig, 'special_tokens_map.json', 'chat_template.jinja'];
+
+/** The id a compressed model gets: the source id and the canonical recipe. */
+export function compressedModelId(sourceId: string, canonicalRecipe: string): string {
+  return `compressed:${sourceId}:${canonicalRecipe}`;
+}
+
+export async function runCompressJob(modelId: string, recipeText: string, o: CompressJobOptions): Promise<ModelManifest> {
+  const started = performance.now();
+  const source = await openStoredHfModel(o.store, modelId);
+  const recipe = parseRecipe(recipeText);
+  const plan = planCompression(recipe, source.ir.config); // every recipe check, before any work
+  const carried = source.manifest.files.filter((f) => CARRIED.includes(f.path));
+  const carriedBytes = carried.reduce((s, f) => s + f.size, 0);
+  await checkQuota(plan.bytesOut + carriedBytes, `the ${recipe.canonical} compression of ${modelId}`);
+  throwIfAborted(o.signal, `compressing ${modelId}`);
+
+  const result = await compressModel(source.ir, recipeText, {
+    quantizer: o.quantizer,
+    signal: o.signal,
+    externalDataThreshold: o.externalDataThreshold ?? 16 * 1024 * 1024,
+    onProgress: (p) => o.onProgress?.({ stage: 'compress', done: p.done, total: p.total, item: p.tensor }),
+  });
+  const compressSeconds = (performance.now() - started) / 1000;
+  const { built } = result;
+  const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
+
+  const id = compressedModelId(modelId, recipe.canonical);
+  const totalWrite = bytesOut + carriedBytes;
+  let written = 0;
+  const writer = new ModelWriter(o.store, id, o.signal, (n) => {
+    written += n;
+    o.onProgress?.({ stage: 'write', done: written, total: totalWrite });
+  });
+  try {
+    await writer.write('onnx/model.onnx', built.model);
+    if (built.externalData) await writer.write(`onnx/${built.externalData.location}`, built.externalData.chunks);
+    const open = storedFileOpener(o.store, source.manifest);
+    for (const f of carried) await writer.copy(f.path, (await open(f.path))!);
+    await writer.writeJson(HF_FILES.config, {
+      ...source.configJson,
+      ...toHfConfig(result.config),
+      'transformers.js_config': { dtype: 'fp32', ...(built.externalData ? { use_external_data_format: { 'model.onnx': 1 } } : {}) },
+    });
+    const report = {
+      recipe: recipe.canonical, from: modelId, bytesIn: source.weightBytes, bytesOut, plannedBytesOut: plan.bytesOut,
+      seconds: (performance.now() - started) / 1000, compressSeconds, quantizer: o.quantizer.backend,
+      files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
+      tensors: result.tensors satisfies TensorOutcome[],
+    };
+    await writer.writeJson('shrinkray.json', report);
+    return await writer.commit({ source: { kind: 'compressed', from: modelId }, recipe: recipe.canonical, report });
+  } catch (e) {
+    await writer.discard();
+    throw e;
+  }
+}

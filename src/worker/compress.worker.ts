@@ -1,0 +1,52 @@
+/// <reference lib="webworker" />
+import * as Comlink from 'comlink';
+import { downloadHubModel } from '../fetch/download-model.ts';
+import { signalFromPort } from './cancel.ts';
+import { runCompressJob } from './compress-job.ts';
+import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
+import { kernelQuantizer } from './kernel-pool.ts';
+import type { CancelPort, CompressWorkerApi, HubModelRequest, ProgressCallback, WorkerOptions } from './protocol.ts';
+import { modelInfo, WorkerStore } from './worker-store.ts';
+
+/**
+ * The compress worker: downloads hub models into the store and compresses stored models
+ * into new stored models. Only this worker writes weights; the page only sees progress,
+ * results and ShrinkrayErrors.
+ */
+registerErrorTransfer();
+const store = new WorkerStore();
+
+/** Runs a long call with the client's cancel port as an AbortSignal; errors leave as ShrinkrayErrors. */
+async function cancellable<T>(cancel: CancelPort | undefined, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const { signal, close } = signalFromPort(cancel);
+  try {
+    return await body(signal);
+  } catch (e) {
+    throw signal.aborted && toShrinkrayError(e).code !== 'aborted' ? toShrinkrayError(signal.reason) : toShrinkrayError(e);
+  } finally {
+    close();
+  }
+}
+
+const api: CompressWorkerApi = {
+  configure: (options: WorkerOptions) => store.configure(options),
+
+  download: (source: HubModelRequest, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, async (signal) => {
+    const { manifest } = await downloadHubModel({
+      store: await store.get(), repo: source.repo, revision: source.revision, baseUrl: source.hubUrl, signal,
+      onProgress: onProgress && ((p) => onProgress({ stage: 'download', done: p.done, total: p.total, item: p.file, bytesPerSecond: p.bytesPerSecond })),
+    });
+    return modelInfo(manifest);
+  }),
+
+  compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, async (signal) => {
+    const manifest = await runCompressJob(modelId, recipe, { store: await store.get(), quantizer: await kernelQuantizer(), onProgress, signal });
+    return modelInfo(manifest);
+  }),
+
+  list: async () => (await (await store.get()).listModels()).map(modelInfo),
+  delete: async (modelId: string) => (await store.get()).deleteModel(modelId),
+  usage: async () => (await store.get()).usage(),
+};
+
+Comlink.expose(api);

@@ -1,0 +1,39 @@
+import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
+import { createQuantizePoolBrowser } from '../kernels/wasm/quantize-pool-browser.ts';
+import { quantizeWasmUrl } from '../kernels/wasm/quantize-wasm-url.ts';
+import type { QuantizePool } from '../kernels/wasm/quantize-pool.ts';
+
+/**
+ * The compress worker's kernel workers: one WASM SIMD quantize worker per core
+ * (navigator.hardwareConcurrency), started at the first compression and kept for the
+ * next. Where nested workers cannot start, the kernel runs on the compress worker itself;
+ * all backends give bit-identical output, so this only changes speed.
+ */
+let quantizer: Promise<RtnQuantizer> | undefined;
+let pool: QuantizePool | undefined;
+
+export function poolSize(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 2);
+}
+
+export function kernelQuantizer(): Promise<RtnQuantizer> {
+  quantizer ??= (async () => {
+    try {
+      pool = await createQuantizePoolBrowser(poolSize());
+      return await createRtnQuantizer({ pool });
+    } catch (e) {
+      console.warn('shrinkray: quantize worker pool unavailable, quantizing on the compress worker', e);
+      const wasm = await WebAssembly.compileStreaming(fetch(quantizeWasmUrl));
+      return createRtnQuantizer({ wasm });
+    }
+  })();
+  quantizer.catch(() => { quantizer = undefined; });
+  return quantizer;
+}
+
+/** Stops the kernel workers (a later compression starts them again). */
+export function closeKernelPool(): void {
+  pool?.close();
+  pool = undefined;
+  quantizer = undefined;
+}

@@ -1,0 +1,162 @@
+import type { ShrinkrayErrorCode } from '../errors.ts';
+import type { ChatMessage } from '../runtime/tokenizer.ts';
+import type { ModelSource } from '../store/manifest.ts';
+import type { StoreUsage } from '../store/store-types.ts';
+
+/**
+ * Everything that crosses the worker boundary, and nothing else. The workers expose these
+ * interfaces through comlink; src/worker/client.ts wraps them for the page. Callbacks cross
+ * as comlink proxies, cancellation as a MessagePort, errors as ShrinkrayErrors (errors.ts).
+ */
+
+/** Which part of a long call is running; the UI shows one progress bar per stage. */
+export type ProgressStage = 'download' | 'compress' | 'write' | 'load' | 'perplexity';
+
+/** One progress report: `done` of `total` units (bytes for download/write, tensors for compress, documents for perplexity). */
+export interface Progress {
+  stage: ProgressStage;
+  done: number;
+  total: number;
+  /** What is being worked on: a file name or a tensor name. */
+  item?: string;
+  /** Download speed, for the download stage. */
+  bytesPerSecond?: number;
+}
+
+/** Receives progress reports; called without awaiting, so it must not throw. */
+export type ProgressCallback = (p: Progress) => void;
+
+/** The only message a cancel port carries: the caller's AbortSignal fired. */
+export interface CancelMessage {
+  type: 'cancel';
+  reason: string;
+}
+
+/**
+ * One end of a MessageChannel, transferred with a long call: the client posts a
+ * CancelMessage on it when the caller aborts (an AbortSignal itself cannot be posted).
+ * Absent when the caller passed no signal.
+ */
+export type CancelPort = MessagePort;
+
+/** Where a model comes from: a repo on the Hugging Face hub (or a mirror at `hubUrl`). */
+export interface HubModelRequest {
+  kind: 'hub';
+  repo: string;
+  revision?: string;
+  hubUrl?: string;
+}
+
+/** What a model the store holds looks like from the page. */
+export interface StoredModelInfo {
+  id: string;
+  source: ModelSource;
+  files: { path: string; size: number }[];
+  /** Sum of the file sizes. */
+  bytes: number;
+  /** For compressed models: the recipe text. */
+  recipe?: string;
+  /** For compressed models: shrinkray.json's content (sizes, per-tensor errors, timing). */
+  report?: Record<string, unknown>;
+  createdAt?: number;
+}
+
+/** Which store the worker opens; tests use their own database name. */
+export interface WorkerOptions {
+  storeName?: string;
+}
+
+/** The compress worker: downloads into the store, compresses stored models into new stored models. */
+export interface CompressWorkerApi {
+  /** Sets the store; call before anything else, or the default store is used. */
+  configure(options: WorkerOptions): Promise<void>;
+  /** Downloads a hub model into the store (resuming what an earlier attempt staged). */
+  download(source: HubModelRequest, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
+  /** Compresses a stored model with a recipe into a new stored model, committed all at once. */
+  compress(modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
+  /** Every committed model, oldest first. */
+  list(): Promise<StoredModelInfo[]>;
+  /** Deletes a model and the files only it used. */
+  delete(modelId: string): Promise<void>;
+  /** Storage used by models and staged writes, against the browser's quota. */
+  usage(): Promise<StoreUsage>;
+}
+
+/** What the chat worker loaded. */
+export interface LoadedModelInfo {
+  id: string;
+  /** 'onnx' runs the stored ONNX graph; 'safetensors' means an fp32 graph was built from the stored weights. */
+  format: 'onnx' | 'safetensors';
+  device: 'wasm' | 'webgpu';
+  vocabSize: number;
+  contextLength: number;
+  hasChatTemplate: boolean;
+  loadMs: number;
+}
+
+/** A prompt: plain text (a completion; BOS is prepended) or a conversation (rendered with the chat template). */
+export type PromptInput = { text: string } | { messages: ChatMessage[] };
+
+/** How to generate. */
+export interface GenerateRequest {
+  prompt: PromptInput;
+  maxNewTokens: number;
+  temperature?: number; // 0 or absent: greedy
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+}
+
+/** One streamed step: the new token and the text that became final with it (often '' mid-character); id null: the text held back until the end. */
+export interface TokenPiece {
+  id: number | null;
+  text: string;
+}
+
+/** Receives tokens as they are made; called without awaiting. */
+export type TokenCallback = (piece: TokenPiece) => void;
+
+/** How a generation went. Cancelling is not an error: the tokens so far come back with stoppedBy 'abort'. */
+export interface GenerateSummary {
+  text: string;
+  ids: number[];
+  promptTokens: number;
+  stoppedBy: 'eos' | 'length' | 'abort';
+  prefillMs: number;
+  decodeMs: number;
+  /** Decode speed: one-token steps per second (0 when there were none). */
+  tokensPerSecond: number;
+}
+
+/** Perplexity of the loaded model on a text of documents separated by <|endoftext|>. */
+export interface PerplexitySummary {
+  nll: number;
+  ppl: number;
+  tokens: number;
+  docs: number;
+  ms: number;
+}
+
+/** The chat worker: runs one stored model at a time with onnxruntime-web. */
+export interface ChatWorkerApi {
+  configure(options: WorkerOptions): Promise<void>;
+  /** Loads a stored model (replacing the loaded one); reads only the store, never the network. */
+  load(modelId: string, onProgress?: ProgressCallback): Promise<LoadedModelInfo>;
+  /** Streams tokens of a completion or chat reply. */
+  generate(request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort): Promise<GenerateSummary>;
+  /** Perplexity on `text` (documents separated by <|endoftext|>). */
+  evaluate(text: string, options?: { maxDocs?: number }, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<PerplexitySummary>;
+  /** Frees the loaded session. */
+  unload(): Promise<void>;
+}
+
+/** How a ShrinkrayError travels inside comlink's 'throw' message (errors.ts). */
+export interface SerializedShrinkrayError {
+  kind: 'shrinkray-error';
+  code: ShrinkrayErrorCode;
+  message: string;
+  stack?: string;
+  /** The cause's message, when there was one: its object does not cross. */
+  cause?: string;
+}
