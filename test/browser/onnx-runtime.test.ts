@@ -4,6 +4,7 @@ import { parseHfConfig } from '../../src/formats/hf-config.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import { buildOnnxDecoder } from '../../src/model/build-onnx.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
+import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
 import { generate } from '../../src/runtime/generate.ts';
 import { createOnnxCausalLM, type OnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
@@ -64,5 +65,35 @@ describe('onnxruntime-web in Chromium', () => {
     for (let i = 0; i < firstLogits.wasm!.length; i++) d = Math.max(d, Math.abs(firstLogits.wasm![i]! - firstLogits.webgpu![i]!));
     console.log(`stories260K first-token logits, webgpu vs wasm: max |diff| ${d.toExponential(2)}`);
     expect(d).toBeLessThan(1e-3);
+  });
+});
+
+describe('fused com.microsoft ops in Chromium (GroupQueryAttention, SimplifiedLayerNormalization)', () => {
+  it('wasm and webgpu EPs agree with the plain-op graph on a synthetic model (headDim 16)', async () => {
+    const config = syntheticConfig('qwen2.5-0.5b', {
+      hiddenSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 96, numLayers: 2, vocabSize: 300, maxPositionEmbeddings: 128,
+    });
+    const ir = syntheticIR(config, 3);
+    const prompt = Array.from({ length: 12 }, (_, i) => (i * 37 + 1) % config.vocabSize);
+    const logits: Record<string, Float32Array> = {};
+    for (const ops of ['plain', 'fused'] as const) {
+      const model = (await buildOnnxDecoder(ir, { ops })).model;
+      for (const device of ['wasm', 'webgpu'] as const) {
+        const lm = await createOnnxCausalLM(config, model, [], { device });
+        const s = lm.createState();
+        const rows = [...(await lm.forward(s, prompt))];
+        for (const t of [5, 77, 123]) rows.push(...(await lm.forward(s, [t])));
+        logits[`${ops}/${device}`] = Float32Array.from(rows);
+        s.dispose();
+        await lm.dispose();
+      }
+    }
+    const want = logits['plain/wasm']!;
+    for (const [key, got] of Object.entries(logits)) {
+      let d = 0;
+      for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(got[i]! - want[i]!));
+      console.log(`synthetic ${key} vs plain/wasm: max |diff| ${d.toExponential(2)}`);
+      expect(d, key).toBeLessThan(1e-3);
+    }
   });
 });
