@@ -5,10 +5,11 @@
  *   prefill tokens/s (one forward over a prompt) and decode tokens/s (one token at a time
  *   through the KV cache), next to the memory-bandwidth bound for decode:
  *   bandwidth of a large copy / weight bytes read per token.
- * Qwen2.5-0.5B in fp32 is ~2 GB: by default it is measured at 6 and 12 of its 24 layers
- * and extrapolated linearly per layer (wasm32's 4 GiB heap holds the model's bytes twice
- * while the session loads). Pass --full to try all layers.
- * Run: npx tsx bench/runtime.ts [--prompt 128] [--decode 32] [--reps 3] [--threads 1] [--shapes smollm2-135m,qwen2.5-0.5b] [--ops plain,fused]
+ * Qwen2.5-0.5B in fp32 is ~2 GB: it loads (all 24 layers) because the builder moves
+ * weights over 1 GiB to external data (inline, wasm32's 4 GiB heap runs out). Pass
+ * --extrapolate to measure it at 6 and 12 layers and extrapolate linearly per layer
+ * instead (for machines with little memory), --external to force external data everywhere.
+ * Run: npx tsx bench/runtime.ts [--extrapolate] [--external] [--prompt 128] [--decode 32] [--reps 3] [--threads 1] [--shapes smollm2-135m,qwen2.5-0.5b] [--ops plain,fused]
  */
 import { buildOnnxDecoder } from '../src/model/build-onnx.ts';
 import { syntheticConfig, syntheticIR, type SyntheticShape } from '../src/model/synthetic-ir.ts';
@@ -25,7 +26,8 @@ const reps = Number(arg('reps', '3'));
 const threads = Number(arg('threads', '1'));
 const shapes = arg('shapes', 'smollm2-135m,qwen2.5-0.5b').split(',') as SyntheticShape[];
 const opsList = arg('ops', 'plain,fused').split(',') as ('plain' | 'fused')[];
-const full = process.argv.includes('--full');
+const extrapolateQwen = process.argv.includes('--extrapolate');
+const externalDataThreshold = process.argv.includes('--external') ? 0 : undefined;
 
 /** Bandwidth of a large memory copy, GB/s counting bytes read plus bytes written. */
 function copyBandwidth(): number {
@@ -63,7 +65,7 @@ async function timed(fn: () => Promise<void>): Promise<{ wall: number; cpu: numb
 }
 
 async function measure(config: ModelConfig, ops: 'plain' | 'fused'): Promise<Timing> {
-  const built = await buildOnnxDecoder(syntheticIR(config, 1234), { ops });
+  const built = await buildOnnxDecoder(syntheticIR(config, 1234), { ops, externalDataThreshold });
   const external = built.externalData
     ? [{ path: built.externalData.location, data: Buffer.concat(built.externalData.chunks) }] : [];
   const modelMB = (built.model.byteLength + (built.externalData?.byteLength ?? 0)) / 1e6;
@@ -104,7 +106,7 @@ for (const shape of shapes) {
   for (const ops of opsList) {
     let t: Timing;
     let note = 'measured';
-    if (shape === 'qwen2.5-0.5b' && !full) {
+    if (shape === 'qwen2.5-0.5b' && extrapolateQwen) {
       const la = 6;
       const lb = 12;
       const a = await measure(syntheticConfig(shape, { numLayers: la }), ops);

@@ -19,7 +19,7 @@ export interface BuildOnnxOptions {
   ops?: 'plain' | 'fused';
   /** Decides each linear layer's weight form (dense, or MatMulNBits-packed). */
   linear?: LinearHook;
-  /** Weights go to `model.onnx_data` when they exceed this many bytes (default: near 2 GiB). */
+  /** Weights go to `model.onnx_data` when they exceed this many bytes (default 1 GiB). */
   externalDataThreshold?: number;
   onProgress?: (p: { stage: 'build'; done: number; total: number }) => void;
 }
@@ -35,6 +35,13 @@ export interface TensorReport {
 export interface BuiltDecoder extends BuiltModel {
   tensors: TensorReport[];
 }
+
+/**
+ * Below protobuf's 2 GiB limit on purpose: onnxruntime-web parses an inline model inside
+ * its 4 GiB wasm32 heap holding the weights twice (a 2 GB fp32 Qwen2.5-0.5B fails with
+ * bad_alloc inline and loads with external data).
+ */
+export const DEFAULT_EXTERNAL_DATA_THRESHOLD = 2 ** 30;
 
 export const OPSETS = Object.freeze([
   { domain: '', version: 17 },
@@ -129,7 +136,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   }
   g.addOutput('logits', OnnxDataType.FLOAT, ['batch_size', 'sequence_length', c.vocabSize]);
   opts.onProgress?.({ stage: 'build', done: c.numLayers + 1, total: c.numLayers + 1 });
-  const built = g.build({ opsets: OPSETS, externalDataThreshold: opts.externalDataThreshold });
+  const built = g.build({ opsets: OPSETS, externalDataThreshold: opts.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD });
   return { ...built, tensors: report };
 }
 

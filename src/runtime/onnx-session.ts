@@ -82,7 +82,15 @@ export async function createOnnxSession(
   try {
     return { session: await ort.InferenceSession.create(model, sessionOptions), device };
   } catch (e) {
-    throw new ShrinkrayError('bad_file', `onnxruntime-web (${device}) could not load ${fileName}: ${errorText(e)}`, { cause: e });
+    const why = errorText(e);
+    if (/bad_alloc|out of memory|Out of memory|Aborted\(OOM\)/.test(why)) {
+      // Not the file's fault: wasm32 caps onnxruntime's heap at 4 GiB, and loading needs the
+      // weights about twice.
+      const mb = (model.byteLength + externalData.reduce((s, f) => s + f.data.byteLength, 0)) / 1e6;
+      throw new ShrinkrayError('runtime_error',
+        `onnxruntime-web (${device}) ran out of memory loading ${fileName} (${mb.toFixed(0)} MB of model): ${why}`, { cause: e });
+    }
+    throw new ShrinkrayError('bad_file', `onnxruntime-web (${device}) could not load ${fileName}: ${why}`, { cause: e });
   }
 }
 
