@@ -41,3 +41,20 @@ export function signalFromPort(port: CancelPort | undefined): { signal: AbortSig
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new ShrinkrayError('aborted', `${what} was cancelled`, { cause: signal.reason });
 }
+
+/**
+ * Resolves after one turn of the event loop. A loop whose awaits all settle as microtasks
+ * (onnxruntime's wasm runs) never lets the cancel port's message in; awaiting this between
+ * steps does, for about a tenth of a millisecond.
+ */
+export function nextEventTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+    port2.close();
+  });
+}

@@ -8,7 +8,7 @@ import { createOnnxCausalLM, type OnnxCausalLM } from '../runtime/onnx-causal-lm
 import type { ExternalDataFile } from '../runtime/onnx-session.ts';
 import { TextTokenizer } from '../runtime/tokenizer.ts';
 import type { ModelStore } from '../store/store-types.ts';
-import type { LoadedModelInfo, ProgressCallback } from './protocol.ts';
+import type { ChatDevice, LoadedModelInfo, ProgressCallback } from './protocol.ts';
 import { getManifest, storedFileOpener } from './stored-model.ts';
 
 /**
@@ -36,7 +36,21 @@ async function readAll(src: ByteSource, onBytes: (n: number) => void): Promise<U
   return out;
 }
 
-export async function loadChatModel(store: ModelStore, modelId: string, onProgress?: ProgressCallback): Promise<ChatModel> {
+/**
+ * 'auto' takes WebGPU only on a real GPU: a fallback adapter (SwiftShader, on the CPU) is
+ * far slower than the wasm EP, so it counts as none.
+ */
+export async function chooseDevice(preference: ChatDevice = 'auto'): Promise<'wasm' | 'webgpu'> {
+  if (preference !== 'auto') return preference;
+  // Older Chromium puts isFallbackAdapter on the adapter, newer on adapter.info.
+  type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  const adapter = (gpu ? await gpu.requestAdapter().catch(() => null) : null) as Adapter | null;
+  if (!adapter || adapter.info?.isFallbackAdapter || adapter.isFallbackAdapter) return 'wasm';
+  return 'webgpu';
+}
+
+export async function loadChatModel(store: ModelStore, modelId: string, device: ChatDevice, onProgress?: ProgressCallback): Promise<ChatModel> {
   const started = performance.now();
   const manifest = await getManifest(store, modelId);
   const open = storedFileOpener(store, manifest);
@@ -70,7 +84,7 @@ export async function loadChatModel(store: ModelStore, modelId: string, onProgre
       onProgress: (p) => onProgress?.({ stage: 'load', done: p.done, total: p.total }),
     })).model;
   }
-  const lm = await createOnnxCausalLM(config, model, externalData, { fileName: `${modelId}/${ONNX_MODEL_PATH}` });
+  const lm = await createOnnxCausalLM(config, model, externalData, { fileName: `${modelId}/${ONNX_MODEL_PATH}`, device: await chooseDevice(device) });
   return {
     lm, tokenizer,
     info: {

@@ -4,11 +4,12 @@ import { ShrinkrayError } from '../errors.ts';
 import { generate } from '../runtime/generate.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 import { TextStreamDecoder } from '../runtime/tokenizer.ts';
-import { signalFromPort } from './cancel.ts';
+import type { CausalLM } from '../runtime/causal-lm.ts';
+import { nextEventTurn, signalFromPort } from './cancel.ts';
 import { loadChatModel, type ChatModel } from './chat-model.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import type {
-  CancelPort, ChatWorkerApi, GenerateRequest, GenerateSummary, PerplexitySummary, ProgressCallback, TokenCallback, WorkerOptions,
+  CancelPort, ChatDevice, ChatWorkerApi, GenerateRequest, GenerateSummary, PerplexitySummary, ProgressCallback, TokenCallback, WorkerOptions,
 } from './protocol.ts';
 import { WorkerStore } from './worker-store.ts';
 
@@ -42,6 +43,19 @@ async function withCancel<T>(cancel: CancelPort | undefined, body: (signal: Abor
   }
 }
 
+/** The loaded model with an event-loop turn before every forward pass, so a cancel arrives mid-generation. */
+function cancellableModel(m: ChatModel): CausalLM {
+  return {
+    config: m.lm.config,
+    createState: () => m.lm.createState(),
+    forward: async (state, tokens, signal) => {
+      await nextEventTurn();
+      return m.lm.forward(state, tokens, signal);
+    },
+    dispose: () => m.lm.dispose(),
+  };
+}
+
 function promptIds(m: ChatModel, request: GenerateRequest): number[] {
   if ('messages' in request.prompt) {
     return m.tokenizer.encode(m.tokenizer.applyChatTemplate(request.prompt.messages), { addBos: false });
@@ -55,10 +69,10 @@ const api: ChatWorkerApi = {
     await store.configure(options);
   },
 
-  load: async (modelId: string, onProgress?: ProgressCallback) => {
+  load: async (modelId: string, options: { device?: ChatDevice } = {}, onProgress?: ProgressCallback) => {
     try {
       await unload();
-      loaded = await loadChatModel(await store.get(), modelId, onProgress);
+      loaded = await loadChatModel(await store.get(), modelId, options.device ?? 'auto', onProgress);
       return loaded.info;
     } catch (e) {
       throw toShrinkrayError(e);
@@ -70,7 +84,7 @@ const api: ChatWorkerApi = {
     const prompt = promptIds(m, request);
     const decoder = new TextStreamDecoder(m.tokenizer, prompt);
     let text = '';
-    const r = await generate(m.lm, prompt, {
+    const r = await generate(cancellableModel(m), prompt, {
       maxNewTokens: request.maxNewTokens, temperature: request.temperature ?? 0, topK: request.topK, topP: request.topP,
       repetitionPenalty: request.repetitionPenalty, seed: request.seed, stopTokenIds: m.tokenizer.eosTokenIds, signal,
       onToken: (id) => {
@@ -94,7 +108,7 @@ const api: ChatWorkerApi = {
     withCancel(cancel, async (signal): Promise<PerplexitySummary> => {
       const m = current();
       const t0 = performance.now();
-      const r = await evaluatePerplexity(m.lm, m.tokenizer, text, {
+      const r = await evaluatePerplexity(cancellableModel(m), m.tokenizer, text, {
         maxDocs: options.maxDocs, signal, onProgress: (p) => onProgress?.({ stage: 'perplexity', done: p.done, total: p.total }),
       });
       return { nll: r.nll, ppl: r.ppl, tokens: r.tokens, docs: r.docs, ms: performance.now() - t0 };

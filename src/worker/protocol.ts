@@ -82,6 +82,9 @@ export interface CompressWorkerApi {
   usage(): Promise<StoreUsage>;
 }
 
+/** Where the chat worker runs a model: 'auto' picks WebGPU on a real GPU adapter, else wasm. */
+export type ChatDevice = 'auto' | 'wasm' | 'webgpu';
+
 /** What the chat worker loaded. */
 export interface LoadedModelInfo {
   id: string;
@@ -142,7 +145,7 @@ export interface PerplexitySummary {
 export interface ChatWorkerApi {
   configure(options: WorkerOptions): Promise<void>;
   /** Loads a stored model (replacing the loaded one); reads only the store, never the network. */
-  load(modelId: string, onProgress?: ProgressCallback): Promise<LoadedModelInfo>;
+  load(modelId: string, options?: { device?: ChatDevice }, onProgress?: ProgressCallback): Promise<LoadedModelInfo>;
   /** Streams tokens of a completion or chat reply. */
   generate(request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort): Promise<GenerateSummary>;
   /** Perplexity on `text` (documents separated by <|endoftext|>). */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { writeHubFixtures } from './hub-fixtures.ts';
+import { writeWorkerFixtures } from './hub-worker-fixtures.ts';
 import { startHubServer, type HubServer } from './hub-server.ts';
 
 /**
@@ -22,6 +23,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const root = await mkdtemp(join(tmpdir(), 'shrinkray-hub-'));
   // test/global-setup.ts runs first and generates public/models/ (npm run fixtures).
   await writeHubFixtures(root, resolve('public/models/stories260K'));
+  await writeWorkerFixtures(root); // a ~297 MB synthetic model and the fixture texts, for test/browser/worker-*.test.ts
   let hub: HubServer;
   try {
     hub = await startHubServer({ root, port: PREFERRED_PORT });

@@ -1,0 +1,116 @@
+import { copyFile, mkdir, open, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { safetensorsHeader, type SafetensorsDescriptor } from '../../src/formats/safetensors.ts';
+import { syntheticFloats } from './hub-fixtures.ts';
+
+/**
+ * What the worker pipeline tests (test/browser/worker-*.test.ts) need from the loopback
+ * hub, beside hub-fixtures.ts: a large synthetic model, and the fixture texts (read from
+ * ../shared where they are, copied only into the hub's temp root) since the test page
+ * may not read outside the project.
+ */
+export const FIXTURE_TEXT_REPO = 'test-org/fixture-text';
+const FIXTURES = process.env.SHRINKRAY_FIXTURES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
+
+/** Serves README.md and text/tinystories_sample.txt of the fixtures, when they exist. */
+export async function writeFixtureText(root: string): Promise<void> {
+  const dir = join(root, FIXTURE_TEXT_REPO);
+  await mkdir(dir, { recursive: true });
+  for (const [from, to] of [['README.md', 'README.md'], ['text/tinystories_sample.txt', 'tinystories_sample.txt']]) {
+    if (await stat(join(FIXTURES, from)).catch(() => undefined)) await copyFile(join(FIXTURES, from), join(dir, to));
+  }
+}
+
+export async function writeWorkerFixtures(root: string): Promise<void> {
+  await writeFixtureText(root);
+  await writeSyntheticSmolLM(root);
+}
+
+/**
+ * A deterministic synthetic model for speed and memory tests: the SmolLM2-135M shape
+ * (dim 576, 9 heads, 3 KV heads, FFN 1536, vocab 49152, tied embeddings) with 13 layers
+ * instead of 30, so model.safetensors is ~297 MB fp32 (the [49152, 576] embedding, 113 MB,
+ * is the largest tensor). Random weights: for throughput and memory, never for quality.
+ * A WordLevel tokenizer over the whole vocabulary ('w3', 'w4', ...) lets it generate.
+ */
+export const SYNTHETIC_SMOLLM_REPO = 'test-org/synthetic-smollm-13l';
+
+const DIM = 576;
+const FFN = 1536;
+const HEADS = 9;
+const KV_HEADS = 3;
+const HEAD_DIM = 64;
+const VOCAB = 49152;
+const LAYERS = 13;
+
+export const SYNTHETIC_SMOLLM_CONFIG = {
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: DIM, intermediate_size: FFN,
+  num_hidden_layers: LAYERS, num_attention_heads: HEADS, num_key_value_heads: KV_HEADS, head_dim: HEAD_DIM,
+  vocab_size: VOCAB, max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 100000, tie_word_embeddings: true,
+  bos_token_id: 1, eos_token_id: 2, torch_dtype: 'float32',
+};
+
+function tensors(): SafetensorsDescriptor[] {
+  const out: SafetensorsDescriptor[] = [{ name: 'model.embed_tokens.weight', dtype: 'F32', shape: [VOCAB, DIM] }]; // [vocab, dim]
+  for (let l = 0; l < LAYERS; l++) {
+    const p = `model.layers.${l}`;
+    out.push(
+      { name: `${p}.input_layernorm.weight`, dtype: 'F32', shape: [DIM] },
+      { name: `${p}.self_attn.q_proj.weight`, dtype: 'F32', shape: [HEADS * HEAD_DIM, DIM] }, // [out, in]
+      { name: `${p}.self_attn.k_proj.weight`, dtype: 'F32', shape: [KV_HEADS * HEAD_DIM, DIM] },
+      { name: `${p}.self_attn.v_proj.weight`, dtype: 'F32', shape: [KV_HEADS * HEAD_DIM, DIM] },
+      { name: `${p}.self_attn.o_proj.weight`, dtype: 'F32', shape: [DIM, HEADS * HEAD_DIM] },
+      { name: `${p}.post_attention_layernorm.weight`, dtype: 'F32', shape: [DIM] },
+      { name: `${p}.mlp.gate_proj.weight`, dtype: 'F32', shape: [FFN, DIM] },
+      { name: `${p}.mlp.up_proj.weight`, dtype: 'F32', shape: [FFN, DIM] },
+      { name: `${p}.mlp.down_proj.weight`, dtype: 'F32', shape: [DIM, FFN] },
+    );
+  }
+  out.push({ name: 'model.norm.weight', dtype: 'F32', shape: [DIM] });
+  return out;
+}
+
+/** Values of one tensor: norms near 1, matrices uniform in ±1/sqrt(in) so activations stay bounded. */
+function values(t: SafetensorsDescriptor, seed: number): Float32Array {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const v = syntheticFloats(n, seed);
+  const scale = t.shape.length === 1 ? 0.1 : 1 / Math.sqrt(t.shape[1]!);
+  for (let i = 0; i < n; i++) v[i] = t.shape.length === 1 ? 1 + v[i]! * scale : v[i]! * scale;
+  return v;
+}
+
+function tokenizerJson(): Record<string, unknown> {
+  const special = ['<unk>', '<s>', '</s>'];
+  const vocab: Record<string, number> = {};
+  for (let i = 0; i < VOCAB; i++) vocab[i < 3 ? special[i]! : `w${i}`] = i;
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: special.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: null, pre_tokenizer: { type: 'WhitespaceSplit' }, post_processor: null,
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: false },
+    model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
+  };
+}
+
+/** Writes the repo under `root` (streamed: one tensor in memory at a time); a no-op when it is already there. */
+export async function writeSyntheticSmolLM(root: string): Promise<void> {
+  const dir = join(root, SYNTHETIC_SMOLLM_REPO);
+  const list = tensors();
+  const header = safetensorsHeader(list, { format: 'pt' });
+  const size = header.byteLength + list.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  if ((await stat(join(dir, 'model.safetensors')).catch(() => undefined))?.size === size) return;
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'config.json'), JSON.stringify(SYNTHETIC_SMOLLM_CONFIG, null, 2) + '\n');
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
+  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' }, null, 2));
+  const file = await open(join(dir, 'model.safetensors'), 'w');
+  try {
+    await file.write(header);
+    for (const [i, t] of list.entries()) {
+      const v = values(t, 1000 + i);
+      await file.write(new Uint8Array(v.buffer));
+    }
+  } finally {
+    await file.close();
+  }
+}
