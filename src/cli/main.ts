@@ -15,7 +15,8 @@ const usage = `usage: shrinkray <verb> [options]
   import <ckpt.bin|hfDir> [--tokenizer tok.bin] --out <dir>
   compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>]
   eval <dir> --text <file> [--max-docs N]
-  generate <dir> --prompt <text> [--max-new-tokens N] [--temperature T]`;
+  generate <dir> [--prompt <text>] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
+           [--repetition-penalty R] [--seed S] [--chat auto|on|off]`;
 
 /** Runs one CLI verb; returns the process exit code. Errors print one clear line to stderr. */
 export async function main(argv: string[]): Promise<number> {
