@@ -9,8 +9,8 @@ import { tensorNames, type ModelIR } from './ir.ts';
 
 /**
  * ModelIR -> ONNX decoder with KV cache, in the transformers.js convention: inputs
- * input_ids / attention_mask / position_ids / past_key_values.N.{key,value}, outputs
- * logits / present.N.{key,value}, so its text-generation pipeline runs our files as is.
+ * input_ids / attention_mask / position_ids / num_logits_to_keep / past_key_values.N.{key,value},
+ * outputs logits / present.N.{key,value}, so its text-generation pipeline runs our files as is.
  */
 export interface BuildOnnxOptions {
   /** Storage of non-linear tensors (embedding, norms) and of dense linear weights. */
@@ -85,6 +85,10 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   const inputIds = g.addInput('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
   const attentionMask = g.addInput('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']);
   const positionIds = g.addInput('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
+  // transformers.js feeds 1 while generating (only the last position's logits are needed:
+  // the classifier is the largest matmul of a prefill) and 0 (keep all) otherwise. It is a
+  // required input: onnxruntime-web hides inputs that have a default initializer.
+  const logitsToKeep = g.addInput('num_logits_to_keep', OnnxDataType.INT64, []);
   for (let l = 0; l < c.numLayers; l++) {
     g.addInput(`past_key_values.${l}.key`, OnnxDataType.FLOAT, kvShape('past_sequence_length'));
     g.addInput(`past_key_values.${l}.value`, OnnxDataType.FLOAT, kvShape('past_sequence_length'));
@@ -121,20 +125,25 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     opts.onProgress?.({ stage: 'build', done: l + 1, total: c.numLayers + 1 });
   }
 
-  const xf = norm(x, await plainTensor(tensorNames.finalNorm, [c.hiddenSize]), 'final_norm');
+  const xAll = norm(x, await plainTensor(tensorNames.finalNorm, [c.hiddenSize]), 'final_norm'); // [B, S, dim]
+  // The last k positions; k = 0 gives Slice start -0 = 0, i.e. every position.
+  const xf = g.op('Slice', [
+    xAll, g.op('Unsqueeze', [g.op('Neg', [logitsToKeep]), g.int64('axes_0', [0])]),
+    g.int64('int64_max', [Number.MAX_SAFE_INTEGER]), g.int64('axes_1', [1]),
+  ], { name: 'keep_logits' }); // [B, k or S, dim]
   if (c.tieWordEmbeddings && !ir.tensors.has(tensorNames.classifier)) {
     // Tied classifier: Gemm with transB reads the [vocab, dim] table in place, no second copy on disk.
     const flat = g.op('Reshape', [xf, g.int64('flat_shape', [-1, c.hiddenSize])]); // [B*S, dim]
     const logits2d = g.op('Gemm', [flat, embedTable], { attrs: { transB: attr.int(1) }, name: 'lm_head' }); // [B*S, vocab]
     const outShape = g.op('Concat', [
-      g.op('Shape', [inputIds]), g.int64('vocab', [c.vocabSize]),
+      g.op('Shape', [xf], { attrs: { end: attr.int(2) } }), g.int64('vocab', [c.vocabSize]),
     ], { attrs: { axis: attr.int(0) } });
     g.node('Reshape', [logits2d, outShape], { outputs: ['logits'] });
   } else {
     const logits = await linear(xf, tensorNames.classifier, c.vocabSize, c.hiddenSize);
     g.node('Identity', [logits], { outputs: ['logits'] });
   }
-  g.addOutput('logits', OnnxDataType.FLOAT, ['batch_size', 'sequence_length', c.vocabSize]);
+  g.addOutput('logits', OnnxDataType.FLOAT, ['batch_size', 'logits_length', c.vocabSize]);
   opts.onProgress?.({ stage: 'build', done: c.numLayers + 1, total: c.numLayers + 1 });
   const built = g.build({ opsets: OPSETS, externalDataThreshold: opts.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD });
   return { ...built, tensors: report };

@@ -8,7 +8,8 @@ import {
 
 /**
  * A CausalLM on onnxruntime-web, for decoder graphs in the transformers.js convention
- * (input_ids, attention_mask, position_ids, past_key_values.N.* -> logits, present.N.*).
+ * (input_ids, attention_mask, position_ids, [num_logits_to_keep], past_key_values.N.* ->
+ * logits, present.N.*).
  * The KV cache lives in the state between calls; on WebGPU it stays in GPU buffers.
  */
 export class OnnxState implements DecoderState {
@@ -30,11 +31,15 @@ export class OnnxState implements DecoderState {
 }
 
 export class OnnxCausalLM implements CausalLM {
+  private readonly keepsLogits: boolean;
+
   private constructor(
     readonly config: ModelConfig,
     readonly session: ort.InferenceSession,
     readonly device: ExecutionDevice,
-  ) {}
+  ) {
+    this.keepsLogits = session.inputNames.includes('num_logits_to_keep');
+  }
 
   static async create(config: ModelConfig, model: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxSessionOptions = {}): Promise<OnnxCausalLM> {
     const presentNames = Array.from({ length: config.numLayers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
@@ -65,6 +70,8 @@ export class OnnxCausalLM implements CausalLM {
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(s.length + i)), [1, n]),
     };
+    // Graphs we build take num_logits_to_keep (0: logits of every new position); others may not.
+    if (this.keepsLogits) feeds.num_logits_to_keep = new ort.Tensor('int64', new BigInt64Array([0n]), []);
     for (let l = 0; l < c.numLayers; l++) {
       for (const kv of ['key', 'value']) {
         const name = `past_key_values.${l}.${kv}`;

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-web';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnxDecoder, type BuildOnnxOptions } from '../../src/model/build-onnx.ts';
@@ -131,6 +132,26 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);
       await onnx.dispose();
     }
+  });
+
+  it('num_logits_to_keep = 1 (as transformers.js feeds while generating) returns only the last row', async () => {
+    const onnx = await createOnnxCausalLM(ir.config, (await buildOnnxDecoder(ir)).model, [], { device: 'wasm' });
+    const all = await onnx.forward(onnx.createState(), prompt);
+    const c = ir.config;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, prompt.length]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(prompt, (_, i) => BigInt(i)), [1, prompt.length]),
+      num_logits_to_keep: new ort.Tensor('int64', new BigInt64Array([1n]), []),
+    };
+    for (let l = 0; l < c.numLayers; l++) {
+      for (const kv of ['key', 'value']) feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, c.numKvHeads, 0, c.headDim]);
+    }
+    const out = await onnx.session.run(feeds);
+    expect(out.logits!.dims).toEqual([1, 1, c.vocabSize]);
+    expect(maxAbsDiff(out.logits!.data as Float32Array, all.subarray(all.length - c.vocabSize))).toBeLessThan(1e-6);
+    expect(out['present.0.key']!.dims).toEqual([1, c.numKvHeads, prompt.length, c.headDim]);
+    await onnx.dispose();
   });
 
   it('keeps the cache intact across a prefill split into chunks', async () => {

@@ -39,6 +39,9 @@ describe('transformers.js loads the folder we write', () => {
   for (const name of ['inline', 'external', 'int4']) {
     it(`text-generation pipeline gives our greedy tokens (${name})`, async () => {
       const generator = await pipeline('text-generation', name, { device: 'cpu' });
+      // It sees num_logits_to_keep, so it asks for the last position's logits only while generating.
+      const session = (generator.model as unknown as { sessions: Record<string, { inputNames: string[] }> }).sessions.model!;
+      expect(session.inputNames).toContain('num_logits_to_keep');
       const [result] = (await generator('', { max_new_tokens: 60, do_sample: false })) as { generated_text: string }[];
       // int4 loses the fp32 story (ppl 3.55 -> 4.08) but must agree with our engine below.
       if (name !== 'int4') expect(result!.generated_text).toContain(EXPECTED_START);
