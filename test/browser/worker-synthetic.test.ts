@@ -1,0 +1,144 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { openModelStore } from '../../src/store/idb-store.ts';
+import { createChatClient, createCompressClient, type CompressClient, type Progress, type StoredModelInfo } from '../../src/worker/client.ts';
+import { sampleWorkerHeaps } from './worker-heap-sampler.ts';
+
+/**
+ * The worker pipeline at size: a deterministic synthetic model with the SmolLM2-135M shape
+ * cut to 13 layers (297 MB fp32, served by the loopback hub; test/hub/hub-worker-fixtures.ts)
+ * is downloaded, compressed with int4-g32 while the workers' memory is sampled, found by
+ * fresh workers without the network, and survives a compress worker killed mid-way.
+ */
+const hubUrl = inject('hubUrl');
+const REPO = 'test-org/synthetic-smollm-13l';
+const LARGEST_TENSOR = 49152 * 576 * 4; // the [vocab, dim] fp32 embedding
+const MB = 1024 * 1024;
+const storeName = `worker-synthetic-${Date.now()}`;
+const clients: { terminate(): void }[] = [];
+afterAll(() => {
+  for (const c of clients.splice(0)) c.terminate();
+});
+
+function compressClient(): CompressClient {
+  const c = createCompressClient({ storeName });
+  clients.push(c);
+  return c;
+}
+
+const hubRequests = async (): Promise<number> => {
+  const s = (await (await fetch(`${hubUrl}/__hub/stats`)).json()) as { requests: Record<string, number> };
+  return Object.values(s.requests).reduce((a, b) => a + b, 0);
+};
+
+const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
+
+describe(`${REPO} (297 MB) through the workers`, () => {
+  let source: StoredModelInfo;
+  let int4: StoredModelInfo;
+
+  it('downloads into IndexedDB', async () => {
+    const t0 = performance.now();
+    const downloader = compressClient();
+    source = await downloader.download({ kind: 'hub', repo: REPO, hubUrl });
+    downloader.terminate(); // one compress worker at a time, so the heap sampler finds the right one
+    const s = (performance.now() - t0) / 1000;
+    const weights = source.files.find((f) => f.path === 'model.safetensors')!;
+    console.log(`download: ${mb(source.bytes)} in ${s.toFixed(1)} s (${(source.bytes / MB / s).toFixed(0)} MB/s)`);
+    expect(weights.size).toBeGreaterThan(280 * MB); // 297 million bytes
+  });
+
+  it('compresses with int4-g32; peak worker heap stays under 1.5x the largest tensor plus the output', async () => {
+    const compress = compressClient();
+    await compress.list(); // the worker is up, so the sampler can attach to it
+    const sampler = await sampleWorkerHeaps((url) => url.includes('compress.worker') || url.includes('quantize.worker'));
+    const progress: Progress[] = [];
+    const t0 = performance.now();
+    try {
+      int4 = await compress.compress(source.id, 'int4-g32', { onProgress: (p) => progress.push(p) });
+    } finally {
+      var heap = await sampler.stop(); // eslint-disable-line no-var
+    }
+    const s = (performance.now() - t0) / 1000;
+    const report = int4.report as { bytesIn: number; bytesOut: number; compressSeconds: number; quantizer: string };
+    const output = int4.files.filter((f) => f.path.startsWith('onnx/')).reduce((n, f) => n + f.size, 0);
+    const budget = 1.5 * LARGEST_TENSOR + output;
+    const compressWorkers = heap.workers.filter((w) => w.url.includes('compress.worker'));
+    expect(compressWorkers).toHaveLength(1);
+    const main = compressWorkers[0]!;
+    console.log(`compress int4-g32 (${report.quantizer}): ${mb(report.bytesIn)} -> ${mb(output)} in ${s.toFixed(1)} s ` +
+      `(${(report.bytesIn / MB / s).toFixed(0)} MB/s in; pipeline ${report.compressSeconds.toFixed(1)} s)`);
+    console.log(`peak heap (CDP Runtime.getHeapUsage every ${heap.intervalMs} ms): compress worker ${mb(main.peakBytes)} ` +
+      `(ArrayBuffers ${mb(main.peakBackingBytes)}, ${main.samples} samples); all workers together ${mb(heap.peakTotalBytes)}; ` +
+      `budget 1.5 x ${mb(LARGEST_TENSOR)} + ${mb(output)} = ${mb(budget)}; kernel workers: ` +
+      heap.workers.filter((w) => w !== main).map((w) => mb(w.peakBytes)).join(', '));
+    expect(main.samples).toBeGreaterThan(10);
+    expect(main.peakBytes).toBeLessThan(budget);
+    expect(output).toBeLessThan(source.bytes / 2);
+    expect(new Set(progress.map((p) => p.stage))).toEqual(new Set(['compress', 'write']));
+  });
+
+  it('a fresh worker lists both models and generates from the compressed one, with no request to the hub', async () => {
+    const before = await hubRequests();
+    const lister = compressClient();
+    const models = (await lister.list()).map((m) => m.id);
+    lister.terminate();
+    expect(models).toEqual([source.id, int4.id]);
+    const chat = createChatClient({ storeName });
+    clients.push(chat);
+    const loaded = await chat.load(int4.id, { device: 'wasm' });
+    const r = await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 16 });
+    console.log(`chat: loaded in ${loaded.loadMs.toFixed(0)} ms; ${r.ids.length} tokens (${r.stoppedBy}), ` +
+      `prefill ${r.prefillMs.toFixed(0)} ms, decode ${r.tokensPerSecond.toFixed(1)} tok/s`);
+    expect(r.ids.length + (r.stoppedBy === 'eos' ? 1 : 0)).toBeGreaterThan(0);
+    expect(r.ids.every((id) => id >= 0 && id < 49152)).toBe(true);
+    expect(await hubRequests()).toBe(before);
+  });
+
+  it.each(['compress', 'write'] as const)('a compress worker terminated in its %s stage leaves no visible model; GC removes what it staged', async (stage) => {
+    const compress = compressClient();
+    let kill!: (p: Progress) => void;
+    const killed = new Promise<Progress>((resolve) => { kill = resolve; });
+    let done = false;
+    const result = compress.compress(source.id, 'int8', {
+      onProgress: (p) => {
+        // In the write stage, once a few 8 MiB chunks are committed.
+        if (!done && p.stage === stage && p.done >= (stage === 'write' ? 40 * MB : 1) && p.done < p.total) {
+          done = true;
+          compress.terminate();
+          kill(p);
+        }
+      },
+    });
+    const at = await Promise.race([killed, result.then(() => undefined, () => undefined)]);
+    expect(at, `the compression ended before any ${stage} progress`).toBeDefined();
+    // A terminated worker never answers: the call stays pending, and nothing was committed.
+    const settled = await Promise.race([result.then(() => 'resolved', () => 'rejected'), new Promise((r) => setTimeout(() => r('pending'), 500))]);
+    expect(settled).toBe('pending');
+
+    const store = await openModelStore({ name: storeName, collectGarbage: false });
+    try {
+      expect((await store.listModels()).map((m) => m.id)).toEqual([source.id, int4.id]);
+      const staged = await store.listStaged();
+      const gc = await store.collectGarbage({ orphanAfterMs: 0 }); // the killed writer can never finish
+      console.log(`killed at ${stage} ${at!.done}/${at!.total}: ${staged.length} stages (${mb(staged.reduce((n, s) => n + s.storedBytes, 0))}) left; ` +
+        `GC deleted ${gc.stagesDeleted} stages, ${gc.filesDeleted} files, ${gc.chunksDeleted} chunks`);
+      if (stage === 'write') expect(gc.chunksDeleted).toBeGreaterThan(0);
+      expect(await store.listStaged()).toEqual([]);
+      expect((await store.usage()).stagedBytes).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('after the kills, the earlier compressed model still loads and generates', async () => {
+    const chat = createChatClient({ storeName });
+    clients.push(chat);
+    await chat.load(int4.id, { device: 'wasm' });
+    const r = await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 4 });
+    expect(r.ids.length + (r.stoppedBy === 'eos' ? 1 : 0)).toBeGreaterThan(0);
+    const compress = compressClient();
+    await compress.delete(int4.id);
+    await compress.delete(source.id);
+    expect(await compress.list()).toEqual([]);
+  });
+});
