@@ -38,8 +38,8 @@ export function compressedModelId(sourceId: string, canonicalRecipe: string): st
 
 export async function runCompressJob(modelId: string, recipeText: string, o: CompressJobOptions): Promise<ModelManifest> {
   const started = performance.now();
+  const recipe = parseRecipe(recipeText); // a typo fails before the store is touched
   const source = await openStoredHfModel(o.store, modelId);
-  const recipe = parseRecipe(recipeText);
   const plan = planCompression(recipe, source.ir.config); // every recipe check, before any work
   const carried = source.manifest.files.filter((f) => CARRIED.includes(f.path));
   const carriedBytes = carried.reduce((s, f) => s + f.size, 0);

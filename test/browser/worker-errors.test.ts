@@ -1,0 +1,87 @@
+import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { isShrinkrayError, ShrinkrayError } from '../../src/errors.ts';
+import { createChatClient, createCompressClient, type ChatClient, type CompressClient } from '../../src/worker/client.ts';
+
+/**
+ * Corrupt and wrong inputs through the worker API, in real Chromium against the loopback
+ * hub: what reaches the page is a ShrinkrayError (instanceof works, the code survives) whose
+ * message names the file, and nothing is left in the store.
+ */
+const hubUrl = inject('hubUrl');
+const storeName = `worker-errors-${Date.now()}`;
+let compress: CompressClient;
+let chat: ChatClient;
+
+async function control(what: 'reset' | 'faults', body: unknown = {}): Promise<void> {
+  const res = await fetch(`${hubUrl}/__hub/${what}`, { method: 'POST', body: JSON.stringify(body) });
+  expect(res.ok).toBe(true);
+}
+
+async function failure(p: Promise<unknown>): Promise<ShrinkrayError> {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e, 'the call should have failed').toBeInstanceOf(ShrinkrayError);
+  expect(isShrinkrayError(e)).toBe(true);
+  return e as ShrinkrayError;
+}
+
+compress = createCompressClient({ storeName });
+chat = createChatClient({ storeName });
+afterAll(() => {
+  compress.terminate();
+  chat.terminate();
+});
+beforeEach(() => control('reset'));
+
+describe('downloads of corrupt models, through the compress worker', () => {
+  it.each([
+    ['a safetensors header that is not JSON', 'test-org/bad-header', {}, 'bad_file', /^model\.safetensors: not a valid safetensors file/],
+    ['a shard missing from the index', 'test-org/missing-shard', {}, 'missing_file', /^model-00002-of-00002\.safetensors: named in model\.safetensors\.index\.json but not found/],
+    ['a file whose hash does not match', 'test-org/synthetic-4m', { 'test-org/synthetic-4m/model.safetensors': { corrupt: 'flip' } }, 'bad_file', /^model\.safetensors: sha-256 mismatch/],
+    ['a file whose size does not match', 'test-org/synthetic-4m', { 'test-org/synthetic-4m/model.safetensors': { corrupt: 'truncate' } }, 'bad_file', /^model\.safetensors: size mismatch/],
+  ] as const)('%s', async (_what, repo, faults, code, message) => {
+    await control('faults', faults);
+    const e = await failure(compress.download({ kind: 'hub', repo, hubUrl }));
+    expect(e.code).toBe(code);
+    expect(e.message).toMatch(message);
+    expect(await compress.list()).toEqual([]);
+  });
+
+  it('a repo that does not exist', async () => {
+    const e = await failure(compress.download({ kind: 'hub', repo: 'test-org/no-such-model', hubUrl }));
+    expect(e.code).toBe('missing_file');
+    expect(e.message).toMatch(/test-org\/no-such-model/);
+  });
+});
+
+describe('compressions that cannot run', () => {
+  it('weights that do not fit config.json name the file and the tensor', async () => {
+    // synthetic-4m's config describes a whole layer; its safetensors holds only the MLP pair.
+    const { id } = await compress.download({ kind: 'hub', repo: 'test-org/synthetic-4m', hubUrl });
+    const e = await failure(compress.compress(id, 'int4-g32'));
+    expect(e.code).toBe('bad_file');
+    expect(e.message).toMatch(/^model\.safetensors: missing tensor 'model\.norm\.weight' \[256\] that config\.json requires/);
+    expect((await compress.list()).map((m) => m.id)).toEqual([id]);
+    expect((await compress.usage()).stagedBytes).toBe(0);
+  });
+
+  it('an unknown recipe, and a model id the store does not have', async () => {
+    const [model] = await compress.list();
+    const recipe = await failure(compress.compress(model!.id, 'int3-g7'));
+    expect(recipe.code).toBe('bad_recipe');
+    const missing = await failure(compress.compress('hub:nobody/nothing@main', 'int4-g32'));
+    expect(missing).toMatchObject({ code: 'missing_file', message: expect.stringMatching(/model 'hub:nobody\/nothing@main' is not in the store/) });
+  });
+});
+
+describe('the chat worker', () => {
+  it('names what is missing', async () => {
+    const notLoaded = await failure(chat.generate({ prompt: { text: 'hi' }, maxNewTokens: 2 }));
+    expect(notLoaded.code).toBe('bad_argument');
+    const missing = await failure(chat.load('compressed:nothing:int4-g32'));
+    expect(missing.code).toBe('missing_file');
+    // synthetic-4m has no tokenizer.json: the error says which model lacks which file.
+    const [model] = await compress.list();
+    const noTokenizer = await failure(chat.load(model!.id));
+    expect(noTokenizer).toMatchObject({ code: 'missing_file', message: expect.stringMatching(/has no tokenizer\.json/) });
+  });
+});
