@@ -96,7 +96,7 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
     carried,
     model: built,
     report: {
-      recipe: recipe.name, canonical: recipe.canonical, bytesIn, bytesOut,
+      recipe: recipe.name, canonical: recipe.canonical, bytesIn, bytesOut, paramsIn: result.paramsIn, paramsOut: result.paramsOut,
       seconds: (performance.now() - started) / 1000, ops,
       files: { model: FOLDER_PATHS.model, externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
       tensors: result.tensors,

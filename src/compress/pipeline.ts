@@ -10,11 +10,13 @@ import type { ModelIR } from '../model/ir.ts';
 import { planCompression, type CompressionPlan, type TensorPlan } from './plan.ts';
 import { parseRecipe } from './recipe.ts';
 import { structuredIr } from './structured-ir.ts';
+import { elementCount } from './tensor-layout.ts';
 
 /**
  * The streaming compression pipeline, shared by the CLI and the compress worker:
  * recipe -> plan (every check before any work) -> per layer: structured pruning ->
- * per tensor: mask -> quantize -> ONNX graph. One source tensor is decoded at a time
+ * per tensor: mask -> quantize -> ONNX graph. The embedding (and an untied classifier) go
+ * through the same per-tensor step, quantized only when the recipe has emb4/emb8. One source tensor is decoded at a time
  * (one layer when structured pruning needs the layer whole).
  */
 export interface CompressOptions {
@@ -38,15 +40,14 @@ export interface TensorOutcome {
 export interface CompressResult {
   plan: CompressionPlan;
   config: ModelConfig; // of the output model
+  paramsIn: number; // parameter counts before and after structured pruning
+  paramsOut: number;
   built: BuiltDecoder;
   tensors: TensorOutcome[];
 }
 
 export async function compressModel(ir: ModelIR, recipeText: string, opts: CompressOptions): Promise<CompressResult> {
   const plan = planCompression(parseRecipe(recipeText), ir.config);
-  if (plan.recipe.embedQuant) {
-    throw new ShrinkrayError('bad_recipe', `recipe '${plan.recipe.name}': emb4/emb8 are not supported by the ONNX builder yet`);
-  }
   const source = plan.structured ? structuredIr(ir, plan.structured, plan.configOut) : ir;
   const byName = new Map(plan.tensors.map((t) => [t.name, t]));
   const outcomes: TensorOutcome[] = [];
@@ -63,10 +64,10 @@ export async function compressModel(ir: ModelIR, recipeText: string, opts: Compr
   };
 
   const built = await buildOnnxDecoder(source, {
-    storage: plan.recipe.weightDtype, linear, ops: opts.ops, externalDataThreshold: opts.externalDataThreshold,
+    storage: plan.recipe.weightDtype, linear, embedding: linear, ops: opts.ops, externalDataThreshold: opts.externalDataThreshold,
   });
   if (opts.signal?.aborted) throw new ShrinkrayError('aborted', 'compression cancelled');
-  // Non-linear tensors (embedding, norms, biases) are stored as the plan says; list them too.
+  // Norms and biases are stored as the plan says; list them too.
   const linearNames = new Set(outcomes.map((o) => o.name));
   for (const t of built.tensors) {
     if (!linearNames.has(t.name)) {
@@ -74,7 +75,8 @@ export async function compressModel(ir: ModelIR, recipeText: string, opts: Compr
     }
   }
   opts.onProgress?.({ stage: 'compress', done: plan.tensors.length, total: plan.tensors.length, tensor: '' });
-  return { plan, config: plan.configOut, built, tensors: outcomes };
+  const params = (shapeOf: (t: TensorPlan) => readonly number[]) => plan.tensors.reduce((n, t) => n + elementCount(shapeOf(t)), 0);
+  return { plan, config: plan.configOut, paramsIn: params((t) => t.shapeIn), paramsOut: params((t) => t.shape), built, tensors: outcomes };
 }
 
 async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K: number, quantizer: RtnQuantizer)

@@ -136,6 +136,9 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
   }
   if (recipe.embedQuant && recipe.embedQuant.blockSize > config.hiddenSize) {
     problems.push(`block size ${recipe.embedQuant.blockSize} is larger than the embedding width ${config.hiddenSize} (model.embed_tokens.weight)`);
+  } else if (recipe.embedQuant && config.hiddenSize % recipe.embedQuant.blockSize !== 0) {
+    // GatherBlockQuantized reads whole blocks only: no padding along the embedding width.
+    problems.push(`emb${recipe.embedQuant.bits} needs the embedding width ${config.hiddenSize} to be a multiple of the block size ${recipe.embedQuant.blockSize} (model.embed_tokens.weight)`);
   }
   return problems;
 }

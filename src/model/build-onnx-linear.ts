@@ -86,7 +86,14 @@ export function emitLinear(g: GraphBuilder, x: string, name: string, w: LinearWe
   return g.op('Add', [y, g.float32(`${name}.bias`, bias, [bias.length])], { name: `${name}.bias_add` });
 }
 
-function emitMatMulNBits(g: GraphBuilder, x: string, name: string, w: NBitsWeight): string {
+/** The initializers of an NBits weight, as MatMulNBits takes them (shared with GatherBlockQuantized). */
+export interface NBitsInitializers {
+  qweight: string; // uint8 [N, kBlocks, blockSize*bits/8]
+  scales: string; // float [N * kBlocks]
+  zeroPoints: string | null; // uint8 [N * ceil(kBlocks*bits/8)]
+}
+
+export function addNBitsInitializers(g: GraphBuilder, name: string, w: NBitsWeight): NBitsInitializers {
   const { bits, blockSize, outFeatures: N, inFeatures: K } = w;
   const blocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
@@ -94,17 +101,20 @@ function emitMatMulNBits(g: GraphBuilder, x: string, name: string, w: NBitsWeigh
     throw new ShrinkrayError('bad_argument',
       `${name}: MatMulNBits expects packed [${N}, ${blocks}, ${blob}] and scales [${N * blocks}], got ${w.packed.byteLength} bytes and ${w.scales.length} scales`);
   }
-  const inputs = [
-    x,
-    g.addInitializer(`${name}.qweight`, OnnxDataType.UINT8, [N, blocks, blob], w.packed),
-    g.float32(`${name}.scales`, w.scales, [N * blocks]),
-  ];
-  if (w.zeroPoints) {
-    const zpBytes = Math.ceil((blocks * bits) / 8);
-    inputs.push(g.addInitializer(`${name}.zero_points`, OnnxDataType.UINT8, [N * zpBytes], w.zeroPoints));
-  }
+  return {
+    qweight: g.addInitializer(`${name}.qweight`, OnnxDataType.UINT8, [N, blocks, blob], w.packed),
+    scales: g.float32(`${name}.scales`, w.scales, [N * blocks]),
+    zeroPoints: w.zeroPoints
+      ? g.addInitializer(`${name}.zero_points`, OnnxDataType.UINT8, [N * Math.ceil((blocks * bits) / 8)], w.zeroPoints)
+      : null,
+  };
+}
+
+/** y = x W^T with W in MatMulNBits form. x: [..., K] -> [..., N] */
+export function emitMatMulNBits(g: GraphBuilder, x: string, name: string, w: NBitsWeight, inits = addNBitsInitializers(g, name, w)): string {
+  const inputs = [x, inits.qweight, inits.scales, ...(inits.zeroPoints ? [inits.zeroPoints] : [])];
   return g.op('MatMulNBits', inputs, {
     domain: 'com.microsoft', name,
-    attrs: { K: attr.int(K), N: attr.int(N), bits: attr.int(bits), block_size: attr.int(blockSize) },
+    attrs: { K: attr.int(w.inFeatures), N: attr.int(w.outFeatures), bits: attr.int(w.bits), block_size: attr.int(w.blockSize) },
   });
 }

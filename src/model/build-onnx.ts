@@ -3,7 +3,8 @@ import { GraphBuilder, type BuiltModel } from '../formats/onnx/graph-builder.ts'
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { plainAttention } from './build-onnx-attention.ts';
 import { gqaAttention } from './build-onnx-gqa.ts';
-import { denseHook, emitLinear, linearWeightBytes, weightValue, type LinearHook } from './build-onnx-linear.ts';
+import { emitEmbedding } from './build-onnx-embedding.ts';
+import { denseHook, emitLinear, linearWeightBytes, weightValue, type LinearHook, type LinearWeight } from './build-onnx-linear.ts';
 import type { ModelConfig } from './config.ts';
 import { tensorNames, type ModelIR } from './ir.ts';
 
@@ -19,6 +20,8 @@ export interface BuildOnnxOptions {
   ops?: 'plain' | 'fused';
   /** Decides each linear layer's weight form (dense, or MatMulNBits-packed). */
   linear?: LinearHook;
+  /** Decides the token embedding's form (dense, or block-quantized and shared with a tied classifier). */
+  embedding?: LinearHook;
   /** Weights go to `model.onnx_data` when they exceed this many bytes (default 1 GiB). */
   externalDataThreshold?: number;
   onProgress?: (p: { stage: 'build'; done: number; total: number }) => void;
@@ -74,7 +77,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   };
   const linear = async (x: string, name: string, out: number, inF: number, biasName?: string): Promise<string> => {
     const w = await hook(name, await read(name, [out, inF]), out, inF);
-    report.push({ name, shape: [out, inF], kind: w.kind === 'dense' ? w.storage : `nbits${w.bits}`, bytes: linearWeightBytes(w) });
+    report.push({ name, shape: [out, inF], kind: weightKind(w), bytes: linearWeightBytes(w) });
     const bias = biasName ? await read(biasName, [out]) : undefined;
     if (bias && biasName) report.push({ name: biasName, shape: [out], kind: 'fp32', bytes: bias.byteLength });
     return emitLinear(g, x, name, w, bias);
@@ -94,10 +97,11 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     g.addInput(`past_key_values.${l}.value`, OnnxDataType.FLOAT, kvShape('past_sequence_length'));
   }
 
-  const embedding = await read(tensorNames.embedding, [c.vocabSize, c.hiddenSize]);
-  report.push({ name: tensorNames.embedding, shape: [c.vocabSize, c.hiddenSize], kind: storage, bytes: embedding.length * (storage === 'fp16' ? 2 : 4) });
-  const embedTable = weightValue(g, tensorNames.embedding, embedding, [c.vocabSize, c.hiddenSize], storage);
-  let x = g.op('Gather', [embedTable, inputIds], { name: 'embed' }); // [B, S, dim]
+  const embedHook = opts.embedding ?? denseHook(storage);
+  const embedWeight = await embedHook(tensorNames.embedding, await read(tensorNames.embedding, [c.vocabSize, c.hiddenSize]), c.vocabSize, c.hiddenSize);
+  report.push({ name: tensorNames.embedding, shape: [c.vocabSize, c.hiddenSize], kind: weightKind(embedWeight), bytes: linearWeightBytes(embedWeight) });
+  const embedding = emitEmbedding(g, tensorNames.embedding, embedWeight, inputIds);
+  let x = embedding.embedded; // [B, S, dim]
 
   const attention = fusedAttention
     ? gqaAttention(g, c, attentionMask)
@@ -132,13 +136,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     g.int64('int64_max', [Number.MAX_SAFE_INTEGER]), g.int64('axes_1', [1]),
   ], { name: 'keep_logits' }); // [B, k or S, dim]
   if (c.tieWordEmbeddings && !ir.tensors.has(tensorNames.classifier)) {
-    // Tied classifier: Gemm with transB reads the [vocab, dim] table in place, no second copy on disk.
-    const flat = g.op('Reshape', [xf, g.int64('flat_shape', [-1, c.hiddenSize])]); // [B*S, dim]
-    const logits2d = g.op('Gemm', [flat, embedTable], { attrs: { transB: attr.int(1) }, name: 'lm_head' }); // [B*S, vocab]
-    const outShape = g.op('Concat', [
-      g.op('Shape', [xf], { attrs: { end: attr.int(2) } }), g.int64('vocab', [c.vocabSize]),
-    ], { attrs: { axis: attr.int(0) } });
-    g.node('Reshape', [logits2d, outShape], { outputs: ['logits'] });
+    g.node('Identity', [embedding.tiedClassifier(xf)], { outputs: ['logits'] });
   } else {
     const logits = await linear(xf, tensorNames.classifier, c.vocabSize, c.hiddenSize);
     g.node('Identity', [logits], { outputs: ['logits'] });
@@ -148,6 +146,8 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   const built = g.build({ opsets: OPSETS, externalDataThreshold: opts.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD });
   return { ...built, tensors: report };
 }
+
+const weightKind = (w: LinearWeight): string => (w.kind === 'dense' ? w.storage : `nbits${w.bits}`);
 
 /** x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
 function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, name: string, fused: boolean): string {

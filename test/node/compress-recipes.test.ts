@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,5 +57,51 @@ describe('RTN recipes reproduce the independent perplexity figures', () => {
       expect(t.relError).toBeGreaterThan(0);
       expect(t.relError).toBeLessThan(recipe === 'int8' ? 0.02 : 0.2);
     }
+  });
+});
+
+describe('embedding quantization, structured pruning and bad recipes through the CLI', () => {
+  it('int4-g32+emb8 costs little more than int4-g32 and is smaller', async () => {
+    const fp32 = await compressAndEval('fp32');
+    const int4 = await compressAndEval('int4-g32');
+    const emb8 = await compressAndEval('int4-g32+emb8');
+    console.log(`int4-g32: ${int4.bytesOut} bytes, ppl ${int4.ppl.toFixed(4)}; int4-g32+emb8: ${emb8.bytesOut} bytes, ppl ${emb8.ppl.toFixed(4)}`);
+    expect(emb8.ppl / int4.ppl).toBeLessThan(1.005); // "costs little more"
+    expect(emb8.ppl / fp32.ppl).toBeLessThan(1.16);
+    // The embedding goes from 512 x 64 fp32 (131,072 bytes) to int8 codes plus fp32 scales.
+    expect(int4.bytesOut - emb8.bytesOut).toBeGreaterThan(131_072 - 36_864 - 1_000);
+    const embed = (emb8.report.tensors as { name: string; kind: string; bytes: number }[]).find((t) => t.name === 'model.embed_tokens.weight')!;
+    expect(embed).toMatchObject({ kind: 'int8-g32', bytes: 36_864 });
+  });
+
+  it.each(['ffn25+int8', 'heads25+int4-g32'])('%s runs, is smaller in bytes and parameters, and its ppl is reported', async (recipe) => {
+    const plain = await compressAndEval(recipe.split('+')[1]!);
+    const pruned = await compressAndEval(recipe);
+    const { paramsIn, paramsOut } = pruned.report as { paramsIn: number; paramsOut: number };
+    console.log(`${recipe}: ${paramsIn} -> ${paramsOut} parameters, ${pruned.bytesOut} bytes (vs ${plain.bytesOut} unpruned), ppl ${pruned.ppl.toFixed(3)} (vs ${plain.ppl.toFixed(3)})`);
+    expect(paramsIn).toBe(260_032);
+    expect(paramsOut).toBeLessThan(paramsIn);
+    expect(pruned.bytesOut).toBeLessThan(plain.bytesOut);
+    expect(pruned.tokens).toBe(1804);
+    expect(Number.isFinite(pruned.ppl)).toBe(true);
+    const config = JSON.parse(readFileSync(join(work, recipe, 'config.json'), 'utf8')) as Record<string, number>;
+    if (recipe.startsWith('ffn')) expect(config.intermediate_size).toBe(172 - Math.round(0.25 * 172));
+    else expect([config.num_attention_heads, config.num_key_value_heads, config.head_dim]).toEqual([6, 3, 8]);
+  });
+
+  it.each([
+    ['int4-g128', /block size 128 is larger than layer input size 64/],
+    ['int9', /bit width 9/],
+    ['int3', /onnxruntime-web's MatMulNBits runs only int2, int4, int8/],
+    ['int4-g48', /block size 48/],
+    ['magic50', /unknown step|magic50/],
+    ['heads10+int8', /removes .* 0 KV groups/],
+  ])('recipe %s is refused before any work, and nothing is written', async (recipe, message) => {
+    const out = join(work, `bad-${recipe}`);
+    const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out]);
+    expect(c.code).toBe(1);
+    expect(c.stderr).toMatch(message);
+    expect(c.stderr).toMatch(/\[bad_recipe\]/);
+    expect(existsSync(out)).toBe(false);
   });
 });
