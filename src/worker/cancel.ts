@@ -1,3 +1,4 @@
+import * as Comlink from 'comlink';
 import { ShrinkrayError } from '../errors.ts';
 import type { CancelMessage, CancelPort } from './protocol.ts';
 
@@ -57,4 +58,12 @@ export function nextEventTurn(): Promise<void> {
     port2.postMessage(null);
     port2.close();
   });
+}
+
+/** Worker side: frees the comlink proxies of a call's callbacks once the call is over (their ports would stay open). */
+export function releaseCallbacks(...callbacks: unknown[]): void {
+  for (const cb of callbacks) {
+    const release = (cb as { [Comlink.releaseProxy]?: () => void } | undefined)?.[Comlink.releaseProxy];
+    if (typeof release === 'function') void Promise.resolve(release.call(cb)).catch(() => undefined);
+  }
 }

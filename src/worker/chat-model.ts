@@ -1,3 +1,4 @@
+import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
 import type { ByteSource } from '../formats/byte-source.ts';
 import { parseHfConfig } from '../formats/hf-config.ts';
@@ -8,7 +9,7 @@ import { createOnnxCausalLM, type OnnxCausalLM } from '../runtime/onnx-causal-lm
 import type { ExternalDataFile } from '../runtime/onnx-session.ts';
 import { TextTokenizer } from '../runtime/tokenizer.ts';
 import type { ModelStore } from '../store/store-types.ts';
-import type { ChatDevice, LoadedModelInfo, ProgressCallback } from './protocol.ts';
+import type { ChatDevice, LoadedModelInfo, LoadOptions, ProgressCallback } from './protocol.ts';
 import { getManifest, storedFileOpener } from './stored-model.ts';
 
 /**
@@ -50,7 +51,7 @@ export async function chooseDevice(preference: ChatDevice = 'auto'): Promise<'wa
   return 'webgpu';
 }
 
-export async function loadChatModel(store: ModelStore, modelId: string, device: ChatDevice, onProgress?: ProgressCallback): Promise<ChatModel> {
+export async function loadChatModel(store: ModelStore, modelId: string, options: LoadOptions, onProgress?: ProgressCallback): Promise<ChatModel> {
   const started = performance.now();
   const manifest = await getManifest(store, modelId);
   const open = storedFileOpener(store, manifest);
@@ -84,11 +85,13 @@ export async function loadChatModel(store: ModelStore, modelId: string, device: 
       onProgress: (p) => onProgress?.({ stage: 'load', done: p.done, total: p.total }),
     })).model;
   }
-  const lm = await createOnnxCausalLM(config, model, externalData, { fileName: `${modelId}/${ONNX_MODEL_PATH}`, device: await chooseDevice(device) });
+  const lm = await createOnnxCausalLM(config, model, externalData, {
+    fileName: `${modelId}/${ONNX_MODEL_PATH}`, device: await chooseDevice(options.device), numThreads: options.threads,
+  });
   return {
     lm, tokenizer,
     info: {
-      id: modelId, format, device: lm.device, vocabSize: config.vocabSize, contextLength: config.maxPositionEmbeddings,
+      id: modelId, format, device: lm.device, threads: ort.env.wasm.numThreads ?? 1, vocabSize: config.vocabSize, contextLength: config.maxPositionEmbeddings,
       hasChatTemplate: tokenizer.hasChatTemplate, loadMs: performance.now() - started,
     },
   };

@@ -5,11 +5,11 @@ import { generate } from '../runtime/generate.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 import { TextStreamDecoder } from '../runtime/tokenizer.ts';
 import type { CausalLM } from '../runtime/causal-lm.ts';
-import { nextEventTurn, signalFromPort } from './cancel.ts';
+import { nextEventTurn, releaseCallbacks, signalFromPort } from './cancel.ts';
 import { loadChatModel, type ChatModel } from './chat-model.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import type {
-  CancelPort, ChatDevice, ChatWorkerApi, GenerateRequest, GenerateSummary, PerplexitySummary, ProgressCallback, TokenCallback, WorkerOptions,
+  CancelPort, ChatWorkerApi, LoadOptions, GenerateRequest, GenerateSummary, PerplexitySummary, ProgressCallback, TokenCallback, WorkerOptions,
 } from './protocol.ts';
 import { WorkerStore } from './worker-store.ts';
 
@@ -32,7 +32,7 @@ async function unload(): Promise<void> {
   await m?.lm.dispose();
 }
 
-async function withCancel<T>(cancel: CancelPort | undefined, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function withCancel<T>(cancel: CancelPort | undefined, callback: unknown, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const { signal, close } = signalFromPort(cancel);
   try {
     return await body(signal);
@@ -40,6 +40,7 @@ async function withCancel<T>(cancel: CancelPort | undefined, body: (signal: Abor
     throw toShrinkrayError(e);
   } finally {
     close();
+    releaseCallbacks(callback);
   }
 }
 
@@ -69,17 +70,19 @@ const api: ChatWorkerApi = {
     await store.configure(options);
   },
 
-  load: async (modelId: string, options: { device?: ChatDevice } = {}, onProgress?: ProgressCallback) => {
+  load: async (modelId: string, options: LoadOptions = {}, onProgress?: ProgressCallback) => {
     try {
       await unload();
-      loaded = await loadChatModel(await store.get(), modelId, options.device ?? 'auto', onProgress);
+      loaded = await loadChatModel(await store.get(), modelId, options, onProgress);
       return loaded.info;
     } catch (e) {
       throw toShrinkrayError(e);
+    } finally {
+      releaseCallbacks(onProgress);
     }
   },
 
-  generate: (request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort) => withCancel(cancel, async (signal): Promise<GenerateSummary> => {
+  generate: (request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort) => withCancel(cancel, onToken, async (signal): Promise<GenerateSummary> => {
     const m = current();
     const prompt = promptIds(m, request);
     const decoder = new TextStreamDecoder(m.tokenizer, prompt);
@@ -105,7 +108,7 @@ const api: ChatWorkerApi = {
   }),
 
   evaluate: (text: string, options: { maxDocs?: number } = {}, onProgress?: ProgressCallback, cancel?: CancelPort) =>
-    withCancel(cancel, async (signal): Promise<PerplexitySummary> => {
+    withCancel(cancel, onProgress, async (signal): Promise<PerplexitySummary> => {
       const m = current();
       const t0 = performance.now();
       const r = await evaluatePerplexity(cancellableModel(m), m.tokenizer, text, {

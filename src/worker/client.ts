@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
 import type {
-  ChatDevice, ChatWorkerApi, CompressWorkerApi, GenerateRequest, GenerateSummary, HubModelRequest, LoadedModelInfo, PerplexitySummary,
+  ChatWorkerApi, CompressWorkerApi, GenerateRequest, GenerateSummary, HubModelRequest, LoadedModelInfo, LoadOptions, PerplexitySummary,
   Progress, StoredModelInfo, TokenPiece, WorkerOptions,
 } from './protocol.ts';
 import type { StoreUsage } from '../store/store-types.ts';
@@ -30,7 +30,7 @@ export interface CompressClient {
 }
 
 export interface ChatClient {
-  load(modelId: string, options?: Pick<CallOptions, 'onProgress'> & { device?: ChatDevice }): Promise<LoadedModelInfo>;
+  load(modelId: string, options?: Pick<CallOptions, 'onProgress'> & LoadOptions): Promise<LoadedModelInfo>;
   generate(request: GenerateRequest, options?: { signal?: AbortSignal; onToken?: (piece: TokenPiece) => void }): Promise<GenerateSummary>;
   evaluate(text: string, options?: CallOptions & { maxDocs?: number }): Promise<PerplexitySummary>;
   unload(): Promise<void>;
@@ -76,7 +76,7 @@ export function createChatClient(options: WorkerOptions = {}): ChatClient {
   const api = Comlink.wrap<ChatWorkerApi>(worker);
   const ready = api.configure(options);
   return {
-    load: async (modelId, o = {}) => (await ready, api.load(modelId, { device: o.device }, proxied(o.onProgress))),
+    load: async (modelId, o = {}) => (await ready, api.load(modelId, { device: o.device, threads: o.threads }, proxied(o.onProgress))),
     generate: async (request, o = {}) => {
       await ready;
       return withSignal(o.signal, (port) => api.generate(request, proxied(o.onToken), port));

@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
 import { downloadHubModel } from '../fetch/download-model.ts';
-import { signalFromPort } from './cancel.ts';
+import { releaseCallbacks, signalFromPort } from './cancel.ts';
 import { runCompressJob } from './compress-job.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import { kernelQuantizer } from './kernel-pool.ts';
@@ -17,7 +17,7 @@ registerErrorTransfer();
 const store = new WorkerStore();
 
 /** Runs a long call with the client's cancel port as an AbortSignal; errors leave as ShrinkrayErrors. */
-async function cancellable<T>(cancel: CancelPort | undefined, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function cancellable<T>(cancel: CancelPort | undefined, callback: unknown, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const { signal, close } = signalFromPort(cancel);
   try {
     return await body(signal);
@@ -25,13 +25,14 @@ async function cancellable<T>(cancel: CancelPort | undefined, body: (signal: Abo
     throw signal.aborted && toShrinkrayError(e).code !== 'aborted' ? toShrinkrayError(signal.reason) : toShrinkrayError(e);
   } finally {
     close();
+    releaseCallbacks(callback);
   }
 }
 
 const api: CompressWorkerApi = {
   configure: (options: WorkerOptions) => store.configure(options),
 
-  download: (source: HubModelRequest, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, async (signal) => {
+  download: (source: HubModelRequest, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
     const { manifest } = await downloadHubModel({
       store: await store.get(), repo: source.repo, revision: source.revision, baseUrl: source.hubUrl, signal,
       onProgress: onProgress && ((p) => onProgress({ stage: 'download', done: p.done, total: p.total, item: p.file, bytesPerSecond: p.bytesPerSecond })),
@@ -39,7 +40,7 @@ const api: CompressWorkerApi = {
     return modelInfo(manifest);
   }),
 
-  compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, async (signal) => {
+  compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
     const manifest = await runCompressJob(modelId, recipe, { store: await store.get(), quantizer: await kernelQuantizer(), onProgress, signal });
     return modelInfo(manifest);
   }),

@@ -85,12 +85,20 @@ export interface CompressWorkerApi {
 /** Where the chat worker runs a model: 'auto' picks WebGPU on a real GPU adapter, else wasm. */
 export type ChatDevice = 'auto' | 'wasm' | 'webgpu';
 
+/** How to run a loaded model; `threads` (wasm) takes effect at the worker's first load only, as onnxruntime reads it once. */
+export interface LoadOptions {
+  device?: ChatDevice;
+  threads?: number;
+}
+
 /** What the chat worker loaded. */
 export interface LoadedModelInfo {
   id: string;
   /** 'onnx' runs the stored ONNX graph; 'safetensors' means an fp32 graph was built from the stored weights. */
   format: 'onnx' | 'safetensors';
   device: 'wasm' | 'webgpu';
+  /** onnxruntime's wasm threads (1 when the page is not cross-origin isolated). */
+  threads: number;
   vocabSize: number;
   contextLength: number;
   hasChatTemplate: boolean;
@@ -145,7 +153,7 @@ export interface PerplexitySummary {
 export interface ChatWorkerApi {
   configure(options: WorkerOptions): Promise<void>;
   /** Loads a stored model (replacing the loaded one); reads only the store, never the network. */
-  load(modelId: string, options?: { device?: ChatDevice }, onProgress?: ProgressCallback): Promise<LoadedModelInfo>;
+  load(modelId: string, options?: LoadOptions, onProgress?: ProgressCallback): Promise<LoadedModelInfo>;
   /** Streams tokens of a completion or chat reply. */
   generate(request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort): Promise<GenerateSummary>;
   /** Perplexity on `text` (documents separated by <|endoftext|>). */

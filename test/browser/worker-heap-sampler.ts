@@ -25,19 +25,36 @@ export interface HeapSummary {
 }
 
 interface HeapUsage { usedSize: number; totalSize: number; backingStorageSize: number }
-interface TargetInfo { targetId: string; type: string; url: string }
+interface TargetInfo { targetId: string; type: string; url: string; parentId?: string; parentFrameId?: string }
+interface FrameTree { frame: { id: string; url: string }; childFrames?: FrameTree[] }
 interface CdpLike {
   send(method: string, params?: unknown): Promise<unknown>;
   on(event: string, listener: (e: unknown) => void): void;
-  off?(event: string, listener: (e: unknown) => void): void;
 }
 
-export async function sampleWorkerHeaps(match: (url: string) => boolean, intervalMs = 20): Promise<{ stop(): Promise<HeapSummary> }> {
+/** The id of the frame (the test file's iframe) whose URL contains `part`. */
+async function frameId(session: CdpLike, part: string): Promise<string | undefined> {
+  const { frameTree } = (await session.send('Page.getFrameTree')) as { frameTree: FrameTree };
+  const walk = (t: FrameTree): string | undefined =>
+    t.frame.url.includes(part) ? t.frame.id : t.childFrames?.map(walk).find((id) => id !== undefined);
+  return walk(frameTree);
+}
+
+/**
+ * Samples the workers started by the frame whose URL contains `framePart` (other test
+ * files' workers may be alive in the same page) and the workers they started, whose URL
+ * passes `match`.
+ */
+export async function sampleWorkerHeaps(framePart: string, match: (url: string) => boolean, intervalMs = 20): Promise<{ stop(): Promise<HeapSummary> }> {
   const session = cdp() as unknown as CdpLike;
+  const ourFrame = await frameId(session, framePart);
+  if (!ourFrame) throw new Error(`no frame with '${framePart}' in its URL`);
   const attached = new Map<string, { sessionId: string; peak: HeapPeak }>(); // by targetId
   const pending = new Map<number, (r: HeapUsage | undefined) => void>();
   let nextId = 0;
+  let listening = true; // the CDP wrapper cannot remove a listener, so a finished sampler ignores its events
   const onMessage = (e: unknown) => {
+    if (!listening) return;
     const m = JSON.parse((e as { message: string }).message) as { id?: number; result?: HeapUsage };
     if (m.id !== undefined) pending.get(m.id)?.(m.result);
   };
@@ -59,10 +76,18 @@ export async function sampleWorkerHeaps(match: (url: string) => boolean, interva
 
   async function attachNew(): Promise<void> {
     const { targetInfos } = (await session.send('Target.getTargets')) as { targetInfos: TargetInfo[] };
-    for (const t of targetInfos) {
-      if (t.type !== 'worker' || !match(t.url) || attached.has(t.targetId)) continue;
-      const { sessionId } = (await session.send('Target.attachToTarget', { targetId: t.targetId, flatten: false })) as { sessionId: string };
-      attached.set(t.targetId, { sessionId, peak: { url: t.url, peakBytes: 0, peakBackingBytes: 0, samples: 0 } });
+    // Twice: a nested worker's parent must be attached before it can be recognised.
+    for (let pass = 0; pass < 2; pass++) {
+      for (const t of targetInfos) {
+        const ours = t.parentFrameId === ourFrame || (t.parentId !== undefined && attached.has(t.parentId));
+        if (t.type !== 'worker' || !ours || !match(t.url) || attached.has(t.targetId)) continue;
+        try {
+          const { sessionId } = (await session.send('Target.attachToTarget', { targetId: t.targetId, flatten: false })) as { sessionId: string };
+          attached.set(t.targetId, { sessionId, peak: { url: t.url, peakBytes: 0, peakBackingBytes: 0, samples: 0 } });
+        } catch {
+          // A worker that ended between the listing and the attach.
+        }
+      }
     }
   }
 
@@ -91,7 +116,7 @@ export async function sampleWorkerHeaps(match: (url: string) => boolean, interva
     async stop() {
       running = false;
       await loop;
-      session.off?.('Target.receivedMessageFromTarget', onMessage);
+      listening = false;
       for (const a of attached.values()) await session.send('Target.detachFromTarget', { sessionId: a.sessionId }).catch(() => undefined);
       return { workers: [...attached.values()].map((a) => a.peak), peakTotalBytes, intervalMs };
     },

@@ -50,7 +50,7 @@ describe(`${REPO} (297 MB) through the workers`, () => {
   it('compresses with int4-g32; peak worker heap stays under 1.5x the largest tensor plus the output', async () => {
     const compress = compressClient();
     await compress.list(); // the worker is up, so the sampler can attach to it
-    const sampler = await sampleWorkerHeaps((url) => url.includes('compress.worker') || url.includes('quantize.worker'));
+    const sampler = await sampleWorkerHeaps('worker-synthetic.test.ts', (url) => url.includes('compress.worker') || url.includes('quantize.worker'));
     const progress: Progress[] = [];
     const t0 = performance.now();
     try {
