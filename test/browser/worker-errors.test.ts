@@ -53,6 +53,32 @@ describe('downloads of corrupt models, through the compress worker', () => {
   });
 });
 
+describe('cancelling a download through the worker', () => {
+  it('rejects with aborted, leaves no model, and the next call resumes from what was stored', async () => {
+    const repo = 'test-org/synthetic-16m';
+    await control('faults', { [`${repo}/model.safetensors`]: { bytesPerSecond: 8 * 1024 * 1024 } });
+    const ac = new AbortController();
+    const e = await failure(compress.download({ kind: 'hub', repo, hubUrl }, {
+      signal: ac.signal, onProgress: (p) => { if (p.item === 'model.safetensors' && p.done > 4 * 1024 * 1024) ac.abort(); },
+    }));
+    expect(e.code).toBe('aborted');
+    expect((await compress.list()).some((m) => m.id.includes(repo))).toBe(false);
+    const staged = (await compress.usage()).stagedBytes;
+    expect(staged).toBeGreaterThan(0);
+
+    await control('faults', {});
+    const before = ((await (await fetch(`${hubUrl}/__hub/stats`)).json()) as { bytesServed: Record<string, number> }).bytesServed;
+    const info = await compress.download({ kind: 'hub', repo, hubUrl });
+    const after = ((await (await fetch(`${hubUrl}/__hub/stats`)).json()) as { bytesServed: Record<string, number> }).bytesServed;
+    const weights = info.files.find((f) => f.path === 'model.safetensors')!.size;
+    const served = (after[`${repo}/model.safetensors`] ?? 0) - (before[`${repo}/model.safetensors`] ?? 0);
+    // The rest of the file, plus the safetensors header read again to check it before downloading.
+    expect(served).toBeGreaterThanOrEqual(weights - staged);
+    expect(served - (weights - staged)).toBeLessThan(64 * 1024);
+    await compress.delete(info.id);
+  });
+});
+
 describe('compressions that cannot run', () => {
   it('weights that do not fit config.json name the file and the tensor', async () => {
     // synthetic-4m's config describes a whole layer; its safetensors holds only the MLP pair.
