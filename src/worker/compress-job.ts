@@ -53,6 +53,7 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
     onProgress: (p) => o.onProgress?.({ stage: 'compress', done: p.done, total: p.total, item: p.tensor }),
   });
   const compressSeconds = (performance.now() - started) / 1000;
+  const writeStarted = performance.now();
   const { built } = result;
   const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
 
@@ -76,6 +77,9 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
     const report = {
       recipe: recipe.canonical, from: modelId, bytesIn: source.weightBytes, bytesOut, plannedBytesOut: plan.bytesOut,
       seconds: (performance.now() - started) / 1000, compressSeconds, quantizer: o.quantizer.backend,
+      // Of compressSeconds, the time spent reading source tensors from the store.
+      readSeconds: source.reads.ms / 1000, readBytes: source.reads.bytes,
+      writeSeconds: (performance.now() - writeStarted) / 1000,
       files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
       tensors: result.tensors satisfies TensorOutcome[],
     };

@@ -59,14 +59,15 @@ describe(`${REPO} (297 MB) through the workers`, () => {
       var heap = await sampler.stop(); // eslint-disable-line no-var
     }
     const s = (performance.now() - t0) / 1000;
-    const report = int4.report as { bytesIn: number; bytesOut: number; compressSeconds: number; quantizer: string };
+    const report = int4.report as { bytesIn: number; bytesOut: number; compressSeconds: number; readSeconds: number; writeSeconds: number; quantizer: string };
     const output = int4.files.filter((f) => f.path.startsWith('onnx/')).reduce((n, f) => n + f.size, 0);
     const budget = 1.5 * LARGEST_TENSOR + output;
     const compressWorkers = heap.workers.filter((w) => w.url.includes('compress.worker'));
     expect(compressWorkers).toHaveLength(1);
     const main = compressWorkers[0]!;
     console.log(`compress int4-g32 (${report.quantizer}): ${mb(report.bytesIn)} -> ${mb(output)} in ${s.toFixed(1)} s ` +
-      `(${(report.bytesIn / MB / s).toFixed(0)} MB/s in; pipeline ${report.compressSeconds.toFixed(1)} s)`);
+      `(${(report.bytesIn / MB / s).toFixed(0)} MB/s in; pipeline ${report.compressSeconds.toFixed(1)} s of which reading ` +
+      `${report.readSeconds.toFixed(1)} s; writing ${report.writeSeconds.toFixed(1)} s)`);
     console.log(`peak heap (CDP Runtime.getHeapUsage every ${heap.intervalMs} ms): compress worker ${mb(main.peakBytes)} ` +
       `(ArrayBuffers ${mb(main.peakBackingBytes)}, ${main.samples} samples); all workers together ${mb(heap.peakTotalBytes)}; ` +
       `budget 1.5 x ${mb(LARGEST_TENSOR)} + ${mb(output)} = ${mb(budget)}; kernel workers: ` +
