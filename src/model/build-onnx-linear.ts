@@ -2,6 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { floatToHalf } from '../formats/half.ts';
 import { bytesOf, type GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
+import { emitDequantizedWeight, emitDynamicQuantizeMatMul, type QuantizedMatMul } from './build-onnx-quant-paths.ts';
 
 /**
  * How one linear layer's weight goes into the graph. The builder asks a `LinearHook` for
@@ -70,8 +71,10 @@ export function weightValue(g: GraphBuilder, name: string, data: Float32Array, d
   return g.op('Cast', [half], { attrs: { to: attr.int(OnnxDataType.FLOAT) }, name });
 }
 
-/** y = x W^T (+ bias). x: [..., in] -> [..., out] */
-export function emitLinear(g: GraphBuilder, x: string, name: string, w: LinearWeight, bias?: Float32Array): string {
+/** y = x W^T (+ bias), NBits weights multiplied as `quantized` says. x: [..., in] -> [..., out] */
+export function emitLinear(
+  g: GraphBuilder, x: string, name: string, w: LinearWeight, bias?: Float32Array, quantized: QuantizedMatMul = 'matmulnbits',
+): string {
   let y: string;
   if (w.kind === 'dense') {
     if (w.weight.length !== w.outFeatures * w.inFeatures) {
@@ -79,6 +82,10 @@ export function emitLinear(g: GraphBuilder, x: string, name: string, w: LinearWe
     }
     const t = weightValue(g, `${name}.T`, transpose(w.weight, w.outFeatures, w.inFeatures), [w.inFeatures, w.outFeatures], w.storage);
     y = g.op('MatMul', [x, t], { name });
+  } else if (quantized === 'dequantize-at-load') {
+    y = g.op('MatMul', [x, emitDequantizedWeight(g, name, w)], { name });
+  } else if (quantized === 'matmulinteger') {
+    y = emitDynamicQuantizeMatMul(g, x, name, w);
   } else {
     y = emitMatMulNBits(g, x, name, w);
   }

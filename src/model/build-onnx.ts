@@ -5,6 +5,7 @@ import { plainAttention } from './build-onnx-attention.ts';
 import { gqaAttention } from './build-onnx-gqa.ts';
 import { emitEmbedding } from './build-onnx-embedding.ts';
 import { denseHook, emitLinear, linearWeightBytes, weightValue, type LinearHook, type LinearWeight } from './build-onnx-linear.ts';
+import type { QuantizedMatMul } from './build-onnx-quant-paths.ts';
 import type { ModelConfig } from './config.ts';
 import { tensorNames, type ModelIR } from './ir.ts';
 
@@ -20,6 +21,8 @@ export interface BuildOnnxOptions {
   ops?: 'plain' | 'fused';
   /** Decides each linear layer's weight form (dense, or MatMulNBits-packed). */
   linear?: LinearHook;
+  /** How NBits linear weights are multiplied (default 'matmulnbits'; see build-onnx-quant-paths.ts). */
+  quantizedMatMul?: QuantizedMatMul;
   /** Decides the token embedding's form (dense, or block-quantized and shared with a tied classifier). */
   embedding?: LinearHook;
   /** Weights go to `model.onnx_data` when they exceed this many bytes (default 1 GiB). */
@@ -80,7 +83,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     report.push({ name, shape: [out, inF], kind: weightKind(w), bytes: linearWeightBytes(w) });
     const bias = biasName ? await read(biasName, [out]) : undefined;
     if (bias && biasName) report.push({ name: biasName, shape: [out], kind: 'fp32', bytes: bias.byteLength });
-    return emitLinear(g, x, name, w, bias);
+    return emitLinear(g, x, name, w, bias, opts.quantizedMatMul);
   };
 
   // Graph inputs (symbolic dims named as transformers.js expects).
