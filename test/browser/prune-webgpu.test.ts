@@ -2,27 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { magnitudeMask, scoreMask } from '../../src/kernels/prune/magnitude.ts';
 import { nmMask, nmScoreMask } from '../../src/kernels/prune/n-m.ts';
 import { createWebGpuPruner, type GpuDeviceLike, type WebGpuPruneKernel } from '../../src/kernels/prune/webgpu/prune-webgpu.ts';
+import { randomFloats } from '../seeded-random.ts';
 
 /** WebGPU pruning masks (SwiftShader in CI) against the TypeScript kernels: bit for bit. */
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomWeights(n: number, seed: number, levels = 0): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => {
-    const x = r() * 2 - 1;
-    return levels > 0 ? Math.round(x * levels) / levels : x;
-  });
-}
 
 function firstDiff(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
@@ -49,7 +31,7 @@ describe('WebGPU pruning masks equal the TypeScript kernels', () => {
     let seed = 1;
     for (const [N, K] of [[1, 1], [1, 7], [3, 5], [16, 64], [7, 172], [40, 300]] as const) {
       for (const levels of [0, 3]) {
-        const w = randomWeights(N * K, seed++, levels);
+        const w = randomFloats(N * K, seed++, levels);
         if (w.length > 3) w[2] = -0;
         for (const scope of ['row', 'tensor'] as const) {
           for (const sparsity of [0, 0.3, 0.5, 0.77, 1]) {
@@ -69,7 +51,7 @@ describe('WebGPU pruning masks equal the TypeScript kernels', () => {
       expect(firstDiff(await gpu.scoreMask(x, 1, 10, { sparsity, scope: 'row' }), scoreMask(x, 1, 10, { sparsity, scope: 'row' }))).toBe(-1);
       expect(firstDiff(await gpu.magnitudeMask(x, 2, 5, { sparsity, scope: 'tensor' }), magnitudeMask(x, 2, 5, { sparsity, scope: 'tensor' }))).toBe(-1);
     }
-    const w = randomWeights(50 * 64, 77, 4);
+    const w = randomFloats(50 * 64, 77, 4);
     expect(firstDiff(await chunked.magnitudeMask(w, 50, 64, { sparsity: 0.5, scope: 'row' }), magnitudeMask(w, 50, 64, { sparsity: 0.5, scope: 'row' }))).toBe(-1);
     expect(firstDiff(await chunked.nmMask(w, 50, 64, { n: 2, m: 4 }), nmMask(w, 50, 64, { n: 2, m: 4 }))).toBe(-1);
     await expect(chunked.scoreMask(w, 50, 64, { sparsity: 0.5, scope: 'tensor' }, 'q')).rejects.toThrow(/q: a scope of 3200 values .* exceeds the GPU's storage binding limit/);
@@ -79,7 +61,7 @@ describe('WebGPU pruning masks equal the TypeScript kernels', () => {
     let seed = 50;
     for (const [n, m] of [[2, 4], [1, 4], [4, 8], [8, 16], [0, 4], [4, 4]] as const) {
       for (const [N, K] of [[3, 16], [64, 64], [30, 1008]] as const) {
-        const w = randomWeights(N * K, seed++, seed % 2 ? 2 : 0);
+        const w = randomFloats(N * K, seed++, seed % 2 ? 2 : 0);
         expect(firstDiff(await gpu.nmMask(w, N, K, { n, m }), nmMask(w, N, K, { n, m }))).toBe(-1);
         expect(firstDiff(await gpu.nmScoreMask(w, N, K, { n, m }), nmScoreMask(w, N, K, { n, m }))).toBe(-1);
       }
@@ -87,7 +69,7 @@ describe('WebGPU pruning masks equal the TypeScript kernels', () => {
   });
 
   it('refuses NaN and bad shapes with the same errors', async () => {
-    const w = randomWeights(64, 3);
+    const w = randomFloats(64, 3);
     w[9] = NaN;
     await expect(gpu.scoreMask(w, 4, 16, { sparsity: 0.5, scope: 'row' }, 'q')).rejects.toThrow('q: score at index 9 is NaN');
     await expect(gpu.nmMask(new Float32Array(2 * 172), 2, 172, { n: 4, m: 8 }, 'down')).rejects.toThrow('down: input size K = 172 is not a multiple of M = 8');

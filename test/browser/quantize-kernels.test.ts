@@ -9,6 +9,7 @@ import { loadQuantizeWasm, type WasmRtnKernel } from '../../src/kernels/wasm/qua
 import { quantizeRtnWebGpu } from '../../src/kernels/webgpu/rtn-quantize.ts';
 import type { GpuDevice } from '../../src/kernels/webgpu/webgpu-types.ts';
 import { matMulNBitsModel } from '../matmul-nbits-model.ts';
+import { lcgRng } from '../seeded-random.ts';
 
 // In real Chromium: the WASM SIMD build, its Web Worker pool and the WebGPU kernel
 // (SwiftShader here) against the scalar reference. Error budget: none for all three; the
@@ -29,11 +30,6 @@ beforeAll(async () => {
   device = await adapter!.requestDevice();
 });
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
-}
-
 const bytes = (a: ArrayBufferView | null) => a && Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 function expectSame(got: RtnResult, ref: RtnResult, what: string) {
   expect(got.scales.constructor, what).toBe(ref.scales.constructor);
@@ -44,7 +40,7 @@ function expectSame(got: RtnResult, ref: RtnResult, what: string) {
 
 function adversarial(N: number, K: number): Float32Array {
   const w = new Float32Array(N * K);
-  const r = rng(2);
+  const r = lcgRng(2);
   for (let n = 0; n < N; n++) {
     const row = w.subarray(n * K, (n + 1) * K);
     row.subarray(16, 32).fill(0.25);
@@ -65,7 +61,7 @@ function adversarial(N: number, K: number): Float32Array {
 const widths = [2, 4, 8];
 const cases: { N: number; K: number; w: Float32Array }[] = [];
 {
-  const r = rng(1);
+  const r = lcgRng(1);
   for (const [N, K] of [[5, 256], [3, 300], [2, 1000]]) cases.push({ N, K, w: Float32Array.from({ length: N * K }, () => r() * 0.1) });
   cases.push({ N: 3, K: 16 * 10 + 5, w: adversarial(3, 16 * 10 + 5) });
 }
@@ -88,7 +84,7 @@ describe('WASM SIMD in Chromium', () => {
   it('a pool of 2 Web Workers gives the same output', async () => {
     const pool = await createQuantizePoolBrowser(2);
     try {
-      const r = rng(5);
+      const r = lcgRng(5);
       const w = Float32Array.from({ length: 77 * 256 }, () => r());
       for (const o of [
         { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32' },
@@ -153,7 +149,7 @@ describe('onnxruntime-web (default bundle) WebGPU EP runs MatMulNBits on our pac
         const M = 2;
         const N = 8;
         const K = 64;
-        const r = rng(bits * 10 + (symmetric ? 1 : 0));
+        const r = lcgRng(bits * 10 + (symmetric ? 1 : 0));
         const w = Float32Array.from({ length: N * K }, () => r() * 0.2 + (symmetric ? 0 : 0.03));
         const a = Float32Array.from({ length: M * K }, () => r());
         const o: RtnOptions = { bits, blockSize: 32, symmetric, scaleDtype: 'f32' };

@@ -4,20 +4,16 @@ import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import type { RtnOptions } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import { matMulNBitsModel } from '../matmul-nbits-model.ts';
+import { lcgRng } from '../seeded-random.ts';
 
 // The onnxruntime-web/webgpu bundle carries the native (C++) WebGPU EP rather than JSEP.
 // Which MatMulNBits widths does it run on our packing? (SwiftShader here.)
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
-}
 
 async function maxError(bits: number, symmetric: boolean): Promise<number> {
   const M = 2;
   const N = 8;
   const K = 64;
-  const r = rng(bits * 10 + (symmetric ? 1 : 0));
+  const r = lcgRng(bits * 10 + (symmetric ? 1 : 0));
   const w = Float32Array.from({ length: N * K }, () => r() * 0.2 + (symmetric ? 0 : 0.03));
   const a = Float32Array.from({ length: M * K }, () => r());
   const o: RtnOptions = { bits, blockSize: 32, symmetric, scaleDtype: 'f32' };

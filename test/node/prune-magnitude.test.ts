@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyMask, magnitudeMask, maskSparsity, scoreMask, type PruneScope } from '../../src/kernels/prune/magnitude.ts';
 import { isShrinkrayError } from '../../src/errors.ts';
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { randomFloats } from '../seeded-random.ts';
 
 /**
  * Independent reference: sort the indices of each scope by (score, index) and prune the
@@ -32,15 +21,6 @@ function referenceMask(scores: Float32Array, N: number, K: number, sparsity: num
 
 const abs = (w: Float32Array) => Float32Array.from(w, Math.abs);
 
-function randomWeights(n: number, seed: number, levels = 0): Float32Array {
-  const r = rng(seed);
-  // levels > 0 quantizes the values so that many ties (and both signs of equal magnitude) occur
-  return Float32Array.from({ length: n }, () => {
-    const x = r() * 2 - 1;
-    return levels > 0 ? Math.round(x * levels) / levels : x;
-  });
-}
-
 describe('magnitudeMask', () => {
   const shapes: Array<[number, number]> = [[1, 1], [1, 7], [3, 5], [16, 64], [7, 172], [64, 33]];
   const sparsities = [0, 0.1, 0.25, 0.5, 0.5001, 0.7, 0.9, 1];
@@ -49,7 +29,7 @@ describe('magnitudeMask', () => {
       let seed = 1;
       for (const [N, K] of shapes) {
         for (const s of sparsities) {
-          const w = randomWeights(N * K, seed++);
+          const w = randomFloats(N * K, seed++);
           expect(magnitudeMask(w, N, K, { sparsity: s, scope })).toEqual(referenceMask(abs(w), N, K, s, scope));
         }
       }
@@ -59,7 +39,7 @@ describe('magnitudeMask', () => {
       let seed = 100;
       for (const [N, K] of shapes) {
         for (const s of sparsities) {
-          const w = randomWeights(N * K, seed++, 3); // values in {-1, -2/3, ..., 1}
+          const w = randomFloats(N * K, seed++, 3); // values in {-1, -2/3, ..., 1}
           if (w.length > 2) w[1] = -0;
           expect(magnitudeMask(w, N, K, { sparsity: s, scope })).toEqual(referenceMask(abs(w), N, K, s, scope));
         }
@@ -79,7 +59,7 @@ describe('magnitudeMask', () => {
 
   it('zeroes exactly round(sparsity * size) per scope', () => {
     const N = 9, K = 37;
-    const w = randomWeights(N * K, 7);
+    const w = randomFloats(N * K, 7);
     const rows = magnitudeMask(w, N, K, { sparsity: 0.5, scope: 'row' });
     for (let r = 0; r < N; r++) {
       expect(rows.subarray(r * K, r * K + K).reduce((z, m) => z + (m === 0 ? 1 : 0), 0)).toBe(19); // round(18.5) = 19
@@ -99,7 +79,7 @@ describe('magnitudeMask', () => {
 describe('scoreMask', () => {
   it('prunes by the given importance, not by |w| (Wanda-style scores, negative values allowed)', () => {
     const N = 8, K = 48;
-    const scores = randomWeights(N * K, 42, 5); // signed, tied
+    const scores = randomFloats(N * K, 42, 5); // signed, tied
     for (const scope of ['row', 'tensor'] as const) {
       expect(scoreMask(scores, N, K, { sparsity: 0.5, scope })).toEqual(referenceMask(scores, N, K, 0.5, scope));
     }

@@ -1,25 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nmMask, nmScoreMask, satisfiesNm } from '../../src/kernels/prune/n-m.ts';
 import { applyMask } from '../../src/kernels/prune/magnitude.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomWeights(n: number, seed: number, levels = 0): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => {
-    const x = r() * 2 - 1;
-    return levels > 0 ? Math.round(x * levels) / levels : x;
-  });
-}
+import { randomFloats } from '../seeded-random.ts';
 
 /** Independent reference: sort each group by (score, index), prune the first m - n. */
 function referenceNm(scores: Float32Array, n: number, m: number): Uint8Array {
@@ -37,7 +19,7 @@ describe('nmMask', () => {
   it('keeps exactly N of every M along K, in every row', () => {
     const N = 12, K = 64;
     for (const [n, m] of patterns) {
-      const w = randomWeights(N * K, n * 31 + m);
+      const w = randomFloats(N * K, n * 31 + m);
       const mask = nmMask(w, N, K, { n, m });
       for (let g = 0; g < N * K; g += m) {
         expect(mask.subarray(g, g + m).reduce((s, x) => s + x, 0)).toBe(n);
@@ -51,7 +33,7 @@ describe('nmMask', () => {
     let seed = 1;
     for (const [n, m] of patterns) {
       for (const levels of [0, 2]) {
-        const w = randomWeights(N * K, seed++, levels);
+        const w = randomFloats(N * K, seed++, levels);
         expect(nmMask(w, N, K, { n, m })).toEqual(referenceNm(Float32Array.from(w, Math.abs), n, m));
       }
     }
@@ -64,7 +46,7 @@ describe('nmMask', () => {
 
   it('uses an importance score when given one', () => {
     const N = 4, K = 16;
-    const scores = randomWeights(N * K, 9, 3); // signed scores: the lowest (most negative) go
+    const scores = randomFloats(N * K, 9, 3); // signed scores: the lowest (most negative) go
     expect(nmScoreMask(scores, N, K, { n: 2, m: 4 })).toEqual(referenceNm(scores, 2, 4));
   });
 

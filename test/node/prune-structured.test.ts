@@ -2,17 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { tensorNames } from '../../src/model/ir.ts';
 import { pruneLayerStructured, prunedConfig, structuredCounts } from '../../src/kernels/prune/structured.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createRng } from '../seeded-random.ts';
 
 function config(over: Partial<ModelConfig>): ModelConfig {
   return {
@@ -24,7 +14,7 @@ function config(over: Partial<ModelConfig>): ModelConfig {
 
 /** Random tensors of one layer, shaped by `c`, keyed by tensorNames. */
 function randomLayer(c: ModelConfig, layer: number, seed: number): Map<string, Float32Array> {
-  const r = rng(seed);
+  const r = createRng(seed);
   const rand = (n: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * (0.5 + r()));
   const n = tensorNames.layer(layer);
   const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd } = c;
@@ -116,7 +106,7 @@ describe('structured pruning', () => {
     const { tensors: pruned, keptChannels, keptGroups } = pruneLayerStructured(c, layer, full, plan);
     const pc = prunedConfig(c, plan);
     const n = tensorNames.layer(layer);
-    const r = rng(3);
+    const r = createRng(3);
     const xs = Array.from({ length: 5 }, () => Array.from({ length: c.hiddenSize }, () => r() * 2 - 1));
 
     it(`keeps the channels and groups with the highest weight-norm scores, in order (bias ${attentionBias})`, () => {

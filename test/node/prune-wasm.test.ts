@@ -6,25 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { magnitudeMask, scoreMask } from '../../src/kernels/prune/magnitude.ts';
 import { nmMask, nmScoreMask } from '../../src/kernels/prune/n-m.ts';
 import { loadPruneWasm, type WasmPruneKernel } from '../../src/kernels/prune/wasm/prune-wasm.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomWeights(n: number, seed: number, levels = 0): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => {
-    const x = r() * 2 - 1;
-    return levels > 0 ? Math.round(x * levels) / levels : x;
-  });
-}
+import { randomFloats } from '../seeded-random.ts';
 
 /** First index where two masks differ, or -1 (toEqual on large typed arrays is very slow). */
 function firstDiff(a: Uint8Array, b: Uint8Array): number {
@@ -54,7 +36,7 @@ describe('prune.wasm matches the TypeScript kernels bit for bit', () => {
     let seed = 1;
     for (const [N, K] of shapes) {
       for (const levels of [0, 3]) {
-        const w = randomWeights(N * K, seed++, levels);
+        const w = randomFloats(N * K, seed++, levels);
         if (w.length > 3) w[2] = -0;
         for (const scope of ['row', 'tensor'] as const) {
           for (const sparsity of [0, 0.3, 0.5, 0.77, 1]) {
@@ -80,7 +62,7 @@ describe('prune.wasm matches the TypeScript kernels bit for bit', () => {
     let seed = 50;
     for (const [n, m] of [[2, 4], [1, 4], [4, 8], [8, 16], [0, 4], [4, 4]] as const) {
       for (const [N, K] of [[3, 16], [64, 64], [300, 1008]] as const) {
-        const w = randomWeights(N * K, seed++, seed % 2 ? 2 : 0);
+        const w = randomFloats(N * K, seed++, seed % 2 ? 2 : 0);
         expect(firstDiff(wasm.nmMask(w, N, K, { n, m }), nmMask(w, N, K, { n, m }))).toBe(-1);
         expect(firstDiff(wasm.nmScoreMask(w, N, K, { n, m }), nmScoreMask(w, N, K, { n, m }))).toBe(-1);
       }
@@ -89,7 +71,7 @@ describe('prune.wasm matches the TypeScript kernels bit for bit', () => {
 
   it('reports the first NaN and bad shapes with the same errors', () => {
     for (const at of [1, 6, 4999]) {
-      const w = randomWeights(50 * 100, 9);
+      const w = randomFloats(50 * 100, 9);
       w[at] = NaN;
       w[4999] = NaN;
       for (const scope of ['row', 'tensor'] as const) {

@@ -6,23 +6,16 @@ import { f16BitsToF32 } from '../../src/kernels/quantize/scale-f16.ts';
 import type { RtnOptions } from '../../src/kernels/quantize/rtn-options.ts';
 import { matMulNBitsModel } from '../matmul-nbits-model.ts';
 import { ORT_WEB_MATMUL_NBITS_BITS } from '../../src/kernels/quantize/runtime-support.ts';
+import { lcgRng } from '../seeded-random.ts';
 
 // Proves the packed layout on the real runtime: a one-node MatMulNBits model fed our packed
 // weights must compute A @ dequantize(W)^T.
 
 // ---- the check ----
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
-
 async function runCase(bits: number, symmetric: boolean, scaleDtype: 'f32' | 'f16', blockSize: number, K: number) {
   const M = 3;
   const N = 5;
-  const rand = lcg(bits * 1000 + K + (symmetric ? 1 : 0));
+  const rand = lcgRng(bits * 1000 + K + (symmetric ? 1 : 0));
   const w = Float32Array.from({ length: N * K }, () => rand() * 0.2 + (symmetric ? 0 : 0.03));
   const a = Float32Array.from({ length: M * K }, () => rand());
   const opts: RtnOptions = { bits, blockSize, symmetric, scaleDtype };

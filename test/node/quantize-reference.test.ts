@@ -6,6 +6,7 @@ import { relativeFrobeniusError } from '../../src/kernels/quantize/quantize-erro
 import type { RtnOptions } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference, roundHalfEven } from '../../src/kernels/quantize/rtn-reference.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/kernels/quantize/scale-f16.ts';
+import { lcgRng } from '../seeded-random.ts';
 
 const sym = (bits: number, blockSize = 16): RtnOptions => ({ bits, blockSize, symmetric: true, scaleDtype: 'f32' });
 const asym = (bits: number, blockSize = 16): RtnOptions => ({ bits, blockSize, symmetric: false, scaleDtype: 'f32' });
@@ -151,8 +152,7 @@ describe('RTN reference, hand-computed cases', () => {
 
 describe('RTN reference, error bounds on random weights', () => {
   it('|w - dequantize(quantize(w))| <= scale/2 for every element, each width, both modes', () => {
-    let seed = 7;
-    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
+    const rand = lcgRng(7);
     const N = 8;
     const K = 200; // not a multiple of any block size
     const w = Float32Array.from({ length: N * K }, () => rand() * (rand() > 0.45 ? 1 : 0.01));

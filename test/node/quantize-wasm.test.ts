@@ -8,6 +8,7 @@ import type { WasmRtnKernel } from '../../src/kernels/wasm/quantize-wasm.ts';
 import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
 import { loadQuantizeWasmNode, readQuantizeWasm } from '../../src/node/quantize-wasm-node.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
+import { lcgRng } from '../seeded-random.ts';
 
 // Error budget: none. The WASM SIMD kernel does the reference's f32 operations (f32.div,
 // f32.nearest), so packed codes, scales and zero points must be identical, byte for byte.
@@ -32,17 +33,12 @@ function expectIdentical(w: Float32Array, N: number, K: number, o: RtnOptions) {
   expect(bytes(got.zeroPoints)).toEqual(bytes(ref.zeroPoints));
 }
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
-}
-
 const widths = [2, 4, 8];
 const blocks = [16, 32, 64, 128, 256];
 
 describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
   it('random weights: every width, block size, mode and scale dtype, K a multiple of the block or not', () => {
-    const r = rng(1);
+    const r = lcgRng(1);
     for (const [N, K] of [[5, 256], [7, 300], [3, 1000], [2, 270]]) {
       const w = Float32Array.from({ length: N * K }, () => r() * 0.1);
       for (const bits of widths) {
@@ -59,7 +55,7 @@ describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
     const K = 16 * 12 + 5;
     const N = 4;
     const w = new Float32Array(N * K);
-    const r = rng(2);
+    const r = lcgRng(2);
     for (let n = 0; n < N; n++) {
       const row = w.subarray(n * K, (n + 1) * K);
       row.subarray(16, 32).fill(0.25); // constant
@@ -101,7 +97,7 @@ describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
   });
 
   it('a tensor larger than one wasm chunk (rows split across calls)', () => {
-    const r = rng(3);
+    const r = lcgRng(3);
     const N = 700;
     const K = 576;
     const w = Float32Array.from({ length: N * K }, () => r());
@@ -139,7 +135,7 @@ describe('WASM worker pool (worker_threads) matches the reference', () => {
   it('splits rows across workers and reassembles identical output; names the bad row of the whole tensor', async () => {
     const pool = await createQuantizePoolNode(2);
     try {
-      const r = rng(4);
+      const r = lcgRng(4);
       const N = 301;
       const K = 576;
       const w = Float32Array.from({ length: N * K }, () => r());
@@ -174,7 +170,7 @@ describe('WASM worker pool (worker_threads) matches the reference', () => {
 describe('createRtnQuantizer picks an implementation', () => {
   it('wasm when given its bytes, the reference without (or when the bytes do not load), errors when a forced backend lacks its ingredient', async () => {
     const o: RtnOptions = { bits: 4, blockSize: 32, symmetric: false, scaleDtype: 'f32' };
-    const w = Float32Array.from({ length: 4 * 64 }, rng(9));
+    const w = Float32Array.from({ length: 4 * 64 }, lcgRng(9));
     const ref = quantizeRtnReference(w, 4, 64, o);
     const viaWasm = await createRtnQuantizer({ wasm: await readQuantizeWasm() });
     expect(viaWasm.backend).toBe('wasm');

@@ -6,6 +6,7 @@ import { AutoTokenizer, env } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLlama2cTokenizer, type Llama2cTokenizer } from '../../src/formats/llama2c.ts';
 import { convertLlama2cTokenizer } from '../../src/formats/tokenizer-llama2c.ts';
+import { createRng } from '../seeded-random.ts';
 
 const fixtures = process.env.SHRINKRAY_FIXTURES ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
 const tokPath = join(fixtures, 'stories260K', 'tok512.bin');
@@ -46,17 +47,6 @@ function llama2cEncode(text: string): number[] {
 function stories(file: string, count: number): string[] {
   return readFileSync(join(fixtures, 'text', file), 'utf8').split('<|endoftext|>')
     .map((s) => s.trim()).filter((s) => s.length > 0).slice(0, count);
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 let dir: string;
@@ -129,7 +119,7 @@ describe('llama2.c tokenizer converted to tokenizer.json, run by transformers.js
   });
 
   it('matches on random concatenations of vocabulary pieces (merge ties and overlaps)', () => {
-    const r = rng(7);
+    const r = createRng(7);
     const pieces = tok.pieces.slice(259);
     const texts = Array.from({ length: 400 }, () =>
       Array.from({ length: 2 + Math.floor(r() * 30) }, () => pieces[Math.floor(r() * pieces.length)]!).join(r() < 0.5 ? '' : ' '));
