@@ -1,36 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { expectedGreedyText, fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
-
-/** Runs the CLI in-process and returns its exit code and what it wrote to stdout/stderr. */
-async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
-    stderr += `${args.join(' ')}\n`;
-  });
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
-
-/** The JSON object on the last line of stdout, and the text before it. */
-function splitOutput(stdout: string): { text: string; json: Record<string, unknown> } {
-  const lines = stdout.replace(/\n$/, '').split('\n');
-  const json = JSON.parse(lines.pop()!) as Record<string, unknown>;
-  return { text: lines.join('\n'), json };
-}
+import { runCli, splitOutput } from './run-cli.ts';
 
 describe('shrinkray generate', () => {
   it('greedy from BOS prints the reference text, then a JSON summary', async () => {

@@ -2,33 +2,16 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isShrinkrayError } from '../../src/errors.ts';
 import { loadOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
+import { runCli, splitOutput } from './run-cli.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixtures = process.env.SHRINKRAY_FIXTURES ?? join(root, '..', 'shared', 'fixtures');
 const source = join(root, 'public', 'models', 'stories260K');
 const sample = join(fixtures, 'text', 'tinystories_sample.txt');
 const EXPECTED_START = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.';
-
-/** Runs the CLI in-process; returns its exit code, stdout and stderr. */
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const w = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const e = vi.spyOn(console, 'error').mockImplementation((...a) => void (err += a.join(' ') + '\n'));
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    w.mockRestore();
-    e.mockRestore();
-  }
-}
-
-const lastJson = (out: string) => JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
 
 describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
   let tmp: string;
@@ -41,9 +24,9 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
 
   it('compress fp32 writes a transformers.js folder; greedy text and perplexity match the fixture figures', async () => {
     const out = join(tmp, 'fp32');
-    const c = await cli(['compress', source, '--recipe', 'fp32', '--out', out]);
+    const c = await runCli(['compress', source, '--recipe', 'fp32', '--out', out]);
     expect(c.code).toBe(0);
-    const summary = lastJson(c.out);
+    const summary = splitOutput(c.stdout).json;
     expect(Object.keys(summary)).toEqual(['recipe', 'bytesIn', 'bytesOut', 'seconds']);
     expect(summary.recipe).toBe('fp32');
     expect(summary.bytesIn).toBe((await stat(join(source, 'model.safetensors'))).size);
@@ -55,14 +38,14 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
     expect(report.recipe).toBe('fp32');
     expect(report.tensors.length).toBe(2 + 5 * 9); // embedding, final norm, 9 per layer
 
-    const g = await cli(['generate', out, '--prompt', '', '--max-new-tokens', '80', '--temperature', '0']);
+    const g = await runCli(['generate', out, '--prompt', '', '--max-new-tokens', '80', '--temperature', '0']);
     expect(g.code).toBe(0);
-    expect(g.out.trim()).toContain(EXPECTED_START);
-    expect(lastJson(g.out).engine).toBe('onnx');
+    expect(g.stdout.trim()).toContain(EXPECTED_START);
+    expect(splitOutput(g.stdout).json.engine).toBe('onnx');
 
-    const e = await cli(['eval', out, '--text', sample]);
+    const e = await runCli(['eval', out, '--text', sample]);
     expect(e.code).toBe(0);
-    const ev = lastJson(e.out) as { ppl: number; tokens: number; engine: string };
+    const ev = splitOutput(e.stdout).json as { ppl: number; tokens: number; engine: string };
     console.log(`onnx fp32 eval: ppl ${ev.ppl}, tokens ${ev.tokens}`);
     expect(ev.engine).toBe('onnx');
     expect(ev.tokens).toBe(1804);
@@ -71,25 +54,25 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
 
   it('compress fp16 with forced external data: half the bytes, same greedy text, perplexity within 0.002', async () => {
     const out = join(tmp, 'fp16');
-    const c = await cli(['compress', source, '--recipe', 'fp16', '--out', out, '--external-data-threshold', '0']);
+    const c = await runCli(['compress', source, '--recipe', 'fp16', '--out', out, '--external-data-threshold', '0']);
     expect(c.code).toBe(0);
-    const summary = lastJson(c.out) as { bytesIn: number; bytesOut: number };
+    const summary = splitOutput(c.stdout).json as { bytesIn: number; bytesOut: number };
     expect(existsSync(join(out, 'onnx', 'model.onnx_data'))).toBe(true);
     expect(summary.bytesOut / summary.bytesIn).toBeLessThan(0.6);
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config['transformers.js_config']).toEqual({ dtype: 'fp32', use_external_data_format: { 'model.onnx': 1 } });
-    const g = await cli(['generate', out, '--prompt', '', '--max-new-tokens', '80', '--temperature', '0']);
-    expect(g.out).toContain(EXPECTED_START);
-    const ev = lastJson((await cli(['eval', out, '--text', sample])).out) as { ppl: number };
+    const g = await runCli(['generate', out, '--prompt', '', '--max-new-tokens', '80', '--temperature', '0']);
+    expect(g.stdout).toContain(EXPECTED_START);
+    const ev = splitOutput((await runCli(['eval', out, '--text', sample])).stdout).json as { ppl: number };
     console.log(`onnx fp16 eval: ppl ${ev.ppl}, ${summary.bytesOut} bytes`);
     expect(Math.abs(ev.ppl - 3.548)).toBeLessThan(0.002);
   });
 
   it('refuses an unknown recipe before doing any work', async () => {
     const out = join(tmp, 'never');
-    const c = await cli(['compress', source, '--recipe', 'int3-bogus', '--out', out]);
+    const c = await runCli(['compress', source, '--recipe', 'int3-bogus', '--out', out]);
     expect(c.code).toBe(1);
-    expect(c.err).toMatch(/'int3-bogus'.*\[bad_recipe\]/);
+    expect(c.stderr).toMatch(/'int3-bogus'.*\[bad_recipe\]/);
     expect(existsSync(out)).toBe(false);
   });
 
@@ -128,8 +111,8 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
     await expectError(shortData, 'bad_file', /short-data[\\/]onnx[\\/]model\.onnx_data holds 1000 bytes/);
 
     // Through the CLI: one clear line on stderr, exit code 1.
-    const c = await cli(['eval', truncated, '--text', sample]);
+    const c = await runCli(['eval', truncated, '--text', sample]);
     expect(c.code).toBe(1);
-    expect(c.err).toMatch(/model\.onnx .*\[bad_file\]/);
+    expect(c.stderr).toMatch(/model\.onnx .*\[bad_file\]/);
   });
 });
