@@ -1,6 +1,6 @@
-import { ShrinkrayError } from '../../errors.ts';
 import { blobBytes, zeroPointRowBytes } from '../quantize/matmul-nbits-layout.ts';
 import { badBlockError, blockCount, validateRtn, type RtnOptions, type RtnResult } from '../quantize/rtn-options.ts';
+import { align16, ensureMemory, instantiateKernel, type WasmSource } from './wasm-instance.ts';
 
 /**
  * Loader for the WASM SIMD quantizer (src/kernels/wasm/assembly/quantize.ts). It takes the
@@ -20,9 +20,8 @@ interface QuantizeExports {
 
 /** Weights copied into wasm memory per call: small enough to stay in L2 while quantized. */
 const CHUNK_BYTES = 1 << 19;
-const PAGE = 65536;
 
-export type WasmSource = BufferSource | WebAssembly.Module;
+export type { WasmSource };
 
 export interface WasmRtnKernel {
   /** Same contract as quantizeRtnReference; codes and scales are bit-identical to it. */
@@ -30,14 +29,7 @@ export interface WasmRtnKernel {
 }
 
 export async function loadQuantizeWasm(source: WasmSource): Promise<WasmRtnKernel> {
-  let instance: WebAssembly.Instance;
-  try {
-    const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source);
-    instance = await WebAssembly.instantiate(module, {});
-  } catch (e) {
-    throw new ShrinkrayError('runtime_error', `quantize.wasm: could not instantiate (is WASM SIMD supported?): ${String(e)}`, { cause: e });
-  }
-  return new WasmQuantizer(instance.exports as unknown as QuantizeExports);
+  return new WasmQuantizer(await instantiateKernel<QuantizeExports>(source, 'quantize.wasm'));
 }
 
 class WasmQuantizer implements WasmRtnKernel {
@@ -63,7 +55,7 @@ class WasmQuantizer implements WasmRtnKernel {
     const packedPtr = align16(wPtr + rowsPerChunk * K * 4);
     const scalesPtr = align16(packedPtr + rowsPerChunk * rowPacked);
     const zpPtr = align16(scalesPtr + rowsPerChunk * kBlocks * scaleBytes);
-    this.ensureMemory(zpPtr + rowsPerChunk * zpRow);
+    ensureMemory(this.wasm.memory, zpPtr + rowsPerChunk * zpRow, 'quantize.wasm');
     const buffer = this.wasm.memory.buffer;
     const heapF32 = new Float32Array(buffer);
     const heapU8 = new Uint8Array(buffer);
@@ -81,18 +73,4 @@ class WasmQuantizer implements WasmRtnKernel {
     }
     return { packed, scales, zeroPoints };
   }
-
-  private ensureMemory(bytes: number): void {
-    const have = this.wasm.memory.buffer.byteLength;
-    if (bytes <= have) return;
-    try {
-      this.wasm.memory.grow(Math.ceil((bytes - have) / PAGE));
-    } catch (e) {
-      throw new ShrinkrayError('runtime_error', `quantize.wasm: could not grow memory to ${bytes} bytes`, { cause: e });
-    }
-  }
-}
-
-function align16(x: number): number {
-  return (x + 15) & ~15;
 }

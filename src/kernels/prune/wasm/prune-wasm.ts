@@ -1,6 +1,7 @@
 import { ShrinkrayError } from '../../../errors.ts';
 import { checkMatrix, checkSparsity, prunedCount, type UnstructuredOptions } from '../magnitude.ts';
 import { checkNm, type NmOptions } from '../n-m.ts';
+import { align16, ensureMemory, instantiateKernel, type WasmSource } from '../../wasm/wasm-instance.ts';
 
 /**
  * Loader for the WASM SIMD pruning kernel (./assembly/prune.ts). Same signatures and the
@@ -22,7 +23,7 @@ interface PruneExports {
   maskNm(scores: number, total: number, n: number, m: number, abs: number, mask: number): number;
 }
 
-export type WasmSource = BufferSource | WebAssembly.Module;
+export type { WasmSource };
 
 export interface WasmPruneKernel {
   scoreMask(scores: Float32Array, N: number, K: number, opts: UnstructuredOptions, what?: string): Uint8Array;
@@ -33,18 +34,10 @@ export interface WasmPruneKernel {
 
 /** Scores copied into wasm memory per call for row-wise work: about L2-sized. */
 const CHUNK_BYTES = 1 << 20;
-const PAGE = 65536;
 const HIST_BYTES = 1024; // 256 u32
 
 export async function loadPruneWasm(source: WasmSource): Promise<WasmPruneKernel> {
-  let instance: WebAssembly.Instance;
-  try {
-    const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source);
-    instance = await WebAssembly.instantiate(module, {});
-  } catch (e) {
-    throw new ShrinkrayError('runtime_error', `prune.wasm: could not instantiate (is WASM SIMD supported?): ${String(e)}`, { cause: e });
-  }
-  return new WasmPruner(instance.exports as unknown as PruneExports);
+  return new WasmPruner(await instantiateKernel<PruneExports>(source, 'prune.wasm'));
 }
 
 class WasmPruner implements WasmPruneKernel {
@@ -102,7 +95,7 @@ class WasmPruner implements WasmPruneKernel {
     const scoresPtr = this.base;
     const maskPtr = align16(scoresPtr + rowsPerChunk * width * 4);
     const histPtr = align16(maskPtr + rowsPerChunk * width);
-    this.ensureMemory(histPtr + HIST_BYTES);
+    ensureMemory(this.wasm.memory, histPtr + HIST_BYTES, 'prune.wasm');
     const heapF32 = new Float32Array(this.wasm.memory.buffer);
     const heapU8 = new Uint8Array(this.wasm.memory.buffer);
     for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
@@ -115,18 +108,4 @@ class WasmPruner implements WasmPruneKernel {
       mask.set(heapU8.subarray(maskPtr, maskPtr + n * width), r0 * width);
     }
   }
-
-  private ensureMemory(bytes: number): void {
-    const have = this.wasm.memory.buffer.byteLength;
-    if (bytes <= have) return;
-    try {
-      this.wasm.memory.grow(Math.ceil((bytes - have) / PAGE));
-    } catch (e) {
-      throw new ShrinkrayError('runtime_error', `prune.wasm: could not grow memory to ${bytes} bytes`, { cause: e });
-    }
-  }
-}
-
-function align16(x: number): number {
-  return (x + 15) & ~15;
 }
