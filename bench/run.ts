@@ -3,12 +3,15 @@
  *   runtime          prefill/decode tokens per second on onnxruntime-web in Node (bench/runtime.ts)
  *   runtime-browser  the same in headless Chromium, wasm threads (bench/runtime-browser.ts)
  *   quantize         RTN quantization throughput (bench/quantize.ts)
+ *   wasm-quant-paths quantized weights on the wasm EP: MatMulNBits vs dequantize-at-load vs
+ *                    MatMulInteger, next to fp32 (bench/wasm-quant-paths.ts)
  * Each benchmark prints a table; none asserts anything about time.
  */
 const benches: Record<string, string> = {
   runtime: './runtime.ts',
   'runtime-browser': './runtime-browser.ts',
   quantize: './quantize.ts',
+  'wasm-quant-paths': './wasm-quant-paths.ts',
 };
 
 // The benchmark name comes first; options after it go to the benchmark (it reads process.argv).

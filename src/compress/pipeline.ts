@@ -5,6 +5,7 @@ import { nmMask } from '../kernels/prune/n-m.ts';
 import { dequantizeNBits, relativeFrobeniusError, type RtnQuantizer } from '../kernels/quantize/index.ts';
 import { buildOnnxDecoder, type BuiltDecoder } from '../model/build-onnx.ts';
 import type { LinearHook, LinearWeight } from '../model/build-onnx-linear.ts';
+import type { QuantizedMatMul } from '../model/build-onnx-quant-paths.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { planCompression, type CompressionPlan, type TensorPlan } from './plan.ts';
@@ -22,6 +23,7 @@ import { elementCount } from './tensor-layout.ts';
 export interface CompressOptions {
   quantizer: RtnQuantizer; // bit-identical backends; the choice is only about speed
   ops?: 'plain' | 'fused';
+  quantizedMatMul?: QuantizedMatMul; // how quantized linear layers are multiplied (default MatMulNBits)
   externalDataThreshold?: number;
   onProgress?: (p: { stage: 'compress'; done: number; total: number; tensor: string }) => void;
   signal?: AbortSignal;
@@ -65,6 +67,7 @@ export async function compressModel(ir: ModelIR, recipeText: string, opts: Compr
 
   const built = await buildOnnxDecoder(source, {
     storage: plan.recipe.weightDtype, linear, embedding: linear, ops: opts.ops, externalDataThreshold: opts.externalDataThreshold,
+    quantizedMatMul: opts.quantizedMatMul,
   });
   if (opts.signal?.aborted) throw new ShrinkrayError('aborted', 'compression cancelled');
   // Norms and biases are stored as the plan says; list them too.

@@ -6,20 +6,24 @@ import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import type { NBitsWeight } from './build-onnx-linear.ts';
 
 /**
- * How a block-quantized (NBits) weight is multiplied, for runtimes whose MatMulNBits is slow.
- * onnxruntime-web's wasm build has no n-bit GEMM kernel (MLAS has them only for x86/ARM):
- * it dequantizes the whole B on every call, which a decode step (M = 1) pays in full.
+ * How a block-quantized (NBits) linear weight is multiplied, for runtimes whose MatMulNBits
+ * is slow. onnxruntime-web's wasm build has no n-bit GEMM kernel (MLAS has them only for
+ * x86/ARM): it dequantizes the whole B on every call, which a decode step (M = 1) pays in
+ * full. Measured by bench/wasm-quant-paths.ts.
  *
- *   'matmulnbits'         com.microsoft.MatMulNBits on the packed codes (default; fast on WebGPU).
- *   'dequantize-at-load'  the packed codes stay in the file; a subgraph of standard opset-17 ops
- *                         (BitShift/Cast/Sub/Mul/Reshape) rebuilds the fp32 [K, N] weight, which
- *                         ORT's constant folding evaluates once at session creation. Runs at
- *                         fp32 speed, holds fp32 in memory.
- *   'matmulinteger'       per-output-channel symmetric int8 weights [K, N] (requantized from the
- *                         dequantized block weights) times activations quantized per tensor at
- *                         run time (com.microsoft.DynamicQuantizeMatMul: uint8 x int8 QGEMM, then
- *                         the per-channel scale). Holds 1 byte per weight; activation rounding
- *                         costs some accuracy.
+ *   'matmulnbits'         com.microsoft.MatMulNBits on the packed codes (default; the fast path
+ *                         on WebGPU, 6-8x slower than fp32 per decode step on wasm).
+ *   'dequantize-at-load'  the packed codes stay in the file (same bytes as MatMulNBits, N
+ *                         innermost); a subgraph of standard opset-17 ops (BitShift/Cast/Sub/
+ *                         Mul/Reshape) rebuilds the fp32 [K, N] weight bit for bit, and ORT's
+ *                         constant folding evaluates it once at session creation. fp32 speed,
+ *                         fp32 memory, plus a transient peak while folding (see below).
+ *   'matmulinteger'       int8 per output channel [K, N], requantized from the dequantized block
+ *                         weights (so 1 byte per weight even for int4 recipes), times activations
+ *                         quantized to uint8 per tensor at run time (com.microsoft.
+ *                         DynamicQuantizeMatMul, MLAS's wasm-SIMD QGEMM). Slightly lossy.
+ *
+ * Only linear layers follow the mode; a quantized tied classifier (emb4/emb8) stays MatMulNBits.
  */
 export type QuantizedMatMul = 'matmulnbits' | 'dequantize-at-load' | 'matmulinteger';
 

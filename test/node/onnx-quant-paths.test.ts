@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compressModel } from '../../src/compress/pipeline.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
+import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import { buildOnnxDecoder } from '../../src/model/build-onnx.ts';
 import type { LinearHook } from '../../src/model/build-onnx-linear.ts';
@@ -140,6 +142,22 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(DYNAMIC_ACTIVATION_BUDGET);
     expect(ppl / FP32_PPL).toBeLessThan(1.01);
     await onnx.dispose();
+  });
+
+  it('the compression pipeline passes quantizedMatMul through: int4-g32 without MatMulNBits nodes, same logits', async () => {
+    const quantizer = await createRtnQuantizer();
+    const logitsOf = async (mode?: QuantizedMatMul) => {
+      const { built } = await compressModel(ir, 'int4-g32', { quantizer, quantizedMatMul: mode });
+      const lm = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
+      const logits = await lm.forward(lm.createState(), prompt);
+      await lm.dispose();
+      return { logits, hasNBits: Buffer.from(built.model).includes('MatMulNBits') };
+    };
+    const nbits = await logitsOf();
+    const atLoad = await logitsOf('dequantize-at-load');
+    expect(nbits.hasNBits).toBe(true);
+    expect(atLoad.hasNBits).toBe(false);
+    expect(maxAbsDiff(atLoad.logits, nbits.logits)).toBeLessThan(EXACT_WEIGHTS_BUDGET);
   });
 
   it('dequantize-at-load int8 perplexity equals MatMulNBits int8 perplexity', async () => {
