@@ -1,9 +1,15 @@
+import type * as Ort from 'onnxruntime-web';
+import { dequantizeNBits } from '../src/kernels/quantize/dequantize.ts';
 import type { RtnOptions, RtnResult } from '../src/kernels/quantize/rtn-options.ts';
+import { quantizeRtnReference } from '../src/kernels/quantize/rtn-reference.ts';
+import { f16BitsToF32 } from '../src/kernels/quantize/scale-f16.ts';
+import { lcgRng } from './seeded-random.ts';
 
 /**
  * Test-only: a one-node ONNX model `Y = MatMulNBits(A, B, scales[, zero_points])`, encoded by
  * the minimal protobuf writer below (independent of src/formats/onnx/, so it also
- * cross-checks that writer's output elsewhere). T is f32: A [M, K], Y [M, N].
+ * cross-checks that writer's output elsewhere). T is f32: A [M, K], Y [M, N]. And the
+ * check run on it: does an execution provider compute A @ dequantize(W)^T on our packing?
  */
 type Field = Uint8Array;
 const te = new TextEncoder();
@@ -70,3 +76,42 @@ export function matMulNBitsModel(q: RtnResult, M: number, N: number, K: number, 
   return cat([fInt(1, 8), msg(8, [fStr(1, ''), fInt(2, 17)]), msg(8, [fStr(1, 'com.microsoft'), fInt(2, 1)]), graph]);
 }
 
+
+/** One check: random W [N, K] and A [M, K] from lcgRng(seed), W quantized by the reference. */
+export interface MatMulNBitsCase extends RtnOptions {
+  M: number;
+  N: number;
+  K: number;
+  seed: number;
+}
+
+/** The bundle under test: onnxruntime-web or onnxruntime-web/webgpu. */
+export type OrtModule = Pick<typeof Ort, 'InferenceSession' | 'Tensor'>;
+
+/**
+ * Runs the one-node model on `executionProvider` and returns max |A @ dequantize(W)^T - Y|.
+ * The graph's T is f32 (A, Y); f16 scales would make T f16, so f16 scales are checked
+ * through their f32 values.
+ */
+export async function matMulNBitsMaxError(ort: OrtModule, executionProvider: string, c: MatMulNBitsCase): Promise<number> {
+  const { M, N, K, seed, ...opts } = c;
+  const rand = lcgRng(seed);
+  const w = Float32Array.from({ length: N * K }, () => rand() * 0.2 + (opts.symmetric ? 0 : 0.03)); // [N, K]
+  const a = Float32Array.from({ length: M * K }, () => rand()); // [M, K]
+  const q = quantizeRtnReference(w, N, K, opts);
+  const wHat = dequantizeNBits(q, N, K, opts); // [N, K]
+  const scalesF32 = q.scales instanceof Uint16Array ? Float32Array.from(q.scales, f16BitsToF32) : q.scales;
+  const model = matMulNBitsModel({ ...q, scales: scalesF32 }, M, N, K, { ...opts, scaleDtype: 'f32' });
+  const session = await ort.InferenceSession.create(model, { executionProviders: [executionProvider] });
+  const y = (await session.run({ A: new ort.Tensor('float32', a, [M, K]) })).Y.data as Float32Array; // [M, N]
+  await session.release();
+  let maxErr = 0;
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k] * wHat[n * K + k];
+      maxErr = Math.max(maxErr, Math.abs(s - y[m * N + n]));
+    }
+  }
+  return maxErr;
+}

@@ -1,6 +1,5 @@
 import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import type { RtnOptions, RtnResult } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import { createQuantizePoolBrowser } from '../../src/kernels/wasm/quantize-pool-browser.ts';
@@ -8,7 +7,7 @@ import { quantizeWasmUrl } from '../../src/kernels/wasm/quantize-wasm-url.ts';
 import { loadQuantizeWasm, type WasmRtnKernel } from '../../src/kernels/wasm/quantize-wasm.ts';
 import { quantizeRtnWebGpu } from '../../src/kernels/webgpu/rtn-quantize.ts';
 import type { GpuDevice } from '../../src/kernels/webgpu/webgpu-types.ts';
-import { matMulNBitsModel } from '../matmul-nbits-model.ts';
+import { matMulNBitsMaxError, matMulNBitsModel } from '../matmul-nbits-model.ts';
 import { lcgRng } from '../seeded-random.ts';
 
 // In real Chromium: the WASM SIMD build, its Web Worker pool and the WebGPU kernel
@@ -146,26 +145,9 @@ describe('onnxruntime-web (default bundle) WebGPU EP runs MatMulNBits on our pac
   for (const bits of [2, 4]) {
     for (const symmetric of [true, false]) {
       it(`bits=${bits} ${symmetric ? 'sym' : 'asym'}: Y = A @ dequantize(W)^T`, async () => {
-        const M = 2;
-        const N = 8;
-        const K = 64;
-        const r = lcgRng(bits * 10 + (symmetric ? 1 : 0));
-        const w = Float32Array.from({ length: N * K }, () => r() * 0.2 + (symmetric ? 0 : 0.03));
-        const a = Float32Array.from({ length: M * K }, () => r());
-        const o: RtnOptions = { bits, blockSize: 32, symmetric, scaleDtype: 'f32' };
-        const q = quantizeRtnReference(w, N, K, o);
-        const wHat = dequantizeNBits(q, N, K, o);
-        const session = await ort.InferenceSession.create(matMulNBitsModel(q, M, N, K, o), { executionProviders: ['webgpu'] });
-        const y = (await session.run({ A: new ort.Tensor('float32', a, [M, K]) })).Y.data as Float32Array;
-        await session.release();
-        let maxErr = 0;
-        for (let m = 0; m < M; m++) {
-          for (let n = 0; n < N; n++) {
-            let s = 0;
-            for (let k = 0; k < K; k++) s += a[m * K + k] * wHat[n * K + k];
-            maxErr = Math.max(maxErr, Math.abs(s - y[m * N + n]));
-          }
-        }
+        const seed = bits * 10 + (symmetric ? 1 : 0);
+        const c = { M: 2, N: 8, K: 64, bits, blockSize: 32, symmetric, scaleDtype: 'f32' as const, seed };
+        const maxErr = await matMulNBitsMaxError(ort, 'webgpu', c);
         expect(maxErr).toBeLessThan(1e-4);
       });
     }
