@@ -54,6 +54,34 @@ async function compare(ref: CausalLM, onnx: CausalLM, prompt: number[], steps: n
   return { prefill, decode };
 }
 
+/**
+ * Builds the decoder with an RTN hook on the linears or on the embedding, keeping each hooked
+ * tensor's dequantized weights, and compares it against the reference run on exactly the
+ * weights MatMulNBits (or GatherBlockQuantized) computes with.
+ */
+async function compareQuantized(ir: ModelIR, prompt: number[], where: 'linear' | 'embedding', bits: number, symmetric: boolean) {
+  const opts = { bits, blockSize: 32, symmetric, scaleDtype: 'f32' as const };
+  const dequantized = new Map<string, Float32Array>();
+  const hook: LinearHook = (name, weight, N, K) => {
+    const q = quantizeRtnReference(weight, N, K, { ...opts, name });
+    dequantized.set(name, dequantizeNBits(q, N, K, opts));
+    return {
+      kind: 'nbits', bits, blockSize: 32, outFeatures: N, inFeatures: K,
+      packed: q.packed, scales: q.scales as Float32Array, zeroPoints: q.zeroPoints ?? undefined,
+    };
+  };
+  const built = await buildOnnxDecoder(ir, where === 'linear' ? { linear: hook } : { embedding: hook });
+  const onnx = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
+  const tensors = new Map([...ir.tensors].map(([name, t]) => {
+    const w = dequantized.get(name);
+    return [name, w ? { ...t, read: async () => w.slice() } : t];
+  }));
+  const refQ = await ReferenceModel.load({ config: ir.config, tensors });
+  const d = await compare(refQ, onnx, prompt, 8);
+  await onnx.dispose();
+  return { built, dequantized, d };
+}
+
 async function onnxModel(ir: ModelIR, opts: BuildOnnxOptions = {}): Promise<CausalLM> {
   const built = await buildOnnxDecoder(ir, opts);
   const external = built.externalData ? [{ path: built.externalData.location, data: Buffer.concat(built.externalData.chunks) }] : [];
@@ -108,60 +136,23 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
 
   it('a linear hook swaps MatMul for MatMulNBits: logits match the reference run on the dequantized weights', async () => {
     for (const [bits, symmetric] of [[4, true], [4, false], [8, true]] as const) {
-      const opts = { bits, blockSize: 32, symmetric, scaleDtype: 'f32' as const };
-      const dequantized = new Map<string, Float32Array>();
-      const hook: LinearHook = (name, weight, N, K) => {
-        const q = quantizeRtnReference(weight, N, K, { ...opts, name });
-        dequantized.set(name, dequantizeNBits(q, N, K, opts));
-        return {
-          kind: 'nbits', bits, blockSize: 32, outFeatures: N, inFeatures: K,
-          packed: q.packed, scales: q.scales as Float32Array, zeroPoints: q.zeroPoints ?? undefined,
-        };
-      };
-      const built = await buildOnnxDecoder(ir, { linear: hook });
-      const onnx = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
-      // The reference model sees exactly the weights MatMulNBits computes with.
-      const tensors = new Map([...ir.tensors].map(([name, t]) => {
-        const w = dequantized.get(name);
-        return [name, w ? { ...t, read: async () => w.slice() } : t];
-      }));
-      const refQ = await ReferenceModel.load({ config: ir.config, tensors });
-      const d = await compare(refQ, onnx, prompt, 8);
+      const { built, d } = await compareQuantized(ir, prompt, 'linear', bits, symmetric);
       const kinds = new Set(built.tensors.map((t) => t.kind));
       console.log(`stories260K int${bits} ${symmetric ? 'sym' : 'asym'} g32 via MatMulNBits: ${built.model.byteLength} bytes; max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(kinds.has(`nbits${bits}`)).toBe(true);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);
-      await onnx.dispose();
     }
   });
 
   it('a quantized embedding (GatherBlockQuantized) and its tied MatMulNBits classifier match the reference on the dequantized table', async () => {
     for (const [bits, symmetric] of [[8, true], [4, true], [4, false]] as const) {
-      const opts = { bits, blockSize: 32, symmetric, scaleDtype: 'f32' as const };
-      const dequantized = new Map<string, Float32Array>();
-      const hook: LinearHook = (name, weight, N, K) => {
-        const q = quantizeRtnReference(weight, N, K, { ...opts, name });
-        dequantized.set(name, dequantizeNBits(q, N, K, opts));
-        return {
-          kind: 'nbits', bits, blockSize: 32, outFeatures: N, inFeatures: K,
-          packed: q.packed, scales: q.scales as Float32Array, zeroPoints: q.zeroPoints ?? undefined,
-        };
-      };
-      const built = await buildOnnxDecoder(ir, { embedding: hook });
+      const { built, dequantized, d } = await compareQuantized(ir, prompt, 'embedding', bits, symmetric);
       expect(dequantized.has('model.embed_tokens.weight')).toBe(true);
-      const onnx = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
-      const tensors = new Map([...ir.tensors].map(([name, t]) => {
-        const w = dequantized.get(name);
-        return [name, w ? { ...t, read: async () => w.slice() } : t];
-      }));
-      const refQ = await ReferenceModel.load({ config: ir.config, tensors });
-      const d = await compare(refQ, onnx, prompt, 8);
       const embed = built.tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
       console.log(`stories260K emb int${bits} ${symmetric ? 'sym' : 'asym'} g32: embedding ${embed.bytes} bytes; max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(embed.kind).toBe(`nbits${bits}`);
       expect(embed.bytes).toBe(matMulNBitsBytes(512, 64, { bits, blockSize: 32, symmetric }, 4).total);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);
-      await onnx.dispose();
     }
   });
 
