@@ -1,16 +1,15 @@
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { downloadHubModel } from '../../src/fetch/download-model.ts';
 import type { DownloadProgress } from '../../src/fetch/ranged-download.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import { openModelStore, type IdbModelStore } from '../../src/store/idb-store.ts';
 import { manifestFile } from '../../src/store/manifest.ts';
-import { HUB_REPOS, writeHubFixtures } from '../hub/hub-fixtures.ts';
-import { startHubServer, type HubServer } from '../hub/hub-server.ts';
+import { HUB_REPOS } from '../hub/hub-fixtures.ts';
+import { useLoopbackHub } from './loopback-hub.ts';
 
 /**
  * Downloads from the loopback hub into the store (fake-indexeddb) with Node's fetch: cut
@@ -20,22 +19,11 @@ import { startHubServer, type HubServer } from '../hub/hub-server.ts';
 
 const CHUNK = 256 * 1024;
 const fast = { backoffMs: 5, maxBackoffMs: 20 };
-let root: string;
-let hub: HubServer;
+const hub = useLoopbackHub();
 let dbCount = 0;
 const stores: IdbModelStore[] = [];
 
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shrinkray-hub-'));
-  await writeHubFixtures(root);
-  hub = await startHubServer({ root });
-});
-afterAll(async () => {
-  await hub.close();
-  await rm(root, { recursive: true, force: true });
-});
 afterEach(() => {
-  hub.reset();
   for (const s of stores.splice(0)) s.close();
 });
 
@@ -46,7 +34,7 @@ async function newStore(name = `fetch-test-${++dbCount}`): Promise<IdbModelStore
 }
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const onDisk = (repo: string, file: string) => readFile(join(root, repo, file)).then((b) => new Uint8Array(b));
+const onDisk = (repo: string, file: string) => readFile(join(hub.root, repo, file)).then((b) => new Uint8Array(b));
 const weightsKey = `${HUB_REPOS.synthetic}/model.safetensors`;
 
 async function storedBytes(store: IdbModelStore, modelId: string, path: string): Promise<Uint8Array> {

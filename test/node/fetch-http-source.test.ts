@@ -1,30 +1,17 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { discoverModelFiles } from '../../src/fetch/discover-files.ts';
 import { openHttpSource } from '../../src/fetch/http-byte-source.ts';
 import { hubApiUrl, hubFileUrl, hubRef, parseRepoId } from '../../src/fetch/hub-url.ts';
 import { bytesSource } from '../../src/formats/byte-source.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
-import { HUB_REPOS, writeHubFixtures } from '../hub/hub-fixtures.ts';
-import { startHubServer, type HubServer } from '../hub/hub-server.ts';
+import { HUB_REPOS } from '../hub/hub-fixtures.ts';
+import { useLoopbackHub } from './loopback-hub.ts';
 
 /** Hub URLs, file discovery, and remote safetensors read lazily over Range requests. */
 
-let root: string;
-let hub: HubServer;
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shrinkray-hub-'));
-  await writeHubFixtures(root);
-  hub = await startHubServer({ root });
-});
-afterAll(async () => {
-  await hub.close();
-  await rm(root, { recursive: true, force: true });
-});
-afterEach(() => hub.reset());
+const hub = useLoopbackHub();
 
 describe('hub URLs', () => {
   it('follows the hub layout and encodes revisions and paths', () => {
@@ -49,7 +36,7 @@ describe('discovery', () => {
     const plan = await discoverModelFiles(hubRef(HUB_REPOS.synthetic, 'main', hub.url));
     expect(plan.listed).toBe(true);
     const weights = plan.files.find((f) => f.path === 'model.safetensors')!;
-    expect(weights.size).toBe((await readFile(join(root, HUB_REPOS.synthetic, 'model.safetensors'))).byteLength);
+    expect(weights.size).toBe((await readFile(join(hub.root, HUB_REPOS.synthetic, 'model.safetensors'))).byteLength);
     expect(weights.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(plan.files.find((f) => f.path === 'config.json')!.sha256).toBeUndefined(); // not an LFS file
   });
@@ -66,7 +53,7 @@ describe('discovery', () => {
 
 describe('remote safetensors over Range requests', () => {
   it('reads the header and one tensor without downloading the file', async () => {
-    const path = join(root, HUB_REPOS.synthetic, 'model.safetensors');
+    const path = join(hub.root, HUB_REPOS.synthetic, 'model.safetensors');
     const disk = new Uint8Array(await readFile(path));
     const src = await openHttpSource(hubFileUrl(hubRef(HUB_REPOS.synthetic, 'main', hub.url), 'model.safetensors'), { name: 'model.safetensors' });
     expect(src.size).toBe(disk.byteLength);

@@ -1,30 +1,20 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HUB_REPOS, writeHubFixtures } from '../hub/hub-fixtures.ts';
-import { startHubServer, type HubServer } from '../hub/hub-server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HUB_REPOS } from '../hub/hub-fixtures.ts';
+import { useLoopbackHub } from './loopback-hub.ts';
 
 /** The loopback hub itself: the hub's URL layout, Range semantics, CORS, and each fault. */
 
-let root: string;
-let hub: HubServer;
+const hub = useLoopbackHub();
 let weights: Buffer;
 const path = `${HUB_REPOS.synthetic}/model.safetensors`;
 const url = () => `${hub.url}/${HUB_REPOS.synthetic}/resolve/main/model.safetensors`;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'shrinkray-hub-'));
-  await writeHubFixtures(root);
-  hub = await startHubServer({ root });
-  weights = await readFile(join(root, path));
+  weights = await readFile(join(hub.root, path));
 });
-afterAll(async () => {
-  await hub.close();
-  await rm(root, { recursive: true, force: true });
-});
-afterEach(() => hub.reset());
 
 describe('hub layout and ranges', () => {
   it('serves whole files with ETag, CORS and CORP headers', async () => {
