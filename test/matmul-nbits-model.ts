@@ -3,6 +3,7 @@ import { dequantizeNBits } from '../src/kernels/quantize/dequantize.ts';
 import type { RtnOptions, RtnResult } from '../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../src/kernels/quantize/rtn-reference.ts';
 import { f16BitsToF32 } from '../src/kernels/quantize/scale-f16.ts';
+import { concatBytes } from './concat-bytes.ts';
 import { lcgRng } from './seeded-random.ts';
 
 /**
@@ -25,19 +26,10 @@ function varint(v: number | bigint): number[] {
   } while (x > 0n);
   return out;
 }
-function cat(parts: Field[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 const fInt = (no: number, v: number | bigint): Field => new Uint8Array([...varint(no << 3), ...varint(v)]);
-const fBytes = (no: number, b: Uint8Array): Field => cat([new Uint8Array([...varint((no << 3) | 2), ...varint(b.length)]), b]);
+const fBytes = (no: number, b: Uint8Array): Field => concatBytes([new Uint8Array([...varint((no << 3) | 2), ...varint(b.length)]), b]);
 const fStr = (no: number, s: string): Field => fBytes(no, te.encode(s));
-const msg = (no: number, parts: Field[]): Field => fBytes(no, cat(parts));
+const msg = (no: number, parts: Field[]): Field => fBytes(no, concatBytes(parts));
 
 const FLOAT = 1;
 const UINT8 = 2;
@@ -73,7 +65,7 @@ export function matMulNBitsModel(q: RtnResult, M: number, N: number, K: number, 
     ...(q.zeroPoints ? [tensor('zp', UINT8, [q.zeroPoints.length], q.zeroPoints)] : []),
   ];
   const graph = msg(7, [node, fStr(2, 'g'), ...inits, valueInfo(11, 'A', [M, K]), valueInfo(12, 'Y', [M, N])]);
-  return cat([fInt(1, 8), msg(8, [fStr(1, ''), fInt(2, 17)]), msg(8, [fStr(1, 'com.microsoft'), fInt(2, 1)]), graph]);
+  return concatBytes([fInt(1, 8), msg(8, [fStr(1, ''), fInt(2, 17)]), msg(8, [fStr(1, 'com.microsoft'), fInt(2, 1)]), graph]);
 }
 
 

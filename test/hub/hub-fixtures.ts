@@ -1,6 +1,7 @@
 import { cp, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { safetensorsHeader, writeSafetensors, type SafetensorsEntry } from '../../src/formats/safetensors.ts';
+import { concatBytes } from '../concat-bytes.ts';
 
 /**
  * Model folders for the loopback hub, generated deterministically into a temp root:
@@ -38,16 +39,6 @@ function tensor(name: string, shape: number[], seed: number): SafetensorsEntry {
   return { name, dtype: 'F32', shape, data: syntheticFloats(shape.reduce((a, b) => a * b, 1), seed) };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
 async function put(root: string, repo: string, file: string, bytes: Uint8Array | string): Promise<void> {
   const path = join(root, repo, file);
   await mkdir(dirname(path), { recursive: true });
@@ -61,7 +52,7 @@ export function syntheticSafetensors(layers = 1): Uint8Array {
     entries.push(tensor(`model.layers.${l}.mlp.up_proj.weight`, [768, 256], 2 + 2 * l)); // [ffn, dim]
     entries.push(tensor(`model.layers.${l}.mlp.down_proj.weight`, [256, 768], 3 + 2 * l)); // [dim, ffn]
   }
-  return concat(writeSafetensors(entries, { format: 'pt' }));
+  return concatBytes(writeSafetensors(entries, { format: 'pt' }));
 }
 
 export async function writeHubFixtures(root: string, storiesDir?: string): Promise<void> {
@@ -84,18 +75,18 @@ export async function writeHubFixtures(root: string, storiesDir?: string): Promi
   for (const repo of [HUB_REPOS.sharded, HUB_REPOS.missingShard]) {
     await put(root, repo, 'config.json', config);
     await put(root, repo, 'model.safetensors.index.json', JSON.stringify(index, null, 2));
-    await put(root, repo, 'model-00001-of-00002.safetensors', concat(writeSafetensors(shardA)));
+    await put(root, repo, 'model-00001-of-00002.safetensors', concatBytes(writeSafetensors(shardA)));
   }
-  await put(root, HUB_REPOS.sharded, 'model-00002-of-00002.safetensors', concat(writeSafetensors(shardB)));
+  await put(root, HUB_REPOS.sharded, 'model-00002-of-00002.safetensors', concatBytes(writeSafetensors(shardB)));
 
   // A header length that fits, followed by bytes that are not JSON.
   const good = safetensorsHeader([{ name: 'w', dtype: 'F32', shape: [64] }]);
-  const bad = concat([good.subarray(0, 8), new TextEncoder().encode('{"w": {"dtype": "F32", "shape": [64], "data_offs'.padEnd(good.byteLength - 8, '#')), new Uint8Array(256)]);
+  const bad = concatBytes([good.subarray(0, 8), new TextEncoder().encode('{"w": {"dtype": "F32", "shape": [64], "data_offs'.padEnd(good.byteLength - 8, '#')), new Uint8Array(256)]);
   await put(root, HUB_REPOS.badHeader, 'config.json', config);
   await put(root, HUB_REPOS.badHeader, 'model.safetensors', bad);
 
   await put(root, HUB_REPOS.onnxOnly, 'config.json', config);
-  await put(root, HUB_REPOS.onnxOnly, 'onnx/model.onnx', concat([new Uint8Array([0x08, 0x07]), new Uint8Array(new Float32Array(syntheticFloats(4096, 7)).buffer)]));
+  await put(root, HUB_REPOS.onnxOnly, 'onnx/model.onnx', concatBytes([new Uint8Array([0x08, 0x07]), new Uint8Array(new Float32Array(syntheticFloats(4096, 7)).buffer)]));
 
   if (storiesDir && (await stat(storiesDir).catch(() => undefined))?.isDirectory()) {
     await cp(storiesDir, join(root, HUB_REPOS.stories), { recursive: true });

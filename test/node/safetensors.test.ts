@@ -7,16 +7,7 @@ import { blobSource, bytesSource, type ByteSource } from '../../src/formats/byte
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from '../../src/formats/half.ts';
 import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.ts';
 import { fileSource } from '../../src/node/file-source.ts';
-
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+import { concatBytes } from '../concat-bytes.ts';
 
 /** A source that records every read, to prove the reader only fetches what it needs. */
 function countingSource(bytes: Uint8Array, name = 'model.safetensors'): ByteSource & { reads: [number, number][] } {
@@ -86,7 +77,7 @@ describe('safetensors writer and reader', () => {
       { name: 'u', dtype: 'U8', shape: [2], data: Uint8Array.from([0, 255]) },
       { name: 'e', dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
     ], { format: 'pt' });
-    const file = concat(parts);
+    const file = concatBytes(parts);
     const headerLen = Number(new DataView(file.buffer).getBigUint64(0, true));
     expect(headerLen % 8).toBe(0); // data region 8-byte aligned
     expect(new TextDecoder().decode(file.subarray(8, 8 + headerLen))).toMatch(/} *$/); // padded with spaces
@@ -112,7 +103,7 @@ describe('safetensors writer and reader', () => {
 
   it('reads the header with two reads and each tensor with exactly its own byte range', async () => {
     const big = new Float32Array(10_000).fill(1);
-    const file = concat(writeSafetensors([
+    const file = concatBytes(writeSafetensors([
       { name: 'big', dtype: 'F32', shape: [100, 100], data: big },
       { name: 'small', dtype: 'F16', shape: [4], data: half },
     ]));
@@ -128,7 +119,7 @@ describe('safetensors writer and reader', () => {
   });
 
   it('works over a Blob, and a read past its end names the file', async () => {
-    const file = concat(writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2, 3], data: a }]));
+    const file = concatBytes(writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2, 3], data: a }]));
     const src = blobSource(new Blob([file]), 'blob.safetensors');
     expect(await (await readSafetensors(src)).tensors.get('a')!.read()).toEqual(a);
     await expectBadFile(src.read(file.byteLength - 4, 8), /blob\.safetensors: truncated/);
@@ -141,7 +132,7 @@ describe('fileSource', () => {
     try {
       const path = join(dir, 'w.safetensors');
       const a = Float32Array.from([1, 2, 3, 4]);
-      await writeFile(path, concat(writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2, 2], data: a }])));
+      await writeFile(path, concatBytes(writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2, 2], data: a }])));
       const src = await fileSource(path);
       expect(await (await readSafetensors(src)).tensors.get('a')!.read()).toEqual(a);
       await expectBadFile(src.read(src.size - 2, 4), /w\.safetensors: truncated/);
