@@ -67,3 +67,16 @@ export function releaseCallbacks(...callbacks: unknown[]): void {
     if (typeof release === 'function') void Promise.resolve(release.call(cb)).catch(() => undefined);
   }
 }
+
+/**
+ * Runs calls one at a time, in the order they came: an onnxruntime session runs one pass
+ * at a time, and two compressions at once would double the memory the pipeline bounds.
+ */
+export function serialQueue(): <T>(body: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(body: () => Promise<T>): Promise<T> => {
+    const run = tail.then(body, body);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}

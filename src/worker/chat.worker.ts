@@ -5,7 +5,7 @@ import { generate } from '../runtime/generate.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 import { TextStreamDecoder } from '../runtime/tokenizer.ts';
 import type { CausalLM } from '../runtime/causal-lm.ts';
-import { nextEventTurn, releaseCallbacks, signalFromPort } from './cancel.ts';
+import { nextEventTurn, releaseCallbacks, serialQueue, signalFromPort } from './cancel.ts';
 import { loadChatModel, type ChatModel } from './chat-model.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import type {
@@ -20,6 +20,7 @@ import { WorkerStore } from './worker-store.ts';
 registerErrorTransfer();
 const store = new WorkerStore();
 let loaded: ChatModel | undefined;
+const serial = serialQueue(); // load, generate, evaluate and unload never overlap
 
 function current(): ChatModel {
   if (!loaded) throw new ShrinkrayError('bad_argument', 'no model is loaded in the chat worker; call load(modelId) first');
@@ -33,9 +34,9 @@ async function unload(): Promise<void> {
 }
 
 async function withCancel<T>(cancel: CancelPort | undefined, callback: unknown, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const { signal, close } = signalFromPort(cancel);
+  const { signal, close } = signalFromPort(cancel); // listening at once: a cancel may come while queued
   try {
-    return await body(signal);
+    return await serial(() => body(signal));
   } catch (e) {
     throw toShrinkrayError(e);
   } finally {
@@ -65,16 +66,18 @@ function promptIds(m: ChatModel, request: GenerateRequest): number[] {
 }
 
 const api: ChatWorkerApi = {
-  configure: async (options: WorkerOptions) => {
+  configure: (options: WorkerOptions) => serial(async () => {
     await unload();
     await store.configure(options);
-  },
+  }),
 
   load: async (modelId: string, options: LoadOptions = {}, onProgress?: ProgressCallback) => {
     try {
-      await unload();
-      loaded = await loadChatModel(await store.get(), modelId, options, onProgress);
-      return loaded.info;
+      return await serial(async () => {
+        await unload();
+        loaded = await loadChatModel(await store.get(), modelId, options, onProgress);
+        return loaded.info;
+      });
     } catch (e) {
       throw toShrinkrayError(e);
     } finally {
@@ -117,7 +120,7 @@ const api: ChatWorkerApi = {
       return { nll: r.nll, ppl: r.ppl, tokens: r.tokens, docs: r.docs, ms: performance.now() - t0 };
     }),
 
-  unload,
+  unload: () => serial(unload),
 };
 
 Comlink.expose(api);

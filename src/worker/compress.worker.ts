@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
 import { downloadHubModel } from '../fetch/download-model.ts';
-import { releaseCallbacks, signalFromPort } from './cancel.ts';
+import { releaseCallbacks, serialQueue, signalFromPort } from './cancel.ts';
 import { runCompressJob } from './compress-job.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import { kernelQuantizer } from './kernel-pool.ts';
@@ -15,6 +15,7 @@ import { modelInfo, WorkerStore } from './worker-store.ts';
  */
 registerErrorTransfer();
 const store = new WorkerStore();
+const oneCompression = serialQueue(); // the memory bound is per compression: run them one after another
 
 /** Runs a long call with the client's cancel port as an AbortSignal; errors leave as ShrinkrayErrors. */
 async function cancellable<T>(cancel: CancelPort | undefined, callback: unknown, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -41,7 +42,8 @@ const api: CompressWorkerApi = {
   }),
 
   compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
-    const manifest = await runCompressJob(modelId, recipe, { store: await store.get(), quantizer: await kernelQuantizer(), onProgress, signal });
+    const manifest = await oneCompression(async () =>
+      runCompressJob(modelId, recipe, { store: await store.get(), quantizer: await kernelQuantizer(), onProgress, signal }));
     return modelInfo(manifest);
   }),
 

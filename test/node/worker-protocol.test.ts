@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { MessageChannel as NodeMessageChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ShrinkrayError, type ShrinkrayErrorCode } from '../../src/errors.ts';
-import { cancelPortFor, nextEventTurn, signalFromPort } from '../../src/worker/cancel.ts';
+import { cancelPortFor, nextEventTurn, serialQueue, signalFromPort } from '../../src/worker/cancel.ts';
 import { deserializeError, registerErrorTransfer, serializeError, toShrinkrayError } from '../../src/worker/errors.ts';
 import type { CancelPort, ChatWorkerApi, CompressWorkerApi, Progress, StoredModelInfo } from '../../src/worker/protocol.ts';
 
@@ -103,6 +103,23 @@ describe('cancel ports', () => {
     setTimeout(() => ac.abort(), 20);
     expect(await call).toBeGreaterThan(0);
     done();
+  });
+});
+
+describe('serialQueue', () => {
+  it('runs calls one at a time in order; a failure does not stop the next', async () => {
+    const serial = serialQueue();
+    const log: string[] = [];
+    const step = (name: string, fail = false) => serial(async () => {
+      log.push(`${name} start`);
+      await nextEventTurn();
+      log.push(`${name} end`);
+      if (fail) throw new ShrinkrayError('runtime_error', name);
+      return name;
+    });
+    const results = await Promise.allSettled([step('a'), step('b', true), step('c')]);
+    expect(log).toEqual(['a start', 'a end', 'b start', 'b end', 'c start', 'c end']);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 });
 
