@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { magnitudeMask, scoreMask } from '../../src/kernels/prune/magnitude.ts';
 import { nmMask, nmScoreMask } from '../../src/kernels/prune/n-m.ts';
-import { createWebGpuPruner, type GpuDeviceLike, type WebGpuPruneKernel } from '../../src/kernels/prune/webgpu/prune-webgpu.ts';
+import { createWebGpuPruner, type WebGpuPruneKernel } from '../../src/kernels/prune/webgpu/prune-webgpu.ts';
 import { randomFloats } from '../seeded-random.ts';
 
 /** WebGPU pruning masks (SwiftShader in CI) against the TypeScript kernels: bit for bit. */
@@ -12,14 +12,10 @@ function firstDiff(a: Uint8Array, b: Uint8Array): number {
   return -1;
 }
 
-interface GpuLike {
-  requestAdapter(): Promise<{ requestDevice(): Promise<GpuDeviceLike & { destroy(): void }> } | null>;
-}
-
 let gpu: WebGpuPruneKernel;
 let chunked: WebGpuPruneKernel; // small binding cap: several dispatches per tensor
 beforeAll(async () => {
-  const adapter = await (navigator as unknown as { gpu?: GpuLike }).gpu?.requestAdapter();
+  const adapter = await (navigator.gpu as GPU | undefined)?.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter (is --enable-unsafe-webgpu set?)');
   const device = await adapter.requestDevice();
   gpu = await createWebGpuPruner(device);

@@ -6,7 +6,6 @@ import { createQuantizePoolBrowser } from '../../src/kernels/wasm/quantize-pool-
 import { quantizeWasmUrl } from '../../src/kernels/wasm/quantize-wasm-url.ts';
 import { loadQuantizeWasm, type WasmRtnKernel } from '../../src/kernels/wasm/quantize-wasm.ts';
 import { quantizeRtnWebGpu } from '../../src/kernels/webgpu/rtn-quantize.ts';
-import type { GpuDevice } from '../../src/kernels/webgpu/webgpu-types.ts';
 import { matMulNBitsMaxError, matMulNBitsModel } from '../matmul-nbits-model.ts';
 import { lcgRng } from '../seeded-random.ts';
 
@@ -14,15 +13,13 @@ import { lcgRng } from '../seeded-random.ts';
 // (SwiftShader here) against the scalar reference. Error budget: none for all three; the
 // WGSL emulates the reference's f32 steps in integers, so subnormals and ties agree too.
 
-type Gpu = { requestAdapter(): Promise<{ requestDevice(): Promise<GpuDevice> } | null> };
-
 let wasm: WasmRtnKernel;
-let device: GpuDevice;
+let device: GPUDevice;
 beforeAll(async () => {
   const res = await fetch(quantizeWasmUrl);
   expect(res.ok, `${quantizeWasmUrl}: HTTP ${res.status} (run npm run build:wasm)`).toBe(true);
   wasm = await loadQuantizeWasm(await res.arrayBuffer());
-  const gpu = (navigator as unknown as { gpu?: Gpu }).gpu;
+  const gpu: GPU | undefined = navigator.gpu;
   expect(gpu, 'navigator.gpu is missing (is --enable-unsafe-webgpu set?)').toBeDefined();
   const adapter = await gpu!.requestAdapter();
   expect(adapter).not.toBeNull();

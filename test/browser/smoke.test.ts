@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Comlink from 'comlink';
 import type { EchoApi } from './echo.worker.ts';
-import { BufferUsage, getGpu, MapMode } from './webgpu-minimal.ts';
 
 /**
  * What the product relies on in the browser, checked in real Chromium: WASM SIMD,
@@ -52,7 +51,7 @@ describe('cross-origin isolation', () => {
 
 describe('WebGPU', () => {
   it('finds an adapter and computes y = a*x + b over 1,024 floats', async () => {
-    const gpu = getGpu();
+    const gpu: GPU | undefined = navigator.gpu;
     expect(gpu, 'navigator.gpu is missing (is --enable-unsafe-webgpu set?)').toBeDefined();
     const adapter = await gpu!.requestAdapter();
     expect(adapter, 'requestAdapter() returned null').not.toBeNull();
@@ -74,12 +73,12 @@ describe('WebGPU', () => {
           }`,
       });
       const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      const params = device.createBuffer({ size: 8, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+      const params = device.createBuffer({ size: 8, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(params, 0, new Float32Array([a, b]));
-      const xBuf = device.createBuffer({ size: n * 4, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST });
+      const xBuf = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(xBuf, 0, x);
-      const yBuf = device.createBuffer({ size: n * 4, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC });
-      const readBuf = device.createBuffer({ size: n * 4, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+      const yBuf = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+      const readBuf = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       const bindGroup = device.createBindGroup({
         layout: pipeline.getBindGroupLayout(0),
         entries: [
@@ -96,7 +95,7 @@ describe('WebGPU', () => {
       pass.end();
       encoder.copyBufferToBuffer(yBuf, 0, readBuf, 0, n * 4);
       device.queue.submit([encoder.finish()]);
-      await readBuf.mapAsync(MapMode.READ);
+      await readBuf.mapAsync(GPUMapMode.READ);
       const y = new Float32Array(readBuf.getMappedRange().slice(0));
       readBuf.unmap();
 

@@ -2,7 +2,6 @@ import { ShrinkrayError } from '../../errors.ts';
 import type { QuantizePool } from '../wasm/quantize-pool.ts';
 import { loadQuantizeWasm, type WasmRtnKernel, type WasmSource } from '../wasm/quantize-wasm.ts';
 import { quantizeRtnWebGpu } from '../webgpu/rtn-quantize.ts';
-import type { GpuDevice } from '../webgpu/webgpu-types.ts';
 import type { RtnOptions, RtnResult } from './rtn-options.ts';
 import { quantizeRtnReference } from './rtn-reference.ts';
 
@@ -31,7 +30,7 @@ export interface RtnQuantizerChoice {
   prefer?: RtnBackend; // force one backend; its ingredient below must be given
   wasm?: WasmSource | WasmRtnKernel; // quantize.wasm bytes or module (see quantize-wasm-url.ts), or a loaded kernel
   pool?: QuantizePool; // from createQuantizePoolBrowser / createQuantizePoolNode
-  device?: GpuDevice; // a WebGPU device
+  device?: GPUDevice; // a WebGPU device
 }
 
 export async function createRtnQuantizer(choice: RtnQuantizerChoice = {}): Promise<RtnQuantizer> {

@@ -2,7 +2,6 @@ import { ShrinkrayError } from '../../errors.ts';
 import { blobBytes, zeroPointRowBytes } from '../quantize/matmul-nbits-layout.ts';
 import { badBlockError, blockCount, validateRtn, type RtnOptions, type RtnResult } from '../quantize/rtn-options.ts';
 import { RTN_WORKGROUP_SIZE, rtnQuantizeWgsl } from './rtn-quantize-wgsl.ts';
-import { BufferUsage, MapMode, type GpuBuffer, type GpuComputePipeline, type GpuDevice } from './webgpu-types.ts';
 
 /**
  * RTN quantization on WebGPU, shaped like an onnxruntime-web op: validateInputs ->
@@ -14,7 +13,7 @@ import { BufferUsage, MapMode, type GpuBuffer, type GpuComputePipeline, type Gpu
 /** Weights uploaded per dispatch, at most: bounded by the binding limit and by memory use. */
 const MAX_CHUNK_BYTES = 64 << 20;
 
-const validateInputs = (device: GpuDevice, weight: Float32Array, N: number, K: number, opts: RtnOptions): void => {
+const validateInputs = (device: GPUDevice, weight: Float32Array, N: number, K: number, opts: RtnOptions): void => {
   validateRtn(weight, N, K, opts);
   if (K * 4 > Math.min(device.limits.maxStorageBufferBindingSize, MAX_CHUNK_BYTES)) {
     throw new ShrinkrayError('bad_argument', `WebGPU RTN: one row of K=${K} floats exceeds the device's storage binding limit`);
@@ -28,10 +27,10 @@ interface ProgramInfo {
   zpRow: number; // bytes of zero points per row
   rowsPerChunk: number;
   /** Uniforms for a chunk of `rows` rows, and its 2-D workgroup grid. */
-  params(rows: number): { uniforms: Uint32Array; grid: [number, number] };
+  params(rows: number): { uniforms: Uint32Array<ArrayBuffer>; grid: [number, number] };
 }
 
-const createProgramInfo = (device: GpuDevice, N: number, K: number, opts: RtnOptions): ProgramInfo => {
+const createProgramInfo = (device: GPUDevice, N: number, K: number, opts: RtnOptions): ProgramInfo => {
   const kBlocks = blockCount(K, opts.blockSize);
   const blob = blobBytes(opts.blockSize, opts.bits);
   const zpRow = zeroPointRowBytes(kBlocks, opts.bits);
@@ -55,8 +54,8 @@ const createProgramInfo = (device: GpuDevice, N: number, K: number, opts: RtnOpt
   };
 };
 
-const pipelines = new WeakMap<GpuDevice, GpuComputePipeline>();
-function pipelineFor(device: GpuDevice): GpuComputePipeline {
+const pipelines = new WeakMap<GPUDevice, GPUComputePipeline>();
+function pipelineFor(device: GPUDevice): GPUComputePipeline {
   let p = pipelines.get(device);
   if (!p) {
     const module = device.createShaderModule({ code: rtnQuantizeWgsl, label: 'rtn-quantize' });
@@ -69,7 +68,7 @@ function pipelineFor(device: GpuDevice): GpuComputePipeline {
 const align4 = (x: number) => Math.ceil(x / 4) * 4;
 
 /** Same contract as quantizeRtnReference, on a GPU device. */
-export async function quantizeRtnWebGpu(device: GpuDevice, weight: Float32Array, N: number, K: number, opts: RtnOptions): Promise<RtnResult> {
+export async function quantizeRtnWebGpu(device: GPUDevice, weight: Float32Array, N: number, K: number, opts: RtnOptions): Promise<RtnResult> {
   validateInputs(device, weight, N, K, opts);
   const info = createProgramInfo(device, N, K, opts);
   const { kBlocks, rowPacked, scaleBytes, zpRow, rowsPerChunk } = info;
@@ -83,18 +82,18 @@ export async function quantizeRtnWebGpu(device: GpuDevice, weight: Float32Array,
     scales: align4(rowsPerChunk * kBlocks * scaleBytes),
     zps: align4(Math.max(1, rowsPerChunk * zpRow)),
   };
-  const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const pipeline = pipelineFor(device);
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   const bufs = {
-    uniforms: device.createBuffer({ size: 48, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }),
+    uniforms: device.createBuffer({ size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
     w: device.createBuffer({ size: sizes.w, usage: storage }),
     packed: device.createBuffer({ size: sizes.packed, usage: storage }),
     scales: device.createBuffer({ size: sizes.scales, usage: storage }),
     zps: device.createBuffer({ size: sizes.zps, usage: storage }),
     status: device.createBuffer({ size: 4, usage: storage }),
-    read: device.createBuffer({ size: sizes.packed + sizes.scales + sizes.zps + 4, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }),
+    read: device.createBuffer({ size: sizes.packed + sizes.scales + sizes.zps + 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
   };
   const bindGroup = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
@@ -105,7 +104,8 @@ export async function quantizeRtnWebGpu(device: GpuDevice, weight: Float32Array,
       const rows = Math.min(rowsPerChunk, N - r0);
       const { uniforms, grid } = info.params(rows);
       device.queue.writeBuffer(bufs.uniforms, 0, uniforms);
-      device.queue.writeBuffer(bufs.w, 0, weight, r0 * K, rows * K);
+      // The spec's writeBuffer takes views of shared memory too; @webgpu/types admits only ArrayBuffer views.
+      device.queue.writeBuffer(bufs.w, 0, weight as GPUAllowSharedBufferSource, r0 * K, rows * K);
       device.queue.writeBuffer(bufs.status, 0, Uint32Array.of(0xffffffff));
       const enc = device.createCommandEncoder();
       enc.clearBuffer(bufs.packed);
@@ -121,7 +121,7 @@ export async function quantizeRtnWebGpu(device: GpuDevice, weight: Float32Array,
       enc.copyBufferToBuffer(bufs.zps, 0, bufs.read, sizes.packed + sizes.scales, sizes.zps);
       enc.copyBufferToBuffer(bufs.status, 0, bufs.read, sizes.packed + sizes.scales + sizes.zps, 4);
       device.queue.submit([enc.finish()]);
-      await bufs.read.mapAsync(MapMode.READ);
+      await bufs.read.mapAsync(GPUMapMode.READ);
       const out = new Uint8Array(bufs.read.getMappedRange());
       const statusAt = sizes.packed + sizes.scales + sizes.zps;
       const bad = new DataView(out.buffer, out.byteOffset + statusAt, 4).getUint32(0, true);

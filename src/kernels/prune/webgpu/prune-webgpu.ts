@@ -10,40 +10,6 @@ import { NM_WGSL, ROW_SELECT_WGSL } from './prune-wgsl.ts';
  * tensor scope is one workgroup over the whole tensor, so it must fit one binding.
  */
 
-// The slice of WebGPU used here; TypeScript's DOM lib has no WebGPU types.
-interface GpuBuffer {
-  mapAsync(mode: number): Promise<void>;
-  getMappedRange(): ArrayBuffer;
-  unmap(): void;
-  destroy(): void;
-}
-interface GpuPipeline {
-  getBindGroupLayout(index: number): unknown;
-}
-export interface GpuDeviceLike {
-  limits: { maxStorageBufferBindingSize: number };
-  createShaderModule(desc: { code: string }): unknown;
-  createComputePipeline(desc: { layout: 'auto'; compute: { module: unknown; entryPoint: string } }): GpuPipeline;
-  createBuffer(desc: { size: number; usage: number }): GpuBuffer;
-  createBindGroup(desc: { layout: unknown; entries: Array<{ binding: number; resource: { buffer: GpuBuffer } }> }): unknown;
-  createCommandEncoder(): {
-    beginComputePass(): {
-      setPipeline(p: GpuPipeline): void;
-      setBindGroup(i: number, g: unknown): void;
-      dispatchWorkgroups(x: number, y?: number): void;
-      end(): void;
-    };
-    copyBufferToBuffer(src: GpuBuffer, srcOffset: number, dst: GpuBuffer, dstOffset: number, size: number): void;
-    finish(): unknown;
-  };
-  queue: { writeBuffer(b: GpuBuffer, offset: number, data: ArrayBufferView): void; submit(cmds: unknown[]): void };
-  pushErrorScope(filter: 'validation'): void;
-  popErrorScope(): Promise<{ message: string } | null>;
-}
-
-// GPUBufferUsage / GPUMapMode values from the WebGPU spec.
-const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
-const MAP_READ = 0x1;
 const MAX_GROUPS_X = 65535;
 
 export interface WebGpuPruneKernel {
@@ -58,7 +24,7 @@ export interface WebGpuPruneOptions {
 }
 
 /** Compiles the two pipelines; a shader the device refuses is a runtime_error, not silent zeros. */
-export async function createWebGpuPruner(device: GpuDeviceLike, opts: WebGpuPruneOptions = {}): Promise<WebGpuPruneKernel> {
+export async function createWebGpuPruner(device: GPUDevice, opts: WebGpuPruneOptions = {}): Promise<WebGpuPruneKernel> {
   const pipeline = async (code: string, name: string) => {
     device.pushErrorScope('validation');
     const p = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
@@ -72,8 +38,8 @@ export async function createWebGpuPruner(device: GpuDeviceLike, opts: WebGpuPrun
 
   /** Runs `pipe` over chunks of whole rows; `params(rows)` gives the uniform and the workgroup count. */
   async function run(
-    data: Float32Array, rows: number, width: number, what: string, pipe: GpuPipeline,
-    params: (rows: number) => { uniform: Uint32Array; workgroups: number },
+    data: Float32Array, rows: number, width: number, what: string, pipe: GPUComputePipeline,
+    params: (rows: number) => { uniform: Uint32Array<ArrayBuffer>; workgroups: number },
   ): Promise<Uint8Array> {
     throwOnNaN(data, what);
     const rowsPerChunk = Math.floor(maxBytes / (width * 4));
@@ -82,10 +48,10 @@ export async function createWebGpuPruner(device: GpuDeviceLike, opts: WebGpuPrun
     }
     const chunkRows = Math.min(rows, rowsPerChunk);
     const bytes = chunkRows * width * 4;
-    const scoresBuf = device.createBuffer({ size: bytes, usage: USAGE.STORAGE | USAGE.COPY_DST });
-    const maskBuf = device.createBuffer({ size: bytes, usage: USAGE.STORAGE | USAGE.COPY_SRC });
-    const readBuf = device.createBuffer({ size: bytes, usage: USAGE.MAP_READ | USAGE.COPY_DST });
-    const uniformBuf = device.createBuffer({ size: 32, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+    const scoresBuf = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    const maskBuf = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const readBuf = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const uniformBuf = device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     const group = device.createBindGroup({
       layout: pipe.getBindGroupLayout(0),
       entries: [{ binding: 0, resource: { buffer: scoresBuf } }, { binding: 1, resource: { buffer: maskBuf } }, { binding: 2, resource: { buffer: uniformBuf } }],
@@ -98,7 +64,8 @@ export async function createWebGpuPruner(device: GpuDeviceLike, opts: WebGpuPrun
         const x = Math.min(workgroups, MAX_GROUPS_X);
         uniform[4] = x; // groupsX: how the shader turns (x, y) back into one index
         device.queue.writeBuffer(uniformBuf, 0, uniform);
-        device.queue.writeBuffer(scoresBuf, 0, data.subarray(r0 * width, (r0 + n) * width));
+        // The spec's writeBuffer takes views of shared memory too; @webgpu/types admits only ArrayBuffer views.
+        device.queue.writeBuffer(scoresBuf, 0, data.subarray(r0 * width, (r0 + n) * width) as GPUAllowSharedBufferSource);
         const encoder = device.createCommandEncoder();
         const pass = encoder.beginComputePass();
         pass.setPipeline(pipe);
@@ -107,7 +74,7 @@ export async function createWebGpuPruner(device: GpuDeviceLike, opts: WebGpuPrun
         pass.end();
         encoder.copyBufferToBuffer(maskBuf, 0, readBuf, 0, n * width * 4);
         device.queue.submit([encoder.finish()]);
-        await readBuf.mapAsync(MAP_READ);
+        await readBuf.mapAsync(GPUMapMode.READ);
         const words = new Uint32Array(readBuf.getMappedRange(), 0, n * width);
         const out = mask.subarray(r0 * width, (r0 + n) * width);
         for (let i = 0; i < words.length; i++) out[i] = words[i]!;
