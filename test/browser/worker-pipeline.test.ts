@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { ShrinkrayError } from '../../src/errors.ts';
 import { createChatClient, createCompressClient, type ChatClient, type CompressClient, type Progress } from '../../src/worker/client.ts';
 
@@ -10,21 +10,17 @@ import { createChatClient, createCompressClient, type ChatClient, type CompressC
 const hubUrl = inject('hubUrl');
 const STORIES = 'test-org/stories260K';
 const storeName = `worker-pipeline-${Date.now()}`;
-const clients: { terminate(): void }[] = [];
 
 function compressClient(): CompressClient {
   const c = createCompressClient({ storeName });
-  clients.push(c);
+  onTestFinished(() => c.terminate()); // each test's workers go with it: fewer wasm heaps alive at once
   return c;
 }
 function chatClient(): ChatClient {
   const c = createChatClient({ storeName });
-  clients.push(c);
+  onTestFinished(() => c.terminate()); // each test's workers go with it: fewer wasm heaps alive at once
   return c;
 }
-afterAll(() => {
-  for (const c of clients.splice(0)) c.terminate();
-});
 
 const requests = async (): Promise<number> => {
   const s = (await (await fetch(`${hubUrl}/__hub/stats`)).json()) as { requests: Record<string, number> };

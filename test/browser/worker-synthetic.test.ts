@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { openModelStore } from '../../src/store/idb-store.ts';
 import { createChatClient, createCompressClient, type CompressClient, type Progress, type StoredModelInfo } from '../../src/worker/client.ts';
 import { sampleWorkerHeaps } from './worker-heap-sampler.ts';
@@ -14,14 +14,10 @@ const REPO = 'test-org/synthetic-smollm-13l';
 const LARGEST_TENSOR = 49152 * 576 * 4; // the [vocab, dim] fp32 embedding
 const MB = 1024 * 1024;
 const storeName = `worker-synthetic-${Date.now()}`;
-const clients: { terminate(): void }[] = [];
-afterAll(() => {
-  for (const c of clients.splice(0)) c.terminate();
-});
 
 function compressClient(): CompressClient {
   const c = createCompressClient({ storeName });
-  clients.push(c);
+  onTestFinished(() => c.terminate()); // each test's workers go with it: fewer wasm heaps alive at once
   return c;
 }
 
@@ -85,7 +81,7 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     lister.terminate();
     expect(models).toEqual([source.id, int4.id]);
     const chat = createChatClient({ storeName });
-    clients.push(chat);
+    onTestFinished(() => chat.terminate());
     const loaded = await chat.load(int4.id, { device: 'wasm' });
     const r = await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 16 });
     console.log(`chat: loaded in ${loaded.loadMs.toFixed(0)} ms; ${r.ids.length} tokens (${r.stoppedBy}), ` +
@@ -133,7 +129,7 @@ describe(`${REPO} (297 MB) through the workers`, () => {
 
   it('after the kills, the earlier compressed model still loads and generates', async () => {
     const chat = createChatClient({ storeName });
-    clients.push(chat);
+    onTestFinished(() => chat.terminate());
     await chat.load(int4.id, { device: 'wasm' });
     const r = await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 4 });
     expect(r.ids.length + (r.stoppedBy === 'eos' ? 1 : 0)).toBeGreaterThan(0);
