@@ -40,9 +40,10 @@ export function denseHook(storage: 'fp32' | 'fp16'): LinearHook {
   return (_name, weight, outFeatures, inFeatures) => ({ kind: 'dense', storage, weight, outFeatures, inFeatures });
 }
 
-/** Bytes a weight occupies in the model file. */
-export function linearWeightBytes(w: LinearWeight): number {
+/** Bytes a weight occupies in the model file (emitted as `quantized` says). */
+export function linearWeightBytes(w: LinearWeight, quantized: QuantizedMatMul = 'matmulnbits'): number {
   if (w.kind === 'dense') return w.weight.length * (w.storage === 'fp16' ? 2 : 4);
+  if (quantized === 'matmulinteger') return w.outFeatures * w.inFeatures + 4 * w.outFeatures; // int8 [K, N] + scales [N]
   return w.packed.byteLength + w.scales.byteLength + (w.zeroPoints?.byteLength ?? 0);
 }
 

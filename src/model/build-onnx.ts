@@ -80,7 +80,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   };
   const linear = async (x: string, name: string, out: number, inF: number, biasName?: string): Promise<string> => {
     const w = await hook(name, await read(name, [out, inF]), out, inF);
-    report.push({ name, shape: [out, inF], kind: weightKind(w), bytes: linearWeightBytes(w) });
+    report.push({ name, shape: [out, inF], kind: weightKind(w), bytes: linearWeightBytes(w, opts.quantizedMatMul) });
     const bias = biasName ? await read(biasName, [out]) : undefined;
     if (bias && biasName) report.push({ name: biasName, shape: [out], kind: 'fp32', bytes: bias.byteLength });
     return emitLinear(g, x, name, w, bias, opts.quantizedMatMul);

@@ -135,7 +135,11 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
   });
 
   it('matmulinteger (int8 per channel, dynamic uint8 activations) stays within its looser budget; ppl reported', async () => {
-    const { onnx, ref } = await quantizedPair(ir, 'matmulinteger', 8, true);
+    const { onnx, ref, bytes } = await quantizedPair(ir, 'matmulinteger', 8, true);
+    const { built } = await compressModel(ir, 'int8', { quantizer: await createRtnQuantizer(), quantizedMatMul: 'matmulinteger' });
+    const wq = built.tensors.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
+    expect(wq.bytes).toBe(64 * 64 + 4 * 64); // int8 [K, N] + fp32 scales [N], as stored
+    expect(built.model.byteLength).toBe(bytes);
     const d = await compare(ref, onnx, prompt, 8);
     const ppl = (await evaluatePerplexity(onnx, tokenizer, sample)).ppl;
     console.log(`stories260K int8 matmulinteger: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}; ppl ${ppl.toFixed(4)} (fp32 ${FP32_PPL})`);
