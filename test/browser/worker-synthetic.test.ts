@@ -88,6 +88,11 @@ describe(`${REPO} (297 MB) through the workers`, () => {
       `prefill ${r.prefillMs.toFixed(0)} ms, decode ${r.tokensPerSecond.toFixed(1)} tok/s`);
     expect(r.ids.length + (r.stoppedBy === 'eos' ? 1 : 0)).toBeGreaterThan(0);
     expect(r.ids.every((id) => id >= 0 && id < 49152)).toBe(true);
+    // The messages path: the stored tokenizer_config.json's chat template renders the prompt.
+    expect(loaded.hasChatTemplate).toBe(true);
+    const chatReply = await chat.generate({ prompt: { messages: [{ role: 'user', content: 'w5 w7' }, { role: 'assistant', content: 'w11' }] }, maxNewTokens: 3 });
+    expect(chatReply.promptTokens).toBe(4); // <s> w5 w7 w11
+
     expect(await hubRequests()).toBe(before);
   });
 

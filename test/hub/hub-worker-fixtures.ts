@@ -102,7 +102,9 @@ export async function writeSyntheticSmolLM(root: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(SYNTHETIC_SMOLLM_CONFIG, null, 2) + '\n');
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
-  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' }, null, 2));
+  // A minimal chat template, so the chat worker's messages path runs on this model too.
+  const chatTemplate = "{{ bos_token }}{% for m in messages %}{{ m['content'] }} {% endfor %}";
+  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', chat_template: chatTemplate }, null, 2));
   const file = await open(join(dir, 'model.safetensors'), 'w');
   try {
     await file.write(header);
