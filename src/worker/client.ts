@@ -8,6 +8,9 @@ import type {
 import type { StoreUsage } from '../store/store-types.ts';
 
 export type * from './protocol.ts';
+export type { StoreUsage } from '../store/store-types.ts';
+// The UI imports only this module: the one error class it catches comes from here too.
+export { isShrinkrayError, ShrinkrayError, type ShrinkrayErrorCode } from '../errors.ts';
 
 /**
  * What the UI imports: the two workers behind typed async functions. Long calls take an
