@@ -90,20 +90,25 @@ const api: ChatWorkerApi = {
     const prompt = promptIds(m, request);
     const decoder = new TextStreamDecoder(m.tokenizer, prompt);
     let text = '';
+    // Across comlink, each onToken call is a message on the callback's own port, not the port
+    // this result returns on: await the last one (its port delivers in order) before returning,
+    // so every piece reaches the page before the summary does.
+    let delivered: unknown;
     const r = await generate(cancellableModel(m), prompt, {
       maxNewTokens: request.maxNewTokens, temperature: request.temperature ?? 0, topK: request.topK, topP: request.topP,
       repetitionPenalty: request.repetitionPenalty, seed: request.seed, stopTokenIds: m.tokenizer.eosTokenIds, signal,
       onToken: (id) => {
         const piece = decoder.push(id);
         text += piece;
-        onToken?.({ id, text: piece });
+        delivered = onToken?.({ id, text: piece });
       },
     });
     const rest = decoder.flush();
     if (rest) {
       text += rest;
-      onToken?.({ id: null, text: rest });
+      delivered = onToken?.({ id: null, text: rest });
     }
+    await delivered;
     return {
       text, ids: r.ids, promptTokens: prompt.length, stoppedBy: r.stoppedBy, prefillMs: r.prefillMs, decodeMs: r.decodeMs,
       tokensPerSecond: r.decodeSteps > 0 ? (1000 * r.decodeSteps) / r.decodeMs : 0,
