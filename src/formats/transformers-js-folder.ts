@@ -26,21 +26,24 @@ export const FOLDER_PATHS = Object.freeze({
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
 
+/**
+ * config.json for our export: the model's Hugging Face fields plus what transformers.js needs.
+ * dtype fp32 makes transformers.js load onnx/model.onnx on every device (its wasm default
+ * would look for model_quantized.onnx); our graph has fp32 inputs and outputs whatever the
+ * weights are stored as.
+ */
+export function transformersJsConfig(configJson: Record<string, unknown>, externalData: boolean): Record<string, unknown> {
+  return {
+    ...configJson,
+    'transformers.js_config': { dtype: 'fp32', ...(externalData ? { use_external_data_format: { 'model.onnx': 1 } } : {}) },
+  };
+}
+
 /** Paths (with '/' separators) to contents; large external data stays in chunks. */
 export function transformersJsFolder(input: FolderInput): Map<string, Uint8Array | Uint8Array[]> {
   const { model } = input;
   const files = new Map<string, Uint8Array | Uint8Array[]>();
-  const config = {
-    ...input.configJson,
-    // dtype fp32 makes transformers.js load onnx/model.onnx on every device (its wasm
-    // default would look for model_quantized.onnx); our graph has fp32 inputs and outputs
-    // whatever the weights are stored as.
-    'transformers.js_config': {
-      dtype: 'fp32',
-      ...(model.externalData ? { use_external_data_format: { 'model.onnx': 1 } } : {}),
-    },
-  };
-  files.set(FOLDER_PATHS.config, json(config));
+  files.set(FOLDER_PATHS.config, json(transformersJsConfig(input.configJson, model.externalData !== null)));
   files.set(FOLDER_PATHS.generationConfig, json(input.generationConfig));
   for (const [name, bytes] of input.carried) files.set(name, bytes);
   files.set(FOLDER_PATHS.model, model.model);

@@ -2,6 +2,7 @@ import { compressModel, type TensorOutcome } from '../compress/pipeline.ts';
 import { planCompression } from '../compress/plan.ts';
 import { parseRecipe } from '../compress/recipe.ts';
 import { toHfConfig } from '../formats/hf-config.ts';
+import { transformersJsConfig } from '../formats/transformers-js-folder.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import { HF_FILES } from '../model/hf-model.ts';
 import type { ModelManifest } from '../store/manifest.ts';
@@ -69,11 +70,7 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
     if (built.externalData) await writer.write(`onnx/${built.externalData.location}`, built.externalData.chunks);
     const open = storedFileOpener(o.store, source.manifest);
     for (const f of carried) await writer.copy(f.path, (await open(f.path))!);
-    await writer.writeJson(HF_FILES.config, {
-      ...source.configJson,
-      ...toHfConfig(result.config),
-      'transformers.js_config': { dtype: 'fp32', ...(built.externalData ? { use_external_data_format: { 'model.onnx': 1 } } : {}) },
-    });
+    await writer.writeJson(HF_FILES.config, transformersJsConfig({ ...source.configJson, ...toHfConfig(result.config) }, built.externalData !== null));
     const report = {
       recipe: recipe.canonical, from: modelId, bytesIn: source.weightBytes, bytesOut, plannedBytesOut: plan.bytesOut,
       seconds: (performance.now() - started) / 1000, compressSeconds, quantizer: o.quantizer.backend,
