@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { discoverModelFiles } from '../../src/fetch/discover-files.ts';
 import { openHttpSource } from '../../src/fetch/http-byte-source.ts';
-import { hubApiUrl, hubFileUrl, hubRef, parseRepoId } from '../../src/fetch/hub-url.ts';
+import { DEFAULT_HUB_URL, hubApiUrl, hubFileUrl, hubRef, parseRepoId } from '../../src/fetch/hub-url.ts';
 import { bytesSource } from '../../src/formats/byte-source.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import { HUB_REPOS } from '../hub/hub-fixtures.ts';
@@ -15,11 +15,12 @@ const hub = useLoopbackHub();
 
 describe('hub URLs', () => {
   it('follows the hub layout and encodes revisions and paths', () => {
-    const ref = hubRef('HuggingFaceTB/SmolLM2-135M-Instruct', 'refs/pr/1', 'https://huggingface.co/');
-    expect(hubFileUrl(ref, 'onnx/model q.onnx')).toBe('https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/resolve/refs%2Fpr%2F1/onnx/model%20q.onnx');
-    expect(hubApiUrl(ref)).toBe('https://huggingface.co/api/models/HuggingFaceTB/SmolLM2-135M-Instruct/revision/refs%2Fpr%2F1?blobs=true');
-    expect(hubApiUrl(hubRef('gpt2'))).toBe('https://huggingface.co/api/models/gpt2?blobs=true');
-    expect(parseRepoId('https://huggingface.co/Qwen/Qwen2.5-0.5B')).toBe('Qwen/Qwen2.5-0.5B');
+    // A mirror's base URL (trailing slash tolerated); the default hub is only named, never contacted.
+    const ref = hubRef('HuggingFaceTB/SmolLM2-135M-Instruct', 'refs/pr/1', 'https://hub.example/');
+    expect(hubFileUrl(ref, 'onnx/model q.onnx')).toBe('https://hub.example/HuggingFaceTB/SmolLM2-135M-Instruct/resolve/refs%2Fpr%2F1/onnx/model%20q.onnx');
+    expect(hubApiUrl(ref)).toBe('https://hub.example/api/models/HuggingFaceTB/SmolLM2-135M-Instruct/revision/refs%2Fpr%2F1?blobs=true');
+    expect(hubApiUrl(hubRef('gpt2'))).toBe(`${DEFAULT_HUB_URL}/api/models/gpt2?blobs=true`);
+    expect(parseRepoId(`${DEFAULT_HUB_URL}/Qwen/Qwen2.5-0.5B`)).toBe('Qwen/Qwen2.5-0.5B');
   });
 
   it('refuses ids and paths that are not the hub\'s', () => {
