@@ -10,10 +10,11 @@ import type { LinearHook } from '../../src/model/build-onnx-linear.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
-import type { CausalLM } from '../../src/runtime/causal-lm.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { matMulNBitsBytes } from '../../src/compress/plan.ts';
+import type { CausalLM } from '../../src/runtime/causal-lm.ts';
+import { compareDecoding, maxAbsDiff } from './logit-diff.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixtures = process.env.SHRINKRAY_FIXTURES ?? join(root, '..', 'shared', 'fixtures');
@@ -22,37 +23,6 @@ const fixtures = process.env.SHRINKRAY_FIXTURES ?? join(root, '..', 'shared', 'f
 // summation order), and fp16 weight storage (one rounding of every weight).
 const FP32_BUDGET = 1e-4;
 const FP16_BUDGET = 0.05;
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function argmaxLast(logits: Float32Array, vocab: number): number {
-  const row = logits.subarray(logits.length - vocab);
-  let best = 0;
-  for (let i = 1; i < vocab; i++) if (row[i]! > row[best]!) best = i;
-  return best;
-}
-
-/** Prefill `prompt`, then `steps` greedy decode steps; returns the worst difference per phase. */
-async function compare(ref: CausalLM, onnx: CausalLM, prompt: number[], steps: number): Promise<{ prefill: number; decode: number }> {
-  const vocab = ref.config.vocabSize;
-  const rs = ref.createState();
-  const os = onnx.createState();
-  let want = await ref.forward(rs, prompt);
-  const prefill = maxAbsDiff(await onnx.forward(os, prompt), want);
-  let decode = 0;
-  for (let i = 0; i < steps; i++) {
-    const next = argmaxLast(want, vocab);
-    want = await ref.forward(rs, [next]);
-    decode = Math.max(decode, maxAbsDiff(await onnx.forward(os, [next]), want));
-  }
-  expect(os.length).toBe(prompt.length + steps);
-  return { prefill, decode };
-}
 
 /**
  * Builds the decoder with an RTN hook on the linears or on the embedding, keeping each hooked
@@ -77,7 +47,7 @@ async function compareQuantized(ir: ModelIR, prompt: number[], where: 'linear' |
     return [name, w ? { ...t, read: async () => w.slice() } : t];
   }));
   const refQ = await ReferenceModel.load({ config: ir.config, tensors });
-  const d = await compare(refQ, onnx, prompt, 8);
+  const d = await compareDecoding(refQ, onnx, prompt, 8);
   await onnx.dispose();
   return { built, dequantized, d };
 }
@@ -105,7 +75,7 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
 
   it('matches the reference within 1e-4 for a 64-token prefill and 16 decode steps (plain ops)', async () => {
     const onnx = await onnxModel(ir);
-    const d = await compare(ref, onnx, prompt, 16);
+    const d = await compareDecoding(ref, onnx, prompt, 16);
     console.log(`stories260K fp32 plain: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
     expect(d.prefill).toBeLessThan(FP32_BUDGET);
     expect(d.decode).toBeLessThan(FP32_BUDGET);
@@ -115,7 +85,7 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
   it('matches with fused norms, and with weights forced into external data', async () => {
     for (const opts of [{ ops: 'fused' }, { externalDataThreshold: 0 }] as BuildOnnxOptions[]) {
       const onnx = await onnxModel(ir, opts);
-      const d = await compare(ref, onnx, prompt, 16);
+      const d = await compareDecoding(ref, onnx, prompt, 16);
       console.log(`stories260K ${JSON.stringify(opts)}: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);
       await onnx.dispose();
@@ -128,7 +98,7 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
     // Not quite half: the fp32 RoPE tables (32 KiB here) stay fp32.
     expect(fp16.model.byteLength / fp32.model.byteLength).toBeLessThan(0.55);
     const onnx = await onnxModel(ir, { storage: 'fp16' });
-    const d = await compare(ref, onnx, prompt, 16);
+    const d = await compareDecoding(ref, onnx, prompt, 16);
     console.log(`stories260K fp16 storage: ${fp16.model.byteLength} bytes (fp32 ${fp32.model.byteLength}); max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP16_BUDGET);
     await onnx.dispose();
@@ -202,7 +172,7 @@ describe('ONNX decoder on synthetic models (bias, untied classifier, fused Group
         const ref = await ReferenceModel.load(ir);
         const onnx = await onnxModel(ir, { ops });
         const prompt = Array.from({ length: 20 }, (_, i) => (i * 37 + 1) % config.vocabSize);
-        const d = await compare(ref, onnx, prompt, 8);
+        const d = await compareDecoding(ref, onnx, prompt, 8);
         expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);
         await onnx.dispose();
       });

@@ -11,11 +11,12 @@ import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
-import type { CausalLM } from '../../src/runtime/causal-lm.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { evaluatePerplexity } from '../../src/runtime/perplexity.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
+import type { CausalLM } from '../../src/runtime/causal-lm.ts';
+import { compareDecoding, maxAbsDiff } from './logit-diff.ts';
 
 // Named error budgets against the reference forward on the very weights the graph multiplies:
 // dequantize-at-load rebuilds them bit for bit (only summation order differs, as for fp32);
@@ -27,36 +28,6 @@ const DYNAMIC_ACTIVATION_BUDGET = 1.5;
 // Perplexity on tinystories_sample.txt: fp32 3.548, int8 RTN g32 via MatMulNBits 3.5495
 // (fixtures README and test/node/compress-recipes.test.ts).
 const FP32_PPL = 3.548;
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function argmaxLast(logits: Float32Array, vocab: number): number {
-  const row = logits.subarray(logits.length - vocab);
-  let best = 0;
-  for (let i = 1; i < vocab; i++) if (row[i]! > row[best]!) best = i;
-  return best;
-}
-
-/** Prefill, then greedy decode steps; the worst difference per phase. */
-async function compare(ref: CausalLM, onnx: CausalLM, prompt: number[], steps: number): Promise<{ prefill: number; decode: number }> {
-  const vocab = ref.config.vocabSize;
-  const rs = ref.createState();
-  const os = onnx.createState();
-  let want = await ref.forward(rs, prompt);
-  const prefill = maxAbsDiff(await onnx.forward(os, prompt), want);
-  let decode = 0;
-  for (let i = 0; i < steps; i++) {
-    const next = argmaxLast(want, vocab);
-    want = await ref.forward(rs, [next]);
-    decode = Math.max(decode, maxAbsDiff(await onnx.forward(os, [next]), want));
-  }
-  return { prefill, decode };
-}
 
 /**
  * Builds `ir` with RTN block-quantized linear layers emitted as `mode`, plus a reference model
@@ -111,7 +82,7 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
     'dequantize-at-load int%i (symmetric: %s) matches the reference on the dequantized weights within 1e-4',
     async (bits, symmetric) => {
       const { onnx, ref } = await quantizedPair(ir, 'dequantize-at-load', bits, symmetric);
-      const d = await compare(ref, onnx, prompt, 8);
+      const d = await compareDecoding(ref, onnx, prompt, 8);
       console.log(`stories260K int${bits}${symmetric ? '' : '-asym'} dequantize-at-load: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(EXACT_WEIGHTS_BUDGET);
       await onnx.dispose();
@@ -140,7 +111,7 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
     const wq = built.tensors.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
     expect(wq.bytes).toBe(64 * 64 + 4 * 64); // int8 [K, N] + fp32 scales [N], as stored
     expect(built.model.byteLength).toBe(bytes);
-    const d = await compare(ref, onnx, prompt, 8);
+    const d = await compareDecoding(ref, onnx, prompt, 8);
     const ppl = (await evaluatePerplexity(onnx, tokenizer, sample)).ppl;
     console.log(`stories260K int8 matmulinteger: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}; ppl ${ppl.toFixed(4)} (fp32 ${FP32_PPL})`);
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(DYNAMIC_ACTIVATION_BUDGET);
@@ -185,7 +156,7 @@ describe('quantized MatMul emission modes on a synthetic Qwen2-like model (bias,
     const ir = syntheticIR(config, 11);
     const { onnx, ref } = await quantizedPair(ir, mode, 4, true);
     const prompt = Array.from({ length: 12 }, (_, i) => (i * 37 + 1) % config.vocabSize);
-    const d = await compare(ref, onnx, prompt, 4);
+    const d = await compareDecoding(ref, onnx, prompt, 4);
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(mode === 'matmulinteger' ? DYNAMIC_ACTIVATION_BUDGET : EXACT_WEIGHTS_BUDGET);
     await onnx.dispose();
   });

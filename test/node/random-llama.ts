@@ -75,13 +75,6 @@ export function randomLlamaIR(config: ModelConfig, seed = 1): ModelIR {
   return { config: c, tensors };
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
-}
-
 /** Deterministic token ids in [0, vocab). */
 export function tokenSequence(length: number, vocab: number, seed = 3): number[] {
   return Array.from({ length }, (_, i) => (i * 7 + seed * 13 + ((i * i) % 11)) % vocab);

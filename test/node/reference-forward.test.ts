@@ -4,7 +4,8 @@ import { tensorNames, type ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { STORIES_DIR } from './fixture-paths.ts';
-import { maxAbsDiff, randomLlamaIR, tinyConfig, tokenSequence } from './random-llama.ts';
+import { maxAbsDiff } from './logit-diff.ts';
+import { randomLlamaIR, tinyConfig, tokenSequence } from './random-llama.ts';
 
 
 /**
