@@ -34,14 +34,22 @@ export interface OnnxSession {
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
-/** webgpu when the browser has an adapter; Node's onnxruntime-web runs wasm only. */
+/**
+ * 'auto' takes webgpu only on a real GPU: a fallback adapter (SwiftShader, on the CPU) is far
+ * slower than the wasm EP, so it counts as none. An explicit 'webgpu' takes any adapter.
+ * Node's onnxruntime-web runs wasm only.
+ */
 export async function pickDevice(preference: 'auto' | ExecutionDevice = 'auto'): Promise<ExecutionDevice> {
   if (preference === 'wasm') return 'wasm';
-  const gpu = isNode ? undefined : (globalThis.navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } })?.gpu;
-  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
-  if (adapter) return 'webgpu';
-  if (preference === 'webgpu') throw new ShrinkrayError('runtime_error', 'WebGPU was requested but no adapter is available');
-  return 'wasm';
+  // Older Chromium puts isFallbackAdapter on the adapter, newer on adapter.info.
+  type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
+  const gpu = isNode ? undefined : (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
+  const adapter = (gpu ? await gpu.requestAdapter().catch(() => null) : null) as Adapter | null;
+  if (preference === 'webgpu') {
+    if (!adapter) throw new ShrinkrayError('runtime_error', 'WebGPU was requested but no adapter is available');
+    return 'webgpu';
+  }
+  return adapter && !adapter.info?.isFallbackAdapter && !adapter.isFallbackAdapter ? 'webgpu' : 'wasm';
 }
 
 let envConfigured = false;

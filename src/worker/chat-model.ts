@@ -37,20 +37,6 @@ async function readAll(src: ByteSource, onBytes: (n: number) => void): Promise<U
   return out;
 }
 
-/**
- * 'auto' takes WebGPU only on a real GPU: a fallback adapter (SwiftShader, on the CPU) is
- * far slower than the wasm EP, so it counts as none.
- */
-export async function chooseDevice(preference: ChatDevice = 'auto'): Promise<'wasm' | 'webgpu'> {
-  if (preference !== 'auto') return preference;
-  // Older Chromium puts isFallbackAdapter on the adapter, newer on adapter.info.
-  type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
-  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  const adapter = (gpu ? await gpu.requestAdapter().catch(() => null) : null) as Adapter | null;
-  if (!adapter || adapter.info?.isFallbackAdapter || adapter.isFallbackAdapter) return 'wasm';
-  return 'webgpu';
-}
-
 export async function loadChatModel(store: ModelStore, modelId: string, options: LoadOptions, onProgress?: ProgressCallback): Promise<ChatModel> {
   const started = performance.now();
   const manifest = await getManifest(store, modelId);
@@ -86,7 +72,7 @@ export async function loadChatModel(store: ModelStore, modelId: string, options:
     })).model;
   }
   const lm = await createOnnxCausalLM(config, model, externalData, {
-    fileName: `${modelId}/${ONNX_MODEL_PATH}`, device: await chooseDevice(options.device), numThreads: options.threads,
+    fileName: `${modelId}/${ONNX_MODEL_PATH}`, device: options.device, numThreads: options.threads,
   });
   return {
     lm, tokenizer,
