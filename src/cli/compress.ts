@@ -10,18 +10,9 @@ import { loadModelFolder, MODEL_FILES } from '../node/model-folder.ts';
 import { loadQuantizeWasmNode } from '../node/quantize-wasm-node.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
 
-/**
- * Recipe text -> parsed recipe; grammar errors are 'bad_recipe' before any file is read.
- * The model-specific checks (planCompression) run once the config is known, still before
- * any weight is touched.
- */
-export function planRecipe(recipe: string): Recipe {
-  return parseRecipe(recipe);
-}
-
 /** The WASM SIMD quantizer when its build is present, else the scalar reference (bit-identical). */
 async function nodeQuantizer(recipe: Recipe): Promise<RtnQuantizer> {
-  if (!recipe.quant) return createRtnQuantizer({ prefer: 'reference' });
+  if (!recipe.quant && !recipe.embedQuant) return createRtnQuantizer({ prefer: 'reference' });
   const wasm = await loadQuantizeWasmNode().catch(() => undefined);
   return createRtnQuantizer(wasm ? { wasm } : { prefer: 'reference' });
 }
@@ -31,15 +22,6 @@ const CARRIED = [MODEL_FILES.tokenizer, MODEL_FILES.tokenizerConfig, 'special_to
 
 async function sizeOf(path: string): Promise<number> {
   return stat(path).then((s) => s.size, () => 0);
-}
-
-async function weightBytes(dir: string): Promise<number> {
-  const single = await sizeOf(join(dir, MODEL_FILES.weights));
-  if (single) return single;
-  const index = JSON.parse(await readFile(join(dir, MODEL_FILES.weightIndex), 'utf8')) as { weight_map: Record<string, string> };
-  let total = 0;
-  for (const shard of new Set(Object.values(index.weight_map))) total += await sizeOf(join(dir, shard));
-  return total;
 }
 
 async function writeChunks(path: string, content: Uint8Array | Uint8Array[]): Promise<void> {
@@ -59,7 +41,9 @@ async function writeChunks(path: string, content: Uint8Array | Uint8Array[]): Pr
  */
 export async function runCompress(args: ParsedArgs): Promise<void> {
   const src = requirePositional(args, 0, 'the model folder: shrinkray compress <modelDir> --recipe <name> --out <dir>');
-  const recipe = planRecipe(requireOption(args, 'recipe'));
+  // Grammar errors are 'bad_recipe' before any file is read; the model-specific checks
+  // (planCompression) run once the config is known, still before any weight is touched.
+  const recipe = parseRecipe(requireOption(args, 'recipe'));
   const out = requireOption(args, 'out');
   if (resolve(src) === resolve(out)) throw new ShrinkrayError('bad_argument', `--out ${out} is the source folder itself`);
   const ops = args.options.get('ops') ?? 'plain';
@@ -72,7 +56,7 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
 
   const started = performance.now();
   const folder = await loadModelFolder(src);
-  const bytesIn = await weightBytes(src);
+  const bytesIn = folder.weightBytes;
   const result = await compressModel(folder.ir, recipe.name, {
     quantizer: await nodeQuantizer(recipe), ops, externalDataThreshold: threshold,
   });
@@ -85,10 +69,7 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   }
   const files = transformersJsFolder({
     // The source's config.json, with the fields structured pruning may have changed.
-    configJson: {
-      ...(JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>),
-      ...toHfConfig(result.config),
-    },
+    configJson: { ...folder.configJson, ...toHfConfig(result.config) },
     generationConfig: folder.generationConfig ?? {
       bos_token_id: folder.ir.config.bosTokenId,
       eos_token_id: folder.ir.config.eosTokenId.length === 1 ? folder.ir.config.eosTokenId[0] : folder.ir.config.eosTokenId,

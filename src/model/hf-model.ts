@@ -123,6 +123,11 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   }
 }
 
+/** Bytes of the weight files (each shard once): the model's size before compression. */
+export function weightFileBytes(weights: HfWeights): number {
+  return [...new Set(weights.sourceOf.values())].reduce((sum, src) => sum + src.size, 0);
+}
+
 /** config.json + weights -> a checked ModelIR; the config is also returned as JSON for carrying over. */
 export async function openHfModel(open: OpenModelFile, display: DisplayName = asIs)
   : Promise<{ ir: ModelIR; configJson: Record<string, unknown>; weights: HfWeights }> {

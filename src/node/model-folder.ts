@@ -5,7 +5,7 @@ import type { ByteSource } from '../formats/byte-source.ts';
 import { toHfConfig } from '../formats/hf-config.ts';
 import { encodeTensorData, safetensorsHeader, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { HfModelParts } from '../model/import-llama2c.ts';
-import { HF_FILES, openHfModel, parseJsonObject } from '../model/hf-model.ts';
+import { HF_FILES, openHfModel, parseJsonObject, weightFileBytes } from '../model/hf-model.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
 import { fileSource } from './file-source.ts';
 
@@ -13,6 +13,8 @@ import { fileSource } from './file-source.ts';
 export interface LoadedModel {
   dir: string;
   ir: ModelIR;
+  configJson: Record<string, unknown>; // config.json as read, for carrying its other fields over
+  weightBytes: number; // bytes of the weight files (each shard once)
   tokenizerJson: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
   generationConfig: Record<string, unknown> | null;
@@ -80,11 +82,11 @@ async function readJson(path: string, required: boolean): Promise<Record<string,
 
 /** Opens a folder in Hugging Face layout and checks that its weights fit its config. */
 export async function loadModelFolder(dir: string): Promise<LoadedModel> {
-  const { ir } = await openHfModel((path) => openIfPresent(join(dir, path)), (path) => join(dir, path));
+  const { ir, configJson, weights } = await openHfModel((path) => openIfPresent(join(dir, path)), (path) => join(dir, path));
   const tokenizerJson = (await readJson(join(dir, MODEL_FILES.tokenizer), true))!;
   const tokenizerConfig = (await readJson(join(dir, MODEL_FILES.tokenizerConfig), false)) ?? {};
   const generationConfig = await readJson(join(dir, MODEL_FILES.generationConfig), false);
-  return { dir, ir, tokenizerJson, tokenizerConfig, generationConfig };
+  return { dir, ir, configJson, weightBytes: weightFileBytes(weights), tokenizerJson, tokenizerConfig, generationConfig };
 }
 
 /** A file source, or undefined when the file does not exist. */

@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
 import { checkRange, type ByteSource } from '../formats/byte-source.ts';
 import type { SafetensorsTensor } from '../formats/safetensors.ts';
-import { HF_FILES, openHfModel, readJsonSource } from '../model/hf-model.ts';
+import { HF_FILES, openHfModel, readJsonSource, weightFileBytes } from '../model/hf-model.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
@@ -50,8 +50,7 @@ export async function openStoredHfModel(store: ModelStore, modelId: string): Pro
   const tensors = new Map<string, TensorHandle>();
   const reads = { bytes: 0, ms: 0 };
   for (const [name, t] of weights.tensors) tensors.set(name, streamingHandle(t, weights.sourceOf.get(name), reads));
-  const weightBytes = [...new Set(weights.sourceOf.values())].reduce((sum, src) => sum + src.size, 0);
-  return { manifest, ir: { config: ir.config, tensors }, configJson, weightBytes, reads };
+  return { manifest, ir: { config: ir.config, tensors }, configJson, weightBytes: weightFileBytes(weights), reads };
 }
 
 /**
