@@ -44,6 +44,18 @@ export default defineConfig({
           },
         },
       },
+      {
+        // End-to-end: Playwright drives Debian's Chromium against the built app (vite build) on loopback.
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          globalSetup: ['test/global-setup.ts', 'test/e2e/e2e-global-setup.ts'],
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,67 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+
+/**
+ * A plain static file server on loopback for the built app (dist/). With `isolation` it sends
+ * COOP/COEP like the dev server; without, it is the "static host that cannot set headers"
+ * of the PWA tests. It records every path it is asked for.
+ */
+export interface StaticServer {
+  readonly url: string;
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.json': 'application/json', '.webmanifest': 'application/manifest+json', '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8',
+  '.bin': 'application/octet-stream', '.safetensors': 'application/octet-stream', '.onnx': 'application/octet-stream',
+};
+
+export async function startStaticServer(dir: string, opts: { isolation: boolean; port?: number }): Promise<StaticServer> {
+  const root = resolve(dir);
+  const requests: string[] = [];
+  const http = createServer((req, res) => {
+    void (async () => {
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      requests.push(path);
+      let file = normalize(join(root, path));
+      if (file !== root && !file.startsWith(root + sep)) return void res.writeHead(403).end();
+      let info = await stat(file).catch(() => null);
+      if (info?.isDirectory()) {
+        file = join(file, 'index.html');
+        info = await stat(file).catch(() => null);
+      }
+      if (!info?.isFile()) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      const headers: Record<string, string | number> = {
+        'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'Content-Length': info.size,
+        'Cache-Control': 'no-cache',
+      };
+      if (opts.isolation) {
+        headers['Cross-Origin-Opener-Policy'] = 'same-origin';
+        headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
+      }
+      res.writeHead(200, headers);
+      if (req.method === 'HEAD') return void res.end();
+      createReadStream(file).pipe(res);
+    })().catch(() => res.writeHead(500).end());
+  });
+  await new Promise<void>((ok, fail) => {
+    http.once('error', fail);
+    http.listen(opts.port ?? 0, '127.0.0.1', () => ok());
+  });
+  const port = (http.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((ok) => {
+      http.closeAllConnections();
+      http.close(() => ok());
+    }),
+  };
+}
