@@ -12,12 +12,16 @@ import { syntheticFloats } from './hub-fixtures.ts';
 export const FIXTURE_TEXT_REPO = 'test-org/fixture-text';
 const FIXTURES = process.env.SHRINKRAY_FIXTURES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
 
-/** Serves README.md and text/tinystories_sample.txt of the fixtures, when they exist. */
+/** Serves README.md, text/tinystories_sample.txt and the llama2.c pair (for local-import tests) of the fixtures, when they exist. */
 export async function writeFixtureText(root: string): Promise<void> {
   const dir = join(root, FIXTURE_TEXT_REPO);
   await mkdir(dir, { recursive: true });
-  for (const [from, to] of [['README.md', 'README.md'], ['text/tinystories_sample.txt', 'tinystories_sample.txt']]) {
-    if (await stat(join(FIXTURES, from)).catch(() => undefined)) await copyFile(join(FIXTURES, from), join(dir, to));
+  const files = [
+    ['README.md', 'README.md'], ['text/tinystories_sample.txt', 'tinystories_sample.txt'],
+    ['stories260K/stories260K.bin', 'stories260K.bin'], ['stories260K/tok512.bin', 'tok512.bin'],
+  ];
+  for (const [from, to] of files) {
+    if (await stat(join(FIXTURES, from!)).catch(() => undefined)) await copyFile(join(FIXTURES, from!), join(dir, to!));
   }
 }
 

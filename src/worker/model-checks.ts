@@ -1,0 +1,38 @@
+import { ShrinkrayError } from '../errors.ts';
+import { parseHfConfig } from '../formats/hf-config.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { HF_FILES, openHfModel, readJsonSource, type OpenModelFile } from '../model/hf-model.ts';
+
+/**
+ * Checks a model's files before it is stored (local imports) or committed (the demo):
+ * config.json parsed (architecture, fields), weights' headers read and matched against the
+ * config, tokenizer present and JSON. Every failure names the file; nothing is written.
+ */
+
+// Files of a Hugging Face folder the app keeps; anything else (README, onnx/, .bin) is left out.
+export const HF_SIDE_FILES = [HF_FILES.config, HF_FILES.generationConfig, HF_FILES.tokenizer, HF_FILES.tokenizerConfig,
+  'special_tokens_map.json', 'chat_template.jinja'];
+
+/** Opens and checks an HF-layout model; returns its config and the weight files it uses. */
+export async function checkHfModel(open: OpenModelFile): Promise<{ config: ModelConfig; weightFiles: string[] }> {
+  const { ir, weights } = await openHfModel(open);
+  await requireJson(open, HF_FILES.tokenizer);
+  const index = await open(HF_FILES.weightIndex);
+  return { config: ir.config, weightFiles: index ? [HF_FILES.weightIndex, ...weights.files] : weights.files };
+}
+
+/** A zip or folder this app exported: config.json, tokenizer.json, onnx/model.onnx and shrinkray.json. */
+export async function checkExportedModel(open: OpenModelFile): Promise<{ config: ModelConfig; report: Record<string, unknown> }> {
+  const config = parseHfConfig(await requireJson(open, HF_FILES.config), HF_FILES.config);
+  await requireJson(open, HF_FILES.tokenizer);
+  if (!(await open('onnx/model.onnx'))) throw new ShrinkrayError('missing_file', 'onnx/model.onnx: the exported model has no ONNX graph');
+  const report = await requireJson(open, 'shrinkray.json');
+  if (typeof report.recipe !== 'string') throw new ShrinkrayError('bad_file', "shrinkray.json: has no 'recipe' string; is this a zip Shrinkray exported?");
+  return { config, report };
+}
+
+async function requireJson(open: OpenModelFile, path: string): Promise<Record<string, unknown>> {
+  const src = await open(path);
+  if (!src) throw new ShrinkrayError('missing_file', `${path}: the model has no ${path}`);
+  return readJsonSource(src);
+}
