@@ -1,6 +1,6 @@
 /**
  * The typed model configuration every part of the pipeline reads. It is parsed from a
- * Hugging Face config.json (src/formats/hf-config.ts) or built from a llama2.c header.
+ * Hugging Face config.json (src/model/hf-config.ts) or built from a llama2.c header.
  */
 export const SUPPORTED_ARCHITECTURES = Object.freeze({
   LlamaForCausalLM: 'llama',

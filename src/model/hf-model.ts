@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ByteSource } from '../formats/byte-source.ts';
-import { parseHfConfig } from '../formats/hf-config.ts';
+import { parseHfConfig } from './hf-config.ts';
 import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { ModelConfig } from './config.ts';
 import { tensorNames, type ModelIR } from './ir.ts';

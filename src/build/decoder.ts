@@ -1,13 +1,14 @@
 import { ShrinkrayError } from '../errors.ts';
 import { GraphBuilder, type BuiltModel } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import { plainAttention } from './build-onnx-attention.ts';
-import { gqaAttention } from './build-onnx-gqa.ts';
-import { emitEmbedding } from './build-onnx-embedding.ts';
-import { denseHook, emitLinear, linearWeightBytes, weightValue, type LinearHook, type LinearWeight } from './build-onnx-linear.ts';
-import type { QuantizedMatMul } from './build-onnx-quant-paths.ts';
-import type { ModelConfig } from './config.ts';
-import { tensorNames, type ModelIR } from './ir.ts';
+import { plainAttention } from './attention.ts';
+import { gqaAttention } from './gqa-attention.ts';
+import { emitEmbedding } from './embedding.ts';
+import { emitLinear, linearWeightBytes, weightValue } from './linear.ts';
+import { denseHook, type LinearHook, type LinearWeight } from './linear-weight.ts';
+import type { QuantizedMatMul } from './quant-paths.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { tensorNames, type ModelIR } from '../model/ir.ts';
 
 /**
  * ModelIR -> ONNX decoder with KV cache, in the transformers.js convention: inputs
@@ -21,7 +22,7 @@ export interface BuildOnnxOptions {
   ops?: 'plain' | 'fused';
   /** Decides each linear layer's weight form (dense, or MatMulNBits-packed). */
   linear?: LinearHook;
-  /** How NBits linear weights are multiplied (default 'matmulnbits'; see build-onnx-quant-paths.ts). */
+  /** How NBits linear weights are multiplied (default 'matmulnbits'; see quant-paths.ts). */
   quantizedMatMul?: QuantizedMatMul;
   /** Decides the token embedding's form (dense, or block-quantized and shared with a tied classifier). */
   embedding?: LinearHook;

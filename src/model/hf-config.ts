@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import { SUPPORTED_ARCHITECTURES, type ArchitectureName, type ModelConfig, type ModelFamily } from '../model/config.ts';
+import { SUPPORTED_ARCHITECTURES, type ArchitectureName, type ModelConfig, type ModelFamily } from './config.ts';
 
 /**
  * Hugging Face config.json <-> ModelConfig. Defaults follow transformers' own config
