@@ -13,7 +13,7 @@ import { createRtnQuantizer } from '../src/kernels/quantize/index.ts';
 import { buildOnnxDecoder } from '../src/build/decoder.ts';
 import type { LinearHook } from '../src/build/linear-weight.ts';
 import type { QuantizedMatMul } from '../src/build/quant-paths.ts';
-import { tensorNames } from '../src/model/ir.ts';
+import { tensorNames } from '../src/model/tensor-table.ts';
 import { syntheticConfig, syntheticIR } from '../src/model/synthetic-ir.ts';
 import { loadQuantizeWasmNode } from '../src/node/quantize-wasm-node.ts';
 import { createOnnxCausalLM } from '../src/runtime/onnx-causal-lm.ts';

@@ -11,7 +11,7 @@ import type { ModelIR } from '../model/ir.ts';
 import { planCompression, type CompressionPlan, type TensorPlan } from './plan.ts';
 import { parseRecipe } from './recipe.ts';
 import { structuredIr } from './structured-ir.ts';
-import { elementCount } from './tensor-layout.ts';
+import { elementCount } from '../model/tensor-table.ts';
 
 /**
  * The streaming compression pipeline, shared by the CLI and the compress worker:
