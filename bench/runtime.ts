@@ -14,7 +14,7 @@
  */
 import { compressModel } from '../src/compress/pipeline.ts';
 import { createRtnQuantizer } from '../src/kernels/quantize/index.ts';
-import { tensorNames } from '../src/model/ir.ts';
+import { tensorNames } from '../src/model/tensor-table.ts';
 import { loadQuantizeWasmNode } from '../src/node/quantize-wasm-node.ts';
 import { syntheticConfig, syntheticIR, type SyntheticShape } from '../src/model/synthetic-ir.ts';
 import type { ModelConfig } from '../src/model/config.ts';

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { compressModel } from '../compress/pipeline.ts';
 import { parseRecipe, type Recipe } from '../compress/recipe.ts';
 import { ShrinkrayError } from '../errors.ts';
-import { toHfConfig } from '../formats/hf-config.ts';
+import { toHfConfig } from '../model/hf-config.ts';
 import { FOLDER_PATHS, transformersJsFolder } from '../formats/transformers-js-folder.ts';
 import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
 import { loadModelFolder, MODEL_FILES } from '../node/model-folder.ts';

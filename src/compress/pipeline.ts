@@ -1,17 +1,17 @@
 import { ShrinkrayError } from '../errors.ts';
-import { floatToHalf, halfToFloat } from '../formats/half.ts';
+import { floatToHalf, halfToFloat } from '../kernels/half.ts';
 import { applyMask, magnitudeMask, maskSparsity } from '../kernels/prune/magnitude.ts';
 import { nmMask } from '../kernels/prune/n-m.ts';
 import { dequantizeNBits, relativeFrobeniusError, type RtnQuantizer } from '../kernels/quantize/index.ts';
-import { buildOnnxDecoder, type BuiltDecoder } from '../model/build-onnx.ts';
-import type { LinearHook, LinearWeight } from '../model/build-onnx-linear.ts';
-import type { QuantizedMatMul } from '../model/build-onnx-quant-paths.ts';
+import { buildOnnxDecoder, type BuiltDecoder } from '../build/decoder.ts';
+import type { LinearHook, LinearWeight } from '../build/linear-weight.ts';
+import type { QuantizedMatMul } from '../build/quant-paths.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { planCompression, type CompressionPlan, type TensorPlan } from './plan.ts';
 import { parseRecipe } from './recipe.ts';
 import { structuredIr } from './structured-ir.ts';
-import { elementCount } from './tensor-layout.ts';
+import { elementCount } from '../model/tensor-table.ts';
 
 /**
  * The streaming compression pipeline, shared by the CLI and the compress worker:

@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../model/config.ts';
-import { prunedConfig, type StructuredPlan } from '../kernels/prune/structured.ts';
+import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
 import { structuredPlanOf, validateRecipeForModel, type PruneStep, type Recipe, type WeightDtype } from './recipe.ts';
-import { elementCount, modelTensors, type LinearKind, type TensorRole } from './tensor-layout.ts';
+import { elementCount, modelTensors, type LinearKind, type TensorRole } from '../model/tensor-table.ts';
 
 /**
  * Recipe + config → one row per output tensor saying what happens to it, so the compress
@@ -81,12 +81,10 @@ export function planCompression(recipe: Recipe, config: ModelConfig): Compressio
   const tensors = modelTensors(config).map((t): TensorPlan => {
     const shape = outShapes.get(t.name)!;
     const isLinear = t.role === 'linear';
-    const isEmbedding = t.role === 'embedding' || t.role === 'classifier';
-    const quant: BlockQuant | null =
-      isLinear && recipe.quant ? { bits: recipe.quant.bits, blockSize: recipe.quant.blockSize, symmetric: recipe.quant.symmetric }
-      : isEmbedding && recipe.embedQuant ? { ...recipe.embedQuant }
-      : null;
-    const dtype: WeightDtype = t.role === 'norm' || t.role === 'bias' ? 'fp32' : recipe.weightDtype;
+    // `int` quantizes the linear layers, `emb` the embedding and an untied classifier.
+    const step = !t.quantizable ? null : isLinear ? recipe.quant : recipe.embedQuant;
+    const quant: BlockQuant | null = step ? { bits: step.bits, blockSize: step.blockSize, symmetric: step.symmetric } : null;
+    const dtype: WeightDtype = t.quantizable ? recipe.weightDtype : 'fp32'; // norms and biases stay fp32
     const bytesOut = quant ? matMulNBitsBytes(shape[0]!, shape[1]!, quant, dtypeBytes(dtype)).total : elementCount(shape) * dtypeBytes(dtype);
     return {
       name: t.name,

@@ -1,11 +1,11 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { prunedConfig, type StructuredPlan } from '../kernels/prune/structured.ts';
+import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
 import {
   DEFAULT_BLOCK_SIZE, KNOWN_STEPS, SLOT_MEANING, parseStep,
   type PruneStep, type QuantSpec, type RecipeStep, type StepSlot, type WeightDtype,
 } from './recipe-steps.ts';
-import { layerTensors } from './tensor-layout.ts';
+import { layerTensors } from '../model/tensor-table.ts';
 
 export type { PruneStep, QuantSpec, WeightDtype } from './recipe-steps.ts';
 
@@ -105,10 +105,6 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
       if (removed === 0) problems.push(`ffn${pct} removes round(${pct}% of ${ffn}) = 0 FFN channels; use at least ffn${Math.ceil(50 / ffn)}`);
       if (removed >= ffn) problems.push(`ffn${pct} would remove all ${ffn} FFN channels; at least one must remain`);
     } else if (p.kind === 'heads') {
-      if (numKvHeads <= 0 || numHeads % numKvHeads !== 0) {
-        problems.push(`heads${pct} needs numHeads (${numHeads}) to be a multiple of numKvHeads (${numKvHeads})`);
-        continue;
-      }
       const removed = Math.round(p.fraction * numKvHeads);
       const step = `each of the ${numKvHeads} KV groups (1 KV head + ${numHeads / numKvHeads} query heads) is ${+(100 / numKvHeads).toFixed(1)}%`;
       if (removed === 0) problems.push(`heads${pct} removes round(${pct}% of ${numKvHeads}) = 0 KV groups; ${step}`);

@@ -1,9 +1,10 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ByteSource } from '../formats/byte-source.ts';
-import { parseHfConfig } from '../formats/hf-config.ts';
+import { parseHfConfig } from './hf-config.ts';
 import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { ModelConfig } from './config.ts';
-import { tensorNames, type ModelIR } from './ir.ts';
+import type { ModelIR } from './ir.ts';
+import { modelTensors } from './tensor-table.ts';
 
 /**
  * A model in Hugging Face layout -> ModelIR, wherever its files live: the Node folder
@@ -96,20 +97,9 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
   return { tensors, files, sourceOf, where: `${indexName} shards` };
 }
 
-/** Every tensor a config requires, with its shape. */
+/** Every tensor a config requires, with its shape, in file order (from the tensor table). */
 export function requiredTensors(c: ModelConfig): [string, number[]][] {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const out: [string, number[]][] = [[tensorNames.embedding, [c.vocabSize, c.hiddenSize]], [tensorNames.finalNorm, [c.hiddenSize]]];
-  if (!c.tieWordEmbeddings) out.push([tensorNames.classifier, [c.vocabSize, c.hiddenSize]]);
-  for (let l = 0; l < c.numLayers; l++) {
-    const n = tensorNames.layer(l);
-    out.push([n.attnNorm, [c.hiddenSize]], [n.q, [q, c.hiddenSize]], [n.k, [kv, c.hiddenSize]], [n.v, [kv, c.hiddenSize]],
-      [n.o, [c.hiddenSize, q]], [n.ffnNorm, [c.hiddenSize]], [n.gate, [c.intermediateSize, c.hiddenSize]],
-      [n.up, [c.intermediateSize, c.hiddenSize]], [n.down, [c.hiddenSize, c.intermediateSize]]);
-    if (c.attentionBias) out.push([n.qBias, [q]], [n.kBias, [kv]], [n.vBias, [kv]]);
-  }
-  return out;
+  return modelTensors(c).map((t) => [t.name, [...t.shape]]);
 }
 
 /** Throws 'bad_file' naming the tensor unless every tensor the config requires is there with its shape. */

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
 import { ReferenceModel } from '../model/reference-forward.ts';
-import type { CausalLM } from '../runtime/causal-lm.ts';
+import type { CausalLM } from '../model/causal-lm.ts';
 import { TextTokenizer } from '../runtime/tokenizer.ts';
 
 /** A model ready to run from the CLI: its engine, its tokenizer and generation defaults. */

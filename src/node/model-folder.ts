@@ -2,7 +2,7 @@ import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
 import type { ByteSource } from '../formats/byte-source.ts';
-import { toHfConfig } from '../formats/hf-config.ts';
+import { toHfConfig } from '../model/hf-config.ts';
 import { encodeTensorData, safetensorsHeader, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { HfModelParts } from '../model/import-llama2c.ts';
 import { HF_FILES, openHfModel, parseJsonObject, weightFileBytes } from '../model/hf-model.ts';

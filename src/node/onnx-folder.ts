@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
-import { parseHfConfig } from '../formats/hf-config.ts';
+import { parseHfConfig } from '../model/hf-config.ts';
 import { inspectOnnx } from '../formats/onnx/onnx-reader.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ExternalDataFile } from '../runtime/onnx-session.ts';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { createQuantizePool, type PoolWorker, type QuantizePool } from '../kernels/wasm/quantize-pool.ts';
+import { createQuantizePool, type PoolWorker, type QuantizePool } from '../kernels/quantize/wasm/quantize-pool.ts';
 import { readQuantizeWasm } from './quantize-wasm-node.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ShrinkrayError } from '../errors.ts';
-import { quantizeWasmUrl } from '../kernels/wasm/quantize-wasm-url.ts';
-import { loadQuantizeWasm, type WasmRtnKernel } from '../kernels/wasm/quantize-wasm.ts';
+import { quantizeWasmUrl } from '../kernels/quantize/wasm/quantize-wasm-url.ts';
+import { loadQuantizeWasm, type WasmRtnKernel } from '../kernels/quantize/wasm/quantize-wasm.ts';
 
 /** The built quantize.wasm as bytes, read from disk (Node only). */
 export async function readQuantizeWasm(): Promise<Uint8Array<ArrayBuffer>> {

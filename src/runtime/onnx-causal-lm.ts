@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { CausalLM, DecoderState } from './causal-lm.ts';
+import type { CausalLM, DecoderState } from '../model/causal-lm.ts';
 import {
   createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions,
 } from './onnx-session.ts';

@@ -1,9 +1,9 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
 import type { ByteSource } from '../formats/byte-source.ts';
-import { parseHfConfig } from '../formats/hf-config.ts';
+import { parseHfConfig } from '../model/hf-config.ts';
 import { inspectOnnx } from '../formats/onnx/onnx-reader.ts';
-import { buildOnnxDecoder } from '../model/build-onnx.ts';
+import { buildOnnxDecoder } from '../build/decoder.ts';
 import { HF_FILES, openHfModel, readJsonSource } from '../model/hf-model.ts';
 import { createOnnxCausalLM, type OnnxCausalLM } from '../runtime/onnx-causal-lm.ts';
 import type { ExternalDataFile } from '../runtime/onnx-session.ts';

@@ -1,7 +1,7 @@
 import { compressModel, type TensorOutcome } from '../compress/pipeline.ts';
 import { planCompression } from '../compress/plan.ts';
 import { parseRecipe } from '../compress/recipe.ts';
-import { toHfConfig } from '../formats/hf-config.ts';
+import { toHfConfig } from '../model/hf-config.ts';
 import { transformersJsConfig } from '../formats/transformers-js-folder.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import { HF_FILES } from '../model/hf-model.ts';

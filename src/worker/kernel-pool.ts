@@ -1,7 +1,7 @@
 import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
-import { createQuantizePoolBrowser } from '../kernels/wasm/quantize-pool-browser.ts';
-import { quantizeWasmUrl } from '../kernels/wasm/quantize-wasm-url.ts';
-import type { QuantizePool } from '../kernels/wasm/quantize-pool.ts';
+import { createQuantizePoolBrowser } from '../kernels/quantize/wasm/quantize-pool-browser.ts';
+import { quantizeWasmUrl } from '../kernels/quantize/wasm/quantize-wasm-url.ts';
+import type { QuantizePool } from '../kernels/quantize/wasm/quantize-pool.ts';
 
 /**
  * The compress worker's kernel workers: one WASM SIMD quantize worker per core

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/formats/byte-source.ts';
-import { parseHfConfig } from '../../src/formats/hf-config.ts';
+import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
-import { buildOnnxDecoder } from '../../src/model/build-onnx.ts';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
 import { generate } from '../../src/runtime/generate.ts';

@@ -4,9 +4,9 @@ import { compressModel } from '../../src/compress/pipeline.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
-import { buildOnnxDecoder } from '../../src/model/build-onnx.ts';
-import type { LinearHook } from '../../src/model/build-onnx-linear.ts';
-import { quantizePerChannelInt8, type QuantizedMatMul } from '../../src/model/build-onnx-quant-paths.ts';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
+import type { LinearHook } from '../../src/build/linear-weight.ts';
+import { quantizePerChannelInt8, type QuantizedMatMul } from '../../src/build/quant-paths.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
@@ -15,7 +15,7 @@ import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { evaluatePerplexity } from '../../src/runtime/perplexity.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
-import type { CausalLM } from '../../src/runtime/causal-lm.ts';
+import type { CausalLM } from '../../src/model/causal-lm.ts';
 import { compareDecoding, maxAbsDiff } from './logit-diff.ts';
 
 // Named error budgets against the reference forward on the very weights the graph multiplies:

@@ -1,17 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { tensorNames, type ModelIR, type TensorHandle } from '../../src/model/ir.ts';
+import type { ModelIR, TensorHandle } from '../../src/model/ir.ts';
+import { tensorNames } from '../../src/model/tensor-table.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { evaluatePerplexity } from '../../src/runtime/perplexity.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { parseRecipe } from '../../src/compress/recipe.ts';
 import { planCompression, type CompressionPlan } from '../../src/compress/plan.ts';
-import { modelTensors } from '../../src/compress/tensor-layout.ts';
+import { modelTensors } from '../../src/model/tensor-table.ts';
 import { applyMask, magnitudeMask } from '../../src/kernels/prune/magnitude.ts';
 import { nmMask, satisfiesNm } from '../../src/kernels/prune/n-m.ts';
-import { pruneLayerStructured } from '../../src/kernels/prune/structured.ts';
+import { pruneLayerStructured } from '../../src/compress/structured-prune.ts';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
 
 /**
