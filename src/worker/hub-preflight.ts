@@ -1,5 +1,5 @@
 import { isShrinkrayError } from '../errors.ts';
-import { parseHfConfig } from '../formats/hf-config.ts';
+import { parseHfConfig } from '../model/hf-config.ts';
 import { parseJsonObject } from '../model/hf-model.ts';
 import { discoverModelFiles } from '../fetch/discover-files.ts';
 import { fetchWithRetry } from '../fetch/http-retry.ts';

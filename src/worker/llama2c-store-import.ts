@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import { blobSource } from '../formats/byte-source.ts';
-import { toHfConfig } from '../formats/hf-config.ts';
+import { toHfConfig } from '../model/hf-config.ts';
 import { encodeTensorData, safetensorsHeader } from '../formats/safetensors.ts';
 import { HF_FILES } from '../model/hf-model.ts';
 import { importLlama2c } from '../model/import-llama2c.ts';

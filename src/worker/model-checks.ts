@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import { parseHfConfig } from '../formats/hf-config.ts';
+import { parseHfConfig } from '../model/hf-config.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { HF_FILES, openHfModel, readJsonSource, type OpenModelFile } from '../model/hf-model.ts';
 

@@ -1,4 +1,4 @@
-import { parseHfConfig } from '../formats/hf-config.ts';
+import { parseHfConfig } from '../model/hf-config.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { HF_FILES, readJsonSource } from '../model/hf-model.ts';
 import type { ModelManifest } from '../store/manifest.ts';
