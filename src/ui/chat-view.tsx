@@ -20,7 +20,7 @@ function TurnView({ turn }: { turn: Turn }) {
   return (
     <li class={`turn ${turn.role}`}>
       <span class="who">{turn.role === 'user' ? 'You' : 'Model'}</span>
-      <p class="text">{turn.text || (turn.streaming ? '…' : '(no text)')}</p>
+      <p class="text">{turn.text || (turn.streaming ? '…' : turn.role === 'user' ? '(empty prompt: the model starts from nothing)' : '(no text)')}</p>
       {turn.stats && (
         <p class="muted small">
           {turn.stats.tokens} tokens · {turn.stats.tokensPerSecond.toFixed(1)} tokens/s

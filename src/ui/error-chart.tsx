@@ -1,3 +1,5 @@
+import type { RefObject } from 'preact';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describeTensor } from './job-view.tsx';
 
 /**
@@ -15,7 +17,6 @@ const KINDS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', '
 // Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 const COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#7a6a00'];
 
-const W = 640;
 const H = 240;
 const PAD = { left: 52, right: 12, top: 12, bottom: 36 };
 
@@ -30,7 +31,22 @@ function niceMax(x: number): number {
   return [1, 2, 2.5, 5, 10].map((m) => m * p).find((v) => v >= x)!;
 }
 
+/** The figure's width in CSS pixels, so the chart's text stays readable at phone width instead of scaling down. */
+function useWidth(): [RefObject<HTMLElement | null>, number] {
+  const ref = useRef<HTMLElement>(null);
+  const [width, setWidth] = useState(640);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const observer = new ResizeObserver(() => setWidth(Math.max(280, Math.round(el.clientWidth))));
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, width];
+}
+
 export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
+  const [figure, W] = useWidth();
   // Tensors kept exactly (fp32 norms, an unquantized embedding) have no error to show.
   const changed = tensors.filter((t) => t.relError !== null && t.relError > 0);
   const points = changed.flatMap((t) => {
@@ -47,10 +63,10 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
   const y = (e: number) => PAD.top + (1 - e / top) * (H - PAD.top - PAD.bottom);
   const kinds = KINDS.filter((k) => points.some((p) => p.kind === k));
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
-  const labelEvery = Math.max(1, Math.ceil(layers / 12));
+  const labelEvery = Math.max(1, Math.ceil(layers / Math.max(4, Math.floor(W / 50))));
   const worst = points.reduce((a, b) => (b.error > a.error ? b : a), points[0] ?? { error: 0, name: '' });
   return (
-    <figure class="chart">
+    <figure class="chart" ref={figure}>
       <figcaption>Relative error ‖W − Ŵ‖ / ‖W‖ of each weight, by layer and kind</figcaption>
       {points.length > 0 && (
         <svg viewBox={`0 0 ${W} ${H}`} role="img"
