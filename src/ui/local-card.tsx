@@ -60,7 +60,7 @@ export function LocalCard() {
           </label>
           <label class="file-button">
             <span>Choose a folder…</span>
-            <input type="file" disabled={busy} {...{ webkitdirectory: '' }}
+            <input type="file" disabled={busy} {...{ webkitdirectory: true }}
               onChange={(e) => { void importFiles(inputFiles(e.currentTarget.files)); e.currentTarget.value = ''; }} />
           </label>
         </div>

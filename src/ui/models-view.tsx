@@ -35,8 +35,8 @@ function Usage() {
   return (
     <div class="usage">
       <p>
-        Models take <strong>{formatBytes(u.modelBytes)}</strong>
-        {u.stagedBytes > 0 && <> and unfinished downloads {formatBytes(u.stagedBytes)}</>}
+        Models take <strong data-testid="model-bytes" title={exactBytes(u.modelBytes)}>{formatBytes(u.modelBytes)}</strong>
+        {u.stagedBytes > 0 && <> and unfinished downloads <span data-testid="staged-bytes">{formatBytes(u.stagedBytes)}</span></>}
         {u.quota !== undefined && <>; this site uses {formatBytes(used)} of a {formatBytes(u.quota)} quota</>}.{' '}
         {u.persisted ? 'Storage is persistent: the browser will not evict it.' : 'Storage is not persistent: the browser may evict it when the disk fills.'}
       </p>

@@ -29,10 +29,6 @@ export function normalisePaths(files: LocalFile[]): { files: LocalFile[]; folder
   return { files: clean.map((f) => ({ ...f, path: f.path.slice(first.length + 1) })), folder: first };
 }
 
-function safeName(name: string): string {
-  return name.replace(/\.(zip|bin)$/i, '').trim() || 'model';
-}
-
 export async function importLocalFiles(store: ModelStore, given: LocalFile[], onProgress?: ProgressCallback, signal?: AbortSignal): Promise<LocalImportResult> {
   if (given.length === 0) throw new ShrinkrayError('bad_argument', 'no files were given to import');
   const { files, folder } = normalisePaths(given);
@@ -73,7 +69,8 @@ export async function importLocalFiles(store: ModelStore, given: LocalFile[], on
   const bins = files.filter((f) => /\.bin$/i.test(f.path));
   if (bins.length > 0) {
     const pair = splitLlama2cPair(bins);
-    const name = safeName(pair.checkpoint.path.split('/').pop()!);
+    // The file name with its .bin, so it does not replace a folder of the same name.
+    const name = pair.checkpoint.path.split('/').pop()!;
     // The safetensors file is about the checkpoint's size (both hold the fp32 weights).
     const writer = new ModelWriter(store, `local:${name}`, signal, progress(pair.checkpoint.file.size));
     return run(writer, 'llama2c', async () => {

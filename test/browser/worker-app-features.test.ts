@@ -63,7 +63,7 @@ describe('compress worker app features', () => {
     const pair = await Promise.all(['stories260K.bin', 'tok512.bin'].map((f) => hubFile(TEXT_REPO, f)));
     const l2c = await c.importLocal(pair);
     expect(l2c.importedAs).toBe('llama2c');
-    expect(l2c.id).toBe('local:stories260K.bin'.replace('.bin', ''));
+    expect(l2c.id).toBe('local:stories260K.bin');
     // The conversion is the CLI's: the same tensors, so the same safetensors size.
     expect(l2c.files.find((f) => f.path === 'model.safetensors')!.size).toBe(hf.files.find((f) => f.path === 'model.safetensors')!.size);
 
