@@ -15,7 +15,7 @@ import type { LinearHook } from '../src/build/linear-weight.ts';
 import type { QuantizedMatMul } from '../src/build/quant-paths.ts';
 import { tensorNames } from '../src/model/tensor-table.ts';
 import { syntheticConfig, syntheticIR } from '../src/model/synthetic-ir.ts';
-import { loadQuantizeWasmNode } from '../src/node/quantize-wasm-node.ts';
+import { loadQuantizeWasmNode } from '../src/node/kernel-wasm-node.ts';
 import { createOnnxCausalLM } from '../src/runtime/onnx-causal-lm.ts';
 
 const DEFAULTS: Record<string, string> = { prompt: '128', decode: '16', reps: '2', threads: '1', layers: '30' };

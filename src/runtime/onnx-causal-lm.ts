@@ -136,14 +136,3 @@ export function createOnnxCausalLM(
 ): Promise<OnnxCausalLM> {
   return OnnxCausalLM.create(config, modelBytes, externalData, opts);
 }
-
-// Node-only file reading lives in src/node; the specifier sits in a variable so browser
-// bundles never pull in node:fs.
-const nodeFolderModule = '../node/onnx-folder.ts';
-
-/** Node entry: reads <dir>/config.json, <dir>/onnx/model.onnx and its external data. */
-export async function loadOnnxCausalLM(dir: string, opts: OnnxSessionOptions = {}): Promise<OnnxCausalLM> {
-  const { readOnnxFolder } = (await import(/* @vite-ignore */ nodeFolderModule)) as typeof import('../node/onnx-folder.ts');
-  const f = await readOnnxFolder(dir);
-  return OnnxCausalLM.create(f.config, f.model, f.externalData, { fileName: f.modelPath, ...opts });
-}

@@ -1,5 +1,5 @@
-import type { ModelEvaluation, StoredModelInfo } from '../worker/client.ts';
-import { ErrorChart, type TensorError } from './error-chart.tsx';
+import type { ModelEvaluation, StoredModelInfo, StoredReport } from '../worker/client.ts';
+import { ErrorChart } from './error-chart.tsx';
 import { evaluateModel, pastedText, sourceOf, textChoice, type TextChoice } from './evaluation.ts';
 import { exactBytes, formatBytes, formatDate, formatNumber } from './format.ts';
 import { JobView } from './job-view.tsx';
@@ -13,17 +13,6 @@ import { chatModelId, modelName, models, showTab } from './state.ts';
  * perplexity and decode speed before and after on one text and device, and the error of
  * every tensor. Every figure read from the report is shown as text.
  */
-interface ReportFields {
-  recipe?: string;
-  from?: string;
-  bytesIn?: number;
-  bytesOut?: number;
-  seconds?: number;
-  quantizer?: string;
-  tensors?: TensorError[];
-  evaluation?: ModelEvaluation;
-}
-
 function Ratio({ before, after, lowerIsBetter = true }: { before?: number; after?: number; lowerIsBetter?: boolean }) {
   if (!before || !after) return null;
   const r = after / before;
@@ -79,7 +68,8 @@ function TextPicker() {
 }
 
 export function ReportView({ info }: { info: StoredModelInfo }) {
-  const r = (info.report ?? {}) as ReportFields;
+  // Partial: a zip exported by an older version may lack fields; what is missing shows as unknown.
+  const r: Partial<StoredReport> = info.report ?? {};
   const from = sourceOf(info);
   const source = models.value.find((m) => m.id === from);
   const onnxBytes = info.files.filter((f) => f.path.startsWith('onnx/')).reduce((s, f) => s + f.size, 0);

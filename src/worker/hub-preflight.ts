@@ -1,9 +1,10 @@
 import { isShrinkrayError } from '../errors.ts';
 import { parseHfConfig } from '../model/hf-config.ts';
-import { parseJsonObject } from '../model/hf-model.ts';
+import { parseJsonObject } from '../formats/json-file.ts';
 import { discoverModelFiles } from '../fetch/discover-files.ts';
 import { fetchWithRetry } from '../fetch/http-retry.ts';
-import { hubFileUrl, hubRef, hubStageKey } from '../fetch/hub-url.ts';
+import { hubFileUrl, hubRef } from '../fetch/hub-url.ts';
+import { hubStageKey } from './hub-download.ts';
 import { estimateStorage, freeBytes } from '../store/quota.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import type { HubModelRequest, HubPreflight } from './protocol.ts';

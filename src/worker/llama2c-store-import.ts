@@ -2,7 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { blobSource } from '../formats/byte-source.ts';
 import { toHfConfig } from '../model/hf-config.ts';
 import { encodeTensorData, safetensorsHeader } from '../formats/safetensors.ts';
-import { HF_FILES } from '../model/hf-model.ts';
+import { MODEL_FILES as HF_FILES } from '../formats/model-folder-layout.ts';
 import { importLlama2c } from '../model/import-llama2c.ts';
 import type { LocalFile } from './protocol.ts';
 import type { ModelWriter } from './model-writer.ts';

@@ -1,7 +1,10 @@
 import { ShrinkrayError } from '../errors.ts';
 import { parseHfConfig } from '../model/hf-config.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { HF_FILES, openHfModel, readJsonSource, type OpenModelFile } from '../model/hf-model.ts';
+import type { OpenModelFile } from '../formats/byte-source.ts';
+import { readJsonSource } from '../formats/json-file.ts';
+import { MODEL_FILES as HF_FILES } from '../formats/model-folder-layout.ts';
+import { openHfModel } from '../model/hf-model.ts';
 
 /**
  * Checks a model's files before it is stored (local imports) or committed (the demo):
@@ -11,7 +14,7 @@ import { HF_FILES, openHfModel, readJsonSource, type OpenModelFile } from '../mo
 
 // Files of a Hugging Face folder the app keeps; anything else (README, onnx/, .bin) is left out.
 export const HF_SIDE_FILES = [HF_FILES.config, HF_FILES.generationConfig, HF_FILES.tokenizer, HF_FILES.tokenizerConfig,
-  'special_tokens_map.json', 'chat_template.jinja'];
+  HF_FILES.specialTokensMap, HF_FILES.chatTemplate];
 
 /** Opens and checks an HF-layout model; returns its config and the weight files it uses. */
 export async function checkHfModel(open: OpenModelFile): Promise<{ config: ModelConfig; weightFiles: string[] }> {

@@ -1,11 +1,12 @@
 import { parseHfConfig } from '../model/hf-config.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { HF_FILES, readJsonSource } from '../model/hf-model.ts';
+import { readJsonSource } from '../formats/json-file.ts';
+import { MODEL_FILES as HF_FILES } from '../formats/model-folder-layout.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import { ModelWriter } from './model-writer.ts';
 import type { ModelEvaluation } from './protocol.ts';
-import { getManifest, readStoredJson } from './stored-model.ts';
+import { getManifest, storedFileOpener } from './stored-model.ts';
 
 /**
  * What the page asks about one stored model beyond its manifest: its parsed config (for
@@ -21,7 +22,8 @@ export async function storedModelConfig(store: ModelStore, modelId: string): Pro
 /** Rewrites shrinkray.json with the evaluation added and commits the manifest again (same id, same other files). */
 export async function saveEvaluation(store: ModelStore, modelId: string, evaluation: ModelEvaluation): Promise<ModelManifest> {
   const manifest = await getManifest(store, modelId);
-  const stored = (await readStoredJson(store, manifest, 'shrinkray.json')) ?? manifest.report ?? {};
+  const src = await storedFileOpener(store, manifest)(HF_FILES.report);
+  const stored = src ? await readJsonSource(src) : (manifest.report ?? {});
   const report = { ...stored, evaluation };
   const writer = new ModelWriter(store, modelId);
   try {

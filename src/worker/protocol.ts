@@ -1,3 +1,4 @@
+import type { ShrinkrayReport } from '../compress/report.ts';
 import type { ShrinkrayErrorCode } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ChatMessage } from '../runtime/tokenizer.ts';
@@ -57,8 +58,8 @@ export interface StoredModelInfo {
   bytes: number;
   /** For compressed models: the recipe text. */
   recipe?: string;
-  /** For compressed models: shrinkray.json's content (sizes, per-tensor errors, timing). */
-  report?: Record<string, unknown>;
+  /** For compressed models: shrinkray.json's content (sizes, per-tensor errors, timing, and the evaluation once measured). */
+  report?: StoredReport;
   createdAt?: number;
 }
 
@@ -94,6 +95,11 @@ export interface LocalFile {
 
 /** What a local import turned out to be. */
 export type LocalImportKind = 'hf-folder' | 'llama2c' | 'exported-zip' | 'exported-folder';
+
+/** shrinkray.json as the store keeps it: the compression's report, plus the evaluation the app adds once it has measured both models. */
+export interface StoredReport extends ShrinkrayReport {
+  evaluation?: ModelEvaluation;
+}
 
 /** Perplexity and decode speed of one model, as the report stores them. */
 export interface ModelMeasurement {

@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { downloadHubModel } from '../../src/fetch/download-model.ts';
+import { downloadHubModel } from '../../src/worker/hub-download.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import { openModelStore, type IdbModelStore } from '../../src/store/idb-store.ts';
 import { manifestFile } from '../../src/store/manifest.ts';

@@ -106,9 +106,9 @@ describe('compress worker app features', () => {
       before: null, after: { modelId: back.id, ppl: 3.5, nll: 1.25, tokens: 10, docs: 1, tokensPerSecond: 100, decodeTokens: 8 },
     };
     const saved = await c.saveEvaluation(back.id, evaluation);
-    expect((saved.report as { evaluation: unknown }).evaluation).toEqual(evaluation);
+    expect(saved.report!.evaluation).toEqual(evaluation);
     const relisted = (await c.list()).find((m) => m.id === back.id)!;
-    expect((relisted.report as { evaluation: unknown }).evaluation).toEqual(evaluation);
+    expect(relisted.report!.evaluation).toEqual(evaluation);
     expect(relisted.files.map((f) => f.path).sort()).toEqual(compressed.files.map((f) => f.path).sort());
     expect((await c.usage()).stagedBytes).toBe(0);
   });

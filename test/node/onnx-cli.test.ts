@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isShrinkrayError } from '../../src/errors.ts';
-import { loadOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
+import { loadOnnxCausalLM } from '../../src/node/load-engine.ts';
 import { runCli, splitOutput } from './run-cli.ts';
 
 const root = join(import.meta.dirname, '..', '..');

@@ -17,6 +17,7 @@ import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
 import type { CausalLM } from '../../src/model/causal-lm.ts';
 import { compareDecoding, maxAbsDiff } from './logit-diff.ts';
+import { plan } from './plan-recipe.ts';
 
 // Named error budgets against the reference forward on the very weights the graph multiplies:
 // dequantize-at-load rebuilds them bit for bit (only summation order differs, as for fp32);
@@ -107,7 +108,7 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
 
   it('matmulinteger (int8 per channel, dynamic uint8 activations) stays within its looser budget; ppl reported', async () => {
     const { onnx, ref, bytes } = await quantizedPair(ir, 'matmulinteger', 8, true);
-    const { built } = await compressModel(ir, 'int8', { quantizer: await createRtnQuantizer(), quantizedMatMul: 'matmulinteger' });
+    const { built } = await compressModel(ir, plan('int8', ir.config), { quantizer: await createRtnQuantizer(), quantizedMatMul: 'matmulinteger' });
     const wq = built.tensors.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
     expect(wq.bytes).toBe(64 * 64 + 4 * 64); // int8 [K, N] + fp32 scales [N], as stored
     expect(built.model.byteLength).toBe(bytes);
@@ -122,7 +123,7 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
   it('the compression pipeline passes quantizedMatMul through: int4-g32 without MatMulNBits nodes, same logits', async () => {
     const quantizer = await createRtnQuantizer();
     const logitsOf = async (mode?: QuantizedMatMul) => {
-      const { built } = await compressModel(ir, 'int4-g32', { quantizer, quantizedMatMul: mode });
+      const { built } = await compressModel(ir, plan('int4-g32', ir.config), { quantizer, quantizedMatMul: mode });
       const lm = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
       const logits = await lm.forward(lm.createState(), prompt);
       await lm.dispose();

@@ -6,7 +6,7 @@ import type { RtnOptions, RtnResult } from '../../src/kernels/quantize/rtn-optio
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import type { WasmRtnKernel } from '../../src/kernels/quantize/wasm/quantize-wasm.ts';
 import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
-import { loadQuantizeWasmNode, readQuantizeWasm } from '../../src/node/quantize-wasm-node.ts';
+import { loadQuantizeWasmNode, readQuantizeWasm } from '../../src/node/kernel-wasm-node.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { lcgRng } from '../seeded-random.ts';
 
