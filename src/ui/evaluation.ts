@@ -14,7 +14,9 @@ export type TextChoice = 'auto' | 'english' | 'stories' | 'pasted';
 export const textChoice = signal<TextChoice>('auto');
 export const pastedText = signal('');
 
-const DECODE_TOKENS = 32;
+const DECODE_TOKENS = 64;
+// A few tokens first: the first passes of a fresh session allocate and compile, which is not decode speed.
+const WARMUP_TOKENS = 4;
 const SPEED_PROMPT = 'Once upon a time';
 
 /** The model a compressed model was made from ('compressed:<source>:<recipe>'), if it says. */
@@ -45,6 +47,7 @@ async function measure(chat: ChatClient, modelId: string, text: string, signal: 
   const s = runSettings.value;
   const loaded = await chat.load(modelId, { device: s.device, threads: s.threads, onProgress });
   const ppl = await chat.evaluate(text, { signal, onProgress });
+  await chat.generate({ prompt: { text: SPEED_PROMPT }, maxNewTokens: WARMUP_TOKENS, temperature: 0 }, { signal });
   const gen = await chat.generate({ prompt: { text: SPEED_PROMPT }, maxNewTokens: DECODE_TOKENS, temperature: 0 }, { signal });
   if (signal.aborted) throw signal.reason;
   const m: ModelMeasurement = {

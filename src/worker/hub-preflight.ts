@@ -5,7 +5,7 @@ import { discoverModelFiles } from '../fetch/discover-files.ts';
 import { fetchWithRetry } from '../fetch/http-retry.ts';
 import { hubFileUrl, hubRef } from '../fetch/hub-url.ts';
 import { hubStageKey } from './hub-download.ts';
-import { estimateStorage, freeBytes } from '../store/quota.ts';
+import { estimateStorage, freeBytes, type StorageFigures } from '../store/quota.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import type { HubModelRequest, HubPreflight } from './protocol.ts';
 
@@ -15,14 +15,17 @@ import type { HubModelRequest, HubPreflight } from './protocol.ts';
  * already staged, the quota left, and config.json checked (it is a few hundred bytes),
  * so an unsupported architecture is named before a single weight byte is fetched.
  */
-export async function hubPreflight(store: ModelStore, source: HubModelRequest, signal?: AbortSignal): Promise<HubPreflight> {
+export async function hubPreflight(
+  store: ModelStore, source: HubModelRequest, o: { signal?: AbortSignal; figures?: StorageFigures } = {},
+): Promise<HubPreflight> {
+  const { signal } = o;
   const ref = hubRef(source.repo, source.revision, source.hubUrl);
   const plan = await discoverModelFiles(ref, { signal });
   const staged = new Map((await store.listStaged()).map((s) => [s.stageKey, s.storedBytes]));
   const totalBytes = plan.files.reduce((sum, f) => sum + (f.size ?? 0), 0);
   const stagedBytes = plan.files.reduce((sum, f) => sum + (staged.get(hubStageKey(ref, f.path)) ?? 0), 0);
   const needBytes = Math.max(0, totalBytes - stagedBytes);
-  const figures = await estimateStorage();
+  const figures = o.figures ?? (await estimateStorage());
   const free = figures ? freeBytes(figures) : undefined;
 
   let architecture: string | undefined;
