@@ -19,7 +19,9 @@ export const lastImport = signal<string | null>(null);
 export async function importFiles(files: LocalFile[]): Promise<void> {
   if (files.length === 0) return;
   lastImport.value = null;
-  const title = files.length === 1 ? `Importing ${files[0]!.path}` : `Importing ${files.length} files`;
+  const top = files[0]!.path.split('/')[0]!;
+  const oneFolder = files.length > 1 && files.every((f) => f.path.startsWith(`${top}/`));
+  const title = files.length === 1 ? `Importing ${files[0]!.path}` : oneFolder ? `Importing the folder ${top}` : `Importing ${files.length} files`;
   const info = await runJob('import', title, ({ signal, onProgress }) => compressor.importLocal(files, { signal, onProgress }));
   if (!info) return;
   await ensurePersisted();
