@@ -84,7 +84,6 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
     async (bits, symmetric) => {
       const { onnx, ref } = await quantizedPair(ir, 'dequantize-at-load', bits, symmetric);
       const d = await compareDecoding(ref, onnx, prompt, 8);
-      console.log(`stories260K int${bits}${symmetric ? '' : '-asym'} dequantize-at-load: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(EXACT_WEIGHTS_BUDGET);
       await onnx.dispose();
     },
@@ -102,7 +101,6 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
     const atLoad = (await hookFor('dequantize-at-load')).model.byteLength;
     // Same codes and scales; only node records and small shape constants differ.
     const linears = ir.config.numLayers * 7;
-    console.log(`stories260K int4-g32: MatMulNBits ${nbits} bytes, dequantize-at-load ${atLoad} bytes`);
     expect(Math.abs(atLoad - nbits) / linears).toBeLessThan(1024); // bytes per linear layer
   });
 
@@ -114,7 +112,6 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
     expect(built.model.byteLength).toBe(bytes);
     const d = await compareDecoding(ref, onnx, prompt, 8);
     const ppl = (await evaluatePerplexity(onnx, tokenizer, sample)).ppl;
-    console.log(`stories260K int8 matmulinteger: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}; ppl ${ppl.toFixed(4)} (fp32 ${FP32_PPL})`);
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(DYNAMIC_ACTIVATION_BUDGET);
     expect(ppl / FP32_PPL).toBeLessThan(1.01);
     await onnx.dispose();
@@ -144,7 +141,6 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
       return r.ppl;
     };
     const [nbits, atLoad] = [await pplOf('matmulnbits'), await pplOf('dequantize-at-load')];
-    console.log(`stories260K int8-g32 ppl: MatMulNBits ${nbits.toFixed(4)}, dequantize-at-load ${atLoad.toFixed(4)}`);
     expect(Math.abs(atLoad - nbits)).toBeLessThan(1e-3);
   });
 });
