@@ -2,7 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { blobSource } from '../formats/byte-source.ts';
 import { toHfConfig } from '../model/hf-config.ts';
 import { encodeTensorData, safetensorsHeader } from '../formats/safetensors.ts';
-import { MODEL_FILES as HF_FILES } from '../formats/model-folder-layout.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { importLlama2c } from '../model/import-llama2c.ts';
 import type { LocalFile } from './protocol.ts';
 import type { ModelWriter } from './model-writer.ts';
@@ -35,13 +35,13 @@ export async function writeLlama2cModel(writer: ModelWriter, pair: { checkpoint:
   });
   const tensors = [...parts.ir.tensors.values()];
   const header = safetensorsHeader(tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })), { format: 'pt' });
-  await writer.writeStream(HF_FILES.weights, (async function* () {
+  await writer.writeStream(MODEL_FILES.weights, (async function* () {
     yield header;
     for (const t of tensors) yield encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
   })());
   const { config } = parts.ir;
-  await writer.writeJson(HF_FILES.config, toHfConfig(config));
-  await writer.writeJson(HF_FILES.tokenizer, parts.tokenizerJson);
-  await writer.writeJson(HF_FILES.tokenizerConfig, parts.tokenizerConfig);
-  await writer.writeJson(HF_FILES.generationConfig, parts.generationConfig ?? { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId[0] });
+  await writer.writeJson(MODEL_FILES.config, toHfConfig(config));
+  await writer.writeJson(MODEL_FILES.tokenizer, parts.tokenizerJson);
+  await writer.writeJson(MODEL_FILES.tokenizerConfig, parts.tokenizerConfig);
+  await writer.writeJson(MODEL_FILES.generationConfig, parts.generationConfig ?? { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId[0] });
 }

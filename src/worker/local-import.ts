@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { blobSource, type ByteSource } from '../formats/byte-source.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
@@ -45,7 +46,7 @@ export async function importLocalFiles(store: ModelStore, given: LocalFile[], on
 
   if (files.length === 1 && /\.zip$/i.test(files[0]!.path)) return importZip(store, files[0]!.file, files[0]!.path, onProgress, signal);
 
-  if (byPath.has('onnx/model.onnx') || byPath.has('shrinkray.json')) {
+  if (byPath.has(MODEL_FILES.onnxModel) || byPath.has(MODEL_FILES.report)) {
     const { report } = await checkExportedModel(open);
     const paths = [...byPath.keys()];
     const writer = new ModelWriter(store, exportedId(report), signal, progress(sizeOf(paths)));
@@ -55,7 +56,7 @@ export async function importLocalFiles(store: ModelStore, given: LocalFile[], on
     });
   }
 
-  if (byPath.has('config.json')) {
+  if (byPath.has(MODEL_FILES.config)) {
     const { weightFiles } = await checkHfModel(open);
     const paths = [...HF_SIDE_FILES.filter((p) => byPath.has(p)), ...weightFiles];
     const name = folder ?? 'local model';

@@ -3,7 +3,7 @@ import { parseHfConfig } from '../model/hf-config.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { OpenModelFile } from '../formats/byte-source.ts';
 import { readJsonSource } from '../formats/json-file.ts';
-import { MODEL_FILES as HF_FILES } from '../formats/model-folder-layout.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { openHfModel } from '../model/hf-model.ts';
 
 /**
@@ -13,23 +13,23 @@ import { openHfModel } from '../model/hf-model.ts';
  */
 
 // Files of a Hugging Face folder the app keeps; anything else (README, onnx/, .bin) is left out.
-export const HF_SIDE_FILES = [HF_FILES.config, HF_FILES.generationConfig, HF_FILES.tokenizer, HF_FILES.tokenizerConfig,
-  HF_FILES.specialTokensMap, HF_FILES.chatTemplate];
+export const HF_SIDE_FILES = [MODEL_FILES.config, MODEL_FILES.generationConfig, MODEL_FILES.tokenizer, MODEL_FILES.tokenizerConfig,
+  MODEL_FILES.specialTokensMap, MODEL_FILES.chatTemplate];
 
 /** Opens and checks an HF-layout model; returns its config and the weight files it uses. */
 export async function checkHfModel(open: OpenModelFile): Promise<{ config: ModelConfig; weightFiles: string[] }> {
   const { ir, weights } = await openHfModel(open);
-  await requireJson(open, HF_FILES.tokenizer);
-  const index = await open(HF_FILES.weightIndex);
-  return { config: ir.config, weightFiles: index ? [HF_FILES.weightIndex, ...weights.files] : weights.files };
+  await requireJson(open, MODEL_FILES.tokenizer);
+  const index = await open(MODEL_FILES.weightIndex);
+  return { config: ir.config, weightFiles: index ? [MODEL_FILES.weightIndex, ...weights.files] : weights.files };
 }
 
 /** A zip or folder this app exported: config.json, tokenizer.json, onnx/model.onnx and shrinkray.json. */
 export async function checkExportedModel(open: OpenModelFile): Promise<{ config: ModelConfig; report: Record<string, unknown> }> {
-  const config = parseHfConfig(await requireJson(open, HF_FILES.config), HF_FILES.config);
-  await requireJson(open, HF_FILES.tokenizer);
-  if (!(await open('onnx/model.onnx'))) throw new ShrinkrayError('missing_file', 'onnx/model.onnx: the exported model has no ONNX graph');
-  const report = await requireJson(open, 'shrinkray.json');
+  const config = parseHfConfig(await requireJson(open, MODEL_FILES.config), MODEL_FILES.config);
+  await requireJson(open, MODEL_FILES.tokenizer);
+  if (!(await open(MODEL_FILES.onnxModel))) throw new ShrinkrayError('missing_file', `${MODEL_FILES.onnxModel}: the exported model has no ONNX graph`);
+  const report = await requireJson(open, MODEL_FILES.report);
   if (typeof report.recipe !== 'string') throw new ShrinkrayError('bad_file', "shrinkray.json: has no 'recipe' string; is this a zip Shrinkray exported?");
   return { config, report };
 }

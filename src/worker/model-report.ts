@@ -1,7 +1,7 @@
 import { parseHfConfig } from '../model/hf-config.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { readJsonSource } from '../formats/json-file.ts';
-import { MODEL_FILES as HF_FILES } from '../formats/model-folder-layout.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import { ModelWriter } from './model-writer.ts';
@@ -15,21 +15,21 @@ import { getManifest, storedFileOpener } from './stored-model.ts';
  */
 export async function storedModelConfig(store: ModelStore, modelId: string): Promise<ModelConfig> {
   const manifest = await getManifest(store, modelId);
-  const src = await store.openModelFile(modelId, HF_FILES.config);
-  return parseHfConfig(await readJsonSource(src), `${manifest.id}/${HF_FILES.config}`);
+  const src = await store.openModelFile(modelId, MODEL_FILES.config);
+  return parseHfConfig(await readJsonSource(src), `${manifest.id}/${MODEL_FILES.config}`);
 }
 
 /** Rewrites shrinkray.json with the evaluation added and commits the manifest again (same id, same other files). */
 export async function saveEvaluation(store: ModelStore, modelId: string, evaluation: ModelEvaluation): Promise<ModelManifest> {
   const manifest = await getManifest(store, modelId);
-  const src = await storedFileOpener(store, manifest)(HF_FILES.report);
+  const src = await storedFileOpener(store, manifest)(MODEL_FILES.report);
   const stored = src ? await readJsonSource(src) : (manifest.report ?? {});
   const report = { ...stored, evaluation };
   const writer = new ModelWriter(store, modelId);
   try {
-    await writer.writeJson('shrinkray.json', report);
+    await writer.writeJson(MODEL_FILES.report, report);
     const written = writer.files[0]!;
-    const files = [...manifest.files.filter((f) => f.path !== 'shrinkray.json'), written];
+    const files = [...manifest.files.filter((f) => f.path !== MODEL_FILES.report), written];
     const next: ModelManifest = { ...manifest, files, report };
     await store.commitModel(next);
     return next;

@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import { checkHfModel } from './model-checks.ts';
@@ -25,7 +26,7 @@ export async function importUrlFolder(
     const html = (res.headers.get('content-type') ?? '').includes('text/html');
     if (!res.ok || html) {
       await res.body?.cancel();
-      if (path === 'config.json' || path.endsWith('.safetensors') || path === 'tokenizer.json') {
+      if (path === MODEL_FILES.config || path.endsWith('.safetensors') || path === MODEL_FILES.tokenizer) {
         throw new ShrinkrayError('missing_file', `${as.name}: ${url} is missing (HTTP ${res.status}${html ? ', an HTML page' : ''}); run \`npm run fixtures\` to generate the demo model`);
       }
       continue; // optional side files

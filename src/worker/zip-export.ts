@@ -1,4 +1,5 @@
 import { Zip, ZipDeflate, ZipPassThrough } from 'fflate';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import { throwIfAborted } from './cancel.ts';
@@ -18,7 +19,7 @@ const MAX_ZIP_BYTES = 2 ** 32 - 1;
 
 export async function exportModelZip(store: ModelStore, modelId: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Blob> {
   const manifest = await getManifest(store, modelId);
-  if (!manifest.files.some((f) => f.path === 'onnx/model.onnx')) {
+  if (!manifest.files.some((f) => f.path === MODEL_FILES.onnxModel)) {
     throw new ShrinkrayError('bad_argument', `model '${modelId}' is not a compressed model (no onnx/model.onnx); only compressed models export as a transformers.js folder`);
   }
   const total = manifest.files.reduce((s, f) => s + f.size, 0);
