@@ -1,5 +1,5 @@
 import { signal } from '@preact/signals';
-import { createChatClient, type ChatClient, type ModelEvaluation, type ModelMeasurement, type Progress, type StoredModelInfo } from '../worker/client.ts';
+import { createChatClient, isShrinkrayError, type ChatClient, type ModelEvaluation, type ModelMeasurement, type Progress, type StoredModelInfo } from '../worker/client.ts';
 import { runJob } from './jobs.ts';
 import catalogue from './model-catalogue.json';
 import { compressor, models, modelName, refreshModels, runSettings } from './state.ts';
@@ -62,10 +62,23 @@ export async function evaluateModel(info: StoredModelInfo): Promise<StoredModelI
     const from = sourceOf(info);
     const chat = createChatClient();
     try {
-      const before = from && models.value.some((m) => m.id === from) ? (await measure(chat, from, text, signal, onProgress)).m : null;
+      let before: ModelMeasurement | null = null;
+      let beforeProblem: string | undefined = from ? undefined : 'the report does not say which model it was made from';
+      if (from && !models.value.some((m) => m.id === from)) beforeProblem = `${modelName(from)} is no longer stored`;
+      else if (from) {
+        try {
+          before = (await measure(chat, from, text, signal, onProgress)).m;
+        } catch (e) {
+          // The original may not run where its compressed copy does (an fp32 graph too large for
+          // this device): the compressed model is still measured, and the report says why.
+          if (signal.aborted || (isShrinkrayError(e) && e.code === 'aborted')) throw e;
+          beforeProblem = `the original could not run here: ${e instanceof Error ? e.message : String(e)}`;
+        }
+      }
       const { loaded, m: after } = await measure(chat, info.id, text, signal, onProgress);
       const evaluation: ModelEvaluation = {
         textName: name, textChars: text.length, device: loaded.device, threads: loaded.threads, before, after, measuredAt: Date.now(),
+        ...(beforeProblem ? { beforeProblem } : {}),
       };
       const saved = await compressor.saveEvaluation(info.id, evaluation);
       await refreshModels();

@@ -37,6 +37,12 @@ export async function compressChosen(): Promise<void> {
   await ensurePersisted();
   if (!info) return;
   reportId.value = info.id;
+  // The report renders below the presets: bring it into view and give it focus.
+  requestAnimationFrame(() => {
+    const heading = document.getElementById('report-heading');
+    heading?.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    heading?.focus({ preventScroll: true });
+  });
   await evaluateModel(info);
 }
 

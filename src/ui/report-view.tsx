@@ -33,7 +33,7 @@ function Evaluation({ e }: { e: ModelEvaluation }) {
       <tbody>
         <tr>
           <th scope="row">Perplexity <span class="small">(lower is better)</span></th>
-          <td class="num" data-testid="ppl-before">{b ? formatNumber(b.ppl) : 'source not stored'}</td>
+          <td class="num" data-testid="ppl-before">{b ? formatNumber(b.ppl) : '—'}</td>
           <td class="num" data-testid="ppl-after">{formatNumber(a.ppl)}<Ratio before={b?.ppl} after={a.ppl} /></td>
         </tr>
         <tr>
@@ -42,6 +42,7 @@ function Evaluation({ e }: { e: ModelEvaluation }) {
           <td class="num">{a.tokensPerSecond.toFixed(1)} tokens/s<Ratio before={b?.tokensPerSecond} after={a.tokensPerSecond} lowerIsBetter={false} /></td>
         </tr>
       </tbody>
+      {e.beforeProblem && <tfoot><tr><td colSpan={3} class="small muted">No “before” figures: {e.beforeProblem}.</td></tr></tfoot>}
     </table>
   );
 }
@@ -75,7 +76,7 @@ export function ReportView({ info }: { info: StoredModelInfo }) {
   const onnxBytes = info.files.filter((f) => f.path.startsWith('onnx/')).reduce((s, f) => s + f.size, 0);
   return (
     <section class="card report" aria-labelledby="report-heading">
-      <h3 id="report-heading">Report: {modelName(info.id)}</h3>
+      <h3 id="report-heading" tabIndex={-1}>Report: {modelName(info.id)}</h3>
       <table class="facts">
         <tbody>
           <tr><th scope="row">Recipe</th><td>{info.recipe ?? r.recipe ?? 'unknown'}</td></tr>

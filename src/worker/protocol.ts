@@ -120,7 +120,9 @@ export interface ModelEvaluation {
   textChars: number;
   device: 'wasm' | 'webgpu';
   threads: number;
+  /** The source model's figures; null when it is not stored or could not run (then `beforeProblem` says why). */
   before: ModelMeasurement | null;
+  beforeProblem?: string;
   after: ModelMeasurement;
   measuredAt: number;
 }
