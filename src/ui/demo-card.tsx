@@ -10,8 +10,8 @@ import { chooseSource, compressor, ensurePersisted, models } from './state.ts';
 export const demo = catalogue.demo;
 export const demoUrl = (path: string) => new URL(path, document.baseURI).href;
 
-/** Whether the app serves the demo: undefined while checking. */
-export const demoAvailable = signal<boolean | undefined>(undefined);
+/** Whether the app serves the demo: undefined while checking; 'offline' when the check could not reach the site. */
+export const demoAvailable = signal<boolean | 'offline' | undefined>(undefined);
 
 export async function checkDemo(): Promise<void> {
   try {
@@ -19,7 +19,7 @@ export async function checkDemo(): Promise<void> {
     // A dev server answers unknown paths with index.html, so the type matters too.
     demoAvailable.value = res.ok && (res.headers.get('content-type') ?? '').includes('json');
   } catch {
-    demoAvailable.value = false;
+    demoAvailable.value = 'offline'; // a network error, not a 404: the demo is there, the network is not
   }
 }
 
@@ -42,13 +42,17 @@ export function DemoCard() {
     <section class="card" aria-labelledby="demo-heading">
       <h3 id="demo-heading">Bundled demo: {demo.name}</h3>
       <p class="muted">{demo.about}</p>
-      {available === false ? (
+      {available === 'offline' && !stored ? (
+        <p class="notice warn" role="status">
+          This page is offline, so the demo cannot be fetched now. Stored models still work; the demo is one click away once you are back online.
+        </p>
+      ) : available === false ? (
         <p class="notice warn" role="status">
           The demo model is missing from this build: models/stories260K/ was not generated. Run <code>npm run fixtures</code>{' '}
           (it needs the shared fixtures beside the checkout), then reload. Hub models and local files still work.
         </p>
       ) : (
-        <button type="button" class="primary" disabled={available === undefined || isRunning('import')} onClick={() => void useDemo()}>
+        <button type="button" class="primary" disabled={available === undefined || (available === 'offline' && !stored) || isRunning('import')} onClick={() => void useDemo()}>
           {stored ? 'Use the demo model' : 'Use the demo model (1 MB)'}
         </button>
       )}
