@@ -1,4 +1,5 @@
 import './ui/app.css';
+import './pwa/register.ts';
 import { demoModelView } from './ui/demo-model-view.ts';
 import { environmentView } from './ui/environment-view.ts';
 

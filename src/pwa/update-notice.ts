@@ -1,0 +1,31 @@
+import './update-notice.css';
+
+/**
+ * The "new version" notice: a small bar at the bottom of the page with an Update button (which
+ * reloads into the new version) and a Later button. Shown only when a new service worker waits.
+ */
+export function showUpdateNotice(update: () => void): void {
+  if (document.getElementById('update-notice')) return;
+  const notice = document.createElement('aside');
+  notice.id = 'update-notice';
+  notice.className = 'update-notice';
+  notice.setAttribute('role', 'status');
+  notice.setAttribute('aria-label', 'Update available');
+  const text = document.createElement('p');
+  text.textContent = 'A new version of Shrinkray is ready. Updating reloads the page and stops a running download or compression.';
+  const now = button('Update now', () => {
+    now.disabled = true;
+    update();
+  });
+  const later = button('Later', () => notice.remove());
+  notice.append(text, now, later);
+  document.body.append(notice);
+}
+
+function button(label: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  b.addEventListener('click', onClick);
+  return b;
+}
