@@ -1,5 +1,6 @@
 /// <reference types="vite-plugin-pwa/vanillajs" />
 import { registerSW } from 'virtual:pwa-register';
+import { isBusy, whenIdle } from './busy-lock.ts';
 import { showUpdateNotice } from './update-notice.ts';
 
 /**
@@ -8,6 +9,7 @@ import { showUpdateNotice } from './update-notice.ts';
  *   static host served without COOP/COEP (wasm threads need it);
  * - offers a waiting new version with a notice, never reloading by itself: a reload would
  *   stop a running download or compression, so the user picks the moment.
+ * Both reloads also wait until no job holds the busy lock (busy-lock.ts).
  * src/main.ts imports this module for its effect. No service worker in dev (vite serves the
  * headers itself) or where the browser has none (plain http on a non-local host).
  */
@@ -41,15 +43,26 @@ function reloadIntoIsolation(): void {
     return;
   }
   if (!navigator.serviceWorker.controller || readMark()) return;
-  writeMark(true);
-  location.reload();
+  void whenIdle().then(() => {
+    if (readMark()) return; // a second controllerchange got here first
+    writeMark(true);
+    location.reload();
+  });
+}
+
+/** "Update now": waits for running jobs, then lets the new worker take over (the page reloads on its 'controlling'). */
+async function updateWhenIdle(update: () => Promise<void>, say: (text: string) => void): Promise<void> {
+  if (await isBusy()) say('The update will start when the running job finishes.');
+  await whenIdle();
+  say('Updating…');
+  await update();
 }
 
 if (import.meta.env.PROD && 'serviceWorker' in navigator) {
   reloadIntoIsolation();
   navigator.serviceWorker.addEventListener('controllerchange', reloadIntoIsolation);
   const update = registerSW({
-    onNeedRefresh: () => showUpdateNotice(() => void update()),
+    onNeedRefresh: () => showUpdateNotice((say) => updateWhenIdle(update, say)),
     onRegisterError: (e: unknown) => console.warn('Shrinkray: the service worker could not be registered; the app will not work offline.', e),
   });
 }

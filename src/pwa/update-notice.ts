@@ -3,8 +3,9 @@ import './update-notice.css';
 /**
  * The "new version" notice: a small bar at the bottom of the page with an Update button (which
  * reloads into the new version) and a Later button. Shown only when a new service worker waits.
+ * `update` may report what it waits for through `say`, which replaces the notice's text.
  */
-export function showUpdateNotice(update: () => void): void {
+export function showUpdateNotice(update: (say: (text: string) => void) => Promise<void>): void {
   if (document.getElementById('update-notice')) return;
   const notice = document.createElement('aside');
   notice.id = 'update-notice';
@@ -13,9 +14,15 @@ export function showUpdateNotice(update: () => void): void {
   notice.setAttribute('aria-label', 'Update available');
   const text = document.createElement('p');
   text.textContent = 'A new version of Shrinkray is ready. Updating reloads the page and stops a running download or compression.';
+  const say = (message: string) => {
+    text.textContent = message;
+  };
   const now = button('Update now', () => {
     now.disabled = true;
-    update();
+    update(say).catch((e: unknown) => {
+      now.disabled = false;
+      say(`The update failed: ${e instanceof Error ? e.message : String(e)}`);
+    });
   });
   const later = button('Later', () => notice.remove());
   notice.append(text, now, later);

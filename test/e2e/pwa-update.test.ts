@@ -43,12 +43,13 @@ describe('update flow', () => {
     await writeFile(swPath, swV2);
   }
 
-  it('shows a notice, keeps the page until the user agrees, then runs the new version', async () => {
+  it('shows a notice, keeps the page while the user waits or a job runs, then runs the new version', async () => {
     app = await launchApp(server.url);
     const { page } = app;
     await waitForController(page);
-    // Stands for work in progress: a reload would lose it.
-    await page.evaluate(() => Object.assign(window, { workInProgress: true }));
+    const notReloaded = () => page.evaluate(() => (window as { v1Page?: boolean }).v1Page === true);
+    await page.evaluate(() => Object.assign(window, { v1Page: true }));
+    const waiting = () => page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())!.waiting);
 
     await deployV2();
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
@@ -58,24 +59,37 @@ describe('update flow', () => {
     await screenshotBoth(page, 'pwa-update-notice');
 
     // The new worker waits; the page was not reloaded and still runs v1.
-    expect(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())!.waiting)).toBe(true);
+    expect(await waiting()).toBe(true);
     await page.waitForTimeout(1000);
-    expect(await page.evaluate(() => (window as { workInProgress?: boolean }).workInProgress)).toBe(true);
+    expect(await notReloaded()).toBe(true);
     expect(await page.locator('#version').count()).toBe(0);
 
-    // "Later" hides the notice and changes nothing.
+    // "Later" hides the notice and changes nothing; the next visit offers the update again.
     await notice.getByRole('button', { name: 'Later' }).click();
     expect(await notice.count()).toBe(0);
-    expect(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())!.waiting)).toBe(true);
-
-    // A later check offers it again; "Update now" activates v2 and reloads into it.
-    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
-    await page.evaluate(() => location.reload());
+    expect(await waiting()).toBe(true);
+    await page.reload();
     await notice.waitFor({ timeout: 60_000 });
+    expect(await page.locator('#version').count()).toBe(0);
+
+    // A job is running (it holds the busy lock, as the app's long calls do): "Update now" waits for it.
+    await page.evaluate(() => {
+      void navigator.locks.request('shrinkray:busy', { mode: 'shared' }, () => new Promise<void>((done) => {
+        Object.assign(window, { v1Page: true, finishJob: done });
+      }));
+    });
+    await waitInPage(page, () => typeof (window as { finishJob?: unknown }).finishJob === 'function', 'the job to start');
     await notice.getByRole('button', { name: 'Update now' }).click();
+    await expect.poll(() => notice.textContent()).toContain('when the running job finishes');
+    await page.waitForTimeout(1000);
+    expect(await notReloaded()).toBe(true);
+    expect(await waiting()).toBe(true);
+
+    // The job ends: v2 takes over and the page reloads into it.
+    await page.evaluate(() => (window as unknown as { finishJob: () => void }).finishJob());
     await waitInPage(page, () => document.getElementById('version')?.textContent === 'v2', 'the page to run v2');
     await waitForController(page);
-    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.waiting)).toBeNull();
+    expect(await waiting()).toBe(false);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     expect(app.errors).toEqual([]);
   });
