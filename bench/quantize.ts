@@ -13,7 +13,7 @@ import { ensureWasm } from '../scripts/build-wasm.ts';
 import type { RtnOptions } from '../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../src/kernels/quantize/rtn-reference.ts';
 import { createQuantizePoolNode } from '../src/node/quantize-pool-node.ts';
-import { loadQuantizeWasmNode } from '../src/node/quantize-wasm-node.ts';
+import { loadQuantizeWasmNode } from '../src/node/kernel-wasm-node.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);

@@ -5,6 +5,7 @@
  *   quantize         RTN quantization throughput (bench/quantize.ts)
  *   wasm-quant-paths quantized weights on the wasm EP: MatMulNBits vs dequantize-at-load vs
  *                    MatMulInteger, next to fp32 (bench/wasm-quant-paths.ts)
+ *   quality          size and perplexity of each recipe on stories260K (bench/quality.ts)
  *   app-load         the built app's size (JS, CSS, wasm, precache) and its load time (bench/app-load.ts)
  * Each benchmark prints a table; none asserts anything about time.
  */
@@ -13,6 +14,7 @@ const benches: Record<string, string> = {
   'runtime-browser': './runtime-browser.ts',
   quantize: './quantize.ts',
   'wasm-quant-paths': './wasm-quant-paths.ts',
+  quality: './quality.ts',
   'app-load': './app-load.ts',
 };
 

@@ -4,7 +4,7 @@
  * (threads when the page is cross-origin isolated). Parameters come from the query string;
  * the result lands in `window.benchResult`.
  */
-import { buildOnnxDecoder } from '../src/model/build-onnx.ts';
+import { buildOnnxDecoder } from '../src/build/decoder.ts';
 import { syntheticConfig, syntheticIR, type SyntheticShape } from '../src/model/synthetic-ir.ts';
 import { createOnnxCausalLM } from '../src/runtime/onnx-causal-lm.ts';
 

@@ -14,11 +14,13 @@
  */
 import { compressModel } from '../src/compress/pipeline.ts';
 import { createRtnQuantizer } from '../src/kernels/quantize/index.ts';
-import { tensorNames } from '../src/model/ir.ts';
-import { loadQuantizeWasmNode } from '../src/node/quantize-wasm-node.ts';
+import { tensorNames } from '../src/model/tensor-table.ts';
+import { loadQuantizeWasmNode } from '../src/node/kernel-wasm-node.ts';
 import { syntheticConfig, syntheticIR, type SyntheticShape } from '../src/model/synthetic-ir.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { createOnnxCausalLM } from '../src/runtime/onnx-causal-lm.ts';
+import { planCompression } from '../src/compress/plan.ts';
+import { parseRecipe } from '../src/compress/recipe.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -71,7 +73,7 @@ async function timed(fn: () => Promise<void>): Promise<{ wall: number; cpu: numb
 }
 
 async function measure(config: ModelConfig, ops: 'plain' | 'fused', recipe: string): Promise<Timing> {
-  const { built } = await compressModel(syntheticIR(config, 1234), recipe, { quantizer, ops, externalDataThreshold });
+  const { built } = await compressModel(syntheticIR(config, 1234), planCompression(parseRecipe(recipe), config), { quantizer, ops, externalDataThreshold });
   const external = built.externalData
     ? [{ path: built.externalData.location, data: Buffer.concat(built.externalData.chunks) }] : [];
   const modelMB = (built.model.byteLength + (built.externalData?.byteLength ?? 0)) / 1e6;

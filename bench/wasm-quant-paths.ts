@@ -2,7 +2,7 @@
  * Quantized-weight decode paths on onnxruntime-web's wasm EP (Node), on a synthetic model
  * with the SmolLM2-135M shape (random weights, fixed seed; speed only, never quality):
  * the same RTN block-quantized weights emitted each way `BuildOnnxOptions.quantizedMatMul`
- * allows (see src/model/build-onnx-quant-paths.ts), next to fp32.
+ * allows (see src/build/quant-paths.ts), next to fp32.
  * Each row runs in a fresh child process, so its session memory (RSS growth while the
  * session is created) is not blurred by the wasm heap earlier rows grew.
  * Run: npx tsx bench/wasm-quant-paths.ts [--rows fp32,int4:matmulnbits,...] [--prompt 128] [--decode 16] [--reps 2] [--threads 1] [--layers 30]
@@ -10,12 +10,12 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createRtnQuantizer } from '../src/kernels/quantize/index.ts';
-import { buildOnnxDecoder } from '../src/model/build-onnx.ts';
-import type { LinearHook } from '../src/model/build-onnx-linear.ts';
-import type { QuantizedMatMul } from '../src/model/build-onnx-quant-paths.ts';
-import { tensorNames } from '../src/model/ir.ts';
+import { buildOnnxDecoder } from '../src/build/decoder.ts';
+import type { LinearHook } from '../src/build/linear-weight.ts';
+import type { QuantizedMatMul } from '../src/build/quant-paths.ts';
+import { tensorNames } from '../src/model/tensor-table.ts';
 import { syntheticConfig, syntheticIR } from '../src/model/synthetic-ir.ts';
-import { loadQuantizeWasmNode } from '../src/node/quantize-wasm-node.ts';
+import { loadQuantizeWasmNode } from '../src/node/kernel-wasm-node.ts';
 import { createOnnxCausalLM } from '../src/runtime/onnx-causal-lm.ts';
 
 const DEFAULTS: Record<string, string> = { prompt: '128', decode: '16', reps: '2', threads: '1', layers: '30' };

@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kernels = [
-  { source: 'src/kernels/wasm/assembly/quantize.ts', output: 'src/kernels/wasm/build/quantize.wasm' },
+  { source: 'src/kernels/quantize/wasm/assembly/quantize.ts', output: 'src/kernels/quantize/wasm/build/quantize.wasm' },
   { source: 'src/kernels/prune/wasm/assembly/prune.ts', output: 'src/kernels/prune/wasm/build/prune.wasm' },
 ];
 

@@ -2,7 +2,7 @@ import type * as Ort from 'onnxruntime-web';
 import { dequantizeNBits } from '../src/kernels/quantize/dequantize.ts';
 import type { RtnOptions, RtnResult } from '../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../src/kernels/quantize/rtn-reference.ts';
-import { f16BitsToF32 } from '../src/kernels/quantize/scale-f16.ts';
+import { halfToFloat } from '../src/kernels/half.ts';
 import { concatBytes } from './concat-bytes.ts';
 import { lcgRng } from './seeded-random.ts';
 
@@ -92,7 +92,7 @@ export async function matMulNBitsMaxError(ort: OrtModule, executionProvider: str
   const a = Float32Array.from({ length: M * K }, () => rand()); // [M, K]
   const q = quantizeRtnReference(w, N, K, opts);
   const wHat = dequantizeNBits(q, N, K, opts); // [N, K]
-  const scalesF32 = q.scales instanceof Uint16Array ? Float32Array.from(q.scales, f16BitsToF32) : q.scales;
+  const scalesF32 = q.scales instanceof Uint16Array ? Float32Array.from(q.scales, halfToFloat) : q.scales;
   const model = matMulNBitsModel({ ...q, scales: scalesF32 }, M, N, K, { ...opts, scaleDtype: 'f32' });
   const session = await ort.InferenceSession.create(model, { executionProviders: [executionProvider] });
   const y = (await session.run({ A: new ort.Tensor('float32', a, [M, K]) })).Y.data as Float32Array; // [M, N]

@@ -1,13 +1,17 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { compressModel } from '../compress/pipeline.ts';
+import { planCompression } from '../compress/plan.ts';
 import { parseRecipe, type Recipe } from '../compress/recipe.ts';
+import { compressionReport } from '../compress/report.ts';
 import { ShrinkrayError } from '../errors.ts';
-import { toHfConfig } from '../formats/hf-config.ts';
-import { FOLDER_PATHS, transformersJsFolder } from '../formats/transformers-js-folder.ts';
+import { CARRIED_FILES, MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { transformersJsFolder } from '../formats/transformers-js-folder.ts';
+import { createPruner, type Pruner } from '../kernels/prune/index.ts';
 import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
-import { loadModelFolder, MODEL_FILES } from '../node/model-folder.ts';
-import { loadQuantizeWasmNode } from '../node/quantize-wasm-node.ts';
+import { toHfConfig } from '../model/hf-config.ts';
+import { loadPruneWasmNode, loadQuantizeWasmNode } from '../node/kernel-wasm-node.ts';
+import { loadModelFolder } from '../node/model-folder.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
 
 /** The WASM SIMD quantizer when its build is present, else the scalar reference (bit-identical). */
@@ -17,8 +21,11 @@ async function nodeQuantizer(recipe: Recipe): Promise<RtnQuantizer> {
   return createRtnQuantizer(wasm ? { wasm } : { prefer: 'reference' });
 }
 
-// Files carried over from the source folder when present.
-const CARRIED = [MODEL_FILES.tokenizer, MODEL_FILES.tokenizerConfig, 'special_tokens_map.json', 'chat_template.jinja'];
+/** The WASM SIMD pruning kernel when the recipe masks and its build is present, else the reference (bit-identical). */
+async function nodePruner(recipe: Recipe): Promise<Pruner> {
+  const wasm = recipe.mask ? await loadPruneWasmNode().catch(() => undefined) : undefined;
+  return createPruner(wasm ? { wasm } : {});
+}
 
 async function sizeOf(path: string): Promise<number> {
   return stat(path).then((s) => s.size, () => 0);
@@ -57,14 +64,17 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const started = performance.now();
   const folder = await loadModelFolder(src);
   const bytesIn = folder.weightBytes;
-  const result = await compressModel(folder.ir, recipe.name, {
-    quantizer: await nodeQuantizer(recipe), ops, externalDataThreshold: threshold,
+  const plan = planCompression(recipe, folder.ir.config);
+  const quantizer = await nodeQuantizer(recipe);
+  const result = await compressModel(folder.ir, plan, {
+    quantizer, pruner: await nodePruner(recipe), ops, externalDataThreshold: threshold,
   });
+  const compressSeconds = (performance.now() - started) / 1000;
   const built = result.built;
 
   const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
   const carried = new Map<string, Uint8Array>();
-  for (const name of CARRIED) {
+  for (const name of CARRIED_FILES) {
     if (await sizeOf(join(src, name))) carried.set(name, new Uint8Array(await readFile(join(src, name))));
   }
   const files = transformersJsFolder({
@@ -76,12 +86,10 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
     },
     carried,
     model: built,
-    report: {
-      recipe: recipe.name, canonical: recipe.canonical, bytesIn, bytesOut, paramsIn: result.paramsIn, paramsOut: result.paramsOut,
-      seconds: (performance.now() - started) / 1000, ops,
-      files: { model: FOLDER_PATHS.model, externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
-      tensors: result.tensors,
-    },
+    report: compressionReport({
+      result, recipeText: recipe.name, from: src, bytesIn, ops, quantizer: quantizer.backend, pruner: result.pruner,
+      seconds: (performance.now() - started) / 1000, compressSeconds,
+    }),
   });
   // A stale external data file from an earlier run would be misleading.
   await rm(join(out, 'onnx', 'model.onnx_data'), { force: true });

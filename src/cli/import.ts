@@ -4,7 +4,8 @@ import { ShrinkrayError } from '../errors.ts';
 import { importLlama2c } from '../model/import-llama2c.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { fileSource } from '../node/file-source.ts';
-import { loadModelFolder, MODEL_FILES, writeModelFolder } from '../node/model-folder.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { loadModelFolder, writeModelFolder } from '../node/model-folder.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
 
 // Files of a Hugging Face folder worth carrying along when present (chat templates live here).

@@ -1,27 +1,27 @@
 import { ShrinkrayError } from '../errors.ts';
-import { floatToHalf, halfToFloat } from '../formats/half.ts';
-import { applyMask, magnitudeMask, maskSparsity } from '../kernels/prune/magnitude.ts';
-import { nmMask } from '../kernels/prune/n-m.ts';
+import { floatToHalf, halfToFloat } from '../kernels/half.ts';
+import { applyMask, createPruner, maskSparsity, type Pruner } from '../kernels/prune/index.ts';
 import { dequantizeNBits, relativeFrobeniusError, type RtnQuantizer } from '../kernels/quantize/index.ts';
-import { buildOnnxDecoder, type BuiltDecoder } from '../model/build-onnx.ts';
-import type { LinearHook, LinearWeight } from '../model/build-onnx-linear.ts';
-import type { QuantizedMatMul } from '../model/build-onnx-quant-paths.ts';
+import { buildOnnxDecoder, type BuiltDecoder } from '../build/decoder.ts';
+import type { LinearHook, LinearWeight } from '../build/linear-weight.ts';
+import type { QuantizedMatMul } from '../build/quant-paths.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
-import { planCompression, type CompressionPlan, type TensorPlan } from './plan.ts';
-import { parseRecipe } from './recipe.ts';
+import type { CompressionPlan, TensorPlan } from './plan.ts';
 import { structuredIr } from './structured-ir.ts';
-import { elementCount } from './tensor-layout.ts';
+import { elementCount } from '../model/tensor-table.ts';
 
 /**
- * The streaming compression pipeline, shared by the CLI and the compress worker:
- * recipe -> plan (every check before any work) -> per layer: structured pruning ->
- * per tensor: mask -> quantize -> ONNX graph. The embedding (and an untied classifier) go
- * through the same per-tensor step, quantized only when the recipe has emb4/emb8. One source tensor is decoded at a time
- * (one layer when structured pruning needs the layer whole).
+ * The streaming compression pipeline, shared by the CLI and the compress worker. It takes
+ * the plan their caller made (planCompression: every check before any work) and walks it:
+ * per layer, structured pruning -> per tensor, mask -> quantize -> ONNX graph. The embedding
+ * (and an untied classifier) go through the same per-tensor step, quantized only when the
+ * recipe has emb4/emb8. One source tensor is decoded at a time (one layer when structured
+ * pruning needs the layer whole).
  */
 export interface CompressOptions {
   quantizer: RtnQuantizer; // bit-identical backends; the choice is only about speed
+  pruner?: Pruner; // the same; default: the scalar reference
   ops?: 'plain' | 'fused';
   quantizedMatMul?: QuantizedMatMul; // how quantized linear layers are multiplied (default MatMulNBits)
   externalDataThreshold?: number;
@@ -41,6 +41,7 @@ export interface TensorOutcome {
 
 export interface CompressResult {
   plan: CompressionPlan;
+  pruner: Pruner['backend'];
   config: ModelConfig; // of the output model
   paramsIn: number; // parameter counts before and after structured pruning
   paramsOut: number;
@@ -48,8 +49,8 @@ export interface CompressResult {
   tensors: TensorOutcome[];
 }
 
-export async function compressModel(ir: ModelIR, recipeText: string, opts: CompressOptions): Promise<CompressResult> {
-  const plan = planCompression(parseRecipe(recipeText), ir.config);
+export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: CompressOptions): Promise<CompressResult> {
+  const pruner = opts.pruner ?? (await createPruner());
   const source = plan.structured ? structuredIr(ir, plan.structured, plan.configOut) : ir;
   const byName = new Map(plan.tensors.map((t) => [t.name, t]));
   const outcomes: TensorOutcome[] = [];
@@ -59,14 +60,14 @@ export async function compressModel(ir: ModelIR, recipeText: string, opts: Compr
     if (opts.signal?.aborted) throw new ShrinkrayError('aborted', `compression cancelled at ${name}`);
     const tp = byName.get(name);
     if (!tp) throw new ShrinkrayError('bad_argument', `the compression plan has no row for tensor '${name}'`);
-    const result = await compressLinear(tp, weight, N, K, opts.quantizer);
+    const result = await compressLinear(tp, weight, N, K, opts.quantizer, pruner);
     outcomes.push(result.outcome);
     opts.onProgress?.({ stage: 'compress', done: ++done, total: plan.tensors.length, tensor: name });
     return result.weight;
   };
 
   const built = await buildOnnxDecoder(source, {
-    storage: plan.recipe.weightDtype, linear, embedding: linear, ops: opts.ops, externalDataThreshold: opts.externalDataThreshold,
+    storage: plan.recipe.storage, linear, embedding: linear, ops: opts.ops, externalDataThreshold: opts.externalDataThreshold,
     quantizedMatMul: opts.quantizedMatMul,
   });
   if (opts.signal?.aborted) throw new ShrinkrayError('aborted', 'compression cancelled');
@@ -79,17 +80,17 @@ export async function compressModel(ir: ModelIR, recipeText: string, opts: Compr
   }
   opts.onProgress?.({ stage: 'compress', done: plan.tensors.length, total: plan.tensors.length, tensor: '' });
   const params = (shapeOf: (t: TensorPlan) => readonly number[]) => plan.tensors.reduce((n, t) => n + elementCount(shapeOf(t)), 0);
-  return { plan, config: plan.configOut, paramsIn: params((t) => t.shapeIn), paramsOut: params((t) => t.shape), built, tensors: outcomes };
+  return { plan, pruner: pruner.backend, config: plan.configOut, paramsIn: params((t) => t.shapeIn), paramsOut: params((t) => t.shape), built, tensors: outcomes };
 }
 
-async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K: number, quantizer: RtnQuantizer)
+async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K: number, quantizer: RtnQuantizer, pruner: Pruner)
   : Promise<{ weight: LinearWeight; outcome: TensorOutcome }> {
   let w = weight;
   let sparsity = 0;
   if (tp.mask) {
     const mask = tp.mask.kind === 'magnitude'
-      ? magnitudeMask(weight, N, K, { sparsity: tp.mask.sparsity, scope: tp.mask.scope }, tp.name)
-      : nmMask(weight, N, K, { n: tp.mask.n, m: tp.mask.m }, tp.name);
+      ? await pruner.magnitudeMask(weight, N, K, { sparsity: tp.mask.sparsity, scope: tp.mask.scope }, tp.name)
+      : await pruner.nmMask(weight, N, K, { n: tp.mask.n, m: tp.mask.m }, tp.name);
     w = applyMask(Float32Array.from(weight), mask);
     sparsity = maskSparsity(mask);
   }

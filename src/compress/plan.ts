@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../model/config.ts';
-import { prunedConfig, type StructuredPlan } from '../kernels/prune/structured.ts';
-import { structuredPlanOf, validateRecipeForModel, type PruneStep, type Recipe, type WeightDtype } from './recipe.ts';
-import { elementCount, modelTensors, type LinearKind, type TensorRole } from './tensor-layout.ts';
+import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
+import { validateRecipeForModel, type MaskStep, type Recipe, type WeightDtype } from './recipe.ts';
+import { elementCount, modelTensors, type LinearKind, type TensorRole } from '../model/tensor-table.ts';
 
 /**
  * Recipe + config → one row per output tensor saying what happens to it, so the compress
@@ -15,10 +15,8 @@ import { elementCount, modelTensors, type LinearKind, type TensorRole } from './
  * Rules: masks and `int` touch only the 7 linear projections of every decoder block;
  * `emb4`/`emb8` quantize the embedding and an untied classifier; norms and q/k/v biases are
  * never pruned or quantized and stay fp32 (tiny, and precision-sensitive); everything else
- * not quantized is stored as the recipe's weightDtype.
+ * not quantized is stored as the recipe's storage type.
  */
-
-export type MaskStep = Extract<PruneStep, { kind: 'magnitude' | 'nm' }>;
 
 export interface BlockQuant {
   bits: number;
@@ -72,21 +70,16 @@ const dtypeBytes = (d: WeightDtype): 2 | 4 => (d === 'fp16' ? 2 : 4);
 /** Builds the plan; throws ShrinkrayError('bad_recipe') first when the recipe does not fit. */
 export function planCompression(recipe: Recipe, config: ModelConfig): CompressionPlan {
   validateRecipeForModel(recipe, config);
-  const structuredPlan = structuredPlanOf(recipe);
-  const removes = structuredPlan.ffnFraction > 0 || structuredPlan.headsFraction > 0;
-  const configOut = removes ? prunedConfig(config, structuredPlan) : config;
-  const mask = (recipe.prune.find((p) => p.kind === 'magnitude' || p.kind === 'nm') as MaskStep | undefined) ?? null;
+  const configOut = recipe.structured ? prunedConfig(config, recipe.structured) : config;
   const outShapes = new Map(modelTensors(configOut).map((t) => [t.name, t.shape]));
 
   const tensors = modelTensors(config).map((t): TensorPlan => {
     const shape = outShapes.get(t.name)!;
     const isLinear = t.role === 'linear';
-    const isEmbedding = t.role === 'embedding' || t.role === 'classifier';
-    const quant: BlockQuant | null =
-      isLinear && recipe.quant ? { bits: recipe.quant.bits, blockSize: recipe.quant.blockSize, symmetric: recipe.quant.symmetric }
-      : isEmbedding && recipe.embedQuant ? { ...recipe.embedQuant }
-      : null;
-    const dtype: WeightDtype = t.role === 'norm' || t.role === 'bias' ? 'fp32' : recipe.weightDtype;
+    // `int` quantizes the linear layers, `emb` the embedding and an untied classifier.
+    const step = !t.quantizable ? null : isLinear ? recipe.quant : recipe.embedQuant;
+    const quant: BlockQuant | null = step ? { bits: step.bits, blockSize: step.blockSize, symmetric: step.symmetric } : null;
+    const dtype: WeightDtype = t.quantizable ? recipe.storage : 'fp32'; // norms and biases stay fp32
     const bytesOut = quant ? matMulNBitsBytes(shape[0]!, shape[1]!, quant, dtypeBytes(dtype)).total : elementCount(shape) * dtypeBytes(dtype);
     return {
       name: t.name,
@@ -96,7 +89,7 @@ export function planCompression(recipe: Recipe, config: ModelConfig): Compressio
       shapeIn: t.shape,
       shape,
       structured: shape.some((s, i) => s !== t.shape[i]),
-      mask: isLinear ? mask : null,
+      mask: isLinear ? recipe.mask : null,
       quant,
       dtype,
       bytesIn: elementCount(t.shape) * 4,
@@ -107,7 +100,7 @@ export function planCompression(recipe: Recipe, config: ModelConfig): Compressio
     recipe,
     configIn: config,
     configOut,
-    structured: removes ? structuredPlan : null,
+    structured: recipe.structured,
     tensors,
     bytesIn: tensors.reduce((s, t) => s + t.bytesIn, 0),
     bytesOut: tensors.reduce((s, t) => s + t.bytesOut, 0),

@@ -1,11 +1,11 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { prunedConfig, type StructuredPlan } from '../kernels/prune/structured.ts';
+import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
 import {
   DEFAULT_BLOCK_SIZE, KNOWN_STEPS, SLOT_MEANING, parseStep,
   type PruneStep, type QuantSpec, type RecipeStep, type StepSlot, type WeightDtype,
 } from './recipe-steps.ts';
-import { layerTensors } from './tensor-layout.ts';
+import { layerTensors } from '../model/tensor-table.ts';
 
 export type { PruneStep, QuantSpec, WeightDtype } from './recipe-steps.ts';
 
@@ -21,10 +21,21 @@ export type { PruneStep, QuantSpec, WeightDtype } from './recipe-steps.ts';
 export interface Recipe {
   name: string; // as written (trimmed, lower-cased)
   canonical: string; // the same steps in run order and full spelling, e.g. mag50+int4-g32
-  weightDtype: WeightDtype; // storage of the tensors that are not quantized (default fp32)
-  quant: QuantSpec | null; // linear layers of every decoder block
-  embedQuant: { bits: 4 | 8; blockSize: number; symmetric: true } | null; // embedding + classifier
-  prune: PruneStep[]; // in run order: ffn, heads, then magnitude or nm
+  structured: StructuredPlan | null; // ffn / heads: whole channels and KV groups removed; null when none
+  mask: MaskStep | null; // mag / N:M: zeros in the linear layers, before quantization
+  quant: QuantSpec | null; // int: the linear layers of every decoder block
+  embedQuant: EmbedQuantSpec | null; // emb: the embedding and an untied classifier
+  storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
+}
+
+/** The unstructured or N:M mask step. */
+export type MaskStep = Extract<PruneStep, { kind: 'magnitude' | 'nm' }>;
+
+/** Block quantization of the embedding (and untied classifier); the block follows the int step's. */
+export interface EmbedQuantSpec {
+  bits: 4 | 8;
+  blockSize: number;
+  symmetric: true;
 }
 
 const SLOT_ORDER: readonly StepSlot[] = ['ffn', 'heads', 'sparsity', 'quant', 'embed', 'dtype'];
@@ -51,14 +62,19 @@ export function parseRecipe(text: string): Recipe {
     bySlot.set(step.slot, { token, step });
   });
 
-  const recipe: Recipe = { name, canonical: '', weightDtype: 'fp32', quant: null, embedQuant: null, prune: [] };
+  const recipe: Recipe = { name, canonical: '', structured: null, mask: null, quant: null, embedQuant: null, storage: 'fp32' };
   for (const slot of SLOT_ORDER) {
     const step = bySlot.get(slot)?.step;
     if (!step) continue;
-    if (step.slot === 'dtype') recipe.weightDtype = step.dtype;
+    if (step.slot === 'dtype') recipe.storage = step.dtype;
     else if (step.slot === 'quant') recipe.quant = step.quant;
     else if (step.slot === 'embed') recipe.embedQuant = { bits: step.bits, blockSize: DEFAULT_BLOCK_SIZE, symmetric: true };
-    else recipe.prune.push(step.prune);
+    else if (step.slot === 'sparsity') recipe.mask = step.prune;
+    else {
+      recipe.structured ??= { ffnFraction: 0, headsFraction: 0 };
+      if (step.slot === 'ffn') recipe.structured.ffnFraction = step.prune.fraction;
+      else recipe.structured.headsFraction = step.prune.fraction;
+    }
   }
   // The embedding follows the int step's block size, so one block layout serves the whole model.
   if (recipe.embedQuant && recipe.quant) recipe.embedQuant.blockSize = recipe.quant.blockSize;
@@ -69,26 +85,14 @@ export function parseRecipe(text: string): Recipe {
 /** The canonical spelling of a recipe: run order, explicit block size. */
 export function formatRecipe(r: Omit<Recipe, 'name' | 'canonical'>): string {
   const parts: string[] = [];
-  for (const p of r.prune) {
-    if (p.kind === 'ffn') parts.push(`ffn${Math.round(p.fraction * 100)}`);
-    else if (p.kind === 'heads') parts.push(`heads${Math.round(p.fraction * 100)}`);
-    else if (p.kind === 'magnitude') parts.push(`mag${Math.round(p.sparsity * 100)}`);
-    else parts.push(`${p.n}:${p.m}`);
-  }
+  const pct = (f: number) => Math.round(f * 100);
+  if (r.structured?.ffnFraction) parts.push(`ffn${pct(r.structured.ffnFraction)}`);
+  if (r.structured?.headsFraction) parts.push(`heads${pct(r.structured.headsFraction)}`);
+  if (r.mask) parts.push(r.mask.kind === 'magnitude' ? `mag${pct(r.mask.sparsity)}` : `${r.mask.n}:${r.mask.m}`);
   if (r.quant) parts.push(`int${r.quant.bits}-g${r.quant.blockSize}${r.quant.symmetric ? '' : '-asym'}`);
   if (r.embedQuant) parts.push(`emb${r.embedQuant.bits}`);
-  if (r.weightDtype !== 'fp32' || parts.length === 0) parts.push(r.weightDtype);
+  if (r.storage !== 'fp32' || parts.length === 0) parts.push(r.storage);
   return parts.join('+');
-}
-
-/** The structured part of a recipe (zero fractions when it has none). */
-export function structuredPlanOf(recipe: Recipe): StructuredPlan {
-  let ffnFraction = 0, headsFraction = 0;
-  for (const p of recipe.prune) {
-    if (p.kind === 'ffn') ffnFraction = p.fraction;
-    if (p.kind === 'heads') headsFraction = p.fraction;
-  }
-  return { ffnFraction, headsFraction };
 }
 
 /**
@@ -98,26 +102,23 @@ export function structuredPlanOf(recipe: Recipe): StructuredPlan {
 export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
   const problems: string[] = [];
   const { intermediateSize: ffn, numHeads, numKvHeads } = config;
-  for (const p of recipe.prune) {
-    const pct = Math.round(p.kind === 'ffn' || p.kind === 'heads' ? p.fraction * 100 : 0);
-    if (p.kind === 'ffn') {
-      const removed = Math.round(p.fraction * ffn);
-      if (removed === 0) problems.push(`ffn${pct} removes round(${pct}% of ${ffn}) = 0 FFN channels; use at least ffn${Math.ceil(50 / ffn)}`);
-      if (removed >= ffn) problems.push(`ffn${pct} would remove all ${ffn} FFN channels; at least one must remain`);
-    } else if (p.kind === 'heads') {
-      if (numKvHeads <= 0 || numHeads % numKvHeads !== 0) {
-        problems.push(`heads${pct} needs numHeads (${numHeads}) to be a multiple of numKvHeads (${numKvHeads})`);
-        continue;
-      }
-      const removed = Math.round(p.fraction * numKvHeads);
-      const step = `each of the ${numKvHeads} KV groups (1 KV head + ${numHeads / numKvHeads} query heads) is ${+(100 / numKvHeads).toFixed(1)}%`;
-      if (removed === 0) problems.push(`heads${pct} removes round(${pct}% of ${numKvHeads}) = 0 KV groups; ${step}`);
-      if (removed >= numKvHeads) problems.push(`heads${pct} would remove every KV group (${removed} of ${numKvHeads}); at least one group must remain; ${step}`);
-    }
+  const { ffnFraction = 0, headsFraction = 0 } = recipe.structured ?? {};
+  if (ffnFraction > 0) {
+    const pct = Math.round(ffnFraction * 100);
+    const removed = Math.round(ffnFraction * ffn);
+    if (removed === 0) problems.push(`ffn${pct} removes round(${pct}% of ${ffn}) = 0 FFN channels; use at least ffn${Math.ceil(50 / ffn)}`);
+    if (removed >= ffn) problems.push(`ffn${pct} would remove all ${ffn} FFN channels; at least one must remain`);
+  }
+  if (headsFraction > 0) {
+    const pct = Math.round(headsFraction * 100);
+    const removed = Math.round(headsFraction * numKvHeads);
+    const step = `each of the ${numKvHeads} KV groups (1 KV head + ${numHeads / numKvHeads} query heads) is ${+(100 / numKvHeads).toFixed(1)}%`;
+    if (removed === 0) problems.push(`heads${pct} removes round(${pct}% of ${numKvHeads}) = 0 KV groups; ${step}`);
+    if (removed >= numKvHeads) problems.push(`heads${pct} would remove every KV group (${removed} of ${numKvHeads}); at least one group must remain; ${step}`);
   }
   if (problems.length > 0) return problems; // shapes below depend on a valid structured plan
 
-  const shaped = prunedConfig(config, structuredPlanOf(recipe));
+  const shaped = recipe.structured ? prunedConfig(config, recipe.structured) : config;
   const linears = config.numLayers > 0 ? layerTensors(shaped, 0).filter((t) => t.role === 'linear') : [];
   const seen = new Set<string>();
   const once = (key: string, text: string) => {
@@ -129,8 +130,8 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
     if (recipe.quant && recipe.quant.blockSize > K) {
       once(`block${K}`, `block size ${recipe.quant.blockSize} is larger than layer input size ${K} (${t.name})`);
     }
-    const nm = recipe.prune.find((p) => p.kind === 'nm');
-    if (nm && nm.kind === 'nm' && K % nm.m !== 0) {
+    const nm = recipe.mask;
+    if (nm?.kind === 'nm' && K % nm.m !== 0) {
       once(`nm${K}`, `${nm.n}:${nm.m} needs the layer input size to be a multiple of ${nm.m}, but ${t.name} has ${K}`);
     }
   }

@@ -1,7 +1,7 @@
-import { pruneLayerStructured, type StructuredPlan } from '../kernels/prune/structured.ts';
+import { pruneLayerStructured, type StructuredPlan } from './structured-prune.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { tensorNames, type ModelIR, type TensorHandle } from '../model/ir.ts';
-import { elementCount } from './tensor-layout.ts';
+import type { ModelIR, TensorHandle } from '../model/ir.ts';
+import { elementCount, layerTensors, tensorNames } from '../model/tensor-table.ts';
 
 /**
  * A ModelIR whose decoder layers are structurally pruned on first read. Pruning needs a
@@ -24,15 +24,7 @@ export function structuredIr(ir: ModelIR, plan: StructuredPlan, configOut: Model
 
   const outShapes = new Map<string, readonly number[]>();
   for (let l = 0; l < configOut.numLayers; l++) {
-    const n = tensorNames.layer(l);
-    const { hiddenSize: dim, intermediateSize: ffn, numHeads, numKvHeads, headDim } = configOut;
-    const q = numHeads * headDim, kv = numKvHeads * headDim;
-    const shapes: [string, number[]][] = [
-      [n.q, [q, dim]], [n.k, [kv, dim]], [n.v, [kv, dim]], [n.o, [dim, q]],
-      [n.qBias, [q]], [n.kBias, [kv]], [n.vBias, [kv]],
-      [n.gate, [ffn, dim]], [n.up, [ffn, dim]], [n.down, [dim, ffn]],
-    ];
-    for (const [name, shape] of shapes) outShapes.set(name, shape);
+    for (const t of layerTensors(configOut, l)) if (t.role !== 'norm') outShapes.set(t.name, t.shape); // norms keep their shape
   }
 
   const tensors = new Map<string, TensorHandle>();

@@ -59,8 +59,3 @@ export function hubApiUrl(ref: HubRef): string {
   const rev = ref.revision === 'main' ? '' : `/revision/${encodeURIComponent(ref.revision)}`;
   return `${ref.baseUrl}/api/models/${ref.repo}${rev}?blobs=true`;
 }
-
-/** The store key of a downloaded file: stable across sessions, so a reload resumes it. */
-export function hubStageKey(ref: HubRef, path: string): string {
-  return `hub:${ref.baseUrl}|${ref.repo}@${ref.revision}/${path}`;
-}

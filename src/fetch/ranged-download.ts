@@ -1,12 +1,31 @@
 import { ShrinkrayError, isShrinkrayError } from '../errors.ts';
-import type { ModelStore, StagedFileWriter, StoredFileInfo } from '../store/store-types.ts';
 import { abortedError, backoffDelay, describe, fetchWithRetry, sleep, type RetryOptions } from './http-retry.ts';
 
 /**
- * Downloads one file into the model store with Range requests, resuming from whatever is
- * already staged under its key: bytes stored in an earlier session are never fetched
- * again, and after a cut connection the next request starts where the last one stopped.
+ * Downloads one file into a staged, resumable write (the model store's, handed in by the
+ * worker) with Range requests, resuming from whatever is already staged: bytes stored in an
+ * earlier session are never fetched again, and after a cut connection the next request
+ * starts where the last one stopped.
  */
+
+/** What a download needs of a staged file; the store's StagedFileWriter is one. */
+export interface DownloadSink<Done> {
+  /** Bytes already stored: where the next write continues. */
+  readonly position: number;
+  write(bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
+  /** Completes the file, checking size and sha-256 against what `stage` was told. */
+  finish(): Promise<Done>;
+  discard(): Promise<void>;
+}
+
+/** What the download tells the sink's owner when it starts (or restarts) the staged file. */
+export interface StageRequest {
+  name: string;
+  expectedSize?: number;
+  expectedSha256?: string;
+  resumable: true;
+  meta: { url: string; etag: string };
+}
 export interface DownloadProgress {
   stage: 'download';
   file: string;
@@ -16,13 +35,12 @@ export interface DownloadProgress {
   etaSeconds: number; // Infinity while unknown
 }
 
-export interface DownloadFileOptions extends RetryOptions {
-  store: ModelStore;
+export interface DownloadFileOptions<Done> extends RetryOptions {
   url: string;
   /** The file's name in errors and progress, e.g. 'model-00001-of-00002.safetensors'. */
   name: string;
-  /** Where the download is staged; the same key resumes it. */
-  stageKey: string;
+  /** Opens the staged file: the one already staged for this download (resumed), or a new one. */
+  stage: (request: StageRequest) => Promise<DownloadSink<Done>>;
   expectedSize?: number;
   expectedSha256?: string;
   onProgress?: (p: DownloadProgress) => void;
@@ -46,7 +64,7 @@ export function defaultRangeBytes(size: number): number {
 
 const PROGRESS_INTERVAL_MS = 100;
 
-export async function downloadFile(o: DownloadFileOptions): Promise<StoredFileInfo> {
+export async function downloadFile<Done>(o: DownloadFileOptions<Done>): Promise<Done> {
   const { name, url, signal } = o;
   // HEAD first: the ETag tells whether staged bytes still belong to the same file, and the
   // size is checked against the listing before any body is read.
@@ -61,8 +79,8 @@ export async function downloadFile(o: DownloadFileOptions): Promise<StoredFileIn
   }
   const expectedSize = o.expectedSize ?? headSize;
   const rangeBytes = o.rangeBytes ?? defaultRangeBytes(expectedSize ?? 0);
-  const stage = { name, expectedSize, expectedSha256: o.expectedSha256, resumable: true, meta: { url, etag } };
-  let writer = await o.store.stageFile(o.stageKey, stage);
+  const stage: StageRequest = { name, expectedSize, expectedSha256: o.expectedSha256, resumable: true, meta: { url, etag } };
+  let writer = await o.stage(stage);
 
   const started = performance.now();
   let fetched = 0;
@@ -105,7 +123,7 @@ export async function downloadFile(o: DownloadFileOptions): Promise<StoredFileIn
       const changed = (res.headers.get('ETag') ?? '') !== etag;
       if (changed) {
         await writer.discard();
-        writer = await o.store.stageFile(o.stageKey, stage);
+        writer = await o.stage(stage);
       } else skip = from;
     } else if (res.status === 206) {
       const start = /^bytes (\d+)-/.exec(res.headers.get('Content-Range') ?? '')?.[1];
@@ -142,7 +160,7 @@ export async function downloadFile(o: DownloadFileOptions): Promise<StoredFileIn
 }
 
 /** Streams a response body into the writer, dropping the first `skip` bytes. */
-async function pump(res: Response, writer: StagedFileWriter, skip: number, onBytes: (n: number) => void, signal?: AbortSignal): Promise<void> {
+async function pump(res: Response, writer: DownloadSink<unknown>, skip: number, onBytes: (n: number) => void, signal?: AbortSignal): Promise<void> {
   if (!res.body) return;
   const reader = res.body.getReader();
   try {

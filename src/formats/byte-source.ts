@@ -50,3 +50,9 @@ export function blobSource(blob: Blob, name: string): ByteSource {
     },
   };
 }
+
+/** Opens one file of a model by its path in the folder ('/'-separated); undefined when the model has no such file. */
+export type OpenModelFile = (path: string) => Promise<ByteSource | undefined>;
+
+/** How messages name a file of the model (a full path in Node, the path in the folder elsewhere). */
+export type DisplayName = (path: string) => string;

@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { StoredDType, TensorHandle } from '../model/ir.ts';
 import type { ByteSource } from './byte-source.ts';
-import { bf16BytesToFloat32, floatToBf16, floatToHalf, halfBytesToFloat32 } from './half.ts';
+import { bf16BytesToFloat32, floatToBf16, floatToHalf, halfBytesToFloat32 } from '../kernels/half.ts';
 
 /**
  * safetensors, read lazily: the 8-byte little-endian header length, the JSON header, then

@@ -1,3 +1,4 @@
+import { MODEL_FILES, onnxDataPath } from './model-folder-layout.ts';
 import type { BuiltModel } from './onnx/graph-builder.ts';
 
 /**
@@ -9,20 +10,14 @@ import type { BuiltModel } from './onnx/graph-builder.ts';
 export interface FolderInput {
   /** The source's config.json (Hugging Face fields), already updated for the output model. */
   configJson: Record<string, unknown>;
-  generationConfig: Record<string, unknown>;
-  /** Tokenizer and other files carried over as they are (tokenizer.json, tokenizer_config.json...). */
+  /** Tokenizer and other files carried over as they are (CARRIED_FILES the source has). */
   carried: ReadonlyMap<string, Uint8Array>;
+  /** generation_config.json, written when the source had none to carry. */
+  generationConfig: Record<string, unknown>;
   model: BuiltModel;
   /** shrinkray.json: recipe and report. */
-  report: Record<string, unknown>;
+  report: object;
 }
-
-export const FOLDER_PATHS = Object.freeze({
-  config: 'config.json',
-  generationConfig: 'generation_config.json',
-  model: 'onnx/model.onnx',
-  report: 'shrinkray.json',
-});
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
 
@@ -43,11 +38,11 @@ export function transformersJsConfig(configJson: Record<string, unknown>, extern
 export function transformersJsFolder(input: FolderInput): Map<string, Uint8Array | Uint8Array[]> {
   const { model } = input;
   const files = new Map<string, Uint8Array | Uint8Array[]>();
-  files.set(FOLDER_PATHS.config, json(transformersJsConfig(input.configJson, model.externalData !== null)));
-  files.set(FOLDER_PATHS.generationConfig, json(input.generationConfig));
+  files.set(MODEL_FILES.config, json(transformersJsConfig(input.configJson, model.externalData !== null)));
+  if (!input.carried.has(MODEL_FILES.generationConfig)) files.set(MODEL_FILES.generationConfig, json(input.generationConfig));
   for (const [name, bytes] of input.carried) files.set(name, bytes);
-  files.set(FOLDER_PATHS.model, model.model);
-  if (model.externalData) files.set(`onnx/${model.externalData.location}`, model.externalData.chunks);
-  files.set(FOLDER_PATHS.report, json(input.report));
+  files.set(MODEL_FILES.onnxModel, model.model);
+  if (model.externalData) files.set(onnxDataPath(model.externalData.location), model.externalData.chunks);
+  files.set(MODEL_FILES.report, json(input.report));
   return files;
 }

@@ -1,6 +1,8 @@
+import { ShrinkrayError } from '../errors.ts';
+
 /**
  * The typed model configuration every part of the pipeline reads. It is parsed from a
- * Hugging Face config.json (src/formats/hf-config.ts) or built from a llama2.c header.
+ * Hugging Face config.json (src/model/hf-config.ts) or built from a llama2.c header.
  */
 export const SUPPORTED_ARCHITECTURES = Object.freeze({
   LlamaForCausalLM: 'llama',
@@ -28,4 +30,53 @@ export interface ModelConfig {
   attentionBias: boolean; // q/k/v projections carry a bias (Qwen2)
   bosTokenId: number | null;
   eosTokenId: number[]; // one or more stop ids
+}
+
+/**
+ * Upper bounds on a config's sizes, checked before anything is allocated from them. They sit
+ * far above every published Llama-family model (Llama-3.1-405B: hidden 16384, FFN 53248, 126
+ * layers; Gemma 3: vocabulary 262144; contexts up to 1M) and far below what would exhaust a tab.
+ */
+export const CONFIG_LIMITS = Object.freeze({
+  hiddenSize: 65536,
+  intermediateSize: 262144,
+  numLayers: 1024,
+  numHeads: 1024,
+  numKvHeads: 1024,
+  headDim: 1024,
+  vocabSize: 1 << 21,
+  maxPositionEmbeddings: 1 << 20,
+} satisfies Partial<Record<keyof ModelConfig, number>>);
+
+/** How a config's source names each field, so errors speak the file's language (config.json or a llama2.c header). */
+export type ConfigFieldNames = Readonly<Record<keyof typeof CONFIG_LIMITS | 'rmsNormEps' | 'ropeTheta', string>>;
+
+export const MODEL_CONFIG_FIELDS: ConfigFieldNames = Object.freeze({
+  hiddenSize: 'hiddenSize', intermediateSize: 'intermediateSize', numLayers: 'numLayers', numHeads: 'numHeads',
+  numKvHeads: 'numKvHeads', headDim: 'headDim', vocabSize: 'vocabSize', maxPositionEmbeddings: 'maxPositionEmbeddings',
+  rmsNormEps: 'rmsNormEps', ropeTheta: 'ropeTheta',
+});
+
+/**
+ * The one check of a config's invariants, made where a config enters (config.json, a
+ * llama2.c header, a synthetic shape): every size a positive integer within CONFIG_LIMITS,
+ * KV heads dividing heads, an even head size (RoPE rotates pairs), a positive epsilon and
+ * RoPE base. Everything downstream trusts a ModelConfig. Throws 'bad_config' naming `where`
+ * and the field as its source spells it.
+ */
+export function checkModelConfig(c: ModelConfig, where: string, fields: ConfigFieldNames = MODEL_CONFIG_FIELDS): ModelConfig {
+  const bad = (field: keyof ConfigFieldNames, problem: string) =>
+    new ShrinkrayError('bad_config', `${where}: field '${fields[field]}' ${problem}`);
+  for (const [field, limit] of Object.entries(CONFIG_LIMITS) as [keyof typeof CONFIG_LIMITS, number][]) {
+    const v = c[field];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(field, `must be a positive integer, got ${JSON.stringify(v)}`);
+    if (v > limit) throw bad(field, `is ${v}, above the supported ${limit}`);
+  }
+  if (c.numHeads % c.numKvHeads !== 0) throw bad('numKvHeads', `(${c.numKvHeads}) must divide ${fields.numHeads} (${c.numHeads})`);
+  if (c.headDim % 2 !== 0) throw bad('headDim', `(${c.headDim}) must be even for rotary embeddings`);
+  for (const field of ['rmsNormEps', 'ropeTheta'] as const) {
+    const v = c[field];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(field, `must be a positive number, got ${JSON.stringify(v)}`);
+  }
+  return c;
 }

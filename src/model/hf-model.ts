@@ -1,27 +1,18 @@
 import { ShrinkrayError } from '../errors.ts';
-import type { ByteSource } from '../formats/byte-source.ts';
-import { parseHfConfig } from '../formats/hf-config.ts';
+import type { ByteSource, DisplayName, OpenModelFile } from '../formats/byte-source.ts';
+import { readJsonSource } from '../formats/json-file.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { parseHfConfig } from './hf-config.ts';
 import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { ModelConfig } from './config.ts';
-import { tensorNames, type ModelIR } from './ir.ts';
+import type { ModelIR } from './ir.ts';
+import { modelTensors } from './tensor-table.ts';
 
 /**
  * A model in Hugging Face layout -> ModelIR, wherever its files live: the Node folder
  * loader (src/node/model-folder.ts) and the browser's model store both open files as
  * ByteSources and hand them here. Tensors stay where they are until read.
  */
-export const HF_FILES = Object.freeze({
-  config: 'config.json',
-  weights: 'model.safetensors',
-  weightIndex: 'model.safetensors.index.json',
-  tokenizer: 'tokenizer.json',
-  tokenizerConfig: 'tokenizer_config.json',
-  generationConfig: 'generation_config.json',
-});
-
-/** Opens one file of the model by its path in the folder; absent files are undefined (or throw 'missing_file'). */
-export type OpenModelFile = (path: string) => Promise<ByteSource | undefined>;
-
 export interface HfWeights {
   tensors: Map<string, SafetensorsTensor>;
   /** The weight files read, as their sources name them. */
@@ -32,41 +23,19 @@ export interface HfWeights {
   where: string;
 }
 
-/** Parses a JSON object; 'bad_file' names the file when it is not one. */
-export function parseJsonObject(text: string, fileName: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as Record<string, unknown>;
-  } catch (e) {
-    throw new ShrinkrayError('bad_file', `${fileName}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
-// JSON side files (config, index, tokenizer) are small; this keeps a wrong file from being read whole.
-const MAX_JSON_BYTES = 64 * 1024 * 1024;
-
-/** Reads a whole small JSON file from a source. */
-export async function readJsonSource(src: ByteSource): Promise<Record<string, unknown>> {
-  if (src.size > MAX_JSON_BYTES) throw new ShrinkrayError('bad_file', `${src.name}: ${src.size} bytes is too large for a JSON side file`);
-  return parseJsonObject(new TextDecoder().decode(await src.read(0, src.size)), src.name);
-}
-
-/** How messages name a file of the model (a full path in Node, the path in the folder elsewhere). */
-export type DisplayName = (path: string) => string;
 const asIs: DisplayName = (path) => path;
 
 /** Opens the weights: model.safetensors, else the shards that model.safetensors.index.json lists. */
 export async function openHfWeights(open: OpenModelFile, display: DisplayName = asIs): Promise<HfWeights> {
-  const indexSource = await open(HF_FILES.weightIndex);
+  const indexSource = await open(MODEL_FILES.weightIndex);
   if (!indexSource) {
-    const src = await open(HF_FILES.weights);
-    if (!src) throw new ShrinkrayError('missing_file', `${display(HF_FILES.weights)}: the model has neither it nor ${HF_FILES.weightIndex}`);
+    const src = await open(MODEL_FILES.weights);
+    if (!src) throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.weights)}: the model has neither it nor ${MODEL_FILES.weightIndex}`);
     const st = await readSafetensors(src);
     const sourceOf = new Map([...st.tensors.keys()].map((name) => [name, src]));
     return { tensors: new Map(st.tensors), files: [src.name], sourceOf, where: src.name };
   }
-  const indexName = display(HF_FILES.weightIndex);
+  const indexName = display(MODEL_FILES.weightIndex);
   const index = await readJsonSource(indexSource);
   const weightMap = index.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null) throw new ShrinkrayError('bad_file', `${indexName}: has no weight_map object`);
@@ -82,7 +51,7 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
   const sourceOf = new Map<string, ByteSource>();
   for (const shard of shards as string[]) {
     const src = await open(shard);
-    if (!src) throw new ShrinkrayError('missing_file', `${display(shard)}: named in ${HF_FILES.weightIndex} but not in the model`);
+    if (!src) throw new ShrinkrayError('missing_file', `${display(shard)}: named in ${MODEL_FILES.weightIndex} but not in the model`);
     const st = await readSafetensors(src);
     files.push(src.name);
     for (const [name, t] of st.tensors) {
@@ -90,26 +59,16 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
       sourceOf.set(name, src);
     }
     for (const [name, s] of entries) {
-      if (s === shard && !st.tensors.has(name)) throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor '${name}' that ${HF_FILES.weightIndex} places there`);
+      if (s === shard && !st.tensors.has(name)) throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor '${name}' that ${MODEL_FILES.weightIndex} places there`);
     }
   }
   return { tensors, files, sourceOf, where: `${indexName} shards` };
 }
 
-/** Every tensor a config requires, with its shape. */
+/** Every tensor a config requires, with its shape (from the tensor table): model-level ones first, then layer by layer. */
 export function requiredTensors(c: ModelConfig): [string, number[]][] {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const out: [string, number[]][] = [[tensorNames.embedding, [c.vocabSize, c.hiddenSize]], [tensorNames.finalNorm, [c.hiddenSize]]];
-  if (!c.tieWordEmbeddings) out.push([tensorNames.classifier, [c.vocabSize, c.hiddenSize]]);
-  for (let l = 0; l < c.numLayers; l++) {
-    const n = tensorNames.layer(l);
-    out.push([n.attnNorm, [c.hiddenSize]], [n.q, [q, c.hiddenSize]], [n.k, [kv, c.hiddenSize]], [n.v, [kv, c.hiddenSize]],
-      [n.o, [c.hiddenSize, q]], [n.ffnNorm, [c.hiddenSize]], [n.gate, [c.intermediateSize, c.hiddenSize]],
-      [n.up, [c.intermediateSize, c.hiddenSize]], [n.down, [c.hiddenSize, c.intermediateSize]]);
-    if (c.attentionBias) out.push([n.qBias, [q]], [n.kBias, [kv]], [n.vBias, [kv]]);
-  }
-  return out;
+  const all = modelTensors(c);
+  return [...all.filter((t) => t.layer === null), ...all.filter((t) => t.layer !== null)].map((t) => [t.name, [...t.shape]]);
 }
 
 /** Throws 'bad_file' naming the tensor unless every tensor the config requires is there with its shape. */
@@ -131,9 +90,9 @@ export function weightFileBytes(weights: HfWeights): number {
 /** config.json + weights -> a checked ModelIR; the config is also returned as JSON for carrying over. */
 export async function openHfModel(open: OpenModelFile, display: DisplayName = asIs)
   : Promise<{ ir: ModelIR; configJson: Record<string, unknown>; weights: HfWeights }> {
-  const configName = display(HF_FILES.config);
-  const configSource = await open(HF_FILES.config);
-  if (!configSource) throw new ShrinkrayError('missing_file', `${configName}: the model has no ${HF_FILES.config}`);
+  const configName = display(MODEL_FILES.config);
+  const configSource = await open(MODEL_FILES.config);
+  if (!configSource) throw new ShrinkrayError('missing_file', `${configName}: the model has no ${MODEL_FILES.config}`);
   const configJson = await readJsonSource(configSource);
   const config = parseHfConfig(configJson, configName);
   const weights = await openHfWeights(open, display);

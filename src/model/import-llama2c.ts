@@ -1,8 +1,16 @@
 import type { ByteSource } from '../formats/byte-source.ts';
 import { readLlama2cCheckpoint, readLlama2cTokenizer, type Llama2cArray, type Llama2cArrayName } from '../formats/llama2c.ts';
 import { convertLlama2cTokenizer } from '../formats/tokenizer-llama2c.ts';
-import type { ModelConfig } from './config.ts';
-import { tensorNames, type ModelIR, type TensorHandle } from './ir.ts';
+import { checkModelConfig, type ConfigFieldNames } from './config.ts';
+
+/** The llama2.c header's names for the fields checkModelConfig checks (head size is dim / n_heads). */
+const LLAMA2C_FIELDS: ConfigFieldNames = Object.freeze({
+  hiddenSize: 'dim', intermediateSize: 'hidden_dim', numLayers: 'n_layers', numHeads: 'n_heads', numKvHeads: 'n_kv_heads',
+  headDim: 'dim / n_heads', vocabSize: 'vocab_size', maxPositionEmbeddings: 'seq_len', rmsNormEps: 'rms_norm_eps (1e-5 in run.c)',
+  ropeTheta: 'rope_theta (10000 in run.c)',
+});
+import type { ModelIR, TensorHandle } from './ir.ts';
+import { tensorNames } from './tensor-table.ts';
 
 /**
  * Everything a folder in Hugging Face layout holds, before it is written anywhere:
@@ -45,7 +53,7 @@ function handle(name: string, shape: number[], read: () => Promise<Float32Array>
 export async function importLlama2c(checkpoint: ByteSource, tokenizer: { bytes: Uint8Array; name: string }): Promise<HfModelParts> {
   const { header: h, arrays } = await readLlama2cCheckpoint(checkpoint);
   const headDim = h.dim / h.nHeads;
-  const config: ModelConfig = {
+  const config = checkModelConfig({
     architecture: 'LlamaForCausalLM',
     family: 'llama',
     hiddenSize: h.dim,
@@ -62,7 +70,7 @@ export async function importLlama2c(checkpoint: ByteSource, tokenizer: { bytes: 
     attentionBias: false,
     bosTokenId: 1,
     eosTokenId: [2],
-  };
+  }, checkpoint.name, LLAMA2C_FIELDS);
   const array = (name: Llama2cArrayName): Llama2cArray => arrays.get(name)!;
   const whole = (name: string, from: Llama2cArrayName) => handle(name, [...array(from).shape], () => array(from).read());
   const layerSlice = (name: string, from: Llama2cArrayName, layer: number) =>

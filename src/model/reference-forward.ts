@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import type { CausalLM, DecoderState } from '../runtime/causal-lm.ts';
+import type { CausalLM, DecoderState } from './causal-lm.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import {

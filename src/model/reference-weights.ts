@@ -1,8 +1,8 @@
 import { ShrinkrayError } from '../errors.ts';
-import type { ModelConfig } from './config.ts';
-import { tensorNames, type ModelIR, type TensorHandle } from './ir.ts';
+import type { ModelIR, TensorHandle } from './ir.ts';
+import { layerTensors, modelTensor, type LayerTensorKey } from './tensor-table.ts';
 
-/** The fp32 weights of one decoder layer. Linear weights are [out, in]. */
+/** The fp32 weights of one decoder layer, keyed as the tensor table keys them. Linear weights are [out, in]. */
 export interface LayerWeights {
   attnNorm: Float32Array; // [dim]
   q: Float32Array; // [heads*headDim, dim]
@@ -24,29 +24,6 @@ export interface ReferenceWeights {
   layers: LayerWeights[];
   finalNorm: Float32Array; // [dim]
   classifier: Float32Array; // [vocab, dim]; the embedding itself when tied
-}
-
-/** Checks the config's sizes before anything is allocated from them. */
-export function validateConfig(c: ModelConfig): void {
-  const positive: (keyof ModelConfig)[] = [
-    'hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize',
-    'maxPositionEmbeddings',
-  ];
-  for (const field of positive) {
-    const value = c[field];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      throw new ShrinkrayError('bad_config', `config field '${field}' must be a positive integer, got ${String(value)}`);
-    }
-  }
-  if (c.numHeads % c.numKvHeads !== 0) {
-    throw new ShrinkrayError('bad_config', `numHeads (${c.numHeads}) must be a multiple of numKvHeads (${c.numKvHeads})`);
-  }
-  if (c.headDim % 2 !== 0) {
-    throw new ShrinkrayError('bad_config', `headDim must be even for rotary embeddings, got ${c.headDim}`);
-  }
-  if (!(c.rmsNormEps > 0) || !(c.ropeTheta > 0)) {
-    throw new ShrinkrayError('bad_config', `rmsNormEps and ropeTheta must be positive, got ${c.rmsNormEps} and ${c.ropeTheta}`);
-  }
 }
 
 /** Reads the named tensor after checking that its shape is the expected one. */
@@ -72,52 +49,30 @@ async function readHandle(handle: TensorHandle, shape: readonly number[]): Promi
   return data;
 }
 
-/** A bias is read when present; Qwen2-style configs (attentionBias) require it. */
-async function readBias(ir: ModelIR, name: string, size: number): Promise<Float32Array | null> {
-  if (!ir.tensors.has(name) && !ir.config.attentionBias) return null;
-  return readTensor(ir, name, [size]);
-}
-
-/** Loads every weight of a Llama-family model, one tensor at a time. */
+/** Loads every weight of a Llama-family model, one tensor at a time, as the tensor table lists them. */
 export async function loadReferenceWeights(ir: ModelIR): Promise<ReferenceWeights> {
   const c = ir.config;
-  validateConfig(c);
-  const dim = c.hiddenSize;
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  const ffn = c.intermediateSize;
-
-  const embedding = await readTensor(ir, tensorNames.embedding, [c.vocabSize, dim]);
+  const embeddingEntry = modelTensor(c, 'embedding');
+  const embedding = await readTensor(ir, embeddingEntry.name, embeddingEntry.shape);
   const layers: LayerWeights[] = [];
   for (let i = 0; i < c.numLayers; i++) {
-    const n = tensorNames.layer(i);
-    layers.push({
-      attnNorm: await readTensor(ir, n.attnNorm, [dim]),
-      q: await readTensor(ir, n.q, [qDim, dim]),
-      k: await readTensor(ir, n.k, [kvDim, dim]),
-      v: await readTensor(ir, n.v, [kvDim, dim]),
-      qBias: await readBias(ir, n.qBias, qDim),
-      kBias: await readBias(ir, n.kBias, kvDim),
-      vBias: await readBias(ir, n.vBias, kvDim),
-      o: await readTensor(ir, n.o, [dim, qDim]),
-      ffnNorm: await readTensor(ir, n.ffnNorm, [dim]),
-      gate: await readTensor(ir, n.gate, [ffn, dim]),
-      up: await readTensor(ir, n.up, [ffn, dim]),
-      down: await readTensor(ir, n.down, [dim, ffn]),
-    });
+    const w: Partial<Record<LayerTensorKey, Float32Array>> = {};
+    for (const t of layerTensors(c, i)) w[t.key as LayerTensorKey] = await readTensor(ir, t.name, t.shape);
+    layers.push({ qBias: null, kBias: null, vBias: null, ...w } as LayerWeights); // biases only where the config has them
   }
-  const finalNorm = await readTensor(ir, tensorNames.finalNorm, [dim]);
+  const finalNorm = modelTensor(c, 'finalNorm');
+  const classifierEntry = modelTensor(c, 'classifier');
   // An explicit lm_head wins; without one, the classifier must be tied to the embedding.
   let classifier: Float32Array;
-  if (ir.tensors.has(tensorNames.classifier)) {
-    classifier = await readTensor(ir, tensorNames.classifier, [c.vocabSize, dim]);
+  if (ir.tensors.has(classifierEntry.name)) {
+    classifier = await readTensor(ir, classifierEntry.name, classifierEntry.shape);
   } else if (c.tieWordEmbeddings) {
     classifier = embedding;
   } else {
     throw new ShrinkrayError(
       'bad_file',
-      `tensor '${tensorNames.classifier}' is missing and tie_word_embeddings is false; expected shape [${c.vocabSize}, ${dim}]`,
+      `tensor '${classifierEntry.name}' is missing and tie_word_embeddings is false; expected shape [${classifierEntry.shape.join(', ')}]`,
     );
   }
-  return { embedding, layers, finalNorm, classifier };
+  return { embedding, layers, finalNorm: await readTensor(ir, finalNorm.name, finalNorm.shape), classifier };
 }

@@ -1,5 +1,6 @@
-import type { ModelConfig } from './config.ts';
-import { tensorNames, type ModelIR, type TensorHandle } from './ir.ts';
+import { checkModelConfig, type ModelConfig } from './config.ts';
+import type { ModelIR, TensorHandle } from './ir.ts';
+import { modelTensors } from './tensor-table.ts';
 
 /**
  * Deterministic random models with the shapes of real ones, for speed and memory
@@ -16,7 +17,7 @@ export type SyntheticShape = keyof typeof SYNTHETIC_SHAPES;
 
 export function syntheticConfig(shape: SyntheticShape, overrides: Partial<ModelConfig> = {}): ModelConfig {
   const s = SYNTHETIC_SHAPES[shape];
-  return {
+  return checkModelConfig({
     architecture: s.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM',
     family: s.attentionBias ? 'qwen2' : 'llama',
     hiddenSize: s.hiddenSize, intermediateSize: s.intermediateSize, numLayers: s.numLayers,
@@ -24,7 +25,7 @@ export function syntheticConfig(shape: SyntheticShape, overrides: Partial<ModelC
     vocabSize: s.vocabSize, maxPositionEmbeddings: s.maxPos, rmsNormEps: 1e-6, ropeTheta: 10000,
     tieWordEmbeddings: s.tie, attentionBias: s.attentionBias, bosTokenId: 1, eosTokenId: [2],
     ...overrides,
-  };
+  }, `synthetic ${shape} config`);
 }
 
 /** xorshift32 in [-0.5, 0.5). */
@@ -64,28 +65,9 @@ export function syntheticIR(config: ModelConfig, seed = 1): ModelIR {
     };
     tensors.set(name, { name, dtype: 'F32', shape, byteLength: n * 4, read });
   };
-  const c = config;
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  add(tensorNames.embedding, [c.vocabSize, c.hiddenSize], 'embed');
-  for (let l = 0; l < c.numLayers; l++) {
-    const n = tensorNames.layer(l);
-    add(n.attnNorm, [c.hiddenSize], 'norm');
-    add(n.q, [qDim, c.hiddenSize], 'linear');
-    add(n.k, [kvDim, c.hiddenSize], 'linear');
-    add(n.v, [kvDim, c.hiddenSize], 'linear');
-    if (c.attentionBias) {
-      add(n.qBias, [qDim], 'bias');
-      add(n.kBias, [kvDim], 'bias');
-      add(n.vBias, [kvDim], 'bias');
-    }
-    add(n.o, [c.hiddenSize, qDim], 'linear');
-    add(n.ffnNorm, [c.hiddenSize], 'norm');
-    add(n.gate, [c.intermediateSize, c.hiddenSize], 'linear');
-    add(n.up, [c.intermediateSize, c.hiddenSize], 'linear');
-    add(n.down, [c.hiddenSize, c.intermediateSize], 'linear');
+  for (const t of modelTensors(config)) {
+    const kind = t.role === 'embedding' ? 'embed' : t.role === 'classifier' ? 'linear' : t.role;
+    add(t.name, [...t.shape], kind);
   }
-  add(tensorNames.finalNorm, [c.hiddenSize], 'norm');
-  if (!c.tieWordEmbeddings) add(tensorNames.classifier, [c.vocabSize, c.hiddenSize], 'linear');
-  return { config: c, tensors };
+  return { config, tensors };
 }

@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ShrinkrayError } from '../errors.ts';
+import type { CausalLM } from '../model/causal-lm.ts';
 import { ReferenceModel } from '../model/reference-forward.ts';
-import type { CausalLM } from '../runtime/causal-lm.ts';
-import { TextTokenizer } from '../runtime/tokenizer.ts';
+import type { OnnxCausalLM } from '../runtime/onnx-causal-lm.ts';
+import type { OnnxSessionOptions } from '../runtime/onnx-session.ts';
+import { openRunnableModel, type OnnxGraph, type RunnableModel } from '../runtime/runnable-model.ts';
+import type { TextTokenizer } from '../runtime/tokenizer.ts';
+import { folderOpener } from './folder-opener.ts';
 
 /** A model ready to run from the CLI: its engine, its tokenizer and generation defaults. */
 export interface LoadedEngine {
@@ -14,17 +14,15 @@ export interface LoadedEngine {
   generationConfig: Record<string, unknown> | null;
 }
 
-async function readJson(dir: string, file: string, required: boolean): Promise<Record<string, unknown> | null> {
-  const path = join(dir, file);
-  if (!existsSync(path)) {
-    if (required) throw new ShrinkrayError('missing_file', `${path} is missing`);
-    return null;
-  }
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new ShrinkrayError('bad_file', `${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
+function openFolder(dir: string, extra: { onnxOnly?: boolean; tokenizer?: boolean } = {}): Promise<RunnableModel> {
+  const { open, display } = folderOpener(dir);
+  return openRunnableModel(open, { where: dir, display, ...extra });
+}
+
+// Imported on demand: the reference path never loads onnxruntime.
+async function onnxModel(m: RunnableModel & { graph: OnnxGraph }, opts: OnnxSessionOptions): Promise<OnnxCausalLM> {
+  const { createOnnxCausalLM } = await import('../runtime/onnx-causal-lm.ts');
+  return createOnnxCausalLM(m.config, m.graph.model, m.graph.externalData, { fileName: m.graph.name, ...opts });
 }
 
 /**
@@ -32,24 +30,14 @@ async function readJson(dir: string, file: string, required: boolean): Promise<R
  * onnxruntime-web; an imported one (model.safetensors) on the fp32 reference forward pass.
  */
 export async function loadEngine(dir: string): Promise<LoadedEngine> {
-  if (existsSync(join(dir, 'onnx', 'model.onnx'))) {
-    // Imported on demand: the reference path never loads onnxruntime.
-    const { loadOnnxCausalLM } = await import('../runtime/onnx-causal-lm.ts');
-    const model = await loadOnnxCausalLM(dir);
-    const tokenizerJson = await readJson(dir, 'tokenizer.json', true);
-    const tokenizerConfig = (await readJson(dir, 'tokenizer_config.json', false)) ?? {};
-    const generationConfig = await readJson(dir, 'generation_config.json', false);
-    return { kind: 'onnx', model, tokenizer: new TextTokenizer(tokenizerJson!, tokenizerConfig, model.config), generationConfig };
-  }
-  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'))) {
-    const { loadModelFolder } = await import('./model-folder.ts');
-    const folder = await loadModelFolder(dir);
-    const model = await ReferenceModel.load(folder.ir);
-    const tokenizer = new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig, folder.ir.config);
-    return { kind: 'reference', model, tokenizer, generationConfig: folder.generationConfig };
-  }
-  throw new ShrinkrayError(
-    'missing_file',
-    `${dir} holds neither onnx/model.onnx (a compressed model) nor model.safetensors (an imported one)`,
-  );
+  const m = await openFolder(dir);
+  const { graph } = m;
+  const model = graph.kind === 'onnx' ? await onnxModel({ ...m, graph }, {}) : await ReferenceModel.load(graph.ir);
+  return { kind: graph.kind === 'onnx' ? 'onnx' : 'reference', model, tokenizer: m.tokenizer!, generationConfig: m.generationConfig };
+}
+
+/** A compressed folder's graph on onnxruntime-web: <dir>/config.json, onnx/model.onnx and its external data. */
+export async function loadOnnxCausalLM(dir: string, opts: OnnxSessionOptions = {}): Promise<OnnxCausalLM> {
+  const m = await openFolder(dir, { onnxOnly: true, tokenizer: false });
+  return onnxModel(m as RunnableModel & { graph: OnnxGraph }, opts);
 }

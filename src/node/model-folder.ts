@@ -1,13 +1,14 @@
-import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
-import type { ByteSource } from '../formats/byte-source.ts';
-import { toHfConfig } from '../formats/hf-config.ts';
+import { toHfConfig } from '../model/hf-config.ts';
 import { encodeTensorData, safetensorsHeader, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { HfModelParts } from '../model/import-llama2c.ts';
-import { HF_FILES, openHfModel, parseJsonObject, weightFileBytes } from '../model/hf-model.ts';
+import { readJsonSource } from '../formats/json-file.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { openHfModel, weightFileBytes } from '../model/hf-model.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
-import { fileSource } from './file-source.ts';
+import { folderOpener } from './folder-opener.ts';
 
 /** A model folder in Hugging Face layout, opened: tensors stay on disk until read. */
 export interface LoadedModel {
@@ -20,7 +21,6 @@ export interface LoadedModel {
   generationConfig: Record<string, unknown> | null;
 }
 
-export const MODEL_FILES = HF_FILES;
 export { requiredTensors } from '../model/hf-model.ts';
 
 const json = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
@@ -68,33 +68,17 @@ export async function writeModelFolder(dir: string, parts: HfModelParts, configJ
   return { bytes };
 }
 
-async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    if (!required) return null;
-    throw new ShrinkrayError('missing_file', `${path}: the model folder has no ${path.split(/[\\/]/).pop()}`);
-  }
-  return parseJsonObject(text, path);
-}
-
 /** Opens a folder in Hugging Face layout and checks that its weights fit its config. */
 export async function loadModelFolder(dir: string): Promise<LoadedModel> {
-  const { ir, configJson, weights } = await openHfModel((path) => openIfPresent(join(dir, path)), (path) => join(dir, path));
-  const tokenizerJson = (await readJson(join(dir, MODEL_FILES.tokenizer), true))!;
-  const tokenizerConfig = (await readJson(join(dir, MODEL_FILES.tokenizerConfig), false)) ?? {};
-  const generationConfig = await readJson(join(dir, MODEL_FILES.generationConfig), false);
+  const { open, display } = folderOpener(dir);
+  const { ir, configJson, weights } = await openHfModel(open, display);
+  const json = async (path: string) => {
+    const src = await open(path);
+    return src ? readJsonSource(src) : null;
+  };
+  const tokenizerJson = await json(MODEL_FILES.tokenizer);
+  if (!tokenizerJson) throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.tokenizer)}: the model folder has no ${MODEL_FILES.tokenizer}`);
+  const tokenizerConfig = (await json(MODEL_FILES.tokenizerConfig)) ?? {};
+  const generationConfig = await json(MODEL_FILES.generationConfig);
   return { dir, ir, configJson, weightBytes: weightFileBytes(weights), tokenizerJson, tokenizerConfig, generationConfig };
-}
-
-/** A file source, or undefined when the file does not exist. */
-async function openIfPresent(path: string): Promise<ByteSource | undefined> {
-  try {
-    return await fileSource(path);
-  } catch (e) {
-    if ((e as ShrinkrayError).code === 'missing_file') return undefined;
-    throw e;
-  }
 }

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { createQuantizePool, type PoolWorker, type QuantizePool } from '../kernels/wasm/quantize-pool.ts';
-import { readQuantizeWasm } from './quantize-wasm-node.ts';
+import { createQuantizePool, type PoolWorker, type QuantizePool } from '../kernels/quantize/wasm/quantize-pool.ts';
+import { readQuantizeWasm } from './kernel-wasm-node.ts';
 
 /**
  * A pool of worker_threads running the WASM quantizer, one per core by default. Workers load

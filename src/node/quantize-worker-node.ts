@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { serveQuantizeWorker, type PoolRequest } from '../kernels/wasm/quantize-worker-core.ts';
+import { serveQuantizeWorker, type PoolRequest } from '../kernels/quantize/wasm/quantize-worker-core.ts';
 
 // Node entry of a quantize pool worker (worker_threads).
 const port = parentPort!;

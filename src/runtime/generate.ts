@@ -1,5 +1,5 @@
 import { isShrinkrayError, ShrinkrayError } from '../errors.ts';
-import type { CausalLM } from './causal-lm.ts';
+import type { CausalLM } from '../model/causal-lm.ts';
 import { MAX_LOGITS_PER_PASS } from './perplexity.ts';
 import { Sampler, type SamplerOptions } from './sampler.ts';
 

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { CausalLM, DecoderState } from './causal-lm.ts';
+import type { CausalLM, DecoderState } from '../model/causal-lm.ts';
 import {
   createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions,
 } from './onnx-session.ts';
@@ -135,15 +135,4 @@ export function createOnnxCausalLM(
   config: ModelConfig, modelBytes: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxSessionOptions = {},
 ): Promise<OnnxCausalLM> {
   return OnnxCausalLM.create(config, modelBytes, externalData, opts);
-}
-
-// Node-only file reading lives in src/node; the specifier sits in a variable so browser
-// bundles never pull in node:fs.
-const nodeFolderModule = '../node/onnx-folder.ts';
-
-/** Node entry: reads <dir>/config.json, <dir>/onnx/model.onnx and its external data. */
-export async function loadOnnxCausalLM(dir: string, opts: OnnxSessionOptions = {}): Promise<OnnxCausalLM> {
-  const { readOnnxFolder } = (await import(/* @vite-ignore */ nodeFolderModule)) as typeof import('../node/onnx-folder.ts');
-  const f = await readOnnxFolder(dir);
-  return OnnxCausalLM.create(f.config, f.model, f.externalData, { fileName: f.modelPath, ...opts });
 }

@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import type { CausalLM } from './causal-lm.ts';
+import type { CausalLM } from '../model/causal-lm.ts';
 import type { TextTokenizer } from './tokenizer.ts';
 
 /** Documents in the eval files are separated by this marker. */

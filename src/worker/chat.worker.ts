@@ -4,7 +4,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { generate } from '../runtime/generate.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 import { TextStreamDecoder } from '../runtime/tokenizer.ts';
-import type { CausalLM } from '../runtime/causal-lm.ts';
+import type { CausalLM } from '../model/causal-lm.ts';
 import { nextEventTurn, releaseCallbacks, serialQueue, signalFromPort } from './cancel.ts';
 import { loadChatModel, type ChatModel } from './chat-model.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';

@@ -1,10 +1,12 @@
-import { compressModel, type TensorOutcome } from '../compress/pipeline.ts';
+import { compressModel } from '../compress/pipeline.ts';
 import { planCompression } from '../compress/plan.ts';
 import { parseRecipe } from '../compress/recipe.ts';
-import { toHfConfig } from '../formats/hf-config.ts';
+import { compressionReport } from '../compress/report.ts';
+import { CARRIED_FILES, MODEL_FILES, onnxDataPath } from '../formats/model-folder-layout.ts';
 import { transformersJsConfig } from '../formats/transformers-js-folder.ts';
+import type { Pruner } from '../kernels/prune/index.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
-import { HF_FILES } from '../model/hf-model.ts';
+import { toHfConfig } from '../model/hf-config.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import { checkQuota } from '../store/quota.ts';
 import type { ModelStore } from '../store/store-types.ts';
@@ -23,14 +25,12 @@ import { openStoredHfModel, storedFileOpener } from './stored-model.ts';
 export interface CompressJobOptions {
   store: ModelStore;
   quantizer: RtnQuantizer;
+  pruner?: Pruner; // default: the scalar reference (bit-identical masks)
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
   /** Weights go to onnx/model.onnx_data above this many bytes (default 16 MiB): no second copy of them when encoding. */
   externalDataThreshold?: number;
 }
-
-// Copied from the source model when present; transformers.js reads them next to the ONNX graph.
-const CARRIED = [HF_FILES.tokenizer, HF_FILES.tokenizerConfig, HF_FILES.generationConfig, 'special_tokens_map.json', 'chat_template.jinja'];
 
 /** The id a compressed model gets: the source id and the canonical recipe. */
 export function compressedModelId(sourceId: string, canonicalRecipe: string): string {
@@ -42,13 +42,16 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
   const recipe = parseRecipe(recipeText); // a typo fails before the store is touched
   const source = await openStoredHfModel(o.store, modelId);
   const plan = planCompression(recipe, source.ir.config); // every recipe check, before any work
-  const carried = source.manifest.files.filter((f) => CARRIED.includes(f.path));
+  const carried = source.manifest.files.filter((f) => CARRIED_FILES.includes(f.path));
   const carriedBytes = carried.reduce((s, f) => s + f.size, 0);
   await checkQuota(plan.bytesOut + carriedBytes, `the ${recipe.canonical} compression of ${modelId}`);
   throwIfAborted(o.signal, `compressing ${modelId}`);
 
-  const result = await compressModel(source.ir, recipeText, {
+  const ops = 'plain';
+  const result = await compressModel(source.ir, plan, {
     quantizer: o.quantizer,
+    pruner: o.pruner,
+    ops,
     signal: o.signal,
     externalDataThreshold: o.externalDataThreshold ?? 16 * 1024 * 1024,
     onProgress: (p) => o.onProgress?.({ stage: 'compress', done: p.done, total: p.total, item: p.tensor }),
@@ -66,22 +69,20 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
     o.onProgress?.({ stage: 'write', done: written, total: totalWrite });
   });
   try {
-    await writer.write('onnx/model.onnx', built.model);
-    if (built.externalData) await writer.write(`onnx/${built.externalData.location}`, built.externalData.chunks);
+    await writer.write(MODEL_FILES.onnxModel, built.model);
+    if (built.externalData) await writer.write(onnxDataPath(built.externalData.location), built.externalData.chunks);
     const open = storedFileOpener(o.store, source.manifest);
     for (const f of carried) await writer.copy(f.path, (await open(f.path))!);
-    await writer.writeJson(HF_FILES.config, transformersJsConfig({ ...source.configJson, ...toHfConfig(result.config) }, built.externalData !== null));
-    const report = {
-      recipe: recipe.canonical, from: modelId, bytesIn: source.weightBytes, bytesOut, plannedBytesOut: plan.bytesOut,
-      seconds: (performance.now() - started) / 1000, compressSeconds, quantizer: o.quantizer.backend,
-      // Of compressSeconds, the time spent reading source tensors from the store.
-      readSeconds: source.reads.ms / 1000, readBytes: source.reads.bytes,
+    await writer.writeJson(MODEL_FILES.config, transformersJsConfig({ ...source.configJson, ...toHfConfig(result.config) }, built.externalData !== null));
+    const report = compressionReport({
+      result, recipeText: recipe.name, from: modelId, bytesIn: source.weightBytes, ops,
+      quantizer: o.quantizer.backend, pruner: result.pruner,
+      seconds: (performance.now() - started) / 1000, compressSeconds,
+      reads: { seconds: source.reads.ms / 1000, bytes: source.reads.bytes },
       writeSeconds: (performance.now() - writeStarted) / 1000,
-      files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
-      tensors: result.tensors satisfies TensorOutcome[],
-    };
-    await writer.writeJson('shrinkray.json', report);
-    return await writer.commit({ source: { kind: 'compressed', from: modelId }, recipe: recipe.canonical, report });
+    });
+    await writer.writeJson(MODEL_FILES.report, report);
+    return await writer.commit({ source: { kind: 'compressed', from: modelId }, recipe: recipe.canonical, report: { ...report } });
   } catch (e) {
     await writer.discard();
     throw e;

@@ -1,10 +1,10 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
-import { downloadHubModel } from '../fetch/download-model.ts';
+import { downloadHubModel } from './hub-download.ts';
 import { releaseCallbacks, serialQueue, signalFromPort } from './cancel.ts';
 import { runCompressJob } from './compress-job.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
-import { kernelQuantizer } from './kernel-pool.ts';
+import { kernelPruner, kernelQuantizer } from './kernel-pool.ts';
 import type { CancelPort, CompressWorkerApi, HubModelRequest, ProgressCallback, WorkerOptions } from './protocol.ts';
 import { modelInfo, WorkerStore } from './worker-store.ts';
 
@@ -43,7 +43,9 @@ const api: CompressWorkerApi = {
 
   compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
     const manifest = await oneCompression(async () =>
-      runCompressJob(modelId, recipe, { store: await store.get(), quantizer: await kernelQuantizer(), onProgress, signal }));
+      runCompressJob(modelId, recipe, {
+        store: await store.get(), quantizer: await kernelQuantizer(), pruner: await kernelPruner(), onProgress, signal,
+      }));
     return modelInfo(manifest);
   }),
 

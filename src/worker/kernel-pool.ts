@@ -1,10 +1,12 @@
+import { createPruner, type Pruner } from '../kernels/prune/index.ts';
+import { pruneWasmUrl } from '../kernels/prune/wasm/prune-wasm-url.ts';
 import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
-import { createQuantizePoolBrowser } from '../kernels/wasm/quantize-pool-browser.ts';
-import { quantizeWasmUrl } from '../kernels/wasm/quantize-wasm-url.ts';
-import type { QuantizePool } from '../kernels/wasm/quantize-pool.ts';
+import { createQuantizePoolBrowser } from '../kernels/quantize/wasm/quantize-pool-browser.ts';
+import { quantizeWasmUrl } from '../kernels/quantize/wasm/quantize-wasm-url.ts';
+import type { QuantizePool } from '../kernels/quantize/wasm/quantize-pool.ts';
 
 /**
- * The compress worker's kernel workers: one WASM SIMD quantize worker per core
+ * The compress worker's kernels. Quantization: one WASM SIMD quantize worker per core
  * (navigator.hardwareConcurrency), started at the first compression and kept for the
  * next. Where nested workers cannot start, the kernel runs on the compress worker itself;
  * all backends give bit-identical output, so this only changes speed.
@@ -29,6 +31,21 @@ export function kernelQuantizer(): Promise<RtnQuantizer> {
   })();
   quantizer.catch(() => { quantizer = undefined; });
   return quantizer;
+}
+
+let pruner: Promise<Pruner> | undefined;
+
+/** The WASM SIMD pruning kernel on the compress worker (masks are quick next to quantization: no pool). */
+export function kernelPruner(): Promise<Pruner> {
+  pruner ??= (async () => {
+    try {
+      return await createPruner({ wasm: await WebAssembly.compileStreaming(fetch(pruneWasmUrl)) });
+    } catch (e) {
+      console.warn('shrinkray: prune.wasm unavailable, pruning with the scalar reference', e);
+      return createPruner();
+    }
+  })();
+  return pruner;
 }
 
 /** Stops the kernel workers (a later compression starts them again). */

@@ -1,3 +1,4 @@
+import type { ShrinkrayReport } from '../compress/report.ts';
 import type { ShrinkrayErrorCode } from '../errors.ts';
 import type { ChatMessage } from '../runtime/tokenizer.ts';
 import type { ModelSource } from '../store/manifest.ts';
@@ -57,7 +58,7 @@ export interface StoredModelInfo {
   /** For compressed models: the recipe text. */
   recipe?: string;
   /** For compressed models: shrinkray.json's content (sizes, per-tensor errors, timing). */
-  report?: Record<string, unknown>;
+  report?: ShrinkrayReport;
   createdAt?: number;
 }
 

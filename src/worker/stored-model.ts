@@ -1,7 +1,8 @@
 import { ShrinkrayError } from '../errors.ts';
 import { checkRange, type ByteSource } from '../formats/byte-source.ts';
 import type { SafetensorsTensor } from '../formats/safetensors.ts';
-import { HF_FILES, openHfModel, readJsonSource, weightFileBytes } from '../model/hf-model.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { openHfModel, weightFileBytes } from '../model/hf-model.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
@@ -38,9 +39,9 @@ export async function getManifest(store: ModelStore, modelId: string): Promise<M
 
 export async function openStoredHfModel(store: ModelStore, modelId: string): Promise<StoredHfModel> {
   const manifest = await getManifest(store, modelId);
-  if (!manifest.files.some((f) => f.path === HF_FILES.weights || f.path === HF_FILES.weightIndex)) {
+  if (!manifest.files.some((f) => f.path === MODEL_FILES.weights || f.path === MODEL_FILES.weightIndex)) {
     throw new ShrinkrayError('missing_file',
-      `model '${modelId}' has no ${HF_FILES.weights} or ${HF_FILES.weightIndex} to compress (files: ${manifest.files.map((f) => f.path).join(', ')})`);
+      `model '${modelId}' has no ${MODEL_FILES.weights} or ${MODEL_FILES.weightIndex} to compress (files: ${manifest.files.map((f) => f.path).join(', ')})`);
   }
   const open = storedFileOpener(store, manifest);
   const { ir, configJson, weights } = await openHfModel(async (path) => {
@@ -110,10 +111,4 @@ function streamingHandle(t: SafetensorsTensor, src: ByteSource | undefined, read
       return out;
     },
   };
-}
-
-/** Reads a small JSON file of a stored model, or undefined when it has none. */
-export async function readStoredJson(store: ModelStore, manifest: ModelManifest, path: string): Promise<Record<string, unknown> | undefined> {
-  const src = await storedFileOpener(store, manifest)(path);
-  return src ? readJsonSource(src) : undefined;
 }

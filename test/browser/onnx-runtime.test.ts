@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/formats/byte-source.ts';
-import { parseHfConfig } from '../../src/formats/hf-config.ts';
+import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
-import { buildOnnxDecoder } from '../../src/model/build-onnx.ts';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
 import { generate } from '../../src/runtime/generate.ts';
@@ -63,7 +63,6 @@ describe('onnxruntime-web in Chromium', () => {
     expect(greedy.webgpu).toEqual(greedy.wasm);
     let d = 0;
     for (let i = 0; i < firstLogits.wasm!.length; i++) d = Math.max(d, Math.abs(firstLogits.wasm![i]! - firstLogits.webgpu![i]!));
-    console.log(`stories260K first-token logits, webgpu vs wasm: max |diff| ${d.toExponential(2)}`);
     expect(d).toBeLessThan(1e-3);
   });
 });
@@ -92,7 +91,6 @@ describe('fused com.microsoft ops in Chromium (GroupQueryAttention, SimplifiedLa
     for (const [key, got] of Object.entries(logits)) {
       let d = 0;
       for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(got[i]! - want[i]!));
-      console.log(`synthetic ${key} vs plain/wasm: max |diff| ${d.toExponential(2)}`);
       expect(d, key).toBeLessThan(1e-3);
     }
   });

@@ -1,10 +1,10 @@
 import { env, pipeline } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/formats/byte-source.ts';
-import { parseHfConfig } from '../../src/formats/hf-config.ts';
+import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import { transformersJsFolder } from '../../src/formats/transformers-js-folder.ts';
-import { buildOnnxDecoder } from '../../src/model/build-onnx.ts';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
 
 /**
  * The browser export: the folder we assemble in the page (as the app's zip export does)

@@ -2,10 +2,10 @@ import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RtnOptions, RtnResult } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
-import { createQuantizePoolBrowser } from '../../src/kernels/wasm/quantize-pool-browser.ts';
-import { quantizeWasmUrl } from '../../src/kernels/wasm/quantize-wasm-url.ts';
-import { loadQuantizeWasm, type WasmRtnKernel } from '../../src/kernels/wasm/quantize-wasm.ts';
-import { quantizeRtnWebGpu } from '../../src/kernels/webgpu/rtn-quantize.ts';
+import { createQuantizePoolBrowser } from '../../src/kernels/quantize/wasm/quantize-pool-browser.ts';
+import { quantizeWasmUrl } from '../../src/kernels/quantize/wasm/quantize-wasm-url.ts';
+import { loadQuantizeWasm, type WasmRtnKernel } from '../../src/kernels/quantize/wasm/quantize-wasm.ts';
+import { quantizeRtnWebGpu } from '../../src/kernels/quantize/webgpu/rtn-quantize.ts';
 import { matMulNBitsMaxError, matMulNBitsModel } from '../matmul-nbits-model.ts';
 import { lcgRng } from '../seeded-random.ts';
 

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNK_BYTES, openModelStore, type IdbModelStore } from '../../src/store/idb-store.ts';
 import type { ModelManifest } from '../../src/store/manifest.ts';
 import { requestPersistence } from '../../src/store/quota.ts';
-import { Sha256 } from '../../src/store/sha256.ts';
 
 /**
  * The model store on Chromium's real IndexedDB: a 300 MB file in 8 MiB chunks written
@@ -46,17 +45,14 @@ describe('IndexedDB model store in Chromium', () => {
     const count = Math.ceil((300 * 1024 * 1024) / chunk);
     const base = patternBuffer(chunk);
     const w = await store.stageFile('big', { name: 'big.bin', expectedSize: count * chunk });
-    let t = performance.now();
     for (let i = 0; i < count; i++) await w.write(fillChunk(base, i));
     const info = await w.finish();
-    const writeSeconds = (performance.now() - t) / 1000;
     await store.commitModel({ id: 'big', source: { kind: 'local', name: 'big' }, files: [{ path: 'big.bin', fileId: info.fileId, size: info.size, sha256: info.sha256 }] });
     store.close();
 
     const again = await newStore(name);
     const src = await again.openFile(info.fileId, 'big.bin');
     expect(src.size).toBe(count * chunk);
-    t = performance.now();
     let mismatches = 0;
     for (let i = 0; i < count; i++) {
       const got = await src.read(i * chunk, chunk);
@@ -64,19 +60,10 @@ describe('IndexedDB model store in Chromium', () => {
       for (let j = 0; j < chunk; j += 4099) if (got[j] !== want[j]) mismatches++;
       if (new DataView(got.buffer, got.byteOffset).getUint32(0, true) !== i) mismatches++;
     }
-    const readSeconds = (performance.now() - t) / 1000;
     expect(mismatches).toBe(0);
     // A read across a chunk boundary stitches two chunks.
     const across = await src.read(chunk - 3, 10);
     expect(Array.from(across.subarray(3, 7))).toEqual([1, 0, 0, 0]); // chunk 1's stamped index
-    const mb = (count * chunk) / 1024 / 1024;
-    // The writer hashes as it stores; time the hash alone to tell the two costs apart.
-    t = performance.now();
-    const hash = new Sha256();
-    for (let i = 0; i < 8; i++) hash.update(base);
-    const hashSeconds = (performance.now() - t) / 1000;
-    console.log(`IndexedDB: wrote ${mb} MB (with sha-256) at ${(mb / writeSeconds).toFixed(0)} MB/s, read at ${(mb / readSeconds).toFixed(0)} MB/s; ` +
-      `sha-256 alone ${((8 * chunk) / 1024 / 1024 / hashSeconds).toFixed(0)} MB/s`);
     await again.deleteModel('big');
     expect(await again.db.count('chunks')).toBe(0);
   });

@@ -59,7 +59,6 @@ describe('stories260K through the workers', () => {
     expect(pieces.join('')).toBe(r.text);
     expect(r.text.trim().startsWith(EXPECTED_GREEDY.slice(0, 120))).toBe(true);
     const ppl = await chat.evaluate(sample);
-    console.log(`stories260K fp32 via chat worker (${loaded.device}): ppl ${ppl.ppl.toFixed(4)} over ${ppl.tokens} tokens, ${r.tokensPerSecond.toFixed(0)} tok/s`);
     expect(ppl.tokens).toBe(1804);
     expect(ppl.ppl).toBeCloseTo(3.548, 2);
   });
@@ -89,7 +88,6 @@ describe('stories260K through the workers', () => {
     expect(loaded.format).toBe('onnx');
     const r = await chat.generate({ prompt: { text: '' }, maxNewTokens: 40 });
     const ppl = await chat.evaluate(sample);
-    console.log(`stories260K int4-g32 via workers: ppl ${ppl.ppl.toFixed(4)} (README: 4.080); greedy: ${JSON.stringify(r.text)}`);
     expect(ppl.tokens).toBe(1804);
     expect(ppl.ppl).toBeCloseTo(4.080, 2);
     expect(r.ids.length).toBe(40);

@@ -26,20 +26,17 @@ const hubRequests = async (): Promise<number> => {
   return Object.values(s.requests).reduce((a, b) => a + b, 0);
 };
 
-const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
 
 describe(`${REPO} (297 MB) through the workers`, () => {
   let source: StoredModelInfo;
   let int4: StoredModelInfo;
+  let greedyIds: number[] = [];
 
   it('downloads into IndexedDB', async () => {
-    const t0 = performance.now();
     const downloader = compressClient();
     source = await downloader.download({ kind: 'hub', repo: REPO, hubUrl });
     downloader.terminate(); // one compress worker at a time, so the heap sampler finds the right one
-    const s = (performance.now() - t0) / 1000;
     const weights = source.files.find((f) => f.path === 'model.safetensors')!;
-    console.log(`download: ${mb(source.bytes)} in ${s.toFixed(1)} s (${(source.bytes / MB / s).toFixed(0)} MB/s)`);
     expect(weights.size).toBeGreaterThan(280 * MB); // 297 million bytes
   });
 
@@ -48,26 +45,16 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     await compress.list(); // the worker is up, so the sampler can attach to it
     const sampler = await sampleWorkerHeaps('worker-synthetic.test.ts', (url) => url.includes('compress.worker') || url.includes('quantize.worker'));
     const progress: Progress[] = [];
-    const t0 = performance.now();
     try {
       int4 = await compress.compress(source.id, 'int4-g32', { onProgress: (p) => progress.push(p) });
     } finally {
       var heap = await sampler.stop(); // eslint-disable-line no-var
     }
-    const s = (performance.now() - t0) / 1000;
-    const report = int4.report as { bytesIn: number; bytesOut: number; compressSeconds: number; readSeconds: number; writeSeconds: number; quantizer: string };
     const output = int4.files.filter((f) => f.path.startsWith('onnx/')).reduce((n, f) => n + f.size, 0);
     const budget = 1.5 * LARGEST_TENSOR + output;
     const compressWorkers = heap.workers.filter((w) => w.url.includes('compress.worker'));
     expect(compressWorkers).toHaveLength(1);
     const main = compressWorkers[0]!;
-    console.log(`compress int4-g32 (${report.quantizer}): ${mb(report.bytesIn)} -> ${mb(output)} in ${s.toFixed(1)} s ` +
-      `(${(report.bytesIn / MB / s).toFixed(0)} MB/s in; pipeline ${report.compressSeconds.toFixed(1)} s of which reading ` +
-      `${report.readSeconds.toFixed(1)} s; writing ${report.writeSeconds.toFixed(1)} s)`);
-    console.log(`peak heap (CDP Runtime.getHeapUsage every ${heap.intervalMs} ms): compress worker ${mb(main.peakBytes)} ` +
-      `(ArrayBuffers ${mb(main.peakBackingBytes)}, ${main.samples} samples); all workers together ${mb(heap.peakTotalBytes)}; ` +
-      `budget 1.5 x ${mb(LARGEST_TENSOR)} + ${mb(output)} = ${mb(budget)}; kernel workers: ` +
-      heap.workers.filter((w) => w !== main).map((w) => mb(w.peakBytes)).join(', '));
     expect(main.samples).toBeGreaterThan(10);
     expect(main.peakBytes).toBeLessThan(budget);
     expect(output).toBeLessThan(source.bytes / 2);
@@ -84,10 +71,11 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     onTestFinished(() => chat.terminate());
     const loaded = await chat.load(int4.id, { device: 'wasm' });
     const r = await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 16 });
-    console.log(`chat: loaded in ${loaded.loadMs.toFixed(0)} ms; ${r.ids.length} tokens (${r.stoppedBy}), ` +
-      `prefill ${r.prefillMs.toFixed(0)} ms, decode ${r.tokensPerSecond.toFixed(1)} tok/s`);
-    expect(r.ids.length + (r.stoppedBy === 'eos' ? 1 : 0)).toBeGreaterThan(0);
+    // Random weights, greedy: a fixed continuation of 16 tokens (this model never picks EOS here).
+    expect(r.stoppedBy).toBe('length');
+    expect(r.ids).toHaveLength(16);
     expect(r.ids.every((id) => id >= 0 && id < 49152)).toBe(true);
+    greedyIds = r.ids;
     // The messages path: the stored tokenizer_config.json's chat template renders the prompt.
     expect(loaded.hasChatTemplate).toBe(true);
     const chatReply = await chat.generate({ prompt: { messages: [{ role: 'user', content: 'w5 w7' }, { role: 'assistant', content: 'w11' }] }, maxNewTokens: 3 });
@@ -120,10 +108,7 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     const store = await openModelStore({ name: storeName, collectGarbage: false });
     try {
       expect((await store.listModels()).map((m) => m.id)).toEqual([source.id, int4.id]);
-      const staged = await store.listStaged();
       const gc = await store.collectGarbage({ orphanAfterMs: 0 }); // the killed writer can never finish
-      console.log(`killed at ${stage} ${at!.done}/${at!.total}: ${staged.length} stages (${mb(staged.reduce((n, s) => n + s.storedBytes, 0))}) left; ` +
-        `GC deleted ${gc.stagesDeleted} stages, ${gc.filesDeleted} files, ${gc.chunksDeleted} chunks`);
       if (stage === 'write') expect(gc.chunksDeleted).toBeGreaterThan(0);
       expect(await store.listStaged()).toEqual([]);
       expect((await store.usage()).stagedBytes).toBe(0);
@@ -137,7 +122,7 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     onTestFinished(() => chat.terminate());
     await chat.load(int4.id, { device: 'wasm' });
     const r = await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 4 });
-    expect(r.ids.length + (r.stoppedBy === 'eos' ? 1 : 0)).toBeGreaterThan(0);
+    expect(r.ids).toEqual(greedyIds.slice(0, 4)); // the same model, the same greedy start
     const compress = compressClient();
     await compress.delete(int4.id);
     await compress.delete(source.id);

@@ -65,7 +65,6 @@ describe('embedding quantization, structured pruning and bad recipes through the
     const fp32 = await compressAndEval('fp32');
     const int4 = await compressAndEval('int4-g32');
     const emb8 = await compressAndEval('int4-g32+emb8');
-    console.log(`int4-g32: ${int4.bytesOut} bytes, ppl ${int4.ppl.toFixed(4)}; int4-g32+emb8: ${emb8.bytesOut} bytes, ppl ${emb8.ppl.toFixed(4)}`);
     expect(emb8.ppl / int4.ppl).toBeLessThan(1.005); // "costs little more"
     expect(emb8.ppl / fp32.ppl).toBeLessThan(1.16);
     // The embedding goes from 512 x 64 fp32 (131,072 bytes) to int8 codes plus fp32 scales.
@@ -78,12 +77,11 @@ describe('embedding quantization, structured pruning and bad recipes through the
     const plain = await compressAndEval(recipe.split('+')[1]!);
     const pruned = await compressAndEval(recipe);
     const { paramsIn, paramsOut } = pruned.report as { paramsIn: number; paramsOut: number };
-    console.log(`${recipe}: ${paramsIn} -> ${paramsOut} parameters, ${pruned.bytesOut} bytes (vs ${plain.bytesOut} unpruned), ppl ${pruned.ppl.toFixed(3)} (vs ${plain.ppl.toFixed(3)})`);
     expect(paramsIn).toBe(260_032);
     expect(paramsOut).toBeLessThan(paramsIn);
     expect(pruned.bytesOut).toBeLessThan(plain.bytesOut);
     expect(pruned.tokens).toBe(1804);
-    expect(Number.isFinite(pruned.ppl)).toBe(true);
+    expect(pruned.ppl).toBeGreaterThan(plain.ppl); // removing channels or heads costs quality on top of the quantization
     const config = JSON.parse(readFileSync(join(work, recipe, 'config.json'), 'utf8')) as Record<string, number>;
     if (recipe.startsWith('ffn')) expect(config.intermediate_size).toBe(172 - Math.round(0.25 * 172));
     else expect([config.num_attention_heads, config.num_key_value_heads, config.head_dim]).toEqual([6, 3, 8]);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { downloadHubModel } from '../../src/fetch/download-model.ts';
+import { downloadHubModel } from '../../src/worker/hub-download.ts';
 import type { DownloadProgress } from '../../src/fetch/ranged-download.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import { openModelStore, type IdbModelStore } from '../../src/store/idb-store.ts';

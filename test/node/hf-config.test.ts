@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isShrinkrayError } from '../../src/errors.ts';
-import { parseHfConfig, toHfConfig } from '../../src/formats/hf-config.ts';
+import { parseHfConfig, toHfConfig } from '../../src/model/hf-config.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 
 // Field values as published in the models' own config.json files.

@@ -8,7 +8,7 @@ import { isShrinkrayError } from '../../src/errors.ts';
 import { readLlama2cCheckpoint } from '../../src/formats/llama2c.ts';
 import { writeSafetensors } from '../../src/formats/safetensors.ts';
 import { importLlama2c } from '../../src/model/import-llama2c.ts';
-import { tensorNames } from '../../src/model/ir.ts';
+import { tensorNames } from '../../src/model/tensor-table.ts';
 import { fileSource } from '../../src/node/file-source.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 

@@ -1,6 +1,6 @@
 // Comparing logits of two engines, for the tests that check a graph against the reference.
 import { argmax } from '../../src/runtime/sampler.ts';
-import type { CausalLM } from '../../src/runtime/causal-lm.ts';
+import type { CausalLM } from '../../src/model/causal-lm.ts';
 
 /** Largest |a[i] - b[i]|; arrays of different lengths are a test failure. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

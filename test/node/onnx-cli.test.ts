@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isShrinkrayError } from '../../src/errors.ts';
-import { loadOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
+import { loadOnnxCausalLM } from '../../src/node/load-engine.ts';
 import { runCli, splitOutput } from './run-cli.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -46,7 +46,6 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
     const e = await runCli(['eval', out, '--text', sample]);
     expect(e.code).toBe(0);
     const ev = splitOutput(e.stdout).json as { ppl: number; tokens: number; engine: string };
-    console.log(`onnx fp32 eval: ppl ${ev.ppl}, tokens ${ev.tokens}`);
     expect(ev.engine).toBe('onnx');
     expect(ev.tokens).toBe(1804);
     expect(Math.abs(ev.ppl - 3.548)).toBeLessThan(0.002);
@@ -64,7 +63,6 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
     const g = await runCli(['generate', out, '--prompt', '', '--max-new-tokens', '80', '--temperature', '0']);
     expect(g.stdout).toContain(EXPECTED_START);
     const ev = splitOutput((await runCli(['eval', out, '--text', sample])).stdout).json as { ppl: number };
-    console.log(`onnx fp16 eval: ppl ${ev.ppl}, ${summary.bytesOut} bytes`);
     expect(Math.abs(ev.ppl - 3.548)).toBeLessThan(0.002);
   });
 

@@ -2,18 +2,18 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-web';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildOnnxDecoder, type BuildOnnxOptions } from '../../src/model/build-onnx.ts';
+import { buildOnnxDecoder, type BuildOnnxOptions } from '../../src/build/decoder.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
-import type { LinearHook } from '../../src/model/build-onnx-linear.ts';
+import type { LinearHook } from '../../src/build/linear-weight.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { matMulNBitsBytes } from '../../src/compress/plan.ts';
-import type { CausalLM } from '../../src/runtime/causal-lm.ts';
+import type { CausalLM } from '../../src/model/causal-lm.ts';
 import { compareDecoding, maxAbsDiff } from './logit-diff.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -76,7 +76,6 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
   it('matches the reference within 1e-4 for a 64-token prefill and 16 decode steps (plain ops)', async () => {
     const onnx = await onnxModel(ir);
     const d = await compareDecoding(ref, onnx, prompt, 16);
-    console.log(`stories260K fp32 plain: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
     expect(d.prefill).toBeLessThan(FP32_BUDGET);
     expect(d.decode).toBeLessThan(FP32_BUDGET);
     await onnx.dispose();
@@ -86,7 +85,6 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
     for (const opts of [{ ops: 'fused' }, { externalDataThreshold: 0 }] as BuildOnnxOptions[]) {
       const onnx = await onnxModel(ir, opts);
       const d = await compareDecoding(ref, onnx, prompt, 16);
-      console.log(`stories260K ${JSON.stringify(opts)}: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);
       await onnx.dispose();
     }
@@ -99,7 +97,6 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
     expect(fp16.model.byteLength / fp32.model.byteLength).toBeLessThan(0.55);
     const onnx = await onnxModel(ir, { storage: 'fp16' });
     const d = await compareDecoding(ref, onnx, prompt, 16);
-    console.log(`stories260K fp16 storage: ${fp16.model.byteLength} bytes (fp32 ${fp32.model.byteLength}); max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP16_BUDGET);
     await onnx.dispose();
   });
@@ -108,7 +105,6 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
     for (const [bits, symmetric] of [[4, true], [4, false], [8, true]] as const) {
       const { built, d } = await compareQuantized(ir, prompt, 'linear', bits, symmetric);
       const kinds = new Set(built.tensors.map((t) => t.kind));
-      console.log(`stories260K int${bits} ${symmetric ? 'sym' : 'asym'} g32 via MatMulNBits: ${built.model.byteLength} bytes; max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(kinds.has(`nbits${bits}`)).toBe(true);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);
     }
@@ -119,7 +115,6 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
       const { built, dequantized, d } = await compareQuantized(ir, prompt, 'embedding', bits, symmetric);
       expect(dequantized.has('model.embed_tokens.weight')).toBe(true);
       const embed = built.tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
-      console.log(`stories260K emb int${bits} ${symmetric ? 'sym' : 'asym'} g32: embedding ${embed.bytes} bytes; max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(embed.kind).toBe(`nbits${bits}`);
       expect(embed.bytes).toBe(matMulNBitsBytes(512, 64, { bits, blockSize: 32, symmetric }, 4).total);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(FP32_BUDGET);

@@ -5,7 +5,7 @@ import { env, pipeline } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { generate } from '../../src/runtime/generate.ts';
-import { loadOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
+import { loadOnnxCausalLM } from '../../src/node/load-engine.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const source = join(root, 'public', 'models', 'stories260K');

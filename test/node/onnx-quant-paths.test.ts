@@ -4,9 +4,9 @@ import { compressModel } from '../../src/compress/pipeline.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
-import { buildOnnxDecoder } from '../../src/model/build-onnx.ts';
-import type { LinearHook } from '../../src/model/build-onnx-linear.ts';
-import { quantizePerChannelInt8, type QuantizedMatMul } from '../../src/model/build-onnx-quant-paths.ts';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
+import type { LinearHook } from '../../src/build/linear-weight.ts';
+import { quantizePerChannelInt8, type QuantizedMatMul } from '../../src/build/quant-paths.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
@@ -15,8 +15,9 @@ import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { evaluatePerplexity } from '../../src/runtime/perplexity.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
-import type { CausalLM } from '../../src/runtime/causal-lm.ts';
+import type { CausalLM } from '../../src/model/causal-lm.ts';
 import { compareDecoding, maxAbsDiff } from './logit-diff.ts';
+import { plan } from './plan-recipe.ts';
 
 // Named error budgets against the reference forward on the very weights the graph multiplies:
 // dequantize-at-load rebuilds them bit for bit (only summation order differs, as for fp32);
@@ -83,7 +84,6 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
     async (bits, symmetric) => {
       const { onnx, ref } = await quantizedPair(ir, 'dequantize-at-load', bits, symmetric);
       const d = await compareDecoding(ref, onnx, prompt, 8);
-      console.log(`stories260K int${bits}${symmetric ? '' : '-asym'} dequantize-at-load: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}`);
       expect(Math.max(d.prefill, d.decode)).toBeLessThan(EXACT_WEIGHTS_BUDGET);
       await onnx.dispose();
     },
@@ -101,19 +101,17 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
     const atLoad = (await hookFor('dequantize-at-load')).model.byteLength;
     // Same codes and scales; only node records and small shape constants differ.
     const linears = ir.config.numLayers * 7;
-    console.log(`stories260K int4-g32: MatMulNBits ${nbits} bytes, dequantize-at-load ${atLoad} bytes`);
     expect(Math.abs(atLoad - nbits) / linears).toBeLessThan(1024); // bytes per linear layer
   });
 
   it('matmulinteger (int8 per channel, dynamic uint8 activations) stays within its looser budget; ppl reported', async () => {
     const { onnx, ref, bytes } = await quantizedPair(ir, 'matmulinteger', 8, true);
-    const { built } = await compressModel(ir, 'int8', { quantizer: await createRtnQuantizer(), quantizedMatMul: 'matmulinteger' });
+    const { built } = await compressModel(ir, plan('int8', ir.config), { quantizer: await createRtnQuantizer(), quantizedMatMul: 'matmulinteger' });
     const wq = built.tensors.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
     expect(wq.bytes).toBe(64 * 64 + 4 * 64); // int8 [K, N] + fp32 scales [N], as stored
     expect(built.model.byteLength).toBe(bytes);
     const d = await compareDecoding(ref, onnx, prompt, 8);
     const ppl = (await evaluatePerplexity(onnx, tokenizer, sample)).ppl;
-    console.log(`stories260K int8 matmulinteger: max |diff| prefill ${d.prefill.toExponential(2)}, decode ${d.decode.toExponential(2)}; ppl ${ppl.toFixed(4)} (fp32 ${FP32_PPL})`);
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(DYNAMIC_ACTIVATION_BUDGET);
     expect(ppl / FP32_PPL).toBeLessThan(1.01);
     await onnx.dispose();
@@ -122,7 +120,7 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
   it('the compression pipeline passes quantizedMatMul through: int4-g32 without MatMulNBits nodes, same logits', async () => {
     const quantizer = await createRtnQuantizer();
     const logitsOf = async (mode?: QuantizedMatMul) => {
-      const { built } = await compressModel(ir, 'int4-g32', { quantizer, quantizedMatMul: mode });
+      const { built } = await compressModel(ir, plan('int4-g32', ir.config), { quantizer, quantizedMatMul: mode });
       const lm = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
       const logits = await lm.forward(lm.createState(), prompt);
       await lm.dispose();
@@ -143,7 +141,6 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
       return r.ppl;
     };
     const [nbits, atLoad] = [await pplOf('matmulnbits'), await pplOf('dequantize-at-load')];
-    console.log(`stories260K int8-g32 ppl: MatMulNBits ${nbits.toFixed(4)}, dequantize-at-load ${atLoad.toFixed(4)}`);
     expect(Math.abs(atLoad - nbits)).toBeLessThan(1e-3);
   });
 });

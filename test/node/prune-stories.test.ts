@@ -1,74 +1,75 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compressModel, type CompressResult } from '../../src/compress/pipeline.ts';
+import { pruneLayerStructured } from '../../src/compress/structured-prune.ts';
+import { createPruner } from '../../src/kernels/prune/index.ts';
+import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { tensorNames, type ModelIR, type TensorHandle } from '../../src/model/ir.ts';
+import type { ModelIR, TensorHandle } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
+import { modelTensors, tensorNames } from '../../src/model/tensor-table.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
+import { loadPruneWasmNode } from '../../src/node/kernel-wasm-node.ts';
+import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { evaluatePerplexity } from '../../src/runtime/perplexity.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
-import { parseRecipe } from '../../src/compress/recipe.ts';
-import { planCompression, type CompressionPlan } from '../../src/compress/plan.ts';
-import { modelTensors } from '../../src/compress/tensor-layout.ts';
-import { applyMask, magnitudeMask } from '../../src/kernels/prune/magnitude.ts';
-import { nmMask, satisfiesNm } from '../../src/kernels/prune/n-m.ts';
-import { pruneLayerStructured } from '../../src/kernels/prune/structured.ts';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
+import { maxAbsDiff } from './logit-diff.ts';
+import { plan } from './plan-recipe.ts';
 
 /**
  * Pruning on the real stories260K model (5 layers, GQA 8 heads / 4 KV heads, FFN 172),
- * driven by the plan the way the compress pipeline walks it, and run through the fp32
- * reference forward pass.
+ * through the compression pipeline (compressModel with the WASM pruning kernel) and run on
+ * onnxruntime-web, as the CLI and the compress worker run it.
  */
 
-function irOf(config: ModelConfig, tensors: ReadonlyMap<string, Float32Array>): ModelIR {
-  const handles = new Map<string, TensorHandle>();
-  for (const t of modelTensors(config)) {
-    const data = tensors.get(t.name)!;
-    handles.set(t.name, { name: t.name, dtype: 'F32', shape: t.shape, byteLength: data.byteLength, read: async () => data });
-  }
-  return { config, tensors: handles };
-}
-
-/** Structured pruning per layer, then the masks: steps 1 and 2 of the plan (no quantization). */
-function applyPlan(plan: CompressionPlan, full: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
-  const out = new Map(full);
-  if (plan.structured) {
-    for (let l = 0; l < plan.configIn.numLayers; l++) {
-      for (const [name, data] of pruneLayerStructured(plan.configIn, l, full, plan.structured).tensors) out.set(name, data);
-    }
-  }
-  for (const t of plan.tensors) {
-    if (!t.mask) continue;
-    const w = Float32Array.from(out.get(t.name)!);
-    const [N, K] = t.shape as [number, number];
-    const mask = t.mask.kind === 'nm' ? nmMask(w, N, K, t.mask, t.name) : magnitudeMask(w, N, K, { sparsity: t.mask.sparsity, scope: t.mask.scope }, t.name);
-    out.set(t.name, applyMask(w, mask));
-  }
-  return out;
-}
-
+let ir: ModelIR;
 let config: ModelConfig;
-let full: Map<string, Float32Array>;
 let tokenizer: TextTokenizer;
 const sample = readFileSync(fixtureTextPath('tinystories_sample.txt'), 'utf8');
+const FP32_PPL = 3.548; // the fixtures README figure
 
 beforeAll(async () => {
   const folder = await loadModelFolder(STORIES_DIR);
-  config = folder.ir.config;
+  ir = folder.ir;
+  config = ir.config;
   tokenizer = new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig, config);
-  full = new Map();
-  for (const [name, handle] of folder.ir.tensors) full.set(name, await handle.read());
 });
+
+async function compress(recipe: string): Promise<CompressResult> {
+  return compressModel(ir, plan(recipe, config), {
+    quantizer: await createRtnQuantizer(), pruner: await createPruner({ wasm: await loadPruneWasmNode() }),
+  });
+}
+
+async function pplOf(result: CompressResult): Promise<number> {
+  const lm = await createOnnxCausalLM(result.config, result.built.model, [], { device: 'wasm' });
+  try {
+    return (await evaluatePerplexity(lm, tokenizer, sample)).ppl;
+  } finally {
+    await lm.dispose();
+  }
+}
+
+function irOf(c: ModelConfig, tensors: ReadonlyMap<string, Float32Array>): ModelIR {
+  const handles = new Map<string, TensorHandle>();
+  for (const t of modelTensors(c)) {
+    const data = tensors.get(t.name)!;
+    handles.set(t.name, { name: t.name, dtype: 'F32', shape: t.shape, byteLength: data.byteLength, read: async () => data });
+  }
+  return { config: c, tensors: handles };
+}
 
 describe('structured pruning on stories260K', () => {
   it('the pruned model computes what the full model computes with the removed channels and heads zeroed', async () => {
-    const plan = planCompression(parseRecipe('ffn25+heads25'), config);
-    expect(plan.configOut).toMatchObject({ intermediateSize: 129, numHeads: 6, numKvHeads: 3 });
-    const prunedTensors = applyPlan(plan, full);
+    const result = await compress('ffn25+heads25');
+    expect(result.config).toMatchObject({ intermediateSize: 129, numHeads: 6, numKvHeads: 3 });
+    const full = new Map<string, Float32Array>();
+    for (const [name, handle] of ir.tensors) full.set(name, await handle.read());
     const zeroed = new Map(full);
     const qDim = config.numHeads * config.headDim;
     for (let l = 0; l < config.numLayers; l++) {
-      const { keptChannels, keptGroups } = pruneLayerStructured(config, l, full, plan.structured!);
+      const { keptChannels, keptGroups } = pruneLayerStructured(config, l, full, result.plan.structured!);
       const n = tensorNames.layer(l);
       const down = Float32Array.from(full.get(n.down)!); // [dim, ffn]
       const o = Float32Array.from(full.get(n.o)!); // [dim, heads*headDim]
@@ -80,32 +81,48 @@ describe('structured pruning on stories260K', () => {
       zeroed.set(n.o, o);
     }
     const ids = [1, ...tokenizer.encode('Once upon a time, there was a little girl named Lily. She loved to play outside.')];
-    const pruned = await ReferenceModel.load(irOf(plan.configOut, prunedTensors));
+    const pruned = await createOnnxCausalLM(result.config, result.built.model, [], { device: 'wasm' });
     const reference = await ReferenceModel.load(irOf(config, zeroed));
     const got = await pruned.forward(pruned.createState(), ids);
-    const want = await reference.forward(reference.createState(), ids);
-    let maxDiff = 0;
-    for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
-    expect(maxDiff).toBeLessThan(1e-4);
+    await pruned.dispose();
+    expect(maxAbsDiff(got, await reference.forward(reference.createState(), ids))).toBeLessThan(1e-4);
+    expect(result.paramsOut).toBeLessThan(result.paramsIn);
   });
 });
 
 describe('perplexity after pruning (tinystories_sample.txt)', () => {
   const ppl = new Map<string, number>();
-  for (const recipe of ['fp32', 'mag10', 'mag50', '2:4', 'ffn25', 'heads25']) {
-    it(recipe, async () => {
-      const plan = planCompression(parseRecipe(recipe), config);
-      const tensors = applyPlan(plan, full);
-      if (recipe === '2:4') {
-        for (const t of plan.tensors.filter((x) => x.role === 'linear')) expect(satisfiesNm(tensors.get(t.name)!, t.shape[0]!, t.shape[1]!, { n: 2, m: 4 })).toBe(true);
-      }
-      const model = await ReferenceModel.load(irOf(plan.configOut, tensors));
-      const result = await evaluatePerplexity(model, tokenizer, sample);
-      ppl.set(recipe, result.ppl);
-      console.log(`stories260K ${recipe}: ppl ${result.ppl.toFixed(3)} over ${result.tokens} tokens; bytes ${plan.bytesIn} -> ${plan.bytesOut}`);
-      if (recipe === 'fp32') expect(result.ppl).toBeCloseTo(3.548, 2); // the fixtures README figure
-    });
-  }
+  const linearSparsity = (r: CompressResult) => {
+    const linears = r.tensors.filter((t) => r.plan.tensors.find((p) => p.name === t.name)?.role === 'linear');
+    expect(linears).toHaveLength(7 * config.numLayers);
+    return linears.map((t) => t.sparsity);
+  };
+
+  it('fp32 keeps the fixture model as it is', async () => {
+    const r = await compress('fp32');
+    ppl.set('fp32', await pplOf(r));
+    expect(ppl.get('fp32')).toBeCloseTo(FP32_PPL, 2);
+    expect(new Set(linearSparsity(r))).toEqual(new Set([0]));
+  });
+
+  it.each([['mag10', 0.1], ['mag50', 0.5]] as const)('%s zeroes that share of every output row', async (recipe, share) => {
+    const r = await compress(recipe);
+    for (const s of linearSparsity(r)) expect(s).toBeCloseTo(share, 1);
+    ppl.set(recipe, await pplOf(r));
+  });
+
+  it('2:4 keeps exactly 2 of every 4 weights along the input', async () => {
+    const r = await compress('2:4');
+    expect(new Set(linearSparsity(r))).toEqual(new Set([0.5]));
+    ppl.set('2:4', await pplOf(r));
+  });
+
+  it.each(['ffn25', 'heads25'])('%s removes parameters', async (recipe) => {
+    const r = await compress(recipe);
+    expect(r.paramsOut).toBeLessThan(r.paramsIn);
+    ppl.set(recipe, await pplOf(r));
+  });
+
   it('orders as expected: light pruning costs little, heavy and structured pruning cost more', () => {
     const base = ppl.get('fp32')!;
     expect(ppl.get('mag10')! / base).toBeLessThan(1.05);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { tensorNames } from '../../src/model/ir.ts';
-import { pruneLayerStructured, prunedConfig, structuredCounts } from '../../src/kernels/prune/structured.ts';
+import { tensorNames } from '../../src/model/tensor-table.ts';
+import { pruneLayerStructured, prunedConfig, structuredCounts } from '../../src/compress/structured-prune.ts';
 import { createRng } from '../seeded-random.ts';
 
 function config(over: Partial<ModelConfig>): ModelConfig {

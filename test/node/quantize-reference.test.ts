@@ -5,7 +5,7 @@ import { packRows, unpackCodes, unpackRows, unpackZeroPoints } from '../../src/k
 import { relativeFrobeniusError } from '../../src/kernels/quantize/quantize-error.ts';
 import type { RtnOptions } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference, roundHalfEven } from '../../src/kernels/quantize/rtn-reference.ts';
-import { f16BitsToF32, f32ToF16Bits } from '../../src/kernels/quantize/scale-f16.ts';
+import { floatToHalf, halfToFloat } from '../../src/kernels/half.ts';
 import { lcgRng } from '../seeded-random.ts';
 
 const sym = (bits: number, blockSize = 16): RtnOptions => ({ bits, blockSize, symmetric: true, scaleDtype: 'f32' });
@@ -37,16 +37,16 @@ describe('round half to even', () => {
 
 describe('f16 scale conversion', () => {
   it('rounds to nearest even, including subnormals and overflow', () => {
-    expect(f32ToF16Bits(1)).toBe(0x3c00);
-    expect(f32ToF16Bits(65504)).toBe(0x7bff);
-    expect(f32ToF16Bits(65520)).toBe(0x7c00); // the tie above the largest f16 rounds to Infinity
-    expect(f32ToF16Bits(1 + 2 ** -11)).toBe(0x3c00); // tie -> even
-    expect(f32ToF16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie -> even (up)
-    expect(f32ToF16Bits(2 ** -24)).toBe(1);
-    expect(f32ToF16Bits(2 ** -25)).toBe(0); // tie between 0 and the smallest subnormal
-    expect(f32ToF16Bits(3 * 2 ** -25)).toBe(2);
-    expect(f32ToF16Bits(-2)).toBe(0xc000);
-    for (const h of [0, 1, 0x3ff, 0x400, 0x3c00, 0x3555, 0x7bff]) expect(f32ToF16Bits(f16BitsToF32(h))).toBe(h);
+    expect(floatToHalf(1)).toBe(0x3c00);
+    expect(floatToHalf(65504)).toBe(0x7bff);
+    expect(floatToHalf(65520)).toBe(0x7c00); // the tie above the largest f16 rounds to Infinity
+    expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00); // tie -> even
+    expect(floatToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie -> even (up)
+    expect(floatToHalf(2 ** -24)).toBe(1);
+    expect(floatToHalf(2 ** -25)).toBe(0); // tie between 0 and the smallest subnormal
+    expect(floatToHalf(3 * 2 ** -25)).toBe(2);
+    expect(floatToHalf(-2)).toBe(0xc000);
+    for (const h of [0, 1, 0x3ff, 0x400, 0x3c00, 0x3555, 0x7bff]) expect(floatToHalf(halfToFloat(h))).toBe(h);
   });
 });
 
@@ -143,8 +143,8 @@ describe('RTN reference, hand-computed cases', () => {
     const w = block16([0.1, -0.3, 0.2, 0.05]);
     const q = quantizeRtnReference(w, 1, 16, { ...sym(4), scaleDtype: 'f16' });
     expect(q.scales).toBeInstanceOf(Uint16Array);
-    const s = f16BitsToF32(q.scales[0]);
-    expect(q.scales[0]).toBe(f32ToF16Bits(Math.fround(Math.fround(0.3) / 7)));
+    const s = halfToFloat(q.scales[0]);
+    expect(q.scales[0]).toBe(floatToHalf(Math.fround(Math.fround(0.3) / 7)));
     const wHat = dequantizeNBits(q, 1, 16, { bits: 4, blockSize: 16 });
     for (let i = 0; i < 16; i++) expect(Math.abs(w[i] - wHat[i])).toBeLessThanOrEqual(s / 2 + 1e-9);
   });

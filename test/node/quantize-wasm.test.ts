@@ -4,9 +4,9 @@ import { isShrinkrayError } from '../../src/errors.ts';
 import { unpackCodes } from '../../src/kernels/quantize/matmul-nbits-layout.ts';
 import type { RtnOptions, RtnResult } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
-import type { WasmRtnKernel } from '../../src/kernels/wasm/quantize-wasm.ts';
+import type { WasmRtnKernel } from '../../src/kernels/quantize/wasm/quantize-wasm.ts';
 import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
-import { loadQuantizeWasmNode, readQuantizeWasm } from '../../src/node/quantize-wasm-node.ts';
+import { loadQuantizeWasmNode, readQuantizeWasm } from '../../src/node/kernel-wasm-node.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { lcgRng } from '../seeded-random.ts';
 

@@ -1,7 +1,8 @@
 // Deterministic tiny Llama-family models with random weights, built in memory, for
 // checking the forward pass against an independent implementation. Never for quality.
 import type { ModelConfig } from '../../src/model/config.ts';
-import { tensorNames, type ModelIR, type TensorHandle } from '../../src/model/ir.ts';
+import type { ModelIR, TensorHandle } from '../../src/model/ir.ts';
+import { tensorNames } from '../../src/model/tensor-table.ts';
 
 export const tinyConfig = (overrides: Partial<ModelConfig> = {}): ModelConfig => ({
   architecture: 'Qwen2ForCausalLM',

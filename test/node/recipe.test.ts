@@ -25,29 +25,30 @@ function errorOf(f: () => unknown): { code: string; message: string } {
 describe('parseRecipe', () => {
   it('parses the documented examples', () => {
     expect(parseRecipe('int4-g32')).toEqual({
-      name: 'int4-g32', canonical: 'int4-g32', weightDtype: 'fp32',
-      quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true }, embedQuant: null, prune: [],
+      name: 'int4-g32', canonical: 'int4-g32', structured: null, mask: null,
+      quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true }, embedQuant: null, storage: 'fp32',
     });
     expect(parseRecipe('int8')).toMatchObject({ canonical: 'int8-g32', quant: { bits: 8, blockSize: 32, symmetric: true } });
     expect(parseRecipe('int4-g32+emb8')).toMatchObject({ quant: { bits: 4 }, embedQuant: { bits: 8, blockSize: 32, symmetric: true } });
-    expect(parseRecipe('mag50+int4-g32')).toMatchObject({ prune: [{ kind: 'magnitude', sparsity: 0.5, scope: 'row' }], quant: { bits: 4 } });
-    expect(parseRecipe('2:4+int8')).toMatchObject({ prune: [{ kind: 'nm', n: 2, m: 4 }], quant: { bits: 8 } });
+    expect(parseRecipe('mag50+int4-g32')).toMatchObject({ mask: { kind: 'magnitude', sparsity: 0.5, scope: 'row' }, quant: { bits: 4 } });
+    expect(parseRecipe('2:4+int8')).toMatchObject({ mask: { kind: 'nm', n: 2, m: 4 }, quant: { bits: 8 } });
     expect(parseRecipe('ffn25+int4-g64-asym')).toMatchObject({
-      prune: [{ kind: 'ffn', fraction: 0.25 }], quant: { bits: 4, blockSize: 64, symmetric: false }, canonical: 'ffn25+int4-g64-asym',
+      structured: { ffnFraction: 0.25, headsFraction: 0 }, quant: { bits: 4, blockSize: 64, symmetric: false }, canonical: 'ffn25+int4-g64-asym',
     });
-    expect(parseRecipe('fp16')).toEqual({ name: 'fp16', canonical: 'fp16', weightDtype: 'fp16', quant: null, embedQuant: null, prune: [] });
-    expect(parseRecipe('heads25+int8')).toMatchObject({ prune: [{ kind: 'heads', fraction: 0.25 }], quant: { bits: 8 } });
-    expect(parseRecipe('fp32')).toMatchObject({ canonical: 'fp32', weightDtype: 'fp32', quant: null });
+    expect(parseRecipe('fp16')).toEqual({ name: 'fp16', canonical: 'fp16', structured: null, mask: null, quant: null, embedQuant: null, storage: 'fp16' });
+    expect(parseRecipe('heads25+int8')).toMatchObject({ structured: { ffnFraction: 0, headsFraction: 0.25 }, quant: { bits: 8 } });
+    expect(parseRecipe('fp32')).toMatchObject({ canonical: 'fp32', storage: 'fp32', quant: null });
     expect(parseRecipe('emb4')).toMatchObject({ quant: null, embedQuant: { bits: 4, blockSize: 32 } });
-    expect(parseRecipe('4:8')).toMatchObject({ prune: [{ kind: 'nm', n: 4, m: 8 }], quant: null });
+    expect(parseRecipe('4:8')).toMatchObject({ mask: { kind: 'nm', n: 4, m: 8 }, quant: null });
   });
 
   it('reorders steps into run order and accepts spacing, case and percent spellings', () => {
     const r = parseRecipe(' INT4-G128 + emb4 + mag-30% + heads50 + ffn10 + fp16 ');
     expect(r.canonical).toBe('ffn10+heads50+mag30+int4-g128+emb4+fp16');
-    expect(r.prune.map((p) => p.kind)).toEqual(['ffn', 'heads', 'magnitude']);
+    expect(r.structured).toEqual({ ffnFraction: 0.1, headsFraction: 0.5 });
+    expect(r.mask).toEqual({ kind: 'magnitude', sparsity: 0.3, scope: 'row' });
     expect(r.embedQuant).toEqual({ bits: 4, blockSize: 128, symmetric: true }); // follows the int block size
-    expect(r.weightDtype).toBe('fp16');
+    expect(r.storage).toBe('fp16');
     expect(parseRecipe('int8-asym+2:4').canonical).toBe('2:4+int8-g32-asym');
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { tensorNames, type ModelIR } from '../../src/model/ir.ts';
+import type { ModelIR } from '../../src/model/ir.ts';
+import { tensorNames } from '../../src/model/tensor-table.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { STORIES_DIR } from './fixture-paths.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isShrinkrayError } from '../../src/errors.ts';
 import { blobSource, bytesSource, type ByteSource } from '../../src/formats/byte-source.ts';
-import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from '../../src/formats/half.ts';
+import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from '../../src/kernels/half.ts';
 import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.ts';
 import { fileSource } from '../../src/node/file-source.ts';
 import { concatBytes } from '../concat-bytes.ts';

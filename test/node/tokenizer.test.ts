@@ -96,7 +96,6 @@ describe('llama2.c tokenizer converted to tokenizer.json, run by transformers.js
     expect(calibRun.mismatches).toEqual([]);
     expect(evalRun.roundTripFailures).toEqual([]);
     expect(calibRun.roundTripFailures).toEqual([]);
-    console.log(`tokenizer equivalence: eval 100 stories ${evalRun.tokens} tokens, calibration 200 stories ${calibRun.tokens} tokens`);
   });
 
   it('matches on odd text: bytes without a token, emoji, whitespace runs, the empty string', () => {

@@ -11,6 +11,7 @@ import type { ModelManifest } from '../../src/store/manifest.ts';
 import { runCompressJob } from '../../src/worker/compress-job.ts';
 import { pieceCachedSource } from '../../src/worker/stored-model.ts';
 import { STORIES_DIR } from './fixture-paths.ts';
+import { plan } from './plan-recipe.ts';
 
 /**
  * The compress worker's job without a browser (fake-indexeddb): a model in the store
@@ -49,7 +50,7 @@ describe('runCompressJob', () => {
     expect(new Set(progress)).toEqual(new Set(['compress', 'write']));
 
     const folder = await loadModelFolder(STORIES_DIR);
-    const direct = await compressModel(folder.ir, 'int4-g32', { quantizer, externalDataThreshold: 16 * 1024 * 1024 });
+    const direct = await compressModel(folder.ir, plan('int4-g32', folder.ir.config), { quantizer, externalDataThreshold: 16 * 1024 * 1024 });
     const stored = await store.openModelFile(manifest.id, 'onnx/model.onnx');
     expect(await stored.read(0, stored.size)).toEqual(direct.built.model);
     const tokenizer = await store.openModelFile(manifest.id, 'tokenizer.json');

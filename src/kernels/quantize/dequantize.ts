@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../../errors.ts';
 import { blobBytes, readBits, zeroPointRowBytes } from './matmul-nbits-layout.ts';
 import { blockCount, type RtnResult } from './rtn-options.ts';
-import { f16BitsToF32 } from './scale-f16.ts';
+import { halfToFloat } from '../half.ts';
 
 export interface DequantizeOptions {
   bits: number;
@@ -31,7 +31,7 @@ export function dequantizeNBits(q: RtnResult, N: number, K: number, opts: Dequan
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < kBlocks; b++) {
       const idx = n * kBlocks + b;
-      const scale = q.scales instanceof Uint16Array ? f16BitsToF32(q.scales[idx]) : q.scales[idx];
+      const scale = q.scales instanceof Uint16Array ? halfToFloat(q.scales[idx]) : q.scales[idx];
       const zero = q.zeroPoints ? readBits(q.zeroPoints, n * zpRow * 8 + b * bits, bits) : mid;
       const len = Math.min(blockSize, K - b * blockSize);
       for (let i = 0; i < len; i++) {

@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../../errors.ts';
-import type { QuantizePool } from '../wasm/quantize-pool.ts';
-import { loadQuantizeWasm, type WasmRtnKernel, type WasmSource } from '../wasm/quantize-wasm.ts';
-import { quantizeRtnWebGpu } from '../webgpu/rtn-quantize.ts';
+import type { QuantizePool } from './wasm/quantize-pool.ts';
+import { loadQuantizeWasm, type WasmRtnKernel, type WasmSource } from './wasm/quantize-wasm.ts';
+import { quantizeRtnWebGpu } from './webgpu/rtn-quantize.ts';
 import type { RtnOptions, RtnResult } from './rtn-options.ts';
 import { quantizeRtnReference } from './rtn-reference.ts';
 
@@ -11,7 +11,7 @@ export { relativeFrobeniusError } from './quantize-error.ts';
 export { BLOCK_SIZES, blockCount, validateRtn, type RtnOptions, type RtnQuantize, type RtnResult } from './rtn-options.ts';
 export { quantizeRtnReference } from './rtn-reference.ts';
 export { ORT_WEB_JSEP_WEBGPU_MATMUL_NBITS_BITS, ORT_WEB_MATMUL_NBITS_BITS } from './runtime-support.ts';
-export { f16BitsToF32, f32ToF16Bits } from './scale-f16.ts';
+export { floatToHalf, halfToFloat } from '../half.ts';
 
 /**
  * Picks an RTN implementation. All of them give bit-identical output, so the choice is only

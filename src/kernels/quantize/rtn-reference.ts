@@ -1,6 +1,6 @@
 import { blobBytes, writeBits, zeroPointRowBytes } from './matmul-nbits-layout.ts';
 import { badBlockError, blockCount, validateRtn, type RtnOptions, type RtnResult } from './rtn-options.ts';
-import { f16BitsToF32, f32ToF16Bits } from './scale-f16.ts';
+import { floatToHalf, halfToFloat } from '../half.ts';
 
 /**
  * Scalar reference of round-to-nearest block quantization. Every step is f32 arithmetic
@@ -49,10 +49,10 @@ export function quantizeRtnReference(weight: Float32Array, N: number, K: number,
       let scale = Math.fround(range / divisor);
       const idx = n * kBlocks + b;
       if (scales instanceof Uint16Array) {
-        const h = f32ToF16Bits(scale);
+        const h = floatToHalf(scale);
         if ((h & 0x7fff) === 0x7c00) throw badBlockError(weight, K, opts, n, b);
         scales[idx] = h;
-        scale = f16BitsToF32(h);
+        scale = halfToFloat(h);
       } else {
         scales[idx] = scale;
       }

@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../../../errors.ts';
 import { checkMatrix, checkSparsity, prunedCount, type UnstructuredOptions } from '../magnitude.ts';
 import { checkNm, type NmOptions } from '../n-m.ts';
-import { align16, ensureMemory, instantiateKernel, type WasmSource } from '../../wasm/wasm-instance.ts';
+import { align16, ensureMemory, instantiateKernel, type WasmSource } from '../../wasm-instance.ts';
 
 /**
  * Loader for the WASM SIMD pruning kernel (./assembly/prune.ts). Same signatures and the

@@ -3,7 +3,7 @@ import { blobBytes, readBits, unpackZeroPoints } from '../kernels/quantize/matmu
 import { dequantizeNBits } from '../kernels/quantize/dequantize.ts';
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import type { NBitsWeight } from './build-onnx-linear.ts';
+import type { NBitsWeight } from './linear-weight.ts';
 
 /**
  * How a block-quantized (NBits) linear weight is multiplied, for runtimes whose MatMulNBits

@@ -1,9 +1,9 @@
-import { blobBytes, zeroPointRowBytes } from '../quantize/matmul-nbits-layout.ts';
-import { badBlockError, blockCount, validateRtn, type RtnOptions, type RtnResult } from '../quantize/rtn-options.ts';
-import { align16, ensureMemory, instantiateKernel, type WasmSource } from './wasm-instance.ts';
+import { blobBytes, zeroPointRowBytes } from '../matmul-nbits-layout.ts';
+import { badBlockError, blockCount, validateRtn, type RtnOptions, type RtnResult } from '../rtn-options.ts';
+import { align16, ensureMemory, instantiateKernel, type WasmSource } from '../../wasm-instance.ts';
 
 /**
- * Loader for the WASM SIMD quantizer (src/kernels/wasm/assembly/quantize.ts). It takes the
+ * Loader for the WASM SIMD quantizer (./assembly/quantize.ts). It takes the
  * module's bytes or a compiled module, so kernels stay free of node:fs and fetch details:
  * the browser passes `await (await fetch(quantizeWasmUrl)).arrayBuffer()` (or a compiled
  * module), Node reads the file in src/node/. Work goes through wasm memory in chunks of

@@ -1,7 +1,8 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr } from '../formats/onnx/onnx-proto.ts';
-import { addNBitsInitializers, emitMatMulNBits, weightValue, type LinearWeight } from './build-onnx-linear.ts';
+import { addNBitsInitializers, emitMatMulNBits, weightValue } from './linear.ts';
+import type { LinearWeight } from './linear-weight.ts';
 
 /**
  * The token embedding, dense or block-quantized, and the classifier that shares it when the

@@ -1,6 +1,6 @@
-import { ShrinkrayError } from '../../errors.ts';
-import { blobBytes, zeroPointRowBytes } from '../quantize/matmul-nbits-layout.ts';
-import { badBlockError, blockCount, validateRtn, type RtnOptions, type RtnResult } from '../quantize/rtn-options.ts';
+import { ShrinkrayError } from '../../../errors.ts';
+import { blobBytes, zeroPointRowBytes } from '../matmul-nbits-layout.ts';
+import { badBlockError, blockCount, validateRtn, type RtnOptions, type RtnResult } from '../rtn-options.ts';
 import { RTN_WORKGROUP_SIZE, rtnQuantizeWgsl } from './rtn-quantize-wgsl.ts';
 
 /**

@@ -1,44 +1,9 @@
 import { ShrinkrayError } from '../errors.ts';
-import { floatToHalf } from '../formats/half.ts';
+import { floatToHalf } from '../kernels/half.ts';
 import { bytesOf, type GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import { emitDequantizedWeight, emitDynamicQuantizeMatMul, type QuantizedMatMul } from './build-onnx-quant-paths.ts';
-
-/**
- * How one linear layer's weight goes into the graph. The builder asks a `LinearHook` for
- * each weight, so a quantization step swaps MatMul for MatMulNBits without touching the
- * graph code.
- */
-export type LinearWeight = DenseWeight | NBitsWeight;
-
-export interface DenseWeight {
-  kind: 'dense';
-  storage: 'fp32' | 'fp16'; // fp16 is widened back to fp32 by a Cast that ORT folds at load
-  weight: Float32Array; // [out, in], as in the checkpoint
-  outFeatures: number;
-  inFeatures: number;
-}
-
-/** A block-quantized weight in com.microsoft.MatMulNBits layout. */
-export interface NBitsWeight {
-  kind: 'nbits';
-  bits: number; // 2..8
-  blockSize: number; // power of two >= 16
-  outFeatures: number; // N
-  inFeatures: number; // K
-  packed: Uint8Array; // [N, ceil(K/blockSize), blockSize*bits/8], low bits first
-  scales: Float32Array; // [N * ceil(K/blockSize)]
-  zeroPoints?: Uint8Array; // [N * ceil(ceil(K/blockSize)*bits/8)], packed like `packed`; absent = 2^(bits-1)
-}
-
-/** Turns a checkpoint weight (`name`, [out, in]) into what the graph should hold. */
-export type LinearHook = (name: string, weight: Float32Array, outFeatures: number, inFeatures: number)
-  => LinearWeight | Promise<LinearWeight>;
-
-/** The default hook: keep the weight dense in `storage` precision. */
-export function denseHook(storage: 'fp32' | 'fp16'): LinearHook {
-  return (_name, weight, outFeatures, inFeatures) => ({ kind: 'dense', storage, weight, outFeatures, inFeatures });
-}
+import type { LinearWeight, NBitsWeight } from './linear-weight.ts';
+import { emitDequantizedWeight, emitDynamicQuantizeMatMul, type QuantizedMatMul } from './quant-paths.ts';
 
 /** Bytes a weight occupies in the model file (emitted as `quantized` says). */
 export function linearWeightBytes(w: LinearWeight, quantized: QuantizedMatMul = 'matmulnbits'): number {

@@ -1,7 +1,7 @@
-import { ShrinkrayError, type ShrinkrayErrorCode } from '../../errors.ts';
-import { blobBytes, zeroPointRowBytes } from '../quantize/matmul-nbits-layout.ts';
-import { blockCount, validateRtn, type RtnOptions, type RtnResult } from '../quantize/rtn-options.ts';
-import { quantizeRtnReference } from '../quantize/rtn-reference.ts';
+import { ShrinkrayError, type ShrinkrayErrorCode } from '../../../errors.ts';
+import { blobBytes, zeroPointRowBytes } from '../matmul-nbits-layout.ts';
+import { blockCount, validateRtn, type RtnOptions, type RtnResult } from '../rtn-options.ts';
+import { quantizeRtnReference } from '../rtn-reference.ts';
 import type { PoolRequest, PoolResponse } from './quantize-worker-core.ts';
 
 /** What the pool needs of a worker; adapters wrap a Web Worker or a Node worker_threads Worker. */

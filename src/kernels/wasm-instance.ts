@@ -1,4 +1,4 @@
-import { ShrinkrayError } from '../../errors.ts';
+import { ShrinkrayError } from '../errors.ts';
 
 /**
  * What the WASM SIMD kernels (quantize.wasm, prune.wasm) share: instantiating a module that

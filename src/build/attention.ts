@@ -1,6 +1,6 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import type { ModelConfig } from './config.ts';
+import type { ModelConfig } from '../model/config.ts';
 
 /**
  * Grouped-query attention with rotate-half RoPE and a KV cache, in plain ONNX ops (opset 17).

@@ -1,18 +1,17 @@
-import { ShrinkrayError } from '../errors.ts';
-import { readSafetensors } from '../formats/safetensors.ts';
+import type { ModelFilePlan } from '../fetch/discover-files.ts';
+import { prepareHubModel } from '../fetch/hub-model-files.ts';
+import type { RetryOptions } from '../fetch/http-retry.ts';
+import { hubFileUrl, type HubRef } from '../fetch/hub-url.ts';
+import { downloadFile, type DownloadProgress } from '../fetch/ranged-download.ts';
 import { hubModelId, type ModelManifest } from '../store/manifest.ts';
 import { checkQuota, requestPersistence } from '../store/quota.ts';
 import type { ModelStore } from '../store/store-types.ts';
-import { discoverModelFiles, type ModelFilePlan } from './discover-files.ts';
-import { openHttpSource } from './http-byte-source.ts';
-import type { RetryOptions } from './http-retry.ts';
-import { hubFileUrl, hubRef, hubStageKey, type HubRef } from './hub-url.ts';
-import { downloadFile, type DownloadProgress } from './ranged-download.ts';
 
 /**
- * A hub model into the store, all or nothing: discover the files, read the safetensors
- * headers remotely (a bad header fails before gigabytes are fetched), check the quota,
- * download each file (resuming what is staged), then commit one manifest.
+ * A hub model into the store, all or nothing: the fetch stage lists the files and checks the
+ * safetensors headers remotely; here the quota is checked, each file is downloaded into a
+ * staged write of the store (resuming what an earlier session staged under the same key),
+ * and one manifest is committed.
  */
 export interface DownloadModelOptions extends RetryOptions {
   store: ModelStore;
@@ -30,13 +29,14 @@ export interface DownloadedModel {
   bytesFetched: number;
 }
 
-export async function downloadHubModel(o: DownloadModelOptions): Promise<DownloadedModel> {
-  const ref = hubRef(o.repo, o.revision, o.baseUrl);
-  const plan = await discoverModelFiles(ref, o);
-  if (plan.format === 'safetensors') await checkRemoteSafetensors(ref, plan, o);
+/** The store key of a downloaded file: stable across sessions, so a reload resumes it. */
+export function hubStageKey(ref: HubRef, path: string): string {
+  return `hub:${ref.baseUrl}|${ref.repo}@${ref.revision}/${path}`;
+}
 
+export async function downloadHubModel(o: DownloadModelOptions): Promise<DownloadedModel> {
+  const { ref, plan, totalBytes: total } = await prepareHubModel(o.repo, o.revision, o.baseUrl, o);
   const staged = new Map((await o.store.listStaged()).map((s) => [s.stageKey, s.storedBytes]));
-  const total = plan.files.reduce((sum, f) => sum + (f.size ?? 0), 0);
   const already = plan.files.reduce((sum, f) => sum + (staged.get(hubStageKey(ref, f.path)) ?? 0), 0);
   await checkQuota(total - already, `${ref.repo} (${plan.files.length} files)`);
   await requestPersistence();
@@ -58,7 +58,7 @@ export async function downloadHubModel(o: DownloadModelOptions): Promise<Downloa
       ...o,
       url: hubFileUrl(ref, f.path),
       name: f.path,
-      stageKey: hubStageKey(ref, f.path),
+      stage: (request) => o.store.stageFile(hubStageKey(ref, f.path), request),
       expectedSize: f.size,
       expectedSha256: f.sha256,
       onBytes: (n) => { fetched += n; },
@@ -75,24 +75,4 @@ export async function downloadHubModel(o: DownloadModelOptions): Promise<Downloa
   }
   await o.store.commitModel(manifest);
   return { manifest, plan, bytesFetched: fetched };
-}
-
-/**
- * Reads each shard's header over Range requests: a corrupt header, or a tensor the index
- * places in a shard that lacks it, fails now with the file named.
- */
-async function checkRemoteSafetensors(ref: HubRef, plan: ModelFilePlan, o: RetryOptions): Promise<void> {
-  const tensorsByShard = new Map<string, Set<string>>();
-  for (const path of plan.weights) {
-    const remote = plan.files.find((f) => f.path === path);
-    const source = await openHttpSource(hubFileUrl(ref, path), { ...o, name: path, size: remote?.size });
-    const file = await readSafetensors(source);
-    tensorsByShard.set(path, new Set(file.tensors.keys()));
-  }
-  if (!plan.index) return;
-  for (const [tensor, shard] of Object.entries(plan.index.weightMap)) {
-    if (!tensorsByShard.get(shard)?.has(tensor)) {
-      throw new ShrinkrayError('bad_file', `${plan.index.path}: places tensor '${tensor}' in ${shard}, which does not hold it`);
-    }
-  }
 }

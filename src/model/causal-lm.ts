@@ -1,4 +1,4 @@
-import type { ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from './config.ts';
 
 /**
  * What the generate loop and the perplexity evaluator need from a model, whichever engine

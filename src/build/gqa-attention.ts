@@ -1,8 +1,8 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import { ropeTables } from './build-onnx-attention.ts';
-import type { AttentionEmitter, AttentionOutputs } from './build-onnx-attention.ts';
-import type { ModelConfig } from './config.ts';
+import { ropeTables } from './attention.ts';
+import type { AttentionEmitter, AttentionOutputs } from './attention.ts';
+import type { ModelConfig } from '../model/config.ts';
 
 /**
  * Attention through com.microsoft.GroupQueryAttention, the fused op onnxruntime-web

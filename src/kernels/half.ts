@@ -1,6 +1,10 @@
 /**
- * IEEE half precision (fp16) and bfloat16 conversions. Narrowing rounds to nearest, ties
- * to even, as PyTorch and numpy do, so files we write match theirs bit for bit.
+ * IEEE half precision (fp16) and bfloat16 conversions, the one converter of the project
+ * (safetensors, the ONNX builder, and the quantizers' fp16 scales). Narrowing rounds to
+ * nearest, ties to even, as PyTorch and numpy do, so files we write match theirs bit for bit.
+ * floatToHalf works on the f32 bit pattern with integer operations only: the WASM and WGSL
+ * quantizers port this exact algorithm, so an fp16 scale has the same bits whichever
+ * implementation produced it (overflow gives Infinity, which the quantizer refuses).
  */
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

@@ -1,5 +1,5 @@
-import { isShrinkrayError } from '../../errors.ts';
-import type { RtnOptions, RtnResult } from '../quantize/rtn-options.ts';
+import { isShrinkrayError } from '../../../errors.ts';
+import type { RtnOptions, RtnResult } from '../rtn-options.ts';
 import { loadQuantizeWasm, type WasmRtnKernel } from './quantize-wasm.ts';
 
 /**

@@ -1,5 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
-import { SUPPORTED_ARCHITECTURES, type ArchitectureName, type ModelConfig, type ModelFamily } from '../model/config.ts';
+import {
+  checkModelConfig, SUPPORTED_ARCHITECTURES, type ArchitectureName, type ConfigFieldNames, type ModelConfig, type ModelFamily,
+} from './config.ts';
 
 /**
  * Hugging Face config.json <-> ModelConfig. Defaults follow transformers' own config
@@ -11,6 +13,13 @@ const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos:
   mistral: { maxPositions: 4096 * 32, bos: 1, eos: [2] },
   qwen2: { maxPositions: 32768, bos: null, eos: [] },
 };
+
+/** config.json's names for the fields checkModelConfig checks. */
+const HF_CONFIG_FIELDS: ConfigFieldNames = Object.freeze({
+  hiddenSize: 'hidden_size', intermediateSize: 'intermediate_size', numLayers: 'num_hidden_layers', numHeads: 'num_attention_heads',
+  numKvHeads: 'num_key_value_heads', headDim: 'head_dim', vocabSize: 'vocab_size', maxPositionEmbeddings: 'max_position_embeddings',
+  rmsNormEps: 'rms_norm_eps', ropeTheta: 'rope_theta',
+});
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -57,10 +66,8 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const hiddenSize = positiveInt('hidden_size');
   const numHeads = positiveInt('num_attention_heads');
   const numKvHeads = positiveInt('num_key_value_heads', numHeads);
-  if (numHeads % numKvHeads !== 0) throw badConfig('num_key_value_heads', `(${numKvHeads}) must divide num_attention_heads (${numHeads})`);
   if (json.head_dim == null && hiddenSize % numHeads !== 0) throw badConfig('num_attention_heads', `(${numHeads}) must divide hidden_size (${hiddenSize})`);
   const headDim = positiveInt('head_dim', json.head_dim == null ? hiddenSize / numHeads : undefined);
-  if (headDim % 2 !== 0) throw badConfig('head_dim', `(${headDim}) must be even for rotary embeddings`);
 
   const act = json.hidden_act ?? 'silu';
   if (act !== 'silu') throw badConfig('hidden_act', `must be 'silu', got ${JSON.stringify(act)}`);
@@ -80,7 +87,7 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const eosList = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
   const bosRaw = json.bos_token_id === undefined ? defaults.bos : json.bos_token_id;
 
-  return {
+  return checkModelConfig({
     architecture: arch,
     family,
     hiddenSize,
@@ -97,7 +104,7 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
     attentionBias: family === 'qwen2',
     bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
     eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
-  };
+  }, fileName, HF_CONFIG_FIELDS);
 }
 
 /** The config.json transformers (Python and JS) needs to load the model. */

@@ -1,13 +1,15 @@
 import { ShrinkrayError } from '../errors.ts';
 import { GraphBuilder, type BuiltModel } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import { plainAttention } from './build-onnx-attention.ts';
-import { gqaAttention } from './build-onnx-gqa.ts';
-import { emitEmbedding } from './build-onnx-embedding.ts';
-import { denseHook, emitLinear, linearWeightBytes, weightValue, type LinearHook, type LinearWeight } from './build-onnx-linear.ts';
-import type { QuantizedMatMul } from './build-onnx-quant-paths.ts';
-import type { ModelConfig } from './config.ts';
-import { tensorNames, type ModelIR } from './ir.ts';
+import { plainAttention } from './attention.ts';
+import { gqaAttention } from './gqa-attention.ts';
+import { emitEmbedding } from './embedding.ts';
+import { emitLinear, linearWeightBytes, weightValue } from './linear.ts';
+import { denseHook, type LinearHook, type LinearWeight } from './linear-weight.ts';
+import type { QuantizedMatMul } from './quant-paths.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { ModelIR } from '../model/ir.ts';
+import { layerTensorMap, modelTensor, type TensorEntry } from '../model/tensor-table.ts';
 
 /**
  * ModelIR -> ONNX decoder with KV cache, in the transformers.js convention: inputs
@@ -21,7 +23,7 @@ export interface BuildOnnxOptions {
   ops?: 'plain' | 'fused';
   /** Decides each linear layer's weight form (dense, or MatMulNBits-packed). */
   linear?: LinearHook;
-  /** How NBits linear weights are multiplied (default 'matmulnbits'; see build-onnx-quant-paths.ts). */
+  /** How NBits linear weights are multiplied (default 'matmulnbits'; see quant-paths.ts). */
   quantizedMatMul?: QuantizedMatMul;
   /** Decides the token embedding's form (dense, or block-quantized and shared with a tied classifier). */
   embedding?: LinearHook;
@@ -61,7 +63,6 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   const fused = (opts.ops ?? 'plain') === 'fused';
   // onnxruntime's GroupQueryAttention kernels need head sizes that are multiples of 16.
   const fusedAttention = fused && c.headDim % 16 === 0;
-  validateShapeConfig(c);
   const g = new GraphBuilder('shrinkray_decoder');
   const report: TensorReport[] = [];
   const read = async (name: string, shape: number[]): Promise<Float32Array> => {
@@ -73,17 +74,20 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     }
     return h.read();
   };
-  const plainTensor = async (name: string, shape: number[]): Promise<string> => {
-    const data = await read(name, shape);
-    report.push({ name, shape, kind: storage, bytes: data.length * (storage === 'fp16' ? 2 : 4) });
-    return weightValue(g, name, data, shape, storage);
+  const plainTensor = async (t: TensorEntry): Promise<string> => {
+    const shape = [...t.shape];
+    const data = await read(t.name, shape);
+    report.push({ name: t.name, shape, kind: storage, bytes: data.length * (storage === 'fp16' ? 2 : 4) });
+    return weightValue(g, t.name, data, shape, storage);
   };
-  const linear = async (x: string, name: string, out: number, inF: number, biasName?: string): Promise<string> => {
-    const w = await hook(name, await read(name, [out, inF]), out, inF);
-    report.push({ name, shape: [out, inF], kind: weightKind(w), bytes: linearWeightBytes(w, opts.quantizedMatMul) });
-    const bias = biasName ? await read(biasName, [out]) : undefined;
-    if (bias && biasName) report.push({ name: biasName, shape: [out], kind: 'fp32', bytes: bias.byteLength });
-    return emitLinear(g, x, name, w, bias, opts.quantizedMatMul);
+  // A weight [out, in] (and its bias [out], when the table gives one) as y = x W^T + b.
+  const linear = async (x: string, t: TensorEntry, biasEntry?: TensorEntry): Promise<string> => {
+    const [out, inF] = t.shape as [number, number];
+    const w = await hook(t.name, await read(t.name, [out, inF]), out, inF);
+    report.push({ name: t.name, shape: [out, inF], kind: weightKind(w), bytes: linearWeightBytes(w, opts.quantizedMatMul) });
+    const bias = biasEntry ? await read(biasEntry.name, [out]) : undefined;
+    if (bias && biasEntry) report.push({ name: biasEntry.name, shape: [out], kind: 'fp32', bytes: bias.byteLength });
+    return emitLinear(g, x, t.name, w, bias, opts.quantizedMatMul);
   };
 
   // Graph inputs (symbolic dims named as transformers.js expects).
@@ -101,47 +105,48 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   }
 
   const embedHook = opts.embedding ?? denseHook(storage);
-  const embedWeight = await embedHook(tensorNames.embedding, await read(tensorNames.embedding, [c.vocabSize, c.hiddenSize]), c.vocabSize, c.hiddenSize);
-  report.push({ name: tensorNames.embedding, shape: [c.vocabSize, c.hiddenSize], kind: weightKind(embedWeight), bytes: linearWeightBytes(embedWeight) });
-  const embedding = emitEmbedding(g, tensorNames.embedding, embedWeight, inputIds);
+  const emb = modelTensor(c, 'embedding');
+  const [vocab, dim] = emb.shape as [number, number];
+  const embedWeight = await embedHook(emb.name, await read(emb.name, [vocab, dim]), vocab, dim);
+  report.push({ name: emb.name, shape: [vocab, dim], kind: weightKind(embedWeight), bytes: linearWeightBytes(embedWeight) });
+  const embedding = emitEmbedding(g, emb.name, embedWeight, inputIds);
   let x = embedding.embedded; // [B, S, dim]
 
   const attention = fusedAttention
     ? gqaAttention(g, c, attentionMask)
     : plainAttention(g, c, positionIds, attentionMask, inputIds);
   const norm = (input: string, weight: string, name: string) => emitRmsNorm(g, input, weight, c.rmsNormEps, name, fused);
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
   for (let l = 0; l < c.numLayers; l++) {
-    const n = tensorNames.layer(l);
-    const xn = norm(x, await plainTensor(n.attnNorm, [c.hiddenSize]), `layers.${l}.input_norm`);
-    const q = await linear(xn, n.q, qDim, c.hiddenSize, c.attentionBias ? n.qBias : undefined);
-    const k = await linear(xn, n.k, kvDim, c.hiddenSize, c.attentionBias ? n.kBias : undefined);
-    const v = await linear(xn, n.v, kvDim, c.hiddenSize, c.attentionBias ? n.vBias : undefined);
+    const t = layerTensorMap(c, l);
+    const xn = norm(x, await plainTensor(t.attnNorm), `layers.${l}.input_norm`);
+    const q = await linear(xn, t.q, t.qBias);
+    const k = await linear(xn, t.k, t.kBias);
+    const v = await linear(xn, t.v, t.vBias);
     const io = [`past_key_values.${l}.key`, `past_key_values.${l}.value`, `present.${l}.key`, `present.${l}.value`] as const;
     const att = attention(l, q, k, v, ...io);
     g.addOutput(io[2], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
     g.addOutput(io[3], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
-    x = g.op('Add', [x, await linear(att.context, n.o, c.hiddenSize, qDim)], { name: `layers.${l}.attn_residual` });
+    x = g.op('Add', [x, await linear(att.context, t.o)], { name: `layers.${l}.attn_residual` });
 
-    const hn = norm(x, await plainTensor(n.ffnNorm, [c.hiddenSize]), `layers.${l}.post_attention_norm`);
-    const gate = await linear(hn, n.gate, c.intermediateSize, c.hiddenSize);
-    const up = await linear(hn, n.up, c.intermediateSize, c.hiddenSize);
+    const hn = norm(x, await plainTensor(t.ffnNorm), `layers.${l}.post_attention_norm`);
+    const gate = await linear(hn, t.gate);
+    const up = await linear(hn, t.up);
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])], { name: `layers.${l}.silu` }), up]); // [B, S, ffn]
-    x = g.op('Add', [x, await linear(act, n.down, c.hiddenSize, c.intermediateSize)], { name: `layers.${l}.mlp_residual` });
+    x = g.op('Add', [x, await linear(act, t.down)], { name: `layers.${l}.mlp_residual` });
     opts.onProgress?.({ stage: 'build', done: l + 1, total: c.numLayers + 1 });
   }
 
-  const xAll = norm(x, await plainTensor(tensorNames.finalNorm, [c.hiddenSize]), 'final_norm'); // [B, S, dim]
+  const xAll = norm(x, await plainTensor(modelTensor(c, 'finalNorm')), 'final_norm'); // [B, S, dim]
   // The last k positions; k = 0 gives Slice start -0 = 0, i.e. every position.
   const xf = g.op('Slice', [
     xAll, g.op('Unsqueeze', [g.op('Neg', [logitsToKeep]), g.int64('axes_0', [0])]),
     g.int64('int64_max', [Number.MAX_SAFE_INTEGER]), g.int64('axes_1', [1]),
   ], { name: 'keep_logits' }); // [B, k or S, dim]
-  if (c.tieWordEmbeddings && !ir.tensors.has(tensorNames.classifier)) {
+  const classifier = modelTensor(c, 'classifier');
+  if (c.tieWordEmbeddings && !ir.tensors.has(classifier.name)) {
     g.node('Identity', [embedding.tiedClassifier(xf)], { outputs: ['logits'] });
   } else {
-    const logits = await linear(xf, tensorNames.classifier, c.vocabSize, c.hiddenSize);
+    const logits = await linear(xf, classifier);
     g.node('Identity', [logits], { outputs: ['logits'] });
   }
   g.addOutput('logits', OnnxDataType.FLOAT, ['batch_size', 'logits_length', c.vocabSize]);
@@ -163,13 +168,4 @@ function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, na
   const meanSq = g.op('ReduceMean', [g.op('Mul', [x, x])], { attrs: { axes: attr.ints([-1]), keepdims: attr.int(1) } });
   const rms = g.op('Sqrt', [g.op('Add', [meanSq, g.scalar('rms_eps', eps)])]);
   return g.op('Mul', [g.op('Div', [x, rms]), weight], { name });
-}
-
-function validateShapeConfig(c: ModelConfig): void {
-  const bad = (field: string, why: string) => new ShrinkrayError('bad_config', `config ${field}: ${why}`);
-  if (c.numHeads % c.numKvHeads !== 0) throw bad('numHeads', `${c.numHeads} is not a multiple of numKvHeads ${c.numKvHeads}`);
-  if (c.headDim % 2 !== 0) throw bad('headDim', `${c.headDim} must be even for RoPE`);
-  if (!(c.maxPositionEmbeddings > 0 && c.maxPositionEmbeddings <= 1 << 20)) {
-    throw bad('maxPositionEmbeddings', `${c.maxPositionEmbeddings} is outside [1, 2^20]`);
-  }
 }

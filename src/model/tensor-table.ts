@@ -1,0 +1,126 @@
+import type { ModelConfig } from './config.ts';
+
+/**
+ * The one table of what a Llama-family model holds: every tensor's Hugging Face name, role,
+ * shape as a function of the config, and whether a quantization step may touch it. The
+ * loaders' checks, the reference forward pass, the planner, structured pruning and the ONNX
+ * builder all read it; a new architecture (Qwen2 biases, Phi, Gemma) is a new row here plus
+ * what the builder emits for it.
+ */
+
+export type TensorRole =
+  | 'embedding' // token embedding [vocab, dim] (also the classifier when tied)
+  | 'classifier' // lm_head [vocab, dim], only when not tied
+  | 'norm' // RMSNorm weight [dim]
+  | 'linear' // a decoder-block projection [out, in]: q, k, v, o, gate, up, down
+  | 'bias'; // q/k/v bias [out] (Qwen2)
+
+export type LinearKind = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+export type LayerTensorKey = 'attnNorm' | LinearKind | 'qBias' | 'kBias' | 'vBias' | 'ffnNorm';
+export type ModelTensorKey = 'embedding' | 'finalNorm' | 'classifier';
+
+interface TensorSpec<K extends string> {
+  key: K;
+  name: string; // Hugging Face name; '{i}' stands for the decoder layer
+  role: TensorRole;
+  shape(c: ModelConfig): number[]; // [out, in] for matrices, [n] for vectors
+  /** Quantization steps may touch it: `int` the linear layers, `emb` the embedding and classifier. Norms and biases stay fp32. */
+  quantizable: boolean;
+  /** Whether a model with this config has the tensor (default: always). */
+  present?(c: ModelConfig): boolean;
+}
+
+const qDim = (c: ModelConfig) => c.numHeads * c.headDim;
+const kvDim = (c: ModelConfig) => c.numKvHeads * c.headDim;
+const withBias = (c: ModelConfig) => c.attentionBias;
+
+/** A decoder layer's tensors, in file order. */
+const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
+  { key: 'attnNorm', name: 'model.layers.{i}.input_layernorm.weight', role: 'norm', quantizable: false, shape: (c) => [c.hiddenSize] },
+  { key: 'q', name: 'model.layers.{i}.self_attn.q_proj.weight', role: 'linear', quantizable: true, shape: (c) => [qDim(c), c.hiddenSize] },
+  { key: 'k', name: 'model.layers.{i}.self_attn.k_proj.weight', role: 'linear', quantizable: true, shape: (c) => [kvDim(c), c.hiddenSize] },
+  { key: 'v', name: 'model.layers.{i}.self_attn.v_proj.weight', role: 'linear', quantizable: true, shape: (c) => [kvDim(c), c.hiddenSize] },
+  { key: 'qBias', name: 'model.layers.{i}.self_attn.q_proj.bias', role: 'bias', quantizable: false, shape: (c) => [qDim(c)], present: withBias },
+  { key: 'kBias', name: 'model.layers.{i}.self_attn.k_proj.bias', role: 'bias', quantizable: false, shape: (c) => [kvDim(c)], present: withBias },
+  { key: 'vBias', name: 'model.layers.{i}.self_attn.v_proj.bias', role: 'bias', quantizable: false, shape: (c) => [kvDim(c)], present: withBias },
+  { key: 'o', name: 'model.layers.{i}.self_attn.o_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.hiddenSize, qDim(c)] },
+  { key: 'ffnNorm', name: 'model.layers.{i}.post_attention_layernorm.weight', role: 'norm', quantizable: false, shape: (c) => [c.hiddenSize] },
+  { key: 'gate', name: 'model.layers.{i}.mlp.gate_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.intermediateSize, c.hiddenSize] },
+  { key: 'up', name: 'model.layers.{i}.mlp.up_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.intermediateSize, c.hiddenSize] },
+  { key: 'down', name: 'model.layers.{i}.mlp.down_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.hiddenSize, c.intermediateSize] },
+]);
+
+/** Model-level tensors; the embedding comes before the layers in file order, the rest after. */
+const MODEL_TENSORS: readonly TensorSpec<ModelTensorKey>[] = Object.freeze([
+  { key: 'embedding', name: 'model.embed_tokens.weight', role: 'embedding', quantizable: true, shape: (c) => [c.vocabSize, c.hiddenSize] },
+  { key: 'finalNorm', name: 'model.norm.weight', role: 'norm', quantizable: false, shape: (c) => [c.hiddenSize] },
+  { key: 'classifier', name: 'lm_head.weight', role: 'classifier', quantizable: true, shape: (c) => [c.vocabSize, c.hiddenSize], present: (c) => !c.tieWordEmbeddings },
+]);
+
+/** One tensor of a model with a given config. */
+export interface TensorEntry {
+  key: LayerTensorKey | ModelTensorKey;
+  name: string;
+  role: TensorRole;
+  layer: number | null; // decoder layer, null for model-level tensors
+  linear: LinearKind | null; // which projection, for role 'linear'
+  shape: readonly number[];
+  quantizable: boolean;
+}
+
+const layerName = (template: string, i: number) => template.replace('{i}', String(i));
+
+function entry<K extends LayerTensorKey | ModelTensorKey>(spec: TensorSpec<K>, c: ModelConfig, layer: number | null): TensorEntry {
+  return {
+    key: spec.key,
+    name: layer === null ? spec.name : layerName(spec.name, layer),
+    role: spec.role,
+    layer,
+    linear: spec.role === 'linear' ? (spec.key as LinearKind) : null,
+    shape: Object.freeze(spec.shape(c)),
+    quantizable: spec.quantizable,
+  };
+}
+
+/** The tensors of decoder layer `i`, shaped by `config`, in file order. */
+export function layerTensors(config: ModelConfig, i: number): TensorEntry[] {
+  return LAYER_TENSORS.filter((s) => s.present?.(config) ?? true).map((s) => entry(s, config, i));
+}
+
+type OptionalLayerKey = 'qBias' | 'kBias' | 'vBias'; // the rows with a `present` predicate
+
+/** A decoder layer's tensors by key; the biases are absent when the config has none. */
+export type LayerTensorMap = Record<Exclude<LayerTensorKey, OptionalLayerKey>, TensorEntry> & Partial<Record<OptionalLayerKey, TensorEntry>>;
+
+/** The tensors of decoder layer `i` by key. */
+export function layerTensorMap(config: ModelConfig, i: number): LayerTensorMap {
+  return Object.fromEntries(layerTensors(config, i).map((t) => [t.key, t])) as LayerTensorMap;
+}
+
+/** A model-level tensor, shaped by `config` (whether or not this config has it). */
+export function modelTensor(config: ModelConfig, key: ModelTensorKey): TensorEntry {
+  return entry(MODEL_TENSORS.find((s) => s.key === key)!, config, null);
+}
+
+/** Every tensor a model with `config` holds, shaped by it, in file order. */
+export function modelTensors(config: ModelConfig): TensorEntry[] {
+  const [embedding, ...tail] = MODEL_TENSORS.filter((s) => s.present?.(config) ?? true);
+  const list = [entry(embedding!, config, null)];
+  for (let i = 0; i < config.numLayers; i++) list.push(...layerTensors(config, i));
+  list.push(...tail.map((s) => entry(s, config, null)));
+  return list;
+}
+
+/** Hugging Face names of the model-level tensors and of each layer's tensors, by key. */
+export const tensorNames = Object.freeze({
+  embedding: MODEL_TENSORS[0]!.name,
+  finalNorm: MODEL_TENSORS[1]!.name,
+  classifier: MODEL_TENSORS[2]!.name,
+  layer: (i: number): Readonly<Record<LayerTensorKey, string>> =>
+    Object.freeze(Object.fromEntries(LAYER_TENSORS.map((s) => [s.key, layerName(s.name, i)])) as Record<LayerTensorKey, string>),
+});
+
+/** Number of elements of a shape. */
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

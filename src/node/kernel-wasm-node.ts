@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { ShrinkrayError } from '../errors.ts';
+import { pruneWasmUrl } from '../kernels/prune/wasm/prune-wasm-url.ts';
+import { loadPruneWasm, type WasmPruneKernel } from '../kernels/prune/wasm/prune-wasm.ts';
+import { quantizeWasmUrl } from '../kernels/quantize/wasm/quantize-wasm-url.ts';
+import { loadQuantizeWasm, type WasmRtnKernel } from '../kernels/quantize/wasm/quantize-wasm.ts';
+
+/** A built kernel (scripts/build-wasm.ts) as bytes, read from disk (Node only). */
+async function readKernelWasm(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+  const path = fileURLToPath(url);
+  try {
+    const bytes = await readFile(path);
+    return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+  } catch (e) {
+    throw new ShrinkrayError('missing_file', `${path} is missing: run 'npm run build:wasm' first`, { cause: e });
+  }
+}
+
+/** The built quantize.wasm as bytes. */
+export const readQuantizeWasm = () => readKernelWasm(quantizeWasmUrl);
+
+/** The WASM SIMD quantizer, loaded from the built file. */
+export async function loadQuantizeWasmNode(): Promise<WasmRtnKernel> {
+  return loadQuantizeWasm(await readQuantizeWasm());
+}
+
+/** The WASM SIMD pruning kernel, loaded from the built file. */
+export async function loadPruneWasmNode(): Promise<WasmPruneKernel> {
+  return loadPruneWasm(await readKernelWasm(pruneWasmUrl));
+}
