@@ -27,10 +27,10 @@ export default defineConfig({
       injectRegister: false,
       registerType: 'prompt',
       injectManifest: {
-        // The shell, the worker bundles and every wasm file the build emits (onnxruntime-web's
-        // and our kernels'). Never models/: the demo model and every downloaded model live in
-        // IndexedDB, stored by the app.
-        globPatterns: ['**/*.{html,js,mjs,css,wasm,svg,png,webmanifest}'],
+        // The shell, the worker bundles, every wasm file the build emits (onnxruntime-web's and
+        // our kernels') and the built-in texts (perplexity offline). Never models/: the demo
+        // model and every downloaded model live in IndexedDB, stored by the app.
+        globPatterns: ['**/*.{html,js,mjs,css,wasm,svg,png,webmanifest,txt}'],
         // (manifest.webmanifest: the plugin adds it itself.)
         globIgnores: ['models/**', 'manifest.webmanifest'],
         maximumFileSizeToCacheInBytes: PRECACHE_MAX_BYTES,

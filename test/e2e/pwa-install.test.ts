@@ -68,11 +68,15 @@ describe('installable PWA', () => {
     const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
     expect(installabilityErrors).toEqual([]);
 
-    // The precache holds every file of the build except the models (and the worker itself).
+    // The precache holds every file of the shell the build wrote (pages, scripts, styles, wasm,
+    // icons, the manifest, built-in texts), and never a model file.
     const cached = (await cachedUrls(page)).map((u) => new URL(u).pathname.slice(1)).sort();
-    const shell = await listFiles(resolve('dist'), ['models']);
-    expect(cached).toEqual(shell.filter((f) => f !== 'sw.js'));
-    expect(cached.some((u) => u.startsWith('models/'))).toBe(false);
+    const built = await listFiles(resolve('dist'));
+    const shell = built.filter((f) => /\.(html|m?js|css|wasm|svg|png|webmanifest|txt)$/.test(f) && !f.startsWith('models/') && f !== 'sw.js');
+    expect(shell).toContain('index.html');
+    expect(cached).toEqual(shell);
+    expect(built.some((f) => f.startsWith('models/'))).toBe(true); // the demo model is in the build, and yet:
+    expect(cached.filter((u) => u.startsWith('models/'))).toEqual([]);
 
     await screenshotBoth(page, 'pwa-installed');
     expect(app.errors).toEqual([]);
