@@ -1,5 +1,6 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { ensureWasm } from './scripts/build-wasm.ts';
 import { ISOLATION_HEADERS } from './src/pwa/isolation-headers.ts';
 
 // COOP/COEP make the page cross-origin isolated: SharedArrayBuffer exists and
@@ -10,6 +11,11 @@ export const isolationHeaders = ISOLATION_HEADERS;
 // onnxruntime-web's wasm build is ~28 MB; Workbox's default cap (2 MiB) would leave it out.
 const PRECACHE_MAX_BYTES = 64 * 1024 * 1024;
 
+// The AssemblyScript kernels are git-ignored build outputs that the bundle refers to with
+// `new URL('./build/….wasm', import.meta.url)`: on a fresh clone `vite build` would leave that
+// URL dangling and ship a compressor that cannot load. ensureWasm() rebuilds only what is stale.
+const wasmKernels: Plugin = { name: 'shrinkray-wasm-kernels', buildStart: () => void ensureWasm() };
+
 export default defineConfig({
   // Relative URLs: dist/ works at a host's root and under any sub-path (e.g. user.github.io/shrinkray/).
   base: './',
@@ -19,6 +25,7 @@ export default defineConfig({
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022' },
   plugins: [
+    wasmKernels,
     VitePWA({
       strategies: 'injectManifest',
       srcDir: 'src/pwa',

@@ -24,10 +24,14 @@ const dist = resolve('dist');
 execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
 
 // Sizes, by kind, of everything but models/.
-const kB = (n: number) => `${(n / 1024).toFixed(1)} kB`;
+const kB = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 const files = await listFiles(dist, ['models']);
 const sizeRows: string[][] = [['kind', 'files', 'raw', 'gzip -9']];
-for (const [kind, pattern] of [['JS', /\.m?js$/], ['CSS', /\.css$/], ['wasm', /\.wasm$/], ['other', /\.(html|svg|png|webmanifest)$/]] as const) {
+const kinds: Array<readonly [string, RegExp]> = [
+  ['JS, page', /^assets\/(?!.*worker).*\.m?js$/], ['JS, workers', /^assets\/.*worker.*\.m?js$/], ['JS, service worker', /^sw\.js$/],
+  ['JS, all', /\.m?js$/], ['CSS', /\.css$/], ['wasm', /\.wasm$/], ['other', /\.(html|svg|png|webmanifest|txt)$/],
+];
+for (const [kind, pattern] of kinds) {
   const picked = files.filter((f) => pattern.test(f));
   const bytes = picked.map((f) => readFileSync(resolve(dist, f)));
   const raw = bytes.reduce((s, b) => s + b.byteLength, 0);

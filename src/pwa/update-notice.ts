@@ -13,7 +13,7 @@ export function showUpdateNotice(update: (say: (text: string) => void) => Promis
   notice.setAttribute('role', 'status');
   notice.setAttribute('aria-label', 'Update available');
   const text = document.createElement('p');
-  text.textContent = 'A new version of Shrinkray is ready. Updating reloads the page and stops a running download or compression.';
+  text.textContent = 'A new version of Shrinkray is ready. Update now, or it loads the next time you open Shrinkray.';
   const say = (message: string) => {
     text.textContent = message;
   };

