@@ -2,6 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BUSY_LOCK } from '../../src/pwa/busy-lock.ts';
 import { launchApp, screenshotBoth, type AppBrowser } from './app-browser.ts';
 import { waitForController, waitInPage } from './pwa-page.ts';
 import { startStaticServer, type StaticServer } from './static-server.ts';
@@ -73,11 +74,11 @@ describe('update flow', () => {
     expect(await page.locator('meta[name="deployed-version"]').count()).toBe(0);
 
     // A job is running (it holds the busy lock, as the app's long calls do): "Update now" waits for it.
-    await page.evaluate(() => {
-      void navigator.locks.request('shrinkray:busy', { mode: 'shared' }, () => new Promise<void>((done) => {
+    await page.evaluate((lock) => {
+      void navigator.locks.request(lock, { mode: 'shared' }, () => new Promise<void>((done) => {
         Object.assign(window, { v1Page: true, finishJob: done });
       }));
-    });
+    }, BUSY_LOCK);
     await waitInPage(page, () => typeof (window as { finishJob?: unknown }).finishJob === 'function', 'the job to start');
     await notice.getByRole('button', { name: 'Update now' }).click();
     await expect.poll(() => notice.textContent()).toContain('when the running job finishes');
