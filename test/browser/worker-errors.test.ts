@@ -9,8 +9,8 @@ import { createChatClient, createCompressClient, type ChatClient, type CompressC
  */
 const hubUrl = inject('hubUrl');
 const storeName = `worker-errors-${Date.now()}`;
-let compress: CompressClient;
-let chat: ChatClient;
+const compress: CompressClient = createCompressClient({ storeName });
+const chat: ChatClient = createChatClient({ storeName });
 
 async function control(what: 'reset' | 'faults', body: unknown = {}): Promise<void> {
   const res = await fetch(`${hubUrl}/__hub/${what}`, { method: 'POST', body: JSON.stringify(body) });
@@ -24,8 +24,6 @@ async function failure(p: Promise<unknown>): Promise<ShrinkrayError> {
   return e as ShrinkrayError;
 }
 
-compress = createCompressClient({ storeName });
-chat = createChatClient({ storeName });
 afterAll(() => {
   compress.terminate();
   chat.terminate();
