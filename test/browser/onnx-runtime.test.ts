@@ -8,6 +8,7 @@ import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
 import { generate } from '../../src/runtime/generate.ts';
 import { createOnnxCausalLM, type OnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
+import { BUDGET } from '../error-budgets.ts';
 
 /**
  * The browser path end to end: fetch the fixture's safetensors over HTTP (public/ is
@@ -64,7 +65,7 @@ describe('onnxruntime-web in Chromium', () => {
     let d = 0;
     for (let i = 0; i < firstLogits.wasm!.length; i++) d = Math.max(d, Math.abs(firstLogits.wasm![i]! - firstLogits.webgpu![i]!));
     console.log(`stories260K first-token logits, webgpu vs wasm: max |diff| ${d.toExponential(2)}`);
-    expect(d).toBeLessThan(1e-3);
+    expect(d).toBeLessThan(BUDGET.webgpuVsWasmLogits);
   });
 });
 
@@ -93,7 +94,7 @@ describe('fused com.microsoft ops in Chromium (GroupQueryAttention, SimplifiedLa
       let d = 0;
       for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(got[i]! - want[i]!));
       console.log(`synthetic ${key} vs plain/wasm: max |diff| ${d.toExponential(2)}`);
-      expect(d, key).toBeLessThan(1e-3);
+      expect(d, key).toBeLessThan(BUDGET.webgpuVsWasmLogits);
     }
   });
 });
