@@ -3,10 +3,11 @@
 // that cannot fail). Formatting is Prettier's job (prettier.config.js); layer rules are
 // dependency-cruiser's (.dependency-cruiser.cjs).
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   {
     // Build outputs, generated models, and AssemblyScript (compiled by asc, not tsc: its i32/v128 types are not TypeScript's).
     ignores: ['dist/', 'public/models/', 'test-results/', 'src/kernels/**/assembly/', 'src/kernels/**/build/'],
