@@ -28,8 +28,13 @@ const kB = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 const files = await listFiles(dist, ['models']);
 const sizeRows: string[][] = [['kind', 'files', 'raw', 'gzip -9']];
 const kinds: Array<readonly [string, RegExp]> = [
-  ['JS, page', /^assets\/(?!.*worker).*\.m?js$/], ['JS, workers', /^assets\/.*worker.*\.m?js$/], ['JS, service worker', /^sw\.js$/],
-  ['JS, all', /\.m?js$/], ['CSS', /\.css$/], ['wasm', /\.wasm$/], ['other', /\.(html|svg|png|webmanifest|txt)$/],
+  ['JS, page', /^assets\/(?!.*worker).*\.m?js$/],
+  ['JS, workers', /^assets\/.*worker.*\.m?js$/],
+  ['JS, service worker', /^sw\.js$/],
+  ['JS, all', /\.m?js$/],
+  ['CSS', /\.css$/],
+  ['wasm', /\.wasm$/],
+  ['other', /\.(html|svg|png|webmanifest|txt)$/],
 ];
 for (const [kind, pattern] of kinds) {
   const picked = files.filter((f) => pattern.test(f));

@@ -33,9 +33,11 @@ function anyIcon(px: number): string {
 /** The mark scaled by `scale` about the centre, on a full-bleed square of the background colour. */
 function fullBleedIcon(px: number, scale: number): string {
   const c = side / 2;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${px}" height="${px}" viewBox="0 0 ${side} ${side}">`
-    + `<rect width="${side}" height="${side}" fill="${background}"/>`
-    + `<g transform="translate(${c} ${c}) scale(${scale}) translate(${-c} ${-c})">${inner}</g></svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${px}" height="${px}" viewBox="0 0 ${side} ${side}">` +
+    `<rect width="${side}" height="${side}" fill="${background}"/>` +
+    `<g transform="translate(${c} ${c}) scale(${scale}) translate(${-c} ${-c})">${inner}</g></svg>`
+  );
 }
 
 // The mark (arrow) reaches about 13.2 of 32 units from the centre with its stroke; the maskable
@@ -51,7 +53,14 @@ const icons: Array<{ file: string; px: number; svg: string }> = [
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   ignoreDefaultArgs: ['--headless'],
-  args: ['--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless=new',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 try {
   const page = await browser.newPage({ deviceScaleFactor: 1 });

@@ -12,7 +12,7 @@ const locks = (): LockManager | undefined => (globalThis.navigator as Navigator 
 export function whileBusy<T>(work: () => Promise<T>): Promise<T> {
   const manager = locks();
   // No Web Locks (very old browsers): run anyway; a reload may then interrupt the job.
-  return manager ? manager.request(BUSY_LOCK, { mode: 'shared' }, work) as Promise<T> : work();
+  return manager ? (manager.request(BUSY_LOCK, { mode: 'shared' }, work) as Promise<T>) : work();
 }
 
 /** Resolves once no job holds the busy lock (at once when none does). */

@@ -63,6 +63,7 @@ if (import.meta.env.PROD && 'serviceWorker' in navigator) {
   navigator.serviceWorker.addEventListener('controllerchange', reloadIntoIsolation);
   const update = registerSW({
     onNeedRefresh: () => showUpdateNotice((say) => updateWhenIdle(update, say)),
-    onRegisterError: (e: unknown) => console.warn('Shrinkray: the service worker could not be registered; the app will not work offline.', e),
+    onRegisterError: (e: unknown) =>
+      console.warn('Shrinkray: the service worker could not be registered; the app will not work offline.', e),
   });
 }

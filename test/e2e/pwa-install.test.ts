@@ -8,10 +8,22 @@ import { cachedUrls, listFiles, pngSize, waitForController } from './pwa-page.ts
  * icons, a service worker that controls the page and precaches the shell (never the models),
  * and nothing Chromium would refuse to install.
  */
-interface ManifestIcon { src: string; sizes: string; type: string; purpose?: string }
+interface ManifestIcon {
+  src: string;
+  sizes: string;
+  type: string;
+  purpose?: string;
+}
 interface WebManifest {
-  name: string; short_name: string; description: string; start_url: string; scope: string;
-  display: string; theme_color: string; background_color: string; icons: ManifestIcon[];
+  name: string;
+  short_name: string;
+  description: string;
+  start_url: string;
+  scope: string;
+  display: string;
+  theme_color: string;
+  background_color: string;
+  icons: ManifestIcon[];
 }
 
 describe('installable PWA', () => {
@@ -32,7 +44,7 @@ describe('installable PWA', () => {
 
     // The manifest, fetched by the page from the link in its head.
     const manifestUrl = await page.locator('link[rel="manifest"]').evaluate((l) => (l as HTMLLinkElement).href);
-    const manifest = await page.evaluate(async (url) => (await fetch(url)).json(), manifestUrl) as WebManifest;
+    const manifest = (await page.evaluate(async (url) => (await fetch(url)).json(), manifestUrl)) as WebManifest;
     expect(manifest.name).toBe('Shrinkray');
     expect(manifest.short_name).toBe('Shrinkray');
     expect(manifest.description.length).toBeGreaterThan(20);
@@ -72,7 +84,9 @@ describe('installable PWA', () => {
     // icons, the manifest, built-in texts), and never a model file.
     const cached = (await cachedUrls(page)).map((u) => new URL(u).pathname.slice(1)).sort();
     const built = await listFiles(resolve('dist'));
-    const shell = built.filter((f) => /\.(html|m?js|css|wasm|svg|png|webmanifest|txt)$/.test(f) && !f.startsWith('models/') && f !== 'sw.js');
+    const shell = built.filter(
+      (f) => /\.(html|m?js|css|wasm|svg|png|webmanifest|txt)$/.test(f) && !f.startsWith('models/') && f !== 'sw.js',
+    );
     expect(shell).toContain('index.html');
     expect(cached).toEqual(shell);
     expect(built.some((f) => f.startsWith('models/'))).toBe(true); // the demo model is in the build, and yet:

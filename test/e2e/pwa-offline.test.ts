@@ -18,7 +18,14 @@ describe('offline', () => {
 
     await context.setOffline(true);
     // The network is really off: a file the service worker does not hold cannot be fetched.
-    expect(await page.evaluate(() => fetch('models/stories260K/config.json').then(() => 'online', () => 'offline'))).toBe('offline');
+    expect(
+      await page.evaluate(() =>
+        fetch('models/stories260K/config.json').then(
+          () => 'online',
+          () => 'offline',
+        ),
+      ),
+    ).toBe('offline');
     const served: string[] = [];
     const failed: string[] = [];
     context.on('requestfailed', (r) => failed.push(r.url()));

@@ -86,19 +86,27 @@ describe('onnxruntime-web on a static host', () => {
     await waitForIsolation(page);
     const probeRequestsBefore = server.requests.filter((p) => p.endsWith('/ort.bundle.min.mjs')).length;
     // A pthread worker the page may not load (no COEP on its script) hangs onnxruntime: fail in a minute instead.
-    const timeout = new Promise<never>((_, fail) => setTimeout(() => fail(new Error(`no session result after 60 s; errors: ${app?.errors.join('; ')}`)), 60_000).unref());
-    const result = await Promise.race([timeout, page.evaluate(async ({ model, a, n }) => {
-      type Ort = typeof import('onnxruntime-web');
-      // A dynamic import the page runs itself (Vitest would rewrite an import() written here).
-      const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<Ort>;
-      const ort = await importModule(new URL('e2e-probe/ort.bundle.min.mjs', location.href).href);
-      ort.env.wasm.numThreads = 2;
-      const session = await ort.InferenceSession.create(Uint8Array.from(model), { executionProviders: ['wasm'] });
-      const out = await session.run({ a: new ort.Tensor('float32', Float32Array.from(a), [n, n]) });
-      const c = Array.from(out.c!.data as Float32Array);
-      await session.release();
-      return { threads: ort.env.wasm.numThreads, c };
-    }, { model: Array.from(model), a: Array.from(a), n })]);
+    const timeout = new Promise<never>((_, fail) =>
+      setTimeout(() => fail(new Error(`no session result after 60 s; errors: ${app?.errors.join('; ')}`)), 60_000).unref(),
+    );
+    const result = await Promise.race([
+      timeout,
+      page.evaluate(
+        async ({ model, a, n }) => {
+          type Ort = typeof import('onnxruntime-web');
+          // A dynamic import the page runs itself (Vitest would rewrite an import() written here).
+          const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<Ort>;
+          const ort = await importModule(new URL('e2e-probe/ort.bundle.min.mjs', location.href).href);
+          ort.env.wasm.numThreads = 2;
+          const session = await ort.InferenceSession.create(Uint8Array.from(model), { executionProviders: ['wasm'] });
+          const out = await session.run({ a: new ort.Tensor('float32', Float32Array.from(a), [n, n]) });
+          const c = Array.from(out.c!.data as Float32Array);
+          await session.release();
+          return { threads: ort.env.wasm.numThreads, c };
+        },
+        { model: Array.from(model), a: Array.from(a), n },
+      ),
+    ]);
 
     expect(result.threads).toBe(2);
     // The answer is right (so the pool really computed it) ...

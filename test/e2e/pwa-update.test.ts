@@ -75,9 +75,14 @@ describe('update flow', () => {
 
     // A job is running (it holds the busy lock, as the app's long calls do): "Update now" waits for it.
     await page.evaluate((lock) => {
-      void navigator.locks.request(lock, { mode: 'shared' }, () => new Promise<void>((done) => {
-        Object.assign(window, { v1Page: true, finishJob: done });
-      }));
+      void navigator.locks.request(
+        lock,
+        { mode: 'shared' },
+        () =>
+          new Promise<void>((done) => {
+            Object.assign(window, { v1Page: true, finishJob: done });
+          }),
+      );
     }, BUSY_LOCK);
     await waitInPage(page, () => typeof (window as { finishJob?: unknown }).finishJob === 'function', 'the job to start');
     await notice.getByRole('button', { name: 'Update now' }).click();
@@ -88,7 +93,11 @@ describe('update flow', () => {
 
     // The job ends: v2 takes over and the page reloads into it.
     await page.evaluate(() => (window as unknown as { finishJob: () => void }).finishJob());
-    await waitInPage(page, () => document.querySelector('meta[name="deployed-version"]')?.getAttribute('content') === 'v2', 'the page to run v2');
+    await waitInPage(
+      page,
+      () => document.querySelector('meta[name="deployed-version"]')?.getAttribute('content') === 'v2',
+      'the page to run v2',
+    );
     await waitForController(page);
     expect(await waiting()).toBe(false);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
