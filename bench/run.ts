@@ -6,28 +6,61 @@
  *   wasm-quant-paths quantized weights on the wasm EP: MatMulNBits vs dequantize-at-load vs
  *                    MatMulInteger, next to fp32 (bench/wasm-quant-paths.ts)
  *   quality          size and perplexity of each recipe on stories260K (bench/quality.ts)
+ *   pipeline-browser download, compression, load and decode through the app's workers in
+ *                    Chromium, on a 297 MB synthetic model (bench/pipeline-browser.ts)
+ *   sha256           SHA-256 MB/s: hash-wasm (the store's hasher) vs the old hand-written one,
+ *                    and the chunked store's staged-write path (bench/sha256.ts)
+ *   app-load         the built app's size (JS, CSS, wasm, precache) and its load time (bench/app-load.ts)
  * Each benchmark prints a table; none asserts anything about time.
+ * On a fresh clone it first builds what the benchmarks read (the demo model and the wasm
+ * kernels, as test/global-setup.ts does); a failure prints one line, not a stack.
  */
+import { execFileSync } from 'node:child_process';
+
 const benches: Record<string, string> = {
   runtime: './runtime.ts',
   'runtime-browser': './runtime-browser.ts',
   quantize: './quantize.ts',
   'wasm-quant-paths': './wasm-quant-paths.ts',
   quality: './quality.ts',
+  'pipeline-browser': './pipeline-browser.ts',
+  sha256: './sha256.ts',
+  'app-load': './app-load.ts',
 };
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(1);
+}
+
+/** The first line of an error's message: the reader needs what failed, not where. */
+function oneLine(e: unknown): string {
+  const text = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+  return text.split('\n')[0]!;
+}
 
 // The benchmark name comes first; options after it go to the benchmark (it reads process.argv).
 const first = process.argv[2];
 const which = first && !first.startsWith('--') ? first : 'all';
 const selected = which === 'all' ? Object.keys(benches) : [which];
 for (const b of selected) {
-  const path = benches[b];
-  if (!path) {
-    console.error(`bench: unknown benchmark '${b}'; known: ${Object.keys(benches).join(', ')}, all`);
-    process.exit(2);
-  }
-  console.log(`\n## bench ${b}`);
-  await import(path);
+  if (!benches[b]) fail(`unknown benchmark '${b}'; known: ${Object.keys(benches).join(', ')}, all`);
 }
 
-export {};
+// Each script is a no-op when its outputs are up to date, and prints its own failure.
+for (const script of ['fixtures', 'build:wasm']) {
+  try {
+    execFileSync('npm', ['run', '--silent', script], { stdio: 'inherit' });
+  } catch {
+    fail(`'npm run ${script}' failed (its output is above); the benchmarks need what it builds`);
+  }
+}
+
+for (const b of selected) {
+  console.log(`\n## bench ${b}`);
+  try {
+    await import(benches[b]!);
+  } catch (e) {
+    fail(`${b} failed: ${oneLine(e)} (npx tsx bench/${benches[b]!.slice(2)} shows the stack)`);
+  }
+}

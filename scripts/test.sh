@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: type check, then every Vitest project (Node and real Chromium).
+# The whole test suite: type check, lint, layer rules, then every Vitest project (Node and real Chromium).
 # Works on a fresh Debian clone as root with CI=true and no stdin: it installs what npm
 # cannot (Debian's Chromium) and the npm dependencies when they are missing or stale.
 set -uo pipefail
@@ -33,6 +33,12 @@ fi
 status=0
 log "type check (tsc --noEmit)"
 npx tsc --noEmit -p . || status=1
+
+log "lint (eslint; config in eslint.config.js)"
+npm run --silent lint || status=1
+
+log "layer rules (dependency-cruiser; rules in .dependency-cruiser.cjs)"
+npm run --silent deps || status=1
 
 log "tests (vitest run: node and browser projects)"
 npx vitest run "$@" || status=1

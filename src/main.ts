@@ -1,5 +1,6 @@
 import { h, render } from 'preact';
 import './ui/app.css';
+import './pwa/register.ts';
 import { App } from './ui/app.tsx';
 import { checkDemo } from './ui/demo-card.tsx';
 import { applyDeepLink } from './ui/deep-link.ts';

@@ -7,7 +7,6 @@ import { emitEmbedding } from './embedding.ts';
 import { emitLinear, linearWeightBytes, weightValue } from './linear.ts';
 import { denseHook, type LinearHook, type LinearWeight } from './linear-weight.ts';
 import type { QuantizedMatMul } from './quant-paths.ts';
-import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { layerTensorMap, modelTensor, type TensorEntry } from '../model/tensor-table.ts';
 

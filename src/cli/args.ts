@@ -1,31 +1,76 @@
+import { parseArgs as parseNodeArgs } from 'node:util';
 import { ShrinkrayError } from '../errors.ts';
 
 /** Positional arguments and `--name value` options, as the CLI verbs receive them. */
 export interface ParsedArgs {
   positional: string[];
   options: Map<string, string>;
+  help: boolean;
 }
 
-export function parseArgs(argv: string[]): ParsedArgs {
-  const positional: string[] = [];
-  const options = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    if (eq > 0) {
-      options.set(arg.slice(2, eq), arg.slice(eq + 1));
-    } else {
-      const value = argv[i + 1];
-      if (value === undefined) throw new ShrinkrayError('bad_argument', `option ${arg} needs a value`);
-      options.set(arg.slice(2), value);
-      i++;
-    }
+/** What a verb accepts: its options (all take a value), and how many positional arguments. */
+export interface VerbSpec {
+  usage: string;
+  options: readonly string[];
+  positionals: number;
+}
+
+/**
+ * Parses one verb's arguments with node's util.parseArgs in strict mode: an unknown option,
+ * an option given twice, a missing value, a value that looks like an option (`--out --recipe`)
+ * or a surplus argument is a 'bad_argument' error naming it. `--help` / `-h` sets `help`.
+ */
+export function parseArgs(verb: string, argv: string[], spec: VerbSpec): ParsedArgs {
+  const options = Object.fromEntries(spec.options.map((name) => [name, { type: 'string' as const }]));
+  let parsed;
+  try {
+    parsed = parseNodeArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+      tokens: true,
+    });
+  } catch (e) {
+    throw new ShrinkrayError('bad_argument', `${describeParseError(e, argv, verb, spec)} (see shrinkray ${verb} --help)`, { cause: e });
   }
-  return { positional, options };
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name)) throw new ShrinkrayError('bad_argument', `--${t.name} is given more than once`);
+    seen.add(t.name);
+  }
+  const help = parsed.values.help === true;
+  if (!help && parsed.positionals.length > spec.positionals) {
+    const extra = parsed.positionals[spec.positionals]!;
+    throw new ShrinkrayError('bad_argument', `unexpected argument '${extra}' (see shrinkray ${verb} --help)`);
+  }
+  const values = new Map<string, string>();
+  for (const name of spec.options) {
+    const v = (parsed.values as Record<string, string | boolean | undefined>)[name];
+    if (typeof v === 'string') values.set(name, v);
+  }
+  return { positional: parsed.positionals, options: values, help };
+}
+
+/** node's parse errors, reworded to name the option and what to do (their text spans lines). */
+function describeParseError(e: unknown, argv: string[], verb: string, spec: VerbSpec): string {
+  const code = (e as { code?: string }).code;
+  const message = e instanceof Error ? e.message : String(e);
+  const option = /'(-[^' ]+)/.exec(message)?.[1]?.replace(/,$/, '');
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
+    const known = [...spec.options.map((o) => `--${o}`), '--help'].join(', ');
+    return `unknown option ${option}; ${verb} takes ${known}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+    if (/does not take an argument/.test(message)) return `${option === '-h' ? '--help' : option} takes no value`;
+    const next = argv[argv.indexOf(option) + 1];
+    if (next !== undefined && next.startsWith('-')) {
+      return `${option} needs a value, but '${next}' looks like an option; write ${option}=${next} if that is the value`;
+    }
+    return `${option} needs a value`;
+  }
+  return message.split('\n')[0]!;
 }
 
 export function requireOption(args: ParsedArgs, name: string): string {
@@ -38,7 +83,7 @@ export function numberOption(args: ParsedArgs, name: string, fallback: number): 
   const raw = args.options.get(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value)) throw new ShrinkrayError('bad_argument', `--${name} must be a number, got '${raw}'`);
+  if (raw.trim() === '' || !Number.isFinite(value)) throw new ShrinkrayError('bad_argument', `--${name} must be a number, got '${raw}'`);
   return value;
 }
 

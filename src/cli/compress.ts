@@ -5,7 +5,7 @@ import { planCompression } from '../compress/plan.ts';
 import { parseRecipe, type Recipe } from '../compress/recipe.ts';
 import { compressionReport } from '../compress/report.ts';
 import { ShrinkrayError } from '../errors.ts';
-import { CARRIED_FILES, MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { CARRIED_FILES } from '../formats/model-folder-layout.ts';
 import { transformersJsFolder } from '../formats/transformers-js-folder.ts';
 import { createPruner, type Pruner } from '../kernels/prune/index.ts';
 import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
@@ -42,12 +42,17 @@ async function writeChunks(path: string, content: Uint8Array | Uint8Array[]): Pr
 }
 
 /**
- * `shrinkray compress <modelDir> --recipe <recipe> --out <dir> [--ops plain|fused]
+ * `shrinkray compress <modelDir> --recipe <recipe> --out <dir> [--calib <textfile>] [--ops plain|fused]
  * [--external-data-threshold BYTES]`: writes a transformers.js-ready folder. The last stdout
- * line is JSON: {"recipe","bytesIn","bytesOut","seconds"}.
+ * line is JSON: {"recipe","bytesIn","bytesOut","seconds"}. --calib is refused until calibration exists.
  */
 export async function runCompress(args: ParsedArgs): Promise<void> {
   const src = requirePositional(args, 0, 'the model folder: shrinkray compress <modelDir> --recipe <name> --out <dir>');
+  const calib = args.options.get('calib');
+  if (calib !== undefined) {
+    // Refused, not ignored: a caller who passes calibration text expects it to change the result.
+    throw new ShrinkrayError('bad_argument', `--calib ${calib}: calibration is not implemented yet; no recipe uses calibration text, so leave --calib out`);
+  }
   // Grammar errors are 'bad_recipe' before any file is read; the model-specific checks
   // (planCompression) run once the config is known, still before any weight is touched.
   const recipe = parseRecipe(requireOption(args, 'recipe'));

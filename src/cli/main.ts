@@ -1,39 +1,87 @@
 import { isShrinkrayError } from '../errors.ts';
-import { parseArgs, type ParsedArgs } from './args.ts';
+import { parseArgs, type ParsedArgs, type VerbSpec } from './args.ts';
 
 type Verb = (args: ParsedArgs) => Promise<void>;
 
-// Each verb lives in its own module and is loaded only when asked for.
-const verbs: Record<string, () => Promise<Verb>> = {
-  import: async () => (await import('./import.ts')).runImport,
-  generate: async () => (await import('./generate.ts')).runGenerate,
-  eval: async () => (await import('./eval.ts')).runEval,
-  compress: async () => (await import('./compress.ts')).runCompress,
+// Each verb's interface (checked before its module loads, so --help and a bad option are
+// instant), and its module, loaded only when asked for. DESIGN.md "Interfaces other tools
+// rely on" documents these; keep the two in step.
+const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
+  import: {
+    usage: 'import <ckpt.bin|hfDir> [--tokenizer tok.bin] --out <dir>',
+    options: ['tokenizer', 'out'],
+    positionals: 1,
+    load: async () => (await import('./import.ts')).runImport,
+  },
+  compress: {
+    usage: 'compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>] [--ops plain|fused] [--external-data-threshold BYTES]',
+    options: ['recipe', 'out', 'calib', 'ops', 'external-data-threshold'],
+    positionals: 1,
+    load: async () => (await import('./compress.ts')).runCompress,
+  },
+  eval: {
+    usage: 'eval <dir> --text <file> [--max-docs N]',
+    options: ['text', 'max-docs'],
+    positionals: 1,
+    load: async () => (await import('./eval.ts')).runEval,
+  },
+  generate: {
+    usage:
+      'generate <dir> [--prompt <text>] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n' +
+      '           [--repetition-penalty R] [--seed S] [--chat auto|on|off]',
+    options: ['prompt', 'max-new-tokens', 'temperature', 'top-k', 'top-p', 'repetition-penalty', 'seed', 'chat'],
+    positionals: 1,
+    load: async () => (await import('./generate.ts')).runGenerate,
+  },
 };
 
-const usage = `usage: shrinkray <verb> [options]
-  import <ckpt.bin|hfDir> [--tokenizer tok.bin] --out <dir>
-  compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>]
-  eval <dir> --text <file> [--max-docs N]
-  generate <dir> [--prompt <text>] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
-           [--repetition-penalty R] [--seed S] [--chat auto|on|off]`;
+const usage = `usage: shrinkray <verb> [options]   (shrinkray <verb> --help for one verb)\n${Object.values(verbs)
+  .map((v) => `  ${v.usage}`)
+  .join('\n')}`;
 
-/** Runs one CLI verb; returns the process exit code. Errors print one clear line to stderr. */
+/**
+ * Runs one CLI verb; returns the process exit code: 0, 1 for a failure, 2 for a usage error.
+ * Every failure is one line on stderr, `shrinkray <verb>: <message> [<code>]`; an unexpected
+ * error (a bug) shows its stack only with SHRINKRAY_DEBUG=1.
+ */
 export async function main(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  if (!verb || verb === '--help' || verb === '-h' || !(verb in verbs)) {
-    console.error(verb && !verb.startsWith('-') ? `shrinkray: unknown verb '${verb}'\n${usage}` : usage);
-    return verb === '--help' || verb === '-h' ? 0 : 2;
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h') {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const verb = name === undefined ? undefined : verbs[name];
+  if (!verb) {
+    console.error(name && !name.startsWith('-') ? `shrinkray: unknown verb '${name}'\n${usage}` : usage);
+    return 2;
+  }
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(name!, rest, verb);
+  } catch (e) {
+    return fail(name!, e, 2);
+  }
+  if (args.help) {
+    process.stdout.write(`usage: shrinkray ${verb.usage}\n`);
+    return 0;
   }
   try {
-    const run = await verbs[verb]!();
-    await run(parseArgs(rest));
+    await (
+      await verb.load()
+    )(args);
     return 0;
   } catch (e) {
-    if (isShrinkrayError(e)) {
-      console.error(`shrinkray ${verb}: ${e.message} [${e.code}]`);
-      return 1;
-    }
-    throw e;
+    return fail(name!, e, 1);
   }
+}
+
+function fail(verb: string, e: unknown, code: number): number {
+  if (isShrinkrayError(e)) {
+    console.error(`shrinkray ${verb}: ${e.message.replace(/\s*\n\s*/g, ' ')} [${e.code}]`);
+  } else {
+    const first = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+    console.error(`shrinkray ${verb}: unexpected error: ${first} (SHRINKRAY_DEBUG=1 shows the stack)`);
+    if (process.env.SHRINKRAY_DEBUG === '1' && e instanceof Error) console.error(e.stack);
+  }
+  return code;
 }

@@ -26,7 +26,7 @@ function exactBuffer(bytes: Uint8Array): ArrayBuffer {
 export class ChunkedFileWriter implements StagedFileWriter {
   private buffer: Uint8Array | undefined; // the chunk being filled
   private buffered = 0;
-  private hash: Sha256;
+  private readonly hash: Sha256; // over the stored chunks; resumed by the store from record.hash
   private busy = false;
   private broken: unknown; // a failed chunk store leaves this writer out of step with the database
   private inflight: Promise<void> | undefined; // the last chunk's transaction, still committing
@@ -35,9 +35,10 @@ export class ChunkedFileWriter implements StagedFileWriter {
   constructor(
     private readonly db: StoreDb,
     private record: StageRecord,
+    hash: Sha256,
     private readonly onGone: (stageKey: string) => void,
   ) {
-    this.hash = Sha256.fromState(record.hash);
+    this.hash = hash;
   }
 
   get fileId(): string { return this.record.fileId; }

@@ -27,7 +27,7 @@ export interface StageRecord {
   chunkBytes: number; // a multiple of 64, so the hash state is saved on a block boundary
   chunksStored: number;
   storedBytes: number; // chunksStored * chunkBytes until complete
-  hash: Sha256State; // sha-256 state after the stored chunks
+  hash: Sha256State; // sha-256 state after the stored chunks (see sha256.ts for older records)
   expectedSize?: number;
   expectedSha256?: string;
   resumable: boolean;

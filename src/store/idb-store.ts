@@ -67,21 +67,28 @@ export class IdbModelStore implements ModelStore {
     }
     const expectedSha256 = o.expectedSha256?.toLowerCase();
     let record = await this.db.get('staging', stageKey);
-    if (record && !sameExpectations(record, o, expectedSha256)) {
+    // A stage continues only with the hash state of its stored bytes. One this hasher cannot
+    // load (saved by the hand-written hasher before hash-wasm, or by an incompatible hash-wasm
+    // build) restarts the file from byte 0 rather than hash on from a guess; a complete stage
+    // needs no hasher (its digest is recorded).
+    let hash = record ? await Sha256.resume(record.hash) : undefined;
+    if (record && (!sameExpectations(record, o, expectedSha256) || (!hash && !record.complete))) {
       await this.discardStaged(stageKey);
       record = undefined;
+      hash = undefined;
     }
+    hash ??= await Sha256.create();
     if (!record) {
       const now = Date.now();
       record = {
         stageKey, fileId: newFileId(), name: o.name, chunkBytes: this.chunkBytes, chunksStored: 0, storedBytes: 0,
-        hash: new Sha256().state(), expectedSize: o.expectedSize, expectedSha256, resumable: o.resumable ?? false,
+        hash: hash.state(), expectedSize: o.expectedSize, expectedSha256, resumable: o.resumable ?? false,
         complete: false, meta: { ...o.meta }, createdAt: now, updatedAt: now,
       };
       await this.db.put('staging', record);
     }
     this.live.add(stageKey);
-    return new ChunkedFileWriter(this.db, record, (key) => this.live.delete(key));
+    return new ChunkedFileWriter(this.db, record, hash, (key) => this.live.delete(key));
   }
 
   async listStaged(): Promise<StagedFileInfo[]> {

@@ -1,128 +1,73 @@
-import { ShrinkrayError } from '../errors.ts';
+import { createSHA256, type IHasher } from 'hash-wasm';
 
 /**
- * Incremental SHA-256 (FIPS 180-4). WebCrypto only hashes a whole buffer at once, which
- * would mean holding a multi-gigabyte file in memory; this one is fed chunk by chunk, and
- * its state can be saved between chunks so a resumed download need not re-read what it
- * already stored.
+ * Incremental SHA-256 for the store, on hash-wasm (its hashers save() and load() their
+ * state). WebCrypto only hashes a whole buffer at once, which would mean holding a
+ * multi-gigabyte file in memory; this one is fed chunk by chunk, and its state is saved
+ * with each stored chunk so a resumed download need not re-read what it already stored.
+ * hash-wasm's wasm is inlined in its JS as base64: nothing extra to serve or cache.
+ * (bench/sha256.ts compares it with the hand-written hasher it replaced.)
  */
 
-// Int32 throughout: uint32 values above 2^31 would leave V8's small-integer fast path.
-const K = new Int32Array([
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-]);
-
-const INITIAL = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-
-/** What must be kept to continue hashing later: taken only on a 64-byte boundary. */
+/** The saved state, as kept in a StageRecord in IndexedDB. */
 export interface Sha256State {
-  h: number[]; // the 8 chaining words
-  length: number; // bytes hashed so far, a multiple of 64
+  format: typeof STATE_FORMAT;
+  // hash-wasm's save(): 4 bytes naming its wasm build, then the context (8 chaining words,
+  // the byte count and the partial block), so the state need not sit on a block boundary.
+  bytes: Uint8Array;
 }
 
-export class Sha256 {
-  private readonly h = new Int32Array(INITIAL);
-  private readonly pending = new Uint8Array(64); // bytes of an incomplete block
-  private pendingLength = 0;
-  private length = 0;
+// Records written before hash-wasm hold `{ h: number[], length }` (the hand-written hasher's
+// chaining words) and no `format`: resume() refuses them, and the store restarts that file.
+const STATE_FORMAT = 'hash-wasm-sha256';
 
-  static fromState(state: Sha256State): Sha256 {
-    if (state.h.length !== 8 || state.length % 64 !== 0) {
-      throw new ShrinkrayError('bad_argument', `sha256: a saved state needs 8 words and a length that is a multiple of 64, got ${state.h.length} words and ${state.length} bytes`);
-    }
-    const s = new Sha256();
-    s.h.set(state.h);
-    s.length = state.length;
-    return s;
+export class Sha256 {
+  private constructor(private readonly hasher: IHasher) {}
+
+  /** A hasher at the start of a file. */
+  static async create(): Promise<Sha256> {
+    return new Sha256(await createSHA256());
   }
 
-  /** The state to save; throws unless the bytes hashed so far fill whole blocks. */
-  state(): Sha256State {
-    if (this.pendingLength !== 0) {
-      throw new ShrinkrayError('bad_argument', `sha256: state taken at ${this.length} bytes, not on a 64-byte block boundary`);
+  /**
+   * A hasher that continues from a saved state, or undefined where the state is not one
+   * this build can continue (written by the old hand-written hasher, or by a hash-wasm
+   * build whose state layout differs): the caller starts that file again.
+   */
+  static async resume(state: unknown): Promise<Sha256 | undefined> {
+    if (!isSha256State(state)) return undefined;
+    const hasher = await createSHA256();
+    try {
+      hasher.load(state.bytes);
+    } catch {
+      return undefined; // "written by an incompatible hash implementation" or a bad length
     }
-    return { h: Array.from(this.h, (x) => x >>> 0), length: this.length };
+    return new Sha256(hasher);
+  }
+
+  /** The state to save with the bytes hashed so far. */
+  state(): Sha256State {
+    return { format: STATE_FORMAT, bytes: this.hasher.save() };
   }
 
   update(bytes: Uint8Array): this {
-    let i = 0;
-    const n = bytes.byteLength;
-    this.length += n;
-    if (this.pendingLength > 0) {
-      const take = Math.min(64 - this.pendingLength, n);
-      this.pending.set(bytes.subarray(0, take), this.pendingLength);
-      this.pendingLength += take;
-      i = take;
-      if (this.pendingLength < 64) return this;
-      compress(this.h, this.pending, 0, 64);
-      this.pendingLength = 0;
-    }
-    const whole = i + Math.floor((n - i) / 64) * 64;
-    compress(this.h, bytes, i, whole);
-    i = whole;
-    if (i < n) {
-      this.pending.set(bytes.subarray(i), 0);
-      this.pendingLength = n - i;
-    }
+    this.hasher.update(bytes);
     return this;
   }
 
   /** Lowercase hex of the digest; the hasher is spent afterwards. */
   hex(): string {
-    const bitsHigh = Math.floor(this.length / 2 ** 29);
-    const bitsLow = (this.length * 8) >>> 0;
-    const padLength = this.pendingLength < 56 ? 56 - this.pendingLength : 120 - this.pendingLength;
-    const tail = new Uint8Array(padLength + 8);
-    tail[0] = 0x80;
-    const view = new DataView(tail.buffer);
-    view.setUint32(padLength, bitsHigh);
-    view.setUint32(padLength + 4, bitsLow);
-    const length = this.length;
-    this.update(tail);
-    this.length = length;
-    return Array.from(this.h, (x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
+    return this.hasher.digest('hex');
   }
-
 }
 
-const W = new Int32Array(64); // the message schedule, shared: compress() runs to completion
-
-/** Runs the compression function over the 64-byte blocks of b[from, end); the state lives in locals meanwhile. */
-function compress(h: Int32Array, b: Uint8Array, from: number, end: number): void {
-  let h0 = h[0]!, h1 = h[1]!, h2 = h[2]!, h3 = h[3]!, h4 = h[4]!, h5 = h[5]!, h6 = h[6]!, h7 = h[7]!;
-  const w = W;
-  for (let at = from; at + 64 <= end; at += 64) {
-    for (let t = 0, j = at; t < 16; t++, j += 4) w[t] = (b[j]! << 24) | (b[j + 1]! << 16) | (b[j + 2]! << 8) | b[j + 3]!;
-    for (let t = 16; t < 64; t++) {
-      const x = w[t - 15]!;
-      const y = w[t - 2]!;
-      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-      w[t] = (w[t - 16]! + s0 + w[t - 7]! + s1) | 0;
-    }
-    let a = h0, bb = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7;
-    for (let t = 0; t < 64; t++) {
-      const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const t1 = (hh + s1 + (g ^ (e & (f ^ g))) + K[t]! + w[t]!) | 0; // ch(e, f, g)
-      const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const t2 = (s0 + ((a & bb) | (c & (a | bb)))) | 0; // maj(a, b, c)
-      hh = g; g = f; f = e; e = (d + t1) | 0;
-      d = c; c = bb; bb = a; a = (t1 + t2) | 0;
-    }
-    h0 = (h0 + a) | 0; h1 = (h1 + bb) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
-    h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + hh) | 0;
-  }
-  h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; h[4] = h4; h[5] = h5; h[6] = h6; h[7] = h7;
+function isSha256State(s: unknown): s is Sha256State {
+  return (
+    typeof s === 'object' && s !== null && (s as Sha256State).format === STATE_FORMAT && (s as Sha256State).bytes instanceof Uint8Array
+  );
 }
 
 /** SHA-256 of bytes in memory, as lowercase hex. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return new Sha256().update(bytes).hex();
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  return (await Sha256.create()).update(bytes).hex();
 }

@@ -12,20 +12,32 @@ export function App() {
   const u = usage.value;
   return (
     <>
-      <a class="skip" href="#screen">Skip to the screen</a>
+      <a class="skip" href="#screen">
+        Skip to the screen
+      </a>
       <header class="masthead">
         <div class="brand">
           <h1>Shrinkray</h1>
           <p>Compress language models in your browser, then chat with them. Nothing leaves this tab.</p>
         </div>
-        {env && <p class={env.webgpu === 'no' ? 'env small warn' : 'env muted small'} role="note">{backendSentence(env)}</p>}
+        {env && (
+          <p class={env.webgpu === 'no' ? 'env small warn' : 'env muted small'} role="note">
+            {backendSentence(env)}
+          </p>
+        )}
       </header>
       <nav class="tabs" aria-label="Screens">
         <ul>
           {TABS.map((t) => (
             <li key={t.id}>
-              <a href={`#${t.id}`} aria-current={tab.value === t.id ? 'page' : undefined}
-                onClick={(e) => { e.preventDefault(); showTab(t.id); }}>
+              <a
+                href={`#${t.id}`}
+                aria-current={tab.value === t.id ? 'page' : undefined}
+                onClick={(e) => {
+                  e.preventDefault();
+                  showTab(t.id);
+                }}
+              >
                 {t.label}
                 {t.id === 'models' && models.value.length > 0 && <span class="badge">{models.value.length}</span>}
               </a>

@@ -108,10 +108,25 @@ export class ChatSession {
     try {
       let text = '';
       const r = await this.client!.generate(
-        { prompt, maxNewTokens: sampling.maxNewTokens, temperature: sampling.temperature, topP: sampling.topP < 1 ? sampling.topP : undefined },
-        { signal: this.controller.signal, onToken: (p) => { text += p.text; setLast({ text }); } },
+        {
+          prompt,
+          maxNewTokens: sampling.maxNewTokens,
+          temperature: sampling.temperature,
+          topP: sampling.topP < 1 ? sampling.topP : undefined,
+        },
+        {
+          signal: this.controller.signal,
+          onToken: (p) => {
+            text += p.text;
+            setLast({ text });
+          },
+        },
       );
-      setLast({ text: r.text, streaming: false, stats: { tokens: r.ids.length, tokensPerSecond: r.tokensPerSecond, stoppedBy: r.stoppedBy } });
+      setLast({
+        text: r.text,
+        streaming: false,
+        stats: { tokens: r.ids.length, tokensPerSecond: r.tokensPerSecond, stoppedBy: r.stoppedBy },
+      });
     } catch (e) {
       setLast({ streaming: false });
       this.error.value = e instanceof Error ? e.message : String(e);

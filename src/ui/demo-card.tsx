@@ -27,7 +27,8 @@ export async function checkDemo(): Promise<void> {
 export async function useDemo(next: 'shrink' | null = 'shrink'): Promise<boolean> {
   if (!models.value.some((m) => m.id === demo.id)) {
     const info = await runJob('import', `Storing the demo model ${demo.name}`, ({ signal, onProgress }) =>
-      compressor.importUrlFolder(demoUrl(demo.path), demo.files, { id: demo.id, name: demo.name }, { signal, onProgress }));
+      compressor.importUrlFolder(demoUrl(demo.path), demo.files, { id: demo.id, name: demo.name }, { signal, onProgress }),
+    );
     if (!info) return false;
     await ensurePersisted();
   }
@@ -44,15 +45,21 @@ export function DemoCard() {
       <p class="muted">{demo.about}</p>
       {available === 'offline' && !stored ? (
         <p class="notice warn" role="status">
-          This page is offline, so the demo cannot be fetched now. Stored models still work; the demo is one click away once you are back online.
+          This page is offline, so the demo cannot be fetched now. Stored models still work; the demo is one click away once you are back
+          online.
         </p>
       ) : available === false ? (
         <p class="notice warn" role="status">
-          The demo model is missing from this build: models/stories260K/ was not generated. Run <code>npm run fixtures</code>{' '}
-          (it needs the shared fixtures beside the checkout), then reload. Hub models and local files still work.
+          The demo model is missing from this build: models/stories260K/ was not generated. Run <code>npm run fixtures</code> (it needs the
+          shared fixtures beside the checkout), then reload. Hub models and local files still work.
         </p>
       ) : (
-        <button type="button" class="primary" disabled={available === undefined || (available === 'offline' && !stored) || isRunning('import')} onClick={() => void useDemo()}>
+        <button
+          type="button"
+          class="primary"
+          disabled={available === undefined || (available === 'offline' && !stored) || isRunning('import')}
+          onClick={() => void useDemo()}
+        >
           {stored ? 'Use the demo model' : 'Use the demo model (1 MB)'}
         </button>
       )}

@@ -59,7 +59,8 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
   }
   const layers = points.length ? Math.max(...points.map((p) => p.layer)) + 1 : 0;
   const top = niceMax(Math.max(...points.map((p) => p.error), 0));
-  const x = (layer: number) => PAD.left + (layers <= 1 ? (W - PAD.left - PAD.right) / 2 : (layer / (layers - 1)) * (W - PAD.left - PAD.right));
+  const x = (layer: number) =>
+    PAD.left + (layers <= 1 ? (W - PAD.left - PAD.right) / 2 : (layer / (layers - 1)) * (W - PAD.left - PAD.right));
   const y = (e: number) => PAD.top + (1 - e / top) * (H - PAD.top - PAD.bottom);
   const kinds = KINDS.filter((k) => points.some((p) => p.kind === k));
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
@@ -69,18 +70,29 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
     <figure class="chart" ref={figure}>
       <figcaption>Relative error ‖W − Ŵ‖ / ‖W‖ of each weight, by layer and kind</figcaption>
       {points.length > 0 && (
-        <svg viewBox={`0 0 ${W} ${H}`} role="img"
-          aria-label={`Line chart over ${layers} layers; the largest error is ${worst.error.toFixed(4)} in ${describeTensor(worst.name)}. The table below lists every value.`}>
+        <svg
+          viewBox={`0 0 ${W} ${H}`}
+          role="img"
+          aria-label={`Line chart over ${layers} layers; the largest error is ${worst.error.toFixed(4)} in ${describeTensor(worst.name)}. The table below lists every value.`}
+        >
           {ticks.map((t) => (
             <g key={t}>
               <line x1={PAD.left} x2={W - PAD.right} y1={y(t)} y2={y(t)} class="grid" />
-              <text x={PAD.left - 6} y={y(t) + 4} text-anchor="end" class="tick">{t.toPrecision(2)}</text>
+              <text x={PAD.left - 6} y={y(t) + 4} text-anchor="end" class="tick">
+                {t.toPrecision(2)}
+              </text>
             </g>
           ))}
-          {Array.from({ length: layers }, (_, l) => l).filter((l) => l % labelEvery === 0).map((l) => (
-            <text key={l} x={x(l)} y={H - PAD.bottom + 16} text-anchor="middle" class="tick">{l}</text>
-          ))}
-          <text x={(W + PAD.left) / 2} y={H - 4} text-anchor="middle" class="axis">layer</text>
+          {Array.from({ length: layers }, (_, l) => l)
+            .filter((l) => l % labelEvery === 0)
+            .map((l) => (
+              <text key={l} x={x(l)} y={H - PAD.bottom + 16} text-anchor="middle" class="tick">
+                {l}
+              </text>
+            ))}
+          <text x={(W + PAD.left) / 2} y={H - 4} text-anchor="middle" class="axis">
+            layer
+          </text>
           {kinds.map((k, i) => {
             const series = points.filter((p) => p.kind === k).sort((a, b) => a.layer - b.layer);
             return (
@@ -97,20 +109,35 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
         </svg>
       )}
       <ul class="legend" aria-hidden="true">
-        {kinds.map((k, i) => <li key={k}><span class="swatch" style={{ background: COLOURS[i] }} />{k}</li>)}
+        {kinds.map((k, i) => (
+          <li key={k}>
+            <span class="swatch" style={{ background: COLOURS[i] }} />
+            {k}
+          </li>
+        ))}
       </ul>
       {others.length > 0 && (
-        <p class="small">
-          {others.map((t) => `${describeTensor(t.name)} (${t.kind}): ${t.relError!.toFixed(4)}`).join(' · ')}
-        </p>
+        <p class="small">{others.map((t) => `${describeTensor(t.name)} (${t.kind}): ${t.relError!.toFixed(4)}`).join(' · ')}</p>
       )}
       <details>
         <summary>Every value as a table</summary>
         <table class="files">
-          <thead><tr><th scope="col">Tensor</th><th scope="col">Stored as</th><th scope="col" class="num">Relative error</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Tensor</th>
+              <th scope="col">Stored as</th>
+              <th scope="col" class="num">
+                Relative error
+              </th>
+            </tr>
+          </thead>
           <tbody>
             {changed.map((t) => (
-              <tr key={t.name}><td>{describeTensor(t.name)}</td><td>{t.kind}</td><td class="num">{t.relError!.toFixed(5)}</td></tr>
+              <tr key={t.name}>
+                <td>{describeTensor(t.name)}</td>
+                <td>{t.kind}</td>
+                <td class="num">{t.relError!.toFixed(5)}</td>
+              </tr>
             ))}
           </tbody>
         </table>

@@ -1,5 +1,13 @@
 import { signal } from '@preact/signals';
-import { createChatClient, isShrinkrayError, type ChatClient, type ModelEvaluation, type ModelMeasurement, type Progress, type StoredModelInfo } from '../worker/client.ts';
+import {
+  createChatClient,
+  isShrinkrayError,
+  type ChatClient,
+  type ModelEvaluation,
+  type ModelMeasurement,
+  type Progress,
+  type StoredModelInfo,
+} from '../worker/client.ts';
 import { runJob } from './jobs.ts';
 import catalogue from './model-catalogue.json';
 import { compressor, models, modelName, refreshModels, runSettings } from './state.ts';
@@ -38,7 +46,9 @@ async function loadText(choice: Exclude<TextChoice, 'auto'>): Promise<{ name: st
   const entry = catalogue.texts.find((t) => t.id === choice)!;
   const res = await fetch(new URL(entry.path, document.baseURI));
   if (!res.ok || (res.headers.get('content-type') ?? '').includes('text/html')) {
-    throw new Error(`${entry.path} is not served by this build${choice === 'stories' ? ' (it comes with the demo model: run npm run fixtures)' : ''}`);
+    throw new Error(
+      `${entry.path} is not served by this build${choice === 'stories' ? ' (it comes with the demo model: run npm run fixtures)' : ''}`,
+    );
   }
   return { name: entry.label, text: await res.text() };
 }
@@ -51,7 +61,13 @@ async function measure(chat: ChatClient, modelId: string, text: string, signal: 
   const gen = await chat.generate({ prompt: { text: SPEED_PROMPT }, maxNewTokens: DECODE_TOKENS, temperature: 0 }, { signal });
   if (signal.aborted) throw signal.reason;
   const m: ModelMeasurement = {
-    modelId, ppl: ppl.ppl, nll: ppl.nll, tokens: ppl.tokens, docs: ppl.docs, tokensPerSecond: gen.tokensPerSecond, decodeTokens: gen.ids.length,
+    modelId,
+    ppl: ppl.ppl,
+    nll: ppl.nll,
+    tokens: ppl.tokens,
+    docs: ppl.docs,
+    tokensPerSecond: gen.tokensPerSecond,
+    decodeTokens: gen.ids.length,
   };
   return { loaded, m };
 }
@@ -77,7 +93,13 @@ export async function evaluateModel(info: StoredModelInfo): Promise<StoredModelI
       }
       const { loaded, m: after } = await measure(chat, info.id, text, signal, onProgress);
       const evaluation: ModelEvaluation = {
-        textName: name, textChars: text.length, device: loaded.device, threads: loaded.threads, before, after, measuredAt: Date.now(),
+        textName: name,
+        textChars: text.length,
+        device: loaded.device,
+        threads: loaded.threads,
+        before,
+        after,
+        measuredAt: Date.now(),
         ...(beforeProblem ? { beforeProblem } : {}),
       };
       const saved = await compressor.saveEvaluation(info.id, evaluation);

@@ -34,7 +34,8 @@ export async function runPreflight(repo = repoInput.value): Promise<void> {
 
 async function download(p: HubPreflight): Promise<void> {
   const info = await runJob('download', `Downloading ${p.repo}`, ({ signal, onProgress }) =>
-    compressor.download({ kind: 'hub', repo: p.repo, revision: p.revision, hubUrl: p.hubUrl }, { signal, onProgress }));
+    compressor.download({ kind: 'hub', repo: p.repo, revision: p.revision, hubUrl: p.hubUrl }, { signal, onProgress }),
+  );
   await ensurePersisted();
   if (info) {
     preflight.value = null;
@@ -46,18 +47,41 @@ async function download(p: HubPreflight): Promise<void> {
 }
 
 function Preflight({ p }: { p: HubPreflight }) {
-  const blocked = p.problem ?? (!p.fits ? `It needs ${formatBytes(p.needBytes)} but only ${formatBytes(p.freeBytes)} of storage is free. Delete stored models or free disk space first.` : null);
+  const blocked =
+    p.problem ??
+    (!p.fits
+      ? `It needs ${formatBytes(p.needBytes)} but only ${formatBytes(p.freeBytes)} of storage is free. Delete stored models or free disk space first.`
+      : null);
   return (
     <div class="preflight" aria-live="polite">
       <table class="files">
-        <caption>Files of {p.repo} on {p.hubUrl}</caption>
-        <thead><tr><th scope="col">File</th><th scope="col" class="num">Size</th></tr></thead>
+        <caption>
+          Files of {p.repo} on {p.hubUrl}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">File</th>
+            <th scope="col" class="num">
+              Size
+            </th>
+          </tr>
+        </thead>
         <tbody>
           {p.files.map((f) => (
-            <tr key={f.path}><td>{f.path}</td><td class="num">{f.size === undefined ? 'unknown' : formatBytes(f.size)}</td></tr>
+            <tr key={f.path}>
+              <td>{f.path}</td>
+              <td class="num">{f.size === undefined ? 'unknown' : formatBytes(f.size)}</td>
+            </tr>
           ))}
         </tbody>
-        <tfoot><tr><th scope="row">Total</th><td class="num" title={exactBytes(p.totalBytes)}>{formatBytes(p.totalBytes)}</td></tr></tfoot>
+        <tfoot>
+          <tr>
+            <th scope="row">Total</th>
+            <td class="num" title={exactBytes(p.totalBytes)}>
+              {formatBytes(p.totalBytes)}
+            </td>
+          </tr>
+        </tfoot>
       </table>
       <p>
         {p.stagedBytes > 0 && <>{formatBytes(p.stagedBytes)} already downloaded earlier; </>}
@@ -65,7 +89,11 @@ function Preflight({ p }: { p: HubPreflight }) {
         {p.freeBytes !== undefined && (p.fits ? <span class="ok">it fits.</span> : <span class="bad">it does not fit.</span>)}
         {p.architecture && <> Architecture: {p.architecture}.</>}
       </p>
-      {blocked && <p class="notice error" role="alert">{blocked}</p>}
+      {blocked && (
+        <p class="notice error" role="alert">
+          {blocked}
+        </p>
+      )}
       <button type="button" class="primary" disabled={!!blocked || isRunning('download')} onClick={() => void download(p)}>
         {p.stagedBytes > 0 ? `Resume download (${formatBytes(p.needBytes)} left)` : `Download ${formatBytes(p.needBytes)}`}
       </button>
@@ -77,15 +105,33 @@ export function HubCard() {
   return (
     <section class="card" aria-labelledby="hub-heading">
       <h3 id="hub-heading">From the Hugging Face hub</h3>
-      <form class="row" onSubmit={(e) => { e.preventDefault(); void runPreflight(); }}>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void runPreflight();
+        }}
+      >
         <label class="grow">
           <span>Repo id</span>
-          <input type="text" name="repo" value={repoInput.value} placeholder="org/name" autoComplete="off" spellcheck={false}
-            aria-describedby="hub-suggestions-label" onInput={(e) => (repoInput.value = e.currentTarget.value)} />
+          <input
+            type="text"
+            name="repo"
+            value={repoInput.value}
+            placeholder="org/name"
+            autoComplete="off"
+            spellcheck={false}
+            aria-describedby="hub-suggestions-label"
+            onInput={(e) => (repoInput.value = e.currentTarget.value)}
+          />
         </label>
-        <button type="submit" disabled={checking.value}>{checking.value ? 'Checking…' : 'Check files'}</button>
+        <button type="submit" disabled={checking.value}>
+          {checking.value ? 'Checking…' : 'Check files'}
+        </button>
       </form>
-      <p id="hub-suggestions-label" class="muted small">Suggested (download sizes as on the hub):</p>
+      <p id="hub-suggestions-label" class="muted small">
+        Suggested (download sizes as on the hub):
+      </p>
       <ul class="suggestions">
         {catalogue.suggested.map((s) => (
           <li key={s.repo}>
@@ -98,18 +144,43 @@ export function HubCard() {
       </ul>
       <details class="settings">
         <summary>Hub address: {hubUrl.value}</summary>
-        <form class="row" onSubmit={(e) => { e.preventDefault(); setHubUrl(hubDraft.value ?? hubUrl.value); hubDraft.value = null; }}>
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setHubUrl(hubDraft.value ?? hubUrl.value);
+            hubDraft.value = null;
+          }}
+        >
           <label class="grow">
             <span>Hub or mirror base URL</span>
-            <input type="url" name="hub-url" value={hubDraft.value ?? hubUrl.value} onInput={(e) => (hubDraft.value = e.currentTarget.value)} />
+            <input
+              type="url"
+              name="hub-url"
+              value={hubDraft.value ?? hubUrl.value}
+              onInput={(e) => (hubDraft.value = e.currentTarget.value)}
+            />
           </label>
           <button type="submit">Save</button>
-          <button type="button" class="secondary" onClick={() => { setHubUrl(DEFAULT_HUB_URL); hubDraft.value = null; }}>Default</button>
+          <button
+            type="button"
+            class="secondary"
+            onClick={() => {
+              setHubUrl(DEFAULT_HUB_URL);
+              hubDraft.value = null;
+            }}
+          >
+            Default
+          </button>
         </form>
         <p class="muted small">Files are fetched from &lt;base&gt;/&lt;repo&gt;/resolve/main/&lt;file&gt;. Saved in this browser.</p>
       </details>
       {checking.value && <p role="status">Listing the files of {repoInput.value}…</p>}
-      {preflightError.value && <p class="notice error" role="alert">{preflightError.value}</p>}
+      {preflightError.value && (
+        <p class="notice error" role="alert">
+          {preflightError.value}
+        </p>
+      )}
       {preflight.value && <Preflight p={preflight.value} />}
       <JobView kind="download" />
     </section>

@@ -7,8 +7,13 @@ import { clearJob, jobs, type JobKind } from './jobs.ts';
  * Byte stages show amount, rate and time left; compression names the layer and tensor.
  */
 const STAGE_LABEL: Record<Progress['stage'], string> = {
-  download: 'Downloading', compress: 'Compressing', write: 'Storing', load: 'Loading model', perplexity: 'Scoring text',
-  import: 'Importing', export: 'Zipping',
+  download: 'Downloading',
+  compress: 'Compressing',
+  write: 'Storing',
+  load: 'Loading model',
+  perplexity: 'Scoring text',
+  import: 'Importing',
+  export: 'Zipping',
 };
 
 const CANCEL_NOTE: Record<JobKind, string> = {
@@ -33,7 +38,7 @@ function details(p: Progress, startedAt: number): string {
   if (p.stage === 'compress') return `tensor ${p.done} of ${p.total}${p.item ? `: ${describeTensor(p.item)}` : ''}`;
   if (p.stage === 'perplexity') return `document ${p.done} of ${p.total}`;
   const amount = `${formatBytes(p.done)} of ${formatBytes(p.total)}`;
-  const rate = p.bytesPerSecond ?? (p.done / Math.max(0.001, (performance.now() - startedAt) / 1000));
+  const rate = p.bytesPerSecond ?? p.done / Math.max(0.001, (performance.now() - startedAt) / 1000);
   const eta = rate > 0 && p.total > p.done ? formatDuration((p.total - p.done) / rate) : undefined;
   return [amount, p.stage === 'download' ? formatRate(rate) : undefined, eta && `${eta} left`, p.item].filter(Boolean).join(' · ');
 }
@@ -47,7 +52,9 @@ export function JobView({ kind }: { kind: JobKind }) {
     return (
       <div class="job" role="group" aria-labelledby={`${id}-title`}>
         <div class="job-head">
-          <span id={`${id}-title`} class="job-title">{job.title}</span>
+          <span id={`${id}-title`} class="job-title">
+            {job.title}
+          </span>
           <button type="button" class="secondary" onClick={() => job.controller.abort(new Error('cancelled by the user'))}>
             Cancel
           </button>
@@ -66,7 +73,9 @@ export function JobView({ kind }: { kind: JobKind }) {
         <strong>{job.status === 'failed' ? `${job.title} failed: ` : `${job.title}: cancelled. `}</strong>
         {job.status === 'failed' ? job.message : CANCEL_NOTE[kind]}
       </p>
-      <button type="button" class="link" onClick={() => clearJob(kind)}>Dismiss</button>
+      <button type="button" class="link" onClick={() => clearJob(kind)}>
+        Dismiss
+      </button>
     </div>
   );
 }

@@ -1,5 +1,5 @@
 import { signal } from '@preact/signals';
-import { isShrinkrayError, type Progress } from '../worker/client.ts';
+import { isShrinkrayError, whileBusy, type Progress } from '../worker/client.ts';
 
 /**
  * Long calls the page starts (download, import, compress, evaluate, export): one of each
@@ -37,14 +37,16 @@ export function clearJob(kind: JobKind): void {
 
 /** Runs `body` as the job of its kind; resolves undefined when it failed or was cancelled (the job says which). */
 export async function runJob<T>(
-  kind: JobKind, title: string,
+  kind: JobKind,
+  title: string,
   body: (o: { signal: AbortSignal; onProgress: (p: Progress) => void }) => Promise<T>,
 ): Promise<T | undefined> {
   if (isRunning(kind)) return undefined;
   const controller = new AbortController();
   jobs.value = { ...jobs.value, [kind]: { kind, title, status: 'running', startedAt: performance.now(), controller } };
   try {
-    const result = await body({ signal: controller.signal, onProgress: (p) => update(kind, { progress: p }) });
+    // The busy lock keeps the service worker from reloading the page under a running job.
+    const result = await whileBusy(() => body({ signal: controller.signal, onProgress: (p) => update(kind, { progress: p }) }));
     update(kind, { status: 'done' });
     return result;
   } catch (e) {

@@ -12,7 +12,10 @@ import { chooseSource, compressor, ensurePersisted, reportId, showTab } from './
 const dragging = signal(false);
 
 const KIND_TEXT = {
-  'hf-folder': 'Hugging Face folder', llama2c: 'llama2.c checkpoint', 'exported-zip': 'Shrinkray zip', 'exported-folder': 'Shrinkray folder',
+  'hf-folder': 'Hugging Face folder',
+  llama2c: 'llama2.c checkpoint',
+  'exported-zip': 'Shrinkray zip',
+  'exported-folder': 'Shrinkray folder',
 } as const;
 export const lastImport = signal<string | null>(null);
 
@@ -21,7 +24,8 @@ export async function importFiles(files: LocalFile[]): Promise<void> {
   lastImport.value = null;
   const top = files[0]!.path.split('/')[0]!;
   const oneFolder = files.length > 1 && files.every((f) => f.path.startsWith(`${top}/`));
-  const title = files.length === 1 ? `Importing ${files[0]!.path}` : oneFolder ? `Importing the folder ${top}` : `Importing ${files.length} files`;
+  const title =
+    files.length === 1 ? `Importing ${files[0]!.path}` : oneFolder ? `Importing the folder ${top}` : `Importing ${files.length} files`;
   const info = await runJob('import', title, ({ signal, onProgress }) => compressor.importLocal(files, { signal, onProgress }));
   if (!info) return;
   await ensurePersisted();
@@ -40,12 +44,15 @@ export function LocalCard() {
     <section class="card" aria-labelledby="local-heading">
       <h3 id="local-heading">From your disk</h3>
       <p class="muted small">
-        A Hugging Face folder (config.json, model.safetensors or shards with their index, tokenizer.json), a llama2.c
-        checkpoint with its tokenizer .bin, or a zip exported by Shrinkray. Nothing leaves this tab.
+        A Hugging Face folder (config.json, model.safetensors or shards with their index, tokenizer.json), a llama2.c checkpoint with its
+        tokenizer .bin, or a zip exported by Shrinkray. Nothing leaves this tab.
       </p>
       <div
         class={dragging.value ? 'dropzone over' : 'dropzone'}
-        onDragOver={(e) => { e.preventDefault(); dragging.value = true; }}
+        onDragOver={(e) => {
+          e.preventDefault();
+          dragging.value = true;
+        }}
         onDragLeave={() => (dragging.value = false)}
         onDrop={(e) => {
           e.preventDefault();
@@ -57,17 +64,36 @@ export function LocalCard() {
         <div class="row center">
           <label class="file-button">
             <span>Choose files…</span>
-            <input type="file" multiple disabled={busy} accept=".json,.safetensors,.bin,.zip,.jinja,.txt"
-              onChange={(e) => { void importFiles(inputFiles(e.currentTarget.files)); e.currentTarget.value = ''; }} />
+            <input
+              type="file"
+              multiple
+              disabled={busy}
+              accept=".json,.safetensors,.bin,.zip,.jinja,.txt"
+              onChange={(e) => {
+                void importFiles(inputFiles(e.currentTarget.files));
+                e.currentTarget.value = '';
+              }}
+            />
           </label>
           <label class="file-button">
             <span>Choose a folder…</span>
-            <input type="file" disabled={busy} {...{ webkitdirectory: true }}
-              onChange={(e) => { void importFiles(inputFiles(e.currentTarget.files)); e.currentTarget.value = ''; }} />
+            <input
+              type="file"
+              disabled={busy}
+              {...{ webkitdirectory: true }}
+              onChange={(e) => {
+                void importFiles(inputFiles(e.currentTarget.files));
+                e.currentTarget.value = '';
+              }}
+            />
           </label>
         </div>
       </div>
-      {lastImport.value && <p class="notice ok" role="status">{lastImport.value}</p>}
+      {lastImport.value && (
+        <p class="notice ok" role="status">
+          {lastImport.value}
+        </p>
+      )}
     </section>
   );
 }

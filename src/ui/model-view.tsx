@@ -10,15 +10,21 @@ export function ModelView() {
   const stored = models.value.filter(isSourceModel);
   return (
     <section aria-labelledby="model-heading" class="screen">
-      <h2 id="model-heading" tabIndex={-1}>Choose a model to shrink</h2>
+      <h2 id="model-heading" tabIndex={-1}>
+        Choose a model to shrink
+      </h2>
       {stored.length > 0 && (
         <section class="card" aria-labelledby="stored-heading">
           <h3 id="stored-heading">Already stored</h3>
           <ul class="pick-list">
             {stored.map((m) => (
               <li key={m.id}>
-                <button type="button" class={m.id === sourceId.value ? 'chip selected' : 'chip'} aria-pressed={m.id === sourceId.value}
-                  onClick={() => void chooseSource(m.id)}>
+                <button
+                  type="button"
+                  class={m.id === sourceId.value ? 'chip selected' : 'chip'}
+                  aria-pressed={m.id === sourceId.value}
+                  onClick={() => void chooseSource(m.id)}
+                >
                   {modelName(m.id)} <span class="muted">· {formatBytes(m.bytes)}</span>
                 </button>
               </li>

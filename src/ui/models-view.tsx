@@ -5,7 +5,19 @@ import { isRunning } from './jobs.ts';
 import { importFiles } from './local-card.tsx';
 import { exportModel } from './model-actions.ts';
 import { ReportView } from './report-view.tsx';
-import { chatModelId, chooseSource, compressor, isSourceModel, modelName, models, refreshModels, reportId, showTab, storeError, usage } from './state.ts';
+import {
+  chatModelId,
+  chooseSource,
+  compressor,
+  isSourceModel,
+  modelName,
+  models,
+  refreshModels,
+  reportId,
+  showTab,
+  storeError,
+  usage,
+} from './state.ts';
 import { inputFiles } from './dropped-files.ts';
 
 /**
@@ -35,14 +47,27 @@ function Usage() {
   return (
     <div class="usage">
       <p>
-        Models take <strong data-testid="model-bytes" title={exactBytes(u.modelBytes)}>{formatBytes(u.modelBytes)}</strong>
-        {u.stagedBytes > 0 && <> and unfinished downloads <span data-testid="staged-bytes">{formatBytes(u.stagedBytes)}</span></>}
-        {u.quota !== undefined && <>; this site uses {formatBytes(used)} of a {formatBytes(u.quota)} quota</>}.{' '}
-        {u.persisted ? 'Storage is persistent: the browser will not evict it.' : 'Storage is not persistent: the browser may evict it when the disk fills.'}
+        Models take{' '}
+        <strong data-testid="model-bytes" title={exactBytes(u.modelBytes)}>
+          {formatBytes(u.modelBytes)}
+        </strong>
+        {u.stagedBytes > 0 && (
+          <>
+            {' '}
+            and unfinished downloads <span data-testid="staged-bytes">{formatBytes(u.stagedBytes)}</span>
+          </>
+        )}
+        {u.quota !== undefined && (
+          <>
+            ; this site uses {formatBytes(used)} of a {formatBytes(u.quota)} quota
+          </>
+        )}
+        .{' '}
+        {u.persisted
+          ? 'Storage is persistent: the browser will not evict it.'
+          : 'Storage is not persistent: the browser may evict it when the disk fills.'}
       </p>
-      {u.quota !== undefined && (
-        <progress max={100} value={percent(used, u.quota)} aria-label="Storage used of the quota" />
-      )}
+      {u.quota !== undefined && <progress max={100} value={percent(used, u.quota)} aria-label="Storage used of the quota" />}
     </div>
   );
 }
@@ -53,21 +78,66 @@ function ModelRow({ m }: { m: StoredModelInfo }) {
     <li class="model-row">
       <div class="model-main">
         <strong>{modelName(m.id)}</strong>
-        <span class="muted small">{sourceText(m)}{m.recipe ? ` · recipe ${m.recipe}` : ''} · {formatDate(m.createdAt)}</span>
+        <span class="muted small">
+          {sourceText(m)}
+          {m.recipe ? ` · recipe ${m.recipe}` : ''} · {formatDate(m.createdAt)}
+        </span>
       </div>
-      <span class="num" title={exactBytes(m.bytes)}>{formatBytes(m.bytes)}</span>
+      <span class="num" title={exactBytes(m.bytes)}>
+        {formatBytes(m.bytes)}
+      </span>
       <div class="row wrap actions">
-        {isSourceModel(m) && <button type="button" onClick={() => void chooseSource(m.id)}>Shrink</button>}
-        <button type="button" onClick={() => { chatModelId.value = m.id; showTab('chat'); }}>Chat</button>
-        {compressed && <button type="button" aria-pressed={reportId.value === m.id} onClick={() => (reportId.value = reportId.value === m.id ? null : m.id)}>Report</button>}
-        {compressed && <button type="button" disabled={isRunning('export')} onClick={() => void exportModel(m)}>Export zip</button>}
-        <button type="button" class="danger" onClick={() => void remove(m)} aria-label={`Delete ${modelName(m.id)}`}>Delete</button>
+        {isSourceModel(m) && (
+          <button type="button" onClick={() => void chooseSource(m.id)}>
+            Shrink
+          </button>
+        )}
+        <button
+          type="button"
+          onClick={() => {
+            chatModelId.value = m.id;
+            showTab('chat');
+          }}
+        >
+          Chat
+        </button>
+        {compressed && (
+          <button
+            type="button"
+            aria-pressed={reportId.value === m.id}
+            onClick={() => (reportId.value = reportId.value === m.id ? null : m.id)}
+          >
+            Report
+          </button>
+        )}
+        {compressed && (
+          <button type="button" disabled={isRunning('export')} onClick={() => void exportModel(m)}>
+            Export zip
+          </button>
+        )}
+        <button type="button" class="danger" onClick={() => void remove(m)} aria-label={`Delete ${modelName(m.id)}`}>
+          Delete
+        </button>
       </div>
       <details class="files-detail">
         <summary>{m.files.length} files</summary>
         <table class="files">
-          <thead><tr><th scope="col">File</th><th scope="col" class="num">Bytes</th></tr></thead>
-          <tbody>{m.files.map((f) => <tr key={f.path}><td>{f.path}</td><td class="num">{f.size.toLocaleString('en-US')}</td></tr>)}</tbody>
+          <thead>
+            <tr>
+              <th scope="col">File</th>
+              <th scope="col" class="num">
+                Bytes
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {m.files.map((f) => (
+              <tr key={f.path}>
+                <td>{f.path}</td>
+                <td class="num">{f.size.toLocaleString('en-US')}</td>
+              </tr>
+            ))}
+          </tbody>
         </table>
       </details>
     </li>
@@ -79,23 +149,42 @@ export function ModelsView() {
   const report = list.find((m) => m.id === reportId.value && m.source.kind === 'compressed');
   return (
     <section aria-labelledby="models-heading" class="screen">
-      <h2 id="models-heading" tabIndex={-1}>Stored models</h2>
+      <h2 id="models-heading" tabIndex={-1}>
+        Stored models
+      </h2>
       <div class="card">
         <Usage />
-        {storeError.value && <p class="notice error" role="alert">{storeError.value}</p>}
+        {storeError.value && (
+          <p class="notice error" role="alert">
+            {storeError.value}
+          </p>
+        )}
         {list.length === 0 ? (
           <div class="empty">
             <p>Nothing is stored yet. Models you download, import or compress appear here, and stay available offline.</p>
-            <button type="button" onClick={() => showTab('model')}>Choose a model</button>
+            <button type="button" onClick={() => showTab('model')}>
+              Choose a model
+            </button>
           </div>
         ) : (
-          <ul class="model-list" aria-label="Stored models">{list.map((m) => <ModelRow key={m.id} m={m} />)}</ul>
+          <ul class="model-list" aria-label="Stored models">
+            {list.map((m) => (
+              <ModelRow key={m.id} m={m} />
+            ))}
+          </ul>
         )}
         <div class="row wrap">
           <label class="file-button">
             <span>Import a zip…</span>
-            <input type="file" accept=".zip,application/zip" disabled={isRunning('import')}
-              onChange={(e) => { void importFiles(inputFiles(e.currentTarget.files)); e.currentTarget.value = ''; }} />
+            <input
+              type="file"
+              accept=".zip,application/zip"
+              disabled={isRunning('import')}
+              onChange={(e) => {
+                void importFiles(inputFiles(e.currentTarget.files));
+                e.currentTarget.value = '';
+              }}
+            />
           </label>
         </div>
         <JobView kind="import" />

@@ -21,8 +21,8 @@ export function ModelSummary({ config }: { config: ModelConfig }) {
   const params = paramsOf(config);
   return (
     <p class="muted small">
-      {config.architecture}: {config.numLayers} layers, width {config.hiddenSize}, {config.numHeads} heads ({config.numKvHeads} KV),
-      FFN {config.intermediateSize}, vocabulary {config.vocabSize.toLocaleString('en-US')}, context {config.maxPositionEmbeddings};{' '}
+      {config.architecture}: {config.numLayers} layers, width {config.hiddenSize}, {config.numHeads} heads ({config.numKvHeads} KV), FFN{' '}
+      {config.intermediateSize}, vocabulary {config.vocabSize.toLocaleString('en-US')}, context {config.maxPositionEmbeddings};{' '}
       {params >= 1e6 ? `${(params / 1e6).toFixed(1)}M` : `${(params / 1e3).toFixed(0)}K`} parameters.
     </p>
   );
@@ -33,7 +33,8 @@ export async function compressChosen(): Promise<void> {
   if (!id) return;
   const recipe = recipeText.value;
   const info = await runJob('compress', `Compressing ${modelName(id)} with ${recipe}`, ({ signal, onProgress }) =>
-    compressor.compress(id, recipe, { signal, onProgress }));
+    compressor.compress(id, recipe, { signal, onProgress }),
+  );
   await ensurePersisted();
   if (!info) return;
   reportId.value = info.id;
@@ -60,21 +61,38 @@ export function RecipeView() {
           const id = `preset-${p.recipe.replace(/[^a-z0-9]/g, '-')}`;
           return (
             <div class="preset" key={p.recipe}>
-              <input type="radio" name="preset" id={id} value={p.recipe} checked={check.ok && check.canonical === p.recipe}
-                disabled={!fit.ok} aria-describedby={`${id}-about`} onChange={() => (recipeText.value = p.recipe)} />
+              <input
+                type="radio"
+                name="preset"
+                id={id}
+                value={p.recipe}
+                checked={check.ok && check.canonical === p.recipe}
+                disabled={!fit.ok}
+                aria-describedby={`${id}-about`}
+                onChange={() => (recipeText.value = p.recipe)}
+              />
               <label for={id}>
                 <strong>{p.label}</strong> <code>{p.recipe}</code>
                 {fit.ok && fit.bytesOut !== undefined && <span class="muted"> · about {formatBytes(fit.bytesOut)}</span>}
               </label>
-              <p id={`${id}-about`} class="muted small">{fit.ok ? p.description : `Does not fit this model: ${fit.error}`}</p>
+              <p id={`${id}-about`} class="muted small">
+                {fit.ok ? p.description : `Does not fit this model: ${fit.error}`}
+              </p>
             </div>
           );
         })}
       </fieldset>
       <label for="recipe-text">Recipe (advanced: steps joined by +)</label>
-      <input id="recipe-text" type="text" value={recipeText.value} spellcheck={false} autoComplete="off"
-        aria-invalid={!check.ok} aria-describedby="recipe-check recipe-grammar"
-        onInput={(e) => (recipeText.value = e.currentTarget.value)} />
+      <input
+        id="recipe-text"
+        type="text"
+        value={recipeText.value}
+        spellcheck={false}
+        autoComplete="off"
+        aria-invalid={!check.ok}
+        aria-describedby="recipe-check recipe-grammar"
+        onInput={(e) => (recipeText.value = e.currentTarget.value)}
+      />
       <p id="recipe-check" class={check.ok ? 'small ok' : 'small bad'} aria-live="polite">
         {check.ok
           ? `Valid: ${check.canonical}${check.bytesOut !== undefined ? `, about ${formatBytes(check.bytesIn)} → ${formatBytes(check.bytesOut)} of weights` : ''}${config ? '' : ' (choose a model to check it against)'}.`
@@ -83,11 +101,22 @@ export function RecipeView() {
       <details id="recipe-grammar" class="small">
         <summary>Recipe steps</summary>
         <ul>
-          <li><code>int4</code>, <code>int8</code> (also int2): round-to-nearest in blocks, <code>-g32</code>…<code>-g256</code> sets the block, <code>-asym</code> adds zero points.</li>
-          <li><code>emb8</code>, <code>emb4</code>: quantize the embedding and classifier too.</li>
-          <li><code>fp16</code>: half-precision storage of what is not quantized.</li>
-          <li><code>ffn25</code>, <code>heads25</code>: remove FFN channels or KV groups (smaller and faster, lower quality).</li>
-          <li><code>mag50</code>, <code>2:4</code>: sparsity by magnitude (a quality study: no size or speed gain here).</li>
+          <li>
+            <code>int4</code>, <code>int8</code> (also int2): round-to-nearest in blocks, <code>-g32</code>…<code>-g256</code> sets the
+            block, <code>-asym</code> adds zero points.
+          </li>
+          <li>
+            <code>emb8</code>, <code>emb4</code>: quantize the embedding and classifier too.
+          </li>
+          <li>
+            <code>fp16</code>: half-precision storage of what is not quantized.
+          </li>
+          <li>
+            <code>ffn25</code>, <code>heads25</code>: remove FFN channels or KV groups (smaller and faster, lower quality).
+          </li>
+          <li>
+            <code>mag50</code>, <code>2:4</code>: sparsity by magnitude (a quality study: no size or speed gain here).
+          </li>
         </ul>
       </details>
       <div class="row">

@@ -29,20 +29,48 @@ function Evaluation({ e }: { e: ModelEvaluation }) {
         Measured on {e.textName} ({a.docs} documents, {a.tokens.toLocaleString('en-US')} tokens), {e.device}
         {e.device === 'wasm' ? ` with ${e.threads} thread${e.threads === 1 ? '' : 's'}` : ''}, {formatDate(e.measuredAt)}
       </caption>
-      <thead><tr><th scope="col" /><th scope="col" class="num">Before</th><th scope="col" class="num">After</th></tr></thead>
+      <thead>
+        <tr>
+          <th scope="col" />
+          <th scope="col" class="num">
+            Before
+          </th>
+          <th scope="col" class="num">
+            After
+          </th>
+        </tr>
+      </thead>
       <tbody>
         <tr>
-          <th scope="row">Perplexity <span class="small">(lower is better)</span></th>
-          <td class="num" data-testid="ppl-before">{b ? formatNumber(b.ppl) : '—'}</td>
-          <td class="num" data-testid="ppl-after">{formatNumber(a.ppl)}<Ratio before={b?.ppl} after={a.ppl} /></td>
+          <th scope="row">
+            Perplexity <span class="small">(lower is better)</span>
+          </th>
+          <td class="num" data-testid="ppl-before">
+            {b ? formatNumber(b.ppl) : '—'}
+          </td>
+          <td class="num" data-testid="ppl-after">
+            {formatNumber(a.ppl)}
+            <Ratio before={b?.ppl} after={a.ppl} />
+          </td>
         </tr>
         <tr>
           <th scope="row">Decode speed</th>
           <td class="num">{b ? `${b.tokensPerSecond.toFixed(1)} tokens/s` : '—'}</td>
-          <td class="num">{a.tokensPerSecond.toFixed(1)} tokens/s<Ratio before={b?.tokensPerSecond} after={a.tokensPerSecond} lowerIsBetter={false} /></td>
+          <td class="num">
+            {a.tokensPerSecond.toFixed(1)} tokens/s
+            <Ratio before={b?.tokensPerSecond} after={a.tokensPerSecond} lowerIsBetter={false} />
+          </td>
         </tr>
       </tbody>
-      {e.beforeProblem && <tfoot><tr><td colSpan={3} class="small muted">No “before” figures: {e.beforeProblem}.</td></tr></tfoot>}
+      {e.beforeProblem && (
+        <tfoot>
+          <tr>
+            <td colSpan={3} class="small muted">
+              No “before” figures: {e.beforeProblem}.
+            </td>
+          </tr>
+        </tfoot>
+      )}
     </table>
   );
 }
@@ -54,7 +82,11 @@ function TextPicker() {
         <span>Text to score</span>
         <select value={textChoice.value} onChange={(e) => (textChoice.value = e.currentTarget.value as TextChoice)}>
           <option value="auto">Automatic (stories for the demo, English otherwise)</option>
-          {catalogue.texts.map((t) => <option key={t.id} value={t.id}>{t.label}</option>)}
+          {catalogue.texts.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.label}
+            </option>
+          ))}
           <option value="pasted">Text I paste</option>
         </select>
       </label>
@@ -76,14 +108,27 @@ export function ReportView({ info }: { info: StoredModelInfo }) {
   const onnxBytes = info.files.filter((f) => f.path.startsWith('onnx/')).reduce((s, f) => s + f.size, 0);
   return (
     <section class="card report" aria-labelledby="report-heading">
-      <h3 id="report-heading" tabIndex={-1}>Report: {modelName(info.id)}</h3>
+      <h3 id="report-heading" tabIndex={-1}>
+        Report: {modelName(info.id)}
+      </h3>
       <table class="facts">
         <tbody>
-          <tr><th scope="row">Recipe</th><td>{info.recipe ?? r.recipe ?? 'unknown'}</td></tr>
-          <tr><th scope="row">Made from</th><td>{from ? modelName(from) : 'unknown'}{from && !source ? ' (no longer stored)' : ''}</td></tr>
+          <tr>
+            <th scope="row">Recipe</th>
+            <td>{info.recipe ?? r.recipe ?? 'unknown'}</td>
+          </tr>
+          <tr>
+            <th scope="row">Made from</th>
+            <td>
+              {from ? modelName(from) : 'unknown'}
+              {from && !source ? ' (no longer stored)' : ''}
+            </td>
+          </tr>
           <tr>
             <th scope="row">Weights before</th>
-            <td data-testid="bytes-before">{r.bytesIn !== undefined ? `${formatBytes(r.bytesIn)} (${exactBytes(r.bytesIn)})` : 'unknown'}</td>
+            <td data-testid="bytes-before">
+              {r.bytesIn !== undefined ? `${formatBytes(r.bytesIn)} (${exactBytes(r.bytesIn)})` : 'unknown'}
+            </td>
           </tr>
           <tr>
             <th scope="row">Weights after</th>
@@ -92,8 +137,20 @@ export function ReportView({ info }: { info: StoredModelInfo }) {
               <Ratio before={r.bytesIn} after={r.bytesOut} />
             </td>
           </tr>
-          <tr><th scope="row">Stored files</th><td>{formatBytes(info.bytes)} in {info.files.length} files, of which ONNX {formatBytes(onnxBytes)}</td></tr>
-          {r.seconds !== undefined && <tr><th scope="row">Compression time</th><td>{r.seconds.toFixed(1)} s{r.quantizer ? ` (${r.quantizer} kernels)` : ''}</td></tr>}
+          <tr>
+            <th scope="row">Stored files</th>
+            <td>
+              {formatBytes(info.bytes)} in {info.files.length} files, of which ONNX {formatBytes(onnxBytes)}
+            </td>
+          </tr>
+          {r.seconds !== undefined && (
+            <tr>
+              <th scope="row">Compression time</th>
+              <td>
+                {r.seconds.toFixed(1)} s{r.quantizer ? ` (${r.quantizer} kernels)` : ''}
+              </td>
+            </tr>
+          )}
         </tbody>
       </table>
       <h4>Quality and speed</h4>
@@ -103,8 +160,18 @@ export function ReportView({ info }: { info: StoredModelInfo }) {
         <button type="button" disabled={isRunning('evaluate')} onClick={() => void evaluateModel(info)}>
           {r.evaluation ? 'Measure again' : 'Measure perplexity and speed'}
         </button>
-        <button type="button" onClick={() => { chatModelId.value = info.id; showTab('chat'); }}>Chat with it</button>
-        <button type="button" class="secondary" disabled={isRunning('export')} onClick={() => void exportModel(info)}>Export as zip</button>
+        <button
+          type="button"
+          onClick={() => {
+            chatModelId.value = info.id;
+            showTab('chat');
+          }}
+        >
+          Chat with it
+        </button>
+        <button type="button" class="secondary" disabled={isRunning('export')} onClick={() => void exportModel(info)}>
+          Export as zip
+        </button>
       </div>
       <JobView kind="evaluate" />
       <JobView kind="export" />

@@ -7,19 +7,29 @@ export function ShrinkView() {
   const report = models.value.find((m) => m.id === reportId.value);
   return (
     <section aria-labelledby="shrink-heading" class="screen">
-      <h2 id="shrink-heading" tabIndex={-1}>Shrink it</h2>
+      <h2 id="shrink-heading" tabIndex={-1}>
+        Shrink it
+      </h2>
       <section class="card" aria-labelledby="chosen-heading">
         <h3 id="chosen-heading">Model</h3>
         {sourceId.value ? (
           <>
-            <p><strong>{modelName(sourceId.value)}</strong></p>
+            <p>
+              <strong>{modelName(sourceId.value)}</strong>
+            </p>
             {sourceConfig.value && <ModelSummary config={sourceConfig.value} />}
-            {sourceError.value && <p class="notice error" role="alert">{sourceError.value}</p>}
+            {sourceError.value && (
+              <p class="notice error" role="alert">
+                {sourceError.value}
+              </p>
+            )}
           </>
         ) : (
           <div class="empty">
             <p>No model chosen yet.</p>
-            <button type="button" onClick={() => showTab('model')}>Choose a model</button>
+            <button type="button" onClick={() => showTab('model')}>
+              Choose a model
+            </button>
           </div>
         )}
       </section>

@@ -1,6 +1,11 @@
 import { signal } from '@preact/signals';
 import {
-  createCompressClient, DEFAULT_HUB_URL, type ChatDevice, type ModelConfig, type StoredModelInfo, type StoreUsage,
+  createCompressClient,
+  DEFAULT_HUB_URL,
+  type ChatDevice,
+  type ModelConfig,
+  type StoredModelInfo,
+  type StoreUsage,
 } from '../worker/client.ts';
 
 /**

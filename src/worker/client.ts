@@ -1,4 +1,5 @@
 import * as Comlink from 'comlink';
+import { whileBusy } from '../pwa/busy-lock.ts';
 import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
 import type {
@@ -12,6 +13,8 @@ export type * from './protocol.ts';
 export type { StoreUsage } from '../store/store-types.ts';
 export type { ModelConfig } from '../model/config.ts';
 export { DEFAULT_HUB_URL } from '../fetch/hub-url.ts';
+// A job made of several calls (load, measure, store) holds the busy lock for all of them.
+export { whileBusy } from '../pwa/busy-lock.ts';
 // Pure recipe checks and the preset table: the page checks a recipe as the user types, without a worker round trip.
 export { checkRecipe, RECIPE_PRESETS, type RecipeCheck, type RecipePreset } from './recipe-check.ts';
 // The UI imports only this module: the one error class it catches comes from here too.
@@ -51,14 +54,20 @@ export interface ChatClient {
   terminate(): void;
 }
 
-/** Runs one long call with a cancel port for its signal; the port closes when the call ends. */
+/**
+ * Runs one long call with a cancel port for its signal; the port closes when the call ends.
+ * The call holds the shared busy lock meanwhile, so the service worker's page code never
+ * reloads the page (into isolation, into an update) under a running job.
+ */
 async function withSignal<T>(signal: AbortSignal | undefined, call: (port: MessagePort | undefined) => Promise<T>): Promise<T> {
-  const { port, done } = cancelPortFor(signal);
-  try {
-    return await call(port && Comlink.transfer(port, [port]));
-  } finally {
-    done();
-  }
+  return whileBusy(async () => {
+    const { port, done } = cancelPortFor(signal);
+    try {
+      return await call(port && Comlink.transfer(port, [port]));
+    } finally {
+      done();
+    }
+  });
 }
 
 const proxied = <F extends (...args: never[]) => void>(f: F | undefined) => (f ? Comlink.proxy(f) : undefined);

@@ -16,7 +16,9 @@ import type { HubModelRequest, HubPreflight } from './protocol.ts';
  * so an unsupported architecture is named before a single weight byte is fetched.
  */
 export async function hubPreflight(
-  store: ModelStore, source: HubModelRequest, o: { signal?: AbortSignal; figures?: StorageFigures } = {},
+  store: ModelStore,
+  source: HubModelRequest,
+  o: { signal?: AbortSignal; figures?: StorageFigures } = {},
 ): Promise<HubPreflight> {
   const { signal } = o;
   const ref = hubRef(source.repo, source.revision, source.hubUrl);
@@ -44,9 +46,14 @@ export async function hubPreflight(
     problem = `${ref.repo} has only an ONNX export (${plan.weights.join(', ')}); Shrinkray compresses safetensors weights`;
   }
   return {
-    repo: ref.repo, revision: ref.revision, hubUrl: ref.baseUrl, format: plan.format,
+    repo: ref.repo,
+    revision: ref.revision,
+    hubUrl: ref.baseUrl,
+    format: plan.format,
     files: plan.files.map((f) => ({ path: f.path, ...(f.size !== undefined ? { size: f.size } : {}) })),
-    totalBytes, stagedBytes, needBytes,
+    totalBytes,
+    stagedBytes,
+    needBytes,
     ...(free !== undefined ? { freeBytes: free } : {}),
     fits: free === undefined || needBytes <= free,
     ...(architecture !== undefined ? { architecture } : {}),

@@ -18,7 +18,10 @@ const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 export function splitLlama2cPair(bins: LocalFile[]): { checkpoint: LocalFile; tokenizer: LocalFile } {
   if (bins.length !== 2) {
     const names = bins.map((b) => b.path).join(', ') || 'none';
-    throw new ShrinkrayError('missing_file', `a llama2.c model needs two .bin files, the checkpoint and its tokenizer (e.g. stories260K.bin + tok512.bin); got: ${names}`);
+    throw new ShrinkrayError(
+      'missing_file',
+      `a llama2.c model needs two .bin files, the checkpoint and its tokenizer (e.g. stories260K.bin + tok512.bin); got: ${names}`,
+    );
   }
   const named = bins.filter((b) => /(^|\/)tok[^/]*\.bin$/i.test(b.path));
   const tokenizer = named.length === 1 ? named[0]! : bins[0]!.file.size <= bins[1]!.file.size ? bins[0]! : bins[1]!;
@@ -31,17 +34,27 @@ export async function writeLlama2cModel(writer: ModelWriter, pair: { checkpoint:
     throw new ShrinkrayError('bad_file', `${tokenizer.path}: ${tokenizer.file.size} bytes is too large for a llama2.c tokenizer`);
   }
   const parts = await importLlama2c(blobSource(checkpoint.file, checkpoint.path), {
-    bytes: new Uint8Array(await tokenizer.file.arrayBuffer()), name: tokenizer.path,
+    bytes: new Uint8Array(await tokenizer.file.arrayBuffer()),
+    name: tokenizer.path,
   });
   const tensors = [...parts.ir.tensors.values()];
-  const header = safetensorsHeader(tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })), { format: 'pt' });
-  await writer.writeStream(MODEL_FILES.weights, (async function* () {
-    yield header;
-    for (const t of tensors) yield encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
-  })());
+  const header = safetensorsHeader(
+    tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })),
+    { format: 'pt' },
+  );
+  await writer.writeStream(
+    MODEL_FILES.weights,
+    (async function* () {
+      yield header;
+      for (const t of tensors) yield encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
+    })(),
+  );
   const { config } = parts.ir;
   await writer.writeJson(MODEL_FILES.config, toHfConfig(config));
   await writer.writeJson(MODEL_FILES.tokenizer, parts.tokenizerJson);
   await writer.writeJson(MODEL_FILES.tokenizerConfig, parts.tokenizerConfig);
-  await writer.writeJson(MODEL_FILES.generationConfig, parts.generationConfig ?? { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId[0] });
+  await writer.writeJson(
+    MODEL_FILES.generationConfig,
+    parts.generationConfig ?? { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId[0] },
+  );
 }

@@ -30,7 +30,12 @@ export function normalisePaths(files: LocalFile[]): { files: LocalFile[]; folder
   return { files: clean.map((f) => ({ ...f, path: f.path.slice(first.length + 1) })), folder: first };
 }
 
-export async function importLocalFiles(store: ModelStore, given: LocalFile[], onProgress?: ProgressCallback, signal?: AbortSignal): Promise<LocalImportResult> {
+export async function importLocalFiles(
+  store: ModelStore,
+  given: LocalFile[],
+  onProgress?: ProgressCallback,
+  signal?: AbortSignal,
+): Promise<LocalImportResult> {
   if (given.length === 0) throw new ShrinkrayError('bad_argument', 'no files were given to import');
   const { files, folder } = normalisePaths(given);
   const byPath = new Map(files.map((f) => [f.path, f]));
@@ -79,13 +84,22 @@ export async function importLocalFiles(store: ModelStore, given: LocalFile[], on
       return { source: { kind: 'local', name } };
     });
   }
-  const names = files.slice(0, 8).map((f) => f.path).join(', ');
-  throw new ShrinkrayError('missing_file',
-    `nothing to import in ${names}${files.length > 8 ? ', …' : ''}: expected a Hugging Face folder (config.json, model.safetensors or shards with their index, tokenizer.json), a llama2.c checkpoint with its tokenizer .bin, or a zip exported by Shrinkray`);
+  const names = files
+    .slice(0, 8)
+    .map((f) => f.path)
+    .join(', ');
+  throw new ShrinkrayError(
+    'missing_file',
+    `nothing to import in ${names}${files.length > 8 ? ', …' : ''}: expected a Hugging Face folder (config.json, model.safetensors or shards with their index, tokenizer.json), a llama2.c checkpoint with its tokenizer .bin, or a zip exported by Shrinkray`,
+  );
 }
 
 /** Writes with `body`, then commits; any failure discards what was staged. */
-async function run(writer: ModelWriter, kind: LocalImportKind, body: () => Promise<Omit<ModelManifest, 'files' | 'id'>>): Promise<LocalImportResult> {
+async function run(
+  writer: ModelWriter,
+  kind: LocalImportKind,
+  body: () => Promise<Omit<ModelManifest, 'files' | 'id'>>,
+): Promise<LocalImportResult> {
   try {
     const manifest = await writer.commit(await body());
     return { manifest, kind };
@@ -105,10 +119,17 @@ function exportedManifest(report: Record<string, unknown>): Omit<ModelManifest, 
   return { source: { kind: 'compressed', from }, recipe: String(report.recipe), report };
 }
 
-async function importZip(store: ModelStore, zip: File, name: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<LocalImportResult> {
+async function importZip(
+  store: ModelStore,
+  zip: File,
+  name: string,
+  onProgress?: ProgressCallback,
+  signal?: AbortSignal,
+): Promise<LocalImportResult> {
   const entries = await readZipDirectory(zip, name);
   for (const e of entries) {
-    if (e.path.startsWith('/') || e.path.split('/').includes('..')) throw new ShrinkrayError('bad_file', `${name}: entry '${e.path}' is not a relative path`);
+    if (e.path.startsWith('/') || e.path.split('/').includes('..'))
+      throw new ShrinkrayError('bad_file', `${name}: entry '${e.path}' is not a relative path`);
   }
   // A zip of the folder (rather than of its contents) has one folder in front of every path.
   const first = entries[0]?.path.split('/')[0] ?? '';

@@ -13,8 +13,14 @@ import { openHfModel } from '../model/hf-model.ts';
  */
 
 // Files of a Hugging Face folder the app keeps; anything else (README, onnx/, .bin) is left out.
-export const HF_SIDE_FILES = [MODEL_FILES.config, MODEL_FILES.generationConfig, MODEL_FILES.tokenizer, MODEL_FILES.tokenizerConfig,
-  MODEL_FILES.specialTokensMap, MODEL_FILES.chatTemplate];
+export const HF_SIDE_FILES = [
+  MODEL_FILES.config,
+  MODEL_FILES.generationConfig,
+  MODEL_FILES.tokenizer,
+  MODEL_FILES.tokenizerConfig,
+  MODEL_FILES.specialTokensMap,
+  MODEL_FILES.chatTemplate,
+];
 
 /** Opens and checks an HF-layout model; returns its config and the weight files it uses. */
 export async function checkHfModel(open: OpenModelFile): Promise<{ config: ModelConfig; weightFiles: string[] }> {
@@ -28,9 +34,11 @@ export async function checkHfModel(open: OpenModelFile): Promise<{ config: Model
 export async function checkExportedModel(open: OpenModelFile): Promise<{ config: ModelConfig; report: Record<string, unknown> }> {
   const config = parseHfConfig(await requireJson(open, MODEL_FILES.config), MODEL_FILES.config);
   await requireJson(open, MODEL_FILES.tokenizer);
-  if (!(await open(MODEL_FILES.onnxModel))) throw new ShrinkrayError('missing_file', `${MODEL_FILES.onnxModel}: the exported model has no ONNX graph`);
+  if (!(await open(MODEL_FILES.onnxModel)))
+    throw new ShrinkrayError('missing_file', `${MODEL_FILES.onnxModel}: the exported model has no ONNX graph`);
   const report = await requireJson(open, MODEL_FILES.report);
-  if (typeof report.recipe !== 'string') throw new ShrinkrayError('bad_file', "shrinkray.json: has no 'recipe' string; is this a zip Shrinkray exported?");
+  if (typeof report.recipe !== 'string')
+    throw new ShrinkrayError('bad_file', "shrinkray.json: has no 'recipe' string; is this a zip Shrinkray exported?");
   return { config, report };
 }
 

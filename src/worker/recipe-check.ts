@@ -18,9 +18,7 @@ export interface RecipePreset {
 
 export const RECIPE_PRESETS: readonly RecipePreset[] = Object.freeze(presets as RecipePreset[]);
 
-export type RecipeCheck =
-  | { ok: true; canonical: string; bytesIn?: number; bytesOut?: number }
-  | { ok: false; error: string };
+export type RecipeCheck = { ok: true; canonical: string; bytesIn?: number; bytesOut?: number } | { ok: false; error: string };
 
 /** Parses `text` and, with a config, checks it against the model and estimates the output size. */
 export function checkRecipe(text: string, config?: ModelConfig): RecipeCheck {

@@ -13,8 +13,12 @@ import type { ProgressCallback } from './protocol.ts';
  * host may not answer Range requests, and the demo is small.
  */
 export async function importUrlFolder(
-  store: ModelStore, baseUrl: string, files: string[], as: { id: string; name: string },
-  onProgress?: ProgressCallback, signal?: AbortSignal,
+  store: ModelStore,
+  baseUrl: string,
+  files: string[],
+  as: { id: string; name: string },
+  onProgress?: ProgressCallback,
+  signal?: AbortSignal,
 ): Promise<ModelManifest> {
   const responses: { path: string; res: Response }[] = [];
   for (const path of files) {
@@ -27,7 +31,10 @@ export async function importUrlFolder(
     if (!res.ok || html) {
       await res.body?.cancel();
       if (path === MODEL_FILES.config || path.endsWith('.safetensors') || path === MODEL_FILES.tokenizer) {
-        throw new ShrinkrayError('missing_file', `${as.name}: ${url} is missing (HTTP ${res.status}${html ? ', an HTML page' : ''}); run \`npm run fixtures\` to generate the demo model`);
+        throw new ShrinkrayError(
+          'missing_file',
+          `${as.name}: ${url} is missing (HTTP ${res.status}${html ? ', an HTML page' : ''}); run \`npm run fixtures\` to generate the demo model`,
+        );
       }
       continue; // optional side files
     }

@@ -17,13 +17,22 @@ const PIECE = 8 * 1024 * 1024;
 // fflate's Zip has no zip64: the local and central headers hold 32-bit sizes.
 const MAX_ZIP_BYTES = 2 ** 32 - 1;
 
-export async function exportModelZip(store: ModelStore, modelId: string, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Blob> {
+export async function exportModelZip(
+  store: ModelStore,
+  modelId: string,
+  onProgress?: ProgressCallback,
+  signal?: AbortSignal,
+): Promise<Blob> {
   const manifest = await getManifest(store, modelId);
   if (!manifest.files.some((f) => f.path === MODEL_FILES.onnxModel)) {
-    throw new ShrinkrayError('bad_argument', `model '${modelId}' is not a compressed model (no onnx/model.onnx); only compressed models export as a transformers.js folder`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `model '${modelId}' is not a compressed model (no onnx/model.onnx); only compressed models export as a transformers.js folder`,
+    );
   }
   const total = manifest.files.reduce((s, f) => s + f.size, 0);
-  if (total > MAX_ZIP_BYTES) throw new ShrinkrayError('bad_argument', `model '${modelId}' is ${total} bytes; zips over 4 GiB (zip64) are not supported`);
+  if (total > MAX_ZIP_BYTES)
+    throw new ShrinkrayError('bad_argument', `model '${modelId}' is ${total} bytes; zips over 4 GiB (zip64) are not supported`);
   // Parts are folded into Blobs every 64 MiB, so the browser can move them out of this heap.
   const blobs: Blob[] = [];
   let parts: Uint8Array[] = [];

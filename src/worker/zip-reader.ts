@@ -36,7 +36,10 @@ export async function readZipDirectory(blob: Blob, name: string): Promise<ZipEnt
   const tail = await bytesAt(blob, blob.size - tailLength, tailLength);
   let eocd = -1;
   for (let i = tailLength - 22; i >= 0; i--) {
-    if (tail.getUint32(i, true) === EOCD_SIG) { eocd = i; break; }
+    if (tail.getUint32(i, true) === EOCD_SIG) {
+      eocd = i;
+      break;
+    }
   }
   if (eocd < 0) throw bad('no end-of-directory record');
   const count = tail.getUint16(eocd + 10, true);
@@ -70,7 +73,8 @@ export async function* zipEntryPieces(blob: Blob, entry: ZipEntry, name: string)
   const header = await bytesAt(blob, entry.headerOffset, 30);
   if (header.getUint32(0, true) !== LFH_SIG) throw new ShrinkrayError('bad_file', `${name}: ${entry.path}: its local header is damaged`);
   const start = entry.headerOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
-  if (start + entry.compressedSize > blob.size) throw new ShrinkrayError('bad_file', `${name}: ${entry.path}: truncated (the archive ends inside it)`);
+  if (start + entry.compressedSize > blob.size)
+    throw new ShrinkrayError('bad_file', `${name}: ${entry.path}: truncated (the archive ends inside it)`);
   let produced = 0;
   const out: Uint8Array[] = [];
   const inflate = entry.method === 8 ? new Inflate((chunk) => out.push(chunk)) : undefined;

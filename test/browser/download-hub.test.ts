@@ -54,7 +54,7 @@ describe('resumable download into IndexedDB', () => {
     const { size, sha256 } = await listed(repo, 'model.safetensors');
     await control('faults', { [key]: { cutAtFileOffset: Math.floor(size * 0.4) } });
     const store = await newStore();
-    const { manifest, bytesFetched } = await downloadHubModel({ store, repo, baseUrl: hubUrl, ...fast });
+    const { manifest } = await downloadHubModel({ store, repo, baseUrl: hubUrl, ...fast });
     const s = await stats();
     const served = s.bytesServed[key]!;
     expect(s.cuts[key]).toBe(1);

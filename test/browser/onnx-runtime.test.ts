@@ -8,6 +8,7 @@ import { syntheticConfig, syntheticIR } from '../../src/model/synthetic-ir.ts';
 import { generate } from '../../src/runtime/generate.ts';
 import { createOnnxCausalLM, type OnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
+import { BUDGET } from '../error-budgets.ts';
 
 /**
  * The browser path end to end: fetch the fixture's safetensors over HTTP (public/ is
@@ -63,7 +64,7 @@ describe('onnxruntime-web in Chromium', () => {
     expect(greedy.webgpu).toEqual(greedy.wasm);
     let d = 0;
     for (let i = 0; i < firstLogits.wasm!.length; i++) d = Math.max(d, Math.abs(firstLogits.wasm![i]! - firstLogits.webgpu![i]!));
-    expect(d).toBeLessThan(1e-3);
+    expect(d).toBeLessThan(BUDGET.webgpuVsWasmLogits);
   });
 });
 
@@ -91,7 +92,7 @@ describe('fused com.microsoft ops in Chromium (GroupQueryAttention, SimplifiedLa
     for (const [key, got] of Object.entries(logits)) {
       let d = 0;
       for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(got[i]! - want[i]!));
-      expect(d, key).toBeLessThan(1e-3);
+      expect(d, key).toBeLessThan(BUDGET.webgpuVsWasmLogits);
     }
   });
 });

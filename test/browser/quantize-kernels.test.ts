@@ -8,6 +8,7 @@ import { loadQuantizeWasm, type WasmRtnKernel } from '../../src/kernels/quantize
 import { quantizeRtnWebGpu } from '../../src/kernels/quantize/webgpu/rtn-quantize.ts';
 import { matMulNBitsMaxError, matMulNBitsModel } from '../matmul-nbits-model.ts';
 import { lcgRng } from '../seeded-random.ts';
+import { BUDGET } from '../error-budgets.ts';
 
 // In real Chromium: the WASM SIMD build, its Web Worker pool and the WebGPU kernel
 // (SwiftShader here) against the scalar reference. Error budget: none for all three; the
@@ -145,7 +146,7 @@ describe('onnxruntime-web (default bundle) WebGPU EP runs MatMulNBits on our pac
         const seed = bits * 10 + (symmetric ? 1 : 0);
         const c = { M: 2, N: 8, K: 64, bits, blockSize: 32, symmetric, scaleDtype: 'f32' as const, seed };
         const maxErr = await matMulNBitsMaxError(ort, 'webgpu', c);
-        expect(maxErr).toBeLessThan(1e-4);
+        expect(maxErr).toBeLessThan(BUDGET.matMulNBitsVsDequantized);
       });
     }
   }

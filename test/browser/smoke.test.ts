@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Comlink from 'comlink';
 import type { EchoApi } from './echo.worker.ts';
+import { BUDGET } from '../error-budgets.ts';
 
 /**
  * What the product relies on in the browser, checked in real Chromium: WASM SIMD,
@@ -102,7 +103,7 @@ describe('WebGPU', () => {
       // a*x + b in f32 may be fused (one rounding) or not (two); allow one ulp-scale slack.
       let maxErr = 0;
       for (let i = 0; i < n; i++) maxErr = Math.max(maxErr, Math.abs(y[i]! - (a * x[i]! + b)));
-      expect(maxErr).toBeLessThan(1e-4);
+      expect(maxErr).toBeLessThan(BUDGET.gpuMultiplyAdd);
     } finally {
       device.destroy();
     }

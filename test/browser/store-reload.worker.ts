@@ -21,7 +21,7 @@ const api = {
       const files: Record<string, { size: number; sha256: string }> = {};
       for (const f of model?.files ?? []) {
         const src = await store.openFile(f.fileId, f.path);
-        const hash = new Sha256();
+        const hash = await Sha256.create();
         const piece = 1 << 20;
         for (let at = 0; at < src.size; at += piece) hash.update(await src.read(at, Math.min(piece, src.size - at)));
         files[f.path] = { size: src.size, sha256: hash.hex() };

@@ -1,5 +1,12 @@
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
-import { createCompressClient, ShrinkrayError, type CompressClient, type LocalFile, type ModelEvaluation, type Progress } from '../../src/worker/client.ts';
+import {
+  createCompressClient,
+  ShrinkrayError,
+  type CompressClient,
+  type LocalFile,
+  type ModelEvaluation,
+  type Progress,
+} from '../../src/worker/client.ts';
 
 /**
  * The compress worker's app features in real Chromium against the loopback hub: preflight,
@@ -44,7 +51,12 @@ describe('compress worker app features', () => {
   it('imports a model folder served over HTTP (the demo path), with progress, and reads its config', async () => {
     const c = client();
     const progress: Progress[] = [];
-    const info = await c.importUrlFolder(resolveUrl(STORIES), STORIES_FILES, { id: 'demo:stories260K', name: 'stories260K' }, { onProgress: (p) => progress.push(p) });
+    const info = await c.importUrlFolder(
+      resolveUrl(STORIES),
+      STORIES_FILES,
+      { id: 'demo:stories260K', name: 'stories260K' },
+      { onProgress: (p) => progress.push(p) },
+    );
     expect(info.id).toBe('demo:stories260K');
     expect(info.source).toEqual({ kind: 'demo', name: 'stories260K' });
     expect(info.files.map((f) => f.path).sort()).toEqual([...STORIES_FILES].sort());
@@ -71,7 +83,9 @@ describe('compress worker app features', () => {
     const usage = await c.usage();
     const bytes = new Uint8Array(await folder[1]!.file.arrayBuffer());
     bytes.fill(0x7b, 8, 40); // the header's JSON becomes '{{{{…'
-    const corrupt = folder.map((f) => (f.path.endsWith('model.safetensors') ? { path: f.path, file: new File([bytes], 'model.safetensors') } : f));
+    const corrupt = folder.map((f) =>
+      f.path.endsWith('model.safetensors') ? { path: f.path, file: new File([bytes], 'model.safetensors') } : f,
+    );
     const err = await c.importLocal(corrupt).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ShrinkrayError);
     expect((err as ShrinkrayError).message).toContain('model.safetensors');
@@ -79,8 +93,11 @@ describe('compress worker app features', () => {
     expect((await c.usage()).modelBytes).toBe(usage.modelBytes);
     expect((await c.usage()).stagedBytes).toBe(0);
 
-    const weird = folder.map((f) => (f.path.endsWith('config.json') && !f.path.includes('generation')
-      ? { path: f.path, file: new File([JSON.stringify({ architectures: ['<img src=x onerror=window.__x=1>'] })], 'config.json') } : f));
+    const weird = folder.map((f) =>
+      f.path.endsWith('config.json') && !f.path.includes('generation')
+        ? { path: f.path, file: new File([JSON.stringify({ architectures: ['<img src=x onerror=window.__x=1>'] })], 'config.json') }
+        : f,
+    );
     const archErr = await c.importLocal(weird).catch((e: unknown) => e);
     expect(archErr).toMatchObject({ code: 'unsupported_architecture' });
     expect((archErr as Error).message).toContain('<img src=x onerror=window.__x=1>');
@@ -102,8 +119,13 @@ describe('compress worker app features', () => {
     expect(back.report).toEqual(compressed.report);
 
     const evaluation: ModelEvaluation = {
-      textName: 'test', textChars: 10, device: 'wasm', threads: 1, measuredAt: 1,
-      before: null, after: { modelId: back.id, ppl: 3.5, nll: 1.25, tokens: 10, docs: 1, tokensPerSecond: 100, decodeTokens: 8 },
+      textName: 'test',
+      textChars: 10,
+      device: 'wasm',
+      threads: 1,
+      measuredAt: 1,
+      before: null,
+      after: { modelId: back.id, ppl: 3.5, nll: 1.25, tokens: 10, docs: 1, tokensPerSecond: 100, decodeTokens: 8 },
     };
     const saved = await c.saveEvaluation(back.id, evaluation);
     expect(saved.report!.evaluation).toEqual(evaluation);
@@ -114,7 +136,9 @@ describe('compress worker app features', () => {
   });
 
   it('refuses a zip that is not one', async () => {
-    const err = await client().importLocal([{ path: 'x.zip', file: new File(['not a zip at all'], 'x.zip') }]).catch((e: unknown) => e);
+    const err = await client()
+      .importLocal([{ path: 'x.zip', file: new File(['not a zip at all'], 'x.zip') }])
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'bad_file' });
     expect((err as Error).message).toContain('x.zip');
   });

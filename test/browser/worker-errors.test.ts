@@ -1,6 +1,6 @@
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { isShrinkrayError, ShrinkrayError } from '../../src/errors.ts';
 import { createChatClient, createCompressClient, type ChatClient, type CompressClient } from '../../src/worker/client.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /**
  * Corrupt and wrong inputs through the worker API, in real Chromium against the loopback
@@ -9,23 +9,14 @@ import { createChatClient, createCompressClient, type ChatClient, type CompressC
  */
 const hubUrl = inject('hubUrl');
 const storeName = `worker-errors-${Date.now()}`;
-let compress: CompressClient;
-let chat: ChatClient;
+const compress: CompressClient = createCompressClient({ storeName });
+const chat: ChatClient = createChatClient({ storeName });
 
 async function control(what: 'reset' | 'faults', body: unknown = {}): Promise<void> {
   const res = await fetch(`${hubUrl}/__hub/${what}`, { method: 'POST', body: JSON.stringify(body) });
   expect(res.ok).toBe(true);
 }
 
-async function failure(p: Promise<unknown>): Promise<ShrinkrayError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e, 'the call should have failed').toBeInstanceOf(ShrinkrayError);
-  expect(isShrinkrayError(e)).toBe(true);
-  return e as ShrinkrayError;
-}
-
-compress = createCompressClient({ storeName });
-chat = createChatClient({ storeName });
 afterAll(() => {
   compress.terminate();
   chat.terminate();
@@ -40,16 +31,12 @@ describe('downloads of corrupt models, through the compress worker', () => {
     ['a file whose size does not match', 'test-org/synthetic-4m', { 'test-org/synthetic-4m/model.safetensors': { corrupt: 'truncate' } }, 'bad_file', /^model\.safetensors: size mismatch/],
   ] as const)('%s', async (_what, repo, faults, code, message) => {
     await control('faults', faults);
-    const e = await failure(compress.download({ kind: 'hub', repo, hubUrl }));
-    expect(e.code).toBe(code);
-    expect(e.message).toMatch(message);
+    await expectShrinkrayError(compress.download({ kind: 'hub', repo, hubUrl }), code, message);
     expect(await compress.list()).toEqual([]);
   });
 
   it('a repo that does not exist', async () => {
-    const e = await failure(compress.download({ kind: 'hub', repo: 'test-org/no-such-model', hubUrl }));
-    expect(e.code).toBe('missing_file');
-    expect(e.message).toMatch(/test-org\/no-such-model/);
+    await expectShrinkrayError(compress.download({ kind: 'hub', repo: 'test-org/no-such-model', hubUrl }), 'missing_file', /test-org\/no-such-model/);
   });
 });
 
@@ -58,10 +45,9 @@ describe('cancelling a download through the worker', () => {
     const repo = 'test-org/synthetic-16m';
     await control('faults', { [`${repo}/model.safetensors`]: { bytesPerSecond: 8 * 1024 * 1024 } });
     const ac = new AbortController();
-    const e = await failure(compress.download({ kind: 'hub', repo, hubUrl }, {
+    await expectShrinkrayError(compress.download({ kind: 'hub', repo, hubUrl }, {
       signal: ac.signal, onProgress: (p) => { if (p.item === 'model.safetensors' && p.done > 4 * 1024 * 1024) ac.abort(); },
-    }));
-    expect(e.code).toBe('aborted');
+    }), 'aborted');
     expect((await compress.list()).some((m) => m.id.includes(repo))).toBe(false);
     const staged = (await compress.usage()).stagedBytes;
     expect(staged).toBeGreaterThan(0);
@@ -83,31 +69,25 @@ describe('compressions that cannot run', () => {
   it('weights that do not fit config.json name the file and the tensor', async () => {
     // synthetic-4m's config describes a whole layer; its safetensors holds only the MLP pair.
     const { id } = await compress.download({ kind: 'hub', repo: 'test-org/synthetic-4m', hubUrl });
-    const e = await failure(compress.compress(id, 'int4-g32'));
-    expect(e.code).toBe('bad_file');
-    expect(e.message).toMatch(/^model\.safetensors: missing tensor 'model\.norm\.weight' \[256\] that config\.json requires/);
+    await expectShrinkrayError(compress.compress(id, 'int4-g32'), 'bad_file',
+      /^model\.safetensors: missing tensor 'model\.norm\.weight' \[256\] that config\.json requires/);
     expect((await compress.list()).map((m) => m.id)).toEqual([id]);
     expect((await compress.usage()).stagedBytes).toBe(0);
   });
 
   it('an unknown recipe, and a model id the store does not have', async () => {
     const [model] = await compress.list();
-    const recipe = await failure(compress.compress(model!.id, 'int3-g7'));
-    expect(recipe.code).toBe('bad_recipe');
-    const missing = await failure(compress.compress('hub:nobody/nothing@main', 'int4-g32'));
-    expect(missing).toMatchObject({ code: 'missing_file', message: expect.stringMatching(/model 'hub:nobody\/nothing@main' is not in the store/) });
+    await expectShrinkrayError(compress.compress(model!.id, 'int3-g7'), 'bad_recipe');
+    await expectShrinkrayError(compress.compress('hub:nobody/nothing@main', 'int4-g32'), 'missing_file', /model 'hub:nobody\/nothing@main' is not in the store/);
   });
 });
 
 describe('the chat worker', () => {
   it('names what is missing', async () => {
-    const notLoaded = await failure(chat.generate({ prompt: { text: 'hi' }, maxNewTokens: 2 }));
-    expect(notLoaded.code).toBe('bad_argument');
-    const missing = await failure(chat.load('compressed:nothing:int4-g32'));
-    expect(missing.code).toBe('missing_file');
+    await expectShrinkrayError(chat.generate({ prompt: { text: 'hi' }, maxNewTokens: 2 }), 'bad_argument');
+    await expectShrinkrayError(chat.load('compressed:nothing:int4-g32'), 'missing_file');
     // synthetic-4m has no tokenizer.json: the error says which model lacks which file.
     const [model] = await compress.list();
-    const noTokenizer = await failure(chat.load(model!.id));
-    expect(noTokenizer).toMatchObject({ code: 'missing_file', message: expect.stringMatching(/has no tokenizer\.json/) });
+    await expectShrinkrayError(chat.load(model!.id), 'missing_file', /has no tokenizer\.json/);
   });
 });

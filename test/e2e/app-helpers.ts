@@ -12,7 +12,12 @@ import { screenshotBoth, type AppBrowser } from './app-browser.ts';
  */
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
 
 /** Runs axe-core inside the page (injected as a script, as a person's extension would). */
 export async function axeViolations(page: Page): Promise<string[]> {
@@ -68,7 +73,10 @@ export async function exactBytesIn(page: Page, testId: string): Promise<number> 
 /** A stored model's files as the manager lists them: path -> bytes. */
 export async function storedFiles(page: Page, modelName: string): Promise<Map<string, number>> {
   const row = page.locator('.model-row').filter({ has: page.getByText(modelName, { exact: true }) });
-  const rows = await row.locator('.files tbody tr').evaluateAll((trs) =>
-    trs.map((tr) => [tr.children[0]!.textContent!, Number(tr.children[1]!.textContent!.replace(/,/g, ''))] as [string, number]));
+  const rows = await row
+    .locator('.files tbody tr')
+    .evaluateAll((trs) =>
+      trs.map((tr) => [tr.children[0]!.textContent!, Number(tr.children[1]!.textContent!.replace(/,/g, ''))] as [string, number]),
+    );
   return new Map(rows);
 }

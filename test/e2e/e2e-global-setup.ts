@@ -23,7 +23,9 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+  // NODE_ENV=production as `npm run build` has it: Vitest sets 'test', which Vite would carry into
+  // the bundle (import.meta.env.PROD false, so no service worker and a development build).
+  execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
   const dist = resolve('dist');
   const app = await startStaticServer(dist, { isolation: true });
   const plain = await startStaticServer(dist, { isolation: false });

@@ -12,7 +12,9 @@ import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
 const REPO = syntheticSmolLMRepo(4);
 const WEIGHTS = `${REPO}/model.safetensors`;
 
-interface HubStats { bytesServed: Record<string, number> }
+interface HubStats {
+  bytesServed: Record<string, number>;
+}
 
 describe('a hub model through the page', () => {
   let app: AppBrowser | undefined;
@@ -24,7 +26,8 @@ describe('a hub model through the page', () => {
   it('preflight, download with cancel and resume, cancelled and full compression without jank, chat', async () => {
     const appUrl = inject('appUrl');
     const hubUrl = inject('e2eHubUrl');
-    const hub = (what: string, body?: unknown) => fetch(`${hubUrl}/__hub/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+    const hub = (what: string, body?: unknown) =>
+      fetch(`${hubUrl}/__hub/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
     await hub('reset', {});
     app = await launchApp(appUrl);
     const { page } = app;
@@ -40,8 +43,11 @@ describe('a hub model through the page', () => {
     await page.getByRole('button', { name: 'Check files' }).click();
     const table = page.getByRole('table', { name: `Files of ${REPO} on ${hubUrl}` });
     await table.waitFor();
-    const size = Number((await (await fetch(`${hubUrl}/api/models/${REPO}?blobs=true`)).json()).siblings
-      .find((s: { rfilename: string }) => s.rfilename === 'model.safetensors').size);
+    const size = Number(
+      (await (await fetch(`${hubUrl}/api/models/${REPO}?blobs=true`)).json()).siblings.find(
+        (s: { rfilename: string }) => s.rfilename === 'model.safetensors',
+      ).size,
+    );
     expect(await page.getByText('it fits.').isVisible()).toBe(true);
     expect(((await hub('stats').then((r) => r.json())) as HubStats).bytesServed[WEIGHTS] ?? 0).toBe(0); // no weight byte before the click
     await checkScreen(page, 'model-hub-preflight');
@@ -55,7 +61,10 @@ describe('a hub model through the page', () => {
     console.log(`hub download progress: ${detail}`);
     expect(detail).toMatch(/^Downloading: [\d.]+ MB of [\d.]+ MB · [\d.]+ MB\/s · .+ left · model\.safetensors$/);
     await checkScreen(page, 'model-hub-downloading');
-    await page.getByRole('group', { name: `Downloading ${REPO}` }).getByRole('button', { name: 'Cancel' }).click();
+    await page
+      .getByRole('group', { name: `Downloading ${REPO}` })
+      .getByRole('button', { name: 'Cancel' })
+      .click();
     await page.getByText(/cancelled\. The bytes fetched so far are kept/).waitFor();
     const resume = page.getByRole('button', { name: /^Resume download/ });
     await resume.waitFor();
@@ -80,10 +89,14 @@ describe('a hub model through the page', () => {
     await openScreen(page, '2. Shrink');
     await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int8');
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
-    await expect.poll(async () => /tensor (\d+) of/.exec((await page.locator('.job-detail').textContent()) ?? '')?.[1] ?? '0', { timeout: 60_000 })
+    await expect
+      .poll(async () => /tensor (\d+) of/.exec((await page.locator('.job-detail').textContent()) ?? '')?.[1] ?? '0', { timeout: 60_000 })
       .toMatch(/^([5-9]|\d\d+)$/);
     await checkScreen(page, 'shrink-compressing'); // here, not below: axe and screenshots are long tasks of their own
-    await page.getByRole('group', { name: /^Compressing / }).getByRole('button', { name: 'Cancel' }).click();
+    await page
+      .getByRole('group', { name: /^Compressing / })
+      .getByRole('button', { name: 'Cancel' })
+      .click();
     await page.getByText(/cancelled\. Nothing was stored/).waitFor();
     await openScreen(page, /Stored models/);
     await expect.poll(() => page.getByTestId('model-bytes').getAttribute('title')).toBe(storedBefore);
@@ -96,7 +109,9 @@ describe('a hub model through the page', () => {
     await page.evaluate(() => {
       const w = window as unknown as { __long: number[] };
       w.__long = [];
-      new PerformanceObserver((list) => { for (const e of list.getEntries()) w.__long.push(e.duration); }).observe({ type: 'longtask' });
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) w.__long.push(e.duration);
+      }).observe({ type: 'longtask' });
     });
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
     await page.getByRole('heading', { name: `Report: ${REPO} · int4-g32+emb8` }).waitFor({ timeout: 240_000 });
@@ -105,7 +120,10 @@ describe('a hub model through the page', () => {
     expect(longTasks.filter((d) => d > 100)).toEqual([]);
 
     // The evaluation starts on its own; cancelling it leaves the report as it was.
-    await page.getByRole('group', { name: /^Measuring / }).getByRole('button', { name: 'Cancel' }).click();
+    await page
+      .getByRole('group', { name: /^Measuring / })
+      .getByRole('button', { name: 'Cancel' })
+      .click();
     await page.getByText(/cancelled\. The report was left as it was/).waitFor({ timeout: 60_000 });
     expect(await page.getByText('Not measured yet.').isVisible()).toBe(true);
 

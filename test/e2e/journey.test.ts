@@ -48,7 +48,9 @@ describe('the journey', () => {
     const pplAfter = await numberIn(page, 'ppl-after');
     const before = await exactBytesIn(page, 'bytes-before');
     const after = await exactBytesIn(page, 'bytes-after');
-    console.log(`journey: weights ${before} -> ${after} bytes; perplexity ${pplBefore} -> ${pplAfter}; ${await page.locator('.report-eval').textContent()}`);
+    console.log(
+      `journey: weights ${before} -> ${after} bytes; perplexity ${pplBefore} -> ${pplAfter}; ${await page.locator('.report-eval').textContent()}`,
+    );
     expect(pplBefore).toBeCloseTo(3.548, 3);
     expect(Math.abs(pplAfter - 4.08)).toBeLessThanOrEqual(0.01);
     await checkScreen(page, 'shrink-report');
@@ -61,8 +63,14 @@ describe('the journey', () => {
     expect(before).toBe(demoFiles.get('model.safetensors'));
     const onnx = [...int4Files].filter(([path]) => path.startsWith('onnx/')).reduce((s, [, n]) => s + n, 0);
     expect(after).toBe(onnx);
-    expect([...int4Files.keys()].sort()).toEqual(
-      ['config.json', 'generation_config.json', 'onnx/model.onnx', 'shrinkray.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect([...int4Files.keys()].sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'onnx/model.onnx',
+      'shrinkray.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     await checkScreen(page, 'models');
 
     // Chat, greedy, side by side with the original: the same prompt in two workers.

@@ -78,7 +78,10 @@ describe('local files', () => {
     await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int8');
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
     await page.getByRole('heading', { name: 'Report: stories260K (local) · int8-g32' }).waitFor({ timeout: 60_000 });
-    await page.getByRole('group', { name: /^Measuring / }).getByRole('button', { name: 'Cancel' }).click();
+    await page
+      .getByRole('group', { name: /^Measuring / })
+      .getByRole('button', { name: 'Cancel' })
+      .click();
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export as zip' }).click();
     const zipPath = join(scratch, (await download).suggestedFilename());

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectedGreedyText, fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
 import { runCli, splitOutput } from './run-cli.ts';
+import { BUDGET } from '../error-budgets.ts';
 
 describe('shrinkray generate', () => {
   it('greedy from BOS prints the reference text, then a JSON summary', async () => {
@@ -48,8 +49,8 @@ describe('shrinkray eval on stories260K matches the independent figures', () => 
     const { json } = splitOutput(stdout);
     expect(json.tokens).toBe(1804);
     expect(json.docs).toBe(5);
-    expect(Math.abs((json.nll as number) - 1.2664)).toBeLessThan(0.0001);
-    expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(0.002);
+    expect(Math.abs((json.nll as number) - 1.2664)).toBeLessThan(BUDGET.nllVsFixture);
+    expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(BUDGET.pplVsFixture);
     timings.push(`eval sample: ${JSON.stringify(json)}`);
   });
 
@@ -59,8 +60,8 @@ describe('shrinkray eval on stories260K matches the independent figures', () => 
     const { json } = splitOutput(stdout);
     expect(json.tokens).toBe(31677);
     expect(json.docs).toBe(100);
-    expect(Math.abs((json.nll as number) - 1.2136)).toBeLessThan(0.0001);
-    expect(Math.abs((json.ppl as number) - 3.366)).toBeLessThan(0.002);
+    expect(Math.abs((json.nll as number) - 1.2136)).toBeLessThan(BUDGET.nllVsFixture);
+    expect(Math.abs((json.ppl as number) - 3.366)).toBeLessThan(BUDGET.pplVsFixture);
     timings.push(`eval 100 stories: ${JSON.stringify(json)}`);
   });
 
@@ -87,7 +88,7 @@ describe('generate and eval pick the onnxruntime engine for a compressed folder'
       const ev = await runCli(['eval', out, '--text', fixtureTextPath('tinystories_sample.txt')]);
       const { json } = splitOutput(ev.stdout);
       expect(json).toMatchObject({ engine: 'onnx', tokens: 1804 });
-      expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(0.002);
+      expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(BUDGET.pplVsFixture);
     } finally {
       rmSync(out, { recursive: true });
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
 import { runCli, splitOutput } from './run-cli.ts';
+import { BUDGET } from '../error-budgets.ts';
 
 /**
  * `shrinkray compress` then `shrinkray eval` on stories260K against the figures an
@@ -36,14 +37,14 @@ describe('RTN recipes reproduce the independent perplexity figures', () => {
   it('fp32 export: ppl 3.548 on 1,804 tokens', () => {
     expect(fp32.tokens).toBe(1804);
     expect(fp32.ppl).toBeCloseTo(3.548, 2);
-    expect(Math.abs(fp32.ppl - 3.548)).toBeLessThan(0.002);
+    expect(Math.abs(fp32.ppl - 3.548)).toBeLessThan(BUDGET.pplVsFixture);
   });
 
   it.each([
-    ['int8', 1.0, 0.001],
-    ['int4-g32', 1.15, 0.01],
-    ['int4-g32-asym', 1.132, 0.01],
-    ['int4-g64', 1.181, 0.01],
+    ['int8', 1.0, BUDGET.pplRatioInt8],
+    ['int4-g32', 1.15, BUDGET.pplRatioInt4],
+    ['int4-g32-asym', 1.132, BUDGET.pplRatioInt4],
+    ['int4-g64', 1.181, BUDGET.pplRatioInt4],
   ])('%s: ppl ratio %f (±%f), smaller file, per-tensor error recorded', async (recipe, ratio, tolerance) => {
     const r = await compressAndEval(recipe);
     expect(r.tokens).toBe(1804);
@@ -55,7 +56,7 @@ describe('RTN recipes reproduce the independent perplexity figures', () => {
     for (const t of linears) {
       expect(t.kind.startsWith(recipe.startsWith('int8') ? 'int8' : 'int4')).toBe(true);
       expect(t.relError).toBeGreaterThan(0);
-      expect(t.relError).toBeLessThan(recipe === 'int8' ? 0.02 : 0.2);
+      expect(t.relError).toBeLessThan(BUDGET.rtnRelError[recipe === 'int8' ? 8 : 4]);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isShrinkrayError } from '../../src/errors.ts';
 import { parseHfConfig, toHfConfig } from '../../src/model/hf-config.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 // Field values as published in the models' own config.json files.
 const smollm2 = {
@@ -15,16 +15,6 @@ const qwen = {
   num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, max_position_embeddings: 32768,
   rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true, bos_token_id: 151643, eos_token_id: 151645,
 };
-
-function errorOf(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (isShrinkrayError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a ShrinkrayError');
-}
 
 describe('parseHfConfig', () => {
   it('reads a Llama config (SmolLM2-135M)', () => {
@@ -49,9 +39,8 @@ describe('parseHfConfig', () => {
   });
 
   it('names an unsupported architecture and lists the supported ones', () => {
-    const e = errorOf(() => parseHfConfig({ ...smollm2, architectures: ['GPT2LMHeadModel'] }, 'models/gpt2/config.json'));
-    expect(e.code).toBe('unsupported_architecture');
-    expect(e.message).toMatch(/models\/gpt2\/config\.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/);
+    expectShrinkrayError(() => parseHfConfig({ ...smollm2, architectures: ['GPT2LMHeadModel'] }, 'models/gpt2/config.json'), 'unsupported_architecture',
+      /models\/gpt2\/config\.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/);
   });
 
   it('names missing or invalid fields', () => {
@@ -69,9 +58,7 @@ describe('parseHfConfig', () => {
       [[1, 2], /config\.json: expected a JSON object/],
     ];
     for (const [json, pattern] of cases) {
-      const e = errorOf(() => parseHfConfig(json, 'config.json'));
-      expect(e.code).toBe('bad_config');
-      expect(e.message).toMatch(pattern);
+      expectShrinkrayError(() => parseHfConfig(json, 'config.json'), 'bad_config', pattern);
     }
   });
 });

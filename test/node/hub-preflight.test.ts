@@ -41,11 +41,21 @@ describe('hubPreflight', () => {
     const weights = roomy.files.find((f) => f.path === 'model.safetensors')!;
     expect(roomy.files.map((f) => f.path)).toEqual(['config.json', 'model.safetensors']);
     expect(roomy.totalBytes).toBe(roomy.files.reduce((t, f) => t + f.size!, 0));
-    expect(roomy).toMatchObject({ stagedBytes: 0, needBytes: roomy.totalBytes, fits: true, architecture: 'LlamaForCausalLM', format: 'safetensors' });
+    expect(roomy).toMatchObject({
+      stagedBytes: 0,
+      needBytes: roomy.totalBytes,
+      fits: true,
+      architecture: 'LlamaForCausalLM',
+      format: 'safetensors',
+    });
     expect(roomy.freeBytes).toBe(1e9 - 0.02 * 1e9); // the margin: 2% of the quota, at most 64 MiB
     expect(roomy.problem).toBeUndefined();
 
-    const tight = await hubPreflight(s, { kind: 'hub', repo: HUB_REPOS.synthetic, hubUrl: hub.url }, { figures: { usage: 0, quota: weights.size! } });
+    const tight = await hubPreflight(
+      s,
+      { kind: 'hub', repo: HUB_REPOS.synthetic, hubUrl: hub.url },
+      { figures: { usage: 0, quota: weights.size! } },
+    );
     expect(tight.fits).toBe(false);
     expect(tight.freeBytes).toBeLessThan(tight.needBytes);
     expect(hub.stats.bytesServed[`${HUB_REPOS.synthetic}/model.safetensors`]).toBeUndefined();

@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { isShrinkrayError } from '../../src/errors.ts';
 import { readLlama2cCheckpoint } from '../../src/formats/llama2c.ts';
 import { writeSafetensors } from '../../src/formats/safetensors.ts';
 import { importLlama2c } from '../../src/model/import-llama2c.ts';
 import { tensorNames } from '../../src/model/tensor-table.ts';
 import { fileSource } from '../../src/node/file-source.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
+import { BUDGET } from '../error-budgets.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 const fixtures = process.env.SHRINKRAY_FIXTURES ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
 const ckptPath = join(fixtures, 'stories260K', 'stories260K.bin');
@@ -36,13 +37,6 @@ async function cli(argv: string[]): Promise<{ code: number; lines: string[]; err
     log.mockRestore();
     err.mockRestore();
   }
-}
-
-async function expectError(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  const e = await promise.then(() => null, (x: unknown) => x);
-  expect(isShrinkrayError(e), String(e)).toBe(true);
-  expect((e as { code: string }).code).toBe(code);
-  expect((e as Error).message).toMatch(pattern);
 }
 
 /** llama2.c's RoPE (run.c): rotate interleaved pairs (i, i+1) with frequency by i % headSize. */
@@ -106,7 +100,7 @@ describe('llama2.c import', () => {
             s2 += q2[head * hd + d]! * k2[kvHead * hd + d]!;
             scale += Math.abs(q1[head * hd + d]! * k1[kvHead * hd + d]!);
           }
-          expect(Math.abs(s1 - s2), `layer ${layer} head ${head} positions ${pq},${pk}`).toBeLessThan(1e-5 * scale + 1e-7);
+          expect(Math.abs(s1 - s2), `layer ${layer} head ${head} positions ${pq},${pk}`).toBeLessThan(BUDGET.ropeConventionRelative * scale + BUDGET.ropeConventionAbsolute);
         }
       }
       // The permutation is a reordering of rows within each head: same multiset of values.
@@ -197,22 +191,22 @@ describe('model folder errors', () => {
   it('names missing files, unknown architectures, missing tensors and wrong shapes', async () => {
     const config = JSON.parse(await readFile(join(work, 'stories', 'config.json'), 'utf8'));
     const noConfig = await brokenCopy('no-config', (d) => rm(join(d, 'config.json')));
-    await expectError(loadModelFolder(noConfig), 'missing_file', /no-config\/config\.json/);
+    await expectShrinkrayError(loadModelFolder(noConfig), 'missing_file', /no-config\/config\.json/);
     const noTok = await brokenCopy('no-tok', (d) => rm(join(d, 'tokenizer.json')));
-    await expectError(loadModelFolder(noTok), 'missing_file', /no-tok\/tokenizer\.json/);
+    await expectShrinkrayError(loadModelFolder(noTok), 'missing_file', /no-tok\/tokenizer\.json/);
     const noWeights = await brokenCopy('no-weights', (d) => rm(join(d, 'model.safetensors')));
-    await expectError(loadModelFolder(noWeights), 'missing_file', /no-weights\/model\.safetensors/);
+    await expectShrinkrayError(loadModelFolder(noWeights), 'missing_file', /no-weights\/model\.safetensors/);
     const gpt = await brokenCopy('gpt', (d) => writeFile(join(d, 'config.json'), JSON.stringify({ ...config, architectures: ['GPT2LMHeadModel'] })));
-    await expectError(loadModelFolder(gpt), 'unsupported_architecture', /gpt\/config\.json: architecture 'GPT2LMHeadModel'/);
+    await expectShrinkrayError(loadModelFolder(gpt), 'unsupported_architecture', /gpt\/config\.json: architecture 'GPT2LMHeadModel'/);
     const untied = await brokenCopy('untied', (d) => writeFile(join(d, 'config.json'), JSON.stringify({ ...config, tie_word_embeddings: false })));
-    await expectError(loadModelFolder(untied), 'bad_file', /untied\/model\.safetensors: missing tensor 'lm_head\.weight' \[512, 64\]/);
+    await expectShrinkrayError(loadModelFolder(untied), 'bad_file', /untied\/model\.safetensors: missing tensor 'lm_head\.weight' \[512, 64\]/);
     const wide = await brokenCopy('wide', (d) => writeFile(join(d, 'config.json'), JSON.stringify({ ...config, intermediate_size: 256 })));
-    await expectError(loadModelFolder(wide), 'bad_file', /tensor 'model\.layers\.0\.mlp\.gate_proj\.weight' has shape \[172, 64\], expected \[256, 64\]/);
+    await expectShrinkrayError(loadModelFolder(wide), 'bad_file', /tensor 'model\.layers\.0\.mlp\.gate_proj\.weight' has shape \[172, 64\], expected \[256, 64\]/);
     const cut = await brokenCopy('cut', async (d) => {
       const bytes = await readFile(join(d, 'model.safetensors'));
       await writeFile(join(d, 'model.safetensors'), bytes.subarray(0, 500_000));
     });
-    await expectError(loadModelFolder(cut), 'bad_file', /cut\/model\.safetensors.*past the end/);
+    await expectShrinkrayError(loadModelFolder(cut), 'bad_file', /cut\/model\.safetensors.*past the end/);
   });
 
   it('reports CLI mistakes as one line on stderr with a non-zero exit code', async () => {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isShrinkrayError } from '../../src/errors.ts';
 import { bytesSource, type ByteSource } from '../../src/formats/byte-source.ts';
 import { readLlama2cCheckpoint, readLlama2cTokenizer } from '../../src/formats/llama2c.ts';
 import { fileSource } from '../../src/node/file-source.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 const fixtures = process.env.SHRINKRAY_FIXTURES ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
 const ckptPath = join(fixtures, 'stories260K', 'stories260K.bin');
@@ -12,17 +12,6 @@ const tokPath = join(fixtures, 'stories260K', 'tok512.bin');
 
 function header(values: number[]): Uint8Array {
   return new Uint8Array(Int32Array.from(values).buffer);
-}
-
-function expectBadFile(fn: () => unknown, pattern: RegExp): Promise<void> {
-  return Promise.resolve().then(fn).then(
-    () => { throw new Error('expected a bad_file error'); },
-    (e: unknown) => {
-      expect(isShrinkrayError(e), String(e)).toBe(true);
-      expect((e as { code: string }).code).toBe('bad_file');
-      expect((e as Error).message).toMatch(pattern);
-    },
-  );
 }
 
 describe('llama2.c checkpoint reader', () => {
@@ -54,25 +43,25 @@ describe('llama2.c checkpoint reader', () => {
 
   it('rejects a truncated checkpoint, naming the file and both sizes', async () => {
     const file = readFileSync(ckptPath);
-    await expectBadFile(async () => readLlama2cCheckpoint(bytesSource(file.subarray(0, 500_000), 'stories260K.bin')),
+    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(file.subarray(0, 500_000), 'stories260K.bin')), 'bad_file',
       /stories260K\.bin: .*truncated.*implies 1056540 bytes, but the file has 500000/);
-    await expectBadFile(async () => readLlama2cCheckpoint(bytesSource(file.subarray(0, 10), 'short.bin')), /short\.bin.*10 bytes/);
+    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(file.subarray(0, 10), 'short.bin')), 'bad_file', /short\.bin.*10 bytes/);
   });
 
   it('rejects extra bytes, garbage headers and the versioned format before allocating anything', async () => {
     const file = readFileSync(ckptPath);
     const longer = new Uint8Array(file.byteLength + 4);
     longer.set(file);
-    await expectBadFile(async () => readLlama2cCheckpoint(bytesSource(longer, 'long.bin')), /long\.bin.*too long/);
+    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(longer, 'long.bin')), 'bad_file', /long\.bin.*too long/);
     let reads = 0;
     const garbage = header([2 ** 30, 2 ** 30, 2 ** 30, 1, 1, 2 ** 30, 2 ** 30]);
     const counting: ByteSource = { name: 'garbage.bin', size: 1 << 30, read: (o, l) => (reads++, bytesSource(garbage, 'g').read(o, l)) };
-    await expectBadFile(async () => readLlama2cCheckpoint(counting), /garbage\.bin.*dim = 1073741824 is out of range/);
+    await expectShrinkrayError(async () => readLlama2cCheckpoint(counting), 'bad_file', /garbage\.bin.*dim = 1073741824 is out of range/);
     expect(reads).toBe(1);
-    await expectBadFile(async () => readLlama2cCheckpoint(bytesSource(header([64, 172, 5, 8, 3, 512, 512]), 'gqa.bin')), /n_heads 8 is not a multiple of n_kv_heads 3/);
-    await expectBadFile(async () => readLlama2cCheckpoint(bytesSource(header([0x616b3432, 1, 0, 0, 0, 0, 0]), 'v1.bin')), /v1\.bin.*'ak42'.*legacy/);
+    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(header([64, 172, 5, 8, 3, 512, 512]), 'gqa.bin')), 'bad_file', /n_heads 8 is not a multiple of n_kv_heads 3/);
+    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(header([0x616b3432, 1, 0, 0, 0, 0, 0]), 'v1.bin')), 'bad_file', /v1\.bin.*'ak42'.*legacy/);
     // A wildly large but in-range header claims ~10^17 bytes: rejected by size, never read.
-    await expectBadFile(async () => readLlama2cCheckpoint(bytesSource(header([1 << 20, 1 << 20, 4096, 1, 1, 1 << 20, 1 << 20]), 'big.bin')), /big\.bin.*truncated/);
+    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(header([1 << 20, 1 << 20, 4096, 1, 1, 1 << 20, 1 << 20]), 'big.bin')), 'bad_file', /big\.bin.*truncated/);
   });
 
   it('reads an unshared classifier when vocab_size is negative', async () => {

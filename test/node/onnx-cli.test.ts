@@ -3,9 +3,11 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isShrinkrayError } from '../../src/errors.ts';
+import type { ShrinkrayErrorCode } from '../../src/errors.ts';
 import { loadOnnxCausalLM } from '../../src/node/load-engine.ts';
 import { runCli, splitOutput } from './run-cli.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { BUDGET } from '../error-budgets.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixtures = process.env.SHRINKRAY_FIXTURES ?? join(root, '..', 'shared', 'fixtures');
@@ -48,7 +50,7 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
     const ev = splitOutput(e.stdout).json as { ppl: number; tokens: number; engine: string };
     expect(ev.engine).toBe('onnx');
     expect(ev.tokens).toBe(1804);
-    expect(Math.abs(ev.ppl - 3.548)).toBeLessThan(0.002);
+    expect(Math.abs(ev.ppl - 3.548)).toBeLessThan(BUDGET.pplVsFixture);
   });
 
   it('compress fp16 with forced external data: half the bytes, same greedy text, perplexity within 0.002', async () => {
@@ -63,7 +65,7 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
     const g = await runCli(['generate', out, '--prompt', '', '--max-new-tokens', '80', '--temperature', '0']);
     expect(g.stdout).toContain(EXPECTED_START);
     const ev = splitOutput((await runCli(['eval', out, '--text', sample])).stdout).json as { ppl: number };
-    expect(Math.abs(ev.ppl - 3.548)).toBeLessThan(0.002);
+    expect(Math.abs(ev.ppl - 3.548)).toBeLessThan(BUDGET.pplVsFixture);
   });
 
   it('refuses an unknown recipe before doing any work', async () => {
@@ -77,11 +79,9 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
   it('names the file when a folder is missing files or holds a truncated or corrupt model', async () => {
     const good = join(tmp, 'fp32');
     const ext = join(tmp, 'fp16');
-    const expectError = async (dir: string, code: string, file: RegExp) => {
-      const err = await loadOnnxCausalLM(dir).then(() => null, (e: unknown) => e);
-      expect(isShrinkrayError(err) && err.code, String(err)).toBe(code);
-      expect((err as Error).message).toMatch(file);
-      expect((err as Error).message).not.toMatch(/\n\s+at /); // no raw stack in the message
+    const expectError = async (dir: string, code: ShrinkrayErrorCode, file: RegExp) => {
+      const err = await expectShrinkrayError(loadOnnxCausalLM(dir), code, file);
+      expect(err.message).not.toMatch(/\n\s+at /); // no raw stack in the message
     };
     const copy = async (from: string, name: string, files: string[]) => {
       const dir = join(tmp, name);

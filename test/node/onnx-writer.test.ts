@@ -1,10 +1,10 @@
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { isShrinkrayError } from '../../src/errors.ts';
 import { GraphBuilder } from '../../src/formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../../src/formats/onnx/onnx-proto.ts';
 import { inspectOnnx } from '../../src/formats/onnx/onnx-reader.ts';
 import { ProtoWriter } from '../../src/formats/onnx/protobuf-writer.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -94,15 +94,7 @@ describe('graph builder', () => {
 
   it('names the file when the reader meets a truncated or corrupt model', () => {
     const { model } = tinyGraph().build({ opsets: [{ domain: '', version: 17 }] });
-    const fail = (bytes: Uint8Array) => {
-      try {
-        inspectOnnx(bytes, 'dir/model.onnx');
-      } catch (e) {
-        expect(isShrinkrayError(e) && e.code).toBe('bad_file');
-        return (e as Error).message;
-      }
-      throw new Error('expected a failure');
-    };
+    const fail = (bytes: Uint8Array) => expectShrinkrayError(() => inspectOnnx(bytes, 'dir/model.onnx'), 'bad_file').message;
     expect(fail(model.subarray(0, model.byteLength - 10))).toMatch(/dir\/model\.onnx .*truncated/);
     expect(fail(new Uint8Array(0))).toMatch(/dir\/model\.onnx .*empty/);
     expect(fail(new TextEncoder().encode('<html>not a model</html>'))).toMatch(/dir\/model\.onnx is not a valid ONNX model/);

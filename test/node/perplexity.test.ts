@@ -7,6 +7,7 @@ import {
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { STORIES_DIR } from './fixture-paths.ts';
 import { randomLlamaIR, tinyConfig, tokenSequence } from './random-llama.ts';
+import { BUDGET } from '../error-budgets.ts';
 
 describe('documents', () => {
   it('are split on <|endoftext|>, stripped, and empty ones dropped', () => {
@@ -96,6 +97,6 @@ describe('scoreSequence', () => {
     const chunked = await scoreSequence(model, ids, { maxLogitsPerPass: 37 * 6 }); // 6 positions per pass
     expect(whole.tokens).toBe(49);
     expect(chunked.tokens).toBe(49);
-    expect(Math.abs(chunked.nll - whole.nll)).toBeLessThan(1e-4);
+    expect(Math.abs(chunked.nll - whole.nll)).toBeLessThan(BUDGET.chunkedNll);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { parseRecipe } from '../../src/compress/recipe.ts';
 import { matMulNBitsBytes, planCompression } from '../../src/compress/plan.ts';
-import { isShrinkrayError } from '../../src/errors.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /** stories260K's shape (fixtures README): 260,032 fp32 parameters, 1,040,128 bytes. */
 const stories: ModelConfig = {
@@ -85,12 +85,6 @@ describe('planCompression', () => {
   });
 
   it('refuses a recipe that does not fit before planning anything', () => {
-    try {
-      planCompression(parseRecipe('4:8+int8'), stories);
-      expect.unreachable();
-    } catch (e) {
-      expect(isShrinkrayError(e) && e.code).toBe('bad_recipe');
-      expect((e as Error).message).toContain('model.layers.0.mlp.down_proj.weight has 172');
-    }
+    expectShrinkrayError(() => planCompression(parseRecipe('4:8+int8'), stories), 'bad_recipe', /model\.layers\.0\.mlp\.down_proj\.weight has 172/);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyMask, magnitudeMask, maskSparsity, scoreMask, type PruneScope } from '../../src/kernels/prune/magnitude.ts';
-import { isShrinkrayError } from '../../src/errors.ts';
 import { randomFloats } from '../seeded-random.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /**
  * Independent reference: sort the indices of each scope by (score, index) and prune the
@@ -90,12 +90,7 @@ describe('scoreMask', () => {
     expect(() => scoreMask(bad, 2, 2, { sparsity: 0.5, scope: 'row' }, 'q_proj')).toThrow(/q_proj: score at index 1 is NaN/);
     expect(() => scoreMask(new Float32Array(5), 2, 2, { sparsity: 0.5, scope: 'row' })).toThrow(/expected 2\*2 = 4 values/);
     expect(() => scoreMask(new Float32Array(4), 2, 2, { sparsity: 1.5, scope: 'row' })).toThrow(/sparsity must be a fraction/);
-    try {
-      scoreMask(new Float32Array(4), 0, 4, { sparsity: 0.5, scope: 'row' });
-      expect.unreachable();
-    } catch (e) {
-      expect(isShrinkrayError(e) && e.code).toBe('bad_argument');
-    }
+    expectShrinkrayError(() => scoreMask(new Float32Array(4), 0, 4, { sparsity: 0.5, scope: 'row' }), 'bad_argument');
   });
 });
 

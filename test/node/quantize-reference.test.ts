@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isShrinkrayError } from '../../src/errors.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import { packRows, unpackCodes, unpackRows, unpackZeroPoints } from '../../src/kernels/quantize/matmul-nbits-layout.ts';
 import { relativeFrobeniusError } from '../../src/kernels/quantize/quantize-error.ts';
@@ -7,6 +6,8 @@ import type { RtnOptions } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference, roundHalfEven } from '../../src/kernels/quantize/rtn-reference.ts';
 import { floatToHalf, halfToFloat } from '../../src/kernels/half.ts';
 import { lcgRng } from '../seeded-random.ts';
+import { BUDGET } from '../error-budgets.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 const sym = (bits: number, blockSize = 16): RtnOptions => ({ bits, blockSize, symmetric: true, scaleDtype: 'f32' });
 const asym = (bits: number, blockSize = 16): RtnOptions => ({ bits, blockSize, symmetric: false, scaleDtype: 'f32' });
@@ -16,17 +17,6 @@ function codesOf(w: Float32Array, N: number, K: number, o: RtnOptions) {
   const q = quantizeRtnReference(w, N, K, o);
   const kBlocks = Math.ceil(K / o.blockSize);
   return { q, codes: Array.from(unpackCodes(q.packed, N, kBlocks, o.blockSize, o.bits)) };
-}
-
-function expectCode(fn: () => unknown, code: string, pattern: RegExp) {
-  try {
-    fn();
-  } catch (e) {
-    expect(isShrinkrayError(e) && e.code).toBe(code);
-    expect((e as Error).message).toMatch(pattern);
-    return;
-  }
-  throw new Error('expected a ShrinkrayError');
 }
 
 describe('round half to even', () => {
@@ -146,7 +136,7 @@ describe('RTN reference, hand-computed cases', () => {
     const s = halfToFloat(q.scales[0]);
     expect(q.scales[0]).toBe(floatToHalf(Math.fround(Math.fround(0.3) / 7)));
     const wHat = dequantizeNBits(q, 1, 16, { bits: 4, blockSize: 16 });
-    for (let i = 0; i < 16; i++) expect(Math.abs(w[i] - wHat[i])).toBeLessThanOrEqual(s / 2 + 1e-9);
+    for (let i = 0; i < 16; i++) expect(Math.abs(w[i] - wHat[i])).toBeLessThanOrEqual(s / 2 + BUDGET.rtnHalfStepSlack);
   });
 });
 
@@ -170,10 +160,10 @@ describe('RTN reference, error bounds on random weights', () => {
               worst = Math.max(worst, Math.abs(w[n * K + k] - wHat[n * K + k]) / scale);
             }
           }
-          expect(worst).toBeLessThanOrEqual(0.5 + 1e-6);
+          expect(worst).toBeLessThanOrEqual(0.5 + BUDGET.rtnHalfStepSlackInSteps);
           const err = relativeFrobeniusError(w, wHat);
           expect(err).toBeGreaterThan(0);
-          expect(err).toBeLessThan(bits === 8 ? 0.02 : bits === 4 ? 0.2 : 0.8);
+          expect(err).toBeLessThan(BUDGET.rtnRelError[bits as 2 | 4 | 8]);
         }
       }
     }
@@ -191,20 +181,20 @@ describe('relative Frobenius error', () => {
 describe('RTN validation', () => {
   const w = new Float32Array(64);
   it('refuses widths the runtime cannot run and block sizes the op does not allow', () => {
-    expectCode(() => quantizeRtnReference(w, 2, 32, sym(3)), 'bad_recipe', /3-bit .*only 2, 4, 8/);
-    expectCode(() => quantizeRtnReference(w, 2, 32, sym(9)), 'bad_recipe', /bits must be an integer in 2..8, got 9/);
-    expectCode(() => quantizeRtnReference(w, 2, 32, sym(4, 48)), 'bad_recipe', /power of two in 16..256, got 48/);
-    expectCode(() => quantizeRtnReference(w, 2, 32, sym(4, 512)), 'bad_recipe', /got 512/);
-    expectCode(() => quantizeRtnReference(w, 1, 64, { ...sym(4, 128), name: 'q_proj' }), 'bad_recipe', /'q_proj'.*128 is larger than .*K=64/);
+    expectShrinkrayError(() => quantizeRtnReference(w, 2, 32, sym(3)), 'bad_recipe', /3-bit .*only 2, 4, 8/);
+    expectShrinkrayError(() => quantizeRtnReference(w, 2, 32, sym(9)), 'bad_recipe', /bits must be an integer in 2..8, got 9/);
+    expectShrinkrayError(() => quantizeRtnReference(w, 2, 32, sym(4, 48)), 'bad_recipe', /power of two in 16..256, got 48/);
+    expectShrinkrayError(() => quantizeRtnReference(w, 2, 32, sym(4, 512)), 'bad_recipe', /got 512/);
+    expectShrinkrayError(() => quantizeRtnReference(w, 1, 64, { ...sym(4, 128), name: 'q_proj' }), 'bad_recipe', /'q_proj'.*128 is larger than .*K=64/);
   });
   it('refuses a weight whose length is not N*K, and non-finite weights', () => {
-    expectCode(() => quantizeRtnReference(w, 3, 32, sym(4)), 'bad_argument', /N\*K = 3\*32 = 96 floats, got 64/);
+    expectShrinkrayError(() => quantizeRtnReference(w, 3, 32, sym(4)), 'bad_argument', /N\*K = 3\*32 = 96 floats, got 64/);
     const bad = new Float32Array(64);
     bad[40] = NaN;
-    expectCode(() => quantizeRtnReference(bad, 2, 32, sym(4)), 'bad_argument', /row 1, block 0: weight 8 is NaN/);
+    expectShrinkrayError(() => quantizeRtnReference(bad, 2, 32, sym(4)), 'bad_argument', /row 1, block 0: weight 8 is NaN/);
   });
   it('refuses scales beyond the f16 range when scales are f16', () => {
     const big = new Float32Array(32).fill(1e6);
-    expectCode(() => quantizeRtnReference(big, 1, 32, { ...sym(4), scaleDtype: 'f16' }), 'bad_argument', /exceeds the f16 range/);
+    expectShrinkrayError(() => quantizeRtnReference(big, 1, 32, { ...sym(4), scaleDtype: 'f16' }), 'bad_argument', /exceeds the f16 range/);
   });
 });

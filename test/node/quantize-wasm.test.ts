@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureWasm } from '../../scripts/build-wasm.ts';
-import { isShrinkrayError } from '../../src/errors.ts';
 import { unpackCodes } from '../../src/kernels/quantize/matmul-nbits-layout.ts';
 import type { RtnOptions, RtnResult } from '../../src/kernels/quantize/rtn-options.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
@@ -9,6 +8,7 @@ import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
 import { loadQuantizeWasmNode, readQuantizeWasm } from '../../src/node/kernel-wasm-node.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { lcgRng } from '../seeded-random.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 // Error budget: none. The WASM SIMD kernel does the reference's f32 operations (f32.div,
 // f32.nearest), so packed codes, scales and zero points must be identical, byte for byte.
@@ -120,13 +120,7 @@ describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
     expect(() => kernel.quantizeRtn(w, 3, K, o)).toThrow(refMsg);
     const wide = Float32Array.from({ length: 32 }, (_, i) => (i % 2 ? 3e38 : -3e38));
     expect(() => kernel.quantizeRtn(wide, 1, 32, { ...o, symmetric: false })).toThrow(/row 0, block 0: range .* overflows f32/);
-    let code = '';
-    try {
-      kernel.quantizeRtn(w, 3, K, { ...o, bits: 5 });
-    } catch (e) {
-      code = isShrinkrayError(e) ? e.code : 'other';
-    }
-    expect(code).toBe('bad_recipe');
+    expectShrinkrayError(() => kernel.quantizeRtn(w, 3, K, { ...o, bits: 5 }), 'bad_recipe');
     expect(() => kernel.quantizeRtn(w, 4, K, o)).toThrow(/expected a Float32Array of N\*K/);
   });
 });

@@ -3,7 +3,7 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { parseRecipe, recipeProblems, validateRecipeForModel } from '../../src/compress/recipe.ts';
 import { KNOWN_STEPS } from '../../src/compress/recipe-steps.ts';
 import presets from '../../src/compress/recipe-presets.json';
-import { isShrinkrayError } from '../../src/errors.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /** stories260K's shape (from the fixtures README). */
 const stories: ModelConfig = {
@@ -11,16 +11,6 @@ const stories: ModelConfig = {
   numHeads: 8, numKvHeads: 4, headDim: 8, vocabSize: 512, maxPositionEmbeddings: 512, rmsNormEps: 1e-5,
   ropeTheta: 10000, tieWordEmbeddings: true, attentionBias: false, bosTokenId: 1, eosTokenId: [2],
 };
-
-function errorOf(f: () => unknown): { code: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    if (isShrinkrayError(e)) return { code: e.code, message: e.message };
-    throw e;
-  }
-  throw new Error('expected a ShrinkrayError');
-}
 
 describe('parseRecipe', () => {
   it('parses the documented examples', () => {
@@ -86,7 +76,7 @@ describe('parseRecipe', () => {
   ];
   for (const [text, message] of cases) {
     it(`rejects '${text}' with a bad_recipe error`, () => {
-      expect(errorOf(() => parseRecipe(text))).toEqual({ code: 'bad_recipe', message });
+      expectShrinkrayError(() => parseRecipe(text), 'bad_recipe', message);
     });
   }
 
@@ -103,10 +93,8 @@ describe('validateRecipeForModel', () => {
   });
 
   it('rejects a block larger than a layer input, naming the tensor', () => {
-    expect(errorOf(() => validateRecipeForModel(parseRecipe('int4-g128'), stories))).toEqual({
-      code: 'bad_recipe',
-      message: `recipe 'int4-g128': block size 128 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)`,
-    });
+    expectShrinkrayError(() => validateRecipeForModel(parseRecipe('int4-g128'), stories), 'bad_recipe',
+      `recipe 'int4-g128': block size 128 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)`);
     expect(recipeProblems(parseRecipe('int4-g256+emb4'), stories)).toEqual([
       'block size 256 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)',
       'block size 256 is larger than layer input size 172 (model.layers.0.mlp.down_proj.weight)',
@@ -138,6 +126,6 @@ describe('validateRecipeForModel', () => {
     const tiny = { ...stories, intermediateSize: 20 };
     expect(recipeProblems(parseRecipe('ffn2'), tiny)).toEqual(['ffn2 removes round(2% of 20) = 0 FFN channels; use at least ffn3']);
     expect(recipeProblems(parseRecipe('ffn99'), tiny)).toEqual(['ffn99 would remove all 20 FFN channels; at least one must remain']);
-    expect(errorOf(() => validateRecipeForModel(parseRecipe('heads90+int8'), stories)).message).toMatch(/^recipe 'heads90\+int8': heads90 would remove every KV group/);
+    expectShrinkrayError(() => validateRecipeForModel(parseRecipe('heads90+int8'), stories), 'bad_recipe', /^recipe 'heads90\+int8': heads90 would remove every KV group/);
   });
 });

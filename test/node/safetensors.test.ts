@@ -2,12 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isShrinkrayError } from '../../src/errors.ts';
 import { blobSource, bytesSource, type ByteSource } from '../../src/formats/byte-source.ts';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from '../../src/kernels/half.ts';
 import { readSafetensors, writeSafetensors } from '../../src/formats/safetensors.ts';
 import { fileSource } from '../../src/node/file-source.ts';
 import { concatBytes } from '../concat-bytes.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /** A source that records every read, to prove the reader only fetches what it needs. */
 function countingSource(bytes: Uint8Array, name = 'model.safetensors'): ByteSource & { reads: [number, number][] } {
@@ -26,13 +26,6 @@ function rawFile(header: string | object, dataBytes: number, lengthOverride?: nu
   view.setUint32(4, Math.floor(len / 2 ** 32), true);
   out.set(json, 8);
   return out;
-}
-
-async function expectBadFile(promise: Promise<unknown>, pattern: RegExp, code = 'bad_file'): Promise<void> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(isShrinkrayError(error), `expected a ShrinkrayError, got ${String(error)}`).toBe(true);
-  expect((error as { code: string }).code).toBe(code);
-  expect((error as Error).message).toMatch(pattern);
 }
 
 describe('fp16 and bf16 conversion', () => {
@@ -122,7 +115,7 @@ describe('safetensors writer and reader', () => {
     const file = concatBytes(writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2, 3], data: a }]));
     const src = blobSource(new Blob([file]), 'blob.safetensors');
     expect(await (await readSafetensors(src)).tensors.get('a')!.read()).toEqual(a);
-    await expectBadFile(src.read(file.byteLength - 4, 8), /blob\.safetensors: truncated/);
+    await expectShrinkrayError(src.read(file.byteLength - 4, 8), 'bad_file', /blob\.safetensors: truncated/);
   });
 });
 
@@ -135,8 +128,8 @@ describe('fileSource', () => {
       await writeFile(path, concatBytes(writeSafetensors([{ name: 'a', dtype: 'F32', shape: [2, 2], data: a }])));
       const src = await fileSource(path);
       expect(await (await readSafetensors(src)).tensors.get('a')!.read()).toEqual(a);
-      await expectBadFile(src.read(src.size - 2, 4), /w\.safetensors: truncated/);
-      await expectBadFile(fileSource(join(dir, 'absent.safetensors')), /absent\.safetensors: no such file/, 'missing_file');
+      await expectShrinkrayError(src.read(src.size - 2, 4), 'bad_file', /w\.safetensors: truncated/);
+      await expectShrinkrayError(fileSource(join(dir, 'absent.safetensors')), 'missing_file', /absent\.safetensors: no such file/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -147,34 +140,34 @@ describe('safetensors bad input', () => {
   const entry = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
 
   it('rejects a file shorter than the length field', async () => {
-    await expectBadFile(readSafetensors(bytesSource(new Uint8Array(5), 'tiny.safetensors')), /tiny\.safetensors.*5 bytes/);
+    await expectShrinkrayError(readSafetensors(bytesSource(new Uint8Array(5), 'tiny.safetensors')), 'bad_file', /tiny\.safetensors.*5 bytes/);
   });
 
   it('rejects a header length past the end of the file', async () => {
-    await expectBadFile(readSafetensors(bytesSource(rawFile({ a: entry }, 8, 5000), 'x.safetensors')), /x\.safetensors.*header length 5000 does not fit/);
+    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: entry }, 8, 5000), 'x.safetensors')), 'bad_file', /x\.safetensors.*header length 5000 does not fit/);
   });
 
   it('rejects a huge header length without reading or allocating it', async () => {
     const src = countingSource(rawFile({ a: entry }, 8, 2 ** 50), 'huge.safetensors');
-    await expectBadFile(readSafetensors(src), /huge\.safetensors.*header length 1125899906842624/);
+    await expectShrinkrayError(readSafetensors(src), 'bad_file', /huge\.safetensors.*header length 1125899906842624/);
     expect(src.reads).toEqual([[0, 8]]);
   });
 
   it('rejects a header that is not JSON', async () => {
-    await expectBadFile(readSafetensors(bytesSource(rawFile('{"a": [1, 2', 8), 'nojson.safetensors')), /nojson\.safetensors.*not JSON/);
+    await expectShrinkrayError(readSafetensors(bytesSource(rawFile('{"a": [1, 2', 8), 'nojson.safetensors')), 'bad_file', /nojson\.safetensors.*not JSON/);
   });
 
   it('rejects offsets past the end of the data (a truncated file)', async () => {
     const file = rawFile({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, 8);
-    await expectBadFile(readSafetensors(bytesSource(file, 'cut.safetensors')), /cut\.safetensors.*'a'.*past the end/);
+    await expectShrinkrayError(readSafetensors(bytesSource(file, 'cut.safetensors')), 'bad_file', /cut\.safetensors.*'a'.*past the end/);
   });
 
   it('rejects shape and offsets that disagree, unknown dtypes, and overlaps', async () => {
-    await expectBadFile(readSafetensors(bytesSource(rawFile({ a: { ...entry, shape: [3] } }, 16), 's.safetensors')), /'a' \(F32 \[3\]\) needs 12 bytes but its data_offsets span 8/);
-    await expectBadFile(readSafetensors(bytesSource(rawFile({ a: { ...entry, dtype: 'F64' } }, 8), 'd.safetensors')), /'a' has unsupported dtype "F64"/);
-    await expectBadFile(readSafetensors(bytesSource(rawFile({ a: entry, b: { ...entry, data_offsets: [4, 12] } }, 16), 'o.safetensors')), /'a' and 'b' overlap/);
-    await expectBadFile(readSafetensors(bytesSource(rawFile({ a: { ...entry, data_offsets: [8, 0] } }, 8), 'n.safetensors')), /invalid data_offsets/);
-    await expectBadFile(readSafetensors(bytesSource(rawFile([1, 2], 8), 'arr.safetensors')), /not a JSON object/);
+    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: { ...entry, shape: [3] } }, 16), 's.safetensors')), 'bad_file', /'a' \(F32 \[3\]\) needs 12 bytes but its data_offsets span 8/);
+    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: { ...entry, dtype: 'F64' } }, 8), 'd.safetensors')), 'bad_file', /'a' has unsupported dtype "F64"/);
+    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: entry, b: { ...entry, data_offsets: [4, 12] } }, 16), 'o.safetensors')), 'bad_file', /'a' and 'b' overlap/);
+    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: { ...entry, data_offsets: [8, 0] } }, 8), 'n.safetensors')), 'bad_file', /invalid data_offsets/);
+    await expectShrinkrayError(readSafetensors(bytesSource(rawFile([1, 2], 8), 'arr.safetensors')), 'bad_file', /not a JSON object/);
   });
 
   it('accepts a header padded with NULs instead of spaces', async () => {

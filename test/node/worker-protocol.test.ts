@@ -43,7 +43,7 @@ describe('errors across comlink', () => {
     const remote = connect({
       dom(name: string): void { throw new DOMException('it went wrong', name); },
       plain(): void { throw new RangeError('offset out of bounds'); },
-      text(): void { throw 'a string'; }, // eslint-disable-line no-throw-literal
+      text(): void { throw 'a string'; },
     });
     await expect(remote.dom('AbortError')).rejects.toMatchObject({ code: 'aborted', message: 'it went wrong' });
     await expect(remote.dom('QuotaExceededError')).rejects.toMatchObject({ code: 'quota_exceeded', message: 'storage is full: it went wrong' });

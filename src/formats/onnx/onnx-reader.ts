@@ -4,6 +4,7 @@ import { ShrinkrayError } from '../../errors.ts';
  * A minimal ONNX reader: it walks the protobuf structure (never copying tensor data) to
  * check that a file is a complete model and to list what a session will need, so a
  * truncated or corrupt file gets an error that names it instead of an onnxruntime stack.
+ * (Hand-written rather than a protobuf library: see protobuf-writer.ts for the figures.)
  */
 export interface OnnxSummary {
   irVersion: number;

@@ -3,6 +3,16 @@
  * packed repeated scalars. Big byte payloads (tensor data) are kept as references, never
  * copied, until `finish()` concatenates everything once: an ONNX file near 2 GB is built
  * with one copy of its weights.
+ *
+ * Why not a library (measured 2026-12-01 in Node 20, ~100 MB of initializers, 30 layers):
+ * this writer plus onnx-reader.ts is 2.4 kB gzip in the bundle, against 30 kB for
+ * protobufjs/light (+ a JSON schema) or 18 kB for @bufbuild/protobuf's generated-code
+ * runtime (3.6 kB for its bare BinaryWriter/Reader). Encoding took 80-150 ms and +105 MB
+ * (the one output copy) here, 300-400 ms and +240 MB with protobufjs, 230-410 ms and
+ * +300 MB with bufbuild's BinaryWriter (it grows one buffer and shifts each message as it
+ * joins). Neither streams: both return the message as one array, while chunks() hands the
+ * weights back by reference. External data is ONNX's convention, not protobuf's: it is
+ * ours (graph-builder.ts) in every case.
  */
 
 const enum WireType {

@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../../../errors.ts';
 import { blobBytes, zeroPointRowBytes } from '../matmul-nbits-layout.ts';
 import { badBlockError, blockCount, validateRtn, type RtnOptions, type RtnResult } from '../rtn-options.ts';
-import { RTN_WORKGROUP_SIZE, rtnQuantizeWgsl } from './rtn-quantize-wgsl.ts';
+import { rtnQuantizeWgsl } from './rtn-quantize-wgsl.ts';
 
 /**
  * RTN quantization on WebGPU, shaped like an onnxruntime-web op: validateInputs ->
@@ -141,6 +141,8 @@ export async function quantizeRtnWebGpu(device: GPUDevice, weight: Float32Array,
     const oom = await device.popErrorScope();
     for (const b of Object.values(bufs)) b.destroy();
     const err = validation ?? oom;
+    // On purpose: a GPU validation or out-of-memory error is the cause of whatever the body threw.
+    // eslint-disable-next-line no-unsafe-finally
     if (err) throw new ShrinkrayError('runtime_error', `WebGPU RTN quantization failed: ${err.message}`);
   }
   return { packed, scales, zeroPoints };

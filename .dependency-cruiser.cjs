@@ -1,0 +1,117 @@
+// The layer rules of README "Layout" and DESIGN "Dependency rules", checked by `npm run deps`
+// (scripts/test.sh runs it). A violation prints the rule's name and its comment; fix the import,
+// not the rule. Data flows one way: fetch -> formats/model -> compress -> build -> store -> runtime,
+// wired together only in worker/ (browser) and cli/ + node/ (Node).
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'kernels-pure',
+      severity: 'error',
+      comment: 'src/kernels/ is pure numerics: it imports other kernels and src/errors.ts, nothing else from src/.',
+      from: { path: '^src/kernels/' },
+      to: { path: '^src/', pathNot: ['^src/kernels/', '^src/errors\\.ts$'] },
+    },
+    {
+      name: 'formats-pure',
+      severity: 'error',
+      comment: 'src/formats/ parses and writes files: it imports other formats, src/errors.ts, pure numerics from src/kernels/ (the fp16 converter) and (type-only) src/model/.',
+      from: { path: '^src/formats/' },
+      to: { path: '^src/', pathNot: ['^src/(formats|kernels)/', '^src/errors\\.ts$', '^src/model/'] },
+    },
+    {
+      name: 'formats-model-types-only',
+      severity: 'error',
+      comment: 'src/formats/ may name model types (import type { ... }) but never run model code.',
+      from: { path: '^src/formats/' },
+      to: { path: '^src/model/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'model-below-stages',
+      severity: 'error',
+      comment: 'src/model/ (ModelIR, tensor table, config, reference forward) imports only errors, formats, kernels and model.',
+      from: { path: '^src/model/' },
+      to: { path: '^src/', pathNot: ['^src/(model|formats|kernels)/', '^src/errors\\.ts$'] },
+    },
+    {
+      name: 'build-below-compress',
+      severity: 'error',
+      comment: 'src/build/ (ModelIR -> ONNX) imports only errors, formats, kernels, model and build.',
+      from: { path: '^src/build/' },
+      to: { path: '^src/', pathNot: ['^src/(build|model|formats|kernels)/', '^src/errors\\.ts$'] },
+    },
+    {
+      name: 'compress-no-io',
+      severity: 'error',
+      comment:
+        'src/compress/ imports only errors, formats, kernels, model, build and compress: never fetch, store, runtime, worker, ui, cli or node.',
+      from: { path: '^src/compress/' },
+      to: { path: '^src/', pathNot: ['^src/(compress|build|model|formats|kernels)/', '^src/errors\\.ts$'] },
+    },
+    {
+      name: 'fetch-store-runtime-apart',
+      severity: 'error',
+      comment: 'src/fetch/, src/store/ and src/runtime/ never import one another nor compress/: only src/worker/ wires them together.',
+      from: { path: '^src/(fetch|store|runtime)/' },
+      to: { path: '^src/(fetch|store|runtime|compress)/', pathNot: '^src/$1/' },
+    },
+    {
+      name: 'only-wiring-imports-worker',
+      severity: 'error',
+      comment: 'src/worker/ is the top of the browser stack: only worker/ and ui/ import it (ui through client.ts and protocol types).',
+      from: { path: '^src/', pathNot: '^src/(worker|ui)/' },
+      to: { path: '^src/worker/' },
+    },
+    {
+      name: 'ui-through-client',
+      severity: 'error',
+      comment: 'src/ui/ imports only src/worker/client.ts, types from src/worker/protocol.ts, other ui files, npm packages and CSS.',
+      from: { path: '^src/ui/' },
+      to: { path: '^src/', pathNot: ['^src/ui/', '^src/worker/client\\.ts$', '^src/worker/protocol\\.ts$'] },
+    },
+    {
+      name: 'ui-protocol-types-only',
+      severity: 'error',
+      comment: 'src/ui/ may name the protocol types (import type { ... } from worker/protocol.ts) but not run worker code.',
+      from: { path: '^src/ui/' },
+      to: { path: '^src/worker/protocol\\.ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'src-not-tests-or-scripts',
+      severity: 'error',
+      comment: 'Nothing in src/ imports test/, bench/ or scripts/: they depend on src, never the other way.',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench|scripts)/' },
+    },
+    {
+      name: 'node-builtins-in-node-and-cli',
+      severity: 'error',
+      comment: 'node: builtins only in src/node/ and src/cli/: everything else runs in the browser too.',
+      from: { path: '^src/', pathNot: '^src/(node|cli)/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'node-folder-for-node-only',
+      severity: 'error',
+      comment:
+        'src/node/ (Node file access) is imported only by src/cli/ and src/node/ (others may name its types): browser code must not pull it in.',
+      from: { path: '^src/', pathNot: '^src/(node|cli)/' },
+      to: { path: '^src/node/', dependencyTypesNot: ['type-only', 'type-import'] },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No import cycles in src/: each file sits below the files that import it.',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // Keep type-only imports in the graph (they are checked by the *-types-only rules above).
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    // The AssemblyScript sources are compiled to wasm, not imported.
+    exclude: { path: '^src/kernels/wasm/(assembly|build)/' },
+  },
+};

@@ -1,0 +1,63 @@
+/**
+ * Named error budgets (ggml-style): how far a computed figure may be from the one it is
+ * checked against, and why that much. Tests compare against these names, never against a
+ * bare literal, so a budget is loosened here, in one reviewed place, or not at all.
+ * Absolute unless the name says otherwise.
+ */
+export const BUDGET = Object.freeze({
+  // --- fp32 against fp32 (or float64): only rounding and summation order differ ---
+  /** Reference forward vs a float64 naive forward, relative to max |logit|: a few ulps of fp32. */
+  referenceVsFloat64Relative: 1e-5,
+  /** KV-cache decoding (token by token, or mixed prefill) vs one batched pass of the same model. */
+  kvCacheVsBatched: 1e-5,
+  /** llama2.c's interleaved RoPE vs the half-split one on permuted weights, relative to sum |q_i k_i| ... */
+  ropeConventionRelative: 1e-5,
+  /** ... plus this absolute floor, for scores that cancel to near zero. */
+  ropeConventionAbsolute: 1e-7,
+  /** Summed nll when a big vocabulary forces scoring in chunks through the KV cache vs one pass. */
+  chunkedNll: 1e-4,
+  /** fp32 ONNX graph on onnxruntime vs the fp32 TypeScript reference: same math, other summation order. */
+  onnxVsReference: 1e-4,
+  /** num_logits_to_keep = 1 vs the last row of the full logits from the same graph. */
+  onnxLastLogits: 1e-6,
+  /** Quantized graphs vs the reference run on the very weights they multiply (dequantized). */
+  exactWeights: 1e-4,
+  /** int8 perplexity, dequantize-at-load vs MatMulNBits: same weights, summation order only. */
+  quantPathPpl: 1e-3,
+  /** onnxruntime MatMulNBits (wasm or WebGPU EP) vs A @ dequantize(W)^T computed in JS. */
+  matMulNBitsVsDequantized: 1e-4,
+  /** The same graph on the WebGPU EP (SwiftShader) vs the wasm EP: other kernels, other accumulation. */
+  webgpuVsWasmLogits: 1e-3,
+  /** a*x + b in a WebGPU shader: fused (one rounding) or not (two). */
+  gpuMultiplyAdd: 1e-4,
+  /** A structurally pruned model vs the same model with the removed channels zeroed. */
+  prunedVsZeroed: 1e-4,
+
+  // --- lossy storage: the loss is the point, the budget bounds it ---
+  /** fp16 weight storage: one rounding of every weight, seen in stories260K's logits (~10). */
+  fp16Storage: 0.05,
+  /** MatMulInteger rounds activations to 8 bits with one scale per tensor at run time: stories260K
+   * logits move by up to about 1 (measured 1.0 prefill, 0.35 decode). */
+  dynamicActivationQuant: 1.5,
+  /** RTN: |w - w_hat| <= scale / 2, plus this float slack (absolute) ... */
+  rtnHalfStepSlack: 1e-9,
+  /** ... or this slack when the error is measured in units of the block's scale. */
+  rtnHalfStepSlackInSteps: 1e-6,
+  /** RTN relative Frobenius error on random weights, by bit width. */
+  rtnRelError: Object.freeze({ 8: 0.02, 4: 0.2, 2: 0.8 }),
+  /** Perplexity ratio to fp32 on tinystories_sample.txt, around the recorded figure per recipe. */
+  pplRatioInt8: 1e-3,
+  pplRatioInt4: 1e-2,
+
+  // --- against the fixtures' independently computed figures ---
+  /** Perplexity vs the fixtures README (3.548 on the sample, 3.366 on 100 stories). */
+  pplVsFixture: 0.002,
+  /** Mean nll per token vs the fixtures README. */
+  nllVsFixture: 1e-4,
+
+  // --- statistics of 20,000 seeded draws ---
+  /** Mean of uniform draws vs 0.5 (standard error ~0.002). */
+  samplerMean: 0.01,
+  /** Frequency of each token vs its softmax probability (standard error <= 0.0036). */
+  samplerFrequency: 0.015,
+});
