@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { launchApp, type AppBrowser } from './app-browser.ts';
+import { waitForController } from './pwa-page.ts';
 import { checkScreen, exactBytesIn, expectedGreedyText, expectOnlyOrigins, numberIn, openScreen, storedFiles } from './app-helpers.ts';
 
 /**
  * The journey a person takes: open the page, compress the bundled demo with int4-g32, read
  * the report (sizes match the stored files; perplexity on the sample stories as the fixtures
  * README computed it outside the project), chat (greedy output as documented), with axe-core
- * and screenshots on every screen and no request anywhere but the app's origin.
+ * and screenshots on every screen and no request anywhere but the app's origin; then offline,
+ * after a reload, the compressed model is still listed and chats again.
  */
 describe('the journey', () => {
   let app: AppBrowser | undefined;
@@ -15,7 +17,7 @@ describe('the journey', () => {
     app = undefined;
   });
 
-  it('demo -> int4-g32 -> report -> chat', async () => {
+  it('demo -> int4-g32 -> report -> chat -> offline reload -> chat', async () => {
     const appUrl = inject('appUrl');
     app = await launchApp(appUrl);
     const { page } = app;
@@ -93,7 +95,29 @@ describe('the journey', () => {
     expect(await page.locator('.turn.assistant .small').first().textContent()).toMatch(/60 tokens · [\d.]+ tokens\/s/);
     await checkScreen(page, 'chat');
 
+    // Offline: the service worker serves the app, IndexedDB the models; the compressed model is
+    // still listed and chats again, greedily, with the same words.
+    await waitForController(page);
+    await app.context.setOffline(true);
+    await page.reload();
+    await openScreen(page, /Stored models/);
+    await expect
+      .poll(() => page.locator('.model-row strong').allTextContents())
+      .toEqual(['stories260K (demo)', 'stories260K (demo) · int4-g32']);
+    await openScreen(page, '3. Chat');
+    expect(await page.getByRole('combobox', { name: 'Model' }).inputValue()).toBe('compressed:demo:stories260K:int4-g32');
+    await page.getByText(/^Settings:/).click();
+    await page.getByLabel('Temperature (0 = greedy)').fill('0');
+    await page.getByLabel('Temperature (0 = greedy)').press('Tab');
+    await page.getByLabel('Max new tokens').fill('60');
+    await page.getByLabel('Max new tokens').press('Tab');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect.poll(() => page.locator('.turn.assistant .small').count(), { timeout: 60_000 }).toBe(1);
+    expect(await page.locator('.turn.assistant .text').textContent()).toBe(compressed);
+    await checkScreen(page, 'chat-offline');
+
     expectOnlyOrigins(app, [new URL(appUrl).origin]);
-    expect(app.errors).toEqual([]);
+    // Offline, the demo probe (not cached: models live in IndexedDB) fails to load, as it should.
+    expect(app.errors.filter((e) => !e.endsWith('net::ERR_INTERNET_DISCONNECTED'))).toEqual([]);
   });
 });
