@@ -9,6 +9,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kernels = [
   { source: 'src/kernels/quantize/wasm/assembly/quantize.ts', output: 'src/kernels/quantize/wasm/build/quantize.wasm' },
   { source: 'src/kernels/prune/wasm/assembly/prune.ts', output: 'src/kernels/prune/wasm/build/prune.wasm' },
+  { source: 'src/kernels/calib/wasm/assembly/calib.ts', output: 'src/kernels/calib/wasm/build/calib.wasm' },
 ];
 
 function isStale(source: string, output: string): boolean {

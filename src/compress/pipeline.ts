@@ -1,7 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
-import { floatToHalf, halfToFloat } from '../kernels/half.ts';
 import { applyMask, createPruner, maskSparsity, type Pruner } from '../kernels/prune/index.ts';
-import { dequantizeNBits, relativeFrobeniusError, type RtnQuantizer } from '../kernels/quantize/index.ts';
+import { relativeFrobeniusError, type RtnQuantizer } from '../kernels/quantize/index.ts';
 import { buildOnnxDecoder, type BuiltDecoder } from '../build/decoder.ts';
 import type { LinearHook, LinearWeight } from '../build/linear-weight.ts';
 import type { QuantizedMatMul } from '../build/quant-paths.ts';
@@ -9,6 +8,10 @@ import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
 import type { CompressionPlan, TensorPlan } from './plan.ts';
 import { structuredIr } from './structured-ir.ts';
+import type { TensorOutcome } from './tensor-outcome.ts';
+import type { CalibBackend } from './calib-backend.ts';
+import { calibratedIr, ModelCalibrator, type CalibrationInput, type CalibrationProgress } from './calibrated-model.ts';
+import { roundTripHalf, rtnLinear } from './linear-quant.ts';
 import { elementCount } from '../model/tensor-table.ts';
 
 /**
@@ -25,19 +28,22 @@ export interface CompressOptions {
   ops?: 'plain' | 'fused';
   quantizedMatMul?: QuantizedMatMul; // how quantized linear layers are multiplied (default MatMulNBits)
   externalDataThreshold?: number;
-  onProgress?: (p: { stage: 'compress'; done: number; total: number; tensor: string }) => void;
+  /** The calibration windows and kernels; required when plan.calibrate. */
+  calibration?: CalibrationInput;
+  onProgress?: (p: { stage: 'compress'; done: number; total: number; tensor: string } | CalibrationProgress) => void;
   signal?: AbortSignal;
 }
 
-/** What happened to one weight, for shrinkray.json and the per-layer error chart. */
-export interface TensorOutcome {
-  name: string;
-  shape: number[]; // [out, in] after structured pruning
-  kind: string; // 'fp32' | 'fp16' | 'int4-g32' | 'int8-g32-asym' ...
-  bytes: number; // stored size
-  sparsity: number; // fraction of zeros a mask introduced (0 without one)
-  relError: number | null; // ||W - W_hat||_F / ||W||_F against the (structurally pruned) source; null: not measured
+/** What the calibrated pass did, for the report. */
+export interface CalibrationSummary {
+  windows: number;
+  tokens: number;
+  kernels: CalibBackend['name'];
+  seconds: number; // of compressSeconds, the calibrated blocks (their passes and methods)
+  awqAlpha: { attn?: number; o?: number; mlp?: number; down?: number }[] | null; // per block, AWQ only
 }
+
+export type { TensorOutcome } from './tensor-outcome.ts';
 
 export interface CompressResult {
   plan: CompressionPlan;
@@ -47,11 +53,17 @@ export interface CompressResult {
   paramsOut: number;
   built: BuiltDecoder;
   tensors: TensorOutcome[];
+  calibration: CalibrationSummary | null;
 }
 
 export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: CompressOptions): Promise<CompressResult> {
   const pruner = opts.pruner ?? (await createPruner());
-  const source = plan.structured ? structuredIr(ir, plan.structured, plan.configOut) : ir;
+  let calibrator: ModelCalibrator | null = null;
+  if (plan.calibrate) {
+    if (!opts.calibration) throw new ShrinkrayError('bad_argument', `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, or activation-aware structured pruning)`);
+    calibrator = await ModelCalibrator.start(ir, plan, opts.calibration, { quantizer: opts.quantizer, pruner, signal: opts.signal, onProgress: opts.onProgress });
+  }
+  const source = calibrator ? calibratedIr(ir, plan, calibrator) : plan.structured ? structuredIr(ir, plan.structured, plan.configOut) : ir;
   const byName = new Map(plan.tensors.map((t) => [t.name, t]));
   const outcomes: TensorOutcome[] = [];
   let done = 0;
@@ -60,7 +72,8 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
     if (opts.signal?.aborted) throw new ShrinkrayError('aborted', `compression cancelled at ${name}`);
     const tp = byName.get(name);
     if (!tp) throw new ShrinkrayError('bad_argument', `the compression plan has no row for tensor '${name}'`);
-    const result = await compressLinear(tp, weight, N, K, opts.quantizer, pruner);
+    const calibrated = await calibrator?.linear(name);
+    const result = calibrated ?? (await compressLinear(tp, weight, N, K, opts.quantizer, pruner));
     outcomes.push(result.outcome);
     opts.onProgress?.({ stage: 'compress', done: ++done, total: plan.tensors.length, tensor: name });
     return result.weight;
@@ -80,7 +93,16 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
   }
   opts.onProgress?.({ stage: 'compress', done: plan.tensors.length, total: plan.tensors.length, tensor: '' });
   const params = (shapeOf: (t: TensorPlan) => readonly number[]) => plan.tensors.reduce((n, t) => n + elementCount(shapeOf(t)), 0);
-  return { plan, pruner: pruner.backend, config: plan.configOut, paramsIn: params((t) => t.shapeIn), paramsOut: params((t) => t.shape), built, tensors: outcomes };
+  const calibration: CalibrationSummary | null = calibrator && opts.calibration
+    ? {
+      windows: opts.calibration.windows.length, tokens: calibrator.tokens, kernels: opts.calibration.backend.name, seconds: calibrator.seconds,
+      awqAlpha: plan.recipe.quant?.method === 'awq' ? calibrator.awqAlpha : null,
+    }
+    : null;
+  return {
+    plan, pruner: pruner.backend, config: plan.configOut, paramsIn: params((t) => t.shapeIn), paramsOut: params((t) => t.shape), built, tensors: outcomes,
+    calibration,
+  };
 }
 
 async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K: number, quantizer: RtnQuantizer, pruner: Pruner)
@@ -88,6 +110,10 @@ async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K
   let w = weight;
   let sparsity = 0;
   if (tp.mask) {
+    // Without calibration only the data-free masks exist (the planner sends Wanda and SparseGPT through calibration).
+    if (tp.mask.kind !== 'magnitude' && tp.mask.kind !== 'nm') {
+      throw new ShrinkrayError('bad_argument', `${tp.name}: the ${tp.mask.kind} mask needs the calibrated pass`);
+    }
     const mask = tp.mask.kind === 'magnitude'
       ? await pruner.magnitudeMask(weight, N, K, { sparsity: tp.mask.sparsity, scope: tp.mask.scope }, tp.name)
       : await pruner.nmMask(weight, N, K, { n: tp.mask.n, m: tp.mask.m }, tp.name);
@@ -97,16 +123,10 @@ async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K
   const shape = [N, K];
   if (tp.quant) {
     const { bits, blockSize, symmetric } = tp.quant;
-    // Scales stay fp32: MatMulNBits' scale type must match its fp32 activations in our graph.
-    const q = await quantizer.quantizeRtn(w, N, K, { bits, blockSize, symmetric, scaleDtype: 'f32', name: tp.name });
-    const relError = relativeFrobeniusError(weight, dequantizeNBits(q, N, K, { bits, blockSize }));
-    const nbits: LinearWeight = {
-      kind: 'nbits', bits, blockSize, outFeatures: N, inFeatures: K,
-      packed: q.packed, scales: q.scales as Float32Array, ...(q.zeroPoints ? { zeroPoints: q.zeroPoints } : {}),
-    };
-    const bytes = q.packed.byteLength + q.scales.byteLength + (q.zeroPoints?.byteLength ?? 0);
+    const q = await rtnLinear(w, N, K, tp.quant, quantizer, tp.name);
+    const relError = relativeFrobeniusError(weight, q.values);
     const kind = `int${bits}-g${blockSize}${symmetric ? '' : '-asym'}`;
-    return { weight: nbits, outcome: { name: tp.name, shape, kind, bytes, sparsity, relError } };
+    return { weight: q.weight, outcome: { name: tp.name, shape, kind, bytes: q.bytes, sparsity, relError } };
   }
   const storage = tp.dtype;
   const relError = relativeFrobeniusError(weight, storage === 'fp16' ? roundTripHalf(w) : w);
@@ -116,8 +136,3 @@ async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K
   };
 }
 
-function roundTripHalf(w: Float32Array): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let i = 0; i < w.length; i++) out[i] = halfToFloat(floatToHalf(w[i]!));
-  return out;
-}

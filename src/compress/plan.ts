@@ -1,6 +1,7 @@
 import type { ModelConfig } from '../model/config.ts';
 import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
-import { validateRecipeForModel, type MaskStep, type Recipe, type WeightDtype } from './recipe.ts';
+import { containerBits, storesZeroPoints } from '../kernels/quantize/nbits-codes.ts';
+import { recipeNeedsCalibration, validateRecipeForModel, type MaskStep, type Recipe, type WeightDtype } from './recipe.ts';
 import { elementCount, modelTensors, type LinearKind, type TensorRole } from '../model/tensor-table.ts';
 
 /**
@@ -16,10 +17,13 @@ import { elementCount, modelTensors, type LinearKind, type TensorRole } from '..
  * `emb4`/`emb8` quantize the embedding and an untied classifier; norms and q/k/v biases are
  * never pruned or quantized and stay fp32 (tiny, and precision-sensitive); everything else
  * not quantized is stored as the recipe's storage type.
+ * `calibrate` says whether the decoder blocks go through the calibrated pass
+ * (calibrated-model.ts) instead: GPTQ, AWQ, Wanda and SparseGPT always, the structured steps
+ * when calibration text is given (activation-aware scores rather than weight norms).
  */
 
 export interface BlockQuant {
-  bits: number;
+  bits: number; // code width; 3-bit codes are stored in the 4-bit container
   blockSize: number;
   symmetric: boolean;
 }
@@ -44,6 +48,7 @@ export interface CompressionPlan {
   configIn: ModelConfig;
   configOut: ModelConfig; // after structured pruning
   structured: StructuredPlan | null; // null when the recipe removes nothing
+  calibrate: boolean; // the decoder blocks run the calibrated pass (needs calibration windows)
   tensors: TensorPlan[]; // in file order
   bytesIn: number; // fp32 size of the input model
   bytesOut: number;
@@ -56,19 +61,25 @@ export interface NBitsBytes {
   total: number;
 }
 
-/** Bytes of one [N, K] weight in onnxruntime's MatMulNBits layout (K padded up to whole blocks). */
+/** Bytes of one [N, K] weight in onnxruntime's MatMulNBits layout (K padded up to whole blocks; 3-bit codes in the 4-bit container). */
 export function matMulNBitsBytes(N: number, K: number, q: BlockQuant, scaleBytes: 2 | 4): NBitsBytes {
   const blocks = Math.ceil(K / q.blockSize);
-  const data = N * blocks * ((q.blockSize * q.bits) / 8);
+  const bits = containerBits(q.bits);
+  const data = N * blocks * ((q.blockSize * bits) / 8);
   const scales = N * blocks * scaleBytes;
-  const zeroPoints = q.symmetric ? 0 : N * Math.ceil((blocks * q.bits) / 8);
+  const zeroPoints = storesZeroPoints(q.bits, q.symmetric) ? N * Math.ceil((blocks * bits) / 8) : 0;
   return { data, scales, zeroPoints, total: data + scales + zeroPoints };
 }
 
 const dtypeBytes = (d: WeightDtype): 2 | 4 => (d === 'fp16' ? 2 : 4);
 
+export interface PlanOptions {
+  /** Calibration text will be given: the structured steps then score by activations. */
+  calibrationText?: boolean;
+}
+
 /** Builds the plan; throws ShrinkrayError('bad_recipe') first when the recipe does not fit. */
-export function planCompression(recipe: Recipe, config: ModelConfig): CompressionPlan {
+export function planCompression(recipe: Recipe, config: ModelConfig, options: PlanOptions = {}): CompressionPlan {
   validateRecipeForModel(recipe, config);
   const configOut = recipe.structured ? prunedConfig(config, recipe.structured) : config;
   const outShapes = new Map(modelTensors(configOut).map((t) => [t.name, t.shape]));
@@ -101,6 +112,7 @@ export function planCompression(recipe: Recipe, config: ModelConfig): Compressio
     configIn: config,
     configOut,
     structured: recipe.structured,
+    calibrate: recipeNeedsCalibration(recipe) || (options.calibrationText === true && recipe.structured !== null),
     tensors,
     bytesIn: tensors.reduce((s, t) => s + t.bytesIn, 0),
     bytesOut: tensors.reduce((s, t) => s + t.bytesOut, 0),

@@ -1,26 +1,33 @@
 import { ShrinkrayError } from '../errors.ts';
+import type { SparsityPattern } from '../kernels/calib/gptq.ts';
 import { ORT_WEB_MATMUL_NBITS_BITS } from '../kernels/quantize/runtime-support.ts';
 
 /**
  * The step vocabulary of the recipe grammar: one table entry per step kind, each with the
  * syntax shown to users, a loose pattern that recognizes the family (so that `int9` gets
- * "bad bit width" rather than "unknown step"), and a strict parser. New methods (GPTQ, AWQ,
- * Wanda, SparseGPT) slot in as new rows; until then PLANNED_STEPS names them in errors.
+ * "bad bit width" rather than "unknown step"), and a strict parser. The calibrated methods
+ * (GPTQ, AWQ, Wanda, SparseGPT) are rows like the others; which steps need calibration
+ * text is said by recipeNeedsCalibration (recipe.ts).
  */
 
 export type WeightDtype = 'fp32' | 'fp16';
+export type { SparsityPattern } from '../kernels/calib/gptq.ts';
 
-/** Round-to-nearest block quantization of the linear layers of every decoder block. */
+/** Block quantization of the linear layers of every decoder block. */
 export interface QuantSpec {
-  method: 'rtn'; // later: 'gptq' | 'awq'
-  bits: number; // 2..8
+  method: 'rtn' | 'gptq' | 'awq'; // round-to-nearest, GPTQ's error feedback, AWQ's activation-aware scales then RTN
+  bits: number; // 2, 3, 4, 8 (3-bit codes are stored in the 4-bit container)
   blockSize: number; // 16 | 32 | 64 | 128 | 256, along the input dimension K
   symmetric: boolean; // false: per-block zero point (-asym)
+  actOrder: boolean; // GPTQ only: columns in decreasing order of activation energy (-act)
+  floatTargets: boolean; // GPTQ only: match the float model's outputs (default), or each layer's own (-classic)
 }
 
 export type PruneStep =
   | { kind: 'magnitude'; sparsity: number; scope: 'row' } // unstructured, fraction 0.01..0.99 of each output row
   | { kind: 'nm'; n: number; m: number } // keep n of every m along K
+  | { kind: 'wanda'; pattern: SparsityPattern } // scores |W|·‖X‖ per output row (Sun et al. 2023)
+  | { kind: 'sparsegpt'; pattern: SparsityPattern } // mask chosen with error feedback (Frantar & Alistarh 2023)
   | { kind: 'ffn'; fraction: number } // structured: FFN channels removed per layer
   | { kind: 'heads'; fraction: number }; // structured: KV groups removed per layer
 
@@ -29,7 +36,7 @@ export type RecipeStep =
   | { slot: 'dtype'; dtype: WeightDtype }
   | { slot: 'quant'; quant: QuantSpec }
   | { slot: 'embed'; bits: 4 | 8 }
-  | { slot: 'sparsity'; prune: Extract<PruneStep, { kind: 'magnitude' | 'nm' }> }
+  | { slot: 'sparsity'; prune: Extract<PruneStep, { kind: 'magnitude' | 'nm' | 'wanda' | 'sparsegpt' }> }
   | { slot: 'ffn'; prune: Extract<PruneStep, { kind: 'ffn' }> }
   | { slot: 'heads'; prune: Extract<PruneStep, { kind: 'heads' }> };
 
@@ -46,6 +53,8 @@ export const SLOT_MEANING: Readonly<Record<StepSlot, string>> = Object.freeze({
 });
 
 export const BIT_WIDTHS = Object.freeze([2, 3, 4, 5, 6, 7, 8]);
+/** Widths a recipe may ask for: what onnxruntime-web runs, plus 3 bits in the 4-bit container. */
+export const RECIPE_BIT_WIDTHS = Object.freeze([...new Set([...ORT_WEB_MATMUL_NBITS_BITS, 3])].sort((a, b) => a - b));
 export const BLOCK_SIZES = Object.freeze([16, 32, 64, 128, 256]);
 export const NM_GROUP_SIZES = Object.freeze([4, 8, 16]);
 export const DEFAULT_BLOCK_SIZE = 32;
@@ -54,6 +63,38 @@ interface StepParser {
   syntax: string; // as listed in "known steps"
   family: RegExp; // the step belongs to this parser when this matches
   parse(token: string, fail: (why: string) => never): RecipeStep;
+}
+
+/** The int step's body after its method prefix: `int{B}[-g{G}][-asym]` (and `-act` where allowed). */
+function quantBody(t: string, method: QuantSpec['method'], fail: (why: string) => never): QuantSpec {
+  const prefix = method === 'rtn' ? '' : `${method}-`;
+  const gptq = method === 'gptq' ? '(-act)?(-classic)?' : '()()';
+  const m = new RegExp(`^${prefix}int(\\d+)(?:-g(\\d+))?(-asym)?${gptq}$`).exec(t);
+  const tail = method === 'gptq' ? '[-asym][-act][-classic]' : '[-asym]';
+  if (!m) return fail(`does not match ${prefix}int{${RECIPE_BIT_WIDTHS.join(',')}}[-g{${BLOCK_SIZES.join('|')}}]${tail}`);
+  const bits = Number(m[1]);
+  if (!BIT_WIDTHS.includes(bits)) return fail(`has bit width ${bits}; allowed ${RECIPE_BIT_WIDTHS.map((b) => `int${b}`).join(', ')}`);
+  // Valid MatMulNBits widths that onnxruntime-web cannot run are refused here, before any
+  // work; 3 bits is stored in the 4-bit container (nbits-codes.ts), so it runs.
+  if (!RECIPE_BIT_WIDTHS.includes(bits)) {
+    return fail(`has bit width ${bits}: onnxruntime-web's MatMulNBits runs only ${ORT_WEB_MATMUL_NBITS_BITS.map((b) => `int${b}`).join(', ')} (and int3 in the 4-bit container)`);
+  }
+  const blockSize = m[2] === undefined ? DEFAULT_BLOCK_SIZE : Number(m[2]);
+  if (!BLOCK_SIZES.includes(blockSize)) return fail(`has block size ${blockSize}; allowed ${BLOCK_SIZES.map((b) => `-g${b}`).join(', ')}`);
+  return { method, bits, blockSize, symmetric: m[3] === undefined, actOrder: m[4] === '-act', floatTargets: method === 'gptq' && m[5] === undefined };
+}
+
+/** `wanda50`, `wanda-50%`, `wanda-2:4`: a sparsity pattern after the method's name. */
+function patternBody(t: string, name: string, fail: (why: string) => never): SparsityPattern {
+  const nm = new RegExp(`^${name}-(\\d+):(\\d+)$`).exec(t);
+  if (nm) {
+    const n = Number(nm[1]), m = Number(nm[2]);
+    if (!(n >= 1 && n < m)) return fail(`keeps N=${n} of M=${m}; N must be at least 1 and less than M`);
+    if (!NM_GROUP_SIZES.includes(m)) return fail(`has group size M=${m}; allowed M = ${NM_GROUP_SIZES.join(', ')}`);
+    return { kind: 'nm', n, m };
+  }
+  if (/:/.test(t)) return fail(`does not match ${name}-{N}:{M}, e.g. ${name}-2:4`);
+  return { kind: 'unstructured', sparsity: percent(t, name, fail) / 100 };
 }
 
 /** A whole percentage 1..99 from `mag50`, `mag-50` or `mag50%`. */
@@ -75,21 +116,19 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
     },
   },
   {
-    syntax: `int{${BIT_WIDTHS[0]}..${BIT_WIDTHS.at(-1)}}[-g{${BLOCK_SIZES.join('|')}}][-asym]`,
+    syntax: `int{${RECIPE_BIT_WIDTHS.join(',')}}[-g{${BLOCK_SIZES.join('|')}}][-asym]`,
     family: /^int/,
-    parse: (t, fail) => {
-      const m = /^int(\d+)(?:-g(\d+))?(-asym)?$/.exec(t);
-      if (!m) return fail(`does not match int{2..8}[-g{${BLOCK_SIZES.join('|')}}][-asym]`);
-      const bits = Number(m[1]);
-      if (!BIT_WIDTHS.includes(bits)) return fail(`has bit width ${bits}; allowed int2..int8`);
-      // Valid MatMulNBits widths that onnxruntime-web cannot run are refused here, before any work.
-      if (!ORT_WEB_MATMUL_NBITS_BITS.includes(bits)) {
-        return fail(`has bit width ${bits}: onnxruntime-web's MatMulNBits runs only ${ORT_WEB_MATMUL_NBITS_BITS.map((b) => `int${b}`).join(', ')}`);
-      }
-      const blockSize = m[2] === undefined ? DEFAULT_BLOCK_SIZE : Number(m[2]);
-      if (!BLOCK_SIZES.includes(blockSize)) return fail(`has block size ${blockSize}; allowed ${BLOCK_SIZES.map((b) => `-g${b}`).join(', ')}`);
-      return { slot: 'quant', quant: { method: 'rtn', bits, blockSize, symmetric: m[3] === undefined } };
-    },
+    parse: (t, fail) => ({ slot: 'quant', quant: quantBody(t, 'rtn', fail) }),
+  },
+  {
+    syntax: 'gptq-int{B}[-g{G}][-asym][-act][-classic]',
+    family: /^gptq/,
+    parse: (t, fail) => ({ slot: 'quant', quant: quantBody(t, 'gptq', fail) }),
+  },
+  {
+    syntax: 'awq-int{B}[-g{G}][-asym]',
+    family: /^awq/,
+    parse: (t, fail) => ({ slot: 'quant', quant: quantBody(t, 'awq', fail) }),
   },
   {
     syntax: 'emb4, emb8',
@@ -103,6 +142,17 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
     syntax: 'mag{1..99}',
     family: /^mag/,
     parse: (t, fail) => ({ slot: 'sparsity', prune: { kind: 'magnitude', sparsity: percent(t, 'mag', fail) / 100, scope: 'row' } }),
+  },
+  // Before {N}:{M}, whose family (any ':') would take `wanda-2:4`.
+  {
+    syntax: 'wanda{1..99}, wanda-{N}:{M}',
+    family: /^wanda/,
+    parse: (t, fail) => ({ slot: 'sparsity', prune: { kind: 'wanda', pattern: patternBody(t, 'wanda', fail) } }),
+  },
+  {
+    syntax: 'sparsegpt{1..99}, sparsegpt-{N}:{M}',
+    family: /^sparsegpt/,
+    parse: (t, fail) => ({ slot: 'sparsity', prune: { kind: 'sparsegpt', pattern: patternBody(t, 'sparsegpt', fail) } }),
   },
   {
     syntax: `{N}:{M} (M in ${NM_GROUP_SIZES.join('|')}, 1 <= N < M)`,
@@ -128,14 +178,6 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
   },
 ]);
 
-/** Methods from DESIGN.md that are recognized by name but not implemented yet. */
-const PLANNED_STEPS: ReadonlyArray<[RegExp, string]> = [
-  [/^gptq/, 'GPTQ'],
-  [/^awq/, 'AWQ'],
-  [/^wanda/, 'Wanda'],
-  [/^sparsegpt/, 'SparseGPT'],
-];
-
 export const KNOWN_STEPS = STEP_PARSERS.map((p) => p.syntax).join(', ');
 
 /** Parses one `+`-separated token (already trimmed and lower-cased). */
@@ -145,7 +187,5 @@ export function parseStep(token: string, recipe: string): RecipeStep {
   };
   const parser = STEP_PARSERS.find((p) => p.family.test(token));
   if (parser) return parser.parse(token, fail);
-  const planned = PLANNED_STEPS.find(([re]) => re.test(token));
-  if (planned) return fail(`uses ${planned[1]}, which is not implemented yet. Known steps: ${KNOWN_STEPS}`);
   return fail(`is unknown. Known steps: ${KNOWN_STEPS}`);
 }

@@ -7,7 +7,7 @@ import {
 } from './recipe-steps.ts';
 import { layerTensors } from '../model/tensor-table.ts';
 
-export type { PruneStep, QuantSpec, WeightDtype } from './recipe-steps.ts';
+export type { PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
 
 /**
  * A compression recipe: steps joined by `+`, parsed and checked before any work starts.
@@ -28,8 +28,24 @@ export interface Recipe {
   storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
 }
 
-/** The unstructured or N:M mask step. */
-export type MaskStep = Extract<PruneStep, { kind: 'magnitude' | 'nm' }>;
+/** The unstructured or N:M mask step: by magnitude, by Wanda's scores, or SparseGPT's. */
+export type MaskStep = Extract<PruneStep, { kind: 'magnitude' | 'nm' | 'wanda' | 'sparsegpt' }>;
+
+/** The N:M pattern of a mask step, if it has one. */
+export function maskNm(mask: MaskStep | null): { n: number; m: number } | null {
+  if (!mask || mask.kind === 'magnitude') return null;
+  if (mask.kind === 'nm') return mask;
+  return mask.pattern.kind === 'nm' ? mask.pattern : null;
+}
+
+/**
+ * Whether the recipe needs calibration text: GPTQ, AWQ, Wanda and SparseGPT measure the
+ * model's activations. (The structured steps use activations too when text is given, and
+ * weight norms otherwise: planCompression decides.)
+ */
+export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask'>): boolean {
+  return (r.quant !== null && r.quant.method !== 'rtn') || r.mask?.kind === 'wanda' || r.mask?.kind === 'sparsegpt';
+}
 
 /** Block quantization of the embedding (and untied classifier); the block follows the int step's. */
 export interface EmbedQuantSpec {
@@ -88,11 +104,26 @@ export function formatRecipe(r: Omit<Recipe, 'name' | 'canonical'>): string {
   const pct = (f: number) => Math.round(f * 100);
   if (r.structured?.ffnFraction) parts.push(`ffn${pct(r.structured.ffnFraction)}`);
   if (r.structured?.headsFraction) parts.push(`heads${pct(r.structured.headsFraction)}`);
-  if (r.mask) parts.push(r.mask.kind === 'magnitude' ? `mag${pct(r.mask.sparsity)}` : `${r.mask.n}:${r.mask.m}`);
-  if (r.quant) parts.push(`int${r.quant.bits}-g${r.quant.blockSize}${r.quant.symmetric ? '' : '-asym'}`);
+  if (r.mask) parts.push(formatMask(r.mask));
+  if (r.quant) parts.push(formatQuant(r.quant));
   if (r.embedQuant) parts.push(`emb${r.embedQuant.bits}`);
   if (r.storage !== 'fp32' || parts.length === 0) parts.push(r.storage);
   return parts.join('+');
+}
+
+function formatMask(mask: MaskStep): string {
+  const pct = (f: number) => Math.round(f * 100);
+  if (mask.kind === 'magnitude') return `mag${pct(mask.sparsity)}`;
+  if (mask.kind === 'nm') return `${mask.n}:${mask.m}`;
+  const p = mask.pattern;
+  return p.kind === 'nm' ? `${mask.kind}-${p.n}:${p.m}` : `${mask.kind}${pct(p.sparsity)}`;
+}
+
+/** `int4-g32`, `gptq-int4-g32-asym-act`, `awq-int3-g64-asym`: also the per-tensor kind in reports. */
+export function formatQuant(q: QuantSpec): string {
+  const method = q.method === 'rtn' ? '' : `${q.method}-`;
+  const classic = q.method === 'gptq' && !q.floatTargets ? '-classic' : '';
+  return `${method}int${q.bits}-g${q.blockSize}${q.symmetric ? '' : '-asym'}${q.actOrder ? '-act' : ''}${classic}`;
 }
 
 /**
@@ -117,6 +148,10 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
     if (removed >= numKvHeads) problems.push(`heads${pct} would remove every KV group (${removed} of ${numKvHeads}); at least one group must remain; ${step}`);
   }
   if (problems.length > 0) return problems; // shapes below depend on a valid structured plan
+  if (recipe.quant?.actOrder && recipe.mask?.kind === 'sparsegpt' && recipe.mask.pattern.kind === 'nm') {
+    // Activation order walks the columns out of order; SparseGPT chooses N:M groups as it reaches them.
+    problems.push(`${formatMask(recipe.mask)} chooses N:M groups of consecutive columns, which activation order (-act) visits out of order; drop -act`);
+  }
 
   const shaped = recipe.structured ? prunedConfig(config, recipe.structured) : config;
   const linears = config.numLayers > 0 ? layerTensors(shaped, 0).filter((t) => t.role === 'linear') : [];
@@ -130,8 +165,8 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
     if (recipe.quant && recipe.quant.blockSize > K) {
       once(`block${K}`, `block size ${recipe.quant.blockSize} is larger than layer input size ${K} (${t.name})`);
     }
-    const nm = recipe.mask;
-    if (nm?.kind === 'nm' && K % nm.m !== 0) {
+    const nm = maskNm(recipe.mask);
+    if (nm && K % nm.m !== 0) {
       once(`nm${K}`, `${nm.n}:${nm.m} needs the layer input size to be a multiple of ${nm.m}, but ${t.name} has ${K}`);
     }
   }

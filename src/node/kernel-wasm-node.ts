@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ShrinkrayError } from '../errors.ts';
+import { calibWasmUrl } from '../kernels/calib/wasm/calib-wasm-url.ts';
+import { loadCalibWasm, type WasmCalibKernel } from '../kernels/calib/wasm/calib-wasm.ts';
 import { pruneWasmUrl } from '../kernels/prune/wasm/prune-wasm-url.ts';
 import { loadPruneWasm, type WasmPruneKernel } from '../kernels/prune/wasm/prune-wasm.ts';
 import { quantizeWasmUrl } from '../kernels/quantize/wasm/quantize-wasm-url.ts';
@@ -28,4 +30,9 @@ export async function loadQuantizeWasmNode(): Promise<WasmRtnKernel> {
 /** The WASM SIMD pruning kernel, loaded from the built file. */
 export async function loadPruneWasmNode(): Promise<WasmPruneKernel> {
   return loadPruneWasm(await readKernelWasm(pruneWasmUrl));
+}
+
+/** The WASM SIMD calibration kernel (block forward, Gram matrices, GPTQ), loaded from the built file. */
+export async function loadCalibWasmNode(): Promise<WasmCalibKernel> {
+  return loadCalibWasm(await readKernelWasm(calibWasmUrl));
 }

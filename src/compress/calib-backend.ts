@@ -1,0 +1,73 @@
+import { crossReference, gramReference } from '../kernels/calib/gram-reference.ts';
+import { gptqReferenceKernel } from '../kernels/calib/gptq-reference.ts';
+import type { GptqKernel } from '../kernels/calib/gptq-kernel.ts';
+import { prepareWeight, type PreparedWeight, type WasmCalibKernel } from '../kernels/calib/wasm/calib-wasm.ts';
+import { causalAttention, linear as referenceLinear } from '../model/reference-ops.ts';
+
+/**
+ * The heavy products of calibration behind one interface: the linear layers, the causal
+ * attention and the Gram matrix xᵀx of one window, and the GPTQ loop. Two backends:
+ * - 'reference': the fp32 reference forward's own ops (float64 sums; slow, exact);
+ * - 'wasm': the WASM SIMD kernel (f32 sums in a fixed order), the same bits in Node and
+ *   in the page, so the CLI and the compress worker write identical files.
+ * Tests compare them within the budgets named in test/error-budgets.ts.
+ */
+export interface AttentionShape {
+  T: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+}
+
+export interface CalibBackend {
+  readonly name: 'reference' | 'wasm';
+  /** x [T, K] · Wᵀ (+ bias), W [N, K] -> [T, N]. */
+  linear(x: Float32Array, T: number, w: Float32Array, N: number, K: number, bias: Float32Array | null): Float32Array;
+  /** q [T, H*hd], k, v [T, KV*hd] (RoPE applied) -> [T, H*hd]. */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array;
+  /** xᵀx [K, K] of one window x [T, K]. */
+  gram(x: Float32Array, T: number, K: number): Float32Array | Float64Array;
+  /** aᵀb [K, K] of one window's a, b [T, K]. */
+  cross(a: Float32Array, b: Float32Array, T: number, K: number): Float32Array | Float64Array;
+  readonly gptq: GptqKernel;
+}
+
+export const referenceCalibBackend: CalibBackend = Object.freeze({
+  name: 'reference' as const,
+  linear: (x: Float32Array, T: number, w: Float32Array, N: number, K: number, bias: Float32Array | null) =>
+    referenceLinear(x, w, bias, T, K, N),
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array {
+    const kvDim = s.numKvHeads * s.headDim;
+    const keysT = new Float32Array(kvDim * s.T); // [kvDim, T]: the reference cache layout
+    const valuesT = new Float32Array(kvDim * s.T);
+    for (let t = 0; t < s.T; t++) {
+      for (let r = 0; r < kvDim; r++) {
+        keysT[r * s.T + t] = k[t * kvDim + r]!;
+        valuesT[r * s.T + t] = v[t * kvDim + r]!;
+      }
+    }
+    return causalAttention(q, keysT, valuesT, s.T, { ...s, start: 0 });
+  },
+  gram: gramReference,
+  cross: crossReference,
+  gptq: gptqReferenceKernel,
+});
+
+/** The WASM SIMD backend; each weight is transposed for the kernel once and reused across windows. */
+export function wasmCalibBackend(kernel: WasmCalibKernel): CalibBackend {
+  const prepared = new WeakMap<Float32Array, PreparedWeight>();
+  return {
+    name: 'wasm',
+    linear(x, T, w, N, K, bias) {
+      let p = prepared.get(w);
+      if (!p || p.N !== N || p.K !== K) prepared.set(w, (p = prepareWeight(w, N, K)));
+      const y = kernel.matmul(x, T, p);
+      if (bias) for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[t * N + n] = Math.fround(y[t * N + n]! + bias[n]!);
+      return y;
+    },
+    attention: (q, k, v, s) => kernel.attention(q, k, v, s),
+    gram: (x, T, K) => kernel.gram(x, T, K),
+    cross: (a, b, T, K) => kernel.cross(a, b, T, K),
+    gptq: kernel.gptq,
+  };
+}

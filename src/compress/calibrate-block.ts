@@ -1,0 +1,128 @@
+import { ShrinkrayError } from '../errors.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { addInPlace, applyRope, rmsNorm, swiglu, type RopeTable } from '../model/reference-ops.ts';
+import type { LayerWeights } from '../model/reference-weights.ts';
+import type { CalibBackend } from './calib-backend.ts';
+
+/**
+ * One decoder block run over the calibration windows, stage by stage, so each group of
+ * linear layers can be compressed on inputs that already went through the compressed
+ * groups before it (GPTQ's "true sequential" order):
+ *
+ *   x ─norm─> [attn in] ─q,k,v, RoPE, attention─> [o in] ─o, +x─> mid ─norm─> [mlp in]
+ *     ─gate, up, SwiGLU─> [down in] ─down, +mid─> out
+ *
+ * A pass runs every window up to a stage and hands each window's input of the chosen
+ * linears to a sink (the statistics). Per window the block keeps its input x and, once the
+ * weights before them are final, the attention output or `mid`, so a later pass starts
+ * there instead of recomputing: memory is a few [T, dim] arrays per window, one block's
+ * activations, whatever the depth of the model.
+ */
+export type BlockInput = 'attn' | 'o' | 'mlp' | 'down';
+
+/** Which linear layers read each input. */
+export const INPUT_LINEARS: Readonly<Record<BlockInput, readonly ('q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down')[]>> = Object.freeze({
+  attn: ['q', 'k', 'v'],
+  o: ['o'],
+  mlp: ['gate', 'up'],
+  down: ['down'],
+});
+
+export type InputSink = (x: Float32Array, T: number) => void;
+
+export class BlockRunner {
+  /** Weights before them final: cached intermediates stay valid. */
+  readonly final: Record<BlockInput, boolean> = { attn: false, o: false, mlp: false, down: false };
+  private att: (Float32Array | null)[];
+  private mid: (Float32Array | null)[];
+
+  /**
+   * @param x the residual stream entering this block, one [T, dim] array per window; the
+   *          final pass ('out') replaces each with the block's output.
+   */
+  constructor(
+    private readonly backend: CalibBackend,
+    public config: ModelConfig, // the layer's shapes (after structured pruning, once it is done)
+    public weights: LayerWeights,
+    readonly x: Float32Array[],
+    private readonly rope: RopeTable, // positions 0..maxT-1
+    private readonly signal?: AbortSignal,
+  ) {
+    this.att = x.map(() => null);
+    this.mid = x.map(() => null);
+  }
+
+  /** Forgets cached intermediates (after the shapes or weights before them changed). */
+  reset(): void {
+    this.att.fill(null);
+    this.mid.fill(null);
+  }
+
+  /**
+   * Runs every window (or only window `only`) up to `until` ('out': the whole block,
+   * replacing x), feeding the inputs named in `sinks` on the way.
+   */
+  pass(until: BlockInput | 'out', sinks: Partial<Record<BlockInput, InputSink>> = {}, only?: number): void {
+    const c = this.config;
+    const dim = c.hiddenSize;
+    for (let w = only ?? 0; w < (only === undefined ? this.x.length : only + 1); w++) {
+      if (this.signal?.aborted) throw new ShrinkrayError('aborted', 'calibration was cancelled');
+      const x = this.x[w]!;
+      const T = x.length / dim;
+      let mid = until === 'o' ? null : this.mid[w];
+      if (!mid) {
+        let att = this.att[w];
+        if (!att || sinks.attn) {
+          const xn = rmsNorm(x, this.weights.attnNorm, T, dim, c.rmsNormEps);
+          sinks.attn?.(xn, T);
+          if (until === 'attn') continue;
+          att = this.attention(xn, T);
+          if (this.final.attn) this.att[w] = att;
+        }
+        sinks.o?.(att, T);
+        if (until === 'o') continue;
+        mid = Float32Array.from(x);
+        addInPlace(mid, this.backend.linear(att, T, this.weights.o, dim, c.numHeads * c.headDim, null));
+        if (this.final.attn && this.final.o) {
+          this.mid[w] = mid;
+          this.att[w] = null;
+        }
+      }
+      const hn = rmsNorm(mid, this.weights.ffnNorm, T, dim, c.rmsNormEps);
+      sinks.mlp?.(hn, T);
+      if (until === 'mlp') continue;
+      const ffn = c.intermediateSize;
+      const act = swiglu(
+        this.backend.linear(hn, T, this.weights.gate, ffn, dim, null),
+        this.backend.linear(hn, T, this.weights.up, ffn, dim, null),
+      );
+      sinks.down?.(act, T);
+      if (until === 'down') continue;
+      addInPlace(mid, this.backend.linear(act, T, this.weights.down, dim, ffn, null));
+      this.x[w] = mid; // the block's output: the next block's input
+      this.mid[w] = null;
+      this.att[w] = null;
+    }
+  }
+
+  /** q, k, v, RoPE at positions 0..T-1, causal attention -> [T, numHeads * headDim]. */
+  private attention(xn: Float32Array, T: number): Float32Array {
+    const c = this.config;
+    const w = this.weights;
+    const dim = c.hiddenSize;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
+    const q = this.backend.linear(xn, T, w.q, qDim, dim, w.qBias);
+    const k = this.backend.linear(xn, T, w.k, kvDim, dim, w.kBias);
+    const v = this.backend.linear(xn, T, w.v, kvDim, dim, w.vBias);
+    const rope = T * (c.headDim / 2) === this.rope.cos.length ? this.rope : sliceRope(this.rope, T, c.headDim);
+    applyRope(q, T, c.numHeads, c.headDim, rope);
+    applyRope(k, T, c.numKvHeads, c.headDim, rope);
+    return this.backend.attention(q, k, v, { T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
+  }
+}
+
+function sliceRope(r: RopeTable, T: number, headDim: number): RopeTable {
+  const n = T * (headDim / 2);
+  return { cos: r.cos.subarray(0, n), sin: r.sin.subarray(0, n) };
+}

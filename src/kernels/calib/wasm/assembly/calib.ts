@@ -1,0 +1,385 @@
+// @ts-nocheck -- AssemblyScript (compiled to WASM SIMD by scripts/build-wasm.ts), not TypeScript.
+//
+// The heavy products of calibration, in f32 with plain (deterministic) SIMD: no relaxed
+// madd, whose fusing differs between machines, so Node and Chromium give the same bits.
+// Every sum runs in one fixed order (each output lane accumulates its terms in index
+// order), whatever the tile it falls in. Memory is managed by the JS loader (../calib-wasm.ts).
+//
+// Layouts (row-major, f32 unless said):
+//   x   [T, K]       activations, one row per token
+//   wt  [K, Np]      a linear weight transposed (W is [N, K]); Np = N rounded up to 8, zero-padded
+//   y   [T, Np]      outputs
+//   g   [Kp, Kp]     Gram matrix xᵀx, Kp = K rounded up to 8
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// y = x · wt (sub != 0: y -= x · wt, the sum formed first): 4 rows × 8 outputs per tile,
+// k in order. x rows are ldx floats apart (ldx >= K), so x may be a column range of a wider matrix.
+export function matmul(x: usize, ldx: i32, T: i32, K: i32, wt: usize, Np: i32, y: usize, sub: i32): void {
+  const rowX = <usize>ldx << 2;
+  const rowW = <usize>Np << 2;
+  let t = 0;
+  for (; t + 4 <= T; t += 4) {
+    const x0 = x + <usize>t * rowX;
+    const x1 = x0 + rowX;
+    const x2 = x1 + rowX;
+    const x3 = x2 + rowX;
+    const y0 = y + <usize>t * rowW;
+    for (let n = 0; n < Np; n += 8) {
+      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0), b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+      let wp = wt + (<usize>n << 2);
+      for (let k = 0; k < K; k++) {
+        const w0 = v128.load(wp);
+        const w1 = v128.load(wp, 16);
+        const off = <usize>k << 2;
+        const s0 = v128.load32_splat(x0 + off);
+        const s1 = v128.load32_splat(x1 + off);
+        const s2 = v128.load32_splat(x2 + off);
+        const s3 = v128.load32_splat(x3 + off);
+        a0 = f32x4.add(a0, f32x4.mul(s0, w0));
+        b0 = f32x4.add(b0, f32x4.mul(s0, w1));
+        a1 = f32x4.add(a1, f32x4.mul(s1, w0));
+        b1 = f32x4.add(b1, f32x4.mul(s1, w1));
+        a2 = f32x4.add(a2, f32x4.mul(s2, w0));
+        b2 = f32x4.add(b2, f32x4.mul(s2, w1));
+        a3 = f32x4.add(a3, f32x4.mul(s3, w0));
+        b3 = f32x4.add(b3, f32x4.mul(s3, w1));
+        wp += rowW;
+      }
+      const o = y0 + (<usize>n << 2);
+      put(o, a0, sub);
+      put(o + 16, b0, sub);
+      put(o + rowW, a1, sub);
+      put(o + rowW + 16, b1, sub);
+      put(o + 2 * rowW, a2, sub);
+      put(o + 2 * rowW + 16, b2, sub);
+      put(o + 3 * rowW, a3, sub);
+      put(o + 3 * rowW + 16, b3, sub);
+    }
+  }
+  for (; t < T; t++) {
+    const x0 = x + <usize>t * rowX;
+    const y0 = y + <usize>t * rowW;
+    for (let n = 0; n < Np; n += 8) {
+      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+      let wp = wt + (<usize>n << 2);
+      for (let k = 0; k < K; k++) {
+        const s0 = v128.load32_splat(x0 + (<usize>k << 2));
+        a0 = f32x4.add(a0, f32x4.mul(s0, v128.load(wp)));
+        b0 = f32x4.add(b0, f32x4.mul(s0, v128.load(wp, 16)));
+        wp += rowW;
+      }
+      const o = y0 + (<usize>n << 2);
+      put(o, a0, sub);
+      put(o + 16, b0, sub);
+    }
+  }
+}
+
+@inline
+function put(p: usize, v: v128, sub: i32): void {
+  v128.store(p, sub ? f32x4.sub(v128.load(p), v) : v);
+}
+
+// g = xᵀx for x [T, Kp] (rows padded to Kp, a multiple of 8): the upper triangle by tiles of
+// 4 rows × 8 columns, t in order, then mirrored. One window at a time; the caller sums
+// windows in float64.
+export function gram(x: usize, T: i32, Kp: i32, g: usize): void {
+  const row = <usize>Kp << 2;
+  for (let i = 0; i < Kp; i += 4) {
+    for (let j = i & ~7; j < Kp; j += 8) {
+      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0), b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+      let p = x;
+      const pi = <usize>i << 2;
+      const pj = <usize>j << 2;
+      for (let t = 0; t < T; t++) {
+        const w0 = v128.load(p + pj);
+        const w1 = v128.load(p + pj, 16);
+        const s0 = v128.load32_splat(p + pi);
+        const s1 = v128.load32_splat(p + pi, 4);
+        const s2 = v128.load32_splat(p + pi, 8);
+        const s3 = v128.load32_splat(p + pi, 12);
+        a0 = f32x4.add(a0, f32x4.mul(s0, w0));
+        b0 = f32x4.add(b0, f32x4.mul(s0, w1));
+        a1 = f32x4.add(a1, f32x4.mul(s1, w0));
+        b1 = f32x4.add(b1, f32x4.mul(s1, w1));
+        a2 = f32x4.add(a2, f32x4.mul(s2, w0));
+        b2 = f32x4.add(b2, f32x4.mul(s2, w1));
+        a3 = f32x4.add(a3, f32x4.mul(s3, w0));
+        b3 = f32x4.add(b3, f32x4.mul(s3, w1));
+        p += row;
+      }
+      const o = g + <usize>i * row + pj;
+      v128.store(o, a0);
+      v128.store(o, b0, 16);
+      v128.store(o + row, a1);
+      v128.store(o + row, b1, 16);
+      v128.store(o + 2 * row, a2);
+      v128.store(o + 2 * row, b2, 16);
+      v128.store(o + 3 * row, a3);
+      v128.store(o + 3 * row, b3, 16);
+    }
+  }
+  // Mirror the upper triangle (the tiles above computed some of the lower one too, in the
+  // same order, but copying keeps g exactly symmetric).
+  for (let i = 1; i < Kp; i++) {
+    for (let j = 0; j < i; j++) store<f32>(g + <usize>i * row + (<usize>j << 2), load<f32>(g + <usize>j * row + (<usize>i << 2)));
+  }
+}
+
+// g = aᵀb for a, b [T, Kp]: every tile (g is not symmetric), t in order.
+export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize): void {
+  const row = <usize>Kp << 2;
+  for (let i = 0; i < Kp; i += 4) {
+    for (let j = 0; j < Kp; j += 8) {
+      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0), b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+      let pa = a + (<usize>i << 2);
+      let pb = b + (<usize>j << 2);
+      for (let t = 0; t < T; t++) {
+        const w0 = v128.load(pb);
+        const w1 = v128.load(pb, 16);
+        const s0 = v128.load32_splat(pa);
+        const s1 = v128.load32_splat(pa, 4);
+        const s2 = v128.load32_splat(pa, 8);
+        const s3 = v128.load32_splat(pa, 12);
+        a0 = f32x4.add(a0, f32x4.mul(s0, w0));
+        b0 = f32x4.add(b0, f32x4.mul(s0, w1));
+        a1 = f32x4.add(a1, f32x4.mul(s1, w0));
+        b1 = f32x4.add(b1, f32x4.mul(s1, w1));
+        a2 = f32x4.add(a2, f32x4.mul(s2, w0));
+        b2 = f32x4.add(b2, f32x4.mul(s2, w1));
+        a3 = f32x4.add(a3, f32x4.mul(s3, w0));
+        b3 = f32x4.add(b3, f32x4.mul(s3, w1));
+        pa += row;
+        pb += row;
+      }
+      const o = g + <usize>i * row + (<usize>j << 2);
+      v128.store(o, a0);
+      v128.store(o, b0, 16);
+      v128.store(o + row, a1);
+      v128.store(o + row, b1, 16);
+      v128.store(o + 2 * row, a2);
+      v128.store(o + 2 * row, b2, 16);
+      v128.store(o + 3 * row, a3);
+      v128.store(o + 3 * row, b3, 16);
+    }
+  }
+}
+
+// Causal grouped-query attention over one window. q [T, H*hd] and k, v [T, KV*hd] carry
+// RoPE already; out [T, H*hd]. Query head h reads KV head h / (H / KV). Scratch: kt
+// [hd, Tp] (one KV head's keys transposed, Tp = T rounded up to 4) and probs [Tp].
+// Scores and the softmax in f32, positions in order; exp is AssemblyScript's Mathf.exp.
+export function attention(q: usize, k: usize, v: usize, T: i32, H: i32, KV: i32, hd: i32, out: usize, kt: usize, probs: usize): void {
+  const Tp = (T + 3) & ~3;
+  const qRow = <usize>(H * hd) << 2;
+  const kvRow = <usize>(KV * hd) << 2;
+  const group = H / KV;
+  const scale: f32 = 1 / Mathf.sqrt(<f32>hd);
+  for (let g = 0; g < KV; g++) {
+    // kt[d, s] = k[s, g*hd + d]; the padding columns stay 0 and are never read as scores.
+    memory.fill(kt, 0, <usize>(hd * Tp) << 2);
+    for (let s = 0; s < T; s++) {
+      const src = k + <usize>s * kvRow + (<usize>(g * hd) << 2);
+      for (let d = 0; d < hd; d++) store<f32>(kt + ((<usize>d * <usize>Tp + <usize>s) << 2), load<f32>(src + (<usize>d << 2)));
+    }
+    const vBase = v + (<usize>(g * hd) << 2);
+    for (let h = g * group; h < (g + 1) * group; h++) {
+      for (let t = 0; t < T; t++) {
+        const ctx = t + 1;
+        const ctx4 = (ctx + 3) & ~3;
+        const qp = q + <usize>t * qRow + (<usize>(h * hd) << 2);
+        memory.fill(probs, 0, <usize>ctx4 << 2);
+        for (let d = 0; d < hd; d++) {
+          const qd = f32x4.splat(load<f32>(qp + (<usize>d << 2)) * scale);
+          const kp = kt + ((<usize>d * <usize>Tp) << 2);
+          for (let s = 0; s < ctx4; s += 4) {
+            const o = <usize>s << 2;
+            v128.store(probs + o, f32x4.add(v128.load(probs + o), f32x4.mul(qd, v128.load(kp + o))));
+          }
+        }
+        let mx: f32 = -Infinity;
+        for (let s = 0; s < ctx; s++) mx = max(mx, load<f32>(probs + (<usize>s << 2)));
+        let sum: f32 = 0;
+        for (let s = 0; s < ctx; s++) {
+          const p = Mathf.exp(load<f32>(probs + (<usize>s << 2)) - mx);
+          store<f32>(probs + (<usize>s << 2), p);
+          sum += p;
+        }
+        const op = out + <usize>t * qRow + (<usize>(h * hd) << 2);
+        let d = 0;
+        for (; d + 4 <= hd; d += 4) {
+          let acc = f32x4.splat(0);
+          for (let s = 0; s < ctx; s++) {
+            acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(probs + (<usize>s << 2)), v128.load(vBase + <usize>s * kvRow + (<usize>d << 2))));
+          }
+          v128.store(op + (<usize>d << 2), f32x4.div(acc, f32x4.splat(sum)));
+        }
+        for (; d < hd; d++) {
+          let acc: f32 = 0;
+          for (let s = 0; s < ctx; s++) acc += load<f32>(probs + (<usize>s << 2)) * load<f32>(vBase + <usize>s * kvRow + (<usize>d << 2));
+          store<f32>(op + (<usize>d << 2), acc / sum);
+        }
+      }
+    }
+  }
+}
+
+// ---- GPTQ / SparseGPT: one column block of the error-feedback loop --------------------
+//
+//   wt     [K, Np]  the weight transposed: row i is column i of W (in processing order);
+//                   updated in place, rows i1..i2 end as the quantized (and pruned) values
+//   u      [K, K]   upper Cholesky factor of H^-1 (H^-1 = uᵀu), f32
+//   err    [B, Np]  out: (w - q) / u[i,i] of each column of the block
+//   keep   [K, Np]  u8, 1 = keep; read for the block's rows; N:M rows are written here
+//   codes  [K, Np]  u8 out, when quantizing
+//   scales, zeros [G, Np]  f32 group parameters; computed here at each group's first
+//                   column when dynamic != 0, else given
+//   groupOf [K]     i32, the group of each processed column
+// Quantization is the RTN rule of src/kernels/quantize/rtn-reference.ts (range holding 0,
+// f32 ops, round half to even), with `bits`-wide codes. With search != 0 each dynamic
+// group's range is shrunk by the factor in 1, 0.99, ..., 0.21 whose codes cost least,
+// Σ (w - q)² / u[r,r]² (the loss the loop pays for the group's columns).
+export function gptqBlock(
+  wt: usize, Np: i32, K: i32, u: usize, i1: i32, i2: i32, err: usize, keep: usize,
+  nmN: i32, nmM: i32, quant: i32, bits: i32, symmetric: i32, group: i32, dynamic: i32, search: i32,
+  scales: usize, zeros: usize, groupOf: usize, codes: usize,
+): void {
+  const row = <usize>Np << 2;
+  const codeMax = (1 << bits) - 1;
+  const mid = 1 << (bits - 1);
+  const divisor = <f32>(symmetric ? mid - 1 : codeMax);
+  for (let i = i1; i < i2; i++) {
+    const wi = wt + <usize>i * row;
+    if (nmM > 0 && (i - i1) % nmM == 0) nmMask(wt, Np, u, K, i, nmN, nmM, keep);
+    const gi = load<i32>(groupOf + (<usize>i << 2));
+    if (quant && dynamic && i % group == 0) {
+      groupParams(wt, Np, keep, u, K, i, min(i + group, K), divisor, codeMax, mid, symmetric, search, scales + <usize>gi * row, zeros + <usize>gi * row);
+    }
+    const d = load<f32>(u + ((<usize>i * <usize>K + <usize>i) << 2));
+    const ep = err + <usize>(i - i1) * row;
+    const kp = keep + <usize>i * <usize>Np;
+    const sp = scales + <usize>gi * row;
+    const zp = zeros + <usize>gi * row;
+    const cp = codes + <usize>i * <usize>Np;
+    for (let n = 0; n < Np; n++) {
+      const w = load<f32>(wi + (<usize>n << 2));
+      let q: f32 = 0;
+      if (load<u8>(kp + n)) {
+        if (quant) {
+          const scale = load<f32>(sp + (<usize>n << 2));
+          const zero = load<f32>(zp + (<usize>n << 2));
+          let code = zero;
+          if (scale != 0) code = min(max(nearest<f32>(w / scale) + zero, 0), <f32>codeMax);
+          store<u8>(cp + n, <u8>(<i32>code));
+          q = (code - zero) * scale;
+        } else {
+          q = w;
+        }
+      } else if (quant) {
+        store<u8>(cp + n, <u8>(<i32>load<f32>(zp + (<usize>n << 2))));
+      }
+      store<f32>(wi + (<usize>n << 2), q);
+      store<f32>(ep + (<usize>n << 2), (w - q) / d);
+    }
+    // The rest of the block sees this column's error: wt[j] -= err * u[i, j].
+    for (let j = i + 1; j < i2; j++) {
+      const c = f32x4.splat(load<f32>(u + ((<usize>i * <usize>K + <usize>j) << 2)));
+      const wj = wt + <usize>j * row;
+      for (let n = 0; n < Np; n += 4) {
+        const o = <usize>n << 2;
+        v128.store(wj + o, f32x4.sub(v128.load(wj + o), f32x4.mul(v128.load(ep + o), c)));
+      }
+    }
+  }
+}
+
+// Group parameters [Np] from rows r0..r1 of wt (kept weights only; a pruned one counts as 0).
+function groupParams(
+  wt: usize, Np: i32, keep: usize, u: usize, K: i32, r0: i32, r1: i32, divisor: f32, codeMax: i32, mid: i32, symmetric: i32, search: i32,
+  sp: usize, zp: usize,
+): void {
+  const row = <usize>Np << 2;
+  for (let n = 0; n < Np; n++) {
+    let lo: f32 = 0;
+    let hi: f32 = 0;
+    for (let r = r0; r < r1; r++) {
+      const w: f32 = load<u8>(keep + <usize>r * <usize>Np + n) ? load<f32>(wt + <usize>r * row + (<usize>n << 2)) : 0;
+      lo = w < lo ? w : lo;
+      hi = w > hi ? w : hi;
+    }
+    let bestScale = scaleOf(lo, hi, divisor, symmetric);
+    let bestZero = zeroOf(lo, bestScale, codeMax, mid, symmetric);
+    if (search) {
+      let bestLoss: f32 = Infinity;
+      for (let step = 0; step < 80; step++) {
+        const f: f32 = 1 - <f32>step / 100;
+        const l: f32 = lo * f;
+        const h: f32 = hi * f;
+        const scale = scaleOf(l, h, divisor, symmetric);
+        const zero = zeroOf(l, scale, codeMax, mid, symmetric);
+        let loss: f32 = 0;
+        for (let r = r0; r < r1; r++) {
+          if (!load<u8>(keep + <usize>r * <usize>Np + n)) continue;
+          const w = load<f32>(wt + <usize>r * row + (<usize>n << 2));
+          let code = zero;
+          if (scale != 0) code = min(max(nearest<f32>(w / scale) + zero, 0), <f32>codeMax);
+          const e = w - (code - zero) * scale;
+          const d = load<f32>(u + ((<usize>r * <usize>K + <usize>r) << 2));
+          loss += (e * e) / (d * d);
+        }
+        if (loss < bestLoss) {
+          bestLoss = loss;
+          bestScale = scale;
+          bestZero = zero;
+        }
+      }
+    }
+    store<f32>(sp + (<usize>n << 2), bestScale);
+    store<f32>(zp + (<usize>n << 2), bestZero);
+  }
+}
+
+@inline
+function scaleOf(lo: f32, hi: f32, divisor: f32, symmetric: i32): f32 {
+  return (symmetric ? max(hi, -lo) : hi - lo) / divisor;
+}
+
+@inline
+function zeroOf(lo: f32, scale: f32, codeMax: i32, mid: i32, symmetric: i32): f32 {
+  if (symmetric) return <f32>mid;
+  return scale == 0 ? 0 : min(max(nearest<f32>(-lo / scale), 0), <f32>codeMax);
+}
+
+// SparseGPT's N:M choice for columns i..i+m-1: in each row, keep the n with the largest
+// w² / u[c,c]² (current values); ties prune the lower column first.
+function nmMask(wt: usize, Np: i32, u: usize, K: i32, i: i32, n: i32, m: i32, keep: usize): void {
+  const row = <usize>Np << 2;
+  const prune = m - n;
+  for (let r = 0; r < Np; r++) {
+    for (let j = 0; j < m; j++) {
+      const dj = load<f32>(u + ((<usize>(i + j) * <usize>K + <usize>(i + j)) << 2));
+      const wj = load<f32>(wt + <usize>(i + j) * row + (<usize>r << 2));
+      const sj: f32 = (wj * wj) / (dj * dj);
+      let rank = 0;
+      for (let l = 0; l < m; l++) {
+        const dl = load<f32>(u + ((<usize>(i + l) * <usize>K + <usize>(i + l)) << 2));
+        const wl = load<f32>(wt + <usize>(i + l) * row + (<usize>r << 2));
+        const sl: f32 = (wl * wl) / (dl * dl);
+        if (sl < sj || (sl == sj && l < j)) rank++;
+      }
+      store<u8>(keep + <usize>(i + j) * <usize>Np + r, rank < prune ? 0 : 1);
+    }
+  }
+}

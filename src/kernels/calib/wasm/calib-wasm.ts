@@ -1,0 +1,250 @@
+import { align16, ensureMemory, instantiateKernel, type WasmSource } from '../../wasm-instance.ts';
+import type { GptqBlockParams, GptqBuffers, GptqKernel } from '../gptq-kernel.ts';
+
+/**
+ * Loader for the WASM SIMD calibration kernel (./assembly/calib.ts): the linear layers,
+ * the Gram matrix xᵀx and the causal attention of a calibration window, and the GPTQ /
+ * SparseGPT column loop. It takes the module's bytes or a compiled module (the browser
+ * fetches calibWasmUrl, Node reads the file in src/node/). Each call lays its buffers out
+ * above heapBase(); the GPTQ buffers stay there for the whole loop of one weight.
+ */
+
+interface CalibExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  matmul(x: number, ldx: number, T: number, K: number, wt: number, Np: number, y: number, sub: number): void;
+  gram(x: number, T: number, Kp: number, g: number): void;
+  cross(a: number, b: number, T: number, Kp: number, g: number): void;
+  attention(q: number, k: number, v: number, T: number, H: number, KV: number, hd: number, out: number, kt: number, probs: number): void;
+  gptqBlock(
+    wt: number,
+    Np: number,
+    K: number,
+    u: number,
+    i1: number,
+    i2: number,
+    err: number,
+    keep: number,
+    nmN: number,
+    nmM: number,
+    quant: number,
+    bits: number,
+    symmetric: number,
+    group: number,
+    dynamic: number,
+    search: number,
+    scales: number,
+    zeros: number,
+    groupOf: number,
+    codes: number,
+  ): void;
+}
+
+/** A linear weight W [N, K] laid out for the kernel: transposed, rows padded to a multiple of 8. */
+export interface PreparedWeight {
+  wt: Float32Array; // [K, Np]
+  N: number;
+  K: number;
+  Np: number;
+}
+
+export interface AttentionShape {
+  T: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+}
+
+export interface WasmCalibKernel {
+  /** y [T, N] = x [T, K] · Wᵀ, each output summed in f32 in k order. */
+  matmul(x: Float32Array, T: number, w: PreparedWeight): Float32Array;
+  /** xᵀx [K, K] of x [T, K], summed in f32 in t order. */
+  gram(x: Float32Array, T: number, K: number): Float32Array;
+  /** aᵀb [K, K] of a, b [T, K], summed in f32 in t order. */
+  cross(a: Float32Array, b: Float32Array, T: number, K: number): Float32Array;
+  /** Causal grouped-query attention of one window: q [T, H*hd], k, v [T, KV*hd] -> [T, H*hd]. */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array;
+  readonly gptq: GptqKernel;
+}
+
+export const padTo8 = (n: number): number => (n + 7) & ~7;
+
+/** W [N, K] -> its transpose [K, Np], zero-padded. */
+export function prepareWeight(w: Float32Array, N: number, K: number): PreparedWeight {
+  const Np = padTo8(N);
+  const wt = new Float32Array(K * Np);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) wt[k * Np + n] = w[n * K + k]!;
+  return { wt, N, K, Np };
+}
+
+export async function loadCalibWasm(source: WasmSource): Promise<WasmCalibKernel> {
+  return new WasmCalib(await instantiateKernel<CalibExports>(source, 'calib.wasm'));
+}
+
+/** Byte offsets of consecutive 16-aligned buffers starting at `base`, and the end. */
+function layout(base: number, sizes: number[]): { at: number[]; end: number } {
+  const at: number[] = [];
+  let p = base;
+  for (const s of sizes) {
+    at.push(p);
+    p = align16(p + s);
+  }
+  return { at, end: p };
+}
+
+class WasmCalib implements WasmCalibKernel {
+  private readonly base: number;
+  readonly gptq: GptqKernel;
+
+  constructor(private readonly wasm: CalibExports) {
+    this.base = align16(wasm.heapBase());
+    this.gptq = {
+      name: 'wasm',
+      padRows: padTo8,
+      buffers: (size) => this.gptqBuffers(size),
+      block: (b, i1, i2, p) => this.gptqBlock(b, i1, i2, p),
+      lazy: (b, i1, i2) => this.gptqLazy(b, i1, i2),
+    };
+  }
+
+  private f32(at: number, length: number): Float32Array {
+    return new Float32Array(this.wasm.memory.buffer, at, length);
+  }
+
+  matmul(x: Float32Array, T: number, w: PreparedWeight): Float32Array {
+    const { K, N, Np } = w;
+    const {
+      at: [px, pw, py],
+      end,
+    } = layout(this.base, [T * K * 4, K * Np * 4, T * Np * 4]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    this.f32(px!, T * K).set(x.subarray(0, T * K));
+    this.f32(pw!, K * Np).set(w.wt);
+    this.wasm.matmul(px!, K, T, K, pw!, Np, py!, 0);
+    const yp = this.f32(py!, T * Np);
+    if (Np === N) return yp.slice();
+    const y = new Float32Array(T * N);
+    for (let t = 0; t < T; t++) y.set(yp.subarray(t * Np, t * Np + N), t * N);
+    return y;
+  }
+
+  gram(x: Float32Array, T: number, K: number): Float32Array {
+    const Kp = padTo8(K);
+    const {
+      at: [px, pg],
+      end,
+    } = layout(this.base, [T * Kp * 4, Kp * Kp * 4]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    this.padRows(x, T, K, Kp, px!);
+    this.wasm.gram(px!, T, Kp, pg!);
+    return this.unpad(pg!, K, Kp);
+  }
+
+  cross(a: Float32Array, b: Float32Array, T: number, K: number): Float32Array {
+    const Kp = padTo8(K);
+    const {
+      at: [pa, pb, pg],
+      end,
+    } = layout(this.base, [T * Kp * 4, T * Kp * 4, Kp * Kp * 4]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    this.padRows(a, T, K, Kp, pa!);
+    this.padRows(b, T, K, Kp, pb!);
+    this.wasm.cross(pa!, pb!, T, Kp, pg!);
+    return this.unpad(pg!, K, Kp);
+  }
+
+  /** x [T, K] into wasm memory as [T, Kp], zero-padded. */
+  private padRows(x: Float32Array, T: number, K: number, Kp: number, at: number): void {
+    const xp = this.f32(at, T * Kp);
+    if (Kp === K) return xp.set(x.subarray(0, T * K));
+    xp.fill(0);
+    for (let t = 0; t < T; t++) xp.set(x.subarray(t * K, (t + 1) * K), t * Kp);
+  }
+
+  /** [Kp, Kp] at `at` -> a fresh [K, K]. */
+  private unpad(at: number, K: number, Kp: number): Float32Array {
+    const gp = this.f32(at, Kp * Kp);
+    if (Kp === K) return gp.slice();
+    const g = new Float32Array(K * K);
+    for (let i = 0; i < K; i++) g.set(gp.subarray(i * Kp, i * Kp + K), i * K);
+    return g;
+  }
+
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array {
+    const { T, numHeads: H, numKvHeads: KV, headDim: hd } = s;
+    const Tp = (T + 3) & ~3;
+    const qn = T * H * hd;
+    const kvn = T * KV * hd;
+    const {
+      at: [pq, pk, pv, po, pkt, pp],
+      end,
+    } = layout(this.base, [qn * 4, kvn * 4, kvn * 4, qn * 4, hd * Tp * 4, Tp * 4]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    this.f32(pq!, qn).set(q.subarray(0, qn));
+    this.f32(pk!, kvn).set(k.subarray(0, kvn));
+    this.f32(pv!, kvn).set(v.subarray(0, kvn));
+    this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!);
+    return this.f32(po!, qn).slice();
+  }
+
+  // GPTQ: every buffer lives in wasm memory for the whole loop; the views are made once,
+  // after the memory has its final size, so no grow can detach them mid-loop.
+  private gptqAt = new WeakMap<GptqBuffers, number[]>();
+
+  private gptqBuffers({ K, Np, B, G }: { K: number; Np: number; B: number; G: number }): GptqBuffers {
+    const sizes = [K * Np * 4, K * K * 4, K * K * 4, B * Np * 4, K * Np, K * Np, G * Np * 4, G * Np * 4, K * 4];
+    const { at, end } = layout(this.base, sizes);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    new Uint8Array(this.wasm.memory.buffer, this.base, end - this.base).fill(0);
+    const buf = this.wasm.memory.buffer;
+    const b: GptqBuffers = {
+      wt: new Float32Array(buf, at[0]!, K * Np),
+      u: new Float32Array(buf, at[1]!, K * K),
+      uT: new Float32Array(buf, at[2]!, K * K),
+      err: new Float32Array(buf, at[3]!, B * Np),
+      keep: new Uint8Array(buf, at[4]!, K * Np),
+      codes: new Uint8Array(buf, at[5]!, K * Np),
+      scales: new Float32Array(buf, at[6]!, G * Np),
+      zeros: new Float32Array(buf, at[7]!, G * Np),
+      groupOf: new Int32Array(buf, at[8]!, K),
+    };
+    this.gptqAt.set(b, at);
+    return b;
+  }
+
+  private gptqBlock(b: GptqBuffers, i1: number, i2: number, p: GptqBlockParams): void {
+    const at = this.gptqAt.get(b)!;
+    const K = b.groupOf.length;
+    const Np = b.wt.length / K;
+    this.wasm.gptqBlock(
+      at[0]!,
+      Np,
+      K,
+      at[1]!,
+      i1,
+      i2,
+      at[3]!,
+      at[4]!,
+      p.nmN,
+      p.nmM,
+      p.quant ? 1 : 0,
+      p.bits,
+      p.symmetric ? 1 : 0,
+      p.group,
+      p.dynamic ? 1 : 0,
+      p.search ? 1 : 0,
+      at[6]!,
+      at[7]!,
+      at[8]!,
+      at[5]!,
+    );
+  }
+
+  private gptqLazy(b: GptqBuffers, i1: number, i2: number): void {
+    const at = this.gptqAt.get(b)!;
+    const K = b.groupOf.length;
+    const Np = b.wt.length / K;
+    // wt[i2..K) -= uT[i2..K, i1..i2) · err: rows of uT are K floats apart.
+    this.wasm.matmul(at[2]! + (i2 * K + i1) * 4, K, K - i2, i2 - i1, at[3]!, Np, at[0]! + i2 * Np * 4, 1);
+  }
+}
