@@ -34,7 +34,7 @@ export interface AwqChoice {
   rtnLoss: number; // of α = 0 (plain round-to-nearest)
 }
 
-export function searchAwqScale(g: AwqGroup, quant: QuantSpec, backend: CalibBackend): AwqChoice {
+export async function searchAwqScale(g: AwqGroup, quant: QuantSpec, backend: CalibBackend): Promise<AwqChoice> {
   const { K } = g;
   const tie = g.tie ?? Int32Array.from({ length: K }, (_, k) => k);
   const width = Math.max(...tie) + 1;
@@ -62,7 +62,7 @@ export function searchAwqScale(g: AwqGroup, quant: QuantSpec, backend: CalibBack
     }
     const norm = Math.sqrt(hi * lo);
     const scale = Float32Array.from(tie, (i) => tied[i]! / norm);
-    const loss = groupLoss(g, scale, quant, h32, backend);
+    const loss = await groupLoss(g, scale, quant, h32, backend);
     if (step === 0) rtnLoss = loss;
     if (!best || loss < best.loss) best = { scale, alpha, loss, rtnLoss: 0 };
   }
@@ -70,10 +70,10 @@ export function searchAwqScale(g: AwqGroup, quant: QuantSpec, backend: CalibBack
 }
 
 /** Σ over the group's weights of Σ_n Δ_n H Δ_nᵀ. */
-function groupLoss(g: AwqGroup, scale: Float32Array, quant: QuantSpec, h32: Float32Array, backend: CalibBackend): number {
+async function groupLoss(g: AwqGroup, scale: Float32Array, quant: QuantSpec, h32: Float32Array, backend: CalibBackend): Promise<number> {
   const { K } = g;
   let loss = 0;
-  g.toQuantize.forEach((w, i) => {
+  for (const [i, w] of g.toQuantize.entries()) {
     const N = g.rows[i]!;
     const scaled = scaleColumns(w, N, K, scale);
     const values = dequantizeCodes(rtnCodes(scaled, N, K, quant), N, K, quant.blockSize);
@@ -82,9 +82,9 @@ function groupLoss(g: AwqGroup, scale: Float32Array, quant: QuantSpec, h32: Floa
     for (let n = 0; n < N; n++) {
       for (let k = 0; k < K; k++) delta[n * K + k] = values[n * K + k]! / scale[k]! - ref[n * K + k]!;
     }
-    const dh = backend.linear(delta, N, h32, K, K, null); // [N, K] = Δ H (H symmetric)
+    const dh = await backend.linear(delta, N, h32, K, K, null); // [N, K] = Δ H (H symmetric)
     for (let j = 0; j < N * K; j++) loss += delta[j]! * dh[j]!;
-  });
+  }
   return loss;
 }
 

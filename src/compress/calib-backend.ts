@@ -22,21 +22,21 @@ export interface AttentionShape {
 export interface CalibBackend {
   readonly name: 'reference' | 'wasm';
   /** x [T, K] · Wᵀ (+ bias), W [N, K] -> [T, N]. */
-  linear(x: Float32Array, T: number, w: Float32Array, N: number, K: number, bias: Float32Array | null): Float32Array;
+  linear(x: Float32Array, T: number, w: Float32Array, N: number, K: number, bias: Float32Array | null): Promise<Float32Array>;
   /** q [T, H*hd], k, v [T, KV*hd] (RoPE applied) -> [T, H*hd]. */
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array;
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Promise<Float32Array>;
   /** xᵀx [K, K] of one window x [T, K]. */
-  gram(x: Float32Array, T: number, K: number): Float32Array | Float64Array;
+  gram(x: Float32Array, T: number, K: number): Promise<Float32Array | Float64Array>;
   /** aᵀb [K, K] of one window's a, b [T, K]. */
-  cross(a: Float32Array, b: Float32Array, T: number, K: number): Float32Array | Float64Array;
+  cross(a: Float32Array, b: Float32Array, T: number, K: number): Promise<Float32Array | Float64Array>;
   readonly gptq: GptqKernel;
 }
 
 export const referenceCalibBackend: CalibBackend = Object.freeze({
   name: 'reference' as const,
-  linear: (x: Float32Array, T: number, w: Float32Array, N: number, K: number, bias: Float32Array | null) =>
+  linear: async (x: Float32Array, T: number, w: Float32Array, N: number, K: number, bias: Float32Array | null) =>
     referenceLinear(x, w, bias, T, K, N),
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array {
+  async attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Promise<Float32Array> {
     const kvDim = s.numKvHeads * s.headDim;
     const keysT = new Float32Array(kvDim * s.T); // [kvDim, T]: the reference cache layout
     const valuesT = new Float32Array(kvDim * s.T);
@@ -48,8 +48,8 @@ export const referenceCalibBackend: CalibBackend = Object.freeze({
     }
     return causalAttention(q, keysT, valuesT, s.T, { ...s, start: 0 });
   },
-  gram: gramReference,
-  cross: crossReference,
+  gram: async (x: Float32Array, T: number, K: number) => gramReference(x, T, K),
+  cross: async (a: Float32Array, b: Float32Array, T: number, K: number) => crossReference(a, b, T, K),
   gptq: gptqReferenceKernel,
 });
 
@@ -58,16 +58,16 @@ export function wasmCalibBackend(kernel: WasmCalibKernel): CalibBackend {
   const prepared = new WeakMap<Float32Array, PreparedWeight>();
   return {
     name: 'wasm',
-    linear(x, T, w, N, K, bias) {
+    async linear(x, T, w, N, K, bias) {
       let p = prepared.get(w);
       if (!p || p.N !== N || p.K !== K) prepared.set(w, (p = prepareWeight(w, N, K)));
       const y = kernel.matmul(x, T, p);
       if (bias) for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[t * N + n] = Math.fround(y[t * N + n]! + bias[n]!);
       return y;
     },
-    attention: (q, k, v, s) => kernel.attention(q, k, v, s),
-    gram: (x, T, K) => kernel.gram(x, T, K),
-    cross: (a, b, T, K) => kernel.cross(a, b, T, K),
+    attention: async (q, k, v, s) => kernel.attention(q, k, v, s),
+    gram: async (x, T, K) => kernel.gram(x, T, K),
+    cross: async (a, b, T, K) => kernel.cross(a, b, T, K),
     gptq: kernel.gptq,
   };
 }

@@ -28,7 +28,7 @@ export const INPUT_LINEARS: Readonly<Record<BlockInput, readonly ('q' | 'k' | 'v
   down: ['down'],
 });
 
-export type InputSink = (x: Float32Array, T: number) => void;
+export type InputSink = (x: Float32Array, T: number) => void | Promise<void>;
 
 export class BlockRunner {
   /** Weights before them final: cached intermediates stay valid. */
@@ -62,7 +62,7 @@ export class BlockRunner {
    * Runs every window (or only window `only`) up to `until` ('out': the whole block,
    * replacing x), feeding the inputs named in `sinks` on the way.
    */
-  pass(until: BlockInput | 'out', sinks: Partial<Record<BlockInput, InputSink>> = {}, only?: number): void {
+  async pass(until: BlockInput | 'out', sinks: Partial<Record<BlockInput, InputSink>> = {}, only?: number): Promise<void> {
     const c = this.config;
     const dim = c.hiddenSize;
     for (let w = only ?? 0; w < (only === undefined ? this.x.length : only + 1); w++) {
@@ -74,31 +74,31 @@ export class BlockRunner {
         let att = this.att[w];
         if (!att || sinks.attn) {
           const xn = rmsNorm(x, this.weights.attnNorm, T, dim, c.rmsNormEps);
-          sinks.attn?.(xn, T);
+          await sinks.attn?.(xn, T);
           if (until === 'attn') continue;
-          att = this.attention(xn, T);
+          att = await this.attention(xn, T);
           if (this.final.attn) this.att[w] = att;
         }
-        sinks.o?.(att, T);
+        await sinks.o?.(att, T);
         if (until === 'o') continue;
         mid = Float32Array.from(x);
-        addInPlace(mid, this.backend.linear(att, T, this.weights.o, dim, c.numHeads * c.headDim, null));
+        addInPlace(mid, await this.backend.linear(att, T, this.weights.o, dim, c.numHeads * c.headDim, null));
         if (this.final.attn && this.final.o) {
           this.mid[w] = mid;
           this.att[w] = null;
         }
       }
       const hn = rmsNorm(mid, this.weights.ffnNorm, T, dim, c.rmsNormEps);
-      sinks.mlp?.(hn, T);
+      await sinks.mlp?.(hn, T);
       if (until === 'mlp') continue;
       const ffn = c.intermediateSize;
       const act = swiglu(
-        this.backend.linear(hn, T, this.weights.gate, ffn, dim, null),
-        this.backend.linear(hn, T, this.weights.up, ffn, dim, null),
+        await this.backend.linear(hn, T, this.weights.gate, ffn, dim, null),
+        await this.backend.linear(hn, T, this.weights.up, ffn, dim, null),
       );
-      sinks.down?.(act, T);
+      await sinks.down?.(act, T);
       if (until === 'down') continue;
-      addInPlace(mid, this.backend.linear(act, T, this.weights.down, dim, ffn, null));
+      addInPlace(mid, await this.backend.linear(act, T, this.weights.down, dim, ffn, null));
       this.x[w] = mid; // the block's output: the next block's input
       this.mid[w] = null;
       this.att[w] = null;
@@ -106,15 +106,15 @@ export class BlockRunner {
   }
 
   /** q, k, v, RoPE at positions 0..T-1, causal attention -> [T, numHeads * headDim]. */
-  private attention(xn: Float32Array, T: number): Float32Array {
+  private async attention(xn: Float32Array, T: number): Promise<Float32Array> {
     const c = this.config;
     const w = this.weights;
     const dim = c.hiddenSize;
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
-    const q = this.backend.linear(xn, T, w.q, qDim, dim, w.qBias);
-    const k = this.backend.linear(xn, T, w.k, kvDim, dim, w.kBias);
-    const v = this.backend.linear(xn, T, w.v, kvDim, dim, w.vBias);
+    const q = await this.backend.linear(xn, T, w.q, qDim, dim, w.qBias);
+    const k = await this.backend.linear(xn, T, w.k, kvDim, dim, w.kBias);
+    const v = await this.backend.linear(xn, T, w.v, kvDim, dim, w.vBias);
     const rope = T * (c.headDim / 2) === this.rope.cos.length ? this.rope : sliceRope(this.rope, T, c.headDim);
     applyRope(q, T, c.numHeads, c.headDim, rope);
     applyRope(k, T, c.numKvHeads, c.headDim, rope);

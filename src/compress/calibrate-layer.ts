@@ -51,7 +51,7 @@ const LINEARS: readonly LinearKind[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'
 export async function calibrateLayer(layer: number, source: LayerWeights, ctx: LayerContext): Promise<CompressedLayer> {
   const { recipe, runner } = ctx;
   let w = { ...source };
-  if (recipe.structured) w = structuredStep(layer, w, ctx);
+  if (recipe.structured) w = await structuredStep(layer, w, ctx);
   const reference = { ...w }; // the linears as they should act, for the per-tensor error
   const rowScale = new Map<LinearKind, Float32Array>(); // AWQ divided these rows (v, up) ...
   const colScale = new Map<LinearKind, Float32Array>(); // ... and multiplied these columns
@@ -71,14 +71,14 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
     if (floatRunner) for (const input of ['attn', 'o', 'mlp', 'down'] as const) floatRunner.final[input] = true;
     for (const input of ['attn', 'o', 'mlp', 'down'] as const) {
       const want = statsWanted(recipe.mask, recipe.quant);
-      const stats = floatRunner ? collectPaired(input, ctx, floatRunner, { ...want, shift: true }) : collect(input, ctx, want);
+      const stats = floatRunner ? await collectPaired(input, ctx, floatRunner, { ...want, shift: true }) : await collect(input, ctx, want);
       const correction =
         floatRunner && stats
-          ? targetCorrection(stats.hessian(), stats.meanShift(), stats.K, ctx.kernels.backend, `H of layer ${layer} ${input} input`)
+          ? await targetCorrection(stats.hessian(), stats.meanShift(), stats.K, ctx.kernels.backend, `H of layer ${layer} ${input} input`)
           : null;
       for (const key of INPUT_LINEARS[input]) {
         const [N, K] = shapeOf(ctx.configOut, key);
-        const target = correction ? correctedWeight(w[key], N, K, correction, ctx.kernels.backend) : w[key];
+        const target = correction ? await correctedWeight(w[key], N, K, correction, ctx.kernels.backend) : w[key];
         const r = await compressCalibratedLinear(
           {
             name: tensorNames.layer(layer)[key],
@@ -99,10 +99,10 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
       runner.weights = w;
       runner.final[input] = true;
     }
-    floatRunner?.pass('out');
+    await floatRunner?.pass('out');
   }
   runner.weights = w;
-  runner.pass('out');
+  await runner.pass('out');
 
   const names = tensorNames.layer(layer);
   const tensors = new Map<string, Float32Array>([
@@ -154,33 +154,33 @@ function inputWidth(c: ModelConfig, input: BlockInput): number {
 }
 
 /** One pass of both models up to `input`, window by window, pairing their inputs there. */
-function collectPaired(input: BlockInput, ctx: LayerContext, floatRunner: BlockRunner, want: StatsWanted): InputStats {
+async function collectPaired(input: BlockInput, ctx: LayerContext, floatRunner: BlockRunner, want: StatsWanted): Promise<InputStats> {
   const stats = new InputStats(inputWidth(ctx.runner.config, input), want, ctx.kernels.backend);
   for (let w = 0; w < ctx.runner.x.length; w++) {
     let x: Float32Array | null = null;
     let xf: Float32Array | null = null;
-    ctx.runner.pass(input, { [input]: (v: Float32Array) => (x = v) }, w);
-    floatRunner.pass(input, { [input]: (v: Float32Array) => (xf = v) }, w);
-    stats.addPair(x!, xf!, x!.length / stats.K);
+    await ctx.runner.pass(input, { [input]: (v: Float32Array) => void (x = v) }, w);
+    await floatRunner.pass(input, { [input]: (v: Float32Array) => void (xf = v) }, w);
+    await stats.addPair(x!, xf!, x!.length / stats.K);
   }
   return stats;
 }
 
 /** One pass up to `input`, collecting `want` over it; null (and no pass) when nothing is wanted. */
-function collect(input: BlockInput, ctx: LayerContext, want: ReturnType<typeof statsWanted>): InputStats | null {
+async function collect(input: BlockInput, ctx: LayerContext, want: ReturnType<typeof statsWanted>): Promise<InputStats | null> {
   if (!want) return null;
   const stats = new InputStats(inputWidth(ctx.runner.config, input), want, ctx.kernels.backend);
-  ctx.runner.pass(input, { [input]: stats.sink });
+  await ctx.runner.pass(input, { [input]: stats.sink });
   return stats;
 }
 
-function structuredStep(layer: number, w: LayerWeights, ctx: LayerContext): LayerWeights {
+async function structuredStep(layer: number, w: LayerWeights, ctx: LayerContext): Promise<LayerWeights> {
   const { runner, configIn: c } = ctx;
   runner.config = c;
   runner.weights = w;
   const oStats = new InputStats(c.numHeads * c.headDim, { gram: true }, ctx.kernels.backend);
   const downStats = new InputStats(c.intermediateSize, { sumSq: true }, ctx.kernels.backend);
-  runner.pass('down', { o: oStats.sink, down: downStats.sink });
+  await runner.pass('down', { o: oStats.sink, down: downStats.sink });
   const scores = activationScores(c, w, downStats.channelSumSq(), oStats.gram!);
   const names = tensorNames.layer(layer);
   const input = new Map<string, Float32Array>();
@@ -239,7 +239,7 @@ async function awqStep(
   const stats = {} as Record<BlockInput, InputStats>;
   for (const input of ['attn', 'o', 'mlp', 'down'] as const) stats[input] = new InputStats(inputWidth(c, input), want, ctx.kernels.backend);
   runner.weights = w;
-  runner.pass('down', { attn: stats.attn.sink, o: stats.o.sink, mlp: stats.mlp.sink, down: stats.down.sink });
+  await runner.pass('down', { attn: stats.attn.sink, o: stats.o.sink, mlp: stats.mlp.sink, down: stats.down.sink });
 
   // Masks come first, on the float weights (Wanda's |W|·‖X‖ does not change under the scaling anyway).
   const masked = { ...w };
@@ -268,7 +268,7 @@ async function awqStep(
   for (const input of ['attn', 'o', 'mlp', 'down'] as const) {
     const keys = INPUT_LINEARS[input];
     const K = inputWidth(c, input);
-    const choice = searchAwqScale(
+    const choice = await searchAwqScale(
       {
         reference: keys.map((k) => w[k]),
         toQuantize: keys.map((k) => masked[k]),

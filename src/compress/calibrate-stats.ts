@@ -37,21 +37,21 @@ export class InputStats {
   }
 
   /** One window seen by the compressed model (x) and by the float one (xf). */
-  addPair(x: Float32Array, xf: Float32Array, T: number): void {
-    this.sink(x, T);
+  async addPair(x: Float32Array, xf: Float32Array, T: number): Promise<void> {
+    await this.sink(x, T);
     if (!this.shift) return;
     const d = new Float32Array(x.length);
     for (let i = 0; i < x.length; i++) d[i] = xf[i]! - x[i]!;
-    const g = this.backend.cross(d, x, T, this.K);
+    const g = await this.backend.cross(d, x, T, this.K);
     for (let i = 0; i < g.length; i++) this.shift[i]! += g[i]!;
   }
 
   /** The sink a BlockRunner pass feeds. */
-  readonly sink: InputSink = (x, T) => {
+  readonly sink: InputSink = async (x, T) => {
     const K = this.K;
     this.tokens += T;
     if (this.gram) {
-      const g = this.backend.gram(x, T, K);
+      const g = await this.backend.gram(x, T, K);
       for (let i = 0; i < K * K; i++) this.gram[i]! += g[i]!;
     }
     if (this.sumSq) {

@@ -18,27 +18,27 @@ export interface TargetCorrection {
 }
 
 /** From H = XᵀX/n and shift = (X̃ - X)ᵀX/n, both [K, K]. */
-export function targetCorrection(
+export async function targetCorrection(
   hessian: Float64Array,
   shift: Float64Array,
   K: number,
   backend: CalibBackend,
   what: string,
-): TargetCorrection {
+): Promise<TargetCorrection> {
   const factor = inverseHessianFactor(hessian, K, undefined, what);
   // H⁻¹ = uᵀu: with ut = uᵀ, linear(ut, ut) = ut · utᵀ = uᵀu.
   const ut = new Float32Array(K * K);
   for (let i = 0; i < K; i++) for (let j = i; j < K; j++) ut[j * K + i] = factor.u[i * K + j]!;
-  const hinv = backend.linear(ut, K, ut, K, K, null); // [K, K], symmetric
-  const a = backend.linear(Float32Array.from(shift), K, hinv, K, K, null); // shift · H⁻¹ᵀ = shift · H⁻¹
+  const hinv = await backend.linear(ut, K, ut, K, K, null); // [K, K], symmetric
+  const a = await backend.linear(Float32Array.from(shift), K, hinv, K, K, null); // shift · H⁻¹ᵀ = shift · H⁻¹
   return { factor, a };
 }
 
 /** W' = W + W · a.  w: [N, K] */
-export function correctedWeight(w: Float32Array, N: number, K: number, c: TargetCorrection, backend: CalibBackend): Float32Array {
+export async function correctedWeight(w: Float32Array, N: number, K: number, c: TargetCorrection, backend: CalibBackend): Promise<Float32Array> {
   const at = new Float32Array(K * K); // linear multiplies by the transpose of its weight
   for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) at[j * K + i] = c.a[i * K + j]!;
-  const wa = backend.linear(w, N, at, K, K, null);
+  const wa = await backend.linear(w, N, at, K, K, null);
   const out = new Float32Array(N * K);
   for (let i = 0; i < N * K; i++) out[i] = w[i]! + wa[i]!;
   return out;

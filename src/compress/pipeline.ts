@@ -8,6 +8,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
 import type { CompressionPlan, TensorPlan } from './plan.ts';
 import { structuredIr } from './structured-ir.ts';
+import type { StructuredScores } from './structured-prune.ts';
 import type { TensorOutcome } from './tensor-outcome.ts';
 import type { CalibBackend } from './calib-backend.ts';
 import { calibratedIr, ModelCalibrator, type CalibrationInput, type CalibrationProgress } from './calibrated-model.ts';
@@ -28,6 +29,8 @@ export interface CompressOptions {
   ops?: 'plain' | 'fused';
   quantizedMatMul?: QuantizedMatMul; // how quantized linear layers are multiplied (default MatMulNBits)
   externalDataThreshold?: number;
+  /** Scores for the structured steps without calibration (default: weight norms); benchmarks pass random ones as a baseline. */
+  structuredScores?: (layer: number) => StructuredScores;
   /** The calibration windows and kernels; required when plan.calibrate. */
   calibration?: CalibrationInput;
   onProgress?: (p: { stage: 'compress'; done: number; total: number; tensor: string } | CalibrationProgress) => void;
@@ -63,7 +66,7 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
     if (!opts.calibration) throw new ShrinkrayError('bad_argument', `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, or activation-aware structured pruning)`);
     calibrator = await ModelCalibrator.start(ir, plan, opts.calibration, { quantizer: opts.quantizer, pruner, signal: opts.signal, onProgress: opts.onProgress });
   }
-  const source = calibrator ? calibratedIr(ir, plan, calibrator) : plan.structured ? structuredIr(ir, plan.structured, plan.configOut) : ir;
+  const source = calibrator ? calibratedIr(ir, plan, calibrator) : plan.structured ? structuredIr(ir, plan.structured, plan.configOut, opts.structuredScores) : ir;
   const byName = new Map(plan.tensors.map((t) => [t.name, t]));
   const outcomes: TensorOutcome[] = [];
   let done = 0;

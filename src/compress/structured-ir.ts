@@ -1,4 +1,4 @@
-import { pruneLayerStructured, type StructuredPlan } from './structured-prune.ts';
+import { pruneLayerStructured, type StructuredPlan, type StructuredScores } from './structured-prune.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
 import { elementCount, layerTensors, tensorNames } from '../model/tensor-table.ts';
@@ -9,7 +9,7 @@ import { elementCount, layerTensors, tensorNames } from '../model/tensor-table.t
  * prunes layer l and keeps that one layer's result: peak memory stays about one layer,
  * and the builder, which walks layers in order, reads each layer's source once.
  */
-export function structuredIr(ir: ModelIR, plan: StructuredPlan, configOut: ModelConfig): ModelIR {
+export function structuredIr(ir: ModelIR, plan: StructuredPlan, configOut: ModelConfig, scores?: (layer: number) => StructuredScores): ModelIR {
   const source = ir.config;
   let cached: { layer: number; tensors: Map<string, Float32Array> } | null = null;
   const prunedLayer = async (layer: number): Promise<Map<string, Float32Array>> => {
@@ -17,7 +17,7 @@ export function structuredIr(ir: ModelIR, plan: StructuredPlan, configOut: Model
     const names = Object.values(tensorNames.layer(layer)).filter((n) => ir.tensors.has(n));
     const input = new Map<string, Float32Array>();
     for (const name of names) input.set(name, await ir.tensors.get(name)!.read());
-    const { tensors } = pruneLayerStructured(source, layer, input, plan);
+    const { tensors } = pruneLayerStructured(source, layer, input, plan, scores?.(layer));
     cached = { layer, tensors };
     return tensors;
   };
