@@ -12,7 +12,9 @@ import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index
 import { toHfConfig } from '../model/hf-config.ts';
 import { loadPruneWasmNode, loadQuantizeWasmNode } from '../node/kernel-wasm-node.ts';
 import { loadModelFolder } from '../node/model-folder.ts';
+import { TextTokenizer } from '../runtime/tokenizer.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+import { cliCalibration } from './calibration.ts';
 
 /** The WASM SIMD quantizer when its build is present, else the scalar reference (bit-identical). */
 async function nodeQuantizer(recipe: Recipe): Promise<RtnQuantizer> {
@@ -42,17 +44,13 @@ async function writeChunks(path: string, content: Uint8Array | Uint8Array[]): Pr
 }
 
 /**
- * `shrinkray compress <modelDir> --recipe <recipe> --out <dir> [--calib <textfile>] [--ops plain|fused]
- * [--external-data-threshold BYTES]`: writes a transformers.js-ready folder. The last stdout
- * line is JSON: {"recipe","bytesIn","bytesOut","seconds"}. --calib is refused until calibration exists.
+ * `shrinkray compress <modelDir> --recipe <recipe> --out <dir> [--calib <textfile>] [--calib-windows N]
+ * [--calib-seed S] [--ops plain|fused] [--external-data-threshold BYTES]`: writes a transformers.js-ready
+ * folder. The last stdout line is JSON: {"recipe","bytesIn","bytesOut","seconds"}. Calibrated
+ * recipes read --calib (default: the built-in English sample; see calibration.ts).
  */
 export async function runCompress(args: ParsedArgs): Promise<void> {
   const src = requirePositional(args, 0, 'the model folder: shrinkray compress <modelDir> --recipe <name> --out <dir>');
-  const calib = args.options.get('calib');
-  if (calib !== undefined) {
-    // Refused, not ignored: a caller who passes calibration text expects it to change the result.
-    throw new ShrinkrayError('bad_argument', `--calib ${calib}: calibration is not implemented yet; no recipe uses calibration text, so leave --calib out`);
-  }
   // Grammar errors are 'bad_recipe' before any file is read; the model-specific checks
   // (planCompression) run once the config is known, still before any weight is touched.
   const recipe = parseRecipe(requireOption(args, 'recipe'));
@@ -69,10 +67,14 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const started = performance.now();
   const folder = await loadModelFolder(src);
   const bytesIn = folder.weightBytes;
-  const plan = planCompression(recipe, folder.ir.config);
+  const plan = planCompression(recipe, folder.ir.config, { calibrationText: args.options.has('calib') });
+  const calibration = plan.calibrate
+    ? await cliCalibration(args, folder.ir.config, new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig, folder.ir.config))
+    : null;
+  if (!plan.calibrate && args.options.has('calib')) process.stderr.write(`note: ${recipe.canonical} uses no calibration; --calib is ignored\n`);
   const quantizer = await nodeQuantizer(recipe);
   const result = await compressModel(folder.ir, plan, {
-    quantizer, pruner: await nodePruner(recipe), ops, externalDataThreshold: threshold,
+    quantizer, pruner: await nodePruner(recipe), ops, externalDataThreshold: threshold, calibration: calibration?.input,
   });
   const compressSeconds = (performance.now() - started) / 1000;
   const built = result.built;
@@ -93,7 +95,7 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
     model: built,
     report: compressionReport({
       result, recipeText: recipe.name, from: src, bytesIn, ops, quantizer: quantizer.backend, pruner: result.pruner,
-      seconds: (performance.now() - started) / 1000, compressSeconds,
+      seconds: (performance.now() - started) / 1000, compressSeconds, calibrationText: calibration?.text,
     }),
   });
   // A stale external data file from an earlier run would be misleading.

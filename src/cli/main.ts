@@ -14,8 +14,10 @@ const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
     load: async () => (await import('./import.ts')).runImport,
   },
   compress: {
-    usage: 'compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>] [--ops plain|fused] [--external-data-threshold BYTES]',
-    options: ['recipe', 'out', 'calib', 'ops', 'external-data-threshold'],
+    usage:
+      'compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>] [--calib-windows N] [--calib-seed S]\n' +
+      '           [--ops plain|fused] [--external-data-threshold BYTES]',
+    options: ['recipe', 'out', 'calib', 'calib-windows', 'calib-seed', 'ops', 'external-data-threshold'],
     positionals: 1,
     load: async () => (await import('./compress.ts')).runCompress,
   },

@@ -24,7 +24,25 @@ export interface ShrinkrayReport {
   readBytes: number | null;
   writeSeconds: number | null; // writing the output (into the store)
   files: { model: string; externalData: string | null };
+  /** What the calibrated pass did; null when the recipe used no calibration. */
+  calibration: CalibrationReport | null;
   tensors: TensorOutcome[];
+}
+
+/** The calibration text and what was taken from it. */
+export interface CalibrationText {
+  name: string; // a file name, 'built-in: <file>', or 'pasted text'
+  windowLength: number; // tokens per window (512, or the context length if shorter)
+  seed: number; // picks the windows when the text holds more than asked for
+  available: number; // whole windows the text holds
+}
+
+export interface CalibrationReport extends CalibrationText {
+  windows: number;
+  tokens: number;
+  kernels: 'reference' | 'wasm';
+  seconds: number; // the calibrated blocks: their passes over the windows and the methods
+  awqAlpha: { attn?: number; o?: number; mlp?: number; down?: number }[] | null; // AWQ's exponent per block and group
 }
 
 export interface ReportInput {
@@ -39,6 +57,7 @@ export interface ReportInput {
   compressSeconds: number;
   reads?: { seconds: number; bytes: number };
   writeSeconds?: number;
+  calibrationText?: CalibrationText; // required when the result was calibrated
 }
 
 export function compressionReport(r: ReportInput): ShrinkrayReport {
@@ -61,6 +80,7 @@ export function compressionReport(r: ReportInput): ShrinkrayReport {
     readBytes: r.reads?.bytes ?? null,
     writeSeconds: r.writeSeconds ?? null,
     files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
+    calibration: r.result.calibration && r.calibrationText ? { ...r.calibrationText, ...r.result.calibration } : null,
     tensors: r.result.tensors,
   };
 }

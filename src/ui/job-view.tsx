@@ -8,6 +8,7 @@ import { clearJob, jobs, type JobKind } from './jobs.ts';
  */
 const STAGE_LABEL: Record<Progress['stage'], string> = {
   download: 'Downloading',
+  calibrate: 'Calibrating',
   compress: 'Compressing',
   write: 'Storing',
   load: 'Loading model',
@@ -36,6 +37,7 @@ export function describeTensor(name: string): string {
 
 function details(p: Progress, startedAt: number): string {
   if (p.stage === 'compress') return `tensor ${p.done} of ${p.total}${p.item ? `: ${describeTensor(p.item)}` : ''}`;
+  if (p.stage === 'calibrate') return `${p.done} of ${p.total} blocks done${p.item && p.done < p.total ? `, ${p.item}` : ''}`;
   if (p.stage === 'perplexity') return `document ${p.done} of ${p.total}`;
   const amount = `${formatBytes(p.done)} of ${formatBytes(p.total)}`;
   const rate = p.bytesPerSecond ?? p.done / Math.max(0.001, (performance.now() - startedAt) / 1000);

@@ -3,6 +3,7 @@ import { whileBusy } from '../pwa/busy-lock.ts';
 import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
 import type {
+  CalibrationRequest,
   ChatWorkerApi, CompressWorkerApi, GenerateRequest, GenerateSummary, HubModelRequest, HubPreflight, LoadedModelInfo, LoadOptions,
   LocalFile, LocalImportKind, ModelEvaluation, PerplexitySummary, Progress, StoredModelInfo, TokenPiece, WorkerOptions,
 } from './protocol.ts';
@@ -32,7 +33,7 @@ export interface CallOptions {
 
 export interface CompressClient {
   download(source: HubModelRequest, options?: CallOptions): Promise<StoredModelInfo>;
-  compress(modelId: string, recipe: string, options?: CallOptions): Promise<StoredModelInfo>;
+  compress(modelId: string, recipe: string, options?: CallOptions & { calibration?: CalibrationRequest }): Promise<StoredModelInfo>;
   list(): Promise<StoredModelInfo[]>;
   delete(modelId: string): Promise<void>;
   usage(): Promise<StoreUsage>;
@@ -84,7 +85,7 @@ export function createCompressClient(options: WorkerOptions = {}): CompressClien
     },
     compress: async (modelId, recipe, o = {}) => {
       await ready;
-      return withSignal(o.signal, (port) => api.compress(modelId, recipe, proxied(o.onProgress), port));
+      return withSignal(o.signal, (port) => api.compress(modelId, recipe, proxied(o.onProgress), port, o.calibration));
     },
     list: async () => (await ready, api.list()),
     delete: async (modelId) => (await ready, api.delete(modelId)),

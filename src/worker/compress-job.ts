@@ -12,7 +12,9 @@ import { checkQuota } from '../store/quota.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import { throwIfAborted } from './cancel.ts';
 import { ModelWriter } from './model-writer.ts';
-import type { ProgressCallback } from './protocol.ts';
+import { ShrinkrayError } from '../errors.ts';
+import { workerCalibration } from './calibration-input.ts';
+import type { CalibrationRequest, ProgressCallback } from './protocol.ts';
 import { openStoredHfModel, storedFileOpener } from './stored-model.ts';
 
 /**
@@ -30,6 +32,8 @@ export interface CompressJobOptions {
   signal?: AbortSignal;
   /** Weights go to onnx/model.onnx_data above this many bytes (default 16 MiB): no second copy of them when encoding. */
   externalDataThreshold?: number;
+  /** Calibration text: required by GPTQ, AWQ, Wanda and SparseGPT; makes ffn/heads activation-aware. */
+  calibration?: CalibrationRequest;
 }
 
 /** The id a compressed model gets: the source id and the canonical recipe. */
@@ -41,20 +45,25 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
   const started = performance.now();
   const recipe = parseRecipe(recipeText); // a typo fails before the store is touched
   const source = await openStoredHfModel(o.store, modelId);
-  const plan = planCompression(recipe, source.ir.config); // every recipe check, before any work
+  const plan = planCompression(recipe, source.ir.config, { calibrationText: o.calibration !== undefined }); // every recipe check, before any work
+  if (plan.calibrate && !o.calibration) {
+    throw new ShrinkrayError('bad_argument', `recipe '${recipe.name}' calibrates on text: send calibration text with it (the built-in English sample will do)`);
+  }
   const carried = source.manifest.files.filter((f) => CARRIED_FILES.includes(f.path));
   const carriedBytes = carried.reduce((s, f) => s + f.size, 0);
   await checkQuota(plan.bytesOut + carriedBytes, `the ${recipe.canonical} compression of ${modelId}`);
   throwIfAborted(o.signal, `compressing ${modelId}`);
 
   const ops = 'plain';
+  const calibration = plan.calibrate ? await workerCalibration(o.store, source.manifest, source.ir.config, o.calibration!) : null;
   const result = await compressModel(source.ir, plan, {
+    calibration: calibration?.input,
     quantizer: o.quantizer,
     pruner: o.pruner,
     ops,
     signal: o.signal,
     externalDataThreshold: o.externalDataThreshold ?? 16 * 1024 * 1024,
-    onProgress: (p) => o.onProgress?.({ stage: 'compress', done: p.done, total: p.total, item: p.tensor }),
+    onProgress: (p) => o.onProgress?.({ stage: p.stage, done: p.done, total: p.total, item: p.tensor }),
   });
   const compressSeconds = (performance.now() - started) / 1000;
   const writeStarted = performance.now();
@@ -80,6 +89,7 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
       seconds: (performance.now() - started) / 1000, compressSeconds,
       reads: { seconds: source.reads.ms / 1000, bytes: source.reads.bytes },
       writeSeconds: (performance.now() - writeStarted) / 1000,
+      calibrationText: calibration?.text,
     });
     await writer.writeJson(MODEL_FILES.report, report);
     return await writer.commit({ source: { kind: 'compressed', from: modelId }, recipe: recipe.canonical, report: { ...report } });

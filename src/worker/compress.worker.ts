@@ -9,6 +9,7 @@ import { hubPreflight } from './hub-preflight.ts';
 import { importLocalFiles } from './local-import.ts';
 import { saveEvaluation, storedModelConfig } from './model-report.ts';
 import type {
+  CalibrationRequest,
   CancelPort, CompressWorkerApi, HubModelRequest, LocalFile, ModelEvaluation, ProgressCallback, WorkerOptions,
 } from './protocol.ts';
 import { importUrlFolder } from './url-folder-import.ts';
@@ -48,10 +49,10 @@ const api: CompressWorkerApi = {
     return modelInfo(manifest);
   }),
 
-  compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
+  compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort, calibration?: CalibrationRequest) => cancellable(cancel, onProgress, async (signal) => {
     const manifest = await oneCompression(async () =>
       runCompressJob(modelId, recipe, {
-        store: await store.get(), quantizer: await kernelQuantizer(), pruner: await kernelPruner(), onProgress, signal,
+        store: await store.get(), quantizer: await kernelQuantizer(), pruner: await kernelPruner(), onProgress, signal, calibration,
       }));
     return modelInfo(manifest);
   }),

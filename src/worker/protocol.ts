@@ -12,9 +12,9 @@ import type { StoreUsage } from '../store/store-types.ts';
  */
 
 /** Which part of a long call is running; the UI shows one progress bar per stage. */
-export type ProgressStage = 'download' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export';
+export type ProgressStage = 'download' | 'calibrate' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export';
 
-/** One progress report: `done` of `total` units (bytes for download/write/import/export, tensors for compress, documents for perplexity). */
+/** One progress report: `done` of `total` units (bytes for download/write/import/export, decoder blocks for calibrate, tensors for compress, documents for perplexity). */
 export interface Progress {
   stage: ProgressStage;
   done: number;
@@ -40,6 +40,19 @@ export interface CancelMessage {
  * Absent when the caller passed no signal.
  */
 export type CancelPort = MessagePort;
+
+/**
+ * Calibration text sent with a recipe (GPTQ, AWQ, Wanda, SparseGPT; with ffn/heads it makes
+ * their scores activation-aware). Documents are separated by <|endoftext|>; the worker cuts
+ * the tokens into windows of 512 (or the context length), `windows` of them (default 128),
+ * picked by `seed` (default 0) when the text holds more.
+ */
+export interface CalibrationRequest {
+  text: string;
+  name: string; // shown in the report: a file name, 'built-in: …', 'pasted text'
+  windows?: number;
+  seed?: number;
+}
 
 /** Where a model comes from: a repo on the Hugging Face hub (or a mirror at `hubUrl`). */
 export interface HubModelRequest {
@@ -139,7 +152,7 @@ export interface CompressWorkerApi {
   /** Downloads a hub model into the store (resuming what an earlier attempt staged). */
   download(source: HubModelRequest, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
   /** Compresses a stored model with a recipe into a new stored model, committed all at once. */
-  compress(modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
+  compress(modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort, calibration?: CalibrationRequest): Promise<StoredModelInfo>;
   /** Every committed model, oldest first. */
   list(): Promise<StoredModelInfo[]>;
   /** Deletes a model and the files only it used. */

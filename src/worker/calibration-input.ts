@@ -1,0 +1,50 @@
+import { wasmCalibBackend } from '../compress/calib-backend.ts';
+import { calibrationWindows, DEFAULT_WINDOW_COUNT, DEFAULT_WINDOW_LENGTH } from '../compress/calibration-windows.ts';
+import type { CalibrationInput } from '../compress/calibrated-model.ts';
+import type { CalibrationText } from '../compress/report.ts';
+import { ShrinkrayError } from '../errors.ts';
+import { readJsonSource } from '../formats/json-file.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { loadCalibWasm } from '../kernels/calib/wasm/calib-wasm.ts';
+import { calibWasmUrl } from '../kernels/calib/wasm/calib-wasm-url.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { TextTokenizer } from '../runtime/tokenizer.ts';
+import type { ModelManifest } from '../store/manifest.ts';
+import type { ModelStore } from '../store/store-types.ts';
+import type { CalibrationRequest } from './protocol.ts';
+import { storedFileOpener } from './stored-model.ts';
+
+/**
+ * The compress worker's calibration: the text the page sent, tokenized with the stored
+ * model's own tokenizer and cut into windows exactly as the CLI does (cli/calibration.ts),
+ * run on the same WASM SIMD kernel, so the two write the same bytes.
+ */
+let kernel: ReturnType<typeof loadCalibWasm> | undefined;
+
+function calibKernel(): ReturnType<typeof loadCalibWasm> {
+  kernel ??= WebAssembly.compileStreaming(fetch(calibWasmUrl)).then(loadCalibWasm);
+  kernel.catch(() => (kernel = undefined));
+  return kernel;
+}
+
+export async function workerCalibration(
+  store: ModelStore,
+  manifest: ModelManifest,
+  config: ModelConfig,
+  request: CalibrationRequest,
+): Promise<{ input: CalibrationInput; text: CalibrationText }> {
+  const open = storedFileOpener(store, manifest);
+  const tokenizerSource = await open(MODEL_FILES.tokenizer);
+  if (!tokenizerSource) throw new ShrinkrayError('missing_file', `model '${manifest.id}' has no ${MODEL_FILES.tokenizer} to tokenize the calibration text`);
+  const configSource = await open(MODEL_FILES.tokenizerConfig);
+  const tokenizer = new TextTokenizer(await readJsonSource(tokenizerSource), configSource ? await readJsonSource(configSource) : {}, config);
+  const windowLength = Math.min(DEFAULT_WINDOW_LENGTH, config.maxPositionEmbeddings);
+  const seed = request.seed ?? 0;
+  const w = calibrationWindows(request.text, (doc) => tokenizer.encode(doc, { addBos: true }), {
+    windowLength, count: request.windows ?? DEFAULT_WINDOW_COUNT, seed,
+  });
+  return {
+    input: { windows: w.windows, backend: wasmCalibBackend(await calibKernel()) },
+    text: { name: request.name, windowLength, seed, available: w.available },
+  };
+}
