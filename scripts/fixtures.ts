@@ -30,14 +30,19 @@ export const demoModelDir = join(repoRoot, 'public', 'models', 'stories260K');
 /** The sample stories the app scores the demo on (its report's perplexity), served beside the model. */
 export const demoTextFile = join(repoRoot, 'public', 'models', 'text', 'tinystories_sample.txt');
 
-/** Copies text/tinystories_sample.txt of the fixtures next to the demo model, when it differs. */
+/** The stories the page calibrates the demo on (GPTQ, AWQ, ...), disjoint from what it scores. */
+export const demoCalibrationFile = join(repoRoot, 'public', 'models', 'text', 'tinystories_calibration.txt');
+
+/** Copies the fixtures' sample and calibration stories next to the demo model, when they differ. */
 async function ensureDemoText(): Promise<void> {
-  const source = join(fixturesDir(), 'text', 'tinystories_sample.txt');
-  if (!existsSync(source)) return;
-  const bytes = await readFile(source);
-  if (existsSync(demoTextFile) && (await readFile(demoTextFile)).equals(bytes)) return;
-  await mkdir(dirname(demoTextFile), { recursive: true });
-  await writeFile(demoTextFile, bytes);
+  for (const target of [demoTextFile, demoCalibrationFile]) {
+    const source = join(fixturesDir(), 'text', target.slice(target.lastIndexOf('/') + 1));
+    if (!existsSync(source)) continue;
+    const bytes = await readFile(source);
+    if (existsSync(target) && (await readFile(target)).equals(bytes)) continue;
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, bytes);
+  }
 }
 
 export interface FixturesResult {

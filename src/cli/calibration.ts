@@ -34,7 +34,8 @@ export async function cliCalibration(args: ParsedArgs, config: ModelConfig, toke
   const file = args.options.get('calib') ?? BUILT_IN_CALIBRATION;
   const count = numberOption(args, 'calib-windows', DEFAULT_WINDOW_COUNT);
   const seed = numberOption(args, 'calib-seed', 0);
-  if (!Number.isInteger(count) || count < 1) throw new ShrinkrayError('bad_argument', `--calib-windows must be an integer >= 1, got ${count}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new ShrinkrayError('bad_argument', `--calib-windows must be an integer >= 1, got ${count}`);
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -1,6 +1,7 @@
 import { checkRecipe, RECIPE_PRESETS, type ModelConfig } from '../worker/client.ts';
 import { evaluateModel } from './evaluation.ts';
 import { formatBytes } from './format.ts';
+import { CalibrationPicker, calibrationFor } from './calibration-picker.tsx';
 import { JobView } from './job-view.tsx';
 import { isRunning, runJob } from './jobs.ts';
 import { compressor, ensurePersisted, modelName, recipeText, reportId, sourceConfig, sourceId } from './state.ts';
@@ -32,8 +33,13 @@ export async function compressChosen(): Promise<void> {
   const id = sourceId.value;
   if (!id) return;
   const recipe = recipeText.value;
-  const info = await runJob('compress', `Compressing ${modelName(id)} with ${recipe}`, ({ signal, onProgress }) =>
-    compressor.compress(id, recipe, { signal, onProgress }),
+  const check = checkRecipe(recipe);
+  const info = await runJob('compress', `Compressing ${modelName(id)} with ${recipe}`, async ({ signal, onProgress }) =>
+    compressor.compress(id, recipe, {
+      signal,
+      onProgress,
+      calibration: check.ok && check.calibration ? await calibrationFor(id) : undefined,
+    }),
   );
   await ensurePersisted();
   if (!info) return;
@@ -98,6 +104,7 @@ export function RecipeView() {
           ? `Valid: ${check.canonical}${check.bytesOut !== undefined ? `, about ${formatBytes(check.bytesIn)} → ${formatBytes(check.bytesOut)} of weights` : ''}${config ? '' : ' (choose a model to check it against)'}.`
           : check.error}
       </p>
+      <CalibrationPicker modelId={sourceId.value} use={check.ok ? check.calibration : null} />
       <details id="recipe-grammar" class="small">
         <summary>Recipe steps</summary>
         <ul>
@@ -116,6 +123,11 @@ export function RecipeView() {
           </li>
           <li>
             <code>mag50</code>, <code>2:4</code>: sparsity by magnitude (a quality study: no size or speed gain here).
+          </li>
+          <li>
+            Calibrated, on the calibration text: <code>gptq-int4-g32</code> (GPTQ: rounding errors corrected by the layer’s activations),{' '}
+            <code>awq-int4-g32</code> (AWQ: activation-aware scales), <code>wanda50</code>, <code>sparsegpt50</code>, <code>wanda-2:4</code>
+            , <code>sparsegpt-2:4</code>; <code>int3</code> codes are stored in the 4-bit container.
           </li>
         </ul>
       </details>

@@ -35,13 +35,20 @@ export async function workerCalibration(
 ): Promise<{ input: CalibrationInput; text: CalibrationText }> {
   const open = storedFileOpener(store, manifest);
   const tokenizerSource = await open(MODEL_FILES.tokenizer);
-  if (!tokenizerSource) throw new ShrinkrayError('missing_file', `model '${manifest.id}' has no ${MODEL_FILES.tokenizer} to tokenize the calibration text`);
+  if (!tokenizerSource)
+    throw new ShrinkrayError('missing_file', `model '${manifest.id}' has no ${MODEL_FILES.tokenizer} to tokenize the calibration text`);
   const configSource = await open(MODEL_FILES.tokenizerConfig);
-  const tokenizer = new TextTokenizer(await readJsonSource(tokenizerSource), configSource ? await readJsonSource(configSource) : {}, config);
+  const tokenizer = new TextTokenizer(
+    await readJsonSource(tokenizerSource),
+    configSource ? await readJsonSource(configSource) : {},
+    config,
+  );
   const windowLength = Math.min(DEFAULT_WINDOW_LENGTH, config.maxPositionEmbeddings);
   const seed = request.seed ?? 0;
   const w = calibrationWindows(request.text, (doc) => tokenizer.encode(doc, { addBos: true }), {
-    windowLength, count: request.windows ?? DEFAULT_WINDOW_COUNT, seed,
+    windowLength,
+    count: request.windows ?? DEFAULT_WINDOW_COUNT,
+    seed,
   });
   return {
     input: { windows: w.windows, backend: wasmCalibBackend(await calibKernel()) },

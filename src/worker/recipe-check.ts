@@ -1,6 +1,6 @@
 import { planCompression } from '../compress/plan.ts';
 import presets from '../compress/recipe-presets.json';
-import { parseRecipe, recipeProblems } from '../compress/recipe.ts';
+import { parseRecipe, recipeNeedsCalibration, recipeProblems } from '../compress/recipe.ts';
 import { isShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 
@@ -18,17 +18,26 @@ export interface RecipePreset {
 
 export const RECIPE_PRESETS: readonly RecipePreset[] = Object.freeze(presets as RecipePreset[]);
 
-export type RecipeCheck = { ok: true; canonical: string; bytesIn?: number; bytesOut?: number } | { ok: false; error: string };
+/**
+ * Whether the recipe reads calibration text: 'needed' (GPTQ, AWQ, Wanda, SparseGPT), 'optional'
+ * (ffn/heads: activation-aware scores with text, weight norms without), or null.
+ */
+export type RecipeCalibration = 'needed' | 'optional' | null;
+
+export type RecipeCheck =
+  | { ok: true; canonical: string; calibration: RecipeCalibration; bytesIn?: number; bytesOut?: number }
+  | { ok: false; error: string };
 
 /** Parses `text` and, with a config, checks it against the model and estimates the output size. */
 export function checkRecipe(text: string, config?: ModelConfig): RecipeCheck {
   try {
     const recipe = parseRecipe(text);
-    if (!config) return { ok: true, canonical: recipe.canonical };
+    const calibration: RecipeCalibration = recipeNeedsCalibration(recipe) ? 'needed' : recipe.structured ? 'optional' : null;
+    if (!config) return { ok: true, canonical: recipe.canonical, calibration };
     const problems = recipeProblems(recipe, config);
     if (problems.length > 0) return { ok: false, error: `recipe '${recipe.name}': ${problems.join('; ')}` };
     const plan = planCompression(recipe, config);
-    return { ok: true, canonical: recipe.canonical, bytesIn: plan.bytesIn, bytesOut: plan.bytesOut };
+    return { ok: true, canonical: recipe.canonical, calibration, bytesIn: plan.bytesIn, bytesOut: plan.bytesOut };
   } catch (e) {
     if (isShrinkrayError(e)) return { ok: false, error: e.message };
     throw e;
