@@ -32,6 +32,19 @@ export const BUDGET = Object.freeze({
   gpuMultiplyAdd: 1e-4,
   /** A structurally pruned model vs the same model with the removed channels zeroed. */
   prunedVsZeroed: 1e-4,
+  /** Calibration kernels in WASM SIMD (f32 sums in a fixed order) vs the float64 references, relative to
+   * the largest |output|: K products rounded to f32 one by one. Linear layers, Gram and cross products ... */
+  calibProductRelative: 2e-5,
+  /** ... causal attention (f32 softmax with AssemblyScript's exp) ... */
+  calibAttentionRelative: 2e-5,
+  /** ... and a whole calibration forward through stories260K's 5 blocks, final norm and classifier, vs the
+   * reference forward pass's logits (relative to max |logit|). */
+  calibForwardRelative: 1e-4,
+  /** Cholesky route to H⁻¹'s factor: max |UᵀU (H + λI) - I| in float64. */
+  inverseFactor: 1e-9,
+  /** GPTQ in WASM SIMD (f32) vs the scalar reference (f64 sums): a rounding difference can move a code
+   * one step, so they are compared on the layer's output error Σ ΔW H ΔWᵀ, relative. */
+  gptqLossRelative: 0.01,
 
   // --- lossy storage: the loss is the point, the budget bounds it ---
   /** fp16 weight storage: one rounding of every weight, seen in stories260K's logits (~10). */

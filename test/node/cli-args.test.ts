@@ -8,7 +8,7 @@ import { runCli } from './run-cli.ts';
 /**
  * The CLI's argument handling (node's util.parseArgs, strict): each mistake is refused with
  * one line naming the option and a usage exit code, before any model is read; --help works
- * per verb; --calib is refused until calibration exists; a bug is one line too, no stack.
+ * per verb; bad calibration options fail before any work; a bug is one line too, no stack.
  */
 
 const work = mkdtempSync(join(tmpdir(), 'shrinkray-cli-args-'));
@@ -68,13 +68,15 @@ describe('shrinkray argument parsing', () => {
     expect((await runCli(['shrink'])).stderr).toMatch(/unknown verb 'shrink'/);
   });
 
-  it('refuses --calib clearly until calibration exists, before any work', async () => {
+  it('refuses a missing calibration file or a bad window count before any work', async () => {
+    const out = join(work, 'calib-out');
+    const missing = await runCli(['compress', STORIES_DIR, '--recipe', 'gptq-int4-g32', '--out', out, '--calib', join(work, 'nope.txt')]);
+    expect(missing.code).toBe(1);
+    expect(expectOneLine(missing)).toMatch(/^shrinkray compress: --calib .*nope\.txt: cannot read it .*\[missing_file\]$/);
     const calib = join(work, 'calib.txt');
     writeFileSync(calib, 'Once upon a time');
-    const out = join(work, 'calib-out');
-    const r = await runCli(['compress', STORIES_DIR, '--recipe', 'int4-g32', '--out', out, '--calib', calib]);
-    expect(r.code).toBe(1);
-    expect(expectOneLine(r)).toMatch(/^shrinkray compress: --calib .*calib\.txt: calibration is not implemented yet.*\[bad_argument\]$/);
+    const windows = await runCli(['compress', STORIES_DIR, '--recipe', 'wanda50', '--out', out, '--calib', calib, '--calib-windows', '0']);
+    expect(expectOneLine(windows)).toMatch(/--calib-windows must be an integer >= 1, got 0 \[bad_argument\]$/);
     expect(existsSync(out)).toBe(false);
   });
 

@@ -91,7 +91,7 @@ describe('embedding quantization, structured pruning and bad recipes through the
   it.each([
     ['int4-g128', /block size 128 is larger than layer input size 64/],
     ['int9', /bit width 9/],
-    ['int3', /onnxruntime-web's MatMulNBits runs only int2, int4, int8/],
+    ['int5', /onnxruntime-web's MatMulNBits runs only int2, int4, int8/],
     ['int4-g48', /block size 48/],
     ['magic50', /unknown step|magic50/],
     ['heads10+int8', /removes .* 0 KV groups/],

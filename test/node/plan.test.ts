@@ -17,12 +17,24 @@ describe('matMulNBitsBytes', () => {
     expect(matMulNBitsBytes(172, 64, { bits: 4, blockSize: 32, symmetric: true }, 4)).toEqual({ data: 5504, scales: 1376, zeroPoints: 0, total: 6880 });
     // [64, 172] int4 block 32: K padded to 6 blocks; asym: ceil(6*4/8) = 3 zero-point bytes per row.
     expect(matMulNBitsBytes(64, 172, { bits: 4, blockSize: 32, symmetric: false }, 2)).toEqual({ data: 6144, scales: 768, zeroPoints: 192, total: 7104 });
-    // int3 block 16: 6 bytes per block; asym zero points: ceil(4 blocks * 3 / 8) = 2 per row.
-    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: false }, 4)).toEqual({ data: 240, scales: 160, zeroPoints: 20, total: 420 });
+    // int3 codes sit in the 4-bit container: 8 bytes per block of 16, and zero points even when
+    // symmetric (the container's default zero 8 is not 3-bit's 4): ceil(4 blocks * 4 / 8) = 2 per row.
+    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: false }, 4)).toEqual({ data: 320, scales: 160, zeroPoints: 20, total: 500 });
+    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: true }, 4)).toEqual({ data: 320, scales: 160, zeroPoints: 20, total: 500 });
   });
 });
 
 describe('planCompression', () => {
+  it('sends calibrated methods through the calibrated pass, and the structured steps only with calibration text', () => {
+    expect(planCompression(parseRecipe('int4-g32'), stories).calibrate).toBe(false);
+    for (const r of ['gptq-int4-g32', 'awq-int4-g32', 'wanda50', 'sparsegpt-2:4+int8']) expect(planCompression(parseRecipe(r), stories).calibrate).toBe(true);
+    expect(planCompression(parseRecipe('ffn25+int8'), stories).calibrate).toBe(false);
+    expect(planCompression(parseRecipe('ffn25+int8'), stories, { calibrationText: true }).calibrate).toBe(true);
+    expect(planCompression(parseRecipe('int8'), stories, { calibrationText: true }).calibrate).toBe(false); // RTN learns nothing from text
+    // 3 bits: stored (and counted) as the 4-bit container with zero points.
+    expect(planCompression(parseRecipe('gptq-int3-g32'), stories).bytesOut).toBe(planCompression(parseRecipe('int4-g32-asym'), stories).bytesOut);
+  });
+
   it('int4-g32 on stories260K: the 35 linears quantized, embedding and norms fp32', () => {
     const plan = planCompression(parseRecipe('int4-g32'), stories);
     expect(plan.tensors.length).toBe(1 + 5 * 9 + 1); // tied: no lm_head row

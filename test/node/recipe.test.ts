@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { parseRecipe, recipeProblems, validateRecipeForModel } from '../../src/compress/recipe.ts';
+import { parseRecipe, recipeNeedsCalibration, recipeProblems, validateRecipeForModel } from '../../src/compress/recipe.ts';
 import { KNOWN_STEPS } from '../../src/compress/recipe-steps.ts';
 import presets from '../../src/compress/recipe-presets.json';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
@@ -16,7 +16,7 @@ describe('parseRecipe', () => {
   it('parses the documented examples', () => {
     expect(parseRecipe('int4-g32')).toEqual({
       name: 'int4-g32', canonical: 'int4-g32', structured: null, mask: null,
-      quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true }, embedQuant: null, storage: 'fp32',
+      quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true, actOrder: false, floatTargets: false }, embedQuant: null, storage: 'fp32',
     });
     expect(parseRecipe('int8')).toMatchObject({ canonical: 'int8-g32', quant: { bits: 8, blockSize: 32, symmetric: true } });
     expect(parseRecipe('int4-g32+emb8')).toMatchObject({ quant: { bits: 4 }, embedQuant: { bits: 8, blockSize: 32, symmetric: true } });
@@ -30,6 +30,24 @@ describe('parseRecipe', () => {
     expect(parseRecipe('fp32')).toMatchObject({ canonical: 'fp32', storage: 'fp32', quant: null });
     expect(parseRecipe('emb4')).toMatchObject({ quant: null, embedQuant: { bits: 4, blockSize: 32 } });
     expect(parseRecipe('4:8')).toMatchObject({ mask: { kind: 'nm', n: 4, m: 8 }, quant: null });
+    expect(parseRecipe('int3-g32-asym')).toMatchObject({ quant: { method: 'rtn', bits: 3, symmetric: false } }); // stored in the 4-bit container
+  });
+
+  it('parses the calibrated methods: GPTQ, AWQ, Wanda, SparseGPT, and their combinations', () => {
+    expect(parseRecipe('gptq-int4-g32').quant).toEqual({ method: 'gptq', bits: 4, blockSize: 32, symmetric: true, actOrder: false, floatTargets: true });
+    expect(parseRecipe('gptq-int3-asym-act-classic')).toMatchObject({
+      canonical: 'gptq-int3-g32-asym-act-classic', quant: { method: 'gptq', bits: 3, symmetric: false, actOrder: true, floatTargets: false },
+    });
+    expect(parseRecipe('awq-int4')).toMatchObject({ canonical: 'awq-int4-g32', quant: { method: 'awq', actOrder: false, floatTargets: false } });
+    expect(parseRecipe('wanda50').mask).toEqual({ kind: 'wanda', pattern: { kind: 'unstructured', sparsity: 0.5 } });
+    expect(parseRecipe('wanda-2:4').mask).toEqual({ kind: 'wanda', pattern: { kind: 'nm', n: 2, m: 4 } });
+    expect(parseRecipe('sparsegpt-50%').mask).toEqual({ kind: 'sparsegpt', pattern: { kind: 'unstructured', sparsity: 0.5 } });
+    expect(parseRecipe('gptq-int4-g32 + wanda50 + emb8').canonical).toBe('wanda50+gptq-int4-g32+emb8');
+    expect(parseRecipe('int8+sparsegpt-2:4').canonical).toBe('sparsegpt-2:4+int8-g32');
+    expect(parseRecipe('ffn25+awq-int4-g64-asym').canonical).toBe('ffn25+awq-int4-g64-asym');
+    for (const [text, needs] of [['gptq-int4', true], ['awq-int4', true], ['wanda50', true], ['sparsegpt-2:4+int8', true], ['int4', false], ['mag50+2:4', false], ['ffn25+int8', false]] as const) {
+      expect(recipeNeedsCalibration(parseRecipe(text.replace('+2:4', '')))).toBe(needs);
+    }
   });
 
   it('reorders steps into run order and accepts spacing, case and percent spellings', () => {
@@ -51,13 +69,19 @@ describe('parseRecipe', () => {
     ['', `recipe is empty; write steps joined by '+', e.g. int4-g32 or mag50+int8. Known steps: ${KNOWN_STEPS}`],
     ['   ', `recipe is empty; write steps joined by '+', e.g. int4-g32 or mag50+int8. Known steps: ${KNOWN_STEPS}`],
     ['int4+foo', `recipe 'int4+foo': step 'foo' is unknown. Known steps: ${KNOWN_STEPS}`],
-    ['gptq-int4-g64', `recipe 'gptq-int4-g64': step 'gptq-int4-g64' uses GPTQ, which is not implemented yet. Known steps: ${KNOWN_STEPS}`],
-    ['wanda-50%+int4', `recipe 'wanda-50%+int4': step 'wanda-50%' uses Wanda, which is not implemented yet. Known steps: ${KNOWN_STEPS}`],
-    ['int9', `recipe 'int9': step 'int9' has bit width 9; allowed int2..int8`],
-    ['int1', `recipe 'int1': step 'int1' has bit width 1; allowed int2..int8`],
+    ['int9', `recipe 'int9': step 'int9' has bit width 9; allowed int2, int3, int4, int8`],
+    ['int1', `recipe 'int1': step 'int1' has bit width 1; allowed int2, int3, int4, int8`],
+    ['int5', `recipe 'int5': step 'int5' has bit width 5: onnxruntime-web's MatMulNBits runs only int2, int4, int8 (and int3 in the 4-bit container)`],
+    ['gptq-int4-sym', `recipe 'gptq-int4-sym': step 'gptq-int4-sym' does not match gptq-int{2,3,4,8}[-g{16|32|64|128|256}][-asym][-act][-classic]`],
+    ['awq-int4-act', `recipe 'awq-int4-act': step 'awq-int4-act' does not match awq-int{2,3,4,8}[-g{16|32|64|128|256}][-asym]`],
+    ['gptq-int4+int8', `recipe 'gptq-int4+int8': steps 'gptq-int4' and 'int8' both set the weight quantization; at most one step of each kind`],
+    ['wanda50+sparsegpt50', `recipe 'wanda50+sparsegpt50': steps 'wanda50' and 'sparsegpt50' both set the unstructured sparsity; at most one step of each kind`],
+    ['wanda-3:2', `recipe 'wanda-3:2': step 'wanda-3:2' keeps N=3 of M=2; N must be at least 1 and less than M`],
+    ['sparsegpt-2:x', `recipe 'sparsegpt-2:x': step 'sparsegpt-2:x' does not match sparsegpt-{N}:{M}, e.g. sparsegpt-2:4`],
+    ['wanda0', `recipe 'wanda0': step 'wanda0' removes 0%; allowed wanda1..wanda99`],
     ['int4-g48', `recipe 'int4-g48': step 'int4-g48' has block size 48; allowed -g16, -g32, -g64, -g128, -g256`],
     ['int4-g512', `recipe 'int4-g512': step 'int4-g512' has block size 512; allowed -g16, -g32, -g64, -g128, -g256`],
-    ['int4-sym', `recipe 'int4-sym': step 'int4-sym' does not match int{2..8}[-g{16|32|64|128|256}][-asym]`],
+    ['int4-sym', `recipe 'int4-sym': step 'int4-sym' does not match int{2,3,4,8}[-g{16|32|64|128|256}][-asym]`],
     ['int4+int8', `recipe 'int4+int8': steps 'int4' and 'int8' both set the weight quantization; at most one step of each kind`],
     ['mag50+2:4', `recipe 'mag50+2:4': steps 'mag50' and '2:4' both set the unstructured sparsity; at most one step of each kind`],
     ['fp16+fp32', `recipe 'fp16+fp32': steps 'fp16' and 'fp32' both set the weight storage type; at most one step of each kind`],
@@ -81,7 +105,10 @@ describe('parseRecipe', () => {
   }
 
   it('lists the known steps in unknown-step errors', () => {
-    expect(KNOWN_STEPS).toBe('fp32, fp16, int{2..8}[-g{16|32|64|128|256}][-asym], emb4, emb8, mag{1..99}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}');
+    expect(KNOWN_STEPS).toBe(
+      'fp32, fp16, int{2,3,4,8}[-g{16|32|64|128|256}][-asym], gptq-int{B}[-g{G}][-asym][-act][-classic], awq-int{B}[-g{G}][-asym], emb4, emb8, ' +
+        'mag{1..99}, wanda{1..99}, wanda-{N}:{M}, sparsegpt{1..99}, sparsegpt-{N}:{M}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}',
+    );
   });
 });
 
@@ -114,6 +141,16 @@ describe('validateRecipeForModel', () => {
     expect(recipeProblems(parseRecipe('ffn25+2:4'), stories)).toEqual([
       '2:4 needs the layer input size to be a multiple of 4, but model.layers.0.mlp.down_proj.weight has 129',
     ]);
+    expect(recipeProblems(parseRecipe('ffn25+wanda-2:4'), stories)).toEqual([
+      '2:4 needs the layer input size to be a multiple of 4, but model.layers.0.mlp.down_proj.weight has 129',
+    ]);
+  });
+
+  it('rejects SparseGPT N:M with activation order, which would visit its groups out of order', () => {
+    expect(recipeProblems(parseRecipe('sparsegpt-2:4+gptq-int4-act'), stories)).toEqual([
+      'sparsegpt-2:4 chooses N:M groups of consecutive columns, which activation order (-act) visits out of order; drop -act',
+    ]);
+    expect(recipeProblems(parseRecipe('sparsegpt50+gptq-int4-act'), stories)).toEqual([]);
   });
 
   it('rejects structured pruning that removes nothing or everything', () => {
