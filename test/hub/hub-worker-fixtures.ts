@@ -1,6 +1,7 @@
 import { copyFile, mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { safetensorsHeader, type SafetensorsDescriptor } from '../../src/formats/safetensors.ts';
+import { CLI_CALIBRATED, CLI_CALIBRATED_REPO } from './cli-calibrated.ts';
 import { syntheticFloats } from './hub-fixtures.ts';
 
 /**
@@ -12,12 +13,13 @@ import { syntheticFloats } from './hub-fixtures.ts';
 export const FIXTURE_TEXT_REPO = 'test-org/fixture-text';
 const FIXTURES = process.env.SHRINKRAY_FIXTURES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
 
-/** Serves README.md, text/tinystories_sample.txt and the llama2.c pair (for local-import tests) of the fixtures, when they exist. */
+/** Serves README.md, the sample and calibration stories and the llama2.c pair (for local-import tests) of the fixtures, when they exist. */
 export async function writeFixtureText(root: string): Promise<void> {
   const dir = join(root, FIXTURE_TEXT_REPO);
   await mkdir(dir, { recursive: true });
   const files = [
     ['README.md', 'README.md'], ['text/tinystories_sample.txt', 'tinystories_sample.txt'],
+    ['text/tinystories_calibration.txt', 'tinystories_calibration.txt'],
     ['stories260K/stories260K.bin', 'stories260K.bin'], ['stories260K/tok512.bin', 'tok512.bin'],
   ];
   for (const [from, to] of files) {
@@ -28,6 +30,20 @@ export async function writeFixtureText(root: string): Promise<void> {
 export async function writeWorkerFixtures(root: string): Promise<void> {
   await writeFixtureText(root);
   await writeSyntheticSmolLM(root);
+  await writeCliCalibrated(root);
+}
+
+/** What `shrinkray compress --calib` writes for the recipes of cli-calibrated.ts, through the CLI's own entry. */
+async function writeCliCalibrated(root: string): Promise<void> {
+  const calib = join(FIXTURES, 'text', 'tinystories_calibration.txt');
+  if (!(await stat(calib).catch(() => undefined))) return;
+  const { main } = await import('../../src/cli/main.ts');
+  for (const recipe of CLI_CALIBRATED.recipes) {
+    const out = join(root, CLI_CALIBRATED_REPO, recipe);
+    const args = ['--calib', calib, '--calib-windows', String(CLI_CALIBRATED.windows), '--calib-seed', String(CLI_CALIBRATED.seed)];
+    const code = await main(['compress', resolve('public/models/stories260K'), '--recipe', recipe, '--out', out, ...args]);
+    if (code !== 0) throw new Error(`shrinkray compress --recipe ${recipe} failed (exit ${code})`);
+  }
 }
 
 /**
