@@ -5,9 +5,13 @@
  *   quantize         RTN quantization throughput (bench/quantize.ts)
  *   wasm-quant-paths quantized weights on the wasm EP: MatMulNBits vs dequantize-at-load vs
  *                    MatMulInteger, next to fp32 (bench/wasm-quant-paths.ts)
- *   quality          size and perplexity of each recipe on stories260K (bench/quality.ts)
+ *   quality          size, perplexity and compression time of each recipe (calibrated ones
+ *                    too) on stories260K (bench/quality.ts; also `npm run bench:quality`)
  *   pipeline-browser download, compression, load and decode through the app's workers in
  *                    Chromium, on a 297 MB synthetic model (bench/pipeline-browser.ts)
+ *   calibration-browser  calibrated compression (gptq-int4-g32) of the synthetic SmolLM2-135M
+ *                    shape with 32 windows of 512 tokens in Chromium: time and peak memory
+ *                    (bench/calibration-browser.ts)
  *   sha256           SHA-256 MB/s: hash-wasm (the store's hasher) vs the old hand-written one,
  *                    and the chunked store's staged-write path (bench/sha256.ts)
  *   app-load         the built app's size (JS, CSS, wasm, precache) and its load time (bench/app-load.ts)
@@ -24,6 +28,7 @@ const benches: Record<string, string> = {
   'wasm-quant-paths': './wasm-quant-paths.ts',
   quality: './quality.ts',
   'pipeline-browser': './pipeline-browser.ts',
+  'calibration-browser': './calibration-browser.ts',
   sha256: './sha256.ts',
   'app-load': './app-load.ts',
 };

@@ -2,7 +2,7 @@ import { crossReference, gramReference } from '../kernels/calib/gram-reference.t
 import { gptqReferenceKernel } from '../kernels/calib/gptq-reference.ts';
 import type { GptqKernel } from '../kernels/calib/gptq-kernel.ts';
 import { prepareWeight, type PreparedWeight, type WasmCalibKernel } from '../kernels/calib/wasm/calib-wasm.ts';
-import { causalAttention, linear as referenceLinear } from '../model/reference-ops.ts';
+import { causalAttention, linear as referenceLinear, swiglu } from '../model/reference-ops.ts';
 
 /**
  * The heavy products of calibration behind one interface: the linear layers, the causal
@@ -23,6 +23,8 @@ export interface CalibBackend {
   readonly name: 'reference' | 'wasm';
   /** x [T, K] · Wᵀ (+ bias), W [N, K] -> [T, N]. */
   linear(x: Float32Array, T: number, w: Float32Array, N: number, K: number, bias: Float32Array | null): Promise<Float32Array>;
+  /** SwiGLU: gate / (1 + e^-gate) · up, element-wise [T, ffn]. */
+  swiglu(gate: Float32Array, up: Float32Array): Promise<Float32Array>;
   /** q [T, H*hd], k, v [T, KV*hd] (RoPE applied) -> [T, H*hd]. */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Promise<Float32Array>;
   /** xᵀx [K, K] of one window x [T, K]. */
@@ -36,6 +38,7 @@ export const referenceCalibBackend: CalibBackend = Object.freeze({
   name: 'reference' as const,
   linear: async (x: Float32Array, T: number, w: Float32Array, N: number, K: number, bias: Float32Array | null) =>
     referenceLinear(x, w, bias, T, K, N),
+  swiglu: async (gate: Float32Array, up: Float32Array) => swiglu(Float32Array.from(gate), up),
   async attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Promise<Float32Array> {
     const kvDim = s.numKvHeads * s.headDim;
     const keysT = new Float32Array(kvDim * s.T); // [kvDim, T]: the reference cache layout
@@ -65,6 +68,7 @@ export function wasmCalibBackend(kernel: WasmCalibKernel): CalibBackend {
       if (bias) for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[t * N + n] = Math.fround(y[t * N + n]! + bias[n]!);
       return y;
     },
+    swiglu: async (gate, up) => kernel.swiglu(gate, up),
     attention: async (q, k, v, s) => kernel.attention(q, k, v, s),
     gram: async (x, T, K) => kernel.gram(x, T, K),
     cross: async (a, b, T, K) => kernel.cross(a, b, T, K),

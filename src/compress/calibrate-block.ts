@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { addInPlace, applyRope, rmsNorm, swiglu, type RopeTable } from '../model/reference-ops.ts';
+import { addInPlace, applyRope, rmsNorm, type RopeTable } from '../model/reference-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import type { CalibBackend } from './calib-backend.ts';
 
@@ -16,8 +16,11 @@ import type { CalibBackend } from './calib-backend.ts';
  * linears to a sink (the statistics). Per window the block keeps its input x and, once the
  * weights before them are final, the attention output or `mid`, so a later pass starts
  * there instead of recomputing: memory is a few [T, dim] arrays per window, one block's
- * activations, whatever the depth of the model.
+ * activations, whatever the depth of the model. The SwiGLU output [T, ffn] is kept too
+ * while all windows' copies fit in ACT_CACHE_BYTES (it spares the last pass gate and up).
  */
+export const ACT_CACHE_BYTES = 256 * 2 ** 20;
+
 export type BlockInput = 'attn' | 'o' | 'mlp' | 'down';
 
 /** Which linear layers read each input. */
@@ -35,6 +38,7 @@ export class BlockRunner {
   readonly final: Record<BlockInput, boolean> = { attn: false, o: false, mlp: false, down: false };
   private att: (Float32Array | null)[];
   private mid: (Float32Array | null)[];
+  private act: (Float32Array | null)[];
 
   /**
    * @param x the residual stream entering this block, one [T, dim] array per window; the
@@ -50,12 +54,14 @@ export class BlockRunner {
   ) {
     this.att = x.map(() => null);
     this.mid = x.map(() => null);
+    this.act = x.map(() => null);
   }
 
   /** Forgets cached intermediates (after the shapes or weights before them changed). */
   reset(): void {
     this.att.fill(null);
     this.mid.fill(null);
+    this.act.fill(null);
   }
 
   /**
@@ -88,21 +94,32 @@ export class BlockRunner {
           this.att[w] = null;
         }
       }
-      const hn = rmsNorm(mid, this.weights.ffnNorm, T, dim, c.rmsNormEps);
-      await sinks.mlp?.(hn, T);
-      if (until === 'mlp') continue;
       const ffn = c.intermediateSize;
-      const act = swiglu(
-        await this.backend.linear(hn, T, this.weights.gate, ffn, dim, null),
-        await this.backend.linear(hn, T, this.weights.up, ffn, dim, null),
-      );
+      let act = sinks.mlp ? null : this.act[w];
+      if (!act) {
+        const hn = rmsNorm(mid, this.weights.ffnNorm, T, dim, c.rmsNormEps);
+        await sinks.mlp?.(hn, T);
+        if (until === 'mlp') continue;
+        act = await this.backend.swiglu(
+          await this.backend.linear(hn, T, this.weights.gate, ffn, dim, null),
+          await this.backend.linear(hn, T, this.weights.up, ffn, dim, null),
+        );
+        if (this.mid[w] === mid && this.final.mlp && this.actFits()) this.act[w] = act;
+      }
       await sinks.down?.(act, T);
       if (until === 'down') continue;
       addInPlace(mid, await this.backend.linear(act, T, this.weights.down, dim, ffn, null));
       this.x[w] = mid; // the block's output: the next block's input
       this.mid[w] = null;
       this.att[w] = null;
+      this.act[w] = null;
     }
+  }
+
+  /** Whether every window's SwiGLU output fits in ACT_CACHE_BYTES. */
+  private actFits(): boolean {
+    const tokens = this.x.reduce((n, x) => n + x.length / this.config.hiddenSize, 0);
+    return tokens * this.config.intermediateSize * 4 <= ACT_CACHE_BYTES;
   }
 
   /** q, k, v, RoPE at positions 0..T-1, causal attention -> [T, numHeads * headDim]. */

@@ -8,7 +8,7 @@ import { awqClip, divideRows, scaleColumns, searchAwqScale } from './awq.ts';
 import { BlockRunner, INPUT_LINEARS, type BlockInput } from './calibrate-block.ts';
 import { compressCalibratedLinear, fixedMask, statsWanted, type LinearDone, type LinearKernels } from './calibrate-linear.ts';
 import { InputStats, type StatsWanted } from './calibrate-stats.ts';
-import { correctedWeight, targetCorrection } from './float-targets.ts';
+import { targetCorrection } from './float-targets.ts';
 import { activationScores } from './calibrate-structured.ts';
 import type { TensorOutcome } from './tensor-outcome.ts';
 import { formatQuant, type Recipe } from './recipe.ts';
@@ -74,11 +74,18 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
       const stats = floatRunner ? await collectPaired(input, ctx, floatRunner, { ...want, shift: true }) : await collect(input, ctx, want);
       const correction =
         floatRunner && stats
-          ? await targetCorrection(stats.hessian(), stats.meanShift(), stats.K, ctx.kernels.backend, `H of layer ${layer} ${input} input`)
+          ? await targetCorrection(
+              stats.hessian(),
+              stats.meanShift(),
+              stats.K,
+              rowsReading(ctx.configOut, input),
+              ctx.kernels.backend,
+              `H of layer ${layer} ${input} input`,
+            )
           : null;
       for (const key of INPUT_LINEARS[input]) {
         const [N, K] = shapeOf(ctx.configOut, key);
-        const target = correction ? await correctedWeight(w[key], N, K, correction, ctx.kernels.backend) : w[key];
+        const target = correction ? await correction.apply(w[key], N) : w[key];
         const r = await compressCalibratedLinear(
           {
             name: tensorNames.layer(layer)[key],
@@ -99,7 +106,6 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
       runner.weights = w;
       runner.final[input] = true;
     }
-    await floatRunner?.pass('out');
   }
   runner.weights = w;
   await runner.pass('out');
@@ -148,19 +154,28 @@ function shapeOf(c: ModelConfig, key: LinearKind): [number, number] {
   return shapes[key];
 }
 
+/** Output rows of the linears reading `input`, all together. */
+function rowsReading(c: ModelConfig, input: BlockInput): number {
+  return INPUT_LINEARS[input].reduce((n, key) => n + shapeOf(c, key)[0], 0);
+}
+
 /** Width of a block input under `c`. */
 function inputWidth(c: ModelConfig, input: BlockInput): number {
   return input === 'o' ? c.numHeads * c.headDim : input === 'down' ? c.intermediateSize : c.hiddenSize;
 }
 
-/** One pass of both models up to `input`, window by window, pairing their inputs there. */
+/**
+ * One pass of both models up to `input`, window by window, pairing their inputs there. The
+ * float model's weights never change, so at the last input it runs on to the block's output
+ * (its stream's next input) rather than coming back for it.
+ */
 async function collectPaired(input: BlockInput, ctx: LayerContext, floatRunner: BlockRunner, want: StatsWanted): Promise<InputStats> {
   const stats = new InputStats(inputWidth(ctx.runner.config, input), want, ctx.kernels.backend);
   for (let w = 0; w < ctx.runner.x.length; w++) {
     let x: Float32Array | null = null;
     let xf: Float32Array | null = null;
     await ctx.runner.pass(input, { [input]: (v: Float32Array) => void (x = v) }, w);
-    await floatRunner.pass(input, { [input]: (v: Float32Array) => void (xf = v) }, w);
+    await floatRunner.pass(input === 'down' ? 'out' : input, { [input]: (v: Float32Array) => void (xf = v) }, w);
     await stats.addPair(x!, xf!, x!.length / stats.K);
   }
   return stats;

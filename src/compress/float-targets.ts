@@ -14,32 +14,47 @@ import type { CalibBackend } from './calib-backend.ts';
  */
 export interface TargetCorrection {
   factor: InverseFactor; // H's inverse factor, reused by GPTQ's loop
-  a: Float32Array; // [K, K] shift · H⁻¹, applied to every weight reading this input
+  /** W' = W + W · shift · H⁻¹ for one weight [N, K] reading this input. */
+  apply(w: Float32Array, N: number): Promise<Float32Array>;
 }
 
-/** From H = XᵀX/n and shift = (X̃ - X)ᵀX/n, both [K, K]. */
+/**
+ * From H = XᵀX/n and shift = (X̃ - X)ᵀX/n, both [K, K], for weights totalling `rows` output
+ * rows. H⁻¹ = uᵀu is never formed: with many rows, A = (shift·uᵀ)·u [K, K] is made once and
+ * each weight gets W·A (2K³ + rows·K² products); with few rows (rows < K: a down_proj), each
+ * weight gets ((W·shift)·uᵀ)·u (3·rows·K²). The choice depends only on the shapes.
+ */
 export async function targetCorrection(
   hessian: Float64Array,
   shift: Float64Array,
   K: number,
+  rows: number,
   backend: CalibBackend,
   what: string,
 ): Promise<TargetCorrection> {
-  const factor = inverseHessianFactor(hessian, K, undefined, what);
-  // H⁻¹ = uᵀu: with ut = uᵀ, linear(ut, ut) = ut · utᵀ = uᵀu.
-  const ut = new Float32Array(K * K);
-  for (let i = 0; i < K; i++) for (let j = i; j < K; j++) ut[j * K + i] = factor.u[i * K + j]!;
-  const hinv = await backend.linear(ut, K, ut, K, K, null); // [K, K], symmetric
-  const a = await backend.linear(Float32Array.from(shift), K, hinv, K, K, null); // shift · H⁻¹ᵀ = shift · H⁻¹
-  return { factor, a };
+  const factor = inverseHessianFactor(hessian, K, undefined, what, backend.gptq.solver);
+  // linear(x, w) multiplies by wᵀ: pass u for ·uᵀ, and uᵀ for ·u.
+  const u = Float32Array.from(factor.u);
+  const ut = transpose(u, K);
+  const add = (w: Float32Array, d: Float32Array) => w.map((v, i) => v + d[i]!);
+  if (rows < K) {
+    const shiftT = transpose(Float32Array.from(shift), K);
+    return {
+      factor,
+      apply: async (w, N) =>
+        add(
+          w,
+          await backend.linear(await backend.linear(await backend.linear(w, N, shiftT, K, K, null), N, u, K, K, null), N, ut, K, K, null),
+        ),
+    };
+  }
+  const a = await backend.linear(await backend.linear(Float32Array.from(shift), K, u, K, K, null), K, ut, K, K, null); // shift·uᵀ·u
+  const at = transpose(a, K);
+  return { factor, apply: async (w, N) => add(w, await backend.linear(w, N, at, K, K, null)) };
 }
 
-/** W' = W + W · a.  w: [N, K] */
-export async function correctedWeight(w: Float32Array, N: number, K: number, c: TargetCorrection, backend: CalibBackend): Promise<Float32Array> {
-  const at = new Float32Array(K * K); // linear multiplies by the transpose of its weight
-  for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) at[j * K + i] = c.a[i * K + j]!;
-  const wa = await backend.linear(w, N, at, K, K, null);
-  const out = new Float32Array(N * K);
-  for (let i = 0; i < N * K; i++) out[i] = w[i]! + wa[i]!;
-  return out;
+function transpose(m: Float32Array, K: number): Float32Array {
+  const t = new Float32Array(K * K);
+  for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) t[j * K + i] = m[i * K + j]!;
+  return t;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { wasmCalibBackend, type CalibBackend } from '../../src/compress/calib-backend.ts';
-import { calibrationWindows } from '../../src/compress/calibration-windows.ts';
+import { calibrationWindows, DEFAULT_WINDOW_COUNT } from '../../src/compress/calibration-windows.ts';
 import { compressModel, type CompressResult } from '../../src/compress/pipeline.ts';
 import { planCompression } from '../../src/compress/plan.ts';
 import { parseRecipe } from '../../src/compress/recipe.ts';
@@ -19,14 +19,16 @@ import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
 
 /**
  * The calibrated methods on the real stories260K model, as issue 11 asks: calibrated only on
- * tinystories_calibration.txt (32 windows of 512 tokens, seed 0), measured on the first 100
+ * tinystories_calibration.txt (seed 0: GPTQ with the default 128 windows of 512 tokens, the
+ * others with 32 to keep this test short), measured on the first 100
  * stories of tinystories_eval.txt (31,677 tokens) on onnxruntime-web, each against the
  * round-to-nearest or magnitude baseline computed here at the same setting. The full table,
  * with sizes and times, comes from `npm run bench:quality`; this asserts the bars.
  */
 let ir: ModelIR;
 let tokenizer: TextTokenizer;
-let windows: Int32Array[];
+let windows: Int32Array[]; // 32
+let gptqWindows: Int32Array[]; // the default 128: with 32, int4-g32-asym lands within ±0.004 of its 1.04 bar depending on the windows drawn
 let kernels: { quantizer: RtnQuantizer; pruner: Pruner; backend: CalibBackend };
 const evalText = readFileSync(fixtureTextPath('tinystories_eval.txt'), 'utf8');
 const ppl = new Map<string, number>();
@@ -36,7 +38,8 @@ beforeAll(async () => {
   ir = folder.ir;
   tokenizer = new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig, ir.config);
   const text = readFileSync(fixtureTextPath('tinystories_calibration.txt'), 'utf8');
-  windows = calibrationWindows(text, (d) => tokenizer.encode(d, { addBos: true }), { windowLength: 512, count: 32, seed: 0 }).windows;
+  gptqWindows = calibrationWindows(text, (d) => tokenizer.encode(d, { addBos: true }), { windowLength: 512, count: DEFAULT_WINDOW_COUNT, seed: 0 }).windows;
+  windows = gptqWindows.filter((_, i) => i % 4 === 0); // 32 of them
   kernels = {
     quantizer: await createRtnQuantizer({ wasm: await loadQuantizeWasmNode() }),
     pruner: await createPruner({ wasm: await loadPruneWasmNode() }),
@@ -50,7 +53,7 @@ async function compress(recipe: string, o: { calibrate?: boolean; scores?: () =>
   const rnd = o.scores;
   return compressModel(ir, plan, {
     quantizer: kernels.quantizer, pruner: kernels.pruner,
-    ...(plan.calibrate ? { calibration: { windows, backend: kernels.backend } } : {}),
+    ...(plan.calibrate ? { calibration: { windows: plan.recipe.quant?.method === 'gptq' ? gptqWindows : windows, backend: kernels.backend } } : {}),
     ...(rnd ? { structuredScores: () => ({ ffn: Float32Array.from({ length: c.intermediateSize }, rnd), groups: Float32Array.from({ length: c.numKvHeads }, rnd) }) } : {}),
   });
 }
@@ -84,7 +87,7 @@ describe('stories260K, calibrated on the calibration stories, scored on the firs
   it('GPTQ closes at least half of round-to-nearest’s gap: int4-g32-asym ≤ 1.04, int3-g32-asym ≤ 1.39', async () => {
     for (const r of ['gptq-int4-g32-asym', 'gptq-int3-g32-asym', 'gptq-int4-g32']) {
       const result = await compress(r);
-      expect(result.calibration).toMatchObject({ windows: 32, tokens: 32 * 512, kernels: 'wasm' });
+      expect(result.calibration).toMatchObject({ windows: 128, tokens: 128 * 512, kernels: 'wasm' });
       await measure(r, result);
     }
     expect(ratio('gptq-int4-g32-asym')).toBeLessThanOrEqual(1.04);

@@ -19,12 +19,28 @@ export interface InverseFactor {
 /** Relative damping, GPTQ's `percdamp`: λ = 0.01 · mean(diag H). */
 export const DEFAULT_DAMPING = 0.01;
 
+/** The two K³ steps, in float64: the scalar reference here, or WASM SIMD (wasm/calib-wasm.ts). */
+export interface TriangularSolver {
+  /** a = L Lᵀ in place: L in the lower triangle. False when a is not positive definite. */
+  cholesky(a: Float64Array, K: number): boolean;
+  /** L⁻¹ [K, K] (lower) of the L in a's lower triangle. */
+  lowerInverse(a: Float64Array, K: number): Float64Array;
+}
+
+export const referenceSolver: TriangularSolver = Object.freeze({ cholesky: choleskyInPlace, lowerInverse });
+
 /**
  * H [K, K] (row-major, symmetric; not modified) -> U. Dead inputs get H[i,i] = 1, as in
  * GPTQ. When rounding leaves the damped matrix not positive definite, the damping grows
  * tenfold (at most 4 times) before giving up; the result records what was used.
  */
-export function inverseHessianFactor(h: Float64Array, K: number, relDamp = DEFAULT_DAMPING, what = 'Hessian'): InverseFactor {
+export function inverseHessianFactor(
+  h: Float64Array,
+  K: number,
+  relDamp = DEFAULT_DAMPING,
+  what = 'Hessian',
+  solver: TriangularSolver = referenceSolver,
+): InverseFactor {
   if (h.length !== K * K) throw new ShrinkrayError('bad_argument', `${what}: expected ${K}x${K} = ${K * K} values, got ${h.length}`);
   const dead = new Uint8Array(K);
   let mean = 0;
@@ -47,8 +63,8 @@ export function inverseHessianFactor(h: Float64Array, K: number, relDamp = DEFAU
       }
       a[i * K + i]! += damp;
     }
-    if (!choleskyInPlace(a, K)) continue;
-    const linv = lowerInverse(a, K);
+    if (!solver.cholesky(a, K)) continue;
+    const linv = solver.lowerInverse(a, K);
     // U = J L⁻¹ J: U[i, j] = L⁻¹[K-1-i, K-1-j], upper because L⁻¹ is lower.
     const u = new Float64Array(K * K);
     for (let i = 0; i < K; i++) {

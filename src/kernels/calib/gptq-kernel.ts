@@ -1,3 +1,5 @@
+import type { TriangularSolver } from './cholesky.ts';
+
 /**
  * What the GPTQ / SparseGPT driver (gptq.ts) needs from a kernel: its buffers and two steps
  * per column block. The scalar reference (gptq-reference.ts) keeps the buffers in plain
@@ -30,6 +32,8 @@ export interface GptqBlockParams {
 
 export interface GptqKernel {
   readonly name: 'reference' | 'wasm';
+  /** Cholesky and triangular inverse for H⁻¹'s factor (cholesky.ts). */
+  readonly solver: TriangularSolver;
   /** N rounded up to what the kernel's vector loops need. */
   padRows(N: number): number;
   /** Zeroed buffers for K columns, Np rows, column blocks of B, G groups. */

@@ -1,4 +1,5 @@
 import { blockScaleZero, quantizeCode } from '../quantize/nbits-codes.ts';
+import { referenceSolver } from './cholesky.ts';
 import type { GptqBlockParams, GptqBuffers, GptqKernel } from './gptq-kernel.ts';
 
 /** Range factors tried per group: 1, 0.99, ..., 0.21 (GPTQ's reference grid: 100 steps, at most 80% shrink). */
@@ -13,6 +14,7 @@ export const RANGE_STEPS = 80;
  */
 export const gptqReferenceKernel: GptqKernel = {
   name: 'reference',
+  solver: referenceSolver,
   padRows: (N) => N,
   buffers: ({ K, Np, B, G }) => ({
     wt: new Float32Array(K * Np),

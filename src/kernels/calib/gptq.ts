@@ -93,7 +93,8 @@ export function runGptq(
   if (o.actOrder) perm.sort((a, b) => h[b * K + b]! - h[a * K + a]! || a - b);
   const hp = new Float64Array(K * K);
   for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) hp[i * K + j] = h[perm[i]! * K + perm[j]!]!;
-  const { u, dead, damp } = o.factor && !o.actOrder ? o.factor : inverseHessianFactor(hp, K, o.damp ?? DEFAULT_DAMPING, `H of ${what}`);
+  const { u, dead, damp } =
+    o.factor && !o.actOrder ? o.factor : inverseHessianFactor(hp, K, o.damp ?? DEFAULT_DAMPING, `H of ${what}`, kernel.solver);
 
   const Np = kernel.padRows(N);
   const kBlocks = blockCount(K, group);

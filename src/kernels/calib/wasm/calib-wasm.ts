@@ -16,6 +16,9 @@ interface CalibExports {
   gram(x: number, T: number, Kp: number, g: number): void;
   cross(a: number, b: number, T: number, Kp: number, g: number): void;
   attention(q: number, k: number, v: number, T: number, H: number, KV: number, hd: number, out: number, kt: number, probs: number): void;
+  swiglu(gate: number, up: number, n: number): void;
+  cholesky64(a: number, K: number): number;
+  lowerInverse64(a: number, K: number, inv: number, x: number): void;
   gptqBlock(
     wt: number,
     Np: number,
@@ -62,6 +65,8 @@ export interface WasmCalibKernel {
   gram(x: Float32Array, T: number, K: number): Float32Array;
   /** aᵀb [K, K] of a, b [T, K], summed in f32 in t order. */
   cross(a: Float32Array, b: Float32Array, T: number, K: number): Float32Array;
+  /** gate / (1 + e^-gate) · up, element-wise, in f32: a fresh array. */
+  swiglu(gate: Float32Array, up: Float32Array): Float32Array;
   /** Causal grouped-query attention of one window: q [T, H*hd], k, v [T, KV*hd] -> [T, H*hd]. */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array;
   readonly gptq: GptqKernel;
@@ -100,6 +105,7 @@ class WasmCalib implements WasmCalibKernel {
     this.base = align16(wasm.heapBase());
     this.gptq = {
       name: 'wasm',
+      solver: { cholesky: (a, K) => this.cholesky(a, K), lowerInverse: (a, K) => this.lowerInverse(a, K) },
       padRows: padTo8,
       buffers: (size) => this.gptqBuffers(size),
       block: (b, i1, i2, p) => this.gptqBlock(b, i1, i2, p),
@@ -170,6 +176,19 @@ class WasmCalib implements WasmCalibKernel {
     return g;
   }
 
+  swiglu(gate: Float32Array, up: Float32Array): Float32Array {
+    const n = gate.length;
+    const {
+      at: [pg, pu],
+      end,
+    } = layout(this.base, [n * 4, n * 4]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    this.f32(pg!, n).set(gate);
+    this.f32(pu!, n).set(up);
+    this.wasm.swiglu(pg!, pu!, n);
+    return this.f32(pg!, n).slice();
+  }
+
   attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array {
     const { T, numHeads: H, numKvHeads: KV, headDim: hd } = s;
     const Tp = (T + 3) & ~3;
@@ -185,6 +204,31 @@ class WasmCalib implements WasmCalibKernel {
     this.f32(pv!, kvn).set(v.subarray(0, kvn));
     this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!);
     return this.f32(po!, qn).slice();
+  }
+
+  // Float64 factorisation: the matrix is copied in, factored in place, copied back.
+  private cholesky(a: Float64Array, K: number): boolean {
+    const {
+      at: [pa],
+      end,
+    } = layout(this.base, [K * K * 8]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    const view = new Float64Array(this.wasm.memory.buffer, pa!, K * K);
+    view.set(a);
+    const ok = this.wasm.cholesky64(pa!, K) === 1;
+    a.set(view);
+    return ok;
+  }
+
+  private lowerInverse(a: Float64Array, K: number): Float64Array {
+    const {
+      at: [pa, pinv, px],
+      end,
+    } = layout(this.base, [K * K * 8, K * K * 8, K * 8]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    new Float64Array(this.wasm.memory.buffer, pa!, K * K).set(a);
+    this.wasm.lowerInverse64(pa!, K, pinv!, px!);
+    return new Float64Array(this.wasm.memory.buffer, pinv!, K * K).slice();
   }
 
   // GPTQ: every buffer lives in wasm memory for the whole loop; the views are made once,

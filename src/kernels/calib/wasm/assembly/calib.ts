@@ -305,61 +305,62 @@ export function gptqBlock(
   }
 }
 
-// Group parameters [Np] from rows r0..r1 of wt (kept weights only; a pruned one counts as 0).
+// Group parameters [Np] from rows r0..r1 of wt (kept weights only; a pruned one counts as 0),
+// four rows of W at a time: each lane does the scalar rule's f32 steps in the same order.
 function groupParams(
   wt: usize, Np: i32, keep: usize, u: usize, K: i32, r0: i32, r1: i32, divisor: f32, codeMax: i32, mid: i32, symmetric: i32, search: i32,
   sp: usize, zp: usize,
 ): void {
   const row = <usize>Np << 2;
-  for (let n = 0; n < Np; n++) {
-    let lo: f32 = 0;
-    let hi: f32 = 0;
+  const vdiv = f32x4.splat(divisor);
+  const vmax = f32x4.splat(<f32>codeMax);
+  const vmid = f32x4.splat(<f32>mid);
+  const vzero = f32x4.splat(0);
+  for (let n = 0; n < Np; n += 4) {
+    let lo = vzero;
+    let hi = vzero;
     for (let r = r0; r < r1; r++) {
-      const w: f32 = load<u8>(keep + <usize>r * <usize>Np + n) ? load<f32>(wt + <usize>r * row + (<usize>n << 2)) : 0;
-      lo = w < lo ? w : lo;
-      hi = w > hi ? w : hi;
+      const w = v128.and(v128.load(wt + <usize>r * row + (<usize>n << 2)), keepMask(keep + <usize>r * <usize>Np + n));
+      lo = f32x4.pmin(lo, w); // w < lo ? w : lo
+      hi = f32x4.pmax(hi, w);
     }
-    let bestScale = scaleOf(lo, hi, divisor, symmetric);
-    let bestZero = zeroOf(lo, bestScale, codeMax, mid, symmetric);
-    if (search) {
-      let bestLoss: f32 = Infinity;
-      for (let step = 0; step < 80; step++) {
-        const f: f32 = 1 - <f32>step / 100;
-        const l: f32 = lo * f;
-        const h: f32 = hi * f;
-        const scale = scaleOf(l, h, divisor, symmetric);
-        const zero = zeroOf(l, scale, codeMax, mid, symmetric);
-        let loss: f32 = 0;
+    let bestScale = f32x4.splat(0);
+    let bestZero = f32x4.splat(0);
+    let bestLoss = f32x4.splat(Infinity);
+    const steps = search ? 80 : 1;
+    for (let step = 0; step < steps; step++) {
+      const f = f32x4.splat(<f32>1 - <f32>step / 100);
+      const l = f32x4.mul(lo, f);
+      const h = f32x4.mul(hi, f);
+      const scale = f32x4.div(symmetric ? f32x4.max(h, f32x4.neg(l)) : f32x4.sub(h, l), vdiv);
+      const flat = f32x4.eq(scale, vzero);
+      const zero = symmetric ? vmid : v128.bitselect(vzero, f32x4.min(f32x4.max(f32x4.nearest(f32x4.div(f32x4.neg(l), scale)), vzero), vmax), flat);
+      let loss = f32x4.splat(0);
+      if (search) {
         for (let r = r0; r < r1; r++) {
-          if (!load<u8>(keep + <usize>r * <usize>Np + n)) continue;
-          const w = load<f32>(wt + <usize>r * row + (<usize>n << 2));
-          let code = zero;
-          if (scale != 0) code = min(max(nearest<f32>(w / scale) + zero, 0), <f32>codeMax);
-          const e = w - (code - zero) * scale;
+          const w = v128.load(wt + <usize>r * row + (<usize>n << 2));
+          const code = v128.bitselect(zero, f32x4.min(f32x4.max(f32x4.add(f32x4.nearest(f32x4.div(w, scale)), zero), vzero), vmax), flat);
+          const e = f32x4.sub(w, f32x4.mul(f32x4.sub(code, zero), scale));
           const d = load<f32>(u + ((<usize>r * <usize>K + <usize>r) << 2));
-          loss += (e * e) / (d * d);
-        }
-        if (loss < bestLoss) {
-          bestLoss = loss;
-          bestScale = scale;
-          bestZero = zero;
+          const term = f32x4.div(f32x4.mul(e, e), f32x4.splat(d * d));
+          loss = f32x4.add(loss, v128.and(term, keepMask(keep + <usize>r * <usize>Np + n)));
         }
       }
+      const better = f32x4.lt(loss, bestLoss);
+      bestLoss = v128.bitselect(loss, bestLoss, better);
+      bestScale = v128.bitselect(scale, bestScale, better);
+      bestZero = v128.bitselect(zero, bestZero, better);
     }
-    store<f32>(sp + (<usize>n << 2), bestScale);
-    store<f32>(zp + (<usize>n << 2), bestZero);
+    v128.store(sp + (<usize>n << 2), bestScale);
+    v128.store(zp + (<usize>n << 2), bestZero);
   }
 }
 
+// All-ones lanes where keep[0..4) is non-zero.
 @inline
-function scaleOf(lo: f32, hi: f32, divisor: f32, symmetric: i32): f32 {
-  return (symmetric ? max(hi, -lo) : hi - lo) / divisor;
-}
-
-@inline
-function zeroOf(lo: f32, scale: f32, codeMax: i32, mid: i32, symmetric: i32): f32 {
-  if (symmetric) return <f32>mid;
-  return scale == 0 ? 0 : min(max(nearest<f32>(-lo / scale), 0), <f32>codeMax);
+function keepMask(p: usize): v128 {
+  const bytes = v128.load32_zero(p);
+  return i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(bytes)), i32x4.splat(0));
 }
 
 // SparseGPT's N:M choice for columns i..i+m-1: in each row, keep the n with the largest
@@ -381,5 +382,60 @@ function nmMask(wt: usize, Np: i32, u: usize, K: i32, i: i32, n: i32, m: i32, ke
       }
       store<u8>(keep + <usize>(i + j) * <usize>Np + r, rank < prune ? 0 : 1);
     }
+  }
+}
+
+// ---- The inverse-Hessian factor, in float64 (see ../../cholesky.ts) ------------------------
+
+// Σ a[k] b[k] for k < n, two f64 lanes then the tail.
+@inline
+function dot64(a: usize, b: usize, n: i32): f64 {
+  let acc = f64x2.splat(0);
+  let k = 0;
+  for (; k + 2 <= n; k += 2) acc = f64x2.add(acc, f64x2.mul(v128.load(a + (<usize>k << 3)), v128.load(b + (<usize>k << 3))));
+  let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  for (; k < n; k++) s += load<f64>(a + (<usize>k << 3)) * load<f64>(b + (<usize>k << 3));
+  return s;
+}
+
+// a [K, K] (row-major f64) = L Lᵀ: L written into the lower triangle. 0 when not positive definite.
+export function cholesky64(a: usize, K: i32): i32 {
+  const row = <usize>K << 3;
+  for (let j = 0; j < K; j++) {
+    const rj = a + <usize>j * row;
+    const d = load<f64>(rj + (<usize>j << 3)) - dot64(rj, rj, j);
+    if (!(d > 0)) return 0;
+    const l = Math.sqrt(d);
+    store<f64>(rj + (<usize>j << 3), l);
+    for (let i = j + 1; i < K; i++) {
+      const ri = a + <usize>i * row;
+      store<f64>(ri + (<usize>j << 3), (load<f64>(ri + (<usize>j << 3)) - dot64(ri, rj, j)) / l);
+    }
+  }
+  return 1;
+}
+
+// inv [K, K] = L⁻¹ (lower) from the L in a's lower triangle; x: scratch [K] f64.
+export function lowerInverse64(a: usize, K: i32, inv: usize, x: usize): void {
+  const row = <usize>K << 3;
+  memory.fill(inv, 0, <usize>K * row);
+  for (let j = 0; j < K; j++) {
+    // L x = e_j by forward substitution from row j; x[k] = 0 for k < j.
+    store<f64>(x + (<usize>j << 3), 1 / load<f64>(a + <usize>j * row + (<usize>j << 3)));
+    for (let i = j + 1; i < K; i++) {
+      const ri = a + <usize>i * row;
+      const s = dot64(ri + (<usize>j << 3), x + (<usize>j << 3), i - j);
+      store<f64>(x + (<usize>i << 3), -s / load<f64>(ri + (<usize>i << 3)));
+    }
+    for (let i = j; i < K; i++) store<f64>(inv + <usize>i * row + (<usize>j << 3), load<f64>(x + (<usize>i << 3)));
+  }
+}
+
+// SwiGLU in place over n values: gate = gate / (1 + e^-gate) * up, in f32 (AssemblyScript's Mathf.exp).
+export function swiglu(gate: usize, up: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const p = <usize>i << 2;
+    const g = load<f32>(gate + p);
+    store<f32>(gate + p, (g / (1 + Mathf.exp(-g))) * load<f32>(up + p));
   }
 }

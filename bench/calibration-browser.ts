@@ -1,0 +1,101 @@
+/**
+ * Calibrated compression in headless Chromium (Debian's /usr/bin/chromium, driven by
+ * Playwright), on the WASM SIMD path, inside a worker as the app runs it: the synthetic
+ * SmolLM2-135M-shaped model (30 layers, dim 576, FFN 1536, 9 heads / 3 KV heads; weights
+ * generated as read) with 32 calibration windows of 512 tokens, `gptq-int4-g32` by default.
+ * Peak memory: the worker's V8 heap plus its ArrayBuffer and WebAssembly stores
+ * (Runtime.getHeapUsage through the DevTools protocol, sampled every 250 ms).
+ * Run: npm run bench calibration-browser [-- --recipe gptq-int4-g32 --windows 32 --layers 30]
+ * Wall time on a shared machine: other work on it slows every figure.
+ */
+import { cpus } from 'node:os';
+import { chromium, type CDPSession } from 'playwright';
+import { createServer } from 'vite';
+import type { CalibrationBenchResult } from './calibration-bench.worker.ts';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+const recipe = arg('recipe', 'gptq-int4-g32');
+const windows = arg('windows', '32');
+const layers = arg('layers', '30');
+
+/** Polls the bench worker's heap through non-flattened CDP sessions (as test/browser/worker-heap-sampler.ts does). */
+async function heapSampler(cdp: CDPSession): Promise<{ stop(): number }> {
+  let peak = 0;
+  let sessionId: string | undefined;
+  let nextId = 0;
+  cdp.on('Target.receivedMessageFromTarget', (e) => {
+    const m = JSON.parse(e.message) as { result?: { usedSize: number; backingStorageSize?: number } };
+    if (m.result) peak = Math.max(peak, m.result.usedSize + (m.result.backingStorageSize ?? 0));
+  });
+  const timer = setInterval(() => {
+    void (async () => {
+      if (!sessionId) {
+        const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string }[] };
+        const worker = targetInfos.find((t) => t.type === 'worker' && t.url.includes('calibration-bench'));
+        if (!worker) return;
+        sessionId = ((await cdp.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string })
+          .sessionId;
+      }
+      await cdp
+        .send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: ++nextId, method: 'Runtime.getHeapUsage' }) })
+        .catch(() => undefined);
+    })().catch(() => undefined);
+  }, 250);
+  return { stop: () => (clearInterval(timer), peak) };
+}
+
+// No HMR: an edit to a source file must not reload the page mid-run.
+const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: '127.0.0.1', hmr: false }, logLevel: 'warn' });
+await server.listen();
+const address = server.httpServer!.address();
+const port = typeof address === 'object' && address ? address.port : 5173;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  ignoreDefaultArgs: ['--headless'],
+  args: [
+    '--headless=new',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+  ],
+});
+try {
+  const page = await browser.newPage();
+  const cdp = await page.context().newCDPSession(page);
+  const sampler = await heapSampler(cdp);
+  let printed = 0;
+  const q = new URLSearchParams({ recipe, windows, layers });
+  await page.goto(`http://127.0.0.1:${port}/bench/calibration-page.html?${q}`);
+  let result: CalibrationBenchResult | { error: string } | undefined;
+  while (!result) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const { log, done } = await page.evaluate(() => {
+      const w = window as unknown as { benchLog: string[]; benchResult?: unknown };
+      return { log: w.benchLog, done: w.benchResult };
+    });
+    for (; printed < log.length; printed++) console.error(log[printed]);
+    result = done as typeof result;
+  }
+  const peak = sampler.stop();
+  if ('error' in result) throw new Error(`page failed: ${result.error}`);
+  const r = result;
+  const mean = r.blockSeconds.reduce((a, b) => a + b, 0) / r.blockSeconds.length;
+  console.log(
+    `synthetic SmolLM2-135M shape (${r.layers} layers), ${r.recipe}, ${r.windows} windows x 512 tokens, headless Chromium ${browser.version()}, WASM SIMD, one worker; ${cpus().length} cores, shared\n`,
+  );
+  console.log('| Recipe | Windows | Compression s | of which calibration s | s per block (min–max) | Peak worker memory | Output |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log(
+    `| ${r.recipe} | ${r.windows} | ${r.seconds.toFixed(0)} | ${r.calibrationSeconds.toFixed(0)} | ${mean.toFixed(1)} (${Math.min(...r.blockSeconds).toFixed(1)}–${Math.max(...r.blockSeconds).toFixed(1)}) | ` +
+      `${(peak / 2 ** 20).toFixed(0)} MiB | ${(r.bytesOut / 1e6).toFixed(1)} MB |`,
+  );
+} finally {
+  await browser.close();
+  await server.close();
+}
