@@ -11,6 +11,7 @@ import { planCompression } from '../src/compress/plan.ts';
 import { parseRecipe } from '../src/compress/recipe.ts';
 import { loadCalibWasm } from '../src/kernels/calib/wasm/calib-wasm.ts';
 import { calibWasmUrl } from '../src/kernels/calib/wasm/calib-wasm-url.ts';
+import { createCalibPoolBrowser } from '../src/kernels/calib/wasm/calib-pool-browser.ts';
 import { createPruner } from '../src/kernels/prune/index.ts';
 import { createRtnQuantizer } from '../src/kernels/quantize/index.ts';
 import { quantizeWasmUrl } from '../src/kernels/quantize/wasm/quantize-wasm-url.ts';
@@ -26,15 +27,18 @@ export interface CalibrationBenchResult {
   calibrationSeconds: number;
   blockSeconds: number[]; // wall time of each block's calibration
   bytesOut: number;
+  poolWorkers: number; // nested workers the large products were split over (0: all on this worker)
 }
 
-self.onmessage = async (e: MessageEvent<{ recipe: string; windows: number; layers: number }>) => {
+self.onmessage = async (e: MessageEvent<{ recipe: string; windows: number; layers: number; pool: number }>) => {
   try {
-    const { recipe, windows: count, layers } = e.data;
+    const { recipe, windows: count, layers, pool: poolSize } = e.data;
     const config = syntheticConfig('smollm2-135m', { numLayers: layers });
     const r = lcgRng(12345);
     const windows = Array.from({ length: count }, () => Int32Array.from({ length: 512 }, () => Math.floor((r() + 0.5) * config.vocabSize)));
-    const backend = wasmCalibBackend(await loadCalibWasm(await WebAssembly.compileStreaming(fetch(calibWasmUrl))));
+    const module = await WebAssembly.compileStreaming(fetch(calibWasmUrl));
+    const pool = poolSize > 0 ? await createCalibPoolBrowser(module, poolSize) : undefined;
+    const backend = wasmCalibBackend(await loadCalibWasm(module), pool);
     const quantizer = await createRtnQuantizer({ wasm: await WebAssembly.compileStreaming(fetch(quantizeWasmUrl)) });
     const blockSeconds: number[] = [];
     const started = performance.now();
@@ -67,6 +71,7 @@ self.onmessage = async (e: MessageEvent<{ recipe: string; windows: number; layer
         calibrationSeconds: result.calibration!.seconds,
         blockSeconds,
         bytesOut,
+        poolWorkers: pool?.size ?? 0,
       } satisfies CalibrationBenchResult,
     });
   } catch (err) {

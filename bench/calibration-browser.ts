@@ -3,9 +3,11 @@
  * Playwright), on the WASM SIMD path, inside a worker as the app runs it: the synthetic
  * SmolLM2-135M-shaped model (30 layers, dim 576, FFN 1536, 9 heads / 3 KV heads; weights
  * generated as read) with 32 calibration windows of 512 tokens, `gptq-int4-g32` by default.
- * Peak memory: the worker's V8 heap plus its ArrayBuffer and WebAssembly stores
+ * The large products go to a pool of nested workers (one per core, as the compress worker
+ * does; --pool 0 keeps them on the one worker). Peak memory: the workers' V8 heaps plus their
+ * ArrayBuffer and WebAssembly stores, summed; garbage not yet collected counts
  * (Runtime.getHeapUsage through the DevTools protocol, sampled every 250 ms).
- * Run: npm run bench calibration-browser [-- --recipe gptq-int4-g32 --windows 32 --layers 30]
+ * Run: npm run bench calibration-browser [-- --recipe gptq-int4-g32 --windows 32 --layers 30 --pool 2]
  * Wall time on a shared machine: other work on it slows every figure.
  */
 import { cpus } from 'node:os';
@@ -20,28 +22,38 @@ const arg = (name: string, fallback: string) => {
 const recipe = arg('recipe', 'gptq-int4-g32');
 const windows = arg('windows', '32');
 const layers = arg('layers', '30');
+const pool = arg('pool', String(cpus().length));
 
-/** Polls the bench worker's heap through non-flattened CDP sessions (as test/browser/worker-heap-sampler.ts does). */
+/**
+ * Polls the bench worker's and its pool workers' heaps through non-flattened CDP sessions
+ * (as test/browser/worker-heap-sampler.ts does); the peak of their sum.
+ */
 async function heapSampler(cdp: CDPSession): Promise<{ stop(): number }> {
   let peak = 0;
-  let sessionId: string | undefined;
+  const sessions = new Map<string, string>(); // targetId -> sessionId
+  const latest = new Map<string, number>(); // sessionId -> bytes
   let nextId = 0;
   cdp.on('Target.receivedMessageFromTarget', (e) => {
     const m = JSON.parse(e.message) as { result?: { usedSize: number; backingStorageSize?: number } };
-    if (m.result) peak = Math.max(peak, m.result.usedSize + (m.result.backingStorageSize ?? 0));
+    if (!m.result) return;
+    latest.set(e.sessionId, m.result.usedSize + (m.result.backingStorageSize ?? 0));
+    peak = Math.max(
+      peak,
+      [...latest.values()].reduce((x, y) => x + y, 0),
+    );
   });
   const timer = setInterval(() => {
     void (async () => {
-      if (!sessionId) {
-        const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string }[] };
-        const worker = targetInfos.find((t) => t.type === 'worker' && t.url.includes('calibration-bench'));
-        if (!worker) return;
-        sessionId = ((await cdp.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string })
-          .sessionId;
+      const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string }[] };
+      for (const t of targetInfos) {
+        if (t.type !== 'worker' || sessions.has(t.targetId) || !/calibration-bench|calib\.worker/.test(t.url)) continue;
+        const attached = (await cdp.send('Target.attachToTarget', { targetId: t.targetId, flatten: false })) as { sessionId: string };
+        sessions.set(t.targetId, attached.sessionId);
       }
-      await cdp
-        .send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: ++nextId, method: 'Runtime.getHeapUsage' }) })
-        .catch(() => undefined);
+      for (const sessionId of sessions.values()) {
+        const message = JSON.stringify({ id: ++nextId, method: 'Runtime.getHeapUsage' });
+        await cdp.send('Target.sendMessageToTarget', { sessionId, message }).catch(() => undefined);
+      }
     })().catch(() => undefined);
   }, 250);
   return { stop: () => (clearInterval(timer), peak) };
@@ -70,7 +82,7 @@ try {
   const cdp = await page.context().newCDPSession(page);
   const sampler = await heapSampler(cdp);
   let printed = 0;
-  const q = new URLSearchParams({ recipe, windows, layers });
+  const q = new URLSearchParams({ recipe, windows, layers, pool });
   await page.goto(`http://127.0.0.1:${port}/bench/calibration-page.html?${q}`);
   let result: CalibrationBenchResult | { error: string } | undefined;
   while (!result) {
@@ -87,13 +99,17 @@ try {
   const r = result;
   const mean = r.blockSeconds.reduce((a, b) => a + b, 0) / r.blockSeconds.length;
   console.log(
-    `synthetic SmolLM2-135M shape (${r.layers} layers), ${r.recipe}, ${r.windows} windows x 512 tokens, headless Chromium ${browser.version()}, WASM SIMD, one worker; ${cpus().length} cores, shared\n`,
+    `synthetic SmolLM2-135M shape (${r.layers} layers), ${r.windows} windows x 512 tokens, headless Chromium ${browser.version()}, ` +
+      `WASM SIMD; ${cpus().length} cores, shared\n`,
   );
-  console.log('| Recipe | Windows | Compression s | of which calibration s | s per block (min–max) | Peak worker memory | Output |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
   console.log(
-    `| ${r.recipe} | ${r.windows} | ${r.seconds.toFixed(0)} | ${r.calibrationSeconds.toFixed(0)} | ${mean.toFixed(1)} (${Math.min(...r.blockSeconds).toFixed(1)}–${Math.max(...r.blockSeconds).toFixed(1)}) | ` +
-      `${(peak / 2 ** 20).toFixed(0)} MiB | ${(r.bytesOut / 1e6).toFixed(1)} MB |`,
+    '| Recipe | Windows | Pool workers | Compression s | of which calibration s | s per block (min–max) | Peak memory | Output |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  const perBlock = `${mean.toFixed(1)} (${Math.min(...r.blockSeconds).toFixed(1)}–${Math.max(...r.blockSeconds).toFixed(1)})`;
+  const peakMiB = (peak / 2 ** 20).toFixed(0);
+  console.log(
+    `| ${r.recipe} | ${r.windows} | ${r.poolWorkers} | ${r.seconds.toFixed(0)} | ${r.calibrationSeconds.toFixed(0)} | ${perBlock} | ${peakMiB} MiB | ${(r.bytesOut / 1e6).toFixed(1)} MB |`,
   );
 } finally {
   await browser.close();

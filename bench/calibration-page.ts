@@ -18,4 +18,5 @@ worker.postMessage({
   recipe: q.get('recipe') ?? 'gptq-int4-g32',
   windows: Number(q.get('windows') ?? 32),
   layers: Number(q.get('layers') ?? 30),
+  pool: Number(q.get('pool') ?? navigator.hardwareConcurrency),
 });

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { referenceCalibBackend, wasmCalibBackend } from '../compress/calib-backend.ts';
@@ -8,6 +9,7 @@ import { recipeNeedsCalibration, type Recipe } from '../compress/recipe.ts';
 import type { CalibrationText } from '../compress/report.ts';
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { createCalibPoolNode } from '../node/calib-pool-node.ts';
 import { loadCalibWasmNode } from '../node/kernel-wasm-node.ts';
 import type { TextTokenizer } from '../runtime/tokenizer.ts';
 import { numberOption, type ParsedArgs } from './args.ts';
@@ -23,6 +25,8 @@ export const BUILT_IN_CALIBRATION = fileURLToPath(new URL('../../public/text/eng
 export interface CliCalibration {
   input: CalibrationInput;
   text: CalibrationText;
+  /** Stops the worker threads the kernels ran on. */
+  close(): void;
 }
 
 /** Whether calibration text comes with this compression: given, or needed by the recipe. */
@@ -46,10 +50,13 @@ export async function cliCalibration(args: ParsedArgs, config: ModelConfig, toke
   const w = calibrationWindows(text, (doc) => tokenizer.encode(doc, { addBos: true }), { windowLength, count, seed });
   // The WASM SIMD kernel is what the compress worker runs too, so both write the same bytes;
   // the scalar reference (float64 sums) stands in when the kernel is not built.
+  // Its large products go to one worker thread per core (the same bits: calib-pool.ts).
   const kernel = await loadCalibWasmNode().catch(() => null);
+  const pool = kernel && availableParallelism() > 1 ? await createCalibPoolNode() : undefined;
   const name = args.options.has('calib') ? basename(file) : `built-in: ${basename(file)}`;
   return {
-    input: { windows: w.windows, backend: kernel ? wasmCalibBackend(kernel) : referenceCalibBackend },
+    input: { windows: w.windows, backend: kernel ? wasmCalibBackend(kernel, pool) : referenceCalibBackend },
     text: { name, windowLength, seed, available: w.available },
+    close: () => pool?.close(),
   };
 }

@@ -75,7 +75,7 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const quantizer = await nodeQuantizer(recipe);
   const result = await compressModel(folder.ir, plan, {
     quantizer, pruner: await nodePruner(recipe), ops, externalDataThreshold: threshold, calibration: calibration?.input,
-  });
+  }).finally(() => calibration?.close());
   const compressSeconds = (performance.now() - started) / 1000;
   const built = result.built;
 

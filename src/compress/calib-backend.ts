@@ -1,6 +1,7 @@
 import { crossReference, gramReference } from '../kernels/calib/gram-reference.ts';
 import { gptqReferenceKernel } from '../kernels/calib/gptq-reference.ts';
 import type { GptqKernel } from '../kernels/calib/gptq-kernel.ts';
+import type { CalibPool } from '../kernels/calib/wasm/calib-pool.ts';
 import { prepareWeight, type PreparedWeight, type WasmCalibKernel } from '../kernels/calib/wasm/calib-wasm.ts';
 import { causalAttention, linear as referenceLinear, swiglu } from '../model/reference-ops.ts';
 
@@ -56,22 +57,31 @@ export const referenceCalibBackend: CalibBackend = Object.freeze({
   gptq: gptqReferenceKernel,
 });
 
-/** The WASM SIMD backend; each weight is transposed for the kernel once and reused across windows. */
-export function wasmCalibBackend(kernel: WasmCalibKernel): CalibBackend {
+/** Products smaller than this many multiply-adds stay on this thread: a pool's messages would cost more. */
+export const POOL_MIN_PRODUCT = 1 << 22;
+
+/**
+ * The WASM SIMD backend; each weight is transposed for the kernel once and reused across
+ * windows. With a pool, the large products are split over its workers, which gives the
+ * same bits (calib-pool.ts), so the pool only changes speed.
+ */
+export function wasmCalibBackend(kernel: WasmCalibKernel, pool?: CalibPool): CalibBackend {
   const prepared = new WeakMap<Float32Array, PreparedWeight>();
+  const big = (macs: number) => pool !== undefined && macs >= POOL_MIN_PRODUCT;
   return {
     name: 'wasm',
     async linear(x, T, w, N, K, bias) {
       let p = prepared.get(w);
       if (!p || p.N !== N || p.K !== K) prepared.set(w, (p = prepareWeight(w, N, K)));
-      const y = kernel.matmul(x, T, p);
+      const y = big(T * N * K) ? await pool!.matmul(x, T, p) : kernel.matmul(x, T, p);
       if (bias) for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[t * N + n] = Math.fround(y[t * N + n]! + bias[n]!);
       return y;
     },
     swiglu: async (gate, up) => kernel.swiglu(gate, up),
-    attention: async (q, k, v, s) => kernel.attention(q, k, v, s),
-    gram: async (x, T, K) => kernel.gram(x, T, K),
-    cross: async (a, b, T, K) => kernel.cross(a, b, T, K),
+    attention: async (q, k, v, s) =>
+      big(s.T * s.T * s.numHeads * s.headDim) && s.numKvHeads > 1 ? pool!.attention(q, k, v, s) : kernel.attention(q, k, v, s),
+    gram: async (x, T, K) => (big(T * K * K) ? pool!.gram(x, null, T, K) : kernel.gram(x, T, K)),
+    cross: async (a, b, T, K) => (big(T * K * K) ? pool!.gram(a, b, T, K) : kernel.cross(a, b, T, K)),
     gptq: kernel.gptq,
   };
 }

@@ -32,7 +32,10 @@ export async function loadPruneWasmNode(): Promise<WasmPruneKernel> {
   return loadPruneWasm(await readKernelWasm(pruneWasmUrl));
 }
 
+/** The built calib.wasm as bytes. */
+export const readCalibWasm = () => readKernelWasm(calibWasmUrl);
+
 /** The WASM SIMD calibration kernel (block forward, Gram matrices, GPTQ), loaded from the built file. */
 export async function loadCalibWasmNode(): Promise<WasmCalibKernel> {
-  return loadCalibWasm(await readKernelWasm(calibWasmUrl));
+  return loadCalibWasm(await readCalibWasm());
 }

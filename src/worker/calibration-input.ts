@@ -1,4 +1,6 @@
-import { wasmCalibBackend } from '../compress/calib-backend.ts';
+import { wasmCalibBackend, type CalibBackend } from '../compress/calib-backend.ts';
+import type { CalibPool } from '../kernels/calib/wasm/calib-pool.ts';
+import { createCalibPoolBrowser } from '../kernels/calib/wasm/calib-pool-browser.ts';
 import { calibrationWindows, DEFAULT_WINDOW_COUNT, DEFAULT_WINDOW_LENGTH } from '../compress/calibration-windows.ts';
 import type { CalibrationInput } from '../compress/calibrated-model.ts';
 import type { CalibrationText } from '../compress/report.ts';
@@ -19,12 +21,23 @@ import { storedFileOpener } from './stored-model.ts';
  * model's own tokenizer and cut into windows exactly as the CLI does (cli/calibration.ts),
  * run on the same WASM SIMD kernel, so the two write the same bytes.
  */
-let kernel: ReturnType<typeof loadCalibWasm> | undefined;
+let backend: Promise<CalibBackend> | undefined;
 
-function calibKernel(): ReturnType<typeof loadCalibWasm> {
-  kernel ??= WebAssembly.compileStreaming(fetch(calibWasmUrl)).then(loadCalibWasm);
-  kernel.catch(() => (kernel = undefined));
-  return kernel;
+/** The kernel on this worker, its large products on one nested worker per core (kept for the next compression). */
+function calibBackend(): Promise<CalibBackend> {
+  backend ??= (async () => {
+    const module = await WebAssembly.compileStreaming(fetch(calibWasmUrl));
+    const kernel = await loadCalibWasm(module);
+    let pool: CalibPool | undefined;
+    try {
+      if ((navigator.hardwareConcurrency || 1) > 1) pool = await createCalibPoolBrowser(module);
+    } catch (e) {
+      console.warn('shrinkray: calibration worker pool unavailable, calibrating on the compress worker', e);
+    }
+    return wasmCalibBackend(kernel, pool);
+  })();
+  backend.catch(() => (backend = undefined));
+  return backend;
 }
 
 export async function workerCalibration(
@@ -51,7 +64,7 @@ export async function workerCalibration(
     seed,
   });
   return {
-    input: { windows: w.windows, backend: wasmCalibBackend(await calibKernel()) },
+    input: { windows: w.windows, backend: await calibBackend() },
     text: { name: request.name, windowLength, seed, available: w.available },
   };
 }

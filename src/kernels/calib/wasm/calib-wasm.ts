@@ -13,9 +13,23 @@ interface CalibExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   matmul(x: number, ldx: number, T: number, K: number, wt: number, Np: number, y: number, sub: number): void;
-  gram(x: number, T: number, Kp: number, g: number): void;
-  cross(a: number, b: number, T: number, Kp: number, g: number): void;
-  attention(q: number, k: number, v: number, T: number, H: number, KV: number, hd: number, out: number, kt: number, probs: number): void;
+  gram(x: number, T: number, Kp: number, g: number, i0: number, i1: number): void;
+  mirror(g: number, Kp: number): void;
+  cross(a: number, b: number, T: number, Kp: number, g: number, i0: number, i1: number): void;
+  attention(
+    q: number,
+    k: number,
+    v: number,
+    T: number,
+    H: number,
+    KV: number,
+    hd: number,
+    out: number,
+    kt: number,
+    probs: number,
+    g0: number,
+    g1: number,
+  ): void;
   swiglu(gate: number, up: number, n: number): void;
   cholesky64(a: number, K: number): number;
   lowerInverse64(a: number, K: number, inv: number, x: number): void;
@@ -65,6 +79,13 @@ export interface WasmCalibKernel {
   gram(x: Float32Array, T: number, K: number): Float32Array;
   /** aᵀb [K, K] of a, b [T, K], summed in f32 in t order. */
   cross(a: Float32Array, b: Float32Array, T: number, K: number): Float32Array;
+  /**
+   * Rows i0..i1 of xᵀx (upper triangle only: j >= i) or of aᵀb (b given), [i1 - i0, Kp] with
+   * Kp = K rounded up to 8; i0 and i1 multiples of 4 (or i1 = Kp). What a pool worker computes.
+   */
+  gramRows(x: Float32Array, b: Float32Array | null, T: number, K: number, i0: number, i1: number): Float32Array;
+  /** The attention output of KV heads g0..g1 (their query heads' columns), [T, (g1-g0) * H/KV * hd]. */
+  attentionGroups(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape, g0: number, g1: number): Float32Array;
   /** gate / (1 + e^-gate) · up, element-wise, in f32: a fresh array. */
   swiglu(gate: Float32Array, up: Float32Array): Float32Array;
   /** Causal grouped-query attention of one window: q [T, H*hd], k, v [T, KV*hd] -> [T, H*hd]. */
@@ -142,8 +163,26 @@ class WasmCalib implements WasmCalibKernel {
     } = layout(this.base, [T * Kp * 4, Kp * Kp * 4]);
     ensureMemory(this.wasm.memory, end, 'calib.wasm');
     this.padRows(x, T, K, Kp, px!);
-    this.wasm.gram(px!, T, Kp, pg!);
+    this.wasm.gram(px!, T, Kp, pg!, 0, Kp);
+    this.wasm.mirror(pg!, Kp);
     return this.unpad(pg!, K, Kp);
+  }
+
+  gramRows(x: Float32Array, b: Float32Array | null, T: number, K: number, i0: number, i1: number): Float32Array {
+    const Kp = padTo8(K);
+    const {
+      at: [px, pb, pg],
+      end,
+    } = layout(this.base, [T * Kp * 4, b ? T * Kp * 4 : 0, Kp * Kp * 4]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    this.padRows(x, T, K, Kp, px!);
+    if (b) {
+      this.padRows(b, T, K, Kp, pb!);
+      this.wasm.cross(px!, pb!, T, Kp, pg!, i0, i1);
+    } else {
+      this.wasm.gram(px!, T, Kp, pg!, i0, i1);
+    }
+    return this.f32(pg! + i0 * Kp * 4, (i1 - i0) * Kp).slice();
   }
 
   cross(a: Float32Array, b: Float32Array, T: number, K: number): Float32Array {
@@ -155,7 +194,7 @@ class WasmCalib implements WasmCalibKernel {
     ensureMemory(this.wasm.memory, end, 'calib.wasm');
     this.padRows(a, T, K, Kp, pa!);
     this.padRows(b, T, K, Kp, pb!);
-    this.wasm.cross(pa!, pb!, T, Kp, pg!);
+    this.wasm.cross(pa!, pb!, T, Kp, pg!, 0, Kp);
     return this.unpad(pg!, K, Kp);
   }
 
@@ -202,8 +241,30 @@ class WasmCalib implements WasmCalibKernel {
     this.f32(pq!, qn).set(q.subarray(0, qn));
     this.f32(pk!, kvn).set(k.subarray(0, kvn));
     this.f32(pv!, kvn).set(v.subarray(0, kvn));
-    this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!);
+    this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!, 0, KV);
     return this.f32(po!, qn).slice();
+  }
+
+  attentionGroups(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape, g0: number, g1: number): Float32Array {
+    const { T, numHeads: H, numKvHeads: KV, headDim: hd } = s;
+    const Tp = (T + 3) & ~3;
+    const qn = T * H * hd;
+    const kvn = T * KV * hd;
+    const {
+      at: [pq, pk, pv, po, pkt, pp],
+      end,
+    } = layout(this.base, [qn * 4, kvn * 4, kvn * 4, qn * 4, hd * Tp * 4, Tp * 4]);
+    ensureMemory(this.wasm.memory, end, 'calib.wasm');
+    this.f32(pq!, qn).set(q.subarray(0, qn));
+    this.f32(pk!, kvn).set(k.subarray(0, kvn));
+    this.f32(pv!, kvn).set(v.subarray(0, kvn));
+    this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!, g0, g1);
+    const width = (g1 - g0) * (H / KV) * hd;
+    const c0 = g0 * (H / KV) * hd;
+    const all = this.f32(po!, qn);
+    const out = new Float32Array(T * width);
+    for (let t = 0; t < T; t++) out.set(all.subarray(t * H * hd + c0, t * H * hd + c0 + width), t * width);
+    return out;
   }
 
   // Float64 factorisation: the matrix is copied in, factored in place, copied back.

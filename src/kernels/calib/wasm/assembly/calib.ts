@@ -86,12 +86,12 @@ function put(p: usize, v: v128, sub: i32): void {
   v128.store(p, sub ? f32x4.sub(v128.load(p), v) : v);
 }
 
-// g = xᵀx for x [T, Kp] (rows padded to Kp, a multiple of 8): the upper triangle by tiles of
-// 4 rows × 8 columns, t in order, then mirrored. One window at a time; the caller sums
-// windows in float64.
-export function gram(x: usize, T: i32, Kp: i32, g: usize): void {
+// Rows i0..i1 (multiples of 4) of g = xᵀx for x [T, Kp] (rows padded to Kp, a multiple of
+// 8): the upper triangle by tiles of 4 rows × 8 columns, t in order, written at g's row i;
+// mirror() completes g. One window at a time; the caller sums windows in float64.
+export function gram(x: usize, T: i32, Kp: i32, g: usize, i0: i32, i1: i32): void {
   const row = <usize>Kp << 2;
-  for (let i = 0; i < Kp; i += 4) {
+  for (let i = i0; i < i1; i += 4) {
     for (let j = i & ~7; j < Kp; j += 8) {
       let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
       let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
@@ -128,17 +128,22 @@ export function gram(x: usize, T: i32, Kp: i32, g: usize): void {
       v128.store(o + 3 * row, b3, 16);
     }
   }
-  // Mirror the upper triangle (the tiles above computed some of the lower one too, in the
-  // same order, but copying keeps g exactly symmetric).
+}
+
+// Copies g's upper triangle onto its lower one (the tiles also computed some lower entries, in
+// the same order, but copying keeps g exactly symmetric).
+export function mirror(g: usize, Kp: i32): void {
+  const row = <usize>Kp << 2;
   for (let i = 1; i < Kp; i++) {
     for (let j = 0; j < i; j++) store<f32>(g + <usize>i * row + (<usize>j << 2), load<f32>(g + <usize>j * row + (<usize>i << 2)));
   }
 }
 
-// g = aᵀb for a, b [T, Kp]: every tile (g is not symmetric), t in order.
-export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize): void {
+// Rows i0..i1 (multiples of 4) of g = aᵀb for a, b [T, Kp]: every tile (g is not
+// symmetric), t in order, written at g's row i.
+export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize, i0: i32, i1: i32): void {
   const row = <usize>Kp << 2;
-  for (let i = 0; i < Kp; i += 4) {
+  for (let i = i0; i < i1; i += 4) {
     for (let j = 0; j < Kp; j += 8) {
       let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
       let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
@@ -177,17 +182,20 @@ export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize): void {
   }
 }
 
-// Causal grouped-query attention over one window. q [T, H*hd] and k, v [T, KV*hd] carry
-// RoPE already; out [T, H*hd]. Query head h reads KV head h / (H / KV). Scratch: kt
-// [hd, Tp] (one KV head's keys transposed, Tp = T rounded up to 4) and probs [Tp].
-// Scores and the softmax in f32, positions in order; exp is AssemblyScript's Mathf.exp.
-export function attention(q: usize, k: usize, v: usize, T: i32, H: i32, KV: i32, hd: i32, out: usize, kt: usize, probs: usize): void {
+// Causal grouped-query attention over one window, for KV heads g0..g1 and their query heads.
+// q [T, H*hd] and k, v [T, KV*hd] carry RoPE already; out [T, H*hd] (only those heads'
+// columns written). Query head h reads KV head h / (H / KV). Scratch: kt [hd, Tp] (one KV
+// head's keys transposed, Tp = T rounded up to 4) and probs [Tp]. Scores and the softmax in
+// f32, positions in order; exp is AssemblyScript's Mathf.exp.
+export function attention(
+  q: usize, k: usize, v: usize, T: i32, H: i32, KV: i32, hd: i32, out: usize, kt: usize, probs: usize, g0: i32, g1: i32,
+): void {
   const Tp = (T + 3) & ~3;
   const qRow = <usize>(H * hd) << 2;
   const kvRow = <usize>(KV * hd) << 2;
   const group = H / KV;
   const scale: f32 = 1 / Mathf.sqrt(<f32>hd);
-  for (let g = 0; g < KV; g++) {
+  for (let g = g0; g < g1; g++) {
     // kt[d, s] = k[s, g*hd + d]; the padding columns stay 0 and are never read as scores.
     memory.fill(kt, 0, <usize>(hd * Tp) << 2);
     for (let s = 0; s < T; s++) {
