@@ -112,7 +112,7 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
       const bs = b && share(b.subarray(0, T * K));
       const bounds = rowSplit(Kp, workers.length, b === null);
       const parts = await Promise.all(
-        bounds.map(([i0, i1], i) => (i1 > i0 ? job(workers[i]!, { type: 'gram', x: xs, b: bs, T, K, i0, i1 }) : null)),
+        bounds.map(([i0, i1], i) => (i1 > i0 ? job(workers[i]!, { type: 'gram', x: xs, b: bs, T, K, i0, i1 }) : Promise.resolve(null))),
       );
       const g = new Float32Array(K * K);
       bounds.forEach(([i0, i1], p) => {
@@ -127,7 +127,9 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
       const per = Math.ceil(KV / workers.length);
       const parts = await Promise.all(
         workers.map((w, i) =>
-          i * per < KV ? job(w, { type: 'attention', q: qs, k: ks, v: vs, s, g0: i * per, g1: Math.min(KV, (i + 1) * per) }) : null,
+          i * per < KV
+            ? job(w, { type: 'attention', q: qs, k: ks, v: vs, s, g0: i * per, g1: Math.min(KV, (i + 1) * per) })
+            : Promise.resolve(null),
         ),
       );
       const out = new Float32Array(T * H * hd);
