@@ -64,11 +64,15 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
     });
 
   // Inputs go through shared memory where there is some (Node, a cross-origin isolated page):
-  // every worker reads the same bytes, none is copied per worker.
+  // every worker reads the same bytes, none is copied per worker. Calls come one at a time
+  // (the block runner awaits each), so each input slot reuses one growing shared buffer.
   const canShare = typeof SharedArrayBuffer !== 'undefined' && (globalThis.crossOriginIsolated ?? true);
-  const share = (a: Float32Array): Float32Array => {
+  const staging: Float32Array[] = [];
+  const share = (a: Float32Array, slot: number): Float32Array => {
     if (!canShare) return a;
-    const s = new Float32Array(new SharedArrayBuffer(a.byteLength));
+    if (!staging[slot] || staging[slot]!.length < a.length)
+      staging[slot] = new Float32Array(new SharedArrayBuffer(Math.max(a.byteLength, 1 << 20)));
+    const s = staging[slot]!.subarray(0, a.length);
     s.set(a);
     return s;
   };
@@ -87,7 +91,7 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
     async matmul(x, T, w) {
       let key = keys.get(w);
       if (key === undefined) keys.set(w, (key = nextKey++));
-      const xs = share(x.subarray(0, T * w.K));
+      const xs = share(x.subarray(0, T * w.K), 0);
       const parts = workers.map(async (worker, i) => {
         const [n0, n1] = columns(w.N, i);
         if (n1 <= n0) return null;
@@ -108,8 +112,8 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
     },
     async gram(x, b, T, K) {
       const Kp = padTo8(K);
-      const xs = share(x.subarray(0, T * K));
-      const bs = b && share(b.subarray(0, T * K));
+      const xs = share(x.subarray(0, T * K), 0);
+      const bs = b && share(b.subarray(0, T * K), 1);
       const bounds = rowSplit(Kp, workers.length, b === null);
       const parts = await Promise.all(
         bounds.map(([i0, i1], i) => (i1 > i0 ? job(workers[i]!, { type: 'gram', x: xs, b: bs, T, K, i0, i1 }) : Promise.resolve(null))),
@@ -123,7 +127,7 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
     },
     async attention(q, k, v, s) {
       const { T, numHeads: H, numKvHeads: KV, headDim: hd } = s;
-      const [qs, ks, vs] = [share(q), share(k), share(v)];
+      const [qs, ks, vs] = [share(q, 0), share(k, 1), share(v, 2)];
       const per = Math.ceil(KV / workers.length);
       const parts = await Promise.all(
         workers.map((w, i) =>
