@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { quoted } from '../formats/printable.ts';
 import { ORT_WEB_MATMUL_NBITS_BITS } from '../kernels/quantize/runtime-support.ts';
 
 /**
@@ -136,12 +137,15 @@ const PLANNED_STEPS: ReadonlyArray<[RegExp, string]> = [
   [/^sparsegpt/, 'SparseGPT'],
 ];
 
+/** How much of a recipe an error repeats: enough to see the mistake, never a pasted page (made printable, too). */
+export const RECIPE_ECHO_CHARS = 80;
+
 export const KNOWN_STEPS = STEP_PARSERS.map((p) => p.syntax).join(', ');
 
 /** Parses one `+`-separated token (already trimmed and lower-cased). */
 export function parseStep(token: string, recipe: string): RecipeStep {
   const fail = (why: string): never => {
-    throw new ShrinkrayError('bad_recipe', `recipe '${recipe}': step '${token}' ${why}`);
+    throw new ShrinkrayError('bad_recipe', `recipe ${quoted(recipe, RECIPE_ECHO_CHARS)}: step ${quoted(token, RECIPE_ECHO_CHARS)} ${why}`);
   };
   const parser = STEP_PARSERS.find((p) => p.family.test(token));
   if (parser) return parser.parse(token, fail);

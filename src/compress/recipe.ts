@@ -2,10 +2,11 @@ import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
 import {
-  DEFAULT_BLOCK_SIZE, KNOWN_STEPS, SLOT_MEANING, parseStep,
+  DEFAULT_BLOCK_SIZE, KNOWN_STEPS, RECIPE_ECHO_CHARS, SLOT_MEANING, parseStep,
   type PruneStep, type QuantSpec, type RecipeStep, type StepSlot, type WeightDtype,
 } from './recipe-steps.ts';
 import { layerTensors } from '../model/tensor-table.ts';
+import { quoted } from '../formats/printable.ts';
 
 export type { PruneStep, QuantSpec, WeightDtype } from './recipe-steps.ts';
 
@@ -41,7 +42,7 @@ export interface EmbedQuantSpec {
 const SLOT_ORDER: readonly StepSlot[] = ['ffn', 'heads', 'sparsity', 'quant', 'embed', 'dtype'];
 
 function bad(recipe: string, why: string): never {
-  throw new ShrinkrayError('bad_recipe', `recipe '${recipe}': ${why}`);
+  throw new ShrinkrayError('bad_recipe', `recipe ${quoted(recipe, RECIPE_ECHO_CHARS)}: ${why}`);
 }
 
 /** Parses and checks the grammar of a recipe string; throws ShrinkrayError('bad_recipe'). */
@@ -57,7 +58,7 @@ export function parseRecipe(text: string): Recipe {
     const step = parseStep(token, name);
     const prior = bySlot.get(step.slot);
     if (prior) {
-      bad(name, `steps '${prior.token}' and '${token}' both set ${SLOT_MEANING[step.slot]}; at most one step of each kind`);
+      bad(name, `steps ${quoted(prior.token, RECIPE_ECHO_CHARS)} and ${quoted(token, RECIPE_ECHO_CHARS)} both set ${SLOT_MEANING[step.slot]}; at most one step of each kind`);
     }
     bySlot.set(step.slot, { token, step });
   });

@@ -29,3 +29,8 @@ export function onnxDataPath(location: string): string {
 export const CARRIED_FILES: readonly string[] = Object.freeze([
   MODEL_FILES.tokenizer, MODEL_FILES.tokenizerConfig, MODEL_FILES.generationConfig, MODEL_FILES.specialTokensMap, MODEL_FILES.chatTemplate,
 ]);
+
+/** A shard named by model.safetensors.index.json: a plain file name beside it (no folder, not hidden) ending in .safetensors. */
+export function isShardName(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= 255 && /^\w[\w.-]*\.safetensors$/.test(x);
+}

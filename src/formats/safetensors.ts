@@ -2,6 +2,8 @@ import { ShrinkrayError } from '../errors.ts';
 import type { StoredDType, TensorHandle } from '../model/ir.ts';
 import type { ByteSource } from './byte-source.ts';
 import { bf16BytesToFloat32, floatToBf16, floatToHalf, halfBytesToFloat32 } from '../kernels/half.ts';
+import { firstDuplicateKey } from './json-duplicate-keys.ts';
+import { printable, quoted } from './printable.ts';
 
 /**
  * safetensors, read lazily: the 8-byte little-endian header length, the JSON header, then
@@ -53,14 +55,22 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
     throw bad(src, `header length ${headerLen} does not fit (file size ${src.size} bytes, limit ${MAX_HEADER_BYTES})`);
   }
   // The format pads with spaces; some writers pad with NULs, which JSON.parse would refuse.
-  const headerText = new TextDecoder('utf-8', { fatal: false }).decode(await src.read(8, headerLen)).replace(/\0+$/, '');
+  let headerText: string;
+  try {
+    headerText = new TextDecoder('utf-8', { fatal: true }).decode(await src.read(8, headerLen)).replace(/\0+$/, '');
+  } catch {
+    throw bad(src, 'the header is not valid UTF-8');
+  }
   let header: unknown;
   try {
     header = JSON.parse(headerText);
   } catch (e) {
-    throw bad(src, `the header is not JSON (${(e as Error).message})`);
+    // V8's message quotes the text around the error: raw file bytes, so made printable.
+    throw bad(src, `the header is not JSON (${printable((e as Error).message, 160)})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad(src, 'the header is not a JSON object');
+  const twice = firstDuplicateKey(headerText);
+  if (twice !== undefined) throw bad(src, `the header names ${quoted(twice)} twice (JSON would silently keep the second)`);
 
   const dataStart = 8 + headerLen;
   const dataSize = src.size - dataStart;
@@ -73,21 +83,22 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
       metadata = Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v)]));
       continue;
     }
-    if (typeof entry !== 'object' || entry === null) throw bad(src, `tensor '${name}' has no description`);
+    const tensor = `tensor ${quoted(name)}`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad(src, `${tensor} has no description`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (!isDType(dtype)) throw bad(src, `tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(src, `tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (!isDType(dtype)) throw bad(src, `${tensor} has unsupported dtype ${printable(String(JSON.stringify(dtype)), 40)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(src, `${tensor} has an invalid shape ${printable(String(JSON.stringify(shape)), 80)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-      throw bad(src, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+      throw bad(src, `${tensor} has invalid data_offsets ${printable(String(JSON.stringify(offsets)), 80)}`);
     }
     const [begin, end] = offsets as [number, number];
     const elements = shape.reduce((a: number, b: number) => a * b, 1);
     const byteLength = elements * DTYPE_BYTES[dtype];
     if (end - begin !== byteLength) {
-      throw bad(src, `tensor '${name}' (${dtype} [${shape.join(', ')}]) needs ${byteLength} bytes but its data_offsets span ${end - begin}`);
+      throw bad(src, `${tensor} (${dtype} [${shape.join(', ')}]) needs ${byteLength} bytes but its data_offsets span ${end - begin}`);
     }
     if (end > dataSize) {
-      throw bad(src, `tensor '${name}' data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes; the file may be truncated)`);
+      throw bad(src, `${tensor} data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes; the file may be truncated)`);
     }
     spans.push([begin, end, name]);
     tensors.set(name, makeTensor(src, name, dtype, shape, dataStart + begin, byteLength));
@@ -98,7 +109,7 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
   let reachName = '';
   for (const [begin, end, name] of spans) {
     if (end === begin) continue;
-    if (begin < reach) throw bad(src, `tensors '${reachName}' and '${name}' overlap`);
+    if (begin < reach) throw bad(src, `tensors ${quoted(reachName)} and ${quoted(name)} overlap`);
     reach = end;
     reachName = name;
   }

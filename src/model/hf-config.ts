@@ -18,7 +18,7 @@ const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos:
 const HF_CONFIG_FIELDS: ConfigFieldNames = Object.freeze({
   hiddenSize: 'hidden_size', intermediateSize: 'intermediate_size', numLayers: 'num_hidden_layers', numHeads: 'num_attention_heads',
   numKvHeads: 'num_key_value_heads', headDim: 'head_dim', vocabSize: 'vocab_size', maxPositionEmbeddings: 'max_position_embeddings',
-  rmsNormEps: 'rms_norm_eps', ropeTheta: 'rope_theta',
+  rmsNormEps: 'rms_norm_eps', ropeTheta: 'rope_theta', bosTokenId: 'bos_token_id', eosTokenId: 'eos_token_id',
 });
 
 function isObject(x: unknown): x is Record<string, unknown> {

@@ -7,7 +7,7 @@ import { checkModelConfig, type ConfigFieldNames } from './config.ts';
 const LLAMA2C_FIELDS: ConfigFieldNames = Object.freeze({
   hiddenSize: 'dim', intermediateSize: 'hidden_dim', numLayers: 'n_layers', numHeads: 'n_heads', numKvHeads: 'n_kv_heads',
   headDim: 'dim / n_heads', vocabSize: 'vocab_size', maxPositionEmbeddings: 'seq_len', rmsNormEps: 'rms_norm_eps (1e-5 in run.c)',
-  ropeTheta: 'rope_theta (10000 in run.c)',
+  ropeTheta: 'rope_theta (10000 in run.c)', bosTokenId: 'BOS (1 in run.c)', eosTokenId: 'EOS (2 in run.c)',
 });
 import type { ModelIR, TensorHandle } from './ir.ts';
 import { tensorNames } from './tensor-table.ts';

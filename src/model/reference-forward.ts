@@ -161,10 +161,11 @@ export class ReferenceModel implements CausalLM {
         `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`,
       );
     }
-    for (const id of tokens) {
+    tokens.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-        throw new ShrinkrayError('bad_argument', `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+        throw new ShrinkrayError('bad_argument',
+          `token id ${id} (input position ${s.length + i}) is outside the vocabulary [0, ${c.vocabSize}) of config.json vocab_size`);
       }
-    }
+    });
   }
 }

@@ -8,6 +8,7 @@ import { readJsonSource } from '../formats/json-file.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { openHfModel, weightFileBytes } from '../model/hf-model.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
+import { TextTokenizer } from '../runtime/tokenizer.ts';
 import { folderOpener } from './folder-opener.ts';
 
 /** A model folder in Hugging Face layout, opened: tensors stay on disk until read. */
@@ -19,6 +20,8 @@ export interface LoadedModel {
   tokenizerJson: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
   generationConfig: Record<string, unknown> | null;
+  /** Tensors in the weights that the config does not use (left out of `ir`). */
+  unusedTensors: string[];
 }
 
 export { requiredTensors } from '../model/hf-model.ts';
@@ -68,10 +71,10 @@ export async function writeModelFolder(dir: string, parts: HfModelParts, configJ
   return { bytes };
 }
 
-/** Opens a folder in Hugging Face layout and checks that its weights fit its config. */
+/** Opens a folder in Hugging Face layout and checks that its weights fit its config and that tokenizer.json loads. */
 export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   const { open, display } = folderOpener(dir);
-  const { ir, configJson, weights } = await openHfModel(open, display);
+  const { ir, configJson, weights, unusedTensors } = await openHfModel(open, display);
   const json = async (path: string) => {
     const src = await open(path);
     return src ? readJsonSource(src) : null;
@@ -79,6 +82,8 @@ export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   const tokenizerJson = await json(MODEL_FILES.tokenizer);
   if (!tokenizerJson) throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.tokenizer)}: the model folder has no ${MODEL_FILES.tokenizer}`);
   const tokenizerConfig = (await json(MODEL_FILES.tokenizerConfig)) ?? {};
+  // Built once to check it: a tokenizer.json the library cannot load fails here, naming the file, not at the first generate.
+  new TextTokenizer(tokenizerJson, tokenizerConfig, ir.config, { tokenizer: display(MODEL_FILES.tokenizer), tokenizerConfig: display(MODEL_FILES.tokenizerConfig) });
   const generationConfig = await json(MODEL_FILES.generationConfig);
-  return { dir, ir, configJson, weightBytes: weightFileBytes(weights), tokenizerJson, tokenizerConfig, generationConfig };
+  return { dir, ir, configJson, weightBytes: weightFileBytes(weights), tokenizerJson, tokenizerConfig, generationConfig, unusedTensors };
 }

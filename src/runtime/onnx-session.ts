@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
-import { inspectOnnx } from '../formats/onnx/onnx-reader.ts';
+import { inspectOnnx, type OnnxSummary } from '../formats/onnx/onnx-reader.ts';
 
 /**
  * Creates onnxruntime-web sessions from bytes, in Node and in the browser, and picks the
@@ -30,6 +30,8 @@ export interface ExternalDataFile {
 export interface OnnxSession {
   session: ort.InferenceSession;
   device: ExecutionDevice;
+  /** The graph's structure as the reader saw it (inputs and outputs with their shapes). */
+  summary: OnnxSummary;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
@@ -88,7 +90,7 @@ export async function createOnnxSession(
     sessionOptions.preferredOutputLocation = Object.fromEntries(opts.gpuOutputs.map((n) => [n, 'gpu-buffer' as const]));
   }
   try {
-    return { session: await ort.InferenceSession.create(model, sessionOptions), device };
+    return { session: await ort.InferenceSession.create(model, sessionOptions), device, summary };
   } catch (e) {
     const why = errorText(e);
     if (/bad_alloc|out of memory|Out of memory|Aborted\(OOM\)/.test(why)) {

@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
-import type { TextTokenizer } from './tokenizer.ts';
+import type { ModelTokenizer } from './tokenizer.ts';
 
 /** Documents in the eval files are separated by this marker. */
 export const DOCUMENT_SEPARATOR = '<|endoftext|>';
@@ -75,7 +75,7 @@ export async function scoreSequence(
  */
 export async function evaluatePerplexity(
   model: CausalLM,
-  tokenizer: TextTokenizer,
+  tokenizer: ModelTokenizer,
   text: string,
   opts: PerplexityOptions = {},
 ): Promise<PerplexityResult> {

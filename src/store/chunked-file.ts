@@ -169,7 +169,11 @@ export class ChunkedFileWriter implements StagedFileWriter {
     if (p) await p;
   }
 
-  /** Runs one readwrite transaction; a quota failure (thrown by put or by the commit) discards the stage. */
+  /**
+   * Runs one readwrite transaction. On a quota failure (thrown by put or by the commit) a
+   * resumable stage keeps what it stored before (each chunk was verified into the hash state
+   * with it), so freeing space and staging again resumes; any other stage is discarded.
+   */
   private async transact(body: (tx: StageTx) => Promise<unknown>[], written: number): Promise<void> {
     const tx = this.db.transaction(['chunks', 'staging', 'files'], 'readwrite');
     try {
@@ -179,8 +183,9 @@ export class ChunkedFileWriter implements StagedFileWriter {
       try { tx.abort(); } catch { /* already finished or aborted */ }
       await tx.done.catch(() => undefined);
       if (isQuotaError(e) || isQuotaError(tx.error)) {
-        await this.discardQuietly();
-        throw await quotaError(this.record.name, written, e);
+        const keep = this.record.resumable;
+        if (!keep) await this.discardQuietly();
+        throw await quotaError(this.record.name, written, e, keep);
       }
       throw e;
     }

@@ -2,6 +2,7 @@
 import * as Comlink from 'comlink';
 import { ShrinkrayError } from '../errors.ts';
 import { generate } from '../runtime/generate.ts';
+import { withFiniteLogits } from '../runtime/finite-logits.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 import { TextStreamDecoder } from '../runtime/tokenizer.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
@@ -45,9 +46,9 @@ async function withCancel<T>(cancel: CancelPort | undefined, callback: unknown, 
   }
 }
 
-/** The loaded model with an event-loop turn before every forward pass, so a cancel arrives mid-generation. */
+/** The loaded model with an event-loop turn before every forward pass, so a cancel arrives mid-generation; NaN or infinite logits are an error. */
 function cancellableModel(m: ChatModel): CausalLM {
-  return {
+  return withFiniteLogits({
     config: m.lm.config,
     createState: () => m.lm.createState(),
     forward: async (state, tokens, signal) => {
@@ -55,7 +56,7 @@ function cancellableModel(m: ChatModel): CausalLM {
       return m.lm.forward(state, tokens, signal);
     },
     dispose: () => m.lm.dispose(),
-  };
+  }, `model '${m.info.id}'`);
 }
 
 function promptIds(m: ChatModel, request: GenerateRequest): number[] {
@@ -75,7 +76,7 @@ const api: ChatWorkerApi = {
     try {
       return await serial(async () => {
         await unload();
-        loaded = await loadChatModel(await store.get(), modelId, options, onProgress);
+        loaded = await loadChatModel(await store.get(), modelId, options, onProgress, (m) => self.postMessage(m));
         return loaded.info;
       });
     } catch (e) {
