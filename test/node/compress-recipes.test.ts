@@ -17,7 +17,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function compressAndEval(recipe: string): Promise<{ ppl: number; tokens: number; bytesOut: number; report: Record<string, unknown> }> {
   const out = join(work, recipe);
-  const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out]);
+  const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out, '--force']); // both suites compress fp32 into the same folder
   expect(c.code, c.stderr).toBe(0);
   const summary = splitOutput(c.stdout).json;
   expect(summary).toMatchObject({ recipe });
@@ -97,7 +97,7 @@ describe('embedding quantization, structured pruning and bad recipes through the
     ['heads10+int8', /removes .* 0 KV groups/],
   ])('recipe %s is refused before any work, and nothing is written', async (recipe, message) => {
     const out = join(work, `bad-${recipe}`);
-    const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out]);
+    const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out, '--force']); // both suites compress fp32 into the same folder
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(message);
     expect(c.stderr).toMatch(/\[bad_recipe\]/);
