@@ -141,7 +141,7 @@ describe('corrupt inputs are named', () => {
 });
 
 describe('quota', () => {
-  it('QuotaExceededError mid-write: a clear error, nothing partial, earlier models intact', async () => {
+  it('QuotaExceededError mid-write: a clear error, earlier models intact, the verified chunks kept to resume', async () => {
     const store = await newStore();
     const earlier = await downloadHubModel({ store, repo: 'test-org/sharded', baseUrl: hubUrl, ...fast });
 
@@ -156,16 +156,26 @@ describe('quota', () => {
     };
     try {
       await expect(downloadHubModel({ store, repo: SYNTHETIC, baseUrl: hubUrl, ...fast })).rejects.toMatchObject({
-        code: 'quota_exceeded', message: expect.stringMatching(/storage is full while writing 'model\.safetensors' after .* MB \(.* MB used of a .* MB quota\)/),
+        code: 'quota_exceeded',
+        message: expect.stringMatching(/storage is full while writing 'model\.safetensors' after .* MB \(.* MB used of a .* MB quota\); the .* MB stored and checked so far are kept/),
       });
     } finally {
       proto.put = realPut;
     }
     expect((await store.listModels()).map((m) => m.id)).toEqual([earlier.manifest.id]);
-    expect((await store.listStaged()).some((s) => s.name === 'model.safetensors')).toBe(false);
+    const kept = (await store.listStaged()).find((s) => s.name === 'model.safetensors');
+    expect(kept?.storedBytes).toBe(1024 * 1024); // config.json's chunk, then one of the weights', then the quota
     const f = manifestFile(earlier.manifest, 'model-00001-of-00002.safetensors');
     const st = await readSafetensors(await store.openFile(f.fileId, f.path));
     expect(st.tensors.get('model.embed_tokens.weight')!.shape).toEqual([512, 256]);
+
+    // With room again, the download resumes: the kept megabyte is not fetched twice.
+    const before = (await stats()).bytesServed[WEIGHTS] ?? 0;
+    const { manifest } = await downloadHubModel({ store, repo: SYNTHETIC, baseUrl: hubUrl, ...fast });
+    const { size, sha256 } = await listed(SYNTHETIC, 'model.safetensors');
+    expect(manifestFile(manifest, 'model.safetensors').sha256).toBe(sha256);
+    const again = (await stats()).bytesServed[WEIGHTS]! - before;
+    expect(again).toBeLessThan(size - kept!.storedBytes + 64 * 1024); // the rest, plus the header read to check it
   });
 
   it('refuses early, with the figures, a download larger than the quota', async () => {
