@@ -6,8 +6,11 @@
  *   wasm-quant-paths quantized weights on the wasm EP: MatMulNBits vs dequantize-at-load vs
  *                    MatMulInteger, next to fp32 (bench/wasm-quant-paths.ts)
  *   quality          size and perplexity of each recipe on stories260K (bench/quality.ts)
+ *   pipeline-browser download, compression, load and decode through the app's workers in
+ *                    Chromium, on a 297 MB synthetic model (bench/pipeline-browser.ts)
  *   sha256           SHA-256 MB/s: hash-wasm (the store's hasher) vs the old hand-written one,
  *                    and the chunked store's staged-write path (bench/sha256.ts)
+ *   app-load         the built app's size (JS, CSS, wasm, precache) and its load time (bench/app-load.ts)
  * Each benchmark prints a table; none asserts anything about time.
  * On a fresh clone it first builds what the benchmarks read (the demo model and the wasm
  * kernels, as test/global-setup.ts does); a failure prints one line, not a stack.
@@ -20,7 +23,9 @@ const benches: Record<string, string> = {
   quantize: './quantize.ts',
   'wasm-quant-paths': './wasm-quant-paths.ts',
   quality: './quality.ts',
+  'pipeline-browser': './pipeline-browser.ts',
   sha256: './sha256.ts',
+  'app-load': './app-load.ts',
 };
 
 function fail(message: string): never {

@@ -1,0 +1,106 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BUSY_LOCK } from '../../src/pwa/busy-lock.ts';
+import { launchApp, screenshotBoth, type AppBrowser } from './app-browser.ts';
+import { waitForController, waitInPage } from './pwa-page.ts';
+import { startStaticServer, type StaticServer } from './static-server.ts';
+
+/**
+ * A new version deployed while the app is open: the page says so and waits for the user (a
+ * reload would stop a running compression), then "Update now" switches to the new version.
+ * The test deploys "v2" by editing a copy of dist/: a new tag in index.html, and its new revision
+ * in sw.js's precache list, as a real rebuild would.
+ */
+describe('update flow', () => {
+  let root: string;
+  let server: StaticServer;
+  let app: AppBrowser | undefined;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-update-'));
+    await cp(resolve('dist'), root, { recursive: true });
+    server = await startStaticServer(root, { isolation: true });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  async function deployV2(): Promise<void> {
+    const indexPath = join(root, 'index.html');
+    const index = await readFile(indexPath, 'utf8');
+    const v2 = index.replace('</head>', '<meta name="deployed-version" content="v2"></head>');
+    expect(v2).not.toBe(index);
+    await writeFile(indexPath, v2);
+    const swPath = join(root, 'sw.js');
+    const sw = await readFile(swPath, 'utf8');
+    const swV2 = sw.replace(/("revision":")[0-9a-f]+(","url":"index.html")/, '$1v2$2');
+    expect(swV2).not.toBe(sw);
+    await writeFile(swPath, swV2);
+  }
+
+  it('shows a notice, keeps the page while the user waits or a job runs, then runs the new version', async () => {
+    app = await launchApp(server.url);
+    const { page } = app;
+    await waitForController(page);
+    const notReloaded = () => page.evaluate(() => (window as { v1Page?: boolean }).v1Page === true);
+    await page.evaluate(() => Object.assign(window, { v1Page: true }));
+    const waiting = () => page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())!.waiting);
+
+    await deployV2();
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
+    const notice = page.getByRole('status', { name: 'Update available' });
+    await notice.waitFor({ timeout: 60_000 });
+    expect(await notice.textContent()).toContain('A new version of Shrinkray is ready');
+    await screenshotBoth(page, 'pwa-update-notice');
+
+    // The new worker waits; the page was not reloaded and still runs v1.
+    expect(await waiting()).toBe(true);
+    await page.waitForTimeout(1000);
+    expect(await notReloaded()).toBe(true);
+    expect(await page.locator('meta[name="deployed-version"]').count()).toBe(0);
+
+    // "Later" hides the notice and changes nothing; the next visit offers the update again.
+    await notice.getByRole('button', { name: 'Later' }).click();
+    expect(await notice.count()).toBe(0);
+    expect(await waiting()).toBe(true);
+    await page.reload();
+    await notice.waitFor({ timeout: 60_000 });
+    expect(await page.locator('meta[name="deployed-version"]').count()).toBe(0);
+
+    // A job is running (it holds the busy lock, as the app's long calls do): "Update now" waits for it.
+    await page.evaluate((lock) => {
+      void navigator.locks.request(
+        lock,
+        { mode: 'shared' },
+        () =>
+          new Promise<void>((done) => {
+            Object.assign(window, { v1Page: true, finishJob: done });
+          }),
+      );
+    }, BUSY_LOCK);
+    await waitInPage(page, () => typeof (window as { finishJob?: unknown }).finishJob === 'function', 'the job to start');
+    await notice.getByRole('button', { name: 'Update now' }).click();
+    await expect.poll(() => notice.textContent()).toContain('when the running job finishes');
+    await page.waitForTimeout(1000);
+    expect(await notReloaded()).toBe(true);
+    expect(await waiting()).toBe(true);
+
+    // The job ends: v2 takes over and the page reloads into it.
+    await page.evaluate(() => (window as unknown as { finishJob: () => void }).finishJob());
+    await waitInPage(
+      page,
+      () => document.querySelector('meta[name="deployed-version"]')?.getAttribute('content') === 'v2',
+      'the page to run v2',
+    );
+    await waitForController(page);
+    expect(await waiting()).toBe(false);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(app.errors).toEqual([]);
+  });
+});
