@@ -27,7 +27,8 @@ function pickChatTemplate(config: Record<string, unknown>): string | null {
   const t = config.chat_template;
   if (typeof t === 'string') return t;
   if (Array.isArray(t)) {
-    const named = t as { name?: unknown; template?: unknown }[];
+    // Only the {name, template} entries count: anything else in the list is ignored (found by the fuzzer: null entries).
+    const named = t.filter((x): x is { name?: unknown; template?: unknown } => typeof x === 'object' && x !== null);
     const chosen = named.find((x) => x.name === 'default') ?? named[0];
     return typeof chosen?.template === 'string' ? chosen.template : null;
   }
