@@ -1,4 +1,4 @@
-import { Interpreter, Template, type Environment } from '@huggingface/jinja';
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { ShrinkrayError, isShrinkrayError } from '../errors.ts';
 import { printable } from '../formats/printable.ts';
 import { TOKENIZER_BUDGET } from './tokenizer-budget.ts';
@@ -49,11 +49,16 @@ export class ChatTemplate {
     let steps = 0;
     // Template.render builds its own Interpreter, so the budget goes in through the class's
     // evaluate(), swapped only for this synchronous call and restored before it returns: no
-    // other rendering can run in between on this thread.
-    const original = Interpreter.prototype.evaluate;
-    Interpreter.prototype.evaluate = function (this: Interpreter, statement, environment) {
+    // other rendering can run in between on this thread. A loop with an empty body evaluates
+    // nothing per iteration but sets `loop` in its scope, so setVariable() counts steps too.
+    const tick = () => {
       if (++steps > budget.steps) throw over(`did not finish within ${budget.steps} steps (a loop that runs too long?)`);
       if (steps % 1024 === 0 && performance.now() > deadline) throw over(`did not finish within ${budget.ms} ms`);
+    };
+    const original = Interpreter.prototype.evaluate;
+    const originalSet = Environment.prototype.setVariable;
+    Interpreter.prototype.evaluate = function (this: Interpreter, statement, environment) {
+      tick();
       if (steps === 1) boundRange(environment, budget.items, over);
       if (statement?.type === 'FilterExpression') checkWidths(this, statement as unknown as FilterNode, environment, over);
       const value = original.call(this, statement, environment);
@@ -62,6 +67,10 @@ export class ChatTemplate {
       if (Array.isArray(v) && v.length > budget.items) throw over(`built a list of ${v.length} items, above the ${budget.items} allowed`);
       return value;
     };
+    Environment.prototype.setVariable = function (this: Environment, name, value) {
+      tick();
+      return originalSet.call(this, name, value);
+    };
     try {
       return this.template.render(variables);
     } catch (e) {
@@ -69,6 +78,7 @@ export class ChatTemplate {
       throw new ShrinkrayError('bad_file', `${fileName}: the chat template failed to render: ${describe(e)}`, { cause: e });
     } finally {
       Interpreter.prototype.evaluate = original;
+      Environment.prototype.setVariable = originalSet;
     }
   }
 }

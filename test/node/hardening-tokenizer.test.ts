@@ -68,6 +68,7 @@ describe('chat templates run within a step, time and size budget', () => {
   it.each([
     ['loops 1e8 times', '{% for i in range(100000000) %}x{% endfor %}', /asked range\(\) for 100000000 items, above the 100000 allowed/],
     ['nests loops past the step budget', '{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}', /did not finish within (2000000 steps|2000 ms)/],
+    ['nests loops with empty bodies (found by the fuzzer)', '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}', /did not finish within (2000000 steps|2000 ms)/],
     ['doubles a string', '{% set ns = namespace(s="ab") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}', /built a string of \d+ characters, above the 4194304 allowed/],
     ['asks for a huge indent', '{{ "a\\nb" | indent(300000000) }}', /asks the indent filter for a width of 300000000/],
   ])('a template in tokenizer_config.json that %s fails, naming the file', async (_what, template, pattern) => {
