@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { printable, quoted } from '../formats/printable.ts';
 import {
   checkModelConfig, SUPPORTED_ARCHITECTURES, type ArchitectureName, type ConfigFieldNames, type ModelConfig, type ModelFamily,
 } from './config.ts';
@@ -21,6 +22,9 @@ const HF_CONFIG_FIELDS: ConfigFieldNames = Object.freeze({
   rmsNormEps: 'rms_norm_eps', ropeTheta: 'rope_theta', bosTokenId: 'bos_token_id', eosTokenId: 'eos_token_id',
 });
 
+/** A config value as an error shows it: JSON, escaped and cut, since the file may hold anything. */
+const shown = (v: unknown) => printable(String(JSON.stringify(v)), 80);
+
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
@@ -37,7 +41,7 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const architecture = architectures[0];
   if (!Object.hasOwn(SUPPORTED_ARCHITECTURES, architecture)) {
     throw new ShrinkrayError('unsupported_architecture',
-      `${fileName}: architecture '${architecture}' is not supported; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`);
+      `${fileName}: architecture ${quoted(architecture, 80)} is not supported; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`);
   }
   const arch = architecture as ArchitectureName;
   const family = SUPPORTED_ARCHITECTURES[arch];
@@ -46,20 +50,20 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const positiveInt = (field: string, fallback?: number): number => {
     const v = json[field] ?? fallback;
     if (v === undefined) throw badConfig(field, 'is missing');
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw badConfig(field, `must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw badConfig(field, `must be a positive integer, got ${shown(v)}`);
     return v;
   };
   const positiveNumber = (field: string, value: unknown): number => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw badConfig(field, `must be a positive number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw badConfig(field, `must be a positive number, got ${shown(value)}`);
     return value;
   };
   const flag = (field: string, fallback: boolean): boolean => {
     const v = json[field] ?? fallback;
-    if (typeof v !== 'boolean') throw badConfig(field, `must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') throw badConfig(field, `must be true or false, got ${shown(v)}`);
     return v;
   };
   const tokenId = (field: string, value: unknown): number => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw badConfig(field, `must be a token id, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw badConfig(field, `must be a token id, got ${shown(value)}`);
     return value;
   };
 
@@ -70,14 +74,14 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const headDim = positiveInt('head_dim', json.head_dim == null ? hiddenSize / numHeads : undefined);
 
   const act = json.hidden_act ?? 'silu';
-  if (act !== 'silu') throw badConfig('hidden_act', `must be 'silu', got ${JSON.stringify(act)}`);
+  if (act !== 'silu') throw badConfig('hidden_act', `must be 'silu', got ${shown(act)}`);
   // transformers 4 writes rope_theta/rope_scaling; transformers 5 nests both in rope_parameters.
   const ropeParams = isObject(json.rope_parameters) ? json.rope_parameters : {};
   const scaling = json.rope_scaling ?? null;
-  if (scaling !== null && !isObject(scaling)) throw badConfig('rope_scaling', `must be an object or null, got ${JSON.stringify(scaling)}`);
+  if (scaling !== null && !isObject(scaling)) throw badConfig('rope_scaling', `must be an object or null, got ${shown(scaling)}`);
   const ropeType = scaling ? (scaling.rope_type ?? scaling.type) : ropeParams.rope_type;
   if (ropeType !== undefined && ropeType !== 'default') {
-    throw badConfig(scaling ? 'rope_scaling' : 'rope_parameters', `type ${JSON.stringify(ropeType)} is not supported (only plain RoPE)`);
+    throw badConfig(scaling ? 'rope_scaling' : 'rope_parameters', `type ${shown(ropeType)} is not supported (only plain RoPE)`);
   }
   if (family === 'llama' && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
   // Llama's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
