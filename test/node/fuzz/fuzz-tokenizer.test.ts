@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseHfConfig } from '../../../src/model/hf-config.ts';
 import { ChatTemplate, type TemplateBudget } from '../../../src/runtime/chat-template.ts';
 import { TextTokenizer } from '../../../src/runtime/tokenizer.ts';
@@ -29,6 +29,12 @@ function exercise(tj: Record<string, unknown>, tc: Record<string, unknown>, text
   t.decode(ids);
   if (t.hasChatTemplate) t.applyChatTemplate(messages);
 }
+
+// @huggingface/tokenizers warns on the console about each unknown pattern type a mutation makes; the fuzzer wants no such noise.
+beforeAll(() => {
+  const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+  return () => warn.mockRestore();
+});
 
 const text = fc.string({ maxLength: 16, unit: 'grapheme' });
 const ids = fc.array(fc.nat({ max: 511 }), { maxLength: 8 });
