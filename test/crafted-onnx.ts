@@ -33,7 +33,9 @@ export function craftDecoderGraph(config: ModelConfig, o: CraftOptions = {}): Ui
     { name: 'attention_mask', dataType: OnnxDataType.INT64, dims: ['batch_size', 'total_sequence_length'] },
     { name: 'position_ids', dataType: OnnxDataType.INT64, dims: ['batch_size', 'sequence_length'] },
   ];
-  const outputs: ValueInfoSpec[] = [{ name: 'logits', dataType: OnnxDataType.FLOAT, dims: ['batch_size', 'sequence_length', o.vocab ?? config.vocabSize] }];
+  const outputs: ValueInfoSpec[] = [
+    { name: 'logits', dataType: OnnxDataType.FLOAT, dims: ['batch_size', 'sequence_length', o.vocab ?? config.vocabSize] },
+  ];
   for (let l = 0; l < layers; l++) {
     for (const part of ['key', 'value']) {
       inputs.push({ name: `past_key_values.${l}.${part}`, dataType: OnnxDataType.FLOAT, dims: kv });
@@ -41,7 +43,10 @@ export function craftDecoderGraph(config: ModelConfig, o: CraftOptions = {}): Ui
     }
   }
   const model = encodeModel({
-    irVersion: 8, opsets: [{ domain: '', version: 17 }], producerName: 'shrinkray-tests', producerVersion: '0',
+    irVersion: 8,
+    opsets: [{ domain: '', version: 17 }],
+    producerName: 'shrinkray-tests',
+    producerVersion: '0',
     graph: { name: 'crafted', nodes: [], inputs, outputs, initializers: [] },
   }).finish();
   // The external entries go in by hand: ExternalRef holds numbers, and these tests need any string.
@@ -64,7 +69,10 @@ function rawInitializer(i: CraftedInitializer): Uint8Array {
   const text = (s: string) => new TextEncoder().encode(s);
   const entry = (k: string, v: string) => {
     const inner: number[] = [];
-    for (const [f, s] of [[1, k], [2, v]] as const) {
+    for (const [f, s] of [
+      [1, k],
+      [2, v],
+    ] as const) {
       const b = text(s);
       inner.push(f * 8 + 2, b.byteLength, ...b);
     }

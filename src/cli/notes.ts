@@ -6,6 +6,12 @@ import { printable } from '../formats/printable.ts';
  */
 export function noteUnusedTensors(where: string, names: readonly string[]): void {
   if (names.length === 0) return;
-  const shown = names.slice(0, 5).map((n) => printable(n, 100)).join(', ') + (names.length > 5 ? `, ... (${names.length} in all)` : '');
-  console.error(`note: ${where}: config.json does not use ${names.length === 1 ? 'this tensor' : 'these tensors'}, so nothing reads ${names.length === 1 ? 'it' : 'them'}: ${shown}`);
+  const shown =
+    names
+      .slice(0, 5)
+      .map((n) => printable(n, 100))
+      .join(', ') + (names.length > 5 ? `, ... (${names.length} in all)` : '');
+  console.error(
+    `note: ${where}: config.json does not use ${names.length === 1 ? 'this tensor' : 'these tensors'}, so nothing reads ${names.length === 1 ? 'it' : 'them'}: ${shown}`,
+  );
 }

@@ -12,7 +12,10 @@ export async function fetchJsonObject(url: string, name: string, o: RetryOptions
   const declared = res.headers.get('Content-Length');
   if (declared !== null && Number(declared) > MAX_JSON_BYTES) {
     await res.body?.cancel().catch(() => undefined);
-    throw new ShrinkrayError('bad_file', `${name}: ${declared} bytes at ${url} is too large for a JSON side file (limit ${MAX_JSON_BYTES})`);
+    throw new ShrinkrayError(
+      'bad_file',
+      `${name}: ${declared} bytes at ${url} is too large for a JSON side file (limit ${MAX_JSON_BYTES})`,
+    );
   }
   const pieces: Uint8Array[] = [];
   let bytes = 0;

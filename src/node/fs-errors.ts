@@ -36,8 +36,10 @@ export async function readUserFile(path: string, what: string, maxBytes: number)
   try {
     handle = await open(path, 'r');
     const info = await handle.stat();
-    if (!info.isFile()) throw new ShrinkrayError('bad_argument', `${what} ${path} is ${info.isDirectory() ? 'a folder' : 'not a regular file'}, not a file`);
-    if (info.size > maxBytes) throw new ShrinkrayError('bad_argument', `${what} ${path} has ${info.size} bytes, above the ${maxBytes} it may have`);
+    if (!info.isFile())
+      throw new ShrinkrayError('bad_argument', `${what} ${path} is ${info.isDirectory() ? 'a folder' : 'not a regular file'}, not a file`);
+    if (info.size > maxBytes)
+      throw new ShrinkrayError('bad_argument', `${what} ${path} has ${info.size} bytes, above the ${maxBytes} it may have`);
     return await handle.readFile();
   } catch (e) {
     throw fsError(e, path, what);

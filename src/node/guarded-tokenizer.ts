@@ -43,16 +43,23 @@ export class GuardedTokenizer implements ModelTokenizer {
     const { port1, port2 } = new MessageChannel();
     const flag = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(tsWorkerBootstrap(new URL('./tokenizer-worker-node.ts', import.meta.url)), {
-      eval: true, workerData: { parts, port: port2, flag }, transferList: [port2], resourceLimits: { maxOldGenerationSizeMb: heapMb },
+      eval: true,
+      workerData: { parts, port: port2, flag },
+      transferList: [port2],
+      resourceLimits: { maxOldGenerationSizeMb: heapMb },
     });
     worker.unref(); // a CLI run ends when its work does, whatever this thread is doing
     const ready = await new Promise<TokenizerReady | TokenizerReply>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new ShrinkrayError('bad_file', `${parts.names.tokenizer}: the tokenizer's thread stopped while loading (exit ${code})`)));
+      worker.once('exit', (code) =>
+        reject(new ShrinkrayError('bad_file', `${parts.names.tokenizer}: the tokenizer's thread stopped while loading (exit ${code})`)),
+      );
     }).catch(async (e: unknown) => {
       await worker.terminate();
-      throw e instanceof ShrinkrayError ? e : new ShrinkrayError('bad_file', `${parts.names.tokenizer} could not be loaded: ${(e as Error).message}`, { cause: e });
+      throw e instanceof ShrinkrayError
+        ? e
+        : new ShrinkrayError('bad_file', `${parts.names.tokenizer} could not be loaded: ${(e as Error).message}`, { cause: e });
     });
     worker.removeAllListeners();
     worker.on('error', () => undefined); // an out-of-memory end is reported by the call that waits on it
@@ -65,15 +72,27 @@ export class GuardedTokenizer implements ModelTokenizer {
   }
 
   encode(text: string, opts: { addBos?: boolean } = {}): number[] {
-    return this.call({ op: 'encode', text, addBos: opts.addBos }, this.parts.names.tokenizer, `encoding a text of ${text.length} characters`) as number[];
+    return this.call(
+      { op: 'encode', text, addBos: opts.addBos },
+      this.parts.names.tokenizer,
+      `encoding a text of ${text.length} characters`,
+    ) as number[];
   }
 
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    return this.call({ op: 'decode', ids: [...ids], skipSpecialTokens: opts.skipSpecialTokens }, this.parts.names.tokenizer, `decoding ${ids.length} tokens`) as string;
+    return this.call(
+      { op: 'decode', ids: [...ids], skipSpecialTokens: opts.skipSpecialTokens },
+      this.parts.names.tokenizer,
+      `decoding ${ids.length} tokens`,
+    ) as string;
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
-    const request: TokenizerRequest = { op: 'template', messages: messages.map((m) => ({ ...m })), addGenerationPrompt: opts.addGenerationPrompt };
+    const request: TokenizerRequest = {
+      op: 'template',
+      messages: messages.map((m) => ({ ...m })),
+      addGenerationPrompt: opts.addGenerationPrompt,
+    };
     return this.call(request, this.parts.names.chatTemplate, 'rendering the chat template') as string;
   }
 
@@ -93,9 +112,12 @@ export class GuardedTokenizer implements ModelTokenizer {
       const died = this.worker.threadId === -1;
       if (!died && performance.now() < deadline) continue;
       void this.worker.terminate();
-      this.broken = new ShrinkrayError('bad_file', died
-        ? `${file}: ${what} ran out of the tokenizer's ${this.heapMb} MB of memory; the tokenizer was stopped`
-        : `${file}: ${what} did not finish within ${this.callMs} ms (a regular expression that backtracks without end?); the tokenizer was stopped`);
+      this.broken = new ShrinkrayError(
+        'bad_file',
+        died
+          ? `${file}: ${what} ran out of the tokenizer's ${this.heapMb} MB of memory; the tokenizer was stopped`
+          : `${file}: ${what} did not finish within ${this.callMs} ms (a regular expression that backtracks without end?); the tokenizer was stopped`,
+      );
       throw this.broken;
     }
     const reply = receiveMessageOnPort(this.port)?.message as TokenizerReply | undefined;

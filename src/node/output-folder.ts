@@ -33,29 +33,45 @@ export async function openOutputFolder(out: string, o: OutputOptions): Promise<O
     if (e.code === 'ENOENT') return undefined;
     throw fsError(e, out, '--out');
   });
-  const info = existing?.isSymbolicLink() ? await stat(target).catch((e: NodeJS.ErrnoException) => { throw fsError(e, out, '--out'); }) : existing;
+  const info = existing?.isSymbolicLink()
+    ? await stat(target).catch((e: NodeJS.ErrnoException) => {
+        throw fsError(e, out, '--out');
+      })
+    : existing;
   if (info && !info.isDirectory()) throw new ShrinkrayError('bad_argument', `--out ${out} is a file, not a folder`);
   const parent = dirname(target);
-  await mkdir(parent, { recursive: true }).catch((e: NodeJS.ErrnoException) => { throw fsError(e, parent, '--out'); });
+  await mkdir(parent, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    throw fsError(e, parent, '--out');
+  });
   // The real path of --out: its own when it exists, else its parent's plus its name.
   const realOut = info ? await realpath(target) : join(await realpath(parent), basename(target));
   for (const source of o.sources) {
     const realSource = await realpath(resolve(source)).catch(() => resolve(source));
     if (isInside(realSource, realOut)) {
-      throw new ShrinkrayError('bad_argument', realSource === realOut
-        ? `--out ${out} is the source ${source} itself${realOut !== target ? ` (through a symlink, to ${realOut})` : ''}`
-        : `--out ${out} holds the source ${source}; writing there would destroy it`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        realSource === realOut
+          ? `--out ${out} is the source ${source} itself${realOut !== target ? ` (through a symlink, to ${realOut})` : ''}`
+          : `--out ${out} holds the source ${source}; writing there would destroy it`,
+      );
     }
   }
   if (info) {
-    const entries = await readdir(target).catch((e: NodeJS.ErrnoException) => { throw fsError(e, out, '--out'); });
+    const entries = await readdir(target).catch((e: NodeJS.ErrnoException) => {
+      throw fsError(e, out, '--out');
+    });
     if (entries.length > 0 && !o.force) {
       const shown = entries.slice(0, 4).join(', ') + (entries.length > 4 ? ', ...' : '');
-      throw new ShrinkrayError('bad_argument', `--out ${out} is not empty (${shown}); choose an empty or new folder, or add --force to replace it`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `--out ${out} is not empty (${shown}); choose an empty or new folder, or add --force to replace it`,
+      );
     }
   }
   const temp = join(parent, `.${basename(target)}.shrinkray-${process.pid}-${Date.now().toString(36)}`);
-  await mkdir(temp).catch((e: NodeJS.ErrnoException) => { throw fsError(e, temp, '--out'); });
+  await mkdir(temp).catch((e: NodeJS.ErrnoException) => {
+    throw fsError(e, temp, '--out');
+  });
   let done = false;
   return {
     dir: temp,

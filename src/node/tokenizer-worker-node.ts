@@ -24,12 +24,19 @@ export interface TokenizerReady {
 
 const { parts, port, flag } = workerData as { parts: TokenizerParts; port: MessagePort; flag: Int32Array };
 const failure = (e: unknown): TokenizerReply =>
-  isShrinkrayError(e) ? { ok: false, code: e.code, message: e.message } : { ok: false, message: e instanceof Error ? e.message : String(e) };
+  isShrinkrayError(e)
+    ? { ok: false, code: e.code, message: e.message }
+    : { ok: false, message: e instanceof Error ? e.message : String(e) };
 
 let tokenizer: TextTokenizer | undefined;
 try {
   tokenizer = new TextTokenizer(parts.tokenizerJson, parts.tokenizerConfig, parts.config, parts.names);
-  const ready: TokenizerReady = { ok: true, bosTokenId: tokenizer.bosTokenId, eosTokenIds: tokenizer.eosTokenIds, hasChatTemplate: tokenizer.hasChatTemplate };
+  const ready: TokenizerReady = {
+    ok: true,
+    bosTokenId: tokenizer.bosTokenId,
+    eosTokenIds: tokenizer.eosTokenIds,
+    hasChatTemplate: tokenizer.hasChatTemplate,
+  };
   parentPort!.postMessage(ready);
 } catch (e) {
   parentPort!.postMessage(failure(e));
@@ -39,9 +46,12 @@ port.on('message', (request: TokenizerRequest) => {
   let reply: TokenizerReply;
   try {
     const t = tokenizer!;
-    const value = request.op === 'encode' ? t.encode(request.text, { addBos: request.addBos })
-      : request.op === 'decode' ? t.decode(request.ids, { skipSpecialTokens: request.skipSpecialTokens })
-      : t.applyChatTemplate(request.messages, { addGenerationPrompt: request.addGenerationPrompt });
+    const value =
+      request.op === 'encode'
+        ? t.encode(request.text, { addBos: request.addBos })
+        : request.op === 'decode'
+          ? t.decode(request.ids, { skipSpecialTokens: request.skipSpecialTokens })
+          : t.applyChatTemplate(request.messages, { addGenerationPrompt: request.addGenerationPrompt });
     reply = { ok: true, value };
   } catch (e) {
     reply = failure(e);

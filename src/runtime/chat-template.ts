@@ -18,8 +18,10 @@ export interface TemplateBudget {
 }
 
 const DEFAULT_BUDGET: TemplateBudget = {
-  steps: TOKENIZER_BUDGET.templateSteps, ms: TOKENIZER_BUDGET.templateMs,
-  chars: TOKENIZER_BUDGET.renderedChars, items: TOKENIZER_BUDGET.listItems,
+  steps: TOKENIZER_BUDGET.templateSteps,
+  ms: TOKENIZER_BUDGET.templateMs,
+  chars: TOKENIZER_BUDGET.renderedChars,
+  items: TOKENIZER_BUDGET.listItems,
 };
 
 export class ChatTemplate {
@@ -32,7 +34,10 @@ export class ChatTemplate {
     private readonly budget: TemplateBudget = DEFAULT_BUDGET,
   ) {
     if (source.length > TOKENIZER_BUDGET.templateChars) {
-      throw new ShrinkrayError('bad_file', `${fileName}: the chat template has ${source.length} characters, above the ${TOKENIZER_BUDGET.templateChars} allowed`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${fileName}: the chat template has ${source.length} characters, above the ${TOKENIZER_BUDGET.templateChars} allowed`,
+      );
     }
     try {
       this.template = new Template(source);
@@ -63,7 +68,8 @@ export class ChatTemplate {
       if (statement?.type === 'FilterExpression') checkWidths(this, statement as unknown as FilterNode, environment, over);
       const value = original.call(this, statement, environment);
       const v: unknown = value?.value;
-      if (typeof v === 'string' && v.length > budget.chars) throw over(`built a string of ${v.length} characters, above the ${budget.chars} allowed`);
+      if (typeof v === 'string' && v.length > budget.chars)
+        throw over(`built a string of ${v.length} characters, above the ${budget.chars} allowed`);
       if (Array.isArray(v) && v.length > budget.items) throw over(`built a list of ${v.length} items, above the ${budget.items} allowed`);
       return value;
     };
@@ -84,7 +90,10 @@ export class ChatTemplate {
 }
 
 type Over = (what: string) => ShrinkrayError;
-type RuntimeFunction = { value: (args: { value: unknown }[], scope: unknown) => unknown; constructor: new (fn: RuntimeFunction['value']) => unknown };
+type RuntimeFunction = {
+  value: (args: { value: unknown }[], scope: unknown) => unknown;
+  constructor: new (fn: RuntimeFunction['value']) => unknown;
+};
 
 /**
  * range() builds its whole list in one step, before any check after it could run, so the
@@ -121,7 +130,8 @@ function checkWidths(interpreter: Interpreter, node: FilterNode, env: Environmen
     // Keyword arguments (indent=4) carry their expression in `value`; jinja expressions have no side effects.
     const expr = (arg.type === 'KeywordArgumentExpression' ? arg.value : arg) as Parameters<Interpreter['evaluate']>[0];
     const v: unknown = interpreter.evaluate(expr, env)?.value;
-    if (typeof v === 'number' && v > MAX_WIDTH) throw over(`asks the ${f.callee!.value} filter for a width of ${v}, above the ${MAX_WIDTH} allowed`);
+    if (typeof v === 'number' && v > MAX_WIDTH)
+      throw over(`asks the ${f.callee!.value} filter for a width of ${v}, above the ${MAX_WIDTH} allowed`);
   }
 }
 

@@ -20,10 +20,12 @@ export function withFiniteLogits(model: CausalLM, name: string): CausalLM {
         if (v - v !== 0) {
           // NaN - NaN and Inf - Inf are NaN; every finite v gives 0.
           const row = Math.floor(i / vocab);
-          throw new ShrinkrayError('bad_file',
+          throw new ShrinkrayError(
+            'bad_file',
             `${name}: the model's logits hold ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity'} ` +
-            `(new token ${row + 1} of ${tokens.length}, vocabulary entry ${i - row * vocab}): its weights are not all finite numbers, ` +
-            'or its arithmetic overflowed');
+              `(new token ${row + 1} of ${tokens.length}, vocabulary entry ${i - row * vocab}): its weights are not all finite numbers, ` +
+              'or its arithmetic overflowed',
+          );
         }
       }
       return logits;

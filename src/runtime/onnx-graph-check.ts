@@ -17,8 +17,12 @@ const PRESENT = /^present\.(\d+)\.(key|value)$/;
 
 export function checkGraphFitsConfig(summary: OnnxSummary, config: ModelConfig, graphName: string, configName = 'config.json'): void {
   const bad = (why: string) => new ShrinkrayError('bad_file', `${graphName} does not match ${configName}: ${why}`);
-  const missing = [...REQUIRED_INPUTS.filter((n) => !summary.inputs.includes(n)), ...(summary.outputs.includes('logits') ? [] : ['logits'])];
-  if (missing.length > 0) throw new ShrinkrayError('bad_file', `${graphName} is not a decoder with KV cache: missing ${missing.join(', ')}`);
+  const missing = [
+    ...REQUIRED_INPUTS.filter((n) => !summary.inputs.includes(n)),
+    ...(summary.outputs.includes('logits') ? [] : ['logits']),
+  ];
+  if (missing.length > 0)
+    throw new ShrinkrayError('bad_file', `${graphName} is not a decoder with KV cache: missing ${missing.join(', ')}`);
 
   const layersOf = (infos: OnnxValueInfo[], pattern: RegExp) => {
     const layers = new Set<number>();
@@ -32,12 +36,15 @@ export function checkGraphFitsConfig(summary: OnnxSummary, config: ModelConfig, 
   const present = layersOf(summary.outputInfo, PRESENT);
   const L = config.numLayers;
   if (past.size !== L || present.size !== L) {
-    throw bad(`the graph has ${past.size} layers of KV cache inputs (past_key_values.N.*) and ${present.size} of outputs (present.N.*), ` +
-      `but num_hidden_layers is ${L}`);
+    throw bad(
+      `the graph has ${past.size} layers of KV cache inputs (past_key_values.N.*) and ${present.size} of outputs (present.N.*), ` +
+        `but num_hidden_layers is ${L}`,
+    );
   }
   for (let l = 0; l < L; l++) {
     for (const kv of ['key', 'value']) {
-      if (!summary.inputs.includes(`past_key_values.${l}.${kv}`)) throw bad(`input past_key_values.${l}.${kv} is missing (num_hidden_layers is ${L})`);
+      if (!summary.inputs.includes(`past_key_values.${l}.${kv}`))
+        throw bad(`input past_key_values.${l}.${kv} is missing (num_hidden_layers is ${L})`);
       if (!summary.outputs.includes(`present.${l}.${kv}`)) throw bad(`output present.${l}.${kv} is missing (num_hidden_layers is ${L})`);
     }
   }

@@ -33,7 +33,9 @@ export async function acquireSession(dbName: string, id: string): Promise<StoreS
   const held = new Promise<void>((resolve) => {
     void locks.request(`${prefix(dbName)}${id}`, () => {
       resolve();
-      return new Promise<void>((done) => { release = done; });
+      return new Promise<void>((done) => {
+        release = done;
+      });
     });
   });
   await held;
@@ -46,5 +48,10 @@ export async function liveSessions(dbName: string): Promise<Set<string> | undefi
   if (!locks) return undefined;
   const p = prefix(dbName);
   const { held = [] } = await locks.query();
-  return new Set(held.map((l) => l.name ?? '').filter((n) => n.startsWith(p)).map((n) => n.slice(p.length)));
+  return new Set(
+    held
+      .map((l) => l.name ?? '')
+      .filter((n) => n.startsWith(p))
+      .map((n) => n.slice(p.length)),
+  );
 }

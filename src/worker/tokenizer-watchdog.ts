@@ -31,9 +31,15 @@ export function watchTokenizer(tokenizer: ModelTokenizer, names: TokenizerFileNa
     }
   };
   return {
-    get bosTokenId() { return tokenizer.bosTokenId; },
-    get eosTokenIds() { return tokenizer.eosTokenIds; },
-    get hasChatTemplate() { return tokenizer.hasChatTemplate; },
+    get bosTokenId() {
+      return tokenizer.bosTokenId;
+    },
+    get eosTokenIds() {
+      return tokenizer.eosTokenIds;
+    },
+    get hasChatTemplate() {
+      return tokenizer.hasChatTemplate;
+    },
     encode: (text: string, opts?: { addBos?: boolean }) =>
       watched(names.tokenizer, `encoding a text of ${text.length} characters`, () => tokenizer.encode(text, opts)),
     decode: (ids: readonly number[], opts?: { skipSpecialTokens?: boolean }) =>
@@ -51,7 +57,11 @@ function isWatchdogMessage(x: unknown): x is WatchdogMessage {
  * Page side: listens to `worker`'s announcements and calls `onHung` with the error when a
  * tokenizer call has run for `budgetMs`. Returns a function that stops listening.
  */
-export function guardWorker(worker: Worker, onHung: (error: ShrinkrayError) => void, budgetMs: number = TOKENIZER_BUDGET.callMs): () => void {
+export function guardWorker(
+  worker: Worker,
+  onHung: (error: ShrinkrayError) => void,
+  budgetMs: number = TOKENIZER_BUDGET.callMs,
+): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const listener = (event: MessageEvent) => {
     const m: unknown = event.data;
@@ -59,9 +69,17 @@ export function guardWorker(worker: Worker, onHung: (error: ShrinkrayError) => v
     clearTimeout(timer);
     timer = undefined;
     if (m.phase !== 'start') return;
-    timer = setTimeout(() => onHung(new ShrinkrayError('bad_file',
-      `${m.file ?? 'tokenizer.json'}: ${m.what ?? 'a tokenizer call'} did not finish within ${budgetMs} ms ` +
-      '(a regular expression that backtracks without end?); the chat worker was stopped and started afresh: load a model again')), budgetMs);
+    timer = setTimeout(
+      () =>
+        onHung(
+          new ShrinkrayError(
+            'bad_file',
+            `${m.file ?? 'tokenizer.json'}: ${m.what ?? 'a tokenizer call'} did not finish within ${budgetMs} ms ` +
+              '(a regular expression that backtracks without end?); the chat worker was stopped and started afresh: load a model again',
+          ),
+        ),
+      budgetMs,
+    );
   };
   worker.addEventListener('message', listener);
   return () => {

@@ -26,8 +26,10 @@ afterAll(() => {
 });
 
 const STORIES = 'test-org/stories260K';
-const fetchBytes = async (repo: string, file: string) => new Uint8Array(await (await fetch(`${hubUrl}/${repo}/resolve/main/${file}`)).arrayBuffer());
-const fetchJson = async (repo: string, file: string) => JSON.parse(new TextDecoder().decode(await fetchBytes(repo, file))) as Record<string, unknown>;
+const fetchBytes = async (repo: string, file: string) =>
+  new Uint8Array(await (await fetch(`${hubUrl}/${repo}/resolve/main/${file}`)).arrayBuffer());
+const fetchJson = async (repo: string, file: string) =>
+  JSON.parse(new TextDecoder().decode(await fetchBytes(repo, file))) as Record<string, unknown>;
 type Files = Record<string, Uint8Array | string | Record<string, unknown>>;
 
 /** Commits `files` into the workers' store as model `id`, as a local import would, without any check. */
@@ -36,7 +38,8 @@ async function storeModel(id: string, files: Files): Promise<string> {
   try {
     const manifest: ModelManifest = { id, source: { kind: 'local', name: id }, files: [] };
     for (const [path, content] of Object.entries(files)) {
-      const bytes = content instanceof Uint8Array ? content : new TextEncoder().encode(typeof content === 'string' ? content : JSON.stringify(content));
+      const bytes =
+        content instanceof Uint8Array ? content : new TextEncoder().encode(typeof content === 'string' ? content : JSON.stringify(content));
       const w = await store.stageFile(`test:${id}/${path}`, { name: path });
       await w.write(bytes);
       const f = await w.finish();
@@ -74,38 +77,75 @@ describe('stored models that lie, through the chat and compress workers', () => 
     const base = await stories();
     delete base['model.safetensors'];
     const outside = await storeModel('crafted-outside', {
-      ...base, 'onnx/model.onnx': craftDecoderGraph(config, { initializers: [{ name: 'w', dims: [16], external: { location: '../../config.json', offset: '0', length: '64' } }] }),
+      ...base,
+      'onnx/model.onnx': craftDecoderGraph(config, {
+        initializers: [{ name: 'w', dims: [16], external: { location: '../../config.json', offset: '0', length: '64' } }],
+      }),
     });
-    await expectShrinkrayError(chat.load(outside), 'bad_file', /onnx\/model\.onnx is not a valid ONNX model: external initializer 'w' has location '\.\.\/\.\.\/config\.json'; it must be a plain file name beside the graph/);
+    await expectShrinkrayError(
+      chat.load(outside),
+      'bad_file',
+      /onnx\/model\.onnx is not a valid ONNX model: external initializer 'w' has location '\.\.\/\.\.\/config\.json'; it must be a plain file name beside the graph/,
+    );
     const past = await storeModel('crafted-past', {
-      ...base, 'onnx/model.onnx': craftDecoderGraph(config, { initializers: [{ name: 'w', dims: [16], external: { location: 'w.bin', offset: '4096', length: '64' } }] }),
+      ...base,
+      'onnx/model.onnx': craftDecoderGraph(config, {
+        initializers: [{ name: 'w', dims: [16], external: { location: 'w.bin', offset: '4096', length: '64' } }],
+      }),
       'onnx/w.bin': new Uint8Array(256),
     });
     await expectShrinkrayError(chat.load(past), 'bad_file', 'onnx/w.bin holds 256 bytes; onnx/model.onnx needs at least 4160 (truncated?)');
   });
 
   it('num_hidden_layers: 1e9 fails at once in the compress worker and the chat worker (item 3)', async () => {
-    const id = await storeModel('huge-layers', await stories({ 'config.json': (c) => { c.num_hidden_layers = 1e9; } }));
+    const id = await storeModel(
+      'huge-layers',
+      await stories({
+        'config.json': (c) => {
+          c.num_hidden_layers = 1e9;
+        },
+      }),
+    );
     const t0 = performance.now();
-    await expectShrinkrayError(compress.compress(id, 'int8'), 'bad_config', "config.json: field 'num_hidden_layers' is 1000000000, above the supported 1024");
+    await expectShrinkrayError(
+      compress.compress(id, 'int8'),
+      'bad_config',
+      "config.json: field 'num_hidden_layers' is 1000000000, above the supported 1024",
+    );
     await expectShrinkrayError(chat.load(id), 'bad_config', /field 'num_hidden_layers' is 1000000000/);
     expect(performance.now() - t0).toBeLessThan(5000);
     expect((await compress.usage()).stagedBytes).toBe(0);
   });
 
   it('weights that do not fit config.json name the file and the tensor in the compress worker', async () => {
-    const id = await storeModel('mismatched-ffn', await stories({ 'config.json': (c) => { c.intermediate_size = 64; } }));
-    await expectShrinkrayError(compress.compress(id, 'int4-g32'), 'bad_file',
-      "model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [64, 64] from config.json");
+    const id = await storeModel(
+      'mismatched-ffn',
+      await stories({
+        'config.json': (c) => {
+          c.intermediate_size = 64;
+        },
+      }),
+    );
+    await expectShrinkrayError(
+      compress.compress(id, 'int4-g32'),
+      'bad_file',
+      "model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [64, 64] from config.json",
+    );
   });
 
   it('a graph with fewer layers than its config.json (item 5)', async () => {
     const json = await fetchJson(STORIES, 'config.json');
     const base = await stories();
     delete base['model.safetensors'];
-    const id = await storeModel('crafted-layers', { ...base, 'onnx/model.onnx': craftDecoderGraph(parseHfConfig(json, 'config.json'), { layers: 3 }) });
-    await expectShrinkrayError(chat.load(id), 'bad_file',
-      /^onnx\/model\.onnx does not match config\.json: the graph has 3 layers of KV cache inputs .* but num_hidden_layers is 5/);
+    const id = await storeModel('crafted-layers', {
+      ...base,
+      'onnx/model.onnx': craftDecoderGraph(parseHfConfig(json, 'config.json'), { layers: 3 }),
+    });
+    await expectShrinkrayError(
+      chat.load(id),
+      'bad_file',
+      /^onnx\/model\.onnx does not match config\.json: the graph has 3 layers of KV cache inputs .* but num_hidden_layers is 5/,
+    );
   });
 
   it('weights that hold NaN: generate fails saying so, instead of an empty text (item 6)', async () => {
@@ -115,21 +155,33 @@ describe('stored models that lie, through the chat and compress workers', () => 
     new Float32Array(bytes.buffer, norm.fileOffset, norm.byteLength / 4).fill(NaN);
     const id = await storeModel('nan-weights', { ...files, 'model.safetensors': bytes });
     await chat.load(id, { device: 'wasm' });
-    await expectShrinkrayError(chat.generate({ prompt: { text: 'Once' }, maxNewTokens: 4 }), 'bad_file', /model 'nan-weights': the model's logits hold NaN/);
+    await expectShrinkrayError(
+      chat.generate({ prompt: { text: 'Once' }, maxNewTokens: 4 }),
+      'bad_file',
+      /model 'nan-weights': the model's logits hold NaN/,
+    );
     await expectShrinkrayError(chat.evaluate('Once upon a time there was a cat.'), 'bad_file', /logits hold NaN/);
   });
 });
 
 describe("the model's own code in the chat worker (item 4)", () => {
   it('a tokenizer regex that never ends: the client restarts the worker and names tokenizer.json; the next load works', async () => {
-    const id = await storeModel('regex-hang', await stories({
-      'tokenizer.json': (t) => { t.pre_tokenizer = { type: 'Split', pattern: { Regex: '(a|aa)+$' }, behavior: 'Isolated', invert: false }; },
-    }));
+    const id = await storeModel(
+      'regex-hang',
+      await stories({
+        'tokenizer.json': (t) => {
+          t.pre_tokenizer = { type: 'Split', pattern: { Regex: '(a|aa)+$' }, behavior: 'Isolated', invert: false };
+        },
+      }),
+    );
     await chat.load(id, { device: 'wasm' });
     const t0 = performance.now();
-    await expectShrinkrayError(chat.generate({ prompt: { text: `${'a'.repeat(64)}!` }, maxNewTokens: 2 }), 'bad_file',
+    await expectShrinkrayError(
+      chat.generate({ prompt: { text: `${'a'.repeat(64)}!` }, maxNewTokens: 2 }),
+      'bad_file',
       `tokenizer.json: encoding a text of 65 characters did not finish within ${TOKENIZER_MS} ms (a regular expression that backtracks without end?); ` +
-      'the chat worker was stopped and started afresh: load a model again');
+        'the chat worker was stopped and started afresh: load a model again',
+    );
     expect(performance.now() - t0).toBeLessThan(TOKENIZER_MS + 5000);
     // The fresh worker has no model; loading one works as before.
     await expectShrinkrayError(chat.generate({ prompt: { text: 'Once' }, maxNewTokens: 2 }), 'bad_argument', /no model is loaded/);
@@ -139,12 +191,20 @@ describe("the model's own code in the chat worker (item 4)", () => {
   });
 
   it('a chat template that loops 1e8 times fails in the worker, naming tokenizer_config.json', async () => {
-    const id = await storeModel('template-loop', await stories({
-      'tokenizer_config.json': (t) => { t.chat_template = '{% for i in range(100000000) %}x{% endfor %}'; },
-    }));
+    const id = await storeModel(
+      'template-loop',
+      await stories({
+        'tokenizer_config.json': (t) => {
+          t.chat_template = '{% for i in range(100000000) %}x{% endfor %}';
+        },
+      }),
+    );
     await chat.load(id, { device: 'wasm' });
-    await expectShrinkrayError(chat.generate({ prompt: { messages: [{ role: 'user', content: 'Hi' }] }, maxNewTokens: 2 }), 'bad_file',
-      'tokenizer_config.json: the chat template asked range() for 100000000 items, above the 100000 allowed');
+    await expectShrinkrayError(
+      chat.generate({ prompt: { messages: [{ role: 'user', content: 'Hi' }] }, maxNewTokens: 2 }),
+      'bad_file',
+      'tokenizer_config.json: the chat template asked range() for 100000000 items, above the 100000 allowed',
+    );
     // No restart was needed: the same worker still runs plain prompts.
     expect((await chat.generate({ prompt: { text: 'Once' }, maxNewTokens: 2 })).ids).toHaveLength(2);
   });
@@ -152,10 +212,16 @@ describe("the model's own code in the chat worker (item 4)", () => {
 
 describe('downloads through the compress worker', () => {
   it('refuse an unsupported architecture and weights that do not fit, before any tensor byte (item 10)', async () => {
-    await expectShrinkrayError(compress.download({ kind: 'hub', repo: 'test-org/unsupported-arch', hubUrl }), 'unsupported_architecture',
-      /^config\.json: architecture 'GPT2LMHeadModel' is not supported/);
-    await expectShrinkrayError(compress.download({ kind: 'hub', repo: 'test-org/wrong-shapes', hubUrl }), 'bad_file',
-      "model.safetensors: missing tensor 'model.layers.1.input_layernorm.weight' [256] that config.json requires");
+    await expectShrinkrayError(
+      compress.download({ kind: 'hub', repo: 'test-org/unsupported-arch', hubUrl }),
+      'unsupported_architecture',
+      /^config\.json: architecture 'GPT2LMHeadModel' is not supported/,
+    );
+    await expectShrinkrayError(
+      compress.download({ kind: 'hub', repo: 'test-org/wrong-shapes', hubUrl }),
+      'bad_file',
+      "model.safetensors: missing tensor 'model.layers.1.input_layernorm.weight' [256] that config.json requires",
+    );
     const served = (await hubStats()).bytesServed;
     expect(served['test-org/unsupported-arch/model.safetensors'] ?? 0).toBe(0);
     const header = (await readSafetensors(bytesSource(await fetchBytes('test-org/wrong-shapes', 'model.safetensors'), 'w'))).dataStart;

@@ -64,8 +64,11 @@ describe('store sessions through Web Locks', () => {
     const tab = otherTab();
     await tab.api.stage(name, 'download', true);
     const here = await store(name);
-    await expectShrinkrayError(here.stageFile('download', { name: 'onnx/model.onnx', resumable: true }), 'bad_argument',
-      'onnx/model.onnx: another tab or worker is writing it right now; wait for it, or close it');
+    await expectShrinkrayError(
+      here.stageFile('download', { name: 'onnx/model.onnx', resumable: true }),
+      'bad_argument',
+      'onnx/model.onnx: another tab or worker is writing it right now; wait for it, or close it',
+    );
     tab.close();
     await eventually(async () => (await liveSessions(name))?.size === 1, "the closed tab's lock is released");
     const w = await here.stageFile('download', { name: 'onnx/model.onnx', resumable: true });

@@ -1,4 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  cpSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,7 +64,10 @@ describe('--out never destroys a source or another model', () => {
     const before = snapshot(src);
     const link = join(work, 'link-to-src');
     symlinkSync(src, link);
-    for (const verb of [['import', src], ['compress', src, '--recipe', 'int8']]) {
+    for (const verb of [
+      ['import', src],
+      ['compress', src, '--recipe', 'int8'],
+    ]) {
       const line = oneLine(await runCli([...verb, '--out', link, '--force']));
       expect(line).toMatch(/--out .*link-to-src is the source .*src-a itself \(through a symlink, to .*src-a\) \[bad_argument\]$/);
     }
@@ -72,7 +86,9 @@ describe('--out never destroys a source or another model', () => {
     const ckptDir = join(work, 'ckpt-holder');
     mkdirSync(ckptDir);
     cpSync(CKPT, join(ckptDir, 'model.bin'));
-    expect(oneLine(await runCli(['import', join(ckptDir, 'model.bin'), '--tokenizer', TOK, '--out', ckptDir, '--force']))).toMatch(/holds the source/);
+    expect(oneLine(await runCli(['import', join(ckptDir, 'model.bin'), '--tokenizer', TOK, '--out', ckptDir, '--force']))).toMatch(
+      /holds the source/,
+    );
     expect(existsSync(join(ckptDir, 'model.bin'))).toBe(true);
     expect(snapshot(parent)).toEqual(before);
   });
@@ -82,7 +98,9 @@ describe('--out never destroys a source or another model', () => {
     writeFileSync(join(other, 'config.json'), '{"mine": true}');
     const before = snapshot(other);
     const line = oneLine(await runCli(['import', STORIES_DIR, '--out', other]));
-    expect(line).toMatch(/--out .*other-model is not empty \(.*config\.json, .*\); choose an empty or new folder, or add --force to replace it \[bad_argument\]$/);
+    expect(line).toMatch(
+      /--out .*other-model is not empty \(.*config\.json, .*\); choose an empty or new folder, or add --force to replace it \[bad_argument\]$/,
+    );
     expect(oneLine(await runCli(['compress', STORIES_DIR, '--recipe', 'int8', '--out', other]))).toMatch(/is not empty/);
     expect(snapshot(other)).toEqual(before);
     noTempLeft(work);
@@ -95,7 +113,13 @@ describe('--out never destroys a source or another model', () => {
     const r = await runCli(['import', STORIES_DIR, '--out', out, '--force']);
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(out, 'onnx'))).toBe(false);
-    expect(readdirSync(out).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(out).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     const g = await runCli(['generate', out, '--prompt', 'Once', '--max-new-tokens', '3']);
     expect(splitOutput(g.stdout).json.engine).toBe('reference'); // the imported weights, not the stale int8 graph
     noTempLeft(work);
@@ -125,27 +149,39 @@ describe('file-system mistakes are one line (item 7)', () => {
   it('--out that is a file', async () => {
     const file = join(work, 'a-file.txt');
     writeFileSync(file, 'hello');
-    expect(oneLine(await runCli(['import', STORIES_DIR, '--out', file]))).toMatch(/--out .*a-file\.txt is a file, not a folder \[bad_argument\]$/);
+    expect(oneLine(await runCli(['import', STORIES_DIR, '--out', file]))).toMatch(
+      /--out .*a-file\.txt is a file, not a folder \[bad_argument\]$/,
+    );
     expect(oneLine(await runCli(['compress', STORIES_DIR, '--recipe', 'int8', '--out', file]))).toMatch(/is a file, not a folder/);
     expect(readFileSync(file, 'utf8')).toBe('hello');
   });
 
   it('--tokenizer that is a folder or a device, --text that is a folder', async () => {
     const out = join(work, 'never');
-    expect(oneLine(await runCli(['import', CKPT, '--tokenizer', work, '--out', out]))).toMatch(/--tokenizer .* is a folder, not a file \[bad_argument\]$/);
-    expect(oneLine(await runCli(['import', CKPT, '--tokenizer', '/dev/zero', '--out', out]))).toMatch(/--tokenizer \/dev\/zero is not a regular file, not a file/);
+    expect(oneLine(await runCli(['import', CKPT, '--tokenizer', work, '--out', out]))).toMatch(
+      /--tokenizer .* is a folder, not a file \[bad_argument\]$/,
+    );
+    expect(oneLine(await runCli(['import', CKPT, '--tokenizer', '/dev/zero', '--out', out]))).toMatch(
+      /--tokenizer \/dev\/zero is not a regular file, not a file/,
+    );
     expect(oneLine(await runCli(['eval', STORIES_DIR, '--text', work]))).toMatch(/--text .* is a folder, not a file \[bad_argument\]$/);
     expect(existsSync(out)).toBe(false);
-    expect(oneLine(await runCli(['eval', STORIES_DIR, '--text', join(work, 'nope.txt')]))).toMatch(/--text .*nope\.txt does not exist \[missing_file\]$/);
+    expect(oneLine(await runCli(['eval', STORIES_DIR, '--text', join(work, 'nope.txt')]))).toMatch(
+      /--text .*nope\.txt does not exist \[missing_file\]$/,
+    );
     noTempLeft(work);
   });
 
   it('a source that is a device, and a model file that is a folder', async () => {
-    expect(oneLine(await runCli(['import', '/dev/zero', '--tokenizer', TOK, '--out', join(work, 'dev')]))).toMatch(/\/dev\/zero: not a regular file.*\[bad_file\]$/);
+    expect(oneLine(await runCli(['import', '/dev/zero', '--tokenizer', TOK, '--out', join(work, 'dev')]))).toMatch(
+      /\/dev\/zero: not a regular file.*\[bad_file\]$/,
+    );
     const dir = copyOfStories('folder-weights');
     rmSync(join(dir, 'model.safetensors'));
     mkdirSync(join(dir, 'model.safetensors'));
-    expect(oneLine(await runCli(['generate', dir, '--prompt', 'Hi']))).toMatch(/model\.safetensors: is a folder, where a model file belongs \[bad_file\]$/);
+    expect(oneLine(await runCli(['generate', dir, '--prompt', 'Hi']))).toMatch(
+      /model\.safetensors: is a folder, where a model file belongs \[bad_file\]$/,
+    );
     expect(oneLine(await runCli(['eval', dir, '--text', fixtureTextPath('tinystories_sample.txt')]))).toMatch(/is a folder/);
   });
 });

@@ -65,13 +65,21 @@ describe('sizes in config.json are bounded before anything is allocated', () => 
 
   it('a context length whose RoPE tables would be huge is refused, though each field is in range', async () => {
     const dir = withConfig(STORIES_DIR, { max_position_embeddings: 1 << 20, head_dim: 64, num_attention_heads: 1, num_key_value_heads: 1 });
-    await fails(['compress', dir, '--recipe', 'int8', '--out', join(work, 'rope')],
-      /field 'max_position_embeddings' \(1048576\) times the head size 64 is 67108864, above the supported 33554432/);
+    await fails(
+      ['compress', dir, '--recipe', 'int8', '--out', join(work, 'rope')],
+      /field 'max_position_embeddings' \(1048576\) times the head size 64 is 67108864, above the supported 33554432/,
+    );
   });
 
   it('BOS and EOS ids outside the vocabulary are refused where the config enters', async () => {
-    await fails(['generate', withConfig(STORIES_DIR, { bos_token_id: 600 }), '--prompt', 'Hi'], /field 'bos_token_id' \(600\) must be a token id below vocab_size \(512\) \[bad_config\]/);
-    await fails(['generate', withConfig(compressed, { eos_token_id: [2, 9999] }), '--prompt', 'Hi'], /field 'eos_token_id' \(9999\) must be a token id below vocab_size/);
+    await fails(
+      ['generate', withConfig(STORIES_DIR, { bos_token_id: 600 }), '--prompt', 'Hi'],
+      /field 'bos_token_id' \(600\) must be a token id below vocab_size \(512\) \[bad_config\]/,
+    );
+    await fails(
+      ['generate', withConfig(compressed, { eos_token_id: [2, 9999] }), '--prompt', 'Hi'],
+      /field 'eos_token_id' \(9999\) must be a token id below vocab_size/,
+    );
   });
 
   it('a llama2.c header with absurd sizes is refused from the header alone', async () => {
@@ -80,15 +88,20 @@ describe('sizes in config.json are bounded before anything is allocated', () => 
     header[2] = 1_000_000; // n_layers
     const ckpt = join(work, 'huge-layers.bin');
     writeFileSync(ckpt, bytes);
-    await fails(['import', ckpt, '--tokenizer', TOK, '--out', join(work, 'never')], /huge-layers\.bin: not a valid llama2\.c checkpoint: n_layers 1000000 is out of range \[bad_file\]/);
+    await fails(
+      ['import', ckpt, '--tokenizer', TOK, '--out', join(work, 'never')],
+      /huge-layers\.bin: not a valid llama2\.c checkpoint: n_layers 1000000 is out of range \[bad_file\]/,
+    );
   });
 });
 
 describe('weights beyond the config (item 12)', () => {
   it('layers past num_hidden_layers are refused, naming the deepest', async () => {
     const dir = withConfig(STORIES_DIR, { num_hidden_layers: 3 });
-    await fails(['import', dir, '--out', join(work, 'x1')],
-      /model\.safetensors: holds decoder layers up to 4 \('model\.layers\.4\.[a-z_.]+weight'\) but .*config\.json says num_hidden_layers = 3 \[bad_file\]/);
+    await fails(
+      ['import', dir, '--out', join(work, 'x1')],
+      /model\.safetensors: holds decoder layers up to 4 \('model\.layers\.4\.[a-z_.]+weight'\) but .*config\.json says num_hidden_layers = 3 \[bad_file\]/,
+    );
     await fails(['generate', dir, '--prompt', 'Hi'], /holds decoder layers up to 4/);
   });
 

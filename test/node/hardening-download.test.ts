@@ -42,8 +42,11 @@ async function served(repo: string, file: string): Promise<{ served: number; hea
 describe('a download is refused before any tensor byte moves', () => {
   it('an unsupported architecture: not even the header is read', async () => {
     const store = await newStore();
-    await expectShrinkrayError(downloadHubModel({ store, repo: HUB_REPOS.unsupportedArch, baseUrl: hub.url, ...fast }), 'unsupported_architecture',
-      "config.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM");
+    await expectShrinkrayError(
+      downloadHubModel({ store, repo: HUB_REPOS.unsupportedArch, baseUrl: hub.url, ...fast }),
+      'unsupported_architecture',
+      "config.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM",
+    );
     expect((await served(HUB_REPOS.unsupportedArch, 'model.safetensors')).served).toBe(0);
     expect(await store.listStaged()).toEqual([]);
     expect(await store.listModels()).toEqual([]);
@@ -51,8 +54,11 @@ describe('a download is refused before any tensor byte moves', () => {
 
   it('weights that do not fit config.json: the header only', async () => {
     const store = await newStore();
-    await expectShrinkrayError(downloadHubModel({ store, repo: HUB_REPOS.wrongShapes, baseUrl: hub.url, ...fast }), 'bad_file',
-      "model.safetensors: missing tensor 'model.layers.1.input_layernorm.weight' [256] that config.json requires");
+    await expectShrinkrayError(
+      downloadHubModel({ store, repo: HUB_REPOS.wrongShapes, baseUrl: hub.url, ...fast }),
+      'bad_file',
+      "model.safetensors: missing tensor 'model.layers.1.input_layernorm.weight' [256] that config.json requires",
+    );
     const s = await served(HUB_REPOS.wrongShapes, 'model.safetensors');
     expect(s.served).toBeGreaterThan(0);
     expect(s.served).toBeLessThanOrEqual(s.header);
@@ -63,17 +69,37 @@ describe('a download is refused before any tensor byte moves', () => {
     const store = await newStore();
     const huge = 'test-org/huge-config';
     await mkdir(join(hub.root, huge), { recursive: true });
-    await writeFile(join(hub.root, huge, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1e9, num_attention_heads: 4, vocab_size: 512 }));
+    await writeFile(
+      join(hub.root, huge, 'config.json'),
+      JSON.stringify({
+        architectures: ['LlamaForCausalLM'],
+        hidden_size: 64,
+        intermediate_size: 128,
+        num_hidden_layers: 1e9,
+        num_attention_heads: 4,
+        vocab_size: 512,
+      }),
+    );
     await writeFile(join(hub.root, huge, 'model.safetensors'), await readFile(join(hub.root, HUB_REPOS.synthetic, 'model.safetensors')));
-    await expectShrinkrayError(downloadHubModel({ store, repo: huge, baseUrl: hub.url, ...fast }), 'bad_config', /field 'num_hidden_layers' is 1000000000, above the supported 1024/);
+    await expectShrinkrayError(
+      downloadHubModel({ store, repo: huge, baseUrl: hub.url, ...fast }),
+      'bad_config',
+      /field 'num_hidden_layers' is 1000000000, above the supported 1024/,
+    );
     expect(hub.stats.bytesServed[`${huge}/model.safetensors`] ?? 0).toBe(0);
 
     const escape = 'test-org/escaping-index';
     await mkdir(join(hub.root, escape), { recursive: true });
     await writeFile(join(hub.root, escape, 'config.json'), await readFile(join(hub.root, HUB_REPOS.sharded, 'config.json')));
-    await writeFile(join(hub.root, escape, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': '../sharded/model-00002-of-00002.safetensors' } }));
-    await expectShrinkrayError(downloadHubModel({ store, repo: escape, baseUrl: hub.url, ...fast }), 'bad_file',
-      /model\.safetensors\.index\.json: weight_map names "\.\.\/sharded\/model-00002-of-00002\.safetensors", not a plain \.safetensors file name/);
+    await writeFile(
+      join(hub.root, escape, 'model.safetensors.index.json'),
+      JSON.stringify({ weight_map: { 'model.norm.weight': '../sharded/model-00002-of-00002.safetensors' } }),
+    );
+    await expectShrinkrayError(
+      downloadHubModel({ store, repo: escape, baseUrl: hub.url, ...fast }),
+      'bad_file',
+      /model\.safetensors\.index\.json: weight_map names "\.\.\/sharded\/model-00002-of-00002\.safetensors", not a plain \.safetensors file name/,
+    );
     expect(await store.listModels()).toEqual([]);
   });
 });
@@ -85,7 +111,9 @@ describe('chat_template.jinja comes with a download', () => {
     const file = manifest.files.find((f) => f.path === 'chat_template.jinja');
     expect(file).toBeDefined();
     const src = await store.openFile(file!.fileId, file!.path);
-    expect(new TextDecoder().decode(await src.read(0, src.size))).toBe(await readFile(join(hub.root, HUB_REPOS.storiesJinja, 'chat_template.jinja'), 'utf8'));
+    expect(new TextDecoder().decode(await src.read(0, src.size))).toBe(
+      await readFile(join(hub.root, HUB_REPOS.storiesJinja, 'chat_template.jinja'), 'utf8'),
+    );
   });
 });
 
@@ -104,15 +132,20 @@ describe('a quota failure mid-download', () => {
     };
     let error;
     try {
-      error = await expectShrinkrayError(downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast }), 'quota_exceeded');
+      error = await expectShrinkrayError(
+        downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast }),
+        'quota_exceeded',
+      );
     } finally {
       proto.put = realPut;
     }
     const staged = (await store.listStaged()).find((s) => s.name === 'model.safetensors')!;
     expect(staged.storedBytes).toBe(5 * CHUNK); // config.json took the first put (its only chunk); 5 weight chunks stored
     const mb = `${(staged.storedBytes / 2 ** 20).toFixed(1)} MB`;
-    expect(error.message).toBe(`storage is full while writing 'model.safetensors' after ${mb}; the ${mb} stored and checked so far are kept: ` +
-      'free some space and start it again to resume; stored models are intact');
+    expect(error.message).toBe(
+      `storage is full while writing 'model.safetensors' after ${mb}; the ${mb} stored and checked so far are kept: ` +
+        'free some space and start it again to resume; stored models are intact',
+    );
     const before = hub.stats.bytesServed[`${HUB_REPOS.synthetic}/model.safetensors`]!;
     const { manifest, bytesFetched } = await downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast });
     const weights = manifest.files.find((f) => f.path === 'model.safetensors')!;

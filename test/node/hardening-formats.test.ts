@@ -33,19 +33,36 @@ describe('safetensors headers', () => {
     const bad = header.slice();
     bad[4] = 0xff; // inside the name: not a UTF-8 sequence
     await readSafetensors(bytesSource(rawSafetensors(header, 4), 'ok.safetensors'));
-    await expectShrinkrayError(readSafetensors(bytesSource(rawSafetensors(bad, 4), 'bad.safetensors')), 'bad_file',
-      'bad.safetensors: not a valid safetensors file: the header is not valid UTF-8');
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawSafetensors(bad, 4), 'bad.safetensors')),
+      'bad_file',
+      'bad.safetensors: not a valid safetensors file: the header is not valid UTF-8',
+    );
   });
 
   it('a tensor named twice is refused (JSON would keep the second silently)', async () => {
-    const text = '{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}';
-    await expectShrinkrayError(readSafetensors(bytesSource(rawSafetensors(new TextEncoder().encode(text), 8), 'twice.safetensors')), 'bad_file',
-      "twice.safetensors: not a valid safetensors file: the header names 'w' twice (JSON would silently keep the second)");
+    const text =
+      '{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}';
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawSafetensors(new TextEncoder().encode(text), 8), 'twice.safetensors')),
+      'bad_file',
+      "twice.safetensors: not a valid safetensors file: the header names 'w' twice (JSON would silently keep the second)",
+    );
     // Escapes spell the same key: still twice.
-    const escaped = text.replace('"w": {"dtype": "F32", "shape": [1], "data_offsets": [4', '"\\u0077": {"dtype": "F32", "shape": [1], "data_offsets": [4');
-    await expectShrinkrayError(readSafetensors(bytesSource(rawSafetensors(new TextEncoder().encode(escaped), 8), 'twice.safetensors')), 'bad_file', /names 'w' twice/);
+    const escaped = text.replace(
+      '"w": {"dtype": "F32", "shape": [1], "data_offsets": [4',
+      '"\\u0077": {"dtype": "F32", "shape": [1], "data_offsets": [4',
+    );
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawSafetensors(new TextEncoder().encode(escaped), 8), 'twice.safetensors')),
+      'bad_file',
+      /names 'w' twice/,
+    );
     // Equal keys in different objects are fine.
-    const fine = safetensorsHeader([{ name: 'a', dtype: 'F32', shape: [1] }, { name: 'b', dtype: 'F32', shape: [1] }]);
+    const fine = safetensorsHeader([
+      { name: 'a', dtype: 'F32', shape: [1] },
+      { name: 'b', dtype: 'F32', shape: [1] },
+    ]);
     expect((await readSafetensors(bytesSource(concatBytes([fine, new Uint8Array(8)]), 'fine.safetensors'))).tensors.size).toBe(2);
   });
 
@@ -56,7 +73,9 @@ describe('safetensors headers', () => {
     writeFileSync(join(dir, 'model.safetensors'), rawSafetensors(evil, 0));
     const r = await runCli(['generate', dir, '--prompt', 'Hi']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/model\.safetensors: not a valid safetensors file: the header is not JSON \(.*\\u001b\[31m.*\) \[bad_file\]\n$/);
+    expect(r.stderr).toMatch(
+      /model\.safetensors: not a valid safetensors file: the header is not JSON \(.*\\u001b\[31m.*\) \[bad_file\]\n$/,
+    );
     expect(r.stderr.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/); // eslint-disable-line no-control-regex -- the point
   });
 });
@@ -68,22 +87,39 @@ describe('shard indexes', () => {
     rmSync(join(dir, 'model.safetensors'));
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: weightMap }));
     for (const [file, tensors] of Object.entries(shards)) {
-      writeFileSync(join(dir, file), Buffer.concat(writeSafetensors(tensors.map(([name, size]) => ({ name, dtype: 'F32', shape: [size], data: new Float32Array(size) })))));
+      writeFileSync(
+        join(dir, file),
+        Buffer.concat(
+          writeSafetensors(tensors.map(([name, size]) => ({ name, dtype: 'F32', shape: [size], data: new Float32Array(size) }))),
+        ),
+      );
     }
     return dir;
   }
 
-  it.each(['../model.safetensors', 'sub/a.safetensors', '/etc/passwd', '.hidden.safetensors', 'a.bin'])('a shard named %s is refused', async (shard) => {
-    const dir = await sharded({ 'model.norm.weight': shard }, {});
-    const r = await runCli(['import', dir, '--out', join(work, 'never')]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/model\.safetensors\.index\.json: invalid shard file name ".*"; expected a plain \*\.safetensors file name beside it \[bad_file\]/);
-  });
+  it.each(['../model.safetensors', 'sub/a.safetensors', '/etc/passwd', '.hidden.safetensors', 'a.bin'])(
+    'a shard named %s is refused',
+    async (shard) => {
+      const dir = await sharded({ 'model.norm.weight': shard }, {});
+      const r = await runCli(['import', dir, '--out', join(work, 'never')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /model\.safetensors\.index\.json: invalid shard file name ".*"; expected a plain \*\.safetensors file name beside it \[bad_file\]/,
+      );
+    },
+  );
 
   it('one tensor in two shards is refused', async () => {
-    const dir = await sharded({ 'model.norm.weight': 'a.safetensors', x: 'b.safetensors' }, {
-      'a.safetensors': [['model.norm.weight', 64]], 'b.safetensors': [['x', 1], ['model.norm.weight', 64]],
-    });
+    const dir = await sharded(
+      { 'model.norm.weight': 'a.safetensors', x: 'b.safetensors' },
+      {
+        'a.safetensors': [['model.norm.weight', 64]],
+        'b.safetensors': [
+          ['x', 1],
+          ['model.norm.weight', 64],
+        ],
+      },
+    );
     const r = await runCli(['import', dir, '--out', join(work, 'never')]);
     expect(r.stderr).toMatch(/b\.safetensors: tensor 'model\.norm\.weight' is also in .*a\.safetensors; which one is meant\? \[bad_file\]/);
   });
@@ -95,6 +131,8 @@ describe('recipes', () => {
     const r = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', join(work, 'never')]);
     expect(r.code).toBe(1);
     expect(r.stderr.length).toBeLessThan(1000);
-    expect(r.stderr).toMatch(/^shrinkray compress: recipe 'int4-g32\+x+… \(99929 more characters\)': step 'x+… \(99920 more characters\)' is unknown\. Known steps: .*\[bad_recipe\]\n$/);
+    expect(r.stderr).toMatch(
+      /^shrinkray compress: recipe 'int4-g32\+x+… \(99929 more characters\)': step 'x+… \(99920 more characters\)' is unknown\. Known steps: .*\[bad_recipe\]\n$/,
+    );
   });
 });

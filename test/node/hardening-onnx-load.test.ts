@@ -33,8 +33,9 @@ function craftedFolder(o: CraftOptions, configEdit: Record<string, unknown> = {}
   return dir;
 }
 
-const external = (location: string, offset?: string, length?: string) =>
-  ({ initializers: [{ name: 'w', dims: [4, 4], external: { location, offset, length } }] });
+const external = (location: string, offset?: string, length?: string) => ({
+  initializers: [{ name: 'w', dims: [4, 4], external: { location, offset, length } }],
+});
 
 async function expectOneLineError(args: string[], pattern: RegExp): Promise<string> {
   const r = await runCli(args);
@@ -54,17 +55,25 @@ describe('external data of an ONNX graph (item 1)', () => {
   ])('a location into %s is refused before any file is opened', async (_what, location) => {
     writeFileSync(join(work, 'secret.bin'), new Uint8Array(64));
     const dir = craftedFolder(external(location, '0', '64'));
-    await expectOneLineError(['generate', dir, '--prompt', 'Hi'],
-      /onnx[\\/]model\.onnx is not a valid ONNX model: external initializer 'w' has location '.*'; it must be a plain file name beside the graph \[bad_file\]$/);
+    await expectOneLineError(
+      ['generate', dir, '--prompt', 'Hi'],
+      /onnx[\\/]model\.onnx is not a valid ONNX model: external initializer 'w' has location '.*'; it must be a plain file name beside the graph \[bad_file\]$/,
+    );
   });
 
   it('a data file that is a device (/dev/zero) or a folder is refused, without reading it', async () => {
     const dev = craftedFolder(external('w.bin', '0', '64'));
     symlinkSync('/dev/zero', join(dev, 'onnx', 'w.bin'));
-    await expectOneLineError(['generate', dev, '--prompt', 'Hi'], /onnx[\\/]w\.bin: not a regular file \(a device, pipe or socket\), where a model file belongs \[bad_file\]$/);
+    await expectOneLineError(
+      ['generate', dev, '--prompt', 'Hi'],
+      /onnx[\\/]w\.bin: not a regular file \(a device, pipe or socket\), where a model file belongs \[bad_file\]$/,
+    );
     const folder = craftedFolder(external('w.bin', '0', '64'));
     mkdirSync(join(folder, 'onnx', 'w.bin'));
-    await expectOneLineError(['eval', folder, '--text', fixtureTextPath('tinystories_sample.txt')], /onnx[\\/]w\.bin: is a folder, where a model file belongs \[bad_file\]$/);
+    await expectOneLineError(
+      ['eval', folder, '--text', fixtureTextPath('tinystories_sample.txt')],
+      /onnx[\\/]w\.bin: is a folder, where a model file belongs \[bad_file\]$/,
+    );
   });
 
   it.each([
@@ -80,7 +89,10 @@ describe('external data of an ONNX graph (item 1)', () => {
   it('a range past the end of the data file is refused before any read', async () => {
     const dir = craftedFolder(external('w.bin', '1000000', '64'));
     writeFileSync(join(dir, 'onnx', 'w.bin'), new Uint8Array(64));
-    await expectOneLineError(['generate', dir, '--prompt', 'Hi'], /onnx[\\/]w\.bin holds 64 bytes; .*model\.onnx needs at least 1000064 \(truncated\?\) \[bad_file\]$/);
+    await expectOneLineError(
+      ['generate', dir, '--prompt', 'Hi'],
+      /onnx[\\/]w\.bin holds 64 bytes; .*model\.onnx needs at least 1000064 \(truncated\?\) \[bad_file\]$/,
+    );
   });
 
   it('reads only the ranges the initializers name, not the whole data file', async () => {
@@ -113,13 +125,21 @@ describe('external data of an ONNX graph (item 1)', () => {
     const dir = craftedFolder({});
     rmSync(join(dir, 'onnx', 'model.onnx'));
     mkdirSync(join(dir, 'onnx', 'model.onnx'));
-    await expectOneLineError(['generate', dir, '--prompt', 'Hi'], /onnx[\\/]model\.onnx: is a folder, where a model file belongs \[bad_file\]$/);
+    await expectOneLineError(
+      ['generate', dir, '--prompt', 'Hi'],
+      /onnx[\\/]model\.onnx: is a folder, where a model file belongs \[bad_file\]$/,
+    );
   });
 });
 
 describe('config.json against the graph (item 5)', () => {
   it.each([
-    ['fewer layers', { layers: 4 }, {}, /has 4 layers of KV cache inputs \(past_key_values\.N\.\*\) and 4 of outputs \(present\.N\.\*\), but num_hidden_layers is 5/],
+    [
+      'fewer layers',
+      { layers: 4 },
+      {},
+      /has 4 layers of KV cache inputs \(past_key_values\.N\.\*\) and 4 of outputs \(present\.N\.\*\), but num_hidden_layers is 5/,
+    ],
     ['other KV heads', { kvHeads: 2 }, {}, /'past_key_values\.0\.key' has 2 along axis 1 but num_key_value_heads is 4/],
     ['another vocabulary', {}, { vocab_size: 600 }, /'logits' has 512 along axis 2 but vocab_size is 600/],
     ['another head size', { headDim: 16 }, {}, /'past_key_values\.0\.key' has 16 along axis 3 but the head size/],
@@ -134,7 +154,10 @@ describe('config.json against the graph (item 5)', () => {
     expect((await runCli(['compress', STORIES_DIR, '--recipe', 'fp32', '--out', out])).code).toBe(0);
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(out, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 4 }));
-    await expectOneLineError(['eval', out, '--text', fixtureTextPath('tinystories_sample.txt')], /but num_hidden_layers is 4 \[bad_file\]$/);
+    await expectOneLineError(
+      ['eval', out, '--text', fixtureTextPath('tinystories_sample.txt')],
+      /but num_hidden_layers is 4 \[bad_file\]$/,
+    );
   });
 });
 
@@ -143,7 +166,8 @@ describe('non-finite weights (item 6)', () => {
   beforeAll(async () => {
     nanDir = join(work, 'nan');
     mkdirSync(nanDir);
-    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) copyFileSync(join(STORIES_DIR, f), join(nanDir, f));
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'])
+      copyFileSync(join(STORIES_DIR, f), join(nanDir, f));
     const bytes = new Uint8Array(readFileSync(join(STORIES_DIR, 'model.safetensors')));
     const norm = (await readSafetensors(bytesSource(bytes, 'model.safetensors'))).tensors.get('model.norm.weight')!;
     new Float32Array(bytes.buffer, norm.fileOffset, norm.byteLength / 4).fill(NaN);
@@ -151,7 +175,10 @@ describe('non-finite weights (item 6)', () => {
   });
 
   it('generate and eval on the reference engine say the logits hold NaN', async () => {
-    await expectOneLineError(['generate', nanDir, '--prompt', 'Once'], /model\.safetensors: the model's logits hold NaN \(new token 1 of \d+, vocabulary entry 0\): its weights are not all finite numbers/);
+    await expectOneLineError(
+      ['generate', nanDir, '--prompt', 'Once'],
+      /model\.safetensors: the model's logits hold NaN \(new token 1 of \d+, vocabulary entry 0\): its weights are not all finite numbers/,
+    );
     const line = await expectOneLineError(['eval', nanDir, '--text', fixtureTextPath('tinystories_sample.txt')], /logits hold NaN/);
     expect(line).not.toMatch(/null/);
   });

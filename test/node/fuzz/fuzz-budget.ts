@@ -58,7 +58,9 @@ export interface FuzzRun {
  * that only ever reaches the first check is noticed).
  */
 export async function fuzz<T>(
-  arbitrary: fc.Arbitrary<T>, runs: number, body: (input: NoInfer<T>) => unknown,
+  arbitrary: fc.Arbitrary<T>,
+  runs: number,
+  body: (input: NoInfer<T>) => unknown,
   o: { examples?: NoInfer<T>[]; msPerInput?: number; expectBoth?: boolean } = {},
 ): Promise<FuzzRun> {
   const before = peakRss();
@@ -69,8 +71,12 @@ export async function fuzz<T>(
       tally.runs++;
       tally[outcome === 'result' ? 'results' : 'errors']++;
     }),
-    { seed: Number(process.env.SHRINKRAY_FUZZ_SEED ?? FUZZ_BUDGET.seed), numRuns: runs * Number(process.env.SHRINKRAY_FUZZ_SCALE ?? 1),
-      examples: (o.examples ?? []).map((e) => [e]), endOnFailure: true },
+    {
+      seed: Number(process.env.SHRINKRAY_FUZZ_SEED ?? FUZZ_BUDGET.seed),
+      numRuns: runs * Number(process.env.SHRINKRAY_FUZZ_SCALE ?? 1),
+      examples: (o.examples ?? []).map((e) => [e]),
+      endOnFailure: true,
+    },
   );
   const growth = peakRss() - before;
   expect(growth, `peak memory grew by ${(growth / 2 ** 20).toFixed(0)} MB`).toBeLessThan(FUZZ_BUDGET.peakRssGrowthBytes);
@@ -84,14 +90,16 @@ export async function fuzz<T>(
 /** A copy of `bytes` with up to `maxFlips` bytes replaced, and sometimes cut short: mutations of a valid file. */
 export function mutatedBytes(bytes: Uint8Array, maxFlips = 8): fc.Arbitrary<Uint8Array> {
   const last = Math.max(0, bytes.byteLength - 1);
-  return fc.record({
-    flips: fc.array(fc.tuple(fc.nat({ max: last }), fc.integer({ min: 0, max: 255 })), { maxLength: maxFlips }),
-    cut: fc.option(fc.nat({ max: bytes.byteLength }), { freq: 4 }),
-  }).map(({ flips, cut }) => {
-    const out = bytes.slice();
-    for (const [at, v] of flips) out[at] = v;
-    return cut === null ? out : out.slice(0, cut);
-  });
+  return fc
+    .record({
+      flips: fc.array(fc.tuple(fc.nat({ max: last }), fc.integer({ min: 0, max: 255 })), { maxLength: maxFlips }),
+      cut: fc.option(fc.nat({ max: bytes.byteLength }), { freq: 4 }),
+    })
+    .map(({ flips, cut }) => {
+      const out = bytes.slice();
+      for (const [at, v] of flips) out[at] = v;
+      return cut === null ? out : out.slice(0, cut);
+    });
 }
 
 /** A JSON value at a random path of `base` replaced by an arbitrary JSON value (or deleted), as a fuzzer of a known-good file. */
@@ -104,7 +112,10 @@ export function mutatedJson(base: Record<string, unknown>, maxEdits = 3): fc.Arb
     else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v).slice(0, 200)) walk(x, [...path, k]);
   };
   walk(base, []);
-  const edit = fc.tuple(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined)));
+  const edit = fc.tuple(
+    fc.constantFrom(...paths.filter((p) => p.length > 0)),
+    fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined)),
+  );
   return fc.array(edit, { minLength: 1, maxLength: maxEdits }).map((edits) => {
     const out = structuredClone(base);
     for (const [path, value] of edits) {

@@ -29,17 +29,38 @@ describe('config.json, fuzzed', () => {
   };
 
   it('any JSON text, through the side-file reader', async () => {
-    const text = fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string({ maxLength: 100 }));
+    const text = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.string({ maxLength: 100 }),
+    );
     await fuzz(text, 3000, async (t) => parse(await readJsonSource(bytesSource(enc.encode(t), 'config.json'))), {
-      expectBoth: false, examples: [JSON.stringify(stories)],
+      expectBoth: false,
+      examples: [JSON.stringify(stories)],
     });
   });
 
   it('mutations of a real config', async () => {
     const sizes = fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(1e9, 2 ** 53, -1, 0, 1.5, Number.MAX_VALUE, '64', null));
-    const field = fc.constantFrom('hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim',
-      'vocab_size', 'max_position_embeddings', 'bos_token_id', 'eos_token_id', 'rope_theta', 'rms_norm_eps', 'architectures', 'rope_scaling', 'tie_word_embeddings');
-    const targeted = fc.array(fc.tuple(field, sizes), { minLength: 1, maxLength: 3 }).map((edits) => ({ ...stories, ...Object.fromEntries(edits) }));
+    const field = fc.constantFrom(
+      'hidden_size',
+      'intermediate_size',
+      'num_hidden_layers',
+      'num_attention_heads',
+      'num_key_value_heads',
+      'head_dim',
+      'vocab_size',
+      'max_position_embeddings',
+      'bos_token_id',
+      'eos_token_id',
+      'rope_theta',
+      'rms_norm_eps',
+      'architectures',
+      'rope_scaling',
+      'tie_word_embeddings',
+    );
+    const targeted = fc
+      .array(fc.tuple(field, sizes), { minLength: 1, maxLength: 3 })
+      .map((edits) => ({ ...stories, ...Object.fromEntries(edits) }));
     await fuzz(fc.oneof(targeted, mutatedJson(stories)), 3000, parse, { examples: [stories, { ...stories, num_hidden_layers: 1e9 }] });
   });
 });
@@ -47,8 +68,28 @@ describe('config.json, fuzzed', () => {
 describe('recipe grammar, fuzzed', () => {
   const config = parseHfConfig(stories, 'config.json');
   const step = fc.oneof(
-    fc.constantFrom('fp32', 'fp16', 'int4', 'int8-g32', 'int4-g64-asym', 'emb4', 'emb8', 'mag50', '2:4', '4:8', 'ffn25', 'heads25', 'gptq-int4', 'wanda50'),
-    fc.tuple(fc.constantFrom('int', 'mag', 'ffn', 'heads', 'emb', ''), fc.integer({ min: -5, max: 300 }), fc.constantFrom('', '-g16', '-g128', '-g7', '-asym', '%', ':8', '-g256-asym'))
+    fc.constantFrom(
+      'fp32',
+      'fp16',
+      'int4',
+      'int8-g32',
+      'int4-g64-asym',
+      'emb4',
+      'emb8',
+      'mag50',
+      '2:4',
+      '4:8',
+      'ffn25',
+      'heads25',
+      'gptq-int4',
+      'wanda50',
+    ),
+    fc
+      .tuple(
+        fc.constantFrom('int', 'mag', 'ffn', 'heads', 'emb', ''),
+        fc.integer({ min: -5, max: 300 }),
+        fc.constantFrom('', '-g16', '-g128', '-g7', '-asym', '%', ':8', '-g256-asym'),
+      )
       .map(([a, b, c]) => `${a}${b}${c}`),
     fc.string({ maxLength: 8 }),
   );
@@ -59,10 +100,15 @@ describe('recipe grammar, fuzzed', () => {
   );
 
   it('any string: a recipe planned against the model, or a ShrinkrayError naming the step', async () => {
-    await fuzz(recipe, 5000, (text) => {
-      const r = parseRecipe(text);
-      expect(r.canonical).toBe(parseRecipe(r.canonical).canonical); // the canonical spelling parses to itself
-      planCompression(r, config);
-    }, { examples: ['int4-g32+emb8', 'heads99', `int4+${'x'.repeat(100_000)}`] });
+    await fuzz(
+      recipe,
+      5000,
+      (text) => {
+        const r = parseRecipe(text);
+        expect(r.canonical).toBe(parseRecipe(r.canonical).canonical); // the canonical spelling parses to itself
+        planCompression(r, config);
+      },
+      { examples: ['int4-g32+emb8', 'heads99', `int4+${'x'.repeat(100_000)}`] },
+    );
   });
 });

@@ -23,7 +23,8 @@ function virtualCheckpoint(header: number[], size: number): ByteSource {
   const view = new DataView(head.buffer);
   header.forEach((v, i) => view.setInt32(4 * i, v, true));
   return {
-    name: 'fuzz.bin', size,
+    name: 'fuzz.bin',
+    size,
     async read(offset, length) {
       if (length > 1 << 20) throw new Error(`a read of ${length} bytes: the reader allocated from the header`);
       const out = new Uint8Array(length);
@@ -33,22 +34,41 @@ function virtualCheckpoint(header: number[], size: number): ByteSource {
   };
 }
 
-const int32 = fc.oneof(fc.integer({ min: -4, max: 600 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.constantFrom(64, 172, 5, 8, 4, 512, -512, 4096, 1 << 20));
+const int32 = fc.oneof(
+  fc.integer({ min: -4, max: 600 }),
+  fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  fc.constantFrom(64, 172, 5, 8, 4, 512, -512, 4096, 1 << 20),
+);
 
 describe('llama2.c checkpoint, fuzzed', () => {
   it('any header and any file size: lazy handles or a ShrinkrayError, no allocation from the header', async () => {
     const stories = [64, 172, 5, 8, 4, 512, 512];
     const exact = statSync(join(FIXTURES, 'stories260K', 'stories260K.bin')).size; // what the stories header implies
-    const input: fc.Arbitrary<[number[], number]> = fc.tuple(fc.array(int32, { minLength: 7, maxLength: 7 }), fc.oneof(fc.nat({ max: 2 ** 40 }), fc.constantFrom(0, 27, 28, exact)));
-    await fuzz(input, 3000, async ([header, size]) => {
-      const ckpt = await readLlama2cCheckpoint(virtualCheckpoint(header, size));
-      for (const a of ckpt.arrays.values()) expect(a.fileOffset).toBeLessThanOrEqual(size);
-    }, { examples: [[stories, exact], [[64, 172, 5, 8, 4, -512, 512], exact]] });
+    const input: fc.Arbitrary<[number[], number]> = fc.tuple(
+      fc.array(int32, { minLength: 7, maxLength: 7 }),
+      fc.oneof(fc.nat({ max: 2 ** 40 }), fc.constantFrom(0, 27, 28, exact)),
+    );
+    await fuzz(
+      input,
+      3000,
+      async ([header, size]) => {
+        const ckpt = await readLlama2cCheckpoint(virtualCheckpoint(header, size));
+        for (const a of ckpt.arrays.values()) expect(a.fileOffset).toBeLessThanOrEqual(size);
+      },
+      {
+        examples: [
+          [stories, exact],
+          [[64, 172, 5, 8, 4, -512, 512], exact],
+        ],
+      },
+    );
   });
 
   it('a whole import with the real tokenizer: checked config or a ShrinkrayError', async () => {
     const input = fc.tuple(fc.array(int32, { minLength: 7, maxLength: 7 }), fc.nat({ max: 2 ** 36 }));
-    await fuzz(input, 1000, ([header, size]) => importLlama2c(virtualCheckpoint(header, size), { bytes: TOK, name: 'tok512.bin' }), { expectBoth: false });
+    await fuzz(input, 1000, ([header, size]) => importLlama2c(virtualCheckpoint(header, size), { bytes: TOK, name: 'tok512.bin' }), {
+      expectBoth: false,
+    });
   });
 });
 
@@ -59,12 +79,22 @@ describe('llama2.c tokenizer, fuzzed', () => {
   };
 
   it('any bytes', async () => {
-    await fuzz(fc.tuple(fc.uint8Array({ maxLength: 256 }), fc.option(fc.nat({ max: 600 }), { nil: undefined })), 3000, ([bytes, vocab]) => readAndConvert(bytes, vocab), { expectBoth: false });
+    await fuzz(
+      fc.tuple(fc.uint8Array({ maxLength: 256 }), fc.option(fc.nat({ max: 600 }), { nil: undefined })),
+      3000,
+      ([bytes, vocab]) => readAndConvert(bytes, vocab),
+      { expectBoth: false },
+    );
   });
 
   it('mutations of tok512.bin', async () => {
-    await fuzz(fc.tuple(mutatedBytes(TOK, 4), fc.constantFrom(undefined, 512, 511)), 300, ([bytes, vocab]) => readAndConvert(bytes, vocab), {
-      examples: [[TOK, 512]],
-    });
+    await fuzz(
+      fc.tuple(mutatedBytes(TOK, 4), fc.constantFrom(undefined, 512, 511)),
+      300,
+      ([bytes, vocab]) => readAndConvert(bytes, vocab),
+      {
+        examples: [[TOK, 512]],
+      },
+    );
   });
 });

@@ -37,17 +37,23 @@ async function readAll(src: ByteSource): Promise<void> {
 
 const dtype = fc.oneof(fc.constantFrom(...Object.keys(DTYPE_BYTES)), fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 1 }));
 const count = fc.oneof(fc.nat({ max: 64 }), fc.integer(), fc.constantFrom(2 ** 53, 2 ** 64, -1, 1.5, 1e300), fc.jsonValue({ maxDepth: 0 }));
-const entry = fc.record({
-  dtype, shape: fc.oneof(fc.array(count, { maxLength: 4 }), fc.jsonValue({ maxDepth: 1 })),
-  data_offsets: fc.oneof(fc.tuple(count, count), fc.array(count, { maxLength: 3 }), fc.jsonValue({ maxDepth: 1 })),
-}, { requiredKeys: [] });
+const entry = fc.record(
+  {
+    dtype,
+    shape: fc.oneof(fc.array(count, { maxLength: 4 }), fc.jsonValue({ maxDepth: 1 })),
+    data_offsets: fc.oneof(fc.tuple(count, count), fc.array(count, { maxLength: 3 }), fc.jsonValue({ maxDepth: 1 })),
+  },
+  { requiredKeys: [] },
+);
 const name = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('__metadata__', 'w', 'model.norm.weight', ''));
 const header = fc.oneof(
   fc.dictionary(name, fc.oneof(entry, fc.jsonValue({ maxDepth: 2 })), { maxKeys: 6 }).map((h) => JSON.stringify(h)),
   fc.jsonValue().map((v) => JSON.stringify(v)),
   fc.string({ maxLength: 200 }),
   // Duplicate keys, which JSON.stringify cannot write.
-  fc.tuple(name, entry, entry).map(([k, a, b]) => `{${JSON.stringify(k)}: ${JSON.stringify(a)}, ${JSON.stringify(k)}: ${JSON.stringify(b)}}`),
+  fc
+    .tuple(name, entry, entry)
+    .map(([k, a, b]) => `{${JSON.stringify(k)}: ${JSON.stringify(a)}, ${JSON.stringify(k)}: ${JSON.stringify(b)}}`),
 );
 
 describe('safetensors reader, fuzzed', () => {
@@ -58,48 +64,91 @@ describe('safetensors reader, fuzzed', () => {
   });
 
   it('headers from arbitrary JSON, with data of any size and any declared length', async () => {
-    const input = fc.tuple(header, fc.uint8Array({ maxLength: 256 }), fc.option(fc.oneof(fc.nat(), fc.constantFrom(2 ** 53, 2 ** 64 - 1, 100 * 2 ** 20 + 1)), { freq: 5 }));
+    const input = fc.tuple(
+      header,
+      fc.uint8Array({ maxLength: 256 }),
+      fc.option(fc.oneof(fc.nat(), fc.constantFrom(2 ** 53, 2 ** 64 - 1, 100 * 2 ** 20 + 1)), { freq: 5 }),
+    );
     await fuzz(input, 3000, ([h, data, declared]) => readAll(bytesSource(withHeader(h, data, declared ?? undefined), 'fuzz.safetensors')), {
       examples: [
         // Fixed cases: a nested object's key equal to a top-level one is no duplicate; a top-level key twice is.
         ['{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "__metadata__": {"a": "b"}}', new Uint8Array(4), null],
-        ['{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', new Uint8Array(4), null],
+        [
+          '{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}',
+          new Uint8Array(4),
+          null,
+        ],
       ],
     });
   });
 
   it('mutations of a valid file', async () => {
-    const valid = concatBytes(writeSafetensors([
-      { name: 'a', dtype: 'F32', shape: [2, 3], data: new Float32Array(6).fill(1.5) },
-      { name: 'b', dtype: 'F16', shape: [4], data: new Float32Array(4).fill(-2) },
-      { name: 'c', dtype: 'I64', shape: [2], data: new BigInt64Array([1n, -1n]) },
-      { name: 'd', dtype: 'BF16', shape: [0], data: new Float32Array(0) },
-    ], { format: 'pt' }));
+    const valid = concatBytes(
+      writeSafetensors(
+        [
+          { name: 'a', dtype: 'F32', shape: [2, 3], data: new Float32Array(6).fill(1.5) },
+          { name: 'b', dtype: 'F16', shape: [4], data: new Float32Array(4).fill(-2) },
+          { name: 'c', dtype: 'I64', shape: [2], data: new BigInt64Array([1n, -1n]) },
+          { name: 'd', dtype: 'BF16', shape: [0], data: new Float32Array(0) },
+        ],
+        { format: 'pt' },
+      ),
+    );
     await fuzz(mutatedBytes(valid, 6), 3000, (bytes) => readAll(bytesSource(bytes, 'fuzz.safetensors')), { examples: [valid] });
   });
 });
 
 describe('shard index, fuzzed', () => {
-  const shard = (names: string[]) => concatBytes(writeSafetensors(names.map((n) => ({ name: n, dtype: 'F32', shape: [2], data: new Float32Array(2) }))));
+  const shard = (names: string[]) =>
+    concatBytes(writeSafetensors(names.map((n) => ({ name: n, dtype: 'F32', shape: [2], data: new Float32Array(2) }))));
   const files = new Map<string, Uint8Array>([
     ['model-00001-of-00002.safetensors', shard(['a', 'b'])],
     ['model-00002-of-00002.safetensors', shard(['c'])],
     ['other.safetensors', shard(['a'])],
   ]);
-  const shardName = fc.oneof(fc.constantFrom(...files.keys(), 'missing.safetensors', '../model-00001-of-00002.safetensors', '/abs.safetensors', '.x.safetensors', 'a/b.safetensors'), fc.jsonValue({ maxDepth: 0 }), fc.string({ maxLength: 10 }));
-  const index = fc.oneof(
-    fc.record({ weight_map: fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd', ''), shardName, { maxKeys: 5 }) }, { requiredKeys: [] }),
-    fc.record({ weight_map: fc.jsonValue({ maxDepth: 2 }), metadata: fc.jsonValue({ maxDepth: 1 }) }),
-    fc.jsonValue({ maxDepth: 2 }),
-  ).map((v) => enc.encode(JSON.stringify(v)));
+  const shardName = fc.oneof(
+    fc.constantFrom(
+      ...files.keys(),
+      'missing.safetensors',
+      '../model-00001-of-00002.safetensors',
+      '/abs.safetensors',
+      '.x.safetensors',
+      'a/b.safetensors',
+    ),
+    fc.jsonValue({ maxDepth: 0 }),
+    fc.string({ maxLength: 10 }),
+  );
+  const index = fc
+    .oneof(
+      fc.record({ weight_map: fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd', ''), shardName, { maxKeys: 5 }) }, { requiredKeys: [] }),
+      fc.record({ weight_map: fc.jsonValue({ maxDepth: 2 }), metadata: fc.jsonValue({ maxDepth: 1 }) }),
+      fc.jsonValue({ maxDepth: 2 }),
+    )
+    .map((v) => enc.encode(JSON.stringify(v)));
 
   it('any weight_map over present, missing, clashing and escaping shards', async () => {
-    await fuzz(index, 2000, (indexBytes) => openHfWeights(async (path) => {
-      if (path === 'model.safetensors.index.json') return bytesSource(indexBytes, path);
-      const f = files.get(path);
-      return f && bytesSource(f, path);
-    }), {
-      examples: [enc.encode(JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00001-of-00002.safetensors', c: 'model-00002-of-00002.safetensors' } }))],
-    });
+    await fuzz(
+      index,
+      2000,
+      (indexBytes) =>
+        openHfWeights(async (path) => {
+          if (path === 'model.safetensors.index.json') return bytesSource(indexBytes, path);
+          const f = files.get(path);
+          return f && bytesSource(f, path);
+        }),
+      {
+        examples: [
+          enc.encode(
+            JSON.stringify({
+              weight_map: {
+                a: 'model-00001-of-00002.safetensors',
+                b: 'model-00001-of-00002.safetensors',
+                c: 'model-00002-of-00002.safetensors',
+              },
+            }),
+          ),
+        ],
+      },
+    );
   });
 });

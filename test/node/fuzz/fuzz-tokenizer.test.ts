@@ -20,7 +20,10 @@ const json = (file: string) => JSON.parse(readFileSync(join(STORIES_DIR, file), 
 const tokenizerJson = json('tokenizer.json');
 const tokenizerConfig = json('tokenizer_config.json');
 const config = parseHfConfig(json('config.json'), 'config.json');
-const messages = [{ role: 'user', content: 'Once upon a time' }, { role: 'assistant', content: 'there was a cat' }];
+const messages = [
+  { role: 'user', content: 'Once upon a time' },
+  { role: 'assistant', content: 'there was a cat' },
+];
 
 /** Builds the tokenizer, then encodes, decodes and (when it has one) renders the chat template. */
 function exercise(tj: Record<string, unknown>, tc: Record<string, unknown>, text: string, ids: number[]): void {
@@ -47,19 +50,41 @@ describe('tokenizer.json, fuzzed', () => {
   });
 
   it('any JSON as tokenizer.json', async () => {
-    await fuzz(fc.tuple(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }), text), 1000,
-      ([tj, t]) => exercise(tj, {}, t, []), { expectBoth: false });
+    await fuzz(
+      fc.tuple(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }), text),
+      1000,
+      ([tj, t]) => exercise(tj, {}, t, []),
+      { expectBoth: false },
+    );
   });
 });
 
 describe('tokenizer_config.json, fuzzed', () => {
   it('any values for its fields, chat_template included', async () => {
     const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom('<s>', '</s>', '<unk>', { content: '<s>' }, { content: 5 }));
-    const template = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}', '{{', '{% for %}', '{{ raise_exception("no") }}'));
-    const cfg = fc.record({
-      bos_token: value, eos_token: value, unk_token: value, pad_token: value,
-      chat_template: fc.oneof(template, fc.array(fc.record({ name: fc.oneof(fc.constant('default'), fc.string({ maxLength: 4 })), template }), { maxLength: 2 }), fc.jsonValue({ maxDepth: 1 })),
-    }, { requiredKeys: [] });
+    const template = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom(
+        '{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}',
+        '{{',
+        '{% for %}',
+        '{{ raise_exception("no") }}',
+      ),
+    );
+    const cfg = fc.record(
+      {
+        bos_token: value,
+        eos_token: value,
+        unk_token: value,
+        pad_token: value,
+        chat_template: fc.oneof(
+          template,
+          fc.array(fc.record({ name: fc.oneof(fc.constant('default'), fc.string({ maxLength: 4 })), template }), { maxLength: 2 }),
+          fc.jsonValue({ maxDepth: 1 }),
+        ),
+      },
+      { requiredKeys: [] },
+    );
     await fuzz(fc.tuple(cfg, text), 2000, ([tc, t]) => exercise(tokenizerJson, tc, t, [1, 5, 9]), {
       examples: [
         [tokenizerConfig, 'Hi'],
@@ -75,9 +100,23 @@ describe('chat templates, fuzzed', () => {
   const budget: TemplateBudget = { steps: 20_000, ms: 200, chars: 100_000, items: 1000 };
   const n = fc.oneof(fc.nat({ max: 5 }), fc.constantFrom(1000, 1001, 1e6, 1e8, -1, 2 ** 53));
   const expr = fc.oneof(
-    fc.constantFrom('m.content', 'm["role"]', 'bos_token', 'messages|length', 'loop.index', '"x"', '1 + 2', 'ns.s', 'none', 'undefined_name', 'messages[0].content'),
+    fc.constantFrom(
+      'm.content',
+      'm["role"]',
+      'bos_token',
+      'messages|length',
+      'loop.index',
+      '"x"',
+      '1 + 2',
+      'ns.s',
+      'none',
+      'undefined_name',
+      'messages[0].content',
+    ),
     n.map((k) => `${k}`),
-    fc.tuple(fc.constantFrom('indent', 'tojson', 'trim', 'upper', 'length', 'replace("a", "bb")'), n).map(([f, k]) => (f === 'indent' || f === 'tojson' ? `"a\\nb" | ${f}(${k})` : `"ab" | ${f}`)),
+    fc
+      .tuple(fc.constantFrom('indent', 'tojson', 'trim', 'upper', 'length', 'replace("a", "bb")'), n)
+      .map(([f, k]) => (f === 'indent' || f === 'tojson' ? `"a\\nb" | ${f}(${k})` : `"ab" | ${f}`)),
   );
   const template: fc.Arbitrary<string> = fc.letrec<{ t: string }>((tie) => ({
     t: fc.oneof(
@@ -87,19 +126,31 @@ describe('chat templates, fuzzed', () => {
       fc.tuple(n, tie('t')).map(([k, body]) => `{% for i in range(${k}) %}${body}{% endfor %}`),
       tie('t').map((body) => `{% for m in messages %}${body}{% endfor %}`),
       fc.tuple(expr, tie('t'), tie('t')).map(([c, a, b]) => `{% if ${c} %}${a}{% else %}${b}{% endif %}`),
-      fc.tuple(n, tie('t')).map(([k, body]) => `{% set ns = namespace(s="ab") %}{% for i in range(${k}) %}{% set ns.s = ns.s ~ ns.s %}${body}{% endfor %}{{ ns.s|length }}`),
+      fc
+        .tuple(n, tie('t'))
+        .map(
+          ([k, body]) =>
+            `{% set ns = namespace(s="ab") %}{% for i in range(${k}) %}{% set ns.s = ns.s ~ ns.s %}${body}{% endfor %}{{ ns.s|length }}`,
+        ),
       fc.tuple(tie('t'), tie('t')).map(([a, b]) => a + b),
     ),
   })).t;
 
   it('templates of loops, doubling strings and wide filters end within their budget', async () => {
-    await fuzz(template, 1500, (source) => new ChatTemplate(source, 'tokenizer_config.json', budget).render({ messages, bos_token: '<s>' }), {
-      msPerInput: budget.ms + FUZZ_BUDGET.msPerInput,
-      examples: [
-        '{% for i in range(100000000) %}x{% endfor %}', '{% set r = range %}{{ r(200000000)|length }}', '{{ "a" | indent(300000000) }}',
-        // Found by this fuzzer (seed 5, 30x runs): loops with empty bodies evaluate nothing per iteration, so they escaped the step count.
-        '{% for i in range(1000) %}{% for i in range(1000) %}{% endfor %}{% endfor %}',
-      ],
-    });
+    await fuzz(
+      template,
+      1500,
+      (source) => new ChatTemplate(source, 'tokenizer_config.json', budget).render({ messages, bos_token: '<s>' }),
+      {
+        msPerInput: budget.ms + FUZZ_BUDGET.msPerInput,
+        examples: [
+          '{% for i in range(100000000) %}x{% endfor %}',
+          '{% set r = range %}{{ r(200000000)|length }}',
+          '{{ "a" | indent(300000000) }}',
+          // Found by this fuzzer (seed 5, 30x runs): loops with empty bodies evaluate nothing per iteration, so they escaped the step count.
+          '{% for i in range(1000) %}{% for i in range(1000) %}{% endfor %}{% endfor %}',
+        ],
+      },
+    );
   });
 });
