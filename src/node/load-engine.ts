@@ -39,7 +39,7 @@ export async function loadEngine(dir: string): Promise<LoadedEngine> {
   const m = await openFolder(dir);
   const { graph } = m;
   const tokenizer = m.tokenizer!;
-  const stopTokenizer = async () => { if (tokenizer instanceof GuardedTokenizer) await tokenizer.dispose(); };
+  const stopTokenizer = async () => tokenizer.dispose?.();
   let model: CausalLM;
   try {
     model = graph.kind === 'onnx' ? await onnxModel({ ...m, graph }, {}) : await ReferenceModel.load(graph.ir);

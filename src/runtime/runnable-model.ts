@@ -87,19 +87,24 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
   const config = parseHfConfig(configJson, display(MODEL_FILES.config));
   const make = o.makeTokenizer ?? ((p: TokenizerParts) => new TextTokenizer(p.tokenizerJson, p.tokenizerConfig, p.config, p.names));
   const tokenizerOf = async () => (o.tokenizer === false ? null : make(await readTokenizerParts(open, need, display, config)));
-  let graph: OnnxGraph | ModelWeights;
-  let tokenizer: ModelTokenizer | null;
-  if (onnx || o.onnxOnly) {
-    graph = await readOnnxGraph(onnx ?? (await need(MODEL_FILES.onnxModel)), need, display, config, o.onBytes);
-    tokenizer = await tokenizerOf();
-  } else {
-    tokenizer = await tokenizerOf();
-    const { ir, weights } = await openHfModel(open, display);
-    graph = { kind: 'weights', ir, weightBytes: weightFileBytes(weights) };
+  let tokenizer: ModelTokenizer | null = null;
+  try {
+    let graph: OnnxGraph | ModelWeights;
+    if (onnx || o.onnxOnly) {
+      graph = await readOnnxGraph(onnx ?? (await need(MODEL_FILES.onnxModel)), need, display, config, o.onBytes);
+      tokenizer = await tokenizerOf();
+    } else {
+      tokenizer = await tokenizerOf();
+      const { ir, weights } = await openHfModel(open, display);
+      graph = { kind: 'weights', ir, weightBytes: weightFileBytes(weights) };
+    }
+    const generationSource = await open(MODEL_FILES.generationConfig);
+    const generationConfig = generationSource ? await readJsonSource(generationSource) : null;
+    return { config, configJson, configName: display(MODEL_FILES.config), tokenizer, generationConfig, graph };
+  } catch (e) {
+    await tokenizer?.dispose?.(); // a tokenizer running on another thread is stopped, not left behind
+    throw e;
   }
-  const generationSource = await open(MODEL_FILES.generationConfig);
-  const generationConfig = generationSource ? await readJsonSource(generationSource) : null;
-  return { config, configJson, configName: display(MODEL_FILES.config), tokenizer, generationConfig, graph };
 }
 
 /** tokenizer.json with tokenizer_config.json; chat_template.jinja supplies the template when the config has none, as transformers does. */

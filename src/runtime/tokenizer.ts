@@ -43,6 +43,8 @@ export interface ModelTokenizer {
   encode(text: string, opts?: { addBos?: boolean }): number[];
   decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
   applyChatTemplate(messages: readonly ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
+  /** Frees what the tokenizer holds beyond memory (a worker thread); absent when there is nothing. */
+  dispose?(): Promise<void>;
 }
 
 /** How errors name the tokenizer's files (paths in Node, folder paths elsewhere). */
