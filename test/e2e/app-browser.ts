@@ -54,7 +54,11 @@ export async function launchApp(url: string, opts: { viewport?: keyof typeof VIE
   const page = context.pages()[0] ?? (await context.newPage());
   let closed: Promise<void> | undefined;
   const close = () => (closed ??= context.close().then(() => rm(profile, { recursive: true, force: true })));
-  onTestFinished(close); // every browser a test opens is closed when the test ends, pass or fail
+  try {
+    onTestFinished(close); // every browser a test opens is closed when the test ends, pass or fail
+  } catch {
+    // Outside a test (bench/app-load.ts): the caller closes.
+  }
   await page.goto(url);
   return { context, page, requests, errors, close };
 }
