@@ -66,7 +66,10 @@ function describeParseError(e: unknown, argv: string[], verb: string, spec: Verb
   const message = e instanceof Error ? e.message : String(e);
   const option = /'(-[^' ]+)/.exec(message)?.[1]?.replace(/,$/, '');
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
-    const known = [...spec.options, ...(spec.flags ?? [])].map((o) => `--${o}`).concat('--help').join(', ');
+    const known = [...spec.options, ...(spec.flags ?? [])]
+      .map((o) => `--${o}`)
+      .concat('--help')
+      .join(', ');
     return `unknown option ${option}; ${verb} takes ${known}`;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {

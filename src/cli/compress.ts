@@ -32,7 +32,10 @@ async function nodePruner(recipe: Recipe): Promise<Pruner> {
 }
 
 async function sizeOf(path: string): Promise<number> {
-  return stat(path).then((s) => s.size, () => 0);
+  return stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
 }
 
 async function writeChunks(path: string, content: Uint8Array | Uint8Array[]): Promise<void> {
@@ -59,7 +62,10 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const calib = args.options.get('calib');
   if (calib !== undefined) {
     // Refused, not ignored: a caller who passes calibration text expects it to change the result.
-    throw new ShrinkrayError('bad_argument', `--calib ${calib}: calibration is not implemented yet; no recipe uses calibration text, so leave --calib out`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `--calib ${calib}: calibration is not implemented yet; no recipe uses calibration text, so leave --calib out`,
+    );
   }
   // Grammar errors are 'bad_recipe' before any file is read; the model-specific checks
   // (planCompression) run once the config is known, still before any weight is touched.
@@ -83,7 +89,13 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
 }
 
 /** The compression itself, written into `out.dir` (the temporary folder); `out.shown` is the --out the user gave. */
-async function compressInto(src: string, out: { dir: string; shown: string }, recipe: Recipe, ops: 'plain' | 'fused', threshold: number | undefined): Promise<void> {
+async function compressInto(
+  src: string,
+  out: { dir: string; shown: string },
+  recipe: Recipe,
+  ops: 'plain' | 'fused',
+  threshold: number | undefined,
+): Promise<void> {
   const started = performance.now();
   const folder = await loadModelFolder(src);
   noteUnusedTensors(src, folder.unusedTensors);
@@ -91,7 +103,10 @@ async function compressInto(src: string, out: { dir: string; shown: string }, re
   const plan = planCompression(recipe, folder.ir.config);
   const quantizer = await nodeQuantizer(recipe);
   const result = await compressModel(folder.ir, plan, {
-    quantizer, pruner: await nodePruner(recipe), ops, externalDataThreshold: threshold,
+    quantizer,
+    pruner: await nodePruner(recipe),
+    ops,
+    externalDataThreshold: threshold,
   });
   const compressSeconds = (performance.now() - started) / 1000;
   const built = result.built;
@@ -99,7 +114,8 @@ async function compressInto(src: string, out: { dir: string; shown: string }, re
   const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
   const carried = new Map<string, Uint8Array>();
   for (const name of CARRIED_FILES) {
-    if (await sizeOf(join(src, name))) carried.set(name, new Uint8Array(await readUserFile(join(src, name), 'the carried file', MAX_JSON_BYTES)));
+    if (await sizeOf(join(src, name)))
+      carried.set(name, new Uint8Array(await readUserFile(join(src, name), 'the carried file', MAX_JSON_BYTES)));
   }
   const files = transformersJsFolder({
     // The source's config.json, with the fields structured pruning may have changed.
@@ -111,12 +127,21 @@ async function compressInto(src: string, out: { dir: string; shown: string }, re
     carried,
     model: built,
     report: compressionReport({
-      result, recipeText: recipe.name, from: src, bytesIn, ops, quantizer: quantizer.backend, pruner: result.pruner,
-      seconds: (performance.now() - started) / 1000, compressSeconds,
+      result,
+      recipeText: recipe.name,
+      from: src,
+      bytesIn,
+      ops,
+      quantizer: quantizer.backend,
+      pruner: result.pruner,
+      seconds: (performance.now() - started) / 1000,
+      compressSeconds,
     }),
   });
   for (const [path, content] of files) await writeChunks(join(out.dir, ...path.split('/')), content);
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`compressed ${src} -> ${out.shown} (${recipe.canonical}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`);
+  process.stdout.write(
+    `compressed ${src} -> ${out.shown} (${recipe.canonical}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`,
+  );
   process.stdout.write(`${JSON.stringify({ recipe: recipe.name, bytesIn, bytesOut, seconds })}\n`);
 }

@@ -42,7 +42,10 @@ async function importFolder(src: string, out: string): Promise<{ ir: ModelIR; by
   noteUnusedTensors(src, model.unusedTensors);
   let bytes = 0;
   const single = join(src, MODEL_FILES.weights);
-  const sharded = await stat(join(src, MODEL_FILES.weightIndex)).then(() => true, () => false);
+  const sharded = await stat(join(src, MODEL_FILES.weightIndex)).then(
+    () => true,
+    () => false,
+  );
   if (sharded) {
     const configJson = JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>;
     bytes += (await writeModelFolder(out, { ...model }, configJson)).bytes;
@@ -53,7 +56,13 @@ async function importFolder(src: string, out: string): Promise<{ ir: ModelIR; by
   }
   for (const name of OPTIONAL_FILES) {
     const from = join(src, name);
-    if (!(await stat(from).then((s) => s.isFile(), () => false))) continue;
+    if (
+      !(await stat(from).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      continue;
     await copyFile(from, join(out, name));
     bytes += await fileSize(from);
   }
@@ -70,8 +79,15 @@ export async function runImport(args: ParsedArgs): Promise<void> {
   const out = requireOption(args, 'out');
   const folder = await isDirectory(src);
   const tokPath = args.options.get('tokenizer');
-  if (!folder && tokPath === undefined) throw new ShrinkrayError('bad_argument', `missing --tokenizer: a llama2.c checkpoint (${src}) needs its tokenizer file (e.g. tok512.bin)`);
-  const output = await openOutputFolder(out, { sources: [src, ...(tokPath !== undefined ? [tokPath] : [])], force: args.flags.has('force') });
+  if (!folder && tokPath === undefined)
+    throw new ShrinkrayError(
+      'bad_argument',
+      `missing --tokenizer: a llama2.c checkpoint (${src}) needs its tokenizer file (e.g. tok512.bin)`,
+    );
+  const output = await openOutputFolder(out, {
+    sources: [src, ...(tokPath !== undefined ? [tokPath] : [])],
+    force: args.flags.has('force'),
+  });
   let result: { ir: ModelIR; bytes: number };
   try {
     if (folder) {
@@ -87,6 +103,8 @@ export async function runImport(args: ParsedArgs): Promise<void> {
   }
   const params = countParams(result.ir);
   const c = result.ir.config;
-  console.log(`imported ${src} -> ${out}: ${c.architecture}, ${c.numLayers} layers, dim ${c.hiddenSize}, ${params.toLocaleString('en-US')} parameters, ${result.bytes.toLocaleString('en-US')} bytes`);
+  console.log(
+    `imported ${src} -> ${out}: ${c.architecture}, ${c.numLayers} layers, dim ${c.hiddenSize}, ${params.toLocaleString('en-US')} parameters, ${result.bytes.toLocaleString('en-US')} bytes`,
+  );
   console.log(JSON.stringify({ out, params, bytes: result.bytes }));
 }

@@ -16,7 +16,8 @@ const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
     load: async () => (await import('./import.ts')).runImport,
   },
   compress: {
-    usage: 'compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>] [--ops plain|fused] [--external-data-threshold BYTES] [--force]',
+    usage:
+      'compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>] [--ops plain|fused] [--external-data-threshold BYTES] [--force]',
     options: ['recipe', 'out', 'calib', 'ops', 'external-data-threshold'],
     flags: ['force'],
     positionals: 1,

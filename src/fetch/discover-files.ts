@@ -30,12 +30,23 @@ export interface ModelFilePlan {
   listed: boolean;
 }
 
-export const METADATA_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
+export const METADATA_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'chat_template.jinja',
+];
 export const INDEX_FILE = 'model.safetensors.index.json';
 const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/model_fp16.onnx'];
 const SHARD = /^model-(\d{5})-of-(\d{5})\.safetensors$/;
 
-interface Sibling { rfilename?: unknown; size?: unknown; lfs?: { sha256?: unknown; size?: unknown } }
+interface Sibling {
+  rfilename?: unknown;
+  size?: unknown;
+  lfs?: { sha256?: unknown; size?: unknown };
+}
 
 /** The listing as path -> RemoteFile, or undefined when the hub has no API (404 for the API route only). */
 async function fetchListing(ref: HubRef, o: RetryOptions): Promise<Map<string, RemoteFile> | undefined> {
@@ -108,12 +119,23 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
     const shardFiles: RemoteFile[] = [];
     for (const shard of shards) {
       // A plain file name beside the index: '../x' or 'a/b' would name another repo's file, or a path outside the model.
-      if (!isShardName(shard)) throw new ShrinkrayError('bad_file', `${INDEX_FILE}: weight_map names ${printable(String(JSON.stringify(shard)), 80)}, not a plain .safetensors file name`);
+      if (!isShardName(shard))
+        throw new ShrinkrayError(
+          'bad_file',
+          `${INDEX_FILE}: weight_map names ${printable(String(JSON.stringify(shard)), 80)}, not a plain .safetensors file name`,
+        );
       const f = await lookup(shard);
       if (!f) throw new ShrinkrayError('missing_file', `${shard}: named in ${INDEX_FILE} but not found in ${where}`);
       shardFiles.push(f);
     }
-    return { ref, format: 'safetensors', files: [...files, indexFile, ...shardFiles], weights: shards, index: { path: INDEX_FILE, weightMap }, listed: !!listing };
+    return {
+      ref,
+      format: 'safetensors',
+      files: [...files, indexFile, ...shardFiles],
+      weights: shards,
+      index: { path: INDEX_FILE, weightMap },
+      listed: !!listing,
+    };
   }
 
   if (listing) {
@@ -132,8 +154,7 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
   for (const path of ONNX_CANDIDATES) {
     const graph = await lookup(path);
     if (!graph) continue;
-    const data = (listing ? [...listing.keys()].filter((p) => p.startsWith(`${path}_data`)).sort() : [])
-      .map((p) => listing!.get(p)!);
+    const data = (listing ? [...listing.keys()].filter((p) => p.startsWith(`${path}_data`)).sort() : []).map((p) => listing!.get(p)!);
     if (!listing) {
       const probed = await probe(ref, `${path}_data`, o);
       if (probed) data.push(probed);
@@ -141,5 +162,8 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
     const weights = [graph, ...data];
     return { ref, format: 'onnx', files: [...files, ...weights], weights: weights.map((f) => f.path), listed: !!listing };
   }
-  throw new ShrinkrayError('missing_file', `${where} has no weights: no model.safetensors, no ${INDEX_FILE}, no shards, and no ONNX export (${ONNX_CANDIDATES.join(', ')})`);
+  throw new ShrinkrayError(
+    'missing_file',
+    `${where} has no weights: no model.safetensors, no ${INDEX_FILE}, no shards, and no ONNX export (${ONNX_CANDIDATES.join(', ')})`,
+  );
 }

@@ -27,7 +27,12 @@ export interface HubModelFiles {
   totalBytes: number;
 }
 
-export async function prepareHubModel(repo: string, revision: string | undefined, baseUrl: string | undefined, o: RetryOptions = {}): Promise<HubModelFiles> {
+export async function prepareHubModel(
+  repo: string,
+  revision: string | undefined,
+  baseUrl: string | undefined,
+  o: RetryOptions = {},
+): Promise<HubModelFiles> {
   const ref = hubRef(repo, revision, baseUrl);
   const plan = await discoverModelFiles(ref, o);
   const config = parseHfConfig(await fetchJsonObject(hubFileUrl(ref, 'config.json'), 'config.json', o), 'config.json');

@@ -11,7 +11,13 @@ import { printable, quoted } from './printable.ts';
  * Layout: [u64 N][N bytes of JSON, space padded][data region; offsets are relative to it].
  */
 export const DTYPE_BYTES: Readonly<Record<StoredDType, number>> = Object.freeze({
-  F32: 4, F16: 2, BF16: 2, I8: 1, U8: 1, I32: 4, I64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I8: 1,
+  U8: 1,
+  I32: 4,
+  I64: 8,
 });
 
 // The format's own limit; also keeps a garbage length from allocating gigabytes.
@@ -86,8 +92,13 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
     const tensor = `tensor ${quoted(name)}`;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad(src, `${tensor} has no description`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (!isDType(dtype)) throw bad(src, `${tensor} has unsupported dtype ${printable(String(JSON.stringify(dtype)), 40)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(src, `${tensor} has an invalid shape ${printable(String(JSON.stringify(shape)), 80)}`);
+    if (!isDType(dtype))
+      throw bad(
+        src,
+        `${tensor} has unsupported dtype ${printable(String(JSON.stringify(dtype)), 40)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`,
+      );
+    if (!Array.isArray(shape) || !shape.every(isCount))
+      throw bad(src, `${tensor} has an invalid shape ${printable(String(JSON.stringify(shape)), 80)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
       throw bad(src, `${tensor} has invalid data_offsets ${printable(String(JSON.stringify(offsets)), 80)}`);
     }
@@ -98,7 +109,10 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
       throw bad(src, `${tensor} (${dtype} [${shape.join(', ')}]) needs ${byteLength} bytes but its data_offsets span ${end - begin}`);
     }
     if (end > dataSize) {
-      throw bad(src, `${tensor} data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes; the file may be truncated)`);
+      throw bad(
+        src,
+        `${tensor} data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes; the file may be truncated)`,
+      );
     }
     spans.push([begin, end, name]);
     tensors.set(name, makeTensor(src, name, dtype, shape, dataStart + begin, byteLength));
@@ -117,11 +131,21 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
 }
 
 function makeTensor(
-  src: ByteSource, name: string, dtype: StoredDType, shape: readonly number[], fileOffset: number, byteLength: number,
+  src: ByteSource,
+  name: string,
+  dtype: StoredDType,
+  shape: readonly number[],
+  fileOffset: number,
+  byteLength: number,
 ): SafetensorsTensor {
   const readBytes = () => src.read(fileOffset, byteLength);
   return {
-    name, dtype, shape: Object.freeze([...shape]), byteLength, fileOffset, readBytes,
+    name,
+    dtype,
+    shape: Object.freeze([...shape]),
+    byteLength,
+    fileOffset,
+    readBytes,
     async read() {
       return decodeToFloat32(dtype, await readBytes());
     },
@@ -136,10 +160,14 @@ export function decodeToFloat32(dtype: StoredDType, bytes: Uint8Array): Float32A
       new Uint8Array(out.buffer).set(bytes);
       return out;
     }
-    case 'F16': return halfBytesToFloat32(bytes);
-    case 'BF16': return bf16BytesToFloat32(bytes);
-    case 'U8': return Float32Array.from(bytes);
-    case 'I8': return Float32Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    case 'F16':
+      return halfBytesToFloat32(bytes);
+    case 'BF16':
+      return bf16BytesToFloat32(bytes);
+    case 'U8':
+      return Float32Array.from(bytes);
+    case 'I8':
+      return Float32Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     case 'I32': {
       const copy = new Int32Array(bytes.byteLength / 4);
       new Uint8Array(copy.buffer).set(bytes);
@@ -174,7 +202,10 @@ export function encodeTensorData(e: SafetensorsEntry): Uint8Array {
   }
   const expected = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
   if (bytes.byteLength !== expected) {
-    throw new ShrinkrayError('bad_argument', `safetensors writer: tensor '${e.name}' (${e.dtype} [${e.shape.join(', ')}]) needs ${expected} bytes, got ${bytes.byteLength}`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `safetensors writer: tensor '${e.name}' (${e.dtype} [${e.shape.join(', ')}]) needs ${expected} bytes, got ${bytes.byteLength}`,
+    );
   }
   return bytes;
 }

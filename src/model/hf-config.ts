@@ -1,7 +1,12 @@
 import { ShrinkrayError } from '../errors.ts';
 import { printable, quoted } from '../formats/printable.ts';
 import {
-  checkModelConfig, SUPPORTED_ARCHITECTURES, type ArchitectureName, type ConfigFieldNames, type ModelConfig, type ModelFamily,
+  checkModelConfig,
+  SUPPORTED_ARCHITECTURES,
+  type ArchitectureName,
+  type ConfigFieldNames,
+  type ModelConfig,
+  type ModelFamily,
 } from './config.ts';
 
 /**
@@ -17,9 +22,18 @@ const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos:
 
 /** config.json's names for the fields checkModelConfig checks. */
 const HF_CONFIG_FIELDS: ConfigFieldNames = Object.freeze({
-  hiddenSize: 'hidden_size', intermediateSize: 'intermediate_size', numLayers: 'num_hidden_layers', numHeads: 'num_attention_heads',
-  numKvHeads: 'num_key_value_heads', headDim: 'head_dim', vocabSize: 'vocab_size', maxPositionEmbeddings: 'max_position_embeddings',
-  rmsNormEps: 'rms_norm_eps', ropeTheta: 'rope_theta', bosTokenId: 'bos_token_id', eosTokenId: 'eos_token_id',
+  hiddenSize: 'hidden_size',
+  intermediateSize: 'intermediate_size',
+  numLayers: 'num_hidden_layers',
+  numHeads: 'num_attention_heads',
+  numKvHeads: 'num_key_value_heads',
+  headDim: 'head_dim',
+  vocabSize: 'vocab_size',
+  maxPositionEmbeddings: 'max_position_embeddings',
+  rmsNormEps: 'rms_norm_eps',
+  ropeTheta: 'rope_theta',
+  bosTokenId: 'bos_token_id',
+  eosTokenId: 'eos_token_id',
 });
 
 /** A config value as an error shows it: JSON, escaped and cut, since the file may hold anything. */
@@ -30,8 +44,7 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
-  const badConfig = (field: string, problem: string) =>
-    new ShrinkrayError('bad_config', `${fileName}: field '${field}' ${problem}`);
+  const badConfig = (field: string, problem: string) => new ShrinkrayError('bad_config', `${fileName}: field '${field}' ${problem}`);
   if (!isObject(json)) throw new ShrinkrayError('bad_config', `${fileName}: expected a JSON object`);
 
   const architectures = json.architectures;
@@ -40,8 +53,10 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   }
   const architecture = architectures[0];
   if (!Object.hasOwn(SUPPORTED_ARCHITECTURES, architecture)) {
-    throw new ShrinkrayError('unsupported_architecture',
-      `${fileName}: architecture ${quoted(architecture, 80)} is not supported; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`);
+    throw new ShrinkrayError(
+      'unsupported_architecture',
+      `${fileName}: architecture ${quoted(architecture, 80)} is not supported; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`,
+    );
   }
   const arch = architecture as ArchitectureName;
   const family = SUPPORTED_ARCHITECTURES[arch];
@@ -54,7 +69,8 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
     return v;
   };
   const positiveNumber = (field: string, value: unknown): number => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw badConfig(field, `must be a positive number, got ${shown(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      throw badConfig(field, `must be a positive number, got ${shown(value)}`);
     return value;
   };
   const flag = (field: string, fallback: boolean): boolean => {
@@ -63,14 +79,16 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
     return v;
   };
   const tokenId = (field: string, value: unknown): number => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw badConfig(field, `must be a token id, got ${shown(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+      throw badConfig(field, `must be a token id, got ${shown(value)}`);
     return value;
   };
 
   const hiddenSize = positiveInt('hidden_size');
   const numHeads = positiveInt('num_attention_heads');
   const numKvHeads = positiveInt('num_key_value_heads', numHeads);
-  if (json.head_dim == null && hiddenSize % numHeads !== 0) throw badConfig('num_attention_heads', `(${numHeads}) must divide hidden_size (${hiddenSize})`);
+  if (json.head_dim == null && hiddenSize % numHeads !== 0)
+    throw badConfig('num_attention_heads', `(${numHeads}) must divide hidden_size (${hiddenSize})`);
   const headDim = positiveInt('head_dim', json.head_dim == null ? hiddenSize / numHeads : undefined);
 
   const act = json.hidden_act ?? 'silu';
@@ -85,30 +103,35 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   }
   if (family === 'llama' && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
   // Llama's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
-  if (family === 'llama' && flag('attention_bias', false)) throw badConfig('attention_bias', 'true is not supported for Llama (o_proj bias)');
+  if (family === 'llama' && flag('attention_bias', false))
+    throw badConfig('attention_bias', 'true is not supported for Llama (o_proj bias)');
 
   const eosRaw = json.eos_token_id === undefined ? defaults.eos : json.eos_token_id;
   const eosList = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
   const bosRaw = json.bos_token_id === undefined ? defaults.bos : json.bos_token_id;
 
-  return checkModelConfig({
-    architecture: arch,
-    family,
-    hiddenSize,
-    intermediateSize: positiveInt('intermediate_size'),
-    numLayers: positiveInt('num_hidden_layers'),
-    numHeads,
-    numKvHeads,
-    headDim,
-    vocabSize: positiveInt('vocab_size'),
-    maxPositionEmbeddings: positiveInt('max_position_embeddings', defaults.maxPositions),
-    rmsNormEps: positiveNumber('rms_norm_eps', json.rms_norm_eps ?? 1e-6),
-    ropeTheta: positiveNumber('rope_theta', json.rope_theta ?? ropeParams.rope_theta ?? 10000),
-    tieWordEmbeddings: flag('tie_word_embeddings', false),
-    attentionBias: family === 'qwen2',
-    bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
-    eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
-  }, fileName, HF_CONFIG_FIELDS);
+  return checkModelConfig(
+    {
+      architecture: arch,
+      family,
+      hiddenSize,
+      intermediateSize: positiveInt('intermediate_size'),
+      numLayers: positiveInt('num_hidden_layers'),
+      numHeads,
+      numKvHeads,
+      headDim,
+      vocabSize: positiveInt('vocab_size'),
+      maxPositionEmbeddings: positiveInt('max_position_embeddings', defaults.maxPositions),
+      rmsNormEps: positiveNumber('rms_norm_eps', json.rms_norm_eps ?? 1e-6),
+      ropeTheta: positiveNumber('rope_theta', json.rope_theta ?? ropeParams.rope_theta ?? 10000),
+      tieWordEmbeddings: flag('tie_word_embeddings', false),
+      attentionBias: family === 'qwen2',
+      bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
+      eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
+    },
+    fileName,
+    HF_CONFIG_FIELDS,
+  );
 }
 
 /** The config.json transformers (Python and JS) needs to load the model. */

@@ -31,7 +31,8 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
   const indexSource = await open(MODEL_FILES.weightIndex);
   if (!indexSource) {
     const src = await open(MODEL_FILES.weights);
-    if (!src) throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.weights)}: the model has neither it nor ${MODEL_FILES.weightIndex}`);
+    if (!src)
+      throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.weights)}: the model has neither it nor ${MODEL_FILES.weightIndex}`);
     const st = await readSafetensors(src);
     const sourceOf = new Map([...st.tensors.keys()].map((name) => [name, src]));
     return { tensors: new Map(st.tensors), files: [src.name], sourceOf, where: src.name };
@@ -47,7 +48,10 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
   const shards = [...new Set(entries.map(([, shard]) => shard))];
   for (const shard of shards) {
     if (!isShardName(shard)) {
-      throw new ShrinkrayError('bad_file', `${indexName}: invalid shard file name ${printable(String(JSON.stringify(shard)), 80)}; expected a plain *.safetensors file name beside it`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${indexName}: invalid shard file name ${printable(String(JSON.stringify(shard)), 80)}; expected a plain *.safetensors file name beside it`,
+      );
     }
   }
   const tensors = new Map<string, SafetensorsTensor>();
@@ -65,7 +69,8 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
       sourceOf.set(name, src);
     }
     for (const [name, s] of entries) {
-      if (s === shard && !st.tensors.has(name)) throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor ${quoted(name)} that ${MODEL_FILES.weightIndex} places there`);
+      if (s === shard && !st.tensors.has(name))
+        throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor ${quoted(name)} that ${MODEL_FILES.weightIndex} places there`);
     }
   }
   return { tensors, files, sourceOf, where: `${indexName} shards` };
@@ -88,9 +93,13 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   const required = requiredTensors(config);
   for (const [name, shape] of required) {
     const t = weights.tensors.get(name);
-    if (!t) throw new ShrinkrayError('bad_file', `${weights.where}: missing tensor '${name}' [${shape.join(', ')}] that ${configName} requires`);
+    if (!t)
+      throw new ShrinkrayError('bad_file', `${weights.where}: missing tensor '${name}' [${shape.join(', ')}] that ${configName} requires`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new ShrinkrayError('bad_file', `${weights.where}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from ${configName}`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${weights.where}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from ${configName}`,
+      );
     }
   }
   const known = new Set(required.map(([name]) => name));
@@ -101,8 +110,10 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
     if (layer >= config.numLayers && (!deepest || layer > deepest.layer)) deepest = { layer, name };
   }
   if (deepest) {
-    throw new ShrinkrayError('bad_file',
-      `${weights.where}: holds decoder layers up to ${deepest.layer} (${quoted(deepest.name)}) but ${configName} says num_hidden_layers = ${config.numLayers}`);
+    throw new ShrinkrayError(
+      'bad_file',
+      `${weights.where}: holds decoder layers up to ${deepest.layer} (${quoted(deepest.name)}) but ${configName} says num_hidden_layers = ${config.numLayers}`,
+    );
   }
   return unused;
 }
@@ -119,8 +130,10 @@ export function weightFileBytes(weights: HfWeights): number {
  * config.json + weights -> a checked ModelIR; the config is also returned as JSON for
  * carrying over, with the names of the tensors the config does not use.
  */
-export async function openHfModel(open: OpenModelFile, display: DisplayName = asIs)
-  : Promise<{ ir: ModelIR; configJson: Record<string, unknown>; weights: HfWeights; unusedTensors: string[] }> {
+export async function openHfModel(
+  open: OpenModelFile,
+  display: DisplayName = asIs,
+): Promise<{ ir: ModelIR; configJson: Record<string, unknown>; weights: HfWeights; unusedTensors: string[] }> {
   const configName = display(MODEL_FILES.config);
   const configSource = await open(MODEL_FILES.config);
   if (!configSource) throw new ShrinkrayError('missing_file', `${configName}: the model has no ${MODEL_FILES.config}`);

@@ -13,7 +13,11 @@ export async function fileSource(path: string): Promise<ByteSource> {
   try {
     const info = await stat(path);
     // A device (/dev/zero), pipe or socket never ends or cannot be read at an offset; a folder is not a file.
-    if (!info.isFile()) throw new ShrinkrayError('bad_file', `${path}: ${info.isDirectory() ? 'is a folder' : 'not a regular file (a device, pipe or socket)'}, where a model file belongs`);
+    if (!info.isFile())
+      throw new ShrinkrayError(
+        'bad_file',
+        `${path}: ${info.isDirectory() ? 'is a folder' : 'not a regular file (a device, pipe or socket)'}, where a model file belongs`,
+      );
     size = info.size;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ShrinkrayError('missing_file', `${path}: no such file`, { cause: e });
@@ -25,12 +29,15 @@ export async function fileSource(path: string): Promise<ByteSource> {
     async read(offset, length) {
       checkRange(path, size, offset, length);
       const out = new Uint8Array(length);
-      const handle = await open(path, 'r').catch((e: unknown) => { throw fsError(e, path, 'the model file', 'bad_file'); });
+      const handle = await open(path, 'r').catch((e: unknown) => {
+        throw fsError(e, path, 'the model file', 'bad_file');
+      });
       try {
         let done = 0;
         while (done < length) {
           const { bytesRead } = await handle.read(out, done, length - done, offset + done);
-          if (bytesRead === 0) throw new ShrinkrayError('bad_file', `${path}: file shrank while reading (wanted ${length} bytes at ${offset})`);
+          if (bytesRead === 0)
+            throw new ShrinkrayError('bad_file', `${path}: file shrank while reading (wanted ${length} bytes at ${offset})`);
           done += bytesRead;
         }
       } finally {

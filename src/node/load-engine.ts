@@ -50,7 +50,10 @@ export async function loadEngine(dir: string): Promise<LoadedEngine> {
   const { display } = folderOpener(dir);
   const checked = withFiniteLogits(model, graph.kind === 'onnx' ? graph.name : display(MODEL_FILES.weights));
   return {
-    kind: graph.kind === 'onnx' ? 'onnx' : 'reference', model: checked, tokenizer, generationConfig: m.generationConfig,
+    kind: graph.kind === 'onnx' ? 'onnx' : 'reference',
+    model: checked,
+    tokenizer,
+    generationConfig: m.generationConfig,
     dispose: async () => {
       await stopTokenizer();
       await model.dispose();

@@ -3,9 +3,7 @@ import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { CausalLM, DecoderState } from '../model/causal-lm.ts';
 import { checkGraphFitsConfig } from './onnx-graph-check.ts';
-import {
-  createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions,
-} from './onnx-session.ts';
+import { createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions } from './onnx-session.ts';
 
 /** Where the graph's config came from, for messages when the two disagree. */
 export interface OnnxCausalLMOptions extends OnnxSessionOptions {
@@ -48,7 +46,12 @@ export class OnnxCausalLM implements CausalLM {
   }
 
   /** Creates the session, then checks the graph against `config` (layers, KV heads, head size, vocabulary) before any run. */
-  static async create(config: ModelConfig, model: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxCausalLMOptions = {}): Promise<OnnxCausalLM> {
+  static async create(
+    config: ModelConfig,
+    model: Uint8Array,
+    externalData: readonly ExternalDataFile[] = [],
+    opts: OnnxCausalLMOptions = {},
+  ): Promise<OnnxCausalLM> {
     const presentNames = Array.from({ length: config.numLayers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
     const { session, device, summary } = await createOnnxSession(model, externalData, { gpuOutputs: presentNames, ...opts });
     try {
@@ -72,9 +75,17 @@ export class OnnxCausalLM implements CausalLM {
     const n = tokens.length;
     const total = s.length + n;
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [1, n]),
+      input_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(tokens, (t) => BigInt(t)),
+        [1, n],
+      ),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(s.length + i)), [1, n]),
+      position_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: n }, (_, i) => BigInt(s.length + i)),
+        [1, n],
+      ),
     };
     // Graphs we build take num_logits_to_keep (0: logits of every new position); others may not.
     if (this.keepsLogits) feeds.num_logits_to_keep = new ort.Tensor('int64', new BigInt64Array([0n]), []);
@@ -88,7 +99,9 @@ export class OnnxCausalLM implements CausalLM {
     try {
       out = await this.session.run(feeds);
     } catch (e) {
-      throw new ShrinkrayError('runtime_error', `onnxruntime-web (${this.device}) failed to run the decoder: ${errorText(e)}`, { cause: e });
+      throw new ShrinkrayError('runtime_error', `onnxruntime-web (${this.device}) failed to run the decoder: ${errorText(e)}`, {
+        cause: e,
+      });
     }
     const past: Record<string, ort.Tensor> = {};
     for (let l = 0; l < c.numLayers; l++) {
@@ -104,8 +117,11 @@ export class OnnxCausalLM implements CausalLM {
     const logits = out.logits!;
     const data = (logits.location === 'cpu' ? logits.data : await logits.getData(true)) as Float32Array;
     if (!(data instanceof Float32Array) || data.length !== n * c.vocabSize) {
-      throw new ShrinkrayError('bad_file', `the graph returned ${data.length} logits (dims [${logits.dims.join(', ')}]) for ${n} tokens; ` +
-        `a vocabulary of ${c.vocabSize} (config.json vocab_size) needs ${n * c.vocabSize}`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `the graph returned ${data.length} logits (dims [${logits.dims.join(', ')}]) for ${n} tokens; ` +
+          `a vocabulary of ${c.vocabSize} (config.json vocab_size) needs ${n * c.vocabSize}`,
+      );
     }
     return data; // [n, vocab]
   }
@@ -125,13 +141,17 @@ export class OnnxCausalLM implements CausalLM {
     const c = this.config;
     if (tokens.length === 0) throw new ShrinkrayError('bad_argument', 'forward needs at least one token');
     if (s.length + tokens.length > c.maxPositionEmbeddings) {
-      throw new ShrinkrayError('bad_argument',
-        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`,
+      );
     }
     tokens.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-        throw new ShrinkrayError('bad_argument',
-          `token id ${id} (input position ${s.length + i}) is outside the vocabulary [0, ${c.vocabSize}) of config.json vocab_size`);
+        throw new ShrinkrayError(
+          'bad_argument',
+          `token id ${id} (input position ${s.length + i}) is outside the vocabulary [0, ${c.vocabSize}) of config.json vocab_size`,
+        );
       }
     });
   }
@@ -143,7 +163,10 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /** Browser-friendly entry: the model's bytes (and external data) are already in memory. */
 export function createOnnxCausalLM(
-  config: ModelConfig, modelBytes: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxCausalLMOptions = {},
+  config: ModelConfig,
+  modelBytes: Uint8Array,
+  externalData: readonly ExternalDataFile[] = [],
+  opts: OnnxCausalLMOptions = {},
 ): Promise<OnnxCausalLM> {
   return OnnxCausalLM.create(config, modelBytes, externalData, opts);
 }

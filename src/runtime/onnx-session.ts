@@ -68,7 +68,9 @@ function configureEnv(opts: OnnxSessionOptions): void {
 
 /** Checks the model's structure (clear 'bad_file' errors), then creates the session. */
 export async function createOnnxSession(
-  model: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxSessionOptions = {},
+  model: Uint8Array,
+  externalData: readonly ExternalDataFile[] = [],
+  opts: OnnxSessionOptions = {},
 ): Promise<OnnxSession> {
   const fileName = opts.fileName ?? 'model.onnx';
   const summary = inspectOnnx(model, fileName);
@@ -76,7 +78,10 @@ export async function createOnnxSession(
     const file = externalData.find((e) => e.path === location);
     if (!file) throw new ShrinkrayError('missing_file', `${fileName} keeps its weights in '${location}', which was not provided`);
     if (file.data.byteLength < needed) {
-      throw new ShrinkrayError('bad_file', `${location} holds ${file.data.byteLength} bytes; ${fileName} needs at least ${needed} (truncated?)`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${location} holds ${file.data.byteLength} bytes; ${fileName} needs at least ${needed} (truncated?)`,
+      );
     }
   }
   configureEnv(opts);
@@ -97,8 +102,11 @@ export async function createOnnxSession(
       // Not the file's fault: wasm32 caps onnxruntime's heap at 4 GiB, and loading needs the
       // weights about twice.
       const mb = (model.byteLength + externalData.reduce((s, f) => s + f.data.byteLength, 0)) / 1e6;
-      throw new ShrinkrayError('runtime_error',
-        `onnxruntime-web (${device}) ran out of memory loading ${fileName} (${mb.toFixed(0)} MB of model): ${why}`, { cause: e });
+      throw new ShrinkrayError(
+        'runtime_error',
+        `onnxruntime-web (${device}) ran out of memory loading ${fileName} (${mb.toFixed(0)} MB of model): ${why}`,
+        { cause: e },
+      );
     }
     throw new ShrinkrayError('bad_file', `onnxruntime-web (${device}) could not load ${fileName}: ${why}`, { cause: e });
   }

@@ -21,7 +21,10 @@ export interface PerplexityResult {
 
 /** Split on the separator, strip each document, drop the empty ones. */
 export function splitDocuments(text: string): string[] {
-  return text.split(DOCUMENT_SEPARATOR).map((d) => d.trim()).filter((d) => d.length > 0);
+  return text
+    .split(DOCUMENT_SEPARATOR)
+    .map((d) => d.trim())
+    .filter((d) => d.length > 0);
 }
 
 /** −log softmax(row)[target], computed in float64.  row: [vocab] */

@@ -80,8 +80,10 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
   // files come before its weights, which are only opened, lazily.
   const onnx = await open(MODEL_FILES.onnxModel);
   if (!onnx && !o.onnxOnly && !(await open(MODEL_FILES.weights)) && !(await open(MODEL_FILES.weightIndex))) {
-    throw new ShrinkrayError('missing_file',
-      `${o.where} holds neither ${MODEL_FILES.onnxModel} (a compressed model) nor ${MODEL_FILES.weights} (an imported one)`);
+    throw new ShrinkrayError(
+      'missing_file',
+      `${o.where} holds neither ${MODEL_FILES.onnxModel} (a compressed model) nor ${MODEL_FILES.weights} (an imported one)`,
+    );
   }
   const configJson = await readJsonSource(await need(MODEL_FILES.config));
   const config = parseHfConfig(configJson, display(MODEL_FILES.config));
@@ -109,7 +111,10 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
 
 /** tokenizer.json with tokenizer_config.json; chat_template.jinja supplies the template when the config has none, as transformers does. */
 async function readTokenizerParts(
-  open: OpenModelFile, need: (path: string) => Promise<ByteSource>, display: DisplayName, config: ModelConfig,
+  open: OpenModelFile,
+  need: (path: string) => Promise<ByteSource>,
+  display: DisplayName,
+  config: ModelConfig,
 ): Promise<TokenizerParts> {
   const tokenizerJson = await readJsonSource(await need(MODEL_FILES.tokenizer));
   const configSource = await open(MODEL_FILES.tokenizerConfig);
@@ -120,7 +125,10 @@ async function readTokenizerParts(
     chatTemplate = display(MODEL_FILES.chatTemplate);
     // UTF-8 takes at most 4 bytes a character: a larger file cannot be within the budget, so it is not read.
     if (templateSource.size > 4 * TOKENIZER_BUDGET.templateChars) {
-      throw new ShrinkrayError('bad_file', `${chatTemplate}: ${templateSource.size} bytes is above the ${TOKENIZER_BUDGET.templateChars} characters a chat template may have`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${chatTemplate}: ${templateSource.size} bytes is above the ${TOKENIZER_BUDGET.templateChars} characters a chat template may have`,
+      );
     }
     tokenizerConfig.chat_template = new TextDecoder().decode(await readAll(templateSource));
   }
@@ -135,12 +143,16 @@ async function readTokenizerParts(
  * than its graph needs costs nothing, and one that cannot hold them fails before any read.
  */
 async function readOnnxGraph(
-  src: ByteSource, need: (path: string) => Promise<ByteSource>, display: DisplayName, config: ModelConfig,
+  src: ByteSource,
+  need: (path: string) => Promise<ByteSource>,
+  display: DisplayName,
+  config: ModelConfig,
   onBytes?: (done: number, total: number) => void,
 ): Promise<OnnxGraph> {
   const name = display(MODEL_FILES.onnxModel);
   // A protobuf message, the graph included, cannot exceed 2 GiB: anything larger is not a model onnxruntime loads.
-  if (src.size > MAX_GRAPH_BYTES) throw new ShrinkrayError('bad_file', `${name}: ${src.size} bytes is above the 2 GiB a protobuf graph may have`);
+  if (src.size > MAX_GRAPH_BYTES)
+    throw new ShrinkrayError('bad_file', `${name}: ${src.size} bytes is above the 2 GiB a protobuf graph may have`);
   const model = await readAll(src);
   const summary = inspectOnnx(model, name);
   checkGraphFitsConfig(summary, config, name, display(MODEL_FILES.config));
@@ -148,7 +160,10 @@ async function readOnnxGraph(
   for (const [location, end] of summary.externalFiles) {
     const data = await need(onnxDataPath(location));
     if (data.size < end) {
-      throw new ShrinkrayError('bad_file', `${display(onnxDataPath(location))} holds ${data.size} bytes; ${name} needs at least ${end} (truncated?)`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${display(onnxDataPath(location))} holds ${data.size} bytes; ${name} needs at least ${end} (truncated?)`,
+      );
     }
     files.push({ location, data, end, ranges: mergeRanges(summary.externalRanges.get(location) ?? []) });
   }
@@ -173,7 +188,10 @@ async function readOnnxGraph(
 
 /** Byte ranges [offset, offset + length), sorted and with overlaps merged. */
 function mergeRanges(ranges: readonly { offset: number; length: number }[]): [number, number][] {
-  const sorted = ranges.map((r): [number, number] => [r.offset, r.offset + r.length]).filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  const sorted = ranges
+    .map((r): [number, number] => [r.offset, r.offset + r.length])
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
   for (const [a, b] of sorted) {
     const last = out[out.length - 1];

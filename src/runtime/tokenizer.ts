@@ -55,7 +55,11 @@ export interface TokenizerFileNames {
   chatTemplate: string;
 }
 
-const DEFAULT_NAMES: TokenizerFileNames = { tokenizer: 'tokenizer.json', tokenizerConfig: 'tokenizer_config.json', chatTemplate: 'tokenizer_config.json' };
+const DEFAULT_NAMES: TokenizerFileNames = {
+  tokenizer: 'tokenizer.json',
+  tokenizerConfig: 'tokenizer_config.json',
+  chatTemplate: 'tokenizer_config.json',
+};
 
 /**
  * The model's tokenizer, built from tokenizer.json + tokenizer_config.json with
@@ -80,14 +84,21 @@ export class TextTokenizer implements ModelTokenizer {
    * config's bos_token/eos_token fill in what it lacks.
    */
   constructor(
-    tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>, config?: ModelConfig | null, names: Partial<TokenizerFileNames> = {},
+    tokenizerJson: Record<string, unknown>,
+    tokenizerConfig: Record<string, unknown>,
+    config?: ModelConfig | null,
+    names: Partial<TokenizerFileNames> = {},
   ) {
     this.names = { ...DEFAULT_NAMES, ...names };
     this.vocabSize = config?.vocabSize ?? null;
     try {
       this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
     } catch (e) {
-      throw new ShrinkrayError('bad_file', `${this.names.tokenizer} could not be loaded: ${printable(String((e as Error)?.message ?? e), 300)}`, { cause: e });
+      throw new ShrinkrayError(
+        'bad_file',
+        `${this.names.tokenizer} could not be loaded: ${printable(String((e as Error)?.message ?? e), 300)}`,
+        { cause: e },
+      );
     }
     for (const key of SPECIAL_TOKEN_KEYS) {
       const token = tokenFromConfig(tokenizerConfig, key);
@@ -111,20 +122,30 @@ export class TextTokenizer implements ModelTokenizer {
   /** Token ids of `text`, with BOS in front when asked and the model has one; ids beyond the model's vocabulary are an error naming tokenizer.json. */
   encode(text: string, opts: { addBos?: boolean } = {}): number[] {
     if (text.length > TOKENIZER_BUDGET.encodeChars) {
-      throw new ShrinkrayError('bad_argument', `a text of ${text.length} characters is above the ${TOKENIZER_BUDGET.encodeChars} one tokenizer call takes; split it`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `a text of ${text.length} characters is above the ${TOKENIZER_BUDGET.encodeChars} one tokenizer call takes; split it`,
+      );
     }
     let ids: number[];
     try {
       ids = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
     } catch (e) {
-      throw new ShrinkrayError('bad_file', `${this.names.tokenizer} failed to encode the text: ${printable(String((e as Error)?.message ?? e), 300)}`, { cause: e });
+      throw new ShrinkrayError(
+        'bad_file',
+        `${this.names.tokenizer} failed to encode the text: ${printable(String((e as Error)?.message ?? e), 300)}`,
+        { cause: e },
+      );
     }
     if (this.vocabSize !== null) {
       const at = ids.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < this.vocabSize!));
       if (at >= 0) {
         const piece = this.tokenizer.id_to_token(ids[at]!) ?? '?';
-        throw new ShrinkrayError('bad_file', `${this.names.tokenizer} encodes the text's token ${at} as id ${ids[at]} (${JSON.stringify(printable(piece, 40))}), ` +
-          `outside the model's vocabulary of ${this.vocabSize} (config.json vocab_size)`);
+        throw new ShrinkrayError(
+          'bad_file',
+          `${this.names.tokenizer} encodes the text's token ${at} as id ${ids[at]} (${JSON.stringify(printable(piece, 40))}), ` +
+            `outside the model's vocabulary of ${this.vocabSize} (config.json vocab_size)`,
+        );
       }
     }
     return opts.addBos && this.bosTokenId !== null ? [this.bosTokenId, ...ids] : ids;
@@ -136,7 +157,11 @@ export class TextTokenizer implements ModelTokenizer {
     try {
       return this.tokenizer.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? true });
     } catch (e) {
-      throw new ShrinkrayError('bad_file', `${this.names.tokenizer} failed to decode token ids: ${printable(String((e as Error)?.message ?? e), 300)}`, { cause: e });
+      throw new ShrinkrayError(
+        'bad_file',
+        `${this.names.tokenizer} failed to decode token ids: ${printable(String((e as Error)?.message ?? e), 300)}`,
+        { cause: e },
+      );
     }
   }
 

@@ -46,10 +46,7 @@ export async function collectGarbage(db: StoreDb, opts: GcOptions): Promise<Garb
     const sessions = opts.sessions;
     const ownerAlive = sessions !== undefined && s.owner !== undefined && sessions.live.has(s.owner);
     const ownerGone = sessions !== undefined && !ownerAlive && s.updatedAt < sessions.at;
-    const stale = ownerAlive ? false
-      : s.resumable ? age >= resumableMaxAge
-      : sessions !== undefined ? ownerGone
-      : age >= orphanAfter;
+    const stale = ownerAlive ? false : s.resumable ? age >= resumableMaxAge : sessions !== undefined ? ownerGone : age >= orphanAfter;
     if (stale && !opts.live.has(s.stageKey) && !keep.has(s.fileId)) {
       await staging.delete(s.stageKey);
       report.stagesDeleted++;

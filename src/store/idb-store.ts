@@ -100,9 +100,21 @@ export class IdbModelStore implements ModelStore {
     if (!record) {
       const now = Date.now();
       record = {
-        stageKey, fileId: newFileId(), name: o.name, chunkBytes: this.chunkBytes, chunksStored: 0, storedBytes: 0,
-        hash: hash.state(), expectedSize: o.expectedSize, expectedSha256, resumable: o.resumable ?? false,
-        complete: false, meta: { ...o.meta }, createdAt: now, updatedAt: now, owner: this.sessionId,
+        stageKey,
+        fileId: newFileId(),
+        name: o.name,
+        chunkBytes: this.chunkBytes,
+        chunksStored: 0,
+        storedBytes: 0,
+        hash: hash.state(),
+        expectedSize: o.expectedSize,
+        expectedSha256,
+        resumable: o.resumable ?? false,
+        complete: false,
+        meta: { ...o.meta },
+        createdAt: now,
+        updatedAt: now,
+        owner: this.sessionId,
       };
       await this.db.put('staging', record);
     }
@@ -112,8 +124,14 @@ export class IdbModelStore implements ModelStore {
 
   async listStaged(): Promise<StagedFileInfo[]> {
     return (await this.db.getAll('staging')).map((s) => ({
-      stageKey: s.stageKey, fileId: s.fileId, name: s.name, storedBytes: s.storedBytes, expectedSize: s.expectedSize,
-      resumable: s.resumable, complete: s.complete, updatedAt: s.updatedAt,
+      stageKey: s.stageKey,
+      fileId: s.fileId,
+      name: s.name,
+      storedBytes: s.storedBytes,
+      expectedSize: s.expectedSize,
+      resumable: s.resumable,
+      complete: s.complete,
+      updatedAt: s.updatedAt,
     }));
   }
 
@@ -142,10 +160,13 @@ export class IdbModelStore implements ModelStore {
     const consumed: string[] = [];
     for (const f of manifest.files) {
       const rec = await files.get(f.fileId);
-      const problem = !rec ? 'is not stored (or was never finished)'
-        : rec.size !== f.size ? `has ${rec.size} bytes, the manifest says ${f.size}`
-        : rec.sha256 !== f.sha256 ? `has sha-256 ${rec.sha256}, the manifest says ${f.sha256}`
-        : undefined;
+      const problem = !rec
+        ? 'is not stored (or was never finished)'
+        : rec.size !== f.size
+          ? `has ${rec.size} bytes, the manifest says ${f.size}`
+          : rec.sha256 !== f.sha256
+            ? `has sha-256 ${rec.sha256}, the manifest says ${f.sha256}`
+            : undefined;
       if (problem) {
         tx.abort();
         await tx.done.catch(() => undefined);
@@ -197,7 +218,13 @@ export class IdbModelStore implements ModelStore {
     for (const s of await this.db.getAll('staging')) if (!sizes.has(s.fileId)) stagedBytes += s.storedBytes;
     const modelBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
     const estimate = await estimateStorage();
-    return { modelBytes, stagedBytes, usage: estimate?.usage, quota: estimate?.quota, persisted: estimate ? await isPersisted() : undefined };
+    return {
+      modelBytes,
+      stagedBytes,
+      usage: estimate?.usage,
+      quota: estimate?.quota,
+      persisted: estimate ? await isPersisted() : undefined,
+    };
   }
 
   async collectGarbage(opts: Omit<GcOptions, 'live' | 'sessions'> = {}): Promise<GarbageReport> {

@@ -101,5 +101,9 @@ export async function quotaError(name: string, written: number, cause: unknown, 
   const staged = kept
     ? `the ${mb(written)} stored and checked so far are kept: free some space and start it again to resume`
     : 'what was staged for it was deleted';
-  return new ShrinkrayError('quota_exceeded', `storage is full while writing '${name}' after ${mb(written)}${figures}; ${staged}; stored models are intact`, { cause });
+  return new ShrinkrayError(
+    'quota_exceeded',
+    `storage is full while writing '${name}' after ${mb(written)}${figures}; ${staged}; stored models are intact`,
+    { cause },
+  );
 }

@@ -22,7 +22,11 @@ export interface ChatModel {
 
 /** `announce` (the worker's postMessage) reports each tokenizer call to the page's watchdog (tokenizer-watchdog.ts). */
 export async function loadChatModel(
-  store: ModelStore, modelId: string, options: LoadOptions, onProgress?: ProgressCallback, announce?: (m: WatchdogMessage) => void,
+  store: ModelStore,
+  modelId: string,
+  options: LoadOptions,
+  onProgress?: ProgressCallback,
+  announce?: (m: WatchdogMessage) => void,
 ): Promise<ChatModel> {
   const started = performance.now();
   const manifest = await getManifest(store, modelId);
@@ -31,21 +35,34 @@ export async function loadChatModel(
     onBytes: (done, total) => onProgress?.({ stage: 'load', done, total }),
   });
   const { graph } = m;
-  const onnx = graph.kind === 'onnx' ? graph : {
-    name: MODEL_FILES.onnxModel,
-    externalData: [],
-    model: (await buildOnnxDecoder(graph.ir, { onProgress: (p) => onProgress?.({ stage: 'load', done: p.done, total: p.total }) })).model,
-  };
+  const onnx =
+    graph.kind === 'onnx'
+      ? graph
+      : {
+          name: MODEL_FILES.onnxModel,
+          externalData: [],
+          model: (await buildOnnxDecoder(graph.ir, { onProgress: (p) => onProgress?.({ stage: 'load', done: p.done, total: p.total }) }))
+            .model,
+        };
   const lm = await createOnnxCausalLM(m.config, onnx.model, onnx.externalData, {
-    fileName: `${modelId}/${onnx.name}`, configName: `${modelId}/${m.configName}`, device: options.device, numThreads: options.threads,
+    fileName: `${modelId}/${onnx.name}`,
+    configName: `${modelId}/${m.configName}`,
+    device: options.device,
+    numThreads: options.threads,
   });
   const raw = m.tokenizer!;
   const tokenizer = announce && raw instanceof TextTokenizer ? watchTokenizer(raw, raw.names, announce) : raw;
   return {
-    lm, tokenizer,
+    lm,
+    tokenizer,
     info: {
-      id: modelId, format: graph.kind === 'onnx' ? 'onnx' : 'safetensors', device: lm.device, threads: ort.env.wasm.numThreads ?? 1,
-      vocabSize: m.config.vocabSize, contextLength: m.config.maxPositionEmbeddings, hasChatTemplate: tokenizer.hasChatTemplate,
+      id: modelId,
+      format: graph.kind === 'onnx' ? 'onnx' : 'safetensors',
+      device: lm.device,
+      threads: ort.env.wasm.numThreads ?? 1,
+      vocabSize: m.config.vocabSize,
+      contextLength: m.config.maxPositionEmbeddings,
+      hasChatTemplate: tokenizer.hasChatTemplate,
       loadMs: performance.now() - started,
     },
   };

@@ -4,8 +4,22 @@ import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
 import { guardWorker } from './tokenizer-watchdog.ts';
 import type {
-  ChatWorkerApi, CompressWorkerApi, GenerateRequest, GenerateSummary, HubModelRequest, HubPreflight, LoadedModelInfo, LoadOptions,
-  LocalFile, LocalImportKind, ModelEvaluation, PerplexitySummary, Progress, StoredModelInfo, TokenPiece, WorkerOptions,
+  ChatWorkerApi,
+  CompressWorkerApi,
+  GenerateRequest,
+  GenerateSummary,
+  HubModelRequest,
+  HubPreflight,
+  LoadedModelInfo,
+  LoadOptions,
+  LocalFile,
+  LocalImportKind,
+  ModelEvaluation,
+  PerplexitySummary,
+  Progress,
+  StoredModelInfo,
+  TokenPiece,
+  WorkerOptions,
 } from './protocol.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { StoreUsage } from '../store/store-types.ts';
@@ -134,14 +148,20 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
     const worker = new Worker(new URL('./chat.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-chat' });
     const api = Comlink.wrap<ChatWorkerApi>(worker);
     let kill!: (e: Error) => void;
-    const dead = new Promise<never>((_, reject) => { kill = reject; });
+    const dead = new Promise<never>((_, reject) => {
+      kill = reject;
+    });
     dead.catch(() => undefined); // observed by the calls that race it; none may be waiting
-    const stopWatching = guardWorker(worker, (error) => {
-      stopWatching();
-      worker.terminate();
-      kill(error);
-      current = start();
-    }, tokenizerBudgetMs);
+    const stopWatching = guardWorker(
+      worker,
+      (error) => {
+        stopWatching();
+        worker.terminate();
+        kill(error);
+        current = start();
+      },
+      tokenizerBudgetMs,
+    );
     return { worker, api, ready: api.configure(workerOptions), dead };
   };
   let current = start();
@@ -153,7 +173,8 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
   return {
     load: (modelId, o = {}) => run((api) => api.load(modelId, { device: o.device, threads: o.threads }, proxied(o.onProgress))),
     generate: (request, o = {}) => run((api) => withSignal(o.signal, (port) => api.generate(request, proxied(o.onToken), port))),
-    evaluate: (text, o = {}) => run((api) => withSignal(o.signal, (port) => api.evaluate(text, { maxDocs: o.maxDocs }, proxied(o.onProgress), port))),
+    evaluate: (text, o = {}) =>
+      run((api) => withSignal(o.signal, (port) => api.evaluate(text, { maxDocs: o.maxDocs }, proxied(o.onProgress), port))),
     unload: () => run((api) => api.unload()),
     terminate: () => current.worker.terminate(),
   };

@@ -26,9 +26,19 @@ export const HUB_REPOS = Object.freeze({
 });
 
 const CONFIG = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 256, intermediate_size: 512,
-  num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 2048,
-  max_position_embeddings: 256, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, torch_dtype: 'float32',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 256,
+  intermediate_size: 512,
+  num_hidden_layers: 1,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 2048,
+  max_position_embeddings: 256,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+  torch_dtype: 'float32',
 };
 
 /** A chat template for the stories model, as a separate chat_template.jinja (transformers reads it when tokenizer_config.json has none). */
@@ -54,7 +64,10 @@ async function put(root: string, repo: string, file: string, bytes: Uint8Array |
 /** Every tensor a config.json of this shape requires (the tensor table), fp32 [out, in], small seeded values. */
 export function syntheticTensors(configJson: Record<string, unknown>): SafetensorsEntry[] {
   return modelTensors(parseHfConfig(configJson, 'config.json')).map((t, i) => {
-    const v = syntheticFloats(t.shape.reduce((a, b) => a * b, 1), 1 + i);
+    const v = syntheticFloats(
+      t.shape.reduce((a, b) => a * b, 1),
+      1 + i,
+    );
     for (let j = 0; j < v.length; j++) v[j] = v[j]! * 0.05;
     return { name: t.name, dtype: 'F32', shape: [...t.shape], data: v };
   });
@@ -78,7 +91,9 @@ export async function writeHubFixtures(root: string, storiesDir?: string): Promi
   const all = syntheticTensors(shardedConfig);
   const shardA = all.filter((t) => t.name === 'model.embed_tokens.weight');
   const shardB = all.filter((t) => t.name !== 'model.embed_tokens.weight');
-  const weightMap = Object.fromEntries(all.map((t) => [t.name, shardA.includes(t) ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors']));
+  const weightMap = Object.fromEntries(
+    all.map((t) => [t.name, shardA.includes(t) ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors']),
+  );
   const index = { metadata: { total_size: all.reduce((s, t) => s + t.data.byteLength, 0) }, weight_map: weightMap };
   for (const repo of [HUB_REPOS.sharded, HUB_REPOS.missingShard]) {
     await put(root, repo, 'config.json', json(shardedConfig));
@@ -89,12 +104,21 @@ export async function writeHubFixtures(root: string, storiesDir?: string): Promi
 
   // A header length that fits, followed by bytes that are not JSON.
   const good = safetensorsHeader([{ name: 'w', dtype: 'F32', shape: [64] }]);
-  const bad = concatBytes([good.subarray(0, 8), new TextEncoder().encode('{"w": {"dtype": "F32", "shape": [64], "data_offs'.padEnd(good.byteLength - 8, '#')), new Uint8Array(256)]);
+  const bad = concatBytes([
+    good.subarray(0, 8),
+    new TextEncoder().encode('{"w": {"dtype": "F32", "shape": [64], "data_offs'.padEnd(good.byteLength - 8, '#')),
+    new Uint8Array(256),
+  ]);
   await put(root, HUB_REPOS.badHeader, 'config.json', config);
   await put(root, HUB_REPOS.badHeader, 'model.safetensors', bad);
 
   await put(root, HUB_REPOS.onnxOnly, 'config.json', config);
-  await put(root, HUB_REPOS.onnxOnly, 'onnx/model.onnx', concatBytes([new Uint8Array([0x08, 0x07]), new Uint8Array(new Float32Array(syntheticFloats(4096, 7)).buffer)]));
+  await put(
+    root,
+    HUB_REPOS.onnxOnly,
+    'onnx/model.onnx',
+    concatBytes([new Uint8Array([0x08, 0x07]), new Uint8Array(new Float32Array(syntheticFloats(4096, 7)).buffer)]),
+  );
 
   // Refused before any weight byte: an architecture we cannot run, and weights short of what the config says.
   await put(root, HUB_REPOS.unsupportedArch, 'config.json', json({ ...CONFIG, architectures: ['GPT2LMHeadModel'], model_type: 'gpt2' }));

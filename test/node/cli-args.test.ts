@@ -83,7 +83,9 @@ describe('shrinkray argument parsing', () => {
     writeFileSync(blocker, 'not a folder');
     const r = await runCli(['import', STORIES_DIR, '--out', join(blocker, 'out')]); // mkdir under a file: ENOTDIR
     expect(r.code).toBe(1);
-    expect(expectOneLine(r)).toMatch(/^shrinkray import: --out .*a-file[\\/]out has a file where a folder belongs on its path \[bad_argument\]$/);
+    expect(expectOneLine(r)).toMatch(
+      /^shrinkray import: --out .*a-file[\\/]out has a file where a folder belongs on its path \[bad_argument\]$/,
+    );
   });
 
   it('a number option must be a number', async () => {

@@ -110,8 +110,15 @@ export function inspectOnnx(buf: Uint8Array, fileName: string): OnnxSummary {
   if (buf.byteLength === 0) fail('the file is empty');
   const top = fields(buf, 0, buf.byteLength, fail);
   const summary: OnnxSummary = {
-    irVersion: 0, opsets: [], inputs: [], outputs: [], inputInfo: [], outputInfo: [], initializers: 0,
-    externalFiles: new Map(), externalRanges: new Map(),
+    irVersion: 0,
+    opsets: [],
+    inputs: [],
+    outputs: [],
+    inputInfo: [],
+    outputInfo: [],
+    initializers: 0,
+    externalFiles: new Map(),
+    externalRanges: new Map(),
   };
   let graph: Field | undefined;
   for (const f of top) {
@@ -155,12 +162,14 @@ function valueInfo(buf: Uint8Array, f: Field, fail: Fail): OnnxValueInfo {
   info.elemType = first(tf, 1, 0)?.value ?? 0;
   const shape = first(tf, 2, 2);
   if (!shape) return info;
-  info.dims = fields(buf, shape.value, shape.end, fail).filter((d) => d.field === 1 && d.wire === 2).map((d) => {
-    const df = fields(buf, d.value, d.end, fail);
-    const value = first(df, 1, 0);
-    const param = first(df, 2, 2);
-    return value ? value.value : param ? text(buf, param) : '';
-  });
+  info.dims = fields(buf, shape.value, shape.end, fail)
+    .filter((d) => d.field === 1 && d.wire === 2)
+    .map((d) => {
+      const df = fields(buf, d.value, d.end, fail);
+      const value = first(df, 1, 0);
+      const param = first(df, 2, 2);
+      return value ? value.value : param ? text(buf, param) : '';
+    });
   return info;
 }
 
