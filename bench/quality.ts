@@ -36,18 +36,48 @@ const arg = (name: string, fallback: string) => {
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
 const DEFAULT_RECIPES = [
-  'fp32', 'fp16', 'int8',
-  'int4-g32', 'awq-int4-g32', 'gptq-int4-g32-classic', 'gptq-int4-g32',
-  'int4-g32-asym', 'awq-int4-g32-asym', 'gptq-int4-g32-asym-classic', 'gptq-int4-g32-asym', 'gptq-int4-g32-asym-act',
-  'int4-g64', 'awq-int4-g64', 'gptq-int4-g64',
-  'int3-g32-asym', 'awq-int3-g32-asym', 'gptq-int3-g32-asym-classic', 'gptq-int3-g32-asym',
-  'int2-g32-asym', 'gptq-int2-g32-asym',
-  'int4-g32+emb8', 'gptq-int4-g32+emb8', 'int4-g32+emb4',
-  'mag50', 'wanda50', 'sparsegpt50',
-  '2:4', 'wanda-2:4', 'sparsegpt-2:4',
-  'mag50+int4-g32', 'wanda50+gptq-int4-g32', 'sparsegpt50+gptq-int4-g32', '2:4+int8', 'sparsegpt-2:4+int8',
-  'ffn25 weight norms', 'ffn25 random', 'ffn25', 'ffn25+gptq-int4-g32',
-  'heads25 weight norms', 'heads25 random', 'heads25',
+  'fp32',
+  'fp16',
+  'int8',
+  'int4-g32',
+  'awq-int4-g32',
+  'gptq-int4-g32-classic',
+  'gptq-int4-g32',
+  'int4-g32-asym',
+  'awq-int4-g32-asym',
+  'gptq-int4-g32-asym-classic',
+  'gptq-int4-g32-asym',
+  'gptq-int4-g32-asym-act',
+  'int4-g64',
+  'awq-int4-g64',
+  'gptq-int4-g64',
+  'int3-g32-asym',
+  'awq-int3-g32-asym',
+  'gptq-int3-g32-asym-classic',
+  'gptq-int3-g32-asym',
+  'int2-g32-asym',
+  'gptq-int2-g32-asym',
+  'int4-g32+emb8',
+  'gptq-int4-g32+emb8',
+  'int4-g32+emb4',
+  'mag50',
+  'wanda50',
+  'sparsegpt50',
+  '2:4',
+  'wanda-2:4',
+  'sparsegpt-2:4',
+  'mag50+int4-g32',
+  'wanda50+gptq-int4-g32',
+  'sparsegpt50+gptq-int4-g32',
+  '2:4+int8',
+  'sparsegpt-2:4+int8',
+  'ffn25 weight norms',
+  'ffn25 random',
+  'ffn25',
+  'ffn25+gptq-int4-g32',
+  'heads25 weight norms',
+  'heads25 random',
+  'heads25',
 ];
 const recipes = arg('recipes', DEFAULT_RECIPES.join(',')).split(',');
 const windowCount = Number(arg('windows', '128'));
@@ -58,10 +88,17 @@ if ((await ensureFixtures()).status === 'missing') throw new Error(`bench qualit
 const folder = await loadModelFolder(demoModelDir);
 const config = folder.ir.config;
 const tokenizer = new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig, config);
-const scored = readFileSync(join(fixturesDir(), 'text', textChoice === 'sample' ? 'tinystories_sample.txt' : 'tinystories_eval.txt'), 'utf8');
+const scored = readFileSync(
+  join(fixturesDir(), 'text', textChoice === 'sample' ? 'tinystories_sample.txt' : 'tinystories_eval.txt'),
+  'utf8',
+);
 const maxDocs = textChoice === 'sample' ? undefined : 100;
 const calibText = readFileSync(join(fixturesDir(), 'text', 'tinystories_calibration.txt'), 'utf8');
-const windows = calibrationWindows(calibText, (d) => tokenizer.encode(d, { addBos: true }), { windowLength: 512, count: windowCount, seed: 0 }).windows;
+const windows = calibrationWindows(calibText, (d) => tokenizer.encode(d, { addBos: true }), {
+  windowLength: 512,
+  count: windowCount,
+  seed: 0,
+}).windows;
 const quantizer = await createRtnQuantizer({ wasm: await loadQuantizeWasmNode() });
 const pruner = await createPruner({ wasm: await loadPruneWasmNode() });
 const backend = wasmCalibBackend(await loadCalibWasmNode());
@@ -71,8 +108,17 @@ async function run(recipe: string, scores?: 'weight norms' | (() => number)): Pr
   const random = typeof scores === 'function' ? scores : null;
   const started = performance.now();
   const r = await compressModel(folder.ir, plan, {
-    quantizer, pruner, ...(plan.calibrate ? { calibration: { windows, backend } } : {}),
-    ...(random ? { structuredScores: () => ({ ffn: Float32Array.from({ length: config.intermediateSize }, random), groups: Float32Array.from({ length: config.numKvHeads }, random) }) } : {}),
+    quantizer,
+    pruner,
+    ...(plan.calibrate ? { calibration: { windows, backend } } : {}),
+    ...(random
+      ? {
+          structuredScores: () => ({
+            ffn: Float32Array.from({ length: config.intermediateSize }, random),
+            groups: Float32Array.from({ length: config.numKvHeads }, random),
+          }),
+        }
+      : {}),
   });
   const seconds = (performance.now() - started) / 1000;
   const lm = await createOnnxCausalLM(r.config, r.built.model, [], { device: 'wasm' });
@@ -103,11 +149,21 @@ for (const row of recipes) {
   if (recipe === 'fp32') fp32Ppl = ppl;
   const bytes = r.built.model.byteLength + (r.built.externalData?.byteLength ?? 0);
   const calib = r.calibration ? ` (${r.calibration.seconds.toFixed(1)})` : '';
-  rows.push([label, bytes.toLocaleString('en-US'), r.paramsOut.toLocaleString('en-US'), fmt(ppl), (ppl / fp32Ppl).toFixed(3), `${seconds.toFixed(1)}${calib}`]);
+  rows.push([
+    label,
+    bytes.toLocaleString('en-US'),
+    r.paramsOut.toLocaleString('en-US'),
+    fmt(ppl),
+    (ppl / fp32Ppl).toFixed(3),
+    `${seconds.toFixed(1)}${calib}`,
+  ]);
   console.error(rows.at(-1)!.join('  ')); // progress, as the rows come
 }
-const text = textChoice === 'sample' ? 'tinystories_sample.txt (5 stories, 1,804 tokens)' : 'tinystories_eval.txt, first 100 stories (31,677 tokens)';
-console.log(`stories260K; ppl on ${text}; calibrated on tinystories_calibration.txt (${windows.length} windows of 512 tokens, seed 0); onnxruntime-web wasm EP in Node\n`);
+const text =
+  textChoice === 'sample' ? 'tinystories_sample.txt (5 stories, 1,804 tokens)' : 'tinystories_eval.txt, first 100 stories (31,677 tokens)';
+console.log(
+  `stories260K; ppl on ${text}; calibrated on tinystories_calibration.txt (${windows.length} windows of 512 tokens, seed 0); onnxruntime-web wasm EP in Node\n`,
+);
 console.log(`| ${rows[0]!.join(' | ')} |`);
 console.log(`|${rows[0]!.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
 for (const row of rows.slice(1)) console.log(`| ${row.join(' | ')} |`);

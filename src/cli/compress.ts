@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { compressModel } from '../compress/pipeline.ts';
 import { planCompression } from '../compress/plan.ts';
 import { parseRecipe, type Recipe } from '../compress/recipe.ts';
@@ -12,9 +12,13 @@ import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index
 import { toHfConfig } from '../model/hf-config.ts';
 import { loadPruneWasmNode, loadQuantizeWasmNode } from '../node/kernel-wasm-node.ts';
 import { loadModelFolder } from '../node/model-folder.ts';
-import { TextTokenizer } from '../runtime/tokenizer.ts';
+import { MAX_JSON_BYTES } from '../formats/json-file.ts';
+import { fsError, readUserFile } from '../node/fs-errors.ts';
+import { openOutputFolder } from '../node/output-folder.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+import { TextTokenizer } from '../runtime/tokenizer.ts';
 import { cliCalibration } from './calibration.ts';
+import { noteUnusedTensors } from './notes.ts';
 
 /** The WASM SIMD quantizer when its build is present, else the scalar reference (bit-identical). */
 async function nodeQuantizer(recipe: Recipe): Promise<RtnQuantizer> {
@@ -30,24 +34,31 @@ async function nodePruner(recipe: Recipe): Promise<Pruner> {
 }
 
 async function sizeOf(path: string): Promise<number> {
-  return stat(path).then((s) => s.size, () => 0);
+  return stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
 }
 
 async function writeChunks(path: string, content: Uint8Array | Uint8Array[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const file = await open(path, 'w');
   try {
-    for (const chunk of Array.isArray(content) ? content : [content]) await file.write(chunk);
-  } finally {
-    await file.close();
+    await mkdir(dirname(path), { recursive: true });
+    const file = await open(path, 'w');
+    try {
+      for (const chunk of Array.isArray(content) ? content : [content]) await file.write(chunk);
+    } finally {
+      await file.close();
+    }
+  } catch (e) {
+    throw fsError(e, path, 'writing');
   }
 }
 
 /**
  * `shrinkray compress <modelDir> --recipe <recipe> --out <dir> [--calib <textfile>] [--calib-windows N]
- * [--calib-seed S] [--ops plain|fused] [--external-data-threshold BYTES]`: writes a transformers.js-ready
- * folder. The last stdout line is JSON: {"recipe","bytesIn","bytesOut","seconds"}. Calibrated
- * recipes read --calib (default: the built-in English sample; see calibration.ts).
+ * [--calib-seed S] [--ops plain|fused] [--external-data-threshold BYTES] [--force]`: writes a
+ * transformers.js-ready folder. The last stdout line is JSON: {"recipe","bytesIn","bytesOut","seconds"}.
+ * Calibrated recipes read --calib (default: the built-in English sample; see calibration.ts).
  */
 export async function runCompress(args: ParsedArgs): Promise<void> {
   const src = requirePositional(args, 0, 'the model folder: shrinkray compress <modelDir> --recipe <name> --out <dir>');
@@ -55,7 +66,6 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   // (planCompression) run once the config is known, still before any weight is touched.
   const recipe = parseRecipe(requireOption(args, 'recipe'));
   const out = requireOption(args, 'out');
-  if (resolve(src) === resolve(out)) throw new ShrinkrayError('bad_argument', `--out ${out} is the source folder itself`);
   const ops = args.options.get('ops') ?? 'plain';
   if (ops !== 'plain' && ops !== 'fused') throw new ShrinkrayError('bad_argument', `--ops must be 'plain' or 'fused', got '${ops}'`);
   const rawThreshold = args.options.get('external-data-threshold');
@@ -64,8 +74,27 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
     throw new ShrinkrayError('bad_argument', `--external-data-threshold must be a byte count >= 0, got '${rawThreshold}'`);
   }
 
+  const output = await openOutputFolder(out, { sources: [src], force: args.flags.has('force') });
+  try {
+    await compressInto(src, { dir: output.dir, shown: out }, recipe, ops, threshold, args);
+    await output.commit();
+  } finally {
+    await output.abandon();
+  }
+}
+
+/** The compression itself, written into `out.dir` (the temporary folder); `out.shown` is the --out the user gave. */
+async function compressInto(
+  src: string,
+  out: { dir: string; shown: string },
+  recipe: Recipe,
+  ops: 'plain' | 'fused',
+  threshold: number | undefined,
+  args: ParsedArgs,
+): Promise<void> {
   const started = performance.now();
   const folder = await loadModelFolder(src);
+  noteUnusedTensors(src, folder.unusedTensors);
   const bytesIn = folder.weightBytes;
   const plan = planCompression(recipe, folder.ir.config, { calibrationText: args.options.has('calib') });
   const calibration = plan.calibrate
@@ -74,7 +103,11 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   if (!plan.calibrate && args.options.has('calib')) process.stderr.write(`note: ${recipe.canonical} uses no calibration; --calib is ignored\n`);
   const quantizer = await nodeQuantizer(recipe);
   const result = await compressModel(folder.ir, plan, {
-    quantizer, pruner: await nodePruner(recipe), ops, externalDataThreshold: threshold, calibration: calibration?.input,
+    quantizer,
+    pruner: await nodePruner(recipe),
+    ops,
+    externalDataThreshold: threshold,
+    calibration: calibration?.input,
   }).finally(() => calibration?.close());
   const compressSeconds = (performance.now() - started) / 1000;
   const built = result.built;
@@ -82,7 +115,8 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
   const carried = new Map<string, Uint8Array>();
   for (const name of CARRIED_FILES) {
-    if (await sizeOf(join(src, name))) carried.set(name, new Uint8Array(await readFile(join(src, name))));
+    if (await sizeOf(join(src, name)))
+      carried.set(name, new Uint8Array(await readUserFile(join(src, name), 'the carried file', MAX_JSON_BYTES)));
   }
   const files = transformersJsFolder({
     // The source's config.json, with the fields structured pruning may have changed.
@@ -94,14 +128,22 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
     carried,
     model: built,
     report: compressionReport({
-      result, recipeText: recipe.name, from: src, bytesIn, ops, quantizer: quantizer.backend, pruner: result.pruner,
-      seconds: (performance.now() - started) / 1000, compressSeconds, calibrationText: calibration?.text,
+      result,
+      recipeText: recipe.name,
+      from: src,
+      bytesIn,
+      ops,
+      quantizer: quantizer.backend,
+      pruner: result.pruner,
+      seconds: (performance.now() - started) / 1000,
+      compressSeconds,
+      calibrationText: calibration?.text,
     }),
   });
-  // A stale external data file from an earlier run would be misleading.
-  await rm(join(out, 'onnx', 'model.onnx_data'), { force: true });
-  for (const [path, content] of files) await writeChunks(join(out, ...path.split('/')), content);
+  for (const [path, content] of files) await writeChunks(join(out.dir, ...path.split('/')), content);
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`compressed ${src} -> ${out} (${recipe.canonical}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`);
+  process.stdout.write(
+    `compressed ${src} -> ${out.shown} (${recipe.canonical}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`,
+  );
   process.stdout.write(`${JSON.stringify({ recipe: recipe.name, bytesIn, bytesOut, seconds })}\n`);
 }

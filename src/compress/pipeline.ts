@@ -63,10 +63,23 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
   const pruner = opts.pruner ?? (await createPruner());
   let calibrator: ModelCalibrator | null = null;
   if (plan.calibrate) {
-    if (!opts.calibration) throw new ShrinkrayError('bad_argument', `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, or activation-aware structured pruning)`);
-    calibrator = await ModelCalibrator.start(ir, plan, opts.calibration, { quantizer: opts.quantizer, pruner, signal: opts.signal, onProgress: opts.onProgress });
+    if (!opts.calibration)
+      throw new ShrinkrayError(
+        'bad_argument',
+        `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, or activation-aware structured pruning)`,
+      );
+    calibrator = await ModelCalibrator.start(ir, plan, opts.calibration, {
+      quantizer: opts.quantizer,
+      pruner,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+    });
   }
-  const source = calibrator ? calibratedIr(ir, plan, calibrator) : plan.structured ? structuredIr(ir, plan.structured, plan.configOut, opts.structuredScores) : ir;
+  const source = calibrator
+    ? calibratedIr(ir, plan, calibrator)
+    : plan.structured
+      ? structuredIr(ir, plan.structured, plan.configOut, opts.structuredScores)
+      : ir;
   const byName = new Map(plan.tensors.map((t) => [t.name, t]));
   const outcomes: TensorOutcome[] = [];
   let done = 0;
@@ -83,7 +96,11 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
   };
 
   const built = await buildOnnxDecoder(source, {
-    storage: plan.recipe.storage, linear, embedding: linear, ops: opts.ops, externalDataThreshold: opts.externalDataThreshold,
+    storage: plan.recipe.storage,
+    linear,
+    embedding: linear,
+    ops: opts.ops,
+    externalDataThreshold: opts.externalDataThreshold,
     quantizedMatMul: opts.quantizedMatMul,
   });
   if (opts.signal?.aborted) throw new ShrinkrayError('aborted', 'compression cancelled');
@@ -96,20 +113,36 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
   }
   opts.onProgress?.({ stage: 'compress', done: plan.tensors.length, total: plan.tensors.length, tensor: '' });
   const params = (shapeOf: (t: TensorPlan) => readonly number[]) => plan.tensors.reduce((n, t) => n + elementCount(shapeOf(t)), 0);
-  const calibration: CalibrationSummary | null = calibrator && opts.calibration
-    ? {
-      windows: opts.calibration.windows.length, tokens: calibrator.tokens, kernels: opts.calibration.backend.name, seconds: calibrator.seconds,
-      awqAlpha: plan.recipe.quant?.method === 'awq' ? calibrator.awqAlpha : null,
-    }
-    : null;
+  const calibration: CalibrationSummary | null =
+    calibrator && opts.calibration
+      ? {
+          windows: opts.calibration.windows.length,
+          tokens: calibrator.tokens,
+          kernels: opts.calibration.backend.name,
+          seconds: calibrator.seconds,
+          awqAlpha: plan.recipe.quant?.method === 'awq' ? calibrator.awqAlpha : null,
+        }
+      : null;
   return {
-    plan, pruner: pruner.backend, config: plan.configOut, paramsIn: params((t) => t.shapeIn), paramsOut: params((t) => t.shape), built, tensors: outcomes,
+    plan,
+    pruner: pruner.backend,
+    config: plan.configOut,
+    paramsIn: params((t) => t.shapeIn),
+    paramsOut: params((t) => t.shape),
+    built,
+    tensors: outcomes,
     calibration,
   };
 }
 
-async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K: number, quantizer: RtnQuantizer, pruner: Pruner)
-  : Promise<{ weight: LinearWeight; outcome: TensorOutcome }> {
+async function compressLinear(
+  tp: TensorPlan,
+  weight: Float32Array,
+  N: number,
+  K: number,
+  quantizer: RtnQuantizer,
+  pruner: Pruner,
+): Promise<{ weight: LinearWeight; outcome: TensorOutcome }> {
   let w = weight;
   let sparsity = 0;
   if (tp.mask) {
@@ -117,9 +150,10 @@ async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K
     if (tp.mask.kind !== 'magnitude' && tp.mask.kind !== 'nm') {
       throw new ShrinkrayError('bad_argument', `${tp.name}: the ${tp.mask.kind} mask needs the calibrated pass`);
     }
-    const mask = tp.mask.kind === 'magnitude'
-      ? await pruner.magnitudeMask(weight, N, K, { sparsity: tp.mask.sparsity, scope: tp.mask.scope }, tp.name)
-      : await pruner.nmMask(weight, N, K, { n: tp.mask.n, m: tp.mask.m }, tp.name);
+    const mask =
+      tp.mask.kind === 'magnitude'
+        ? await pruner.magnitudeMask(weight, N, K, { sparsity: tp.mask.sparsity, scope: tp.mask.scope }, tp.name)
+        : await pruner.nmMask(weight, N, K, { n: tp.mask.n, m: tp.mask.m }, tp.name);
     w = applyMask(Float32Array.from(weight), mask);
     sparsity = maskSparsity(mask);
   }
@@ -138,4 +172,3 @@ async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K
     outcome: { name: tp.name, shape, kind: storage, bytes: w.length * (storage === 'fp16' ? 2 : 4), sparsity, relError },
   };
 }
-

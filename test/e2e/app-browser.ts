@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright';
+import { onTestFinished } from 'vitest';
 
 /**
  * Debian's Chromium driven by Playwright, as a person's browser: a fresh persistent profile
@@ -10,8 +11,14 @@ import { chromium, type BrowserContext, type Page } from 'playwright';
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = [
-  '--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
+  '--headless=new',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--enable-unsafe-webgpu',
 ];
 
 export const VIEWPORTS = Object.freeze({
@@ -29,6 +36,7 @@ export interface AppBrowser {
   requests: string[];
   /** Console errors and uncaught page errors. */
   errors: string[];
+  /** Closes the browser now (it also closes by itself when the test ends). */
   close(): Promise<void>;
 }
 
@@ -44,20 +52,22 @@ export async function launchApp(url: string, opts: { viewport?: keyof typeof VIE
   const errors: string[] = [];
   context.on('request', (r) => requests.push(r.url()));
   context.on('weberror', (e) => errors.push(`pageerror: ${e.error().message}`));
-  const watch = (page: Page) => page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
+  const watch = (page: Page) =>
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
   context.pages().forEach(watch);
   context.on('page', watch);
   const page = context.pages()[0] ?? (await context.newPage());
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= context.close().then(() => rm(profile, { recursive: true, force: true })));
+  try {
+    onTestFinished(close); // every browser a test opens is closed when the test ends, pass or fail
+  } catch {
+    // Outside a test (bench/app-load.ts): the caller closes.
+  }
   await page.goto(url);
-  return {
-    context, page, requests, errors,
-    close: async () => {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    },
-  };
+  return { context, page, requests, errors, close };
 }
 
 /** Saves `<name>-desktop.png` and `<name>-phone.png` (full page), then restores the viewport. */

@@ -1,19 +1,13 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { launchApp, type AppBrowser } from './app-browser.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { launchApp } from './app-browser.ts';
 import { expectOnlyOrigins } from './app-helpers.ts';
 import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
 
 /** A link starts a demo: ?model=<repo or demo>&recipe=<recipe> opens with both chosen. */
 describe('deep links', () => {
-  let app: AppBrowser | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-
   it('?model=demo&recipe=int4-g32 stores the demo and opens the recipe screen with both chosen', async () => {
     const appUrl = inject('appUrl');
-    app = await launchApp(`${appUrl}/?model=demo&recipe=int4-g32`);
+    const app = await launchApp(`${appUrl}/?model=demo&recipe=int4-g32`);
     const { page } = app;
     await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 30_000 });
     await expect.poll(() => page.getByText('LlamaForCausalLM: 5 layers').isVisible()).toBe(true);
@@ -28,7 +22,7 @@ describe('deep links', () => {
     const appUrl = inject('appUrl');
     const hubUrl = inject('e2eHubUrl');
     const repo = syntheticSmolLMRepo(4);
-    app = await launchApp(`${appUrl}/?model=${encodeURIComponent(repo)}&hub=${encodeURIComponent(hubUrl)}&recipe=int8`);
+    const app = await launchApp(`${appUrl}/?model=${encodeURIComponent(repo)}&hub=${encodeURIComponent(hubUrl)}&recipe=int8`);
     const { page } = app;
     await page.getByRole('table', { name: `Files of ${repo} on ${hubUrl}` }).waitFor({ timeout: 30_000 });
     expect(await page.getByLabel('Repo id').inputValue()).toBe(repo);

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { launchApp, type AppBrowser } from './app-browser.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { launchApp } from './app-browser.ts';
 import { checkScreen, expectOnlyOrigins, openScreen } from './app-helpers.ts';
 import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
 
@@ -17,19 +17,13 @@ interface HubStats {
 }
 
 describe('a hub model through the page', () => {
-  let app: AppBrowser | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-
   it('preflight, download with cancel and resume, cancelled and full compression without jank, chat', async () => {
     const appUrl = inject('appUrl');
     const hubUrl = inject('e2eHubUrl');
     const hub = (what: string, body?: unknown) =>
       fetch(`${hubUrl}/__hub/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
     await hub('reset', {});
-    app = await launchApp(appUrl);
+    const app = await launchApp(appUrl);
     const { page } = app;
 
     // The hub address is a setting kept in localStorage.
@@ -58,7 +52,6 @@ describe('a hub model through the page', () => {
     const bar = page.locator('#job-download');
     await expect.poll(async () => Number(await bar.getAttribute('value')), { timeout: 60_000 }).toBeGreaterThan(30);
     const detail = (await page.locator('.job-detail').textContent())!;
-    console.log(`hub download progress: ${detail}`);
     expect(detail).toMatch(/^Downloading: [\d.]+ MB of [\d.]+ MB · [\d.]+ MB\/s · .+ left · model\.safetensors$/);
     await checkScreen(page, 'model-hub-downloading');
     await page
@@ -75,7 +68,6 @@ describe('a hub model through the page', () => {
     await resume.click();
     await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 120_000 });
     const served = ((await hub('stats').then((r) => r.json())) as HubStats).bytesServed[WEIGHTS]!;
-    console.log(`hub download: ${size} bytes stored, ${served} served in all (${servedAtCancel} before the cancel)`);
     // What was stored before the cancel is not fetched again: at most one range (~1/16) more than the file.
     expect(served).toBeLessThanOrEqual(size * 1.07);
 
@@ -116,7 +108,6 @@ describe('a hub model through the page', () => {
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
     await page.getByRole('heading', { name: `Report: ${REPO} · int4-g32+emb8` }).waitFor({ timeout: 240_000 });
     const longTasks = await page.evaluate(() => (window as unknown as { __long: number[] }).__long);
-    console.log(`longtasks during compression: ${JSON.stringify(longTasks.map((d) => Math.round(d)))}`);
     expect(longTasks.filter((d) => d > 100)).toEqual([]);
 
     // The evaluation starts on its own; cancelling it leaves the report as it was.

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { launchApp, type AppBrowser } from './app-browser.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { launchApp } from './app-browser.ts';
 import { waitForController } from './pwa-page.ts';
 import { checkScreen, exactBytesIn, expectedGreedyText, expectOnlyOrigins, numberIn, openScreen, storedFiles } from './app-helpers.ts';
 
@@ -11,15 +11,9 @@ import { checkScreen, exactBytesIn, expectedGreedyText, expectOnlyOrigins, numbe
  * after a reload, the compressed model is still listed and chats again.
  */
 describe('the journey', () => {
-  let app: AppBrowser | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-
   it('demo -> int4-g32 -> report -> chat -> offline reload -> chat', async () => {
     const appUrl = inject('appUrl');
-    app = await launchApp(appUrl);
+    const app = await launchApp(appUrl);
     const { page } = app;
     await expect.poll(() => page.getByRole('button', { name: /Use the demo model/ }).isEnabled()).toBe(true);
     await checkScreen(page, 'model-empty');
@@ -50,9 +44,6 @@ describe('the journey', () => {
     const pplAfter = await numberIn(page, 'ppl-after');
     const before = await exactBytesIn(page, 'bytes-before');
     const after = await exactBytesIn(page, 'bytes-after');
-    console.log(
-      `journey: weights ${before} -> ${after} bytes; perplexity ${pplBefore} -> ${pplAfter}; ${await page.locator('.report-eval').textContent()}`,
-    );
     expect(pplBefore).toBeCloseTo(3.548, 3);
     expect(Math.abs(pplAfter - 4.08)).toBeLessThanOrEqual(0.01);
     await checkScreen(page, 'shrink-report');
@@ -88,7 +79,6 @@ describe('the journey', () => {
     await expect.poll(() => page.locator('.turn.assistant .small').count(), { timeout: 60_000 }).toBe(2);
     const [compressed, original] = await replies.locator('.text').allTextContents();
     const expected = await expectedGreedyText();
-    console.log(`journey greedy: int4 ${JSON.stringify(compressed)}; fp32 ${JSON.stringify(original)}`);
     expect(original!.trim().startsWith(expected.slice(0, 120))).toBe(true);
     // int4 keeps the first two sentences of the fp32 story (it drifts after 'One day, she saw a big').
     expect(compressed!.trim().startsWith(expected.slice(0, expected.indexOf('park.') + 5))).toBe(true);

@@ -1,8 +1,8 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { launchApp, type AppBrowser } from './app-browser.ts';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launchApp } from './app-browser.ts';
 import { checkScreen, expectOnlyOrigins, FIXTURES, openScreen, storedFiles } from './app-helpers.ts';
 
 /**
@@ -28,15 +28,9 @@ afterAll(async () => {
 });
 
 describe('local files', () => {
-  let app: AppBrowser | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-
   it('imports the stories260K folder and the llama2.c pair; names a corrupt file; exports and imports a zip', async () => {
     const appUrl = inject('appUrl');
-    app = await launchApp(appUrl);
+    const app = await launchApp(appUrl);
     const { page } = app;
     const folderInput = page.getByLabel('Choose a folder…');
     const filesInput = page.getByLabel('Choose files…');
@@ -66,7 +60,6 @@ describe('local files', () => {
     const alert = page.getByRole('alert').filter({ hasText: 'failed' });
     await alert.waitFor();
     const message = (await alert.textContent())!;
-    console.log(`corrupt safetensors: ${message}`);
     expect(message).toContain('model.safetensors');
     await checkScreen(page, 'model-import-error');
     await openScreen(page, /Stored models/);

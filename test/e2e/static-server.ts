@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -16,10 +17,20 @@ export interface StaticServer {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
-  '.json': 'application/json', '.webmanifest': 'application/manifest+json', '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8',
-  '.bin': 'application/octet-stream', '.safetensors': 'application/octet-stream', '.onnx': 'application/octet-stream',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.bin': 'application/octet-stream',
+  '.safetensors': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
 };
 
 export async function startStaticServer(dir: string, opts: { isolation: boolean; port?: number }): Promise<StaticServer> {
@@ -59,9 +70,34 @@ export async function startStaticServer(dir: string, opts: { isolation: boolean;
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise<void>((ok) => {
-      http.closeAllConnections();
-      http.close(() => ok());
-    }),
+    close: () =>
+      new Promise<void>((ok) => {
+        http.closeAllConnections();
+        http.close(() => ok());
+      }),
+  };
+}
+
+/**
+ * A private copy of the built app (dist/), served on its own port: tests that rewrite the
+ * deployment (a v2 build, a sub-path, extra files) never touch the shared dist/. `prepare`
+ * may add files to the copy before serving. close() stops the server and deletes the copy.
+ */
+export async function serveDistCopy(opts: {
+  isolation: boolean;
+  subpath?: string;
+  prepare?: (root: string) => Promise<void>;
+}): Promise<StaticServer & { root: string }> {
+  const root = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-dist-'));
+  await cp(resolve('dist'), join(root, ...(opts.subpath ?? '').split('/').filter(Boolean)), { recursive: true });
+  await opts.prepare?.(root);
+  const server = await startStaticServer(root, { isolation: opts.isolation });
+  return {
+    ...server,
+    root,
+    close: async () => {
+      await server.close();
+      await rm(root, { recursive: true, force: true });
+    },
   };
 }

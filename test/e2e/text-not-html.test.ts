@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { launchApp, type AppBrowser } from './app-browser.ts';
+import { launchApp } from './app-browser.ts';
 import { openScreen } from './app-helpers.ts';
 
 /**
@@ -13,16 +13,13 @@ import { openScreen } from './app-helpers.ts';
 const PAYLOAD = '<img src=x onerror=window.__x=1>';
 
 describe('text is never HTML', () => {
-  let app: AppBrowser | undefined;
   let scratch = '';
   afterEach(async () => {
-    await app?.close();
-    app = undefined;
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   it('shows a chat message and a config architecture with markup as text', async () => {
-    app = await launchApp(inject('appUrl'));
+    const app = await launchApp(inject('appUrl'));
     const { page } = app;
 
     scratch = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-xss-'));

@@ -17,8 +17,22 @@ describe('shrinkray generate', () => {
   });
 
   it('continues a prompt; a seed makes sampling reproducible', async () => {
-    const args = ['generate', STORIES_DIR, '--prompt', 'Tom had a dog', '--max-new-tokens', '20',
-      '--temperature', '0.8', '--top-k', '20', '--top-p', '0.9', '--seed', '7'];
+    const args = [
+      'generate',
+      STORIES_DIR,
+      '--prompt',
+      'Tom had a dog',
+      '--max-new-tokens',
+      '20',
+      '--temperature',
+      '0.8',
+      '--top-k',
+      '20',
+      '--top-p',
+      '0.9',
+      '--seed',
+      '7',
+    ];
     const a = await runCli(args);
     const b = await runCli(args);
     expect(a.code).toBe(0);

@@ -6,33 +6,69 @@ import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /** stories260K's shape (fixtures README): 260,032 fp32 parameters, 1,040,128 bytes. */
 const stories: ModelConfig = {
-  architecture: 'LlamaForCausalLM', family: 'llama', hiddenSize: 64, intermediateSize: 172, numLayers: 5,
-  numHeads: 8, numKvHeads: 4, headDim: 8, vocabSize: 512, maxPositionEmbeddings: 512, rmsNormEps: 1e-5,
-  ropeTheta: 10000, tieWordEmbeddings: true, attentionBias: false, bosTokenId: 1, eosTokenId: [2],
+  architecture: 'LlamaForCausalLM',
+  family: 'llama',
+  hiddenSize: 64,
+  intermediateSize: 172,
+  numLayers: 5,
+  numHeads: 8,
+  numKvHeads: 4,
+  headDim: 8,
+  vocabSize: 512,
+  maxPositionEmbeddings: 512,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  tieWordEmbeddings: true,
+  attentionBias: false,
+  bosTokenId: 1,
+  eosTokenId: [2],
 };
 
 describe('matMulNBitsBytes', () => {
   it('counts the MatMulNBits layout: padded blocks, scales, packed zero points', () => {
     // [172, 64] int4 block 32: 2 blocks per row of 16 bytes, 2 fp32 scales.
-    expect(matMulNBitsBytes(172, 64, { bits: 4, blockSize: 32, symmetric: true }, 4)).toEqual({ data: 5504, scales: 1376, zeroPoints: 0, total: 6880 });
+    expect(matMulNBitsBytes(172, 64, { bits: 4, blockSize: 32, symmetric: true }, 4)).toEqual({
+      data: 5504,
+      scales: 1376,
+      zeroPoints: 0,
+      total: 6880,
+    });
     // [64, 172] int4 block 32: K padded to 6 blocks; asym: ceil(6*4/8) = 3 zero-point bytes per row.
-    expect(matMulNBitsBytes(64, 172, { bits: 4, blockSize: 32, symmetric: false }, 2)).toEqual({ data: 6144, scales: 768, zeroPoints: 192, total: 7104 });
+    expect(matMulNBitsBytes(64, 172, { bits: 4, blockSize: 32, symmetric: false }, 2)).toEqual({
+      data: 6144,
+      scales: 768,
+      zeroPoints: 192,
+      total: 7104,
+    });
     // int3 codes sit in the 4-bit container: 8 bytes per block of 16, and zero points even when
     // symmetric (the container's default zero 8 is not 3-bit's 4): ceil(4 blocks * 4 / 8) = 2 per row.
-    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: false }, 4)).toEqual({ data: 320, scales: 160, zeroPoints: 20, total: 500 });
-    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: true }, 4)).toEqual({ data: 320, scales: 160, zeroPoints: 20, total: 500 });
+    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: false }, 4)).toEqual({
+      data: 320,
+      scales: 160,
+      zeroPoints: 20,
+      total: 500,
+    });
+    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: true }, 4)).toEqual({
+      data: 320,
+      scales: 160,
+      zeroPoints: 20,
+      total: 500,
+    });
   });
 });
 
 describe('planCompression', () => {
   it('sends calibrated methods through the calibrated pass, and the structured steps only with calibration text', () => {
     expect(planCompression(parseRecipe('int4-g32'), stories).calibrate).toBe(false);
-    for (const r of ['gptq-int4-g32', 'awq-int4-g32', 'wanda50', 'sparsegpt-2:4+int8']) expect(planCompression(parseRecipe(r), stories).calibrate).toBe(true);
+    for (const r of ['gptq-int4-g32', 'awq-int4-g32', 'wanda50', 'sparsegpt-2:4+int8'])
+      expect(planCompression(parseRecipe(r), stories).calibrate).toBe(true);
     expect(planCompression(parseRecipe('ffn25+int8'), stories).calibrate).toBe(false);
     expect(planCompression(parseRecipe('ffn25+int8'), stories, { calibrationText: true }).calibrate).toBe(true);
     expect(planCompression(parseRecipe('int8'), stories, { calibrationText: true }).calibrate).toBe(false); // RTN learns nothing from text
     // 3 bits: stored (and counted) as the 4-bit container with zero points.
-    expect(planCompression(parseRecipe('gptq-int3-g32'), stories).bytesOut).toBe(planCompression(parseRecipe('int4-g32-asym'), stories).bytesOut);
+    expect(planCompression(parseRecipe('gptq-int3-g32'), stories).bytesOut).toBe(
+      planCompression(parseRecipe('int4-g32-asym'), stories).bytesOut,
+    );
   });
 
   it('int4-g32 on stories260K: the 35 linears quantized, embedding and norms fp32', () => {
@@ -86,7 +122,17 @@ describe('planCompression', () => {
   });
 
   it('qwen2-style bias tensors are planned, kept fp32, and shrink with head pruning', () => {
-    const qwen: ModelConfig = { ...stories, hiddenSize: 896, intermediateSize: 4864, numLayers: 1, numHeads: 14, numKvHeads: 2, headDim: 64, vocabSize: 1000, attentionBias: true };
+    const qwen: ModelConfig = {
+      ...stories,
+      hiddenSize: 896,
+      intermediateSize: 4864,
+      numLayers: 1,
+      numHeads: 14,
+      numKvHeads: 2,
+      headDim: 64,
+      vocabSize: 1000,
+      attentionBias: true,
+    };
     const plan = planCompression(parseRecipe('heads50+int8'), qwen);
     const bias = plan.tensors.filter((t) => t.role === 'bias');
     expect(bias.map((t) => [t.name, t.shape[0], t.dtype])).toEqual([
@@ -97,6 +143,10 @@ describe('planCompression', () => {
   });
 
   it('refuses a recipe that does not fit before planning anything', () => {
-    expectShrinkrayError(() => planCompression(parseRecipe('4:8+int8'), stories), 'bad_recipe', /model\.layers\.0\.mlp\.down_proj\.weight has 172/);
+    expectShrinkrayError(
+      () => planCompression(parseRecipe('4:8+int8'), stories),
+      'bad_recipe',
+      /model\.layers\.0\.mlp\.down_proj\.weight has 172/,
+    );
   });
 });

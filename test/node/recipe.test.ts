@@ -7,25 +7,53 @@ import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /** stories260K's shape (from the fixtures README). */
 const stories: ModelConfig = {
-  architecture: 'LlamaForCausalLM', family: 'llama', hiddenSize: 64, intermediateSize: 172, numLayers: 5,
-  numHeads: 8, numKvHeads: 4, headDim: 8, vocabSize: 512, maxPositionEmbeddings: 512, rmsNormEps: 1e-5,
-  ropeTheta: 10000, tieWordEmbeddings: true, attentionBias: false, bosTokenId: 1, eosTokenId: [2],
+  architecture: 'LlamaForCausalLM',
+  family: 'llama',
+  hiddenSize: 64,
+  intermediateSize: 172,
+  numLayers: 5,
+  numHeads: 8,
+  numKvHeads: 4,
+  headDim: 8,
+  vocabSize: 512,
+  maxPositionEmbeddings: 512,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  tieWordEmbeddings: true,
+  attentionBias: false,
+  bosTokenId: 1,
+  eosTokenId: [2],
 };
 
 describe('parseRecipe', () => {
   it('parses the documented examples', () => {
     expect(parseRecipe('int4-g32')).toEqual({
-      name: 'int4-g32', canonical: 'int4-g32', structured: null, mask: null,
-      quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true, actOrder: false, floatTargets: false }, embedQuant: null, storage: 'fp32',
+      name: 'int4-g32',
+      canonical: 'int4-g32',
+      structured: null,
+      mask: null,
+      quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true, actOrder: false, floatTargets: false },
+      embedQuant: null,
+      storage: 'fp32',
     });
     expect(parseRecipe('int8')).toMatchObject({ canonical: 'int8-g32', quant: { bits: 8, blockSize: 32, symmetric: true } });
     expect(parseRecipe('int4-g32+emb8')).toMatchObject({ quant: { bits: 4 }, embedQuant: { bits: 8, blockSize: 32, symmetric: true } });
     expect(parseRecipe('mag50+int4-g32')).toMatchObject({ mask: { kind: 'magnitude', sparsity: 0.5, scope: 'row' }, quant: { bits: 4 } });
     expect(parseRecipe('2:4+int8')).toMatchObject({ mask: { kind: 'nm', n: 2, m: 4 }, quant: { bits: 8 } });
     expect(parseRecipe('ffn25+int4-g64-asym')).toMatchObject({
-      structured: { ffnFraction: 0.25, headsFraction: 0 }, quant: { bits: 4, blockSize: 64, symmetric: false }, canonical: 'ffn25+int4-g64-asym',
+      structured: { ffnFraction: 0.25, headsFraction: 0 },
+      quant: { bits: 4, blockSize: 64, symmetric: false },
+      canonical: 'ffn25+int4-g64-asym',
     });
-    expect(parseRecipe('fp16')).toEqual({ name: 'fp16', canonical: 'fp16', structured: null, mask: null, quant: null, embedQuant: null, storage: 'fp16' });
+    expect(parseRecipe('fp16')).toEqual({
+      name: 'fp16',
+      canonical: 'fp16',
+      structured: null,
+      mask: null,
+      quant: null,
+      embedQuant: null,
+      storage: 'fp16',
+    });
     expect(parseRecipe('heads25+int8')).toMatchObject({ structured: { ffnFraction: 0, headsFraction: 0.25 }, quant: { bits: 8 } });
     expect(parseRecipe('fp32')).toMatchObject({ canonical: 'fp32', storage: 'fp32', quant: null });
     expect(parseRecipe('emb4')).toMatchObject({ quant: null, embedQuant: { bits: 4, blockSize: 32 } });
@@ -34,18 +62,37 @@ describe('parseRecipe', () => {
   });
 
   it('parses the calibrated methods: GPTQ, AWQ, Wanda, SparseGPT, and their combinations', () => {
-    expect(parseRecipe('gptq-int4-g32').quant).toEqual({ method: 'gptq', bits: 4, blockSize: 32, symmetric: true, actOrder: false, floatTargets: true });
-    expect(parseRecipe('gptq-int3-asym-act-classic')).toMatchObject({
-      canonical: 'gptq-int3-g32-asym-act-classic', quant: { method: 'gptq', bits: 3, symmetric: false, actOrder: true, floatTargets: false },
+    expect(parseRecipe('gptq-int4-g32').quant).toEqual({
+      method: 'gptq',
+      bits: 4,
+      blockSize: 32,
+      symmetric: true,
+      actOrder: false,
+      floatTargets: true,
     });
-    expect(parseRecipe('awq-int4')).toMatchObject({ canonical: 'awq-int4-g32', quant: { method: 'awq', actOrder: false, floatTargets: false } });
+    expect(parseRecipe('gptq-int3-asym-act-classic')).toMatchObject({
+      canonical: 'gptq-int3-g32-asym-act-classic',
+      quant: { method: 'gptq', bits: 3, symmetric: false, actOrder: true, floatTargets: false },
+    });
+    expect(parseRecipe('awq-int4')).toMatchObject({
+      canonical: 'awq-int4-g32',
+      quant: { method: 'awq', actOrder: false, floatTargets: false },
+    });
     expect(parseRecipe('wanda50').mask).toEqual({ kind: 'wanda', pattern: { kind: 'unstructured', sparsity: 0.5 } });
     expect(parseRecipe('wanda-2:4').mask).toEqual({ kind: 'wanda', pattern: { kind: 'nm', n: 2, m: 4 } });
     expect(parseRecipe('sparsegpt-50%').mask).toEqual({ kind: 'sparsegpt', pattern: { kind: 'unstructured', sparsity: 0.5 } });
     expect(parseRecipe('gptq-int4-g32 + wanda50 + emb8').canonical).toBe('wanda50+gptq-int4-g32+emb8');
     expect(parseRecipe('int8+sparsegpt-2:4').canonical).toBe('sparsegpt-2:4+int8-g32');
     expect(parseRecipe('ffn25+awq-int4-g64-asym').canonical).toBe('ffn25+awq-int4-g64-asym');
-    for (const [text, needs] of [['gptq-int4', true], ['awq-int4', true], ['wanda50', true], ['sparsegpt-2:4+int8', true], ['int4', false], ['mag50+2:4', false], ['ffn25+int8', false]] as const) {
+    for (const [text, needs] of [
+      ['gptq-int4', true],
+      ['awq-int4', true],
+      ['wanda50', true],
+      ['sparsegpt-2:4+int8', true],
+      ['int4', false],
+      ['mag50+2:4', false],
+      ['ffn25+int8', false],
+    ] as const) {
       expect(recipeNeedsCalibration(parseRecipe(text.replace('+2:4', '')))).toBe(needs);
     }
   });
@@ -71,11 +118,23 @@ describe('parseRecipe', () => {
     ['int4+foo', `recipe 'int4+foo': step 'foo' is unknown. Known steps: ${KNOWN_STEPS}`],
     ['int9', `recipe 'int9': step 'int9' has bit width 9; allowed int2, int3, int4, int8`],
     ['int1', `recipe 'int1': step 'int1' has bit width 1; allowed int2, int3, int4, int8`],
-    ['int5', `recipe 'int5': step 'int5' has bit width 5: onnxruntime-web's MatMulNBits runs only int2, int4, int8 (and int3 in the 4-bit container)`],
-    ['gptq-int4-sym', `recipe 'gptq-int4-sym': step 'gptq-int4-sym' does not match gptq-int{2,3,4,8}[-g{16|32|64|128|256}][-asym][-act][-classic]`],
+    [
+      'int5',
+      `recipe 'int5': step 'int5' has bit width 5: onnxruntime-web's MatMulNBits runs only int2, int4, int8 (and int3 in the 4-bit container)`,
+    ],
+    [
+      'gptq-int4-sym',
+      `recipe 'gptq-int4-sym': step 'gptq-int4-sym' does not match gptq-int{2,3,4,8}[-g{16|32|64|128|256}][-asym][-act][-classic]`,
+    ],
     ['awq-int4-act', `recipe 'awq-int4-act': step 'awq-int4-act' does not match awq-int{2,3,4,8}[-g{16|32|64|128|256}][-asym]`],
-    ['gptq-int4+int8', `recipe 'gptq-int4+int8': steps 'gptq-int4' and 'int8' both set the weight quantization; at most one step of each kind`],
-    ['wanda50+sparsegpt50', `recipe 'wanda50+sparsegpt50': steps 'wanda50' and 'sparsegpt50' both set the unstructured sparsity; at most one step of each kind`],
+    [
+      'gptq-int4+int8',
+      `recipe 'gptq-int4+int8': steps 'gptq-int4' and 'int8' both set the weight quantization; at most one step of each kind`,
+    ],
+    [
+      'wanda50+sparsegpt50',
+      `recipe 'wanda50+sparsegpt50': steps 'wanda50' and 'sparsegpt50' both set the unstructured sparsity; at most one step of each kind`,
+    ],
     ['wanda-3:2', `recipe 'wanda-3:2': step 'wanda-3:2' keeps N=3 of M=2; N must be at least 1 and less than M`],
     ['sparsegpt-2:x', `recipe 'sparsegpt-2:x': step 'sparsegpt-2:x' does not match sparsegpt-{N}:{M}, e.g. sparsegpt-2:4`],
     ['wanda0', `recipe 'wanda0': step 'wanda0' removes 0%; allowed wanda1..wanda99`],
@@ -114,14 +173,27 @@ describe('parseRecipe', () => {
 
 describe('validateRecipeForModel', () => {
   it('accepts recipes that fit stories260K', () => {
-    for (const text of ['int4-g32', 'int8', 'int4-g64+emb8', 'mag50+int4-g32', '2:4+int8', 'ffn25+int4-g64-asym', 'fp16', 'heads25+int8', 'heads50+ffn10+int4-g32']) {
+    for (const text of [
+      'int4-g32',
+      'int8',
+      'int4-g64+emb8',
+      'mag50+int4-g32',
+      '2:4+int8',
+      'ffn25+int4-g64-asym',
+      'fp16',
+      'heads25+int8',
+      'heads50+ffn10+int4-g32',
+    ]) {
       expect(recipeProblems(parseRecipe(text), stories)).toEqual([]);
     }
   });
 
   it('rejects a block larger than a layer input, naming the tensor', () => {
-    expectShrinkrayError(() => validateRecipeForModel(parseRecipe('int4-g128'), stories), 'bad_recipe',
-      `recipe 'int4-g128': block size 128 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)`);
+    expectShrinkrayError(
+      () => validateRecipeForModel(parseRecipe('int4-g128'), stories),
+      'bad_recipe',
+      `recipe 'int4-g128': block size 128 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)`,
+    );
     expect(recipeProblems(parseRecipe('int4-g256+emb4'), stories)).toEqual([
       'block size 256 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)',
       'block size 256 is larger than layer input size 172 (model.layers.0.mlp.down_proj.weight)',
@@ -163,6 +235,10 @@ describe('validateRecipeForModel', () => {
     const tiny = { ...stories, intermediateSize: 20 };
     expect(recipeProblems(parseRecipe('ffn2'), tiny)).toEqual(['ffn2 removes round(2% of 20) = 0 FFN channels; use at least ffn3']);
     expect(recipeProblems(parseRecipe('ffn99'), tiny)).toEqual(['ffn99 would remove all 20 FFN channels; at least one must remain']);
-    expectShrinkrayError(() => validateRecipeForModel(parseRecipe('heads90+int8'), stories), 'bad_recipe', /^recipe 'heads90\+int8': heads90 would remove every KV group/);
+    expectShrinkrayError(
+      () => validateRecipeForModel(parseRecipe('heads90+int8'), stories),
+      'bad_recipe',
+      /^recipe 'heads90\+int8': heads90 would remove every KV group/,
+    );
   });
 });
