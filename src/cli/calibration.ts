@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import type { CalibrationText } from '../compress/report.ts';
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { createCalibPoolNode } from '../node/calib-pool-node.ts';
+import { readUserFile } from '../node/fs-errors.ts';
 import { loadCalibWasmNode } from '../node/kernel-wasm-node.ts';
 import type { TextTokenizer } from '../runtime/tokenizer.ts';
 import { numberOption, type ParsedArgs } from './args.ts';
@@ -21,6 +21,9 @@ import { numberOption, type ParsedArgs } from './args.ts';
  * given; the structured steps use activations only when a file is given.
  */
 export const BUILT_IN_CALIBRATION = fileURLToPath(new URL('../../public/text/english-sample.txt', import.meta.url));
+
+/** Calibration text beyond this is refused: 128 windows of 512 tokens need a few MB at most. */
+const MAX_CALIBRATION_BYTES = 256 * 1024 * 1024;
 
 export interface CliCalibration {
   input: CalibrationInput;
@@ -40,12 +43,9 @@ export async function cliCalibration(args: ParsedArgs, config: ModelConfig, toke
   const seed = numberOption(args, 'calib-seed', 0);
   if (!Number.isInteger(count) || count < 1)
     throw new ShrinkrayError('bad_argument', `--calib-windows must be an integer >= 1, got ${count}`);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ShrinkrayError('missing_file', `--calib ${file}: cannot read it (${(e as Error).message})`, { cause: e });
-  }
+  const text = (
+    await readUserFile(file, args.options.has('calib') ? '--calib' : 'the built-in calibration text', MAX_CALIBRATION_BYTES)
+  ).toString('utf8');
   const windowLength = Math.min(DEFAULT_WINDOW_LENGTH, config.maxPositionEmbeddings);
   const w = calibrationWindows(text, (doc) => tokenizer.encode(doc, { addBos: true }), { windowLength, count, seed });
   // The WASM SIMD kernel is what the compress worker runs too, so both write the same bytes;

@@ -100,7 +100,8 @@ async function compressInto(
   const calibration = plan.calibrate
     ? await cliCalibration(args, folder.ir.config, new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig, folder.ir.config))
     : null;
-  if (!plan.calibrate && args.options.has('calib')) process.stderr.write(`note: ${recipe.canonical} uses no calibration; --calib is ignored\n`);
+  if (!plan.calibrate && args.options.has('calib'))
+    process.stderr.write(`note: ${recipe.canonical} uses no calibration; --calib is ignored\n`);
   const quantizer = await nodeQuantizer(recipe);
   const result = await compressModel(folder.ir, plan, {
     quantizer,

@@ -166,7 +166,9 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
   if (problems.length > 0) return problems; // shapes below depend on a valid structured plan
   if (recipe.quant?.actOrder && recipe.mask?.kind === 'sparsegpt' && recipe.mask.pattern.kind === 'nm') {
     // Activation order walks the columns out of order; SparseGPT chooses N:M groups as it reaches them.
-    problems.push(`${formatMask(recipe.mask)} chooses N:M groups of consecutive columns, which activation order (-act) visits out of order; drop -act`);
+    problems.push(
+      `${formatMask(recipe.mask)} chooses N:M groups of consecutive columns, which activation order (-act) visits out of order; drop -act`,
+    );
   }
 
   const shaped = recipe.structured ? prunedConfig(config, recipe.structured) : config;

@@ -9,7 +9,12 @@ import { elementCount, layerTensors, tensorNames } from '../model/tensor-table.t
  * prunes layer l and keeps that one layer's result: peak memory stays about one layer,
  * and the builder, which walks layers in order, reads each layer's source once.
  */
-export function structuredIr(ir: ModelIR, plan: StructuredPlan, configOut: ModelConfig, scores?: (layer: number) => StructuredScores): ModelIR {
+export function structuredIr(
+  ir: ModelIR,
+  plan: StructuredPlan,
+  configOut: ModelConfig,
+  scores?: (layer: number) => StructuredScores,
+): ModelIR {
   const source = ir.config;
   let cached: { layer: number; tensors: Map<string, Float32Array> } | null = null;
   const prunedLayer = async (layer: number): Promise<Map<string, Float32Array>> => {

@@ -47,7 +47,10 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
   const source = await openStoredHfModel(o.store, modelId);
   const plan = planCompression(recipe, source.ir.config, { calibrationText: o.calibration !== undefined }); // every recipe check, before any work
   if (plan.calibrate && !o.calibration) {
-    throw new ShrinkrayError('bad_argument', `recipe '${recipe.name}' calibrates on text: send calibration text with it (the built-in English sample will do)`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `recipe '${recipe.name}' calibrates on text: send calibration text with it (the built-in English sample will do)`,
+    );
   }
   const carried = source.manifest.files.filter((f) => CARRIED_FILES.includes(f.path));
   const carriedBytes = carried.reduce((s, f) => s + f.size, 0);

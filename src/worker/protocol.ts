@@ -152,7 +152,13 @@ export interface CompressWorkerApi {
   /** Downloads a hub model into the store (resuming what an earlier attempt staged). */
   download(source: HubModelRequest, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
   /** Compresses a stored model with a recipe into a new stored model, committed all at once. */
-  compress(modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort, calibration?: CalibrationRequest): Promise<StoredModelInfo>;
+  compress(
+    modelId: string,
+    recipe: string,
+    onProgress?: ProgressCallback,
+    cancel?: CancelPort,
+    calibration?: CalibrationRequest,
+  ): Promise<StoredModelInfo>;
   /** Every committed model, oldest first. */
   list(): Promise<StoredModelInfo[]>;
   /** Deletes a model and the files only it used. */

@@ -25,8 +25,7 @@ export const RECIPE_PRESETS: readonly RecipePreset[] = Object.freeze(presets as 
 export type RecipeCalibration = 'needed' | 'optional' | null;
 
 export type RecipeCheck =
-  | { ok: true; canonical: string; calibration: RecipeCalibration; bytesIn?: number; bytesOut?: number }
-  | { ok: false; error: string };
+  { ok: true; canonical: string; calibration: RecipeCalibration; bytesIn?: number; bytesOut?: number } | { ok: false; error: string };
 
 /** Parses `text` and, with a config, checks it against the model and estimates the output size. */
 export function checkRecipe(text: string, config?: ModelConfig): RecipeCheck {

@@ -25,7 +25,12 @@ const fetchBytes = async (path: string): Promise<Uint8Array> => {
   return new Uint8Array(await res.arrayBuffer());
 };
 const calibrationText = new TextDecoder().decode(await fetchBytes('test-org/fixture-text/resolve/main/tinystories_calibration.txt'));
-const calibration = { text: calibrationText, name: 'tinystories_calibration.txt', windows: CLI_CALIBRATED.windows, seed: CLI_CALIBRATED.seed };
+const calibration = {
+  text: calibrationText,
+  name: 'tinystories_calibration.txt',
+  windows: CLI_CALIBRATED.windows,
+  seed: CLI_CALIBRATED.seed,
+};
 
 describe('calibrated compression through the compress worker', () => {
   let sourceId = '';
@@ -39,14 +44,21 @@ describe('calibrated compression through the compress worker', () => {
     expect(blocks.at(-1)).toMatchObject({ done: 5, total: 5 });
     expect(new Set(blocks.map((p) => p.done))).toEqual(new Set([0, 1, 2, 3, 4, 5]));
     expect(progress.findIndex((p) => p.stage === 'compress')).toBeLessThan(progress.findIndex((p) => p.stage === 'write'));
-    expect(info.report!.calibration).toMatchObject({ name: 'tinystories_calibration.txt', windows: 8, seed: CLI_CALIBRATED.seed, kernels: 'wasm' });
+    expect(info.report!.calibration).toMatchObject({
+      name: 'tinystories_calibration.txt',
+      windows: 8,
+      seed: CLI_CALIBRATED.seed,
+      kernels: 'wasm',
+    });
 
     const files = unzipSync(new Uint8Array(await (await compress.exportZip(info.id)).arrayBuffer()));
     const cli = await fetchBytes(`${CLI_CALIBRATED_REPO}/resolve/main/${recipe}/onnx/model.onnx`);
     const page = files['onnx/model.onnx']!;
     expect(page.byteLength).toBe(cli.byteLength);
     expect(page.every((b, i) => b === cli[i])).toBe(true);
-    const cliReport = JSON.parse(new TextDecoder().decode(await fetchBytes(`${CLI_CALIBRATED_REPO}/resolve/main/${recipe}/shrinkray.json`))) as {
+    const cliReport = JSON.parse(
+      new TextDecoder().decode(await fetchBytes(`${CLI_CALIBRATED_REPO}/resolve/main/${recipe}/shrinkray.json`)),
+    ) as {
       tensors: { name: string; relError: number }[];
     };
     expect(info.report!.tensors.map((t) => [t.name, t.relError])).toEqual(cliReport.tensors.map((t) => [t.name, t.relError]));
@@ -71,7 +83,9 @@ describe('calibrated compression through the compress worker', () => {
       .compress(sourceId, 'sparsegpt50+gptq-int4-g32', {
         calibration,
         signal: ac.signal,
-        onProgress: (p) => { if (p.stage === 'calibrate' && p.done >= 1) ac.abort(); },
+        onProgress: (p) => {
+          if (p.stage === 'calibrate' && p.done >= 1) ac.abort();
+        },
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ShrinkrayError);

@@ -73,7 +73,9 @@ describe('WASM SIMD products match the float64 references', () => {
     const k = randomFloats(T * KV * hd, 7);
     const v = randomFloats(T * KV * hd, 8);
     const s = { T, numHeads: H, numKvHeads: KV, headDim: hd };
-    expect(relDiff(await wasm.attention(q, k, v, s), await referenceCalibBackend.attention(q, k, v, s))).toBeLessThan(BUDGET.calibAttentionRelative);
+    expect(relDiff(await wasm.attention(q, k, v, s), await referenceCalibBackend.attention(q, k, v, s))).toBeLessThan(
+      BUDGET.calibAttentionRelative,
+    );
   });
 
   it('the calibration forward (block runner, WASM kernels) through stories260K gives the reference forward pass logits', async () => {
@@ -155,7 +157,8 @@ describe('GPTQ and SparseGPT', () => {
   const quant = { bits: 4, blockSize: 32, symmetric: false };
 
   it('with H = I and no range search GPTQ is round-to-nearest, code for code', () => {
-    const N = 40, K = 96;
+    const N = 40,
+      K = 96;
     const { w } = layer(N, K, 10, 10);
     const identity = Float64Array.from({ length: K * K }, (_, i) => (Math.floor(i / K) === i % K ? 1 : 0));
     const rtn = rtnCodes(w, N, K, quant);
@@ -167,7 +170,8 @@ describe('GPTQ and SparseGPT', () => {
   });
 
   it('cuts the output error well below round-to-nearest; activation order and range search cut it more; WASM agrees with the reference', () => {
-    const N = 48, K = 160; // two column blocks of 128 (the second partial)
+    const N = 48,
+      K = 160; // two column blocks of 128 (the second partial)
     const { w, h } = layer(N, K, 600, 11);
     const rtn = outputError(w, dequantizeCodes(rtnCodes(w, N, K, quant), N, K, 32), h, N, K);
     const plain = runGptq(w, h, N, K, { quant, rangeSearch: false });
@@ -184,11 +188,12 @@ describe('GPTQ and SparseGPT', () => {
   });
 
   it('SparseGPT prunes exactly the asked share (unstructured, per column block) or the N:M pattern, and beats magnitude', () => {
-    const N = 32, K = 64;
+    const N = 32,
+      K = 64;
     const { w, h } = layer(N, K, 400, 12);
     for (const k of [gptqReferenceKernel, kernel.gptq]) {
       const u = runGptq(w, h, N, K, { quant: null, sparsegpt: { kind: 'unstructured', sparsity: 0.5 } }, k);
-      expect(u.weight.filter((v) => v === 0).length).toBe(N * K / 2);
+      expect(u.weight.filter((v) => v === 0).length).toBe((N * K) / 2);
       expect(Array.from(u.keep!).every((keep, i) => keep === 1 || u.weight[i] === 0)).toBe(true);
       const nm = runGptq(w, h, N, K, { quant, sparsegpt: { kind: 'nm', n: 2, m: 4 } }, k);
       expect(satisfiesNm(nm.weight, N, K, { n: 2, m: 4 })).toBe(true);
@@ -205,9 +210,10 @@ describe('GPTQ and SparseGPT', () => {
   });
 
   it('a fixed mask (Wanda, magnitude) is kept: pruned weights are exactly 0 and code to the zero point', () => {
-    const N = 16, K = 64;
+    const N = 16,
+      K = 64;
     const { w, h } = layer(N, K, 300, 13);
-    const keep = Uint8Array.from({ length: N * K }, (_, i) => (i * 7919) % 3 === 0 ? 0 : 1);
+    const keep = Uint8Array.from({ length: N * K }, (_, i) => ((i * 7919) % 3 === 0 ? 0 : 1));
     const r = runGptq(w, h, N, K, { quant, keep }, kernel.gptq);
     for (let i = 0; i < N * K; i++) {
       if (keep[i]) continue;

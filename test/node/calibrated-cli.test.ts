@@ -33,10 +33,19 @@ describe('calibrated compression from the command line', () => {
     expect(a.model.equals(b.model)).toBe(true);
     expect(a.model.equals(c.model)).toBe(false);
     expect(a.report.calibration).toMatchObject({
-      name: 'tinystories_calibration.txt', windows: 8, windowLength: 512, tokens: 8 * 512, seed: 0, available: 1189, kernels: 'wasm', awqAlpha: null,
+      name: 'tinystories_calibration.txt',
+      windows: 8,
+      windowLength: 512,
+      tokens: 8 * 512,
+      seed: 0,
+      available: 1189,
+      kernels: 'wasm',
+      awqAlpha: null,
     });
     expect(c.report.calibration).toMatchObject({ seed: 1 });
-    const kinds = new Set((a.report.tensors as { name: string; kind: string }[]).filter((t) => t.name.endsWith('_proj.weight')).map((t) => t.kind));
+    const kinds = new Set(
+      (a.report.tensors as { name: string; kind: string }[]).filter((t) => t.name.endsWith('_proj.weight')).map((t) => t.kind),
+    );
     expect([...kinds]).toEqual(['gptq-int4-g32-asym']);
   });
 

@@ -38,7 +38,11 @@ beforeAll(async () => {
   ir = folder.ir;
   tokenizer = new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig, ir.config);
   const text = readFileSync(fixtureTextPath('tinystories_calibration.txt'), 'utf8');
-  gptqWindows = calibrationWindows(text, (d) => tokenizer.encode(d, { addBos: true }), { windowLength: 512, count: DEFAULT_WINDOW_COUNT, seed: 0 }).windows;
+  gptqWindows = calibrationWindows(text, (d) => tokenizer.encode(d, { addBos: true }), {
+    windowLength: 512,
+    count: DEFAULT_WINDOW_COUNT,
+    seed: 0,
+  }).windows;
   windows = gptqWindows.filter((_, i) => i % 4 === 0); // 32 of them
   kernels = {
     quantizer: await createRtnQuantizer({ wasm: await loadQuantizeWasmNode() }),
@@ -52,9 +56,19 @@ async function compress(recipe: string, o: { calibrate?: boolean; scores?: () =>
   const c = ir.config;
   const rnd = o.scores;
   return compressModel(ir, plan, {
-    quantizer: kernels.quantizer, pruner: kernels.pruner,
-    ...(plan.calibrate ? { calibration: { windows: plan.recipe.quant?.method === 'gptq' ? gptqWindows : windows, backend: kernels.backend } } : {}),
-    ...(rnd ? { structuredScores: () => ({ ffn: Float32Array.from({ length: c.intermediateSize }, rnd), groups: Float32Array.from({ length: c.numKvHeads }, rnd) }) } : {}),
+    quantizer: kernels.quantizer,
+    pruner: kernels.pruner,
+    ...(plan.calibrate
+      ? { calibration: { windows: plan.recipe.quant?.method === 'gptq' ? gptqWindows : windows, backend: kernels.backend } }
+      : {}),
+    ...(rnd
+      ? {
+          structuredScores: () => ({
+            ffn: Float32Array.from({ length: c.intermediateSize }, rnd),
+            groups: Float32Array.from({ length: c.numKvHeads }, rnd),
+          }),
+        }
+      : {}),
   });
 }
 
@@ -119,7 +133,8 @@ describe('stories260K, calibrated on the calibration stories, scored on the firs
     await measure('ffn25 activations', await compress('ffn25'));
     await measure('ffn25 weight norms', await compress('ffn25', { calibrate: false }));
     const random: number[] = [];
-    for (let seed = 1; seed <= 5; seed++) random.push(await measure(`ffn25 random ${seed}`, await compress('ffn25', { calibrate: false, scores: lcgRng(seed) })));
+    for (let seed = 1; seed <= 5; seed++)
+      random.push(await measure(`ffn25 random ${seed}`, await compress('ffn25', { calibrate: false, scores: lcgRng(seed) })));
     const median = random.sort((a, b) => a - b)[2]!;
     expect(ppl.get('ffn25 activations')!).toBeLessThan(ppl.get('ffn25 weight norms')!);
     expect(ppl.get('ffn25 activations')!).toBeLessThan(median);

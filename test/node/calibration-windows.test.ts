@@ -31,7 +31,15 @@ describe('calibrationWindows', () => {
   it('a text shorter than one window is one shorter window; an empty one is refused', () => {
     const short = calibrationWindows('Once upon a time', encode, { windowLength: 512, count: 128, seed: 0 });
     expect(short.windows.map((w) => Array.from(w))).toEqual([encode('Once upon a time')]);
-    expectShrinkrayError(() => calibrationWindows(' <|endoftext|> ', encode, { windowLength: 512, count: 1, seed: 0 }), 'bad_argument', /holds 0 token/);
-    expectShrinkrayError(() => calibrationWindows(text, encode, { windowLength: 64, count: 0, seed: 0 }), 'bad_argument', /count must be an integer >= 1/);
+    expectShrinkrayError(
+      () => calibrationWindows(' <|endoftext|> ', encode, { windowLength: 512, count: 1, seed: 0 }),
+      'bad_argument',
+      /holds 0 token/,
+    );
+    expectShrinkrayError(
+      () => calibrationWindows(text, encode, { windowLength: 64, count: 0, seed: 0 }),
+      'bad_argument',
+      /count must be an integer >= 1/,
+    );
   });
 });

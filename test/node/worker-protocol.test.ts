@@ -4,7 +4,14 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ShrinkrayError, type ShrinkrayErrorCode } from '../../src/errors.ts';
 import { cancelPortFor, nextEventTurn, serialQueue, signalFromPort } from '../../src/worker/cancel.ts';
 import { deserializeError, registerErrorTransfer, serializeError, toShrinkrayError } from '../../src/worker/errors.ts';
-import type { CalibrationRequest, CancelPort, ChatWorkerApi, CompressWorkerApi, Progress, StoredModelInfo } from '../../src/worker/protocol.ts';
+import type {
+  CalibrationRequest,
+  CancelPort,
+  ChatWorkerApi,
+  CompressWorkerApi,
+  Progress,
+  StoredModelInfo,
+} from '../../src/worker/protocol.ts';
 
 /**
  * The protocol's pieces without a browser: ShrinkrayError crossing a real comlink channel
@@ -144,7 +151,9 @@ describe('the remote API types', () => {
     expectTypeOf<Comlink.Remote<CompressWorkerApi>['list']>().returns.resolves.toEqualTypeOf<StoredModelInfo[]>();
     expectTypeOf<CompressWorkerApi['compress']>().parameter(2).toEqualTypeOf<((p: Progress) => void) | undefined>();
     expectTypeOf<ChatWorkerApi['generate']>().parameter(2).toEqualTypeOf<CancelPort | undefined>();
-    expectTypeOf<Progress['stage']>().toEqualTypeOf<'download' | 'calibrate' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export'>();
+    expectTypeOf<Progress['stage']>().toEqualTypeOf<
+      'download' | 'calibrate' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export'
+    >();
     expectTypeOf<CompressWorkerApi['compress']>().parameter(4).toEqualTypeOf<CalibrationRequest | undefined>();
   });
 });

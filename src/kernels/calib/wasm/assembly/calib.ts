@@ -18,8 +18,8 @@ export function heapBase(): usize {
 // y = x · wt (sub != 0: y -= x · wt, the sum formed first): 4 rows × 8 outputs per tile,
 // k in order. x rows are ldx floats apart (ldx >= K), so x may be a column range of a wider matrix.
 export function matmul(x: usize, ldx: i32, T: i32, K: i32, wt: usize, Np: i32, y: usize, sub: i32): void {
-  const rowX = <usize>ldx << 2;
-  const rowW = <usize>Np << 2;
+  const rowX = (<usize>ldx) << 2;
+  const rowW = (<usize>Np) << 2;
   let t = 0;
   for (; t + 4 <= T; t += 4) {
     const x0 = x + <usize>t * rowX;
@@ -28,15 +28,19 @@ export function matmul(x: usize, ldx: i32, T: i32, K: i32, wt: usize, Np: i32, y
     const x3 = x2 + rowX;
     const y0 = y + <usize>t * rowW;
     for (let n = 0; n < Np; n += 8) {
-      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
-      let a2 = f32x4.splat(0), b2 = f32x4.splat(0);
-      let a3 = f32x4.splat(0), b3 = f32x4.splat(0);
-      let wp = wt + (<usize>n << 2);
+      let a0 = f32x4.splat(0),
+        b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0),
+        b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0),
+        b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0),
+        b3 = f32x4.splat(0);
+      let wp = wt + ((<usize>n) << 2);
       for (let k = 0; k < K; k++) {
         const w0 = v128.load(wp);
         const w1 = v128.load(wp, 16);
-        const off = <usize>k << 2;
+        const off = (<usize>k) << 2;
         const s0 = v128.load32_splat(x0 + off);
         const s1 = v128.load32_splat(x1 + off);
         const s2 = v128.load32_splat(x2 + off);
@@ -51,7 +55,7 @@ export function matmul(x: usize, ldx: i32, T: i32, K: i32, wt: usize, Np: i32, y
         b3 = f32x4.add(b3, f32x4.mul(s3, w1));
         wp += rowW;
       }
-      const o = y0 + (<usize>n << 2);
+      const o = y0 + ((<usize>n) << 2);
       put(o, a0, sub);
       put(o + 16, b0, sub);
       put(o + rowW, a1, sub);
@@ -66,22 +70,22 @@ export function matmul(x: usize, ldx: i32, T: i32, K: i32, wt: usize, Np: i32, y
     const x0 = x + <usize>t * rowX;
     const y0 = y + <usize>t * rowW;
     for (let n = 0; n < Np; n += 8) {
-      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
-      let wp = wt + (<usize>n << 2);
+      let a0 = f32x4.splat(0),
+        b0 = f32x4.splat(0);
+      let wp = wt + ((<usize>n) << 2);
       for (let k = 0; k < K; k++) {
-        const s0 = v128.load32_splat(x0 + (<usize>k << 2));
+        const s0 = v128.load32_splat(x0 + ((<usize>k) << 2));
         a0 = f32x4.add(a0, f32x4.mul(s0, v128.load(wp)));
         b0 = f32x4.add(b0, f32x4.mul(s0, v128.load(wp, 16)));
         wp += rowW;
       }
-      const o = y0 + (<usize>n << 2);
+      const o = y0 + ((<usize>n) << 2);
       put(o, a0, sub);
       put(o + 16, b0, sub);
     }
   }
 }
 
-@inline
 function put(p: usize, v: v128, sub: i32): void {
   v128.store(p, sub ? f32x4.sub(v128.load(p), v) : v);
 }
@@ -90,16 +94,20 @@ function put(p: usize, v: v128, sub: i32): void {
 // 8): the upper triangle by tiles of 4 rows × 8 columns, t in order, written at g's row i;
 // mirror() completes g. One window at a time; the caller sums windows in float64.
 export function gram(x: usize, T: i32, Kp: i32, g: usize, i0: i32, i1: i32): void {
-  const row = <usize>Kp << 2;
+  const row = (<usize>Kp) << 2;
   for (let i = i0; i < i1; i += 4) {
     for (let j = i & ~7; j < Kp; j += 8) {
-      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
-      let a2 = f32x4.splat(0), b2 = f32x4.splat(0);
-      let a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+      let a0 = f32x4.splat(0),
+        b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0),
+        b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0),
+        b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0),
+        b3 = f32x4.splat(0);
       let p = x;
-      const pi = <usize>i << 2;
-      const pj = <usize>j << 2;
+      const pi = (<usize>i) << 2;
+      const pj = (<usize>j) << 2;
       for (let t = 0; t < T; t++) {
         const w0 = v128.load(p + pj);
         const w1 = v128.load(p + pj, 16);
@@ -133,24 +141,28 @@ export function gram(x: usize, T: i32, Kp: i32, g: usize, i0: i32, i1: i32): voi
 // Copies g's upper triangle onto its lower one (the tiles also computed some lower entries, in
 // the same order, but copying keeps g exactly symmetric).
 export function mirror(g: usize, Kp: i32): void {
-  const row = <usize>Kp << 2;
+  const row = (<usize>Kp) << 2;
   for (let i = 1; i < Kp; i++) {
-    for (let j = 0; j < i; j++) store<f32>(g + <usize>i * row + (<usize>j << 2), load<f32>(g + <usize>j * row + (<usize>i << 2)));
+    for (let j = 0; j < i; j++) store<f32>(g + <usize>i * row + ((<usize>j) << 2), load<f32>(g + <usize>j * row + ((<usize>i) << 2)));
   }
 }
 
 // Rows i0..i1 (multiples of 4) of g = aᵀb for a, b [T, Kp]: every tile (g is not
 // symmetric), t in order, written at g's row i.
 export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize, i0: i32, i1: i32): void {
-  const row = <usize>Kp << 2;
+  const row = (<usize>Kp) << 2;
   for (let i = i0; i < i1; i += 4) {
     for (let j = 0; j < Kp; j += 8) {
-      let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0), b1 = f32x4.splat(0);
-      let a2 = f32x4.splat(0), b2 = f32x4.splat(0);
-      let a3 = f32x4.splat(0), b3 = f32x4.splat(0);
-      let pa = a + (<usize>i << 2);
-      let pb = b + (<usize>j << 2);
+      let a0 = f32x4.splat(0),
+        b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0),
+        b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0),
+        b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0),
+        b3 = f32x4.splat(0);
+      let pa = a + ((<usize>i) << 2);
+      let pb = b + ((<usize>j) << 2);
       for (let t = 0; t < T; t++) {
         const w0 = v128.load(pb);
         const w1 = v128.load(pb, 16);
@@ -169,7 +181,7 @@ export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize, i0: i32, i1
         pa += row;
         pb += row;
       }
-      const o = g + <usize>i * row + (<usize>j << 2);
+      const o = g + <usize>i * row + ((<usize>j) << 2);
       v128.store(o, a0);
       v128.store(o, b0, 16);
       v128.store(o + row, a1);
@@ -188,56 +200,71 @@ export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize, i0: i32, i1
 // head's keys transposed, Tp = T rounded up to 4) and probs [Tp]. Scores and the softmax in
 // f32, positions in order; exp is AssemblyScript's Mathf.exp.
 export function attention(
-  q: usize, k: usize, v: usize, T: i32, H: i32, KV: i32, hd: i32, out: usize, kt: usize, probs: usize, g0: i32, g1: i32,
+  q: usize,
+  k: usize,
+  v: usize,
+  T: i32,
+  H: i32,
+  KV: i32,
+  hd: i32,
+  out: usize,
+  kt: usize,
+  probs: usize,
+  g0: i32,
+  g1: i32,
 ): void {
   const Tp = (T + 3) & ~3;
-  const qRow = <usize>(H * hd) << 2;
-  const kvRow = <usize>(KV * hd) << 2;
+  const qRow = (<usize>(H * hd)) << 2;
+  const kvRow = (<usize>(KV * hd)) << 2;
   const group = H / KV;
   const scale: f32 = 1 / Mathf.sqrt(<f32>hd);
   for (let g = g0; g < g1; g++) {
     // kt[d, s] = k[s, g*hd + d]; the padding columns stay 0 and are never read as scores.
-    memory.fill(kt, 0, <usize>(hd * Tp) << 2);
+    memory.fill(kt, 0, (<usize>(hd * Tp)) << 2);
     for (let s = 0; s < T; s++) {
-      const src = k + <usize>s * kvRow + (<usize>(g * hd) << 2);
-      for (let d = 0; d < hd; d++) store<f32>(kt + ((<usize>d * <usize>Tp + <usize>s) << 2), load<f32>(src + (<usize>d << 2)));
+      const src = k + <usize>s * kvRow + ((<usize>(g * hd)) << 2);
+      for (let d = 0; d < hd; d++) store<f32>(kt + ((<usize>d * <usize>Tp + <usize>s) << 2), load<f32>(src + ((<usize>d) << 2)));
     }
-    const vBase = v + (<usize>(g * hd) << 2);
+    const vBase = v + ((<usize>(g * hd)) << 2);
     for (let h = g * group; h < (g + 1) * group; h++) {
       for (let t = 0; t < T; t++) {
         const ctx = t + 1;
         const ctx4 = (ctx + 3) & ~3;
-        const qp = q + <usize>t * qRow + (<usize>(h * hd) << 2);
-        memory.fill(probs, 0, <usize>ctx4 << 2);
+        const qp = q + <usize>t * qRow + ((<usize>(h * hd)) << 2);
+        memory.fill(probs, 0, (<usize>ctx4) << 2);
         for (let d = 0; d < hd; d++) {
-          const qd = f32x4.splat(load<f32>(qp + (<usize>d << 2)) * scale);
+          const qd = f32x4.splat(load<f32>(qp + ((<usize>d) << 2)) * scale);
           const kp = kt + ((<usize>d * <usize>Tp) << 2);
           for (let s = 0; s < ctx4; s += 4) {
-            const o = <usize>s << 2;
+            const o = (<usize>s) << 2;
             v128.store(probs + o, f32x4.add(v128.load(probs + o), f32x4.mul(qd, v128.load(kp + o))));
           }
         }
         let mx: f32 = -Infinity;
-        for (let s = 0; s < ctx; s++) mx = max(mx, load<f32>(probs + (<usize>s << 2)));
+        for (let s = 0; s < ctx; s++) mx = max(mx, load<f32>(probs + ((<usize>s) << 2)));
         let sum: f32 = 0;
         for (let s = 0; s < ctx; s++) {
-          const p = Mathf.exp(load<f32>(probs + (<usize>s << 2)) - mx);
-          store<f32>(probs + (<usize>s << 2), p);
+          const p = Mathf.exp(load<f32>(probs + ((<usize>s) << 2)) - mx);
+          store<f32>(probs + ((<usize>s) << 2), p);
           sum += p;
         }
-        const op = out + <usize>t * qRow + (<usize>(h * hd) << 2);
+        const op = out + <usize>t * qRow + ((<usize>(h * hd)) << 2);
         let d = 0;
         for (; d + 4 <= hd; d += 4) {
           let acc = f32x4.splat(0);
           for (let s = 0; s < ctx; s++) {
-            acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(probs + (<usize>s << 2)), v128.load(vBase + <usize>s * kvRow + (<usize>d << 2))));
+            acc = f32x4.add(
+              acc,
+              f32x4.mul(v128.load32_splat(probs + ((<usize>s) << 2)), v128.load(vBase + <usize>s * kvRow + ((<usize>d) << 2))),
+            );
           }
-          v128.store(op + (<usize>d << 2), f32x4.div(acc, f32x4.splat(sum)));
+          v128.store(op + ((<usize>d) << 2), f32x4.div(acc, f32x4.splat(sum)));
         }
         for (; d < hd; d++) {
           let acc: f32 = 0;
-          for (let s = 0; s < ctx; s++) acc += load<f32>(probs + (<usize>s << 2)) * load<f32>(vBase + <usize>s * kvRow + (<usize>d << 2));
-          store<f32>(op + (<usize>d << 2), acc / sum);
+          for (let s = 0; s < ctx; s++)
+            acc += load<f32>(probs + ((<usize>s) << 2)) * load<f32>(vBase + <usize>s * kvRow + ((<usize>d) << 2));
+          store<f32>(op + ((<usize>d) << 2), acc / sum);
         }
       }
     }
@@ -260,20 +287,52 @@ export function attention(
 // group's range is shrunk by the factor in 1, 0.99, ..., 0.21 whose codes cost least,
 // Σ (w - q)² / u[r,r]² (the loss the loop pays for the group's columns).
 export function gptqBlock(
-  wt: usize, Np: i32, K: i32, u: usize, i1: i32, i2: i32, err: usize, keep: usize,
-  nmN: i32, nmM: i32, quant: i32, bits: i32, symmetric: i32, group: i32, dynamic: i32, search: i32,
-  scales: usize, zeros: usize, groupOf: usize, codes: usize,
+  wt: usize,
+  Np: i32,
+  K: i32,
+  u: usize,
+  i1: i32,
+  i2: i32,
+  err: usize,
+  keep: usize,
+  nmN: i32,
+  nmM: i32,
+  quant: i32,
+  bits: i32,
+  symmetric: i32,
+  group: i32,
+  dynamic: i32,
+  search: i32,
+  scales: usize,
+  zeros: usize,
+  groupOf: usize,
+  codes: usize,
 ): void {
-  const row = <usize>Np << 2;
+  const row = (<usize>Np) << 2;
   const codeMax = (1 << bits) - 1;
   const mid = 1 << (bits - 1);
   const divisor = <f32>(symmetric ? mid - 1 : codeMax);
   for (let i = i1; i < i2; i++) {
     const wi = wt + <usize>i * row;
     if (nmM > 0 && (i - i1) % nmM == 0) nmMask(wt, Np, u, K, i, nmN, nmM, keep);
-    const gi = load<i32>(groupOf + (<usize>i << 2));
+    const gi = load<i32>(groupOf + ((<usize>i) << 2));
     if (quant && dynamic && i % group == 0) {
-      groupParams(wt, Np, keep, u, K, i, min(i + group, K), divisor, codeMax, mid, symmetric, search, scales + <usize>gi * row, zeros + <usize>gi * row);
+      groupParams(
+        wt,
+        Np,
+        keep,
+        u,
+        K,
+        i,
+        min(i + group, K),
+        divisor,
+        codeMax,
+        mid,
+        symmetric,
+        search,
+        scales + <usize>gi * row,
+        zeros + <usize>gi * row,
+      );
     }
     const d = load<f32>(u + ((<usize>i * <usize>K + <usize>i) << 2));
     const ep = err + <usize>(i - i1) * row;
@@ -282,12 +341,12 @@ export function gptqBlock(
     const zp = zeros + <usize>gi * row;
     const cp = codes + <usize>i * <usize>Np;
     for (let n = 0; n < Np; n++) {
-      const w = load<f32>(wi + (<usize>n << 2));
+      const w = load<f32>(wi + ((<usize>n) << 2));
       let q: f32 = 0;
       if (load<u8>(kp + n)) {
         if (quant) {
-          const scale = load<f32>(sp + (<usize>n << 2));
-          const zero = load<f32>(zp + (<usize>n << 2));
+          const scale = load<f32>(sp + ((<usize>n) << 2));
+          const zero = load<f32>(zp + ((<usize>n) << 2));
           let code = zero;
           if (scale != 0) code = min(max(nearest<f32>(w / scale) + zero, 0), <f32>codeMax);
           store<u8>(cp + n, <u8>(<i32>code));
@@ -296,17 +355,17 @@ export function gptqBlock(
           q = w;
         }
       } else if (quant) {
-        store<u8>(cp + n, <u8>(<i32>load<f32>(zp + (<usize>n << 2))));
+        store<u8>(cp + n, <u8>(<i32>load<f32>(zp + ((<usize>n) << 2))));
       }
-      store<f32>(wi + (<usize>n << 2), q);
-      store<f32>(ep + (<usize>n << 2), (w - q) / d);
+      store<f32>(wi + ((<usize>n) << 2), q);
+      store<f32>(ep + ((<usize>n) << 2), (w - q) / d);
     }
     // The rest of the block sees this column's error: wt[j] -= err * u[i, j].
     for (let j = i + 1; j < i2; j++) {
       const c = f32x4.splat(load<f32>(u + ((<usize>i * <usize>K + <usize>j) << 2)));
       const wj = wt + <usize>j * row;
       for (let n = 0; n < Np; n += 4) {
-        const o = <usize>n << 2;
+        const o = (<usize>n) << 2;
         v128.store(wj + o, f32x4.sub(v128.load(wj + o), f32x4.mul(v128.load(ep + o), c)));
       }
     }
@@ -316,10 +375,22 @@ export function gptqBlock(
 // Group parameters [Np] from rows r0..r1 of wt (kept weights only; a pruned one counts as 0),
 // four rows of W at a time: each lane does the scalar rule's f32 steps in the same order.
 function groupParams(
-  wt: usize, Np: i32, keep: usize, u: usize, K: i32, r0: i32, r1: i32, divisor: f32, codeMax: i32, mid: i32, symmetric: i32, search: i32,
-  sp: usize, zp: usize,
+  wt: usize,
+  Np: i32,
+  keep: usize,
+  u: usize,
+  K: i32,
+  r0: i32,
+  r1: i32,
+  divisor: f32,
+  codeMax: i32,
+  mid: i32,
+  symmetric: i32,
+  search: i32,
+  sp: usize,
+  zp: usize,
 ): void {
-  const row = <usize>Np << 2;
+  const row = (<usize>Np) << 2;
   const vdiv = f32x4.splat(divisor);
   const vmax = f32x4.splat(<f32>codeMax);
   const vmid = f32x4.splat(<f32>mid);
@@ -328,7 +399,7 @@ function groupParams(
     let lo = vzero;
     let hi = vzero;
     for (let r = r0; r < r1; r++) {
-      const w = v128.and(v128.load(wt + <usize>r * row + (<usize>n << 2)), keepMask(keep + <usize>r * <usize>Np + n));
+      const w = v128.and(v128.load(wt + <usize>r * row + ((<usize>n) << 2)), keepMask(keep + <usize>r * <usize>Np + n));
       lo = f32x4.pmin(lo, w); // w < lo ? w : lo
       hi = f32x4.pmax(hi, w);
     }
@@ -342,11 +413,13 @@ function groupParams(
       const h = f32x4.mul(hi, f);
       const scale = f32x4.div(symmetric ? f32x4.max(h, f32x4.neg(l)) : f32x4.sub(h, l), vdiv);
       const flat = f32x4.eq(scale, vzero);
-      const zero = symmetric ? vmid : v128.bitselect(vzero, f32x4.min(f32x4.max(f32x4.nearest(f32x4.div(f32x4.neg(l), scale)), vzero), vmax), flat);
+      const zero = symmetric
+        ? vmid
+        : v128.bitselect(vzero, f32x4.min(f32x4.max(f32x4.nearest(f32x4.div(f32x4.neg(l), scale)), vzero), vmax), flat);
       let loss = f32x4.splat(0);
       if (search) {
         for (let r = r0; r < r1; r++) {
-          const w = v128.load(wt + <usize>r * row + (<usize>n << 2));
+          const w = v128.load(wt + <usize>r * row + ((<usize>n) << 2));
           const code = v128.bitselect(zero, f32x4.min(f32x4.max(f32x4.add(f32x4.nearest(f32x4.div(w, scale)), zero), vzero), vmax), flat);
           const e = f32x4.sub(w, f32x4.mul(f32x4.sub(code, zero), scale));
           const d = load<f32>(u + ((<usize>r * <usize>K + <usize>r) << 2));
@@ -359,13 +432,13 @@ function groupParams(
       bestScale = v128.bitselect(scale, bestScale, better);
       bestZero = v128.bitselect(zero, bestZero, better);
     }
-    v128.store(sp + (<usize>n << 2), bestScale);
-    v128.store(zp + (<usize>n << 2), bestZero);
+    v128.store(sp + ((<usize>n) << 2), bestScale);
+    v128.store(zp + ((<usize>n) << 2), bestZero);
   }
 }
 
 // All-ones lanes where keep[0..4) is non-zero.
-@inline
+
 function keepMask(p: usize): v128 {
   const bytes = v128.load32_zero(p);
   return i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(bytes)), i32x4.splat(0));
@@ -374,17 +447,17 @@ function keepMask(p: usize): v128 {
 // SparseGPT's N:M choice for columns i..i+m-1: in each row, keep the n with the largest
 // w² / u[c,c]² (current values); ties prune the lower column first.
 function nmMask(wt: usize, Np: i32, u: usize, K: i32, i: i32, n: i32, m: i32, keep: usize): void {
-  const row = <usize>Np << 2;
+  const row = (<usize>Np) << 2;
   const prune = m - n;
   for (let r = 0; r < Np; r++) {
     for (let j = 0; j < m; j++) {
       const dj = load<f32>(u + ((<usize>(i + j) * <usize>K + <usize>(i + j)) << 2));
-      const wj = load<f32>(wt + <usize>(i + j) * row + (<usize>r << 2));
+      const wj = load<f32>(wt + <usize>(i + j) * row + ((<usize>r) << 2));
       const sj: f32 = (wj * wj) / (dj * dj);
       let rank = 0;
       for (let l = 0; l < m; l++) {
         const dl = load<f32>(u + ((<usize>(i + l) * <usize>K + <usize>(i + l)) << 2));
-        const wl = load<f32>(wt + <usize>(i + l) * row + (<usize>r << 2));
+        const wl = load<f32>(wt + <usize>(i + l) * row + ((<usize>r) << 2));
         const sl: f32 = (wl * wl) / (dl * dl);
         if (sl < sj || (sl == sj && l < j)) rank++;
       }
@@ -396,28 +469,28 @@ function nmMask(wt: usize, Np: i32, u: usize, K: i32, i: i32, n: i32, m: i32, ke
 // ---- The inverse-Hessian factor, in float64 (see ../../cholesky.ts) ------------------------
 
 // Σ a[k] b[k] for k < n, two f64 lanes then the tail.
-@inline
+
 function dot64(a: usize, b: usize, n: i32): f64 {
   let acc = f64x2.splat(0);
   let k = 0;
-  for (; k + 2 <= n; k += 2) acc = f64x2.add(acc, f64x2.mul(v128.load(a + (<usize>k << 3)), v128.load(b + (<usize>k << 3))));
+  for (; k + 2 <= n; k += 2) acc = f64x2.add(acc, f64x2.mul(v128.load(a + ((<usize>k) << 3)), v128.load(b + ((<usize>k) << 3))));
   let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  for (; k < n; k++) s += load<f64>(a + (<usize>k << 3)) * load<f64>(b + (<usize>k << 3));
+  for (; k < n; k++) s += load<f64>(a + ((<usize>k) << 3)) * load<f64>(b + ((<usize>k) << 3));
   return s;
 }
 
 // a [K, K] (row-major f64) = L Lᵀ: L written into the lower triangle. 0 when not positive definite.
 export function cholesky64(a: usize, K: i32): i32 {
-  const row = <usize>K << 3;
+  const row = (<usize>K) << 3;
   for (let j = 0; j < K; j++) {
     const rj = a + <usize>j * row;
-    const d = load<f64>(rj + (<usize>j << 3)) - dot64(rj, rj, j);
+    const d = load<f64>(rj + ((<usize>j) << 3)) - dot64(rj, rj, j);
     if (!(d > 0)) return 0;
     const l = Math.sqrt(d);
-    store<f64>(rj + (<usize>j << 3), l);
+    store<f64>(rj + ((<usize>j) << 3), l);
     for (let i = j + 1; i < K; i++) {
       const ri = a + <usize>i * row;
-      store<f64>(ri + (<usize>j << 3), (load<f64>(ri + (<usize>j << 3)) - dot64(ri, rj, j)) / l);
+      store<f64>(ri + ((<usize>j) << 3), (load<f64>(ri + ((<usize>j) << 3)) - dot64(ri, rj, j)) / l);
     }
   }
   return 1;
@@ -425,24 +498,24 @@ export function cholesky64(a: usize, K: i32): i32 {
 
 // inv [K, K] = L⁻¹ (lower) from the L in a's lower triangle; x: scratch [K] f64.
 export function lowerInverse64(a: usize, K: i32, inv: usize, x: usize): void {
-  const row = <usize>K << 3;
+  const row = (<usize>K) << 3;
   memory.fill(inv, 0, <usize>K * row);
   for (let j = 0; j < K; j++) {
     // L x = e_j by forward substitution from row j; x[k] = 0 for k < j.
-    store<f64>(x + (<usize>j << 3), 1 / load<f64>(a + <usize>j * row + (<usize>j << 3)));
+    store<f64>(x + ((<usize>j) << 3), 1 / load<f64>(a + <usize>j * row + ((<usize>j) << 3)));
     for (let i = j + 1; i < K; i++) {
       const ri = a + <usize>i * row;
-      const s = dot64(ri + (<usize>j << 3), x + (<usize>j << 3), i - j);
-      store<f64>(x + (<usize>i << 3), -s / load<f64>(ri + (<usize>i << 3)));
+      const s = dot64(ri + ((<usize>j) << 3), x + ((<usize>j) << 3), i - j);
+      store<f64>(x + ((<usize>i) << 3), -s / load<f64>(ri + ((<usize>i) << 3)));
     }
-    for (let i = j; i < K; i++) store<f64>(inv + <usize>i * row + (<usize>j << 3), load<f64>(x + (<usize>i << 3)));
+    for (let i = j; i < K; i++) store<f64>(inv + <usize>i * row + ((<usize>j) << 3), load<f64>(x + ((<usize>i) << 3)));
   }
 }
 
 // SwiGLU in place over n values: gate = gate / (1 + e^-gate) * up, in f32 (AssemblyScript's Mathf.exp).
 export function swiglu(gate: usize, up: usize, n: i32): void {
   for (let i = 0; i < n; i++) {
-    const p = <usize>i << 2;
+    const p = (<usize>i) << 2;
     const g = load<f32>(gate + p);
     store<f32>(gate + p, (g / (1 + Mathf.exp(-g))) * load<f32>(up + p));
   }
