@@ -72,7 +72,7 @@ describe('shrinkray argument parsing', () => {
     const out = join(work, 'calib-out');
     const missing = await runCli(['compress', STORIES_DIR, '--recipe', 'gptq-int4-g32', '--out', out, '--calib', join(work, 'nope.txt')]);
     expect(missing.code).toBe(1);
-    expect(expectOneLine(missing)).toMatch(/^shrinkray compress: --calib .*nope\.txt: cannot read it .*\[missing_file\]$/);
+    expect(expectOneLine(missing)).toMatch(/^shrinkray compress: --calib .*nope\.txt does not exist \[missing_file\]$/);
     const calib = join(work, 'calib.txt');
     writeFileSync(calib, 'Once upon a time');
     const windows = await runCli(['compress', STORIES_DIR, '--recipe', 'wanda50', '--out', out, '--calib', calib, '--calib-windows', '0']);
