@@ -11,7 +11,7 @@ import { readCalibWasm } from './kernel-wasm-node.ts';
 export async function createCalibPoolNode(size = availableParallelism()): Promise<CalibPool> {
   const module = await WebAssembly.compile(await readCalibWasm());
   const entry = new URL('./calib-worker-node.ts', import.meta.url);
-  const tsxApi = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
+  const tsxApi = resolveTsx();
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
   const workers: CalibPoolWorker[] = Array.from({ length: size }, () => {
     const w = new Worker(bootstrap, { eval: true });
@@ -26,4 +26,14 @@ export async function createCalibPoolNode(size = availableParallelism()): Promis
     };
   });
   return createCalibPool(module, workers);
+}
+
+/** tsx's loader API, resolved from this package; some module runners (Vitest's global setup) have no working import.meta.resolve. */
+function resolveTsx(): string {
+  try {
+    if (typeof import.meta.resolve === 'function') return import.meta.resolve('tsx/esm/api');
+  } catch {
+    // fall through: the bare name resolves from the working folder
+  }
+  return 'tsx/esm/api';
 }
