@@ -16,14 +16,14 @@ export interface OnnxSummary {
   externalFiles: Map<string, number>;
 }
 
-interface Field {
+export interface Field {
   field: number;
   wire: number;
   value: number; // varint value, or start offset for length-delimited fields
   end: number; // end offset for length-delimited fields
 }
 
-function fields(buf: Uint8Array, start: number, end: number, fail: (why: string) => never): Field[] {
+export function fields(buf: Uint8Array, start: number, end: number, fail: (why: string) => never): Field[] {
   const out: Field[] = [];
   let pos = start;
   const varint = (): number => {
@@ -59,7 +59,7 @@ function fields(buf: Uint8Array, start: number, end: number, fail: (why: string)
   return out;
 }
 
-const text = (buf: Uint8Array, f: Field) => new TextDecoder().decode(buf.subarray(f.value, f.end));
+export const text = (buf: Uint8Array, f: Field) => new TextDecoder().decode(buf.subarray(f.value, f.end));
 
 /** Parses the structure of an ONNX model; `fileName` appears in every error. */
 export function inspectOnnx(buf: Uint8Array, fileName: string): OnnxSummary {
