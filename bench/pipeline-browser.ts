@@ -10,10 +10,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright';
-import { createServer } from 'vite';
 import { startHubServer } from '../test/hub/hub-server.ts';
 import { SYNTHETIC_SMOLLM_REPO, writeSyntheticSmolLM } from '../test/hub/hub-worker-fixtures.ts';
+import { openBenchBrowser, printTable } from './bench-browser.ts';
 import type { PipelineResult } from './pipeline-page.ts';
 
 const arg = (name: string, fallback: string) => {
@@ -26,29 +25,14 @@ const reps = Number(arg('reps', '2'));
 const root = await mkdtemp(join(tmpdir(), 'shrinkray-bench-hub-'));
 await writeSyntheticSmolLM(root);
 const hub = await startHubServer({ root, port: 0 });
-const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
-await server.listen();
-const address = server.httpServer!.address();
-const port = typeof address === 'object' && address ? address.port : 5173;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  ignoreDefaultArgs: ['--headless'],
-  args: ['--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic'],
-});
+const bench = await openBenchBrowser();
 const MB = 1e6;
 const rows: string[][] = [[
   'run', 'download MB/s', 'compress s', 'in MB/s', 'of which read s', 'write s', 'quantizer', 'out MB', 'load s', 'decode tok/s', 'threads',
 ]];
 try {
   for (let rep = 1; rep <= reps; rep++) {
-    const page = await browser.newPage();
-    const q = new URLSearchParams({ hub: hub.url, repo: SYNTHETIC_SMOLLM_REPO, recipe });
-    await page.goto(`http://127.0.0.1:${port}/bench/pipeline-page.html?${q}`);
-    await page.waitForFunction(() => (window as unknown as { benchResult?: unknown }).benchResult !== undefined, undefined, { timeout: 900_000, polling: 1000 });
-    const r = (await page.evaluate(() => (window as unknown as { benchResult: unknown }).benchResult)) as PipelineResult;
-    await page.close();
-    if (r.error) throw new Error(`page failed: ${r.error}`);
+    const r = await bench.run<PipelineResult>('bench/pipeline-page.html', { hub: hub.url, repo: SYNTHETIC_SMOLLM_REPO, recipe });
     rows.push([
       String(rep), (r.bytes / MB / r.downloadS).toFixed(0), r.compressS.toFixed(2), (r.bytes / MB / r.compressS).toFixed(0),
       r.readS?.toFixed(2) ?? '-', r.writeS?.toFixed(2) ?? '-', r.quantizer, (r.bytesOut / MB).toFixed(1), r.loadS.toFixed(2),
@@ -56,11 +40,9 @@ try {
     ]);
   }
 } finally {
-  await browser.close();
-  await server.close();
+  await bench.close();
   await hub.close();
   await rm(root, { recursive: true, force: true });
 }
-console.log(`${SYNTHETIC_SMOLLM_REPO} (297 MB fp32) -> ${recipe} in headless Chromium ${browser.version()}, loopback hub, IndexedDB`);
-const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+console.log(`${SYNTHETIC_SMOLLM_REPO} (297 MB fp32) -> ${recipe} in headless Chromium ${bench.version}, loopback hub, IndexedDB`);
+printTable(rows);

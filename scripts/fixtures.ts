@@ -27,6 +27,18 @@ export function fixturesDir(): string {
 }
 
 export const demoModelDir = join(repoRoot, 'public', 'models', 'stories260K');
+/** The sample stories the app scores the demo on (its report's perplexity), served beside the model. */
+export const demoTextFile = join(repoRoot, 'public', 'models', 'text', 'tinystories_sample.txt');
+
+/** Copies text/tinystories_sample.txt of the fixtures next to the demo model, when it differs. */
+async function ensureDemoText(): Promise<void> {
+  const source = join(fixturesDir(), 'text', 'tinystories_sample.txt');
+  if (!existsSync(source)) return;
+  const bytes = await readFile(source);
+  if (existsSync(demoTextFile) && (await readFile(demoTextFile)).equals(bytes)) return;
+  await mkdir(dirname(demoTextFile), { recursive: true });
+  await writeFile(demoTextFile, bytes);
+}
 
 export interface FixturesResult {
   status: 'fresh' | 'generated' | 'missing';
@@ -50,6 +62,7 @@ export async function ensureFixtures(log: (line: string) => void = console.log):
     log(`fixtures: ${source} not found; the bundled demo model is not generated (the app still starts without it)`);
     return { status: 'missing', dir: demoModelDir };
   }
+  await ensureDemoText();
   const stamp = await stampOf([checkpoint, tokenizer]);
   const stampPath = join(demoModelDir, STAMP);
   if (existsSync(stampPath) && (await readFile(stampPath, 'utf8')).trim() === stamp) {

@@ -1,10 +1,17 @@
+import { h, render } from 'preact';
 import './ui/app.css';
 import './pwa/register.ts';
-import { demoModelView } from './ui/demo-model-view.ts';
-import { environmentView } from './ui/environment-view.ts';
+import { App } from './ui/app.tsx';
+import { checkDemo } from './ui/demo-card.tsx';
+import { applyDeepLink } from './ui/deep-link.ts';
+import { detectEnvironment } from './ui/environment.ts';
+import { refreshModels } from './ui/state.ts';
 
-// The app shell. Views never touch model code directly: once the workers exist they
-// talk only to src/worker/client.ts.
-const app = document.getElementById('app');
-if (!app) throw new Error('index.html lacks the #app element');
-app.replaceChildren(environmentView(), demoModelView());
+// The app: Preact views over signals; every model, file and network operation runs in the
+// workers behind src/worker/client.ts, which is all the views import.
+const root = document.getElementById('app');
+if (!root) throw new Error('index.html lacks the #app element');
+render(h(App, null), root);
+void detectEnvironment();
+void checkDemo();
+void refreshModels().then(() => applyDeepLink());

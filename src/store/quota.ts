@@ -61,16 +61,20 @@ function mb(bytes: number): string {
   return `${(bytes / MB).toFixed(1)} MB`;
 }
 
+/** Bytes that may still be stored: the quota less usage and a small margin (the estimate is coarse, IndexedDB adds overhead per record). */
+export function freeBytes(f: StorageFigures): number {
+  const margin = Math.min(64 * MB, f.quota * 0.02);
+  return Math.max(0, f.quota - f.usage - margin);
+}
+
 /**
  * Refuses early, before a download or a compression, when `needBytes` more would not fit:
- * throws 'quota_exceeded' with the figures. A small margin stays free because the
- * browser's estimate is coarse and IndexedDB adds overhead per record.
+ * throws 'quota_exceeded' with the figures.
  */
 export async function checkQuota(needBytes: number, what: string, figures?: StorageFigures): Promise<void> {
   const f = figures ?? (await estimateStorage());
   if (!f) return;
-  const margin = Math.min(64 * MB, f.quota * 0.02);
-  const free = Math.max(0, f.quota - f.usage - margin);
+  const free = freeBytes(f);
   if (needBytes > free) {
     throw new ShrinkrayError(
       'quota_exceeded',

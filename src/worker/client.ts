@@ -1,14 +1,22 @@
 import * as Comlink from 'comlink';
+import { whileBusy } from '../pwa/busy-lock.ts';
 import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
 import type {
-  ChatWorkerApi, CompressWorkerApi, GenerateRequest, GenerateSummary, HubModelRequest, LoadedModelInfo, LoadOptions, PerplexitySummary,
-  Progress, StoredModelInfo, TokenPiece, WorkerOptions,
+  ChatWorkerApi, CompressWorkerApi, GenerateRequest, GenerateSummary, HubModelRequest, HubPreflight, LoadedModelInfo, LoadOptions,
+  LocalFile, LocalImportKind, ModelEvaluation, PerplexitySummary, Progress, StoredModelInfo, TokenPiece, WorkerOptions,
 } from './protocol.ts';
+import type { ModelConfig } from '../model/config.ts';
 import type { StoreUsage } from '../store/store-types.ts';
 
 export type * from './protocol.ts';
 export type { StoreUsage } from '../store/store-types.ts';
+export type { ModelConfig } from '../model/config.ts';
+export { DEFAULT_HUB_URL } from '../fetch/hub-url.ts';
+// A job made of several calls (load, measure, store) holds the busy lock for all of them.
+export { whileBusy } from '../pwa/busy-lock.ts';
+// Pure recipe checks and the preset table: the page checks a recipe as the user types, without a worker round trip.
+export { checkRecipe, RECIPE_PRESETS, type RecipeCheck, type RecipePreset } from './recipe-check.ts';
 // The UI imports only this module: the one error class it catches comes from here too.
 export { isShrinkrayError, ShrinkrayError, type ShrinkrayErrorCode } from '../errors.ts';
 
@@ -28,6 +36,12 @@ export interface CompressClient {
   list(): Promise<StoredModelInfo[]>;
   delete(modelId: string): Promise<void>;
   usage(): Promise<StoreUsage>;
+  preflight(source: HubModelRequest): Promise<HubPreflight>;
+  importUrlFolder(baseUrl: string, files: string[], as: { id: string; name: string }, options?: CallOptions): Promise<StoredModelInfo>;
+  importLocal(files: LocalFile[], options?: CallOptions): Promise<StoredModelInfo & { importedAs: LocalImportKind }>;
+  exportZip(modelId: string, options?: CallOptions): Promise<Blob>;
+  modelConfig(modelId: string): Promise<ModelConfig>;
+  saveEvaluation(modelId: string, evaluation: ModelEvaluation): Promise<StoredModelInfo>;
   /** Kills the worker at once (its staged writes are collected by a later start). */
   terminate(): void;
 }
@@ -40,14 +54,20 @@ export interface ChatClient {
   terminate(): void;
 }
 
-/** Runs one long call with a cancel port for its signal; the port closes when the call ends. */
+/**
+ * Runs one long call with a cancel port for its signal; the port closes when the call ends.
+ * The call holds the shared busy lock meanwhile, so the service worker's page code never
+ * reloads the page (into isolation, into an update) under a running job.
+ */
 async function withSignal<T>(signal: AbortSignal | undefined, call: (port: MessagePort | undefined) => Promise<T>): Promise<T> {
-  const { port, done } = cancelPortFor(signal);
-  try {
-    return await call(port && Comlink.transfer(port, [port]));
-  } finally {
-    done();
-  }
+  return whileBusy(async () => {
+    const { port, done } = cancelPortFor(signal);
+    try {
+      return await call(port && Comlink.transfer(port, [port]));
+    } finally {
+      done();
+    }
+  });
 }
 
 const proxied = <F extends (...args: never[]) => void>(f: F | undefined) => (f ? Comlink.proxy(f) : undefined);
@@ -69,6 +89,21 @@ export function createCompressClient(options: WorkerOptions = {}): CompressClien
     list: async () => (await ready, api.list()),
     delete: async (modelId) => (await ready, api.delete(modelId)),
     usage: async () => (await ready, api.usage()),
+    preflight: async (source) => (await ready, api.preflight(source)),
+    importUrlFolder: async (baseUrl, files, as, o = {}) => {
+      await ready;
+      return withSignal(o.signal, (port) => api.importUrlFolder(baseUrl, files, as, proxied(o.onProgress), port));
+    },
+    importLocal: async (files, o = {}) => {
+      await ready;
+      return withSignal(o.signal, (port) => api.importLocal(files, proxied(o.onProgress), port));
+    },
+    exportZip: async (modelId, o = {}) => {
+      await ready;
+      return withSignal(o.signal, (port) => api.exportZip(modelId, proxied(o.onProgress), port));
+    },
+    modelConfig: async (modelId) => (await ready, api.modelConfig(modelId)),
+    saveEvaluation: async (modelId, evaluation) => (await ready, api.saveEvaluation(modelId, evaluation)),
     terminate: () => worker.terminate(),
   };
 }

@@ -5,8 +5,15 @@ import { releaseCallbacks, serialQueue, signalFromPort } from './cancel.ts';
 import { runCompressJob } from './compress-job.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import { kernelPruner, kernelQuantizer } from './kernel-pool.ts';
-import type { CancelPort, CompressWorkerApi, HubModelRequest, ProgressCallback, WorkerOptions } from './protocol.ts';
+import { hubPreflight } from './hub-preflight.ts';
+import { importLocalFiles } from './local-import.ts';
+import { saveEvaluation, storedModelConfig } from './model-report.ts';
+import type {
+  CancelPort, CompressWorkerApi, HubModelRequest, LocalFile, ModelEvaluation, ProgressCallback, WorkerOptions,
+} from './protocol.ts';
+import { importUrlFolder } from './url-folder-import.ts';
 import { modelInfo, WorkerStore } from './worker-store.ts';
+import { exportModelZip } from './zip-export.ts';
 
 /**
  * The compress worker: downloads hub models into the store and compresses stored models
@@ -48,6 +55,41 @@ const api: CompressWorkerApi = {
       }));
     return modelInfo(manifest);
   }),
+
+  preflight: async (source: HubModelRequest) => {
+    try {
+      return await hubPreflight(await store.get(), source);
+    } catch (e) {
+      throw toShrinkrayError(e);
+    }
+  },
+
+  importUrlFolder: (baseUrl: string, files: string[], as: { id: string; name: string }, onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    cancellable(cancel, onProgress, async (signal) => modelInfo(await importUrlFolder(await store.get(), baseUrl, files, as, onProgress, signal))),
+
+  importLocal: (files: LocalFile[], onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
+    const { manifest, kind } = await importLocalFiles(await store.get(), files, onProgress, signal);
+    return { ...modelInfo(manifest), importedAs: kind };
+  }),
+
+  exportZip: (modelId: string, onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    cancellable(cancel, onProgress, async (signal) => exportModelZip(await store.get(), modelId, onProgress, signal)),
+
+  modelConfig: async (modelId: string) => {
+    try {
+      return await storedModelConfig(await store.get(), modelId);
+    } catch (e) {
+      throw toShrinkrayError(e);
+    }
+  },
+
+  saveEvaluation: async (modelId: string, evaluation: ModelEvaluation) => {
+    try {
+      return modelInfo(await saveEvaluation(await store.get(), modelId, evaluation));
+    } catch (e) {
+      throw toShrinkrayError(e);
+    }
+  },
 
   list: async () => (await (await store.get()).listModels()).map(modelInfo),
   delete: async (modelId: string) => (await store.get()).deleteModel(modelId),

@@ -36,6 +36,20 @@ export class ModelWriter {
     await this.finish(path, writer);
   }
 
+  /** Writes one file from parts made one at a time (a converted checkpoint, a zip entry): only one part is held. */
+  async writeStream(path: string, parts: AsyncIterable<Uint8Array>): Promise<void> {
+    const writer = await this.stage(path);
+    for await (const part of parts) {
+      for (let at = 0; at < part.byteLength; at += PIECE) {
+        throwIfAborted(this.signal, `writing ${path}`);
+        const piece = part.subarray(at, Math.min(part.byteLength, at + PIECE));
+        await writer.write(piece, this.signal);
+        this.onBytes?.(piece.byteLength);
+      }
+    }
+    await this.finish(path, writer);
+  }
+
   /** Copies a stored file (tokenizer, config) piece by piece. */
   async copy(path: string, src: ByteSource): Promise<void> {
     const writer = await this.stage(path);

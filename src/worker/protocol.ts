@@ -1,5 +1,6 @@
 import type { ShrinkrayReport } from '../compress/report.ts';
 import type { ShrinkrayErrorCode } from '../errors.ts';
+import type { ModelConfig } from '../model/config.ts';
 import type { ChatMessage } from '../runtime/tokenizer.ts';
 import type { ModelSource } from '../store/manifest.ts';
 import type { StoreUsage } from '../store/store-types.ts';
@@ -11,9 +12,9 @@ import type { StoreUsage } from '../store/store-types.ts';
  */
 
 /** Which part of a long call is running; the UI shows one progress bar per stage. */
-export type ProgressStage = 'download' | 'compress' | 'write' | 'load' | 'perplexity';
+export type ProgressStage = 'download' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export';
 
-/** One progress report: `done` of `total` units (bytes for download/write, tensors for compress, documents for perplexity). */
+/** One progress report: `done` of `total` units (bytes for download/write/import/export, tensors for compress, documents for perplexity). */
 export interface Progress {
   stage: ProgressStage;
   done: number;
@@ -57,9 +58,73 @@ export interface StoredModelInfo {
   bytes: number;
   /** For compressed models: the recipe text. */
   recipe?: string;
-  /** For compressed models: shrinkray.json's content (sizes, per-tensor errors, timing). */
-  report?: ShrinkrayReport;
+  /** For compressed models: shrinkray.json's content (sizes, per-tensor errors, timing, and the evaluation once measured). */
+  report?: StoredReport;
   createdAt?: number;
+}
+
+/** What a hub repo would cost, found before any weight byte is fetched. */
+export interface HubPreflight {
+  repo: string;
+  revision: string;
+  hubUrl: string;
+  format: 'safetensors' | 'onnx';
+  /** Every file the download would fetch, metadata first; size undefined where the hub did not say. */
+  files: { path: string; size?: number }[];
+  /** Sum of the known sizes. */
+  totalBytes: number;
+  /** Bytes an earlier, cancelled download already staged (they are not fetched again). */
+  stagedBytes: number;
+  /** What the store still has to take: totalBytes - stagedBytes. */
+  needBytes: number;
+  /** Free bytes under the browser's quota (less a safety margin); undefined where the browser does not say. */
+  freeBytes?: number;
+  /** Whether needBytes fits in freeBytes (true when the browser gives no estimate: the write will tell). */
+  fits: boolean;
+  /** config.json's architecture, as written there. */
+  architecture?: string;
+  /** Why the model cannot be compressed or run here (unsupported architecture, bad config), as a sentence. */
+  problem?: string;
+}
+
+/** One file the page hands over (from a file picker, a folder picker or a drop). `path` is relative to the dropped folder. */
+export interface LocalFile {
+  path: string;
+  file: File;
+}
+
+/** What a local import turned out to be. */
+export type LocalImportKind = 'hf-folder' | 'llama2c' | 'exported-zip' | 'exported-folder';
+
+/** shrinkray.json as the store keeps it: the compression's report, plus the evaluation the app adds once it has measured both models. */
+export interface StoredReport extends ShrinkrayReport {
+  evaluation?: ModelEvaluation;
+}
+
+/** Perplexity and decode speed of one model, as the report stores them. */
+export interface ModelMeasurement {
+  modelId: string;
+  ppl: number;
+  nll: number;
+  tokens: number;
+  docs: number;
+  /** Decode speed of a greedy generation of `decodeTokens` tokens from BOS. */
+  tokensPerSecond: number;
+  decodeTokens: number;
+}
+
+/** The evaluation part of a compressed model's report: both models measured on the same text and device. */
+export interface ModelEvaluation {
+  /** What was scored: a built-in text's name or 'pasted text'. */
+  textName: string;
+  textChars: number;
+  device: 'wasm' | 'webgpu';
+  threads: number;
+  /** The source model's figures; null when it is not stored or could not run (then `beforeProblem` says why). */
+  before: ModelMeasurement | null;
+  beforeProblem?: string;
+  after: ModelMeasurement;
+  measuredAt: number;
 }
 
 /** Which store the worker opens; tests use their own database name. */
@@ -81,6 +146,18 @@ export interface CompressWorkerApi {
   delete(modelId: string): Promise<void>;
   /** Storage used by models and staged writes, against the browser's quota. */
   usage(): Promise<StoreUsage>;
+  /** Lists a hub repo's files and sizes and checks them against the quota and the architecture; fetches no weight byte. */
+  preflight(source: HubModelRequest): Promise<HubPreflight>;
+  /** Fetches a model folder served at `baseUrl` (the bundled demo) into the store as one model. */
+  importUrlFolder(baseUrl: string, files: string[], as: { id: string; name: string }, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
+  /** Imports files from disk (an HF folder, a llama2.c checkpoint + tokenizer, or a zip/folder this app exported), in slices. */
+  importLocal(files: LocalFile[], onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo & { importedAs: LocalImportKind }>;
+  /** A compressed model as a zip in transformers.js layout, read from the store piece by piece. */
+  exportZip(modelId: string, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<Blob>;
+  /** The parsed config.json of a stored model (for checking recipes as the user types). */
+  modelConfig(modelId: string): Promise<ModelConfig>;
+  /** Stores an evaluation in a compressed model's report (shrinkray.json and the manifest). */
+  saveEvaluation(modelId: string, evaluation: ModelEvaluation): Promise<StoredModelInfo>;
 }
 
 /** Where the chat worker runs a model: 'auto' picks WebGPU on a real GPU adapter, else wasm. */

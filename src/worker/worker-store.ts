@@ -1,8 +1,7 @@
 import { openModelStore, type IdbModelStore } from '../store/idb-store.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import { manifestBytes } from '../store/manifest.ts';
-import type { ShrinkrayReport } from '../compress/report.ts';
-import type { StoredModelInfo, WorkerOptions } from './protocol.ts';
+import type { StoredModelInfo, StoredReport, WorkerOptions } from './protocol.ts';
 
 /**
  * The model store as one worker holds it: opened at the first call that needs it, on the
@@ -29,7 +28,7 @@ export class WorkerStore {
 export function modelInfo(m: ModelManifest): StoredModelInfo {
   return {
     id: m.id, source: m.source, files: m.files.map((f) => ({ path: f.path, size: f.size })), bytes: manifestBytes(m),
-    ...(m.recipe !== undefined ? { recipe: m.recipe } : {}), ...(m.report !== undefined ? { report: m.report as unknown as ShrinkrayReport } : {}),
+    ...(m.recipe !== undefined ? { recipe: m.recipe } : {}), ...(m.report !== undefined ? { report: m.report as unknown as StoredReport } : {}),
     ...(m.createdAt !== undefined ? { createdAt: m.createdAt } : {}),
   };
 }

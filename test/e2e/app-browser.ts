@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright';
+import { onTestFinished } from 'vitest';
 
 /**
  * Debian's Chromium driven by Playwright, as a person's browser: a fresh persistent profile
@@ -29,6 +30,7 @@ export interface AppBrowser {
   requests: string[];
   /** Console errors and uncaught page errors. */
   errors: string[];
+  /** Closes the browser now (it also closes by itself when the test ends). */
   close(): Promise<void>;
 }
 
@@ -50,14 +52,15 @@ export async function launchApp(url: string, opts: { viewport?: keyof typeof VIE
   context.pages().forEach(watch);
   context.on('page', watch);
   const page = context.pages()[0] ?? (await context.newPage());
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= context.close().then(() => rm(profile, { recursive: true, force: true })));
+  try {
+    onTestFinished(close); // every browser a test opens is closed when the test ends, pass or fail
+  } catch {
+    // Outside a test (bench/app-load.ts): the caller closes.
+  }
   await page.goto(url);
-  return {
-    context, page, requests, errors,
-    close: async () => {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    },
-  };
+  return { context, page, requests, errors, close };
 }
 
 /** Saves `<name>-desktop.png` and `<name>-phone.png` (full page), then restores the viewport. */

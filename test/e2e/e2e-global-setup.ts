@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { writeHubFixtures } from '../hub/hub-fixtures.ts';
-import { writeFixtureText } from '../hub/hub-worker-fixtures.ts';
+import { writeFixtureText, writeSyntheticSmolLM } from '../hub/hub-worker-fixtures.ts';
 import { startHubServer } from '../hub/hub-server.ts';
 import { startStaticServer } from './static-server.ts';
 
@@ -32,6 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const hubRoot = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-hub-'));
   await writeHubFixtures(hubRoot, resolve('public/models/stories260K'));
   await writeFixtureText(hubRoot);
+  await writeSyntheticSmolLM(hubRoot, 4); // SmolLM2-135M's shape with 4 layers (~170 MB) for the hub journey
   const hub = await startHubServer({ root: hubRoot, port: 0 });
   project.provide('appUrl', app.url);
   project.provide('plainAppUrl', plain.url);

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { launchApp, screenshotBoth, type AppBrowser } from './app-browser.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { launchApp, screenshotBoth } from './app-browser.ts';
 import { cachedUrls, listFiles, pngSize, waitForController } from './pwa-page.ts';
 
 /**
@@ -27,15 +27,9 @@ interface WebManifest {
 }
 
 describe('installable PWA', () => {
-  let app: AppBrowser | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-
   it('has a valid manifest, a controlling service worker, no installability errors and no console errors', async () => {
     const appUrl = inject('appUrl');
-    app = await launchApp(appUrl);
+    const app = await launchApp(appUrl);
     const { page, context } = app;
     await waitForController(page);
     await page.reload(); // a load the service worker serves from the start

@@ -1,18 +1,12 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { launchApp, screenshotBoth, type AppBrowser } from './app-browser.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { launchApp, screenshotBoth } from './app-browser.ts';
 import { cachedUrls, waitForController } from './pwa-page.ts';
 
 /** Once visited, the app shell loads with the network off, still cross-origin isolated. */
 describe('offline', () => {
-  let app: AppBrowser | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
-
   it('reloads the shell from the service worker with the network off', async () => {
     const url = inject('appUrl');
-    app = await launchApp(url);
+    const app = await launchApp(url);
     const { page, context } = app;
     await waitForController(page);
 

@@ -1,36 +1,22 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchApp, type AppBrowser } from './app-browser.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchApp } from './app-browser.ts';
 import { waitForController, waitForIsolation } from './pwa-page.ts';
-import { startStaticServer, type StaticServer } from './static-server.ts';
+import { serveDistCopy, type StaticServer } from './static-server.ts';
 
 /**
  * dist/ copied as it is into a sub-folder of a plain static host (as on user.github.io/shrinkray/):
  * the build's relative URLs, the service worker's scope and the manifest all follow the folder.
  */
 describe('static host, app in a sub-folder', () => {
-  let root: string;
   let server: StaticServer;
-  let app: AppBrowser | undefined;
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-subpath-'));
-    await cp(resolve('dist'), join(root, 'tools', 'shrinkray'), { recursive: true });
-    server = await startStaticServer(root, { isolation: false });
+    server = await serveDistCopy({ isolation: false, subpath: 'tools/shrinkray' });
   });
-  afterAll(async () => {
-    await server?.close();
-    await rm(root, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
+  afterAll(() => server?.close());
 
   it('installs, isolates and works offline under /tools/shrinkray/', async () => {
     const base = `${server.url}/tools/shrinkray/`;
-    app = await launchApp(base);
+    const app = await launchApp(base);
     const { page, context } = app;
     await waitForIsolation(page);
     await waitForController(page);

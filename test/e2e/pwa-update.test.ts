@@ -1,11 +1,10 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSY_LOCK } from '../../src/pwa/busy-lock.ts';
-import { launchApp, screenshotBoth, type AppBrowser } from './app-browser.ts';
+import { launchApp, screenshotBoth } from './app-browser.ts';
 import { waitForController, waitInPage } from './pwa-page.ts';
-import { startStaticServer, type StaticServer } from './static-server.ts';
+import { serveDistCopy, type StaticServer } from './static-server.ts';
 
 /**
  * A new version deployed while the app is open: the page says so and waits for the user (a
@@ -14,30 +13,19 @@ import { startStaticServer, type StaticServer } from './static-server.ts';
  * in sw.js's precache list, as a real rebuild would.
  */
 describe('update flow', () => {
-  let root: string;
-  let server: StaticServer;
-  let app: AppBrowser | undefined;
+  let server: StaticServer & { root: string };
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-update-'));
-    await cp(resolve('dist'), root, { recursive: true });
-    server = await startStaticServer(root, { isolation: true });
+    server = await serveDistCopy({ isolation: true });
   });
-  afterAll(async () => {
-    await server?.close();
-    await rm(root, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
+  afterAll(() => server?.close());
 
   async function deployV2(): Promise<void> {
-    const indexPath = join(root, 'index.html');
+    const indexPath = join(server.root, 'index.html');
     const index = await readFile(indexPath, 'utf8');
     const v2 = index.replace('</head>', '<meta name="deployed-version" content="v2"></head>');
     expect(v2).not.toBe(index);
     await writeFile(indexPath, v2);
-    const swPath = join(root, 'sw.js');
+    const swPath = join(server.root, 'sw.js');
     const sw = await readFile(swPath, 'utf8');
     const swV2 = sw.replace(/("revision":")[0-9a-f]+(","url":"index.html")/, '$1v2$2');
     expect(swV2).not.toBe(sw);
@@ -45,7 +33,7 @@ describe('update flow', () => {
   }
 
   it('shows a notice, keeps the page while the user waits or a job runs, then runs the new version', async () => {
-    app = await launchApp(server.url);
+    const app = await launchApp(server.url);
     const { page } = app;
     await waitForController(page);
     const notReloaded = () => page.evaluate(() => (window as { v1Page?: boolean }).v1Page === true);

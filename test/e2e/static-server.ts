@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -63,5 +64,29 @@ export async function startStaticServer(dir: string, opts: { isolation: boolean;
       http.closeAllConnections();
       http.close(() => ok());
     }),
+  };
+}
+
+/**
+ * A private copy of the built app (dist/), served on its own port: tests that rewrite the
+ * deployment (a v2 build, a sub-path, extra files) never touch the shared dist/. `prepare`
+ * may add files to the copy before serving. close() stops the server and deletes the copy.
+ */
+export async function serveDistCopy(opts: {
+  isolation: boolean;
+  subpath?: string;
+  prepare?: (root: string) => Promise<void>;
+}): Promise<StaticServer & { root: string }> {
+  const root = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-dist-'));
+  await cp(resolve('dist'), join(root, ...(opts.subpath ?? '').split('/').filter(Boolean)), { recursive: true });
+  await opts.prepare?.(root);
+  const server = await startStaticServer(root, { isolation: opts.isolation });
+  return {
+    ...server,
+    root,
+    close: async () => {
+      await server.close();
+      await rm(root, { recursive: true, force: true });
+    },
   };
 }

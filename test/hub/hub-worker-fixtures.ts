@@ -12,12 +12,16 @@ import { syntheticFloats } from './hub-fixtures.ts';
 export const FIXTURE_TEXT_REPO = 'test-org/fixture-text';
 const FIXTURES = process.env.SHRINKRAY_FIXTURES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
 
-/** Serves README.md and text/tinystories_sample.txt of the fixtures, when they exist. */
+/** Serves README.md, text/tinystories_sample.txt and the llama2.c pair (for local-import tests) of the fixtures, when they exist. */
 export async function writeFixtureText(root: string): Promise<void> {
   const dir = join(root, FIXTURE_TEXT_REPO);
   await mkdir(dir, { recursive: true });
-  for (const [from, to] of [['README.md', 'README.md'], ['text/tinystories_sample.txt', 'tinystories_sample.txt']]) {
-    if (await stat(join(FIXTURES, from)).catch(() => undefined)) await copyFile(join(FIXTURES, from), join(dir, to));
+  const files = [
+    ['README.md', 'README.md'], ['text/tinystories_sample.txt', 'tinystories_sample.txt'],
+    ['stories260K/stories260K.bin', 'stories260K.bin'], ['stories260K/tok512.bin', 'tok512.bin'],
+  ];
+  for (const [from, to] of files) {
+    if (await stat(join(FIXTURES, from!)).catch(() => undefined)) await copyFile(join(FIXTURES, from!), join(dir, to!));
   }
 }
 
@@ -34,6 +38,8 @@ export async function writeWorkerFixtures(root: string): Promise<void> {
  * A WordLevel tokenizer over the whole vocabulary ('w3', 'w4', ...) lets it generate.
  */
 export const SYNTHETIC_SMOLLM_REPO = 'test-org/synthetic-smollm-13l';
+/** The same shape with fewer layers (the end-to-end tests use 4: ~170 MB, the embedding still dominant). */
+export const syntheticSmolLMRepo = (layers: number) => `test-org/synthetic-smollm-${layers}l`;
 
 const DIM = 576;
 const FFN = 1536;
@@ -50,9 +56,9 @@ export const SYNTHETIC_SMOLLM_CONFIG = {
   bos_token_id: 1, eos_token_id: 2, torch_dtype: 'float32',
 };
 
-function tensors(): SafetensorsDescriptor[] {
+function tensors(layers: number): SafetensorsDescriptor[] {
   const out: SafetensorsDescriptor[] = [{ name: 'model.embed_tokens.weight', dtype: 'F32', shape: [VOCAB, DIM] }]; // [vocab, dim]
-  for (let l = 0; l < LAYERS; l++) {
+  for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}`;
     out.push(
       { name: `${p}.input_layernorm.weight`, dtype: 'F32', shape: [DIM] },
@@ -93,14 +99,14 @@ function tokenizerJson(): Record<string, unknown> {
 }
 
 /** Writes the repo under `root` (streamed: one tensor in memory at a time); a no-op when it is already there. */
-export async function writeSyntheticSmolLM(root: string): Promise<void> {
-  const dir = join(root, SYNTHETIC_SMOLLM_REPO);
-  const list = tensors();
+export async function writeSyntheticSmolLM(root: string, layers = LAYERS): Promise<void> {
+  const dir = join(root, syntheticSmolLMRepo(layers));
+  const list = tensors(layers);
   const header = safetensorsHeader(list, { format: 'pt' });
   const size = header.byteLength + list.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1) * 4, 0);
   if ((await stat(join(dir, 'model.safetensors')).catch(() => undefined))?.size === size) return;
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'config.json'), JSON.stringify(SYNTHETIC_SMOLLM_CONFIG, null, 2) + '\n');
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ ...SYNTHETIC_SMOLLM_CONFIG, num_hidden_layers: layers }, null, 2) + '\n');
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
   // A minimal chat template, so the chat worker's messages path runs on this model too.
   const chatTemplate = "{{ bos_token }}{% for m in messages %}{{ m['content'] }} {% endfor %}";

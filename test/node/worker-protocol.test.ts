@@ -128,6 +128,6 @@ describe('the remote API types', () => {
     expectTypeOf<Comlink.Remote<CompressWorkerApi>['list']>().returns.resolves.toEqualTypeOf<StoredModelInfo[]>();
     expectTypeOf<CompressWorkerApi['compress']>().parameter(2).toEqualTypeOf<((p: Progress) => void) | undefined>();
     expectTypeOf<ChatWorkerApi['generate']>().parameter(2).toEqualTypeOf<CancelPort | undefined>();
-    expectTypeOf<Progress['stage']>().toEqualTypeOf<'download' | 'compress' | 'write' | 'load' | 'perplexity'>();
+    expectTypeOf<Progress['stage']>().toEqualTypeOf<'download' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export'>();
   });
 });

@@ -1,0 +1,60 @@
+import { ShrinkrayError } from '../errors.ts';
+import { blobSource } from '../formats/byte-source.ts';
+import { toHfConfig } from '../model/hf-config.ts';
+import { encodeTensorData, safetensorsHeader } from '../formats/safetensors.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { importLlama2c } from '../model/import-llama2c.ts';
+import type { LocalFile } from './protocol.ts';
+import type { ModelWriter } from './model-writer.ts';
+
+/**
+ * A llama2.c checkpoint and its tokenizer .bin, converted into a Hugging Face folder in the
+ * store: model.safetensors is written tensor by tensor (one tensor in memory at a time, read
+ * from the File by slices), then config.json and the converted tokenizer files.
+ */
+const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
+
+/** Which of two .bin files is the tokenizer: the one named like one ('tok512.bin', 'tokenizer.bin'), else the smaller. */
+export function splitLlama2cPair(bins: LocalFile[]): { checkpoint: LocalFile; tokenizer: LocalFile } {
+  if (bins.length !== 2) {
+    const names = bins.map((b) => b.path).join(', ') || 'none';
+    throw new ShrinkrayError(
+      'missing_file',
+      `a llama2.c model needs two .bin files, the checkpoint and its tokenizer (e.g. stories260K.bin + tok512.bin); got: ${names}`,
+    );
+  }
+  const named = bins.filter((b) => /(^|\/)tok[^/]*\.bin$/i.test(b.path));
+  const tokenizer = named.length === 1 ? named[0]! : bins[0]!.file.size <= bins[1]!.file.size ? bins[0]! : bins[1]!;
+  return { checkpoint: bins.find((b) => b !== tokenizer)!, tokenizer };
+}
+
+export async function writeLlama2cModel(writer: ModelWriter, pair: { checkpoint: LocalFile; tokenizer: LocalFile }): Promise<void> {
+  const { checkpoint, tokenizer } = pair;
+  if (tokenizer.file.size > MAX_TOKENIZER_BYTES) {
+    throw new ShrinkrayError('bad_file', `${tokenizer.path}: ${tokenizer.file.size} bytes is too large for a llama2.c tokenizer`);
+  }
+  const parts = await importLlama2c(blobSource(checkpoint.file, checkpoint.path), {
+    bytes: new Uint8Array(await tokenizer.file.arrayBuffer()),
+    name: tokenizer.path,
+  });
+  const tensors = [...parts.ir.tensors.values()];
+  const header = safetensorsHeader(
+    tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })),
+    { format: 'pt' },
+  );
+  await writer.writeStream(
+    MODEL_FILES.weights,
+    (async function* () {
+      yield header;
+      for (const t of tensors) yield encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
+    })(),
+  );
+  const { config } = parts.ir;
+  await writer.writeJson(MODEL_FILES.config, toHfConfig(config));
+  await writer.writeJson(MODEL_FILES.tokenizer, parts.tokenizerJson);
+  await writer.writeJson(MODEL_FILES.tokenizerConfig, parts.tokenizerConfig);
+  await writer.writeJson(
+    MODEL_FILES.generationConfig,
+    parts.generationConfig ?? { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId[0] },
+  );
+}

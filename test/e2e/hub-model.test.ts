@@ -1,0 +1,134 @@
+import { describe, expect, inject, it } from 'vitest';
+import { launchApp } from './app-browser.ts';
+import { checkScreen, expectOnlyOrigins, openScreen } from './app-helpers.ts';
+import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
+
+/**
+ * A hub model through the page, from the loopback hub: SmolLM2-135M's shape with 4 layers
+ * (~170 MB of fp32). It downloads with progress, is cancelled midway, resumes without
+ * fetching again what it had, is cancelled mid-compression (nothing changes), compresses
+ * with no main-thread task over 100 ms, and generates.
+ */
+const REPO = syntheticSmolLMRepo(4);
+const WEIGHTS = `${REPO}/model.safetensors`;
+
+interface HubStats {
+  bytesServed: Record<string, number>;
+}
+
+describe('a hub model through the page', () => {
+  it('preflight, download with cancel and resume, cancelled and full compression without jank, chat', async () => {
+    const appUrl = inject('appUrl');
+    const hubUrl = inject('e2eHubUrl');
+    const hub = (what: string, body?: unknown) =>
+      fetch(`${hubUrl}/__hub/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+    await hub('reset', {});
+    const app = await launchApp(appUrl);
+    const { page } = app;
+
+    // The hub address is a setting kept in localStorage.
+    await page.getByText(/^Hub address:/).click();
+    await page.getByLabel('Hub or mirror base URL').fill(hubUrl);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.reload();
+    await expect.poll(() => page.getByText(`Hub address: ${hubUrl}`).isVisible()).toBe(true);
+
+    await page.getByLabel('Repo id').fill(REPO);
+    await page.getByRole('button', { name: 'Check files' }).click();
+    const table = page.getByRole('table', { name: `Files of ${REPO} on ${hubUrl}` });
+    await table.waitFor();
+    const size = Number(
+      (await (await fetch(`${hubUrl}/api/models/${REPO}?blobs=true`)).json()).siblings.find(
+        (s: { rfilename: string }) => s.rfilename === 'model.safetensors',
+      ).size,
+    );
+    expect(await page.getByText('it fits.').isVisible()).toBe(true);
+    expect(((await hub('stats').then((r) => r.json())) as HubStats).bytesServed[WEIGHTS] ?? 0).toBe(0); // no weight byte before the click
+    await checkScreen(page, 'model-hub-preflight');
+
+    // Slow the weights down so the download can be watched and cancelled midway.
+    await hub('faults', { [WEIGHTS]: { bytesPerSecond: 25_000_000 } });
+    await page.getByRole('button', { name: /^Download / }).click();
+    const bar = page.locator('#job-download');
+    await expect.poll(async () => Number(await bar.getAttribute('value')), { timeout: 60_000 }).toBeGreaterThan(30);
+    const detail = (await page.locator('.job-detail').textContent())!;
+    expect(detail).toMatch(/^Downloading: [\d.]+ MB of [\d.]+ MB · [\d.]+ MB\/s · .+ left · model\.safetensors$/);
+    await checkScreen(page, 'model-hub-downloading');
+    await page
+      .getByRole('group', { name: `Downloading ${REPO}` })
+      .getByRole('button', { name: 'Cancel' })
+      .click();
+    await page.getByText(/cancelled\. The bytes fetched so far are kept/).waitFor();
+    const resume = page.getByRole('button', { name: /^Resume download/ });
+    await resume.waitFor();
+    const servedAtCancel = ((await hub('stats').then((r) => r.json())) as HubStats).bytesServed[WEIGHTS]!;
+    expect(servedAtCancel).toBeLessThan(size);
+
+    await hub('faults', {});
+    await resume.click();
+    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 120_000 });
+    const served = ((await hub('stats').then((r) => r.json())) as HubStats).bytesServed[WEIGHTS]!;
+    // What was stored before the cancel is not fetched again: at most one range (~1/16) more than the file.
+    expect(served).toBeLessThanOrEqual(size * 1.07);
+
+    await openScreen(page, /Stored models/);
+    await page.getByTestId('model-bytes').waitFor();
+    const storedBefore = await page.getByTestId('model-bytes').getAttribute('title');
+    const listBefore = await page.locator('.model-row strong').allTextContents();
+    expect(listBefore).toEqual([REPO]);
+
+    // Cancel a compression midway: the model list and the storage used stay as they were.
+    await openScreen(page, '2. Shrink');
+    await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int8');
+    await page.getByRole('button', { name: 'Compress', exact: true }).click();
+    await expect
+      .poll(async () => /tensor (\d+) of/.exec((await page.locator('.job-detail').textContent()) ?? '')?.[1] ?? '0', { timeout: 60_000 })
+      .toMatch(/^([5-9]|\d\d+)$/);
+    await checkScreen(page, 'shrink-compressing'); // here, not below: axe and screenshots are long tasks of their own
+    await page
+      .getByRole('group', { name: /^Compressing / })
+      .getByRole('button', { name: 'Cancel' })
+      .click();
+    await page.getByText(/cancelled\. Nothing was stored/).waitFor();
+    await openScreen(page, /Stored models/);
+    await expect.poll(() => page.getByTestId('model-bytes').getAttribute('title')).toBe(storedBefore);
+    expect(await page.locator('.model-row strong').allTextContents()).toEqual(listBefore);
+    expect(await page.getByTestId('staged-bytes').count()).toBe(0);
+
+    // The full compression, watched for long main-thread tasks.
+    await openScreen(page, '2. Shrink');
+    await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int4-g32+emb8');
+    await page.evaluate(() => {
+      const w = window as unknown as { __long: number[] };
+      w.__long = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) w.__long.push(e.duration);
+      }).observe({ type: 'longtask' });
+    });
+    await page.getByRole('button', { name: 'Compress', exact: true }).click();
+    await page.getByRole('heading', { name: `Report: ${REPO} · int4-g32+emb8` }).waitFor({ timeout: 240_000 });
+    const longTasks = await page.evaluate(() => (window as unknown as { __long: number[] }).__long);
+    expect(longTasks.filter((d) => d > 100)).toEqual([]);
+
+    // The evaluation starts on its own; cancelling it leaves the report as it was.
+    await page
+      .getByRole('group', { name: /^Measuring / })
+      .getByRole('button', { name: 'Cancel' })
+      .click();
+    await page.getByText(/cancelled\. The report was left as it was/).waitFor({ timeout: 60_000 });
+    expect(await page.getByText('Not measured yet.').isVisible()).toBe(true);
+
+    await openScreen(page, '3. Chat');
+    await page.getByText(/^Settings:/).click();
+    await page.getByLabel('Max new tokens').fill('8');
+    await page.getByLabel('Max new tokens').press('Tab');
+    await page.getByLabel('Message').fill('w5 w6 w7');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await expect.poll(() => page.locator('.turn.assistant .small').count(), { timeout: 120_000 }).toBe(1);
+    expect(await page.locator('.turn.assistant .small').textContent()).toMatch(/^\d+ tokens · [\d.]+ tokens\/s/);
+    expect(await page.locator('.pane .muted').first().textContent()).toContain('chat template');
+
+    expectOnlyOrigins(app, [new URL(appUrl).origin, new URL(hubUrl).origin]);
+    expect(app.errors).toEqual([]);
+  });
+});
