@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { ShrinkrayError } from '../errors.ts';
 import { compileEngine, type EngineModules } from '../engine/engine-module.ts';
@@ -18,16 +17,10 @@ async function readEngineWasm(variant: EngineWasmVariant): Promise<Uint8Array<Ar
   }
 }
 
-// Node 20's V8 (11.3) implements relaxed SIMD behind this flag (on by default from V8 11.4,
-// Chromium 114, Node 22); wasm features are read at compile time, so setting it here is
-// enough. Where it is missing the engine validates the relaxed build, fails, and takes the
-// plain one.
-try {
-  setFlagsFromString('--experimental-wasm-relaxed-simd');
-} catch {
-  // an unknown flag on a newer Node: relaxed SIMD is on there anyway
-}
-
+// Node 20's V8 (11.3) has relaxed SIMD only behind --experimental-wasm-relaxed-simd, and its
+// baseline compiler (Liftoff) computes i32x4.relaxed_dot_i8x16_i7x16_add_s wrongly there
+// (stories260K int4 logits off by 20 until the optimizing tier takes over): the engine
+// validates the relaxed build, fails, and runs the plain one. Node 22 and Chromium ship it.
 let compiled: Promise<EngineModules> | undefined;
 
 /** The engine's modules, compiled once per process (the default SIMD flavour) or as `simd` asks. */

@@ -48,6 +48,11 @@ export interface OpenRunnableOptions {
   tokenizer?: boolean;
   /** Bytes of the graph and external data read so far, of `total`. */
   onBytes?: (done: number, total: number) => void;
+  /**
+   * Where the graph and its external data are read to (default: a new Uint8Array each). The
+   * CPU engine passes blocks of its wasm memory, so the stored weights are held once.
+   */
+  allocate?: (bytes: number, file: string) => Uint8Array;
 }
 
 // Whole-file reads go in pieces of this size, so progress moves and no single read is huge.
@@ -74,7 +79,7 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
   let graph: OnnxGraph | ModelWeights;
   let tokenizer: TextTokenizer | null;
   if (onnx || o.onnxOnly) {
-    graph = await readOnnxGraph(onnx ?? (await need(MODEL_FILES.onnxModel)), need, display, o.onBytes);
+    graph = await readOnnxGraph(onnx ?? (await need(MODEL_FILES.onnxModel)), need, display, o.onBytes, o.allocate);
     tokenizer = await tokenizerOf();
   } else {
     tokenizer = await tokenizerOf();
@@ -99,9 +104,10 @@ async function openTokenizer(open: OpenModelFile, need: (path: string) => Promis
 /** The graph and every external data file it names; a location must be a plain file name beside the graph. */
 async function readOnnxGraph(
   src: ByteSource, need: (path: string) => Promise<ByteSource>, display: DisplayName, onBytes?: (done: number, total: number) => void,
+  allocate?: (bytes: number, file: string) => Uint8Array,
 ): Promise<OnnxGraph> {
   const name = display(MODEL_FILES.onnxModel);
-  const model = await readAll(src);
+  const model = await readAll(src, undefined, allocate?.(src.size, name));
   const externalData: ExternalDataFile[] = [];
   const sources: [string, ByteSource][] = [];
   for (const [location, needed] of inspectOnnx(model, name).externalFiles) {
@@ -118,14 +124,14 @@ async function readOnnxGraph(
   let done = src.size;
   onBytes?.(done, total);
   for (const [location, data] of sources) {
-    externalData.push({ path: location, data: await readAll(data, (n) => onBytes?.((done += n), total)) });
+    externalData.push({ path: location, data: await readAll(data, (n) => onBytes?.((done += n), total), allocate?.(data.size, location)) });
   }
   return { kind: 'onnx', name, model, externalData };
 }
 
 /** A whole file in memory (onnxruntime needs the graph and its weights as bytes), read piecewise. */
-async function readAll(src: ByteSource, onPiece?: (bytes: number) => void): Promise<Uint8Array> {
-  const out = new Uint8Array(src.size);
+async function readAll(src: ByteSource, onPiece?: (bytes: number) => void, into?: Uint8Array): Promise<Uint8Array> {
+  const out = into ?? new Uint8Array(src.size);
   for (let at = 0; at < src.size; at += READ_PIECE) {
     const n = Math.min(READ_PIECE, src.size - at);
     out.set(await src.read(at, n), at);
