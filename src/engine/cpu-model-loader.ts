@@ -34,6 +34,18 @@ export interface CpuUnsupported {
 // wasm32's whole address space: a model plus its caches must fit in it.
 const MAX_HEAP = 65536 * 65536;
 
+/** A heap and the kernels instantiated on it (shared memory when asked for and possible). */
+export async function createEngineInstance(
+  modules: EngineModules,
+  shared: boolean,
+): Promise<{ heap: EngineHeap; exports: EngineExports; module: WebAssembly.Module }> {
+  const module = shared && modules.shared ? modules.shared : modules.single;
+  // The module's own data (its math tables) sits below heapBase; a throwaway instance tells where that ends.
+  const probe = await instantiateEngine(modules.single, new WebAssembly.Memory({ initial: 1, maximum: 1 }));
+  const heap = EngineHeap.create(probe.heapBase(), module === modules.shared, MAX_HEAP);
+  return { heap, exports: await instantiateEngine(module, heap.memory), module };
+}
+
 /**
  * A heap waiting for a model. The loader hands out heap blocks for the files to be read
  * into (openRunnableModel's `allocate`), so the stored bytes land in the engine's memory
@@ -53,13 +65,11 @@ export class CpuModelLoader {
 
   static async create(modules: EngineModules, opts: CpuLoadOptions = {}): Promise<CpuModelLoader> {
     const threads = Math.max(1, Math.floor(opts.threads ?? 1));
-    const shared = threads > 1 && modules.shared !== null;
-    const module = shared ? modules.shared! : modules.single;
-    // The module's own data (its math tables) sits below heapBase; a throwaway instance tells where that ends.
-    const probe = await instantiateEngine(modules.single, new WebAssembly.Memory({ initial: 1, maximum: 1 }));
-    const heap = EngineHeap.create(probe.heapBase(), shared, MAX_HEAP);
-    const exports = await instantiateEngine(module, heap.memory);
-    return new CpuModelLoader(modules, heap, exports, module, { ...opts, threads: shared ? threads : 1 });
+    const e = await createEngineInstance(modules, threads > 1);
+    return new CpuModelLoader(modules, e.heap, e.exports, e.module, {
+      ...opts,
+      threads: e.heap.memory.buffer instanceof SharedArrayBuffer ? threads : 1,
+    });
   }
 
   /** A zeroed block of the heap to read `bytes` of a file into (valid until the next allocation grows the heap). */
