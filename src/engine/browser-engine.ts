@@ -1,4 +1,4 @@
-import { compileEngine, sharedMemoryAvailable, type EngineModules } from './engine-module.ts';
+import { compileEngine, sharedMemoryAvailable, type EngineModules, type EngineWasmReader } from './engine-module.ts';
 import { ShrinkrayError } from '../errors.ts';
 import { ENGINE_WASM_URLS } from './wasm/engine-wasm-url.ts';
 
@@ -8,13 +8,17 @@ import { ENGINE_WASM_URLS } from './wasm/engine-wasm-url.ts';
  */
 let compiled: Promise<EngineModules> | undefined;
 
+/** A built variant's bytes, fetched from where the bundle put it. */
+export const fetchEngineWasm: EngineWasmReader = async (variant) => {
+  const url = ENGINE_WASM_URLS[variant];
+  const response = await fetch(url);
+  if (!response.ok) throw new ShrinkrayError('missing_file', `${url.pathname}: HTTP ${response.status} (is the app's build complete?)`);
+  return response.arrayBuffer();
+};
+
+/** The engine's modules, compiled once per page or worker (relaxed SIMD where the browser validates it). */
 export function browserEngineModules(): Promise<EngineModules> {
-  compiled ??= compileEngine(async (variant) => {
-    const url = ENGINE_WASM_URLS[variant];
-    const response = await fetch(url);
-    if (!response.ok) throw new ShrinkrayError('missing_file', `${url.pathname}: HTTP ${response.status} (is the app's build complete?)`);
-    return response.arrayBuffer();
-  });
+  compiled ??= compileEngine(fetchEngineWasm);
   compiled.catch(() => (compiled = undefined)); // a failed fetch may succeed on the next load
   return compiled;
 }

@@ -114,7 +114,7 @@ export function createChatClient(options: WorkerOptions = {}): ChatClient {
   const api = Comlink.wrap<ChatWorkerApi>(worker);
   const ready = api.configure(options);
   return {
-    load: async (modelId, o = {}) => (await ready, api.load(modelId, { device: o.device, threads: o.threads }, proxied(o.onProgress))),
+    load: async (modelId, o = {}) => (await ready, api.load(modelId, { device: o.device, threads: o.threads, engine: o.engine }, proxied(o.onProgress))),
     generate: async (request, o = {}) => {
       await ready;
       return withSignal(o.signal, (port) => api.generate(request, proxied(o.onToken), port));

@@ -59,7 +59,8 @@ export function fields(buf: Uint8Array, start: number, end: number, fail: (why: 
   return out;
 }
 
-export const text = (buf: Uint8Array, f: Field) => new TextDecoder().decode(buf.subarray(f.value, f.end));
+// A copy (slice), not a view: TextDecoder refuses views of shared memory, where the CPU engine reads graphs.
+export const text = (buf: Uint8Array, f: Field) => new TextDecoder().decode(buf.slice(f.value, f.end));
 
 /** Parses the structure of an ONNX model; `fileName` appears in every error. */
 export function inspectOnnx(buf: Uint8Array, fileName: string): OnnxSummary {
