@@ -34,6 +34,7 @@ type Loaded = {
   threads: number;
   simd?: 'relaxed' | 'plain';
   fallback?: string;
+  memoryBytes?: number;
 };
 
 export async function loadChatModel(
@@ -96,7 +97,7 @@ export async function loadChatModel(
 }
 
 function cpuLoaded(lm: CpuCausalLM): Loaded {
-  return { lm, engine: 'cpu', device: 'wasm', threads: lm.info.threads, simd: lm.info.simd };
+  return { lm, engine: 'cpu', device: 'wasm', threads: lm.info.threads, simd: lm.info.simd, memoryBytes: lm.info.heapBytes() };
 }
 
 async function onnxModel(m: RunnableModel, onnx: GraphFiles, modelId: string, options: LoadOptions): Promise<Loaded> {

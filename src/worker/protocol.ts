@@ -195,6 +195,8 @@ export interface LoadedModelInfo {
   contextLength: number;
   hasChatTemplate: boolean;
   loadMs: number;
+  /** The CPU engine's wasm memory when loaded: the stored model's bytes, scratch, the task block (KV caches come on top as they grow). */
+  memoryBytes?: number;
 }
 
 /** A prompt: plain text (a completion; BOS is prepended) or a conversation (rendered with the chat template). */

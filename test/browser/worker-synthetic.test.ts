@@ -84,6 +84,28 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     expect(await hubRequests()).toBe(before);
   });
 
+  it('with the int4 model loaded on the CPU engine, the chat worker holds less than 1.3x its stored bytes plus the KV cache', async () => {
+    const chat = createChatClient({ storeName });
+    onTestFinished(() => chat.terminate());
+    const loaded = await chat.load(int4.id);
+    expect((await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 16 })).ids).toEqual(greedyIds);
+    expect(loaded).toMatchObject({ engine: 'cpu' });
+    // The model loaded and used, the worker idle: its JavaScript heap (with any garbage not yet
+    // collected), sampled for a second. The sampler sees ArrayBuffers, not wasm memories: the
+    // engine reports its own, which holds the stored bytes, scratch and (growing) KV caches.
+    const sampler = await sampleWorkerHeaps('worker-synthetic.test.ts', (url) => url.includes('chat.worker'));
+    await new Promise((r) => setTimeout(r, 1000));
+    const heap = await sampler.stop();
+    const chatWorker = heap.workers.filter((w) => w.samples > 0);
+    expect(chatWorker).toHaveLength(1);
+    expect(chatWorker[0]!.samples).toBeGreaterThan(10);
+    const stored = int4.files.filter((f) => f.path.startsWith('onnx/')).reduce((n, f) => n + f.size, 0);
+    // Keys and values of 13 layers x 3 KV heads x 64 dims, f32, for the 64 positions of the engine's first cache block.
+    const kvCache = 2 * 13 * 3 * 64 * 4 * 64;
+    expect(loaded.memoryBytes).toBeGreaterThan(stored);
+    expect(chatWorker[0]!.peakBytes + loaded.memoryBytes! + kvCache).toBeLessThan(1.3 * stored + kvCache);
+  });
+
   it.each(['compress', 'write'] as const)('a compress worker terminated in its %s stage leaves no visible model; GC removes what it staged', async (stage) => {
     const compress = compressClient();
     let kill!: (p: Progress) => void;
