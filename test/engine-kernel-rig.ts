@@ -57,7 +57,7 @@ export function quantizeOnRig(rig: KernelRig, w: NBitsArrays, x: Float32Array, M
     scales: 0,
     zeroPoints: 0,
     bias: 0,
-  });
+  }, rig.exports.actBytes());
   const groups = Math.ceil(M / 4);
   const a: RigActs = {
     xq: rig.heap.alloc(M * ldq, 'xq'),

@@ -14,6 +14,7 @@ import type { EngineWeight } from './weight-layout.ts';
  */
 export interface Activations {
   tokens: number;
+  actBytes: number; // bytes per quantized activation (EngineExports.actBytes)
   x: number;
   xn: number;
   o: number;
@@ -39,19 +40,23 @@ export interface Activations {
   scratchStride: number; // attention: f32 [threads, scratchStride]
 }
 
-/** Row stride of quantized activations for a weight: its blocks, rounded up to whole 16-byte chunks of codes. */
-export function quantStrides(w: EngineWeight): { ldq: number; ldb: number } {
+/**
+ * Row strides of quantized activations for a weight: ldq in bytes (its blocks rounded up to
+ * whole 16-byte chunks of codes, times actBytes: 1 for i8, 2 for the plain build's i16), ldb
+ * in blocks (a multiple of 4).
+ */
+export function quantStrides(w: EngineWeight, actBytes: number): { ldq: number; ldb: number } {
   if (w.kind !== 'nbits') return { ldq: 0, ldb: 0 };
   const blocks = Math.ceil(w.K / w.blockSize);
   const perChunk = 128 / w.bits;
-  const ldq = Math.ceil((blocks * w.blockSize) / perChunk) * perChunk;
-  return { ldq, ldb: Math.ceil(ldq / w.blockSize / 4) * 4 };
+  const n = Math.ceil((blocks * w.blockSize) / perChunk) * perChunk;
+  return { ldq: n * actBytes, ldb: Math.ceil(n / w.blockSize / 4) * 4 };
 }
 
-export function allocateActivations(heap: EngineHeap, c: ModelConfig, w: EngineModelWeights, tokens: number, threads: number): Activations {
+export function allocateActivations(heap: EngineHeap, c: ModelConfig, w: EngineModelWeights, tokens: number, threads: number, actBytes: number): Activations {
   const all = [...w.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]), w.classifier];
-  const maxLdq = Math.max(16, ...all.map((x) => quantStrides(x).ldq));
-  const maxLdb = Math.max(4, ...all.map((x) => quantStrides(x).ldb));
+  const maxLdq = Math.max(16, ...all.map((x) => quantStrides(x, actBytes).ldq));
+  const maxLdb = Math.max(4, ...all.map((x) => quantStrides(x, actBytes).ldb));
   const f = (n: number, what: string) => heap.alloc(tokens * n * 4, what);
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
@@ -60,6 +65,7 @@ export function allocateActivations(heap: EngineHeap, c: ModelConfig, w: EngineM
   const scratchStride = c.maxPositionEmbeddings + 4;
   return {
     tokens,
+    actBytes,
     maxLdq,
     maxLdb,
     scratchStride,

@@ -10,6 +10,7 @@ import type { EngineWasmVariant } from './wasm/engine-wasm-url.ts';
 export interface EngineExports {
   heapBase(): number;
   relaxed(): number;
+  actBytes(): number;
   quantizeActs(
     x: number,
     t0: number,

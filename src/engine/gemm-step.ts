@@ -48,7 +48,7 @@ export function gemm(
   args[GEMM.x] = x;
   args[GEMM.ldx] = first.K;
   if (first.kind === 'nbits') {
-    const { ldq, ldb } = quantStrides(first);
+    const { ldq, ldb } = quantStrides(first, a.actBytes);
     const tiles = T >= 4;
     ctx.exports.quantizeActs(
       x,

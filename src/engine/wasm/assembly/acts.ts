@@ -1,11 +1,14 @@
 // @ts-nocheck -- AssemblyScript (compiled by scripts/build-wasm.ts), not TypeScript.
 //
+import { XB } from './nbits';
+
 // Activations quantized to int8 per block (llama.cpp's Q8 idea), to meet block-quantized
 // weights in integer dot products. Per token row and per block of `bs` inputs:
 //   d = max|x| / 127 (f32), q = nearest(x / d) clamped to [-127, 127] (ties to even; x * (1/d)),
-// the same f32 operations as quantizeActsReference (src/engine/reference/acts-reference.ts).
+// the same f32 operations as quantizeActsReference (src/engine/reference/kernels-reference.ts).
 //
-//   xq   i8  [M, ldq]  q in the weights' chunk order: a chunk is the E = 128/bits inputs that
+//   xq   i8 or i16 [M, ldq bytes]  q in the weights' chunk order (i16 in the plain-SIMD build,
+//                      for i32x4.dot_i16x8_s; XB in nbits.ts): a chunk is the E = 128/bits inputs that
 //                      one 16-byte group of codes covers, split into P = 8/bits planes of 16
 //                      bytes; plane p, lane i holds input i*P + p of the chunk (so plane p
 //                      meets the codes at bit offset p*bits of each byte). ldq >= blocks*bs,
@@ -41,37 +44,47 @@
   return d;
 }
 
+/** 16 i8 lanes to dst: as they are (relaxed build) or sign-extended to i16 (plain build). */
+@inline function put16(dst: usize, v: v128): void {
+  if (ASC_FEATURE_RELAXED_SIMD) v128.store(dst, v);
+  else {
+    v128.store(dst, i16x8.extend_low_i8x16_s(v));
+    v128.store(dst, i16x8.extend_high_i8x16_s(v), 16);
+  }
+}
+
 /** Natural-order codes of one chunk at `src` -> plane order at `dst` (see the header). */
 @inline function toPlanes(bits: i32, src: usize, dst: usize): void {
+  const P: usize = 16 * XB; // bytes per plane
   if (bits == 8) {
-    v128.store(dst, v128.load(src));
+    put16(dst, v128.load(src));
   } else if (bits == 4) {
     const a = v128.load(src);
     const b = v128.load(src, 16);
-    v128.store(dst, i8x16.shuffle(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
-    v128.store(dst, i8x16.shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
+    put16(dst, i8x16.shuffle(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+    put16(dst + P, i8x16.shuffle(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
   } else {
     const a = v128.load(src);
     const b = v128.load(src, 16);
     const c = v128.load(src, 32);
     const d = v128.load(src, 48);
     // Plane p: lanes p, p+4, p+8, p+12 of a, b, c, d in turn.
-    v128.store(dst, i8x16.shuffle(
+    put16(dst, i8x16.shuffle(
       i8x16.shuffle(a, b, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0),
       i8x16.shuffle(c, d, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0),
       0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
-    v128.store(dst, i8x16.shuffle(
+    put16(dst + P, i8x16.shuffle(
       i8x16.shuffle(a, b, 1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0),
       i8x16.shuffle(c, d, 1, 5, 9, 13, 17, 21, 25, 29, 0, 0, 0, 0, 0, 0, 0, 0),
-      0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), 16);
-    v128.store(dst, i8x16.shuffle(
+      0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+    put16(dst + 2 * P, i8x16.shuffle(
       i8x16.shuffle(a, b, 2, 6, 10, 14, 18, 22, 26, 30, 0, 0, 0, 0, 0, 0, 0, 0),
       i8x16.shuffle(c, d, 2, 6, 10, 14, 18, 22, 26, 30, 0, 0, 0, 0, 0, 0, 0, 0),
-      0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), 32);
-    v128.store(dst, i8x16.shuffle(
+      0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
+    put16(dst + 3 * P, i8x16.shuffle(
       i8x16.shuffle(a, b, 3, 7, 11, 15, 19, 23, 27, 31, 0, 0, 0, 0, 0, 0, 0, 0),
       i8x16.shuffle(c, d, 3, 7, 11, 15, 19, 23, 27, 31, 0, 0, 0, 0, 0, 0, 0, 0),
-      0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), 48);
+      0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23));
   }
 }
 
@@ -86,8 +99,8 @@
 }
 
 /**
- * Quantizes rows t in [t0, t1) of x [M, ldx] (K inputs each). `tmp` is scratch of ldq + 64
- * bytes per thread.
+ * Quantizes rows t in [t0, t1) of x [M, ldx] (K inputs each); ldq is the row stride of xq in
+ * bytes. `tmp` is scratch of ldq + 64 bytes.
  */
 export function quantizeActs(
   x: usize, t0: i32, t1: i32, ldx: i32, K: i32, bits: i32, bs: i32, blocks: i32,
@@ -99,7 +112,7 @@ export function quantizeActs(
     const s = xs + (<usize>t * <usize>ldb << 2);
     const u = xsum + (<usize>t * <usize>ldb << 2);
     const g4 = (<usize>(t >> 2) * <usize>ldb << 4) + (<usize>(t & 3) << 2);
-    memory.fill(tmp, 0, <usize>ldq);
+    memory.fill(tmp, 0, <usize>ldq / XB);
     for (let b = 0; b < ldb; b++) {
       let d: f32 = 0;
       let sum = 0;
@@ -117,10 +130,12 @@ export function quantizeActs(
       }
     }
     const out = xq + <usize>t * <usize>ldq;
-    for (let c = 0; c < ldq; c += E) {
-      if (bits == 8) toPlanes(8, tmp + <usize>c, out + <usize>c);
-      else if (bits == 4) toPlanes(4, tmp + <usize>c, out + <usize>c);
-      else toPlanes(2, tmp + <usize>c, out + <usize>c);
+    const n = <i32>(<usize>ldq / XB); // activations per row
+    for (let c = 0; c < n; c += E) {
+      const d = out + <usize>c * XB;
+      if (bits == 8) toPlanes(8, tmp + <usize>c, d);
+      else if (bits == 4) toPlanes(4, tmp + <usize>c, d);
+      else toPlanes(2, tmp + <usize>c, d);
     }
   }
 }

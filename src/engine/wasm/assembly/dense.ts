@@ -4,7 +4,7 @@
 // stored: NK = [N, K] (one row per output: a tied embedding table read as the classifier) and
 // KN = [K, N] (one row per input: the builder's MatMul initializers, W^T). f16 is widened in
 // registers, never in memory.
-import { W_N, W_K, W_DATA, W_BIAS, W_KIND, KIND_F16_NK, KIND_F16_KN, slot } from './layout';
+import { W_N, W_K, W_DATA, W_BIAS, W_KIND, KIND_F16_NK, KIND_F16_KN, KIND_F32_NK, slot } from './layout';
 
 /** Four f16 values (the low 16 bits of each u32 lane) as f32x4, exactly (NaN payloads aside). */
 @inline export function halfToF32(h: v128): v128 {
@@ -56,39 +56,60 @@ import { W_N, W_K, W_DATA, W_BIAS, W_KIND, KIND_F16_NK, KIND_F16_KN, slot } from
   }
 }
 
-/** NK: four tokens per pass, so each loaded (or widened) weight serves four products. */
+/** hsum of each of four vectors + b, stored at o, o + ly, o + 2 ly, o + 3 ly. */
+@inline function store4(o: usize, ly: usize, a0: v128, a1: v128, a2: v128, a3: v128, b: f32): void {
+  store<f32>(o, hsum(a0) + b);
+  store<f32>(o + ly, hsum(a1) + b);
+  store<f32>(o + 2 * ly, hsum(a2) + b);
+  store<f32>(o + 3 * ly, hsum(a3) + b);
+}
+
+/**
+ * NK: four tokens against two rows per pass (8 accumulators), so each loaded (or widened)
+ * weight serves four products and each activation two. K must be a multiple of 4 here.
+ */
 @inline function nkRows4(f16: bool, w: usize, K: i32, x: usize, ldx: i32, y: usize, ldy: i32, bias: usize, t0: i32, n0: i32, n1: i32): void {
   const es: usize = f16 ? 1 : 2;
   const lx = <usize>ldx << 2;
+  const ly = <usize>ldy << 2;
   const x0 = x + <usize>t0 * lx;
-  for (let n = n0; n < n1; n++) {
+  let n = n0;
+  for (; n + 2 <= n1; n += 2) {
     const wr = w + (<usize>n * <usize>K << es);
-    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    let k = 0;
-    for (; k + 4 <= K; k += 4) {
-      const v = load4(f16, wr + (<usize>k << es));
+    const wr2 = wr + (<usize>K << es);
+    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (let k = 0; k < K; k += 4) {
+      const u = load4(f16, wr + (<usize>k << es));
+      const v = load4(f16, wr2 + (<usize>k << es));
       const q = x0 + (<usize>k << 2);
-      a0 = f32x4.add(a0, f32x4.mul(v, v128.load(q)));
-      a1 = f32x4.add(a1, f32x4.mul(v, v128.load(q + lx)));
-      a2 = f32x4.add(a2, f32x4.mul(v, v128.load(q + 2 * lx)));
-      a3 = f32x4.add(a3, f32x4.mul(v, v128.load(q + 3 * lx)));
+      const q0 = v128.load(q), q1 = v128.load(q + lx), q2 = v128.load(q + 2 * lx), q3 = v128.load(q + 3 * lx);
+      a0 = f32x4.add(a0, f32x4.mul(u, q0));
+      b0 = f32x4.add(b0, f32x4.mul(v, q0));
+      a1 = f32x4.add(a1, f32x4.mul(u, q1));
+      b1 = f32x4.add(b1, f32x4.mul(v, q1));
+      a2 = f32x4.add(a2, f32x4.mul(u, q2));
+      b2 = f32x4.add(b2, f32x4.mul(v, q2));
+      a3 = f32x4.add(a3, f32x4.mul(u, q3));
+      b3 = f32x4.add(b3, f32x4.mul(v, q3));
     }
-    let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-    for (; k < K; k++) {
-      const v = loadScalar(f16, wr + (<usize>k << es));
-      const q = x0 + (<usize>k << 2);
-      s0 += v * load<f32>(q);
-      s1 += v * load<f32>(q + lx);
-      s2 += v * load<f32>(q + 2 * lx);
-      s3 += v * load<f32>(q + 3 * lx);
-    }
-    const b: f32 = bias == 0 ? 0 : load<f32>(bias + (<usize>n << 2));
     const o = y + (<usize>t0 * <usize>ldy + <usize>n << 2);
-    const ly = <usize>ldy << 2;
-    store<f32>(o, s0 + b);
-    store<f32>(o + ly, s1 + b);
-    store<f32>(o + 2 * ly, s2 + b);
-    store<f32>(o + 3 * ly, s3 + b);
+    store4(o, ly, a0, a1, a2, a3, bias == 0 ? 0 : load<f32>(bias + (<usize>n << 2)));
+    store4(o + 4, ly, b0, b1, b2, b3, bias == 0 ? 0 : load<f32>(bias + (<usize>(n + 1) << 2)));
+  }
+  if (n < n1) nkRows1(f16, w, K, x, ldx, y, ldy, bias, t0, t0 + 4, n, n1);
+}
+
+/**
+ * NK over tokens [0, M): rows in blocks that stay in cache while every group of four tokens
+ * passes over them (so the weight is read from memory once per call), the tokens left over
+ * one at a time.
+ */
+@inline function nkGemm(f16: bool, w: usize, K: i32, x: usize, ldx: i32, y: usize, ldy: i32, bias: usize, M: i32, n0: i32, n1: i32): void {
+  const M4 = (K & 3) == 0 ? M & ~3 : 0;
+  for (let nb = n0; nb < n1; nb += 64) {
+    const ne = min(n1, nb + 64);
+    for (let t = 0; t < M4; t += 4) nkRows4(f16, w, K, x, ldx, y, ldy, bias, t, nb, ne);
+    nkRows1(f16, w, K, x, ldx, y, ldy, bias, M4, M, nb, ne);
   }
 }
 
@@ -189,8 +210,7 @@ import { W_N, W_K, W_DATA, W_BIAS, W_KIND, KIND_F16_NK, KIND_F16_KN, slot } from
   const bias = <usize>slot(wd, W_BIAS);
   const M4 = M & ~3;
   if (nk) {
-    for (let t = 0; t < M4; t += 4) nkRows4(f16, w, K, x, ldx, y, ldy, bias, t, n0, n1);
-    nkRows1(f16, w, K, x, ldx, y, ldy, bias, M4, M, n0, n1);
+    nkGemm(f16, w, K, x, ldx, y, ldy, bias, M, n0, n1);
     return;
   }
   for (let t = 0; t < M4; t += 4) {
@@ -204,14 +224,25 @@ import { W_N, W_K, W_DATA, W_BIAS, W_KIND, KIND_F16_NK, KIND_F16_KN, slot } from
   for (let t = M4; t < M; t++) knCols1(f16, w, N, K, x + (<usize>t * <usize>ldx << 2), y + (<usize>t * <usize>ldy << 2), bias, n0, n1);
 }
 
+// One function per storage and layout, constants written out (see nbits.ts on why).
+function gemmF32NK(wd: usize, M: i32, x: usize, ldx: i32, y: usize, ldy: i32, n0: i32, n1: i32): void {
+  gemm(false, true, wd, M, x, ldx, y, ldy, n0, n1);
+}
+function gemmF32KN(wd: usize, M: i32, x: usize, ldx: i32, y: usize, ldy: i32, n0: i32, n1: i32): void {
+  gemm(false, false, wd, M, x, ldx, y, ldy, n0, n1);
+}
+function gemmF16NK(wd: usize, M: i32, x: usize, ldx: i32, y: usize, ldy: i32, n0: i32, n1: i32): void {
+  gemm(true, true, wd, M, x, ldx, y, ldy, n0, n1);
+}
+function gemmF16KN(wd: usize, M: i32, x: usize, ldx: i32, y: usize, ldy: i32, n0: i32, n1: i32): void {
+  gemm(true, false, wd, M, x, ldx, y, ldy, n0, n1);
+}
+
 /** y[t, n] for tokens [0, M) and outputs [n0, n1) of the dense weight described at wd. */
 export function denseGemm(wd: usize, M: i32, x: usize, ldx: i32, y: usize, ldy: i32, n0: i32, n1: i32): void {
   const kind = slot(wd, W_KIND);
-  const f16 = kind == KIND_F16_NK || kind == KIND_F16_KN;
-  const nk = kind == KIND_F16_NK || kind == 2;
-  if (f16) {
-    if (nk) gemm(true, true, wd, M, x, ldx, y, ldy, n0, n1);
-    else gemm(true, false, wd, M, x, ldx, y, ldy, n0, n1);
-  } else if (nk) gemm(false, true, wd, M, x, ldx, y, ldy, n0, n1);
-  else gemm(false, false, wd, M, x, ldx, y, ldy, n0, n1);
+  if (kind == KIND_F16_NK) gemmF16NK(wd, M, x, ldx, y, ldy, n0, n1);
+  else if (kind == KIND_F16_KN) gemmF16KN(wd, M, x, ldx, y, ldy, n0, n1);
+  else if (kind == KIND_F32_NK) gemmF32NK(wd, M, x, ldx, y, ldy, n0, n1);
+  else gemmF32KN(wd, M, x, ldx, y, ldy, n0, n1);
 }

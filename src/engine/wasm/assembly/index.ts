@@ -6,6 +6,7 @@
 // so every thread's instance can share one memory.
 export { quantizeActs } from './acts';
 export { nbitsGemm } from './nbits';
+import { XB } from './nbits';
 export { denseGemm } from './dense';
 export { attention } from './attention';
 export { rmsNorm, rope, addInPlace, siluMul, embedDense, embedNBits, storeKV } from './elementwise';
@@ -18,4 +19,9 @@ export function heapBase(): usize {
 /** 1 in the relaxed-SIMD build. */
 export function relaxed(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+/** Bytes per quantized activation in this build (acts.ts): 1 (i8, relaxed) or 2 (i16, plain). */
+export function actBytes(): i32 {
+  return <i32>XB;
 }
