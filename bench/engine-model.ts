@@ -37,6 +37,9 @@ export interface EngineRowResult {
   loadMs: number;
   prefillTokS: number;
   decodeTokS: number;
+  /** Per process CPU time (Node only: steadier than wall time when other work shares the cores). */
+  prefillCpuTokS?: number;
+  decodeCpuTokS?: number;
   engineHeapMB: number | null; // the CPU engine's wasm memory; null for onnxruntime
   fallback?: string;
 }
@@ -45,6 +48,8 @@ export interface RowTools {
   quantizer: RtnQuantizer;
   modules: () => Promise<EngineModules>;
   spawner?: EngineThreadSpawner | null;
+  /** Milliseconds of CPU this process used so far (Node); absent in a page. */
+  cpuMs?: () => number;
 }
 
 export async function runEngineRow(row: EngineRow, tools: RowTools): Promise<EngineRowResult> {
@@ -78,16 +83,23 @@ export async function runEngineRow(row: EngineRow, tools: RowTools): Promise<Eng
   }
   const loadMs = performance.now() - t0;
   const prompt = Array.from({ length: row.prompt }, (_, i) => (i * 7919 + 3) % config.vocabSize);
+  const cpuMs = tools.cpuMs ?? (() => NaN);
   let prefill = Infinity;
   let decode = Infinity;
+  let prefillCpu = Infinity;
+  let decodeCpu = Infinity;
   for (let rep = 0; rep < row.reps; rep++) {
     const s = lm.createState();
     let t = performance.now();
+    let c = cpuMs();
     await lm.forward(s, prompt);
     prefill = Math.min(prefill, performance.now() - t);
+    prefillCpu = Math.min(prefillCpu, cpuMs() - c);
     t = performance.now();
+    c = cpuMs();
     for (let i = 0; i < row.decode; i++) await lm.forward(s, [(i * 31 + 5) % config.vocabSize]);
     decode = Math.min(decode, (performance.now() - t) / row.decode);
+    decodeCpu = Math.min(decodeCpu, (cpuMs() - c) / row.decode);
     s.dispose();
   }
   const engineHeapMB = heap ? heap() / 1e6 : null;
@@ -95,6 +107,7 @@ export async function runEngineRow(row: EngineRow, tools: RowTools): Promise<Eng
   return {
     threads, simd, layers: config.numLayers, storedMB, bytesPerToken, loadMs, engineHeapMB, ...(fallback ? { fallback } : {}),
     prefillTokS: row.prompt / (prefill / 1000), decodeTokS: 1000 / decode,
+    ...(tools.cpuMs ? { prefillCpuTokS: row.prompt / (prefillCpu / 1000), decodeCpuTokS: 1000 / decodeCpu } : {}),
   };
 }
 

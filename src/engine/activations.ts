@@ -37,7 +37,7 @@ export interface Activations {
   maxLdq: number;
   maxLdb: number;
   scratch: number;
-  scratchStride: number; // attention: f32 [threads, scratchStride]
+  scratchStride: number; // attention: f32 [parts, scratchStride]: a part runs on one thread at a time
 }
 
 /**
@@ -53,7 +53,7 @@ export function quantStrides(w: EngineWeight, actBytes: number): { ldq: number; 
   return { ldq: n * actBytes, ldb: Math.ceil(n / w.blockSize / 4) * 4 };
 }
 
-export function allocateActivations(heap: EngineHeap, c: ModelConfig, w: EngineModelWeights, tokens: number, threads: number, actBytes: number): Activations {
+export function allocateActivations(heap: EngineHeap, c: ModelConfig, w: EngineModelWeights, tokens: number, parts: number, actBytes: number): Activations {
   const all = [...w.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]), w.classifier];
   const maxLdq = Math.max(16, ...all.map((x) => quantStrides(x, actBytes).ldq));
   const maxLdb = Math.max(4, ...all.map((x) => quantStrides(x, actBytes).ldb));
@@ -88,6 +88,6 @@ export function allocateActivations(heap: EngineHeap, c: ModelConfig, w: EngineM
     xs4: heap.alloc(groups * maxLdb * 16, 'activation scales (4-token tiles)'),
     xsum4: heap.alloc(groups * maxLdb * 16, 'activation sums (4-token tiles)'),
     quantTmp: heap.alloc(maxLdq + 64, 'quantization scratch'),
-    scratch: heap.alloc(threads * scratchStride * 4, 'attention scores'),
+    scratch: heap.alloc(parts * scratchStride * 4, 'attention scores'),
   };
 }

@@ -60,7 +60,7 @@ export class CpuCausalLM implements CausalLM {
         down: prep(l.down),
       })),
     };
-    const acts: Activations = allocateActivations(heap, config, weights, chunkTokens, runner.threads, exports.actBytes());
+    const acts: Activations = allocateActivations(heap, config, weights, chunkTokens, runner.maxParts, exports.actBytes());
     this.ctx = { exports, runner, acts };
     const all = [...weights.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]), weights.classifier];
     const embRow = weights.embedding.kind === 'dense' ? config.hiddenSize * (weights.embedding.dtype === 'f16' ? 2 : 4) : config.hiddenSize;

@@ -80,7 +80,7 @@ export interface EngineExports {
   ): void;
   storeKV(k: number, v: number, T: number, kvHeads: number, hd: number, keys: number, values: number, cap: number, start: number): void;
   setTaskBlock(p: number): void;
-  runTask(tid: number): void;
+  runTask(part: number, parts: number): void;
 }
 
 /** Reads a built variant's bytes (the browser fetches its URL; Node reads the file). */

@@ -5,10 +5,10 @@
 
 /** The task block: i32 slots. */
 export const TASK = Object.freeze({
-  gen: 0, // bumped for each task
-  done: 1, // helpers finished
+  ticket: 0, // (generation << 20) | next part to claim (thread-pool.ts)
+  done: 1, // parts finished
   op: 2,
-  threads: 3,
+  parts: 3, // parts the task is cut into
   failed: 4, // a helper that trapped writes its thread number here
   args: 8, // first argument slot
   blockBytes: 64 * 4,

@@ -5,10 +5,12 @@ import { TASK } from './task-layout.ts';
 
 /**
  * Runs kernel tasks on the calling thread and, where memory is shared, on helper threads.
- * A helper is a worker that instantiates the same module on the same memory and parks in
- * the module's threadLoop (wasm/assembly/tasks.ts): it waits with atomic.wait after a short
- * spin, so idle helpers cost no core. The main thread writes a task into the task block,
- * wakes the helpers, runs share 0 itself and then waits for them the same way.
+ * A task is cut into parts (runTask(part, parts) in wasm/assembly/tasks.ts) that threads
+ * claim one at a time from a ticket in the task block: (generation << 20) | next part,
+ * advanced by compare-and-swap. The calling thread claims parts too, so a helper that wakes
+ * late (its core busy elsewhere: these machines have 2 cores, shared) just finds fewer parts
+ * left, or none: a task never waits for a thread that has not started on it, which is what
+ * keeps 2 threads from being slower than 1. Helpers park in Atomics.wait between tasks.
  */
 
 /** A worker as the pool needs it: the browser's Worker and Node's worker_threads both fit. */
@@ -21,12 +23,15 @@ export interface EngineThread {
 /** Starts a worker running `source` (plain JavaScript defining engineThread(data, post)). */
 export type EngineThreadSpawner = (source: string) => EngineThread;
 
+const PART_BITS = 20;
+const PART_MASK = (1 << PART_BITS) - 1;
+
 /**
- * The helper's whole program: instantiate on the shared memory, report ready, then park in
- * Atomics.wait (after a short spin) until the task block's generation moves, run this
- * thread's share, count itself done, and wake the main thread when it is the last. A trap
- * in a kernel marks the task block (the main thread may be blocked, deaf to messages) and
- * counts the helper as done, so the main thread wakes and reports it.
+ * The helper's whole program: instantiate on the shared memory, report ready, then wait on
+ * the ticket; claim parts while it carries a new generation (the task's arguments are read
+ * by runTask after each successful claim: the task cannot change while a part of it is
+ * unfinished), count each part done, wake the main thread after the last. A trap in a kernel
+ * marks the task block and still counts the part, so the main thread wakes and reports it.
  */
 export const ENGINE_THREAD_SOURCE = `async function engineThread(d, post) {
   let instance;
@@ -39,25 +44,34 @@ export const ENGINE_THREAD_SOURCE = `async function engineThread(d, post) {
   }
   const i32 = new Int32Array(d.memory.buffer); // the task block lies below the memory's size at start
   const at = d.block >> 2;
-  const GEN = at + ${TASK.gen}, DONE = at + ${TASK.done}, OP = at + ${TASK.op}, THREADS = at + ${TASK.threads};
-  let seen = d.gen;
+  const TICKET = at + ${TASK.ticket}, DONE = at + ${TASK.done}, OP = at + ${TASK.op}, PARTS = at + ${TASK.parts};
+  let seen = d.ticket;
   post({ ready: d.tid });
   for (;;) {
-    let g = Atomics.load(i32, GEN);
-    for (let i = 0; g === seen && i < d.spin; i++) g = Atomics.load(i32, GEN);
-    while (g === seen) {
-      Atomics.wait(i32, GEN, seen);
-      g = Atomics.load(i32, GEN);
+    let t = Atomics.load(i32, TICKET);
+    for (let i = 0; t === seen && i < d.spin; i++) t = Atomics.load(i32, TICKET);
+    while (t === seen) {
+      Atomics.wait(i32, TICKET, seen);
+      t = Atomics.load(i32, TICKET);
     }
-    seen = g;
+    const gen = t >>> ${PART_BITS};
     if (i32[OP] === ${TASK.opExit}) break;
-    try {
-      instance.exports.runTask(d.tid);
-    } catch (e) {
-      Atomics.store(i32, at + ${TASK.failed}, d.tid);
-      post({ error: String(e && e.stack || e) });
+    const parts = i32[PARTS];
+    for (;;) {
+      if (t >>> ${PART_BITS} !== gen || (t & ${PART_MASK}) >= parts) break;
+      const won = Atomics.compareExchange(i32, TICKET, t, t + 1);
+      if (won !== t) { t = won; continue; }
+      try {
+        instance.exports.runTask(t & ${PART_MASK}, parts);
+      } catch (e) {
+        Atomics.store(i32, at + ${TASK.failed}, d.tid);
+        post({ error: String(e && e.stack || e) });
+      }
+      if (Atomics.add(i32, DONE, 1) + 1 === parts) Atomics.notify(i32, DONE);
+      t = Atomics.load(i32, TICKET);
     }
-    if (Atomics.add(i32, DONE, 1) + 1 === i32[THREADS] - 1) Atomics.notify(i32, DONE, 1);
+    if (t >>> ${PART_BITS} !== gen) continue; // the next task is already out: look again without waiting
+    seen = t;
   }
   post({ exited: d.tid });
 }`;
@@ -84,13 +98,20 @@ export function browserThreadSpawner(): EngineThreadSpawner | null {
   };
 }
 
-// Spins (atomic loads) before parking: enough to catch the next task of the same token (tens
-// of µs), short enough that a parked helper leaves the core to the thread that has work.
-const HELPER_SPIN = 20000;
-const MAIN_SPIN = 20000;
+// Spins (atomic loads) before parking, kept short on purpose. Measured on these 2-core
+// machines with one core taken by other work: with 20,000-load spins an empty task cost
+// 300 us (the spinning thread held the core the other needed), parked at once 10 us.
+const HELPER_SPIN = 64;
+const MAIN_SPIN = 16;
+// Parts per thread and task: enough that a helper arriving late still finds some, few
+// enough that claiming costs nothing next to a part (the smallest task here is a 192-row
+// product of a small model).
+const PARTS_PER_THREAD = 4;
 
 export class TaskRunner {
   private readonly slots: number; // index of the task block in heap.i32
+  private gen = 0;
+
   private constructor(
     private readonly exports: EngineExports,
     readonly heap: EngineHeap,
@@ -104,6 +125,11 @@ export class TaskRunner {
   /** Threads taking part in each task, the calling one included. */
   get threads(): number {
     return this.helpers.length + 1;
+  }
+
+  /** The most parts a task is cut into (per-part scratch is sized by it). */
+  get maxParts(): number {
+    return this.helpers.length === 0 ? 1 : this.threads * PARTS_PER_THREAD;
   }
 
   /**
@@ -132,25 +158,38 @@ export class TaskRunner {
     return new TaskRunner(exports, heap, block, helpers, shared && canBlockHere(heap));
   }
 
-  /** Runs task `op` with `args` (slots from TASK.args) on every thread; returns when all are done. */
+  /** Runs task `op` with `args` (slots from TASK.args) on every thread; returns when all its parts are done. */
   run(op: number, args: readonly number[]): void {
     const i32 = this.heap.i32;
     const s = this.slots;
     i32[s + TASK.op] = op;
-    i32[s + TASK.threads] = this.threads;
     for (let i = 0; i < args.length; i++) i32[s + TASK.args + i] = args[i]!;
     if (this.helpers.length === 0) {
-      this.exports.runTask(0);
+      this.exports.runTask(0, 1);
       return;
     }
+    const parts = this.maxParts;
+    i32[s + TASK.parts] = parts;
     Atomics.store(i32, s + TASK.done, 0);
-    Atomics.add(i32, s + TASK.gen, 1);
-    Atomics.notify(i32, s + TASK.gen);
-    this.exports.runTask(0);
-    const want = this.helpers.length;
+    this.gen = (this.gen + 1) & 0xfff;
+    const first = this.gen << PART_BITS;
+    Atomics.store(i32, s + TASK.ticket, first);
+    Atomics.notify(i32, s + TASK.ticket);
+    // Claim parts like any helper.
+    for (let t = Atomics.load(i32, s + TASK.ticket); t >>> PART_BITS === this.gen && (t & PART_MASK) < parts;) {
+      const won = Atomics.compareExchange(i32, s + TASK.ticket, t, t + 1);
+      if (won !== t) {
+        t = won;
+        continue;
+      }
+      this.exports.runTask(t & PART_MASK, parts);
+      Atomics.add(i32, s + TASK.done, 1);
+      t = Atomics.load(i32, s + TASK.ticket);
+    }
+    // Wait only for parts a helper claimed and has not finished.
     let done = Atomics.load(i32, s + TASK.done);
-    for (let i = 0; done < want && i < MAIN_SPIN; i++) done = Atomics.load(i32, s + TASK.done);
-    while (done < want) {
+    for (let i = 0; done < parts && i < MAIN_SPIN; i++) done = Atomics.load(i32, s + TASK.done);
+    while (done < parts) {
       if (this.canBlock) Atomics.wait(i32, s + TASK.done, done);
       done = Atomics.load(i32, s + TASK.done);
     }
@@ -164,13 +203,14 @@ export class TaskRunner {
     }
   }
 
-  /** Stops the helpers (they exit their loop, then are terminated). */
+  /** Stops the helpers (they leave their loop, then are terminated). */
   dispose(): void {
     if (this.helpers.length > 0) {
       const i32 = this.heap.i32;
       i32[this.slots + TASK.op] = TASK.opExit;
-      Atomics.add(i32, this.slots + TASK.gen, 1);
-      Atomics.notify(i32, this.slots + TASK.gen);
+      this.gen = (this.gen + 1) & 0xfff;
+      Atomics.store(i32, this.slots + TASK.ticket, this.gen << PART_BITS);
+      Atomics.notify(i32, this.slots + TASK.ticket);
     }
     for (const h of this.helpers.splice(0)) h.terminate();
   }
@@ -195,14 +235,8 @@ function startHelper(
         reject(new ShrinkrayError('runtime_error', `an engine thread could not start: ${msg.error}`));
       }
     });
-    thread.postMessage({
-      module,
-      memory,
-      tid,
-      block,
-      spin: HELPER_SPIN,
-      gen: Atomics.load(new Int32Array(memory.buffer), (block >> 2) + TASK.gen),
-    });
+    const ticket = Atomics.load(new Int32Array(memory.buffer), (block >> 2) + TASK.ticket);
+    thread.postMessage({ module, memory, tid, block, spin: HELPER_SPIN, ticket });
   });
 }
 

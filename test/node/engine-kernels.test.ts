@@ -159,11 +159,11 @@ describe('layouts shared with the kernels', () => {
   it('task block, argument slots and weight descriptor match wasm/assembly/layout.ts', () => {
     const src = readFileSync(new URL('../../src/engine/wasm/assembly/layout.ts', import.meta.url), 'utf8');
     const value = (name: string) => Number(new RegExp(`export const ${name} = (\\d+);`).exec(src)?.[1]);
-    expect([value('T_GEN'), value('T_DONE'), value('T_OP'), value('T_THREADS'), value('T_FAILED'), value('T_ARGS')]).toEqual([
-      TASK.gen,
+    expect([value('T_TICKET'), value('T_DONE'), value('T_OP'), value('T_PARTS'), value('T_FAILED'), value('T_ARGS')]).toEqual([
+      TASK.ticket,
       TASK.done,
       TASK.op,
-      TASK.threads,
+      TASK.parts,
       TASK.failed,
       TASK.args,
     ]);

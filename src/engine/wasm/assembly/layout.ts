@@ -23,11 +23,12 @@ export const KIND_F32_KN = 3; // [K, N]: one row per input (the builder's MatMul
 export const KIND_F16_NK = 4;
 export const KIND_F16_KN = 5;
 
-// Task block: i32 slots at the address given to setTaskBlock().
-export const T_GEN = 0; // bumped by the main thread for each task (threads wait on it)
-export const T_DONE = 1; // helper threads that finished the current task
+// Task block: i32 slots at the address given to setTaskBlock(). Threads claim the parts of a
+// task from the ticket (src/engine/thread-pool.ts); runTask(part, parts) runs one.
+export const T_TICKET = 0; // (generation << 20) | next part to claim
+export const T_DONE = 1; // parts finished
 export const T_OP = 2; // OP_* below
-export const T_THREADS = 3; // threads taking part (main included)
+export const T_PARTS = 3; // parts the task is cut into
 export const T_FAILED = 4; // a helper that trapped writes its thread number here (thread-pool.ts)
 export const T_ARGS = 8; // first argument slot
 
@@ -62,7 +63,7 @@ export const A_VALUES = 7;
 export const A_CAP = 8;
 export const A_OUT = 9; // f32 [T, heads*hd]
 export const A_SCALE = 10; // f32 bits
-export const A_SCRATCH = 11; // f32 [threads, scratchStride]
+export const A_SCRATCH = 11; // f32 [parts, scratchStride]
 export const A_SCRATCH_STRIDE = 12; // floats per thread (>= start + T)
 
 @inline export function slot(base: usize, i: i32): i32 {
