@@ -27,7 +27,12 @@ const arg = (name: string, fallback: string) => {
 const shapes = arg('shapes', 'smollm2-135m,qwen2.5-0.5b').split(',');
 const rowSpecs = arg('rows', 'onnx:fp32,onnx:int8,onnx:int4-g32,cpu:int8,cpu:int4-g32').split(',');
 const threadsList = arg('threads', '1,2').split(',');
-const common = { prompt: arg('prompt', '128'), decode: arg('decode', '32'), reps: arg('reps', '2'), ...(arg('layers', '') ? { layers: arg('layers', '') } : {}) };
+const common = {
+  prompt: arg('prompt', '128'),
+  decode: arg('decode', '32'),
+  reps: arg('reps', '2'),
+  ...(arg('layers', '') ? { layers: arg('layers', '') } : {}),
+};
 const idleWait = Number(arg('idle-wait', '300'));
 
 const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
@@ -37,7 +42,15 @@ const base = `http://127.0.0.1:${typeof address === 'object' && address ? addres
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   ignoreDefaultArgs: ['--headless'],
-  args: ['--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
+  args: [
+    '--headless=new',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+  ],
 });
 
 /** Opens the bench page with `query` in a fresh context; returns its result and its renderer's peak RSS. */
@@ -48,7 +61,10 @@ async function inPage<T>(query: Record<string, string>): Promise<{ result: T; pe
     const page = await context.newPage();
     await page.goto(`${base}/bench/engine-page.html?${new URLSearchParams(query)}`);
     const renderers = descendantsWith(process.pid, '--type=renderer').filter((p) => !before.has(p));
-    await page.waitForFunction(() => (window as unknown as { benchResult?: unknown }).benchResult !== undefined, undefined, { timeout: 1_800_000, polling: 1000 });
+    await page.waitForFunction(() => (window as unknown as { benchResult?: unknown }).benchResult !== undefined, undefined, {
+      timeout: 1_800_000,
+      polling: 1000,
+    });
     const result = (await page.evaluate(() => (window as unknown as { benchResult: unknown }).benchResult)) as T & { error?: string };
     if (result.error) throw new Error(`page failed: ${result.error}`);
     return { result, peakRss: Math.max(0, ...renderers.map(peakRssBytes)) };
@@ -62,8 +78,10 @@ let copy: number;
 try {
   await waitForIdle(idleWait);
   copy = (await inPage<{ bytesPerSecond: number }>({ probe: 'copy' })).result.bytesPerSecond;
-  console.log(`CPU engine vs onnxruntime-web (wasm EP) in headless Chromium ${browser.version()}; copy rate ${(copy / 1e9).toFixed(2)} GB/s copied; ` +
-    `prompt ${common.prompt}, ${common.decode} decode steps, best of ${common.reps}`);
+  console.log(
+    `CPU engine vs onnxruntime-web (wasm EP) in headless Chromium ${browser.version()}; copy rate ${(copy / 1e9).toFixed(2)} GB/s copied; ` +
+      `prompt ${common.prompt}, ${common.decode} decode steps, best of ${common.reps}`,
+  );
   for (const shape of shapes) {
     for (const spec of rowSpecs) {
       const [engine, recipe] = spec.split(':') as ['cpu' | 'onnx', string];
@@ -71,7 +89,9 @@ try {
         const busy = await waitForIdle(idleWait);
         const { result, peakRss } = await inPage<EngineRowResult>({ shape, recipe, engine, threads, ...common });
         rows.push({ shape, engine, recipe, busy, peakRss, ...result });
-        console.error(`  ${shape} ${spec} ${threads} thread(s): decode ${result.decodeTokS.toFixed(1)} tok/s (busy before ${busy.toFixed(0)}%)`);
+        console.error(
+          `  ${shape} ${spec} ${threads} thread(s): decode ${result.decodeTokS.toFixed(1)} tok/s (busy before ${busy.toFixed(0)}%)`,
+        );
       }
     }
   }
@@ -80,12 +100,42 @@ try {
   await server.close();
 }
 
-const table: string[][] = [['shape', 'engine', 'recipe', 'threads', 'simd', 'stored MB', 'MB/token', 'prefill tok/s', 'decode tok/s', 'ceiling tok/s', 'of ceiling', 'peak RSS MB', 'engine heap MB', 'busy before %']];
+const table: string[][] = [
+  [
+    'shape',
+    'engine',
+    'recipe',
+    'threads',
+    'simd',
+    'stored MB',
+    'MB/token',
+    'prefill tok/s',
+    'decode tok/s',
+    'ceiling tok/s',
+    'of ceiling',
+    'peak RSS MB',
+    'engine heap MB',
+    'busy before %',
+  ],
+];
 for (const r of rows) {
   const ceiling = copy / r.bytesPerToken;
-  table.push([r.shape, r.engine, r.recipe, String(r.threads), r.simd, r.storedMB.toFixed(0), (r.bytesPerToken / 1e6).toFixed(1), r.prefillTokS.toFixed(1),
-    r.decodeTokS.toFixed(2), ceiling.toFixed(1), `${((100 * r.decodeTokS) / ceiling).toFixed(0)}%`, (r.peakRss / 1e6).toFixed(0),
-    r.engineHeapMB === null ? '-' : r.engineHeapMB.toFixed(0), r.busy.toFixed(0)]);
+  table.push([
+    r.shape,
+    r.engine,
+    r.recipe,
+    String(r.threads),
+    r.simd,
+    r.storedMB.toFixed(0),
+    (r.bytesPerToken / 1e6).toFixed(1),
+    r.prefillTokS.toFixed(1),
+    r.decodeTokS.toFixed(2),
+    ceiling.toFixed(1),
+    `${((100 * r.decodeTokS) / ceiling).toFixed(0)}%`,
+    (r.peakRss / 1e6).toFixed(0),
+    r.engineHeapMB === null ? '-' : r.engineHeapMB.toFixed(0),
+    r.busy.toFixed(0),
+  ]);
 }
 printTable(table);
 console.log('\nceiling = copy rate / MB per token: every weight a decode step reads, streamed once at the rate the page copies memory.');

@@ -54,7 +54,9 @@ export interface RowTools {
 
 export async function runEngineRow(row: EngineRow, tools: RowTools): Promise<EngineRowResult> {
   const config = syntheticConfig(row.shape, row.layers ? { numLayers: row.layers } : {});
-  const r = await compressModel(syntheticIR(config, 1234), planCompression(parseRecipe(row.recipe), config), { quantizer: tools.quantizer });
+  const r = await compressModel(syntheticIR(config, 1234), planCompression(parseRecipe(row.recipe), config), {
+    quantizer: tools.quantizer,
+  });
   const built = r.built;
   const external = built.externalData ? [{ path: built.externalData.location, data: concat(built.externalData.chunks) }] : [];
   const storedMB = (built.model.byteLength + (built.externalData?.byteLength ?? 0)) / 1e6;
@@ -105,8 +107,16 @@ export async function runEngineRow(row: EngineRow, tools: RowTools): Promise<Eng
   const engineHeapMB = heap ? heap() / 1e6 : null;
   await lm.dispose();
   return {
-    threads, simd, layers: config.numLayers, storedMB, bytesPerToken, loadMs, engineHeapMB, ...(fallback ? { fallback } : {}),
-    prefillTokS: row.prompt / (prefill / 1000), decodeTokS: 1000 / decode,
+    threads,
+    simd,
+    layers: config.numLayers,
+    storedMB,
+    bytesPerToken,
+    loadMs,
+    engineHeapMB,
+    ...(fallback ? { fallback } : {}),
+    prefillTokS: row.prompt / (prefill / 1000),
+    decodeTokS: 1000 / decode,
     ...(tools.cpuMs ? { prefillCpuTokS: row.prompt / (prefillCpu / 1000), decodeCpuTokS: 1000 / decodeCpu } : {}),
   };
 }

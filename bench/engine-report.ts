@@ -70,8 +70,15 @@ export function peakRssBytes(pid: number): number {
 
 interface WllamaResults {
   bandwidth?: { copy_GBps_median?: number };
-  runs: { model: string; type: string; requested_threads: number; file_bytes?: number; busy_before_pct?: number; error?: string;
-    median?: { prefill_tps: number; decode_tps: number } }[];
+  runs: {
+    model: string;
+    type: string;
+    requested_threads: number;
+    file_bytes?: number;
+    busy_before_pct?: number;
+    error?: string;
+    median?: { prefill_tps: number; decode_tps: number };
+  }[];
 }
 
 const WLLAMA_MODEL: Record<string, string> = { 'smollm2-135m': 'smollm2-135m-shape', 'qwen2.5-0.5b': 'qwen2.5-0.5b-shape' };
@@ -82,8 +89,10 @@ export function wllamaRows(w: WllamaResults, ours: Measured[], copy: number): st
   const wbw = w.bandwidth?.copy_GBps_median ?? NaN;
   for (const shape of new Set(ours.map((r) => r.shape))) {
     for (const threads of new Set(ours.map((r) => r.threads))) {
-      const find = (engine: string, recipe: string) => ours.find((r) => r.shape === shape && r.engine === engine && r.recipe === recipe && r.threads === threads);
-      const wl = (type: string) => w.runs.find((r) => r.model === WLLAMA_MODEL[shape] && r.type === type && r.requested_threads === threads && !r.error)?.median;
+      const find = (engine: string, recipe: string) =>
+        ours.find((r) => r.shape === shape && r.engine === engine && r.recipe === recipe && r.threads === threads);
+      const wl = (type: string) =>
+        w.runs.find((r) => r.model === WLLAMA_MODEL[shape] && r.type === type && r.requested_threads === threads && !r.error)?.median;
       const rows: [string, number | undefined, number | undefined, string][] = [
         ['decode: engine int4-g32 / onnx fp32', find('cpu', 'int4-g32')?.decodeTokS, find('onnx', 'fp32')?.decodeTokS, '>= 2'],
         ['decode: engine int4-g32 / wllama Q4_0', find('cpu', 'int4-g32')?.decodeTokS, wl('Q4_0')?.decode_tps, '>= 3'],
@@ -95,7 +104,16 @@ export function wllamaRows(w: WllamaResults, ours: Measured[], copy: number): st
       ];
       for (const [what, a, b, asked] of rows) {
         if (a === undefined || b === undefined) continue;
-        out.push([shape, String(threads), what, a.toFixed(2), b.toFixed(2), (a / b).toFixed(2), asked, `${wbw.toFixed(2)} vs ${(copy / 1e9).toFixed(2)}`]);
+        out.push([
+          shape,
+          String(threads),
+          what,
+          a.toFixed(2),
+          b.toFixed(2),
+          (a / b).toFixed(2),
+          asked,
+          `${wbw.toFixed(2)} vs ${(copy / 1e9).toFixed(2)}`,
+        ]);
       }
     }
   }

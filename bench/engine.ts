@@ -39,13 +39,39 @@ const shapes = arg('shapes', 'smollm2-135m,qwen2.5-0.5b').split(',');
 const rowSpecs = arg('rows', 'onnx:fp32,onnx:int8,onnx:int4-g32,cpu:int8,cpu:int4-g32').split(',');
 const threadsList = arg('threads', '1,2').split(',').map(Number);
 const idleWait = Number(arg('idle-wait', '300'));
-const common = { prompt: Number(arg('prompt', '128')), decode: Number(arg('decode', '32')), reps: Number(arg('reps', '2')), ...(arg('layers', '') ? { layers: Number(arg('layers', '')) } : {}) };
+const common = {
+  prompt: Number(arg('prompt', '128')),
+  decode: Number(arg('decode', '32')),
+  reps: Number(arg('reps', '2')),
+  ...(arg('layers', '') ? { layers: Number(arg('layers', '')) } : {}),
+};
 
 await waitForIdle(idleWait);
 const copy = copyRate();
-console.log(`CPU engine vs onnxruntime-web (wasm EP) in Node ${process.version}; copy rate ${(copy / 1e9).toFixed(2)} GB/s copied; ` +
-  `prompt ${common.prompt}, ${common.decode} decode steps, best of ${common.reps}`);
-const table: string[][] = [['shape', 'engine', 'recipe', 'threads', 'simd', 'stored MB', 'MB/token', 'prefill tok/s', 'prefill (cpu)', 'decode tok/s', 'decode (cpu)', 'ceiling tok/s', 'of ceiling', 'peak RSS MB', 'engine heap MB', 'busy before %']];
+console.log(
+  `CPU engine vs onnxruntime-web (wasm EP) in Node ${process.version}; copy rate ${(copy / 1e9).toFixed(2)} GB/s copied; ` +
+    `prompt ${common.prompt}, ${common.decode} decode steps, best of ${common.reps}`,
+);
+const table: string[][] = [
+  [
+    'shape',
+    'engine',
+    'recipe',
+    'threads',
+    'simd',
+    'stored MB',
+    'MB/token',
+    'prefill tok/s',
+    'prefill (cpu)',
+    'decode tok/s',
+    'decode (cpu)',
+    'ceiling tok/s',
+    'of ceiling',
+    'peak RSS MB',
+    'engine heap MB',
+    'busy before %',
+  ],
+];
 const self = fileURLToPath(import.meta.url);
 for (const shape of shapes) {
   for (const spec of rowSpecs) {
@@ -53,16 +79,38 @@ for (const shape of shapes) {
     for (const threads of threadsList) {
       const busy = await waitForIdle(idleWait);
       const row: EngineRow = { shape: shape as EngineRow['shape'], recipe, engine, threads, ...common };
-      const out = execFileSync(process.execPath, [...process.execArgv, self, '--row', JSON.stringify(row)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const out = execFileSync(process.execPath, [...process.execArgv, self, '--row', JSON.stringify(row)], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
       const r = JSON.parse(out.trim().split('\n').pop()!) as EngineRowResult & { peakRss: number };
       const ceiling = copy / r.bytesPerToken;
-      table.push([shape, engine, recipe, String(r.threads), r.simd, r.storedMB.toFixed(0), (r.bytesPerToken / 1e6).toFixed(1), r.prefillTokS.toFixed(1),
-        r.prefillCpuTokS!.toFixed(1), r.decodeTokS.toFixed(2), r.decodeCpuTokS!.toFixed(2), ceiling.toFixed(1), `${((100 * r.decodeTokS) / ceiling).toFixed(0)}%`,
-        (r.peakRss / 1e6).toFixed(0), r.engineHeapMB === null ? '-' : r.engineHeapMB.toFixed(0), busy.toFixed(0)]);
+      table.push([
+        shape,
+        engine,
+        recipe,
+        String(r.threads),
+        r.simd,
+        r.storedMB.toFixed(0),
+        (r.bytesPerToken / 1e6).toFixed(1),
+        r.prefillTokS.toFixed(1),
+        r.prefillCpuTokS!.toFixed(1),
+        r.decodeTokS.toFixed(2),
+        r.decodeCpuTokS!.toFixed(2),
+        ceiling.toFixed(1),
+        `${((100 * r.decodeTokS) / ceiling).toFixed(0)}%`,
+        (r.peakRss / 1e6).toFixed(0),
+        r.engineHeapMB === null ? '-' : r.engineHeapMB.toFixed(0),
+        busy.toFixed(0),
+      ]);
       console.error(`  ${shape} ${spec} ${threads} thread(s): decode ${r.decodeTokS.toFixed(1)} tok/s (busy before ${busy.toFixed(0)}%)`);
     }
   }
 }
 printTable(table);
-console.log('\nceiling = copy rate / MB per token (every weight a decode step reads, streamed once at the rate this process copies memory).');
-console.log('peak RSS: the child process that ran the row (its synthetic model is built in memory first). Random weights: speed only, never quality.');
+console.log(
+  '\nceiling = copy rate / MB per token (every weight a decode step reads, streamed once at the rate this process copies memory).',
+);
+console.log(
+  'peak RSS: the child process that ran the row (its synthetic model is built in memory first). Random weights: speed only, never quality.',
+);

@@ -44,12 +44,27 @@ function withConfig(recipe: string, edit: (config: Record<string, unknown>) => v
 
 describe('a graph that disagrees with config.json is refused, naming what disagrees', () => {
   it.each([
-    ['int4-g32', 'intermediate_size', 160, /model\.layers\.0\.mlp\.gate_proj\.weight' is a MatMulNBits of N=172, K=64, but config\.json implies N=160, K=64/],
-    ['fp32', 'intermediate_size', 160, /tensor 'model\.layers\.0\.mlp\.gate_proj\.weight\.T' has shape \[64, 172\], but config\.json implies \[64, 160\]/],
+    [
+      'int4-g32',
+      'intermediate_size',
+      160,
+      /model\.layers\.0\.mlp\.gate_proj\.weight' is a MatMulNBits of N=172, K=64, but config\.json implies N=160, K=64/,
+    ],
+    [
+      'fp32',
+      'intermediate_size',
+      160,
+      /tensor 'model\.layers\.0\.mlp\.gate_proj\.weight\.T' has shape \[64, 172\], but config\.json implies \[64, 160\]/,
+    ],
     ['int4-g32', 'num_hidden_layers', 4, /it has 5 decoder layers, but num_hidden_layers in config\.json is 4/],
     ['int4-g32', 'rope_theta', 500000, /RoPE table 'rope\.cos' at position 1 differs from rope_theta 500000/],
     ['int4-g32', 'rms_norm_eps', 1e-3, /RMSNorm epsilon .* differs from rms_norm_eps 0\.001/],
-    ['fp32', 'architectures', ['Qwen2ForCausalLM'], /config\.json gives 'model\.layers\.0\.self_attn\.q_proj\.weight' a bias, but the graph adds none/],
+    [
+      'fp32',
+      'architectures',
+      ['Qwen2ForCausalLM'],
+      /config\.json gives 'model\.layers\.0\.self_attn\.q_proj\.weight' a bias, but the graph adds none/,
+    ],
     ['int4-g32', 'tie_word_embeddings', false, /config\.json unties the classifier, but the graph has no 'lm_head\.weight' node/],
   ])('%s with %s = %j', async (recipe, field, value, message) => {
     const dir = withConfig(recipe, (c) => (c[field] = value));
@@ -60,7 +75,10 @@ describe('a graph that disagrees with config.json is refused, naming what disagr
 describe('an op the engine does not run falls back to onnxruntime-web, and says so', () => {
   it('MatMulInteger weights (DynamicQuantizeMatMul): the CLI runs them on onnxruntime-web and its JSON names the op', async () => {
     const source = await loadModelFolder(STORIES_DIR);
-    const r = await compressModel(source.ir, plan('int8', source.ir.config), { quantizer: await createRtnQuantizer(), quantizedMatMul: 'matmulinteger' });
+    const r = await compressModel(source.ir, plan('int8', source.ir.config), {
+      quantizer: await createRtnQuantizer(),
+      quantizedMatMul: 'matmulinteger',
+    });
     const dir = join(work, 'matmulinteger');
     cpSync(folders.fp32!, dir, { recursive: true });
     writeFileSync(join(dir, 'onnx', 'model.onnx'), r.built.model);
@@ -70,10 +88,12 @@ describe('an op the engine does not run falls back to onnxruntime-web, and says 
     expect(json).toMatchObject({ engine: 'onnx', tokens: 8 });
     expect(json.fallback).toMatch(/node '.*' is com\.microsoft\.DynamicQuantizeMatMul, an op the CPU engine does not run/);
     // Asked for by name, onnxruntime runs it with no fallback to report.
-    expect(splitOutput((await runCli(['generate', dir, '--max-new-tokens', '8', '--engine', 'onnx'])).stdout).json).not.toHaveProperty('fallback');
+    expect(splitOutput((await runCli(['generate', dir, '--max-new-tokens', '8', '--engine', 'onnx'])).stdout).json).not.toHaveProperty(
+      'fallback',
+    );
   });
 
-  it('a graph whose nodes are not the builder\'s is not guessed at', async () => {
+  it("a graph whose nodes are not the builder's is not guessed at", async () => {
     const model = new Uint8Array(readFileSync(join(folders['int4-g32']!, 'onnx', 'model.onnx')));
     const text = new TextEncoder().encode('layers.0.post_attention_norm_node');
     const at = Buffer.from(model).indexOf(Buffer.from(text));
@@ -82,7 +102,9 @@ describe('an op the engine does not run falls back to onnxruntime-web, and says 
     const loader = await CpuModelLoader.create(await engineModulesNode());
     const config = (await loadModelFolder(STORIES_DIR)).ir.config;
     const r = await loader.fromGraph(config, { name: 'renamed/model.onnx', model, externalData: [] });
-    expect(r).toEqual({ unsupported: "renamed/model.onnx has no node 'layers.0.post_attention_norm_node': it is not a decoder graph the CPU engine knows" });
+    expect(r).toEqual({
+      unsupported: "renamed/model.onnx has no node 'layers.0.post_attention_norm_node': it is not a decoder graph the CPU engine knows",
+    });
   });
 });
 
