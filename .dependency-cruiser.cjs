@@ -15,7 +15,8 @@ module.exports = {
     {
       name: 'formats-pure',
       severity: 'error',
-      comment: 'src/formats/ parses and writes files: it imports other formats, src/errors.ts, pure numerics from src/kernels/ (the fp16 converter) and (type-only) src/model/.',
+      comment:
+        'src/formats/ parses and writes files: it imports other formats, src/errors.ts, pure numerics from src/kernels/ (the fp16 converter) and (type-only) src/model/.',
       from: { path: '^src/formats/' },
       to: { path: '^src/', pathNot: ['^src/(formats|kernels)/', '^src/errors\\.ts$', '^src/model/'] },
     },

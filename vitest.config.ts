@@ -5,8 +5,14 @@ import { isolationHeaders } from './vite.config.ts';
 // Debian's Chromium, never a browser Playwright downloads itself.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const chromiumArgs = [
-  '--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
+  '--headless=new',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--enable-unsafe-webgpu',
 ];
 
 export default defineConfig({

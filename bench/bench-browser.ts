@@ -15,15 +15,26 @@ export interface BenchBrowser {
 }
 
 export async function openBenchBrowser(): Promise<BenchBrowser> {
-  const server: ViteDevServer = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
+  const server: ViteDevServer = await createServer({
+    configFile: 'vite.config.ts',
+    server: { port: 0, host: '127.0.0.1' },
+    logLevel: 'warn',
+  });
   await server.listen();
   const address = server.httpServer!.address();
   const port = typeof address === 'object' && address ? address.port : 5173;
   const browser: Browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     ignoreDefaultArgs: ['--headless'],
-    args: ['--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic'],
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
   });
   return {
     version: browser.version(),
@@ -31,7 +42,10 @@ export async function openBenchBrowser(): Promise<BenchBrowser> {
       const page = await browser.newPage();
       try {
         await page.goto(`http://127.0.0.1:${port}/${path}?${new URLSearchParams(query)}`);
-        await page.waitForFunction(() => (window as unknown as { benchResult?: unknown }).benchResult !== undefined, undefined, { timeout: timeoutMs, polling: 1000 });
+        await page.waitForFunction(() => (window as unknown as { benchResult?: unknown }).benchResult !== undefined, undefined, {
+          timeout: timeoutMs,
+          polling: 1000,
+        });
         const r = (await page.evaluate(() => (window as unknown as { benchResult: unknown }).benchResult)) as T & { error?: string };
         if (r.error) throw new Error(`${path} failed in the page: ${r.error}`);
         return r;

@@ -27,16 +27,36 @@ await writeSyntheticSmolLM(root);
 const hub = await startHubServer({ root, port: 0 });
 const bench = await openBenchBrowser();
 const MB = 1e6;
-const rows: string[][] = [[
-  'run', 'download MB/s', 'compress s', 'in MB/s', 'of which read s', 'write s', 'quantizer', 'out MB', 'load s', 'decode tok/s', 'threads',
-]];
+const rows: string[][] = [
+  [
+    'run',
+    'download MB/s',
+    'compress s',
+    'in MB/s',
+    'of which read s',
+    'write s',
+    'quantizer',
+    'out MB',
+    'load s',
+    'decode tok/s',
+    'threads',
+  ],
+];
 try {
   for (let rep = 1; rep <= reps; rep++) {
     const r = await bench.run<PipelineResult>('bench/pipeline-page.html', { hub: hub.url, repo: SYNTHETIC_SMOLLM_REPO, recipe });
     rows.push([
-      String(rep), (r.bytes / MB / r.downloadS).toFixed(0), r.compressS.toFixed(2), (r.bytes / MB / r.compressS).toFixed(0),
-      r.readS?.toFixed(2) ?? '-', r.writeS?.toFixed(2) ?? '-', r.quantizer, (r.bytesOut / MB).toFixed(1), r.loadS.toFixed(2),
-      r.decodeTokS.toFixed(1), String(r.threads),
+      String(rep),
+      (r.bytes / MB / r.downloadS).toFixed(0),
+      r.compressS.toFixed(2),
+      (r.bytes / MB / r.compressS).toFixed(0),
+      r.readS?.toFixed(2) ?? '-',
+      r.writeS?.toFixed(2) ?? '-',
+      r.quantizer,
+      (r.bytesOut / MB).toFixed(1),
+      r.loadS.toFixed(2),
+      r.decodeTokS.toFixed(1),
+      String(r.threads),
     ]);
   }
 } finally {

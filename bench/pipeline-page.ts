@@ -8,9 +8,18 @@
 import { createChatClient, createCompressClient } from '../src/worker/client.ts';
 
 export interface PipelineResult {
-  bytes: number; downloadS: number;
-  recipe: string; compressS: number; bytesOut: number; pipelineS: number; readS: number | null; writeS: number | null; quantizer: string;
-  loadS: number; decodeTokS: number; threads: number;
+  bytes: number;
+  downloadS: number;
+  recipe: string;
+  compressS: number;
+  bytesOut: number;
+  pipelineS: number;
+  readS: number | null;
+  writeS: number | null;
+  quantizer: string;
+  loadS: number;
+  decodeTokS: number;
+  threads: number;
   error?: string;
 }
 
@@ -37,20 +46,40 @@ async function run(): Promise<PipelineResult> {
       const g = await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 64 });
       const r = out.report!;
       return {
-        bytes: source.bytes, downloadS, recipe: r.recipe, compressS, bytesOut: r.bytesOut, pipelineS: r.compressSeconds,
-        readS: r.readSeconds, writeS: r.writeSeconds, quantizer: r.quantizer, loadS, decodeTokS: g.tokensPerSecond, threads: loaded.threads,
+        bytes: source.bytes,
+        downloadS,
+        recipe: r.recipe,
+        compressS,
+        bytesOut: r.bytesOut,
+        pipelineS: r.compressSeconds,
+        readS: r.readSeconds,
+        writeS: r.writeSeconds,
+        quantizer: r.quantizer,
+        loadS,
+        decodeTokS: g.tokensPerSecond,
+        threads: loaded.threads,
       };
     } finally {
       chat.terminate();
     }
   } finally {
-    await compress.list().then(async (models) => { for (const m of models) await compress.delete(m.id); }).catch(() => undefined);
+    await compress
+      .list()
+      .then(async (models) => {
+        for (const m of models) await compress.delete(m.id);
+      })
+      .catch(() => undefined);
     compress.terminate();
   }
 }
 
 const target = window as unknown as { benchResult?: PipelineResult | { error: string } };
 run().then(
-  (r) => { target.benchResult = r; document.getElementById('out')!.textContent = JSON.stringify(r, null, 2); },
-  (e: unknown) => { target.benchResult = { error: e instanceof Error ? e.message : String(e) }; },
+  (r) => {
+    target.benchResult = r;
+    document.getElementById('out')!.textContent = JSON.stringify(r, null, 2);
+  },
+  (e: unknown) => {
+    target.benchResult = { error: e instanceof Error ? e.message : String(e) };
+  },
 );

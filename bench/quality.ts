@@ -29,10 +29,24 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1]! : fallback;
 };
-const recipes = arg('recipes', [
-  'fp32', 'fp16', 'int8', 'int4-g32', 'int4-g32-asym', 'int4-g64', 'int4-g32+emb8', 'int4-g32+emb4', 'int2-g16',
-  'mag50+int4-g32', '2:4+int8', 'ffn25+int8', 'heads25+int4-g32',
-].join(',')).split(',');
+const recipes = arg(
+  'recipes',
+  [
+    'fp32',
+    'fp16',
+    'int8',
+    'int4-g32',
+    'int4-g32-asym',
+    'int4-g64',
+    'int4-g32+emb8',
+    'int4-g32+emb4',
+    'int2-g16',
+    'mag50+int4-g32',
+    '2:4+int8',
+    'ffn25+int8',
+    'heads25+int4-g32',
+  ].join(','),
+).split(',');
 
 ensureWasm();
 if ((await ensureFixtures()).status === 'missing') throw new Error(`bench quality needs the fixtures in ${fixturesDir()}`);
@@ -55,10 +69,18 @@ for (const recipe of recipes) {
   const got = await lm.forward(lm.createState(), prompt);
   await lm.dispose();
   let diff = 0;
-  if (r.config.vocabSize === folder.ir.config.vocabSize) for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+  if (r.config.vocabSize === folder.ir.config.vocabSize)
+    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
   if (recipe === 'fp32') fp32Ppl = ppl;
   const bytes = r.built.model.byteLength + (r.built.externalData?.byteLength ?? 0);
-  rows.push([plan.recipe.canonical, bytes.toLocaleString('en-US'), r.paramsOut.toLocaleString('en-US'), ppl.toFixed(4), (ppl / fp32Ppl).toFixed(4), diff.toExponential(2)]);
+  rows.push([
+    plan.recipe.canonical,
+    bytes.toLocaleString('en-US'),
+    r.paramsOut.toLocaleString('en-US'),
+    ppl.toFixed(4),
+    (ppl / fp32Ppl).toFixed(4),
+    diff.toExponential(2),
+  ]);
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
 console.log('stories260K, tinystories_sample.txt (1,804 tokens), onnxruntime-web wasm EP in Node');

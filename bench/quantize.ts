@@ -30,7 +30,15 @@ const opts: RtnOptions = { bits: Number(m[1]), blockSize: Number(m[2]), symmetri
 const dim = 576;
 const kv = 3 * 64;
 const ffn = 1536;
-const shapes: [number, number][] = [[dim, dim], [kv, dim], [kv, dim], [dim, dim], [ffn, dim], [ffn, dim], [dim, ffn]];
+const shapes: [number, number][] = [
+  [dim, dim],
+  [kv, dim],
+  [kv, dim],
+  [dim, dim],
+  [ffn, dim],
+  [ffn, dim],
+  [dim, ffn],
+];
 
 let seed = 0x5eed;
 const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.08;
@@ -67,7 +75,9 @@ for (const x of mats.slice(0, 7)) {
   scratch.set(x.w);
 }
 
-console.log(`RTN ${recipe}: ${mats.length} matrices (${layers} layers x 7), ${totalMB.toFixed(0)} MB fp32; load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores`);
+console.log(
+  `RTN ${recipe}: ${mats.length} matrices (${layers} layers x 7), ${totalMB.toFixed(0)} MB fp32; load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores`,
+);
 const copy = await time(() => mats.forEach((x) => scratch.set(x.w)), reps);
 const ref = await time(() => mats.forEach((x) => quantizeRtnReference(x.w, x.N, x.K, opts)), 1);
 const one = await time(() => mats.forEach((x) => wasm.quantizeRtn(x.w, x.N, x.K, opts)), reps);
@@ -87,12 +97,20 @@ const manyShared = await time(async () => {
 pool.close();
 
 const row = (name: string, t: Timing, cpu = true) =>
-  console.log(`${name.padEnd(30)} ${t.wallMBs.toFixed(0).padStart(7)} MB/s wall${cpu ? `  ${t.cpuMBs.toFixed(0).padStart(7)} MB/s cpu` : ''}`);
+  console.log(
+    `${name.padEnd(30)} ${t.wallMBs.toFixed(0).padStart(7)} MB/s wall${cpu ? `  ${t.cpuMBs.toFixed(0).padStart(7)} MB/s cpu` : ''}`,
+  );
 row('memcpy (Float32Array.set)', copy);
 row('scalar reference', ref);
 row('WASM SIMD, 1 thread', one);
 row(`WASM SIMD, pool of ${poolSize} workers`, many, false);
 row(`  same, weights in SharedArrayBuffer`, manyShared, false);
-console.log(`WASM 1 thread / reference: ${(one.wallMBs / ref.wallMBs).toFixed(1)}x wall, ${(one.cpuMBs / ref.cpuMBs).toFixed(1)}x cpu (bar: 4x)`);
-console.log(`WASM 1 thread / memcpy:    ${((100 * one.wallMBs) / copy.wallMBs).toFixed(0)}% wall, ${((100 * one.cpuMBs) / copy.cpuMBs).toFixed(0)}% cpu (bar: 25%)`);
-console.log(`WASM pool / memcpy:        ${((100 * many.wallMBs) / copy.wallMBs).toFixed(0)}% wall (shared: ${((100 * manyShared.wallMBs) / copy.wallMBs).toFixed(0)}%)`);
+console.log(
+  `WASM 1 thread / reference: ${(one.wallMBs / ref.wallMBs).toFixed(1)}x wall, ${(one.cpuMBs / ref.cpuMBs).toFixed(1)}x cpu (bar: 4x)`,
+);
+console.log(
+  `WASM 1 thread / memcpy:    ${((100 * one.wallMBs) / copy.wallMBs).toFixed(0)}% wall, ${((100 * one.cpuMBs) / copy.cpuMBs).toFixed(0)}% cpu (bar: 25%)`,
+);
+console.log(
+  `WASM pool / memcpy:        ${((100 * many.wallMBs) / copy.wallMBs).toFixed(0)}% wall (shared: ${((100 * manyShared.wallMBs) / copy.wallMBs).toFixed(0)}%)`,
+);

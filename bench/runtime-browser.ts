@@ -23,7 +23,15 @@ try {
   for (const ops of opsList) {
     for (const threads of threadsList) {
       const r = await bench.run<PageResult>('bench/runtime-page.html', { shape, ops, threads, ...(layers ? { layers } : {}) });
-      rows.push([ops, String(r.threads), String(r.isolated), String(r.layers), r.modelMB.toFixed(0), r.prefillTokS.toFixed(1), r.decodeTokS.toFixed(2)]);
+      rows.push([
+        ops,
+        String(r.threads),
+        String(r.isolated),
+        String(r.layers),
+        r.modelMB.toFixed(0),
+        r.prefillTokS.toFixed(1),
+        r.decodeTokS.toFixed(2),
+      ]);
     }
   }
 } finally {

@@ -9,8 +9,15 @@ import { syntheticConfig, syntheticIR, type SyntheticShape } from '../src/model/
 import { createOnnxCausalLM } from '../src/runtime/onnx-causal-lm.ts';
 
 export interface PageResult {
-  shape: string; ops: string; layers: number; threads: number; isolated: boolean;
-  prefillTokS: number; decodeTokS: number; modelMB: number; error?: string;
+  shape: string;
+  ops: string;
+  layers: number;
+  threads: number;
+  isolated: boolean;
+  prefillTokS: number;
+  decodeTokS: number;
+  modelMB: number;
+  error?: string;
 }
 
 async function run(): Promise<PageResult> {
@@ -41,13 +48,24 @@ async function run(): Promise<PageResult> {
   }
   await lm.dispose();
   return {
-    shape, ops, layers: config.numLayers, threads, isolated: crossOriginIsolated,
-    prefillTokS: promptLen / (prefill / 1000), decodeTokS: 1000 / decode, modelMB,
+    shape,
+    ops,
+    layers: config.numLayers,
+    threads,
+    isolated: crossOriginIsolated,
+    prefillTokS: promptLen / (prefill / 1000),
+    decodeTokS: 1000 / decode,
+    modelMB,
   };
 }
 
 const target = window as unknown as { benchResult?: PageResult | { error: string } };
 run().then(
-  (r) => { target.benchResult = r; document.getElementById('out')!.textContent = JSON.stringify(r, null, 2); },
-  (e: unknown) => { target.benchResult = { error: e instanceof Error ? e.message : String(e) }; },
+  (r) => {
+    target.benchResult = r;
+    document.getElementById('out')!.textContent = JSON.stringify(r, null, 2);
+  },
+  (e: unknown) => {
+    target.benchResult = { error: e instanceof Error ? e.message : String(e) };
+  },
 );

@@ -61,7 +61,14 @@ function bytesPerToken(c: ModelConfig, tensors: readonly { name: string; bytes: 
 
 // Wall time, and CPU time of this process (steadier on a shared machine; with one wasm
 // thread it is the work itself).
-interface Timing { prefillMs: number; decodeMs: number; prefillCpuMs: number; decodeCpuMs: number; modelMB: number; bytesPerToken: number }
+interface Timing {
+  prefillMs: number;
+  decodeMs: number;
+  prefillCpuMs: number;
+  decodeCpuMs: number;
+  modelMB: number;
+  bytesPerToken: number;
+}
 
 /** Wall and CPU milliseconds of `fn`. */
 async function timed(fn: () => Promise<void>): Promise<{ wall: number; cpu: number }> {
@@ -73,13 +80,23 @@ async function timed(fn: () => Promise<void>): Promise<{ wall: number; cpu: numb
 }
 
 async function measure(config: ModelConfig, ops: 'plain' | 'fused', recipe: string): Promise<Timing> {
-  const { built } = await compressModel(syntheticIR(config, 1234), planCompression(parseRecipe(recipe), config), { quantizer, ops, externalDataThreshold });
-  const external = built.externalData
-    ? [{ path: built.externalData.location, data: Buffer.concat(built.externalData.chunks) }] : [];
+  const { built } = await compressModel(syntheticIR(config, 1234), planCompression(parseRecipe(recipe), config), {
+    quantizer,
+    ops,
+    externalDataThreshold,
+  });
+  const external = built.externalData ? [{ path: built.externalData.location, data: Buffer.concat(built.externalData.chunks) }] : [];
   const modelMB = (built.model.byteLength + (built.externalData?.byteLength ?? 0)) / 1e6;
   const lm = await createOnnxCausalLM(config, built.model, external, { device: 'wasm', numThreads: threads });
   const prompt = Array.from({ length: promptLen }, (_, i) => (i * 7919 + 3) % config.vocabSize);
-  const best = { prefillMs: Infinity, decodeMs: Infinity, prefillCpuMs: Infinity, decodeCpuMs: Infinity, modelMB, bytesPerToken: bytesPerToken(config, built.tensors) };
+  const best = {
+    prefillMs: Infinity,
+    decodeMs: Infinity,
+    prefillCpuMs: Infinity,
+    decodeCpuMs: Infinity,
+    modelMB,
+    bytesPerToken: bytesPerToken(config, built.tensors),
+  };
   for (let r = 0; r < reps; r++) {
     const s = lm.createState();
     const p = await timed(async () => void (await lm.forward(s, prompt)));
@@ -100,15 +117,36 @@ async function measure(config: ModelConfig, ops: 'plain' | 'fused', recipe: stri
 function extrapolate(a: Timing, b: Timing, la: number, lb: number, l: number): Timing {
   const at = (k: keyof Timing) => a[k] + ((b[k] - a[k]) / (lb - la)) * (l - la);
   return {
-    prefillMs: at('prefillMs'), decodeMs: at('decodeMs'), prefillCpuMs: at('prefillCpuMs'), decodeCpuMs: at('decodeCpuMs'),
-    modelMB: at('modelMB'), bytesPerToken: at('bytesPerToken'),
+    prefillMs: at('prefillMs'),
+    decodeMs: at('decodeMs'),
+    prefillCpuMs: at('prefillCpuMs'),
+    decodeCpuMs: at('decodeCpuMs'),
+    modelMB: at('modelMB'),
+    bytesPerToken: at('bytesPerToken'),
   };
 }
 
 const bandwidth = copyBandwidth();
-console.log(`onnxruntime-web wasm EP in Node ${process.version}, ${threads} thread(s); prompt ${promptLen} tokens, ${decodeSteps} decode steps, best of ${reps}`);
+console.log(
+  `onnxruntime-web wasm EP in Node ${process.version}, ${threads} thread(s); prompt ${promptLen} tokens, ${decodeSteps} decode steps, best of ${reps}`,
+);
 console.log(`memory copy bandwidth (read + write traffic, one thread): ${bandwidth.toFixed(1)} GB/s\n`);
-const rows: string[][] = [['model', 'recipe', 'ops', 'layers', 'weights MB', 'prefill tok/s', 'prefill (cpu)', 'decode tok/s', 'decode (cpu)', 'bound tok/s', 'of bound', 'note']];
+const rows: string[][] = [
+  [
+    'model',
+    'recipe',
+    'ops',
+    'layers',
+    'weights MB',
+    'prefill tok/s',
+    'prefill (cpu)',
+    'decode tok/s',
+    'decode (cpu)',
+    'bound tok/s',
+    'of bound',
+    'note',
+  ],
+];
 for (const shape of shapes) {
   const config = syntheticConfig(shape);
   for (const recipe of recipes) {
@@ -128,9 +166,20 @@ for (const shape of shapes) {
       // A decode step streams every weight once; at best at the rate a large copy moves
       // bytes (each byte read once and written once, so half the copy's traffic).
       const bound = (bandwidth * 1e9) / 2 / t.bytesPerToken;
-      rows.push([shape, recipe, ops, String(config.numLayers), t.modelMB.toFixed(0), (promptLen / (t.prefillMs / 1000)).toFixed(1),
-        (promptLen / (t.prefillCpuMs / 1000)).toFixed(1), (1000 / t.decodeMs).toFixed(2), (1000 / t.decodeCpuMs).toFixed(2), bound.toFixed(2),
-        `${((1000 / t.decodeMs / bound) * 100).toFixed(0)}%`, note]);
+      rows.push([
+        shape,
+        recipe,
+        ops,
+        String(config.numLayers),
+        t.modelMB.toFixed(0),
+        (promptLen / (t.prefillMs / 1000)).toFixed(1),
+        (promptLen / (t.prefillCpuMs / 1000)).toFixed(1),
+        (1000 / t.decodeMs).toFixed(2),
+        (1000 / t.decodeCpuMs).toFixed(2),
+        bound.toFixed(2),
+        `${((1000 / t.decodeMs / bound) * 100).toFixed(0)}%`,
+        note,
+      ]);
     }
   }
 }
@@ -138,5 +187,5 @@ const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
 console.log('\nbound = (copy bandwidth / 2) / stored weight bytes per decode token (linear layers + classifier): weights streamed once,');
 console.log('        at the rate one thread copies memory. "cpu" columns divide by process CPU time (steadier when other');
-console.log('        work shares the cores; with more than one thread, CPU time overstates the work\'s own time).');
+console.log("        work shares the cores; with more than one thread, CPU time overstates the work's own time).");
 console.log('Random weights: speed only, never quality.');

@@ -31,7 +31,11 @@ const layers = Number(arg('layers'));
 const DEFAULT_ROWS = 'fp32,int4:matmulnbits,int4:dequantize-at-load,int8:matmulnbits,int8:dequantize-at-load,int8:matmulinteger';
 
 /** One row: 'fp32', or '<int4|int8>:<QuantizedMatMul>' (RTN, symmetric, block 32). */
-interface Row { label: string; bits: number | null; mode: QuantizedMatMul }
+interface Row {
+  label: string;
+  bits: number | null;
+  mode: QuantizedMatMul;
+}
 
 function parseRow(label: string): Row {
   if (label === 'fp32') return { label, bits: null, mode: 'matmulnbits' };
@@ -40,17 +44,34 @@ function parseRow(label: string): Row {
 }
 
 interface Result {
-  label: string; modelMB: number; linearMB: number; createMs: number; sessionRssMB: number;
-  prefillTokS: number; decodeTokS: number; decodeCpuTokS: number;
+  label: string;
+  modelMB: number;
+  linearMB: number;
+  createMs: number;
+  sessionRssMB: number;
+  prefillTokS: number;
+  decodeTokS: number;
+  decodeCpuTokS: number;
 }
 
 async function measureRow(row: Row): Promise<Result> {
   const config = syntheticConfig('smollm2-135m', { numLayers: layers });
   const quantizer = await createRtnQuantizer({ wasm: await loadQuantizeWasmNode() });
-  const hook: LinearHook | undefined = row.bits === null ? undefined : async (name, weight, N, K) => {
-    const q = await quantizer.quantizeRtn(weight, N, K, { bits: row.bits!, blockSize: 32, symmetric: true, scaleDtype: 'f32', name });
-    return { kind: 'nbits', bits: row.bits!, blockSize: 32, outFeatures: N, inFeatures: K, packed: q.packed, scales: q.scales as Float32Array };
-  };
+  const hook: LinearHook | undefined =
+    row.bits === null
+      ? undefined
+      : async (name, weight, N, K) => {
+          const q = await quantizer.quantizeRtn(weight, N, K, { bits: row.bits!, blockSize: 32, symmetric: true, scaleDtype: 'f32', name });
+          return {
+            kind: 'nbits',
+            bits: row.bits!,
+            blockSize: 32,
+            outFeatures: N,
+            inFeatures: K,
+            packed: q.packed,
+            scales: q.scales as Float32Array,
+          };
+        };
   const built = await buildOnnxDecoder(syntheticIR(config, 1234), { linear: hook, quantizedMatMul: row.mode });
   const external = built.externalData ? [{ path: built.externalData.location, data: Buffer.concat(built.externalData.chunks) }] : [];
   const modelMB = (built.model.byteLength + (built.externalData?.byteLength ?? 0)) / 1e6;
@@ -62,7 +83,9 @@ async function measureRow(row: Row): Promise<Result> {
   const createMs = performance.now() - t0;
   const sessionRssMB = (process.memoryUsage().rss - rss0) / 1e6;
   const prompt = Array.from({ length: promptLen }, (_, i) => (i * 7919 + 3) % config.vocabSize);
-  let prefill = Infinity, decode = Infinity, decodeCpu = Infinity;
+  let prefill = Infinity,
+    decode = Infinity,
+    decodeCpu = Infinity;
   for (let r = 0; r < reps; r++) {
     const s = lm.createState();
     let t = performance.now();
@@ -78,8 +101,14 @@ async function measureRow(row: Row): Promise<Result> {
   }
   await lm.dispose();
   return {
-    label: row.label, modelMB, linearMB: modelMB - embeddingMB, createMs, sessionRssMB,
-    prefillTokS: promptLen / (prefill / 1000), decodeTokS: 1000 / decode, decodeCpuTokS: 1000 / decodeCpu,
+    label: row.label,
+    modelMB,
+    linearMB: modelMB - embeddingMB,
+    createMs,
+    sessionRssMB,
+    prefillTokS: promptLen / (prefill / 1000),
+    decodeTokS: 1000 / decode,
+    decodeCpuTokS: 1000 / decodeCpu,
   };
 }
 
@@ -91,15 +120,41 @@ if (one) {
   const rows = arg('rows', DEFAULT_ROWS).split(',');
   const self = fileURLToPath(import.meta.url);
   const passOn = Object.keys(DEFAULTS).flatMap((k) => [`--${k}`, arg(k)]);
-  console.log(`onnxruntime-web wasm EP in Node ${process.version}, ${threads} thread(s); SmolLM2-135M shape, ${layers} layers; `
-    + `prompt ${promptLen} tokens, ${decodeSteps} decode steps, best of ${reps}; RTN symmetric, block 32\n`);
-  const table: string[][] = [['weights', 'path', 'model MB', 'non-embedding MB', 'session create s', 'session RSS MB', 'prefill tok/s', 'decode tok/s', 'decode (cpu) tok/s']];
+  console.log(
+    `onnxruntime-web wasm EP in Node ${process.version}, ${threads} thread(s); SmolLM2-135M shape, ${layers} layers; ` +
+      `prompt ${promptLen} tokens, ${decodeSteps} decode steps, best of ${reps}; RTN symmetric, block 32\n`,
+  );
+  const table: string[][] = [
+    [
+      'weights',
+      'path',
+      'model MB',
+      'non-embedding MB',
+      'session create s',
+      'session RSS MB',
+      'prefill tok/s',
+      'decode tok/s',
+      'decode (cpu) tok/s',
+    ],
+  ];
   for (const label of rows) {
-    const out = execFileSync(process.execPath, [...process.execArgv, self, '--row', label, ...passOn], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const out = execFileSync(process.execPath, [...process.execArgv, self, '--row', label, ...passOn], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
     const r = JSON.parse(out.trim().split('\n').pop()!) as Result;
     const [weights, path] = label === 'fp32' ? ['fp32', 'MatMul'] : label.split(':');
-    table.push([weights!, path!, r.modelMB.toFixed(0), r.linearMB.toFixed(0), (r.createMs / 1000).toFixed(1), r.sessionRssMB.toFixed(0),
-      r.prefillTokS.toFixed(1), r.decodeTokS.toFixed(2), r.decodeCpuTokS.toFixed(2)]);
+    table.push([
+      weights!,
+      path!,
+      r.modelMB.toFixed(0),
+      r.linearMB.toFixed(0),
+      (r.createMs / 1000).toFixed(1),
+      r.sessionRssMB.toFixed(0),
+      r.prefillTokS.toFixed(1),
+      r.decodeTokS.toFixed(2),
+      r.decodeCpuTokS.toFixed(2),
+    ]);
     console.error(`  done: ${label}`);
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));

@@ -18,8 +18,14 @@ const STAMP = '.shrinkray-stamp';
 const FORMAT_VERSION = '1';
 // The code whose output lands in the folder: a change to any of it regenerates the model.
 const IMPORT_CODE = [
-  'scripts/fixtures.ts', 'src/formats/llama2c.ts', 'src/formats/tokenizer-llama2c.ts', 'src/formats/safetensors.ts',
-  'src/kernels/half.ts', 'src/model/hf-config.ts', 'src/model/import-llama2c.ts', 'src/node/model-folder.ts',
+  'scripts/fixtures.ts',
+  'src/formats/llama2c.ts',
+  'src/formats/tokenizer-llama2c.ts',
+  'src/formats/safetensors.ts',
+  'src/kernels/half.ts',
+  'src/model/hf-config.ts',
+  'src/model/import-llama2c.ts',
+  'src/node/model-folder.ts',
 ];
 
 export function fixturesDir(): string {

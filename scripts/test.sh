@@ -29,7 +29,7 @@ elif [[ ! -x /usr/bin/chromium ]]; then
   }
 fi
 
-# Run both steps even when the first fails, so one run reports every failure.
+# Run every step even when an earlier one fails, so one run reports every failure.
 status=0
 log "type check (tsc --noEmit)"
 npx tsc --noEmit -p . || status=1
@@ -37,10 +37,13 @@ npx tsc --noEmit -p . || status=1
 log "lint (eslint; config in eslint.config.js)"
 npm run --silent lint || status=1
 
+log "format (prettier --check; npm run format rewrites)"
+npm run --silent format:check || status=1
+
 log "layer rules (dependency-cruiser; rules in .dependency-cruiser.cjs)"
 npm run --silent deps || status=1
 
-log "tests (vitest run: node and browser projects)"
+log "tests (vitest run: node, browser and e2e projects)"
 npx vitest run "$@" || status=1
 
 if [[ $status -ne 0 ]]; then

@@ -46,18 +46,21 @@ export interface RigActs {
 }
 
 export function quantizeOnRig(rig: KernelRig, w: NBitsArrays, x: Float32Array, M: number): RigActs {
-  const { ldq, ldb } = quantStrides({
-    kind: 'nbits',
-    name: 'w',
-    N: w.N,
-    K: w.K,
-    bits: w.bits as 4,
-    blockSize: w.blockSize,
-    codes: 0,
-    scales: 0,
-    zeroPoints: 0,
-    bias: 0,
-  }, rig.exports.actBytes());
+  const { ldq, ldb } = quantStrides(
+    {
+      kind: 'nbits',
+      name: 'w',
+      N: w.N,
+      K: w.K,
+      bits: w.bits as 4,
+      blockSize: w.blockSize,
+      codes: 0,
+      scales: 0,
+      zeroPoints: 0,
+      bias: 0,
+    },
+    rig.exports.actBytes(),
+  );
   const groups = Math.ceil(M / 4);
   const a: RigActs = {
     xq: rig.heap.alloc(M * ldq, 'xq'),

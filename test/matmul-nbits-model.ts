@@ -38,7 +38,10 @@ function tensor(name: string, dataType: number, dims: number[], raw: Uint8Array)
   return msg(5, [...dims.map((d) => fInt(1, d)), fInt(2, dataType), fStr(8, name), fBytes(9, raw)]);
 }
 function valueInfo(no: number, name: string, dims: number[]): Field {
-  const shape = msg(2, dims.map((d) => msg(1, [fInt(1, d)])));
+  const shape = msg(
+    2,
+    dims.map((d) => msg(1, [fInt(1, d)])),
+  );
   return msg(no, [fStr(1, name), msg(2, [msg(1, [fInt(1, FLOAT), shape])])]);
 }
 const intAttr = (name: string, v: number): Field => msg(5, [fStr(1, name), fInt(3, v), fInt(20, 2)]);
@@ -67,7 +70,6 @@ export function matMulNBitsModel(q: RtnResult, M: number, N: number, K: number, 
   const graph = msg(7, [node, fStr(2, 'g'), ...inits, valueInfo(11, 'A', [M, K]), valueInfo(12, 'Y', [M, N])]);
   return concatBytes([fInt(1, 8), msg(8, [fStr(1, ''), fInt(2, 17)]), msg(8, [fStr(1, 'com.microsoft'), fInt(2, 1)]), graph]);
 }
-
 
 /** One check: random W [N, K] and A [M, K] from lcgRng(seed), W quantized by the reference. */
 export interface MatMulNBitsCase extends RtnOptions {

@@ -10,8 +10,14 @@ import type { ModelConfig } from '../model/config.ts';
 
 /** Emits one layer's attention; q: [B, S, H*hd], k/v: [B, S, kvH*hd]; past: [B, kvH, P, hd]. */
 export type AttentionEmitter = (
-  layer: number, q: string, k: string, v: string,
-  pastKey: string, pastValue: string, presentKey: string, presentValue: string,
+  layer: number,
+  q: string,
+  k: string,
+  v: string,
+  pastKey: string,
+  pastValue: string,
+  presentKey: string,
+  presentValue: string,
 ) => AttentionOutputs;
 
 /** Values computed once per forward pass and shared by every layer. */
@@ -24,7 +30,10 @@ interface AttentionContext {
 }
 
 /** RoPE tables in float64 then rounded once, as the reference does: [maxPos, headDim]. */
-export function ropeTables(c: ModelConfig, maxPos: number): { cos: Float32Array; sin: Float32Array; cosHalf: Float32Array; sinHalf: Float32Array } {
+export function ropeTables(
+  c: ModelConfig,
+  maxPos: number,
+): { cos: Float32Array; sin: Float32Array; cosHalf: Float32Array; sinHalf: Float32Array } {
   const hd = c.headDim;
   const half = hd / 2;
   const cos = new Float32Array(maxPos * hd); // [maxPos, headDim], halves duplicated
@@ -49,13 +58,25 @@ export function ropeTables(c: ModelConfig, maxPos: number): { cos: Float32Array;
 }
 
 /** Plain-op attention: shared RoPE and mask values once, then one emitter call per layer. */
-export function plainAttention(g: GraphBuilder, c: ModelConfig, positionIds: string, attentionMask: string, inputIds: string): AttentionEmitter {
+export function plainAttention(
+  g: GraphBuilder,
+  c: ModelConfig,
+  positionIds: string,
+  attentionMask: string,
+  inputIds: string,
+): AttentionEmitter {
   const ctx = emitAttentionContext(g, c, positionIds, attentionMask, inputIds);
   return (layer, q, k, v, pastKey, pastValue, presentKey, presentValue) =>
     emitPlainAttention(g, c, ctx, layer, q, k, v, pastKey, pastValue, presentKey, presentValue);
 }
 
-function emitAttentionContext(g: GraphBuilder, c: ModelConfig, positionIds: string, attentionMask: string, inputIds: string): AttentionContext {
+function emitAttentionContext(
+  g: GraphBuilder,
+  c: ModelConfig,
+  positionIds: string,
+  attentionMask: string,
+  inputIds: string,
+): AttentionContext {
   const maxPos = c.maxPositionEmbeddings;
   const t = ropeTables(c, maxPos);
   const cos = g.op('Gather', [g.float32('rope.cos', t.cos, [maxPos, c.headDim]), positionIds], { name: 'rope.cos' }); // [B, S, hd]
@@ -111,17 +132,27 @@ export interface AttentionOutputs {
 }
 
 function emitPlainAttention(
-  g: GraphBuilder, c: ModelConfig, ctx: AttentionContext, layer: number,
-  q: string, k: string, v: string, pastKey: string, pastValue: string, presentKey: string, presentValue: string,
+  g: GraphBuilder,
+  c: ModelConfig,
+  ctx: AttentionContext,
+  layer: number,
+  q: string,
+  k: string,
+  v: string,
+  pastKey: string,
+  pastValue: string,
+  presentKey: string,
+  presentValue: string,
 ): AttentionOutputs {
   const hd = c.headDim;
   const kvH = c.numKvHeads;
   const group = c.numHeads / kvH;
   const p = `layers.${layer}.attn`;
-  const qh = g.op('Transpose', [g.op('Reshape', [q, g.int64(`q_shape`, [0, 0, kvH, group, hd])])],
-    { attrs: { perm: attr.ints([0, 2, 3, 1, 4]) } }); // [B, kvH, G, S, hd]
-  const toHeads = (x: string) => g.op('Transpose', [g.op('Reshape', [x, g.int64('kv_shape', [0, 0, kvH, hd])])],
-    { attrs: { perm: attr.ints([0, 2, 1, 3]) } }); // [B, kvH, S, hd]
+  const qh = g.op('Transpose', [g.op('Reshape', [q, g.int64(`q_shape`, [0, 0, kvH, group, hd])])], {
+    attrs: { perm: attr.ints([0, 2, 3, 1, 4]) },
+  }); // [B, kvH, G, S, hd]
+  const toHeads = (x: string) =>
+    g.op('Transpose', [g.op('Reshape', [x, g.int64('kv_shape', [0, 0, kvH, hd])])], { attrs: { perm: attr.ints([0, 2, 1, 3]) } }); // [B, kvH, S, hd]
   const qr = rope(g, qh, ctx.cosQ, ctx.sinQ, hd, `${p}.q_rot`);
   const kr = rope(g, toHeads(k), ctx.cosK, ctx.sinK, hd, `${p}.k_rot`);
   g.node('Concat', [pastKey, kr], { outputs: [presentKey], attrs: { axis: attr.int(2) } }); // [B, kvH, T, hd]
@@ -133,9 +164,13 @@ function emitPlainAttention(
   const probs = g.op('Softmax', [scores], { attrs: { axis: attr.int(-1) }, name: `${p}.softmax` });
   const vU = g.op('Unsqueeze', [presentValue, g.int64('axes_2', [2])]); // [B, kvH, 1, T, hd]
   const out = g.op('MatMul', [probs, vU]); // [B, kvH, G, S, hd]
-  const merged = g.op('Reshape', [
-    g.op('Transpose', [out], { attrs: { perm: attr.ints([0, 3, 1, 2, 4]) } }), // [B, S, kvH, G, hd]
-    g.int64('merge_shape', [0, 0, c.numHeads * hd]),
-  ], { name: `${p}.context` });
+  const merged = g.op(
+    'Reshape',
+    [
+      g.op('Transpose', [out], { attrs: { perm: attr.ints([0, 3, 1, 2, 4]) } }), // [B, S, kvH, G, hd]
+      g.int64('merge_shape', [0, 0, c.numHeads * hd]),
+    ],
+    { name: `${p}.context` },
+  );
   return { context: merged, presentKey, presentValue };
 }

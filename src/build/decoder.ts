@@ -111,9 +111,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   const embedding = emitEmbedding(g, emb.name, embedWeight, inputIds);
   let x = embedding.embedded; // [B, S, dim]
 
-  const attention = fusedAttention
-    ? gqaAttention(g, c, attentionMask)
-    : plainAttention(g, c, positionIds, attentionMask, inputIds);
+  const attention = fusedAttention ? gqaAttention(g, c, attentionMask) : plainAttention(g, c, positionIds, attentionMask, inputIds);
   const norm = (input: string, weight: string, name: string) => emitRmsNorm(g, input, weight, c.rmsNormEps, name, fused);
   for (let l = 0; l < c.numLayers; l++) {
     const t = layerTensorMap(c, l);
@@ -137,10 +135,16 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
 
   const xAll = norm(x, await plainTensor(modelTensor(c, 'finalNorm')), 'final_norm'); // [B, S, dim]
   // The last k positions; k = 0 gives Slice start -0 = 0, i.e. every position.
-  const xf = g.op('Slice', [
-    xAll, g.op('Unsqueeze', [g.op('Neg', [logitsToKeep]), g.int64('axes_0', [0])]),
-    g.int64('int64_max', [Number.MAX_SAFE_INTEGER]), g.int64('axes_1', [1]),
-  ], { name: 'keep_logits' }); // [B, k or S, dim]
+  const xf = g.op(
+    'Slice',
+    [
+      xAll,
+      g.op('Unsqueeze', [g.op('Neg', [logitsToKeep]), g.int64('axes_0', [0])]),
+      g.int64('int64_max', [Number.MAX_SAFE_INTEGER]),
+      g.int64('axes_1', [1]),
+    ],
+    { name: 'keep_logits' },
+  ); // [B, k or S, dim]
   const classifier = modelTensor(c, 'classifier');
   if (c.tieWordEmbeddings && !ir.tensors.has(classifier.name)) {
     g.node('Identity', [embedding.tiedClassifier(xf)], { outputs: ['logits'] });
@@ -161,7 +165,8 @@ function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, na
   if (fused) {
     // ORT registers SimplifiedLayerNormalization in the default domain (a contrib op there).
     return g.op('SimplifiedLayerNormalization', [x, weight], {
-      name, attrs: { axis: attr.int(-1), epsilon: attr.float(eps), stash_type: attr.int(1) },
+      name,
+      attrs: { axis: attr.int(-1), epsilon: attr.float(eps), stash_type: attr.int(1) },
     });
   }
   const meanSq = g.op('ReduceMean', [g.op('Mul', [x, x])], { attrs: { axes: attr.ints([-1]), keepdims: attr.int(1) } });

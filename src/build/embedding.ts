@@ -16,7 +16,8 @@ export interface EmbeddingOps {
 }
 
 export function emitEmbedding(g: GraphBuilder, name: string, w: LinearWeight, inputIds: string): EmbeddingOps {
-  const vocab = w.outFeatures, dim = w.inFeatures;
+  const vocab = w.outFeatures,
+    dim = w.inFeatures;
   if (w.kind === 'dense') {
     const table = weightValue(g, name, w.weight, [vocab, dim], w.storage); // [vocab, dim]
     return {
@@ -25,9 +26,9 @@ export function emitEmbedding(g: GraphBuilder, name: string, w: LinearWeight, in
         // Gemm with transB reads the [vocab, dim] table in place: no second copy on disk.
         const flat = g.op('Reshape', [x, g.int64('flat_shape', [-1, dim])]); // [B*S', dim]
         const logits2d = g.op('Gemm', [flat, table], { attrs: { transB: attr.int(1) }, name: 'lm_head' }); // [B*S', vocab]
-        const outShape = g.op('Concat', [
-          g.op('Shape', [x], { attrs: { end: attr.int(2) } }), g.int64('vocab', [vocab]),
-        ], { attrs: { axis: attr.int(0) } });
+        const outShape = g.op('Concat', [g.op('Shape', [x], { attrs: { end: attr.int(2) } }), g.int64('vocab', [vocab])], {
+          attrs: { axis: attr.int(0) },
+        });
         return g.op('Reshape', [logits2d, outShape]);
       },
     };
@@ -47,7 +48,8 @@ export function emitEmbedding(g: GraphBuilder, name: string, w: LinearWeight, in
   ];
   return {
     embedded: g.op('GatherBlockQuantized', inputs, {
-      domain: 'com.microsoft', name: 'embed',
+      domain: 'com.microsoft',
+      name: 'embed',
       attrs: { gather_axis: attr.int(0), quantize_axis: attr.int(1), block_size: attr.int(w.blockSize), bits: attr.int(w.bits) },
     }),
     tiedClassifier: (x) => emitMatMulNBits(g, x, 'lm_head', w, inits),

@@ -42,14 +42,25 @@ function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: string):
 
 /** q: [B, S, H*hd], k/v: [B, S, kvH*hd]; past: [B, kvH, P, hd]. */
 function emitGqaAttention(
-  g: GraphBuilder, c: ModelConfig, ctx: GqaContext, layer: number,
-  q: string, k: string, v: string, pastKey: string, pastValue: string, presentKey: string, presentValue: string,
+  g: GraphBuilder,
+  c: ModelConfig,
+  ctx: GqaContext,
+  layer: number,
+  q: string,
+  k: string,
+  v: string,
+  pastKey: string,
+  pastValue: string,
+  presentKey: string,
+  presentValue: string,
 ): AttentionOutputs {
   const name = `layers.${layer}.attn.gqa`;
-  const [context] = g.node('GroupQueryAttention',
+  const [context] = g.node(
+    'GroupQueryAttention',
     [q, k, v, pastKey, pastValue, ctx.seqlensK, ctx.totalLength, ctx.cosCache, ctx.sinCache],
     {
-      domain: 'com.microsoft', name,
+      domain: 'com.microsoft',
+      name,
       outputs: [`${name}.context`, presentKey, presentValue],
       attrs: {
         num_heads: attr.int(c.numHeads),
@@ -59,6 +70,7 @@ function emitGqaAttention(
         scale: attr.float(1 / Math.sqrt(c.headDim)),
         local_window_size: attr.int(-1),
       },
-    });
+    },
+  );
   return { context: context!, presentKey, presentValue };
 }

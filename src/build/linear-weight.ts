@@ -26,8 +26,12 @@ export interface NBitsWeight {
 }
 
 /** Turns a checkpoint weight (`name`, [out, in]) into what the graph should hold. */
-export type LinearHook = (name: string, weight: Float32Array, outFeatures: number, inFeatures: number)
-  => LinearWeight | Promise<LinearWeight>;
+export type LinearHook = (
+  name: string,
+  weight: Float32Array,
+  outFeatures: number,
+  inFeatures: number,
+) => LinearWeight | Promise<LinearWeight>;
 
 /** The default hook: keep the weight dense in `storage` precision. */
 export function denseHook(storage: 'fp32' | 'fp16'): LinearHook {

@@ -39,12 +39,20 @@ export function weightValue(g: GraphBuilder, name: string, data: Float32Array, d
 
 /** y = x W^T (+ bias), NBits weights multiplied as `quantized` says. x: [..., in] -> [..., out] */
 export function emitLinear(
-  g: GraphBuilder, x: string, name: string, w: LinearWeight, bias?: Float32Array, quantized: QuantizedMatMul = 'matmulnbits',
+  g: GraphBuilder,
+  x: string,
+  name: string,
+  w: LinearWeight,
+  bias?: Float32Array,
+  quantized: QuantizedMatMul = 'matmulnbits',
 ): string {
   let y: string;
   if (w.kind === 'dense') {
     if (w.weight.length !== w.outFeatures * w.inFeatures) {
-      throw new ShrinkrayError('bad_argument', `${name}: dense weight has ${w.weight.length} values, expected ${w.outFeatures}x${w.inFeatures}`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `${name}: dense weight has ${w.weight.length} values, expected ${w.outFeatures}x${w.inFeatures}`,
+      );
     }
     const t = weightValue(g, `${name}.T`, transpose(w.weight, w.outFeatures, w.inFeatures), [w.inFeatures, w.outFeatures], w.storage);
     y = g.op('MatMul', [x, t], { name });
@@ -71,8 +79,10 @@ export function addNBitsInitializers(g: GraphBuilder, name: string, w: NBitsWeig
   const blocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
   if (w.packed.byteLength !== N * blocks * blob || w.scales.length !== N * blocks) {
-    throw new ShrinkrayError('bad_argument',
-      `${name}: MatMulNBits expects packed [${N}, ${blocks}, ${blob}] and scales [${N * blocks}], got ${w.packed.byteLength} bytes and ${w.scales.length} scales`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `${name}: MatMulNBits expects packed [${N}, ${blocks}, ${blob}] and scales [${N * blocks}], got ${w.packed.byteLength} bytes and ${w.scales.length} scales`,
+    );
   }
   return {
     qweight: g.addInitializer(`${name}.qweight`, OnnxDataType.UINT8, [N, blocks, blob], w.packed),
@@ -84,10 +94,17 @@ export function addNBitsInitializers(g: GraphBuilder, name: string, w: NBitsWeig
 }
 
 /** y = x W^T with W in MatMulNBits form. x: [..., K] -> [..., N] */
-export function emitMatMulNBits(g: GraphBuilder, x: string, name: string, w: NBitsWeight, inits = addNBitsInitializers(g, name, w)): string {
+export function emitMatMulNBits(
+  g: GraphBuilder,
+  x: string,
+  name: string,
+  w: NBitsWeight,
+  inits = addNBitsInitializers(g, name, w),
+): string {
   const inputs = [x, inits.qweight, inits.scales, ...(inits.zeroPoints ? [inits.zeroPoints] : [])];
   return g.op('MatMulNBits', inputs, {
-    domain: 'com.microsoft', name,
+    domain: 'com.microsoft',
+    name,
     attrs: { K: attr.int(w.inFeatures), N: attr.int(w.outFeatures), bits: attr.int(w.bits), block_size: attr.int(w.blockSize) },
   });
 }

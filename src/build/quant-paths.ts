@@ -74,25 +74,35 @@ function blocksByChannel<T extends Float32Array | Uint8Array>(values: T, N: numb
 export function emitDequantizedWeight(g: GraphBuilder, name: string, w: NBitsWeight): string {
   const { bits, blockSize, outFeatures: N, inFeatures: K } = w;
   if (!BYTE_ALIGNED_BITS.includes(bits)) {
-    throw new ShrinkrayError('bad_recipe', `${name}: dequantize-at-load unpacks ${BYTE_ALIGNED_BITS.join('/')}-bit codes, got ${bits} bits`);
+    throw new ShrinkrayError(
+      'bad_recipe',
+      `${name}: dequantize-at-load unpacks ${BYTE_ALIGNED_BITS.join('/')}-bit codes, got ${bits} bits`,
+    );
   }
   const blocks = Math.ceil(K / blockSize);
   const perByte = 8 / bits;
   const blob = blobBytes(blockSize, bits);
   if (w.packed.byteLength !== N * blocks * blob || w.scales.length !== N * blocks) {
-    throw new ShrinkrayError('bad_argument',
-      `${name}: expected packed [${N}, ${blocks}, ${blob}] and scales [${N * blocks}], got ${w.packed.byteLength} bytes and ${w.scales.length} scales`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `${name}: expected packed [${N}, ${blocks}, ${blob}] and scales [${N * blocks}], got ${w.packed.byteLength} bytes and ${w.scales.length} scales`,
+    );
   }
   const signed = !w.zeroPoints;
   const toFloat = (v: string) => g.op('Cast', [v], { attrs: { to: attr.int(OnnxDataType.FLOAT) } });
   const blockShape = [blocks, 1, 1, N];
-  const packed = g.addInitializer(`${name}.codes`, signed && bits === 8 ? OnnxDataType.INT8 : OnnxDataType.UINT8,
-    [blocks, blockSize / perByte, 1, N], relayoutCodes(w, blocks, signed));
+  const packed = g.addInitializer(
+    `${name}.codes`,
+    signed && bits === 8 ? OnnxDataType.INT8 : OnnxDataType.UINT8,
+    [blocks, blockSize / perByte, 1, N],
+    relayoutCodes(w, blocks, signed),
+  );
   let top = packed; // codes in the top `bits` of each byte: [blocks, blockSize/perByte, perByte, N]
   if (bits < 8) {
     const shifts = Uint8Array.from({ length: perByte }, (_, p) => p * bits);
-    const fields = g.op('BitShift', [packed, g.addInitializer(`unpack${bits}_shifts`, OnnxDataType.UINT8, [1, 1, perByte, 1], shifts)],
-      { attrs: { direction: attr.string('RIGHT') } });
+    const fields = g.op('BitShift', [packed, g.addInitializer(`unpack${bits}_shifts`, OnnxDataType.UINT8, [1, 1, perByte, 1], shifts)], {
+      attrs: { direction: attr.string('RIGHT') },
+    });
     const shift = g.addInitializer(`unpack${bits}_shift`, OnnxDataType.UINT8, [], new Uint8Array([8 - bits]));
     top = g.op('BitShift', [fields, shift], { attrs: { direction: attr.string('LEFT') } }); // uint8 arithmetic wraps
     if (!signed) top = g.op('BitShift', [top, shift], { attrs: { direction: attr.string('RIGHT') } }); // the bare code
@@ -105,10 +115,19 @@ export function emitDequantizedWeight(g: GraphBuilder, name: string, w: NBitsWei
     scales = scales.map((s) => s / unit);
   } else {
     const zp = unpackZeroPoints(w.zeroPoints!, N, blocks, bits); // [N, blocks]
-    const zeros = g.addInitializer(`${name}.zeros`, OnnxDataType.UINT8, blockShape, blocksByChannel(zp, N, blocks, (n) => new Uint8Array(n)));
+    const zeros = g.addInitializer(
+      `${name}.zeros`,
+      OnnxDataType.UINT8,
+      blockShape,
+      blocksByChannel(zp, N, blocks, (n) => new Uint8Array(n)),
+    );
     centered = g.op('Sub', [toFloat(top), toFloat(zeros)]);
   }
-  const scale = g.float32(`${name}.block_scales`, blocksByChannel(scales, N, blocks, (n) => new Float32Array(n)), blockShape);
+  const scale = g.float32(
+    `${name}.block_scales`,
+    blocksByChannel(scales, N, blocks, (n) => new Float32Array(n)),
+    blockShape,
+  );
   const scaled = g.op('Mul', [centered, scale]); // [blocks, blockSize/perByte, perByte, N]
   const rows = g.op('Reshape', [scaled, g.int64(`${name}.padded_shape`, [blocks * blockSize, N])]); // [K padded, N]
   if (blocks * blockSize === K) return rows;

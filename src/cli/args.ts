@@ -5,13 +5,16 @@ import { ShrinkrayError } from '../errors.ts';
 export interface ParsedArgs {
   positional: string[];
   options: Map<string, string>;
+  /** The boolean flags given (e.g. 'force'). */
+  flags: Set<string>;
   help: boolean;
 }
 
-/** What a verb accepts: its options (all take a value), and how many positional arguments. */
+/** What a verb accepts: its options (which take a value), its flags (which take none), and how many positional arguments. */
 export interface VerbSpec {
   usage: string;
   options: readonly string[];
+  flags?: readonly string[];
   positionals: number;
 }
 
@@ -21,12 +24,14 @@ export interface VerbSpec {
  * or a surplus argument is a 'bad_argument' error naming it. `--help` / `-h` sets `help`.
  */
 export function parseArgs(verb: string, argv: string[], spec: VerbSpec): ParsedArgs {
-  const options = Object.fromEntries(spec.options.map((name) => [name, { type: 'string' as const }]));
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const name of spec.options) options[name] = { type: 'string' };
+  for (const name of spec.flags ?? []) options[name] = { type: 'boolean' };
   let parsed;
   try {
     parsed = parseNodeArgs({
       args: argv,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      options,
       strict: true,
       allowPositionals: true,
       tokens: true,
@@ -40,17 +45,19 @@ export function parseArgs(verb: string, argv: string[], spec: VerbSpec): ParsedA
     if (seen.has(t.name)) throw new ShrinkrayError('bad_argument', `--${t.name} is given more than once`);
     seen.add(t.name);
   }
-  const help = parsed.values.help === true;
+  const raw = parsed.values as Record<string, string | boolean | undefined>;
+  const help = raw.help === true;
   if (!help && parsed.positionals.length > spec.positionals) {
     const extra = parsed.positionals[spec.positionals]!;
     throw new ShrinkrayError('bad_argument', `unexpected argument '${extra}' (see shrinkray ${verb} --help)`);
   }
   const values = new Map<string, string>();
   for (const name of spec.options) {
-    const v = (parsed.values as Record<string, string | boolean | undefined>)[name];
+    const v = raw[name];
     if (typeof v === 'string') values.set(name, v);
   }
-  return { positional: parsed.positionals, options: values, help };
+  const flags = new Set((spec.flags ?? []).filter((name) => raw[name] === true));
+  return { positional: parsed.positionals, options: values, flags, help };
 }
 
 /** node's parse errors, reworded to name the option and what to do (their text spans lines). */
@@ -59,11 +66,14 @@ function describeParseError(e: unknown, argv: string[], verb: string, spec: Verb
   const message = e instanceof Error ? e.message : String(e);
   const option = /'(-[^' ]+)/.exec(message)?.[1]?.replace(/,$/, '');
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
-    const known = [...spec.options.map((o) => `--${o}`), '--help'].join(', ');
+    const known = [...spec.options, ...(spec.flags ?? [])]
+      .map((o) => `--${o}`)
+      .concat('--help')
+      .join(', ');
     return `unknown option ${option}; ${verb} takes ${known}`;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
-    if (/does not take an argument/.test(message)) return `${option === '-h' ? '--help' : option} takes no value`;
+    if (/does not take an argument/.test(message)) return `${option === '-h' ? '--help' : option.replace(/=.*$/, '')} takes no value`;
     const next = argv[argv.indexOf(option) + 1];
     if (next !== undefined && next.startsWith('-')) {
       return `${option} needs a value, but '${next}' looks like an option; write ${option}=${next} if that is the value`;

@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { compressModel } from '../compress/pipeline.ts';
 import { planCompression } from '../compress/plan.ts';
 import { parseRecipe, type Recipe } from '../compress/recipe.ts';
@@ -12,7 +12,11 @@ import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index
 import { toHfConfig } from '../model/hf-config.ts';
 import { loadPruneWasmNode, loadQuantizeWasmNode } from '../node/kernel-wasm-node.ts';
 import { loadModelFolder } from '../node/model-folder.ts';
+import { MAX_JSON_BYTES } from '../formats/json-file.ts';
+import { fsError, readUserFile } from '../node/fs-errors.ts';
+import { openOutputFolder } from '../node/output-folder.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+import { noteUnusedTensors } from './notes.ts';
 
 /** The WASM SIMD quantizer when its build is present, else the scalar reference (bit-identical). */
 async function nodeQuantizer(recipe: Recipe): Promise<RtnQuantizer> {
@@ -28,16 +32,23 @@ async function nodePruner(recipe: Recipe): Promise<Pruner> {
 }
 
 async function sizeOf(path: string): Promise<number> {
-  return stat(path).then((s) => s.size, () => 0);
+  return stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
 }
 
 async function writeChunks(path: string, content: Uint8Array | Uint8Array[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const file = await open(path, 'w');
   try {
-    for (const chunk of Array.isArray(content) ? content : [content]) await file.write(chunk);
-  } finally {
-    await file.close();
+    await mkdir(dirname(path), { recursive: true });
+    const file = await open(path, 'w');
+    try {
+      for (const chunk of Array.isArray(content) ? content : [content]) await file.write(chunk);
+    } finally {
+      await file.close();
+    }
+  } catch (e) {
+    throw fsError(e, path, 'writing');
   }
 }
 
@@ -51,13 +62,15 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const calib = args.options.get('calib');
   if (calib !== undefined) {
     // Refused, not ignored: a caller who passes calibration text expects it to change the result.
-    throw new ShrinkrayError('bad_argument', `--calib ${calib}: calibration is not implemented yet; no recipe uses calibration text, so leave --calib out`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `--calib ${calib}: calibration is not implemented yet; no recipe uses calibration text, so leave --calib out`,
+    );
   }
   // Grammar errors are 'bad_recipe' before any file is read; the model-specific checks
   // (planCompression) run once the config is known, still before any weight is touched.
   const recipe = parseRecipe(requireOption(args, 'recipe'));
   const out = requireOption(args, 'out');
-  if (resolve(src) === resolve(out)) throw new ShrinkrayError('bad_argument', `--out ${out} is the source folder itself`);
   const ops = args.options.get('ops') ?? 'plain';
   if (ops !== 'plain' && ops !== 'fused') throw new ShrinkrayError('bad_argument', `--ops must be 'plain' or 'fused', got '${ops}'`);
   const rawThreshold = args.options.get('external-data-threshold');
@@ -66,13 +79,34 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
     throw new ShrinkrayError('bad_argument', `--external-data-threshold must be a byte count >= 0, got '${rawThreshold}'`);
   }
 
+  const output = await openOutputFolder(out, { sources: [src], force: args.flags.has('force') });
+  try {
+    await compressInto(src, { dir: output.dir, shown: out }, recipe, ops, threshold);
+    await output.commit();
+  } finally {
+    await output.abandon();
+  }
+}
+
+/** The compression itself, written into `out.dir` (the temporary folder); `out.shown` is the --out the user gave. */
+async function compressInto(
+  src: string,
+  out: { dir: string; shown: string },
+  recipe: Recipe,
+  ops: 'plain' | 'fused',
+  threshold: number | undefined,
+): Promise<void> {
   const started = performance.now();
   const folder = await loadModelFolder(src);
+  noteUnusedTensors(src, folder.unusedTensors);
   const bytesIn = folder.weightBytes;
   const plan = planCompression(recipe, folder.ir.config);
   const quantizer = await nodeQuantizer(recipe);
   const result = await compressModel(folder.ir, plan, {
-    quantizer, pruner: await nodePruner(recipe), ops, externalDataThreshold: threshold,
+    quantizer,
+    pruner: await nodePruner(recipe),
+    ops,
+    externalDataThreshold: threshold,
   });
   const compressSeconds = (performance.now() - started) / 1000;
   const built = result.built;
@@ -80,7 +114,8 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const bytesOut = built.model.byteLength + (built.externalData?.byteLength ?? 0);
   const carried = new Map<string, Uint8Array>();
   for (const name of CARRIED_FILES) {
-    if (await sizeOf(join(src, name))) carried.set(name, new Uint8Array(await readFile(join(src, name))));
+    if (await sizeOf(join(src, name)))
+      carried.set(name, new Uint8Array(await readUserFile(join(src, name), 'the carried file', MAX_JSON_BYTES)));
   }
   const files = transformersJsFolder({
     // The source's config.json, with the fields structured pruning may have changed.
@@ -92,14 +127,21 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
     carried,
     model: built,
     report: compressionReport({
-      result, recipeText: recipe.name, from: src, bytesIn, ops, quantizer: quantizer.backend, pruner: result.pruner,
-      seconds: (performance.now() - started) / 1000, compressSeconds,
+      result,
+      recipeText: recipe.name,
+      from: src,
+      bytesIn,
+      ops,
+      quantizer: quantizer.backend,
+      pruner: result.pruner,
+      seconds: (performance.now() - started) / 1000,
+      compressSeconds,
     }),
   });
-  // A stale external data file from an earlier run would be misleading.
-  await rm(join(out, 'onnx', 'model.onnx_data'), { force: true });
-  for (const [path, content] of files) await writeChunks(join(out, ...path.split('/')), content);
+  for (const [path, content] of files) await writeChunks(join(out.dir, ...path.split('/')), content);
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`compressed ${src} -> ${out} (${recipe.canonical}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`);
+  process.stdout.write(
+    `compressed ${src} -> ${out.shown} (${recipe.canonical}): ${bytesIn.toLocaleString('en-US')} -> ${bytesOut.toLocaleString('en-US')} bytes\n`,
+  );
   process.stdout.write(`${JSON.stringify({ recipe: recipe.name, bytesIn, bytesOut, seconds })}\n`);
 }

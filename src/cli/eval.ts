@@ -1,16 +1,15 @@
-import { readFile } from 'node:fs/promises';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
 import { ShrinkrayError } from '../errors.ts';
+import { readUserFile } from '../node/fs-errors.ts';
 import { loadEngine } from '../node/load-engine.ts';
 import { engineOptions, engineSummary } from './engine-options.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 
+// Well under V8's longest string (2^29 characters); far above any evaluation text.
+const MAX_TEXT_BYTES = 256 * 1024 * 1024;
+
 async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw new ShrinkrayError('missing_file', `cannot read --text ${path}: ${(e as Error).message}`, { cause: e });
-  }
+  return (await readUserFile(path, '--text', MAX_TEXT_BYTES)).toString('utf8');
 }
 
 /**
@@ -40,6 +39,6 @@ export async function runEval(args: ParsedArgs): Promise<void> {
     const prefillTokensPerSecond = seconds > 0 ? result.tokens / seconds : 0;
     process.stdout.write(`${JSON.stringify({ ...result, seconds, prefillTokensPerSecond, ...engineSummary(engine) })}\n`);
   } finally {
-    await engine.model.dispose();
+    await engine.dispose();
   }
 }

@@ -3,13 +3,13 @@ import { ShrinkrayError } from '../errors.ts';
 import { loadEngine } from '../node/load-engine.ts';
 import { engineOptions, engineSummary } from './engine-options.ts';
 import { generate } from '../runtime/generate.ts';
-import { TextStreamDecoder, type TextTokenizer } from '../runtime/tokenizer.ts';
+import { TextStreamDecoder, type ModelTokenizer } from '../runtime/tokenizer.ts';
 
 /**
  * The prompt's ids: BOS + the text, or the chat template's rendering when the model has one
  * and --chat is not 'off'. An empty prompt is just BOS: generation from scratch.
  */
-function promptIds(tokenizer: TextTokenizer, prompt: string, chat: string): number[] {
+function promptIds(tokenizer: ModelTokenizer, prompt: string, chat: string): number[] {
   if (chat !== 'auto' && chat !== 'on' && chat !== 'off') {
     throw new ShrinkrayError('bad_argument', `--chat must be auto, on or off, got '${chat}'`);
   }
@@ -64,6 +64,6 @@ export async function runGenerate(args: ParsedArgs): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
-    await engine.model.dispose();
+    await engine.dispose();
   }
 }

@@ -1,12 +1,15 @@
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { copyFile, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
 import { importLlama2c } from '../model/import-llama2c.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { fileSource } from '../node/file-source.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { fsError, readUserFile } from '../node/fs-errors.ts';
 import { loadModelFolder, writeModelFolder } from '../node/model-folder.ts';
+import { openOutputFolder } from '../node/output-folder.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+import { noteUnusedTensors } from './notes.ts';
 
 // Files of a Hugging Face folder worth carrying along when present (chat templates live here).
 const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
@@ -17,12 +20,15 @@ function countParams(ir: ModelIR): number {
   return n;
 }
 
+// llama2.c tokenizers are a few hundred KB (32K pieces); this bounds what a wrong --tokenizer makes us read.
+const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
+
 async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ShrinkrayError('missing_file', `${path}: no such file or folder`);
-    throw e;
+    throw fsError(e, path, 'the source');
   }
 }
 
@@ -30,13 +36,16 @@ async function fileSize(path: string): Promise<number> {
   return (await stat(path)).size;
 }
 
-/** A Hugging Face folder: validated, then copied (shards are merged into one model.safetensors). */
+/** A Hugging Face folder: validated (weights against config, tokenizer.json loaded), then copied (shards are merged into one model.safetensors). */
 async function importFolder(src: string, out: string): Promise<{ ir: ModelIR; bytes: number }> {
   const model = await loadModelFolder(src);
-  await mkdir(out, { recursive: true });
+  noteUnusedTensors(src, model.unusedTensors);
   let bytes = 0;
   const single = join(src, MODEL_FILES.weights);
-  const sharded = await stat(join(src, MODEL_FILES.weightIndex)).then(() => true, () => false);
+  const sharded = await stat(join(src, MODEL_FILES.weightIndex)).then(
+    () => true,
+    () => false,
+  );
   if (sharded) {
     const configJson = JSON.parse(await readFile(join(src, MODEL_FILES.config), 'utf8')) as Record<string, unknown>;
     bytes += (await writeModelFolder(out, { ...model }, configJson)).bytes;
@@ -47,7 +56,13 @@ async function importFolder(src: string, out: string): Promise<{ ir: ModelIR; by
   }
   for (const name of OPTIONAL_FILES) {
     const from = join(src, name);
-    if (!(await stat(from).then((s) => s.isFile(), () => false))) continue;
+    if (
+      !(await stat(from).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      continue;
     await copyFile(from, join(out, name));
     bytes += await fileSize(from);
   }
@@ -62,22 +77,34 @@ async function importFolder(src: string, out: string): Promise<{ ir: ModelIR; by
 export async function runImport(args: ParsedArgs): Promise<void> {
   const src = requirePositional(args, 0, 'the source: shrinkray import <ckpt.bin|hfDir> [--tokenizer tok.bin] --out <dir>');
   const out = requireOption(args, 'out');
-  if (resolve(src) === resolve(out)) throw new ShrinkrayError('bad_argument', `--out ${out} is the source folder itself`);
+  const folder = await isDirectory(src);
+  const tokPath = args.options.get('tokenizer');
+  if (!folder && tokPath === undefined)
+    throw new ShrinkrayError(
+      'bad_argument',
+      `missing --tokenizer: a llama2.c checkpoint (${src}) needs its tokenizer file (e.g. tok512.bin)`,
+    );
+  const output = await openOutputFolder(out, {
+    sources: [src, ...(tokPath !== undefined ? [tokPath] : [])],
+    force: args.flags.has('force'),
+  });
   let result: { ir: ModelIR; bytes: number };
-  if (await isDirectory(src)) {
-    result = await importFolder(src, out);
-  } else {
-    const tokPath = args.options.get('tokenizer');
-    if (tokPath === undefined) throw new ShrinkrayError('bad_argument', `missing --tokenizer: a llama2.c checkpoint (${src}) needs its tokenizer file (e.g. tok512.bin)`);
-    const tokBytes = await readFile(tokPath).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new ShrinkrayError('missing_file', `${tokPath}: no such tokenizer file`);
-      throw e;
-    });
-    const parts = await importLlama2c(await fileSource(src), { bytes: tokBytes, name: tokPath });
-    result = { ir: parts.ir, bytes: (await writeModelFolder(out, parts)).bytes };
+  try {
+    if (folder) {
+      result = await importFolder(src, output.dir);
+    } else {
+      const tokBytes = await readUserFile(tokPath!, '--tokenizer', MAX_TOKENIZER_BYTES);
+      const parts = await importLlama2c(await fileSource(src), { bytes: tokBytes, name: tokPath! });
+      result = { ir: parts.ir, bytes: (await writeModelFolder(output.dir, parts)).bytes };
+    }
+    await output.commit();
+  } finally {
+    await output.abandon();
   }
   const params = countParams(result.ir);
   const c = result.ir.config;
-  console.log(`imported ${src} -> ${out}: ${c.architecture}, ${c.numLayers} layers, dim ${c.hiddenSize}, ${params.toLocaleString('en-US')} parameters, ${result.bytes.toLocaleString('en-US')} bytes`);
+  console.log(
+    `imported ${src} -> ${out}: ${c.architecture}, ${c.numLayers} layers, dim ${c.hiddenSize}, ${params.toLocaleString('en-US')} parameters, ${result.bytes.toLocaleString('en-US')} bytes`,
+  );
   console.log(JSON.stringify({ out, params, bytes: result.bytes }));
 }

@@ -1,4 +1,5 @@
 import { isShrinkrayError } from '../errors.ts';
+import { printable } from '../formats/printable.ts';
 import { parseArgs, type ParsedArgs, type VerbSpec } from './args.ts';
 
 type Verb = (args: ParsedArgs) => Promise<void>;
@@ -8,14 +9,17 @@ type Verb = (args: ParsedArgs) => Promise<void>;
 // rely on" documents these; keep the two in step.
 const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
   import: {
-    usage: 'import <ckpt.bin|hfDir> [--tokenizer tok.bin] --out <dir>',
+    usage: 'import <ckpt.bin|hfDir> [--tokenizer tok.bin] --out <dir> [--force]',
     options: ['tokenizer', 'out'],
+    flags: ['force'],
     positionals: 1,
     load: async () => (await import('./import.ts')).runImport,
   },
   compress: {
-    usage: 'compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>] [--ops plain|fused] [--external-data-threshold BYTES]',
+    usage:
+      'compress <modelDir> --recipe <name> --out <dir> [--calib <textfile>] [--ops plain|fused] [--external-data-threshold BYTES] [--force]',
     options: ['recipe', 'out', 'calib', 'ops', 'external-data-threshold'],
+    flags: ['force'],
     positionals: 1,
     load: async () => (await import('./compress.ts')).runCompress,
   },
@@ -75,12 +79,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Messages quote file contents (names, excerpts): escaped, so the terminal never obeys them, and cut to one readable line.
+const MAX_MESSAGE_CHARS = 2000;
+
 function fail(verb: string, e: unknown, code: number): number {
   if (isShrinkrayError(e)) {
-    console.error(`shrinkray ${verb}: ${e.message.replace(/\s*\n\s*/g, ' ')} [${e.code}]`);
+    console.error(`shrinkray ${verb}: ${printable(e.message.replace(/\s*\n\s*/g, ' '), MAX_MESSAGE_CHARS)} [${e.code}]`);
   } else {
     const first = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
-    console.error(`shrinkray ${verb}: unexpected error: ${first} (SHRINKRAY_DEBUG=1 shows the stack)`);
+    console.error(`shrinkray ${verb}: unexpected error: ${printable(first, MAX_MESSAGE_CHARS)} (SHRINKRAY_DEBUG=1 shows the stack)`);
     if (process.env.SHRINKRAY_DEBUG === '1' && e instanceof Error) console.error(e.stack);
   }
   return code;

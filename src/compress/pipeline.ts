@@ -67,7 +67,11 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
   };
 
   const built = await buildOnnxDecoder(source, {
-    storage: plan.recipe.storage, linear, embedding: linear, ops: opts.ops, externalDataThreshold: opts.externalDataThreshold,
+    storage: plan.recipe.storage,
+    linear,
+    embedding: linear,
+    ops: opts.ops,
+    externalDataThreshold: opts.externalDataThreshold,
     quantizedMatMul: opts.quantizedMatMul,
   });
   if (opts.signal?.aborted) throw new ShrinkrayError('aborted', 'compression cancelled');
@@ -80,17 +84,32 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
   }
   opts.onProgress?.({ stage: 'compress', done: plan.tensors.length, total: plan.tensors.length, tensor: '' });
   const params = (shapeOf: (t: TensorPlan) => readonly number[]) => plan.tensors.reduce((n, t) => n + elementCount(shapeOf(t)), 0);
-  return { plan, pruner: pruner.backend, config: plan.configOut, paramsIn: params((t) => t.shapeIn), paramsOut: params((t) => t.shape), built, tensors: outcomes };
+  return {
+    plan,
+    pruner: pruner.backend,
+    config: plan.configOut,
+    paramsIn: params((t) => t.shapeIn),
+    paramsOut: params((t) => t.shape),
+    built,
+    tensors: outcomes,
+  };
 }
 
-async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K: number, quantizer: RtnQuantizer, pruner: Pruner)
-  : Promise<{ weight: LinearWeight; outcome: TensorOutcome }> {
+async function compressLinear(
+  tp: TensorPlan,
+  weight: Float32Array,
+  N: number,
+  K: number,
+  quantizer: RtnQuantizer,
+  pruner: Pruner,
+): Promise<{ weight: LinearWeight; outcome: TensorOutcome }> {
   let w = weight;
   let sparsity = 0;
   if (tp.mask) {
-    const mask = tp.mask.kind === 'magnitude'
-      ? await pruner.magnitudeMask(weight, N, K, { sparsity: tp.mask.sparsity, scope: tp.mask.scope }, tp.name)
-      : await pruner.nmMask(weight, N, K, { n: tp.mask.n, m: tp.mask.m }, tp.name);
+    const mask =
+      tp.mask.kind === 'magnitude'
+        ? await pruner.magnitudeMask(weight, N, K, { sparsity: tp.mask.sparsity, scope: tp.mask.scope }, tp.name)
+        : await pruner.nmMask(weight, N, K, { n: tp.mask.n, m: tp.mask.m }, tp.name);
     w = applyMask(Float32Array.from(weight), mask);
     sparsity = maskSparsity(mask);
   }
@@ -101,8 +120,14 @@ async function compressLinear(tp: TensorPlan, weight: Float32Array, N: number, K
     const q = await quantizer.quantizeRtn(w, N, K, { bits, blockSize, symmetric, scaleDtype: 'f32', name: tp.name });
     const relError = relativeFrobeniusError(weight, dequantizeNBits(q, N, K, { bits, blockSize }));
     const nbits: LinearWeight = {
-      kind: 'nbits', bits, blockSize, outFeatures: N, inFeatures: K,
-      packed: q.packed, scales: q.scales as Float32Array, ...(q.zeroPoints ? { zeroPoints: q.zeroPoints } : {}),
+      kind: 'nbits',
+      bits,
+      blockSize,
+      outFeatures: N,
+      inFeatures: K,
+      packed: q.packed,
+      scales: q.scales as Float32Array,
+      ...(q.zeroPoints ? { zeroPoints: q.zeroPoints } : {}),
     };
     const bytes = q.packed.byteLength + q.scales.byteLength + (q.zeroPoints?.byteLength ?? 0);
     const kind = `int${bits}-g${blockSize}${symmetric ? '' : '-asym'}`;

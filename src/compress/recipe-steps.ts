@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { quoted } from '../formats/printable.ts';
 import { ORT_WEB_MATMUL_NBITS_BITS } from '../kernels/quantize/runtime-support.ts';
 
 /**
@@ -84,10 +85,13 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
       if (!BIT_WIDTHS.includes(bits)) return fail(`has bit width ${bits}; allowed int2..int8`);
       // Valid MatMulNBits widths that onnxruntime-web cannot run are refused here, before any work.
       if (!ORT_WEB_MATMUL_NBITS_BITS.includes(bits)) {
-        return fail(`has bit width ${bits}: onnxruntime-web's MatMulNBits runs only ${ORT_WEB_MATMUL_NBITS_BITS.map((b) => `int${b}`).join(', ')}`);
+        return fail(
+          `has bit width ${bits}: onnxruntime-web's MatMulNBits runs only ${ORT_WEB_MATMUL_NBITS_BITS.map((b) => `int${b}`).join(', ')}`,
+        );
       }
       const blockSize = m[2] === undefined ? DEFAULT_BLOCK_SIZE : Number(m[2]);
-      if (!BLOCK_SIZES.includes(blockSize)) return fail(`has block size ${blockSize}; allowed ${BLOCK_SIZES.map((b) => `-g${b}`).join(', ')}`);
+      if (!BLOCK_SIZES.includes(blockSize))
+        return fail(`has block size ${blockSize}; allowed ${BLOCK_SIZES.map((b) => `-g${b}`).join(', ')}`);
       return { slot: 'quant', quant: { method: 'rtn', bits, blockSize, symmetric: m[3] === undefined } };
     },
   },
@@ -110,7 +114,8 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
     parse: (t, fail) => {
       const m = /^(\d+):(\d+)$/.exec(t);
       if (!m) return fail('does not match {N}:{M}, e.g. 2:4');
-      const n = Number(m[1]), groupSize = Number(m[2]);
+      const n = Number(m[1]),
+        groupSize = Number(m[2]);
       if (!(n >= 1 && n < groupSize)) return fail(`keeps N=${n} of M=${groupSize}; N must be at least 1 and less than M`);
       if (!NM_GROUP_SIZES.includes(groupSize)) return fail(`has group size M=${groupSize}; allowed M = ${NM_GROUP_SIZES.join(', ')}`);
       return { slot: 'sparsity', prune: { kind: 'nm', n, m: groupSize } };
@@ -136,12 +141,15 @@ const PLANNED_STEPS: ReadonlyArray<[RegExp, string]> = [
   [/^sparsegpt/, 'SparseGPT'],
 ];
 
+/** How much of a recipe an error repeats: enough to see the mistake, never a pasted page (made printable, too). */
+export const RECIPE_ECHO_CHARS = 80;
+
 export const KNOWN_STEPS = STEP_PARSERS.map((p) => p.syntax).join(', ');
 
 /** Parses one `+`-separated token (already trimmed and lower-cased). */
 export function parseStep(token: string, recipe: string): RecipeStep {
   const fail = (why: string): never => {
-    throw new ShrinkrayError('bad_recipe', `recipe '${recipe}': step '${token}' ${why}`);
+    throw new ShrinkrayError('bad_recipe', `recipe ${quoted(recipe, RECIPE_ECHO_CHARS)}: step ${quoted(token, RECIPE_ECHO_CHARS)} ${why}`);
   };
   const parser = STEP_PARSERS.find((p) => p.family.test(token));
   if (parser) return parser.parse(token, fail);

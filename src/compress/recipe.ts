@@ -2,10 +2,19 @@ import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
 import {
-  DEFAULT_BLOCK_SIZE, KNOWN_STEPS, SLOT_MEANING, parseStep,
-  type PruneStep, type QuantSpec, type RecipeStep, type StepSlot, type WeightDtype,
+  DEFAULT_BLOCK_SIZE,
+  KNOWN_STEPS,
+  RECIPE_ECHO_CHARS,
+  SLOT_MEANING,
+  parseStep,
+  type PruneStep,
+  type QuantSpec,
+  type RecipeStep,
+  type StepSlot,
+  type WeightDtype,
 } from './recipe-steps.ts';
 import { layerTensors } from '../model/tensor-table.ts';
+import { quoted } from '../formats/printable.ts';
 
 export type { PruneStep, QuantSpec, WeightDtype } from './recipe-steps.ts';
 
@@ -41,14 +50,17 @@ export interface EmbedQuantSpec {
 const SLOT_ORDER: readonly StepSlot[] = ['ffn', 'heads', 'sparsity', 'quant', 'embed', 'dtype'];
 
 function bad(recipe: string, why: string): never {
-  throw new ShrinkrayError('bad_recipe', `recipe '${recipe}': ${why}`);
+  throw new ShrinkrayError('bad_recipe', `recipe ${quoted(recipe, RECIPE_ECHO_CHARS)}: ${why}`);
 }
 
 /** Parses and checks the grammar of a recipe string; throws ShrinkrayError('bad_recipe'). */
 export function parseRecipe(text: string): Recipe {
   const name = text.trim().toLowerCase();
   if (name === '') {
-    throw new ShrinkrayError('bad_recipe', `recipe is empty; write steps joined by '+', e.g. int4-g32 or mag50+int8. Known steps: ${KNOWN_STEPS}`);
+    throw new ShrinkrayError(
+      'bad_recipe',
+      `recipe is empty; write steps joined by '+', e.g. int4-g32 or mag50+int8. Known steps: ${KNOWN_STEPS}`,
+    );
   }
   const tokens = name.split('+').map((t) => t.trim());
   const bySlot = new Map<StepSlot, { token: string; step: RecipeStep }>();
@@ -57,7 +69,10 @@ export function parseRecipe(text: string): Recipe {
     const step = parseStep(token, name);
     const prior = bySlot.get(step.slot);
     if (prior) {
-      bad(name, `steps '${prior.token}' and '${token}' both set ${SLOT_MEANING[step.slot]}; at most one step of each kind`);
+      bad(
+        name,
+        `steps ${quoted(prior.token, RECIPE_ECHO_CHARS)} and ${quoted(token, RECIPE_ECHO_CHARS)} both set ${SLOT_MEANING[step.slot]}; at most one step of each kind`,
+      );
     }
     bySlot.set(step.slot, { token, step });
   });
@@ -114,7 +129,8 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
     const removed = Math.round(headsFraction * numKvHeads);
     const step = `each of the ${numKvHeads} KV groups (1 KV head + ${numHeads / numKvHeads} query heads) is ${+(100 / numKvHeads).toFixed(1)}%`;
     if (removed === 0) problems.push(`heads${pct} removes round(${pct}% of ${numKvHeads}) = 0 KV groups; ${step}`);
-    if (removed >= numKvHeads) problems.push(`heads${pct} would remove every KV group (${removed} of ${numKvHeads}); at least one group must remain; ${step}`);
+    if (removed >= numKvHeads)
+      problems.push(`heads${pct} would remove every KV group (${removed} of ${numKvHeads}); at least one group must remain; ${step}`);
   }
   if (problems.length > 0) return problems; // shapes below depend on a valid structured plan
 
@@ -136,10 +152,14 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
     }
   }
   if (recipe.embedQuant && recipe.embedQuant.blockSize > config.hiddenSize) {
-    problems.push(`block size ${recipe.embedQuant.blockSize} is larger than the embedding width ${config.hiddenSize} (model.embed_tokens.weight)`);
+    problems.push(
+      `block size ${recipe.embedQuant.blockSize} is larger than the embedding width ${config.hiddenSize} (model.embed_tokens.weight)`,
+    );
   } else if (recipe.embedQuant && config.hiddenSize % recipe.embedQuant.blockSize !== 0) {
     // GatherBlockQuantized reads whole blocks only: no padding along the embedding width.
-    problems.push(`emb${recipe.embedQuant.bits} needs the embedding width ${config.hiddenSize} to be a multiple of the block size ${recipe.embedQuant.blockSize} (model.embed_tokens.weight)`);
+    problems.push(
+      `emb${recipe.embedQuant.bits} needs the embedding width ${config.hiddenSize} to be a multiple of the block size ${recipe.embedQuant.blockSize} (model.embed_tokens.weight)`,
+    );
   }
   return problems;
 }

@@ -36,7 +36,10 @@ export function structuredIr(ir: ModelIR, plan: StructuredPlan, configOut: Model
       continue;
     }
     tensors.set(name, {
-      name, shape, dtype: 'F32', byteLength: elementCount(shape) * 4,
+      name,
+      shape,
+      dtype: 'F32',
+      byteLength: elementCount(shape) * 4,
       read: async () => (await prunedLayer(layer)).get(name)!,
     });
   }

@@ -1,8 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import { keptIndices } from '../kernels/prune/rank-select.ts';
-import {
-  ffnChannelScores, keptQueryHeads, kvGroupScores, selectColumnBlocks, selectRowBlocks,
-} from '../kernels/prune/structured.ts';
+import { ffnChannelScores, keptQueryHeads, kvGroupScores, selectColumnBlocks, selectRowBlocks } from '../kernels/prune/structured.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { tensorNames } from '../model/tensor-table.ts';
 
@@ -37,7 +35,10 @@ export interface StructuredCounts {
 /** The per-layer counts a plan gives for a config; throws when nothing would remain. */
 export function structuredCounts(config: ModelConfig, plan: StructuredPlan): StructuredCounts {
   const { intermediateSize, numHeads, numKvHeads } = config;
-  for (const [field, f] of [['ffnFraction', plan.ffnFraction], ['headsFraction', plan.headsFraction]] as const) {
+  for (const [field, f] of [
+    ['ffnFraction', plan.ffnFraction],
+    ['headsFraction', plan.headsFraction],
+  ] as const) {
     if (!(f >= 0 && f < 1)) throw new ShrinkrayError('bad_argument', `structured plan ${field} must be in [0, 1), got ${f}`);
   }
   const ffnRemoved = Math.round(plan.ffnFraction * intermediateSize);
@@ -46,7 +47,10 @@ export function structuredCounts(config: ModelConfig, plan: StructuredPlan): Str
     throw new ShrinkrayError('bad_argument', `removing ${ffnRemoved} of ${intermediateSize} FFN channels leaves none`);
   }
   if (groupsRemoved >= numKvHeads) {
-    throw new ShrinkrayError('bad_argument', `removing ${groupsRemoved} of ${numKvHeads} KV groups leaves none; at least one group must remain`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `removing ${groupsRemoved} of ${numKvHeads} KV groups leaves none; at least one group must remain`,
+    );
   }
   return {
     ffnRemoved,
@@ -114,7 +118,8 @@ export function pruneLayerStructured(
   const up = need(tensors, names.up, ffn * dim);
   const down = need(tensors, names.down, dim * ffn);
   const ffnScores = scores.ffn ?? ffnChannelScores(gate, up, down, dim, ffn);
-  if (ffnScores.length !== ffn) throw new ShrinkrayError('bad_argument', `layer ${layer}: expected ${ffn} FFN channel scores, got ${ffnScores.length}`);
+  if (ffnScores.length !== ffn)
+    throw new ShrinkrayError('bad_argument', `layer ${layer}: expected ${ffn} FFN channel scores, got ${ffnScores.length}`);
   const keptChannels = keptIndices(ffnScores, counts.ffnKept, `layer ${layer} FFN channel scores`);
   if (counts.ffnRemoved > 0) {
     out.set(names.gate, selectRowBlocks(gate, dim, keptChannels, 1));
@@ -122,13 +127,15 @@ export function pruneLayerStructured(
     out.set(names.down, selectColumnBlocks(down, dim, ffn, keptChannels, 1));
   }
 
-  const kvRows = numKvHeads * headDim, qRows = numHeads * headDim;
+  const kvRows = numKvHeads * headDim,
+    qRows = numHeads * headDim;
   const q = need(tensors, names.q, qRows * dim);
   const k = need(tensors, names.k, kvRows * dim);
   const v = need(tensors, names.v, kvRows * dim);
   const o = need(tensors, names.o, dim * qRows);
   const groupScores = scores.groups ?? kvGroupScores(q, k, v, o, config);
-  if (groupScores.length !== numKvHeads) throw new ShrinkrayError('bad_argument', `layer ${layer}: expected ${numKvHeads} KV group scores, got ${groupScores.length}`);
+  if (groupScores.length !== numKvHeads)
+    throw new ShrinkrayError('bad_argument', `layer ${layer}: expected ${numKvHeads} KV group scores, got ${groupScores.length}`);
   const keptGroups = keptIndices(groupScores, counts.groupsKept, `layer ${layer} KV group scores`);
   if (counts.groupsRemoved > 0) {
     const heads = keptQueryHeads(keptGroups, counts.headsPerGroup);

@@ -53,7 +53,14 @@ export function quantStrides(w: EngineWeight, actBytes: number): { ldq: number; 
   return { ldq: n * actBytes, ldb: Math.ceil(n / w.blockSize / 4) * 4 };
 }
 
-export function allocateActivations(heap: EngineHeap, c: ModelConfig, w: EngineModelWeights, tokens: number, parts: number, actBytes: number): Activations {
+export function allocateActivations(
+  heap: EngineHeap,
+  c: ModelConfig,
+  w: EngineModelWeights,
+  tokens: number,
+  parts: number,
+  actBytes: number,
+): Activations {
   const all = [...w.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]), w.classifier];
   const maxLdq = Math.max(16, ...all.map((x) => quantStrides(x, actBytes).ldq));
   const maxLdb = Math.max(4, ...all.map((x) => quantStrides(x, actBytes).ldb));

@@ -58,7 +58,10 @@ function checkRopeTable(ix: GraphIndex, c: ModelConfig, name: string, width: num
   const maxPos = c.maxPositionEmbeddings;
   if (!t || t.dataType !== 1 || t.dims.length !== 2) throw new Unsupported(`${ix.g.name}: no RoPE table '${name}'`);
   if (t.dims[0] !== maxPos || t.dims[1] !== width) {
-    throw bad(ix.g.name, `its RoPE table '${name}' has shape [${t.dims.join(', ')}], but config.json implies [${maxPos}, ${width}] (max_position_embeddings, head size)`);
+    throw bad(
+      ix.g.name,
+      `its RoPE table '${name}' has shape [${t.dims.join(', ')}], but config.json implies [${maxPos}, ${width}] (max_position_embeddings, head size)`,
+    );
   }
   const at = ix.address(t, 4);
   const view = new DataView(ix.g.memory());
@@ -96,7 +99,8 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
   }
   // Layers the config does not count would be skipped without a word: count them all.
   const layers = ix.g.graph.nodes.filter((n) => /^layers\.\d+\.input_norm_node$/.test(n.name)).length;
-  if (layers !== c.numLayers) throw bad(ix.g.name, `it has ${layers} decoder layers, but num_hidden_layers in config.json is ${c.numLayers}`);
+  if (layers !== c.numLayers)
+    throw bad(ix.g.name, `it has ${layers} decoder layers, but num_hidden_layers in config.json is ${c.numLayers}`);
   const hd = c.headDim;
   const scale = Math.fround(1 / Math.sqrt(hd));
   const fused = ix.byName.has('layers.0.attn.gqa_node');

@@ -1,4 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
+import { printable } from '../formats/printable.ts';
+import { isShardName } from '../formats/model-folder-layout.ts';
+import { fetchJsonObject } from './http-json.ts';
 import { fetchWithRetry, type RetryOptions } from './http-retry.ts';
 import { hubApiUrl, hubFileUrl, type HubRef } from './hub-url.ts';
 
@@ -27,12 +30,23 @@ export interface ModelFilePlan {
   listed: boolean;
 }
 
-export const METADATA_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+export const METADATA_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'chat_template.jinja',
+];
 export const INDEX_FILE = 'model.safetensors.index.json';
 const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/model_fp16.onnx'];
 const SHARD = /^model-(\d{5})-of-(\d{5})\.safetensors$/;
 
-interface Sibling { rfilename?: unknown; size?: unknown; lfs?: { sha256?: unknown; size?: unknown } }
+interface Sibling {
+  rfilename?: unknown;
+  size?: unknown;
+  lfs?: { sha256?: unknown; size?: unknown };
+}
 
 /** The listing as path -> RemoteFile, or undefined when the hub has no API (404 for the API route only). */
 async function fetchListing(ref: HubRef, o: RetryOptions): Promise<Map<string, RemoteFile> | undefined> {
@@ -77,17 +91,6 @@ async function probe(ref: HubRef, path: string, o: RetryOptions): Promise<Remote
   }
 }
 
-async function fetchJson(ref: HubRef, path: string, o: RetryOptions): Promise<unknown> {
-  const url = hubFileUrl(ref, path);
-  const res = await fetchWithRetry(url, {}, path, o);
-  const text = await res.text();
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ShrinkrayError('bad_file', `${path}: not JSON (${(e as Error).message}) at ${url}`);
-  }
-}
-
 /** Finds the model's files; 'missing_file' names what is absent (config.json, weights, or a shard). */
 export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Promise<ModelFilePlan> {
   const listing = await fetchListing(ref, o);
@@ -106,8 +109,8 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
 
   const indexFile = await lookup(INDEX_FILE);
   if (indexFile) {
-    const index = (await fetchJson(ref, INDEX_FILE, o)) as { weight_map?: unknown };
-    const map = index?.weight_map;
+    const index = await fetchJsonObject(hubFileUrl(ref, INDEX_FILE), INDEX_FILE, o);
+    const map = index.weight_map;
     if (typeof map !== 'object' || map === null || Array.isArray(map) || Object.keys(map).length === 0) {
       throw new ShrinkrayError('bad_file', `${INDEX_FILE}: no 'weight_map' object in ${where}`);
     }
@@ -115,12 +118,24 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
     const shards = [...new Set(Object.values(weightMap))].sort();
     const shardFiles: RemoteFile[] = [];
     for (const shard of shards) {
-      if (typeof shard !== 'string' || !shard.endsWith('.safetensors')) throw new ShrinkrayError('bad_file', `${INDEX_FILE}: weight_map names ${JSON.stringify(shard)}, not a .safetensors file`);
+      // A plain file name beside the index: '../x' or 'a/b' would name another repo's file, or a path outside the model.
+      if (!isShardName(shard))
+        throw new ShrinkrayError(
+          'bad_file',
+          `${INDEX_FILE}: weight_map names ${printable(String(JSON.stringify(shard)), 80)}, not a plain .safetensors file name`,
+        );
       const f = await lookup(shard);
       if (!f) throw new ShrinkrayError('missing_file', `${shard}: named in ${INDEX_FILE} but not found in ${where}`);
       shardFiles.push(f);
     }
-    return { ref, format: 'safetensors', files: [...files, indexFile, ...shardFiles], weights: shards, index: { path: INDEX_FILE, weightMap }, listed: !!listing };
+    return {
+      ref,
+      format: 'safetensors',
+      files: [...files, indexFile, ...shardFiles],
+      weights: shards,
+      index: { path: INDEX_FILE, weightMap },
+      listed: !!listing,
+    };
   }
 
   if (listing) {
@@ -139,8 +154,7 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
   for (const path of ONNX_CANDIDATES) {
     const graph = await lookup(path);
     if (!graph) continue;
-    const data = (listing ? [...listing.keys()].filter((p) => p.startsWith(`${path}_data`)).sort() : [])
-      .map((p) => listing!.get(p)!);
+    const data = (listing ? [...listing.keys()].filter((p) => p.startsWith(`${path}_data`)).sort() : []).map((p) => listing!.get(p)!);
     if (!listing) {
       const probed = await probe(ref, `${path}_data`, o);
       if (probed) data.push(probed);
@@ -148,5 +162,8 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
     const weights = [graph, ...data];
     return { ref, format: 'onnx', files: [...files, ...weights], weights: weights.map((f) => f.path), listed: !!listing };
   }
-  throw new ShrinkrayError('missing_file', `${where} has no weights: no model.safetensors, no ${INDEX_FILE}, no shards, and no ONNX export (${ONNX_CANDIDATES.join(', ')})`);
+  throw new ShrinkrayError(
+    'missing_file',
+    `${where} has no weights: no model.safetensors, no ${INDEX_FILE}, no shards, and no ONNX export (${ONNX_CANDIDATES.join(', ')})`,
+  );
 }

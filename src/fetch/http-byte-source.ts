@@ -53,7 +53,10 @@ export async function openHttpSource(url: string, o: HttpSourceOptions): Promise
         // The server ignores Range. Only tolerable for a small file; never pull gigabytes for a header.
         if (total > 64 * 1024 * 1024) {
           await res.body?.cancel();
-          throw new ShrinkrayError('download_error', `${name}: ${url} does not support Range requests, needed to read a ${total}-byte file in parts`);
+          throw new ShrinkrayError(
+            'download_error',
+            `${name}: ${url} does not support Range requests, needed to read a ${total}-byte file in parts`,
+          );
         }
         const all = new Uint8Array(await res.arrayBuffer());
         return all.subarray(offset, offset + length);
@@ -64,7 +67,10 @@ export async function openHttpSource(url: string, o: HttpSourceOptions): Promise
       }
       const bytes = new Uint8Array(await res.arrayBuffer());
       if (bytes.byteLength !== length) {
-        throw new ShrinkrayError('bad_file', `${name}: asked ${url} for ${length} bytes at ${offset}, got ${bytes.byteLength} (the file may be truncated)`);
+        throw new ShrinkrayError(
+          'bad_file',
+          `${name}: asked ${url} for ${length} bytes at ${offset}, got ${bytes.byteLength} (the file may be truncated)`,
+        );
       }
       return bytes;
     },

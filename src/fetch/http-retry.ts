@@ -49,7 +49,8 @@ export function isRetryableStatus(status: number): boolean {
 export function statusError(name: string, url: string, res: Response): ShrinkrayError {
   if (res.status === 404) {
     const code = res.headers.get('X-Error-Code');
-    const what = code === 'RepoNotFound' ? 'the repo does not exist' : code === 'RevisionNotFound' ? 'the revision does not exist' : 'not found';
+    const what =
+      code === 'RepoNotFound' ? 'the repo does not exist' : code === 'RevisionNotFound' ? 'the revision does not exist' : 'not found';
     return new ShrinkrayError('missing_file', `${name}: ${what} at ${url} (HTTP 404)`);
   }
   const hint = res.status === 401 || res.status === 403 ? ' (the repo may be gated or private)' : '';
@@ -83,7 +84,9 @@ export async function fetchWithRetry(url: string, init: RequestInit, name: strin
   if (isShrinkrayError(last)) {
     throw new ShrinkrayError('download_error', `${last.message}, still after ${retries} retries`, { cause: last });
   }
-  throw new ShrinkrayError('download_error', `${name}: could not fetch ${url} after ${retries} retries: ${describe(last)}`, { cause: last });
+  throw new ShrinkrayError('download_error', `${name}: could not fetch ${url} after ${retries} retries: ${describe(last)}`, {
+    cause: last,
+  });
 }
 
 /** A short description of a network error (undici hides the reason in `cause`). */

@@ -1,42 +1,68 @@
 import { ShrinkrayError } from '../errors.ts';
-import { readSafetensors } from '../formats/safetensors.ts';
+import type { ByteSource } from '../formats/byte-source.ts';
+import { quoted } from '../formats/printable.ts';
+import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { parseHfConfig } from '../model/hf-config.ts';
+import { checkTensorsFitConfig } from '../model/hf-model.ts';
 import { discoverModelFiles, type ModelFilePlan } from './discover-files.ts';
 import { openHttpSource } from './http-byte-source.ts';
+import { fetchJsonObject } from './http-json.ts';
 import type { RetryOptions } from './http-retry.ts';
 import { hubFileUrl, hubRef, type HubRef } from './hub-url.ts';
 
 /**
  * What a hub model download will fetch, checked before any weight byte moves: the file list
- * (with sizes and sha-256s) and every safetensors header read remotely over Range requests,
- * so a bad header, or a tensor the index places in a shard that lacks it, fails now with the
- * file named. The worker then checks the quota and downloads into the store.
+ * (with sizes and sha-256s), config.json parsed (an unsupported architecture or a size out
+ * of bounds is refused here), and every safetensors header read remotely over Range
+ * requests and matched against the config, so a bad header, a tensor the index places in a
+ * shard that lacks it, or weights that do not fit the config fail now with the file named.
+ * The worker then checks the quota and downloads into the store.
  */
 export interface HubModelFiles {
   ref: HubRef;
   plan: ModelFilePlan;
+  config: ModelConfig;
   /** Sum of the listed sizes (files of unknown size count 0). */
   totalBytes: number;
 }
 
-export async function prepareHubModel(repo: string, revision: string | undefined, baseUrl: string | undefined, o: RetryOptions = {}): Promise<HubModelFiles> {
+export async function prepareHubModel(
+  repo: string,
+  revision: string | undefined,
+  baseUrl: string | undefined,
+  o: RetryOptions = {},
+): Promise<HubModelFiles> {
   const ref = hubRef(repo, revision, baseUrl);
   const plan = await discoverModelFiles(ref, o);
-  if (plan.format === 'safetensors') await checkRemoteSafetensors(ref, plan, o);
-  return { ref, plan, totalBytes: plan.files.reduce((sum, f) => sum + (f.size ?? 0), 0) };
+  const config = parseHfConfig(await fetchJsonObject(hubFileUrl(ref, 'config.json'), 'config.json', o), 'config.json');
+  if (plan.format === 'safetensors') await checkRemoteSafetensors(ref, plan, config, o);
+  return { ref, plan, config, totalBytes: plan.files.reduce((sum, f) => sum + (f.size ?? 0), 0) };
 }
 
-async function checkRemoteSafetensors(ref: HubRef, plan: ModelFilePlan, o: RetryOptions): Promise<void> {
+async function checkRemoteSafetensors(ref: HubRef, plan: ModelFilePlan, config: ModelConfig, o: RetryOptions): Promise<void> {
+  const tensors = new Map<string, SafetensorsTensor>();
+  const sourceOf = new Map<string, ByteSource>();
   const tensorsByShard = new Map<string, Set<string>>();
   for (const path of plan.weights) {
     const remote = plan.files.find((f) => f.path === path);
     const source = await openHttpSource(hubFileUrl(ref, path), { ...o, name: path, size: remote?.size });
     const file = await readSafetensors(source);
     tensorsByShard.set(path, new Set(file.tensors.keys()));
-  }
-  if (!plan.index) return;
-  for (const [tensor, shard] of Object.entries(plan.index.weightMap)) {
-    if (!tensorsByShard.get(shard)?.has(tensor)) {
-      throw new ShrinkrayError('bad_file', `${plan.index.path}: places tensor '${tensor}' in ${shard}, which does not hold it`);
+    for (const [name, t] of file.tensors) {
+      const other = sourceOf.get(name);
+      if (other) throw new ShrinkrayError('bad_file', `${path}: tensor ${quoted(name)} is also in ${other.name}; which one is meant?`);
+      tensors.set(name, t);
+      sourceOf.set(name, source);
     }
   }
+  if (plan.index) {
+    for (const [tensor, shard] of Object.entries(plan.index.weightMap)) {
+      if (!tensorsByShard.get(shard)?.has(tensor)) {
+        throw new ShrinkrayError('bad_file', `${plan.index.path}: places tensor ${quoted(tensor)} in ${shard}, which does not hold it`);
+      }
+    }
+  }
+  const where = plan.weights.length === 1 ? plan.weights[0]! : `${plan.index?.path ?? 'the'} shards`;
+  checkTensorsFitConfig(config, { tensors, files: plan.weights, sourceOf, where }, 'config.json');
 }

@@ -19,10 +19,16 @@ const PART = /^(?![-.])(?!.*(--|\.\.))[A-Za-z0-9_.-]{1,96}(?<![-.])$/;
 
 /** Parses and checks a repo id such as 'HuggingFaceTB/SmolLM2-135M-Instruct'; 'bad_argument' names what is wrong. */
 export function parseRepoId(id: string): string {
-  const trimmed = id.trim().replace(/^https?:\/\/[^/]+\//, '').replace(/\/+$/, '');
+  const trimmed = id
+    .trim()
+    .replace(/^https?:\/\/[^/]+\//, '')
+    .replace(/\/+$/, '');
   const parts = trimmed.split('/');
   if (parts.length > 2 || !parts.every((p) => PART.test(p))) {
-    throw new ShrinkrayError('bad_argument', `'${id}' is not a hub repo id; expected 'org/name' such as 'HuggingFaceTB/SmolLM2-135M-Instruct'`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `'${id}' is not a hub repo id; expected 'org/name' such as 'HuggingFaceTB/SmolLM2-135M-Instruct'`,
+    );
   }
   return trimmed;
 }

@@ -115,7 +115,10 @@ export async function downloadFile<Done>(o: DownloadFileOptions<Done>): Promise<
       // Nothing left to send: complete if the stored size is the file's size.
       const total = /\/(\d+)$/.exec(res.headers.get('Content-Range') ?? '')?.[1];
       if (total !== undefined && Number(total) === from) break;
-      throw new ShrinkrayError('bad_file', `${name}: ${url} refused bytes from ${from} (Content-Range ${res.headers.get('Content-Range')})`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${name}: ${url} refused bytes from ${from} (Content-Range ${res.headers.get('Content-Range')})`,
+      );
     }
     let skip = 0;
     if (from > 0 && res.status === 200) {
@@ -128,21 +131,34 @@ export async function downloadFile<Done>(o: DownloadFileOptions<Done>): Promise<
     } else if (res.status === 206) {
       const start = /^bytes (\d+)-/.exec(res.headers.get('Content-Range') ?? '')?.[1];
       if (start === undefined || Number(start) !== from) {
-        throw new ShrinkrayError('download_error', `${name}: asked ${url} for bytes from ${from}, got Content-Range ${res.headers.get('Content-Range')}`);
+        throw new ShrinkrayError(
+          'download_error',
+          `${name}: asked ${url} for bytes from ${from}, got Content-Range ${res.headers.get('Content-Range')}`,
+        );
       }
     }
     const before = writer.position;
     try {
-      await pump(res, writer, skip, (n) => {
-        fetched += n;
-        o.onBytes?.(n);
-        report();
-      }, signal);
+      await pump(
+        res,
+        writer,
+        skip,
+        (n) => {
+          fetched += n;
+          o.onBytes?.(n);
+          report();
+        },
+        signal,
+      );
     } catch (e) {
       if (signal?.aborted) throw abortedError(name, signal);
       if (isShrinkrayError(e)) throw e; // store errors (quota, bad size) are final
       if (writer.position === before && ++failures > retries) {
-        throw new ShrinkrayError('download_error', `${name}: the connection to ${url} kept failing at byte ${writer.position}: ${describe(e)}`, { cause: e });
+        throw new ShrinkrayError(
+          'download_error',
+          `${name}: the connection to ${url} kept failing at byte ${writer.position}: ${describe(e)}`,
+          { cause: e },
+        );
       }
       if (writer.position > before) failures = 0; // progress: the connection is flaky, not dead
       await sleep(backoffDelay(failures, o), name, signal);
@@ -160,7 +176,13 @@ export async function downloadFile<Done>(o: DownloadFileOptions<Done>): Promise<
 }
 
 /** Streams a response body into the writer, dropping the first `skip` bytes. */
-async function pump(res: Response, writer: DownloadSink<unknown>, skip: number, onBytes: (n: number) => void, signal?: AbortSignal): Promise<void> {
+async function pump(
+  res: Response,
+  writer: DownloadSink<unknown>,
+  skip: number,
+  onBytes: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   if (!res.body) return;
   const reader = res.body.getReader();
   try {

@@ -1,5 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ByteSource } from './byte-source.ts';
+import { printable } from './printable.ts';
 
 /**
  * The one reader of a model's JSON side files (config.json, the shard index, tokenizer
@@ -15,7 +16,8 @@ export function parseJsonObject(text: string, fileName: string): Record<string, 
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
     return value as Record<string, unknown>;
   } catch (e) {
-    throw new ShrinkrayError('bad_file', `${fileName}: not valid JSON (${(e as Error).message})`);
+    // V8's message quotes the text around the error: file bytes, so made printable.
+    throw new ShrinkrayError('bad_file', `${fileName}: not valid JSON (${printable((e as Error).message, 160)})`);
   }
 }
 

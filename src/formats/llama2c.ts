@@ -17,8 +17,20 @@ export interface Llama2cHeader {
 }
 
 export type Llama2cArrayName =
-  | 'token_embedding' | 'rms_att' | 'wq' | 'wk' | 'wv' | 'wo' | 'rms_ffn'
-  | 'w1' | 'w2' | 'w3' | 'rms_final' | 'freq_cis_real' | 'freq_cis_imag' | 'wcls';
+  | 'token_embedding'
+  | 'rms_att'
+  | 'wq'
+  | 'wk'
+  | 'wv'
+  | 'wo'
+  | 'rms_ffn'
+  | 'w1'
+  | 'w2'
+  | 'w3'
+  | 'rms_final'
+  | 'freq_cis_real'
+  | 'freq_cis_imag'
+  | 'wcls';
 
 /** One fp32 array of the checkpoint, read lazily. Stacked per-layer arrays have shape [L, ...]. */
 export interface Llama2cArray {
@@ -72,17 +84,32 @@ function parseHeader(bytes: Uint8Array, name: string): Llama2cHeader {
   if (v.getUint32(0, true) === 0x616b3432) {
     throw bad(name, "it starts with the magic 'ak42' of llama2.c's versioned export; only the legacy (version 0) format is supported");
   }
-  const fields = { dim, hidden_dim: hiddenDim, n_layers: nLayers, n_heads: nHeads, n_kv_heads: nKvHeads, vocab_size: Math.abs(rawVocab!), seq_len: seqLen };
+  const fields = {
+    dim,
+    hidden_dim: hiddenDim,
+    n_layers: nLayers,
+    n_heads: nHeads,
+    n_kv_heads: nKvHeads,
+    vocab_size: Math.abs(rawVocab!),
+    seq_len: seqLen,
+  };
   for (const [field, value] of Object.entries(fields)) {
     if (!(value! > 0 && value! <= MAX_DIM)) throw bad(name, `header field ${field} = ${value} is out of range (1..${MAX_DIM})`);
   }
   const h: Llama2cHeader = {
-    dim: dim!, hiddenDim: hiddenDim!, nLayers: nLayers!, nHeads: nHeads!, nKvHeads: nKvHeads!,
-    vocabSize: Math.abs(rawVocab!), seqLen: seqLen!, sharedClassifier: rawVocab! > 0,
+    dim: dim!,
+    hiddenDim: hiddenDim!,
+    nLayers: nLayers!,
+    nHeads: nHeads!,
+    nKvHeads: nKvHeads!,
+    vocabSize: Math.abs(rawVocab!),
+    seqLen: seqLen!,
+    sharedClassifier: rawVocab! > 0,
   };
   if (h.dim % h.nHeads !== 0) throw bad(name, `dim ${h.dim} is not a multiple of n_heads ${h.nHeads}`);
   if ((h.dim / h.nHeads) % 2 !== 0) throw bad(name, `head size ${h.dim / h.nHeads} is odd; RoPE needs pairs`);
-  if (h.nKvHeads > h.nHeads || h.nHeads % h.nKvHeads !== 0) throw bad(name, `n_heads ${h.nHeads} is not a multiple of n_kv_heads ${h.nKvHeads}`);
+  if (h.nKvHeads > h.nHeads || h.nHeads % h.nKvHeads !== 0)
+    throw bad(name, `n_heads ${h.nHeads} is not a multiple of n_kv_heads ${h.nKvHeads}`);
   if (h.nLayers > 4096) throw bad(name, `n_layers ${h.nLayers} is out of range`);
   return h;
 }
@@ -99,9 +126,12 @@ export async function readLlama2cCheckpoint(src: ByteSource): Promise<Llama2cChe
   const expected = HEADER_BYTES + 4 * floats;
   if (src.size !== expected) {
     const h = header;
-    throw bad(src.name, `${src.size < expected ? 'truncated' : 'too long'}: the header (dim ${h.dim}, hidden ${h.hiddenDim}, ` +
-      `layers ${h.nLayers}, heads ${h.nHeads}, kv heads ${h.nKvHeads}, vocab ${h.sharedClassifier ? '' : '-'}${h.vocabSize}, ` +
-      `seq_len ${h.seqLen}) implies ${expected} bytes, but the file has ${src.size}`);
+    throw bad(
+      src.name,
+      `${src.size < expected ? 'truncated' : 'too long'}: the header (dim ${h.dim}, hidden ${h.hiddenDim}, ` +
+        `layers ${h.nLayers}, heads ${h.nHeads}, kv heads ${h.nKvHeads}, vocab ${h.sharedClassifier ? '' : '-'}${h.vocabSize}, ` +
+        `seq_len ${h.seqLen}) implies ${expected} bytes, but the file has ${src.size}`,
+    );
   }
   const arrays = new Map<Llama2cArrayName, Llama2cArray>();
   let offset = HEADER_BYTES;
@@ -122,7 +152,9 @@ function makeArray(src: ByteSource, name: Llama2cArrayName, shape: number[], fil
     return out;
   };
   return {
-    name, shape: Object.freeze(shape), fileOffset,
+    name,
+    shape: Object.freeze(shape),
+    fileOffset,
     read: () => readFloats(fileOffset, total),
     readSlice(index) {
       if (!Number.isInteger(index) || index < 0 || index >= shape[0]!) {

@@ -27,5 +27,14 @@ export function onnxDataPath(location: string): string {
  * transformers.js (and our runtime) read them beside the graph.
  */
 export const CARRIED_FILES: readonly string[] = Object.freeze([
-  MODEL_FILES.tokenizer, MODEL_FILES.tokenizerConfig, MODEL_FILES.generationConfig, MODEL_FILES.specialTokensMap, MODEL_FILES.chatTemplate,
+  MODEL_FILES.tokenizer,
+  MODEL_FILES.tokenizerConfig,
+  MODEL_FILES.generationConfig,
+  MODEL_FILES.specialTokensMap,
+  MODEL_FILES.chatTemplate,
 ]);
+
+/** A shard named by model.safetensors.index.json: a plain file name beside it (no folder, not hidden) ending in .safetensors. */
+export function isShardName(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= 255 && /^\w[\w.-]*\.safetensors$/.test(x);
+}

@@ -2,6 +2,8 @@ import { ShrinkrayError } from '../errors.ts';
 import type { StoredDType, TensorHandle } from '../model/ir.ts';
 import type { ByteSource } from './byte-source.ts';
 import { bf16BytesToFloat32, floatToBf16, floatToHalf, halfBytesToFloat32 } from '../kernels/half.ts';
+import { firstDuplicateKey } from './json-duplicate-keys.ts';
+import { printable, quoted } from './printable.ts';
 
 /**
  * safetensors, read lazily: the 8-byte little-endian header length, the JSON header, then
@@ -9,7 +11,13 @@ import { bf16BytesToFloat32, floatToBf16, floatToHalf, halfBytesToFloat32 } from
  * Layout: [u64 N][N bytes of JSON, space padded][data region; offsets are relative to it].
  */
 export const DTYPE_BYTES: Readonly<Record<StoredDType, number>> = Object.freeze({
-  F32: 4, F16: 2, BF16: 2, I8: 1, U8: 1, I32: 4, I64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I8: 1,
+  U8: 1,
+  I32: 4,
+  I64: 8,
 });
 
 // The format's own limit; also keeps a garbage length from allocating gigabytes.
@@ -53,14 +61,22 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
     throw bad(src, `header length ${headerLen} does not fit (file size ${src.size} bytes, limit ${MAX_HEADER_BYTES})`);
   }
   // The format pads with spaces; some writers pad with NULs, which JSON.parse would refuse.
-  const headerText = new TextDecoder('utf-8', { fatal: false }).decode(await src.read(8, headerLen)).replace(/\0+$/, '');
+  let headerText: string;
+  try {
+    headerText = new TextDecoder('utf-8', { fatal: true }).decode(await src.read(8, headerLen)).replace(/\0+$/, '');
+  } catch {
+    throw bad(src, 'the header is not valid UTF-8');
+  }
   let header: unknown;
   try {
     header = JSON.parse(headerText);
   } catch (e) {
-    throw bad(src, `the header is not JSON (${(e as Error).message})`);
+    // V8's message quotes the text around the error: raw file bytes, so made printable.
+    throw bad(src, `the header is not JSON (${printable((e as Error).message, 160)})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad(src, 'the header is not a JSON object');
+  const twice = firstDuplicateKey(headerText);
+  if (twice !== undefined) throw bad(src, `the header names ${quoted(twice)} twice (JSON would silently keep the second)`);
 
   const dataStart = 8 + headerLen;
   const dataSize = src.size - dataStart;
@@ -73,21 +89,30 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
       metadata = Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v)]));
       continue;
     }
-    if (typeof entry !== 'object' || entry === null) throw bad(src, `tensor '${name}' has no description`);
+    const tensor = `tensor ${quoted(name)}`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad(src, `${tensor} has no description`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (!isDType(dtype)) throw bad(src, `tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(src, `tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (!isDType(dtype))
+      throw bad(
+        src,
+        `${tensor} has unsupported dtype ${printable(String(JSON.stringify(dtype)), 40)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`,
+      );
+    if (!Array.isArray(shape) || !shape.every(isCount))
+      throw bad(src, `${tensor} has an invalid shape ${printable(String(JSON.stringify(shape)), 80)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-      throw bad(src, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+      throw bad(src, `${tensor} has invalid data_offsets ${printable(String(JSON.stringify(offsets)), 80)}`);
     }
     const [begin, end] = offsets as [number, number];
     const elements = shape.reduce((a: number, b: number) => a * b, 1);
     const byteLength = elements * DTYPE_BYTES[dtype];
     if (end - begin !== byteLength) {
-      throw bad(src, `tensor '${name}' (${dtype} [${shape.join(', ')}]) needs ${byteLength} bytes but its data_offsets span ${end - begin}`);
+      throw bad(src, `${tensor} (${dtype} [${shape.join(', ')}]) needs ${byteLength} bytes but its data_offsets span ${end - begin}`);
     }
     if (end > dataSize) {
-      throw bad(src, `tensor '${name}' data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes; the file may be truncated)`);
+      throw bad(
+        src,
+        `${tensor} data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes; the file may be truncated)`,
+      );
     }
     spans.push([begin, end, name]);
     tensors.set(name, makeTensor(src, name, dtype, shape, dataStart + begin, byteLength));
@@ -98,7 +123,7 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
   let reachName = '';
   for (const [begin, end, name] of spans) {
     if (end === begin) continue;
-    if (begin < reach) throw bad(src, `tensors '${reachName}' and '${name}' overlap`);
+    if (begin < reach) throw bad(src, `tensors ${quoted(reachName)} and ${quoted(name)} overlap`);
     reach = end;
     reachName = name;
   }
@@ -106,11 +131,21 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
 }
 
 function makeTensor(
-  src: ByteSource, name: string, dtype: StoredDType, shape: readonly number[], fileOffset: number, byteLength: number,
+  src: ByteSource,
+  name: string,
+  dtype: StoredDType,
+  shape: readonly number[],
+  fileOffset: number,
+  byteLength: number,
 ): SafetensorsTensor {
   const readBytes = () => src.read(fileOffset, byteLength);
   return {
-    name, dtype, shape: Object.freeze([...shape]), byteLength, fileOffset, readBytes,
+    name,
+    dtype,
+    shape: Object.freeze([...shape]),
+    byteLength,
+    fileOffset,
+    readBytes,
     async read() {
       return decodeToFloat32(dtype, await readBytes());
     },
@@ -125,10 +160,14 @@ export function decodeToFloat32(dtype: StoredDType, bytes: Uint8Array): Float32A
       new Uint8Array(out.buffer).set(bytes);
       return out;
     }
-    case 'F16': return halfBytesToFloat32(bytes);
-    case 'BF16': return bf16BytesToFloat32(bytes);
-    case 'U8': return Float32Array.from(bytes);
-    case 'I8': return Float32Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    case 'F16':
+      return halfBytesToFloat32(bytes);
+    case 'BF16':
+      return bf16BytesToFloat32(bytes);
+    case 'U8':
+      return Float32Array.from(bytes);
+    case 'I8':
+      return Float32Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     case 'I32': {
       const copy = new Int32Array(bytes.byteLength / 4);
       new Uint8Array(copy.buffer).set(bytes);
@@ -163,7 +202,10 @@ export function encodeTensorData(e: SafetensorsEntry): Uint8Array {
   }
   const expected = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
   if (bytes.byteLength !== expected) {
-    throw new ShrinkrayError('bad_argument', `safetensors writer: tensor '${e.name}' (${e.dtype} [${e.shape.join(', ')}]) needs ${expected} bytes, got ${bytes.byteLength}`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `safetensors writer: tensor '${e.name}' (${e.dtype} [${e.shape.join(', ')}]) needs ${expected} bytes, got ${bytes.byteLength}`,
+    );
   }
   return bytes;
 }

@@ -48,8 +48,7 @@ export function buildMerges(vocab: ReadonlyMap<string, number>, scores: ArrayLik
       candidates.push({ left, right, merged: id, leftId, rightId });
     }
   }
-  candidates.sort((a, b) =>
-    scores[b.merged]! - scores[a.merged]! || a.merged - b.merged || a.leftId - b.leftId || a.rightId - b.rightId);
+  candidates.sort((a, b) => scores[b.merged]! - scores[a.merged]! || a.merged - b.merged || a.leftId - b.leftId || a.rightId - b.rightId);
   return candidates.map((c) => [c.left, c.right]);
 }
 
@@ -69,8 +68,15 @@ export function convertLlama2cTokenizer(tok: Llama2cTokenizer, name: string, mod
     vocab.set(key, id);
   });
   const merges = buildMerges(vocab, tok.scores);
-  const special = (id: number, content: string) =>
-    ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
 
   const tokenizerJson: Record<string, unknown> = {
     version: '1.0',
@@ -90,8 +96,10 @@ export function convertLlama2cTokenizer(tok: Llama2cTokenizer, name: string, mod
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: BOS, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
       pair: [
-        { SpecialToken: { id: BOS, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: BOS, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: BOS, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: BOS, type_id: 1 } },
+        { Sequence: { id: 'B', type_id: 1 } },
       ],
       special_tokens: { [BOS]: { id: BOS, ids: [1], tokens: [BOS] } },
     },
@@ -134,8 +142,16 @@ export function convertLlama2cTokenizer(tok: Llama2cTokenizer, name: string, mod
     spaces_between_special_tokens: false,
     model_max_length: modelMaxLength,
     sp_model_kwargs: {},
-    added_tokens_decoder: Object.fromEntries([[0, UNK], [1, BOS], [2, EOS]].map(([id, content]) =>
-      [String(id), { content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }])),
+    added_tokens_decoder: Object.fromEntries(
+      [
+        [0, UNK],
+        [1, BOS],
+        [2, EOS],
+      ].map(([id, content]) => [
+        String(id),
+        { content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+      ]),
+    ),
   };
   return { tokenizerJson, tokenizerConfig };
 }

@@ -37,12 +37,12 @@ export function floatToHalf(value: number): number {
     const half = 1 << (shift - 1);
     const rest = m & ((1 << shift) - 1);
     let r = m >>> shift;
-    if (rest > half || (rest === half && (r & 1))) r++;
+    if (rest > half || (rest === half && r & 1)) r++;
     return sign | r;
   }
   let r = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++; // may carry into the exponent: correct
+  if (rest > 0x1000 || (rest === 0x1000 && r & 1)) r++; // may carry into the exponent: correct
   return sign | r;
 }
 
@@ -56,7 +56,7 @@ export function bf16ToFloat(b: number): number {
 export function floatToBf16(value: number): number {
   f32[0] = value;
   const x = u32[0]!;
-  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return ((x >>> 16) | 0x40) & 0xffff;
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return ((x >>> 16) | 0x40) & 0xffff;
   const rounded = x + 0x7fff + ((x >>> 16) & 1);
   return (rounded >>> 16) & 0xffff;
 }

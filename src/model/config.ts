@@ -48,35 +48,68 @@ export const CONFIG_LIMITS = Object.freeze({
   maxPositionEmbeddings: 1 << 20,
 } satisfies Partial<Record<keyof ModelConfig, number>>);
 
+/**
+ * Bound on context length x head size: the ONNX graph carries RoPE tables of that many
+ * floats (three of them), built before any weight is read, and no tensor vouches for the
+ * context length. 2^25 admits 256K contexts at head size 128 (Llama 3.1 has 128K) and keeps
+ * each table at 128 MB.
+ */
+export const ROPE_TABLE_LIMIT = 1 << 25;
+
 /** How a config's source names each field, so errors speak the file's language (config.json or a llama2.c header). */
-export type ConfigFieldNames = Readonly<Record<keyof typeof CONFIG_LIMITS | 'rmsNormEps' | 'ropeTheta', string>>;
+export type ConfigFieldNames = Readonly<
+  Record<keyof typeof CONFIG_LIMITS | 'rmsNormEps' | 'ropeTheta' | 'bosTokenId' | 'eosTokenId', string>
+>;
 
 export const MODEL_CONFIG_FIELDS: ConfigFieldNames = Object.freeze({
-  hiddenSize: 'hiddenSize', intermediateSize: 'intermediateSize', numLayers: 'numLayers', numHeads: 'numHeads',
-  numKvHeads: 'numKvHeads', headDim: 'headDim', vocabSize: 'vocabSize', maxPositionEmbeddings: 'maxPositionEmbeddings',
-  rmsNormEps: 'rmsNormEps', ropeTheta: 'ropeTheta',
+  hiddenSize: 'hiddenSize',
+  intermediateSize: 'intermediateSize',
+  numLayers: 'numLayers',
+  numHeads: 'numHeads',
+  numKvHeads: 'numKvHeads',
+  headDim: 'headDim',
+  vocabSize: 'vocabSize',
+  maxPositionEmbeddings: 'maxPositionEmbeddings',
+  rmsNormEps: 'rmsNormEps',
+  ropeTheta: 'ropeTheta',
+  bosTokenId: 'bosTokenId',
+  eosTokenId: 'eosTokenId',
 });
 
 /**
  * The one check of a config's invariants, made where a config enters (config.json, a
  * llama2.c header, a synthetic shape): every size a positive integer within CONFIG_LIMITS,
- * KV heads dividing heads, an even head size (RoPE rotates pairs), a positive epsilon and
- * RoPE base. Everything downstream trusts a ModelConfig. Throws 'bad_config' naming `where`
- * and the field as its source spells it.
+ * KV heads dividing heads, an even head size (RoPE rotates pairs), context x head size within
+ * ROPE_TABLE_LIMIT, a positive epsilon and RoPE base, BOS and EOS ids inside the vocabulary.
+ * Everything downstream trusts a ModelConfig. Throws 'bad_config' naming `where` and the
+ * field as its source spells it.
  */
 export function checkModelConfig(c: ModelConfig, where: string, fields: ConfigFieldNames = MODEL_CONFIG_FIELDS): ModelConfig {
   const bad = (field: keyof ConfigFieldNames, problem: string) =>
     new ShrinkrayError('bad_config', `${where}: field '${fields[field]}' ${problem}`);
   for (const [field, limit] of Object.entries(CONFIG_LIMITS) as [keyof typeof CONFIG_LIMITS, number][]) {
     const v = c[field];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(field, `must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
+      throw bad(field, `must be a positive integer, got ${JSON.stringify(v)}`);
     if (v > limit) throw bad(field, `is ${v}, above the supported ${limit}`);
   }
   if (c.numHeads % c.numKvHeads !== 0) throw bad('numKvHeads', `(${c.numKvHeads}) must divide ${fields.numHeads} (${c.numHeads})`);
   if (c.headDim % 2 !== 0) throw bad('headDim', `(${c.headDim}) must be even for rotary embeddings`);
+  if (c.maxPositionEmbeddings * c.headDim > ROPE_TABLE_LIMIT) {
+    throw bad(
+      'maxPositionEmbeddings',
+      `(${c.maxPositionEmbeddings}) times the head size ${c.headDim} is ${c.maxPositionEmbeddings * c.headDim}, ` +
+        `above the supported ${ROPE_TABLE_LIMIT} (the RoPE tables the graph carries)`,
+    );
+  }
   for (const field of ['rmsNormEps', 'ropeTheta'] as const) {
     const v = c[field];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(field, `must be a positive number, got ${JSON.stringify(v)}`);
   }
+  const inVocab = (id: unknown) => typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 && id < c.vocabSize;
+  if (c.bosTokenId !== null && !inVocab(c.bosTokenId))
+    throw bad('bosTokenId', `(${JSON.stringify(c.bosTokenId)}) must be a token id below ${fields.vocabSize} (${c.vocabSize})`);
+  const eos = c.eosTokenId.find((id) => !inVocab(id));
+  if (eos !== undefined) throw bad('eosTokenId', `(${JSON.stringify(eos)}) must be a token id below ${fields.vocabSize} (${c.vocabSize})`);
   return c;
 }

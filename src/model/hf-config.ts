@@ -1,6 +1,12 @@
 import { ShrinkrayError } from '../errors.ts';
+import { printable, quoted } from '../formats/printable.ts';
 import {
-  checkModelConfig, SUPPORTED_ARCHITECTURES, type ArchitectureName, type ConfigFieldNames, type ModelConfig, type ModelFamily,
+  checkModelConfig,
+  SUPPORTED_ARCHITECTURES,
+  type ArchitectureName,
+  type ConfigFieldNames,
+  type ModelConfig,
+  type ModelFamily,
 } from './config.ts';
 
 /**
@@ -16,18 +22,29 @@ const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos:
 
 /** config.json's names for the fields checkModelConfig checks. */
 const HF_CONFIG_FIELDS: ConfigFieldNames = Object.freeze({
-  hiddenSize: 'hidden_size', intermediateSize: 'intermediate_size', numLayers: 'num_hidden_layers', numHeads: 'num_attention_heads',
-  numKvHeads: 'num_key_value_heads', headDim: 'head_dim', vocabSize: 'vocab_size', maxPositionEmbeddings: 'max_position_embeddings',
-  rmsNormEps: 'rms_norm_eps', ropeTheta: 'rope_theta',
+  hiddenSize: 'hidden_size',
+  intermediateSize: 'intermediate_size',
+  numLayers: 'num_hidden_layers',
+  numHeads: 'num_attention_heads',
+  numKvHeads: 'num_key_value_heads',
+  headDim: 'head_dim',
+  vocabSize: 'vocab_size',
+  maxPositionEmbeddings: 'max_position_embeddings',
+  rmsNormEps: 'rms_norm_eps',
+  ropeTheta: 'rope_theta',
+  bosTokenId: 'bos_token_id',
+  eosTokenId: 'eos_token_id',
 });
+
+/** A config value as an error shows it: JSON, escaped and cut, since the file may hold anything. */
+const shown = (v: unknown) => printable(String(JSON.stringify(v)), 80);
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
-  const badConfig = (field: string, problem: string) =>
-    new ShrinkrayError('bad_config', `${fileName}: field '${field}' ${problem}`);
+  const badConfig = (field: string, problem: string) => new ShrinkrayError('bad_config', `${fileName}: field '${field}' ${problem}`);
   if (!isObject(json)) throw new ShrinkrayError('bad_config', `${fileName}: expected a JSON object`);
 
   const architectures = json.architectures;
@@ -36,8 +53,10 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   }
   const architecture = architectures[0];
   if (!Object.hasOwn(SUPPORTED_ARCHITECTURES, architecture)) {
-    throw new ShrinkrayError('unsupported_architecture',
-      `${fileName}: architecture '${architecture}' is not supported; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`);
+    throw new ShrinkrayError(
+      'unsupported_architecture',
+      `${fileName}: architecture ${quoted(architecture, 80)} is not supported; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`,
+    );
   }
   const arch = architecture as ArchitectureName;
   const family = SUPPORTED_ARCHITECTURES[arch];
@@ -46,65 +65,73 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const positiveInt = (field: string, fallback?: number): number => {
     const v = json[field] ?? fallback;
     if (v === undefined) throw badConfig(field, 'is missing');
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw badConfig(field, `must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw badConfig(field, `must be a positive integer, got ${shown(v)}`);
     return v;
   };
   const positiveNumber = (field: string, value: unknown): number => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw badConfig(field, `must be a positive number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      throw badConfig(field, `must be a positive number, got ${shown(value)}`);
     return value;
   };
   const flag = (field: string, fallback: boolean): boolean => {
     const v = json[field] ?? fallback;
-    if (typeof v !== 'boolean') throw badConfig(field, `must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') throw badConfig(field, `must be true or false, got ${shown(v)}`);
     return v;
   };
   const tokenId = (field: string, value: unknown): number => {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw badConfig(field, `must be a token id, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+      throw badConfig(field, `must be a token id, got ${shown(value)}`);
     return value;
   };
 
   const hiddenSize = positiveInt('hidden_size');
   const numHeads = positiveInt('num_attention_heads');
   const numKvHeads = positiveInt('num_key_value_heads', numHeads);
-  if (json.head_dim == null && hiddenSize % numHeads !== 0) throw badConfig('num_attention_heads', `(${numHeads}) must divide hidden_size (${hiddenSize})`);
+  if (json.head_dim == null && hiddenSize % numHeads !== 0)
+    throw badConfig('num_attention_heads', `(${numHeads}) must divide hidden_size (${hiddenSize})`);
   const headDim = positiveInt('head_dim', json.head_dim == null ? hiddenSize / numHeads : undefined);
 
   const act = json.hidden_act ?? 'silu';
-  if (act !== 'silu') throw badConfig('hidden_act', `must be 'silu', got ${JSON.stringify(act)}`);
+  if (act !== 'silu') throw badConfig('hidden_act', `must be 'silu', got ${shown(act)}`);
   // transformers 4 writes rope_theta/rope_scaling; transformers 5 nests both in rope_parameters.
   const ropeParams = isObject(json.rope_parameters) ? json.rope_parameters : {};
   const scaling = json.rope_scaling ?? null;
-  if (scaling !== null && !isObject(scaling)) throw badConfig('rope_scaling', `must be an object or null, got ${JSON.stringify(scaling)}`);
+  if (scaling !== null && !isObject(scaling)) throw badConfig('rope_scaling', `must be an object or null, got ${shown(scaling)}`);
   const ropeType = scaling ? (scaling.rope_type ?? scaling.type) : ropeParams.rope_type;
   if (ropeType !== undefined && ropeType !== 'default') {
-    throw badConfig(scaling ? 'rope_scaling' : 'rope_parameters', `type ${JSON.stringify(ropeType)} is not supported (only plain RoPE)`);
+    throw badConfig(scaling ? 'rope_scaling' : 'rope_parameters', `type ${shown(ropeType)} is not supported (only plain RoPE)`);
   }
   if (family === 'llama' && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
   // Llama's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
-  if (family === 'llama' && flag('attention_bias', false)) throw badConfig('attention_bias', 'true is not supported for Llama (o_proj bias)');
+  if (family === 'llama' && flag('attention_bias', false))
+    throw badConfig('attention_bias', 'true is not supported for Llama (o_proj bias)');
 
   const eosRaw = json.eos_token_id === undefined ? defaults.eos : json.eos_token_id;
   const eosList = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
   const bosRaw = json.bos_token_id === undefined ? defaults.bos : json.bos_token_id;
 
-  return checkModelConfig({
-    architecture: arch,
-    family,
-    hiddenSize,
-    intermediateSize: positiveInt('intermediate_size'),
-    numLayers: positiveInt('num_hidden_layers'),
-    numHeads,
-    numKvHeads,
-    headDim,
-    vocabSize: positiveInt('vocab_size'),
-    maxPositionEmbeddings: positiveInt('max_position_embeddings', defaults.maxPositions),
-    rmsNormEps: positiveNumber('rms_norm_eps', json.rms_norm_eps ?? 1e-6),
-    ropeTheta: positiveNumber('rope_theta', json.rope_theta ?? ropeParams.rope_theta ?? 10000),
-    tieWordEmbeddings: flag('tie_word_embeddings', false),
-    attentionBias: family === 'qwen2',
-    bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
-    eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
-  }, fileName, HF_CONFIG_FIELDS);
+  return checkModelConfig(
+    {
+      architecture: arch,
+      family,
+      hiddenSize,
+      intermediateSize: positiveInt('intermediate_size'),
+      numLayers: positiveInt('num_hidden_layers'),
+      numHeads,
+      numKvHeads,
+      headDim,
+      vocabSize: positiveInt('vocab_size'),
+      maxPositionEmbeddings: positiveInt('max_position_embeddings', defaults.maxPositions),
+      rmsNormEps: positiveNumber('rms_norm_eps', json.rms_norm_eps ?? 1e-6),
+      ropeTheta: positiveNumber('rope_theta', json.rope_theta ?? ropeParams.rope_theta ?? 10000),
+      tieWordEmbeddings: flag('tie_word_embeddings', false),
+      attentionBias: family === 'qwen2',
+      bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
+      eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
+    },
+    fileName,
+    HF_CONFIG_FIELDS,
+  );
 }
 
 /** The config.json transformers (Python and JS) needs to load the model. */

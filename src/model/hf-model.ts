@@ -1,7 +1,8 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ByteSource, DisplayName, OpenModelFile } from '../formats/byte-source.ts';
 import { readJsonSource } from '../formats/json-file.ts';
-import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { isShardName, MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { printable, quoted } from '../formats/printable.ts';
 import { parseHfConfig } from './hf-config.ts';
 import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { ModelConfig } from './config.ts';
@@ -30,7 +31,8 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
   const indexSource = await open(MODEL_FILES.weightIndex);
   if (!indexSource) {
     const src = await open(MODEL_FILES.weights);
-    if (!src) throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.weights)}: the model has neither it nor ${MODEL_FILES.weightIndex}`);
+    if (!src)
+      throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.weights)}: the model has neither it nor ${MODEL_FILES.weightIndex}`);
     const st = await readSafetensors(src);
     const sourceOf = new Map([...st.tensors.keys()].map((name) => [name, src]));
     return { tensors: new Map(st.tensors), files: [src.name], sourceOf, where: src.name };
@@ -38,12 +40,18 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
   const indexName = display(MODEL_FILES.weightIndex);
   const index = await readJsonSource(indexSource);
   const weightMap = index.weight_map;
-  if (typeof weightMap !== 'object' || weightMap === null) throw new ShrinkrayError('bad_file', `${indexName}: has no weight_map object`);
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new ShrinkrayError('bad_file', `${indexName}: has no weight_map object`);
+  }
   const entries = Object.entries(weightMap as Record<string, unknown>);
+  if (entries.length === 0) throw new ShrinkrayError('bad_file', `${indexName}: its weight_map is empty`);
   const shards = [...new Set(entries.map(([, shard]) => shard))];
   for (const shard of shards) {
-    if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard.startsWith('.')) {
-      throw new ShrinkrayError('bad_file', `${indexName}: invalid shard file name ${JSON.stringify(shard)}`);
+    if (!isShardName(shard)) {
+      throw new ShrinkrayError(
+        'bad_file',
+        `${indexName}: invalid shard file name ${printable(String(JSON.stringify(shard)), 80)}; expected a plain *.safetensors file name beside it`,
+      );
     }
   }
   const tensors = new Map<string, SafetensorsTensor>();
@@ -55,11 +63,14 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
     const st = await readSafetensors(src);
     files.push(src.name);
     for (const [name, t] of st.tensors) {
+      const other = sourceOf.get(name);
+      if (other) throw new ShrinkrayError('bad_file', `${src.name}: tensor ${quoted(name)} is also in ${other.name}; which one is meant?`);
       tensors.set(name, t);
       sourceOf.set(name, src);
     }
     for (const [name, s] of entries) {
-      if (s === shard && !st.tensors.has(name)) throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor '${name}' that ${MODEL_FILES.weightIndex} places there`);
+      if (s === shard && !st.tensors.has(name))
+        throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor ${quoted(name)} that ${MODEL_FILES.weightIndex} places there`);
     }
   }
   return { tensors, files, sourceOf, where: `${indexName} shards` };
@@ -71,31 +82,67 @@ export function requiredTensors(c: ModelConfig): [string, number[]][] {
   return [...all.filter((t) => t.layer === null), ...all.filter((t) => t.layer !== null)].map((t) => [t.name, [...t.shape]]);
 }
 
-/** Throws 'bad_file' naming the tensor unless every tensor the config requires is there with its shape. */
-export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, configName: string): void {
-  for (const [name, shape] of requiredTensors(config)) {
+/**
+ * Throws 'bad_file' naming the tensor unless every tensor the config requires is there with
+ * its shape, and unless the weights hold no decoder layer beyond the config's layer count
+ * (a config that says fewer layers than were trained runs a truncated model without a word).
+ * Returns the other tensors the config does not use (e.g. a tied model's saved lm_head.weight,
+ * old checkpoints' rotary_emb.inv_freq), for callers to name.
+ */
+export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, configName: string): string[] {
+  const required = requiredTensors(config);
+  for (const [name, shape] of required) {
     const t = weights.tensors.get(name);
-    if (!t) throw new ShrinkrayError('bad_file', `${weights.where}: missing tensor '${name}' [${shape.join(', ')}] that ${configName} requires`);
+    if (!t)
+      throw new ShrinkrayError('bad_file', `${weights.where}: missing tensor '${name}' [${shape.join(', ')}] that ${configName} requires`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new ShrinkrayError('bad_file', `${weights.where}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from ${configName}`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${weights.where}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from ${configName}`,
+      );
     }
   }
+  const known = new Set(required.map(([name]) => name));
+  const unused = [...weights.tensors.keys()].filter((name) => !known.has(name));
+  let deepest: { layer: number; name: string } | undefined;
+  for (const name of unused) {
+    const layer = Number(LAYER_INDEX.exec(name)?.[1] ?? -1);
+    if (layer >= config.numLayers && (!deepest || layer > deepest.layer)) deepest = { layer, name };
+  }
+  if (deepest) {
+    throw new ShrinkrayError(
+      'bad_file',
+      `${weights.where}: holds decoder layers up to ${deepest.layer} (${quoted(deepest.name)}) but ${configName} says num_hidden_layers = ${config.numLayers}`,
+    );
+  }
+  return unused;
 }
+
+// 'model.layers.<i>.' names a decoder layer's tensor in every Llama-family checkpoint.
+const LAYER_INDEX = /^model\.layers\.(\d{1,9})\./;
 
 /** Bytes of the weight files (each shard once): the model's size before compression. */
 export function weightFileBytes(weights: HfWeights): number {
   return [...new Set(weights.sourceOf.values())].reduce((sum, src) => sum + src.size, 0);
 }
 
-/** config.json + weights -> a checked ModelIR; the config is also returned as JSON for carrying over. */
-export async function openHfModel(open: OpenModelFile, display: DisplayName = asIs)
-  : Promise<{ ir: ModelIR; configJson: Record<string, unknown>; weights: HfWeights }> {
+/**
+ * config.json + weights -> a checked ModelIR; the config is also returned as JSON for
+ * carrying over, with the names of the tensors the config does not use.
+ */
+export async function openHfModel(
+  open: OpenModelFile,
+  display: DisplayName = asIs,
+): Promise<{ ir: ModelIR; configJson: Record<string, unknown>; weights: HfWeights; unusedTensors: string[] }> {
   const configName = display(MODEL_FILES.config);
   const configSource = await open(MODEL_FILES.config);
   if (!configSource) throw new ShrinkrayError('missing_file', `${configName}: the model has no ${MODEL_FILES.config}`);
   const configJson = await readJsonSource(configSource);
   const config = parseHfConfig(configJson, configName);
   const weights = await openHfWeights(open, display);
-  checkTensorsFitConfig(config, weights, configName);
-  return { ir: { config, tensors: weights.tensors }, configJson, weights };
+  const unusedTensors = checkTensorsFitConfig(config, weights, configName);
+  // Only what the config uses travels on: the writers and the pipeline never see the rest.
+  const unused = new Set(unusedTensors);
+  const tensors = new Map([...weights.tensors].filter(([name]) => !unused.has(name)));
+  return { ir: { config, tensors }, configJson, weights, unusedTensors };
 }

@@ -5,9 +5,18 @@ import { checkModelConfig, type ConfigFieldNames } from './config.ts';
 
 /** The llama2.c header's names for the fields checkModelConfig checks (head size is dim / n_heads). */
 const LLAMA2C_FIELDS: ConfigFieldNames = Object.freeze({
-  hiddenSize: 'dim', intermediateSize: 'hidden_dim', numLayers: 'n_layers', numHeads: 'n_heads', numKvHeads: 'n_kv_heads',
-  headDim: 'dim / n_heads', vocabSize: 'vocab_size', maxPositionEmbeddings: 'seq_len', rmsNormEps: 'rms_norm_eps (1e-5 in run.c)',
+  hiddenSize: 'dim',
+  intermediateSize: 'hidden_dim',
+  numLayers: 'n_layers',
+  numHeads: 'n_heads',
+  numKvHeads: 'n_kv_heads',
+  headDim: 'dim / n_heads',
+  vocabSize: 'vocab_size',
+  maxPositionEmbeddings: 'seq_len',
+  rmsNormEps: 'rms_norm_eps (1e-5 in run.c)',
   ropeTheta: 'rope_theta (10000 in run.c)',
+  bosTokenId: 'BOS (1 in run.c)',
+  eosTokenId: 'EOS (2 in run.c)',
 });
 import type { ModelIR, TensorHandle } from './ir.ts';
 import { tensorNames } from './tensor-table.ts';
@@ -53,24 +62,28 @@ function handle(name: string, shape: number[], read: () => Promise<Float32Array>
 export async function importLlama2c(checkpoint: ByteSource, tokenizer: { bytes: Uint8Array; name: string }): Promise<HfModelParts> {
   const { header: h, arrays } = await readLlama2cCheckpoint(checkpoint);
   const headDim = h.dim / h.nHeads;
-  const config = checkModelConfig({
-    architecture: 'LlamaForCausalLM',
-    family: 'llama',
-    hiddenSize: h.dim,
-    intermediateSize: h.hiddenDim,
-    numLayers: h.nLayers,
-    numHeads: h.nHeads,
-    numKvHeads: h.nKvHeads,
-    headDim,
-    vocabSize: h.vocabSize,
-    maxPositionEmbeddings: h.seqLen,
-    rmsNormEps: 1e-5, // run.c hard-codes 1e-5
-    ropeTheta: 10000, // run.c hard-codes 10000 (it ignores the stored freq_cis tables)
-    tieWordEmbeddings: h.sharedClassifier,
-    attentionBias: false,
-    bosTokenId: 1,
-    eosTokenId: [2],
-  }, checkpoint.name, LLAMA2C_FIELDS);
+  const config = checkModelConfig(
+    {
+      architecture: 'LlamaForCausalLM',
+      family: 'llama',
+      hiddenSize: h.dim,
+      intermediateSize: h.hiddenDim,
+      numLayers: h.nLayers,
+      numHeads: h.nHeads,
+      numKvHeads: h.nKvHeads,
+      headDim,
+      vocabSize: h.vocabSize,
+      maxPositionEmbeddings: h.seqLen,
+      rmsNormEps: 1e-5, // run.c hard-codes 1e-5
+      ropeTheta: 10000, // run.c hard-codes 10000 (it ignores the stored freq_cis tables)
+      tieWordEmbeddings: h.sharedClassifier,
+      attentionBias: false,
+      bosTokenId: 1,
+      eosTokenId: [2],
+    },
+    checkpoint.name,
+    LLAMA2C_FIELDS,
+  );
   const array = (name: Llama2cArrayName): Llama2cArray => arrays.get(name)!;
   const whole = (name: string, from: Llama2cArrayName) => handle(name, [...array(from).shape], () => array(from).read());
   const layerSlice = (name: string, from: Llama2cArrayName, layer: number) =>

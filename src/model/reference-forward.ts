@@ -2,9 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import type { CausalLM, DecoderState } from './causal-lm.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
-import {
-  addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu,
-} from './reference-ops.ts';
+import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu } from './reference-ops.ts';
 import { loadReferenceWeights, type ReferenceWeights } from './reference-weights.ts';
 
 /**
@@ -161,10 +159,13 @@ export class ReferenceModel implements CausalLM {
         `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`,
       );
     }
-    for (const id of tokens) {
+    tokens.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-        throw new ShrinkrayError('bad_argument', `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+        throw new ShrinkrayError(
+          'bad_argument',
+          `token id ${id} (input position ${s.length + i}) is outside the vocabulary [0, ${c.vocabSize}) of config.json vocab_size`,
+        );
       }
-    }
+    });
   }
 }

@@ -22,32 +22,71 @@ export function linear(
   // feeds several products. Every output still keeps its own float64 sum, in input order.
   let o = 0;
   for (; o + 3 < outDim; o += 4) {
-    const w0 = o * inDim, w1 = w0 + inDim, w2 = w1 + inDim, w3 = w2 + inDim;
-    const b0 = bias === null ? 0 : bias[o]!, b1 = bias === null ? 0 : bias[o + 1]!;
-    const b2 = bias === null ? 0 : bias[o + 2]!, b3 = bias === null ? 0 : bias[o + 3]!;
+    const w0 = o * inDim,
+      w1 = w0 + inDim,
+      w2 = w1 + inDim,
+      w3 = w2 + inDim;
+    const b0 = bias === null ? 0 : bias[o]!,
+      b1 = bias === null ? 0 : bias[o + 1]!;
+    const b2 = bias === null ? 0 : bias[o + 2]!,
+      b3 = bias === null ? 0 : bias[o + 3]!;
     let t = 0;
     for (; t + 1 < T; t += 2) {
-      const xa = t * inDim, xb = xa + inDim;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      const xa = t * inDim,
+        xb = xa + inDim;
+      let a0 = 0,
+        a1 = 0,
+        a2 = 0,
+        a3 = 0,
+        c0 = 0,
+        c1 = 0,
+        c2 = 0,
+        c3 = 0;
       for (let i = 0; i < inDim; i++) {
-        const va = x[xa + i]!, vb = x[xb + i]!;
-        const u0 = w[w0 + i]!, u1 = w[w1 + i]!, u2 = w[w2 + i]!, u3 = w[w3 + i]!;
-        a0 += va * u0; a1 += va * u1; a2 += va * u2; a3 += va * u3;
-        c0 += vb * u0; c1 += vb * u1; c2 += vb * u2; c3 += vb * u3;
+        const va = x[xa + i]!,
+          vb = x[xb + i]!;
+        const u0 = w[w0 + i]!,
+          u1 = w[w1 + i]!,
+          u2 = w[w2 + i]!,
+          u3 = w[w3 + i]!;
+        a0 += va * u0;
+        a1 += va * u1;
+        a2 += va * u2;
+        a3 += va * u3;
+        c0 += vb * u0;
+        c1 += vb * u1;
+        c2 += vb * u2;
+        c3 += vb * u3;
       }
-      const ya = t * outDim + o, yb = ya + outDim;
-      y[ya] = a0 + b0; y[ya + 1] = a1 + b1; y[ya + 2] = a2 + b2; y[ya + 3] = a3 + b3;
-      y[yb] = c0 + b0; y[yb + 1] = c1 + b1; y[yb + 2] = c2 + b2; y[yb + 3] = c3 + b3;
+      const ya = t * outDim + o,
+        yb = ya + outDim;
+      y[ya] = a0 + b0;
+      y[ya + 1] = a1 + b1;
+      y[ya + 2] = a2 + b2;
+      y[ya + 3] = a3 + b3;
+      y[yb] = c0 + b0;
+      y[yb + 1] = c1 + b1;
+      y[yb + 2] = c2 + b2;
+      y[yb + 3] = c3 + b3;
     }
     for (; t < T; t++) {
       const xa = t * inDim;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      let a0 = 0,
+        a1 = 0,
+        a2 = 0,
+        a3 = 0;
       for (let i = 0; i < inDim; i++) {
         const va = x[xa + i]!;
-        a0 += va * w[w0 + i]!; a1 += va * w[w1 + i]!; a2 += va * w[w2 + i]!; a3 += va * w[w3 + i]!;
+        a0 += va * w[w0 + i]!;
+        a1 += va * w[w1 + i]!;
+        a2 += va * w[w2 + i]!;
+        a3 += va * w[w3 + i]!;
       }
       const ya = t * outDim + o;
-      y[ya] = a0 + b0; y[ya + 1] = a1 + b1; y[ya + 2] = a2 + b2; y[ya + 3] = a3 + b3;
+      y[ya] = a0 + b0;
+      y[ya + 1] = a1 + b1;
+      y[ya + 2] = a2 + b2;
+      y[ya + 3] = a3 + b3;
     }
   }
   for (; o < outDim; o++) {
@@ -164,9 +203,14 @@ export function causalAttention(
       probs.fill(0, 0, ctx);
       let d0 = 0;
       for (; d0 + 3 < headDim; d0 += 4) {
-        const q0 = q[qOff + d0]! * scale, q1 = q[qOff + d0 + 1]! * scale;
-        const q2 = q[qOff + d0 + 2]! * scale, q3 = q[qOff + d0 + 3]! * scale;
-        const k0 = (kvRow + d0) * capacity, k1 = k0 + capacity, k2 = k1 + capacity, k3 = k2 + capacity;
+        const q0 = q[qOff + d0]! * scale,
+          q1 = q[qOff + d0 + 1]! * scale;
+        const q2 = q[qOff + d0 + 2]! * scale,
+          q3 = q[qOff + d0 + 3]! * scale;
+        const k0 = (kvRow + d0) * capacity,
+          k1 = k0 + capacity,
+          k2 = k1 + capacity,
+          k3 = k2 + capacity;
         for (let s = 0; s < ctx; s++) {
           probs[s] += q0 * keysT[k0 + s]! + q1 * keysT[k1 + s]! + (q2 * keysT[k2 + s]! + q3 * keysT[k3 + s]!);
         }
@@ -188,8 +232,14 @@ export function causalAttention(
       }
       let e0 = 0;
       for (; e0 + 3 < headDim; e0 += 4) {
-        const v0 = (kvRow + e0) * capacity, v1 = v0 + capacity, v2 = v1 + capacity, v3 = v2 + capacity;
-        let acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+        const v0 = (kvRow + e0) * capacity,
+          v1 = v0 + capacity,
+          v2 = v1 + capacity,
+          v3 = v2 + capacity;
+        let acc0 = 0,
+          acc1 = 0,
+          acc2 = 0,
+          acc3 = 0;
         for (let s = 0; s < ctx; s++) {
           const p = probs[s]!;
           acc0 += p * valuesT[v0 + s]!;
@@ -205,7 +255,8 @@ export function causalAttention(
       for (let d = e0; d < headDim; d += 2) {
         const v0 = (kvRow + d) * capacity;
         const v1 = v0 + capacity;
-        let acc0 = 0, acc1 = 0;
+        let acc0 = 0,
+          acc1 = 0;
         for (let s = 0; s < ctx; s++) {
           const p = probs[s]!;
           acc0 += p * valuesT[v0 + s]!;

@@ -36,10 +36,7 @@ async function readTensor(ir: ModelIR, name: string, shape: readonly number[]): 
 async function readHandle(handle: TensorHandle, shape: readonly number[]): Promise<Float32Array> {
   const same = handle.shape.length === shape.length && handle.shape.every((d, i) => d === shape[i]);
   if (!same) {
-    throw new ShrinkrayError(
-      'bad_file',
-      `tensor '${handle.name}' has shape [${handle.shape.join(', ')}]; expected [${shape.join(', ')}]`,
-    );
+    throw new ShrinkrayError('bad_file', `tensor '${handle.name}' has shape [${handle.shape.join(', ')}]; expected [${shape.join(', ')}]`);
   }
   const data = await handle.read();
   const expected = shape.reduce((a, b) => a * b, 1);

@@ -9,23 +9,56 @@ import { modelTensors } from './tensor-table.ts';
  * memory until the builder asks for each weight.
  */
 export const SYNTHETIC_SHAPES = Object.freeze({
-  'smollm2-135m': { hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, intermediateSize: 1536, vocabSize: 49152, attentionBias: false, tie: true, maxPos: 8192 },
-  'qwen2.5-0.5b': { hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, intermediateSize: 4864, vocabSize: 151936, attentionBias: true, tie: true, maxPos: 32768 },
+  'smollm2-135m': {
+    hiddenSize: 576,
+    numLayers: 30,
+    numHeads: 9,
+    numKvHeads: 3,
+    intermediateSize: 1536,
+    vocabSize: 49152,
+    attentionBias: false,
+    tie: true,
+    maxPos: 8192,
+  },
+  'qwen2.5-0.5b': {
+    hiddenSize: 896,
+    numLayers: 24,
+    numHeads: 14,
+    numKvHeads: 2,
+    intermediateSize: 4864,
+    vocabSize: 151936,
+    attentionBias: true,
+    tie: true,
+    maxPos: 32768,
+  },
 } as const);
 
 export type SyntheticShape = keyof typeof SYNTHETIC_SHAPES;
 
 export function syntheticConfig(shape: SyntheticShape, overrides: Partial<ModelConfig> = {}): ModelConfig {
   const s = SYNTHETIC_SHAPES[shape];
-  return checkModelConfig({
-    architecture: s.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM',
-    family: s.attentionBias ? 'qwen2' : 'llama',
-    hiddenSize: s.hiddenSize, intermediateSize: s.intermediateSize, numLayers: s.numLayers,
-    numHeads: s.numHeads, numKvHeads: s.numKvHeads, headDim: s.hiddenSize / s.numHeads,
-    vocabSize: s.vocabSize, maxPositionEmbeddings: s.maxPos, rmsNormEps: 1e-6, ropeTheta: 10000,
-    tieWordEmbeddings: s.tie, attentionBias: s.attentionBias, bosTokenId: 1, eosTokenId: [2],
-    ...overrides,
-  }, `synthetic ${shape} config`);
+  return checkModelConfig(
+    {
+      architecture: s.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM',
+      family: s.attentionBias ? 'qwen2' : 'llama',
+      hiddenSize: s.hiddenSize,
+      intermediateSize: s.intermediateSize,
+      numLayers: s.numLayers,
+      numHeads: s.numHeads,
+      numKvHeads: s.numKvHeads,
+      headDim: s.hiddenSize / s.numHeads,
+      vocabSize: s.vocabSize,
+      maxPositionEmbeddings: s.maxPos,
+      rmsNormEps: 1e-6,
+      ropeTheta: 10000,
+      tieWordEmbeddings: s.tie,
+      attentionBias: s.attentionBias,
+      bosTokenId: 1,
+      eosTokenId: [2],
+      ...overrides,
+    },
+    `synthetic ${shape} config`,
+  );
 }
 
 /** xorshift32 in [-0.5, 0.5). */

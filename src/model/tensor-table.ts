@@ -40,21 +40,73 @@ const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
   { key: 'q', name: 'model.layers.{i}.self_attn.q_proj.weight', role: 'linear', quantizable: true, shape: (c) => [qDim(c), c.hiddenSize] },
   { key: 'k', name: 'model.layers.{i}.self_attn.k_proj.weight', role: 'linear', quantizable: true, shape: (c) => [kvDim(c), c.hiddenSize] },
   { key: 'v', name: 'model.layers.{i}.self_attn.v_proj.weight', role: 'linear', quantizable: true, shape: (c) => [kvDim(c), c.hiddenSize] },
-  { key: 'qBias', name: 'model.layers.{i}.self_attn.q_proj.bias', role: 'bias', quantizable: false, shape: (c) => [qDim(c)], present: withBias },
-  { key: 'kBias', name: 'model.layers.{i}.self_attn.k_proj.bias', role: 'bias', quantizable: false, shape: (c) => [kvDim(c)], present: withBias },
-  { key: 'vBias', name: 'model.layers.{i}.self_attn.v_proj.bias', role: 'bias', quantizable: false, shape: (c) => [kvDim(c)], present: withBias },
+  {
+    key: 'qBias',
+    name: 'model.layers.{i}.self_attn.q_proj.bias',
+    role: 'bias',
+    quantizable: false,
+    shape: (c) => [qDim(c)],
+    present: withBias,
+  },
+  {
+    key: 'kBias',
+    name: 'model.layers.{i}.self_attn.k_proj.bias',
+    role: 'bias',
+    quantizable: false,
+    shape: (c) => [kvDim(c)],
+    present: withBias,
+  },
+  {
+    key: 'vBias',
+    name: 'model.layers.{i}.self_attn.v_proj.bias',
+    role: 'bias',
+    quantizable: false,
+    shape: (c) => [kvDim(c)],
+    present: withBias,
+  },
   { key: 'o', name: 'model.layers.{i}.self_attn.o_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.hiddenSize, qDim(c)] },
-  { key: 'ffnNorm', name: 'model.layers.{i}.post_attention_layernorm.weight', role: 'norm', quantizable: false, shape: (c) => [c.hiddenSize] },
-  { key: 'gate', name: 'model.layers.{i}.mlp.gate_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.intermediateSize, c.hiddenSize] },
-  { key: 'up', name: 'model.layers.{i}.mlp.up_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.intermediateSize, c.hiddenSize] },
-  { key: 'down', name: 'model.layers.{i}.mlp.down_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.hiddenSize, c.intermediateSize] },
+  {
+    key: 'ffnNorm',
+    name: 'model.layers.{i}.post_attention_layernorm.weight',
+    role: 'norm',
+    quantizable: false,
+    shape: (c) => [c.hiddenSize],
+  },
+  {
+    key: 'gate',
+    name: 'model.layers.{i}.mlp.gate_proj.weight',
+    role: 'linear',
+    quantizable: true,
+    shape: (c) => [c.intermediateSize, c.hiddenSize],
+  },
+  {
+    key: 'up',
+    name: 'model.layers.{i}.mlp.up_proj.weight',
+    role: 'linear',
+    quantizable: true,
+    shape: (c) => [c.intermediateSize, c.hiddenSize],
+  },
+  {
+    key: 'down',
+    name: 'model.layers.{i}.mlp.down_proj.weight',
+    role: 'linear',
+    quantizable: true,
+    shape: (c) => [c.hiddenSize, c.intermediateSize],
+  },
 ]);
 
 /** Model-level tensors; the embedding comes before the layers in file order, the rest after. */
 const MODEL_TENSORS: readonly TensorSpec<ModelTensorKey>[] = Object.freeze([
   { key: 'embedding', name: 'model.embed_tokens.weight', role: 'embedding', quantizable: true, shape: (c) => [c.vocabSize, c.hiddenSize] },
   { key: 'finalNorm', name: 'model.norm.weight', role: 'norm', quantizable: false, shape: (c) => [c.hiddenSize] },
-  { key: 'classifier', name: 'lm_head.weight', role: 'classifier', quantizable: true, shape: (c) => [c.vocabSize, c.hiddenSize], present: (c) => !c.tieWordEmbeddings },
+  {
+    key: 'classifier',
+    name: 'lm_head.weight',
+    role: 'classifier',
+    quantizable: true,
+    shape: (c) => [c.vocabSize, c.hiddenSize],
+    present: (c) => !c.tieWordEmbeddings,
+  },
 ]);
 
 /** One tensor of a model with a given config. */
@@ -90,7 +142,8 @@ export function layerTensors(config: ModelConfig, i: number): TensorEntry[] {
 type OptionalLayerKey = 'qBias' | 'kBias' | 'vBias'; // the rows with a `present` predicate
 
 /** A decoder layer's tensors by key; the biases are absent when the config has none. */
-export type LayerTensorMap = Record<Exclude<LayerTensorKey, OptionalLayerKey>, TensorEntry> & Partial<Record<OptionalLayerKey, TensorEntry>>;
+export type LayerTensorMap = Record<Exclude<LayerTensorKey, OptionalLayerKey>, TensorEntry> &
+  Partial<Record<OptionalLayerKey, TensorEntry>>;
 
 /** The tensors of decoder layer `i` by key. */
 export function layerTensorMap(config: ModelConfig, i: number): LayerTensorMap {
@@ -99,7 +152,11 @@ export function layerTensorMap(config: ModelConfig, i: number): LayerTensorMap {
 
 /** A model-level tensor, shaped by `config` (whether or not this config has it). */
 export function modelTensor(config: ModelConfig, key: ModelTensorKey): TensorEntry {
-  return entry(MODEL_TENSORS.find((s) => s.key === key)!, config, null);
+  return entry(
+    MODEL_TENSORS.find((s) => s.key === key)!,
+    config,
+    null,
+  );
 }
 
 /** Every tensor a model with `config` holds, shaped by it, in file order. */

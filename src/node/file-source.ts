@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import { ShrinkrayError } from '../errors.ts';
 import { checkRange, type ByteSource } from '../formats/byte-source.ts';
+import { fsError } from './fs-errors.ts';
 
 /**
  * A ByteSource over a file on disk. Each read opens the file, reads its range and closes
@@ -11,11 +12,16 @@ export async function fileSource(path: string): Promise<ByteSource> {
   let size: number;
   try {
     const info = await stat(path);
-    if (!info.isFile()) throw new ShrinkrayError('bad_file', `${path}: not a regular file`);
+    // A device (/dev/zero), pipe or socket never ends or cannot be read at an offset; a folder is not a file.
+    if (!info.isFile())
+      throw new ShrinkrayError(
+        'bad_file',
+        `${path}: ${info.isDirectory() ? 'is a folder' : 'not a regular file (a device, pipe or socket)'}, where a model file belongs`,
+      );
     size = info.size;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ShrinkrayError('missing_file', `${path}: no such file`, { cause: e });
-    throw e;
+    throw fsError(e, path, 'the model file', 'bad_file');
   }
   return {
     name: path,
@@ -23,12 +29,15 @@ export async function fileSource(path: string): Promise<ByteSource> {
     async read(offset, length) {
       checkRange(path, size, offset, length);
       const out = new Uint8Array(length);
-      const handle = await open(path, 'r');
+      const handle = await open(path, 'r').catch((e: unknown) => {
+        throw fsError(e, path, 'the model file', 'bad_file');
+      });
       try {
         let done = 0;
         while (done < length) {
           const { bytesRead } = await handle.read(out, done, length - done, offset + done);
-          if (bytesRead === 0) throw new ShrinkrayError('bad_file', `${path}: file shrank while reading (wanted ${length} bytes at ${offset})`);
+          if (bytesRead === 0)
+            throw new ShrinkrayError('bad_file', `${path}: file shrank while reading (wanted ${length} bytes at ${offset})`);
           done += bytesRead;
         }
       } finally {

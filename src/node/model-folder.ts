@@ -8,6 +8,7 @@ import { readJsonSource } from '../formats/json-file.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { openHfModel, weightFileBytes } from '../model/hf-model.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
+import { TextTokenizer } from '../runtime/tokenizer.ts';
 import { folderOpener } from './folder-opener.ts';
 
 /** A model folder in Hugging Face layout, opened: tensors stay on disk until read. */
@@ -19,6 +20,8 @@ export interface LoadedModel {
   tokenizerJson: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
   generationConfig: Record<string, unknown> | null;
+  /** Tensors in the weights that the config does not use (left out of `ir`). */
+  unusedTensors: string[];
 }
 
 export { requiredTensors } from '../model/hf-model.ts';
@@ -35,16 +38,20 @@ export async function writeModelFolder(dir: string, parts: HfModelParts, configJ
   const { config } = parts.ir;
   const tensors = [...parts.ir.tensors.values()];
   const stored = (t: TensorHandle) => ('readBytes' in t ? t.dtype : 'F32');
-  const header = safetensorsHeader(tensors.map((t) => ({ name: t.name, dtype: stored(t), shape: t.shape })), { format: 'pt' });
+  const header = safetensorsHeader(
+    tensors.map((t) => ({ name: t.name, dtype: stored(t), shape: t.shape })),
+    { format: 'pt' },
+  );
   const file = await open(join(dir, MODEL_FILES.weights), 'w');
   let bytes = 0;
   try {
     await file.write(header);
     bytes += header.byteLength;
     for (const t of tensors) {
-      const data = 'readBytes' in t
-        ? await (t as SafetensorsTensor).readBytes()
-        : encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
+      const data =
+        'readBytes' in t
+          ? await (t as SafetensorsTensor).readBytes()
+          : encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
       await file.write(data);
       bytes += data.byteLength;
     }
@@ -52,7 +59,8 @@ export async function writeModelFolder(dir: string, parts: HfModelParts, configJ
     await file.close();
   }
   const generation = parts.generationConfig ?? {
-    bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId.length === 1 ? config.eosTokenId[0] : config.eosTokenId,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenId.length === 1 ? config.eosTokenId[0] : config.eosTokenId,
   };
   const small: [string, unknown][] = [
     [MODEL_FILES.config, configJson ?? toHfConfig(config)],
@@ -68,17 +76,23 @@ export async function writeModelFolder(dir: string, parts: HfModelParts, configJ
   return { bytes };
 }
 
-/** Opens a folder in Hugging Face layout and checks that its weights fit its config. */
+/** Opens a folder in Hugging Face layout and checks that its weights fit its config and that tokenizer.json loads. */
 export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   const { open, display } = folderOpener(dir);
-  const { ir, configJson, weights } = await openHfModel(open, display);
+  const { ir, configJson, weights, unusedTensors } = await openHfModel(open, display);
   const json = async (path: string) => {
     const src = await open(path);
     return src ? readJsonSource(src) : null;
   };
   const tokenizerJson = await json(MODEL_FILES.tokenizer);
-  if (!tokenizerJson) throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.tokenizer)}: the model folder has no ${MODEL_FILES.tokenizer}`);
+  if (!tokenizerJson)
+    throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.tokenizer)}: the model folder has no ${MODEL_FILES.tokenizer}`);
   const tokenizerConfig = (await json(MODEL_FILES.tokenizerConfig)) ?? {};
+  // Built once to check it: a tokenizer.json the library cannot load fails here, naming the file, not at the first generate.
+  new TextTokenizer(tokenizerJson, tokenizerConfig, ir.config, {
+    tokenizer: display(MODEL_FILES.tokenizer),
+    tokenizerConfig: display(MODEL_FILES.tokenizerConfig),
+  });
   const generationConfig = await json(MODEL_FILES.generationConfig);
-  return { dir, ir, configJson, weightBytes: weightFileBytes(weights), tokenizerJson, tokenizerConfig, generationConfig };
+  return { dir, ir, configJson, weightBytes: weightFileBytes(weights), tokenizerJson, tokenizerConfig, generationConfig, unusedTensors };
 }

@@ -59,8 +59,7 @@ export async function generate(model: CausalLM, promptIds: readonly number[], op
   let prefillMs = 0;
   let decodeMs = 0;
   let decodeSteps = 0;
-  const result = (stoppedBy: GenerateResult['stoppedBy']): GenerateResult =>
-    ({ ids, stoppedBy, prefillMs, decodeMs, decodeSteps });
+  const result = (stoppedBy: GenerateResult['stoppedBy']): GenerateResult => ({ ids, stoppedBy, prefillMs, decodeMs, decodeSteps });
 
   const state = model.createState();
   try {

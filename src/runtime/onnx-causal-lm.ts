@@ -2,9 +2,13 @@ import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { CausalLM, DecoderState } from '../model/causal-lm.ts';
-import {
-  createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions,
-} from './onnx-session.ts';
+import { checkGraphFitsConfig } from './onnx-graph-check.ts';
+import { createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions } from './onnx-session.ts';
+
+/** Where the graph's config came from, for messages when the two disagree. */
+export interface OnnxCausalLMOptions extends OnnxSessionOptions {
+  configName?: string;
+}
 
 /**
  * A CausalLM on onnxruntime-web, for decoder graphs in the transformers.js convention
@@ -41,15 +45,20 @@ export class OnnxCausalLM implements CausalLM {
     this.keepsLogits = session.inputNames.includes('num_logits_to_keep');
   }
 
-  static async create(config: ModelConfig, model: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxSessionOptions = {}): Promise<OnnxCausalLM> {
+  /** Creates the session, then checks the graph against `config` (layers, KV heads, head size, vocabulary) before any run. */
+  static async create(
+    config: ModelConfig,
+    model: Uint8Array,
+    externalData: readonly ExternalDataFile[] = [],
+    opts: OnnxCausalLMOptions = {},
+  ): Promise<OnnxCausalLM> {
     const presentNames = Array.from({ length: config.numLayers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
-    const { session, device } = await createOnnxSession(model, externalData, { gpuOutputs: presentNames, ...opts });
-    const expected = ['input_ids', 'attention_mask', 'position_ids', 'past_key_values.0.key'];
-    const missing = expected.filter((n) => !session.inputNames.includes(n));
-    if (missing.length || !session.outputNames.includes('logits')) {
+    const { session, device, summary } = await createOnnxSession(model, externalData, { gpuOutputs: presentNames, ...opts });
+    try {
+      checkGraphFitsConfig(summary, config, opts.fileName ?? 'model.onnx', opts.configName);
+    } catch (e) {
       await session.release();
-      throw new ShrinkrayError('bad_file',
-        `${opts.fileName ?? 'model.onnx'} is not a decoder with KV cache: missing ${[...missing, 'logits'].join(', ')}`);
+      throw e;
     }
     return new OnnxCausalLM(config, session, device);
   }
@@ -66,9 +75,17 @@ export class OnnxCausalLM implements CausalLM {
     const n = tokens.length;
     const total = s.length + n;
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [1, n]),
+      input_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(tokens, (t) => BigInt(t)),
+        [1, n],
+      ),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(s.length + i)), [1, n]),
+      position_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: n }, (_, i) => BigInt(s.length + i)),
+        [1, n],
+      ),
     };
     // Graphs we build take num_logits_to_keep (0: logits of every new position); others may not.
     if (this.keepsLogits) feeds.num_logits_to_keep = new ort.Tensor('int64', new BigInt64Array([0n]), []);
@@ -82,7 +99,9 @@ export class OnnxCausalLM implements CausalLM {
     try {
       out = await this.session.run(feeds);
     } catch (e) {
-      throw new ShrinkrayError('runtime_error', `onnxruntime-web (${this.device}) failed to run the decoder: ${errorText(e)}`, { cause: e });
+      throw new ShrinkrayError('runtime_error', `onnxruntime-web (${this.device}) failed to run the decoder: ${errorText(e)}`, {
+        cause: e,
+      });
     }
     const past: Record<string, ort.Tensor> = {};
     for (let l = 0; l < c.numLayers; l++) {
@@ -97,6 +116,13 @@ export class OnnxCausalLM implements CausalLM {
     s.replace(past, total);
     const logits = out.logits!;
     const data = (logits.location === 'cpu' ? logits.data : await logits.getData(true)) as Float32Array;
+    if (!(data instanceof Float32Array) || data.length !== n * c.vocabSize) {
+      throw new ShrinkrayError(
+        'bad_file',
+        `the graph returned ${data.length} logits (dims [${logits.dims.join(', ')}]) for ${n} tokens; ` +
+          `a vocabulary of ${c.vocabSize} (config.json vocab_size) needs ${n * c.vocabSize}`,
+      );
+    }
     return data; // [n, vocab]
   }
 
@@ -115,14 +141,19 @@ export class OnnxCausalLM implements CausalLM {
     const c = this.config;
     if (tokens.length === 0) throw new ShrinkrayError('bad_argument', 'forward needs at least one token');
     if (s.length + tokens.length > c.maxPositionEmbeddings) {
-      throw new ShrinkrayError('bad_argument',
-        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`,
+      );
     }
-    for (const id of tokens) {
+    tokens.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-        throw new ShrinkrayError('bad_argument', `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+        throw new ShrinkrayError(
+          'bad_argument',
+          `token id ${id} (input position ${s.length + i}) is outside the vocabulary [0, ${c.vocabSize}) of config.json vocab_size`,
+        );
       }
-    }
+    });
   }
 }
 
@@ -132,7 +163,10 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /** Browser-friendly entry: the model's bytes (and external data) are already in memory. */
 export function createOnnxCausalLM(
-  config: ModelConfig, modelBytes: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxSessionOptions = {},
+  config: ModelConfig,
+  modelBytes: Uint8Array,
+  externalData: readonly ExternalDataFile[] = [],
+  opts: OnnxCausalLMOptions = {},
 ): Promise<OnnxCausalLM> {
   return OnnxCausalLM.create(config, modelBytes, externalData, opts);
 }

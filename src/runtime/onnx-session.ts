@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
-import { inspectOnnx } from '../formats/onnx/onnx-reader.ts';
+import { inspectOnnx, type OnnxSummary } from '../formats/onnx/onnx-reader.ts';
 
 /**
  * Creates onnxruntime-web sessions from bytes, in Node and in the browser, and picks the
@@ -30,6 +30,8 @@ export interface ExternalDataFile {
 export interface OnnxSession {
   session: ort.InferenceSession;
   device: ExecutionDevice;
+  /** The graph's structure as the reader saw it (inputs and outputs with their shapes). */
+  summary: OnnxSummary;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
@@ -66,7 +68,9 @@ function configureEnv(opts: OnnxSessionOptions): void {
 
 /** Checks the model's structure (clear 'bad_file' errors), then creates the session. */
 export async function createOnnxSession(
-  model: Uint8Array, externalData: readonly ExternalDataFile[] = [], opts: OnnxSessionOptions = {},
+  model: Uint8Array,
+  externalData: readonly ExternalDataFile[] = [],
+  opts: OnnxSessionOptions = {},
 ): Promise<OnnxSession> {
   const fileName = opts.fileName ?? 'model.onnx';
   const summary = inspectOnnx(model, fileName);
@@ -74,7 +78,10 @@ export async function createOnnxSession(
     const file = externalData.find((e) => e.path === location);
     if (!file) throw new ShrinkrayError('missing_file', `${fileName} keeps its weights in '${location}', which was not provided`);
     if (file.data.byteLength < needed) {
-      throw new ShrinkrayError('bad_file', `${location} holds ${file.data.byteLength} bytes; ${fileName} needs at least ${needed} (truncated?)`);
+      throw new ShrinkrayError(
+        'bad_file',
+        `${location} holds ${file.data.byteLength} bytes; ${fileName} needs at least ${needed} (truncated?)`,
+      );
     }
   }
   configureEnv(opts);
@@ -88,15 +95,18 @@ export async function createOnnxSession(
     sessionOptions.preferredOutputLocation = Object.fromEntries(opts.gpuOutputs.map((n) => [n, 'gpu-buffer' as const]));
   }
   try {
-    return { session: await ort.InferenceSession.create(model, sessionOptions), device };
+    return { session: await ort.InferenceSession.create(model, sessionOptions), device, summary };
   } catch (e) {
     const why = errorText(e);
     if (/bad_alloc|out of memory|Out of memory|Aborted\(OOM\)/.test(why)) {
       // Not the file's fault: wasm32 caps onnxruntime's heap at 4 GiB, and loading needs the
       // weights about twice.
       const mb = (model.byteLength + externalData.reduce((s, f) => s + f.data.byteLength, 0)) / 1e6;
-      throw new ShrinkrayError('runtime_error',
-        `onnxruntime-web (${device}) ran out of memory loading ${fileName} (${mb.toFixed(0)} MB of model): ${why}`, { cause: e });
+      throw new ShrinkrayError(
+        'runtime_error',
+        `onnxruntime-web (${device}) ran out of memory loading ${fileName} (${mb.toFixed(0)} MB of model): ${why}`,
+        { cause: e },
+      );
     }
     throw new ShrinkrayError('bad_file', `onnxruntime-web (${device}) could not load ${fileName}: ${why}`, { cause: e });
   }

@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
-import type { TextTokenizer } from './tokenizer.ts';
+import type { ModelTokenizer } from './tokenizer.ts';
 
 /** Documents in the eval files are separated by this marker. */
 export const DOCUMENT_SEPARATOR = '<|endoftext|>';
@@ -21,7 +21,10 @@ export interface PerplexityResult {
 
 /** Split on the separator, strip each document, drop the empty ones. */
 export function splitDocuments(text: string): string[] {
-  return text.split(DOCUMENT_SEPARATOR).map((d) => d.trim()).filter((d) => d.length > 0);
+  return text
+    .split(DOCUMENT_SEPARATOR)
+    .map((d) => d.trim())
+    .filter((d) => d.length > 0);
 }
 
 /** −log softmax(row)[target], computed in float64.  row: [vocab] */
@@ -75,7 +78,7 @@ export async function scoreSequence(
  */
 export async function evaluatePerplexity(
   model: CausalLM,
-  tokenizer: TextTokenizer,
+  tokenizer: ModelTokenizer,
   text: string,
   opts: PerplexityOptions = {},
 ): Promise<PerplexityResult> {

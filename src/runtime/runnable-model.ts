@@ -7,8 +7,10 @@ import type { ModelConfig } from '../model/config.ts';
 import { parseHfConfig } from '../model/hf-config.ts';
 import { openHfModel, weightFileBytes } from '../model/hf-model.ts';
 import type { ModelIR } from '../model/ir.ts';
+import { checkGraphFitsConfig } from './onnx-graph-check.ts';
 import type { ExternalDataFile } from './onnx-session.ts';
-import { TextTokenizer } from './tokenizer.ts';
+import { TextTokenizer, type ModelTokenizer, type TokenizerFileNames } from './tokenizer.ts';
+import { TOKENIZER_BUDGET } from './tokenizer-budget.ts';
 
 /**
  * Opens a model folder to run it, wherever its files live (a Node folder, the browser's
@@ -20,7 +22,9 @@ import { TextTokenizer } from './tokenizer.ts';
 export interface RunnableModel {
   config: ModelConfig;
   configJson: Record<string, unknown>;
-  tokenizer: TextTokenizer | null; // null when opened with { tokenizer: false }
+  /** config.json as messages name it. */
+  configName: string;
+  tokenizer: ModelTokenizer | null; // null when opened with { tokenizer: false }
   generationConfig: Record<string, unknown> | null;
   graph: OnnxGraph | ModelWeights;
 }
@@ -53,8 +57,19 @@ export interface OpenRunnableOptions {
    * CPU engine passes blocks of its wasm memory, so the stored weights are held once.
    */
   allocate?: (bytes: number, file: string) => Uint8Array;
+  /** Builds the tokenizer (default: a TextTokenizer on this thread; the CLI guards one on a worker thread). */
+  makeTokenizer?: (parts: TokenizerParts) => ModelTokenizer | Promise<ModelTokenizer>;
 }
 
+/** The tokenizer's files as read, with the names errors give them. */
+export interface TokenizerParts {
+  tokenizerJson: Record<string, unknown>;
+  tokenizerConfig: Record<string, unknown>;
+  config: ModelConfig;
+  names: TokenizerFileNames;
+}
+
+const MAX_GRAPH_BYTES = 2 ** 31;
 // Whole-file reads go in pieces of this size, so progress moves and no single read is huge.
 const READ_PIECE = 8 * 1024 * 1024;
 
@@ -70,72 +85,134 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
   // files come before its weights, which are only opened, lazily.
   const onnx = await open(MODEL_FILES.onnxModel);
   if (!onnx && !o.onnxOnly && !(await open(MODEL_FILES.weights)) && !(await open(MODEL_FILES.weightIndex))) {
-    throw new ShrinkrayError('missing_file',
-      `${o.where} holds neither ${MODEL_FILES.onnxModel} (a compressed model) nor ${MODEL_FILES.weights} (an imported one)`);
+    throw new ShrinkrayError(
+      'missing_file',
+      `${o.where} holds neither ${MODEL_FILES.onnxModel} (a compressed model) nor ${MODEL_FILES.weights} (an imported one)`,
+    );
   }
   const configJson = await readJsonSource(await need(MODEL_FILES.config));
   const config = parseHfConfig(configJson, display(MODEL_FILES.config));
-  const tokenizerOf = () => (o.tokenizer === false ? null : openTokenizer(open, need, config));
-  let graph: OnnxGraph | ModelWeights;
-  let tokenizer: TextTokenizer | null;
-  if (onnx || o.onnxOnly) {
-    graph = await readOnnxGraph(onnx ?? (await need(MODEL_FILES.onnxModel)), need, display, o.onBytes, o.allocate);
-    tokenizer = await tokenizerOf();
-  } else {
-    tokenizer = await tokenizerOf();
-    const { ir, weights } = await openHfModel(open, display);
-    graph = { kind: 'weights', ir, weightBytes: weightFileBytes(weights) };
+  const make = o.makeTokenizer ?? ((p: TokenizerParts) => new TextTokenizer(p.tokenizerJson, p.tokenizerConfig, p.config, p.names));
+  const tokenizerOf = async () => (o.tokenizer === false ? null : make(await readTokenizerParts(open, need, display, config)));
+  let tokenizer: ModelTokenizer | null = null;
+  try {
+    let graph: OnnxGraph | ModelWeights;
+    if (onnx || o.onnxOnly) {
+      graph = await readOnnxGraph(onnx ?? (await need(MODEL_FILES.onnxModel)), need, display, config, o.onBytes, o.allocate);
+      tokenizer = await tokenizerOf();
+    } else {
+      tokenizer = await tokenizerOf();
+      const { ir, weights } = await openHfModel(open, display);
+      graph = { kind: 'weights', ir, weightBytes: weightFileBytes(weights) };
+    }
+    const generationSource = await open(MODEL_FILES.generationConfig);
+    const generationConfig = generationSource ? await readJsonSource(generationSource) : null;
+    return { config, configJson, configName: display(MODEL_FILES.config), tokenizer, generationConfig, graph };
+  } catch (e) {
+    await tokenizer?.dispose?.(); // a tokenizer running on another thread is stopped, not left behind
+    throw e;
   }
-  const generationSource = await open(MODEL_FILES.generationConfig);
-  const generationConfig = generationSource ? await readJsonSource(generationSource) : null;
-  return { config, configJson, tokenizer, generationConfig, graph };
 }
 
 /** tokenizer.json with tokenizer_config.json; chat_template.jinja supplies the template when the config has none, as transformers does. */
-async function openTokenizer(open: OpenModelFile, need: (path: string) => Promise<ByteSource>, config: ModelConfig): Promise<TextTokenizer> {
+async function readTokenizerParts(
+  open: OpenModelFile,
+  need: (path: string) => Promise<ByteSource>,
+  display: DisplayName,
+  config: ModelConfig,
+): Promise<TokenizerParts> {
   const tokenizerJson = await readJsonSource(await need(MODEL_FILES.tokenizer));
   const configSource = await open(MODEL_FILES.tokenizerConfig);
   const tokenizerConfig = configSource ? await readJsonSource(configSource) : {};
+  let chatTemplate = display(MODEL_FILES.tokenizerConfig);
   const templateSource = tokenizerConfig.chat_template === undefined ? await open(MODEL_FILES.chatTemplate) : undefined;
-  if (templateSource) tokenizerConfig.chat_template = new TextDecoder().decode(await readAll(templateSource));
-  return new TextTokenizer(tokenizerJson, tokenizerConfig, config);
+  if (templateSource) {
+    chatTemplate = display(MODEL_FILES.chatTemplate);
+    // UTF-8 takes at most 4 bytes a character: a larger file cannot be within the budget, so it is not read.
+    if (templateSource.size > 4 * TOKENIZER_BUDGET.templateChars) {
+      throw new ShrinkrayError(
+        'bad_file',
+        `${chatTemplate}: ${templateSource.size} bytes is above the ${TOKENIZER_BUDGET.templateChars} characters a chat template may have`,
+      );
+    }
+    tokenizerConfig.chat_template = new TextDecoder().decode(await readAll(templateSource));
+  }
+  const names = { tokenizer: display(MODEL_FILES.tokenizer), tokenizerConfig: display(MODEL_FILES.tokenizerConfig), chatTemplate };
+  return { tokenizerJson, tokenizerConfig, config, names };
 }
 
-/** The graph and every external data file it names; a location must be a plain file name beside the graph. */
+/**
+ * The graph and the external data it names. The graph is checked against the config first;
+ * then, of each data file (a plain file name beside the graph, checked by the reader), only
+ * the initializers' ranges are read, after checking they lie inside it: a file much larger
+ * than its graph needs costs nothing, and one that cannot hold them fails before any read.
+ */
 async function readOnnxGraph(
-  src: ByteSource, need: (path: string) => Promise<ByteSource>, display: DisplayName, onBytes?: (done: number, total: number) => void,
+  src: ByteSource,
+  need: (path: string) => Promise<ByteSource>,
+  display: DisplayName,
+  config: ModelConfig,
+  onBytes?: (done: number, total: number) => void,
   allocate?: (bytes: number, file: string) => Uint8Array,
 ): Promise<OnnxGraph> {
   const name = display(MODEL_FILES.onnxModel);
-  const model = await readAll(src, undefined, allocate?.(src.size, name));
-  const externalData: ExternalDataFile[] = [];
-  const sources: [string, ByteSource][] = [];
-  for (const [location, needed] of inspectOnnx(model, name).externalFiles) {
-    if (!/^[\w.-]+$/.test(location) || location === '.' || location === '..') {
-      throw new ShrinkrayError('bad_file', `${name}: external data location ${JSON.stringify(location)} must be a file name beside the graph`);
-    }
+  // A protobuf message, the graph included, cannot exceed 2 GiB: anything larger is not a model onnxruntime loads.
+  if (src.size > MAX_GRAPH_BYTES)
+    throw new ShrinkrayError('bad_file', `${name}: ${src.size} bytes is above the 2 GiB a protobuf graph may have`);
+  const model = await readAll(src, allocate?.(src.size, name));
+  const summary = inspectOnnx(model, name);
+  checkGraphFitsConfig(summary, config, name, display(MODEL_FILES.config));
+  const files: { location: string; data: ByteSource; end: number; ranges: [number, number][] }[] = [];
+  for (const [location, end] of summary.externalFiles) {
     const data = await need(onnxDataPath(location));
-    if (data.size < needed) {
-      throw new ShrinkrayError('bad_file', `${display(onnxDataPath(location))} holds ${data.size} bytes; ${name} needs at least ${needed} (truncated?)`);
+    if (data.size < end) {
+      throw new ShrinkrayError(
+        'bad_file',
+        `${display(onnxDataPath(location))} holds ${data.size} bytes; ${name} needs at least ${end} (truncated?)`,
+      );
     }
-    sources.push([location, data]);
+    files.push({ location, data, end, ranges: mergeRanges(summary.externalRanges.get(location) ?? []) });
   }
-  const total = src.size + sources.reduce((s, [, d]) => s + d.size, 0);
+  const total = src.size + files.reduce((s, f) => s + f.ranges.reduce((n, [a, b]) => n + b - a, 0), 0);
   let done = src.size;
   onBytes?.(done, total);
-  for (const [location, data] of sources) {
-    externalData.push({ path: location, data: await readAll(data, (n) => onBytes?.((done += n), total), allocate?.(data.size, location)) });
+  const externalData: ExternalDataFile[] = [];
+  for (const f of files) {
+    // onnxruntime finds each initializer at its offset, so the buffer spans up to the last one; gaps stay zero.
+    const out = allocate?.(f.end, f.location) ?? new Uint8Array(f.end);
+    for (const [from, to] of f.ranges) {
+      for (let at = from; at < to; at += READ_PIECE) {
+        const n = Math.min(READ_PIECE, to - at);
+        out.set(await f.data.read(at, n), at);
+        onBytes?.((done += n), total);
+      }
+    }
+    externalData.push({ path: f.location, data: out });
   }
   return { kind: 'onnx', name, model, externalData };
 }
 
-/** A whole file in memory (onnxruntime needs the graph and its weights as bytes), read piecewise. */
-async function readAll(src: ByteSource, onPiece?: (bytes: number) => void, into?: Uint8Array): Promise<Uint8Array> {
+/** Byte ranges [offset, offset + length), sorted and with overlaps merged. */
+function mergeRanges(ranges: readonly { offset: number; length: number }[]): [number, number][] {
+  const sorted = ranges
+    .map((r): [number, number] => [r.offset, r.offset + r.length])
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  const out: [number, number][] = [];
+  for (const [a, b] of sorted) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/** A whole file in memory (onnxruntime needs the graph as bytes), read piecewise. */
+async function readAll(src: ByteSource, into?: Uint8Array): Promise<Uint8Array> {
   const out = into ?? new Uint8Array(src.size);
   for (let at = 0; at < src.size; at += READ_PIECE) {
     const n = Math.min(READ_PIECE, src.size - at);
     out.set(await src.read(at, n), at);
-    onPiece?.(n);
   }
   return out;
 }

@@ -183,12 +183,7 @@ function validate(opts: SamplerOptions): void {
  * Picks one token id. `previous` is the sequence so far (prompt included), used by the
  * repetition penalty; `rng` supplies the randomness when temperature > 0.
  */
-export function sampleToken(
-  logits: Float32Array,
-  opts: SamplerOptions,
-  rng: () => number,
-  previous: readonly number[] = [],
-): number {
+export function sampleToken(logits: Float32Array, opts: SamplerOptions, rng: () => number, previous: readonly number[] = []): number {
   validate(opts);
   const { temperature = 0, topK = 0, topP = 1, repetitionPenalty = 1 } = opts;
   const penalised = applyRepetitionPenalty(logits, previous, repetitionPenalty);

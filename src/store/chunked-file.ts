@@ -41,10 +41,18 @@ export class ChunkedFileWriter implements StagedFileWriter {
     this.hash = hash;
   }
 
-  get fileId(): string { return this.record.fileId; }
-  get name(): string { return this.record.name; }
-  get position(): number { return this.record.storedBytes + this.buffered; }
-  get meta(): Readonly<Record<string, string>> { return this.record.meta; }
+  get fileId(): string {
+    return this.record.fileId;
+  }
+  get name(): string {
+    return this.record.name;
+  }
+  get position(): number {
+    return this.record.storedBytes + this.buffered;
+  }
+  get meta(): Readonly<Record<string, string>> {
+    return this.record.meta;
+  }
 
   async write(bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     this.enter();
@@ -53,7 +61,10 @@ export class ChunkedFileWriter implements StagedFileWriter {
       const { expectedSize, name } = this.record;
       if (expectedSize !== undefined && this.position + bytes.byteLength > expectedSize) {
         await this.discardQuietly();
-        throw new ShrinkrayError('bad_file', `${name}: got more than the expected ${expectedSize} bytes (at least ${this.position + bytes.byteLength})`);
+        throw new ShrinkrayError(
+          'bad_file',
+          `${name}: got more than the expected ${expectedSize} bytes (at least ${this.position + bytes.byteLength})`,
+        );
       }
       const cb = this.record.chunkBytes;
       let at = 0;
@@ -97,12 +108,22 @@ export class ChunkedFileWriter implements StagedFileWriter {
       }
       const chunkCount = r.chunksStored + (last ? 1 : 0);
       const file: FileRecord = { fileId: r.fileId, name: r.name, size, sha256, chunkBytes: r.chunkBytes, chunkCount, complete: true };
-      const record: StageRecord = { ...r, chunksStored: chunkCount, storedBytes: size, complete: true, expectedSha256: sha256, updatedAt: Date.now() };
-      await this.transact((tx) => [
-        ...(last ? [tx.objectStore('chunks').put(exactBuffer(last), [r.fileId, r.chunksStored])] : []),
-        tx.objectStore('files').put(file),
-        tx.objectStore('staging').put(record),
-      ], size);
+      const record: StageRecord = {
+        ...r,
+        chunksStored: chunkCount,
+        storedBytes: size,
+        complete: true,
+        expectedSha256: sha256,
+        updatedAt: Date.now(),
+      };
+      await this.transact(
+        (tx) => [
+          ...(last ? [tx.objectStore('chunks').put(exactBuffer(last), [r.fileId, r.chunksStored])] : []),
+          tx.objectStore('files').put(file),
+          tx.objectStore('staging').put(record),
+        ],
+        size,
+      );
       this.record = record;
       this.buffered = 0;
       this.buffer = undefined;
@@ -134,7 +155,9 @@ export class ChunkedFileWriter implements StagedFileWriter {
     if (this.broken) {
       // A named failure (quota) is the answer to every later call too; others get a pointer to it.
       if (isShrinkrayError(this.broken)) throw this.broken;
-      throw new ShrinkrayError('bad_argument', `${this.record.name}: an earlier write failed; stage the file again to resume`, { cause: this.broken });
+      throw new ShrinkrayError('bad_argument', `${this.record.name}: an earlier write failed; stage the file again to resume`, {
+        cause: this.broken,
+      });
     }
     this.busy = true;
   }
@@ -144,14 +167,18 @@ export class ChunkedFileWriter implements StagedFileWriter {
     const r = this.record;
     this.hash.update(chunk);
     const record: StageRecord = {
-      ...r, chunksStored: r.chunksStored + 1, storedBytes: r.storedBytes + chunk.byteLength, hash: this.hash.state(), updatedAt: Date.now(),
+      ...r,
+      chunksStored: r.chunksStored + 1,
+      storedBytes: r.storedBytes + chunk.byteLength,
+      hash: this.hash.state(),
+      updatedAt: Date.now(),
     };
     // put() clones the bytes at once; the commit is awaited at the next chunk, so hashing
     // that chunk overlaps this one's commit.
-    const committed = this.transact((tx) => [
-      tx.objectStore('chunks').put(exactBuffer(chunk), [r.fileId, r.chunksStored]),
-      tx.objectStore('staging').put(record),
-    ], r.storedBytes).catch((e: unknown) => {
+    const committed = this.transact(
+      (tx) => [tx.objectStore('chunks').put(exactBuffer(chunk), [r.fileId, r.chunksStored]), tx.objectStore('staging').put(record)],
+      r.storedBytes,
+    ).catch((e: unknown) => {
       // The stored state is still the record before this chunk; this writer can no longer
       // continue in step with it, but a new stageFile() resumes from it.
       this.broken = e;
@@ -169,18 +196,27 @@ export class ChunkedFileWriter implements StagedFileWriter {
     if (p) await p;
   }
 
-  /** Runs one readwrite transaction; a quota failure (thrown by put or by the commit) discards the stage. */
+  /**
+   * Runs one readwrite transaction. On a quota failure (thrown by put or by the commit) a
+   * resumable stage keeps what it stored before (each chunk was verified into the hash state
+   * with it), so freeing space and staging again resumes; any other stage is discarded.
+   */
   private async transact(body: (tx: StageTx) => Promise<unknown>[], written: number): Promise<void> {
     const tx = this.db.transaction(['chunks', 'staging', 'files'], 'readwrite');
     try {
       const requests = body(tx);
       await Promise.all([...requests, tx.done]);
     } catch (e) {
-      try { tx.abort(); } catch { /* already finished or aborted */ }
+      try {
+        tx.abort();
+      } catch {
+        /* already finished or aborted */
+      }
       await tx.done.catch(() => undefined);
       if (isQuotaError(e) || isQuotaError(tx.error)) {
-        await this.discardQuietly();
-        throw await quotaError(this.record.name, written, e);
+        const keep = this.record.resumable;
+        if (!keep) await this.discardQuietly();
+        throw await quotaError(this.record.name, written, e, keep);
       }
       throw e;
     }
@@ -214,7 +250,10 @@ export function chunkedFileSource(db: StoreDb, file: FileRecord, name = file.nam
       const last = Math.floor((offset + length - 1) / cb);
       const chunks = await db.getAll('chunks', chunkRange(fileId, first, last));
       if (chunks.length !== last - first + 1) {
-        throw new ShrinkrayError('bad_file', `${name}: the store holds ${chunks.length} of chunks ${first}..${last}; the stored file is damaged`);
+        throw new ShrinkrayError(
+          'bad_file',
+          `${name}: the store holds ${chunks.length} of chunks ${first}..${last}; the stored file is damaged`,
+        );
       }
       const start = offset - first * cb;
       if (chunks.length === 1) return new Uint8Array(chunks[0]!, start, length);

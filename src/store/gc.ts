@@ -6,11 +6,21 @@ import type { GarbageReport } from './store-types.ts';
  * closed, crash, quota) leaves chunks and a staging record but no model; a replaced or
  * deleted model may leave files. Resumable stages (downloads) are kept for a while so a
  * reload can resume them; the others cannot continue and go at the next start.
+ * Which session is alive comes from Web Locks (session-lock.ts) where the browser has them:
+ * a stage whose session holds its lock is never collected, however long it has been idle,
+ * and a non-resumable one whose session is gone is collected at once. Without Web Locks,
+ * a non-resumable stage idle for `orphanAfterMs` counts as an orphan.
  */
 export interface GcOptions {
   /** Stages this session is writing right now: never collected. */
   live: ReadonlySet<string>;
-  /** Non-resumable stages untouched for this long are orphans (default 10 minutes). */
+  /**
+   * Sessions alive when collection began (their Web Locks are held), with the time it was
+   * asked; undefined where Web Locks are missing. A stage written after `at` may belong to
+   * a session that started since, so it is left alone.
+   */
+  sessions?: { live: ReadonlySet<string>; at: number };
+  /** Without Web Locks: non-resumable stages untouched for this long are orphans (default 10 minutes). */
   orphanAfterMs?: number;
   /** Resumable stages untouched for this long are dropped (default 7 days). */
   resumableMaxAgeMs?: number;
@@ -33,7 +43,10 @@ export async function collectGarbage(db: StoreDb, opts: GcOptions): Promise<Garb
   const staging = tx.objectStore('staging');
   for (const s of await staging.getAll()) {
     const age = now - s.updatedAt;
-    const stale = s.resumable ? age >= resumableMaxAge : age >= orphanAfter;
+    const sessions = opts.sessions;
+    const ownerAlive = sessions !== undefined && s.owner !== undefined && sessions.live.has(s.owner);
+    const ownerGone = sessions !== undefined && !ownerAlive && s.updatedAt < sessions.at;
+    const stale = ownerAlive ? false : s.resumable ? age >= resumableMaxAge : sessions !== undefined ? ownerGone : age >= orphanAfter;
     if (stale && !opts.live.has(s.stageKey) && !keep.has(s.fileId)) {
       await staging.delete(s.stageKey);
       report.stagesDeleted++;

@@ -35,6 +35,8 @@ export interface StageRecord {
   meta: Record<string, string>;
   createdAt: number;
   updatedAt: number;
+  /** The store session (session-lock.ts) writing it; absent in records from before sessions existed. */
+  owner?: string;
 }
 
 export interface StoreSchema extends DBSchema {

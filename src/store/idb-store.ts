@@ -5,6 +5,7 @@ import { collectGarbage, type GcOptions } from './gc.ts';
 import { chunkRange, openStoreDb, type StageRecord, type StoreDb } from './idb-schema.ts';
 import { manifestFile, validateManifest, type ModelManifest } from './manifest.ts';
 import { estimateStorage, isPersisted } from './quota.ts';
+import { acquireSession, liveSessions, type StoreSession } from './session-lock.ts';
 import { Sha256 } from './sha256.ts';
 import type { GarbageReport, ModelStore, StageOptions, StagedFileInfo, StagedFileWriter, StoreUsage } from './store-types.ts';
 
@@ -30,7 +31,11 @@ export async function openModelStore(opts: OpenStoreOptions = {}): Promise<IdbMo
   if (typeof indexedDB === 'undefined') {
     throw new ShrinkrayError('runtime_error', 'model store: IndexedDB is not available here (private mode, or a context without storage)');
   }
-  const store = new IdbModelStore(await openStoreDb(opts.name ?? DEFAULT_DB_NAME), chunkBytes);
+  const name = opts.name ?? DEFAULT_DB_NAME;
+  const sessionId = newFileId();
+  // The session's Web Lock is held before any write, so a collection elsewhere sees it alive.
+  const session = await acquireSession(name, sessionId);
+  const store = new IdbModelStore(await openStoreDb(name), chunkBytes, name, sessionId, session);
   if (opts.collectGarbage ?? true) await store.collectGarbage(opts.gc);
   return store;
 }
@@ -38,7 +43,13 @@ export async function openModelStore(opts: OpenStoreOptions = {}): Promise<IdbMo
 export class IdbModelStore implements ModelStore {
   private readonly live = new Set<string>(); // stage keys this session writes
 
-  constructor(readonly db: StoreDb, readonly chunkBytes: number) {}
+  constructor(
+    readonly db: StoreDb,
+    readonly chunkBytes: number,
+    readonly dbName = DEFAULT_DB_NAME,
+    readonly sessionId = newFileId(),
+    private readonly session?: StoreSession,
+  ) {}
 
   async listModels(): Promise<ModelManifest[]> {
     const models = await this.db.getAll('models');
@@ -72,18 +83,38 @@ export class IdbModelStore implements ModelStore {
     // build) restarts the file from byte 0 rather than hash on from a guess; a complete stage
     // needs no hasher (its digest is recorded).
     let hash = record ? await Sha256.resume(record.hash) : undefined;
+    if (record?.owner !== undefined && record.owner !== this.sessionId && (await liveSessions(this.dbName))?.has(record.owner)) {
+      // Two writers on one stage would interleave their chunks.
+      throw new ShrinkrayError('bad_argument', `${o.name}: another tab or worker is writing it right now; wait for it, or close it`);
+    }
     if (record && (!sameExpectations(record, o, expectedSha256) || (!hash && !record.complete))) {
       await this.discardStaged(stageKey);
       record = undefined;
       hash = undefined;
     }
+    if (record && record.owner !== this.sessionId) {
+      record = { ...record, owner: this.sessionId };
+      await this.db.put('staging', record);
+    }
     hash ??= await Sha256.create();
     if (!record) {
       const now = Date.now();
       record = {
-        stageKey, fileId: newFileId(), name: o.name, chunkBytes: this.chunkBytes, chunksStored: 0, storedBytes: 0,
-        hash: hash.state(), expectedSize: o.expectedSize, expectedSha256, resumable: o.resumable ?? false,
-        complete: false, meta: { ...o.meta }, createdAt: now, updatedAt: now,
+        stageKey,
+        fileId: newFileId(),
+        name: o.name,
+        chunkBytes: this.chunkBytes,
+        chunksStored: 0,
+        storedBytes: 0,
+        hash: hash.state(),
+        expectedSize: o.expectedSize,
+        expectedSha256,
+        resumable: o.resumable ?? false,
+        complete: false,
+        meta: { ...o.meta },
+        createdAt: now,
+        updatedAt: now,
+        owner: this.sessionId,
       };
       await this.db.put('staging', record);
     }
@@ -93,8 +124,14 @@ export class IdbModelStore implements ModelStore {
 
   async listStaged(): Promise<StagedFileInfo[]> {
     return (await this.db.getAll('staging')).map((s) => ({
-      stageKey: s.stageKey, fileId: s.fileId, name: s.name, storedBytes: s.storedBytes, expectedSize: s.expectedSize,
-      resumable: s.resumable, complete: s.complete, updatedAt: s.updatedAt,
+      stageKey: s.stageKey,
+      fileId: s.fileId,
+      name: s.name,
+      storedBytes: s.storedBytes,
+      expectedSize: s.expectedSize,
+      resumable: s.resumable,
+      complete: s.complete,
+      updatedAt: s.updatedAt,
     }));
   }
 
@@ -123,10 +160,13 @@ export class IdbModelStore implements ModelStore {
     const consumed: string[] = [];
     for (const f of manifest.files) {
       const rec = await files.get(f.fileId);
-      const problem = !rec ? 'is not stored (or was never finished)'
-        : rec.size !== f.size ? `has ${rec.size} bytes, the manifest says ${f.size}`
-        : rec.sha256 !== f.sha256 ? `has sha-256 ${rec.sha256}, the manifest says ${f.sha256}`
-        : undefined;
+      const problem = !rec
+        ? 'is not stored (or was never finished)'
+        : rec.size !== f.size
+          ? `has ${rec.size} bytes, the manifest says ${f.size}`
+          : rec.sha256 !== f.sha256
+            ? `has sha-256 ${rec.sha256}, the manifest says ${f.sha256}`
+            : undefined;
       if (problem) {
         tx.abort();
         await tx.done.catch(() => undefined);
@@ -178,15 +218,25 @@ export class IdbModelStore implements ModelStore {
     for (const s of await this.db.getAll('staging')) if (!sizes.has(s.fileId)) stagedBytes += s.storedBytes;
     const modelBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
     const estimate = await estimateStorage();
-    return { modelBytes, stagedBytes, usage: estimate?.usage, quota: estimate?.quota, persisted: estimate ? await isPersisted() : undefined };
+    return {
+      modelBytes,
+      stagedBytes,
+      usage: estimate?.usage,
+      quota: estimate?.quota,
+      persisted: estimate ? await isPersisted() : undefined,
+    };
   }
 
-  collectGarbage(opts: Omit<GcOptions, 'live'> = {}): Promise<GarbageReport> {
-    return collectGarbage(this.db, { ...opts, live: this.live });
+  async collectGarbage(opts: Omit<GcOptions, 'live' | 'sessions'> = {}): Promise<GarbageReport> {
+    // Asked before the collection's transaction: awaiting anything else inside it would end it.
+    const at = Date.now();
+    const sessions = await liveSessions(this.dbName);
+    return collectGarbage(this.db, { ...opts, live: this.live, sessions: sessions && { live: sessions, at } });
   }
 
   close(): void {
     this.db.close();
+    this.session?.release();
   }
 }
 

@@ -42,7 +42,8 @@ export function validateManifest(m: ModelManifest): void {
   if (typeof m.source !== 'object' || m.source === null || typeof m.source.kind !== 'string') {
     throw new ShrinkrayError('bad_argument', `${where}: source must be an object with a kind`);
   }
-  if (!Array.isArray(m.files) || m.files.length === 0) throw new ShrinkrayError('bad_argument', `${where}: files must be a non-empty array`);
+  if (!Array.isArray(m.files) || m.files.length === 0)
+    throw new ShrinkrayError('bad_argument', `${where}: files must be a non-empty array`);
   const paths = new Set<string>();
   for (const f of m.files) {
     if (typeof f.path !== 'string' || f.path.length === 0 || f.path.startsWith('/') || f.path.split('/').includes('..')) {
@@ -50,10 +51,15 @@ export function validateManifest(m: ModelManifest): void {
     }
     if (paths.has(f.path)) throw new ShrinkrayError('bad_argument', `${where}: file '${f.path}' is listed twice`);
     paths.add(f.path);
-    if (typeof f.fileId !== 'string' || f.fileId.length === 0) throw new ShrinkrayError('bad_argument', `${where}: file '${f.path}' has no fileId`);
-    if (!Number.isSafeInteger(f.size) || f.size < 0) throw new ShrinkrayError('bad_argument', `${where}: file '${f.path}' has size ${f.size}, expected a byte count`);
+    if (typeof f.fileId !== 'string' || f.fileId.length === 0)
+      throw new ShrinkrayError('bad_argument', `${where}: file '${f.path}' has no fileId`);
+    if (!Number.isSafeInteger(f.size) || f.size < 0)
+      throw new ShrinkrayError('bad_argument', `${where}: file '${f.path}' has size ${f.size}, expected a byte count`);
     if (typeof f.sha256 !== 'string' || !SHA256_HEX.test(f.sha256)) {
-      throw new ShrinkrayError('bad_argument', `${where}: file '${f.path}' has sha256 ${JSON.stringify(f.sha256)}, expected 64 lowercase hex digits`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `${where}: file '${f.path}' has sha256 ${JSON.stringify(f.sha256)}, expected 64 lowercase hex digits`,
+      );
     }
   }
 }
@@ -61,7 +67,8 @@ export function validateManifest(m: ModelManifest): void {
 /** The entry for `path`, or 'missing_file' naming the model and the path. */
 export function manifestFile(m: ModelManifest, path: string): ManifestFile {
   const f = m.files.find((x) => x.path === path);
-  if (!f) throw new ShrinkrayError('missing_file', `model '${m.id}' has no file '${path}' (it has: ${m.files.map((x) => x.path).join(', ')})`);
+  if (!f)
+    throw new ShrinkrayError('missing_file', `model '${m.id}' has no file '${path}' (it has: ${m.files.map((x) => x.path).join(', ')})`);
   return f;
 }
 

@@ -94,13 +94,16 @@ export function isQuotaError(e: unknown): boolean {
   return /quota/i.test(message) && name !== 'ShrinkrayError';
 }
 
-/** The 'quota_exceeded' error for a write that hit the quota mid-way. */
-export async function quotaError(name: string, written: number, cause: unknown): Promise<ShrinkrayError> {
+/** The 'quota_exceeded' error for a write that hit the quota mid-way; `kept`: the bytes stored so far stay, to resume. */
+export async function quotaError(name: string, written: number, cause: unknown, kept = false): Promise<ShrinkrayError> {
   const f = await estimateStorage();
   const figures = f ? ` (${mb(f.usage)} used of a ${mb(f.quota)} quota)` : '';
+  const staged = kept
+    ? `the ${mb(written)} stored and checked so far are kept: free some space and start it again to resume`
+    : 'what was staged for it was deleted';
   return new ShrinkrayError(
     'quota_exceeded',
-    `storage is full while writing '${name}' after ${mb(written)}${figures}; what was staged for it was deleted and stored models are intact`,
+    `storage is full while writing '${name}' after ${mb(written)}${figures}; ${staged}; stored models are intact`,
     { cause },
   );
 }

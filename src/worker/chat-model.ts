@@ -8,10 +8,11 @@ import type { CausalLM } from '../model/causal-lm.ts';
 import { createOnnxCausalLM } from '../runtime/onnx-causal-lm.ts';
 import { pickDevice } from '../runtime/onnx-session.ts';
 import { openRunnableModel, type OnnxGraph, type RunnableModel } from '../runtime/runnable-model.ts';
-import type { TextTokenizer } from '../runtime/tokenizer.ts';
+import { TextTokenizer, type ModelTokenizer } from '../runtime/tokenizer.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import type { LoadedModelInfo, LoadOptions, ProgressCallback } from './protocol.ts';
 import { getManifest, storedFileOpener } from './stored-model.ts';
+import { watchTokenizer, type WatchdogMessage } from './tokenizer-watchdog.ts';
 
 /**
  * A stored model, made runnable. On the CPU (no usable WebGPU adapter) it runs on our WASM
@@ -24,7 +25,7 @@ import { getManifest, storedFileOpener } from './stored-model.ts';
 export interface ChatModel {
   info: LoadedModelInfo;
   lm: CausalLM;
-  tokenizer: TextTokenizer;
+  tokenizer: ModelTokenizer;
 }
 
 type Loaded = {
@@ -37,11 +38,13 @@ type Loaded = {
   memoryBytes?: number;
 };
 
+/** `announce` (the worker's postMessage) reports each tokenizer call to the page's watchdog (tokenizer-watchdog.ts). */
 export async function loadChatModel(
   store: ModelStore,
   modelId: string,
   options: LoadOptions,
   onProgress?: ProgressCallback,
+  announce?: (m: WatchdogMessage) => void,
 ): Promise<ChatModel> {
   const started = performance.now();
   const manifest = await getManifest(store, modelId);
@@ -58,10 +61,8 @@ export async function loadChatModel(
     const { graph } = m;
     const lm = graph.kind === 'onnx' ? await loader.fromGraph(m.config, graph) : await loader.fromIR(graph.ir);
     if ('unsupported' in lm) {
-      loaded = {
-        ...(await onnxModel(m, loader.copyOut(graph as OnnxGraph), modelId, { ...options, device: 'wasm' })),
-        fallback: lm.unsupported,
-      };
+      const files = loader.copyOut(graph as OnnxGraph);
+      loaded = { ...(await onnxModel(m, files, modelId, { ...options, device: 'wasm' })), fallback: lm.unsupported };
     } else {
       loaded = cpuLoaded(lm);
     }
@@ -79,7 +80,8 @@ export async function loadChatModel(
           };
     loaded = await onnxModel(m, onnx, modelId, options);
   }
-  const tokenizer = m.tokenizer!;
+  const raw = m.tokenizer!;
+  const tokenizer = announce && raw instanceof TextTokenizer ? watchTokenizer(raw, raw.names, announce) : raw;
   const { lm, ...how } = loaded;
   return {
     lm,
@@ -101,8 +103,9 @@ function cpuLoaded(lm: CpuCausalLM): Loaded {
 }
 
 async function onnxModel(m: RunnableModel, onnx: GraphFiles, modelId: string, options: LoadOptions): Promise<Loaded> {
-  const lm = await createOnnxCausalLM(m.config, onnx.model, onnx.externalData, {
+  const lm = await createOnnxCausalLM(m.config, onnx.model, [...onnx.externalData], {
     fileName: `${modelId}/${onnx.name}`,
+    configName: `${modelId}/${m.configName}`,
     device: options.device,
     numThreads: options.threads,
   });

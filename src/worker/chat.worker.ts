@@ -2,6 +2,7 @@
 import * as Comlink from 'comlink';
 import { ShrinkrayError } from '../errors.ts';
 import { generate } from '../runtime/generate.ts';
+import { withFiniteLogits } from '../runtime/finite-logits.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 import { TextStreamDecoder } from '../runtime/tokenizer.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
@@ -9,7 +10,15 @@ import { nextEventTurn, releaseCallbacks, serialQueue, signalFromPort } from './
 import { loadChatModel, type ChatModel } from './chat-model.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import type {
-  CancelPort, ChatWorkerApi, LoadOptions, GenerateRequest, GenerateSummary, PerplexitySummary, ProgressCallback, TokenCallback, WorkerOptions,
+  CancelPort,
+  ChatWorkerApi,
+  LoadOptions,
+  GenerateRequest,
+  GenerateSummary,
+  PerplexitySummary,
+  ProgressCallback,
+  TokenCallback,
+  WorkerOptions,
 } from './protocol.ts';
 import { WorkerStore } from './worker-store.ts';
 
@@ -45,17 +54,20 @@ async function withCancel<T>(cancel: CancelPort | undefined, callback: unknown, 
   }
 }
 
-/** The loaded model with an event-loop turn before every forward pass, so a cancel arrives mid-generation. */
+/** The loaded model with an event-loop turn before every forward pass, so a cancel arrives mid-generation; NaN or infinite logits are an error. */
 function cancellableModel(m: ChatModel): CausalLM {
-  return {
-    config: m.lm.config,
-    createState: () => m.lm.createState(),
-    forward: async (state, tokens, signal) => {
-      await nextEventTurn();
-      return m.lm.forward(state, tokens, signal);
+  return withFiniteLogits(
+    {
+      config: m.lm.config,
+      createState: () => m.lm.createState(),
+      forward: async (state, tokens, signal) => {
+        await nextEventTurn();
+        return m.lm.forward(state, tokens, signal);
+      },
+      dispose: () => m.lm.dispose(),
     },
-    dispose: () => m.lm.dispose(),
-  };
+    `model '${m.info.id}'`,
+  );
 }
 
 function promptIds(m: ChatModel, request: GenerateRequest): number[] {
@@ -66,16 +78,17 @@ function promptIds(m: ChatModel, request: GenerateRequest): number[] {
 }
 
 const api: ChatWorkerApi = {
-  configure: (options: WorkerOptions) => serial(async () => {
-    await unload();
-    await store.configure(options);
-  }),
+  configure: (options: WorkerOptions) =>
+    serial(async () => {
+      await unload();
+      await store.configure(options);
+    }),
 
   load: async (modelId: string, options: LoadOptions = {}, onProgress?: ProgressCallback) => {
     try {
       return await serial(async () => {
         await unload();
-        loaded = await loadChatModel(await store.get(), modelId, options, onProgress);
+        loaded = await loadChatModel(await store.get(), modelId, options, onProgress, (m) => self.postMessage(m));
         return loaded.info;
       });
     } catch (e) {
@@ -85,42 +98,56 @@ const api: ChatWorkerApi = {
     }
   },
 
-  generate: (request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort) => withCancel(cancel, onToken, async (signal): Promise<GenerateSummary> => {
-    const m = current();
-    const prompt = promptIds(m, request);
-    const decoder = new TextStreamDecoder(m.tokenizer, prompt);
-    let text = '';
-    // Across comlink, each onToken call is a message on the callback's own port, not the port
-    // this result returns on: await the last one (its port delivers in order) before returning,
-    // so every piece reaches the page before the summary does.
-    let delivered: unknown;
-    const r = await generate(cancellableModel(m), prompt, {
-      maxNewTokens: request.maxNewTokens, temperature: request.temperature ?? 0, topK: request.topK, topP: request.topP,
-      repetitionPenalty: request.repetitionPenalty, seed: request.seed, stopTokenIds: m.tokenizer.eosTokenIds, signal,
-      onToken: (id) => {
-        const piece = decoder.push(id);
-        text += piece;
-        delivered = onToken?.({ id, text: piece });
-      },
-    });
-    const rest = decoder.flush();
-    if (rest) {
-      text += rest;
-      delivered = onToken?.({ id: null, text: rest });
-    }
-    await delivered;
-    return {
-      text, ids: r.ids, promptTokens: prompt.length, stoppedBy: r.stoppedBy, prefillMs: r.prefillMs, decodeMs: r.decodeMs,
-      tokensPerSecond: r.decodeSteps > 0 ? (1000 * r.decodeSteps) / r.decodeMs : 0,
-    };
-  }),
+  generate: (request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort) =>
+    withCancel(cancel, onToken, async (signal): Promise<GenerateSummary> => {
+      const m = current();
+      const prompt = promptIds(m, request);
+      const decoder = new TextStreamDecoder(m.tokenizer, prompt);
+      let text = '';
+      // Across comlink, each onToken call is a message on the callback's own port, not the port
+      // this result returns on: await the last one (its port delivers in order) before returning,
+      // so every piece reaches the page before the summary does.
+      let delivered: unknown;
+      const r = await generate(cancellableModel(m), prompt, {
+        maxNewTokens: request.maxNewTokens,
+        temperature: request.temperature ?? 0,
+        topK: request.topK,
+        topP: request.topP,
+        repetitionPenalty: request.repetitionPenalty,
+        seed: request.seed,
+        stopTokenIds: m.tokenizer.eosTokenIds,
+        signal,
+        onToken: (id) => {
+          const piece = decoder.push(id);
+          text += piece;
+          delivered = onToken?.({ id, text: piece });
+        },
+      });
+      const rest = decoder.flush();
+      if (rest) {
+        text += rest;
+        delivered = onToken?.({ id: null, text: rest });
+      }
+      await delivered;
+      return {
+        text,
+        ids: r.ids,
+        promptTokens: prompt.length,
+        stoppedBy: r.stoppedBy,
+        prefillMs: r.prefillMs,
+        decodeMs: r.decodeMs,
+        tokensPerSecond: r.decodeSteps > 0 ? (1000 * r.decodeSteps) / r.decodeMs : 0,
+      };
+    }),
 
   evaluate: (text: string, options: { maxDocs?: number } = {}, onProgress?: ProgressCallback, cancel?: CancelPort) =>
     withCancel(cancel, onProgress, async (signal): Promise<PerplexitySummary> => {
       const m = current();
       const t0 = performance.now();
       const r = await evaluatePerplexity(cancellableModel(m), m.tokenizer, text, {
-        maxDocs: options.maxDocs, signal, onProgress: (p) => onProgress?.({ stage: 'perplexity', done: p.done, total: p.total }),
+        maxDocs: options.maxDocs,
+        signal,
+        onProgress: (p) => onProgress?.({ stage: 'perplexity', done: p.done, total: p.total }),
       });
       return { nll: r.nll, ppl: r.ppl, tokens: r.tokens, docs: r.docs, ms: performance.now() - t0 };
     }),

@@ -2,9 +2,24 @@ import * as Comlink from 'comlink';
 import { whileBusy } from '../pwa/busy-lock.ts';
 import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
+import { guardWorker } from './tokenizer-watchdog.ts';
 import type {
-  ChatWorkerApi, CompressWorkerApi, GenerateRequest, GenerateSummary, HubModelRequest, HubPreflight, LoadedModelInfo, LoadOptions,
-  LocalFile, LocalImportKind, ModelEvaluation, PerplexitySummary, Progress, StoredModelInfo, TokenPiece, WorkerOptions,
+  ChatWorkerApi,
+  CompressWorkerApi,
+  GenerateRequest,
+  GenerateSummary,
+  HubModelRequest,
+  HubPreflight,
+  LoadedModelInfo,
+  LoadOptions,
+  LocalFile,
+  LocalImportKind,
+  ModelEvaluation,
+  PerplexitySummary,
+  Progress,
+  StoredModelInfo,
+  TokenPiece,
+  WorkerOptions,
 } from './protocol.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { StoreUsage } from '../store/store-types.ts';
@@ -108,22 +123,60 @@ export function createCompressClient(options: WorkerOptions = {}): CompressClien
   };
 }
 
-export function createChatClient(options: WorkerOptions = {}): ChatClient {
+/** Chat client options: the store, and how long one tokenizer call may run before the worker is restarted (TOKENIZER_BUDGET.callMs). */
+export interface ChatClientOptions extends WorkerOptions {
+  tokenizerBudgetMs?: number;
+}
+
+/** One chat worker: when the watchdog stops it, `dead` rejects every call still waiting on it. */
+interface ChatWorkerHandle {
+  worker: Worker;
+  api: Comlink.Remote<ChatWorkerApi>;
+  ready: Promise<void>;
+  dead: Promise<never>;
+}
+
+/**
+ * The chat client. A tokenizer call that outlasts its budget (tokenizer-watchdog.ts) makes
+ * it terminate the worker and start a fresh one: the pending call fails with a 'bad_file'
+ * error naming tokenizer.json, and the next load() works as before.
+ */
+export function createChatClient(options: ChatClientOptions = {}): ChatClient {
   registerErrorTransfer();
-  const worker = new Worker(new URL('./chat.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-chat' });
-  const api = Comlink.wrap<ChatWorkerApi>(worker);
-  const ready = api.configure(options);
+  const { tokenizerBudgetMs, ...workerOptions } = options;
+  const start = (): ChatWorkerHandle => {
+    const worker = new Worker(new URL('./chat.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-chat' });
+    const api = Comlink.wrap<ChatWorkerApi>(worker);
+    let kill!: (e: Error) => void;
+    const dead = new Promise<never>((_, reject) => {
+      kill = reject;
+    });
+    dead.catch(() => undefined); // observed by the calls that race it; none may be waiting
+    const stopWatching = guardWorker(
+      worker,
+      (error) => {
+        stopWatching();
+        worker.terminate();
+        kill(error);
+        current = start();
+      },
+      tokenizerBudgetMs,
+    );
+    return { worker, api, ready: api.configure(workerOptions), dead };
+  };
+  let current = start();
+  const run = async <T>(call: (api: Comlink.Remote<ChatWorkerApi>) => Promise<T>): Promise<T> => {
+    const w = current;
+    await Promise.race([w.ready, w.dead]);
+    return Promise.race([call(w.api), w.dead]);
+  };
   return {
-    load: async (modelId, o = {}) => (await ready, api.load(modelId, { device: o.device, threads: o.threads, engine: o.engine }, proxied(o.onProgress))),
-    generate: async (request, o = {}) => {
-      await ready;
-      return withSignal(o.signal, (port) => api.generate(request, proxied(o.onToken), port));
-    },
-    evaluate: async (text, o = {}) => {
-      await ready;
-      return withSignal(o.signal, (port) => api.evaluate(text, { maxDocs: o.maxDocs }, proxied(o.onProgress), port));
-    },
-    unload: async () => (await ready, api.unload()),
-    terminate: () => worker.terminate(),
+    load: (modelId, o = {}) =>
+      run((api) => api.load(modelId, { device: o.device, threads: o.threads, engine: o.engine }, proxied(o.onProgress))),
+    generate: (request, o = {}) => run((api) => withSignal(o.signal, (port) => api.generate(request, proxied(o.onToken), port))),
+    evaluate: (text, o = {}) =>
+      run((api) => withSignal(o.signal, (port) => api.evaluate(text, { maxDocs: o.maxDocs }, proxied(o.onProgress), port))),
+    unload: () => run((api) => api.unload()),
+    terminate: () => current.worker.terminate(),
   };
 }

@@ -73,11 +73,20 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
     if (built.externalData) await writer.write(onnxDataPath(built.externalData.location), built.externalData.chunks);
     const open = storedFileOpener(o.store, source.manifest);
     for (const f of carried) await writer.copy(f.path, (await open(f.path))!);
-    await writer.writeJson(MODEL_FILES.config, transformersJsConfig({ ...source.configJson, ...toHfConfig(result.config) }, built.externalData !== null));
+    await writer.writeJson(
+      MODEL_FILES.config,
+      transformersJsConfig({ ...source.configJson, ...toHfConfig(result.config) }, built.externalData !== null),
+    );
     const report = compressionReport({
-      result, recipeText: recipe.name, from: modelId, bytesIn: source.weightBytes, ops,
-      quantizer: o.quantizer.backend, pruner: result.pruner,
-      seconds: (performance.now() - started) / 1000, compressSeconds,
+      result,
+      recipeText: recipe.name,
+      from: modelId,
+      bytesIn: source.weightBytes,
+      ops,
+      quantizer: o.quantizer.backend,
+      pruner: result.pruner,
+      seconds: (performance.now() - started) / 1000,
+      compressSeconds,
       reads: { seconds: source.reads.ms / 1000, bytes: source.reads.bytes },
       writeSeconds: (performance.now() - writeStarted) / 1000,
     });

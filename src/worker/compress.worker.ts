@@ -9,7 +9,13 @@ import { hubPreflight } from './hub-preflight.ts';
 import { importLocalFiles } from './local-import.ts';
 import { saveEvaluation, storedModelConfig } from './model-report.ts';
 import type {
-  CancelPort, CompressWorkerApi, HubModelRequest, LocalFile, ModelEvaluation, ProgressCallback, WorkerOptions,
+  CancelPort,
+  CompressWorkerApi,
+  HubModelRequest,
+  LocalFile,
+  ModelEvaluation,
+  ProgressCallback,
+  WorkerOptions,
 } from './protocol.ts';
 import { importUrlFolder } from './url-folder-import.ts';
 import { modelInfo, WorkerStore } from './worker-store.ts';
@@ -40,21 +46,34 @@ async function cancellable<T>(cancel: CancelPort | undefined, callback: unknown,
 const api: CompressWorkerApi = {
   configure: (options: WorkerOptions) => store.configure(options),
 
-  download: (source: HubModelRequest, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
-    const { manifest } = await downloadHubModel({
-      store: await store.get(), repo: source.repo, revision: source.revision, baseUrl: source.hubUrl, signal,
-      onProgress: onProgress && ((p) => onProgress({ stage: 'download', done: p.done, total: p.total, item: p.file, bytesPerSecond: p.bytesPerSecond })),
-    });
-    return modelInfo(manifest);
-  }),
+  download: (source: HubModelRequest, onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    cancellable(cancel, onProgress, async (signal) => {
+      const { manifest } = await downloadHubModel({
+        store: await store.get(),
+        repo: source.repo,
+        revision: source.revision,
+        baseUrl: source.hubUrl,
+        signal,
+        onProgress:
+          onProgress &&
+          ((p) => onProgress({ stage: 'download', done: p.done, total: p.total, item: p.file, bytesPerSecond: p.bytesPerSecond })),
+      });
+      return modelInfo(manifest);
+    }),
 
-  compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
-    const manifest = await oneCompression(async () =>
-      runCompressJob(modelId, recipe, {
-        store: await store.get(), quantizer: await kernelQuantizer(), pruner: await kernelPruner(), onProgress, signal,
-      }));
-    return modelInfo(manifest);
-  }),
+  compress: (modelId: string, recipe: string, onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    cancellable(cancel, onProgress, async (signal) => {
+      const manifest = await oneCompression(async () =>
+        runCompressJob(modelId, recipe, {
+          store: await store.get(),
+          quantizer: await kernelQuantizer(),
+          pruner: await kernelPruner(),
+          onProgress,
+          signal,
+        }),
+      );
+      return modelInfo(manifest);
+    }),
 
   preflight: async (source: HubModelRequest) => {
     try {
@@ -64,13 +83,22 @@ const api: CompressWorkerApi = {
     }
   },
 
-  importUrlFolder: (baseUrl: string, files: string[], as: { id: string; name: string }, onProgress?: ProgressCallback, cancel?: CancelPort) =>
-    cancellable(cancel, onProgress, async (signal) => modelInfo(await importUrlFolder(await store.get(), baseUrl, files, as, onProgress, signal))),
+  importUrlFolder: (
+    baseUrl: string,
+    files: string[],
+    as: { id: string; name: string },
+    onProgress?: ProgressCallback,
+    cancel?: CancelPort,
+  ) =>
+    cancellable(cancel, onProgress, async (signal) =>
+      modelInfo(await importUrlFolder(await store.get(), baseUrl, files, as, onProgress, signal)),
+    ),
 
-  importLocal: (files: LocalFile[], onProgress?: ProgressCallback, cancel?: CancelPort) => cancellable(cancel, onProgress, async (signal) => {
-    const { manifest, kind } = await importLocalFiles(await store.get(), files, onProgress, signal);
-    return { ...modelInfo(manifest), importedAs: kind };
-  }),
+  importLocal: (files: LocalFile[], onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    cancellable(cancel, onProgress, async (signal) => {
+      const { manifest, kind } = await importLocalFiles(await store.get(), files, onProgress, signal);
+      return { ...modelInfo(manifest), importedAs: kind };
+    }),
 
   exportZip: (modelId: string, onProgress?: ProgressCallback, cancel?: CancelPort) =>
     cancellable(cancel, onProgress, async (signal) => exportModelZip(await store.get(), modelId, onProgress, signal)),

@@ -48,7 +48,9 @@ export async function downloadHubModel(o: DownloadModelOptions): Promise<Downloa
   // Files of an already stored version with the same sha-256 are kept, not fetched again.
   const previous = await o.store.getModel(manifest.id);
   for (const f of plan.files) {
-    const same = previous?.files.find((p) => p.path === f.path && f.sha256 !== undefined && p.sha256 === f.sha256 && p.size === (f.size ?? p.size));
+    const same = previous?.files.find(
+      (p) => p.path === f.path && f.sha256 !== undefined && p.sha256 === f.sha256 && p.size === (f.size ?? p.size),
+    );
     if (same) {
       doneBefore += same.size;
       manifest.files.push(same);
@@ -61,14 +63,18 @@ export async function downloadHubModel(o: DownloadModelOptions): Promise<Downloa
       stage: (request) => o.store.stageFile(hubStageKey(ref, f.path), request),
       expectedSize: f.size,
       expectedSha256: f.sha256,
-      onBytes: (n) => { fetched += n; },
-      onProgress: o.onProgress && ((p) => {
-        const seconds = (performance.now() - started) / 1000;
-        const bytesPerSecond = seconds > 0 ? fetched / seconds : 0;
-        const done = doneBefore + p.done;
-        const etaSeconds = bytesPerSecond > 0 ? (total - done) / bytesPerSecond : done >= total ? 0 : Infinity;
-        o.onProgress!({ stage: 'download', file: f.path, done, total, bytesPerSecond, etaSeconds });
-      }),
+      onBytes: (n) => {
+        fetched += n;
+      },
+      onProgress:
+        o.onProgress &&
+        ((p) => {
+          const seconds = (performance.now() - started) / 1000;
+          const bytesPerSecond = seconds > 0 ? fetched / seconds : 0;
+          const done = doneBefore + p.done;
+          const etaSeconds = bytesPerSecond > 0 ? (total - done) / bytesPerSecond : done >= total ? 0 : Infinity;
+          o.onProgress!({ stage: 'download', file: f.path, done, total, bytesPerSecond, etaSeconds });
+        }),
     });
     doneBefore += info.size;
     manifest.files.push({ path: f.path, fileId: info.fileId, size: info.size, sha256: info.sha256 });

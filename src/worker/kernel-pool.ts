@@ -29,7 +29,9 @@ export function kernelQuantizer(): Promise<RtnQuantizer> {
       return createRtnQuantizer({ wasm });
     }
   })();
-  quantizer.catch(() => { quantizer = undefined; });
+  quantizer.catch(() => {
+    quantizer = undefined;
+  });
   return quantizer;
 }
 

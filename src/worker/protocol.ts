@@ -149,9 +149,19 @@ export interface CompressWorkerApi {
   /** Lists a hub repo's files and sizes and checks them against the quota and the architecture; fetches no weight byte. */
   preflight(source: HubModelRequest): Promise<HubPreflight>;
   /** Fetches a model folder served at `baseUrl` (the bundled demo) into the store as one model. */
-  importUrlFolder(baseUrl: string, files: string[], as: { id: string; name: string }, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
+  importUrlFolder(
+    baseUrl: string,
+    files: string[],
+    as: { id: string; name: string },
+    onProgress?: ProgressCallback,
+    cancel?: CancelPort,
+  ): Promise<StoredModelInfo>;
   /** Imports files from disk (an HF folder, a llama2.c checkpoint + tokenizer, or a zip/folder this app exported), in slices. */
-  importLocal(files: LocalFile[], onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo & { importedAs: LocalImportKind }>;
+  importLocal(
+    files: LocalFile[],
+    onProgress?: ProgressCallback,
+    cancel?: CancelPort,
+  ): Promise<StoredModelInfo & { importedAs: LocalImportKind }>;
   /** A compressed model as a zip in transformers.js layout, read from the store piece by piece. */
   exportZip(modelId: string, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<Blob>;
   /** The parsed config.json of a stored model (for checking recipes as the user types). */

@@ -40,8 +40,10 @@ export async function getManifest(store: ModelStore, modelId: string): Promise<M
 export async function openStoredHfModel(store: ModelStore, modelId: string): Promise<StoredHfModel> {
   const manifest = await getManifest(store, modelId);
   if (!manifest.files.some((f) => f.path === MODEL_FILES.weights || f.path === MODEL_FILES.weightIndex)) {
-    throw new ShrinkrayError('missing_file',
-      `model '${modelId}' has no ${MODEL_FILES.weights} or ${MODEL_FILES.weightIndex} to compress (files: ${manifest.files.map((f) => f.path).join(', ')})`);
+    throw new ShrinkrayError(
+      'missing_file',
+      `model '${modelId}' has no ${MODEL_FILES.weights} or ${MODEL_FILES.weightIndex} to compress (files: ${manifest.files.map((f) => f.path).join(', ')})`,
+    );
   }
   const open = storedFileOpener(store, manifest);
   const { ir, configJson, weights } = await openHfModel(async (path) => {
@@ -95,7 +97,10 @@ export function pieceCachedSource(src: ByteSource, pieceBytes = READ_PIECE_BYTES
 function streamingHandle(t: SafetensorsTensor, src: ByteSource | undefined, reads: { bytes: number; ms: number }): TensorHandle {
   if (t.dtype !== 'F32' || !src) return t;
   return {
-    name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.byteLength,
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    byteLength: t.byteLength,
     async read() {
       const t0 = performance.now();
       const out = new Float32Array(t.byteLength / 4); // the tensor, row-major as stored

@@ -19,7 +19,9 @@ export class WorkerStore {
 
   get(): Promise<IdbModelStore> {
     this.opened ??= openModelStore({ name: this.options.storeName });
-    this.opened.catch(() => { this.opened = undefined; });
+    this.opened.catch(() => {
+      this.opened = undefined;
+    });
     return this.opened;
   }
 }
@@ -27,8 +29,12 @@ export class WorkerStore {
 /** What the page sees of a manifest (file ids stay inside the worker). */
 export function modelInfo(m: ModelManifest): StoredModelInfo {
   return {
-    id: m.id, source: m.source, files: m.files.map((f) => ({ path: f.path, size: f.size })), bytes: manifestBytes(m),
-    ...(m.recipe !== undefined ? { recipe: m.recipe } : {}), ...(m.report !== undefined ? { report: m.report as unknown as StoredReport } : {}),
+    id: m.id,
+    source: m.source,
+    files: m.files.map((f) => ({ path: f.path, size: f.size })),
+    bytes: manifestBytes(m),
+    ...(m.recipe !== undefined ? { recipe: m.recipe } : {}),
+    ...(m.report !== undefined ? { report: m.report as unknown as StoredReport } : {}),
     ...(m.createdAt !== undefined ? { createdAt: m.createdAt } : {}),
   };
 }

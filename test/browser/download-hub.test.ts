@@ -22,7 +22,11 @@ const fast = { backoffMs: 10, maxBackoffMs: 50 };
 let dbCount = 0;
 const stores: IdbModelStore[] = [];
 
-interface HubStats { bytesServed: Record<string, number>; requests: Record<string, number>; cuts: Record<string, number> }
+interface HubStats {
+  bytesServed: Record<string, number>;
+  requests: Record<string, number>;
+  cuts: Record<string, number>;
+}
 
 async function control(what: 'reset' | 'faults', body: unknown = {}): Promise<void> {
   const res = await fetch(`${hubUrl}/__hub/${what}`, { method: 'POST', body: JSON.stringify(body) });
@@ -49,18 +53,21 @@ afterEach(() => {
 });
 
 describe('resumable download into IndexedDB', () => {
-  it.each([SYNTHETIC, 'test-org/synthetic-16m'])('resumes a connection cut at 40 percent: bytes served stay under 110 percent of the file (%s)', async (repo) => {
-    const key = `${repo}/model.safetensors`;
-    const { size, sha256 } = await listed(repo, 'model.safetensors');
-    await control('faults', { [key]: { cutAtFileOffset: Math.floor(size * 0.4) } });
-    const store = await newStore();
-    const { manifest } = await downloadHubModel({ store, repo, baseUrl: hubUrl, ...fast });
-    const s = await stats();
-    const served = s.bytesServed[key]!;
-    expect(s.cuts[key]).toBe(1);
-    expect(served).toBeLessThan(1.1 * size);
-    expect(manifestFile(manifest, 'model.safetensors').sha256).toBe(sha256);
-  });
+  it.each([SYNTHETIC, 'test-org/synthetic-16m'])(
+    'resumes a connection cut at 40 percent: bytes served stay under 110 percent of the file (%s)',
+    async (repo) => {
+      const key = `${repo}/model.safetensors`;
+      const { size, sha256 } = await listed(repo, 'model.safetensors');
+      await control('faults', { [key]: { cutAtFileOffset: Math.floor(size * 0.4) } });
+      const store = await newStore();
+      const { manifest } = await downloadHubModel({ store, repo, baseUrl: hubUrl, ...fast });
+      const s = await stats();
+      const served = s.bytesServed[key]!;
+      expect(s.cuts[key]).toBe(1);
+      expect(served).toBeLessThan(1.1 * size);
+      expect(manifestFile(manifest, 'model.safetensors').sha256).toBe(sha256);
+    },
+  );
 
   it('a fresh context finds the stored model without any network', async () => {
     const name = `download-test-reload-${Date.now()}`;
@@ -90,10 +97,18 @@ describe('resumable download into IndexedDB', () => {
     await control('faults', { [WEIGHTS]: { bytesPerSecond: 4 * 1024 * 1024 } });
     const store = await newStore();
     const ac = new AbortController();
-    await expect(downloadHubModel({
-      store, repo: SYNTHETIC, baseUrl: hubUrl, signal: ac.signal, ...fast,
-      onProgress: (p) => { if (p.file === 'model.safetensors' && p.done > size / 2) ac.abort(); },
-    })).rejects.toMatchObject({ code: 'aborted' });
+    await expect(
+      downloadHubModel({
+        store,
+        repo: SYNTHETIC,
+        baseUrl: hubUrl,
+        signal: ac.signal,
+        ...fast,
+        onProgress: (p) => {
+          if (p.file === 'model.safetensors' && p.done > size / 2) ac.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'aborted' });
     expect(await store.listModels()).toEqual([]);
     const stored = (await store.listStaged()).find((s) => s.name === 'model.safetensors')!.storedBytes;
     expect(stored).toBeGreaterThan(0);
@@ -126,22 +141,32 @@ describe('corrupt inputs are named', () => {
   ] as const)('a served file with corruption %s', async (corrupt, code, message) => {
     await control('faults', { [WEIGHTS]: { corrupt } });
     const store = await newStore();
-    await expect(downloadHubModel({ store, repo: SYNTHETIC, baseUrl: hubUrl, ...fast })).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+    await expect(downloadHubModel({ store, repo: SYNTHETIC, baseUrl: hubUrl, ...fast })).rejects.toMatchObject({
+      code,
+      message: expect.stringMatching(message),
+    });
     expect(await store.listModels()).toEqual([]);
   });
 
   it.each([
     ['test-org/bad-header', 'bad_file', /^model\.safetensors: not a valid safetensors file/],
-    ['test-org/missing-shard', 'missing_file', /^model-00002-of-00002\.safetensors: named in model\.safetensors\.index\.json but not found/],
+    [
+      'test-org/missing-shard',
+      'missing_file',
+      /^model-00002-of-00002\.safetensors: named in model\.safetensors\.index\.json but not found/,
+    ],
   ] as const)('%s', async (repo, code, message) => {
     const store = await newStore();
-    await expect(downloadHubModel({ store, repo, baseUrl: hubUrl, ...fast })).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+    await expect(downloadHubModel({ store, repo, baseUrl: hubUrl, ...fast })).rejects.toMatchObject({
+      code,
+      message: expect.stringMatching(message),
+    });
     expect(await store.listModels()).toEqual([]);
   });
 });
 
 describe('quota', () => {
-  it('QuotaExceededError mid-write: a clear error, nothing partial, earlier models intact', async () => {
+  it('QuotaExceededError mid-write: a clear error, earlier models intact, the verified chunks kept to resume', async () => {
     const store = await newStore();
     const earlier = await downloadHubModel({ store, repo: 'test-org/sharded', baseUrl: hubUrl, ...fast });
 
@@ -156,16 +181,28 @@ describe('quota', () => {
     };
     try {
       await expect(downloadHubModel({ store, repo: SYNTHETIC, baseUrl: hubUrl, ...fast })).rejects.toMatchObject({
-        code: 'quota_exceeded', message: expect.stringMatching(/storage is full while writing 'model\.safetensors' after .* MB \(.* MB used of a .* MB quota\)/),
+        code: 'quota_exceeded',
+        message: expect.stringMatching(
+          /storage is full while writing 'model\.safetensors' after .* MB \(.* MB used of a .* MB quota\); the .* MB stored and checked so far are kept/,
+        ),
       });
     } finally {
       proto.put = realPut;
     }
     expect((await store.listModels()).map((m) => m.id)).toEqual([earlier.manifest.id]);
-    expect((await store.listStaged()).some((s) => s.name === 'model.safetensors')).toBe(false);
+    const kept = (await store.listStaged()).find((s) => s.name === 'model.safetensors');
+    expect(kept?.storedBytes).toBe(1024 * 1024); // config.json's chunk, then one of the weights', then the quota
     const f = manifestFile(earlier.manifest, 'model-00001-of-00002.safetensors');
     const st = await readSafetensors(await store.openFile(f.fileId, f.path));
     expect(st.tensors.get('model.embed_tokens.weight')!.shape).toEqual([512, 256]);
+
+    // With room again, the download resumes: the kept megabyte is not fetched twice.
+    const before = (await stats()).bytesServed[WEIGHTS] ?? 0;
+    const { manifest } = await downloadHubModel({ store, repo: SYNTHETIC, baseUrl: hubUrl, ...fast });
+    const { size, sha256 } = await listed(SYNTHETIC, 'model.safetensors');
+    expect(manifestFile(manifest, 'model.safetensors').sha256).toBe(sha256);
+    const again = (await stats()).bytesServed[WEIGHTS]! - before;
+    expect(again).toBeLessThan(size - kept!.storedBytes + 64 * 1024); // the rest, plus the header read to check it
   });
 
   it('refuses early, with the figures, a download larger than the quota', async () => {
@@ -173,7 +210,10 @@ describe('quota', () => {
     expect(quota).toBeGreaterThan(0);
     const { checkQuota } = await import('../../src/store/quota.ts');
     await expect(checkQuota(quota! * 2, 'a huge model')).rejects.toMatchObject({
-      code: 'quota_exceeded', message: expect.stringMatching(/not enough storage for a huge model: it needs .* MB but only .* MB is free \(.* MB used of a .* MB quota\)/),
+      code: 'quota_exceeded',
+      message: expect.stringMatching(
+        /not enough storage for a huge model: it needs .* MB but only .* MB is free \(.* MB used of a .* MB quota\)/,
+      ),
     });
     await expect(checkQuota(1024, 'a tiny file')).resolves.toBeUndefined();
     expect(usage).toBeGreaterThanOrEqual(0);

@@ -35,7 +35,15 @@ beforeAll(async () => {
   stories = (await hubModel(hubUrl, 'test-org/stories260K')).ir;
 });
 
-const FORMATS: [number, number][] = [[8, 32], [4, 16], [4, 32], [4, 128], [2, 16], [2, 32], [2, 64]];
+const FORMATS: [number, number][] = [
+  [8, 32],
+  [4, 16],
+  [4, 32],
+  [4, 128],
+  [2, 16],
+  [2, 32],
+  [2, 64],
+];
 
 describe('relaxed SIMD in Chromium', () => {
   it('is what Chromium validates, so the app takes it', () => {
@@ -43,30 +51,37 @@ describe('relaxed SIMD in Chromium', () => {
     expect(plain.simd).toBe('plain');
   });
 
-  it.each(FORMATS)('int%i blocks of %i: relaxed and plain products are identical and within the reference budget, before and after tier-up', (bits, bs) => {
-    const K = 576;
-    const N = 16;
-    for (const asym of [false, true]) {
-      const w = randomNBits(bits * 31 + bs, bits, bs, N, K, asym);
-      for (const M of [1, 6]) {
-        const x = randomActivations(M + bs, M * K);
-        const first = nbitsOnRig(relaxedRig, w, x, M, null);
-        expect(first).toEqual(nbitsOnRig(plainRig, w, x, M, null));
-        // Enough calls for V8 to recompile the loops with its optimizing tier.
-        let last = first;
-        for (let i = 0; i < 300; i++) last = nbitsOnRig(relaxedRig, w, x, M, null);
-        expect(last).toEqual(first);
-        const { y, magnitude } = nbitsRowReference(w, quantizeActsReference(x.subarray(0, K), K, bs), null);
-        for (let n = 0; n < N; n++) expect(Math.abs(first[n]! - y[n]!)).toBeLessThanOrEqual(BUDGET.engineF32Sums * magnitude[n]! + 1e-30);
+  it.each(FORMATS)(
+    'int%i blocks of %i: relaxed and plain products are identical and within the reference budget, before and after tier-up',
+    (bits, bs) => {
+      const K = 576;
+      const N = 16;
+      for (const asym of [false, true]) {
+        const w = randomNBits(bits * 31 + bs, bits, bs, N, K, asym);
+        for (const M of [1, 6]) {
+          const x = randomActivations(M + bs, M * K);
+          const first = nbitsOnRig(relaxedRig, w, x, M, null);
+          expect(first).toEqual(nbitsOnRig(plainRig, w, x, M, null));
+          // Enough calls for V8 to recompile the loops with its optimizing tier.
+          let last = first;
+          for (let i = 0; i < 300; i++) last = nbitsOnRig(relaxedRig, w, x, M, null);
+          expect(last).toEqual(first);
+          const { y, magnitude } = nbitsRowReference(w, quantizeActsReference(x.subarray(0, K), K, bs), null);
+          for (let n = 0; n < N; n++) expect(Math.abs(first[n]! - y[n]!)).toBeLessThanOrEqual(BUDGET.engineF32Sums * magnitude[n]! + 1e-30);
+        }
       }
-    }
-  });
+    },
+  );
 });
 
 describe('stories260K int4-g32 in the page', () => {
   async function model(modules: EngineModules, threads: number): Promise<CpuCausalLM> {
-    const r = await compressModel(stories, planCompression(parseRecipe('int4-g32'), stories.config), { quantizer: await createRtnQuantizer() });
-    const m = await (await CpuModelLoader.create(modules, { threads })).fromGraph(r.config, { name: 'int4-g32', model: r.built.model, externalData: [] });
+    const r = await compressModel(stories, planCompression(parseRecipe('int4-g32'), stories.config), {
+      quantizer: await createRtnQuantizer(),
+    });
+    const m = await (
+      await CpuModelLoader.create(modules, { threads })
+    ).fromGraph(r.config, { name: 'int4-g32', model: r.built.model, externalData: [] });
     if ('unsupported' in m) throw new Error(m.unsupported);
     return m;
   }

@@ -44,7 +44,13 @@ describe('the chat worker on the CPU engine', () => {
 
     const loaded = await chat.load(int4.id);
     const cores = Math.min(4, navigator.hardwareConcurrency);
-    expect(loaded).toMatchObject({ engine: 'cpu', device: 'wasm', format: 'onnx', simd: 'relaxed', threads: crossOriginIsolated ? cores : 1 });
+    expect(loaded).toMatchObject({
+      engine: 'cpu',
+      device: 'wasm',
+      format: 'onnx',
+      simd: 'relaxed',
+      threads: crossOriginIsolated ? cores : 1,
+    });
     expect(loaded).not.toHaveProperty('fallback');
     const cpu = await chat.evaluate(sample);
     const r = await chat.generate({ prompt: { text: 'Once upon a time' }, maxNewTokens: 30 });
@@ -59,8 +65,14 @@ describe('the chat worker on the CPU engine', () => {
 
   it('an exported graph with an op the engine does not run is loaded on onnxruntime-web, and the load result says why', async () => {
     const { ir, files } = await hubModel(hubUrl, 'test-org/stories260K');
-    const built = await compressModel(ir, planCompression(parseRecipe('int8'), ir.config), { quantizer: await createRtnQuantizer(), quantizedMatMul: 'matmulinteger' });
-    const file = (path: string, bytes: Uint8Array | string) => ({ path: `matmulinteger/${path}`, file: new File([bytes as BlobPart], path.split('/').pop()!) });
+    const built = await compressModel(ir, planCompression(parseRecipe('int8'), ir.config), {
+      quantizer: await createRtnQuantizer(),
+      quantizedMatMul: 'matmulinteger',
+    });
+    const file = (path: string, bytes: Uint8Array | string) => ({
+      path: `matmulinteger/${path}`,
+      file: new File([bytes as BlobPart], path.split('/').pop()!),
+    });
     const folder = [
       ...['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'].map((f) => file(f, files.get(f)!)),
       file('shrinkray.json', JSON.stringify({ recipe: 'int8 (MatMulInteger)', from: 'stories260K' })),

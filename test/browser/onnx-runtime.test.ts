@@ -17,7 +17,8 @@ import { BUDGET } from '../error-budgets.ts';
  */
 const base = '/models/stories260K/';
 // The greedy continuation from BOS computed outside the project (fixtures README).
-const EXPECTED_START = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
+const EXPECTED_START =
+  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
 
 async function fetchBytes(file: string): Promise<Uint8Array> {
   const res = await fetch(base + file);
@@ -71,7 +72,14 @@ describe('onnxruntime-web in Chromium', () => {
 describe('fused com.microsoft ops in Chromium (GroupQueryAttention, SimplifiedLayerNormalization)', () => {
   it('wasm and webgpu EPs agree with the plain-op graph on a synthetic model (headDim 16)', async () => {
     const config = syntheticConfig('qwen2.5-0.5b', {
-      hiddenSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 96, numLayers: 2, vocabSize: 300, maxPositionEmbeddings: 128,
+      hiddenSize: 64,
+      numHeads: 4,
+      numKvHeads: 2,
+      headDim: 16,
+      intermediateSize: 96,
+      numLayers: 2,
+      vocabSize: 300,
+      maxPositionEmbeddings: 128,
     });
     const ir = syntheticIR(config, 3);
     const prompt = Array.from({ length: 12 }, (_, i) => (i * 37 + 1) % config.vocabSize);

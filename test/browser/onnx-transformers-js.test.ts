@@ -13,7 +13,8 @@ import { buildOnnxDecoder } from '../../src/build/decoder.ts';
  * onnxruntime-web wasm files from the local server.
  */
 const base = '/models/stories260K/';
-const EXPECTED_START = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
+const EXPECTED_START =
+  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
 
 async function fetchBytes(file: string): Promise<Uint8Array> {
   const res = await fetch(base + file);
@@ -30,7 +31,11 @@ describe('transformers.js in Chromium loads the folder built in the page', () =>
     const carried = new Map<string, Uint8Array>();
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) carried.set(f, await fetchBytes(f));
     const files = transformersJsFolder({
-      configJson, generationConfig: { bos_token_id: 1, eos_token_id: 2 }, carried, model: built, report: {},
+      configJson,
+      generationConfig: { bos_token_id: 1, eos_token_id: 2 },
+      carried,
+      model: built,
+      report: {},
     });
 
     const name = 'shrinkray/stories260K-fp32';

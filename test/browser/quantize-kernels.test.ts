@@ -59,7 +59,12 @@ const widths = [2, 4, 8];
 const cases: { N: number; K: number; w: Float32Array }[] = [];
 {
   const r = lcgRng(1);
-  for (const [N, K] of [[5, 256], [3, 300], [2, 1000]]) cases.push({ N, K, w: Float32Array.from({ length: N * K }, () => r() * 0.1) });
+  for (const [N, K] of [
+    [5, 256],
+    [3, 300],
+    [2, 1000],
+  ])
+    cases.push({ N, K, w: Float32Array.from({ length: N * K }, () => r() * 0.1) });
   cases.push({ N: 3, K: 16 * 10 + 5, w: adversarial(3, 16 * 10 + 5) });
 }
 

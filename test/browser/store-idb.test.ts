@@ -47,7 +47,11 @@ describe('IndexedDB model store in Chromium', () => {
     const w = await store.stageFile('big', { name: 'big.bin', expectedSize: count * chunk });
     for (let i = 0; i < count; i++) await w.write(fillChunk(base, i));
     const info = await w.finish();
-    await store.commitModel({ id: 'big', source: { kind: 'local', name: 'big' }, files: [{ path: 'big.bin', fileId: info.fileId, size: info.size, sha256: info.sha256 }] });
+    await store.commitModel({
+      id: 'big',
+      source: { kind: 'local', name: 'big' },
+      files: [{ path: 'big.bin', fileId: info.fileId, size: info.size, sha256: info.sha256 }],
+    });
     store.close();
 
     const again = await newStore(name);
@@ -74,14 +78,26 @@ describe('IndexedDB model store in Chromium', () => {
     const a = await first.stageFile('a', { name: 'config.json' });
     await a.write(new TextEncoder().encode('{"model_type":"llama"}'));
     const fa = await a.finish();
-    const manifest: ModelManifest = { id: 'm', source: { kind: 'local', name: 'm' }, files: [{ path: 'config.json', fileId: fa.fileId, size: fa.size, sha256: fa.sha256 }] };
+    const manifest: ModelManifest = {
+      id: 'm',
+      source: { kind: 'local', name: 'm' },
+      files: [{ path: 'config.json', fileId: fa.fileId, size: fa.size, sha256: fa.sha256 }],
+    };
     await first.commitModel(manifest);
 
     // A compression's output, cut off mid-way (the tab closes): staged chunks, no commit.
     const b = await first.stageFile('b', { name: 'onnx/model.onnx' });
     await b.write(patternBuffer(3 * DEFAULT_CHUNK_BYTES + 5));
-    await expect(first.commitModel({ ...manifest, id: 'm2', files: [...manifest.files, { path: 'onnx/model.onnx', fileId: b.fileId, size: 3 * DEFAULT_CHUNK_BYTES + 5, sha256: '0'.repeat(64) }] }))
-      .rejects.toMatchObject({ code: 'missing_file', message: expect.stringMatching(/file 'onnx\/model\.onnx' is not stored/) });
+    await expect(
+      first.commitModel({
+        ...manifest,
+        id: 'm2',
+        files: [
+          ...manifest.files,
+          { path: 'onnx/model.onnx', fileId: b.fileId, size: 3 * DEFAULT_CHUNK_BYTES + 5, sha256: '0'.repeat(64) },
+        ],
+      }),
+    ).rejects.toMatchObject({ code: 'missing_file', message: expect.stringMatching(/file 'onnx\/model\.onnx' is not stored/) });
     first.close();
 
     const next = await openModelStore({ name, gc: { orphanAfterMs: 0 } }); // the next start collects

@@ -24,9 +24,22 @@ export interface HeapSummary {
   intervalMs: number;
 }
 
-interface HeapUsage { usedSize: number; totalSize: number; backingStorageSize: number }
-interface TargetInfo { targetId: string; type: string; url: string; parentId?: string; parentFrameId?: string }
-interface FrameTree { frame: { id: string; url: string }; childFrames?: FrameTree[] }
+interface HeapUsage {
+  usedSize: number;
+  totalSize: number;
+  backingStorageSize: number;
+}
+interface TargetInfo {
+  targetId: string;
+  type: string;
+  url: string;
+  parentId?: string;
+  parentFrameId?: string;
+}
+interface FrameTree {
+  frame: { id: string; url: string };
+  childFrames?: FrameTree[];
+}
 interface CdpLike {
   send(method: string, params?: unknown): Promise<unknown>;
   on(event: string, listener: (e: unknown) => void): void;
@@ -45,7 +58,11 @@ async function frameId(session: CdpLike, part: string): Promise<string | undefin
  * files' workers may be alive in the same page) and the workers they started, whose URL
  * passes `match`.
  */
-export async function sampleWorkerHeaps(framePart: string, match: (url: string) => boolean, intervalMs = 20): Promise<{ stop(): Promise<HeapSummary> }> {
+export async function sampleWorkerHeaps(
+  framePart: string,
+  match: (url: string) => boolean,
+  intervalMs = 20,
+): Promise<{ stop(): Promise<HeapSummary> }> {
   const session = cdp() as unknown as CdpLike;
   const ourFrame = await frameId(session, framePart);
   if (!ourFrame) throw new Error(`no frame with '${framePart}' in its URL`);
@@ -61,18 +78,20 @@ export async function sampleWorkerHeaps(framePart: string, match: (url: string) 
   session.on('Target.receivedMessageFromTarget', onMessage);
 
   // A worker that is ending may never answer: give up on a sample after a second.
-  const heapOf = (sessionId: string) => new Promise<HeapUsage | undefined>((resolve) => {
-    const id = ++nextId;
-    const give = (r: HeapUsage | undefined) => {
-      clearTimeout(timer);
-      pending.delete(id);
-      resolve(r);
-    };
-    const timer = setTimeout(() => give(undefined), 1000);
-    pending.set(id, give);
-    session.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) })
-      .catch(() => give(undefined)); // the worker ended
-  });
+  const heapOf = (sessionId: string) =>
+    new Promise<HeapUsage | undefined>((resolve) => {
+      const id = ++nextId;
+      const give = (r: HeapUsage | undefined) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(r);
+      };
+      const timer = setTimeout(() => give(undefined), 1000);
+      pending.set(id, give);
+      session
+        .send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) })
+        .catch(() => give(undefined)); // the worker ended
+    });
 
   async function attachNew(): Promise<void> {
     const { targetInfos } = (await session.send('Target.getTargets')) as { targetInfos: TargetInfo[] };
@@ -82,7 +101,9 @@ export async function sampleWorkerHeaps(framePart: string, match: (url: string) 
         const ours = t.parentFrameId === ourFrame || (t.parentId !== undefined && attached.has(t.parentId));
         if (t.type !== 'worker' || !ours || !match(t.url) || attached.has(t.targetId)) continue;
         try {
-          const { sessionId } = (await session.send('Target.attachToTarget', { targetId: t.targetId, flatten: false })) as { sessionId: string };
+          const { sessionId } = (await session.send('Target.attachToTarget', { targetId: t.targetId, flatten: false })) as {
+            sessionId: string;
+          };
           attached.set(t.targetId, { sessionId, peak: { url: t.url, peakBytes: 0, peakBackingBytes: 0, samples: 0 } });
         } catch {
           // A worker that ended between the listing and the attach.

@@ -70,8 +70,14 @@ describe('stories260K through the workers', () => {
     int4Id = info.id;
     expect(info.id).toBe(`compressed:${sourceId}:int4-g32`);
     expect(info.recipe).toBe('int4-g32');
-    expect(info.files.map((f) => f.path).sort()).toEqual(
-      ['config.json', 'generation_config.json', 'onnx/model.onnx', 'shrinkray.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(info.files.map((f) => f.path).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'onnx/model.onnx',
+      'shrinkray.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     const stages = new Set(progress.map((p) => p.stage));
     expect([...stages]).toEqual(['compress', 'write']);
     const last = progress.filter((p) => p.stage === 'compress').at(-1)!;
@@ -89,7 +95,7 @@ describe('stories260K through the workers', () => {
     const r = await chat.generate({ prompt: { text: '' }, maxNewTokens: 40 });
     const ppl = await chat.evaluate(sample);
     expect(ppl.tokens).toBe(1804);
-    expect(ppl.ppl).toBeCloseTo(4.080, 2);
+    expect(ppl.ppl).toBeCloseTo(4.08, 2);
     expect(r.ids.length).toBe(40);
     expect(await requests()).toBe(before); // nothing came from the hub
   });
@@ -99,9 +105,15 @@ describe('stories260K through the workers', () => {
     await chat.load(int4Id);
     const ac = new AbortController();
     let n = 0;
-    const r = await chat.generate({ prompt: { text: 'Once upon a time' }, maxNewTokens: 400 }, {
-      signal: ac.signal, onToken: () => { if (++n === 5) ac.abort(); },
-    });
+    const r = await chat.generate(
+      { prompt: { text: 'Once upon a time' }, maxNewTokens: 400 },
+      {
+        signal: ac.signal,
+        onToken: () => {
+          if (++n === 5) ac.abort();
+        },
+      },
+    );
     expect(r.stoppedBy).toBe('abort');
     expect(r.ids.length).toBeGreaterThanOrEqual(5);
     expect(r.ids.length).toBeLessThan(400);
@@ -110,9 +122,14 @@ describe('stories260K through the workers', () => {
   it('cancels a compression: the call rejects with aborted and nothing is stored or left staged', async () => {
     const compress = compressClient();
     const ac = new AbortController();
-    const err = await compress.compress(sourceId, 'int8', {
-      signal: ac.signal, onProgress: (p) => { if (p.stage === 'compress' && p.done >= 3) ac.abort(); },
-    }).catch((e: unknown) => e);
+    const err = await compress
+      .compress(sourceId, 'int8', {
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.stage === 'compress' && p.done >= 3) ac.abort();
+        },
+      })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ShrinkrayError);
     expect(err).toMatchObject({ code: 'aborted' });
     expect((await compress.list()).map((m) => m.id)).toEqual([sourceId, int4Id]);

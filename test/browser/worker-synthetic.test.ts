@@ -1,6 +1,12 @@
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { openModelStore } from '../../src/store/idb-store.ts';
-import { createChatClient, createCompressClient, type CompressClient, type Progress, type StoredModelInfo } from '../../src/worker/client.ts';
+import {
+  createChatClient,
+  createCompressClient,
+  type CompressClient,
+  type Progress,
+  type StoredModelInfo,
+} from '../../src/worker/client.ts';
 import { sampleWorkerHeaps } from './worker-heap-sampler.ts';
 
 /**
@@ -26,7 +32,6 @@ const hubRequests = async (): Promise<number> => {
   return Object.values(s.requests).reduce((a, b) => a + b, 0);
 };
 
-
 describe(`${REPO} (297 MB) through the workers`, () => {
   let source: StoredModelInfo;
   let int4: StoredModelInfo;
@@ -43,7 +48,10 @@ describe(`${REPO} (297 MB) through the workers`, () => {
   it('compresses with int4-g32; peak worker heap stays under 1.5x the largest tensor plus the output', async () => {
     const compress = compressClient();
     await compress.list(); // the worker is up, so the sampler can attach to it
-    const sampler = await sampleWorkerHeaps('worker-synthetic.test.ts', (url) => url.includes('compress.worker') || url.includes('quantize.worker'));
+    const sampler = await sampleWorkerHeaps(
+      'worker-synthetic.test.ts',
+      (url) => url.includes('compress.worker') || url.includes('quantize.worker'),
+    );
     const progress: Progress[] = [];
     try {
       int4 = await compress.compress(source.id, 'int4-g32', { onProgress: (p) => progress.push(p) });
@@ -78,7 +86,15 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     greedyIds = r.ids;
     // The messages path: the stored tokenizer_config.json's chat template renders the prompt.
     expect(loaded.hasChatTemplate).toBe(true);
-    const chatReply = await chat.generate({ prompt: { messages: [{ role: 'user', content: 'w5 w7' }, { role: 'assistant', content: 'w11' }] }, maxNewTokens: 3 });
+    const chatReply = await chat.generate({
+      prompt: {
+        messages: [
+          { role: 'user', content: 'w5 w7' },
+          { role: 'assistant', content: 'w11' },
+        ],
+      },
+      maxNewTokens: 3,
+    });
     expect(chatReply.promptTokens).toBe(4); // <s> w5 w7 w11
 
     expect(await hubRequests()).toBe(before);
@@ -106,38 +122,55 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     expect(chatWorker[0]!.peakBytes + loaded.memoryBytes! + kvCache).toBeLessThan(1.3 * stored + kvCache);
   });
 
-  it.each(['compress', 'write'] as const)('a compress worker terminated in its %s stage leaves no visible model; GC removes what it staged', async (stage) => {
-    const compress = compressClient();
-    let kill!: (p: Progress) => void;
-    const killed = new Promise<Progress>((resolve) => { kill = resolve; });
-    let done = false;
-    const result = compress.compress(source.id, 'int8', {
-      onProgress: (p) => {
-        // In the write stage, once a few 8 MiB chunks are committed.
-        if (!done && p.stage === stage && p.done >= (stage === 'write' ? 40 * MB : 1) && p.done < p.total) {
-          done = true;
-          compress.terminate();
-          kill(p);
-        }
-      },
-    });
-    const at = await Promise.race([killed, result.then(() => undefined, () => undefined)]);
-    expect(at, `the compression ended before any ${stage} progress`).toBeDefined();
-    // A terminated worker never answers: the call stays pending, and nothing was committed.
-    const settled = await Promise.race([result.then(() => 'resolved', () => 'rejected'), new Promise((r) => setTimeout(() => r('pending'), 500))]);
-    expect(settled).toBe('pending');
+  it.each(['compress', 'write'] as const)(
+    'a compress worker terminated in its %s stage leaves no visible model; GC removes what it staged',
+    async (stage) => {
+      const compress = compressClient();
+      let kill!: (p: Progress) => void;
+      const killed = new Promise<Progress>((resolve) => {
+        kill = resolve;
+      });
+      let done = false;
+      const result = compress.compress(source.id, 'int8', {
+        onProgress: (p) => {
+          // In the write stage, once a few 8 MiB chunks are committed.
+          if (!done && p.stage === stage && p.done >= (stage === 'write' ? 40 * MB : 1) && p.done < p.total) {
+            done = true;
+            compress.terminate();
+            kill(p);
+          }
+        },
+      });
+      const at = await Promise.race([
+        killed,
+        result.then(
+          () => undefined,
+          () => undefined,
+        ),
+      ]);
+      expect(at, `the compression ended before any ${stage} progress`).toBeDefined();
+      // A terminated worker never answers: the call stays pending, and nothing was committed.
+      const settled = await Promise.race([
+        result.then(
+          () => 'resolved',
+          () => 'rejected',
+        ),
+        new Promise((r) => setTimeout(() => r('pending'), 500)),
+      ]);
+      expect(settled).toBe('pending');
 
-    const store = await openModelStore({ name: storeName, collectGarbage: false });
-    try {
-      expect((await store.listModels()).map((m) => m.id)).toEqual([source.id, int4.id]);
-      const gc = await store.collectGarbage({ orphanAfterMs: 0 }); // the killed writer can never finish
-      if (stage === 'write') expect(gc.chunksDeleted).toBeGreaterThan(0);
-      expect(await store.listStaged()).toEqual([]);
-      expect((await store.usage()).stagedBytes).toBe(0);
-    } finally {
-      store.close();
-    }
-  });
+      const store = await openModelStore({ name: storeName, collectGarbage: false });
+      try {
+        expect((await store.listModels()).map((m) => m.id)).toEqual([source.id, int4.id]);
+        const gc = await store.collectGarbage({ orphanAfterMs: 0 }); // the killed writer can never finish
+        if (stage === 'write') expect(gc.chunksDeleted).toBeGreaterThan(0);
+        expect(await store.listStaged()).toEqual([]);
+        expect((await store.usage()).stagedBytes).toBe(0);
+      } finally {
+        store.close();
+      }
+    },
+  );
 
   it('after the kills, the earlier compressed model still loads and generates', async () => {
     const chat = createChatClient({ storeName });

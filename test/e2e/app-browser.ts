@@ -11,8 +11,14 @@ import { onTestFinished } from 'vitest';
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = [
-  '--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
+  '--headless=new',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--enable-unsafe-webgpu',
 ];
 
 export const VIEWPORTS = Object.freeze({
@@ -46,9 +52,10 @@ export async function launchApp(url: string, opts: { viewport?: keyof typeof VIE
   const errors: string[] = [];
   context.on('request', (r) => requests.push(r.url()));
   context.on('weberror', (e) => errors.push(`pageerror: ${e.error().message}`));
-  const watch = (page: Page) => page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-  });
+  const watch = (page: Page) =>
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
   context.pages().forEach(watch);
   context.on('page', watch);
   const page = context.pages()[0] ?? (await context.newPage());

@@ -17,10 +17,20 @@ export interface StaticServer {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
-  '.json': 'application/json', '.webmanifest': 'application/manifest+json', '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8',
-  '.bin': 'application/octet-stream', '.safetensors': 'application/octet-stream', '.onnx': 'application/octet-stream',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.bin': 'application/octet-stream',
+  '.safetensors': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
 };
 
 export async function startStaticServer(dir: string, opts: { isolation: boolean; port?: number }): Promise<StaticServer> {
@@ -60,10 +70,11 @@ export async function startStaticServer(dir: string, opts: { isolation: boolean;
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise<void>((ok) => {
-      http.closeAllConnections();
-      http.close(() => ok());
-    }),
+    close: () =>
+      new Promise<void>((ok) => {
+        http.closeAllConnections();
+        http.close(() => ok());
+      }),
   };
 }
 

@@ -1,28 +1,48 @@
 import { cp, mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { safetensorsHeader, writeSafetensors, type SafetensorsEntry } from '../../src/formats/safetensors.ts';
+import { parseHfConfig } from '../../src/model/hf-config.ts';
+import { modelTensors } from '../../src/model/tensor-table.ts';
 import { concatBytes } from '../concat-bytes.ts';
 
 /**
  * Model folders for the loopback hub, generated deterministically into a temp root:
  * good ones (single file, sharded, ONNX only, the converted stories260K fixture when
- * `npm run fixtures` has made it) and broken ones (bad header, a shard missing).
+ * `npm run fixtures` has made it), each a complete model whose weights fit its config.json
+ * (downloads check that before any weight byte), and broken ones (bad header, a shard
+ * missing, an unsupported architecture, weights that do not fit their config).
  */
 export const HUB_REPOS = Object.freeze({
-  synthetic: 'test-org/synthetic-4m', // config.json + a 3.5 MiB model.safetensors
-  synthetic16: 'test-org/synthetic-16m', // config.json + a 16 MiB model.safetensors (browser resume test)
-  sharded: 'test-org/sharded', // two shards + index
+  synthetic: 'test-org/synthetic-4m', // config.json + a 4.5 MB model.safetensors (1 layer)
+  synthetic16: 'test-org/synthetic-16m', // config.json + a 16 MB model.safetensors (6 layers; browser resume test)
+  sharded: 'test-org/sharded', // two shards + index (vocabulary 512)
   missingShard: 'test-org/missing-shard', // index names two shards, one is absent
   badHeader: 'test-org/bad-header', // model.safetensors whose header is not JSON
   onnxOnly: 'test-org/onnx-only', // config.json + onnx/model.onnx, no safetensors
   stories: 'test-org/stories260K', // the converted fixture model
+  storiesJinja: 'test-org/stories260K-jinja', // the same, its chat template in chat_template.jinja only
+  unsupportedArch: 'test-org/unsupported-arch', // config.json names GPT2LMHeadModel
+  wrongShapes: 'test-org/wrong-shapes', // config.json says 2 layers, the weights hold 1
 });
 
 const CONFIG = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 256, intermediate_size: 512,
-  num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 2048,
-  max_position_embeddings: 256, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, torch_dtype: 'float32',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 256,
+  intermediate_size: 512,
+  num_hidden_layers: 1,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 2048,
+  max_position_embeddings: 256,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+  torch_dtype: 'float32',
 };
+
+/** A chat template for the stories model, as a separate chat_template.jinja (transformers reads it when tokenizer_config.json has none). */
+export const STORIES_CHAT_TEMPLATE = "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}";
 
 /** Deterministic pseudo-random floats in [-1, 1) (an LCG; same bytes on every machine). */
 export function syntheticFloats(n: number, seed: number): Float32Array {
@@ -35,60 +55,80 @@ export function syntheticFloats(n: number, seed: number): Float32Array {
   return out;
 }
 
-function tensor(name: string, shape: number[], seed: number): SafetensorsEntry {
-  return { name, dtype: 'F32', shape, data: syntheticFloats(shape.reduce((a, b) => a * b, 1), seed) };
-}
-
 async function put(root: string, repo: string, file: string, bytes: Uint8Array | string): Promise<void> {
   const path = join(root, repo, file);
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, bytes);
 }
 
-/** A synthetic checkpoint: [2048, 256] embedding + `layers` pairs of [768, 256] / [256, 768] matrices, fp32 [out, in]. */
+/** Every tensor a config.json of this shape requires (the tensor table), fp32 [out, in], small seeded values. */
+export function syntheticTensors(configJson: Record<string, unknown>): SafetensorsEntry[] {
+  return modelTensors(parseHfConfig(configJson, 'config.json')).map((t, i) => {
+    const v = syntheticFloats(
+      t.shape.reduce((a, b) => a * b, 1),
+      1 + i,
+    );
+    for (let j = 0; j < v.length; j++) v[j] = v[j]! * 0.05;
+    return { name: t.name, dtype: 'F32', shape: [...t.shape], data: v };
+  });
+}
+
+/** A complete checkpoint of the synthetic config with `layers` decoder layers. */
 export function syntheticSafetensors(layers = 1): Uint8Array {
-  const entries = [tensor('model.embed_tokens.weight', [2048, 256], 1)]; // [vocab, dim]
-  for (let l = 0; l < layers; l++) {
-    entries.push(tensor(`model.layers.${l}.mlp.up_proj.weight`, [768, 256], 2 + 2 * l)); // [ffn, dim]
-    entries.push(tensor(`model.layers.${l}.mlp.down_proj.weight`, [256, 768], 3 + 2 * l)); // [dim, ffn]
-  }
-  return concatBytes(writeSafetensors(entries, { format: 'pt' }));
+  return concatBytes(writeSafetensors(syntheticTensors({ ...CONFIG, num_hidden_layers: layers }), { format: 'pt' }));
 }
 
 export async function writeHubFixtures(root: string, storiesDir?: string): Promise<void> {
-  const config = JSON.stringify(CONFIG, null, 2) + '\n';
+  const json = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
+  const config = json(CONFIG);
   await put(root, HUB_REPOS.synthetic, 'config.json', config);
   await put(root, HUB_REPOS.synthetic, 'model.safetensors', syntheticSafetensors());
-  await put(root, HUB_REPOS.synthetic16, 'config.json', config);
-  await put(root, HUB_REPOS.synthetic16, 'model.safetensors', syntheticSafetensors(10)); // 2 + 10 * 1.5 MiB
+  await put(root, HUB_REPOS.synthetic16, 'config.json', json({ ...CONFIG, num_hidden_layers: 6 }));
+  await put(root, HUB_REPOS.synthetic16, 'model.safetensors', syntheticSafetensors(6)); // 2 MiB embedding + 6 x 2.25 MiB
 
-  const shardA = [tensor('model.embed_tokens.weight', [512, 256], 4)];
-  const shardB = [tensor('model.norm.weight', [256], 5), tensor('model.layers.0.mlp.up_proj.weight', [256, 256], 6)];
-  const index = {
-    metadata: { total_size: 4 * (512 * 256 + 256 + 256 * 256) },
-    weight_map: {
-      'model.embed_tokens.weight': 'model-00001-of-00002.safetensors',
-      'model.norm.weight': 'model-00002-of-00002.safetensors',
-      'model.layers.0.mlp.up_proj.weight': 'model-00002-of-00002.safetensors',
-    },
-  };
+  // The sharded model: the embedding in shard 1, the rest in shard 2.
+  const shardedConfig = { ...CONFIG, vocab_size: 512 };
+  const all = syntheticTensors(shardedConfig);
+  const shardA = all.filter((t) => t.name === 'model.embed_tokens.weight');
+  const shardB = all.filter((t) => t.name !== 'model.embed_tokens.weight');
+  const weightMap = Object.fromEntries(
+    all.map((t) => [t.name, shardA.includes(t) ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors']),
+  );
+  const index = { metadata: { total_size: all.reduce((s, t) => s + t.data.byteLength, 0) }, weight_map: weightMap };
   for (const repo of [HUB_REPOS.sharded, HUB_REPOS.missingShard]) {
-    await put(root, repo, 'config.json', config);
-    await put(root, repo, 'model.safetensors.index.json', JSON.stringify(index, null, 2));
+    await put(root, repo, 'config.json', json(shardedConfig));
+    await put(root, repo, 'model.safetensors.index.json', json(index));
     await put(root, repo, 'model-00001-of-00002.safetensors', concatBytes(writeSafetensors(shardA)));
   }
   await put(root, HUB_REPOS.sharded, 'model-00002-of-00002.safetensors', concatBytes(writeSafetensors(shardB)));
 
   // A header length that fits, followed by bytes that are not JSON.
   const good = safetensorsHeader([{ name: 'w', dtype: 'F32', shape: [64] }]);
-  const bad = concatBytes([good.subarray(0, 8), new TextEncoder().encode('{"w": {"dtype": "F32", "shape": [64], "data_offs'.padEnd(good.byteLength - 8, '#')), new Uint8Array(256)]);
+  const bad = concatBytes([
+    good.subarray(0, 8),
+    new TextEncoder().encode('{"w": {"dtype": "F32", "shape": [64], "data_offs'.padEnd(good.byteLength - 8, '#')),
+    new Uint8Array(256),
+  ]);
   await put(root, HUB_REPOS.badHeader, 'config.json', config);
   await put(root, HUB_REPOS.badHeader, 'model.safetensors', bad);
 
   await put(root, HUB_REPOS.onnxOnly, 'config.json', config);
-  await put(root, HUB_REPOS.onnxOnly, 'onnx/model.onnx', concatBytes([new Uint8Array([0x08, 0x07]), new Uint8Array(new Float32Array(syntheticFloats(4096, 7)).buffer)]));
+  await put(
+    root,
+    HUB_REPOS.onnxOnly,
+    'onnx/model.onnx',
+    concatBytes([new Uint8Array([0x08, 0x07]), new Uint8Array(new Float32Array(syntheticFloats(4096, 7)).buffer)]),
+  );
+
+  // Refused before any weight byte: an architecture we cannot run, and weights short of what the config says.
+  await put(root, HUB_REPOS.unsupportedArch, 'config.json', json({ ...CONFIG, architectures: ['GPT2LMHeadModel'], model_type: 'gpt2' }));
+  await put(root, HUB_REPOS.unsupportedArch, 'model.safetensors', syntheticSafetensors());
+  await put(root, HUB_REPOS.wrongShapes, 'config.json', json({ ...CONFIG, num_hidden_layers: 2 }));
+  await put(root, HUB_REPOS.wrongShapes, 'model.safetensors', syntheticSafetensors());
 
   if (storiesDir && (await stat(storiesDir).catch(() => undefined))?.isDirectory()) {
     await cp(storiesDir, join(root, HUB_REPOS.stories), { recursive: true });
+    await cp(storiesDir, join(root, HUB_REPOS.storiesJinja), { recursive: true });
+    await put(root, HUB_REPOS.storiesJinja, 'chat_template.jinja', STORIES_CHAT_TEMPLATE);
   }
 }

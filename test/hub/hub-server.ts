@@ -90,8 +90,10 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     const dir = repoDir(repo);
     const path = dir && resolve(dir, file);
     const st = path && path.startsWith(dir + sep) ? await stat(path).catch(() => undefined) : undefined;
-    if (rev !== 'main') return send(res, 404, JSON.stringify({ error: `Revision Not Found: ${rev}` }), { 'X-Error-Code': 'RevisionNotFound' });
-    if (!path || !st?.isFile()) return send(res, 404, JSON.stringify({ error: `Entry not found: ${key}` }), { 'X-Error-Code': 'EntryNotFound' });
+    if (rev !== 'main')
+      return send(res, 404, JSON.stringify({ error: `Revision Not Found: ${rev}` }), { 'X-Error-Code': 'RevisionNotFound' });
+    if (!path || !st?.isFile())
+      return send(res, 404, JSON.stringify({ error: `Entry not found: ${key}` }), { 'X-Error-Code': 'EntryNotFound' });
     stats.requests[key] = (stats.requests[key] ?? 0) + 1;
     const fault = faults[key] ?? {};
     const c = counter(key);
@@ -101,7 +103,13 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     }
     const etag = `"${await fileSha256(path, st.size, st.mtimeMs)}"`;
     const size = fault.corrupt === 'truncate' ? st.size - Math.max(1, Math.floor(st.size / 100)) : st.size;
-    const headers: Record<string, string> = { ...CORS, 'Accept-Ranges': 'bytes', ETag: etag, 'X-Repo-Commit': '0'.repeat(40), 'Content-Type': 'application/octet-stream' };
+    const headers: Record<string, string> = {
+      ...CORS,
+      'Accept-Ranges': 'bytes',
+      ETag: etag,
+      'X-Repo-Commit': '0'.repeat(40),
+      'Content-Type': 'application/octet-stream',
+    };
 
     let start = 0;
     let end = size - 1; // inclusive
@@ -129,7 +137,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return void res.end();
 
-    const times = fault.cutTimes === 'always' ? Infinity : fault.cutTimes ?? 1;
+    const times = fault.cutTimes === 'always' ? Infinity : (fault.cutTimes ?? 1);
     // A response that does not reach the cut point is not cut and does not use up a cut.
     const cutPoint = fault.cutAtFileOffset !== undefined ? fault.cutAtFileOffset - start : fault.cutAfterBytes;
     const cut = cutPoint !== undefined && cutPoint >= 0 && c.cuts < times && length > cutPoint ? cutPoint : undefined;
@@ -167,8 +175,10 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
   async function serveInfo(res: ServerResponse, repo: string, rev: string | undefined, blobs: boolean): Promise<void> {
     const dir = repoDir(repo);
     const st = dir ? await stat(dir).catch(() => undefined) : undefined;
-    if (!dir || !st?.isDirectory()) return send(res, 404, JSON.stringify({ error: 'Repository not found' }), { 'X-Error-Code': 'RepoNotFound' });
-    if (rev !== undefined && rev !== 'main') return send(res, 404, JSON.stringify({ error: `Invalid rev id: ${rev}` }), { 'X-Error-Code': 'RevisionNotFound' });
+    if (!dir || !st?.isDirectory())
+      return send(res, 404, JSON.stringify({ error: 'Repository not found' }), { 'X-Error-Code': 'RepoNotFound' });
+    if (rev !== undefined && rev !== 'main')
+      return send(res, 404, JSON.stringify({ error: `Invalid rev id: ${rev}` }), { 'X-Error-Code': 'RevisionNotFound' });
     const files = await listRepoFiles(dir);
     send(res, 200, JSON.stringify(modelInfo(repo, repoCommit(files), files, blobs)));
   }
@@ -229,10 +239,11 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       for (const k of Object.keys(stats.requests)) delete stats.requests[k];
       for (const k of Object.keys(stats.cuts)) delete stats.cuts[k];
     },
-    close: () => new Promise<void>((ok) => {
-      http.closeAllConnections();
-      http.close(() => ok());
-    }),
+    close: () =>
+      new Promise<void>((ok) => {
+        http.closeAllConnections();
+        http.close(() => ok());
+      }),
   };
   return server;
 }

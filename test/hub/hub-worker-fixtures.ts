@@ -17,8 +17,10 @@ export async function writeFixtureText(root: string): Promise<void> {
   const dir = join(root, FIXTURE_TEXT_REPO);
   await mkdir(dir, { recursive: true });
   const files = [
-    ['README.md', 'README.md'], ['text/tinystories_sample.txt', 'tinystories_sample.txt'],
-    ['stories260K/stories260K.bin', 'stories260K.bin'], ['stories260K/tok512.bin', 'tok512.bin'],
+    ['README.md', 'README.md'],
+    ['text/tinystories_sample.txt', 'tinystories_sample.txt'],
+    ['stories260K/stories260K.bin', 'stories260K.bin'],
+    ['stories260K/tok512.bin', 'tok512.bin'],
   ];
   for (const [from, to] of files) {
     if (await stat(join(FIXTURES, from!)).catch(() => undefined)) await copyFile(join(FIXTURES, from!), join(dir, to!));
@@ -50,10 +52,22 @@ const VOCAB = 49152;
 const LAYERS = 13;
 
 export const SYNTHETIC_SMOLLM_CONFIG = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: DIM, intermediate_size: FFN,
-  num_hidden_layers: LAYERS, num_attention_heads: HEADS, num_key_value_heads: KV_HEADS, head_dim: HEAD_DIM,
-  vocab_size: VOCAB, max_position_embeddings: 2048, rms_norm_eps: 1e-5, rope_theta: 100000, tie_word_embeddings: true,
-  bos_token_id: 1, eos_token_id: 2, torch_dtype: 'float32',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: DIM,
+  intermediate_size: FFN,
+  num_hidden_layers: LAYERS,
+  num_attention_heads: HEADS,
+  num_key_value_heads: KV_HEADS,
+  head_dim: HEAD_DIM,
+  vocab_size: VOCAB,
+  max_position_embeddings: 2048,
+  rms_norm_eps: 1e-5,
+  rope_theta: 100000,
+  tie_word_embeddings: true,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  torch_dtype: 'float32',
 };
 
 function tensors(layers: number): SafetensorsDescriptor[] {
@@ -90,9 +104,21 @@ function tokenizerJson(): Record<string, unknown> {
   const vocab: Record<string, number> = {};
   for (let i = 0; i < VOCAB; i++) vocab[i < 3 ? special[i]! : `w${i}`] = i;
   return {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: special.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null, pre_tokenizer: { type: 'WhitespaceSplit' }, post_processor: null,
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: special.map((content, id) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
+    normalizer: null,
+    pre_tokenizer: { type: 'WhitespaceSplit' },
+    post_processor: null,
     decoder: { type: 'WordPiece', prefix: '##', cleanup: false },
     model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
   };
@@ -110,7 +136,10 @@ export async function writeSyntheticSmolLM(root: string, layers = LAYERS): Promi
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
   // A minimal chat template, so the chat worker's messages path runs on this model too.
   const chatTemplate = "{{ bos_token }}{% for m in messages %}{{ m['content'] }} {% endfor %}";
-  await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', chat_template: chatTemplate }, null, 2));
+  await writeFile(
+    join(dir, 'tokenizer_config.json'),
+    JSON.stringify({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', chat_template: chatTemplate }, null, 2),
+  );
   const file = await open(join(dir, 'model.safetensors'), 'w');
   try {
     await file.write(header);

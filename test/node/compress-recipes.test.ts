@@ -15,9 +15,11 @@ const SAMPLE = fixtureTextPath('tinystories_sample.txt');
 const work = mkdtempSync(join(tmpdir(), 'shrinkray-recipes-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function compressAndEval(recipe: string): Promise<{ ppl: number; tokens: number; bytesOut: number; report: Record<string, unknown> }> {
+async function compressAndEval(
+  recipe: string,
+): Promise<{ ppl: number; tokens: number; bytesOut: number; report: Record<string, unknown> }> {
   const out = join(work, recipe);
-  const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out]);
+  const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out, '--force']); // both suites compress fp32 into the same folder
   expect(c.code, c.stderr).toBe(0);
   const summary = splitOutput(c.stdout).json;
   expect(summary).toMatchObject({ recipe });
@@ -72,7 +74,9 @@ describe('embedding quantization, structured pruning and bad recipes through the
     expect(emb8.ppl / fp32.ppl).toBeLessThan(1.16);
     // The embedding goes from 512 x 64 fp32 (131,072 bytes) to int8 codes plus fp32 scales.
     expect(int4.bytesOut - emb8.bytesOut).toBeGreaterThan(131_072 - 36_864 - 1_000);
-    const embed = (emb8.report.tensors as { name: string; kind: string; bytes: number }[]).find((t) => t.name === 'model.embed_tokens.weight')!;
+    const embed = (emb8.report.tensors as { name: string; kind: string; bytes: number }[]).find(
+      (t) => t.name === 'model.embed_tokens.weight',
+    )!;
     expect(embed).toMatchObject({ kind: 'int8-g32', bytes: 36_864 });
   });
 
@@ -99,7 +103,7 @@ describe('embedding quantization, structured pruning and bad recipes through the
     ['heads10+int8', /removes .* 0 KV groups/],
   ])('recipe %s is refused before any work, and nothing is written', async (recipe, message) => {
     const out = join(work, `bad-${recipe}`);
-    const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out]);
+    const c = await runCli(['compress', STORIES_DIR, '--recipe', recipe, '--out', out, '--force']); // both suites compress fp32 into the same folder
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(message);
     expect(c.stderr).toMatch(/\[bad_recipe\]/);

@@ -56,7 +56,8 @@ describe('a graph that disagrees with config.json is refused, naming what disagr
       160,
       /tensor 'model\.layers\.0\.mlp\.gate_proj\.weight\.T' has shape \[64, 172\], but config\.json implies \[64, 160\]/,
     ],
-    ['int4-g32', 'num_hidden_layers', 4, /it has 5 decoder layers, but num_hidden_layers in config\.json is 4/],
+    // (openRunnableModel's graph check, src/runtime/onnx-graph-check.ts, sees this one first)
+    ['int4-g32', 'num_hidden_layers', 4, /the graph has 5 layers of KV cache inputs .* but num_hidden_layers is 4/],
     ['int4-g32', 'rope_theta', 500000, /RoPE table 'rope\.cos' at position 1 differs from rope_theta 500000/],
     ['int4-g32', 'rms_norm_eps', 1e-3, /RMSNorm epsilon .* differs from rms_norm_eps 0\.001/],
     [
@@ -90,6 +91,17 @@ describe('an op the engine does not run falls back to onnxruntime-web, and says 
     // Asked for by name, onnxruntime runs it with no fallback to report.
     expect(splitOutput((await runCli(['generate', dir, '--max-new-tokens', '8', '--engine', 'onnx'])).stdout).json).not.toHaveProperty(
       'fallback',
+    );
+  });
+
+  it("the engine counts the layers itself too, for graphs opened without the runtime's check", async () => {
+    const model = new Uint8Array(readFileSync(join(folders['int4-g32']!, 'onnx', 'model.onnx')));
+    const config = { ...(await loadModelFolder(STORIES_DIR)).ir.config, numLayers: 4 };
+    const loader = await CpuModelLoader.create(await engineModulesNode());
+    await expectShrinkrayError(
+      loader.fromGraph(config, { name: 'int4/model.onnx', model, externalData: [] }),
+      'bad_file',
+      'int4/model.onnx: it has 5 decoder layers, but num_hidden_layers in config.json is 4',
     );
   });
 

@@ -48,7 +48,13 @@ describe('downloading a hub model into the store', () => {
   it('downloads, verifies and commits; the stored bytes equal the served ones', async () => {
     const store = await newStore();
     const progress: DownloadProgress[] = [];
-    const { manifest, plan } = await downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, onProgress: (p) => progress.push(p), ...fast });
+    const { manifest, plan } = await downloadHubModel({
+      store,
+      repo: HUB_REPOS.synthetic,
+      baseUrl: hub.url,
+      onProgress: (p) => progress.push(p),
+      ...fast,
+    });
     expect(plan.listed).toBe(true);
     expect(manifest.files.map((f) => f.path)).toEqual(['config.json', 'model.safetensors']);
     const weights = await onDisk(HUB_REPOS.synthetic, 'model.safetensors');
@@ -69,7 +75,9 @@ describe('downloading a hub model into the store', () => {
     const served = hub.stats.bytesServed[weightsKey]!;
     expect(served).toBeLessThan(1.1 * size);
     expect(hub.stats.cuts[weightsKey]).toBe(1);
-    expect(sha(await storedBytes(store, 'hub:test-org/synthetic-4m@main', 'model.safetensors'))).toBe(sha(await onDisk(HUB_REPOS.synthetic, 'model.safetensors')));
+    expect(sha(await storedBytes(store, 'hub:test-org/synthetic-4m@main', 'model.safetensors'))).toBe(
+      sha(await onDisk(HUB_REPOS.synthetic, 'model.safetensors')),
+    );
   });
 
   it('completes when every response is cut after 100 kB, fetching each byte once', async () => {
@@ -88,8 +96,14 @@ describe('downloading a hub model into the store', () => {
     const ac = new AbortController();
     hub.setFaults({ [weightsKey]: { bytesPerSecond: 8 * 1024 * 1024 } }); // slow enough to abort mid-way
     const aborted = downloadHubModel({
-      store: first, repo: HUB_REPOS.synthetic, baseUrl: hub.url, signal: ac.signal, ...fast,
-      onProgress: (p) => { if (p.file === 'model.safetensors' && p.done > weights.byteLength / 2) ac.abort(); },
+      store: first,
+      repo: HUB_REPOS.synthetic,
+      baseUrl: hub.url,
+      signal: ac.signal,
+      ...fast,
+      onProgress: (p) => {
+        if (p.file === 'model.safetensors' && p.done > weights.byteLength / 2) ac.abort();
+      },
     });
     await expect(aborted).rejects.toMatchObject({ code: 'aborted' });
     expect(await first.listModels()).toEqual([]); // nothing visible
@@ -127,7 +141,8 @@ describe('downloading a hub model into the store', () => {
     hub.setFaults({ [weightsKey]: { status500Times: 100 } });
     const store = await newStore();
     await expect(downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast, retries: 2 })).rejects.toMatchObject({
-      code: 'download_error', message: expect.stringMatching(/model\.safetensors: HTTP 500 .*resolve\/main\/model\.safetensors.*after 2 retries/),
+      code: 'download_error',
+      message: expect.stringMatching(/model\.safetensors: HTTP 500 .*resolve\/main\/model\.safetensors.*after 2 retries/),
     });
     expect(await store.listModels()).toEqual([]);
   });
@@ -139,7 +154,11 @@ describe('downloading a hub model into the store', () => {
     const f = manifestFile(manifest, 'model-00002-of-00002.safetensors');
     const st = await readSafetensors(await store.openFile(f.fileId, f.path));
     const norm = await st.tensors.get('model.norm.weight')!.read();
-    const disk = await readSafetensors({ name: 'disk', size: f.size, read: async (o, l) => (await onDisk(HUB_REPOS.sharded, f.path)).subarray(o, o + l) });
+    const disk = await readSafetensors({
+      name: 'disk',
+      size: f.size,
+      read: async (o, l) => (await onDisk(HUB_REPOS.sharded, f.path)).subarray(o, o + l),
+    });
     expect(norm).toEqual(await disk.tensors.get('model.norm.weight')!.read());
   });
 
@@ -158,7 +177,10 @@ describe('corrupt inputs are named', () => {
   ] as const)('%s', async (_, corrupt, message) => {
     hub.setFaults({ [weightsKey]: { corrupt } });
     const store = await newStore();
-    await expect(downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast })).rejects.toMatchObject({ code: 'bad_file', message: expect.stringMatching(message) });
+    await expect(downloadHubModel({ store, repo: HUB_REPOS.synthetic, baseUrl: hub.url, ...fast })).rejects.toMatchObject({
+      code: 'bad_file',
+      message: expect.stringMatching(message),
+    });
     expect(await store.listModels()).toEqual([]);
     expect((await store.listStaged()).map((s) => s.name)).toEqual(['config.json']); // the bad file's bytes are gone
   });
@@ -166,19 +188,24 @@ describe('corrupt inputs are named', () => {
   it('a bad safetensors header', async () => {
     const store = await newStore();
     await expect(downloadHubModel({ store, repo: HUB_REPOS.badHeader, baseUrl: hub.url, ...fast })).rejects.toMatchObject({
-      code: 'bad_file', message: expect.stringMatching(/^model\.safetensors: not a valid safetensors file: the header is not JSON/),
+      code: 'bad_file',
+      message: expect.stringMatching(/^model\.safetensors: not a valid safetensors file: the header is not JSON/),
     });
   });
 
   it('a shard named in the index but missing', async () => {
     const store = await newStore();
     await expect(downloadHubModel({ store, repo: HUB_REPOS.missingShard, baseUrl: hub.url, ...fast })).rejects.toMatchObject({
-      code: 'missing_file', message: expect.stringMatching(/^model-00002-of-00002\.safetensors: named in model\.safetensors\.index\.json but not found/),
+      code: 'missing_file',
+      message: expect.stringMatching(/^model-00002-of-00002\.safetensors: named in model\.safetensors\.index\.json but not found/),
     });
   });
 
   it('a repo that does not exist', async () => {
     const store = await newStore();
-    await expect(downloadHubModel({ store, repo: 'test-org/nope', baseUrl: hub.url, ...fast })).rejects.toMatchObject({ code: 'missing_file', message: expect.stringMatching(/the repo does not exist/) });
+    await expect(downloadHubModel({ store, repo: 'test-org/nope', baseUrl: hub.url, ...fast })).rejects.toMatchObject({
+      code: 'missing_file',
+      message: expect.stringMatching(/the repo does not exist/),
+    });
   });
 });

@@ -17,13 +17,15 @@ describe('hub URLs', () => {
   it('follows the hub layout and encodes revisions and paths', () => {
     // A mirror's base URL (trailing slash tolerated); the default hub is only named, never contacted.
     const ref = hubRef('HuggingFaceTB/SmolLM2-135M-Instruct', 'refs/pr/1', 'https://hub.example/');
-    expect(hubFileUrl(ref, 'onnx/model q.onnx')).toBe('https://hub.example/HuggingFaceTB/SmolLM2-135M-Instruct/resolve/refs%2Fpr%2F1/onnx/model%20q.onnx');
+    expect(hubFileUrl(ref, 'onnx/model q.onnx')).toBe(
+      'https://hub.example/HuggingFaceTB/SmolLM2-135M-Instruct/resolve/refs%2Fpr%2F1/onnx/model%20q.onnx',
+    );
     expect(hubApiUrl(ref)).toBe('https://hub.example/api/models/HuggingFaceTB/SmolLM2-135M-Instruct/revision/refs%2Fpr%2F1?blobs=true');
     expect(hubApiUrl(hubRef('gpt2'))).toBe(`${DEFAULT_HUB_URL}/api/models/gpt2?blobs=true`);
     expect(parseRepoId(`${DEFAULT_HUB_URL}/Qwen/Qwen2.5-0.5B`)).toBe('Qwen/Qwen2.5-0.5B');
   });
 
-  it('refuses ids and paths that are not the hub\'s', () => {
+  it("refuses ids and paths that are not the hub's", () => {
     for (const bad of ['a/b/c', '../x', 'org/-name', 'org/na..me', '']) {
       expect(() => parseRepoId(bad)).toThrow(/is not a hub repo id/);
     }
@@ -44,10 +46,16 @@ describe('discovery', () => {
 
   it('probes known names where a mirror has no listing API', async () => {
     // A fetch that hides the API route (404 without the hub's error code), as a plain file mirror would.
-    const noApi: typeof fetch = async (input, init) => (String(input).includes('/api/') ? new Response('no', { status: 404 }) : fetch(input, init));
+    const noApi: typeof fetch = async (input, init) =>
+      String(input).includes('/api/') ? new Response('no', { status: 404 }) : fetch(input, init);
     const plan = await discoverModelFiles(hubRef(HUB_REPOS.sharded, 'main', hub.url), { fetch: noApi });
     expect(plan.listed).toBe(false);
-    expect(plan.files.map((f) => f.path)).toEqual(['config.json', 'model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
+    expect(plan.files.map((f) => f.path)).toEqual([
+      'config.json',
+      'model.safetensors.index.json',
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+    ]);
     expect(plan.files.at(-1)!.sha256).toMatch(/^[0-9a-f]{64}$/); // from the ETag
   });
 });
@@ -56,13 +64,15 @@ describe('remote safetensors over Range requests', () => {
   it('reads the header and one tensor without downloading the file', async () => {
     const path = join(hub.root, HUB_REPOS.synthetic, 'model.safetensors');
     const disk = new Uint8Array(await readFile(path));
-    const src = await openHttpSource(hubFileUrl(hubRef(HUB_REPOS.synthetic, 'main', hub.url), 'model.safetensors'), { name: 'model.safetensors' });
+    const src = await openHttpSource(hubFileUrl(hubRef(HUB_REPOS.synthetic, 'main', hub.url), 'model.safetensors'), {
+      name: 'model.safetensors',
+    });
     expect(src.size).toBe(disk.byteLength);
     const remote = await readSafetensors(src);
     const local = await readSafetensors(bytesSource(disk, 'disk'));
     const name = 'model.layers.0.mlp.down_proj.weight';
     const [a, b] = [await remote.tensors.get(name)!.read(), await local.tensors.get(name)!.read()];
-    expect(a.length).toBe(256 * 768);
+    expect(a.length).toBe(256 * 512); // [dim, ffn]
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
     const served = hub.stats.bytesServed[`${HUB_REPOS.synthetic}/model.safetensors`]!;
     expect(served).toBe(remote.dataStart + remote.tensors.get(name)!.byteLength); // header + that tensor, nothing else
@@ -70,6 +80,9 @@ describe('remote safetensors over Range requests', () => {
 
   it('names the file when a range runs past its end', async () => {
     const src = await openHttpSource(hubFileUrl(hubRef(HUB_REPOS.synthetic, 'main', hub.url), 'config.json'), { name: 'config.json' });
-    await expect(src.read(src.size - 1, 2)).rejects.toMatchObject({ code: 'bad_file', message: expect.stringMatching(/^config\.json: truncated/) });
+    await expect(src.read(src.size - 1, 2)).rejects.toMatchObject({
+      code: 'bad_file',
+      message: expect.stringMatching(/^config\.json: truncated/),
+    });
   });
 });

@@ -43,7 +43,7 @@ describe('hub layout and ranges', () => {
     await stale.body?.cancel();
   });
 
-  it('answers HEAD without a body and unknown files with the hub\'s 404', async () => {
+  it("answers HEAD without a body and unknown files with the hub's 404", async () => {
     const head = await fetch(url(), { method: 'HEAD' });
     expect(head.headers.get('Content-Length')).toBe(String(weights.byteLength));
     const missing = await fetch(`${hub.url}/${HUB_REPOS.synthetic}/resolve/main/nope.bin`);

@@ -5,23 +5,59 @@ import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 // Field values as published in the models' own config.json files.
 const smollm2 = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 576, intermediate_size: 1536,
-  num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, vocab_size: 49152,
-  max_position_embeddings: 8192, rms_norm_eps: 1e-5, rope_theta: 100000, tie_word_embeddings: true,
-  bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu', rope_scaling: null, torch_dtype: 'bfloat16',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 576,
+  intermediate_size: 1536,
+  num_hidden_layers: 30,
+  num_attention_heads: 9,
+  num_key_value_heads: 3,
+  vocab_size: 49152,
+  max_position_embeddings: 8192,
+  rms_norm_eps: 1e-5,
+  rope_theta: 100000,
+  tie_word_embeddings: true,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  hidden_act: 'silu',
+  rope_scaling: null,
+  torch_dtype: 'bfloat16',
 };
 const qwen = {
-  architectures: ['Qwen2ForCausalLM'], hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,
-  num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true, bos_token_id: 151643, eos_token_id: 151645,
+  architectures: ['Qwen2ForCausalLM'],
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  vocab_size: 151936,
+  max_position_embeddings: 32768,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000,
+  tie_word_embeddings: true,
+  bos_token_id: 151643,
+  eos_token_id: 151645,
 };
 
 describe('parseHfConfig', () => {
   it('reads a Llama config (SmolLM2-135M)', () => {
     expect(parseHfConfig(smollm2, 'config.json')).toEqual<ModelConfig>({
-      architecture: 'LlamaForCausalLM', family: 'llama', hiddenSize: 576, intermediateSize: 1536, numLayers: 30,
-      numHeads: 9, numKvHeads: 3, headDim: 64, vocabSize: 49152, maxPositionEmbeddings: 8192, rmsNormEps: 1e-5,
-      ropeTheta: 100000, tieWordEmbeddings: true, attentionBias: false, bosTokenId: 1, eosTokenId: [2],
+      architecture: 'LlamaForCausalLM',
+      family: 'llama',
+      hiddenSize: 576,
+      intermediateSize: 1536,
+      numLayers: 30,
+      numHeads: 9,
+      numKvHeads: 3,
+      headDim: 64,
+      vocabSize: 49152,
+      maxPositionEmbeddings: 8192,
+      rmsNormEps: 1e-5,
+      ropeTheta: 100000,
+      tieWordEmbeddings: true,
+      attentionBias: false,
+      bosTokenId: 1,
+      eosTokenId: [2],
     });
   });
 
@@ -31,16 +67,38 @@ describe('parseHfConfig', () => {
   });
 
   it('fills defaults the way transformers does', () => {
-    const { num_key_value_heads: _kv, rms_norm_eps: _e, rope_theta: _t, tie_word_embeddings: _tie, max_position_embeddings: _m, bos_token_id: _b, eos_token_id: _eos, ...bare } = smollm2;
+    const {
+      num_key_value_heads: _kv,
+      rms_norm_eps: _e,
+      rope_theta: _t,
+      tie_word_embeddings: _tie,
+      max_position_embeddings: _m,
+      bos_token_id: _b,
+      eos_token_id: _eos,
+      ...bare
+    } = smollm2;
     const c = parseHfConfig(bare, 'config.json');
-    expect(c).toMatchObject({ numKvHeads: 9, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: false, maxPositionEmbeddings: 2048, bosTokenId: 1, eosTokenId: [2] });
+    expect(c).toMatchObject({
+      numKvHeads: 9,
+      rmsNormEps: 1e-6,
+      ropeTheta: 10000,
+      tieWordEmbeddings: false,
+      maxPositionEmbeddings: 2048,
+      bosTokenId: 1,
+      eosTokenId: [2],
+    });
     expect(parseHfConfig({ ...smollm2, head_dim: 32 }, 'c.json').headDim).toBe(32);
-    expect(parseHfConfig({ ...smollm2, rope_theta: undefined, rope_parameters: { rope_type: 'default', rope_theta: 5e5 } }, 'c.json').ropeTheta).toBe(5e5);
+    expect(
+      parseHfConfig({ ...smollm2, rope_theta: undefined, rope_parameters: { rope_type: 'default', rope_theta: 5e5 } }, 'c.json').ropeTheta,
+    ).toBe(5e5);
   });
 
   it('names an unsupported architecture and lists the supported ones', () => {
-    expectShrinkrayError(() => parseHfConfig({ ...smollm2, architectures: ['GPT2LMHeadModel'] }, 'models/gpt2/config.json'), 'unsupported_architecture',
-      /models\/gpt2\/config\.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/);
+    expectShrinkrayError(
+      () => parseHfConfig({ ...smollm2, architectures: ['GPT2LMHeadModel'] }, 'models/gpt2/config.json'),
+      'unsupported_architecture',
+      /models\/gpt2\/config\.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/,
+    );
   });
 
   it('names missing or invalid fields', () => {
@@ -68,10 +126,23 @@ describe('toHfConfig', () => {
     const c = parseHfConfig(smollm2, 'config.json');
     const json = toHfConfig(c);
     expect(json).toMatchObject({
-      architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 576, intermediate_size: 1536,
-      num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, head_dim: 64, vocab_size: 49152,
-      max_position_embeddings: 8192, rms_norm_eps: 1e-5, rope_theta: 100000, tie_word_embeddings: true,
-      bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu', torch_dtype: 'float32',
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      hidden_size: 576,
+      intermediate_size: 1536,
+      num_hidden_layers: 30,
+      num_attention_heads: 9,
+      num_key_value_heads: 3,
+      head_dim: 64,
+      vocab_size: 49152,
+      max_position_embeddings: 8192,
+      rms_norm_eps: 1e-5,
+      rope_theta: 100000,
+      tie_word_embeddings: true,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      hidden_act: 'silu',
+      torch_dtype: 'float32',
     });
     expect(parseHfConfig(json, 'out/config.json')).toEqual(c);
     const q = parseHfConfig(qwen, 'config.json');

@@ -87,7 +87,11 @@ describe('llama2.c import', () => {
       const names = tensorNames.layer(layer);
       const [wq, wk] = [await arrays.get('wq')!.readSlice(layer), await arrays.get('wk')!.readSlice(layer)];
       const [hq, hk] = [await parts.ir.tensors.get(names.q)!.read(), await parts.ir.tensors.get(names.k)!.read()];
-      for (const [pq, pk] of [[7, 3], [200, 199], [511, 0]] as const) {
+      for (const [pq, pk] of [
+        [7, 3],
+        [200, 199],
+        [511, 0],
+      ] as const) {
         const q1 = ropeInterleaved(matVec(wq, xq, h.dim), pq, hd);
         const k1 = ropeInterleaved(matVec(wk, xk, h.nKvHeads * hd), pk, hd);
         const q2 = ropeHalf(matVec(hq, xq, h.dim), pq, hd);
@@ -100,7 +104,9 @@ describe('llama2.c import', () => {
             s2 += q2[head * hd + d]! * k2[kvHead * hd + d]!;
             scale += Math.abs(q1[head * hd + d]! * k1[kvHead * hd + d]!);
           }
-          expect(Math.abs(s1 - s2), `layer ${layer} head ${head} positions ${pq},${pk}`).toBeLessThan(BUDGET.ropeConventionRelative * scale + BUDGET.ropeConventionAbsolute);
+          expect(Math.abs(s1 - s2), `layer ${layer} head ${head} positions ${pq},${pk}`).toBeLessThan(
+            BUDGET.ropeConventionRelative * scale + BUDGET.ropeConventionAbsolute,
+          );
         }
       }
       // The permutation is a reordering of rows within each head: same multiset of values.
@@ -121,10 +127,23 @@ describe('llama2.c import', () => {
 
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
     expect(config).toMatchObject({
-      architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 64, intermediate_size: 172,
-      num_hidden_layers: 5, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 8, vocab_size: 512,
-      max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true,
-      bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu', torch_dtype: 'float32',
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      hidden_size: 64,
+      intermediate_size: 172,
+      num_hidden_layers: 5,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      head_dim: 8,
+      vocab_size: 512,
+      max_position_embeddings: 512,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000,
+      tie_word_embeddings: true,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      hidden_act: 'silu',
+      torch_dtype: 'float32',
     });
     expect(JSON.parse(await readFile(join(out, 'generation_config.json'), 'utf8'))).toMatchObject({ bos_token_id: 1, eos_token_id: 2 });
 
@@ -196,12 +215,24 @@ describe('model folder errors', () => {
     await expectShrinkrayError(loadModelFolder(noTok), 'missing_file', /no-tok\/tokenizer\.json/);
     const noWeights = await brokenCopy('no-weights', (d) => rm(join(d, 'model.safetensors')));
     await expectShrinkrayError(loadModelFolder(noWeights), 'missing_file', /no-weights\/model\.safetensors/);
-    const gpt = await brokenCopy('gpt', (d) => writeFile(join(d, 'config.json'), JSON.stringify({ ...config, architectures: ['GPT2LMHeadModel'] })));
+    const gpt = await brokenCopy('gpt', (d) =>
+      writeFile(join(d, 'config.json'), JSON.stringify({ ...config, architectures: ['GPT2LMHeadModel'] })),
+    );
     await expectShrinkrayError(loadModelFolder(gpt), 'unsupported_architecture', /gpt\/config\.json: architecture 'GPT2LMHeadModel'/);
-    const untied = await brokenCopy('untied', (d) => writeFile(join(d, 'config.json'), JSON.stringify({ ...config, tie_word_embeddings: false })));
-    await expectShrinkrayError(loadModelFolder(untied), 'bad_file', /untied\/model\.safetensors: missing tensor 'lm_head\.weight' \[512, 64\]/);
+    const untied = await brokenCopy('untied', (d) =>
+      writeFile(join(d, 'config.json'), JSON.stringify({ ...config, tie_word_embeddings: false })),
+    );
+    await expectShrinkrayError(
+      loadModelFolder(untied),
+      'bad_file',
+      /untied\/model\.safetensors: missing tensor 'lm_head\.weight' \[512, 64\]/,
+    );
     const wide = await brokenCopy('wide', (d) => writeFile(join(d, 'config.json'), JSON.stringify({ ...config, intermediate_size: 256 })));
-    await expectShrinkrayError(loadModelFolder(wide), 'bad_file', /tensor 'model\.layers\.0\.mlp\.gate_proj\.weight' has shape \[172, 64\], expected \[256, 64\]/);
+    await expectShrinkrayError(
+      loadModelFolder(wide),
+      'bad_file',
+      /tensor 'model\.layers\.0\.mlp\.gate_proj\.weight' has shape \[172, 64\], expected \[256, 64\]/,
+    );
     const cut = await brokenCopy('cut', async (d) => {
       const bytes = await readFile(join(d, 'model.safetensors'));
       await writeFile(join(d, 'model.safetensors'), bytes.subarray(0, 500_000));
@@ -217,7 +248,9 @@ describe('model folder errors', () => {
     await writeFile(truncated, readFileSync(ckptPath).subarray(0, 4096));
     const bad = await cli(['import', truncated, '--tokenizer', tokPath, '--out', join(work, 'y')]);
     expect(bad.code).toBe(1);
-    expect(bad.errors.join('\n')).toMatch(/truncated\.bin: not a valid llama2\.c checkpoint: truncated.*implies 1056540 bytes, but the file has 4096 \[bad_file\]/);
+    expect(bad.errors.join('\n')).toMatch(
+      /truncated\.bin: not a valid llama2\.c checkpoint: truncated.*implies 1056540 bytes, but the file has 4096 \[bad_file\]/,
+    );
   });
 });
 

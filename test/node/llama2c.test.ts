@@ -18,7 +18,21 @@ describe('llama2.c checkpoint reader', () => {
   it('reads the stories260K header and lays out every array', async () => {
     const { header: h, arrays } = await readLlama2cCheckpoint(await fileSource(ckptPath));
     expect(h).toEqual({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, sharedClassifier: true });
-    expect([...arrays.keys()]).toEqual(['token_embedding', 'rms_att', 'wq', 'wk', 'wv', 'wo', 'rms_ffn', 'w1', 'w2', 'w3', 'rms_final', 'freq_cis_real', 'freq_cis_imag']);
+    expect([...arrays.keys()]).toEqual([
+      'token_embedding',
+      'rms_att',
+      'wq',
+      'wk',
+      'wv',
+      'wo',
+      'rms_ffn',
+      'w1',
+      'w2',
+      'w3',
+      'rms_final',
+      'freq_cis_real',
+      'freq_cis_imag',
+    ]);
     expect(arrays.get('wk')!.shape).toEqual([5, 32, 64]);
     expect(arrays.get('w2')!.shape).toEqual([5, 64, 172]);
     expect(arrays.get('freq_cis_real')!.shape).toEqual([512, 4]);
@@ -43,9 +57,16 @@ describe('llama2.c checkpoint reader', () => {
 
   it('rejects a truncated checkpoint, naming the file and both sizes', async () => {
     const file = readFileSync(ckptPath);
-    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(file.subarray(0, 500_000), 'stories260K.bin')), 'bad_file',
-      /stories260K\.bin: .*truncated.*implies 1056540 bytes, but the file has 500000/);
-    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(file.subarray(0, 10), 'short.bin')), 'bad_file', /short\.bin.*10 bytes/);
+    await expectShrinkrayError(
+      async () => readLlama2cCheckpoint(bytesSource(file.subarray(0, 500_000), 'stories260K.bin')),
+      'bad_file',
+      /stories260K\.bin: .*truncated.*implies 1056540 bytes, but the file has 500000/,
+    );
+    await expectShrinkrayError(
+      async () => readLlama2cCheckpoint(bytesSource(file.subarray(0, 10), 'short.bin')),
+      'bad_file',
+      /short\.bin.*10 bytes/,
+    );
   });
 
   it('rejects extra bytes, garbage headers and the versioned format before allocating anything', async () => {
@@ -58,15 +79,32 @@ describe('llama2.c checkpoint reader', () => {
     const counting: ByteSource = { name: 'garbage.bin', size: 1 << 30, read: (o, l) => (reads++, bytesSource(garbage, 'g').read(o, l)) };
     await expectShrinkrayError(async () => readLlama2cCheckpoint(counting), 'bad_file', /garbage\.bin.*dim = 1073741824 is out of range/);
     expect(reads).toBe(1);
-    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(header([64, 172, 5, 8, 3, 512, 512]), 'gqa.bin')), 'bad_file', /n_heads 8 is not a multiple of n_kv_heads 3/);
-    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(header([0x616b3432, 1, 0, 0, 0, 0, 0]), 'v1.bin')), 'bad_file', /v1\.bin.*'ak42'.*legacy/);
+    await expectShrinkrayError(
+      async () => readLlama2cCheckpoint(bytesSource(header([64, 172, 5, 8, 3, 512, 512]), 'gqa.bin')),
+      'bad_file',
+      /n_heads 8 is not a multiple of n_kv_heads 3/,
+    );
+    await expectShrinkrayError(
+      async () => readLlama2cCheckpoint(bytesSource(header([0x616b3432, 1, 0, 0, 0, 0, 0]), 'v1.bin')),
+      'bad_file',
+      /v1\.bin.*'ak42'.*legacy/,
+    );
     // A wildly large but in-range header claims ~10^17 bytes: rejected by size, never read.
-    await expectShrinkrayError(async () => readLlama2cCheckpoint(bytesSource(header([1 << 20, 1 << 20, 4096, 1, 1, 1 << 20, 1 << 20]), 'big.bin')), 'bad_file', /big\.bin.*truncated/);
+    await expectShrinkrayError(
+      async () => readLlama2cCheckpoint(bytesSource(header([1 << 20, 1 << 20, 4096, 1, 1, 1 << 20, 1 << 20]), 'big.bin')),
+      'bad_file',
+      /big\.bin.*truncated/,
+    );
   });
 
   it('reads an unshared classifier when vocab_size is negative', async () => {
     const [dim, hidden, layers, heads, kv, vocab, seq] = [8, 12, 2, 2, 1, 10, 4];
-    const floats = vocab * dim + layers * (dim + 2 * dim * dim + 2 * (kv * dim / heads) * dim + dim + 3 * hidden * dim) + dim + seq * dim / heads + vocab * dim;
+    const floats =
+      vocab * dim +
+      layers * (dim + 2 * dim * dim + 2 * ((kv * dim) / heads) * dim + dim + 3 * hidden * dim) +
+      dim +
+      (seq * dim) / heads +
+      vocab * dim;
     const bytes = new Uint8Array(28 + 4 * floats);
     bytes.set(header([dim, hidden, layers, heads, kv, -vocab, seq]));
     const body = new Float32Array(bytes.buffer, 28);
@@ -95,7 +133,11 @@ describe('llama2.c tokenizer reader', () => {
   it('rejects a truncated tokenizer and a vocabulary size mismatch', () => {
     const bytes = readFileSync(tokPath);
     expect(() => readLlama2cTokenizer(bytes.subarray(0, 3000), 'cut.bin', 512)).toThrow(/cut\.bin: .*(truncated|token \d+ has length)/);
-    expect(() => readLlama2cTokenizer(bytes, 'tok.bin', 600)).toThrow(/tok\.bin: .*holds 512 tokens but the checkpoint's vocabulary has 600/);
-    expect(() => readLlama2cTokenizer(new Uint8Array(Int32Array.from([7, 0, 1 << 30]).buffer), 'bad.bin')).toThrow(/bad\.bin: .*token 0 has length 1073741824/);
+    expect(() => readLlama2cTokenizer(bytes, 'tok.bin', 600)).toThrow(
+      /tok\.bin: .*holds 512 tokens but the checkpoint's vocabulary has 600/,
+    );
+    expect(() => readLlama2cTokenizer(new Uint8Array(Int32Array.from([7, 0, 1 << 30]).buffer), 'bad.bin')).toThrow(
+      /bad\.bin: .*token 0 has length 1073741824/,
+    );
   });
 });

@@ -15,7 +15,12 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * picks each token); returns the worst logit difference per phase. Also checks that the
  * engine's cache grew by exactly what it was fed.
  */
-export async function compareDecoding(ref: CausalLM, engine: CausalLM, prompt: number[], steps: number): Promise<{ prefill: number; decode: number }> {
+export async function compareDecoding(
+  ref: CausalLM,
+  engine: CausalLM,
+  prompt: number[],
+  steps: number,
+): Promise<{ prefill: number; decode: number }> {
   const vocab = ref.config.vocabSize;
   const rs = ref.createState();
   const es = engine.createState();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { writeHubFixtures } from '../hub/hub-fixtures.ts';
 import { startHubServer, type HubServer } from '../hub/hub-server.ts';
+import { STORIES_DIR } from './fixture-paths.ts';
 
 /** The loopback hub of one test file, and the temp folder its repos are served from. */
 export interface LoopbackHub extends HubServer {
@@ -21,7 +22,7 @@ export function useLoopbackHub(): LoopbackHub {
   let server: HubServer | undefined;
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'shrinkray-hub-'));
-    await writeHubFixtures(root);
+    await writeHubFixtures(root, STORIES_DIR); // stories260K too, where `npm run fixtures` made it
     server = await startHubServer({ root });
   });
   afterAll(async () => {

@@ -13,7 +13,8 @@ const root = join(import.meta.dirname, '..', '..');
 const fixtures = process.env.SHRINKRAY_FIXTURES ?? join(root, '..', 'shared', 'fixtures');
 const source = join(root, 'public', 'models', 'stories260K');
 const sample = join(fixtures, 'text', 'tinystories_sample.txt');
-const EXPECTED_START = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.';
+const EXPECTED_START =
+  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.';
 
 describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
   let tmp: string;
@@ -104,7 +105,11 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
 
     await expectError(await copy(good, 'no-model', ['config.json']), 'missing_file', /no-model[\\/]onnx[\\/]model\.onnx is missing/);
     await expectError(await copy(good, 'no-config', ['onnx/model.onnx']), 'missing_file', /no-config[\\/]config\.json is missing/);
-    await expectError(await copy(ext, 'no-data', ['config.json', 'onnx/model.onnx']), 'missing_file', /no-data[\\/]onnx[\\/]model\.onnx_data is missing/);
+    await expectError(
+      await copy(ext, 'no-data', ['config.json', 'onnx/model.onnx']),
+      'missing_file',
+      /no-data[\\/]onnx[\\/]model\.onnx_data is missing/,
+    );
     const shortData = await copy(ext, 'short-data', ['config.json', 'onnx/model.onnx']);
     await writeFile(join(shortData, 'onnx', 'model.onnx_data'), new Uint8Array(1000));
     await expectError(shortData, 'bad_file', /short-data[\\/]onnx[\\/]model\.onnx_data holds 1000 bytes/);

@@ -32,16 +32,24 @@ async function compareQuantized(ir: ModelIR, prompt: number[], where: 'linear' |
     const q = quantizeRtnReference(weight, N, K, { ...opts, name });
     dequantized.set(name, dequantizeNBits(q, N, K, opts));
     return {
-      kind: 'nbits', bits, blockSize: 32, outFeatures: N, inFeatures: K,
-      packed: q.packed, scales: q.scales as Float32Array, zeroPoints: q.zeroPoints ?? undefined,
+      kind: 'nbits',
+      bits,
+      blockSize: 32,
+      outFeatures: N,
+      inFeatures: K,
+      packed: q.packed,
+      scales: q.scales as Float32Array,
+      zeroPoints: q.zeroPoints ?? undefined,
     };
   };
   const built = await buildOnnxDecoder(ir, where === 'linear' ? { linear: hook } : { embedding: hook });
   const onnx = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
-  const tensors = new Map([...ir.tensors].map(([name, t]) => {
-    const w = dequantized.get(name);
-    return [name, w ? { ...t, read: async () => w.slice() } : t];
-  }));
+  const tensors = new Map(
+    [...ir.tensors].map(([name, t]) => {
+      const w = dequantized.get(name);
+      return [name, w ? { ...t, read: async () => w.slice() } : t];
+    }),
+  );
   const refQ = await ReferenceModel.load({ config: ir.config, tensors });
   const d = await compareDecoding(refQ, onnx, prompt, 8);
   await onnx.dispose();
@@ -98,7 +106,11 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
   });
 
   it('a linear hook swaps MatMul for MatMulNBits: logits match the reference run on the dequantized weights', async () => {
-    for (const [bits, symmetric] of [[4, true], [4, false], [8, true]] as const) {
+    for (const [bits, symmetric] of [
+      [4, true],
+      [4, false],
+      [8, true],
+    ] as const) {
       const { built, d } = await compareQuantized(ir, prompt, 'linear', bits, symmetric);
       const kinds = new Set(built.tensors.map((t) => t.kind));
       expect(kinds.has(`nbits${bits}`)).toBe(true);
@@ -107,7 +119,11 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
   });
 
   it('a quantized embedding (GatherBlockQuantized) and its tied MatMulNBits classifier match the reference on the dequantized table', async () => {
-    for (const [bits, symmetric] of [[8, true], [4, true], [4, false]] as const) {
+    for (const [bits, symmetric] of [
+      [8, true],
+      [4, true],
+      [4, false],
+    ] as const) {
       const { built, dequantized, d } = await compareQuantized(ir, prompt, 'embedding', bits, symmetric);
       expect(dequantized.has('model.embed_tokens.weight')).toBe(true);
       const embed = built.tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
@@ -124,11 +140,16 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, prompt.length]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from(prompt, (_, i) => BigInt(i)), [1, prompt.length]),
+      position_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(prompt, (_, i) => BigInt(i)),
+        [1, prompt.length],
+      ),
       num_logits_to_keep: new ort.Tensor('int64', new BigInt64Array([1n]), []),
     };
     for (let l = 0; l < c.numLayers; l++) {
-      for (const kv of ['key', 'value']) feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, c.numKvHeads, 0, c.headDim]);
+      for (const kv of ['key', 'value'])
+        feeds[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, c.numKvHeads, 0, c.headDim]);
     }
     const out = await onnx.session.run(feeds);
     expect(out.logits!.dims).toEqual([1, 1, c.vocabSize]);
@@ -151,7 +172,16 @@ describe('ONNX decoder on the fixture model (stories260K)', () => {
 
 describe('ONNX decoder on synthetic models (bias, untied classifier, fused GroupQueryAttention)', () => {
   // headDim 16: the smallest that onnxruntime's GroupQueryAttention accepts.
-  const small = { hiddenSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 96, numLayers: 2, vocabSize: 300, maxPositionEmbeddings: 128 };
+  const small = {
+    hiddenSize: 64,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 16,
+    intermediateSize: 96,
+    numLayers: 2,
+    vocabSize: 300,
+    maxPositionEmbeddings: 128,
+  };
   const cases = [
     { label: 'qwen2-like (bias, tied)', config: syntheticConfig('qwen2.5-0.5b', small) },
     { label: 'llama-like (untied)', config: syntheticConfig('smollm2-135m', { ...small, tieWordEmbeddings: false }) },

@@ -9,7 +9,8 @@ import { loadOnnxCausalLM } from '../../src/node/load-engine.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const source = join(root, 'public', 'models', 'stories260K');
-const EXPECTED_START = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
+const EXPECTED_START =
+  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.';
 
 async function compress(out: string, extra: string[] = [], recipe = 'fp32'): Promise<void> {
   const w = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);

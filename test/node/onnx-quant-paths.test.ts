@@ -31,7 +31,12 @@ const FP32_PPL = 3.548;
  * holding the weights that mode computes with: the dequantized blocks, or for matmulinteger
  * those requantized to int8 per output channel.
  */
-async function quantizedPair(ir: ModelIR, mode: QuantizedMatMul, bits: number, symmetric: boolean): Promise<{ onnx: CausalLM; ref: ReferenceModel; bytes: number }> {
+async function quantizedPair(
+  ir: ModelIR,
+  mode: QuantizedMatMul,
+  bits: number,
+  symmetric: boolean,
+): Promise<{ onnx: CausalLM; ref: ReferenceModel; bytes: number }> {
   const opts = { bits, blockSize: 32, symmetric, scaleDtype: 'f32' as const };
   const effective = new Map<string, Float32Array>();
   const hook: LinearHook = (name, weight, N, K) => {
@@ -39,16 +44,24 @@ async function quantizedPair(ir: ModelIR, mode: QuantizedMatMul, bits: number, s
     const dense = dequantizeNBits(q, N, K, opts);
     effective.set(name, mode === 'matmulinteger' ? perChannelInt8Weights(dense, N, K) : dense);
     return {
-      kind: 'nbits', bits, blockSize: 32, outFeatures: N, inFeatures: K,
-      packed: q.packed, scales: q.scales as Float32Array, zeroPoints: q.zeroPoints ?? undefined,
+      kind: 'nbits',
+      bits,
+      blockSize: 32,
+      outFeatures: N,
+      inFeatures: K,
+      packed: q.packed,
+      scales: q.scales as Float32Array,
+      zeroPoints: q.zeroPoints ?? undefined,
     };
   };
   const built = await buildOnnxDecoder(ir, { linear: hook, quantizedMatMul: mode });
   const onnx = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
-  const tensors = new Map([...ir.tensors].map(([name, t]) => {
-    const w = effective.get(name);
-    return [name, w ? { ...t, read: async () => w.slice() } : t];
-  }));
+  const tensors = new Map(
+    [...ir.tensors].map(([name, t]) => {
+      const w = effective.get(name);
+      return [name, w ? { ...t, read: async () => w.slice() } : t];
+    }),
+  );
   return { onnx, ref: await ReferenceModel.load({ config: ir.config, tensors }), bytes: built.model.byteLength };
 }
 
@@ -75,7 +88,13 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
   });
 
   // hidden_dim 172 is not a multiple of 32: w2's padded last block is sliced off.
-  it.each([[4, true], [4, false], [8, true], [8, false], [2, true]] as const)(
+  it.each([
+    [4, true],
+    [4, false],
+    [8, true],
+    [8, false],
+    [2, true],
+  ] as const)(
     'dequantize-at-load int%i (symmetric: %s) matches the reference on the dequantized weights within 1e-4',
     async (bits, symmetric) => {
       const { onnx, ref } = await quantizedPair(ir, 'dequantize-at-load', bits, symmetric);
@@ -86,13 +105,22 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
   );
 
   it('dequantize-at-load stores the codes at MatMulNBits size (no fp32 weights in the file)', async () => {
-    const hookFor = (mode: QuantizedMatMul) => buildOnnxDecoder(ir, {
-      quantizedMatMul: mode,
-      linear: (name, weight, N, K) => {
-        const q = quantizeRtnReference(weight, N, K, { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32', name });
-        return { kind: 'nbits', bits: 4, blockSize: 32, outFeatures: N, inFeatures: K, packed: q.packed, scales: q.scales as Float32Array };
-      },
-    });
+    const hookFor = (mode: QuantizedMatMul) =>
+      buildOnnxDecoder(ir, {
+        quantizedMatMul: mode,
+        linear: (name, weight, N, K) => {
+          const q = quantizeRtnReference(weight, N, K, { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32', name });
+          return {
+            kind: 'nbits',
+            bits: 4,
+            blockSize: 32,
+            outFeatures: N,
+            inFeatures: K,
+            packed: q.packed,
+            scales: q.scales as Float32Array,
+          };
+        },
+      });
     const nbits = (await hookFor('matmulnbits')).model.byteLength;
     const atLoad = (await hookFor('dequantize-at-load')).model.byteLength;
     // Same codes and scales; only node records and small shape constants differ.
@@ -102,7 +130,10 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
 
   it('matmulinteger (int8 per channel, dynamic uint8 activations) stays within its looser budget; ppl reported', async () => {
     const { onnx, ref, bytes } = await quantizedPair(ir, 'matmulinteger', 8, true);
-    const { built } = await compressModel(ir, plan('int8', ir.config), { quantizer: await createRtnQuantizer(), quantizedMatMul: 'matmulinteger' });
+    const { built } = await compressModel(ir, plan('int8', ir.config), {
+      quantizer: await createRtnQuantizer(),
+      quantizedMatMul: 'matmulinteger',
+    });
     const wq = built.tensors.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
     expect(wq.bytes).toBe(64 * 64 + 4 * 64); // int8 [K, N] + fp32 scales [N], as stored
     expect(built.model.byteLength).toBe(bytes);
@@ -143,7 +174,14 @@ describe('quantized MatMul emission modes on stories260K (onnxruntime-web wasm)'
 
 describe('quantized MatMul emission modes on a synthetic Qwen2-like model (bias, fused ops)', () => {
   const config = syntheticConfig('qwen2.5-0.5b', {
-    hiddenSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 96, numLayers: 2, vocabSize: 300, maxPositionEmbeddings: 128,
+    hiddenSize: 64,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 16,
+    intermediateSize: 96,
+    numLayers: 2,
+    vocabSize: 300,
+    maxPositionEmbeddings: 128,
   });
   it.each(['dequantize-at-load', 'matmulinteger'] as const)('%s matches its reference', async (mode) => {
     const ir = syntheticIR(config, 11);

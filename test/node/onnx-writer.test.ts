@@ -38,7 +38,11 @@ function tinyGraph(): GraphBuilder {
   const g = new GraphBuilder();
   g.addInput('x', OnnxDataType.FLOAT, ['batch', 4]);
   const w = g.float32('w', new Float32Array([0.5, -1, 2, 0]), [4]);
-  const big = g.float32('big', Float32Array.from({ length: 4 * 256 }, (_, i) => (i % 7) - 3), [4, 256]);
+  const big = g.float32(
+    'big',
+    Float32Array.from({ length: 4 * 256 }, (_, i) => (i % 7) - 3),
+    [4, 256],
+  );
   const y = g.op('MatMul', [g.op('Add', ['x', w]), big]);
   g.op('ReduceSum', [y, g.int64('axes', [1])], { attrs: { keepdims: attr.int(0) }, output: 'out' });
   g.addOutput('out', OnnxDataType.FLOAT, ['batch']);
@@ -64,7 +68,10 @@ async function run(model: Uint8Array, externalData?: { path: string; data: Uint8
 
 describe('graph builder', () => {
   it('builds a model onnxruntime-web runs, inline or with external data', async () => {
-    const want = expected([[1, 2, 3, 4], [0, 0, 0, -1]]);
+    const want = expected([
+      [1, 2, 3, 4],
+      [0, 0, 0, -1],
+    ]);
     const inline = tinyGraph().build({ opsets: [{ domain: '', version: 17 }] });
     expect(inline.externalData).toBeNull();
     expect(await run(inline.model)).toEqual(want);
@@ -85,7 +92,9 @@ describe('graph builder', () => {
 
   it('rejects initializers whose bytes do not match their shape, and duplicate names', () => {
     const g = new GraphBuilder();
-    expect(() => g.addInitializer('t', OnnxDataType.FLOAT, [2, 3], new Uint8Array(20))).toThrow(/'t' of shape \[2, 3\] needs 24 bytes, got 20/);
+    expect(() => g.addInitializer('t', OnnxDataType.FLOAT, [2, 3], new Uint8Array(20))).toThrow(
+      /'t' of shape \[2, 3\] needs 24 bytes, got 20/,
+    );
     g.addInput('x', OnnxDataType.FLOAT, [1]);
     expect(() => g.addInput('x', OnnxDataType.FLOAT, [1])).toThrow(/'x' is defined twice/);
     expect(g.uniqueName('x')).toBe('x_1');

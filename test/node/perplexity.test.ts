@@ -1,9 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
-import {
-  evaluatePerplexity, negativeLogLikelihood, scoreSequence, splitDocuments,
-} from '../../src/runtime/perplexity.ts';
+import { evaluatePerplexity, negativeLogLikelihood, scoreSequence, splitDocuments } from '../../src/runtime/perplexity.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { STORIES_DIR } from './fixture-paths.ts';
 import { randomLlamaIR, tinyConfig, tokenSequence } from './random-llama.ts';
@@ -52,7 +50,8 @@ describe('perplexity protocol', () => {
     const config = tinyConfig({ vocabSize: 512, maxPositionEmbeddings: 32, architecture: 'LlamaForCausalLM', family: 'llama' });
     model = await ReferenceModel.load(randomLlamaIR(config, 4));
   });
-  const text = 'Lily saw a cat.<|endoftext|>  <|endoftext|>\nThe sun was warm and the birds sang a long song in the tall green tree by the house.\n<|endoftext|>Tom ran.';
+  const text =
+    'Lily saw a cat.<|endoftext|>  <|endoftext|>\nThe sun was warm and the birds sang a long song in the tall green tree by the house.\n<|endoftext|>Tom ran.';
 
   it('scores [BOS] + encode(doc), truncated to the context length, every token after BOS', async () => {
     const docs = splitDocuments(text);
@@ -69,10 +68,14 @@ describe('perplexity protocol', () => {
   it('honours maxDocs and contextLength, reports progress', async () => {
     const progress: number[] = [];
     const result = await evaluatePerplexity(model, tokenizer, text, {
-      maxDocs: 2, contextLength: 10, onProgress: (p) => progress.push(p.done),
+      maxDocs: 2,
+      contextLength: 10,
+      onProgress: (p) => progress.push(p.done),
     });
     expect(result.docs).toBe(2);
-    const lengths = splitDocuments(text).slice(0, 2).map((d) => Math.min(10, tokenizer.encode(d).length + 1) - 1);
+    const lengths = splitDocuments(text)
+      .slice(0, 2)
+      .map((d) => Math.min(10, tokenizer.encode(d).length + 1) - 1);
     expect(result.tokens).toBe(lengths[0]! + lengths[1]!);
     expect(progress).toEqual([0, 1, 2]);
   });

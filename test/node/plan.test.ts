@@ -6,19 +6,47 @@ import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /** stories260K's shape (fixtures README): 260,032 fp32 parameters, 1,040,128 bytes. */
 const stories: ModelConfig = {
-  architecture: 'LlamaForCausalLM', family: 'llama', hiddenSize: 64, intermediateSize: 172, numLayers: 5,
-  numHeads: 8, numKvHeads: 4, headDim: 8, vocabSize: 512, maxPositionEmbeddings: 512, rmsNormEps: 1e-5,
-  ropeTheta: 10000, tieWordEmbeddings: true, attentionBias: false, bosTokenId: 1, eosTokenId: [2],
+  architecture: 'LlamaForCausalLM',
+  family: 'llama',
+  hiddenSize: 64,
+  intermediateSize: 172,
+  numLayers: 5,
+  numHeads: 8,
+  numKvHeads: 4,
+  headDim: 8,
+  vocabSize: 512,
+  maxPositionEmbeddings: 512,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  tieWordEmbeddings: true,
+  attentionBias: false,
+  bosTokenId: 1,
+  eosTokenId: [2],
 };
 
 describe('matMulNBitsBytes', () => {
   it('counts the MatMulNBits layout: padded blocks, scales, packed zero points', () => {
     // [172, 64] int4 block 32: 2 blocks per row of 16 bytes, 2 fp32 scales.
-    expect(matMulNBitsBytes(172, 64, { bits: 4, blockSize: 32, symmetric: true }, 4)).toEqual({ data: 5504, scales: 1376, zeroPoints: 0, total: 6880 });
+    expect(matMulNBitsBytes(172, 64, { bits: 4, blockSize: 32, symmetric: true }, 4)).toEqual({
+      data: 5504,
+      scales: 1376,
+      zeroPoints: 0,
+      total: 6880,
+    });
     // [64, 172] int4 block 32: K padded to 6 blocks; asym: ceil(6*4/8) = 3 zero-point bytes per row.
-    expect(matMulNBitsBytes(64, 172, { bits: 4, blockSize: 32, symmetric: false }, 2)).toEqual({ data: 6144, scales: 768, zeroPoints: 192, total: 7104 });
+    expect(matMulNBitsBytes(64, 172, { bits: 4, blockSize: 32, symmetric: false }, 2)).toEqual({
+      data: 6144,
+      scales: 768,
+      zeroPoints: 192,
+      total: 7104,
+    });
     // int3 block 16: 6 bytes per block; asym zero points: ceil(4 blocks * 3 / 8) = 2 per row.
-    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: false }, 4)).toEqual({ data: 240, scales: 160, zeroPoints: 20, total: 420 });
+    expect(matMulNBitsBytes(10, 64, { bits: 3, blockSize: 16, symmetric: false }, 4)).toEqual({
+      data: 240,
+      scales: 160,
+      zeroPoints: 20,
+      total: 420,
+    });
   });
 });
 
@@ -74,7 +102,17 @@ describe('planCompression', () => {
   });
 
   it('qwen2-style bias tensors are planned, kept fp32, and shrink with head pruning', () => {
-    const qwen: ModelConfig = { ...stories, hiddenSize: 896, intermediateSize: 4864, numLayers: 1, numHeads: 14, numKvHeads: 2, headDim: 64, vocabSize: 1000, attentionBias: true };
+    const qwen: ModelConfig = {
+      ...stories,
+      hiddenSize: 896,
+      intermediateSize: 4864,
+      numLayers: 1,
+      numHeads: 14,
+      numKvHeads: 2,
+      headDim: 64,
+      vocabSize: 1000,
+      attentionBias: true,
+    };
     const plan = planCompression(parseRecipe('heads50+int8'), qwen);
     const bias = plan.tensors.filter((t) => t.role === 'bias');
     expect(bias.map((t) => [t.name, t.shape[0], t.dtype])).toEqual([
@@ -85,6 +123,10 @@ describe('planCompression', () => {
   });
 
   it('refuses a recipe that does not fit before planning anything', () => {
-    expectShrinkrayError(() => planCompression(parseRecipe('4:8+int8'), stories), 'bad_recipe', /model\.layers\.0\.mlp\.down_proj\.weight has 172/);
+    expectShrinkrayError(
+      () => planCompression(parseRecipe('4:8+int8'), stories),
+      'bad_recipe',
+      /model\.layers\.0\.mlp\.down_proj\.weight has 172/,
+    );
   });
 });

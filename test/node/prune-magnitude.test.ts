@@ -22,7 +22,14 @@ function referenceMask(scores: Float32Array, N: number, K: number, sparsity: num
 const abs = (w: Float32Array) => Float32Array.from(w, Math.abs);
 
 describe('magnitudeMask', () => {
-  const shapes: Array<[number, number]> = [[1, 1], [1, 7], [3, 5], [16, 64], [7, 172], [64, 33]];
+  const shapes: Array<[number, number]> = [
+    [1, 1],
+    [1, 7],
+    [3, 5],
+    [16, 64],
+    [7, 172],
+    [64, 33],
+  ];
   const sparsities = [0, 0.1, 0.25, 0.5, 0.5001, 0.7, 0.9, 1];
   for (const scope of ['row', 'tensor'] as const) {
     it(`matches the sort-based reference on random weights (${scope})`, () => {
@@ -47,7 +54,8 @@ describe('magnitudeMask', () => {
     });
 
     it(`prunes the lower index first when all weights are equal (${scope})`, () => {
-      const N = 4, K = 10;
+      const N = 4,
+        K = 10;
       const mask = magnitudeMask(new Float32Array(N * K).fill(0.5), N, K, { sparsity: 0.3, scope });
       if (scope === 'row') {
         for (let r = 0; r < N; r++) expect(Array.from(mask.subarray(r * K, r * K + K))).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 1, 1]);
@@ -58,7 +66,8 @@ describe('magnitudeMask', () => {
   }
 
   it('zeroes exactly round(sparsity * size) per scope', () => {
-    const N = 9, K = 37;
+    const N = 9,
+      K = 37;
     const w = randomFloats(N * K, 7);
     const rows = magnitudeMask(w, N, K, { sparsity: 0.5, scope: 'row' });
     for (let r = 0; r < N; r++) {
@@ -78,7 +87,8 @@ describe('magnitudeMask', () => {
 
 describe('scoreMask', () => {
   it('prunes by the given importance, not by |w| (Wanda-style scores, negative values allowed)', () => {
-    const N = 8, K = 48;
+    const N = 8,
+      K = 48;
     const scores = randomFloats(N * K, 42, 5); // signed, tied
     for (const scope of ['row', 'tensor'] as const) {
       expect(scoreMask(scores, N, K, { sparsity: 0.5, scope })).toEqual(referenceMask(scores, N, K, 0.5, scope));

@@ -39,7 +39,8 @@ beforeAll(async () => {
 
 async function compress(recipe: string): Promise<CompressResult> {
   return compressModel(ir, plan(recipe, config), {
-    quantizer: await createRtnQuantizer(), pruner: await createPruner({ wasm: await loadPruneWasmNode() }),
+    quantizer: await createRtnQuantizer(),
+    pruner: await createPruner({ wasm: await loadPruneWasmNode() }),
   });
 }
 
@@ -106,7 +107,10 @@ describe('perplexity after pruning (tinystories_sample.txt)', () => {
     expect(new Set(linearSparsity(r))).toEqual(new Set([0]));
   });
 
-  it.each([['mag10', 0.1], ['mag50', 0.5]] as const)('%s zeroes that share of every output row', async (recipe, share) => {
+  it.each([
+    ['mag10', 0.1],
+    ['mag50', 0.5],
+  ] as const)('%s zeroes that share of every output row', async (recipe, share) => {
     const r = await compress(recipe);
     for (const s of linearSparsity(r)) expect(s).toBeCloseTo(share, 1);
     ppl.set(recipe, await pplOf(r));

@@ -6,9 +6,23 @@ import { createRng } from '../seeded-random.ts';
 
 function config(over: Partial<ModelConfig>): ModelConfig {
   return {
-    architecture: 'LlamaForCausalLM', family: 'llama', hiddenSize: 16, intermediateSize: 24, numLayers: 2,
-    numHeads: 4, numKvHeads: 2, headDim: 4, vocabSize: 32, maxPositionEmbeddings: 64, rmsNormEps: 1e-5,
-    ropeTheta: 10000, tieWordEmbeddings: true, attentionBias: false, bosTokenId: 1, eosTokenId: [2], ...over,
+    architecture: 'LlamaForCausalLM',
+    family: 'llama',
+    hiddenSize: 16,
+    intermediateSize: 24,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 4,
+    vocabSize: 32,
+    maxPositionEmbeddings: 64,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    tieWordEmbeddings: true,
+    attentionBias: false,
+    bosTokenId: 1,
+    eosTokenId: [2],
+    ...over,
   };
 }
 
@@ -19,9 +33,15 @@ function randomLayer(c: ModelConfig, layer: number, seed: number): Map<string, F
   const n = tensorNames.layer(layer);
   const { hiddenSize: d, intermediateSize: f, numHeads: h, numKvHeads: kv, headDim: hd } = c;
   const t = new Map<string, Float32Array>([
-    [n.attnNorm, rand(d)], [n.ffnNorm, rand(d)],
-    [n.q, rand(h * hd * d)], [n.k, rand(kv * hd * d)], [n.v, rand(kv * hd * d)], [n.o, rand(d * h * hd)],
-    [n.gate, rand(f * d)], [n.up, rand(f * d)], [n.down, rand(d * f)],
+    [n.attnNorm, rand(d)],
+    [n.ffnNorm, rand(d)],
+    [n.q, rand(h * hd * d)],
+    [n.k, rand(kv * hd * d)],
+    [n.v, rand(kv * hd * d)],
+    [n.o, rand(d * h * hd)],
+    [n.gate, rand(f * d)],
+    [n.up, rand(f * d)],
+    [n.down, rand(d * f)],
   ]);
   if (c.attentionBias) {
     t.set(n.qBias, rand(h * hd));
@@ -80,22 +100,51 @@ function attention(t: Map<string, Float32Array>, c: ModelConfig, layer: number, 
 }
 
 const norm = (a: number[]) => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
-function rowOf(w: Float32Array, cols: number, r: number): number[] { return Array.from(w.subarray(r * cols, (r + 1) * cols)); }
-function colOf(w: Float32Array, rows: number, cols: number, c: number): number[] { return Array.from({ length: rows }, (_, r) => w[r * cols + c]!); }
+function rowOf(w: Float32Array, cols: number, r: number): number[] {
+  return Array.from(w.subarray(r * cols, (r + 1) * cols));
+}
+function colOf(w: Float32Array, rows: number, cols: number, c: number): number[] {
+  return Array.from({ length: rows }, (_, r) => w[r * cols + c]!);
+}
 /** Indices 0..n-1 sorted by descending score, lower index first among ties for pruning. */
 function topSorted(scores: number[], keep: number): number[] {
-  return scores.map((s, i) => [s, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(scores.length - keep).map(([, i]) => i).sort((a, b) => a - b);
+  return scores
+    .map((s, i) => [s, i] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .slice(scores.length - keep)
+    .map(([, i]) => i)
+    .sort((a, b) => a - b);
 }
 
 describe('structured pruning', () => {
   it('maps fractions to counts and configs (round half up, whole KV groups)', () => {
     const stories = config({ hiddenSize: 64, intermediateSize: 172, numHeads: 8, numKvHeads: 4, headDim: 8 });
-    expect(prunedConfig(stories, { ffnFraction: 0.25, headsFraction: 0.25 })).toMatchObject({ intermediateSize: 129, numKvHeads: 3, numHeads: 6, headDim: 8, hiddenSize: 64 });
-    expect(prunedConfig(stories, { ffnFraction: 0, headsFraction: 0.5 })).toMatchObject({ intermediateSize: 172, numKvHeads: 2, numHeads: 4 });
+    expect(prunedConfig(stories, { ffnFraction: 0.25, headsFraction: 0.25 })).toMatchObject({
+      intermediateSize: 129,
+      numKvHeads: 3,
+      numHeads: 6,
+      headDim: 8,
+      hiddenSize: 64,
+    });
+    expect(prunedConfig(stories, { ffnFraction: 0, headsFraction: 0.5 })).toMatchObject({
+      intermediateSize: 172,
+      numKvHeads: 2,
+      numHeads: 4,
+    });
     const qwen = config({ hiddenSize: 896, intermediateSize: 4864, numHeads: 14, numKvHeads: 2, headDim: 64 });
-    expect(structuredCounts(qwen, { ffnFraction: 0.25, headsFraction: 0.25 })).toEqual({ ffnRemoved: 1216, ffnKept: 3648, groupsRemoved: 1, groupsKept: 1, headsPerGroup: 7 });
-    expect(() => structuredCounts(qwen, { ffnFraction: 0, headsFraction: 0.75 })).toThrow('removing 2 of 2 KV groups leaves none; at least one group must remain');
-    expect(() => structuredCounts(config({ intermediateSize: 10 }), { ffnFraction: 0.99, headsFraction: 0 })).toThrow(/removing 10 of 10 FFN channels/);
+    expect(structuredCounts(qwen, { ffnFraction: 0.25, headsFraction: 0.25 })).toEqual({
+      ffnRemoved: 1216,
+      ffnKept: 3648,
+      groupsRemoved: 1,
+      groupsKept: 1,
+      headsPerGroup: 7,
+    });
+    expect(() => structuredCounts(qwen, { ffnFraction: 0, headsFraction: 0.75 })).toThrow(
+      'removing 2 of 2 KV groups leaves none; at least one group must remain',
+    );
+    expect(() => structuredCounts(config({ intermediateSize: 10 }), { ffnFraction: 0.99, headsFraction: 0 })).toThrow(
+      /removing 10 of 10 FFN channels/,
+    );
   });
 
   for (const attentionBias of [false, true]) {
@@ -110,9 +159,13 @@ describe('structured pruning', () => {
     const xs = Array.from({ length: 5 }, () => Array.from({ length: c.hiddenSize }, () => r() * 2 - 1));
 
     it(`keeps the channels and groups with the highest weight-norm scores, in order (bias ${attentionBias})`, () => {
-      const d = c.hiddenSize, f = c.intermediateSize, hd = c.headDim;
-      const ffnScores = Array.from({ length: f }, (_, ch) =>
-        norm(rowOf(full.get(n.gate)!, d, ch)) * norm(rowOf(full.get(n.up)!, d, ch)) * norm(colOf(full.get(n.down)!, d, f, ch)));
+      const d = c.hiddenSize,
+        f = c.intermediateSize,
+        hd = c.headDim;
+      const ffnScores = Array.from(
+        { length: f },
+        (_, ch) => norm(rowOf(full.get(n.gate)!, d, ch)) * norm(rowOf(full.get(n.up)!, d, ch)) * norm(colOf(full.get(n.down)!, d, f, ch)),
+      );
       expect(Array.from(keptChannels)).toEqual(topSorted(ffnScores, pc.intermediateSize));
       const groupScores = Array.from({ length: c.numKvHeads }, (_, g) => {
         const own: number[] = [];
@@ -159,17 +212,26 @@ describe('structured pruning', () => {
     const c = config({});
     const t = randomLayer(c, 0, 5);
     const ffnScores = Float32Array.from({ length: 24 }, (_, i) => (i * 7) % 24); // a permutation of 0..23
-    const { keptChannels, keptGroups } = pruneLayerStructured(c, 0, t, { ffnFraction: 0.5, headsFraction: 0.5 }, { ffn: ffnScores, groups: new Float32Array([2, 1]) });
+    const { keptChannels, keptGroups } = pruneLayerStructured(
+      c,
+      0,
+      t,
+      { ffnFraction: 0.5, headsFraction: 0.5 },
+      { ffn: ffnScores, groups: new Float32Array([2, 1]) },
+    );
     expect(Array.from(keptChannels)).toEqual(Array.from({ length: 24 }, (_, i) => i).filter((i) => ffnScores[i]! >= 12));
     expect(Array.from(keptGroups)).toEqual([0]);
-    expect(() => pruneLayerStructured(c, 0, t, { ffnFraction: 0.5, headsFraction: 0 }, { ffn: new Float32Array(3) })).toThrow('layer 0: expected 24 FFN channel scores, got 3');
+    expect(() => pruneLayerStructured(c, 0, t, { ffnFraction: 0.5, headsFraction: 0 }, { ffn: new Float32Array(3) })).toThrow(
+      'layer 0: expected 24 FFN channel scores, got 3',
+    );
   });
 
   it('rejects tensors whose size does not match the config, naming them', () => {
     const c = config({});
     const t = randomLayer(c, 0, 1);
     t.set(tensorNames.layer(0).up, new Float32Array(5));
-    expect(() => pruneLayerStructured(c, 0, t, { ffnFraction: 0.5, headsFraction: 0 }))
-      .toThrow(`${tensorNames.layer(0).up}: expected ${24 * 16} values from the config, got 5`);
+    expect(() => pruneLayerStructured(c, 0, t, { ffnFraction: 0.5, headsFraction: 0 })).toThrow(
+      `${tensorNames.layer(0).up}: expected ${24 * 16} values from the config, got 5`,
+    );
   });
 });

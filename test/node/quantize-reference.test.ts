@@ -185,7 +185,11 @@ describe('RTN validation', () => {
     expectShrinkrayError(() => quantizeRtnReference(w, 2, 32, sym(9)), 'bad_recipe', /bits must be an integer in 2..8, got 9/);
     expectShrinkrayError(() => quantizeRtnReference(w, 2, 32, sym(4, 48)), 'bad_recipe', /power of two in 16..256, got 48/);
     expectShrinkrayError(() => quantizeRtnReference(w, 2, 32, sym(4, 512)), 'bad_recipe', /got 512/);
-    expectShrinkrayError(() => quantizeRtnReference(w, 1, 64, { ...sym(4, 128), name: 'q_proj' }), 'bad_recipe', /'q_proj'.*128 is larger than .*K=64/);
+    expectShrinkrayError(
+      () => quantizeRtnReference(w, 1, 64, { ...sym(4, 128), name: 'q_proj' }),
+      'bad_recipe',
+      /'q_proj'.*128 is larger than .*K=64/,
+    );
   });
   it('refuses a weight whose length is not N*K, and non-finite weights', () => {
     expectShrinkrayError(() => quantizeRtnReference(w, 3, 32, sym(4)), 'bad_argument', /N\*K = 3\*32 = 96 floats, got 64/);

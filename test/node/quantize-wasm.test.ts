@@ -39,7 +39,12 @@ const blocks = [16, 32, 64, 128, 256];
 describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
   it('random weights: every width, block size, mode and scale dtype, K a multiple of the block or not', () => {
     const r = lcgRng(1);
-    for (const [N, K] of [[5, 256], [7, 300], [3, 1000], [2, 270]]) {
+    for (const [N, K] of [
+      [5, 256],
+      [7, 300],
+      [3, 1000],
+      [2, 270],
+    ]) {
       const w = Float32Array.from({ length: N * K }, () => r() * 0.1);
       for (const bits of widths) {
         for (const blockSize of blocks) {

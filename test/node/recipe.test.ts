@@ -7,25 +7,53 @@ import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /** stories260K's shape (from the fixtures README). */
 const stories: ModelConfig = {
-  architecture: 'LlamaForCausalLM', family: 'llama', hiddenSize: 64, intermediateSize: 172, numLayers: 5,
-  numHeads: 8, numKvHeads: 4, headDim: 8, vocabSize: 512, maxPositionEmbeddings: 512, rmsNormEps: 1e-5,
-  ropeTheta: 10000, tieWordEmbeddings: true, attentionBias: false, bosTokenId: 1, eosTokenId: [2],
+  architecture: 'LlamaForCausalLM',
+  family: 'llama',
+  hiddenSize: 64,
+  intermediateSize: 172,
+  numLayers: 5,
+  numHeads: 8,
+  numKvHeads: 4,
+  headDim: 8,
+  vocabSize: 512,
+  maxPositionEmbeddings: 512,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  tieWordEmbeddings: true,
+  attentionBias: false,
+  bosTokenId: 1,
+  eosTokenId: [2],
 };
 
 describe('parseRecipe', () => {
   it('parses the documented examples', () => {
     expect(parseRecipe('int4-g32')).toEqual({
-      name: 'int4-g32', canonical: 'int4-g32', structured: null, mask: null,
-      quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true }, embedQuant: null, storage: 'fp32',
+      name: 'int4-g32',
+      canonical: 'int4-g32',
+      structured: null,
+      mask: null,
+      quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true },
+      embedQuant: null,
+      storage: 'fp32',
     });
     expect(parseRecipe('int8')).toMatchObject({ canonical: 'int8-g32', quant: { bits: 8, blockSize: 32, symmetric: true } });
     expect(parseRecipe('int4-g32+emb8')).toMatchObject({ quant: { bits: 4 }, embedQuant: { bits: 8, blockSize: 32, symmetric: true } });
     expect(parseRecipe('mag50+int4-g32')).toMatchObject({ mask: { kind: 'magnitude', sparsity: 0.5, scope: 'row' }, quant: { bits: 4 } });
     expect(parseRecipe('2:4+int8')).toMatchObject({ mask: { kind: 'nm', n: 2, m: 4 }, quant: { bits: 8 } });
     expect(parseRecipe('ffn25+int4-g64-asym')).toMatchObject({
-      structured: { ffnFraction: 0.25, headsFraction: 0 }, quant: { bits: 4, blockSize: 64, symmetric: false }, canonical: 'ffn25+int4-g64-asym',
+      structured: { ffnFraction: 0.25, headsFraction: 0 },
+      quant: { bits: 4, blockSize: 64, symmetric: false },
+      canonical: 'ffn25+int4-g64-asym',
     });
-    expect(parseRecipe('fp16')).toEqual({ name: 'fp16', canonical: 'fp16', structured: null, mask: null, quant: null, embedQuant: null, storage: 'fp16' });
+    expect(parseRecipe('fp16')).toEqual({
+      name: 'fp16',
+      canonical: 'fp16',
+      structured: null,
+      mask: null,
+      quant: null,
+      embedQuant: null,
+      storage: 'fp16',
+    });
     expect(parseRecipe('heads25+int8')).toMatchObject({ structured: { ffnFraction: 0, headsFraction: 0.25 }, quant: { bits: 8 } });
     expect(parseRecipe('fp32')).toMatchObject({ canonical: 'fp32', storage: 'fp32', quant: null });
     expect(parseRecipe('emb4')).toMatchObject({ quant: null, embedQuant: { bits: 4, blockSize: 32 } });
@@ -81,20 +109,35 @@ describe('parseRecipe', () => {
   }
 
   it('lists the known steps in unknown-step errors', () => {
-    expect(KNOWN_STEPS).toBe('fp32, fp16, int{2..8}[-g{16|32|64|128|256}][-asym], emb4, emb8, mag{1..99}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}');
+    expect(KNOWN_STEPS).toBe(
+      'fp32, fp16, int{2..8}[-g{16|32|64|128|256}][-asym], emb4, emb8, mag{1..99}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}',
+    );
   });
 });
 
 describe('validateRecipeForModel', () => {
   it('accepts recipes that fit stories260K', () => {
-    for (const text of ['int4-g32', 'int8', 'int4-g64+emb8', 'mag50+int4-g32', '2:4+int8', 'ffn25+int4-g64-asym', 'fp16', 'heads25+int8', 'heads50+ffn10+int4-g32']) {
+    for (const text of [
+      'int4-g32',
+      'int8',
+      'int4-g64+emb8',
+      'mag50+int4-g32',
+      '2:4+int8',
+      'ffn25+int4-g64-asym',
+      'fp16',
+      'heads25+int8',
+      'heads50+ffn10+int4-g32',
+    ]) {
       expect(recipeProblems(parseRecipe(text), stories)).toEqual([]);
     }
   });
 
   it('rejects a block larger than a layer input, naming the tensor', () => {
-    expectShrinkrayError(() => validateRecipeForModel(parseRecipe('int4-g128'), stories), 'bad_recipe',
-      `recipe 'int4-g128': block size 128 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)`);
+    expectShrinkrayError(
+      () => validateRecipeForModel(parseRecipe('int4-g128'), stories),
+      'bad_recipe',
+      `recipe 'int4-g128': block size 128 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)`,
+    );
     expect(recipeProblems(parseRecipe('int4-g256+emb4'), stories)).toEqual([
       'block size 256 is larger than layer input size 64 (model.layers.0.self_attn.q_proj.weight)',
       'block size 256 is larger than layer input size 172 (model.layers.0.mlp.down_proj.weight)',
@@ -126,6 +169,10 @@ describe('validateRecipeForModel', () => {
     const tiny = { ...stories, intermediateSize: 20 };
     expect(recipeProblems(parseRecipe('ffn2'), tiny)).toEqual(['ffn2 removes round(2% of 20) = 0 FFN channels; use at least ffn3']);
     expect(recipeProblems(parseRecipe('ffn99'), tiny)).toEqual(['ffn99 would remove all 20 FFN channels; at least one must remain']);
-    expectShrinkrayError(() => validateRecipeForModel(parseRecipe('heads90+int8'), stories), 'bad_recipe', /^recipe 'heads90\+int8': heads90 would remove every KV group/);
+    expectShrinkrayError(
+      () => validateRecipeForModel(parseRecipe('heads90+int8'), stories),
+      'bad_recipe',
+      /^recipe 'heads90\+int8': heads90 would remove every KV group/,
+    );
   });
 });

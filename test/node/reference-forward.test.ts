@@ -9,7 +9,6 @@ import { maxAbsDiff } from './logit-diff.ts';
 import { randomLlamaIR, tinyConfig, tokenSequence } from './random-llama.ts';
 import { BUDGET } from '../error-budgets.ts';
 
-
 /**
  * An independent, deliberately naive forward pass: nested number[] arrays in float64, the
  * whole sequence recomputed from scratch, one position and one head at a time, RoPE written
@@ -46,8 +45,17 @@ async function naiveLogits(ir: ModelIR, tokens: number[]): Promise<number[][]> {
   for (let l = 0; l < c.numLayers; l++) {
     const n = tensorNames.layer(l);
     const has = (name: string) => ir.tensors.has(name);
-    const [wq, wk, wv, wo] = [await matrix(n.q, qDim, D), await matrix(n.k, kvDim, D), await matrix(n.v, kvDim, D), await matrix(n.o, D, qDim)];
-    const [bq, bk, bv] = [has(n.qBias) ? await get(n.qBias) : undefined, has(n.kBias) ? await get(n.kBias) : undefined, has(n.vBias) ? await get(n.vBias) : undefined];
+    const [wq, wk, wv, wo] = [
+      await matrix(n.q, qDim, D),
+      await matrix(n.k, kvDim, D),
+      await matrix(n.v, kvDim, D),
+      await matrix(n.o, D, qDim),
+    ];
+    const [bq, bk, bv] = [
+      has(n.qBias) ? await get(n.qBias) : undefined,
+      has(n.kBias) ? await get(n.kBias) : undefined,
+      has(n.vBias) ? await get(n.vBias) : undefined,
+    ];
     const attnNorm = await get(n.attnNorm);
     const qs = xs.map((x, p) => heads(matVec(wq, norm(x, attnNorm), bq), c.numHeads).map((h) => rope(h, p)));
     const ks = xs.map((x, p) => heads(matVec(wk, norm(x, attnNorm), bk), c.numKvHeads).map((h) => rope(h, p)));
@@ -65,7 +73,11 @@ async function naiveLogits(ir: ModelIR, tokens: number[]): Promise<number[][]> {
       }
       return x.map((v, i) => v + matVec(wo, attended)[i]!);
     });
-    const [gate, up, down] = [await matrix(n.gate, c.intermediateSize, D), await matrix(n.up, c.intermediateSize, D), await matrix(n.down, D, c.intermediateSize)];
+    const [gate, up, down] = [
+      await matrix(n.gate, c.intermediateSize, D),
+      await matrix(n.up, c.intermediateSize, D),
+      await matrix(n.down, D, c.intermediateSize),
+    ];
     const ffnNorm = await get(n.ffnNorm);
     xs = xs.map((x) => {
       const h = norm(x, ffnNorm);
@@ -84,7 +96,10 @@ async function naiveLogits(ir: ModelIR, tokens: number[]): Promise<number[][]> {
 describe('reference forward pass against a naive implementation', () => {
   const cases: [string, Partial<ModelConfig>][] = [
     ['GQA with q/k/v bias, untied classifier', {}],
-    ['tied classifier, no bias, multi-query (1 KV head)', { tieWordEmbeddings: true, attentionBias: false, numKvHeads: 1, architecture: 'LlamaForCausalLM', family: 'llama' }],
+    [
+      'tied classifier, no bias, multi-query (1 KV head)',
+      { tieWordEmbeddings: true, attentionBias: false, numKvHeads: 1, architecture: 'LlamaForCausalLM', family: 'llama' },
+    ],
     ['plain multi-head attention, larger head dim', { numHeads: 3, numKvHeads: 3, headDim: 8, ropeTheta: 10000 }],
   ];
   for (const [name, overrides] of cases) {

@@ -31,16 +31,29 @@ function rawFile(header: string | object, dataBytes: number, lengthOverride?: nu
 describe('fp16 and bf16 conversion', () => {
   it('narrows with round-to-nearest-even and known bit patterns', () => {
     const cases: [number, number][] = [
-      [0, 0x0000], [-0, 0x8000], [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [1e6, 0x7c00],
-      [2 ** -24, 0x0001], [2 ** -25, 0x0000], [3 * 2 ** -26, 0x0001], [2 ** -14, 0x0400], [Infinity, 0x7c00],
-      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [0.1, 0x2e66], [-65519, 0xfbff],
+      [0, 0x0000],
+      [-0, 0x8000],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [65504, 0x7bff],
+      [65520, 0x7c00],
+      [1e6, 0x7c00],
+      [2 ** -24, 0x0001],
+      [2 ** -25, 0x0000],
+      [3 * 2 ** -26, 0x0001],
+      [2 ** -14, 0x0400],
+      [Infinity, 0x7c00],
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
+      [0.1, 0x2e66],
+      [-65519, 0xfbff],
     ];
     for (const [value, bits] of cases) expect(floatToHalf(value), `fp16 of ${value}`).toBe(bits);
     expect(Number.isNaN(halfToFloat(floatToHalf(NaN)))).toBe(true);
     // Every fp16 value survives fp16 -> fp32 -> fp16.
     const broken: number[] = [];
     for (let h = 0; h < 0x10000; h++) {
-      if ((h & 0x7c00) === 0x7c00 && (h & 0x3ff)) continue; // NaNs
+      if ((h & 0x7c00) === 0x7c00 && h & 0x3ff) continue; // NaNs
       if (floatToHalf(halfToFloat(h)) !== h) broken.push(h);
     }
     expect(broken).toEqual([]);
@@ -62,14 +75,17 @@ describe('safetensors writer and reader', () => {
   const bf = Float32Array.from([1, -3.140625, 1e30, 1 / 3]);
 
   it('round-trips F32, F16, BF16 and integer tensors, widening to fp32', async () => {
-    const parts = writeSafetensors([
-      { name: 'a', dtype: 'F32', shape: [2, 3], data: a },
-      { name: 'h', dtype: 'F16', shape: [4], data: half },
-      { name: 'b', dtype: 'BF16', shape: [2, 2], data: bf },
-      { name: 'i', dtype: 'I32', shape: [3], data: Int32Array.from([-7, 0, 123456]) },
-      { name: 'u', dtype: 'U8', shape: [2], data: Uint8Array.from([0, 255]) },
-      { name: 'e', dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
-    ], { format: 'pt' });
+    const parts = writeSafetensors(
+      [
+        { name: 'a', dtype: 'F32', shape: [2, 3], data: a },
+        { name: 'h', dtype: 'F16', shape: [4], data: half },
+        { name: 'b', dtype: 'BF16', shape: [2, 2], data: bf },
+        { name: 'i', dtype: 'I32', shape: [3], data: Int32Array.from([-7, 0, 123456]) },
+        { name: 'u', dtype: 'U8', shape: [2], data: Uint8Array.from([0, 255]) },
+        { name: 'e', dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
+      ],
+      { format: 'pt' },
+    );
     const file = concatBytes(parts);
     const headerLen = Number(new DataView(file.buffer).getBigUint64(0, true));
     expect(headerLen % 8).toBe(0); // data region 8-byte aligned
@@ -96,10 +112,12 @@ describe('safetensors writer and reader', () => {
 
   it('reads the header with two reads and each tensor with exactly its own byte range', async () => {
     const big = new Float32Array(10_000).fill(1);
-    const file = concatBytes(writeSafetensors([
-      { name: 'big', dtype: 'F32', shape: [100, 100], data: big },
-      { name: 'small', dtype: 'F16', shape: [4], data: half },
-    ]));
+    const file = concatBytes(
+      writeSafetensors([
+        { name: 'big', dtype: 'F32', shape: [100, 100], data: big },
+        { name: 'small', dtype: 'F16', shape: [4], data: half },
+      ]),
+    );
     const src = countingSource(file);
     const st = await readSafetensors(src);
     expect(src.reads.length).toBe(2);
@@ -140,11 +158,19 @@ describe('safetensors bad input', () => {
   const entry = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
 
   it('rejects a file shorter than the length field', async () => {
-    await expectShrinkrayError(readSafetensors(bytesSource(new Uint8Array(5), 'tiny.safetensors')), 'bad_file', /tiny\.safetensors.*5 bytes/);
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(new Uint8Array(5), 'tiny.safetensors')),
+      'bad_file',
+      /tiny\.safetensors.*5 bytes/,
+    );
   });
 
   it('rejects a header length past the end of the file', async () => {
-    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: entry }, 8, 5000), 'x.safetensors')), 'bad_file', /x\.safetensors.*header length 5000 does not fit/);
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawFile({ a: entry }, 8, 5000), 'x.safetensors')),
+      'bad_file',
+      /x\.safetensors.*header length 5000 does not fit/,
+    );
   });
 
   it('rejects a huge header length without reading or allocating it', async () => {
@@ -154,7 +180,11 @@ describe('safetensors bad input', () => {
   });
 
   it('rejects a header that is not JSON', async () => {
-    await expectShrinkrayError(readSafetensors(bytesSource(rawFile('{"a": [1, 2', 8), 'nojson.safetensors')), 'bad_file', /nojson\.safetensors.*not JSON/);
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawFile('{"a": [1, 2', 8), 'nojson.safetensors')),
+      'bad_file',
+      /nojson\.safetensors.*not JSON/,
+    );
   });
 
   it('rejects offsets past the end of the data (a truncated file)', async () => {
@@ -163,10 +193,26 @@ describe('safetensors bad input', () => {
   });
 
   it('rejects shape and offsets that disagree, unknown dtypes, and overlaps', async () => {
-    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: { ...entry, shape: [3] } }, 16), 's.safetensors')), 'bad_file', /'a' \(F32 \[3\]\) needs 12 bytes but its data_offsets span 8/);
-    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: { ...entry, dtype: 'F64' } }, 8), 'd.safetensors')), 'bad_file', /'a' has unsupported dtype "F64"/);
-    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: entry, b: { ...entry, data_offsets: [4, 12] } }, 16), 'o.safetensors')), 'bad_file', /'a' and 'b' overlap/);
-    await expectShrinkrayError(readSafetensors(bytesSource(rawFile({ a: { ...entry, data_offsets: [8, 0] } }, 8), 'n.safetensors')), 'bad_file', /invalid data_offsets/);
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawFile({ a: { ...entry, shape: [3] } }, 16), 's.safetensors')),
+      'bad_file',
+      /'a' \(F32 \[3\]\) needs 12 bytes but its data_offsets span 8/,
+    );
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawFile({ a: { ...entry, dtype: 'F64' } }, 8), 'd.safetensors')),
+      'bad_file',
+      /'a' has unsupported dtype "F64"/,
+    );
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawFile({ a: entry, b: { ...entry, data_offsets: [4, 12] } }, 16), 'o.safetensors')),
+      'bad_file',
+      /'a' and 'b' overlap/,
+    );
+    await expectShrinkrayError(
+      readSafetensors(bytesSource(rawFile({ a: { ...entry, data_offsets: [8, 0] } }, 8), 'n.safetensors')),
+      'bad_file',
+      /invalid data_offsets/,
+    );
     await expectShrinkrayError(readSafetensors(bytesSource(rawFile([1, 2], 8), 'arr.safetensors')), 'bad_file', /not a JSON object/);
   });
 
@@ -176,6 +222,8 @@ describe('safetensors bad input', () => {
   });
 
   it('refuses to write data that does not match the shape', () => {
-    expect(() => writeSafetensors([{ name: 'a', dtype: 'F32', shape: [3], data: new Float32Array(2) }])).toThrow(/'a' \(F32 \[3\]\) needs 12 bytes, got 8/);
+    expect(() => writeSafetensors([{ name: 'a', dtype: 'F32', shape: [3], data: new Float32Array(2) }])).toThrow(
+      /'a' \(F32 \[3\]\) needs 12 bytes, got 8/,
+    );
   });
 });

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyRepetitionPenalty, argmax, candidateDistribution, createRng, sampleToken, Sampler,
-} from '../../src/runtime/sampler.ts';
+import { applyRepetitionPenalty, argmax, candidateDistribution, createRng, sampleToken, Sampler } from '../../src/runtime/sampler.ts';
 import { BUDGET } from '../error-budgets.ts';
 
 /** Logits whose softmax at temperature 1 is exactly `probs`. */
@@ -106,7 +104,15 @@ describe('candidate selection on a large vocabulary, with ties', () => {
     for (let trial = 0; trial < 6; trial++) {
       // Logits on a coarse grid, so that many tokens tie, including at the cut.
       const logits = Float32Array.from({ length: 5000 }, () => Math.round(rng() * 24) / 2);
-      for (const [topK, topP] of [[1, 1], [40, 1], [333, 1], [0, 0.5], [0, 0.95], [100, 0.9], [4999, 0.99]] as const) {
+      for (const [topK, topP] of [
+        [1, 1],
+        [40, 1],
+        [333, 1],
+        [0, 0.5],
+        [0, 0.95],
+        [100, 0.9],
+        [4999, 0.99],
+      ] as const) {
         const { ids, probs } = candidateDistribution(logits, 0.8, topK, topP);
         expect(ids).toEqual(reference(logits, 0.8, topK, topP));
         expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);

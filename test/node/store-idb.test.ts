@@ -44,7 +44,11 @@ async function storeBytes(store: IdbModelStore, key: string, bytes: Uint8Array, 
 }
 
 function manifest(id: string, files: [string, StoredFileInfo][]): ModelManifest {
-  return { id, source: { kind: 'local', name: id }, files: files.map(([path, f]) => ({ path, fileId: f.fileId, size: f.size, sha256: f.sha256 })) };
+  return {
+    id,
+    source: { kind: 'local', name: id },
+    files: files.map(([path, f]) => ({ path, fileId: f.fileId, size: f.size, sha256: f.sha256 })),
+  };
 }
 
 describe('chunked files', () => {
@@ -56,7 +60,14 @@ describe('chunked files', () => {
     expect(info.sha256).toBe(sha(bytes));
     const src = await store.openFile(info.fileId);
     expect(await src.read(0, bytes.byteLength)).toEqual(bytes);
-    for (const [off, len] of [[0, 1], [CHUNK - 3, 7], [5 * CHUNK, CHUNK], [3 * CHUNK + 17, 4 * CHUNK], [bytes.byteLength - 5, 5], [100, 0]]) {
+    for (const [off, len] of [
+      [0, 1],
+      [CHUNK - 3, 7],
+      [5 * CHUNK, CHUNK],
+      [3 * CHUNK + 17, 4 * CHUNK],
+      [bytes.byteLength - 5, 5],
+      [100, 0],
+    ]) {
       expect(await src.read(off!, len!)).toEqual(bytes.subarray(off!, off! + len!));
     }
     await expect(src.read(bytes.byteLength - 2, 3)).rejects.toMatchObject({ code: 'bad_file' });
@@ -70,7 +81,10 @@ describe('chunked files', () => {
     await expect(wrongSha.finish()).rejects.toThrow(/model\.safetensors: sha-256 mismatch/);
     const short = await store.stageFile('y', { name: 'model.safetensors', expectedSize: 4000 });
     await short.write(bytes);
-    await expect(short.finish()).rejects.toMatchObject({ code: 'bad_file', message: expect.stringMatching(/expected 4000 bytes, got 3000/) });
+    await expect(short.finish()).rejects.toMatchObject({
+      code: 'bad_file',
+      message: expect.stringMatching(/expected 4000 bytes, got 3000/),
+    });
     const long = await store.stageFile('z', { name: 'config.json', expectedSize: 10 });
     await expect(long.write(bytes)).rejects.toThrow(/config\.json: got more than the expected 10 bytes/);
     expect(await store.listStaged()).toEqual([]);
@@ -86,7 +100,14 @@ describe('atomic commit', () => {
     const unfinished = await store.stageFile('b', { name: 'b' });
     await unfinished.write(pattern(2500));
     const bogus: StoredFileInfo = { fileId: unfinished.fileId, name: 'b', size: 2500, sha256: sha(pattern(2500)) };
-    await expect(store.commitModel(manifest('m', [['a', a], ['b', bogus]]))).rejects.toThrow(/commit of model 'm': file 'b' is not stored/);
+    await expect(
+      store.commitModel(
+        manifest('m', [
+          ['a', a],
+          ['b', bogus],
+        ]),
+      ),
+    ).rejects.toThrow(/commit of model 'm': file 'b' is not stored/);
     expect(await store.listModels()).toEqual([]);
     await store.commitModel(manifest('m', [['a', a]]));
     const models = await store.listModels();
@@ -103,10 +124,20 @@ describe('atomic commit', () => {
     const store = await newStore();
     const shared = await storeBytes(store, 's', pattern(3000, 3));
     const old = await storeBytes(store, 'o', pattern(3000, 4));
-    await store.commitModel(manifest('m1', [['s', shared], ['o', old]]));
+    await store.commitModel(
+      manifest('m1', [
+        ['s', shared],
+        ['o', old],
+      ]),
+    );
     await store.commitModel(manifest('m2', [['s', shared]]));
     const fresh = await storeBytes(store, 'n', pattern(100, 5));
-    await store.commitModel(manifest('m1', [['s', shared], ['n', fresh]]));
+    await store.commitModel(
+      manifest('m1', [
+        ['s', shared],
+        ['n', fresh],
+      ]),
+    );
     await expect(store.openFile(old.fileId, 'o')).rejects.toMatchObject({ code: 'missing_file' });
     await store.deleteModel('m1');
     expect((await store.listModels()).map((m) => m.id)).toEqual(['m2']);
@@ -122,12 +153,22 @@ describe('resume, abort and garbage collection', () => {
     const name = `store-test-${++dbCount}`;
     const bytes = pattern(20 * CHUNK + 500);
     const first = await newStore(name);
-    const w = await first.stageFile('dl', { name: 'model.safetensors', expectedSize: bytes.byteLength, expectedSha256: sha(bytes), resumable: true });
+    const w = await first.stageFile('dl', {
+      name: 'model.safetensors',
+      expectedSize: bytes.byteLength,
+      expectedSha256: sha(bytes),
+      resumable: true,
+    });
     await w.write(bytes.subarray(0, 7 * CHUNK + 300)); // 300 bytes stay buffered and are lost with the session
     first.close();
 
     const second = await newStore(name, true); // garbage collection on open keeps resumable stages
-    const resumed = await second.stageFile('dl', { name: 'model.safetensors', expectedSize: bytes.byteLength, expectedSha256: sha(bytes), resumable: true });
+    const resumed = await second.stageFile('dl', {
+      name: 'model.safetensors',
+      expectedSize: bytes.byteLength,
+      expectedSha256: sha(bytes),
+      resumable: true,
+    });
     expect(resumed.position).toBe(7 * CHUNK);
     await resumed.write(bytes.subarray(resumed.position));
     const info = await resumed.finish();

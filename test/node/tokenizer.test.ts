@@ -45,8 +45,11 @@ function llama2cEncode(text: string): number[] {
 }
 
 function stories(file: string, count: number): string[] {
-  return readFileSync(join(fixtures, 'text', file), 'utf8').split('<|endoftext|>')
-    .map((s) => s.trim()).filter((s) => s.length > 0).slice(0, count);
+  return readFileSync(join(fixtures, 'text', file), 'utf8')
+    .split('<|endoftext|>')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .slice(0, count);
 }
 
 let dir: string;
@@ -99,7 +102,17 @@ describe('llama2.c tokenizer converted to tokenizer.json, run by transformers.js
   });
 
   it('matches on odd text: bytes without a token, emoji, whitespace runs, the empty string', () => {
-    const texts = ['a', ' ', '  x  y ', 'héllo wörld 😀 \n\n\tend', 'aaaaaaa', 'the the the', 'ßüñ — “quoted” … 日本語', 'x\r\ny', '< s > <0x41>'];
+    const texts = [
+      'a',
+      ' ',
+      '  x  y ',
+      'héllo wörld 😀 \n\n\tend',
+      'aaaaaaa',
+      'the the the',
+      'ßüñ — “quoted” … 日本語',
+      'x\r\ny',
+      '< s > <0x41>',
+    ];
     const r = compare(texts);
     expect(r.mismatches).toEqual([]);
     expect(r.roundTripFailures).toEqual([]);
@@ -121,7 +134,8 @@ describe('llama2.c tokenizer converted to tokenizer.json, run by transformers.js
     const r = createRng(7);
     const pieces = tok.pieces.slice(259);
     const texts = Array.from({ length: 400 }, () =>
-      Array.from({ length: 2 + Math.floor(r() * 30) }, () => pieces[Math.floor(r() * pieces.length)]!).join(r() < 0.5 ? '' : ' '));
+      Array.from({ length: 2 + Math.floor(r() * 30) }, () => pieces[Math.floor(r() * pieces.length)]!).join(r() < 0.5 ? '' : ' '),
+    );
     const result = compare(texts.map((t) => t.trim()).filter((t) => t.length > 0));
     expect(result.mismatches).toEqual([]);
     expect(result.roundTripFailures).toEqual([]);
@@ -130,8 +144,13 @@ describe('llama2.c tokenizer converted to tokenizer.json, run by transformers.js
   it('writes a tokenizer_config.json for a plain Llama tokenizer adding BOS only', () => {
     const { tokenizerConfig, tokenizerJson } = convertLlama2cTokenizer(tok, tokPath, 512);
     expect(tokenizerConfig).toMatchObject({
-      tokenizer_class: 'LlamaTokenizer', bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>',
-      add_bos_token: true, add_eos_token: false, model_max_length: 512,
+      tokenizer_class: 'LlamaTokenizer',
+      bos_token: '<s>',
+      eos_token: '</s>',
+      unk_token: '<unk>',
+      add_bos_token: true,
+      add_eos_token: false,
+      model_max_length: 512,
     });
     expect(tokenizerConfig).not.toHaveProperty('chat_template');
     const model = tokenizerJson.model as { vocab: Record<string, number>; merges: unknown[]; byte_fallback: boolean };

@@ -45,16 +45,27 @@ describe('runCompressJob', () => {
     const progress: string[] = [];
     const manifest = await runCompressJob(id, 'int4-g32', { store, quantizer, onProgress: (p) => progress.push(p.stage) });
     expect(manifest.id).toBe('compressed:demo:stories260K:int4-g32');
-    expect(manifest.files.map((f) => f.path).sort()).toEqual(
-      ['config.json', 'generation_config.json', 'onnx/model.onnx', 'shrinkray.json', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(manifest.files.map((f) => f.path).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'onnx/model.onnx',
+      'shrinkray.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     expect(new Set(progress)).toEqual(new Set(['compress', 'write']));
 
     const folder = await loadModelFolder(STORIES_DIR);
-    const direct = await compressModel(folder.ir, plan('int4-g32', folder.ir.config), { quantizer, externalDataThreshold: 16 * 1024 * 1024 });
+    const direct = await compressModel(folder.ir, plan('int4-g32', folder.ir.config), {
+      quantizer,
+      externalDataThreshold: 16 * 1024 * 1024,
+    });
     const stored = await store.openModelFile(manifest.id, 'onnx/model.onnx');
     expect(await stored.read(0, stored.size)).toEqual(direct.built.model);
     const tokenizer = await store.openModelFile(manifest.id, 'tokenizer.json');
-    expect(new TextDecoder().decode(await tokenizer.read(0, tokenizer.size))).toBe(await readFile(join(STORIES_DIR, 'tokenizer.json'), 'utf8'));
+    expect(new TextDecoder().decode(await tokenizer.read(0, tokenizer.size))).toBe(
+      await readFile(join(STORIES_DIR, 'tokenizer.json'), 'utf8'),
+    );
     const configSource = await store.openModelFile(manifest.id, 'config.json');
     const config = JSON.parse(new TextDecoder().decode(await configSource.read(0, configSource.size)));
     expect(config['transformers.js_config']).toEqual({ dtype: 'fp32' });
@@ -64,10 +75,16 @@ describe('runCompressJob', () => {
   it('a cancel during the write stage leaves no model and nothing staged', async () => {
     const { store, id } = await storedStories();
     const ac = new AbortController();
-    await expect(runCompressJob(id, 'int8', {
-      store, quantizer: await createRtnQuantizer(), signal: ac.signal,
-      onProgress: (p) => { if (p.stage === 'write') ac.abort(); },
-    })).rejects.toMatchObject({ code: 'aborted' });
+    await expect(
+      runCompressJob(id, 'int8', {
+        store,
+        quantizer: await createRtnQuantizer(),
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.stage === 'write') ac.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'aborted' });
     expect((await store.listModels()).map((m) => m.id)).toEqual([id]);
     expect(await store.listStaged()).toEqual([]);
   });
@@ -78,8 +95,26 @@ describe('pieceCachedSource', () => {
     const bytes = new Uint8Array(10_000).map((_, i) => (i * 7) & 255);
     let reads = 0;
     const inner = bytesSource(bytes, 'w.safetensors');
-    const src = pieceCachedSource({ ...inner, read: (o, l) => { reads++; return inner.read(o, l); } }, 1024, 2);
-    for (const [o, l] of [[0, 10], [10, 500], [1000, 100], [1020, 10], [1500, 2000], [9990, 10], [0, 0]] as const) {
+    const src = pieceCachedSource(
+      {
+        ...inner,
+        read: (o, l) => {
+          reads++;
+          return inner.read(o, l);
+        },
+      },
+      1024,
+      2,
+    );
+    for (const [o, l] of [
+      [0, 10],
+      [10, 500],
+      [1000, 100],
+      [1020, 10],
+      [1500, 2000],
+      [9990, 10],
+      [0, 0],
+    ] as const) {
       expect(await src.read(o, l)).toEqual(bytes.subarray(o, o + l));
     }
     expect(reads).toBe(5); // pieces 0; 1 (0 cached); 2 and 3 (1 cached); 9

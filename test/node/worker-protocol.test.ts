@@ -29,24 +29,39 @@ describe('errors across comlink', () => {
   it('a ShrinkrayError arrives as a ShrinkrayError with its code, message and cause message', async () => {
     const remote = connect({
       fail(code: ShrinkrayErrorCode): void {
-        throw new ShrinkrayError(code, 'model.safetensors: sha-256 mismatch: expected aa, got bb', { cause: new TypeError('the root cause') });
+        throw new ShrinkrayError(code, 'model.safetensors: sha-256 mismatch: expected aa, got bb', {
+          cause: new TypeError('the root cause'),
+        });
       },
     });
     const e = await remote.fail('bad_file').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ShrinkrayError);
-    expect(e).toMatchObject({ name: 'ShrinkrayError', code: 'bad_file', message: 'model.safetensors: sha-256 mismatch: expected aa, got bb' });
+    expect(e).toMatchObject({
+      name: 'ShrinkrayError',
+      code: 'bad_file',
+      message: 'model.safetensors: sha-256 mismatch: expected aa, got bb',
+    });
     expect(((e as Error).cause as Error).message).toBe('the root cause');
     expect((e as Error).stack).toMatch(/\(in worker\)/);
   });
 
   it('foreign errors become ShrinkrayErrors with the closest code', async () => {
     const remote = connect({
-      dom(name: string): void { throw new DOMException('it went wrong', name); },
-      plain(): void { throw new RangeError('offset out of bounds'); },
-      text(): void { throw 'a string'; },
+      dom(name: string): void {
+        throw new DOMException('it went wrong', name);
+      },
+      plain(): void {
+        throw new RangeError('offset out of bounds');
+      },
+      text(): void {
+        throw 'a string';
+      },
     });
     await expect(remote.dom('AbortError')).rejects.toMatchObject({ code: 'aborted', message: 'it went wrong' });
-    await expect(remote.dom('QuotaExceededError')).rejects.toMatchObject({ code: 'quota_exceeded', message: 'storage is full: it went wrong' });
+    await expect(remote.dom('QuotaExceededError')).rejects.toMatchObject({
+      code: 'quota_exceeded',
+      message: 'storage is full: it went wrong',
+    });
     await expect(remote.plain()).rejects.toMatchObject({ code: 'runtime_error', message: 'RangeError: offset out of bounds' });
     await expect(remote.text()).rejects.toMatchObject({ code: 'runtime_error', message: 'a string' });
   });
@@ -110,13 +125,14 @@ describe('serialQueue', () => {
   it('runs calls one at a time in order; a failure does not stop the next', async () => {
     const serial = serialQueue();
     const log: string[] = [];
-    const step = (name: string, fail = false) => serial(async () => {
-      log.push(`${name} start`);
-      await nextEventTurn();
-      log.push(`${name} end`);
-      if (fail) throw new ShrinkrayError('runtime_error', name);
-      return name;
-    });
+    const step = (name: string, fail = false) =>
+      serial(async () => {
+        log.push(`${name} start`);
+        await nextEventTurn();
+        log.push(`${name} end`);
+        if (fail) throw new ShrinkrayError('runtime_error', name);
+        return name;
+      });
     const results = await Promise.allSettled([step('a'), step('b', true), step('c')]);
     expect(log).toEqual(['a start', 'a end', 'b start', 'b end', 'c start', 'c end']);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);

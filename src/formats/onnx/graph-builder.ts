@@ -1,7 +1,13 @@
 import { ShrinkrayError } from '../../errors.ts';
 import {
-  bytesPerElement, encodeModel, OnnxDataType,
-  type AttributeValue, type ExternalRef, type NodeSpec, type TensorSpec, type ValueInfoSpec,
+  bytesPerElement,
+  encodeModel,
+  OnnxDataType,
+  type AttributeValue,
+  type ExternalRef,
+  type NodeSpec,
+  type TensorSpec,
+  type ValueInfoSpec,
 } from './onnx-proto.ts';
 
 /** Protobuf messages cannot exceed 2 GiB; weights past this go to an external data file. */
@@ -84,8 +90,10 @@ export class GraphBuilder {
   private pushInitializer(name: string, dataType: OnnxDataType, dims: readonly number[], raw: Uint8Array): string {
     const expected = dims.reduce((a, b) => a * b, 1) * bytesPerElement[dataType];
     if (raw.byteLength !== expected) {
-      throw new ShrinkrayError('bad_argument',
-        `initializer '${name}' of shape [${dims.join(', ')}] needs ${expected} bytes, got ${raw.byteLength}`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `initializer '${name}' of shape [${dims.join(', ')}] needs ${expected} bytes, got ${raw.byteLength}`,
+      );
     }
     this.initializers.push({ name, dataType, dims, raw });
     return name;
@@ -120,12 +128,17 @@ export class GraphBuilder {
   /** Adds a node; returns its output names. */
   node(opType: string, inputs: readonly string[], opts: NodeOptions = {}): string[] {
     const base = opts.name ?? opType.toLowerCase();
-    const outputs = typeof opts.outputs === 'object'
-      ? opts.outputs.map((o) => this.claim(o))
-      : Array.from({ length: opts.outputs ?? 1 }, (_, i) => this.uniqueName(`${base}_out${i}`));
+    const outputs =
+      typeof opts.outputs === 'object'
+        ? opts.outputs.map((o) => this.claim(o))
+        : Array.from({ length: opts.outputs ?? 1 }, (_, i) => this.uniqueName(`${base}_out${i}`));
     this.nodes.push({
-      opType, domain: opts.domain ?? '', name: this.uniqueName(`${base}_node`),
-      inputs, outputs, attributes: opts.attrs ?? {},
+      opType,
+      domain: opts.domain ?? '',
+      name: this.uniqueName(`${base}_node`),
+      inputs,
+      outputs,
+      attributes: opts.attrs ?? {},
     });
     return outputs;
   }
@@ -165,8 +178,10 @@ export class GraphBuilder {
       graph: { name: this.name, nodes: this.nodes, initializers, inputs: this.inputs, outputs: this.outputs },
     });
     if (writer.byteLength > PROTOBUF_LIMIT) {
-      throw new ShrinkrayError('bad_argument',
-        `ONNX model is ${writer.byteLength} bytes, over protobuf's 2 GiB limit: lower externalDataThreshold`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `ONNX model is ${writer.byteLength} bytes, over protobuf's 2 GiB limit: lower externalDataThreshold`,
+      );
     }
     return {
       model: writer.finish(),

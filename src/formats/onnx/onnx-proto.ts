@@ -19,7 +19,13 @@ export type OnnxDataType = (typeof OnnxDataType)[keyof typeof OnnxDataType];
 
 /** Bytes per element of each data type we write. */
 export const bytesPerElement: Readonly<Record<OnnxDataType, number>> = Object.freeze({
-  1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1, 10: 2,
+  1: 4,
+  2: 1,
+  3: 1,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
 });
 
 /** A tensor whose bytes are either inline (`raw_data`) or in the external data file. */
@@ -67,7 +73,8 @@ export function encodeValueInfo(v: ValueInfoSpec): ProtoWriter {
   const shape = new ProtoWriter();
   for (const d of v.dims) {
     const dim = new ProtoWriter();
-    if (typeof d === 'number') dim.int(1, d); // dim_value
+    if (typeof d === 'number')
+      dim.int(1, d); // dim_value
     else dim.string(2, d); // dim_param
     shape.message(1, dim);
   }
@@ -101,12 +108,18 @@ const attributeTypeCode = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, i
 export function encodeAttribute(name: string, a: AttributeValue): ProtoWriter {
   const w = new ProtoWriter().string(1, name).int(20, attributeTypeCode[a.type]);
   switch (a.type) {
-    case 'float': return w.float(2, a.value);
-    case 'int': return w.int(3, a.value);
-    case 'string': return w.string(4, a.value);
-    case 'tensor': return w.message(5, encodeTensor(a.value));
-    case 'floats': return w.packedFloats(7, a.value);
-    case 'ints': return w.packedInts(8, a.value);
+    case 'float':
+      return w.float(2, a.value);
+    case 'int':
+      return w.int(3, a.value);
+    case 'string':
+      return w.string(4, a.value);
+    case 'tensor':
+      return w.message(5, encodeTensor(a.value));
+    case 'floats':
+      return w.packedFloats(7, a.value);
+    case 'ints':
+      return w.packedInts(8, a.value);
   }
 }
 

@@ -4,7 +4,15 @@ import { nmMask, nmScoreMask, type NmOptions } from './n-m.ts';
 import { loadPruneWasm, type WasmPruneKernel, type WasmSource } from './wasm/prune-wasm.ts';
 import { createWebGpuPruner } from './webgpu/prune-webgpu.ts';
 
-export { applyMask, magnitudeMask, magnitudeScores, maskSparsity, scoreMask, type PruneScope, type UnstructuredOptions } from './magnitude.ts';
+export {
+  applyMask,
+  magnitudeMask,
+  magnitudeScores,
+  maskSparsity,
+  scoreMask,
+  type PruneScope,
+  type UnstructuredOptions,
+} from './magnitude.ts';
 export { nmMask, nmScoreMask, satisfiesNm, type NmOptions } from './n-m.ts';
 
 /**

@@ -31,7 +31,10 @@ export function checkNm(K: number, { n, m }: NmOptions, what: string): void {
     throw new ShrinkrayError('bad_argument', `${what}: N:M must keep an integer N in 0..M (${m}), got ${n}`);
   }
   if (K % m !== 0) {
-    throw new ShrinkrayError('bad_argument', `${what}: input size K = ${K} is not a multiple of M = ${m}, so ${n}:${m} groups do not tile the rows`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `${what}: input size K = ${K} is not a multiple of M = ${m}, so ${n}:${m} groups do not tile the rows`,
+    );
   }
 }
 

@@ -48,8 +48,8 @@ export function kthSmallestKey(keys: Uint32Array, len: number, k: number): numbe
     }
     let bucket = 0;
     while (rank >= hist[bucket]!) rank -= hist[bucket++]!;
-    prefix = (prefix | (bucket << shift)) | 0;
-    mask = (mask | (255 << shift)) | 0;
+    prefix = prefix | (bucket << shift) | 0;
+    mask = mask | (255 << shift) | 0;
   }
   return prefix >>> 0;
 }

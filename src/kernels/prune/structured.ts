@@ -34,7 +34,9 @@ function sumSquares(sum: Float64Array, i: number, w: Float32Array, start: number
  * @returns [ffn] ||gate row|| * ||up row|| * ||down column||
  */
 export function ffnChannelScores(gate: Float32Array, up: Float32Array, down: Float32Array, dim: number, ffn: number): Float32Array {
-  const g = new Float64Array(ffn), u = new Float64Array(ffn), d = new Float64Array(ffn);
+  const g = new Float64Array(ffn),
+    u = new Float64Array(ffn),
+    d = new Float64Array(ffn);
   for (let c = 0; c < ffn; c++) {
     sumSquares(g, c, gate, c * dim, (c + 1) * dim);
     sumSquares(u, c, up, c * dim, (c + 1) * dim);
@@ -59,7 +61,8 @@ export function kvGroupScores(q: Float32Array, k: Float32Array, v: Float32Array,
     sumSquares(sums, g, q, g * r * headDim * dim, (g + 1) * r * headDim * dim);
     sumSquares(sums, g, k, g * headDim * dim, (g + 1) * headDim * dim);
     sumSquares(sums, g, v, g * headDim * dim, (g + 1) * headDim * dim);
-    const c0 = g * r * headDim, c1 = (g + 1) * r * headDim; // columns of o_proj
+    const c0 = g * r * headDim,
+      c1 = (g + 1) * r * headDim; // columns of o_proj
     for (let row = 0; row < dim; row++) sumSquares(sums, g, o, row * qWidth + c0, row * qWidth + c1);
   }
   return Float32Array.from(sums, Math.sqrt);

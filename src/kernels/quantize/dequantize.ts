@@ -18,7 +18,10 @@ export function dequantizeNBits(q: RtnResult, N: number, K: number, opts: Dequan
   const blob = blobBytes(blockSize, bits);
   const zpRow = zeroPointRowBytes(kBlocks, bits);
   if (q.packed.length !== N * kBlocks * blob) {
-    throw new ShrinkrayError('bad_argument', `dequantize: B must hold N*kBlocks*blob = ${N}*${kBlocks}*${blob} bytes, got ${q.packed.length}`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `dequantize: B must hold N*kBlocks*blob = ${N}*${kBlocks}*${blob} bytes, got ${q.packed.length}`,
+    );
   }
   if (q.scales.length !== N * kBlocks) {
     throw new ShrinkrayError('bad_argument', `dequantize: scales must hold N*kBlocks = ${N * kBlocks} values, got ${q.scales.length}`);
@@ -35,7 +38,7 @@ export function dequantizeNBits(q: RtnResult, N: number, K: number, opts: Dequan
       const zero = q.zeroPoints ? readBits(q.zeroPoints, n * zpRow * 8 + b * bits, bits) : mid;
       const len = Math.min(blockSize, K - b * blockSize);
       for (let i = 0; i < len; i++) {
-        const code = readBits(q.packed, (idx * blob * 8) + i * bits, bits);
+        const code = readBits(q.packed, idx * blob * 8 + i * bits, bits);
         out[n * K + b * blockSize + i] = Math.fround((code - zero) * scale);
       }
     }

@@ -50,13 +50,13 @@ export function validateRtn(weight: Float32Array, N: number, K: number, opts: Rt
     );
   }
   if (!BLOCK_SIZES.includes(blockSize)) {
-    throw new ShrinkrayError(
-      'bad_recipe',
-      `RTN quantization of ${what}: block size must be a power of two in 16..256, got ${blockSize}`,
-    );
+    throw new ShrinkrayError('bad_recipe', `RTN quantization of ${what}: block size must be a power of two in 16..256, got ${blockSize}`);
   }
   if (opts.scaleDtype !== 'f32' && opts.scaleDtype !== 'f16') {
-    throw new ShrinkrayError('bad_argument', `RTN quantization of ${what}: scaleDtype must be 'f32' or 'f16', got '${String(opts.scaleDtype)}'`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `RTN quantization of ${what}: scaleDtype must be 'f32' or 'f16', got '${String(opts.scaleDtype)}'`,
+    );
   }
   if (!Number.isSafeInteger(N) || !Number.isSafeInteger(K) || N < 1 || K < 1) {
     throw new ShrinkrayError('bad_argument', `RTN quantization of ${what}: N and K must be positive integers, got N=${N}, K=${K}`);
@@ -72,7 +72,10 @@ export function validateRtn(weight: Float32Array, N: number, K: number, opts: Rt
   }
   if (!(weight instanceof Float32Array) || weight.length !== N * K) {
     const got = weight instanceof Float32Array ? `${weight.length} floats` : 'not a Float32Array';
-    throw new ShrinkrayError('bad_argument', `RTN quantization of ${what}: expected a Float32Array of N*K = ${N}*${K} = ${N * K} floats, got ${got}`);
+    throw new ShrinkrayError(
+      'bad_argument',
+      `RTN quantization of ${what}: expected a Float32Array of N*K = ${N}*${K} = ${N * K} floats, got ${got}`,
+    );
   }
 }
 

@@ -63,9 +63,7 @@ export function quantizeRtnReference(weight: Float32Array, N: number, K: number,
       }
       const bitBase = idx * blob * 8;
       for (let i = 0; i < blockSize; i++) {
-        const code = i >= len || scale === 0
-          ? zero
-          : clamp(roundHalfEven(Math.fround(weight[start + i] / scale)) + zero, 0, codeMax);
+        const code = i >= len || scale === 0 ? zero : clamp(roundHalfEven(Math.fround(weight[start + i] / scale)) + zero, 0, codeMax);
         writeBits(packed, bitBase + i * bits, bits, code);
       }
     }

@@ -73,7 +73,8 @@ class WasmPruner implements WasmPruneKernel {
     const [rows, width] = opts.scope === 'row' ? [N, K] : [1, N * K];
     const count = prunedCount(width, opts.sparsity);
     this.chunked(data, rows, width, mask, what, (scoresPtr, n, maskPtr, histPtr) =>
-      this.wasm.maskRows(scoresPtr, n, width, count, abs, maskPtr, histPtr));
+      this.wasm.maskRows(scoresPtr, n, width, count, abs, maskPtr, histPtr),
+    );
     return mask;
   }
 
@@ -87,7 +88,11 @@ class WasmPruner implements WasmPruneKernel {
 
   /** Runs `call` over chunks of whole rows; `call` returns the first NaN index in its chunk or -1. */
   private chunked(
-    data: Float32Array, rows: number, width: number, mask: Uint8Array, what: string,
+    data: Float32Array,
+    rows: number,
+    width: number,
+    mask: Uint8Array,
+    what: string,
     call: (scoresPtr: number, rows: number, maskPtr: number, histPtr: number) => number,
   ): void {
     const rowsPerChunk = Math.max(1, Math.min(rows, Math.floor(CHUNK_BYTES / (width * 4))));

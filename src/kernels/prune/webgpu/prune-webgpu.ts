@@ -27,7 +27,10 @@ export interface WebGpuPruneOptions {
 export async function createWebGpuPruner(device: GPUDevice, opts: WebGpuPruneOptions = {}): Promise<WebGpuPruneKernel> {
   const pipeline = async (code: string, name: string) => {
     device.pushErrorScope('validation');
-    const p = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+    const p = device.createComputePipeline({
+      layout: 'auto',
+      compute: { module: device.createShaderModule({ code }), entryPoint: 'main' },
+    });
     const error = await device.popErrorScope();
     if (error) throw new ShrinkrayError('runtime_error', `WebGPU refused the ${name} pruning shader: ${error.message}`);
     return p;
@@ -38,13 +41,20 @@ export async function createWebGpuPruner(device: GPUDevice, opts: WebGpuPruneOpt
 
   /** Runs `pipe` over chunks of whole rows; `params(rows)` gives the uniform and the workgroup count. */
   async function run(
-    data: Float32Array, rows: number, width: number, what: string, pipe: GPUComputePipeline,
+    data: Float32Array,
+    rows: number,
+    width: number,
+    what: string,
+    pipe: GPUComputePipeline,
     params: (rows: number) => { uniform: Uint32Array<ArrayBuffer>; workgroups: number },
   ): Promise<Uint8Array> {
     throwOnNaN(data, what);
     const rowsPerChunk = Math.floor(maxBytes / (width * 4));
     if (rowsPerChunk < 1) {
-      throw new ShrinkrayError('bad_argument', `${what}: a scope of ${width} values (${width * 4} bytes) exceeds the GPU's storage binding limit of ${maxBytes} bytes`);
+      throw new ShrinkrayError(
+        'bad_argument',
+        `${what}: a scope of ${width} values (${width * 4} bytes) exceeds the GPU's storage binding limit of ${maxBytes} bytes`,
+      );
     }
     const chunkRows = Math.min(rows, rowsPerChunk);
     const bytes = chunkRows * width * 4;
@@ -54,7 +64,11 @@ export async function createWebGpuPruner(device: GPUDevice, opts: WebGpuPruneOpt
     const uniformBuf = device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     const group = device.createBindGroup({
       layout: pipe.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: scoresBuf } }, { binding: 1, resource: { buffer: maskBuf } }, { binding: 2, resource: { buffer: uniformBuf } }],
+      entries: [
+        { binding: 0, resource: { buffer: scoresBuf } },
+        { binding: 1, resource: { buffer: maskBuf } },
+        { binding: 2, resource: { buffer: uniformBuf } },
+      ],
     });
     const mask = new Uint8Array(rows * width);
     try {
@@ -86,7 +100,14 @@ export async function createWebGpuPruner(device: GPUDevice, opts: WebGpuPruneOpt
     return mask;
   }
 
-  function unstructured(data: Float32Array, N: number, K: number, o: UnstructuredOptions, what: string, absolute: number): Promise<Uint8Array> {
+  function unstructured(
+    data: Float32Array,
+    N: number,
+    K: number,
+    o: UnstructuredOptions,
+    what: string,
+    absolute: number,
+  ): Promise<Uint8Array> {
     checkMatrix(data, N, K, what);
     checkSparsity(o.sparsity);
     if (o.scope !== 'row' && o.scope !== 'tensor') {
@@ -94,7 +115,10 @@ export async function createWebGpuPruner(device: GPUDevice, opts: WebGpuPruneOpt
     }
     const [rows, width] = o.scope === 'row' ? [N, K] : [1, N * K];
     const count = prunedCount(width, o.sparsity);
-    return run(data, rows, width, what, rowSelect, (n) => ({ uniform: new Uint32Array([n, width, count, absolute, 0, 0, 0, 0]), workgroups: n }));
+    return run(data, rows, width, what, rowSelect, (n) => ({
+      uniform: new Uint32Array([n, width, count, absolute, 0, 0, 0, 0]),
+      workgroups: n,
+    }));
   }
 
   function nm(data: Float32Array, N: number, K: number, o: NmOptions, what: string, absolute: number): Promise<Uint8Array> {

@@ -14,8 +14,18 @@ interface QuantizeExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   lastErrorKind(): number;
-  quantize(w: number, rows: number, K: number, bits: number, blockSize: number, symmetric: number, f16: number,
-    packed: number, scales: number, zps: number): number;
+  quantize(
+    w: number,
+    rows: number,
+    K: number,
+    bits: number,
+    blockSize: number,
+    symmetric: number,
+    f16: number,
+    packed: number,
+    scales: number,
+    zps: number,
+  ): number;
 }
 
 /** Weights copied into wasm memory per call: small enough to stay in L2 while quantized. */
@@ -63,8 +73,18 @@ class WasmQuantizer implements WasmRtnKernel {
     for (let r0 = 0; r0 < N; r0 += rowsPerChunk) {
       const rows = Math.min(rowsPerChunk, N - r0);
       heapF32.set(weight.subarray(r0 * K, (r0 + rows) * K), wPtr >>> 2);
-      const bad = this.wasm.quantize(wPtr, rows, K, bits, blockSize, symmetric ? 1 : 0, scaleBytes === 2 ? 1 : 0,
-        packedPtr, scalesPtr, zpPtr);
+      const bad = this.wasm.quantize(
+        wPtr,
+        rows,
+        K,
+        bits,
+        blockSize,
+        symmetric ? 1 : 0,
+        scaleBytes === 2 ? 1 : 0,
+        packedPtr,
+        scalesPtr,
+        zpPtr,
+      );
       if (bad >= 0) throw badBlockError(weight, K, opts, r0 + Math.floor(bad / kBlocks), bad % kBlocks);
       packed.set(heapU8.subarray(packedPtr, packedPtr + rows * rowPacked), r0 * rowPacked);
       const scaleOut = new Uint8Array(scales.buffer, r0 * kBlocks * scaleBytes, rows * kBlocks * scaleBytes);

@@ -47,8 +47,20 @@ const createProgramInfo = (device: GPUDevice, N: number, K: number, opts: RtnOpt
       const total = rows * kBlocks;
       const nx = Math.min(total, maxX);
       const grid: [number, number] = [nx, Math.ceil(total / nx)];
-      const uniforms = Uint32Array.of(rows, K, kBlocks, opts.bits, opts.blockSize, opts.symmetric ? 1 : 0,
-        opts.scaleDtype === 'f16' ? 1 : 0, blob, zpRow, nx, 0, 0);
+      const uniforms = Uint32Array.of(
+        rows,
+        K,
+        kBlocks,
+        opts.bits,
+        opts.blockSize,
+        opts.symmetric ? 1 : 0,
+        opts.scaleDtype === 'f16' ? 1 : 0,
+        blob,
+        zpRow,
+        nx,
+        0,
+        0,
+      );
       return { uniforms, grid };
     },
   };
@@ -68,7 +80,13 @@ function pipelineFor(device: GPUDevice): GPUComputePipeline {
 const align4 = (x: number) => Math.ceil(x / 4) * 4;
 
 /** Same contract as quantizeRtnReference, on a GPU device. */
-export async function quantizeRtnWebGpu(device: GPUDevice, weight: Float32Array, N: number, K: number, opts: RtnOptions): Promise<RtnResult> {
+export async function quantizeRtnWebGpu(
+  device: GPUDevice,
+  weight: Float32Array,
+  N: number,
+  K: number,
+  opts: RtnOptions,
+): Promise<RtnResult> {
   validateInputs(device, weight, N, K, opts);
   const info = createProgramInfo(device, N, K, opts);
   const { kBlocks, rowPacked, scaleBytes, zpRow, rowsPerChunk } = info;
@@ -93,11 +111,17 @@ export async function quantizeRtnWebGpu(device: GPUDevice, weight: Float32Array,
     scales: device.createBuffer({ size: sizes.scales, usage: storage }),
     zps: device.createBuffer({ size: sizes.zps, usage: storage }),
     status: device.createBuffer({ size: 4, usage: storage }),
-    read: device.createBuffer({ size: sizes.packed + sizes.scales + sizes.zps + 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+    read: device.createBuffer({
+      size: sizes.packed + sizes.scales + sizes.zps + 4,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    }),
   };
   const bindGroup = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
-    entries: [bufs.uniforms, bufs.w, bufs.packed, bufs.scales, bufs.zps, bufs.status].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: [bufs.uniforms, bufs.w, bufs.packed, bufs.scales, bufs.zps, bufs.status].map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    })),
   });
   try {
     for (let r0 = 0; r0 < N; r0 += rowsPerChunk) {

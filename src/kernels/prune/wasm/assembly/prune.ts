@@ -18,7 +18,7 @@ export function fillKeys(scores: usize, keys: usize, len: i32, abs: i32): i32 {
   let nan = i32x4.splat(0);
   let i = 0;
   for (; i + 4 <= len; i += 4) {
-    const p = <usize>i << 2;
+    const p = (<usize>i) << 2;
     let v = v128.and(v128.load(scores + p), absMask);
     nan = v128.or(nan, f32x4.ne(v, v));
     v = f32x4.add(v, zero); // -0 + 0 = +0
@@ -29,7 +29,7 @@ export function fillKeys(scores: usize, keys: usize, len: i32, abs: i32): i32 {
     for (let j = 0; j < i; j++) {
       // keys were written already; re-read is not possible when aliased, so test the key:
       // a NaN key is > 0xff800000 (positive NaN) or < 0x007fffff (negative NaN)
-      const k = load<u32>(keys + (<usize>j << 2));
+      const k = load<u32>(keys + ((<usize>j) << 2));
       if (k > 0xff800000 || k < 0x007fffff) {
         firstNan = j;
         break;
@@ -37,7 +37,7 @@ export function fillKeys(scores: usize, keys: usize, len: i32, abs: i32): i32 {
     }
   }
   for (; i < len; i++) {
-    const p = <usize>i << 2;
+    const p = (<usize>i) << 2;
     let b = load<u32>(scores + p);
     if (abs != 0) b &= 0x7fffffff;
     if ((b & 0x7fffffff) > 0x7f800000 && firstNan < 0) firstNan = i;
@@ -65,31 +65,31 @@ export function maskLowest(keys: usize, len: i32, count: i32, mask: usize, hist:
   for (let shift = 24; shift >= 0; shift -= 8) {
     memory.fill(hist, 0, 1024);
     for (let i = 0; i < len; i++) {
-      const key = load<u32>(keys + (<usize>i << 2));
+      const key = load<u32>(keys + ((<usize>i) << 2));
       if ((key & decided) == prefix) {
-        const h = hist + (<usize>((key >>> shift) & 255) << 2);
+        const h = hist + ((<usize>((key >>> shift) & 255)) << 2);
         store<u32>(h, load<u32>(h) + 1);
       }
     }
     let bucket: u32 = 0;
-    while (rank >= load<u32>(hist + (<usize>bucket << 2))) {
-      rank -= load<u32>(hist + (<usize>bucket << 2));
+    while (rank >= load<u32>(hist + ((<usize>bucket) << 2))) {
+      rank -= load<u32>(hist + ((<usize>bucket) << 2));
       bucket++;
     }
     prefix |= bucket << shift;
-    decided |= <u32>255 << shift;
+    decided |= (<u32>255) << shift;
   }
   const threshold = prefix;
   // How many are strictly below: SIMD unsigned compare, lanes are 0 or -1.
   const vt = i32x4.splat(<i32>threshold);
   let vbelow = i32x4.splat(0);
   let i = 0;
-  for (; i + 4 <= len; i += 4) vbelow = i32x4.sub(vbelow, i32x4.lt_u(v128.load(keys + (<usize>i << 2)), vt));
+  for (; i + 4 <= len; i += 4) vbelow = i32x4.sub(vbelow, i32x4.lt_u(v128.load(keys + ((<usize>i) << 2)), vt));
   let below = i32x4.extract_lane(vbelow, 0) + i32x4.extract_lane(vbelow, 1) + i32x4.extract_lane(vbelow, 2) + i32x4.extract_lane(vbelow, 3);
-  for (; i < len; i++) if (load<u32>(keys + (<usize>i << 2)) < threshold) below++;
+  for (; i < len; i++) if (load<u32>(keys + ((<usize>i) << 2)) < threshold) below++;
   let quota = count - below; // keys equal to the threshold that are pruned, lowest index first
   for (let j = 0; j < len; j++) {
-    const key = load<u32>(keys + (<usize>j << 2));
+    const key = load<u32>(keys + ((<usize>j) << 2));
     let keep: u8 = 1;
     if (key < threshold) keep = 0;
     else if (key == threshold && quota > 0) {
@@ -104,7 +104,7 @@ export function maskLowest(keys: usize, len: i32, count: i32, mask: usize, hist:
 // index (relative to scores) or -1, in which case the masks are incomplete.
 export function maskRows(scores: usize, rows: i32, K: i32, count: i32, abs: i32, mask: usize, hist: usize): i32 {
   for (let r = 0; r < rows; r++) {
-    const row = scores + (<usize>r * <usize>K << 2);
+    const row = scores + ((<usize>r * <usize>K) << 2);
     const bad = fillKeys(row, row, K, abs);
     if (bad >= 0) return r * K + bad;
     maskLowest(row, K, count, mask + <usize>r * <usize>K, hist);
@@ -117,14 +117,14 @@ export function maskRows(scores: usize, rows: i32, K: i32, count: i32, abs: i32,
 export function maskNm(scores: usize, total: i32, n: i32, m: i32, abs: i32, mask: usize): i32 {
   const prune = m - n;
   for (let g = 0; g < total; g += m) {
-    const base = scores + (<usize>g << 2);
+    const base = scores + ((<usize>g) << 2);
     for (let j = 0; j < m; j++) {
-      let s = load<f32>(base + (<usize>j << 2));
+      let s = load<f32>(base + ((<usize>j) << 2));
       if (abs != 0) s = Mathf.abs(s);
       if (s != s) return g + j;
       let rank = 0;
       for (let i = 0; i < m; i++) {
-        let t = load<f32>(base + (<usize>i << 2));
+        let t = load<f32>(base + ((<usize>i) << 2));
         if (abs != 0) t = Mathf.abs(t);
         if (t < s || (t == s && i < j)) rank++;
       }

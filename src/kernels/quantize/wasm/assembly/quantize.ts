@@ -30,16 +30,16 @@ function f32ToF16Bits(value: f32): u32 {
     if (exp < -10) return sign;
     const mm = m | 0x800000;
     const shift = <u32>(14 - exp);
-    const half = <u32>1 << (shift - 1);
-    const rem = mm & ((<u32>1 << shift) - 1);
+    const half = (<u32>1) << (shift - 1);
+    const rem = mm & (((<u32>1) << shift) - 1);
     let q = mm >>> shift;
     if (rem > half || (rem == half && (q & 1) == 1)) q++;
     return sign | q;
   }
-  const q = (<u32>exp << 10) | (m >>> 13);
+  const q = ((<u32>exp) << 10) | (m >>> 13);
   const rem = m & 0x1fff;
   // Branchless round half to even: the comparison is a coin flip on real scales.
-  return sign | (q + (<u32>(rem > 0x1000) | (<u32>(rem == 0x1000) & q & 1)));
+  return sign | (q + ((<u32>(rem > 0x1000)) | ((<u32>(rem == 0x1000)) & q & 1)));
 }
 
 function f16BitsToF32(h: u32): f32 {
@@ -47,7 +47,8 @@ function f16BitsToF32(h: u32): f32 {
   const m = h & 0x3ff;
   const neg = (h & 0x8000) != 0;
   let v: f32;
-  if (e == 0) v = <f32>m * 5.9604644775390625e-8; // m * 2^-24, exact
+  if (e == 0)
+    v = <f32>m * 5.9604644775390625e-8; // m * 2^-24, exact
   else v = reinterpret<f32>(((e - 15 + 127) << 23) | (m << 13));
   return neg ? -v : v;
 }
@@ -55,7 +56,7 @@ function f16BitsToF32(h: u32): f32 {
 // OR a code into a zeroed byte stream; for 2, 4, 8 bits a code never crosses a byte.
 function orBits(base: usize, bit: i32, code: i32): void {
   const p = base + <usize>(bit >>> 3);
-  store<u8>(p, load<u8>(p) | <u8>(code << (bit & 7)));
+  store<u8>(p, load<u8>(p) | (<u8>(code << (bit & 7))));
 }
 
 function clampI(v: i32, lo: i32, hi: i32): i32 {
@@ -101,8 +102,16 @@ function joinCrumbs(v: v128): v128 {
  * the first bad block (see lastErrorKind()).
  */
 export function quantize(
-  w: usize, rows: i32, K: i32, bits: i32, blockSize: i32, symmetric: i32, f16: i32,
-  packed: usize, scales: usize, zps: usize,
+  w: usize,
+  rows: i32,
+  K: i32,
+  bits: i32,
+  blockSize: i32,
+  symmetric: i32,
+  f16: i32,
+  packed: usize,
+  scales: usize,
+  zps: usize,
 ): i32 {
   const kBlocks = (K + blockSize - 1) / blockSize;
   const blob = (blockSize * bits) >> 3;
@@ -123,8 +132,8 @@ export function quantize(
         // The padded last block runs the SIMD path on a zero-padded copy: a zero weight
         // leaves the range (which always holds 0) alone and quantizes to the zero point,
         // exactly the padding code.
-        memory.copy(padded, src, <usize>len << 2);
-        memory.fill(padded + (<usize>len << 2), 0, <usize>(blockSize - len) << 2);
+        memory.copy(padded, src, (<usize>len) << 2);
+        memory.fill(padded + ((<usize>len) << 2), 0, (<usize>(blockSize - len)) << 2);
         src = padded;
         len = blockSize;
       }
@@ -139,7 +148,7 @@ export function quantize(
       let vlo2 = vlo;
       let vhi2 = vhi;
       for (; i + 16 <= len; i += 16) {
-        const p = src + (<usize>i << 2);
+        const p = src + ((<usize>i) << 2);
         const a = v128.load(p);
         const b = v128.load(p, 16);
         const c = v128.load(p, 32);
@@ -153,7 +162,7 @@ export function quantize(
       vlo = f32x4.pmin(vlo, vlo2);
       vhi = f32x4.pmax(vhi, vhi2);
       for (; i + 4 <= len; i += 4) {
-        const v = v128.load(src + (<usize>i << 2));
+        const v = v128.load(src + ((<usize>i) << 2));
         vlo = f32x4.pmin(vlo, v);
         vhi = f32x4.pmax(vhi, v);
         vnan = v128.or(vnan, f32x4.ne(v, v));
@@ -166,7 +175,7 @@ export function quantize(
       let hi = f32x4.extract_lane(vhi, 0);
       let finite = !v128.any_true(vnan);
       for (; i < len; i++) {
-        const x = load<f32>(src + (<usize>i << 2));
+        const x = load<f32>(src + ((<usize>i) << 2));
         if (x != x) finite = false;
         lo = x < lo ? x : lo;
         hi = x > hi ? x : hi;
@@ -189,10 +198,10 @@ export function quantize(
           errorKind = 3;
           return idx;
         }
-        store<u16>(scales + (<usize>idx << 1), <u16>h);
+        store<u16>(scales + ((<usize>idx) << 1), <u16>h);
         scale = f16BitsToF32(h);
       } else {
-        store<f32>(scales + (<usize>idx << 2), scale);
+        store<f32>(scales + ((<usize>idx) << 2), scale);
       }
       let zero = mid;
       if (!symmetric) {
@@ -209,14 +218,14 @@ export function quantize(
       const vs = f32x4.splat(scale);
       const vz = i32x4.splat(0x4b400000 - zero); // bits of 1.5 * 2^23, less the zero point
       if (bits == 8) {
-        for (let j = 0; j < blockSize; j += 16) v128.store(dst + j, codes16(src + (<usize>j << 2), vs, vz, vmax));
+        for (let j = 0; j < blockSize; j += 16) v128.store(dst + j, codes16(src + ((<usize>j) << 2), vs, vz, vmax));
       } else if (bits == 4) {
         for (let j = 0; j < blockSize; j += 16) {
-          store<i64>(dst + (j >> 1), i64x2.extract_lane(joinNibbles(codes16(src + (<usize>j << 2), vs, vz, vmax)), 0));
+          store<i64>(dst + (j >> 1), i64x2.extract_lane(joinNibbles(codes16(src + ((<usize>j) << 2), vs, vz, vmax)), 0));
         }
       } else {
         for (let j = 0; j < blockSize; j += 16) {
-          const crumbs = joinNibbles(joinCrumbs(codes16(src + (<usize>j << 2), vs, vz, vmax)));
+          const crumbs = joinNibbles(joinCrumbs(codes16(src + ((<usize>j) << 2), vs, vz, vmax)));
           store<i32>(dst + (j >> 2), i32x4.extract_lane(crumbs, 0));
         }
       }

@@ -1,0 +1,62 @@
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { isShrinkrayError } from '../errors.ts';
+import { TextTokenizer, type ChatMessage } from '../runtime/tokenizer.ts';
+import type { TokenizerParts } from '../runtime/runnable-model.ts';
+
+/**
+ * The worker thread of a guarded tokenizer (guarded-tokenizer.ts): holds the TextTokenizer,
+ * answers each request on `port`, then raises the shared flag the caller waits on.
+ * Layout of the flag: Int32Array(1) over a SharedArrayBuffer; 0 = request pending, 1 = answered.
+ */
+export type TokenizerRequest =
+  | { op: 'encode'; text: string; addBos?: boolean }
+  | { op: 'decode'; ids: number[]; skipSpecialTokens?: boolean }
+  | { op: 'template'; messages: ChatMessage[]; addGenerationPrompt?: boolean };
+
+export type TokenizerReply = { ok: true; value: unknown } | { ok: false; code?: string; message: string };
+
+export interface TokenizerReady {
+  ok: true;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  hasChatTemplate: boolean;
+}
+
+const { parts, port, flag } = workerData as { parts: TokenizerParts; port: MessagePort; flag: Int32Array };
+const failure = (e: unknown): TokenizerReply =>
+  isShrinkrayError(e)
+    ? { ok: false, code: e.code, message: e.message }
+    : { ok: false, message: e instanceof Error ? e.message : String(e) };
+
+let tokenizer: TextTokenizer | undefined;
+try {
+  tokenizer = new TextTokenizer(parts.tokenizerJson, parts.tokenizerConfig, parts.config, parts.names);
+  const ready: TokenizerReady = {
+    ok: true,
+    bosTokenId: tokenizer.bosTokenId,
+    eosTokenIds: tokenizer.eosTokenIds,
+    hasChatTemplate: tokenizer.hasChatTemplate,
+  };
+  parentPort!.postMessage(ready);
+} catch (e) {
+  parentPort!.postMessage(failure(e));
+}
+
+port.on('message', (request: TokenizerRequest) => {
+  let reply: TokenizerReply;
+  try {
+    const t = tokenizer!;
+    const value =
+      request.op === 'encode'
+        ? t.encode(request.text, { addBos: request.addBos })
+        : request.op === 'decode'
+          ? t.decode(request.ids, { skipSpecialTokens: request.skipSpecialTokens })
+          : t.applyChatTemplate(request.messages, { addGenerationPrompt: request.addGenerationPrompt });
+    reply = { ok: true, value };
+  } catch (e) {
+    reply = failure(e);
+  }
+  port.postMessage(reply);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+});
