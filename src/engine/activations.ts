@@ -9,7 +9,7 @@ import type { EngineWeight } from './weight-layout.ts';
  * widest input any NBits weight takes.
  *   x, xn, o   f32 [tokens, dim]            residual stream, normed input, projection out
  *   q, att     f32 [tokens, heads*hd]       k, v f32 [tokens, kvHeads*hd]
- *   gate, up   f32 [tokens, ffn]            logits f32 [tokens, vocab]
+ *   gate, up   f32 [tokens, ffn]            logits f32 [logitRows, vocab] (the classifier runs a few rows at a time)
  *   xq i8 [tokens, ldq]; xs f32, xsum i32 [tokens, ldb]; xs4, xsum4 [tokens/4, ldb, 4] (acts.ts)
  */
 export interface Activations {
@@ -25,6 +25,7 @@ export interface Activations {
   gate: number;
   up: number;
   logits: number;
+  logitRows: number;
   ids: number; // i32 [tokens]
   cos: number;
   sin: number; // f32 [tokens, hd/2]
@@ -39,6 +40,9 @@ export interface Activations {
   scratch: number;
   scratchStride: number; // attention: f32 [parts, scratchStride]: a part runs on one thread at a time
 }
+
+/** Rows of logits computed at a time: the 4-token tiles still apply, the scratch stays small. */
+const LOGIT_ROWS = 8;
 
 /**
  * Row strides of quantized activations for a weight: ldq in bytes (its blocks rounded up to
@@ -85,7 +89,8 @@ export function allocateActivations(
     att: f(qDim, 'attention outputs'),
     gate: f(c.intermediateSize, 'the FFN gate'),
     up: f(c.intermediateSize, 'the FFN up projection'),
-    logits: f(c.vocabSize, 'logits'),
+    logitRows: LOGIT_ROWS,
+    logits: heap.alloc(LOGIT_ROWS * c.vocabSize * 4, 'logits'),
     ids: heap.alloc(tokens * 4, 'token ids'),
     cos: f(c.headDim / 2, 'RoPE cosines'),
     sin: f(c.headDim / 2, 'RoPE sines'),

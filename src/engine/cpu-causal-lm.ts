@@ -3,7 +3,7 @@ import type { CausalLM, DecoderState } from '../model/causal-lm.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { allocateActivations, type Activations } from './activations.ts';
 import type { EngineExports } from './engine-module.ts';
-import { forwardChunk, type PreparedModel } from './forward-pass.ts';
+import { classify, forwardChunk, type PreparedModel } from './forward-pass.ts';
 import type { StepContext } from './gemm-step.ts';
 import type { EngineHeap } from './heap.ts';
 import { CpuState } from './kv-cache.ts';
@@ -92,8 +92,13 @@ export class CpuCausalLM implements CausalLM {
       // Positions past s.length are written but not counted until the whole call is done,
       // so a cancelled call leaves the cache as it was.
       forwardChunk(this.ctx, c, this.model, s, ids, start + at, () => throwIfAborted(signal));
-      const from = this.ctx.acts.logits >> 2;
-      out.set(this.heap.f32.subarray(from, from + ids.length * c.vocabSize), at * c.vocabSize);
+      const rows = this.ctx.acts.logitRows;
+      for (let r = 0; r < ids.length; r += rows) {
+        const n = Math.min(rows, ids.length - r);
+        classify(this.ctx, c, this.model, r, n);
+        const from = this.ctx.acts.logits >> 2;
+        out.set(this.heap.f32.subarray(from, from + n * c.vocabSize), (at + r) * c.vocabSize);
+      }
       if (at + step < tokens.length) await Promise.resolve(); // let a cancel arrive between chunks
     }
     s.length = start + tokens.length;

@@ -26,9 +26,9 @@ export interface PreparedModel {
  * One chunk of T <= acts.tokens new positions through the whole decoder, appending to the
  * state's KV cache at `start` (the caller reserved room and moves state.length once the whole
  * forward call is done): embed, then per layer RMSNorm -> q,k,v -> RoPE -> cache -> attention
- * -> o (+ residual) -> RMSNorm -> gate, up, SwiGLU -> down (+ residual); then the final norm
- * and the classifier, whose logits [T, vocab] are left in acts.logits. `between` runs after
- * each layer (the abort check).
+ * -> o (+ residual) -> RMSNorm -> gate, up, SwiGLU -> down (+ residual); then the final norm,
+ * whose output [T, dim] is left in acts.xn for classify(). `between` runs after each layer
+ * (the abort check).
  */
 export function forwardChunk(
   ctx: StepContext,
@@ -86,5 +86,14 @@ export function forwardChunk(
     between();
   }
   e.rmsNorm(a.x, m.finalNorm, T, dim, c.rmsNormEps, a.xn);
-  gemm(ctx, [m.classifier], a.xn, T, [a.logits]);
+}
+
+/**
+ * Logits [rows, vocab] into acts.logits for rows [t0, t0 + rows) of the final norm's output
+ * (rows <= acts.logitRows): the classifier runs a few rows at a time, so its output scratch
+ * stays small even for a large vocabulary.
+ */
+export function classify(ctx: StepContext, c: ModelConfig, m: PreparedModel, t0: number, rows: number): void {
+  const a = ctx.acts;
+  gemm(ctx, [m.classifier], a.xn + t0 * c.hiddenSize * 4, rows, [a.logits]);
 }
