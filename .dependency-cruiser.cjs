@@ -50,6 +50,14 @@ module.exports = {
       to: { path: '^src/', pathNot: ['^src/(compress|build|model|formats|kernels)/', '^src/errors\\.ts$'] },
     },
     {
+      name: 'engine-below-runtime',
+      severity: 'error',
+      comment:
+        'src/engine/ (the CPU engine: WASM SIMD kernels, KV cache, threads) imports only errors, formats (the ONNX graph reader), kernels (fp16), model (config, tensor table, CausalLM) and engine; the worker and the CLI wire it in beside runtime/.',
+      from: { path: '^src/engine/' },
+      to: { path: '^src/', pathNot: ['^src/(engine|model|formats|kernels)/', '^src/errors\\.ts$'] },
+    },
+    {
       name: 'fetch-store-runtime-apart',
       severity: 'error',
       comment: 'src/fetch/, src/store/ and src/runtime/ never import one another nor compress/: only src/worker/ wires them together.',
@@ -113,6 +121,6 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     // The AssemblyScript sources are compiled to wasm, not imported.
-    exclude: { path: '^src/kernels/wasm/(assembly|build)/' },
+    exclude: { path: ['^src/kernels/wasm/(assembly|build)/', '^src/(kernels|engine)/.*/?(assembly|build)/'] },
   },
 };

@@ -10,7 +10,15 @@ import tseslint from 'typescript-eslint';
 export default defineConfig(
   {
     // Build outputs, generated models, and AssemblyScript (compiled by asc, not tsc: its i32/v128 types are not TypeScript's).
-    ignores: ['dist/', 'public/models/', 'test-results/', 'src/kernels/**/assembly/', 'src/kernels/**/build/'],
+    ignores: [
+      'dist/',
+      'public/models/',
+      'test-results/',
+      'src/kernels/**/assembly/',
+      'src/kernels/**/build/',
+      'src/engine/**/assembly/',
+      'src/engine/**/build/',
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommended,

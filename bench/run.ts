@@ -2,6 +2,9 @@
  * `npm run bench [-- <name> [options]]`: runs one benchmark, or all of them in turn.
  *   runtime          prefill/decode tokens per second on onnxruntime-web in Node (bench/runtime.ts)
  *   runtime-browser  the same in headless Chromium, wasm threads (bench/runtime-browser.ts)
+ *   engine           the CPU engine vs onnxruntime-web's wasm EP in Node: fp32/int8/int4 rows, 1 and 2
+ *                    threads, SmolLM2-135M and Qwen2.5-0.5B shapes (bench/engine.ts)
+ *   engine-browser   the same in headless Chromium, with wllama's anchor beside it (bench/engine-browser.ts)
  *   quantize         RTN quantization throughput (bench/quantize.ts)
  *   wasm-quant-paths quantized weights on the wasm EP: MatMulNBits vs dequantize-at-load vs
  *                    MatMulInteger, next to fp32 (bench/wasm-quant-paths.ts)
@@ -24,6 +27,8 @@ import { execFileSync } from 'node:child_process';
 const benches: Record<string, string> = {
   runtime: './runtime.ts',
   'runtime-browser': './runtime-browser.ts',
+  engine: './engine.ts',
+  'engine-browser': './engine-browser.ts',
   quantize: './quantize.ts',
   'wasm-quant-paths': './wasm-quant-paths.ts',
   quality: './quality.ts',

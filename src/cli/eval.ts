@@ -2,6 +2,7 @@ import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
 import { ShrinkrayError } from '../errors.ts';
 import { readUserFile } from '../node/fs-errors.ts';
 import { loadEngine } from '../node/load-engine.ts';
+import { engineOptions, engineSummary } from './engine-options.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 
 // Well under V8's longest string (2^29 characters); far above any evaluation text.
@@ -12,9 +13,9 @@ async function readText(path: string): Promise<string> {
 }
 
 /**
- * `shrinkray eval <dir> --text <file> [--max-docs N]`: perplexity over the documents of
- * <file> (separated by <|endoftext|>). The last stdout line is JSON:
- * {"nll","ppl","tokens","docs","seconds","engine"}.
+ * `shrinkray eval <dir> --text <file> [--max-docs N] [--engine cpu|onnx|reference] [--threads N]`:
+ * perplexity over the documents of <file> (separated by <|endoftext|>). The last stdout line is
+ * JSON: {"nll","ppl","tokens","docs","seconds","prefillTokensPerSecond","engine","threads",...}.
  */
 export async function runEval(args: ParsedArgs): Promise<void> {
   const dir = requirePositional(args, 0, 'the model folder: shrinkray eval <dir> --text <file>');
@@ -24,7 +25,7 @@ export async function runEval(args: ParsedArgs): Promise<void> {
   if (maxDocs !== undefined && !(Number.isInteger(maxDocs) && maxDocs >= 1)) {
     throw new ShrinkrayError('bad_argument', `--max-docs must be an integer >= 1, got '${rawMaxDocs}'`);
   }
-  const engine = await loadEngine(dir);
+  const engine = await loadEngine(dir, engineOptions(args));
   try {
     const started = performance.now();
     // Progress only where a person watches; pipes and tests get the JSON line alone.
@@ -34,7 +35,9 @@ export async function runEval(args: ParsedArgs): Promise<void> {
     const result = await evaluatePerplexity(engine.model, engine.tokenizer, text, { maxDocs, onProgress });
     if (onProgress) process.stderr.write('\n');
     const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(`${JSON.stringify({ ...result, seconds, engine: engine.kind })}\n`);
+    // Scoring is all prefill: tokens fed per second.
+    const prefillTokensPerSecond = seconds > 0 ? result.tokens / seconds : 0;
+    process.stdout.write(`${JSON.stringify({ ...result, seconds, prefillTokensPerSecond, ...engineSummary(engine) })}\n`);
   } finally {
     await engine.dispose();
   }

@@ -1,6 +1,7 @@
 import { numberOption, requirePositional, type ParsedArgs } from './args.ts';
 import { ShrinkrayError } from '../errors.ts';
 import { loadEngine } from '../node/load-engine.ts';
+import { engineOptions, engineSummary } from './engine-options.ts';
 import { generate } from '../runtime/generate.ts';
 import { TextStreamDecoder, type ModelTokenizer } from '../runtime/tokenizer.ts';
 
@@ -25,14 +26,14 @@ function promptIds(tokenizer: ModelTokenizer, prompt: string, chat: string): num
 
 /**
  * `shrinkray generate <dir> --prompt <text> [--max-new-tokens N] [--temperature T]
- *  [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--chat auto|on|off]`
+ *  [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--chat auto|on|off] [--engine cpu|onnx|reference] [--threads N]`
  * Streams the continuation to stdout, then one JSON line with the figures. Temperature
  * defaults to 0 (greedy), so a plain call is deterministic.
  */
 export async function runGenerate(args: ParsedArgs): Promise<void> {
   const dir = requirePositional(args, 0, 'the model folder: shrinkray generate <dir> --prompt <text>');
   const prompt = args.options.get('prompt') ?? '';
-  const engine = await loadEngine(dir);
+  const engine = await loadEngine(dir, engineOptions(args));
   try {
     const { model, tokenizer } = engine;
     const ids = promptIds(tokenizer, prompt, args.options.get('chat') ?? 'auto');
@@ -54,10 +55,12 @@ export async function runGenerate(args: ParsedArgs): Promise<void> {
       // Decode speed: one-token forward passes per second, prefill excluded.
       tokensPerSecond: decodeSeconds > 0 ? result.decodeSteps / decodeSeconds : 0,
       promptTokens: ids.length,
+      // Prompt positions per second of the prefill forward pass.
+      prefillTokensPerSecond: result.prefillMs > 0 ? ids.length / (result.prefillMs / 1000) : 0,
       prefillMs: result.prefillMs,
       decodeMs: result.decodeMs,
       stoppedBy: result.stoppedBy,
-      engine: engine.kind,
+      ...engineSummary(engine),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {

@@ -25,16 +25,16 @@ const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
     load: async () => (await import('./compress.ts')).runCompress,
   },
   eval: {
-    usage: 'eval <dir> --text <file> [--max-docs N]',
-    options: ['text', 'max-docs'],
+    usage: 'eval <dir> --text <file> [--max-docs N] [--engine cpu|onnx|reference] [--threads N]',
+    options: ['text', 'max-docs', 'engine', 'threads'],
     positionals: 1,
     load: async () => (await import('./eval.ts')).runEval,
   },
   generate: {
     usage:
       'generate <dir> [--prompt <text>] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n' +
-      '           [--repetition-penalty R] [--seed S] [--chat auto|on|off]',
-    options: ['prompt', 'max-new-tokens', 'temperature', 'top-k', 'top-p', 'repetition-penalty', 'seed', 'chat'],
+      '           [--repetition-penalty R] [--seed S] [--chat auto|on|off] [--engine cpu|onnx|reference] [--threads N]',
+    options: ['prompt', 'max-new-tokens', 'temperature', 'top-k', 'top-p', 'repetition-penalty', 'seed', 'chat', 'engine', 'threads'],
     positionals: 1,
     load: async () => (await import('./generate.ts')).runGenerate,
   },

@@ -52,6 +52,11 @@ export interface OpenRunnableOptions {
   tokenizer?: boolean;
   /** Bytes of the graph and external data read so far, of `total`. */
   onBytes?: (done: number, total: number) => void;
+  /**
+   * Where the graph and its external data are read to (default: a new Uint8Array each). The
+   * CPU engine passes blocks of its wasm memory, so the stored weights are held once.
+   */
+  allocate?: (bytes: number, file: string) => Uint8Array;
   /** Builds the tokenizer (default: a TextTokenizer on this thread; the CLI guards one on a worker thread). */
   makeTokenizer?: (parts: TokenizerParts) => ModelTokenizer | Promise<ModelTokenizer>;
 }
@@ -93,7 +98,7 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
   try {
     let graph: OnnxGraph | ModelWeights;
     if (onnx || o.onnxOnly) {
-      graph = await readOnnxGraph(onnx ?? (await need(MODEL_FILES.onnxModel)), need, display, config, o.onBytes);
+      graph = await readOnnxGraph(onnx ?? (await need(MODEL_FILES.onnxModel)), need, display, config, o.onBytes, o.allocate);
       tokenizer = await tokenizerOf();
     } else {
       tokenizer = await tokenizerOf();
@@ -148,12 +153,13 @@ async function readOnnxGraph(
   display: DisplayName,
   config: ModelConfig,
   onBytes?: (done: number, total: number) => void,
+  allocate?: (bytes: number, file: string) => Uint8Array,
 ): Promise<OnnxGraph> {
   const name = display(MODEL_FILES.onnxModel);
   // A protobuf message, the graph included, cannot exceed 2 GiB: anything larger is not a model onnxruntime loads.
   if (src.size > MAX_GRAPH_BYTES)
     throw new ShrinkrayError('bad_file', `${name}: ${src.size} bytes is above the 2 GiB a protobuf graph may have`);
-  const model = await readAll(src);
+  const model = await readAll(src, allocate?.(src.size, name));
   const summary = inspectOnnx(model, name);
   checkGraphFitsConfig(summary, config, name, display(MODEL_FILES.config));
   const files: { location: string; data: ByteSource; end: number; ranges: [number, number][] }[] = [];
@@ -173,7 +179,7 @@ async function readOnnxGraph(
   const externalData: ExternalDataFile[] = [];
   for (const f of files) {
     // onnxruntime finds each initializer at its offset, so the buffer spans up to the last one; gaps stay zero.
-    const out = new Uint8Array(f.end);
+    const out = allocate?.(f.end, f.location) ?? new Uint8Array(f.end);
     for (const [from, to] of f.ranges) {
       for (let at = from; at < to; at += READ_PIECE) {
         const n = Math.min(READ_PIECE, to - at);
@@ -202,8 +208,8 @@ function mergeRanges(ranges: readonly { offset: number; length: number }[]): [nu
 }
 
 /** A whole file in memory (onnxruntime needs the graph as bytes), read piecewise. */
-async function readAll(src: ByteSource): Promise<Uint8Array> {
-  const out = new Uint8Array(src.size);
+async function readAll(src: ByteSource, into?: Uint8Array): Promise<Uint8Array> {
+  const out = into ?? new Uint8Array(src.size);
   for (let at = 0; at < src.size; at += READ_PIECE) {
     const n = Math.min(READ_PIECE, src.size - at);
     out.set(await src.read(at, n), at);

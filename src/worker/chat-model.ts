@@ -1,8 +1,13 @@
 import * as ort from 'onnxruntime-web';
 import { buildOnnxDecoder } from '../build/decoder.ts';
+import { browserEngineModules, defaultEngineThreads } from '../engine/browser-engine.ts';
+import type { CpuCausalLM } from '../engine/cpu-causal-lm.ts';
+import { CpuModelLoader, type GraphFiles } from '../engine/cpu-model-loader.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
-import { createOnnxCausalLM, type OnnxCausalLM } from '../runtime/onnx-causal-lm.ts';
-import { openRunnableModel } from '../runtime/runnable-model.ts';
+import type { CausalLM } from '../model/causal-lm.ts';
+import { createOnnxCausalLM } from '../runtime/onnx-causal-lm.ts';
+import { pickDevice } from '../runtime/onnx-session.ts';
+import { openRunnableModel, type OnnxGraph, type RunnableModel } from '../runtime/runnable-model.ts';
 import { TextTokenizer, type ModelTokenizer } from '../runtime/tokenizer.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import type { LoadedModelInfo, LoadOptions, ProgressCallback } from './protocol.ts';
@@ -10,15 +15,28 @@ import { getManifest, storedFileOpener } from './stored-model.ts';
 import { watchTokenizer, type WatchdogMessage } from './tokenizer-watchdog.ts';
 
 /**
- * A stored model, made runnable: a compressed model's onnx/model.onnx (+ external data)
- * as stored, or, for a downloaded safetensors model, an fp32 graph built from its weights
- * (the "before" side of a comparison). Only the store is read, never the network.
+ * A stored model, made runnable. On the CPU (no usable WebGPU adapter) it runs on our WASM
+ * SIMD engine, which reads the stored bytes where they lie (a compressed model's
+ * onnx/model.onnx, or a downloaded model's safetensors as f32); a graph the engine does not
+ * run falls back to onnxruntime-web's wasm EP, and the load result says why. With WebGPU,
+ * onnxruntime-web runs the stored graph (for a safetensors model, an fp32 graph built from
+ * its weights). Only the store is read, never the network.
  */
 export interface ChatModel {
   info: LoadedModelInfo;
-  lm: OnnxCausalLM;
+  lm: CausalLM;
   tokenizer: ModelTokenizer;
 }
+
+type Loaded = {
+  lm: CausalLM;
+  engine: 'cpu' | 'onnx';
+  device: 'wasm' | 'webgpu';
+  threads: number;
+  simd?: 'relaxed' | 'plain';
+  fallback?: string;
+  memoryBytes?: number;
+};
 
 /** `announce` (the worker's postMessage) reports each tokenizer call to the page's watchdog (tokenizer-watchdog.ts). */
 export async function loadChatModel(
@@ -30,40 +48,66 @@ export async function loadChatModel(
 ): Promise<ChatModel> {
   const started = performance.now();
   const manifest = await getManifest(store, modelId);
-  const m = await openRunnableModel(storedFileOpener(store, manifest), {
-    where: `model '${modelId}'`,
-    onBytes: (done, total) => onProgress?.({ stage: 'load', done, total }),
-  });
-  const { graph } = m;
-  const onnx =
-    graph.kind === 'onnx'
-      ? graph
-      : {
-          name: MODEL_FILES.onnxModel,
-          externalData: [],
-          model: (await buildOnnxDecoder(graph.ir, { onProgress: (p) => onProgress?.({ stage: 'load', done: p.done, total: p.total }) }))
-            .model,
-        };
-  const lm = await createOnnxCausalLM(m.config, onnx.model, onnx.externalData, {
-    fileName: `${modelId}/${onnx.name}`,
-    configName: `${modelId}/${m.configName}`,
-    device: options.device,
-    numThreads: options.threads,
-  });
+  const open = storedFileOpener(store, manifest);
+  const where = `model '${modelId}'`;
+  const onBytes = (done: number, total: number) => onProgress?.({ stage: 'load', done, total });
+  const engine = options.engine ?? 'auto';
+  const cpu = engine === 'cpu' || (engine === 'auto' && (await pickDevice(options.device ?? 'auto')) === 'wasm');
+  let m: RunnableModel;
+  let loaded: Loaded;
+  if (cpu) {
+    const loader = await CpuModelLoader.create(await browserEngineModules(), { threads: options.threads ?? defaultEngineThreads() });
+    m = await openRunnableModel(open, { where, onBytes, allocate: loader.allocate });
+    const { graph } = m;
+    const lm = graph.kind === 'onnx' ? await loader.fromGraph(m.config, graph) : await loader.fromIR(graph.ir);
+    if ('unsupported' in lm) {
+      const files = loader.copyOut(graph as OnnxGraph);
+      loaded = { ...(await onnxModel(m, files, modelId, { ...options, device: 'wasm' })), fallback: lm.unsupported };
+    } else {
+      loaded = cpuLoaded(lm);
+    }
+  } else {
+    m = await openRunnableModel(open, { where, onBytes });
+    const { graph } = m;
+    const onnx =
+      graph.kind === 'onnx'
+        ? graph
+        : {
+            name: MODEL_FILES.onnxModel,
+            externalData: [],
+            model: (await buildOnnxDecoder(graph.ir, { onProgress: (p) => onProgress?.({ stage: 'load', done: p.done, total: p.total }) }))
+              .model,
+          };
+    loaded = await onnxModel(m, onnx, modelId, options);
+  }
   const raw = m.tokenizer!;
   const tokenizer = announce && raw instanceof TextTokenizer ? watchTokenizer(raw, raw.names, announce) : raw;
+  const { lm, ...how } = loaded;
   return {
     lm,
     tokenizer,
     info: {
       id: modelId,
-      format: graph.kind === 'onnx' ? 'onnx' : 'safetensors',
-      device: lm.device,
-      threads: ort.env.wasm.numThreads ?? 1,
+      format: m.graph.kind === 'onnx' ? 'onnx' : 'safetensors',
+      ...how,
       vocabSize: m.config.vocabSize,
       contextLength: m.config.maxPositionEmbeddings,
       hasChatTemplate: tokenizer.hasChatTemplate,
       loadMs: performance.now() - started,
     },
   };
+}
+
+function cpuLoaded(lm: CpuCausalLM): Loaded {
+  return { lm, engine: 'cpu', device: 'wasm', threads: lm.info.threads, simd: lm.info.simd, memoryBytes: lm.info.heapBytes() };
+}
+
+async function onnxModel(m: RunnableModel, onnx: GraphFiles, modelId: string, options: LoadOptions): Promise<Loaded> {
+  const lm = await createOnnxCausalLM(m.config, onnx.model, [...onnx.externalData], {
+    fileName: `${modelId}/${onnx.name}`,
+    configName: `${modelId}/${m.configName}`,
+    device: options.device,
+    numThreads: options.threads,
+  });
+  return { lm, engine: 'onnx', device: lm.device, threads: ort.env.wasm.numThreads ?? 1 };
 }

@@ -172,7 +172,8 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
     return Promise.race([call(w.api), w.dead]);
   };
   return {
-    load: (modelId, o = {}) => run((api) => api.load(modelId, { device: o.device, threads: o.threads }, proxied(o.onProgress))),
+    load: (modelId, o = {}) =>
+      run((api) => api.load(modelId, { device: o.device, threads: o.threads, engine: o.engine }, proxied(o.onProgress))),
     generate: (request, o = {}) => run((api) => withSignal(o.signal, (port) => api.generate(request, proxied(o.onToken), port))),
     evaluate: (text, o = {}) =>
       run((api) => withSignal(o.signal, (port) => api.evaluate(text, { maxDocs: o.maxDocs }, proxied(o.onProgress), port))),

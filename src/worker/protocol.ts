@@ -196,7 +196,15 @@ export type ChatDevice = 'auto' | 'wasm' | 'webgpu';
 export interface LoadOptions {
   device?: ChatDevice;
   threads?: number;
+  /**
+   * Which engine runs the model: 'auto' (default) our CPU engine when the device resolves to
+   * wasm (no usable WebGPU adapter), onnxruntime-web on WebGPU; 'cpu' or 'onnx' to choose.
+   */
+  engine?: ChatEngine;
 }
+
+/** The CPU engine (src/engine/, WASM SIMD) or onnxruntime-web. */
+export type ChatEngine = 'auto' | 'cpu' | 'onnx';
 
 /** What the chat worker loaded. */
 export interface LoadedModelInfo {
@@ -204,12 +212,20 @@ export interface LoadedModelInfo {
   /** 'onnx' runs the stored ONNX graph; 'safetensors' means an fp32 graph was built from the stored weights. */
   format: 'onnx' | 'safetensors';
   device: 'wasm' | 'webgpu';
-  /** onnxruntime's wasm threads (1 when the page is not cross-origin isolated). */
+  /** What runs it: the CPU engine, or onnxruntime-web (on `device`). */
+  engine: 'cpu' | 'onnx';
+  /** The CPU engine's SIMD flavour (relaxed where the browser has it). */
+  simd?: 'relaxed' | 'plain';
+  /** Why the CPU engine was asked for but onnxruntime-web runs the model (an op or layout the engine does not run). */
+  fallback?: string;
+  /** Threads of the engine that runs it (1 when the page is not cross-origin isolated). */
   threads: number;
   vocabSize: number;
   contextLength: number;
   hasChatTemplate: boolean;
   loadMs: number;
+  /** The CPU engine's wasm memory when loaded: the stored model's bytes, scratch, the task block (KV caches come on top as they grow). */
+  memoryBytes?: number;
 }
 
 /** A prompt: plain text (a completion; BOS is prepended) or a conversation (rendered with the chat template). */

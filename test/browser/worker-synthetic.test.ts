@@ -100,6 +100,31 @@ describe(`${REPO} (297 MB) through the workers`, () => {
     expect(await hubRequests()).toBe(before);
   });
 
+  it('with the int4 model loaded on the CPU engine, the chat worker holds less than 1.3x its stored bytes plus the KV cache', async () => {
+    const chat = createChatClient({ storeName });
+    onTestFinished(() => chat.terminate());
+    const loaded = await chat.load(int4.id);
+    expect((await chat.generate({ prompt: { text: 'w5 w7 w11' }, maxNewTokens: 16 })).ids).toEqual(greedyIds);
+    expect(loaded).toMatchObject({ engine: 'cpu' });
+    // The model loaded and used: the browser's own measure of the memory of every context of
+    // this page (it answers at the next garbage collection, so collected garbage is out),
+    // summed over the chat worker and the engine's helper threads (blob: workers), whose
+    // shared wasm memory holds the stored bytes, scratch and KV caches.
+    type Breakdown = { bytes: number; attribution: { url: string; scope: string }[] };
+    const measure = (
+      performance as unknown as { measureUserAgentSpecificMemory(): Promise<{ breakdown: Breakdown[] }> }
+    ).measureUserAgentSpecificMemory();
+    const { breakdown } = await measure;
+    const ours = breakdown.filter((b) => b.attribution.some((a) => a.url.includes('chat.worker') || a.url.startsWith('blob:')));
+    const workerBytes = ours.reduce((n, b) => n + b.bytes, 0);
+    const stored = int4.files.filter((f) => f.path.startsWith('onnx/')).reduce((n, f) => n + f.size, 0);
+    // Keys and values of 13 layers x 3 KV heads x 64 dims, f32, for the 64 positions of the engine's first cache block.
+    const kvCache = 2 * 13 * 3 * 64 * 4 * 64;
+    expect(loaded.memoryBytes).toBeGreaterThan(stored);
+    expect(workerBytes).toBeGreaterThan(stored); // the wasm memory is in the measure
+    expect(workerBytes).toBeLessThan(1.3 * stored + kvCache);
+  });
+
   it.each(['compress', 'write'] as const)(
     'a compress worker terminated in its %s stage leaves no visible model; GC removes what it staged',
     async (stage) => {

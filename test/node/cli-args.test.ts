@@ -28,7 +28,7 @@ describe('shrinkray argument parsing', () => {
     const r = await runCli(['eval', STORIES_DIR, '--text', 'a.txt', '--max-doc', '3']);
     expect(r.code).toBe(2);
     expect(expectOneLine(r)).toBe(
-      'shrinkray eval: unknown option --max-doc; eval takes --text, --max-docs, --help (see shrinkray eval --help) [bad_argument]',
+      'shrinkray eval: unknown option --max-doc; eval takes --text, --max-docs, --engine, --threads, --help (see shrinkray eval --help) [bad_argument]',
     );
   });
 

@@ -12,8 +12,20 @@ describe('shrinkray generate', () => {
     expect(code).toBe(0);
     const { text, json } = splitOutput(stdout);
     expect(text.startsWith(expectedGreedyText())).toBe(true);
-    expect(json).toMatchObject({ tokens: 64, stoppedBy: 'length', engine: 'reference', promptTokens: 1 });
+    expect(json).toMatchObject({ tokens: 64, stoppedBy: 'length', engine: 'cpu', threads: 1, promptTokens: 1 });
     expect(json.tokensPerSecond).toBeGreaterThan(0);
+    expect(json.prefillTokensPerSecond).toBeGreaterThan(0);
+  });
+
+  it('--engine reference runs the fp32 reference forward pass; --engine and --threads are checked', async () => {
+    const { code, stdout } = await runCli(['generate', STORIES_DIR, '--max-new-tokens', '64', '--engine', 'reference']);
+    expect(code).toBe(0);
+    expect(splitOutput(stdout).text.startsWith(expectedGreedyText())).toBe(true);
+    expect(splitOutput(stdout).json.engine).toBe('reference');
+    expect((await runCli(['generate', STORIES_DIR, '--engine', 'gpu'])).stderr).toMatch(/--engine must be cpu, onnx, reference, got 'gpu'/);
+    expect((await runCli(['generate', STORIES_DIR, '--threads', '0'])).stderr).toMatch(
+      /--threads must be an integer from 1 to 64, got '0'/,
+    );
   });
 
   it('continues a prompt; a seed makes sampling reproducible', async () => {
@@ -87,24 +99,29 @@ describe('shrinkray eval on stories260K matches the independent figures', () => 
   });
 });
 
-describe('generate and eval pick the onnxruntime engine for a compressed folder', () => {
-  it('an fp32 ONNX export gives the reference text and perplexity', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'shrinkray-onnx-'));
-    try {
-      expect((await runCli(['compress', STORIES_DIR, '--recipe', 'fp32', '--out', out])).code).toBe(0);
-      const gen = await runCli(['generate', out, '--max-new-tokens', '48']);
-      expect(gen.code).toBe(0);
-      expect(splitOutput(gen.stdout).json.engine).toBe('onnx');
-      const text = splitOutput(gen.stdout).text;
-      const expected = expectedGreedyText();
-      expect(text.length).toBeGreaterThan(100);
-      expect(text.length < expected.length ? expected.startsWith(text) : text.startsWith(expected)).toBe(true);
-      const ev = await runCli(['eval', out, '--text', fixtureTextPath('tinystories_sample.txt')]);
-      const { json } = splitOutput(ev.stdout);
-      expect(json).toMatchObject({ engine: 'onnx', tokens: 1804 });
-      expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(BUDGET.pplVsFixture);
-    } finally {
-      rmSync(out, { recursive: true });
-    }
-  });
+describe('generate and eval on a compressed folder: the CPU engine by default, onnxruntime-web on request', () => {
+  it.each([[[]], [['--engine', 'onnx']], [['--threads', '2']]])(
+    'an fp32 ONNX export with %j gives the reference text and perplexity',
+    async (extra) => {
+      const out = mkdtempSync(join(tmpdir(), 'shrinkray-onnx-'));
+      const engine = extra[0] === '--engine' ? 'onnx' : 'cpu';
+      try {
+        expect((await runCli(['compress', STORIES_DIR, '--recipe', 'fp32', '--out', out])).code).toBe(0);
+        const gen = await runCli(['generate', out, '--max-new-tokens', '48', ...extra]);
+        expect(gen.code).toBe(0);
+        expect(splitOutput(gen.stdout).json).toMatchObject({ engine, threads: extra[0] === '--threads' ? 2 : 1 });
+        const text = splitOutput(gen.stdout).text;
+        const expected = expectedGreedyText();
+        expect(text.length).toBeGreaterThan(100);
+        expect(text.length < expected.length ? expected.startsWith(text) : text.startsWith(expected)).toBe(true);
+        const ev = await runCli(['eval', out, '--text', fixtureTextPath('tinystories_sample.txt'), ...extra]);
+        const { json } = splitOutput(ev.stdout);
+        expect(json).toMatchObject({ engine, tokens: 1804 });
+        expect(json.prefillTokensPerSecond).toBeGreaterThan(0);
+        expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(BUDGET.pplVsFixture);
+      } finally {
+        rmSync(out, { recursive: true });
+      }
+    },
+  );
 });

@@ -41,12 +41,13 @@ describe('shrinkray compress -> generate / eval on onnxruntime-web', () => {
     expect(report.recipe).toBe('fp32');
     expect(report.tensors.length).toBe(2 + 5 * 9); // embedding, final norm, 9 per layer
 
-    const g = await runCli(['generate', out, '--prompt', '', '--max-new-tokens', '80', '--temperature', '0']);
+    // The export is for onnxruntime (and transformers.js): run it there.
+    const g = await runCli(['generate', out, '--prompt', '', '--max-new-tokens', '80', '--temperature', '0', '--engine', 'onnx']);
     expect(g.code).toBe(0);
     expect(g.stdout.trim()).toContain(EXPECTED_START);
     expect(splitOutput(g.stdout).json.engine).toBe('onnx');
 
-    const e = await runCli(['eval', out, '--text', sample]);
+    const e = await runCli(['eval', out, '--text', sample, '--engine', 'onnx']);
     expect(e.code).toBe(0);
     const ev = splitOutput(e.stdout).json as { ppl: number; tokens: number; engine: string };
     expect(ev.engine).toBe('onnx');

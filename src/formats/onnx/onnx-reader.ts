@@ -41,7 +41,7 @@ export interface ExternalRange {
   length: number;
 }
 
-interface Field {
+export interface Field {
   field: number;
   wire: number;
   value: number; // varint value, or start offset for length-delimited fields
@@ -63,7 +63,7 @@ function readVarint(buf: Uint8Array, at: { pos: number }, end: number, fail: Fai
   return fail(`a varint at byte ${at.pos} is longer than 10 bytes`);
 }
 
-function fields(buf: Uint8Array, start: number, end: number, fail: Fail): Field[] {
+export function fields(buf: Uint8Array, start: number, end: number, fail: Fail): Field[] {
   const out: Field[] = [];
   const at = { pos: start };
   const varint = () => readVarint(buf, at, end, fail);
@@ -99,7 +99,8 @@ function ints(buf: Uint8Array, fs: Field[], field: number, fail: Fail): number[]
   return out;
 }
 
-const text = (buf: Uint8Array, f: Field) => new TextDecoder().decode(buf.subarray(f.value, f.end));
+// A copy (slice), not a view: TextDecoder refuses views of shared memory, where the CPU engine reads graphs.
+export const text = (buf: Uint8Array, f: Field) => new TextDecoder().decode(buf.slice(f.value, f.end));
 const first = (fs: Field[], field: number, wire: number) => fs.find((g) => g.field === field && g.wire === wire);
 
 /** Parses the structure of an ONNX model; `fileName` appears in every error. */

@@ -1,0 +1,149 @@
+/**
+ * The CPU engine against onnxruntime-web's wasm EP in headless Chromium (cross-origin
+ * isolated, so both may use threads), in one run: fp32, int8 and int4-g32 on onnxruntime-web,
+ * int8 and int4-g32 on the engine, at 1 and 2 threads, on synthetic SmolLM2-135M and
+ * Qwen2.5-0.5B shapes. Each row runs in a fresh browser context (its own renderer process):
+ * prefill and decode tokens/s, bytes of weights a decode step reads, the share of the
+ * bandwidth ceiling (the page's copy rate / bytes per token, as wllama's anchor computes it),
+ * and the renderer's peak resident memory (VmHWM: the model built in the page plus the
+ * engine's). Before each row it waits (up to --idle-wait s) for other processes to leave the
+ * CPUs and prints how busy they were. With --wllama <results.json> (the anchor in
+ * ../shared/anchors/wllama, run in the same sitting) it prints wllama's rows beside ours and
+ * the ratios the engine is asked to meet.
+ * Run: npx tsx bench/engine-browser.ts [--shapes smollm2-135m,qwen2.5-0.5b] [--rows onnx:fp32,...] [--threads 1,2]
+ *      [--layers N] [--prompt 128] [--decode 32] [--reps 2] [--idle-wait 300] [--wllama /tmp/wllama-anchor/out/results.json]
+ */
+import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright';
+import { createServer } from 'vite';
+import { printTable } from './bench-browser.ts';
+import type { EngineRowResult } from './engine-model.ts';
+import { descendantsWith, peakRssBytes, waitForIdle, wllamaRows, type Measured } from './engine-report.ts';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+const shapes = arg('shapes', 'smollm2-135m,qwen2.5-0.5b').split(',');
+const rowSpecs = arg('rows', 'onnx:fp32,onnx:int8,onnx:int4-g32,cpu:int8,cpu:int4-g32').split(',');
+const threadsList = arg('threads', '1,2').split(',');
+const common = {
+  prompt: arg('prompt', '128'),
+  decode: arg('decode', '32'),
+  reps: arg('reps', '2'),
+  ...(arg('layers', '') ? { layers: arg('layers', '') } : {}),
+};
+const idleWait = Number(arg('idle-wait', '300'));
+
+const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
+await server.listen();
+const address = server.httpServer!.address();
+const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 5173}`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  ignoreDefaultArgs: ['--headless'],
+  args: [
+    '--headless=new',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+  ],
+});
+
+/** Opens the bench page with `query` in a fresh context; returns its result and its renderer's peak RSS. */
+async function inPage<T>(query: Record<string, string>): Promise<{ result: T; peakRss: number }> {
+  const before = new Set(descendantsWith(process.pid, '--type=renderer'));
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${base}/bench/engine-page.html?${new URLSearchParams(query)}`);
+    const renderers = descendantsWith(process.pid, '--type=renderer').filter((p) => !before.has(p));
+    await page.waitForFunction(() => (window as unknown as { benchResult?: unknown }).benchResult !== undefined, undefined, {
+      timeout: 1_800_000,
+      polling: 1000,
+    });
+    const result = (await page.evaluate(() => (window as unknown as { benchResult: unknown }).benchResult)) as T & { error?: string };
+    if (result.error) throw new Error(`page failed: ${result.error}`);
+    return { result, peakRss: Math.max(0, ...renderers.map(peakRssBytes)) };
+  } finally {
+    await context.close();
+  }
+}
+
+const rows: Measured[] = [];
+let copy: number;
+try {
+  await waitForIdle(idleWait);
+  copy = (await inPage<{ bytesPerSecond: number }>({ probe: 'copy' })).result.bytesPerSecond;
+  console.log(
+    `CPU engine vs onnxruntime-web (wasm EP) in headless Chromium ${browser.version()}; copy rate ${(copy / 1e9).toFixed(2)} GB/s copied; ` +
+      `prompt ${common.prompt}, ${common.decode} decode steps, best of ${common.reps}`,
+  );
+  for (const shape of shapes) {
+    for (const spec of rowSpecs) {
+      const [engine, recipe] = spec.split(':') as ['cpu' | 'onnx', string];
+      for (const threads of threadsList) {
+        const busy = await waitForIdle(idleWait);
+        const { result, peakRss } = await inPage<EngineRowResult>({ shape, recipe, engine, threads, ...common });
+        rows.push({ shape, engine, recipe, busy, peakRss, ...result });
+        console.error(
+          `  ${shape} ${spec} ${threads} thread(s): decode ${result.decodeTokS.toFixed(1)} tok/s (busy before ${busy.toFixed(0)}%)`,
+        );
+      }
+    }
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+const table: string[][] = [
+  [
+    'shape',
+    'engine',
+    'recipe',
+    'threads',
+    'simd',
+    'stored MB',
+    'MB/token',
+    'prefill tok/s',
+    'decode tok/s',
+    'ceiling tok/s',
+    'of ceiling',
+    'peak RSS MB',
+    'engine heap MB',
+    'busy before %',
+  ],
+];
+for (const r of rows) {
+  const ceiling = copy / r.bytesPerToken;
+  table.push([
+    r.shape,
+    r.engine,
+    r.recipe,
+    String(r.threads),
+    r.simd,
+    r.storedMB.toFixed(0),
+    (r.bytesPerToken / 1e6).toFixed(1),
+    r.prefillTokS.toFixed(1),
+    r.decodeTokS.toFixed(2),
+    ceiling.toFixed(1),
+    `${((100 * r.decodeTokS) / ceiling).toFixed(0)}%`,
+    (r.peakRss / 1e6).toFixed(0),
+    r.engineHeapMB === null ? '-' : r.engineHeapMB.toFixed(0),
+    r.busy.toFixed(0),
+  ]);
+}
+printTable(table);
+console.log('\nceiling = copy rate / MB per token: every weight a decode step reads, streamed once at the rate the page copies memory.');
+console.log('peak RSS: the renderer process at its peak (the synthetic model is built in the page, so its stored bytes count once more).');
+console.log('Random weights: speed only, never quality.');
+
+const wllama = arg('wllama', '');
+if (wllama) {
+  console.log('');
+  printTable(wllamaRows(JSON.parse(readFileSync(wllama, 'utf8')), rows, copy));
+}

@@ -1,0 +1,99 @@
+import type { ModelConfig } from '../model/config.ts';
+import { ATTENTION, TASK } from './task-layout.ts';
+import { gemm, type PreparedWeight, type StepContext } from './gemm-step.ts';
+import type { CpuState } from './kv-cache.ts';
+import type { EmbeddingTable } from './model-weights.ts';
+import { ropeRows } from './rope-table.ts';
+
+/** The weights of one decoder layer, ready for the kernels. */
+export interface PreparedLayer {
+  attnNorm: number;
+  ffnNorm: number;
+  qkv: PreparedWeight[];
+  o: PreparedWeight;
+  gateUp: PreparedWeight[];
+  down: PreparedWeight;
+}
+
+export interface PreparedModel {
+  embedding: EmbeddingTable;
+  layers: PreparedLayer[];
+  finalNorm: number;
+  classifier: PreparedWeight;
+}
+
+/**
+ * One chunk of T <= acts.tokens new positions through the whole decoder, appending to the
+ * state's KV cache at `start` (the caller reserved room and moves state.length once the whole
+ * forward call is done): embed, then per layer RMSNorm -> q,k,v -> RoPE -> cache -> attention
+ * -> o (+ residual) -> RMSNorm -> gate, up, SwiGLU -> down (+ residual); then the final norm,
+ * whose output [T, dim] is left in acts.xn for classify(). `between` runs after each layer
+ * (the abort check).
+ */
+export function forwardChunk(
+  ctx: StepContext,
+  c: ModelConfig,
+  m: PreparedModel,
+  s: CpuState,
+  ids: readonly number[],
+  start: number,
+  between: () => void,
+): void {
+  const e = ctx.exports;
+  const a = ctx.acts;
+  const T = ids.length;
+  const dim = c.hiddenSize;
+  const hd = c.headDim;
+  const heap = ctx.runner.heap;
+  heap.i32.set(ids, a.ids >> 2);
+  const emb = m.embedding;
+  if (emb.kind === 'dense') e.embedDense(emb.data, emb.dtype === 'f16' ? 1 : 0, dim, a.ids, T, a.x);
+  else e.embedNBits(emb.codes, emb.scales, emb.zeroPoints, emb.zpRow, emb.bits, emb.blockSize, dim, a.ids, T, a.x);
+  const half = hd / 2;
+  const f32 = heap.f32;
+  ropeRows(c, start, T, f32.subarray(a.cos >> 2, (a.cos >> 2) + T * half), f32.subarray(a.sin >> 2, (a.sin >> 2) + T * half));
+  const qDim = c.numHeads * hd;
+  const kvDim = c.numKvHeads * hd;
+  const scaleBits = new Int32Array(new Float32Array([1 / Math.sqrt(hd)]).buffer)[0]!;
+  for (let l = 0; l < m.layers.length; l++) {
+    const w = m.layers[l]!;
+    e.rmsNorm(a.x, w.attnNorm, T, dim, c.rmsNormEps, a.xn);
+    gemm(ctx, w.qkv, a.xn, T, [a.q, a.k, a.v]);
+    e.rope(a.q, T, qDim, c.numHeads, hd, a.cos, a.sin);
+    e.rope(a.k, T, kvDim, c.numKvHeads, hd, a.cos, a.sin);
+    e.storeKV(a.k, a.v, T, c.numKvHeads, hd, s.keys(l), s.values(l), s.capacity, start);
+    const args = new Array<number>(13).fill(0);
+    args[ATTENTION.q] = a.q;
+    args[ATTENTION.T] = T;
+    args[ATTENTION.start] = start;
+    args[ATTENTION.heads] = c.numHeads;
+    args[ATTENTION.kvHeads] = c.numKvHeads;
+    args[ATTENTION.hd] = hd;
+    args[ATTENTION.keys] = s.keys(l);
+    args[ATTENTION.values] = s.values(l);
+    args[ATTENTION.cap] = s.capacity;
+    args[ATTENTION.out] = a.att;
+    args[ATTENTION.scale] = scaleBits;
+    args[ATTENTION.scratch] = a.scratch;
+    args[ATTENTION.scratchStride] = a.scratchStride;
+    ctx.runner.run(TASK.opAttention, args);
+    gemm(ctx, [w.o], a.att, T, [a.o]);
+    e.addInPlace(a.x, a.o, T * dim);
+    e.rmsNorm(a.x, w.ffnNorm, T, dim, c.rmsNormEps, a.xn);
+    gemm(ctx, w.gateUp, a.xn, T, [a.gate, a.up], true);
+    gemm(ctx, [w.down], a.gate, T, [a.o]);
+    e.addInPlace(a.x, a.o, T * dim);
+    between();
+  }
+  e.rmsNorm(a.x, m.finalNorm, T, dim, c.rmsNormEps, a.xn);
+}
+
+/**
+ * Logits [rows, vocab] into acts.logits for rows [t0, t0 + rows) of the final norm's output
+ * (rows <= acts.logitRows): the classifier runs a few rows at a time, so its output scratch
+ * stays small even for a large vocabulary.
+ */
+export function classify(ctx: StepContext, c: ModelConfig, m: PreparedModel, t0: number, rows: number): void {
+  const a = ctx.acts;
+  gemm(ctx, [m.classifier], a.xn + t0 * c.hiddenSize * 4, rows, [a.logits]);
+}

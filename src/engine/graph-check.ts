@@ -1,0 +1,144 @@
+import type { ModelConfig } from '../model/config.ts';
+import { bad, GraphIndex, intAttr, Unsupported } from './graph-index.ts';
+import { ropeRows } from './rope-table.ts';
+
+/**
+ * What the engine computes without reading it from the graph, checked against the graph:
+ * every op is one the builder emits (anything else may mean math the engine does not do),
+ * the attention's heads, scale and RoPE tables, and the RMSNorm epsilon agree with
+ * config.json. A disagreement is a 'bad_file' error (the graph and its config do not
+ * belong together); an op outside the list is Unsupported (onnxruntime-web may run it).
+ */
+const KNOWN_OPS = new Set([
+  // plain attention, RMSNorm, SwiGLU, residuals, embedding, logits slicing
+  'Gather',
+  'Unsqueeze',
+  'Shape',
+  'Squeeze',
+  'Sub',
+  'Range',
+  'LessOrEqual',
+  'Cast',
+  'And',
+  'Where',
+  'Slice',
+  'Concat',
+  'Add',
+  'Mul',
+  'Reshape',
+  'Transpose',
+  'MatMul',
+  'Softmax',
+  'ReduceMean',
+  'Sqrt',
+  'Div',
+  'Sigmoid',
+  'Neg',
+  'Identity',
+  'Gemm',
+  'ReduceSum',
+  'SimplifiedLayerNormalization',
+  // contrib ops
+  'com.microsoft:MatMulNBits',
+  'com.microsoft:GatherBlockQuantized',
+  'com.microsoft:GroupQueryAttention',
+]);
+
+const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+
+function scalarF32(ix: GraphIndex, name: string): number | undefined {
+  const t = ix.initializer(name);
+  if (!t || t.dataType !== 1 || t.dims.length !== 0) return undefined;
+  return new DataView(ix.g.memory()).getFloat32(ix.address(t, 4), true);
+}
+
+/** Compares the graph's RoPE table at a few positions with the one the engine computes. */
+function checkRopeTable(ix: GraphIndex, c: ModelConfig, name: string, width: number, sinSign: number): void {
+  const t = ix.initializer(name);
+  const maxPos = c.maxPositionEmbeddings;
+  if (!t || t.dataType !== 1 || t.dims.length !== 2) throw new Unsupported(`${ix.g.name}: no RoPE table '${name}'`);
+  if (t.dims[0] !== maxPos || t.dims[1] !== width) {
+    throw bad(
+      ix.g.name,
+      `its RoPE table '${name}' has shape [${t.dims.join(', ')}], but config.json implies [${maxPos}, ${width}] (max_position_embeddings, head size)`,
+    );
+  }
+  const at = ix.address(t, 4);
+  const view = new DataView(ix.g.memory());
+  const half = c.headDim / 2;
+  const cos = new Float32Array(half);
+  const sin = new Float32Array(half);
+  for (const p of [1, 2, 3, Math.floor(maxPos / 2), maxPos - 1]) {
+    ropeRows(c, p, 1, cos, sin);
+    for (let i = 0; i < half; i++) {
+      const want = name.includes('sin') ? sinSign * sin[i]! : cos[i]!;
+      const got = view.getFloat32(at + 4 * (p * width + i), true);
+      if (!close(got, want)) {
+        throw bad(
+          ix.g.name,
+          `its RoPE table '${name}' at position ${p} differs from rope_theta ${c.ropeTheta} in config.json (${got} vs ${want})`,
+        );
+      }
+    }
+  }
+}
+
+function checkEps(ix: GraphIndex, c: ModelConfig, eps: number | undefined, where: string): void {
+  if (eps === undefined || !close(eps, Math.fround(c.rmsNormEps))) {
+    throw bad(ix.g.name, `its RMSNorm epsilon (${eps}, ${where}) differs from rms_norm_eps ${c.rmsNormEps} in config.json`);
+  }
+}
+
+export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
+  for (const n of ix.g.graph.nodes) {
+    const key = n.domain ? `${n.domain}:${n.opType}` : n.opType;
+    if (!KNOWN_OPS.has(key))
+      throw new Unsupported(
+        `${ix.g.name}: node '${n.name}' is ${n.domain ? `${n.domain}.` : ''}${n.opType}, an op the CPU engine does not run`,
+      );
+  }
+  // Layers the config does not count would be skipped without a word: count them all.
+  const layers = ix.g.graph.nodes.filter((n) => /^layers\.\d+\.input_norm_node$/.test(n.name)).length;
+  if (layers !== c.numLayers)
+    throw bad(ix.g.name, `it has ${layers} decoder layers, but num_hidden_layers in config.json is ${c.numLayers}`);
+  const hd = c.headDim;
+  const scale = Math.fround(1 / Math.sqrt(hd));
+  const fused = ix.byName.has('layers.0.attn.gqa_node');
+  for (let l = 0; l < c.numLayers; l++) {
+    if (fused) {
+      const n = ix.node(`layers.${l}.attn.gqa`, ['GroupQueryAttention']);
+      const heads = intAttr(n, 'num_heads');
+      const kv = intAttr(n, 'kv_num_heads');
+      if (heads !== c.numHeads || kv !== c.numKvHeads) {
+        throw bad(ix.g.name, `layer ${l} attends with ${heads} heads / ${kv} KV heads, config.json says ${c.numHeads} / ${c.numKvHeads}`);
+      }
+      const s = n.attributes.get('scale');
+      if (
+        intAttr(n, 'do_rotary') !== 1 ||
+        (intAttr(n, 'rotary_interleaved') ?? 0) !== 0 ||
+        (intAttr(n, 'local_window_size') ?? -1) !== -1 ||
+        (s?.kind === 'float' && !close(s.value, scale)) ||
+        n.attributes.has('softcap')
+      ) {
+        throw new Unsupported(`${ix.g.name}: GroupQueryAttention '${n.name}' is not plain causal rotate-half attention`);
+      }
+    } else ix.node(`layers.${l}.attn.softmax`, ['Softmax']);
+    for (const norm of [`layers.${l}.input_norm`, `layers.${l}.post_attention_norm`]) {
+      const n = ix.node(norm, ['Mul', 'SimplifiedLayerNormalization']);
+      if (n.opType === 'SimplifiedLayerNormalization') {
+        const e = n.attributes.get('epsilon');
+        checkEps(ix, c, e?.kind === 'float' ? e.value : undefined, n.name);
+      }
+    }
+  }
+  if (fused) {
+    checkRopeTable(ix, c, 'rope.cos_cache', hd / 2, 1);
+    checkRopeTable(ix, c, 'rope.sin_cache', hd / 2, 1);
+  } else {
+    const s = scalarF32(ix, 'attn_scale');
+    if (s === undefined || !close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not 1/sqrt(head size ${hd})`);
+    checkRopeTable(ix, c, 'rope.cos', hd, 1);
+    checkRopeTable(ix, c, 'rope.sin', hd, -1); // the builder folds rotate-half's sign into the first half
+  }
+  if (ix.byName.get('final_norm_node')?.opType === 'Mul') checkEps(ix, c, scalarF32(ix, 'rms_eps'), 'rms_eps');
+}

@@ -1,0 +1,51 @@
+import type { EngineHeap } from './heap.ts';
+import type { EngineWeight } from './weight-layout.ts';
+import { halfToFloat } from '../kernels/half.ts';
+
+/**
+ * Every weight of a Llama-family decoder as the engine holds it: heap addresses of the
+ * stored bytes (codes, scales, f32 or f16 values), plus f32 copies of the small vectors
+ * (norm weights, which fp16 storage keeps as f16; they are dim floats each).
+ */
+export interface EngineLayer {
+  attnNorm: number; // f32 [dim]
+  ffnNorm: number; // f32 [dim]
+  q: EngineWeight; // [heads*hd, dim], bias inside when the config has one
+  k: EngineWeight; // [kvHeads*hd, dim]
+  v: EngineWeight;
+  o: EngineWeight; // [dim, heads*hd]
+  gate: EngineWeight; // [ffn, dim]
+  up: EngineWeight;
+  down: EngineWeight; // [dim, ffn]
+}
+
+/** The token embedding's table: dense rows, or MatMulNBits bytes read as GatherBlockQuantized does. */
+export type EmbeddingTable =
+  | { kind: 'dense'; dtype: 'f32' | 'f16'; data: number } // [vocab, dim]
+  | { kind: 'nbits'; bits: 2 | 4 | 8; blockSize: number; codes: number; scales: number; zeroPoints: number; zpRow: number };
+
+export interface EngineModelWeights {
+  embedding: EmbeddingTable;
+  layers: EngineLayer[];
+  finalNorm: number; // f32 [dim]
+  classifier: EngineWeight; // [vocab, dim]; a tied one reads the embedding's bytes
+}
+
+/** Where a tensor's bytes lie in the heap, and how they are stored. */
+export interface HeapTensor {
+  name: string;
+  dtype: 'f32' | 'f16';
+  at: number;
+  length: number; // elements
+}
+
+/** An f32 copy of a small vector (f32 or f16 as stored) in a fresh heap block. */
+export function vectorF32(heap: EngineHeap, t: HeapTensor): number {
+  const at = heap.alloc(t.length * 4, t.name);
+  const view = new DataView(heap.memory.buffer);
+  const out = heap.f32;
+  for (let i = 0; i < t.length; i++) {
+    out[(at >> 2) + i] = t.dtype === 'f32' ? view.getFloat32(t.at + 4 * i, true) : halfToFloat(view.getUint16(t.at + 2 * i, true));
+  }
+  return at;
+}

@@ -1,0 +1,48 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ShrinkrayError } from '../errors.ts';
+import { compileEngine, type EngineModules } from '../engine/engine-module.ts';
+import type { EngineThreadSpawner } from '../engine/thread-pool.ts';
+import { ENGINE_WASM_URLS, type EngineWasmVariant } from '../engine/wasm/engine-wasm-url.ts';
+
+/** The CPU engine's modules and threads in Node: the built files read from disk, helpers as worker_threads. */
+async function readEngineWasm(variant: EngineWasmVariant): Promise<Uint8Array<ArrayBuffer>> {
+  const path = fileURLToPath(ENGINE_WASM_URLS[variant]);
+  try {
+    const bytes = await readFile(path);
+    return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+  } catch (e) {
+    throw new ShrinkrayError('missing_file', `${path} is missing: run 'npm run build:wasm' first`, { cause: e });
+  }
+}
+
+// Node 20's V8 (11.3) has relaxed SIMD only behind --experimental-wasm-relaxed-simd, and its
+// baseline compiler (Liftoff) computes i32x4.relaxed_dot_i8x16_i7x16_add_s wrongly there
+// (stories260K int4 logits off by 20 until the optimizing tier takes over): the engine
+// validates the relaxed build, fails, and runs the plain one. Node 22 and Chromium ship it.
+let compiled: Promise<EngineModules> | undefined;
+
+/** The engine's modules, compiled once per process (the default SIMD flavour) or as `simd` asks. */
+export function engineModulesNode(simd?: 'relaxed' | 'plain'): Promise<EngineModules> {
+  if (simd) return compileEngine(readEngineWasm, { simd });
+  compiled ??= compileEngine(readEngineWasm);
+  return compiled;
+}
+
+/** Helper threads as worker_threads running the engine's plain-JS thread program (no loader needed). */
+export const nodeThreadSpawner: EngineThreadSpawner = (source) => {
+  const glue = `${source}
+const { parentPort } = require('node:worker_threads');
+parentPort.once('message', (d) => engineThread(d, (m) => parentPort.postMessage(m)));`;
+  const worker = new Worker(glue, { eval: true });
+  worker.unref(); // a parked helper must not keep the process alive
+  return {
+    postMessage: (m) => worker.postMessage(m),
+    onMessage: (listener) => {
+      worker.on('message', listener);
+      worker.on('error', (e) => listener({ error: e.message }));
+    },
+    terminate: () => void worker.terminate(),
+  };
+};
