@@ -41,7 +41,7 @@ export function CalibrationPicker({ modelId, use }: { modelId: string | null; us
           ? 'This recipe measures the model’s activations on text: up to 128 windows of 512 tokens.'
           : 'With text, the channels and heads to remove are scored by what they add to the activations (without it, by weight norms).'}
       </p>
-      <label>
+      <label class="check">
         <input
           type="radio"
           name="calibration"
@@ -50,7 +50,7 @@ export function CalibrationPicker({ modelId, use }: { modelId: string | null; us
         />{' '}
         Built in: {builtIn(modelId ?? '').label}
       </label>
-      <label>
+      <label class="check">
         <input
           type="radio"
           name="calibration"

@@ -2,6 +2,7 @@ import { signal, useSignalEffect } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { sourceOf } from './evaluation.ts';
 import { backendSentence, environment } from './environment.ts';
+import { formatRunsOn } from './format.ts';
 import { ChatSession, type SamplingSettings, type Turn } from './chat-session.ts';
 import { chatModelId, MAX_THREADS, modelName, models, runSettings, setRunSettings, showTab } from './state.ts';
 import type { ChatDevice } from '../worker/client.ts';
@@ -48,9 +49,10 @@ function Pane({ session, modelId, label }: { session: ChatSession; modelId: stri
         {session.status.value === 'loading'
           ? 'Loading the model…'
           : info
-            ? `${info.device}${info.device === 'wasm' ? `, ${info.threads} thread${info.threads === 1 ? '' : 's'}` : ''} · ${info.hasChatTemplate ? 'chat template' : 'plain completion (no chat template)'} · loaded in ${(info.loadMs / 1000).toFixed(1)} s`
+            ? `${formatRunsOn(info)} · ${info.hasChatTemplate ? 'chat template' : 'plain completion (no chat template)'} · loaded in ${(info.loadMs / 1000).toFixed(1)} s`
             : 'Not loaded yet.'}
       </p>
+      {info?.fallback && <p class="muted small">onnxruntime-web runs this model: {info.fallback}</p>}
       {session.error.value && (
         <p class="notice error" role="alert">
           {session.error.value}
@@ -120,7 +122,7 @@ function Settings() {
           </select>
         </label>
         <label>
-          <span>CPU threads (wasm)</span>
+          <span>CPU threads</span>
           <input
             type="number"
             min={1}

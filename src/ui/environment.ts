@@ -35,8 +35,8 @@ export async function detectEnvironment(): Promise<void> {
 /** One sentence on where models run, for the page and the chat screen. */
 export function backendSentence(env: Environment): string {
   const threads = env.isolated ? `up to ${Math.min(8, env.cores)} threads` : 'one thread (the page is not cross-origin isolated)';
-  if (env.webgpu === 'yes') return `WebGPU is available (${env.adapter}); models can also run on the wasm backend with ${threads}.`;
-  if (env.webgpu === 'fallback')
-    return `Only a software WebGPU adapter (${env.adapter}) is available, so models run on the wasm backend with ${threads}.`;
-  return `No WebGPU in this browser: models run on the wasm backend with ${threads}.`;
+  const cpu = `Shrinkray's CPU engine (WASM SIMD) with ${threads}`;
+  if (env.webgpu === 'yes') return `WebGPU is available (${env.adapter}), so models run there; they can also run on ${cpu}.`;
+  if (env.webgpu === 'fallback') return `Only a software WebGPU adapter (${env.adapter}) is available, so models run on ${cpu}.`;
+  return `No WebGPU in this browser: models run on ${cpu}.`;
 }

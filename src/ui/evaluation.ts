@@ -96,6 +96,8 @@ export async function evaluateModel(info: StoredModelInfo): Promise<StoredModelI
         textName: name,
         textChars: text.length,
         device: loaded.device,
+        engine: loaded.engine,
+        ...(loaded.simd ? { simd: loaded.simd } : {}),
         threads: loaded.threads,
         before,
         after,

@@ -45,3 +45,20 @@ export function formatNumber(x: number | undefined, digits = 3): string {
 export function percent(done: number, total: number): number {
   return total > 0 ? Math.min(100, (100 * done) / total) : 0;
 }
+
+/** What runs a model, as the worker reported it: the CPU engine, or onnxruntime-web on wasm or WebGPU. */
+export interface RunsOn {
+  device: 'wasm' | 'webgpu';
+  engine?: 'cpu' | 'onnx';
+  threads: number;
+  simd?: 'relaxed' | 'plain';
+  fallback?: string;
+}
+
+/** "CPU engine (relaxed SIMD), 2 threads", "onnxruntime-web wasm, 1 thread", "WebGPU"... */
+export function formatRunsOn(r: RunsOn): string {
+  const threads = `${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+  if (r.device === 'webgpu') return 'WebGPU (onnxruntime-web)';
+  if (r.engine === 'cpu') return `CPU engine (${r.simd === 'relaxed' ? 'relaxed SIMD' : 'WASM SIMD'}), ${threads}`;
+  return `onnxruntime-web wasm, ${threads}`;
+}

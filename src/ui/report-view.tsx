@@ -1,7 +1,7 @@
 import type { ModelEvaluation, StoredModelInfo, StoredReport } from '../worker/client.ts';
 import { ErrorChart } from './error-chart.tsx';
 import { evaluateModel, pastedText, sourceOf, textChoice, type TextChoice } from './evaluation.ts';
-import { exactBytes, formatBytes, formatDate, formatNumber } from './format.ts';
+import { exactBytes, formatBytes, formatDate, formatNumber, formatRunsOn } from './format.ts';
 import { JobView } from './job-view.tsx';
 import { isRunning } from './jobs.ts';
 import catalogue from './model-catalogue.json';
@@ -26,8 +26,8 @@ function Evaluation({ e }: { e: ModelEvaluation }) {
   return (
     <table class="facts report-eval">
       <caption>
-        Measured on {e.textName} ({a.docs} documents, {a.tokens.toLocaleString('en-US')} tokens), {e.device}
-        {e.device === 'wasm' ? ` with ${e.threads} thread${e.threads === 1 ? '' : 's'}` : ''}, {formatDate(e.measuredAt)}
+        Measured on {e.textName}: {a.docs} documents, {a.tokens.toLocaleString('en-US')} tokens · {formatRunsOn(e)} ·{' '}
+        {formatDate(e.measuredAt)}
       </caption>
       <thead>
         <tr>
@@ -143,6 +143,15 @@ export function ReportView({ info }: { info: StoredModelInfo }) {
               {formatBytes(info.bytes)} in {info.files.length} files, of which ONNX {formatBytes(onnxBytes)}
             </td>
           </tr>
+          {r.calibration && (
+            <tr>
+              <th scope="row">Calibration</th>
+              <td data-testid="calibration">
+                {r.calibration.name}: {r.calibration.windows} of {r.calibration.available} windows of {r.calibration.windowLength} tokens (
+                {r.calibration.tokens.toLocaleString('en-US')} tokens, seed {r.calibration.seed}), {r.calibration.seconds.toFixed(1)} s
+              </td>
+            </tr>
+          )}
           {r.seconds !== undefined && (
             <tr>
               <th scope="row">Compression time</th>

@@ -132,6 +132,9 @@ export interface ModelEvaluation {
   textName: string;
   textChars: number;
   device: 'wasm' | 'webgpu';
+  /** What ran the compressed model (absent in evaluations stored before the CPU engine). */
+  engine?: 'cpu' | 'onnx';
+  simd?: 'relaxed' | 'plain';
   threads: number;
   /** The source model's figures; null when it is not stored or could not run (then `beforeProblem` says why). */
   before: ModelMeasurement | null;

@@ -12,12 +12,14 @@ describe('app probes', () => {
     expect(demoAvailable.value).toBe(true);
   });
 
-  it('reports cross-origin isolation and that a software WebGPU adapter means wasm', async () => {
+  it('reports cross-origin isolation and that a software WebGPU adapter means the CPU engine', async () => {
     await detectEnvironment();
     const env = environment.value!;
     expect(env.isolated).toBe(true);
     // Headless Chromium here has SwiftShader only: a fallback adapter, which 'auto' does not use.
     expect(env.webgpu).toBe('fallback');
-    expect(backendSentence(env)).toMatch(/^Only a software WebGPU adapter .* so models run on the wasm backend with up to \d+ threads\.$/);
+    expect(backendSentence(env)).toMatch(
+      /^Only a software WebGPU adapter .* so models run on Shrinkray's CPU engine \(WASM SIMD\) with up to \d+ threads\.$/,
+    );
   });
 });

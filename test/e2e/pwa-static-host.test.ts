@@ -6,7 +6,7 @@ import { waitForController, waitForIsolation } from './pwa-page.ts';
 /**
  * A static host that cannot set headers: the built app served without COOP/COEP. The service
  * worker adds them, the page reloads itself once into isolation, and the chat then really runs
- * onnxruntime-web's wasm backend on 2 threads.
+ * the CPU engine on 2 threads (workers on a SharedArrayBuffer, which needs that isolation).
  */
 describe('static host without COOP/COEP', () => {
   it('becomes cross-origin isolated once the service worker controls it, reloading once', async () => {
@@ -39,7 +39,7 @@ describe('static host without COOP/COEP', () => {
  * isolated page and runs a MatMul on 2 threads. The app itself gets no test-only code path.
  */
 describe('chat on a static host', () => {
-  it('runs the demo model with 2 wasm threads and the documented greedy text', async () => {
+  it('runs the demo model on the CPU engine with 2 threads and the documented greedy text', async () => {
     const app = await launchApp(inject('plainAppUrl'));
     const { page } = app;
     await waitForIsolation(page);
@@ -49,12 +49,12 @@ describe('chat on a static host', () => {
     await page.getByText(/^Settings:/).click();
     await page.getByLabel('Temperature (0 = greedy)').fill('0');
     await page.getByLabel('Temperature (0 = greedy)').press('Tab');
-    await page.getByLabel('CPU threads (wasm)').fill('2');
-    await page.getByLabel('CPU threads (wasm)').press('Tab');
+    await page.getByLabel('CPU threads').fill('2');
+    await page.getByLabel('CPU threads').press('Tab');
     await page.getByRole('button', { name: 'Send' }).click(); // an empty prompt: a completion from BOS
     await expect.poll(() => page.locator('.turn.assistant .small').count(), { timeout: 60_000 }).toBe(1);
-    // The status line says what onnxruntime-web really runs with (ort.env.wasm.numThreads after load).
-    expect(await page.getByText(/^wasm, 2 threads · /).isVisible()).toBe(true);
+    // The status line says what really runs the model: the engine's threads after load (1 without isolation).
+    expect(await page.getByText(/^CPU engine \((relaxed|WASM) SIMD\), 2 threads · /).isVisible()).toBe(true);
     const reply = (await page.locator('.turn.assistant .text').textContent())!.trim();
     expect(reply.startsWith((await expectedGreedyText()).slice(0, 60))).toBe(true);
     expect(app.errors).toEqual([]);
