@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import type { CausalLM, DecoderState } from '../model/causal-lm.ts';
+import { checkForwardTokens, type CausalLM, type DecoderState } from '../model/causal-lm.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { allocateActivations, type Activations } from './activations.ts';
 import type { EngineExports } from './engine-module.ts';
@@ -80,7 +80,7 @@ export class CpuCausalLM implements CausalLM {
   async forward(state: DecoderState, tokens: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
     this.live();
     const s = this.ownState(state);
-    this.validateTokens(s, tokens);
+    checkForwardTokens(this.config, s.length, tokens);
     throwIfAborted(signal);
     const c = this.config;
     const start = s.length;
@@ -121,21 +121,5 @@ export class CpuCausalLM implements CausalLM {
       throw new ShrinkrayError('bad_argument', 'the decoder state was not created by this CPU engine model');
     }
     return state;
-  }
-
-  private validateTokens(s: CpuState, tokens: readonly number[]): void {
-    const c = this.config;
-    if (tokens.length === 0) throw new ShrinkrayError('bad_argument', 'forward needs at least one token');
-    if (s.length + tokens.length > c.maxPositionEmbeddings) {
-      throw new ShrinkrayError(
-        'bad_argument',
-        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`,
-      );
-    }
-    for (const id of tokens) {
-      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-        throw new ShrinkrayError('bad_argument', `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
-      }
-    }
   }
 }

@@ -1,9 +1,10 @@
+import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
 
 /**
  * What the generate loop and the perplexity evaluator need from a model, whichever engine
- * runs it: the fp32 TypeScript reference (src/model/reference-forward.ts) or an
- * onnxruntime-web session (src/runtime/onnx-causal-lm.ts).
+ * runs it: the fp32 TypeScript reference (src/model/reference-forward.ts), an
+ * onnxruntime-web session (src/runtime/onnx-causal-lm.ts) or the CPU engine (src/engine/).
  */
 export interface CausalLM {
   readonly config: ModelConfig;
@@ -23,4 +24,26 @@ export interface CausalLM {
 export interface DecoderState {
   readonly length: number;
   dispose(): void;
+}
+
+/**
+ * What every engine refuses before a forward call touches its cache: no tokens, more than the
+ * context holds after the `cached` positions, or an id the embedding has no row for.
+ */
+export function checkForwardTokens(config: ModelConfig, cached: number, tokens: readonly number[]): void {
+  if (tokens.length === 0) throw new ShrinkrayError('bad_argument', 'forward needs at least one token');
+  if (cached + tokens.length > config.maxPositionEmbeddings) {
+    throw new ShrinkrayError(
+      'bad_argument',
+      `${cached} cached + ${tokens.length} new tokens exceed the context length ${config.maxPositionEmbeddings}`,
+    );
+  }
+  tokens.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
+      throw new ShrinkrayError(
+        'bad_argument',
+        `token id ${id} (input position ${cached + i}) is outside the vocabulary [0, ${config.vocabSize}) of config.json vocab_size`,
+      );
+    }
+  });
 }

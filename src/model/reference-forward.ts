@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import type { CausalLM, DecoderState } from './causal-lm.ts';
+import { checkForwardTokens, type CausalLM, type DecoderState } from './causal-lm.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu } from './reference-ops.ts';
@@ -93,7 +93,7 @@ export class ReferenceModel implements CausalLM {
   /** Logits of every new position: [tokens.length, vocabSize]. */
   async forward(state: DecoderState, tokens: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
     const s = this.ownState(state);
-    this.validateTokens(s, tokens);
+    checkForwardTokens(this.config, s.length, tokens);
     throwIfAborted(signal);
     const c = this.config;
     const T = tokens.length;
@@ -148,24 +148,5 @@ export class ReferenceModel implements CausalLM {
       throw new ShrinkrayError('bad_argument', 'the decoder state was not created by this reference model');
     }
     return state;
-  }
-
-  private validateTokens(s: ReferenceState, tokens: readonly number[]): void {
-    const c = this.config;
-    if (tokens.length === 0) throw new ShrinkrayError('bad_argument', 'forward needs at least one token');
-    if (s.length + tokens.length > c.maxPositionEmbeddings) {
-      throw new ShrinkrayError(
-        'bad_argument',
-        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`,
-      );
-    }
-    tokens.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-        throw new ShrinkrayError(
-          'bad_argument',
-          `token id ${id} (input position ${s.length + i}) is outside the vocabulary [0, ${c.vocabSize}) of config.json vocab_size`,
-        );
-      }
-    });
   }
 }

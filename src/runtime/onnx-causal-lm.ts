@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { CausalLM, DecoderState } from '../model/causal-lm.ts';
+import { checkForwardTokens, type CausalLM, type DecoderState } from '../model/causal-lm.ts';
 import { checkGraphFitsConfig } from './onnx-graph-check.ts';
 import { createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions } from './onnx-session.ts';
 
@@ -69,7 +69,7 @@ export class OnnxCausalLM implements CausalLM {
 
   async forward(state: DecoderState, tokens: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
     const s = this.ownState(state);
-    this.validateTokens(s, tokens);
+    checkForwardTokens(this.config, s.length, tokens);
     throwIfAborted(signal);
     const c = this.config;
     const n = tokens.length;
@@ -135,25 +135,6 @@ export class OnnxCausalLM implements CausalLM {
       throw new ShrinkrayError('bad_argument', 'the decoder state was not created by this ONNX model');
     }
     return state;
-  }
-
-  private validateTokens(s: OnnxState, tokens: readonly number[]): void {
-    const c = this.config;
-    if (tokens.length === 0) throw new ShrinkrayError('bad_argument', 'forward needs at least one token');
-    if (s.length + tokens.length > c.maxPositionEmbeddings) {
-      throw new ShrinkrayError(
-        'bad_argument',
-        `${s.length} cached + ${tokens.length} new tokens exceed the context length ${c.maxPositionEmbeddings}`,
-      );
-    }
-    tokens.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
-        throw new ShrinkrayError(
-          'bad_argument',
-          `token id ${id} (input position ${s.length + i}) is outside the vocabulary [0, ${c.vocabSize}) of config.json vocab_size`,
-        );
-      }
-    });
   }
 }
 

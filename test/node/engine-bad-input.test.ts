@@ -124,7 +124,11 @@ describe('calls the engine refuses', () => {
   it('token ids outside the vocabulary, past the context, empty calls, foreign or disposed states', async () => {
     const { model } = await loadEngine(folders['int4-g32']!);
     const s = model.createState();
-    await expectShrinkrayError(model.forward(s, [512]), 'bad_argument', 'token id 512 is outside the vocabulary [0, 512)');
+    await expectShrinkrayError(
+      model.forward(s, [512]),
+      'bad_argument',
+      'token id 512 (input position 0) is outside the vocabulary [0, 512) of config.json vocab_size',
+    );
     await expectShrinkrayError(model.forward(s, []), 'bad_argument', 'forward needs at least one token');
     await expectShrinkrayError(model.forward(s, new Array(513).fill(1)), 'bad_argument', /exceed the context length 512/);
     const other = await loadEngine(folders['int4-g32']!);
