@@ -14,16 +14,17 @@ export interface BenchBrowser {
   close(): Promise<void>;
 }
 
-export async function openBenchBrowser(): Promise<BenchBrowser> {
-  const server: ViteDevServer = await createServer({
-    configFile: 'vite.config.ts',
-    server: { port: 0, host: '127.0.0.1' },
-    logLevel: 'warn',
-  });
+/** A vite dev server for this repository on a free loopback port (no HMR: an edit must not reload a page mid-run). */
+export async function startBenchServer(): Promise<{ server: ViteDevServer; base: string }> {
+  const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: '127.0.0.1', hmr: false }, logLevel: 'warn' });
   await server.listen();
   const address = server.httpServer!.address();
-  const port = typeof address === 'object' && address ? address.port : 5173;
-  const browser: Browser = await chromium.launch({
+  return { server, base: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 5173}` };
+}
+
+/** Debian's Chromium (or CHROMIUM_PATH), headless, with nothing running in the background. */
+export function launchBenchChromium(): Promise<Browser> {
+  return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     ignoreDefaultArgs: ['--headless'],
     args: [
@@ -36,12 +37,17 @@ export async function openBenchBrowser(): Promise<BenchBrowser> {
       '--disable-quic',
     ],
   });
+}
+
+export async function openBenchBrowser(): Promise<BenchBrowser> {
+  const { server, base } = await startBenchServer();
+  const browser = await launchBenchChromium();
   return {
     version: browser.version(),
     async run<T>(path: string, query: Record<string, string>, timeoutMs = 900_000): Promise<T> {
       const page = await browser.newPage();
       try {
-        await page.goto(`http://127.0.0.1:${port}/${path}?${new URLSearchParams(query)}`);
+        await page.goto(`${base}/${path}?${new URLSearchParams(query)}`);
         await page.waitForFunction(() => (window as unknown as { benchResult?: unknown }).benchResult !== undefined, undefined, {
           timeout: timeoutMs,
           polling: 1000,

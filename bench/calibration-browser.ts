@@ -11,8 +11,8 @@
  * Wall time on a shared machine: other work on it slows every figure.
  */
 import { cpus } from 'node:os';
-import { chromium, type CDPSession } from 'playwright';
-import { createServer } from 'vite';
+import type { CDPSession } from 'playwright';
+import { launchBenchChromium, startBenchServer } from './bench-browser.ts';
 import type { CalibrationBenchResult } from './calibration-bench.worker.ts';
 
 const arg = (name: string, fallback: string) => {
@@ -59,31 +59,15 @@ async function heapSampler(cdp: CDPSession): Promise<{ stop(): number }> {
   return { stop: () => (clearInterval(timer), peak) };
 }
 
-// No HMR: an edit to a source file must not reload the page mid-run.
-const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: '127.0.0.1', hmr: false }, logLevel: 'warn' });
-await server.listen();
-const address = server.httpServer!.address();
-const port = typeof address === 'object' && address ? address.port : 5173;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  ignoreDefaultArgs: ['--headless'],
-  args: [
-    '--headless=new',
-    '--no-sandbox',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-quic',
-  ],
-});
+const { server, base } = await startBenchServer();
+const browser = await launchBenchChromium();
 try {
   const page = await browser.newPage();
   const cdp = await page.context().newCDPSession(page);
   const sampler = await heapSampler(cdp);
   let printed = 0;
   const q = new URLSearchParams({ recipe, windows, layers, pool });
-  await page.goto(`http://127.0.0.1:${port}/bench/calibration-page.html?${q}`);
+  await page.goto(`${base}/bench/calibration-page.html?${q}`);
   let result: CalibrationBenchResult | { error: string } | undefined;
   while (!result) {
     await new Promise((r) => setTimeout(r, 2000));

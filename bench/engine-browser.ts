@@ -14,9 +14,7 @@
  *      [--layers N] [--prompt 128] [--decode 32] [--reps 2] [--idle-wait 300] [--wllama /tmp/wllama-anchor/out/results.json]
  */
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright';
-import { createServer } from 'vite';
-import { printTable } from './bench-browser.ts';
+import { launchBenchChromium, printTable, startBenchServer } from './bench-browser.ts';
 import type { EngineRowResult } from './engine-model.ts';
 import { descendantsWith, peakRssBytes, waitForIdle, wllamaRows, type Measured } from './engine-report.ts';
 
@@ -35,23 +33,8 @@ const common = {
 };
 const idleWait = Number(arg('idle-wait', '300'));
 
-const server = await createServer({ configFile: 'vite.config.ts', server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
-await server.listen();
-const address = server.httpServer!.address();
-const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 5173}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  ignoreDefaultArgs: ['--headless'],
-  args: [
-    '--headless=new',
-    '--no-sandbox',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-quic',
-  ],
-});
+const { server, base } = await startBenchServer();
+const browser = await launchBenchChromium();
 
 /** Opens the bench page with `query` in a fresh context; returns its result and its renderer's peak RSS. */
 async function inPage<T>(query: Record<string, string>): Promise<{ result: T; peakRss: number }> {
