@@ -5,6 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnxDecoder } from '../../src/build/decoder.ts';
 import { referenceCalibBackend } from '../../src/compress/calib-backend.ts';
 import { BlockRunner } from '../../src/compress/calibrate-block.ts';
+import { compressModel } from '../../src/compress/pipeline.ts';
+import { planCompression } from '../../src/compress/plan.ts';
+import { parseRecipe } from '../../src/compress/recipe.ts';
+import { createPruner } from '../../src/kernels/prune/index.ts';
+import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { CpuModelLoader } from '../../src/engine/cpu-model-loader.ts';
 import type { CausalLM } from '../../src/model/causal-lm.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
@@ -18,6 +23,8 @@ import { folderOpener } from '../../src/node/folder-opener.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { BUDGET } from '../error-budgets.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { createRng } from '../seeded-random.ts';
+import { compareDecoding } from './logit-diff.ts';
 import {
   independentLogits,
   LLAMA_32_1B,
@@ -124,6 +131,33 @@ describe.each([LLAMA_32_1B, QWEN3_06B, MISTRAL_7B_V03, SMOLLM2_135M, QWEN25_05B]
     });
   },
 );
+
+describe.each([LLAMA_32_1B, QWEN3_06B])('$name, tiny: calibrated recipes', (c) => {
+  it.each(['ffn25+gptq-int4-g32', 'wanda-2:4+awq-int4-g32'])(
+    '%s calibrates through the block forward; onnxruntime-web and the CPU engine run the result alike',
+    async (recipe) => {
+      const { ir } = await tinyModel(c);
+      const plan = planCompression(parseRecipe(recipe), ir.config, { calibrationText: true });
+      const rng = createRng(5);
+      const windows = Array.from({ length: 8 }, () => Int32Array.from({ length: 48 }, () => Math.floor(rng() * ir.config.vocabSize)));
+      const r = await compressModel(ir, plan, {
+        quantizer: await createRtnQuantizer(),
+        pruner: await createPruner(),
+        calibration: { windows, backend: referenceCalibBackend },
+      });
+      expect(r.calibration?.windows).toBe(8);
+      const ort = await createOnnxCausalLM(r.config, r.built.model, [], { device: 'wasm' });
+      const loader = await CpuModelLoader.create(await engineModulesNode(), { spawner: nodeThreadSpawner });
+      const cpu = await loader.fromGraph(r.config, { name: `${recipe}/model.onnx`, model: r.built.model, externalData: [] });
+      if ('unsupported' in cpu) throw new Error(cpu.unsupported);
+      const d = await compareDecoding(ort, cpu, ids.slice(0, PREFILL), DECODE);
+      await ort.dispose();
+      await cpu.dispose();
+      expect(d.prefill).toBeLessThan(BUDGET.engineQ8VsOnnxLogits);
+      expect(d.decode).toBeLessThan(BUDGET.engineQ8VsOnnxLogits);
+    },
+  );
+});
 
 describe('Llama 3 rope scaling', () => {
   it('gives the inverse frequencies of the independent implementation for the published head_dim and rope_scaling', async () => {
