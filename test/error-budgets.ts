@@ -16,6 +16,11 @@ export const BUDGET = Object.freeze({
   ropeConventionAbsolute: 1e-7,
   /** Summed nll when a big vocabulary forces scoring in chunks through the KV cache vs one pass. */
   chunkedNll: 1e-4,
+  /** Every engine (reference forward, fp32 ONNX graph on onnxruntime-web, CPU engine on that graph) vs the independent
+   * float64 numpy implementation of an architecture (test/independent/), on a tiny random model with bf16 weights (exact in
+   * both), relative to the largest |logit|: fp32 rounding of activations only (measured 4e-8 to 4e-7 over Llama 3.2, Qwen3,
+   * Mistral v0.3, SmolLM2 and Qwen2.5 shapes). */
+  independentVsEngineRelative: 1e-5,
   /** fp32 ONNX graph on onnxruntime vs the fp32 TypeScript reference: same math, other summation order. */
   onnxVsReference: 1e-4,
   /** num_logits_to_keep = 1 vs the last row of the full logits from the same graph. */

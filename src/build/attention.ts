@@ -1,6 +1,7 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 
 /**
  * Grouped-query attention with rotate-half RoPE and a KV cache, in plain ONNX ops (opset 17).
@@ -40,10 +41,10 @@ export function ropeTables(
   const sin = new Float32Array(maxPos * hd); // [maxPos, headDim], first half negated
   const cosHalf = new Float32Array(maxPos * half); // [maxPos, headDim/2], GroupQueryAttention's layout
   const sinHalf = new Float32Array(maxPos * half);
+  const invFreq = ropeInverseFrequencies(c); // [headDim/2], rescaled for Llama 3's rope_scaling
   for (let i = 0; i < half; i++) {
-    const invFreq = 1 / Math.pow(c.ropeTheta, (2 * i) / hd);
     for (let p = 0; p < maxPos; p++) {
-      const a = p * invFreq;
+      const a = p * invFreq[i]!;
       const ca = Math.cos(a);
       const sa = Math.sin(a);
       cos[p * hd + i] = ca;

@@ -116,8 +116,16 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   for (let l = 0; l < c.numLayers; l++) {
     const t = layerTensorMap(c, l);
     const xn = norm(x, await plainTensor(t.attnNorm), `layers.${l}.input_norm`);
-    const q = await linear(xn, t.q, t.qBias);
-    const k = await linear(xn, t.k, t.kBias);
+    let q = await linear(xn, t.q, t.qBias);
+    let k = await linear(xn, t.k, t.kBias);
+    // Qwen3: RMSNorm over each head's headDim values ([B, S, heads, headDim]), before RoPE.
+    const headNorm = async (x: string, heads: number, entry: TensorEntry, name: string) => {
+      const perHead = g.op('Reshape', [x, g.int64(`heads_shape_${heads}`, [0, 0, heads, c.headDim])]);
+      const normed = norm(perHead, await plainTensor(entry), name);
+      return g.op('Reshape', [normed, g.int64(`merged_shape_${heads}`, [0, 0, heads * c.headDim])]);
+    };
+    if (t.qNorm) q = await headNorm(q, c.numHeads, t.qNorm, `layers.${l}.q_norm`);
+    if (t.kNorm) k = await headNorm(k, c.numKvHeads, t.kNorm, `layers.${l}.k_norm`);
     const v = await linear(xn, t.v, t.vBias);
     const io = [`past_key_values.${l}.key`, `past_key_values.${l}.value`, `present.${l}.key`, `present.${l}.value`] as const;
     const att = attention(l, q, k, v, ...io);

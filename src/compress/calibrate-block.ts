@@ -129,8 +129,11 @@ export class BlockRunner {
     const dim = c.hiddenSize;
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
-    const q = await this.backend.linear(xn, T, w.q, qDim, dim, w.qBias);
-    const k = await this.backend.linear(xn, T, w.k, kvDim, dim, w.kBias);
+    let q = await this.backend.linear(xn, T, w.q, qDim, dim, w.qBias);
+    let k = await this.backend.linear(xn, T, w.k, kvDim, dim, w.kBias);
+    // Qwen3's per-head norms: fp32 reference ops, as they are headDim-wide vectors, not a linear layer's work.
+    if (w.qNorm) q = rmsNorm(q, w.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
+    if (w.kNorm) k = rmsNorm(k, w.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
     const v = await this.backend.linear(xn, T, w.v, kvDim, dim, w.vBias);
     const rope = T * (c.headDim / 2) === this.rope.cos.length ? this.rope : sliceRope(this.rope, T, c.headDim);
     applyRope(q, T, c.numHeads, c.headDim, rope);

@@ -119,6 +119,8 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
   if (w.qBias) tensors.set(names.qBias, w.qBias);
   if (w.kBias) tensors.set(names.kBias, w.kBias);
   if (w.vBias) tensors.set(names.vBias, w.vBias);
+  if (w.qNorm) tensors.set(names.qNorm, w.qNorm);
+  if (w.kNorm) tensors.set(names.kNorm, w.kNorm);
   const kind = recipe.quant ? formatQuant(recipe.quant) : recipe.storage;
   const linears = new Map<string, CompressedLinear>();
   for (const key of LINEARS) {
@@ -214,6 +216,8 @@ async function structuredStep(layer: number, w: LayerWeights, ctx: LayerContext)
     qBias: get('qBias'),
     kBias: get('kBias'),
     vBias: get('vBias'),
+    qNorm: get('qNorm'),
+    kNorm: get('kNorm'),
     o: get('o')!,
     ffnNorm: get('ffnNorm')!,
     gate: get('gate')!,

@@ -3,6 +3,7 @@ import type { Pruner } from '../kernels/prune/index.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
 import { ropeTable } from '../model/reference-ops.ts';
+import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import { elementCount, layerTensors, modelTensor, type LayerTensorKey } from '../model/tensor-table.ts';
 import type { CalibBackend } from './calib-backend.ts';
@@ -105,7 +106,7 @@ export class ModelCalibrator {
     opts.onProgress?.({ stage: 'calibrate', done: layer, total: c.numLayers, tensor: `layer ${layer}` });
     const source = await readLayer(ir, layer);
     const maxT = Math.max(...this.input.windows.map((w) => w.length));
-    const rope = ropeTable(0, maxT, c.headDim, c.ropeTheta);
+    const rope = ropeTable(0, maxT, ropeInverseFrequencies(c));
     const runner = new BlockRunner(this.input.backend, c, source, this.x, rope, opts.signal);
     const result = await calibrateLayer(layer, source, {
       recipe: plan.recipe,
@@ -164,7 +165,7 @@ async function readLayer(ir: ModelIR, layer: number): Promise<LayerWeights> {
       throw new ShrinkrayError('bad_file', `tensor '${t.name}' decoded to ${data.length} values; expected shape [${t.shape.join(', ')}]`);
     w[t.key as LayerTensorKey] = data;
   }
-  return { qBias: null, kBias: null, vBias: null, ...w } as LayerWeights;
+  return { qBias: null, kBias: null, vBias: null, qNorm: null, kNorm: null, ...w } as LayerWeights;
 }
 
 function layerOf(name: string): number | null {

@@ -54,6 +54,8 @@ export class CpuCausalLM implements CausalLM {
       layers: weights.layers.map((l) => ({
         attnNorm: l.attnNorm,
         ffnNorm: l.ffnNorm,
+        qNorm: l.qNorm,
+        kNorm: l.kNorm,
         qkv: [prep(l.q), prep(l.k), prep(l.v)],
         o: prep(l.o),
         gateUp: [prep(l.gate), prep(l.up)],

@@ -9,6 +9,8 @@ import { ropeRows } from './rope-table.ts';
 export interface PreparedLayer {
   attnNorm: number;
   ffnNorm: number;
+  qNorm: number; // 0: none
+  kNorm: number;
   qkv: PreparedWeight[];
   o: PreparedWeight;
   gateUp: PreparedWeight[];
@@ -25,7 +27,7 @@ export interface PreparedModel {
 /**
  * One chunk of T <= acts.tokens new positions through the whole decoder, appending to the
  * state's KV cache at `start` (the caller reserved room and moves state.length once the whole
- * forward call is done): embed, then per layer RMSNorm -> q,k,v -> RoPE -> cache -> attention
+ * forward call is done): embed, then per layer RMSNorm -> q,k,v (-> per-head q/k RMSNorm) -> RoPE -> cache -> attention
  * -> o (+ residual) -> RMSNorm -> gate, up, SwiGLU -> down (+ residual); then the final norm,
  * whose output [T, dim] is left in acts.xn for classify(). `between` runs after each layer
  * (the abort check).
@@ -59,6 +61,9 @@ export function forwardChunk(
     const w = m.layers[l]!;
     e.rmsNorm(a.x, w.attnNorm, T, dim, c.rmsNormEps, a.xn);
     gemm(ctx, w.qkv, a.xn, T, [a.q, a.k, a.v]);
+    // Qwen3: every head's query and key RMS-normalised over its hd values (in place: rows of hd), before RoPE.
+    if (w.qNorm) e.rmsNorm(a.q, w.qNorm, T * c.numHeads, hd, c.rmsNormEps, a.q);
+    if (w.kNorm) e.rmsNorm(a.k, w.kNorm, T * c.numKvHeads, hd, c.rmsNormEps, a.k);
     e.rope(a.q, T, qDim, c.numHeads, hd, a.cos, a.sin);
     e.rope(a.k, T, kvDim, c.numKvHeads, hd, a.cos, a.sin);
     e.storeKV(a.k, a.v, T, c.numKvHeads, hd, s.keys(l), s.values(l), s.capacity, start);

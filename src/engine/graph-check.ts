@@ -123,7 +123,14 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
         throw new Unsupported(`${ix.g.name}: GroupQueryAttention '${n.name}' is not plain causal rotate-half attention`);
       }
     } else ix.node(`layers.${l}.attn.softmax`, ['Softmax']);
-    for (const norm of [`layers.${l}.input_norm`, `layers.${l}.post_attention_norm`]) {
+    // A per-head q/k norm the config does not name would be skipped without a word (and one it names is read in graph-weights.ts).
+    if (!c.qkNorm && (ix.byName.has(`layers.${l}.q_norm_node`) || ix.byName.has(`layers.${l}.k_norm_node`)))
+      throw bad(
+        ix.g.name,
+        `layer ${l} normalises each query/key head, but config.json's architecture ${c.architecture} has no q_norm/k_norm`,
+      );
+    const headNorms = c.qkNorm ? [`layers.${l}.q_norm`, `layers.${l}.k_norm`] : [];
+    for (const norm of [`layers.${l}.input_norm`, `layers.${l}.post_attention_norm`, ...headNorms]) {
       const n = ix.node(norm, ['Mul', 'SimplifiedLayerNormalization']);
       if (n.opType === 'SimplifiedLayerNormalization') {
         const e = n.attributes.get('epsilon');

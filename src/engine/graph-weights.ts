@@ -149,6 +149,8 @@ export function graphWeights(heap: EngineHeap, g: GraphBytes, c: ModelConfig): E
     const t = layerTensorMap(c, l);
     layers.push({
       attnNorm: norm(t.attnNorm, `layers.${l}.input_norm`),
+      qNorm: t.qNorm ? norm(t.qNorm, `layers.${l}.q_norm`) : 0,
+      kNorm: t.kNorm ? norm(t.kNorm, `layers.${l}.k_norm`) : 0,
       q: linearWeight(heap, ix, t.q, t.qBias),
       k: linearWeight(heap, ix, t.k, t.kBias),
       v: linearWeight(heap, ix, t.v, t.vBias),

@@ -42,6 +42,8 @@ export async function irWeights(heap: EngineHeap, ir: ModelIR): Promise<EngineMo
     const t = layerTensorMap(c, l);
     layers.push({
       attnNorm: await tensorF32(heap, ir, t.attnNorm),
+      qNorm: t.qNorm ? await tensorF32(heap, ir, t.qNorm) : 0,
+      kNorm: t.kNorm ? await tensorF32(heap, ir, t.kNorm) : 0,
       q: await linear(heap, ir, t.q, t.qBias),
       k: await linear(heap, ir, t.k, t.kBias),
       v: await linear(heap, ir, t.v, t.vBias),

@@ -10,6 +10,8 @@ import { halfToFloat } from '../kernels/half.ts';
 export interface EngineLayer {
   attnNorm: number; // f32 [dim]
   ffnNorm: number; // f32 [dim]
+  qNorm: number; // f32 [headDim], Qwen3's per-head query norm; 0 when the config has none
+  kNorm: number; // f32 [headDim], per-head key norm; 0 when the config has none
   q: EngineWeight; // [heads*hd, dim], bias inside when the config has one
   k: EngineWeight; // [kvHeads*hd, dim]
   v: EngineWeight;

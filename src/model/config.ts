@@ -8,10 +8,35 @@ export const SUPPORTED_ARCHITECTURES = Object.freeze({
   LlamaForCausalLM: 'llama',
   MistralForCausalLM: 'mistral',
   Qwen2ForCausalLM: 'qwen2',
+  Qwen3ForCausalLM: 'qwen3',
 } as const);
 
 export type ArchitectureName = keyof typeof SUPPORTED_ARCHITECTURES;
+
+/** Architectures people pick that are not supported yet, with what each lacks here (the refusal says it). */
+export const MISSING_FOR_ARCHITECTURE: Readonly<Record<string, string>> = Object.freeze({
+  Phi3ForCausalLM:
+    'the fused qkv_proj and gate_up_proj weights, sliding-window attention (Phi-3-mini-4k: sliding_window 2047) and longrope rope_scaling (the 128k variants)',
+  Gemma3ForCausalLM:
+    'GeGLU with gelu_pytorch_tanh, the embedding scaled by sqrt(hidden_size), RMSNorm with (1 + weight), the norms after attention and after the MLP, ' +
+    'the attention scale from query_pre_attn_scalar, and local sliding-window layers (sliding_window 512, one global layer in sliding_window_pattern) with their own RoPE base (rope_local_base_freq)',
+  Gemma3ForConditionalGeneration: 'the vision tower; the text decoder also lacks what Gemma3ForCausalLM lacks',
+});
 export type ModelFamily = (typeof SUPPORTED_ARCHITECTURES)[ArchitectureName];
+
+/**
+ * Llama 3.x's RoPE frequency rescaling (config.json rope_scaling with rope_type "llama3"):
+ * wavelengths longer than the original context / lowFreqFactor are stretched by `factor`,
+ * those shorter than original context / highFreqFactor are kept, and the band between is
+ * blended linearly in (original context / wavelength). The attention scale is unchanged.
+ */
+export interface Llama3RopeScaling {
+  readonly ropeType: 'llama3';
+  readonly factor: number; // >= 1
+  readonly lowFreqFactor: number; // > 0
+  readonly highFreqFactor: number; // > lowFreqFactor
+  readonly originalMaxPositionEmbeddings: number; // the context the model was pre-trained with
+}
 
 export interface ModelConfig {
   architecture: ArchitectureName; // as written in config.json "architectures"[0]
@@ -26,8 +51,10 @@ export interface ModelConfig {
   maxPositionEmbeddings: number; // context length
   rmsNormEps: number;
   ropeTheta: number;
+  ropeScaling?: Llama3RopeScaling; // absent: plain RoPE
   tieWordEmbeddings: boolean; // classifier shares the token embedding
   attentionBias: boolean; // q/k/v projections carry a bias (Qwen2)
+  qkNorm?: boolean; // an RMSNorm [headDim] on each query and key head before RoPE (Qwen3)
   bosTokenId: number | null;
   eosTokenId: number[]; // one or more stop ids
 }
@@ -106,10 +133,25 @@ export function checkModelConfig(c: ModelConfig, where: string, fields: ConfigFi
     const v = c[field];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(field, `must be a positive number, got ${JSON.stringify(v)}`);
   }
+  if (c.ropeScaling) checkRopeScaling(c.ropeScaling, where);
   const inVocab = (id: unknown) => typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 && id < c.vocabSize;
   if (c.bosTokenId !== null && !inVocab(c.bosTokenId))
     throw bad('bosTokenId', `(${JSON.stringify(c.bosTokenId)}) must be a token id below ${fields.vocabSize} (${c.vocabSize})`);
   const eos = c.eosTokenId.find((id) => !inVocab(id));
   if (eos !== undefined) throw bad('eosTokenId', `(${JSON.stringify(eos)}) must be a token id below ${fields.vocabSize} (${c.vocabSize})`);
   return c;
+}
+
+/** The bounds transformers' own validation puts on llama3 rope scaling; field names as config.json spells them. */
+function checkRopeScaling(s: Llama3RopeScaling, where: string): void {
+  const bad = (field: string, problem: string, v: unknown) =>
+    new ShrinkrayError('bad_config', `${where}: field 'rope_scaling.${field}' ${problem}, got ${JSON.stringify(v)}`);
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (s.ropeType !== 'llama3') throw bad('rope_type', "must be 'llama3'", s.ropeType);
+  if (!finite(s.factor) || s.factor < 1) throw bad('factor', 'must be a number >= 1', s.factor);
+  if (!finite(s.lowFreqFactor) || s.lowFreqFactor <= 0) throw bad('low_freq_factor', 'must be a positive number', s.lowFreqFactor);
+  if (!finite(s.highFreqFactor) || s.highFreqFactor <= s.lowFreqFactor)
+    throw bad('high_freq_factor', `must be a number above low_freq_factor (${s.lowFreqFactor})`, s.highFreqFactor);
+  const orig = s.originalMaxPositionEmbeddings;
+  if (!Number.isSafeInteger(orig) || orig <= 0) throw bad('original_max_position_embeddings', 'must be a positive integer', orig);
 }

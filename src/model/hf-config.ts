@@ -2,22 +2,25 @@ import { ShrinkrayError } from '../errors.ts';
 import { printable, quoted } from '../formats/printable.ts';
 import {
   checkModelConfig,
+  MISSING_FOR_ARCHITECTURE,
   SUPPORTED_ARCHITECTURES,
   type ArchitectureName,
   type ConfigFieldNames,
+  type Llama3RopeScaling,
   type ModelConfig,
   type ModelFamily,
 } from './config.ts';
 
 /**
  * Hugging Face config.json <-> ModelConfig. Defaults follow transformers' own config
- * classes (LlamaConfig, MistralConfig, Qwen2Config), so a config that omits a field means
+ * classes (LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config), so a config that omits a field means
  * here what it means there.
  */
 const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos: number | null; eos: number[] }>> = {
   llama: { maxPositions: 2048, bos: 1, eos: [2] },
   mistral: { maxPositions: 4096 * 32, bos: 1, eos: [2] },
   qwen2: { maxPositions: 32768, bos: null, eos: [] },
+  qwen3: { maxPositions: 32768, bos: null, eos: [] },
 };
 
 /** config.json's names for the fields checkModelConfig checks. */
@@ -53,9 +56,12 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   }
   const architecture = architectures[0];
   if (!Object.hasOwn(SUPPORTED_ARCHITECTURES, architecture)) {
+    const missing = Object.hasOwn(MISSING_FOR_ARCHITECTURE, architecture)
+      ? ` (not implemented: ${MISSING_FOR_ARCHITECTURE[architecture]})`
+      : '';
     throw new ShrinkrayError(
       'unsupported_architecture',
-      `${fileName}: architecture ${quoted(architecture, 80)} is not supported; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`,
+      `${fileName}: architecture ${quoted(architecture, 80)} is not supported${missing}; supported: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}`,
     );
   }
   const arch = architecture as ArchitectureName;
@@ -97,14 +103,20 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const ropeParams = isObject(json.rope_parameters) ? json.rope_parameters : {};
   const scaling = json.rope_scaling ?? null;
   if (scaling !== null && !isObject(scaling)) throw badConfig('rope_scaling', `must be an object or null, got ${shown(scaling)}`);
-  const ropeType = scaling ? (scaling.rope_type ?? scaling.type) : ropeParams.rope_type;
-  if (ropeType !== undefined && ropeType !== 'default') {
-    throw badConfig(scaling ? 'rope_scaling' : 'rope_parameters', `type ${shown(ropeType)} is not supported (only plain RoPE)`);
+  const ropeField = scaling ? 'rope_scaling' : 'rope_parameters';
+  const ropeSource = scaling ?? ropeParams;
+  const ropeType = ropeSource.rope_type ?? ropeSource.type ?? 'default';
+  if (ropeType !== 'default' && ropeType !== 'llama3') {
+    throw badConfig(ropeField, `type ${shown(ropeType)} is not supported (supported: "default", "llama3")`);
   }
+  const ropeScaling = ropeType === 'llama3' ? llama3Scaling(ropeSource, ropeField, badConfig) : undefined;
   if (family === 'llama' && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
-  // Llama's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
-  if (family === 'llama' && flag('attention_bias', false))
-    throw badConfig('attention_bias', 'true is not supported for Llama (o_proj bias)');
+  // Llama's and Qwen3's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
+  if ((family === 'llama' || family === 'qwen3') && flag('attention_bias', false))
+    throw badConfig('attention_bias', `true is not supported for ${arch} (o_proj bias)`);
+
+  const maxPositions = positiveInt('max_position_embeddings', defaults.maxPositions);
+  checkSlidingWindow(json, family, maxPositions, badConfig);
 
   const eosRaw = json.eos_token_id === undefined ? defaults.eos : json.eos_token_id;
   const eosList = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
@@ -121,17 +133,79 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
       numKvHeads,
       headDim,
       vocabSize: positiveInt('vocab_size'),
-      maxPositionEmbeddings: positiveInt('max_position_embeddings', defaults.maxPositions),
+      maxPositionEmbeddings: maxPositions,
       rmsNormEps: positiveNumber('rms_norm_eps', json.rms_norm_eps ?? 1e-6),
       ropeTheta: positiveNumber('rope_theta', json.rope_theta ?? ropeParams.rope_theta ?? 10000),
+      ...(ropeScaling && { ropeScaling }),
       tieWordEmbeddings: flag('tie_word_embeddings', false),
       attentionBias: family === 'qwen2',
+      ...(family === 'qwen3' && { qkNorm: true }),
       bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
       eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
     },
     fileName,
     HF_CONFIG_FIELDS,
   );
+}
+
+/**
+ * Sliding-window attention (each position sees only the last sliding_window ones) is not
+ * implemented: every engine attends to the whole context. That is exact while the context
+ * fits in the window, so a window is refused only when max_position_embeddings exceeds it.
+ * Mistral always slides when sliding_window is set (MistralConfig's default is 4096; Mistral
+ * v0.2+ publishes null); Qwen2/Qwen3 only with use_sliding_window true.
+ */
+function checkSlidingWindow(
+  json: Record<string, unknown>,
+  family: ModelFamily,
+  maxPositions: number,
+  badConfig: (field: string, problem: string) => ShrinkrayError,
+): void {
+  if (family === 'llama') return;
+  if (family !== 'mistral' && json.use_sliding_window !== true) return;
+  const window = family === 'mistral' && json.sliding_window === undefined ? 4096 : json.sliding_window;
+  if (window === null) return;
+  if (typeof window !== 'number' || !Number.isSafeInteger(window) || window <= 0)
+    throw badConfig('sliding_window', `must be a positive integer or null, got ${shown(window)}`);
+  if (window < maxPositions) {
+    throw badConfig(
+      'sliding_window',
+      `(${window}) is below max_position_embeddings (${maxPositions}): sliding-window attention is not supported, ` +
+        'every engine here attends to the whole context',
+    );
+  }
+}
+
+/** Llama 3's rope scaling: all four fields are required, as transformers' validation requires them. Bounds: checkModelConfig. */
+function llama3Scaling(
+  src: Record<string, unknown>,
+  field: string,
+  badConfig: (field: string, problem: string) => ShrinkrayError,
+): Llama3RopeScaling {
+  const num = (key: string): number => {
+    const v = src[key];
+    if (typeof v !== 'number') throw badConfig(`${field}.${key}`, `must be a number for rope_type "llama3", got ${shown(v)}`);
+    return v;
+  };
+  return {
+    ropeType: 'llama3',
+    factor: num('factor'),
+    lowFreqFactor: num('low_freq_factor'),
+    highFreqFactor: num('high_freq_factor'),
+    originalMaxPositionEmbeddings: num('original_max_position_embeddings'),
+  };
+}
+
+/** config.json's rope_scaling for a ModelConfig: null for plain RoPE. */
+function hfRopeScaling(s: Llama3RopeScaling | undefined): Record<string, unknown> | null {
+  if (!s) return null;
+  return {
+    rope_type: s.ropeType,
+    factor: s.factor,
+    low_freq_factor: s.lowFreqFactor,
+    high_freq_factor: s.highFreqFactor,
+    original_max_position_embeddings: s.originalMaxPositionEmbeddings,
+  };
 }
 
 /** The config.json transformers (Python and JS) needs to load the model. */
@@ -149,7 +223,7 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     max_position_embeddings: config.maxPositionEmbeddings,
     rms_norm_eps: config.rmsNormEps,
     rope_theta: config.ropeTheta,
-    rope_scaling: null,
+    rope_scaling: hfRopeScaling(config.ropeScaling),
     tie_word_embeddings: config.tieWordEmbeddings,
     bos_token_id: config.bosTokenId,
     eos_token_id: config.eosTokenId.length === 1 ? config.eosTokenId[0] : config.eosTokenId,
@@ -158,5 +232,8 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     use_cache: true,
   };
   if (config.family === 'llama') Object.assign(out, { attention_bias: false, mlp_bias: false });
+  if (config.family === 'qwen3') Object.assign(out, { attention_bias: false });
+  // Only configs whose window never bites are accepted (checkSlidingWindow): none is the same model.
+  if (config.family === 'mistral') Object.assign(out, { sliding_window: null });
   return out;
 }

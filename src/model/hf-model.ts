@@ -7,7 +7,7 @@ import { parseHfConfig } from './hf-config.ts';
 import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
-import { modelTensors } from './tensor-table.ts';
+import { modelTensors, tensorNames } from './tensor-table.ts';
 
 /**
  * A model in Hugging Face layout -> ModelIR, wherever its files live: the Node folder
@@ -91,19 +91,32 @@ export function requiredTensors(c: ModelConfig): [string, number[]][] {
  */
 export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, configName: string): string[] {
   const required = requiredTensors(config);
+  const dims = new Map(modelTensors(config).map((t) => [t.name, t.dims.join(', ')]));
   for (const [name, shape] of required) {
     const t = weights.tensors.get(name);
     if (!t)
       throw new ShrinkrayError('bad_file', `${weights.where}: missing tensor '${name}' [${shape.join(', ')}] that ${configName} requires`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      // The config's fields behind each dimension are named: a wrong head_dim shows as q_proj's rows.
       throw new ShrinkrayError(
         'bad_file',
-        `${weights.where}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from ${configName}`,
+        `${weights.where}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] (${dims.get(name)}) from ${configName}`,
       );
     }
   }
   const known = new Set(required.map(([name]) => name));
   const unused = [...weights.tensors.keys()].filter((name) => !known.has(name));
+  // A layer tensor another architecture's row of the table names (q/k/v biases, Qwen3's q_norm/k_norm)
+  // would be dropped without a word, leaving another model: the config and the weights disagree.
+  for (const name of unused) {
+    const layer = Number(LAYER_INDEX.exec(name)?.[1] ?? -1);
+    if (layer >= 0 && layer < config.numLayers && Object.values(tensorNames.layer(layer)).includes(name)) {
+      throw new ShrinkrayError(
+        'bad_file',
+        `${weights.where}: holds '${name}', which ${configName} (architectures ${config.architecture}) has no place for: the config does not describe these weights`,
+      );
+    }
+  }
   let deepest: { layer: number; name: string } | undefined;
   for (const name of unused) {
     const layer = Number(LAYER_INDEX.exec(name)?.[1] ?? -1);

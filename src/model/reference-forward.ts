@@ -3,6 +3,7 @@ import { checkForwardTokens, type CausalLM, type DecoderState } from './causal-l
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu } from './reference-ops.ts';
+import { ropeInverseFrequencies } from './rope-frequencies.ts';
 import { loadReferenceWeights, type ReferenceWeights } from './reference-weights.ts';
 
 /**
@@ -70,7 +71,7 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /**
  * The fp32 reference forward pass of the Llama family (Llama, Mistral, SmolLM, TinyLlama,
- * Qwen2 with its q/k/v bias): RMSNorm, rotate-half RoPE, causal grouped-query attention,
+ * Qwen2 with its q/k/v bias, Qwen3 with its per-head q/k norms): RMSNorm, rotate-half RoPE, causal grouped-query attention,
  * SwiGLU, tied or untied classifier. It is the yardstick for every compressed model and
  * the engine for calibration, so it favours clarity and accuracy over speed.
  */
@@ -105,13 +106,16 @@ export class ReferenceModel implements CausalLM {
     s.reserve(start + T);
 
     const x = this.embed(tokens); // [T, dim], the residual stream
-    const rope = ropeTable(start, T, c.headDim, c.ropeTheta);
+    const rope = ropeTable(start, T, ropeInverseFrequencies(c));
     const shape = { T, start, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim };
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
       const xn = rmsNorm(x, w.attnNorm, T, dim, c.rmsNormEps);
-      const q = linear(xn, w.q, w.qBias, T, dim, qDim); // [T, qDim]
-      const k = linear(xn, w.k, w.kBias, T, dim, kvDim); // [T, kvDim]
+      let q = linear(xn, w.q, w.qBias, T, dim, qDim); // [T, qDim]
+      let k = linear(xn, w.k, w.kBias, T, dim, kvDim); // [T, kvDim]
+      // Qwen3: each head's query and key RMS-normalised over its headDim values, before RoPE.
+      if (w.qNorm) q = rmsNorm(q, w.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
+      if (w.kNorm) k = rmsNorm(k, w.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
       const v = linear(xn, w.v, w.vBias, T, dim, kvDim); // [T, kvDim]
       applyRope(q, T, c.numHeads, c.headDim, rope);
       applyRope(k, T, c.numKvHeads, c.headDim, rope);

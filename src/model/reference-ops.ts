@@ -121,17 +121,17 @@ export interface RopeTable {
 }
 
 /**
- * angle(p, i) = p · theta^(-2i / headDim) for i < headDim/2, in float64 (Hugging Face
- * computes these in fp32; the difference is far below what the model can feel).
+ * angle(p, i) = p · invFreq[i] for i < headDim/2, in float64 (Hugging Face computes these in
+ * fp32; the difference is far below what the model can feel). invFreq: [headDim/2], from
+ * ropeInverseFrequencies (theta^(-2i / headDim), rescaled for Llama 3's rope_scaling).
  */
-export function ropeTable(start: number, T: number, headDim: number, theta: number): RopeTable {
-  const half = headDim / 2;
+export function ropeTable(start: number, T: number, invFreq: Float64Array): RopeTable {
+  const half = invFreq.length;
   const cos = new Float64Array(T * half);
   const sin = new Float64Array(T * half);
   for (let i = 0; i < half; i++) {
-    const invFreq = 1 / Math.pow(theta, (2 * i) / headDim);
     for (let t = 0; t < T; t++) {
-      const angle = (start + t) * invFreq;
+      const angle = (start + t) * invFreq[i]!;
       cos[t * half + i] = Math.cos(angle);
       sin[t * half + i] = Math.sin(angle);
     }

@@ -11,6 +11,8 @@ export interface LayerWeights {
   qBias: Float32Array | null; // [heads*headDim]
   kBias: Float32Array | null; // [kvHeads*headDim]
   vBias: Float32Array | null; // [kvHeads*headDim]
+  qNorm: Float32Array | null; // [headDim], shared by every query head (Qwen3)
+  kNorm: Float32Array | null; // [headDim], shared by every key head (Qwen3)
   o: Float32Array; // [dim, heads*headDim]
   ffnNorm: Float32Array; // [dim]
   gate: Float32Array; // [ffn, dim]
@@ -55,7 +57,7 @@ export async function loadReferenceWeights(ir: ModelIR): Promise<ReferenceWeight
   for (let i = 0; i < c.numLayers; i++) {
     const w: Partial<Record<LayerTensorKey, Float32Array>> = {};
     for (const t of layerTensors(c, i)) w[t.key as LayerTensorKey] = await readTensor(ir, t.name, t.shape);
-    layers.push({ qBias: null, kBias: null, vBias: null, ...w } as LayerWeights); // biases only where the config has them
+    layers.push({ qBias: null, kBias: null, vBias: null, qNorm: null, kNorm: null, ...w } as LayerWeights); // biases, q/k norms only where the config has them
   }
   const finalNorm = modelTensor(c, 'finalNorm');
   const classifierEntry = modelTensor(c, 'classifier');

@@ -11,12 +11,12 @@ import type { ModelConfig } from './config.ts';
 export type TensorRole =
   | 'embedding' // token embedding [vocab, dim] (also the classifier when tied)
   | 'classifier' // lm_head [vocab, dim], only when not tied
-  | 'norm' // RMSNorm weight [dim]
+  | 'norm' // RMSNorm weight [dim] ([headDim] for Qwen3's per-head q/k norms)
   | 'linear' // a decoder-block projection [out, in]: q, k, v, o, gate, up, down
   | 'bias'; // q/k/v bias [out] (Qwen2)
 
 export type LinearKind = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
-export type LayerTensorKey = 'attnNorm' | LinearKind | 'qBias' | 'kBias' | 'vBias' | 'ffnNorm';
+export type LayerTensorKey = 'attnNorm' | LinearKind | 'qBias' | 'kBias' | 'vBias' | 'qNorm' | 'kNorm' | 'ffnNorm';
 export type ModelTensorKey = 'embedding' | 'finalNorm' | 'classifier';
 
 interface TensorSpec<K extends string> {
@@ -24,6 +24,8 @@ interface TensorSpec<K extends string> {
   name: string; // Hugging Face name; '{i}' stands for the decoder layer
   role: TensorRole;
   shape(c: ModelConfig): number[]; // [out, in] for matrices, [n] for vectors
+  /** The shape in config.json's words, for errors: one entry per dimension. */
+  dims: readonly string[];
   /** Quantization steps may touch it: `int` the linear layers, `emb` the embedding and classifier. Norms and biases stay fp32. */
   quantizable: boolean;
   /** Whether a model with this config has the tensor (default: always). */
@@ -33,19 +35,49 @@ interface TensorSpec<K extends string> {
 const qDim = (c: ModelConfig) => c.numHeads * c.headDim;
 const kvDim = (c: ModelConfig) => c.numKvHeads * c.headDim;
 const withBias = (c: ModelConfig) => c.attentionBias;
+const withQkNorm = (c: ModelConfig) => c.qkNorm === true;
 
 /** A decoder layer's tensors, in file order. */
 const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
-  { key: 'attnNorm', name: 'model.layers.{i}.input_layernorm.weight', role: 'norm', quantizable: false, shape: (c) => [c.hiddenSize] },
-  { key: 'q', name: 'model.layers.{i}.self_attn.q_proj.weight', role: 'linear', quantizable: true, shape: (c) => [qDim(c), c.hiddenSize] },
-  { key: 'k', name: 'model.layers.{i}.self_attn.k_proj.weight', role: 'linear', quantizable: true, shape: (c) => [kvDim(c), c.hiddenSize] },
-  { key: 'v', name: 'model.layers.{i}.self_attn.v_proj.weight', role: 'linear', quantizable: true, shape: (c) => [kvDim(c), c.hiddenSize] },
+  {
+    key: 'attnNorm',
+    name: 'model.layers.{i}.input_layernorm.weight',
+    role: 'norm',
+    quantizable: false,
+    shape: (c) => [c.hiddenSize],
+    dims: ['hidden_size'],
+  },
+  {
+    key: 'q',
+    name: 'model.layers.{i}.self_attn.q_proj.weight',
+    role: 'linear',
+    quantizable: true,
+    shape: (c) => [qDim(c), c.hiddenSize],
+    dims: ['num_attention_heads × head_dim', 'hidden_size'],
+  },
+  {
+    key: 'k',
+    name: 'model.layers.{i}.self_attn.k_proj.weight',
+    role: 'linear',
+    quantizable: true,
+    shape: (c) => [kvDim(c), c.hiddenSize],
+    dims: ['num_key_value_heads × head_dim', 'hidden_size'],
+  },
+  {
+    key: 'v',
+    name: 'model.layers.{i}.self_attn.v_proj.weight',
+    role: 'linear',
+    quantizable: true,
+    shape: (c) => [kvDim(c), c.hiddenSize],
+    dims: ['num_key_value_heads × head_dim', 'hidden_size'],
+  },
   {
     key: 'qBias',
     name: 'model.layers.{i}.self_attn.q_proj.bias',
     role: 'bias',
     quantizable: false,
     shape: (c) => [qDim(c)],
+    dims: ['num_attention_heads × head_dim'],
     present: withBias,
   },
   {
@@ -54,6 +86,7 @@ const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
     role: 'bias',
     quantizable: false,
     shape: (c) => [kvDim(c)],
+    dims: ['num_key_value_heads × head_dim'],
     present: withBias,
   },
   {
@@ -62,15 +95,42 @@ const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
     role: 'bias',
     quantizable: false,
     shape: (c) => [kvDim(c)],
+    dims: ['num_key_value_heads × head_dim'],
     present: withBias,
   },
-  { key: 'o', name: 'model.layers.{i}.self_attn.o_proj.weight', role: 'linear', quantizable: true, shape: (c) => [c.hiddenSize, qDim(c)] },
+  {
+    key: 'qNorm',
+    name: 'model.layers.{i}.self_attn.q_norm.weight',
+    role: 'norm',
+    quantizable: false,
+    shape: (c) => [c.headDim],
+    dims: ['head_dim'],
+    present: withQkNorm,
+  },
+  {
+    key: 'kNorm',
+    name: 'model.layers.{i}.self_attn.k_norm.weight',
+    role: 'norm',
+    quantizable: false,
+    shape: (c) => [c.headDim],
+    dims: ['head_dim'],
+    present: withQkNorm,
+  },
+  {
+    key: 'o',
+    name: 'model.layers.{i}.self_attn.o_proj.weight',
+    role: 'linear',
+    quantizable: true,
+    shape: (c) => [c.hiddenSize, qDim(c)],
+    dims: ['hidden_size', 'num_attention_heads × head_dim'],
+  },
   {
     key: 'ffnNorm',
     name: 'model.layers.{i}.post_attention_layernorm.weight',
     role: 'norm',
     quantizable: false,
     shape: (c) => [c.hiddenSize],
+    dims: ['hidden_size'],
   },
   {
     key: 'gate',
@@ -78,6 +138,7 @@ const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
     role: 'linear',
     quantizable: true,
     shape: (c) => [c.intermediateSize, c.hiddenSize],
+    dims: ['intermediate_size', 'hidden_size'],
   },
   {
     key: 'up',
@@ -85,6 +146,7 @@ const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
     role: 'linear',
     quantizable: true,
     shape: (c) => [c.intermediateSize, c.hiddenSize],
+    dims: ['intermediate_size', 'hidden_size'],
   },
   {
     key: 'down',
@@ -92,19 +154,28 @@ const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
     role: 'linear',
     quantizable: true,
     shape: (c) => [c.hiddenSize, c.intermediateSize],
+    dims: ['hidden_size', 'intermediate_size'],
   },
 ]);
 
 /** Model-level tensors; the embedding comes before the layers in file order, the rest after. */
 const MODEL_TENSORS: readonly TensorSpec<ModelTensorKey>[] = Object.freeze([
-  { key: 'embedding', name: 'model.embed_tokens.weight', role: 'embedding', quantizable: true, shape: (c) => [c.vocabSize, c.hiddenSize] },
-  { key: 'finalNorm', name: 'model.norm.weight', role: 'norm', quantizable: false, shape: (c) => [c.hiddenSize] },
+  {
+    key: 'embedding',
+    name: 'model.embed_tokens.weight',
+    role: 'embedding',
+    quantizable: true,
+    shape: (c) => [c.vocabSize, c.hiddenSize],
+    dims: ['vocab_size', 'hidden_size'],
+  },
+  { key: 'finalNorm', name: 'model.norm.weight', role: 'norm', quantizable: false, shape: (c) => [c.hiddenSize], dims: ['hidden_size'] },
   {
     key: 'classifier',
     name: 'lm_head.weight',
     role: 'classifier',
     quantizable: true,
     shape: (c) => [c.vocabSize, c.hiddenSize],
+    dims: ['vocab_size', 'hidden_size'],
     present: (c) => !c.tieWordEmbeddings,
   },
 ]);
@@ -117,6 +188,7 @@ export interface TensorEntry {
   layer: number | null; // decoder layer, null for model-level tensors
   linear: LinearKind | null; // which projection, for role 'linear'
   shape: readonly number[];
+  dims: readonly string[]; // the shape in config.json's words
   quantizable: boolean;
 }
 
@@ -130,6 +202,7 @@ function entry<K extends LayerTensorKey | ModelTensorKey>(spec: TensorSpec<K>, c
     layer,
     linear: spec.role === 'linear' ? (spec.key as LinearKind) : null,
     shape: Object.freeze(spec.shape(c)),
+    dims: spec.dims,
     quantizable: spec.quantizable,
   };
 }
@@ -139,9 +212,9 @@ export function layerTensors(config: ModelConfig, i: number): TensorEntry[] {
   return LAYER_TENSORS.filter((s) => s.present?.(config) ?? true).map((s) => entry(s, config, i));
 }
 
-type OptionalLayerKey = 'qBias' | 'kBias' | 'vBias'; // the rows with a `present` predicate
+type OptionalLayerKey = 'qBias' | 'kBias' | 'vBias' | 'qNorm' | 'kNorm'; // the rows with a `present` predicate
 
-/** A decoder layer's tensors by key; the biases are absent when the config has none. */
+/** A decoder layer's tensors by key; the biases and q/k norms are absent when the config has none. */
 export type LayerTensorMap = Record<Exclude<LayerTensorKey, OptionalLayerKey>, TensorEntry> &
   Partial<Record<OptionalLayerKey, TensorEntry>>;
 

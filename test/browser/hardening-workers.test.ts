@@ -129,7 +129,7 @@ describe('stored models that lie, through the chat and compress workers', () => 
     await expectShrinkrayError(
       compress.compress(id, 'int4-g32'),
       'bad_file',
-      "model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [64, 64] from config.json",
+      "model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape [172, 64], expected [64, 64] (intermediate_size, hidden_size) from config.json",
     );
   });
 

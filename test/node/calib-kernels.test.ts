@@ -10,6 +10,7 @@ import { satisfiesNm } from '../../src/kernels/prune/index.ts';
 import { dequantizeCodes, rtnCodes } from '../../src/kernels/quantize/nbits-codes.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { linear, rmsNorm, ropeTable } from '../../src/model/reference-ops.ts';
+import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { loadCalibWasmNode } from '../../src/node/kernel-wasm-node.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { BUDGET } from '../error-budgets.ts';
@@ -88,7 +89,7 @@ describe('WASM SIMD products match the float64 references', () => {
     const x = [new Float32Array(ids.length * dim)];
     ids.forEach((id, t) => x[0]!.set(ref.weights.embedding.subarray(id * dim, (id + 1) * dim), t * dim));
     for (let l = 0; l < c.numLayers; l++) {
-      await new BlockRunner(wasm, c, ref.weights.layers[l]!, x, ropeTable(0, ids.length, c.headDim, c.ropeTheta)).pass('out');
+      await new BlockRunner(wasm, c, ref.weights.layers[l]!, x, ropeTable(0, ids.length, ropeInverseFrequencies(c))).pass('out');
     }
     const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, c.rmsNormEps);
     const got = linear(xf, ref.weights.classifier, null, ids.length, dim, c.vocabSize);

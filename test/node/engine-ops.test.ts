@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyRope, causalAttention, rmsNorm, ropeTable, swiglu } from '../../src/model/reference-ops.ts';
+import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
 import { engineModulesNode } from '../../src/node/engine-node.ts';
@@ -46,7 +47,7 @@ describe('elementwise kernels', () => {
       const T = 4;
       const start = 5;
       const x = randomFloats(T * heads * hd, hd);
-      const rope = ropeTable(start, T, hd, 10000);
+      const rope = ropeTable(start, T, ropeInverseFrequencies({ headDim: hd, ropeTheta: 10000 }));
       const at = rig.put(x);
       rig.exports.rope(at, T, heads * hd, heads, hd, rig.put(Float32Array.from(rope.cos)), rig.put(Float32Array.from(rope.sin)));
       const want = Float32Array.from(x);

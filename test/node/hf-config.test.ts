@@ -93,11 +93,49 @@ describe('parseHfConfig', () => {
     ).toBe(5e5);
   });
 
+  it('reads Llama 3.2-1B: rope_scaling llama3, and writes it back', () => {
+    const llama32 = {
+      ...smollm2,
+      hidden_size: 2048,
+      intermediate_size: 8192,
+      num_hidden_layers: 16,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      head_dim: 64,
+      vocab_size: 128256,
+      max_position_embeddings: 131072,
+      rope_theta: 500000.0,
+      rope_scaling: {
+        factor: 32.0,
+        high_freq_factor: 4.0,
+        low_freq_factor: 1.0,
+        original_max_position_embeddings: 8192,
+        rope_type: 'llama3',
+      },
+      bos_token_id: 128000,
+      eos_token_id: [128001, 128008, 128009],
+    };
+    const c = parseHfConfig(llama32, 'config.json');
+    expect(c.ropeScaling).toEqual({
+      ropeType: 'llama3',
+      factor: 32,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositionEmbeddings: 8192,
+    });
+    expect(toHfConfig(c).rope_scaling).toEqual(llama32.rope_scaling);
+    expect(parseHfConfig(toHfConfig(c), 'config.json')).toEqual(c);
+    // transformers 5 nests the same fields in rope_parameters.
+    const { rope_scaling: scaling, rope_theta: theta, ...v5 } = llama32;
+    expect(parseHfConfig({ ...v5, rope_parameters: { ...scaling, rope_theta: theta } }, 'config.json')).toEqual(c);
+    expect(parseHfConfig(smollm2, 'config.json').ropeScaling).toBeUndefined();
+  });
+
   it('names an unsupported architecture and lists the supported ones', () => {
     expectShrinkrayError(
       () => parseHfConfig({ ...smollm2, architectures: ['GPT2LMHeadModel'] }, 'models/gpt2/config.json'),
       'unsupported_architecture',
-      /models\/gpt2\/config\.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/,
+      /models\/gpt2\/config\.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM/,
     );
   });
 
@@ -109,7 +147,8 @@ describe('parseHfConfig', () => {
       [{ ...smollm2, num_key_value_heads: 4 }, /field 'num_key_value_heads' \(4\) must divide num_attention_heads \(9\)/],
       [{ ...smollm2, architectures: 'LlamaForCausalLM' }, /field 'architectures' must be a list/],
       [{ ...smollm2, hidden_act: 'gelu' }, /field 'hidden_act' must be 'silu'/],
-      [{ ...smollm2, rope_scaling: { rope_type: 'llama3', factor: 8 } }, /field 'rope_scaling'.*not supported/],
+      [{ ...smollm2, rope_scaling: { rope_type: 'dynamic', factor: 8 } }, /field 'rope_scaling' type "dynamic" is not supported/],
+      [{ ...smollm2, rope_scaling: { rope_type: 'llama3', factor: 8 } }, /field 'rope_scaling\.low_freq_factor' must be a number/],
       [{ ...smollm2, rope_parameters: { rope_type: 'yarn', rope_theta: 1e4 } }, /field 'rope_parameters' type "yarn" is not supported/],
       [{ ...smollm2, tie_word_embeddings: 'yes' }, /field 'tie_word_embeddings' must be true or false/],
       [{ ...smollm2, eos_token_id: [2, 'x'] }, /field 'eos_token_id' must be a token id/],

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""An independent float64 implementation of the published Llama-family equations
+(transformers' modeling_llama.py, modeling_qwen2.py, modeling_qwen3.py), kept apart from the TypeScript code
+on purpose: it shares no code, no tables and no conventions with src/, only the published
+math. It reads a Hugging Face model folder (config.json + model.safetensors) and prints, as
+one JSON object on stdout, the logits of every position of a token sequence (a causal model
+without a cache: row t is what decoding token t after tokens 0..t-1 must give) and the RoPE
+inverse frequencies it used.
+
+usage: llama_family.py <model dir> <comma-separated token ids>
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    base = 8 + n
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = meta["data_offsets"]
+        buf = raw[base + a : base + b]
+        dtype = meta["dtype"]
+        if dtype == "F32":
+            arr = np.frombuffer(buf, dtype="<f4")
+        elif dtype == "F16":
+            arr = np.frombuffer(buf, dtype="<f2")
+        elif dtype == "BF16":
+            # bf16 is the top half of an fp32: widen by shifting the bits up.
+            arr = (np.frombuffer(buf, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            raise SystemExit(f"{name}: dtype {dtype} not handled here")
+        out[name] = arr.astype(np.float64).reshape(meta["shape"])
+    return out
+
+
+def inv_frequencies(cfg, head_dim):
+    """RoPE inverse frequencies, with Llama 3's rescaling when rope_scaling asks for it."""
+    theta = cfg.get("rope_theta", 10000.0)
+    inv = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    scaling = cfg.get("rope_scaling") or {}
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    if kind == "default":
+        return inv
+    if kind != "llama3":
+        raise SystemExit(f"rope type {kind} not handled here")
+    factor = scaling["factor"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old_ctx = scaling["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / inv
+    scaled = np.where(wavelen > old_ctx / low, inv / factor, inv)
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    blended = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= old_ctx / high) & (wavelen <= old_ctx / low)
+    return np.where(medium, blended, scaled)
+
+
+def rms_norm(x, w, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
+
+
+def forward(cfg, w, ids):
+    hidden = cfg["hidden_size"]
+    n_heads = cfg["num_attention_heads"]
+    n_kv = cfg.get("num_key_value_heads", n_heads)
+    hd = cfg.get("head_dim") or hidden // n_heads
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    T = len(ids)
+    inv = inv_frequencies(cfg, hd)
+    angles = np.outer(np.arange(T, dtype=np.float64), inv)  # [T, hd/2]
+    cos = np.cos(np.concatenate([angles, angles], axis=-1))  # [T, hd]
+    sin = np.sin(np.concatenate([angles, angles], axis=-1))
+    causal = np.triu(np.full((T, T), -np.inf), k=1)
+
+    def proj(x, name):
+        y = x @ w[name + ".weight"].T
+        bias = w.get(name + ".bias")
+        return y if bias is None else y + bias
+
+    x = w["model.embed_tokens.weight"][ids]  # [T, hidden]
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+        q = proj(h, p + "self_attn.q_proj").reshape(T, n_heads, hd).transpose(1, 0, 2)  # [H, T, hd]
+        k = proj(h, p + "self_attn.k_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
+        v = proj(h, p + "self_attn.v_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
+        if p + "self_attn.q_norm.weight" in w:  # Qwen3: RMSNorm over each head's hd values, before RoPE
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        group = n_heads // n_kv
+        k = np.repeat(k, group, axis=0)  # repeat_kv
+        v = np.repeat(v, group, axis=0)
+        scores = q @ k.transpose(0, 2, 1) / math.sqrt(hd) + causal
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        probs = scores / scores.sum(axis=-1, keepdims=True)
+        att = (probs @ v).transpose(1, 0, 2).reshape(T, n_heads * hd)
+        x = x + proj(att, p + "self_attn.o_proj")
+        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        gate = proj(h, p + "mlp.gate_proj")
+        silu = gate / (1 + np.exp(-gate))
+        x = x + proj(silu * proj(h, p + "mlp.up_proj"), p + "mlp.down_proj")
+    x = rms_norm(x, w["model.norm.weight"], eps)
+    head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
+    return x @ head.T, inv
+
+
+def main():
+    folder, ids = sys.argv[1], [int(t) for t in sys.argv[2].split(",")]
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    weights = read_safetensors(os.path.join(folder, "model.safetensors"))
+    logits, inv = forward(cfg, weights, ids)
+    json.dump({"logits": logits.tolist(), "invFreq": inv.tolist()}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

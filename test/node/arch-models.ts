@@ -1,0 +1,253 @@
+// Tiny random models with the exact config fields of published checkpoints (width, depth,
+// vocabulary and context shrunk; rope settings, biases, norms, head_dim, tie flags and the
+// stored dtype as published), written as Hugging Face folders for the architecture tests.
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { writeSafetensors } from '../../src/formats/safetensors.ts';
+import type { StoredDType } from '../../src/model/ir.ts';
+import { parseHfConfig } from '../../src/model/hf-config.ts';
+import { modelTensors } from '../../src/model/tensor-table.ts';
+import { createRng } from '../seeded-random.ts';
+
+export interface ArchCase {
+  name: string; // the published repo the fields come from
+  published: Record<string, unknown>; // config.json fields as published (the ones our parser reads)
+  shrink: Record<string, unknown>; // the sizes made tiny; everything else stays as published
+  dtype: StoredDType; // the published torch_dtype
+}
+
+// meta-llama/Llama-3.2-1B-Instruct config.json.
+export const LLAMA_32_1B: ArchCase = {
+  name: 'meta-llama/Llama-3.2-1B-Instruct',
+  published: {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    attention_bias: false,
+    mlp_bias: false,
+    hidden_act: 'silu',
+    hidden_size: 2048,
+    intermediate_size: 8192,
+    num_hidden_layers: 16,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    head_dim: 64,
+    vocab_size: 128256,
+    max_position_embeddings: 131072,
+    rms_norm_eps: 1e-5,
+    rope_theta: 500000.0,
+    rope_scaling: {
+      factor: 32.0,
+      high_freq_factor: 4.0,
+      low_freq_factor: 1.0,
+      original_max_position_embeddings: 8192,
+      rope_type: 'llama3',
+    },
+    tie_word_embeddings: true,
+    bos_token_id: 128000,
+    eos_token_id: [128001, 128008, 128009],
+    torch_dtype: 'bfloat16',
+  },
+  // head_dim stays 64 (so the RoPE frequencies are the published ones) while hidden_size /
+  // num_attention_heads becomes 16: the case of head_dim != hidden / heads.
+  shrink: {
+    hidden_size: 64,
+    intermediate_size: 96,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    bos_token_id: 1,
+    eos_token_id: [2, 3, 4],
+  },
+  dtype: 'BF16',
+};
+
+// HuggingFaceTB/SmolLM2-135M-Instruct config.json: plain Llama, tied, bf16.
+export const SMOLLM2_135M: ArchCase = {
+  name: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+  published: {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    attention_bias: false,
+    mlp_bias: false,
+    hidden_act: 'silu',
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    vocab_size: 49152,
+    max_position_embeddings: 8192,
+    rms_norm_eps: 1e-5,
+    rope_theta: 100000,
+    rope_scaling: null,
+    tie_word_embeddings: true,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: 'bfloat16',
+  },
+  shrink: {
+    hidden_size: 48,
+    intermediate_size: 80,
+    num_hidden_layers: 2,
+    num_attention_heads: 6,
+    num_key_value_heads: 2,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+  },
+  dtype: 'BF16',
+};
+
+// Qwen/Qwen2.5-0.5B-Instruct config.json: q/k/v biases, tied, bf16.
+export const QWEN25_05B: ArchCase = {
+  name: 'Qwen/Qwen2.5-0.5B-Instruct',
+  published: {
+    architectures: ['Qwen2ForCausalLM'],
+    model_type: 'qwen2',
+    hidden_act: 'silu',
+    hidden_size: 896,
+    intermediate_size: 4864,
+    num_hidden_layers: 24,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    vocab_size: 151936,
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000.0,
+    rope_scaling: null,
+    sliding_window: 32768,
+    use_sliding_window: false,
+    tie_word_embeddings: true,
+    bos_token_id: 151643,
+    eos_token_id: 151645,
+    torch_dtype: 'bfloat16',
+  },
+  shrink: {
+    hidden_size: 56,
+    intermediate_size: 96,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    sliding_window: 256,
+    bos_token_id: 5,
+    eos_token_id: 6,
+  },
+  dtype: 'BF16',
+};
+
+// Qwen/Qwen3-0.6B config.json: per-head q/k RMSNorm, no biases, head_dim 128 != 1024 / 16, tied, bf16.
+export const QWEN3_06B: ArchCase = {
+  name: 'Qwen/Qwen3-0.6B',
+  published: {
+    architectures: ['Qwen3ForCausalLM'],
+    model_type: 'qwen3',
+    attention_bias: false,
+    hidden_act: 'silu',
+    hidden_size: 1024,
+    intermediate_size: 3072,
+    num_hidden_layers: 28,
+    num_attention_heads: 16,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    vocab_size: 151936,
+    max_position_embeddings: 40960,
+    max_window_layers: 28,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000,
+    rope_scaling: null,
+    sliding_window: null,
+    use_sliding_window: false,
+    tie_word_embeddings: true,
+    bos_token_id: 151643,
+    eos_token_id: 151645,
+    torch_dtype: 'bfloat16',
+  },
+  // head_dim stays 128 while hidden_size / num_attention_heads becomes 16.
+  shrink: {
+    hidden_size: 64,
+    intermediate_size: 96,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_window_layers: 2,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    bos_token_id: 5,
+    eos_token_id: 6,
+  },
+  dtype: 'BF16',
+};
+
+// mistralai/Mistral-7B-Instruct-v0.3 config.json: Llama's equations, sliding_window null, untied classifier, bf16.
+export const MISTRAL_7B_V03: ArchCase = {
+  name: 'mistralai/Mistral-7B-Instruct-v0.3',
+  published: {
+    architectures: ['MistralForCausalLM'],
+    model_type: 'mistral',
+    hidden_act: 'silu',
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    vocab_size: 32768,
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-5,
+    rope_theta: 1000000.0,
+    sliding_window: null,
+    tie_word_embeddings: false,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: 'bfloat16',
+  },
+  shrink: {
+    hidden_size: 64,
+    intermediate_size: 112,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+  },
+  dtype: 'BF16',
+};
+
+export const tinyConfigJson = (c: ArchCase): Record<string, unknown> => ({ ...c.published, ...c.shrink });
+
+/**
+ * Writes config.json and model.safetensors (every tensor the config requires, in `dtype`) to
+ * `dir`. Linear weights ~ U(-1, 1) / sqrt(fan-in) so activations keep their scale through
+ * the layers; norm weights around 1; biases and embeddings around 0.
+ */
+export async function writeTinyModel(dir: string, configJson: Record<string, unknown>, dtype: StoredDType, seed = 7): Promise<void> {
+  const config = parseHfConfig(configJson, join(dir, 'config.json'));
+  const rng = createRng(seed);
+  const entries = modelTensors(config).map((t) => {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const fanIn = t.shape[t.shape.length - 1]!;
+    const scale = t.role === 'linear' || t.role === 'classifier' ? 1 / Math.sqrt(fanIn) : t.role === 'norm' ? 0.3 : 1;
+    const offset = t.role === 'norm' ? 1 : 0;
+    const data = Float32Array.from({ length: n }, () => offset + scale * (rng() * 2 - 1));
+    return { name: t.name, dtype, shape: t.shape, data };
+  });
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'model.safetensors'), Buffer.concat(writeSafetensors(entries, { format: 'pt' })));
+  await writeFile(join(dir, 'config.json'), JSON.stringify(configJson, null, 2));
+}
+
+export interface IndependentResult {
+  logits: number[][]; // [T, vocab], row t: the logits after tokens 0..t
+  invFreq: number[]; // [head_dim / 2]
+}
+
+/** Runs the independent numpy implementation (test/independent/llama_family.py) on a model folder. */
+export async function independentLogits(dir: string, ids: readonly number[]): Promise<IndependentResult> {
+  const script = join(import.meta.dirname, '..', 'independent', 'llama_family.py');
+  const { stdout } = await promisify(execFile)('python3', [script, dir, ids.join(',')], { maxBuffer: 1 << 28 });
+  return JSON.parse(stdout) as IndependentResult;
+}
