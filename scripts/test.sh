@@ -29,6 +29,17 @@ elif [[ ! -x /usr/bin/chromium ]]; then
   }
 fi
 
+# The GGUF import tests run independent Python writers (test/gguf/, the wllama anchor): they need numpy.
+if ! python3 -c 'import numpy' 2>/dev/null && ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  log "installing Debian's python3-numpy (apt-get)"
+  sudo=()
+  [[ $(id -u) -ne 0 ]] && sudo=(sudo -n)
+  { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-numpy; } </dev/null || {
+    echo "test.sh: could not install python3-numpy with apt-get; install numpy for python3" >&2
+    exit 1
+  }
+fi
+
 # Run every step even when an earlier one fails, so one run reports every failure.
 status=0
 log "type check (tsc --noEmit)"
