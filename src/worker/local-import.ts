@@ -3,7 +3,6 @@ import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { blobSource, type ByteSource } from '../formats/byte-source.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
-import { importGguf } from '../model/import-gguf.ts';
 import { splitLlama2cPair, writeLlama2cModel } from './llama2c-store-import.ts';
 import { checkExportedModel, checkHfModel, HF_SIDE_FILES } from './model-checks.ts';
 import { ModelWriter } from './model-writer.ts';
@@ -81,6 +80,8 @@ export async function importLocalFiles(
     }
     const gguf = ggufs[0]!;
     // Everything is parsed and checked (header, types, shapes, tokenizer) before a byte is stored.
+    // Loaded on demand: the GGUF parser brings @huggingface/tasks' tables (~240 KB) the other imports never need.
+    const { importGguf } = await import('../model/import-gguf.ts');
     const parts = await importGguf(blobSource(gguf.file, gguf.path));
     const name = gguf.path.split('/').pop()!;
     // Progress counts bytes written: the fp32 safetensors file, larger than a quantized GGUF.
