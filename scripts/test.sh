@@ -30,14 +30,15 @@ elif [[ ! -x /usr/bin/chromium ]]; then
 fi
 
 # The architecture tests check every engine against an independent numpy implementation
-# (test/independent/), run with python3: Debian's python3-numpy, never pip.
-if ! python3 -c "import numpy" 2>/dev/null; then
-  log "installing python3 and numpy (apt-get)"
+# (test/independent/) and the GGUF import tests run independent Python writers (test/gguf/, the
+# wllama anchor): python3 with numpy, from PATH or Debian's (test/python-numpy.ts picks it); never pip.
+if ! python3 -c 'import numpy' 2>/dev/null && ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  log "installing Debian's python3 and python3-numpy (apt-get)"
   sudo=()
   [[ $(id -u) -ne 0 ]] && sudo=(sudo -n)
   export DEBIAN_FRONTEND=noninteractive
   { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq python3 python3-numpy; } </dev/null || {
-    echo "test.sh: could not install python3-numpy with apt-get; install it" >&2
+    echo "test.sh: could not install python3-numpy with apt-get; install numpy for python3" >&2
     exit 1
   }
 fi

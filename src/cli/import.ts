@@ -1,6 +1,7 @@
 import { copyFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
+import { importGguf } from '../model/import-gguf.ts';
 import { importLlama2c } from '../model/import-llama2c.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { fileSource } from '../node/file-source.ts';
@@ -69,17 +70,27 @@ async function importFolder(src: string, out: string): Promise<{ ir: ModelIR; by
   return { ir: model.ir, bytes };
 }
 
+/** A GGUF file is known by its magic, whatever its name ('GGUF' in the first 4 bytes). */
+async function isGguf(path: string): Promise<boolean> {
+  const src = await fileSource(path);
+  return src.size >= 4 && new TextDecoder().decode(await src.read(0, 4)) === 'GGUF';
+}
+
 /**
- * `shrinkray import <ckpt.bin> --tokenizer <tok.bin> --out <dir>` or
+ * `shrinkray import <ckpt.bin> --tokenizer <tok.bin> --out <dir>`,
+ * `shrinkray import <model.gguf> --out <dir>` or
  * `shrinkray import <hfFolder> --out <dir>`: writes a folder in Hugging Face layout.
  * The last stdout line is JSON: {"out","params","bytes"}.
  */
 export async function runImport(args: ParsedArgs): Promise<void> {
-  const src = requirePositional(args, 0, 'the source: shrinkray import <ckpt.bin|hfDir> [--tokenizer tok.bin] --out <dir>');
+  const src = requirePositional(args, 0, 'the source: shrinkray import <ckpt.bin|model.gguf|hfDir> [--tokenizer tok.bin] --out <dir>');
   const out = requireOption(args, 'out');
   const folder = await isDirectory(src);
+  const gguf = !folder && (await isGguf(src));
   const tokPath = args.options.get('tokenizer');
-  if (!folder && tokPath === undefined)
+  if (gguf && tokPath !== undefined)
+    throw new ShrinkrayError('bad_argument', `--tokenizer: a GGUF file (${src}) carries its own tokenizer; drop --tokenizer`);
+  if (!folder && !gguf && tokPath === undefined)
     throw new ShrinkrayError(
       'bad_argument',
       `missing --tokenizer: a llama2.c checkpoint (${src}) needs its tokenizer file (e.g. tok512.bin)`,
@@ -92,6 +103,9 @@ export async function runImport(args: ParsedArgs): Promise<void> {
   try {
     if (folder) {
       result = await importFolder(src, output.dir);
+    } else if (gguf) {
+      const parts = await importGguf(await fileSource(src));
+      result = { ir: parts.ir, bytes: (await writeModelFolder(output.dir, parts)).bytes };
     } else {
       const tokBytes = await readUserFile(tokPath!, '--tokenizer', MAX_TOKENIZER_BYTES);
       const parts = await importLlama2c(await fileSource(src), { bytes: tokBytes, name: tokPath! });

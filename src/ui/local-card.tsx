@@ -14,6 +14,7 @@ const dragging = signal(false);
 const KIND_TEXT = {
   'hf-folder': 'Hugging Face folder',
   llama2c: 'llama2.c checkpoint',
+  gguf: 'GGUF file',
   'exported-zip': 'Shrinkray zip',
   'exported-folder': 'Shrinkray folder',
 } as const;
@@ -45,7 +46,7 @@ export function LocalCard() {
       <h3 id="local-heading">From your disk</h3>
       <p class="muted small">
         A Hugging Face folder (config.json, model.safetensors or shards with their index, tokenizer.json), a llama2.c checkpoint with its
-        tokenizer .bin, or a zip exported by Shrinkray. Nothing leaves this tab.
+        tokenizer .bin, a GGUF file (llama architecture), or a zip exported by Shrinkray. Nothing leaves this tab.
       </p>
       <div
         class={dragging.value ? 'dropzone over' : 'dropzone'}
@@ -68,7 +69,7 @@ export function LocalCard() {
               type="file"
               multiple
               disabled={busy}
-              accept=".json,.safetensors,.bin,.zip,.jinja,.txt"
+              accept=".json,.safetensors,.bin,.gguf,.zip,.jinja,.txt"
               onChange={(e) => {
                 void importFiles(inputFiles(e.currentTarget.files));
                 e.currentTarget.value = '';

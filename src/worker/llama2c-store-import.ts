@@ -1,16 +1,13 @@
 import { ShrinkrayError } from '../errors.ts';
 import { blobSource } from '../formats/byte-source.ts';
-import { toHfConfig } from '../model/hf-config.ts';
-import { encodeTensorData, safetensorsHeader } from '../formats/safetensors.ts';
-import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { importLlama2c } from '../model/import-llama2c.ts';
 import type { LocalFile } from './protocol.ts';
 import type { ModelWriter } from './model-writer.ts';
+import { writeModelParts } from './parts-writer.ts';
 
 /**
  * A llama2.c checkpoint and its tokenizer .bin, converted into a Hugging Face folder in the
- * store: model.safetensors is written tensor by tensor (one tensor in memory at a time, read
- * from the File by slices), then config.json and the converted tokenizer files.
+ * store (src/worker/parts-writer.ts writes it).
  */
 const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 
@@ -37,24 +34,5 @@ export async function writeLlama2cModel(writer: ModelWriter, pair: { checkpoint:
     bytes: new Uint8Array(await tokenizer.file.arrayBuffer()),
     name: tokenizer.path,
   });
-  const tensors = [...parts.ir.tensors.values()];
-  const header = safetensorsHeader(
-    tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })),
-    { format: 'pt' },
-  );
-  await writer.writeStream(
-    MODEL_FILES.weights,
-    (async function* () {
-      yield header;
-      for (const t of tensors) yield encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
-    })(),
-  );
-  const { config } = parts.ir;
-  await writer.writeJson(MODEL_FILES.config, toHfConfig(config));
-  await writer.writeJson(MODEL_FILES.tokenizer, parts.tokenizerJson);
-  await writer.writeJson(MODEL_FILES.tokenizerConfig, parts.tokenizerConfig);
-  await writer.writeJson(
-    MODEL_FILES.generationConfig,
-    parts.generationConfig ?? { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId[0] },
-  );
+  await writeModelParts(writer, parts);
 }

@@ -6,12 +6,13 @@ import type { ModelStore } from '../store/store-types.ts';
 import { splitLlama2cPair, writeLlama2cModel } from './llama2c-store-import.ts';
 import { checkExportedModel, checkHfModel, HF_SIDE_FILES } from './model-checks.ts';
 import { ModelWriter } from './model-writer.ts';
+import { writeModelParts } from './parts-writer.ts';
 import type { LocalFile, LocalImportKind, ProgressCallback } from './protocol.ts';
 import { readZipDirectory, zipEntryPieces, type ZipEntry } from './zip-reader.ts';
 
 /**
  * Files from disk into the store, whatever the person dropped: a Hugging Face folder, a
- * llama2.c checkpoint with its tokenizer, or a zip (or unzipped folder) this app exported.
+ * llama2.c checkpoint with its tokenizer, a GGUF file, or a zip (or unzipped folder) this app exported.
  * Everything is checked before a byte is stored where it can be (headers, config, the
  * tokenizer), files are copied in slices (Blob.slice: a file is never read whole), and the
  * model is committed at once; a failure or a cancel leaves the store as it was.
@@ -72,6 +73,26 @@ export async function importLocalFiles(
     });
   }
 
+  const ggufs = files.filter((f) => /\.gguf$/i.test(f.path));
+  if (ggufs.length > 0) {
+    if (ggufs.length > 1) {
+      throw new ShrinkrayError('bad_argument', `one GGUF file at a time, please: got ${ggufs.map((f) => f.path).join(', ')}`);
+    }
+    const gguf = ggufs[0]!;
+    // Everything is parsed and checked (header, types, shapes, tokenizer) before a byte is stored.
+    // Loaded on demand: the GGUF parser brings @huggingface/tasks' tables (~240 KB) the other imports never need.
+    const { importGguf } = await import('../model/import-gguf.ts');
+    const parts = await importGguf(blobSource(gguf.file, gguf.path));
+    const name = gguf.path.split('/').pop()!;
+    // Progress counts bytes written: the fp32 safetensors file, larger than a quantized GGUF.
+    const total = [...parts.ir.tensors.values()].reduce((s, t) => s + t.byteLength, 0);
+    const writer = new ModelWriter(store, `local:${name}`, signal, progress(total));
+    return run(writer, 'gguf', async () => {
+      await writeModelParts(writer, parts);
+      return { source: { kind: 'local', name } };
+    });
+  }
+
   const bins = files.filter((f) => /\.bin$/i.test(f.path));
   if (bins.length > 0) {
     const pair = splitLlama2cPair(bins);
@@ -90,7 +111,7 @@ export async function importLocalFiles(
     .join(', ');
   throw new ShrinkrayError(
     'missing_file',
-    `nothing to import in ${names}${files.length > 8 ? ', …' : ''}: expected a Hugging Face folder (config.json, model.safetensors or shards with their index, tokenizer.json), a llama2.c checkpoint with its tokenizer .bin, or a zip exported by Shrinkray`,
+    `nothing to import in ${names}${files.length > 8 ? ', …' : ''}: expected a Hugging Face folder (config.json, model.safetensors or shards with their index, tokenizer.json), a llama2.c checkpoint with its tokenizer .bin, a .gguf file, or a zip exported by Shrinkray`,
   );
 }
 

@@ -107,7 +107,7 @@ export interface LocalFile {
 }
 
 /** What a local import turned out to be. */
-export type LocalImportKind = 'hf-folder' | 'llama2c' | 'exported-zip' | 'exported-folder';
+export type LocalImportKind = 'hf-folder' | 'llama2c' | 'gguf' | 'exported-zip' | 'exported-folder';
 
 /** shrinkray.json as the store keeps it: the compression's report, plus the evaluation the app adds once it has measured both models. */
 export interface StoredReport extends ShrinkrayReport {

@@ -103,6 +103,30 @@ describe('compress worker app features', () => {
     expect((archErr as Error).message).toContain('<img src=x onerror=window.__x=1>');
   });
 
+  it('imports GGUF files (the anchor’s Q8_0 stories260K, every type incl. K-quants); an unknown tensor type is named and stores nothing', async () => {
+    const c = client();
+    const q8 = await c.importLocal([await hubFile(TEXT_REPO, 'stories260K-Q8_0.gguf')]);
+    expect(q8.importedAs).toBe('gguf');
+    expect(q8.id).toBe('local:stories260K-Q8_0.gguf');
+    // Dequantized to fp32: the same tensors and shapes as the HF stories260K folder, so the same safetensors size.
+    expect(q8.files.find((f) => f.path === 'model.safetensors')!.size).toBe(1044984);
+    expect(await c.modelConfig(q8.id)).toMatchObject({ hiddenSize: 64, numLayers: 5, vocabSize: 512, tieWordEmbeddings: true });
+
+    const kq = await hubFile(TEXT_REPO, 'kquant.gguf');
+    const kinfo = await c.importLocal([kq]);
+    expect(await c.modelConfig(kinfo.id)).toMatchObject({ hiddenSize: 256, numLayers: 2, vocabSize: 320, tieWordEmbeddings: false });
+
+    const listed = (await c.list()).map((m) => m.id);
+    const bytes = new Uint8Array(await kq.file.arrayBuffer());
+    const name = new TextEncoder().encode('blk.0.attn_q.weight');
+    const at = bytes.findIndex((_, i) => name.every((b, j) => bytes[i + j] === b)) + name.length;
+    new DataView(bytes.buffer).setUint32(at + 4 + 16, 10, true); // after n_dims and two u64 dims: the type, Q2_K
+    const err = await c.importLocal([{ path: 'q2k.gguf', file: new File([bytes], 'q2k.gguf') }]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'bad_file' });
+    expect((err as Error).message).toMatch(/q2k\.gguf: tensor 'blk\.0\.attn_q\.weight' is stored as Q2_K/);
+    expect((await c.list()).map((m) => m.id)).toEqual(listed);
+  });
+
   it('exports a compressed model as a zip and imports it back with its report', async () => {
     const c = client();
     const compressed = await c.compress('demo:stories260K', 'int8');

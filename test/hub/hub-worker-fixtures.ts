@@ -1,6 +1,7 @@
-import { copyFile, mkdir, open, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { safetensorsHeader, type SafetensorsDescriptor } from '../../src/formats/safetensors.ts';
+import { writeAnchorStories, writeKquantModel } from '../gguf/gguf-fixtures.ts';
 import { CLI_CALIBRATED, CLI_CALIBRATED_REPO } from './cli-calibrated.ts';
 import { syntheticFloats } from './hub-fixtures.ts';
 
@@ -27,6 +28,17 @@ export async function writeFixtureText(root: string): Promise<void> {
   for (const [from, to] of files) {
     if (await stat(join(FIXTURES, from!)).catch(() => undefined)) await copyFile(join(FIXTURES, from!), join(dir, to!));
   }
+  await writeGgufFiles(dir);
+}
+
+/** stories260K-Q8_0.gguf (the wllama anchor's writer) and kquant.gguf (test/gguf/kquant_gguf.py), for the GGUF local import. */
+async function writeGgufFiles(dir: string): Promise<void> {
+  if (!(await stat(join(FIXTURES, 'stories260K', 'stories260K.bin')).catch(() => undefined))) return;
+  const build = join(dir, '..', '.gguf-build');
+  await writeAnchorStories(build, ['Q8_0']);
+  await copyFile(join(build, 'stories260K-Q8_0.gguf'), join(dir, 'stories260K-Q8_0.gguf'));
+  await copyFile(await writeKquantModel(join(build, 'kquant')), join(dir, 'kquant.gguf'));
+  await rm(build, { recursive: true, force: true });
 }
 
 export async function writeWorkerFixtures(root: string): Promise<void> {

@@ -10,6 +10,7 @@ import type { StoredDType } from '../../src/model/ir.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { modelTensors } from '../../src/model/tensor-table.ts';
 import { createRng } from '../seeded-random.ts';
+import { pythonWithNumpy } from '../python-numpy.ts';
 
 export interface ArchCase {
   name: string; // the published repo the fields come from
@@ -248,6 +249,6 @@ export interface IndependentResult {
 /** Runs the independent numpy implementation (test/independent/llama_family.py) on a model folder. */
 export async function independentLogits(dir: string, ids: readonly number[]): Promise<IndependentResult> {
   const script = join(import.meta.dirname, '..', 'independent', 'llama_family.py');
-  const { stdout } = await promisify(execFile)('python3', [script, dir, ids.join(',')], { maxBuffer: 1 << 28 });
+  const { stdout } = await promisify(execFile)(await pythonWithNumpy(), [script, dir, ids.join(',')], { maxBuffer: 1 << 28 });
   return JSON.parse(stdout) as IndependentResult;
 }

@@ -1,0 +1,42 @@
+// GGUF files for the import tests, written at test time by independent Python writers into a
+// temp folder (never committed: the stories260K ones are converted from the fixtures):
+// - the wllama anchor's make_models.py (shared/anchors/wllama: F32/F16/Q8_0/Q4_0, llama.cpp's
+//   reference rounding), run from a copy since the anchor folder is read-only;
+// - test/gguf/kquant_gguf.py, this project's numpy writer for the K-quants (Debian has no gguf-py).
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { pythonWithNumpy } from '../python-numpy.ts';
+
+const run = promisify(execFile);
+export const FIXTURES = process.env.SHRINKRAY_FIXTURES ?? resolve(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures');
+export const ANCHOR_DIR = resolve(FIXTURES, '..', 'anchors', 'wllama');
+const HERE = import.meta.dirname;
+
+async function python(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const { stdout } = await run(await pythonWithNumpy(), args, { env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+  return stdout;
+}
+
+/** Writes OUT/stories260K-<TYPE>.gguf for each type with the anchor's make_models.py; returns the anchor copy's folder. */
+export async function writeAnchorStories(out: string, types: string[]): Promise<string> {
+  const anchor = join(out, 'anchor');
+  await mkdir(anchor, { recursive: true });
+  for (const f of ['gguf_writer.py', 'make_models.py']) await copyFile(join(ANCHOR_DIR, f), join(anchor, f));
+  await python([join(anchor, 'make_models.py'), '--out', out, '--models', 'stories260K', '--types', types.join(','), '--force'], {
+    WLLAMA_FIXTURES: join(FIXTURES, 'stories260K'),
+  });
+  return anchor;
+}
+
+/** The anchor reader's dequantized values of every tensor of `gguf`, as OUT/<name>.f32 files. */
+export async function dumpWithAnchorReader(anchor: string, gguf: string, out: string): Promise<void> {
+  await python([join(HERE, 'dump_gguf.py'), anchor, gguf, out]);
+}
+
+/** Writes OUT/kquant.gguf and its reference values OUT/ref/<name>.f32 (test/gguf/kquant_gguf.py). */
+export async function writeKquantModel(out: string): Promise<string> {
+  await python([join(HERE, 'kquant_gguf.py'), out]);
+  return join(out, 'kquant.gguf');
+}
