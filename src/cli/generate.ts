@@ -3,7 +3,8 @@ import { ShrinkrayError } from '../errors.ts';
 import { loadEngine } from '../node/load-engine.ts';
 import { engineOptions, engineSummary } from './engine-options.ts';
 import { generate } from '../runtime/generate.ts';
-import { TextStreamDecoder, type ModelTokenizer } from '../runtime/tokenizer.ts';
+import { TextStreamDecoder } from '../runtime/text-stream-decoder.ts';
+import type { ModelTokenizer } from '../runtime/tokenizer.ts';
 
 /**
  * The prompt's ids: BOS + the text, or the chat template's rendering when the model has one

@@ -2,7 +2,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { ShrinkrayError, type ShrinkrayErrorCode } from '../errors.ts';
 import type { TokenizerParts } from '../runtime/runnable-model.ts';
 import { TOKENIZER_BUDGET } from '../runtime/tokenizer-budget.ts';
-import type { ChatMessage, ModelTokenizer } from '../runtime/tokenizer.ts';
+import type { ChatMessage, DecodeOptions, ModelTokenizer } from '../runtime/tokenizer.ts';
 import { tsWorkerBootstrap } from './ts-worker.ts';
 import type { TokenizerReady, TokenizerReply, TokenizerRequest } from './tokenizer-worker-node.ts';
 
@@ -79,9 +79,9 @@ export class GuardedTokenizer implements ModelTokenizer {
     ) as number[];
   }
 
-  decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     return this.call(
-      { op: 'decode', ids: [...ids], skipSpecialTokens: opts.skipSpecialTokens },
+      { op: 'decode', ids: [...ids], opts: { ...opts } },
       this.parts.names.tokenizer,
       `decoding ${ids.length} tokens`,
     ) as string;

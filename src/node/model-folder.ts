@@ -88,11 +88,15 @@ export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   if (!tokenizerJson)
     throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.tokenizer)}: the model folder has no ${MODEL_FILES.tokenizer}`);
   const tokenizerConfig = (await json(MODEL_FILES.tokenizerConfig)) ?? {};
-  // Built once to check it: a tokenizer.json the library cannot load fails here, naming the file, not at the first generate.
-  new TextTokenizer(tokenizerJson, tokenizerConfig, ir.config, {
+  const generationConfig = await json(MODEL_FILES.generationConfig);
+  // Built once to check it: a tokenizer.json the library cannot load, or one of another model
+  // (tokenizer-vocab.ts), fails here, naming the file, not at the first generate.
+  const names = {
     tokenizer: display(MODEL_FILES.tokenizer),
     tokenizerConfig: display(MODEL_FILES.tokenizerConfig),
-  });
-  const generationConfig = await json(MODEL_FILES.generationConfig);
+    config: display(MODEL_FILES.config),
+    generationConfig: display(MODEL_FILES.generationConfig),
+  };
+  new TextTokenizer(tokenizerJson, tokenizerConfig, ir.config, names, generationConfig);
   return { dir, ir, configJson, weightBytes: weightFileBytes(weights), tokenizerJson, tokenizerConfig, generationConfig, unusedTensors };
 }

@@ -1,6 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { isShrinkrayError } from '../errors.ts';
-import { TextTokenizer, type ChatMessage } from '../runtime/tokenizer.ts';
+import { TextTokenizer, type ChatMessage, type DecodeOptions } from '../runtime/tokenizer.ts';
 import type { TokenizerParts } from '../runtime/runnable-model.ts';
 
 /**
@@ -10,7 +10,7 @@ import type { TokenizerParts } from '../runtime/runnable-model.ts';
  */
 export type TokenizerRequest =
   | { op: 'encode'; text: string; addBos?: boolean }
-  | { op: 'decode'; ids: number[]; skipSpecialTokens?: boolean }
+  | { op: 'decode'; ids: number[]; opts: DecodeOptions }
   | { op: 'template'; messages: ChatMessage[]; addGenerationPrompt?: boolean };
 
 export type TokenizerReply = { ok: true; value: unknown } | { ok: false; code?: string; message: string };
@@ -30,7 +30,7 @@ const failure = (e: unknown): TokenizerReply =>
 
 let tokenizer: TextTokenizer | undefined;
 try {
-  tokenizer = new TextTokenizer(parts.tokenizerJson, parts.tokenizerConfig, parts.config, parts.names);
+  tokenizer = new TextTokenizer(parts.tokenizerJson, parts.tokenizerConfig, parts.config, parts.names, parts.generationConfig);
   const ready: TokenizerReady = {
     ok: true,
     bosTokenId: tokenizer.bosTokenId,
@@ -50,7 +50,7 @@ port.on('message', (request: TokenizerRequest) => {
       request.op === 'encode'
         ? t.encode(request.text, { addBos: request.addBos })
         : request.op === 'decode'
-          ? t.decode(request.ids, { skipSpecialTokens: request.skipSpecialTokens })
+          ? t.decode(request.ids, request.opts)
           : t.applyChatTemplate(request.messages, { addGenerationPrompt: request.addGenerationPrompt });
     reply = { ok: true, value };
   } catch (e) {

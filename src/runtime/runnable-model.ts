@@ -66,6 +66,8 @@ export interface TokenizerParts {
   tokenizerJson: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
   config: ModelConfig;
+  /** generation_config.json, for its end tokens. */
+  generationConfig: Record<string, unknown> | null;
   names: TokenizerFileNames;
 }
 
@@ -92,8 +94,13 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
   }
   const configJson = await readJsonSource(await need(MODEL_FILES.config));
   const config = parseHfConfig(configJson, display(MODEL_FILES.config));
-  const make = o.makeTokenizer ?? ((p: TokenizerParts) => new TextTokenizer(p.tokenizerJson, p.tokenizerConfig, p.config, p.names));
-  const tokenizerOf = async () => (o.tokenizer === false ? null : make(await readTokenizerParts(open, need, display, config)));
+  const make =
+    o.makeTokenizer ??
+    ((p: TokenizerParts) => new TextTokenizer(p.tokenizerJson, p.tokenizerConfig, p.config, p.names, p.generationConfig));
+  const generationSource = await open(MODEL_FILES.generationConfig);
+  const generationConfig = generationSource ? await readJsonSource(generationSource) : null;
+  const tokenizerOf = async () =>
+    o.tokenizer === false ? null : make(await readTokenizerParts(open, need, display, config, generationConfig));
   let tokenizer: ModelTokenizer | null = null;
   try {
     let graph: OnnxGraph | ModelWeights;
@@ -105,8 +112,6 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
       const { ir, weights } = await openHfModel(open, display);
       graph = { kind: 'weights', ir, weightBytes: weightFileBytes(weights) };
     }
-    const generationSource = await open(MODEL_FILES.generationConfig);
-    const generationConfig = generationSource ? await readJsonSource(generationSource) : null;
     return { config, configJson, configName: display(MODEL_FILES.config), tokenizer, generationConfig, graph };
   } catch (e) {
     await tokenizer?.dispose?.(); // a tokenizer running on another thread is stopped, not left behind
@@ -114,12 +119,13 @@ export async function openRunnableModel(open: OpenModelFile, o: OpenRunnableOpti
   }
 }
 
-/** tokenizer.json with tokenizer_config.json; chat_template.jinja supplies the template when the config has none, as transformers does. */
+/** tokenizer.json with tokenizer_config.json (and generation_config.json, read already); chat_template.jinja supplies the template when the config has none, as transformers does. */
 async function readTokenizerParts(
   open: OpenModelFile,
   need: (path: string) => Promise<ByteSource>,
   display: DisplayName,
   config: ModelConfig,
+  generationConfig: Record<string, unknown> | null,
 ): Promise<TokenizerParts> {
   const tokenizerJson = await readJsonSource(await need(MODEL_FILES.tokenizer));
   const configSource = await open(MODEL_FILES.tokenizerConfig);
@@ -137,8 +143,14 @@ async function readTokenizerParts(
     }
     tokenizerConfig.chat_template = new TextDecoder().decode(await readAll(templateSource));
   }
-  const names = { tokenizer: display(MODEL_FILES.tokenizer), tokenizerConfig: display(MODEL_FILES.tokenizerConfig), chatTemplate };
-  return { tokenizerJson, tokenizerConfig, config, names };
+  const names: TokenizerFileNames = {
+    tokenizer: display(MODEL_FILES.tokenizer),
+    tokenizerConfig: display(MODEL_FILES.tokenizerConfig),
+    chatTemplate,
+    config: display(MODEL_FILES.config),
+    generationConfig: display(MODEL_FILES.generationConfig),
+  };
+  return { tokenizerJson, tokenizerConfig, config, generationConfig, names };
 }
 
 /**

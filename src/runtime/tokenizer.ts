@@ -3,7 +3,9 @@ import { ShrinkrayError } from '../errors.ts';
 import { printable } from '../formats/printable.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ChatTemplate } from './chat-template.ts';
+import { endTokenIds } from './end-tokens.ts';
 import { TOKENIZER_BUDGET } from './tokenizer-budget.ts';
+import { checkTokenizerFit } from './tokenizer-vocab.ts';
 
 export interface ChatMessage {
   role: string; // 'system' | 'user' | 'assistant' in most templates
@@ -21,6 +23,8 @@ function tokenFromConfig(config: Record<string, unknown>, key: string): string |
   }
   return null;
 }
+
+const describe = (e: unknown) => printable(String((e as Error)?.message ?? e), 300);
 
 /** tokenizer_config.json's chat_template: one string, or a list of named templates. */
 function pickChatTemplate(config: Record<string, unknown>): string | null {
@@ -41,10 +45,21 @@ export interface ModelTokenizer {
   readonly eosTokenIds: number[];
   readonly hasChatTemplate: boolean;
   encode(text: string, opts?: { addBos?: boolean }): number[];
-  decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
+  decode(ids: readonly number[], opts?: DecodeOptions): string;
   applyChatTemplate(messages: readonly ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
   /** Frees what the tokenizer holds beyond memory (a worker thread); absent when there is nothing. */
   dispose?(): Promise<void>;
+}
+
+export interface DecodeOptions {
+  /** Drop special tokens (BOS, EOS, chat markers); default true. */
+  skipSpecialTokens?: boolean;
+  /**
+   * tokenizer_config.json's clean_up_tokenization_spaces (" ." -> ".", " ?" -> "?", " n't" ->
+   * "n't") unless false. Llama 3 turns it on; it rewrites code (`a ?? b`) and makes the text of
+   * a sequence differ from its prefix's text plus the rest, so streaming turns it off.
+   */
+  cleanUpSpaces?: boolean;
 }
 
 /** How errors name the tokenizer's files (paths in Node, folder paths elsewhere). */
@@ -53,23 +68,49 @@ export interface TokenizerFileNames {
   tokenizerConfig: string;
   /** Where the chat template came from: tokenizer_config.json, or chat_template.jinja beside it. */
   chatTemplate: string;
+  config: string;
+  generationConfig: string;
 }
 
 const DEFAULT_NAMES: TokenizerFileNames = {
   tokenizer: 'tokenizer.json',
   tokenizerConfig: 'tokenizer_config.json',
   chatTemplate: 'tokenizer_config.json',
+  config: 'config.json',
+  generationConfig: 'generation_config.json',
 };
+
+/**
+ * The ids the tokenizer's post-processor puts before a text when transformers.js encodes it
+ * with special tokens (Llama 2 <s>, Gemma <bos>, Llama 3.1 <|begin_of_text|>; nothing for
+ * Qwen's ByteLevel one), found by encoding one character both ways. Null when tokenizer.json
+ * has no post-processor at all: it then says nothing, and the config decides.
+ */
+function leadingSpecialIds(tokenizer: Tokenizer, tokenizerJson: Record<string, unknown>): number[] | null {
+  if (tokenizerJson.post_processor === null || tokenizerJson.post_processor === undefined) return null;
+  const plain = tokenizer.encode('a', { add_special_tokens: false }).ids;
+  const full = tokenizer.encode('a', { add_special_tokens: true }).ids;
+  for (let at = 0; at + plain.length <= full.length; at++) {
+    if (plain.every((id, i) => full[at + i] === id)) return full.slice(0, at);
+  }
+  return [];
+}
 
 /**
  * The model's tokenizer, built from tokenizer.json + tokenizer_config.json with
  * @huggingface/tokenizers (what transformers.js uses), plus the chat template when the
- * model has one. BOS is added by us, never by the tokenizer's post-processor, so every
- * caller says explicitly whether a sequence starts with it. Templating runs within
- * TOKENIZER_BUDGET (chat-template.ts); encoded ids are checked against the model's vocabulary.
+ * model has one. Every caller says whether a sequence starts with BOS (addBos); what BOS is
+ * follows transformers.js: the ids tokenizer.json's post-processor puts in front (none for
+ * Qwen), or, where tokenizer.json has no post-processor, config.json's bos_token_id unless
+ * tokenizer_config.json says add_bos_token: false. Stop ids are every end token the files
+ * list (end-tokens.ts). Templating runs within TOKENIZER_BUDGET (chat-template.ts); with a
+ * config, the tokenizer is checked to fit the embedding (tokenizer-vocab.ts) and encoded ids
+ * against the model's vocabulary.
  */
 export class TextTokenizer implements ModelTokenizer {
+  /** The id addBos puts first, or null when this model's texts start without one. */
   readonly bosTokenId: number | null;
+  /** Generation stops at any of these (end-tokens.ts). */
   readonly eosTokenIds: number[];
   readonly chatTemplate: string | null;
   private readonly tokenizer: Tokenizer;
@@ -77,28 +118,27 @@ export class TextTokenizer implements ModelTokenizer {
   /** How errors name the tokenizer's files. */
   readonly names: TokenizerFileNames;
   private readonly vocabSize: number | null;
+  /** What addBos puts before a text (one id in every published tokenizer). */
+  private readonly bosIds: number[];
   private compiledTemplate: ChatTemplate | null = null;
 
   /**
-   * `config`, when given, supplies BOS/EOS ids the model was trained with; the tokenizer
-   * config's bos_token/eos_token fill in what it lacks.
+   * `config`, when given, supplies the vocabulary size and the EOS ids the model was trained
+   * with, and BOS where tokenizer.json has no post-processor; `generationConfig` adds its EOS ids.
    */
   constructor(
     tokenizerJson: Record<string, unknown>,
     tokenizerConfig: Record<string, unknown>,
     config?: ModelConfig | null,
     names: Partial<TokenizerFileNames> = {},
+    generationConfig: Record<string, unknown> | null = null,
   ) {
     this.names = { ...DEFAULT_NAMES, ...names };
     this.vocabSize = config?.vocabSize ?? null;
     try {
       this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
     } catch (e) {
-      throw new ShrinkrayError(
-        'bad_file',
-        `${this.names.tokenizer} could not be loaded: ${printable(String((e as Error)?.message ?? e), 300)}`,
-        { cause: e },
-      );
+      throw new ShrinkrayError('bad_file', `${this.names.tokenizer} could not be loaded: ${describe(e)}`, { cause: e });
     }
     for (const key of SPECIAL_TOKEN_KEYS) {
       const token = tokenFromConfig(tokenizerConfig, key);
@@ -111,11 +151,32 @@ export class TextTokenizer implements ModelTokenizer {
       // A special token the model's embedding has no row for can never be fed or produced.
       return id !== null && inVocab(id) ? id : null;
     };
-    this.bosTokenId = config?.bosTokenId ?? idOf('bos_token');
-    const eos = config?.eosTokenId.length ? [...config.eosTokenId] : [];
-    const tokenizerEos = idOf('eos_token');
-    if (tokenizerEos !== null && !eos.includes(tokenizerEos)) eos.push(tokenizerEos);
-    this.eosTokenIds = eos;
+    let leading: number[] | null;
+    try {
+      leading = leadingSpecialIds(this.tokenizer, tokenizerJson);
+    } catch (e) {
+      throw new ShrinkrayError('bad_file', `${this.names.tokenizer} failed to encode a test text: ${describe(e)}`, { cause: e });
+    }
+    const bos = leading ?? (tokenizerConfig.add_bos_token === false ? [] : [config?.bosTokenId ?? idOf('bos_token')]);
+    this.bosIds = bos.filter((id): id is number => id !== null && inVocab(id));
+    this.bosTokenId = this.bosIds[0] ?? null;
+    this.eosTokenIds = endTokenIds({
+      config: config ?? null,
+      generationConfig,
+      tokenizerEos: idOf('eos_token'),
+      generationConfigName: this.names.generationConfig,
+    });
+    if (config) {
+      const { names } = this;
+      const named = [
+        ...(config.bosTokenId === null ? [] : [{ id: config.bosTokenId, file: names.config, field: 'bos_token_id' }]),
+        ...config.eosTokenId.map((id) => ({ id, file: names.config, field: 'eos_token_id' })),
+        ...this.eosTokenIds
+          .filter((id) => !config.eosTokenId.includes(id))
+          .map((id) => ({ id, file: names.generationConfig, field: 'eos_token_id' })),
+      ];
+      checkTokenizerFit({ tokenizerJson, idToToken: (id) => this.tokenizer.id_to_token(id), config, namedIds: named, names });
+    }
     this.chatTemplate = pickChatTemplate(tokenizerConfig);
   }
 
@@ -131,11 +192,7 @@ export class TextTokenizer implements ModelTokenizer {
     try {
       ids = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
     } catch (e) {
-      throw new ShrinkrayError(
-        'bad_file',
-        `${this.names.tokenizer} failed to encode the text: ${printable(String((e as Error)?.message ?? e), 300)}`,
-        { cause: e },
-      );
+      throw new ShrinkrayError('bad_file', `${this.names.tokenizer} failed to encode the text: ${describe(e)}`, { cause: e });
     }
     if (this.vocabSize !== null) {
       const at = ids.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < this.vocabSize!));
@@ -148,20 +205,20 @@ export class TextTokenizer implements ModelTokenizer {
         );
       }
     }
-    return opts.addBos && this.bosTokenId !== null ? [this.bosTokenId, ...ids] : ids;
+    return opts.addBos && this.bosIds.length > 0 ? [...this.bosIds, ...ids] : ids;
   }
 
   /** Text of `ids`; special tokens (BOS, EOS, chat markers) are dropped unless asked for. */
-  decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     if (ids.length === 0) return ''; // the library refuses an empty list
     try {
-      return this.tokenizer.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? true });
+      return this.tokenizer.decode([...ids], {
+        skip_special_tokens: opts.skipSpecialTokens ?? true,
+        // null leaves tokenizer_config.json's clean_up_tokenization_spaces in force
+        clean_up_tokenization_spaces: opts.cleanUpSpaces === false ? false : null,
+      });
     } catch (e) {
-      throw new ShrinkrayError(
-        'bad_file',
-        `${this.names.tokenizer} failed to decode token ids: ${printable(String((e as Error)?.message ?? e), 300)}`,
-        { cause: e },
-      );
+      throw new ShrinkrayError('bad_file', `${this.names.tokenizer} failed to decode token ids: ${describe(e)}`, { cause: e });
     }
   }
 
@@ -182,45 +239,10 @@ export class TextTokenizer implements ModelTokenizer {
     return this.compiledTemplate.render({
       messages: messages.map((m) => ({ ...m })),
       add_generation_prompt: opts.addGenerationPrompt ?? true,
+      // As transformers.js passes them: null, not undefined, since templates test `tools is not none`.
+      tools: null,
+      documents: null,
       ...this.specialTokens,
     });
-  }
-}
-
-/**
- * Turns a growing list of token ids into text deltas for streaming. Decoding the whole
- * sequence each time keeps word-boundary spaces right (SentencePiece strips the leading
- * one), and a delta that ends in a partial UTF-8 character (byte-fallback tokens) waits.
- */
-export class TextStreamDecoder {
-  private readonly ids: number[];
-  private printed: number;
-
-  /** `prefixIds` (e.g. the prompt) are context only: their text is never emitted. */
-  constructor(
-    private readonly tokenizer: ModelTokenizer,
-    prefixIds: readonly number[] = [],
-  ) {
-    this.ids = [...prefixIds];
-    this.printed = tokenizer.decode(this.ids).length;
-  }
-
-  /** Adds one token; returns the text that is now final (often '', never a half character). */
-  push(id: number): string {
-    this.ids.push(id);
-    const text = this.tokenizer.decode(this.ids);
-    if (text.endsWith('\uFFFD')) return '';
-    return this.take(text);
-  }
-
-  /** Whatever is still held back at the end. */
-  flush(): string {
-    return this.take(this.tokenizer.decode(this.ids));
-  }
-
-  private take(text: string): string {
-    const delta = text.slice(this.printed);
-    this.printed = Math.max(this.printed, text.length);
-    return delta;
   }
 }

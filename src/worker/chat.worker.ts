@@ -4,7 +4,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { generate } from '../runtime/generate.ts';
 import { withFiniteLogits } from '../runtime/finite-logits.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
-import { TextStreamDecoder } from '../runtime/tokenizer.ts';
+import { TextStreamDecoder } from '../runtime/text-stream-decoder.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
 import { nextEventTurn, releaseCallbacks, serialQueue, signalFromPort } from './cancel.ts';
 import { loadChatModel, type ChatModel } from './chat-model.ts';

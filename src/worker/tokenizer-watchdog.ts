@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import { TOKENIZER_BUDGET } from '../runtime/tokenizer-budget.ts';
-import type { ChatMessage, ModelTokenizer, TokenizerFileNames } from '../runtime/tokenizer.ts';
+import type { ChatMessage, DecodeOptions, ModelTokenizer, TokenizerFileNames } from '../runtime/tokenizer.ts';
 
 /**
  * A watchdog over the chat worker's tokenizer. tokenizer.json's regular expressions run on
@@ -42,7 +42,7 @@ export function watchTokenizer(tokenizer: ModelTokenizer, names: TokenizerFileNa
     },
     encode: (text: string, opts?: { addBos?: boolean }) =>
       watched(names.tokenizer, `encoding a text of ${text.length} characters`, () => tokenizer.encode(text, opts)),
-    decode: (ids: readonly number[], opts?: { skipSpecialTokens?: boolean }) =>
+    decode: (ids: readonly number[], opts?: DecodeOptions) =>
       watched(names.tokenizer, `decoding ${ids.length} tokens`, () => tokenizer.decode(ids, opts)),
     applyChatTemplate: (messages: readonly ChatMessage[], opts?: { addGenerationPrompt?: boolean }) =>
       watched(names.chatTemplate, 'rendering the chat template', () => tokenizer.applyChatTemplate(messages, opts)),

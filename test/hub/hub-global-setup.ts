@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { writeHubFixtures } from './hub-fixtures.ts';
+import { writePublishedBf16 } from './hub-published-fixtures.ts';
 import { writeWorkerFixtures } from './hub-worker-fixtures.ts';
 import { startHubServer, type HubServer } from './hub-server.ts';
 
@@ -24,6 +25,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // test/global-setup.ts runs first and generates public/models/ (npm run fixtures).
   await writeHubFixtures(root, resolve('public/models/stories260K'));
   await writeWorkerFixtures(root); // a ~297 MB synthetic model and the fixture texts, for test/browser/worker-*.test.ts
+  await writePublishedBf16(root); // bf16 shards with a real tokenizer, for test/browser/published-bf16.test.ts
   let hub: HubServer;
   try {
     hub = await startHubServer({ root, port: PREFERRED_PORT });

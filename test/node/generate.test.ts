@@ -3,7 +3,8 @@ import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { generate } from '../../src/runtime/generate.ts';
 import { argmax } from '../../src/runtime/sampler.ts';
-import { TextStreamDecoder, TextTokenizer } from '../../src/runtime/tokenizer.ts';
+import { TextStreamDecoder } from '../../src/runtime/text-stream-decoder.ts';
+import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { expectedGreedyText, STORIES_DIR } from './fixture-paths.ts';
 import { randomLlamaIR, tinyConfig } from './random-llama.ts';
 

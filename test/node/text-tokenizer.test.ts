@@ -4,7 +4,8 @@ import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/trans
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFolder, type LoadedModel } from '../../src/node/model-folder.ts';
 import { splitDocuments } from '../../src/runtime/perplexity.ts';
-import { TextStreamDecoder, TextTokenizer } from '../../src/runtime/tokenizer.ts';
+import { TextStreamDecoder } from '../../src/runtime/text-stream-decoder.ts';
+import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
 
 const MODELS = dirname(STORIES_DIR);
