@@ -16,6 +16,7 @@ import type { CausalLM } from '../src/model/causal-lm.ts';
 import { syntheticConfig, syntheticIR, type SyntheticShape } from '../src/model/synthetic-ir.ts';
 import { tensorNames } from '../src/model/tensor-table.ts';
 import { createOnnxCausalLM } from '../src/runtime/onnx-causal-lm.ts';
+import { concatBytes } from '../test/concat-bytes.ts';
 
 export interface EngineRow {
   shape: SyntheticShape;
@@ -58,7 +59,7 @@ export async function runEngineRow(row: EngineRow, tools: RowTools): Promise<Eng
     quantizer: tools.quantizer,
   });
   const built = r.built;
-  const external = built.externalData ? [{ path: built.externalData.location, data: concat(built.externalData.chunks) }] : [];
+  const external = built.externalData ? [{ path: built.externalData.location, data: concatBytes(built.externalData.chunks) }] : [];
   const storedMB = (built.model.byteLength + (built.externalData?.byteLength ?? 0)) / 1e6;
   const t0 = performance.now();
   let lm: CausalLM;
@@ -119,16 +120,6 @@ export async function runEngineRow(row: EngineRow, tools: RowTools): Promise<Eng
     decodeTokS: 1000 / decode,
     ...(tools.cpuMs ? { prefillCpuTokS: row.prompt / (prefillCpu / 1000), decodeCpuTokS: 1000 / decodeCpu } : {}),
   };
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** Bytes a large copy moves per second (dst.set(src) of two 256 MiB arrays, median of 7 after a warm-up), as wllama's anchor measures it. */

@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { createRng } from '../kernels/seeded-rng.ts';
 
 /**
  * Calibration text -> windows of token ids. Documents (separated by `<|endoftext|>`) are
@@ -48,7 +49,7 @@ export function calibrationWindows(text: string, encode: (doc: string) => number
   if (available === 0) return { windows: [Int32Array.from(stream)], available: 0, tokens: stream.length };
   const order = Array.from({ length: available }, (_, i) => i);
   if (available > o.count) {
-    const next = mulberry32(o.seed);
+    const next = createRng(o.seed);
     for (let i = available - 1; i > 0; i--) {
       const j = Math.floor(next() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
@@ -56,16 +57,4 @@ export function calibrationWindows(text: string, encode: (doc: string) => number
   }
   const picked = order.slice(0, o.count).sort((a, b) => a - b);
   return { windows: picked.map((w) => Int32Array.from(stream.slice(w * L, (w + 1) * L))), available, tokens: stream.length };
-}
-
-/** A small seeded generator in [0, 1) (mulberry32): the same sequence on every engine. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

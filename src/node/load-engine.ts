@@ -80,7 +80,7 @@ async function runModel(
   if (graph.kind === 'onnx') return { m, kind: 'onnx', model: await onnxModel(m, graph, {}), threads: 1 };
   const { buildOnnxDecoder } = await import('../build/decoder.ts');
   const built = await buildOnnxDecoder(graph.ir);
-  const external = built.externalData ? [{ path: built.externalData.location, data: concat(built.externalData.chunks) }] : [];
+  const external = built.externalData ? [{ path: built.externalData.location, data: Buffer.concat(built.externalData.chunks) }] : [];
   return {
     m,
     kind: 'onnx',
@@ -111,16 +111,6 @@ export async function loadEngine(dir: string, opts: LoadEngineOptions = {}): Pro
       await model.dispose();
     },
   };
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** A compressed folder's graph on onnxruntime-web: <dir>/config.json, onnx/model.onnx and its external data. */

@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { createRng } from '../kernels/seeded-rng.ts';
 
 /**
  * How the next token is picked from a row of logits, in Hugging Face's order:
@@ -12,17 +13,8 @@ export interface SamplerOptions {
   seed?: number; // seeds the PRNG: the same seed gives the same tokens
 }
 
-/** A seeded uniform generator on [0, 1): mulberry32, 32 bits of state. */
-export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The sampler's seeded generator (mulberry32), shared with the calibration windows. */
+export { createRng };
 
 /** Index of the largest logit; the first one on ties (like numpy). */
 export function argmax(logits: Float32Array): number {

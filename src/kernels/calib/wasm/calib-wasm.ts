@@ -229,20 +229,7 @@ class WasmCalib implements WasmCalibKernel {
   }
 
   attention(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): Float32Array {
-    const { T, numHeads: H, numKvHeads: KV, headDim: hd } = s;
-    const Tp = (T + 3) & ~3;
-    const qn = T * H * hd;
-    const kvn = T * KV * hd;
-    const {
-      at: [pq, pk, pv, po, pkt, pp],
-      end,
-    } = layout(this.base, [qn * 4, kvn * 4, kvn * 4, qn * 4, hd * Tp * 4, Tp * 4]);
-    ensureMemory(this.wasm.memory, end, 'calib.wasm');
-    this.f32(pq!, qn).set(q.subarray(0, qn));
-    this.f32(pk!, kvn).set(k.subarray(0, kvn));
-    this.f32(pv!, kvn).set(v.subarray(0, kvn));
-    this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!, 0, KV);
-    return this.f32(po!, qn).slice();
+    return this.attentionGroups(q, k, v, s, 0, s.numKvHeads);
   }
 
   attentionGroups(q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape, g0: number, g1: number): Float32Array {
@@ -259,9 +246,10 @@ class WasmCalib implements WasmCalibKernel {
     this.f32(pk!, kvn).set(k.subarray(0, kvn));
     this.f32(pv!, kvn).set(v.subarray(0, kvn));
     this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!, g0, g1);
+    const all = this.f32(po!, qn);
+    if (g0 === 0 && g1 === KV) return all.slice();
     const width = (g1 - g0) * (H / KV) * hd;
     const c0 = g0 * (H / KV) * hd;
-    const all = this.f32(po!, qn);
     const out = new Float32Array(T * width);
     for (let t = 0; t < T; t++) out.set(all.subarray(t * H * hd + c0, t * H * hd + c0 + width), t * width);
     return out;
