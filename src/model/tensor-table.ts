@@ -275,8 +275,10 @@ export const FUSED_TENSORS: readonly FusedTensorSpec[] = Object.freeze([
 
 /** The fused tensors of decoder layer `i` for `config`, each with its parts (their entries in the table above) in row order. */
 export function fusedLayerTensors(config: ModelConfig, i: number): { name: string; dims: readonly string[]; parts: TensorEntry[] }[] {
+  const fused = FUSED_TENSORS.filter((f) => f.present(config));
+  if (fused.length === 0) return [];
   const byKey = layerTensorMap(config, i);
-  return FUSED_TENSORS.filter((f) => f.present(config)).map((f) => ({
+  return fused.map((f) => ({
     name: layerName(f.name, i),
     dims: f.dims,
     parts: f.parts.map((k) => byKey[k]),
