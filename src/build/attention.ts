@@ -89,12 +89,12 @@ function emitAttentionContext(
     sinQ: g.op('Unsqueeze', [sin, axes12]),
     cosK: g.op('Unsqueeze', [cos, axes1]),
     sinK: g.op('Unsqueeze', [sin, axes1]),
-    maskBias: emitMaskBias(g, attentionMask, inputIds),
+    maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow),
   };
 }
 
-/** Causal mask combined with the padding mask, as an additive bias. */
-function emitMaskBias(g: GraphBuilder, attentionMask: string, inputIds: string): string {
+/** Causal mask (within the sliding window, when there is one) combined with the padding mask, as an additive bias. */
+function emitMaskBias(g: GraphBuilder, attentionMask: string, inputIds: string, window: number | undefined): string {
   const sh = (x: string, start: number) => g.op('Shape', [x], { attrs: { start: attr.int(start), end: attr.int(start + 1) } });
   const scalar = (x: string) => g.op('Squeeze', [x, g.int64('axes_0', [0])]);
   const total = scalar(sh(attentionMask, 1)); // T = past + seq
@@ -104,7 +104,12 @@ function emitMaskBias(g: GraphBuilder, attentionMask: string, inputIds: string):
   const one = g.int64('one', [1], []);
   const keyPos = g.op('Unsqueeze', [g.op('Range', [zero, total, one]), g.int64('axes_0', [0])]); // [1, T]
   const queryPos = g.op('Unsqueeze', [g.op('Range', [past, total, one]), g.int64('axes_1', [1])]); // [S, 1]
-  const causal = g.op('LessOrEqual', [keyPos, queryPos]); // [S, T]
+  let causal = g.op('LessOrEqual', [keyPos, queryPos]); // [S, T]
+  // Sliding window W: query position p sees keys p - W + 1 .. p (transformers' sliding_window_overlay).
+  if (window !== undefined) {
+    const oldest = g.op('Sub', [queryPos, g.int64('window_reach', [window - 1], [])]); // [S, 1]
+    causal = g.op('And', [causal, g.op('LessOrEqual', [oldest, keyPos], { name: 'mask_window' })]);
+  }
   const padOk = g.op('Unsqueeze', [
     g.op('Cast', [attentionMask], { attrs: { to: attr.int(OnnxDataType.BOOL) } }),
     g.int64('axes_1_2_3', [1, 2, 3]),

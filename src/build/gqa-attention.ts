@@ -2,7 +2,7 @@ import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { ropeTables } from './attention.ts';
 import type { AttentionEmitter, AttentionOutputs } from './attention.ts';
-import type { ModelConfig } from '../model/config.ts';
+import { gqaLocalWindow, type ModelConfig } from '../model/config.ts';
 
 /**
  * Attention through com.microsoft.GroupQueryAttention, the fused op onnxruntime-web
@@ -68,7 +68,7 @@ function emitGqaAttention(
         do_rotary: attr.int(1),
         rotary_interleaved: attr.int(0),
         scale: attr.float(1 / Math.sqrt(c.headDim)),
-        local_window_size: attr.int(-1),
+        local_window_size: attr.int(gqaLocalWindow(c)),
       },
     },
   );

@@ -18,6 +18,7 @@ export interface AttentionShape {
   numHeads: number;
   numKvHeads: number;
   headDim: number;
+  window?: number; // sliding window (config.slidingWindow); absent: all positions before
 }
 
 export interface CalibBackend {

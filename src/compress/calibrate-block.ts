@@ -138,7 +138,8 @@ export class BlockRunner {
     const rope = T * (c.headDim / 2) === this.rope.cos.length ? this.rope : sliceRope(this.rope, T, c.headDim);
     applyRope(q, T, c.numHeads, c.headDim, rope);
     applyRope(k, T, c.numKvHeads, c.headDim, rope);
-    return this.backend.attention(q, k, v, { T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim });
+    const shape = { T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim };
+    return this.backend.attention(q, k, v, c.slidingWindow === undefined ? shape : { ...shape, window: c.slidingWindow });
   }
 }
 

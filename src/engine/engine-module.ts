@@ -60,6 +60,7 @@ export interface EngineExports {
     scratch: number,
     i0: number,
     i1: number,
+    window?: number, // sliding window, 0 or absent for none
   ): void;
   rmsNorm(x: number, w: number, T: number, dim: number, eps: number, out: number): void;
   rope(x: number, T: number, ld: number, heads: number, hd: number, cos: number, sin: number): void;

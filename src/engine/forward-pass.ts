@@ -67,7 +67,7 @@ export function forwardChunk(
     e.rope(a.q, T, qDim, c.numHeads, hd, a.cos, a.sin);
     e.rope(a.k, T, kvDim, c.numKvHeads, hd, a.cos, a.sin);
     e.storeKV(a.k, a.v, T, c.numKvHeads, hd, s.keys(l), s.values(l), s.capacity, start);
-    const args = new Array<number>(13).fill(0);
+    const args = new Array<number>(14).fill(0);
     args[ATTENTION.q] = a.q;
     args[ATTENTION.T] = T;
     args[ATTENTION.start] = start;
@@ -81,6 +81,7 @@ export function forwardChunk(
     args[ATTENTION.scale] = scaleBits;
     args[ATTENTION.scratch] = a.scratch;
     args[ATTENTION.scratchStride] = a.scratchStride;
+    args[ATTENTION.window] = c.slidingWindow ?? 0; // the cache keeps every position; attention reads the last window of them
     ctx.runner.run(TASK.opAttention, args);
     gemm(ctx, [w.o], a.att, T, [a.o]);
     e.addInPlace(a.x, a.o, T * dim);

@@ -1,4 +1,4 @@
-import type { ModelConfig } from '../model/config.ts';
+import { gqaLocalWindow, type ModelConfig } from '../model/config.ts';
 import { bad, GraphIndex, intAttr, Unsupported } from './graph-index.ts';
 import { ropeRows } from './rope-table.ts';
 
@@ -116,13 +116,21 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
       if (
         intAttr(n, 'do_rotary') !== 1 ||
         (intAttr(n, 'rotary_interleaved') ?? 0) !== 0 ||
-        (intAttr(n, 'local_window_size') ?? -1) !== -1 ||
+        (intAttr(n, 'local_window_size') ?? -1) !== gqaLocalWindow(c) ||
         (s?.kind === 'float' && !close(s.value, scale)) ||
         n.attributes.has('softcap')
       ) {
-        throw new Unsupported(`${ix.g.name}: GroupQueryAttention '${n.name}' is not plain causal rotate-half attention`);
+        throw new Unsupported(
+          `${ix.g.name}: GroupQueryAttention '${n.name}' is not plain causal rotate-half attention with config.json's sliding_window (${c.slidingWindow ?? 'null'})`,
+        );
       }
     } else ix.node(`layers.${l}.attn.softmax`, ['Softmax']);
+    // The engine slides its window from config.json's sliding_window: a plain graph's mask must agree.
+    if (!fused && ix.byName.has('mask_window_node') !== (c.slidingWindow !== undefined))
+      throw bad(
+        ix.g.name,
+        `its attention mask ${c.slidingWindow === undefined ? 'slides a window' : 'has no sliding window'}, but config.json's sliding_window is ${c.slidingWindow ?? 'null'}`,
+      );
     // A per-head q/k norm the config does not name would be skipped without a word (and one it names is read in graph-weights.ts).
     if (!c.qkNorm && (ix.byName.has(`layers.${l}.q_norm_node`) || ix.byName.has(`layers.${l}.k_norm_node`)))
       throw bad(

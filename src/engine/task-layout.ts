@@ -49,6 +49,7 @@ export const ATTENTION = Object.freeze({
   scale: 10,
   scratch: 11,
   scratchStride: 12,
+  window: 13, // sliding window in positions, 0 for none
 });
 
 /** A weight descriptor: 16 i32 slots. */

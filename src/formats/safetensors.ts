@@ -130,7 +130,8 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
   return { source: src, metadata, tensors, dataStart };
 }
 
-function makeTensor(
+/** A tensor at `fileOffset` of `src` (also a run of another tensor's rows: src/model/fused-tensors.ts). */
+export function makeTensor(
   src: ByteSource,
   name: string,
   dtype: StoredDType,

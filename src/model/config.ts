@@ -9,17 +9,17 @@ export const SUPPORTED_ARCHITECTURES = Object.freeze({
   MistralForCausalLM: 'mistral',
   Qwen2ForCausalLM: 'qwen2',
   Qwen3ForCausalLM: 'qwen3',
+  Phi3ForCausalLM: 'phi3',
 } as const);
 
 export type ArchitectureName = keyof typeof SUPPORTED_ARCHITECTURES;
 
 /** Architectures people pick that are not supported yet, with what each lacks here (the refusal says it). */
 export const MISSING_FOR_ARCHITECTURE: Readonly<Record<string, string>> = Object.freeze({
-  Phi3ForCausalLM:
-    'the fused qkv_proj and gate_up_proj weights, sliding-window attention (Phi-3-mini-4k: sliding_window 2047) and longrope rope_scaling (the 128k variants)',
   Gemma3ForCausalLM:
     'GeGLU with gelu_pytorch_tanh, the embedding scaled by sqrt(hidden_size), RMSNorm with (1 + weight), the norms after attention and after the MLP, ' +
-    'the attention scale from query_pre_attn_scalar, and local sliding-window layers (sliding_window 512, one global layer in sliding_window_pattern) with their own RoPE base (rope_local_base_freq)',
+    'the attention scale from query_pre_attn_scalar, and local layers (sliding_window 512, one global layer in sliding_window_pattern) with their own RoPE base (rope_local_base_freq): ' +
+    'sliding-window attention itself is supported, a window on some layers only is not',
   Gemma3ForConditionalGeneration: 'the vision tower; the text decoder also lacks what Gemma3ForCausalLM lacks',
 });
 export type ModelFamily = (typeof SUPPORTED_ARCHITECTURES)[ArchitectureName];
@@ -55,8 +55,20 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean; // classifier shares the token embedding
   attentionBias: boolean; // q/k/v projections carry a bias (Qwen2)
   qkNorm?: boolean; // an RMSNorm [headDim] on each query and key head before RoPE (Qwen3)
+  /** Sliding-window attention (Mistral v0.1, Phi-3): position p sees keys p - slidingWindow + 1 .. p. Absent: the whole context; set only when below maxPositionEmbeddings. */
+  slidingWindow?: number;
   bosTokenId: number | null;
   eosTokenId: number[]; // one or more stop ids
+}
+
+/**
+ * GroupQueryAttention's local_window_size for the config's sliding window, -1 for none. In
+ * onnxruntime-web 1.30 a query sees local_window_size keys, itself included: transformers' W
+ * (test/node/architectures.test.ts checks it against the independent forward, where W - 1
+ * misses it by about a tenth of the largest logit).
+ */
+export function gqaLocalWindow(c: ModelConfig): number {
+  return c.slidingWindow === undefined ? -1 : c.slidingWindow;
 }
 
 /**
@@ -134,6 +146,14 @@ export function checkModelConfig(c: ModelConfig, where: string, fields: ConfigFi
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(field, `must be a positive number, got ${JSON.stringify(v)}`);
   }
   if (c.ropeScaling) checkRopeScaling(c.ropeScaling, where);
+  if (
+    c.slidingWindow !== undefined &&
+    !(Number.isSafeInteger(c.slidingWindow) && c.slidingWindow > 0 && c.slidingWindow < c.maxPositionEmbeddings)
+  )
+    throw new ShrinkrayError(
+      'bad_config',
+      `${where}: field 'sliding_window' must be a positive integer below ${fields.maxPositionEmbeddings} (${c.maxPositionEmbeddings}), got ${JSON.stringify(c.slidingWindow)}`,
+    );
   const inVocab = (id: unknown) => typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 && id < c.vocabSize;
   if (c.bosTokenId !== null && !inVocab(c.bosTokenId))
     throw bad('bosTokenId', `(${JSON.stringify(c.bosTokenId)}) must be a token id below ${fields.vocabSize} (${c.vocabSize})`);

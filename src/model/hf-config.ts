@@ -13,7 +13,7 @@ import {
 
 /**
  * Hugging Face config.json <-> ModelConfig. Defaults follow transformers' own config
- * classes (LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config), so a config that omits a field means
+ * classes (LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config, Phi3Config), so a config that omits a field means
  * here what it means there.
  */
 const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos: number | null; eos: number[] }>> = {
@@ -21,6 +21,7 @@ const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos:
   mistral: { maxPositions: 4096 * 32, bos: 1, eos: [2] },
   qwen2: { maxPositions: 32768, bos: null, eos: [] },
   qwen3: { maxPositions: 32768, bos: null, eos: [] },
+  phi3: { maxPositions: 4096, bos: 1, eos: [32000] },
 };
 
 /** config.json's names for the fields checkModelConfig checks. */
@@ -106,9 +107,14 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const ropeField = scaling ? 'rope_scaling' : 'rope_parameters';
   const ropeSource = scaling ?? ropeParams;
   const ropeType = ropeSource.rope_type ?? ropeSource.type ?? 'default';
+  // Phi-3's 128k models rescale RoPE with "longrope" ("su" in early configs): not implemented; transformers' Phi3 has no llama3 type.
+  if (family === 'phi3' && ropeType !== 'default')
+    throw badConfig(ropeField, `type ${shown(ropeType)} is not supported for Phi3ForCausalLM (supported: none, plain RoPE)`);
   if (ropeType !== 'default' && ropeType !== 'llama3') {
     throw badConfig(ropeField, `type ${shown(ropeType)} is not supported (supported: "default", "llama3")`);
   }
+  if (family === 'phi3' && (json.partial_rotary_factor ?? 1) !== 1)
+    throw badConfig('partial_rotary_factor', `must be 1 (RoPE over the whole head), got ${shown(json.partial_rotary_factor)}`);
   const ropeScaling = ropeType === 'llama3' ? llama3Scaling(ropeSource, ropeField, badConfig) : undefined;
   if (family === 'llama' && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
   // Llama's and Qwen3's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
@@ -116,7 +122,7 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
     throw badConfig('attention_bias', `true is not supported for ${arch} (o_proj bias)`);
 
   const maxPositions = positiveInt('max_position_embeddings', defaults.maxPositions);
-  checkSlidingWindow(json, family, maxPositions, badConfig);
+  const slidingWindow = parseSlidingWindow(json, family, maxPositions, badConfig);
 
   const eosRaw = json.eos_token_id === undefined ? defaults.eos : json.eos_token_id;
   const eosList = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
@@ -140,6 +146,7 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
       tieWordEmbeddings: flag('tie_word_embeddings', false),
       attentionBias: family === 'qwen2',
       ...(family === 'qwen3' && { qkNorm: true }),
+      ...(slidingWindow !== undefined && { slidingWindow }),
       bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
       eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
     },
@@ -149,31 +156,35 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
 }
 
 /**
- * Sliding-window attention (each position sees only the last sliding_window ones) is not
- * implemented: every engine attends to the whole context. That is exact while the context
- * fits in the window, so a window is refused only when max_position_embeddings exceeds it.
- * Mistral always slides when sliding_window is set (MistralConfig's default is 4096; Mistral
- * v0.2+ publishes null); Qwen2/Qwen3 only with use_sliding_window true.
+ * Sliding-window attention: position p sees only keys p - sliding_window + 1 .. p
+ * (transformers' sliding_window_overlay). Every engine here implements it; a window as long
+ * as the context never bites and is dropped, so such a config is the same model as none.
+ * Mistral slides whenever sliding_window is set (MistralConfig's default is 4096; v0.2+
+ * publishes null), Phi-3 likewise (Phi3Config's default is null; Phi-3-mini-4k has 2047).
+ * Qwen2/Qwen3 slide with use_sliding_window true only on the layers from max_window_layers
+ * on, a per-layer window not implemented here, so that is refused when it would bite.
  */
-function checkSlidingWindow(
+function parseSlidingWindow(
   json: Record<string, unknown>,
   family: ModelFamily,
   maxPositions: number,
   badConfig: (field: string, problem: string) => ShrinkrayError,
-): void {
-  if (family === 'llama') return;
-  if (family !== 'mistral' && json.use_sliding_window !== true) return;
-  const window = family === 'mistral' && json.sliding_window === undefined ? 4096 : json.sliding_window;
-  if (window === null) return;
+): number | undefined {
+  if (family === 'llama') return undefined;
+  if ((family === 'qwen2' || family === 'qwen3') && json.use_sliding_window !== true) return undefined;
+  const window = family === 'mistral' && json.sliding_window === undefined ? 4096 : (json.sliding_window ?? null);
+  if (window === null) return undefined;
   if (typeof window !== 'number' || !Number.isSafeInteger(window) || window <= 0)
     throw badConfig('sliding_window', `must be a positive integer or null, got ${shown(window)}`);
-  if (window < maxPositions) {
+  if (window >= maxPositions) return undefined;
+  if (family === 'qwen2' || family === 'qwen3') {
     throw badConfig(
       'sliding_window',
-      `(${window}) is below max_position_embeddings (${maxPositions}): sliding-window attention is not supported, ` +
-        'every engine here attends to the whole context',
+      `(${window}) is below max_position_embeddings (${maxPositions}) with use_sliding_window: a window on the layers from max_window_layers on ` +
+        'is not supported (only one window on every layer)',
     );
   }
+  return window;
 }
 
 /** Llama 3's rope scaling: all four fields are required, as transformers' validation requires them. Bounds: checkModelConfig. */
@@ -233,7 +244,7 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
   };
   if (config.family === 'llama') Object.assign(out, { attention_bias: false, mlp_bias: false });
   if (config.family === 'qwen3') Object.assign(out, { attention_bias: false });
-  // Only configs whose window never bites are accepted (checkSlidingWindow): none is the same model.
-  if (config.family === 'mistral') Object.assign(out, { sliding_window: null });
+  // A window that never bites was dropped at parsing (parseSlidingWindow): none is the same model.
+  if (config.family === 'mistral' || config.family === 'phi3') Object.assign(out, { sliding_window: config.slidingWindow ?? null });
   return out;
 }

@@ -7,6 +7,7 @@ import { parseHfConfig } from './hf-config.ts';
 import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
+import { splitFusedTensors } from './fused-tensors.ts';
 import { modelTensors, tensorNames } from './tensor-table.ts';
 
 /**
@@ -86,10 +87,12 @@ export function requiredTensors(c: ModelConfig): [string, number[]][] {
  * Throws 'bad_file' naming the tensor unless every tensor the config requires is there with
  * its shape, and unless the weights hold no decoder layer beyond the config's layer count
  * (a config that says fewer layers than were trained runs a truncated model without a word).
- * Returns the other tensors the config does not use (e.g. a tied model's saved lm_head.weight,
+ * Fused tensors (Phi-3's qkv_proj, gate_up_proj) are first split, in `weights`, into the
+ * projections the table names. Returns the other tensors the config does not use (e.g. a tied model's saved lm_head.weight,
  * old checkpoints' rotary_emb.inv_freq), for callers to name.
  */
 export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, configName: string): string[] {
+  splitFusedTensors(config, weights.tensors, weights.sourceOf, weights.where, configName);
   const required = requiredTensors(config);
   const dims = new Map(modelTensors(config).map((t) => [t.name, t.dims.join(', ')]));
   for (const [name, shape] of required) {

@@ -71,7 +71,8 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /**
  * The fp32 reference forward pass of the Llama family (Llama, Mistral, SmolLM, TinyLlama,
- * Qwen2 with its q/k/v bias, Qwen3 with its per-head q/k norms): RMSNorm, rotate-half RoPE, causal grouped-query attention,
+ * Qwen2 with its q/k/v bias, Qwen3 with its per-head q/k norms, Phi-3 split at import): RMSNorm, rotate-half RoPE,
+ * causal grouped-query attention (over a sliding window when the config has one),
  * SwiGLU, tied or untied classifier. It is the yardstick for every compressed model and
  * the engine for calibration, so it favours clarity and accuracy over speed.
  */
@@ -107,7 +108,7 @@ export class ReferenceModel implements CausalLM {
 
     const x = this.embed(tokens); // [T, dim], the residual stream
     const rope = ropeTable(start, T, ropeInverseFrequencies(c));
-    const shape = { T, start, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim };
+    const shape = { T, start, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
       const xn = rmsNorm(x, w.attnNorm, T, dim, c.rmsNormEps);

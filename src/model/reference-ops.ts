@@ -170,12 +170,13 @@ export interface AttentionShape {
   numHeads: number;
   numKvHeads: number; // divides numHeads; each KV head serves numHeads/numKvHeads query heads
   headDim: number;
+  window?: number; // sliding window: position p sees positions p - window + 1 .. p; absent: all before it
 }
 
 /**
  * Causal grouped-query attention over a cache stored transposed, one row per
  * (KV head, head dim) holding every position: [numKvHeads * headDim, capacity]. Position
- * start+t sees cache columns 0..start+t. With that layout every inner loop runs along the
+ * start+t sees cache columns 0..start+t (with a sliding window W, start+t-W+1..start+t). With that layout every inner loop runs along the
  * positions, which keeps it long even when heads are short (8 here). Scores, softmax and
  * the weighted sums of values run in float64.
  * q: [T, numHeads*headDim] (rotated), keysT/valuesT: [numKvHeads*headDim, capacity]
@@ -188,7 +189,7 @@ export function causalAttention(
   capacity: number,
   shape: AttentionShape,
 ): Float32Array {
-  const { T, start, numHeads, numKvHeads, headDim } = shape;
+  const { T, start, numHeads, numKvHeads, headDim, window } = shape;
   const qWidth = numHeads * headDim;
   const group = numHeads / numKvHeads; // query head h reads KV head floor(h / group)
   const scale = 1 / Math.sqrt(headDim);
@@ -196,11 +197,12 @@ export function causalAttention(
   const probs = new Float64Array(start + T); // [ctx]
   for (let t = 0; t < T; t++) {
     const ctx = start + t + 1;
+    const lo = window === undefined ? 0 : Math.max(0, ctx - window); // first column this position sees
     for (let h = 0; h < numHeads; h++) {
       const qOff = t * qWidth + h * headDim;
       const kvRow = Math.floor(h / group) * headDim; // first cache row of this head's KV head
       // Several head dims per pass: fewer loads and stores of probs (headDim is even).
-      probs.fill(0, 0, ctx);
+      probs.fill(0, lo, ctx);
       let d0 = 0;
       for (; d0 + 3 < headDim; d0 += 4) {
         const q0 = q[qOff + d0]! * scale,
@@ -211,7 +213,7 @@ export function causalAttention(
           k1 = k0 + capacity,
           k2 = k1 + capacity,
           k3 = k2 + capacity;
-        for (let s = 0; s < ctx; s++) {
+        for (let s = lo; s < ctx; s++) {
           probs[s] += q0 * keysT[k0 + s]! + q1 * keysT[k1 + s]! + (q2 * keysT[k2 + s]! + q3 * keysT[k3 + s]!);
         }
       }
@@ -220,12 +222,12 @@ export function causalAttention(
         const q1 = q[qOff + d + 1]! * scale;
         const k0 = (kvRow + d) * capacity;
         const k1 = k0 + capacity;
-        for (let s = 0; s < ctx; s++) probs[s] += q0 * keysT[k0 + s]! + q1 * keysT[k1 + s]!;
+        for (let s = lo; s < ctx; s++) probs[s] += q0 * keysT[k0 + s]! + q1 * keysT[k1 + s]!;
       }
       let max = -Infinity;
-      for (let s = 0; s < ctx; s++) if (probs[s]! > max) max = probs[s]!;
+      for (let s = lo; s < ctx; s++) if (probs[s]! > max) max = probs[s]!;
       let sum = 0;
-      for (let s = 0; s < ctx; s++) {
+      for (let s = lo; s < ctx; s++) {
         const p = Math.exp(probs[s]! - max);
         probs[s] = p;
         sum += p;
@@ -240,7 +242,7 @@ export function causalAttention(
           acc1 = 0,
           acc2 = 0,
           acc3 = 0;
-        for (let s = 0; s < ctx; s++) {
+        for (let s = lo; s < ctx; s++) {
           const p = probs[s]!;
           acc0 += p * valuesT[v0 + s]!;
           acc1 += p * valuesT[v1 + s]!;
@@ -257,7 +259,7 @@ export function causalAttention(
         const v1 = v0 + capacity;
         let acc0 = 0,
           acc1 = 0;
-        for (let s = 0; s < ctx; s++) {
+        for (let s = lo; s < ctx; s++) {
           const p = probs[s]!;
           acc0 += p * valuesT[v0 + s]!;
           acc1 += p * valuesT[v1 + s]!;

@@ -241,6 +241,50 @@ export function modelTensors(config: ModelConfig): TensorEntry[] {
   return list;
 }
 
+/**
+ * Checkpoints that store several projections as one matrix (Phi-3: qkv_proj, gate_up_proj):
+ * each fused tensor is its parts' rows stacked in this order, so every part is a contiguous
+ * run of rows. The importer splits them into the rows above (src/model/fused-tensors.ts),
+ * without a copy, and everything downstream sees Llama's separate projections: the kernels
+ * (the builder's MatMulNBits per projection, the engine's grouped q/k/v and gate/up GEMMs,
+ * the quantizers' per-tensor groups) all take them separate.
+ */
+export interface FusedTensorSpec {
+  name: string; // Hugging Face name; '{i}' stands for the decoder layer
+  parts: readonly LinearKind[]; // stacked along the rows, in this order
+  dims: readonly string[]; // the fused shape in config.json's words
+  present(c: ModelConfig): boolean;
+}
+
+const isPhi3 = (c: ModelConfig) => c.family === 'phi3';
+
+export const FUSED_TENSORS: readonly FusedTensorSpec[] = Object.freeze([
+  {
+    name: 'model.layers.{i}.self_attn.qkv_proj.weight',
+    parts: ['q', 'k', 'v'],
+    dims: ['(num_attention_heads + 2 × num_key_value_heads) × head_dim', 'hidden_size'],
+    present: isPhi3,
+  },
+  {
+    name: 'model.layers.{i}.mlp.gate_up_proj.weight',
+    parts: ['gate', 'up'],
+    dims: ['2 × intermediate_size', 'hidden_size'],
+    present: isPhi3,
+  },
+]);
+
+/** The fused tensors of decoder layer `i` for `config`, each with its parts (their entries in the table above) in row order. */
+export function fusedLayerTensors(config: ModelConfig, i: number): { name: string; dims: readonly string[]; parts: TensorEntry[] }[] {
+  const fused = FUSED_TENSORS.filter((f) => f.present(config));
+  if (fused.length === 0) return [];
+  const byKey = layerTensorMap(config, i);
+  return fused.map((f) => ({
+    name: layerName(f.name, i),
+    dims: f.dims,
+    parts: f.parts.map((k) => byKey[k]),
+  }));
+}
+
 /** Hugging Face names of the model-level tensors and of each layer's tensors, by key. */
 export const tensorNames = Object.freeze({
   embedding: MODEL_TENSORS[0]!.name,

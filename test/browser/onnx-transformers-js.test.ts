@@ -1,10 +1,14 @@
-import { env, pipeline } from '@huggingface/transformers';
+import { AutoModelForCausalLM, env, pipeline, Tensor } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/formats/byte-source.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import { transformersJsFolder } from '../../src/formats/transformers-js-folder.ts';
 import { buildOnnxDecoder } from '../../src/build/decoder.ts';
+import { toHfConfig } from '../../src/model/hf-config.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
+import { ReferenceModel } from '../../src/model/reference-forward.ts';
+import { syntheticIR } from '../../src/model/synthetic-ir.ts';
 
 /**
  * The browser export: the folder we assemble in the page (as the app's zip export does)
@@ -21,6 +25,105 @@ async function fetchBytes(file: string): Promise<Uint8Array> {
   expect(res.ok, `${base + file}: HTTP ${res.status}`).toBe(true);
   return new Uint8Array(await res.arrayBuffer());
 }
+
+/** Serves `files` to transformers.js under `name` through its cache hook; no network. */
+function serveInMemory(name: string, files: Map<string, Uint8Array | Uint8Array[]>): void {
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = '/in-memory/';
+  env.useBrowserCache = false;
+  env.useCustomCache = true;
+  env.customCache = {
+    match: async (key: string | Request) => {
+      const url = typeof key === 'string' ? key : key.url;
+      const prefix = `/in-memory/${name}/`;
+      const path = url.includes(prefix) ? url.slice(url.indexOf(prefix) + prefix.length) : '';
+      const content = files.get(path);
+      if (!content) return undefined;
+      return new Response(Array.isArray(content) ? new Blob(content as BlobPart[]) : (content as BlobPart));
+    },
+    put: async () => {},
+  };
+  // transformers.js pins its own onnxruntime-web; serve its wasm files locally, never from a CDN.
+  const ortWasm = (env.backends.onnx as { wasm?: { wasmPaths?: unknown; numThreads?: number } }).wasm!;
+  ortWasm.wasmPaths = '/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
+}
+
+// microsoft/Phi-3-mini-4k-instruct's config.json with width, depth, vocabulary and the window shrunk (window 8 < 36 positions).
+const PHI3_TINY = {
+  architectures: ['Phi3ForCausalLM'],
+  model_type: 'phi3',
+  hidden_act: 'silu',
+  hidden_size: 64,
+  intermediate_size: 96,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 4,
+  vocab_size: 320,
+  max_position_embeddings: 256,
+  original_max_position_embeddings: 256,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000.0,
+  rope_scaling: null,
+  sliding_window: 8,
+  tie_word_embeddings: false,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  torch_dtype: 'bfloat16',
+};
+
+/** Greedy continuation of `prompt` by the reference forward pass, stopping at `eos` as transformers.js does. */
+async function referenceGreedy(config: ModelConfig, ir: ReturnType<typeof syntheticIR>, prompt: number[], n: number, eos: number) {
+  const m = await ReferenceModel.load({ config, tensors: ir.tensors });
+  const s = m.createState();
+  const out: number[] = [];
+  let logits = await m.forward(s, prompt);
+  const V = config.vocabSize;
+  for (let i = 0; i < n; i++) {
+    const row = logits.subarray(logits.length - V);
+    let best = 0;
+    for (let j = 1; j < V; j++) if (row[j]! > row[best]!) best = j;
+    out.push(best);
+    if (best === eos) break;
+    logits = await m.forward(s, [best]);
+  }
+  return out;
+}
+
+describe('transformers.js in Chromium runs a Phi-3-derived export with its sliding window', () => {
+  it.each(['plain', 'fused'] as const)('%s graph: greedy ids are the reference forward pass ids, which the window changes', async (ops) => {
+    const config = parseHfConfig(PHI3_TINY, 'config.json');
+    expect(config.slidingWindow).toBe(8);
+    const ir = syntheticIR(config, 3);
+    const built = await buildOnnxDecoder(ir, { ops });
+    const files = transformersJsFolder({
+      configJson: { ...PHI3_TINY, ...toHfConfig(config) },
+      generationConfig: { bos_token_id: 1, eos_token_id: 2 },
+      carried: new Map(),
+      model: built,
+      report: {},
+    });
+    const name = `shrinkray/phi3-tiny-${ops}`;
+    serveInMemory(name, files);
+    const prompt = Array.from({ length: 20 }, (_, i) => (i * 37 + 11) % 320);
+    const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'wasm', dtype: 'fp32' });
+    const ids = new Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length]);
+    const mask = new Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
+    const out = (await model.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: 16, do_sample: false })) as {
+      tolist(): bigint[][];
+    };
+    await model.dispose();
+    const got = out.tolist()[0]!.map(Number).slice(prompt.length);
+    const want = await referenceGreedy(config, ir, prompt, 16, 2);
+    const { slidingWindow: _w, ...whole } = config;
+    const unwindowed = await referenceGreedy(whole, ir, prompt, 16, 2);
+    console.info(
+      `Phi-3 tiny ${ops}: transformers.js ${got.join(',')}; reference ${want.join(',')}; without the window ${unwindowed.join(',')}`,
+    );
+    expect(got).toEqual(want);
+    expect(unwindowed).not.toEqual(want);
+  });
+});
 
 describe('transformers.js in Chromium loads the folder built in the page', () => {
   it('generates the reference story greedily', async () => {
@@ -39,25 +142,7 @@ describe('transformers.js in Chromium loads the folder built in the page', () =>
     });
 
     const name = 'shrinkray/stories260K-fp32';
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = '/in-memory/';
-    env.useBrowserCache = false;
-    env.useCustomCache = true;
-    env.customCache = {
-      match: async (key: string | Request) => {
-        const url = typeof key === 'string' ? key : key.url;
-        const prefix = `/in-memory/${name}/`;
-        const path = url.includes(prefix) ? url.slice(url.indexOf(prefix) + prefix.length) : '';
-        const content = files.get(path);
-        if (!content) return undefined;
-        return new Response(Array.isArray(content) ? new Blob(content as BlobPart[]) : (content as BlobPart));
-      },
-      put: async () => {},
-    };
-    // transformers.js pins its own onnxruntime-web; serve its wasm files locally, never from a CDN.
-    const ortWasm = (env.backends.onnx as { wasm?: { wasmPaths?: unknown; numThreads?: number } }).wasm!;
-    ortWasm.wasmPaths = '/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
+    serveInMemory(name, files);
 
     const generator = await pipeline('text-generation', name, { device: 'wasm' });
     const [result] = (await generator('', { max_new_tokens: 48, do_sample: false })) as { generated_text: string }[];

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """An independent float64 implementation of the published Llama-family equations
-(transformers' modeling_llama.py, modeling_qwen2.py, modeling_qwen3.py), kept apart from the TypeScript code
+(transformers' modeling_llama.py, modeling_mistral.py, modeling_qwen2.py, modeling_qwen3.py,
+modeling_phi3.py), kept apart from the TypeScript code
 on purpose: it shares no code, no tables and no conventions with src/, only the published
 math. It reads a Hugging Face model folder (config.json + model.safetensors) and prints, as
 one JSON object on stdout, the logits of every position of a token sequence (a causal model
@@ -74,6 +75,36 @@ def rotate_half(x):
     return np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
 
 
+def sliding_window(cfg):
+    """The window the published mask applies (masking_utils.sliding_window_overlay: kv > q - W), or None.
+    Mistral slides whenever sliding_window is set (MistralConfig's default 4096), Phi-3 when it is not null."""
+    arch = cfg["architectures"][0]
+    if arch == "MistralForCausalLM":
+        return cfg.get("sliding_window", 4096)
+    if arch == "Phi3ForCausalLM":
+        return cfg.get("sliding_window")
+    if cfg.get("use_sliding_window"):
+        raise SystemExit("use_sliding_window (per-layer windows) not handled here")
+    return None
+
+
+def unfuse(cfg, w, n_heads, n_kv, hd):
+    """Phi-3 stores [q; k; v] as qkv_proj and [gate; up] as gate_up_proj (Phi3Attention, Phi3MLP's chunk(2))."""
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        qkv = w.pop(p + "self_attn.qkv_proj.weight", None)
+        if qkv is not None:
+            q_end, k_end = n_heads * hd, n_heads * hd + n_kv * hd
+            w[p + "self_attn.q_proj.weight"] = qkv[:q_end]
+            w[p + "self_attn.k_proj.weight"] = qkv[q_end:k_end]
+            w[p + "self_attn.v_proj.weight"] = qkv[k_end:]
+        gate_up = w.pop(p + "mlp.gate_up_proj.weight", None)
+        if gate_up is not None:
+            gate, up = np.split(gate_up, 2, axis=0)
+            w[p + "mlp.gate_proj.weight"] = gate
+            w[p + "mlp.up_proj.weight"] = up
+
+
 def forward(cfg, w, ids):
     hidden = cfg["hidden_size"]
     n_heads = cfg["num_attention_heads"]
@@ -86,6 +117,10 @@ def forward(cfg, w, ids):
     cos = np.cos(np.concatenate([angles, angles], axis=-1))  # [T, hd]
     sin = np.sin(np.concatenate([angles, angles], axis=-1))
     causal = np.triu(np.full((T, T), -np.inf), k=1)
+    window = sliding_window(cfg)
+    if window is not None:
+        causal = causal + np.tril(np.full((T, T), -np.inf), k=-window)  # keys at q - W and before
+    unfuse(cfg, w, n_heads, n_kv, hd)
 
     def proj(x, name):
         y = x @ w[name + ".weight"].T

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { writeSafetensors } from '../../src/formats/safetensors.ts';
 import type { StoredDType } from '../../src/model/ir.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
-import { modelTensors } from '../../src/model/tensor-table.ts';
+import { fusedLayerTensors, modelTensors } from '../../src/model/tensor-table.ts';
 import { createRng } from '../seeded-random.ts';
 import { pythonWithNumpy } from '../python-numpy.ts';
 
@@ -218,11 +218,92 @@ export const MISTRAL_7B_V03: ArchCase = {
   dtype: 'BF16',
 };
 
+// mistralai/Mistral-7B-v0.1 config.json: sliding_window 4096 below the 32768 context, rope_theta 1e4, untied, bf16.
+export const MISTRAL_7B_V01: ArchCase = {
+  name: 'mistralai/Mistral-7B-v0.1',
+  published: {
+    architectures: ['MistralForCausalLM'],
+    model_type: 'mistral',
+    hidden_act: 'silu',
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    vocab_size: 32000,
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000.0,
+    sliding_window: 4096,
+    tie_word_embeddings: false,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: 'bfloat16',
+  },
+  // The window shrunk below the tests' 24 + 6 positions, so it bites in prefill and in decode.
+  shrink: {
+    hidden_size: 64,
+    intermediate_size: 112,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    sliding_window: 8,
+  },
+  dtype: 'BF16',
+};
+
+// microsoft/Phi-3-mini-4k-instruct config.json: fused qkv_proj and gate_up_proj, sliding_window 2047, no rope scaling, untied, bf16.
+export const PHI3_MINI_4K: ArchCase = {
+  name: 'microsoft/Phi-3-mini-4k-instruct',
+  published: {
+    architectures: ['Phi3ForCausalLM'],
+    model_type: 'phi3',
+    attention_dropout: 0.0,
+    embd_pdrop: 0.0,
+    resid_pdrop: 0.0,
+    hidden_act: 'silu',
+    hidden_size: 3072,
+    intermediate_size: 8192,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 32,
+    vocab_size: 32064,
+    max_position_embeddings: 4096,
+    original_max_position_embeddings: 4096,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000.0,
+    rope_scaling: null,
+    sliding_window: 2047,
+    tie_word_embeddings: false,
+    bos_token_id: 1,
+    eos_token_id: 32000,
+    pad_token_id: 32000,
+    torch_dtype: 'bfloat16',
+  },
+  // As published, as many KV heads as heads; the window shrunk below the tests' 24 + 6 positions.
+  shrink: {
+    hidden_size: 64,
+    intermediate_size: 96,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 4,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    original_max_position_embeddings: 256,
+    sliding_window: 8,
+    eos_token_id: 2,
+    pad_token_id: 2,
+  },
+  dtype: 'BF16',
+};
+
 export const tinyConfigJson = (c: ArchCase): Record<string, unknown> => ({ ...c.published, ...c.shrink });
 
 /**
  * Writes config.json and model.safetensors (every tensor the config requires, in `dtype`) to
- * `dir`. Linear weights ~ U(-1, 1) / sqrt(fan-in) so activations keep their scale through
+ * `dir`, with fused projections (Phi-3) stored fused as published: their parts' rows stacked. Linear weights ~ U(-1, 1) / sqrt(fan-in) so activations keep their scale through
  * the layers; norm weights around 1; biases and embeddings around 0.
  */
 export async function writeTinyModel(dir: string, configJson: Record<string, unknown>, dtype: StoredDType, seed = 7): Promise<void> {
@@ -236,6 +317,24 @@ export async function writeTinyModel(dir: string, configJson: Record<string, unk
     const data = Float32Array.from({ length: n }, () => offset + scale * (rng() * 2 - 1));
     return { name: t.name, dtype, shape: t.shape, data };
   });
+  for (let i = 0; i < config.numLayers; i++) {
+    for (const fused of fusedLayerTensors(config, i)) {
+      const parts = fused.parts.map((p) => entries.findIndex((e) => e.name === p.name));
+      const data = new Float32Array(parts.reduce((n, j) => n + entries[j]!.data.length, 0));
+      let at = 0;
+      for (const j of parts) {
+        data.set(entries[j]!.data, at);
+        at += entries[j]!.data.length;
+      }
+      const cols = fused.parts[0]!.shape[1]!;
+      entries.splice(parts[0]!, 0, { name: fused.name, dtype, shape: [data.length / cols, cols], data });
+      for (const p of fused.parts)
+        entries.splice(
+          entries.findIndex((e) => e.name === p.name),
+          1,
+        );
+    }
+  }
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'model.safetensors'), Buffer.concat(writeSafetensors(entries, { format: 'pt' })));
   await writeFile(join(dir, 'config.json'), JSON.stringify(configJson, null, 2));

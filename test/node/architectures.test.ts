@@ -28,7 +28,9 @@ import { compareDecoding } from './logit-diff.ts';
 import {
   independentLogits,
   LLAMA_32_1B,
+  MISTRAL_7B_V01,
   MISTRAL_7B_V03,
+  PHI3_MINI_4K,
   QWEN25_05B,
   QWEN3_06B,
   SMOLLM2_135M,
@@ -85,7 +87,7 @@ async function tinyModel(c: ArchCase, configJson = tinyConfigJson(c)): Promise<{
   return { dir, ir: (await openHfModel(open, display)).ir };
 }
 
-describe.each([LLAMA_32_1B, QWEN3_06B, MISTRAL_7B_V03, SMOLLM2_135M, QWEN25_05B])(
+describe.each([LLAMA_32_1B, QWEN3_06B, MISTRAL_7B_V03, SMOLLM2_135M, QWEN25_05B, MISTRAL_7B_V01, PHI3_MINI_4K])(
   '$name, tiny, against the independent numpy implementation',
   (c) => {
     it('reference forward, ONNX graph (plain and fused ops) and CPU engine: prefill and decode within the budget', async () => {
@@ -132,7 +134,7 @@ describe.each([LLAMA_32_1B, QWEN3_06B, MISTRAL_7B_V03, SMOLLM2_135M, QWEN25_05B]
   },
 );
 
-describe.each([LLAMA_32_1B, QWEN3_06B])('$name, tiny: calibrated recipes', (c) => {
+describe.each([LLAMA_32_1B, QWEN3_06B, PHI3_MINI_4K])('$name, tiny: calibrated recipes', (c) => {
   it.each(['ffn25+gptq-int4-g32', 'wanda-2:4+awq-int4-g32'])(
     '%s calibrates through the block forward; onnxruntime-web and the CPU engine run the result alike',
     async (recipe) => {
@@ -222,26 +224,79 @@ describe('Llama 3 rope scaling', () => {
   });
 });
 
+describe('sliding window', () => {
+  it.each([MISTRAL_7B_V01, PHI3_MINI_4K])(
+    '$name: is seen in the logits: the same weights attending to the whole context miss the independent logits',
+    async (c) => {
+      const { dir, ir } = await tinyModel(c);
+      const want = await independentLogits(dir, ids);
+      const scale = Math.max(...want.logits.flat().map(Math.abs));
+      const run = async (config: ModelIR['config']) => {
+        const m = await ReferenceModel.load({ config, tensors: ir.tensors });
+        return relativeDiff(await m.forward(m.createState(), ids), want.logits, 0, config.vocabSize, scale);
+      };
+      expect(ir.config.slidingWindow).toBe(8);
+      const windowed = await run(ir.config);
+      const { slidingWindow: _w, ...whole } = ir.config;
+      const unwindowed = await run(whole);
+      // onnxruntime's GroupQueryAttention with local_window_size W - 1 (one key fewer) misses too: the window's edge is checked.
+      const built = await buildOnnxDecoder({ config: { ...ir.config, slidingWindow: 7 }, tensors: ir.tensors }, { ops: 'fused' });
+      const narrow = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
+      const edge = relativeDiff(await narrow.forward(narrow.createState(), ids), want.logits, 0, ir.config.vocabSize, scale);
+      await narrow.dispose();
+      console.info(
+        `${c.name} window 8 over ${ids.length} positions: with ${windowed.toExponential(2)}, whole context ${unwindowed.toExponential(2)}, window 7 ${edge.toExponential(2)}`,
+      );
+      expect(windowed).toBeLessThan(BUDGET.independentVsEngineRelative);
+      expect(unwindowed).toBeGreaterThan(100 * BUDGET.independentVsEngineRelative);
+      expect(edge).toBeGreaterThan(100 * BUDGET.independentVsEngineRelative);
+    },
+  );
+});
+
 describe('what is refused, naming config.json and the field', () => {
-  it('Mistral v0.1: a sliding window below the context', () => {
-    const v01 = { ...tinyConfigJson(MISTRAL_7B_V03), sliding_window: 4096, max_position_embeddings: 32768, rope_theta: 10000.0 };
-    expectShrinkrayError(
-      () => parseHfConfig(v01, 'mistral/config.json'),
-      'bad_config',
-      /mistral\/config\.json: field 'sliding_window' \(4096\) is below max_position_embeddings \(32768\): sliding-window attention is not supported/,
-    );
+  it('sliding windows: Mistral v0.1 and Phi-3 slide, a window as long as the context is none, Qwen2/Qwen3 per-layer windows are refused', () => {
+    const v01 = { ...tinyConfigJson(MISTRAL_7B_V01), sliding_window: 4096, max_position_embeddings: 32768 };
+    expect(parseHfConfig(v01, 'mistral/config.json').slidingWindow).toBe(4096);
     // MistralConfig's default window (4096) applies when the field is absent.
     const { sliding_window: _w, ...noWindow } = { ...v01 };
-    expectShrinkrayError(() => parseHfConfig(noWindow, 'config.json'), 'bad_config', /field 'sliding_window' \(4096\)/);
+    expect(parseHfConfig(noWindow, 'config.json').slidingWindow).toBe(4096);
     // A window as long as the context never bites: the same model as none.
-    expect(parseHfConfig({ ...v01, sliding_window: 32768 }, 'config.json').maxPositionEmbeddings).toBe(32768);
-    // Qwen2/Qwen3 slide only with use_sliding_window.
+    expect(parseHfConfig({ ...v01, sliding_window: 32768 }, 'config.json').slidingWindow).toBeUndefined();
+    expect(parseHfConfig({ ...tinyConfigJson(PHI3_MINI_4K), sliding_window: 2047 }, 'config.json').slidingWindow).toBeUndefined();
+    expect(parseHfConfig({ ...tinyConfigJson(PHI3_MINI_4K), sliding_window: null }, 'config.json').slidingWindow).toBeUndefined();
+    expectShrinkrayError(
+      () => parseHfConfig({ ...v01, sliding_window: 0 }, 'mistral/config.json'),
+      'bad_config',
+      /mistral\/config\.json: field 'sliding_window' must be a positive integer or null, got 0/,
+    );
+    // Qwen2/Qwen3 slide only with use_sliding_window, and then only from max_window_layers on.
     const qwen3 = tinyConfigJson(QWEN3_06B);
-    expect(parseHfConfig({ ...qwen3, sliding_window: 64 }, 'config.json').qkNorm).toBe(true);
+    expect(parseHfConfig({ ...qwen3, sliding_window: 64 }, 'config.json').slidingWindow).toBeUndefined();
     expectShrinkrayError(
       () => parseHfConfig({ ...qwen3, sliding_window: 64, use_sliding_window: true }, 'config.json'),
       'bad_config',
-      /field 'sliding_window' \(64\) is below max_position_embeddings \(256\)/,
+      /field 'sliding_window' \(64\) is below max_position_embeddings \(256\) with use_sliding_window: a window on the layers from max_window_layers on is not supported/,
+    );
+  });
+
+  it("Phi-3's 128k models: rope_scaling longrope (and su), and a partial rotary factor", () => {
+    const phi = tinyConfigJson(PHI3_MINI_4K);
+    const longrope = { type: 'longrope', long_factor: [1, 2], short_factor: [1, 1] };
+    expectShrinkrayError(
+      () => parseHfConfig({ ...phi, rope_scaling: longrope }, 'phi/config.json'),
+      'bad_config',
+      /phi\/config\.json: field 'rope_scaling' type "longrope" is not supported for Phi3ForCausalLM/,
+    );
+    expectShrinkrayError(
+      () => parseHfConfig({ ...phi, rope_scaling: { ...longrope, type: 'su' } }, 'phi/config.json'),
+      'bad_config',
+      /field 'rope_scaling' type "su" is not supported/,
+    );
+    expectShrinkrayError(
+      () => parseHfConfig({ ...phi, partial_rotary_factor: 0.5 }, 'phi/config.json'),
+      'bad_config',
+      /field 'partial_rotary_factor' must be 1/,
     );
   });
 
@@ -253,16 +308,9 @@ describe('what is refused, naming config.json and the field', () => {
     );
   });
 
-  it('Phi-3 and Gemma 3: unsupported_architecture naming what is missing, and the supported list', () => {
-    const supported = 'supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM';
+  it('Gemma 3: unsupported_architecture naming what is missing, and the supported list', () => {
+    const supported = 'supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM';
     const as = (arch: string) => () => parseHfConfig({ ...tinyConfigJson(LLAMA_32_1B), architectures: [arch] }, 'x/config.json');
-    const phi = expectShrinkrayError(
-      as('Phi3ForCausalLM'),
-      'unsupported_architecture',
-      /^x\/config\.json: architecture 'Phi3ForCausalLM' is not supported \(not implemented: /,
-    );
-    expect(phi.message).toMatch(/qkv_proj and gate_up_proj.*sliding-window attention.*longrope/);
-    expect(phi.message.endsWith(supported)).toBe(true);
     const gemma = expectShrinkrayError(
       as('Gemma3ForCausalLM'),
       'unsupported_architecture',
@@ -277,6 +325,27 @@ describe('what is refused, naming config.json and the field', () => {
       'unsupported_architecture',
       `x/config.json: architecture 'GPT2LMHeadModel' is not supported; ${supported}`,
     );
+  });
+
+  it('Phi-3: a fused qkv_proj that contradicts the config, naming the tensor and the fields behind its rows', async () => {
+    const { dir } = await tinyModel(PHI3_MINI_4K);
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ ...tinyConfigJson(PHI3_MINI_4K), num_key_value_heads: 2 }));
+    const { open, display } = folderOpener(dir);
+    await expectShrinkrayError(
+      openHfModel(open, display),
+      'bad_file',
+      /tensor 'model\.layers\.0\.self_attn\.qkv_proj\.weight' has shape \[192, 64\], expected \[128, 64\] \(\(num_attention_heads \+ 2 × num_key_value_heads\) × head_dim, hidden_size\) from .*config\.json/,
+    );
+  });
+
+  it('Phi-3: the fused tensors split at import into the Llama projections, in the stored dtype', async () => {
+    const { ir } = await tinyModel(PHI3_MINI_4K);
+    const names = [...ir.tensors.keys()].filter((n) => n.startsWith('model.layers.0.'));
+    expect(names.some((n) => n.includes('qkv_proj') || n.includes('gate_up_proj'))).toBe(false);
+    const q = ir.tensors.get('model.layers.0.self_attn.q_proj.weight')!;
+    const k = ir.tensors.get('model.layers.0.self_attn.k_proj.weight')!;
+    const up = ir.tensors.get('model.layers.0.mlp.up_proj.weight')!;
+    expect([q.shape, k.shape, up.shape, q.dtype]).toEqual([[64, 64], [64, 64], [96, 64], 'BF16']);
   });
 
   it('a config that does not describe its weights: Qwen3 weights under a Llama or Qwen2 config, Llama weights under a Qwen3 one', async () => {

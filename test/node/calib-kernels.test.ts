@@ -79,6 +79,18 @@ describe('WASM SIMD products match the float64 references', () => {
     );
   });
 
+  it('sliding-window attention (Mistral v0.1, Phi-3): each position sees the last 5, and the window changes the result', async () => {
+    const [T, H, KV, hd] = [21, 6, 3, 64];
+    const q = randomFloats(T * H * hd, 6);
+    const k = randomFloats(T * KV * hd, 7);
+    const v = randomFloats(T * KV * hd, 8);
+    const s = { T, numHeads: H, numKvHeads: KV, headDim: hd, window: 5 };
+    const got = await wasm.attention(q, k, v, s);
+    expect(relDiff(got, await referenceCalibBackend.attention(q, k, v, s))).toBeLessThan(BUDGET.calibAttentionRelative);
+    const whole = await referenceCalibBackend.attention(q, k, v, { T, numHeads: H, numKvHeads: KV, headDim: hd });
+    expect(relDiff(got, whole)).toBeGreaterThan(100 * BUDGET.calibAttentionRelative);
+  });
+
   it('the calibration forward (block runner, WASM kernels) through stories260K gives the reference forward pass logits', async () => {
     const { ir } = await loadModelFolder(STORIES_DIR);
     const c = ir.config;

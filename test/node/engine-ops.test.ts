@@ -79,7 +79,8 @@ describe('attention over the KV cache', () => {
     [8, 4, 8],
     [9, 3, 64],
     [4, 2, 6],
-  ])('%i heads, %i KV heads, head size %i: cached positions then new ones, causal', (heads, kvHeads, hd) => {
+    [9, 3, 64, 4], // a sliding window of 4 positions (Mistral v0.1, Phi-3)
+  ])('%i heads, %i KV heads, head size %i, window %s: cached positions then new ones, causal', (heads, kvHeads, hd, window?: number) => {
     const T = 5;
     const start = 3;
     const cap = 16;
@@ -104,6 +105,7 @@ describe('attention over the KV cache', () => {
       scratch,
       0,
       T * heads,
+      window ?? 0,
     );
     // The reference's cache is transposed: [kvHeads*hd, cap].
     const keysT = new Float32Array(kvHeads * hd * cap);
@@ -116,7 +118,7 @@ describe('attention over the KV cache', () => {
         }
       }
     }
-    const want = causalAttention(q, keysT, valuesT, cap, { T, start, numHeads: heads, numKvHeads: kvHeads, headDim: hd });
+    const want = causalAttention(q, keysT, valuesT, cap, { T, start, numHeads: heads, numKvHeads: kvHeads, headDim: hd, window });
     expectClose(rig.f32(out, T * heads * hd), want, 'attention');
   });
 

@@ -65,6 +65,7 @@ export const A_OUT = 9; // f32 [T, heads*hd]
 export const A_SCALE = 10; // f32 bits
 export const A_SCRATCH = 11; // f32 [parts, scratchStride]
 export const A_SCRATCH_STRIDE = 12; // floats per thread (>= start + T)
+export const A_WINDOW = 13; // sliding window in positions, 0 for none
 
 @inline export function slot(base: usize, i: i32): i32 {
   return load<i32>(base + (<usize>i << 2));

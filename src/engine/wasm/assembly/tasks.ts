@@ -10,7 +10,7 @@
 import {
   T_OP, T_ARGS, OP_GEMM, OP_ATTENTION,
   G_COUNT, G_SILU, G_M, G_X, G_LDX, G_XQ, G_LDQ, G_XS, G_XSUM, G_LDB, G_XS4, G_XSUM4, G_W0,
-  A_Q, A_T, A_START, A_HEADS, A_KV_HEADS, A_HD, A_KEYS, A_VALUES, A_CAP, A_OUT, A_SCALE, A_SCRATCH, A_SCRATCH_STRIDE,
+  A_Q, A_T, A_START, A_HEADS, A_KV_HEADS, A_HD, A_KEYS, A_VALUES, A_CAP, A_OUT, A_SCALE, A_SCRATCH, A_SCRATCH_STRIDE, A_WINDOW,
   W_KIND, W_N, KIND_NBITS, KIND_F32_KN, KIND_F16_KN, slot,
 } from './layout';
 import { nbitsGemm } from './nbits';
@@ -66,7 +66,8 @@ function attentionTask(a: usize, part: i32, parts: i32): void {
   // Scratch per part: a part runs on one thread at a time.
   const scratch = <usize>slot(a, A_SCRATCH) + (<usize>part * <usize>slot(a, A_SCRATCH_STRIDE) << 2);
   attention(<usize>slot(a, A_Q), T, slot(a, A_START), heads, slot(a, A_KV_HEADS), slot(a, A_HD), <usize>slot(a, A_KEYS),
-    <usize>slot(a, A_VALUES), slot(a, A_CAP), <usize>slot(a, A_OUT), reinterpret<f32>(slot(a, A_SCALE)), scratch, <i32>(r >> 32), <i32>r);
+    <usize>slot(a, A_VALUES), slot(a, A_CAP), <usize>slot(a, A_OUT), reinterpret<f32>(slot(a, A_SCALE)), scratch, <i32>(r >> 32), <i32>r,
+    slot(a, A_WINDOW));
 }
 
 /** Runs part `part` of `parts` of the task in the block. */

@@ -29,6 +29,7 @@ interface CalibExports {
     probs: number,
     g0: number,
     g1: number,
+    window: number,
   ): void;
   swiglu(gate: number, up: number, n: number): void;
   cholesky64(a: number, K: number): number;
@@ -70,6 +71,7 @@ export interface AttentionShape {
   numHeads: number;
   numKvHeads: number;
   headDim: number;
+  window?: number; // sliding window: position p sees p - window + 1 .. p; absent: all before it
 }
 
 export interface WasmCalibKernel {
@@ -245,7 +247,7 @@ class WasmCalib implements WasmCalibKernel {
     this.f32(pq!, qn).set(q.subarray(0, qn));
     this.f32(pk!, kvn).set(k.subarray(0, kvn));
     this.f32(pv!, kvn).set(v.subarray(0, kvn));
-    this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!, g0, g1);
+    this.wasm.attention(pq!, pk!, pv!, T, H, KV, hd, po!, pkt!, pp!, g0, g1, s.window ?? 0);
     const all = this.f32(po!, qn);
     if (g0 === 0 && g1 === KV) return all.slice();
     const width = (g1 - g0) * (H / KV) * hd;

@@ -198,7 +198,8 @@ export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize, i0: i32, i1
 // q [T, H*hd] and k, v [T, KV*hd] carry RoPE already; out [T, H*hd] (only those heads'
 // columns written). Query head h reads KV head h / (H / KV). Scratch: kt [hd, Tp] (one KV
 // head's keys transposed, Tp = T rounded up to 4) and probs [Tp]. Scores and the softmax in
-// f32, positions in order; exp is AssemblyScript's Mathf.exp.
+// f32, positions in order; exp is AssemblyScript's Mathf.exp. window > 0: a sliding window, position t
+// sees positions t - window + 1 .. t (the scores before it are computed and not read); 0: all.
 export function attention(
   q: usize,
   k: usize,
@@ -212,6 +213,7 @@ export function attention(
   probs: usize,
   g0: i32,
   g1: i32,
+  window: i32,
 ): void {
   const Tp = (T + 3) & ~3;
   const qRow = (<usize>(H * hd)) << 2;
@@ -229,6 +231,7 @@ export function attention(
     for (let h = g * group; h < (g + 1) * group; h++) {
       for (let t = 0; t < T; t++) {
         const ctx = t + 1;
+        const lo = window > 0 && ctx > window ? ctx - window : 0;
         const ctx4 = (ctx + 3) & ~3;
         const qp = q + <usize>t * qRow + ((<usize>(h * hd)) << 2);
         memory.fill(probs, 0, (<usize>ctx4) << 2);
@@ -241,9 +244,9 @@ export function attention(
           }
         }
         let mx: f32 = -Infinity;
-        for (let s = 0; s < ctx; s++) mx = max(mx, load<f32>(probs + ((<usize>s) << 2)));
+        for (let s = lo; s < ctx; s++) mx = max(mx, load<f32>(probs + ((<usize>s) << 2)));
         let sum: f32 = 0;
-        for (let s = 0; s < ctx; s++) {
+        for (let s = lo; s < ctx; s++) {
           const p = Mathf.exp(load<f32>(probs + ((<usize>s) << 2)) - mx);
           store<f32>(probs + ((<usize>s) << 2), p);
           sum += p;
@@ -252,7 +255,7 @@ export function attention(
         let d = 0;
         for (; d + 4 <= hd; d += 4) {
           let acc = f32x4.splat(0);
-          for (let s = 0; s < ctx; s++) {
+          for (let s = lo; s < ctx; s++) {
             acc = f32x4.add(
               acc,
               f32x4.mul(v128.load32_splat(probs + ((<usize>s) << 2)), v128.load(vBase + <usize>s * kvRow + ((<usize>d) << 2))),
@@ -262,7 +265,7 @@ export function attention(
         }
         for (; d < hd; d++) {
           let acc: f32 = 0;
-          for (let s = 0; s < ctx; s++)
+          for (let s = lo; s < ctx; s++)
             acc += load<f32>(probs + ((<usize>s) << 2)) * load<f32>(vBase + <usize>s * kvRow + ((<usize>d) << 2));
           store<f32>(op + ((<usize>d) << 2), acc / sum);
         }
