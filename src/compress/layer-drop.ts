@@ -18,6 +18,7 @@ export interface DropStep {
 /** What the report says about a removal. */
 export interface LayerRemoval {
   method: 'block-influence' | 'last';
+  layers: number; // decoder blocks of the source model
   removed: number[]; // original block indices, ascending
   /** Block Influence per original block (1 - mean cos(h_in, h_out) over the calibration tokens); null for `-last`. */
   scores: number[] | null;

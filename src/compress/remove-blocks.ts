@@ -18,7 +18,7 @@ export async function removeBlocks(
 ): Promise<{ ir: ModelIR; removal: LayerRemoval }> {
   if (drop.choose === 'last') {
     const removed = lastBlocks(ir.config.numLayers, drop.count);
-    return { ir: dropLayersIr(ir, removed), removal: { method: 'last', removed, scores: null, seconds: 0 } };
+    return { ir: dropLayersIr(ir, removed), removal: { method: 'last', layers: ir.config.numLayers, removed, scores: null, seconds: 0 } };
   }
   if (!calibration)
     throw new ShrinkrayError('bad_argument', `drop${drop.count} scores the decoder blocks on calibration text: send calibration windows`);
@@ -26,5 +26,5 @@ export async function removeBlocks(
   const scores = await blockInfluence(ir, calibration, o);
   const removed = leastInfluential(scores, drop.count);
   const seconds = (performance.now() - started) / 1000;
-  return { ir: dropLayersIr(ir, removed), removal: { method: 'block-influence', removed, scores, seconds } };
+  return { ir: dropLayersIr(ir, removed), removal: { method: 'block-influence', layers: ir.config.numLayers, removed, scores, seconds } };
 }

@@ -124,7 +124,7 @@ describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
   it('drop1-last: onnxruntime-web matches the reference forward of the 4-block model, the CPU engine matches onnxruntime-web', async () => {
     const r = await compress('drop1-last');
     expect(r.config.numLayers).toBe(4);
-    expect(r.layerRemoval).toEqual({ method: 'last', removed: [4], scores: null, seconds: 0 });
+    expect(r.layerRemoval).toEqual({ method: 'last', layers: 5, removed: [4], scores: null, seconds: 0 });
     expect(r.tensors.map((t) => t.name).filter((n) => n.startsWith('model.layers.4.'))).toEqual([]);
     const ref = await ReferenceModel.load(dropLayersIr(source.ir, [4]));
     const ort = await createOnnxCausalLM(r.config, r.built.model, [], { device: 'wasm' });
