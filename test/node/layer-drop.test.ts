@@ -166,6 +166,18 @@ describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
     expect(dropped.paramsOut).toBe(direct.paramsOut);
   });
 
+  it.each(['ffn25+mag50+int4-g32', 'heads25+wanda50+int8'])(
+    'drop1-last+%s is the same recipe on the 4-block model: the same bytes',
+    async (rest) => {
+      const dropped = await compress(`drop1-last+${rest}`);
+      const kept = dropLayersIr(source.ir, [4]);
+      const plan = planCompression(parseRecipe(rest), kept.config);
+      const direct = await compressModel(kept, plan, { quantizer, ...(plan.calibrate ? { calibration: { windows, backend } } : {}) });
+      expect(dropped.config).toEqual(direct.config);
+      expect(Buffer.from(dropped.built.model).equals(Buffer.from(direct.built.model))).toBe(true);
+    },
+  );
+
   it('the reference calibration kernels choose the same blocks as the WASM ones', async () => {
     const plan = planCompression(parseRecipe('drop2'), source.ir.config);
     const a = await compressModel(source.ir, plan, { quantizer, calibration: { windows, backend } });
