@@ -94,3 +94,14 @@ export function dropLayersIr(ir: ModelIR, removed: readonly number[]): ModelIR {
   }
   return { config: droppedConfig(ir.config, gone.size), tensors };
 }
+
+/**
+ * config.json fields with one entry per block, cut to the kept blocks: `layer_types` (Qwen3's
+ * and newer configs list every block's attention kind; transformers checks its length against
+ * num_hidden_layers). Merged over the source's config.json after toHfConfig's fields.
+ */
+export function keptLayerFields(configJson: Record<string, unknown>, removal: LayerRemoval | null): Record<string, unknown> {
+  if (!removal || !Array.isArray(configJson.layer_types)) return {};
+  const gone = new Set(removal.removed);
+  return { layer_types: configJson.layer_types.filter((_, i) => !gone.has(i)) };
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceCalibBackend, wasmCalibBackend, type CalibBackend } from '../../src/compress/calib-backend.ts';
 import { calibrationWindows } from '../../src/compress/calibration-windows.ts';
-import { dropLayersIr, leastInfluential } from '../../src/compress/layer-drop.ts';
+import { dropLayersIr, keptLayerFields, leastInfluential } from '../../src/compress/layer-drop.ts';
 import { compressModel, type CompressResult } from '../../src/compress/pipeline.ts';
 import { planCompression } from '../../src/compress/plan.ts';
 import { parseRecipe, recipeNeedsCalibration, recipeProblems } from '../../src/compress/recipe.ts';
@@ -103,6 +103,17 @@ describe('the drop step in the recipe grammar', () => {
     expect(p.bytesIn).toBe(full.bytesIn);
     expect(p.tensors.filter((t) => t.layer !== null).map((t) => t.layer)).not.toContain(3);
     expect(p.tensors.length).toBe(full.tensors.length - 2 * full.tensors.filter((t) => t.layer === 0).length);
+  });
+
+  it('cuts config.json’s per-block layer_types to the kept blocks', () => {
+    const removal = { method: 'last' as const, layers: 4, removed: [1, 3], scores: null, seconds: 0 };
+    const configJson = {
+      num_hidden_layers: 4,
+      layer_types: ['full_attention', 'sliding_attention', 'full_attention', 'sliding_attention'],
+    };
+    expect(keptLayerFields(configJson, removal)).toEqual({ layer_types: ['full_attention', 'full_attention'] });
+    expect(keptLayerFields({ num_hidden_layers: 4 }, removal)).toEqual({});
+    expect(keptLayerFields(configJson, null)).toEqual({});
   });
 
   it('picks the lowest scores, a tie going to the later block', () => {
