@@ -18,9 +18,10 @@ import { droppedConfig } from './layer-drop.ts';
  * `emb4`/`emb8` quantize the embedding and an untied classifier; norms and q/k/v biases are
  * never pruned or quantized and stay fp32 (tiny, and precision-sensitive); everything else
  * not quantized is stored as the recipe's storage type.
- * `calibrate` says whether the decoder blocks go through the calibrated pass
+ * `calibratedBlocks` says whether the decoder blocks go through the calibrated pass
  * (calibrated-model.ts) instead: GPTQ, AWQ, Wanda and SparseGPT always, the structured steps
- * when calibration text is given (activation-aware scores rather than weight norms).
+ * when calibration text is given (activation-aware scores rather than weight norms);
+ * `calibrate`, whether calibration windows are needed at all (also for drop{N}'s block scores).
  * With `drop`, the rows are those of the kept blocks, already renumbered (layer-drop.ts): the
  * planner does not know which blocks go, but they all have the same shapes.
  */

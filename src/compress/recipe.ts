@@ -25,8 +25,9 @@ export type { PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recip
  *
  * Steps may be written in any order; they always run in the canonical order
  *   drop → ffn → heads → (mag | N:M) → int → emb → storage dtype
- * (whole blocks removed first, so every later step sees only the kept ones; structured pruning next, so masks and quantization see the shrunk matrices; masks
- * before quantization, so the zeros are quantized as zeros).
+ * (whole blocks removed first, so every later step sees only the kept ones; structured pruning
+ * next, so masks and quantization see the shrunk matrices; masks before quantization, so the
+ * zeros are quantized as zeros).
  */
 export interface Recipe {
   name: string; // as written (trimmed, lower-cased)
