@@ -8,6 +8,7 @@
  *              --text sample: the 5 stories of tinystories_sample.txt), BOS + text each
  *   vs fp32    ppl / the fp32 graph's ppl
  *   seconds    compressModel's wall time, of which calibration (this machine, shared: compare rows)
+ * drop rows name the blocks removed (of 0..4).
  * Rows marked "weight norms" / "random" run a structured step without calibration text (its
  * default scores) or with seeded random scores (median of 5), as baselines for "activations".
  * Run: npm run bench:quality [-- --recipes fp32,gptq-int4-g32,... --windows 128 --text eval|sample]
@@ -78,6 +79,13 @@ const DEFAULT_RECIPES = [
   'heads25 weight norms',
   'heads25 random',
   'heads25',
+  'drop1',
+  'drop1-last',
+  'drop2',
+  'drop2-last',
+  'drop1+int4-g32',
+  'drop1-last+int4-g32',
+  'drop1+gptq-int4-g32',
 ];
 const recipes = arg('recipes', DEFAULT_RECIPES.join(',')).split(',');
 const windowCount = Number(arg('windows', '128'));
@@ -146,6 +154,7 @@ for (const row of recipes) {
     if (/^(ffn|heads)\d+$/.test(recipe!) && !variant) label = `${recipe!} (activations)`;
   }
   const { r, seconds, ppl } = result;
+  if (r.layerRemoval) label += ` (removes block${r.layerRemoval.removed.length > 1 ? 's' : ''} ${r.layerRemoval.removed.join(', ')})`;
   if (recipe === 'fp32') fp32Ppl = ppl;
   const bytes = r.built.model.byteLength + (r.built.externalData?.byteLength ?? 0);
   const calib = r.calibration ? ` (${r.calibration.seconds.toFixed(1)})` : '';

@@ -13,12 +13,14 @@ import type { TensorOutcome } from './tensor-outcome.ts';
 import type { CalibBackend } from './calib-backend.ts';
 import { calibratedIr, ModelCalibrator, type CalibrationInput, type CalibrationProgress } from './calibrated-model.ts';
 import { roundTripHalf, rtnLinear } from './linear-quant.ts';
-import { elementCount } from '../model/tensor-table.ts';
+import { elementCount, modelTensors } from '../model/tensor-table.ts';
+import type { LayerRemoval } from './layer-drop.ts';
+import { removeBlocks } from './remove-blocks.ts';
 
 /**
  * The streaming compression pipeline, shared by the CLI and the compress worker. It takes
  * the plan their caller made (planCompression: every check before any work) and walks it:
- * per layer, structured pruning -> per tensor, mask -> quantize -> ONNX graph. The embedding
+ * blocks removed (drop) -> per layer, structured pruning -> per tensor, mask -> quantize -> ONNX graph. The embedding
  * (and an untied classifier) go through the same per-tensor step, quantized only when the
  * recipe has emb4/emb8. One source tensor is decoded at a time (one layer when structured
  * pruning needs the layer whole).
@@ -42,7 +44,7 @@ export interface CalibrationSummary {
   windows: number;
   tokens: number;
   kernels: CalibBackend['name'];
-  seconds: number; // of compressSeconds, the calibrated blocks (their passes and methods)
+  seconds: number; // of compressSeconds, the calibrated blocks (their passes and methods) and drop{N}'s block scoring
   awqAlpha: { attn?: number; o?: number; mlp?: number; down?: number }[] | null; // per block, AWQ only
 }
 
@@ -57,18 +59,25 @@ export interface CompressResult {
   built: BuiltDecoder;
   tensors: TensorOutcome[];
   calibration: CalibrationSummary | null;
+  layerRemoval: LayerRemoval | null; // drop{N}[-last]: which blocks went, and their scores
 }
 
-export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: CompressOptions): Promise<CompressResult> {
+export async function compressModel(sourceIr: ModelIR, plan: CompressionPlan, opts: CompressOptions): Promise<CompressResult> {
   const pruner = opts.pruner ?? (await createPruner());
+  let ir = sourceIr;
+  let removal: LayerRemoval | null = null;
+  if (plan.recipe.drop) {
+    ({ ir, removal } = await removeBlocks(ir, plan.recipe.drop, opts.calibration, { signal: opts.signal, onProgress: opts.onProgress }));
+  }
+  const kept = removal ? { ...plan, configIn: ir.config } : plan; // the later steps see the kept blocks as the whole model
   let calibrator: ModelCalibrator | null = null;
-  if (plan.calibrate) {
+  if (plan.calibratedBlocks) {
     if (!opts.calibration)
       throw new ShrinkrayError(
         'bad_argument',
         `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, or activation-aware structured pruning)`,
       );
-    calibrator = await ModelCalibrator.start(ir, plan, opts.calibration, {
+    calibrator = await ModelCalibrator.start(ir, kept, opts.calibration, {
       quantizer: opts.quantizer,
       pruner,
       signal: opts.signal,
@@ -76,7 +85,7 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
     });
   }
   const source = calibrator
-    ? calibratedIr(ir, plan, calibrator)
+    ? calibratedIr(ir, kept, calibrator)
     : plan.structured
       ? structuredIr(ir, plan.structured, plan.configOut, opts.structuredScores)
       : ir;
@@ -114,24 +123,25 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
   opts.onProgress?.({ stage: 'compress', done: plan.tensors.length, total: plan.tensors.length, tensor: '' });
   const params = (shapeOf: (t: TensorPlan) => readonly number[]) => plan.tensors.reduce((n, t) => n + elementCount(shapeOf(t)), 0);
   const calibration: CalibrationSummary | null =
-    calibrator && opts.calibration
+    (calibrator || removal?.scores) && opts.calibration
       ? {
           windows: opts.calibration.windows.length,
-          tokens: calibrator.tokens,
+          tokens: opts.calibration.windows.reduce((n, w) => n + w.length, 0),
           kernels: opts.calibration.backend.name,
-          seconds: calibrator.seconds,
-          awqAlpha: plan.recipe.quant?.method === 'awq' ? calibrator.awqAlpha : null,
+          seconds: (calibrator?.seconds ?? 0) + (removal?.seconds ?? 0),
+          awqAlpha: plan.recipe.quant?.method === 'awq' && calibrator ? calibrator.awqAlpha : null,
         }
       : null;
   return {
     plan,
     pruner: pruner.backend,
     config: plan.configOut,
-    paramsIn: params((t) => t.shapeIn),
+    paramsIn: modelTensors(plan.configIn).reduce((n, t) => n + elementCount(t.shape), 0), // the removed blocks too
     paramsOut: params((t) => t.shape),
     built,
     tensors: outcomes,
     calibration,
+    layerRemoval: removal,
   };
 }
 

@@ -3,6 +3,7 @@ import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
 import { containerBits, storesZeroPoints } from '../kernels/quantize/nbits-codes.ts';
 import { recipeNeedsCalibration, validateRecipeForModel, type MaskStep, type Recipe, type WeightDtype } from './recipe.ts';
 import { elementCount, modelTensors, type LinearKind, type TensorRole } from '../model/tensor-table.ts';
+import { droppedConfig } from './layer-drop.ts';
 
 /**
  * Recipe + config → one row per output tensor saying what happens to it, so the compress
@@ -17,9 +18,12 @@ import { elementCount, modelTensors, type LinearKind, type TensorRole } from '..
  * `emb4`/`emb8` quantize the embedding and an untied classifier; norms and q/k/v biases are
  * never pruned or quantized and stay fp32 (tiny, and precision-sensitive); everything else
  * not quantized is stored as the recipe's storage type.
- * `calibrate` says whether the decoder blocks go through the calibrated pass
+ * `calibratedBlocks` says whether the decoder blocks go through the calibrated pass
  * (calibrated-model.ts) instead: GPTQ, AWQ, Wanda and SparseGPT always, the structured steps
- * when calibration text is given (activation-aware scores rather than weight norms).
+ * when calibration text is given (activation-aware scores rather than weight norms);
+ * `calibrate`, whether calibration windows are needed at all (also for drop{N}'s block scores).
+ * With `drop`, the rows are those of the kept blocks, already renumbered (layer-drop.ts): the
+ * planner does not know which blocks go, but they all have the same shapes.
  */
 
 export interface BlockQuant {
@@ -46,9 +50,10 @@ export interface TensorPlan {
 export interface CompressionPlan {
   recipe: Recipe;
   configIn: ModelConfig;
-  configOut: ModelConfig; // after structured pruning
+  configOut: ModelConfig; // after layer removal and structured pruning
   structured: StructuredPlan | null; // null when the recipe removes nothing
-  calibrate: boolean; // the decoder blocks run the calibrated pass (needs calibration windows)
+  calibrate: boolean; // needs calibration windows: for the calibrated pass, or to score blocks for drop{N}
+  calibratedBlocks: boolean; // the decoder blocks run the calibrated pass
   tensors: TensorPlan[]; // in file order
   bytesIn: number; // fp32 size of the input model
   bytesOut: number;
@@ -81,10 +86,11 @@ export interface PlanOptions {
 /** Builds the plan; throws ShrinkrayError('bad_recipe') first when the recipe does not fit. */
 export function planCompression(recipe: Recipe, config: ModelConfig, options: PlanOptions = {}): CompressionPlan {
   validateRecipeForModel(recipe, config);
-  const configOut = recipe.structured ? prunedConfig(config, recipe.structured) : config;
+  const kept = recipe.drop ? droppedConfig(config, recipe.drop.count) : config;
+  const configOut = recipe.structured ? prunedConfig(kept, recipe.structured) : kept;
   const outShapes = new Map(modelTensors(configOut).map((t) => [t.name, t.shape]));
 
-  const tensors = modelTensors(config).map((t): TensorPlan => {
+  const tensors = modelTensors(kept).map((t): TensorPlan => {
     const shape = outShapes.get(t.name)!;
     const isLinear = t.role === 'linear';
     // `int` quantizes the linear layers, `emb` the embedding and an untied classifier.
@@ -109,14 +115,17 @@ export function planCompression(recipe: Recipe, config: ModelConfig, options: Pl
       bytesOut,
     };
   });
+  const calibratedBlocks =
+    recipeNeedsCalibration({ quant: recipe.quant, mask: recipe.mask }) || (options.calibrationText === true && recipe.structured !== null);
   return {
     recipe,
     configIn: config,
     configOut,
     structured: recipe.structured,
-    calibrate: recipeNeedsCalibration(recipe) || (options.calibrationText === true && recipe.structured !== null),
+    calibrate: calibratedBlocks || recipeNeedsCalibration(recipe),
+    calibratedBlocks,
     tensors,
-    bytesIn: tensors.reduce((s, t) => s + t.bytesIn, 0),
+    bytesIn: modelTensors(config).reduce((s, t) => s + elementCount(t.shape) * 4, 0), // the removed blocks too
     bytesOut: tensors.reduce((s, t) => s + t.bytesOut, 0),
   };
 }

@@ -2,6 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { quoted } from '../formats/printable.ts';
 import type { SparsityPattern } from '../kernels/calib/gptq.ts';
 import { ORT_WEB_MATMUL_NBITS_BITS } from '../kernels/quantize/runtime-support.ts';
+import type { DropStep } from './layer-drop.ts';
 
 /**
  * The step vocabulary of the recipe grammar: one table entry per step kind, each with the
@@ -39,7 +40,8 @@ export type RecipeStep =
   | { slot: 'embed'; bits: 4 | 8 }
   | { slot: 'sparsity'; prune: Extract<PruneStep, { kind: 'magnitude' | 'nm' | 'wanda' | 'sparsegpt' }> }
   | { slot: 'ffn'; prune: Extract<PruneStep, { kind: 'ffn' }> }
-  | { slot: 'heads'; prune: Extract<PruneStep, { kind: 'heads' }> };
+  | { slot: 'heads'; prune: Extract<PruneStep, { kind: 'heads' }> }
+  | { slot: 'drop'; drop: DropStep };
 
 export type StepSlot = RecipeStep['slot'];
 
@@ -51,6 +53,7 @@ export const SLOT_MEANING: Readonly<Record<StepSlot, string>> = Object.freeze({
   sparsity: 'the unstructured sparsity',
   ffn: 'the FFN channel pruning',
   heads: 'the attention head pruning',
+  drop: 'the decoder blocks removed',
 });
 
 export const BIT_WIDTHS = Object.freeze([2, 3, 4, 5, 6, 7, 8]);
@@ -187,6 +190,17 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
     syntax: 'heads{1..99}',
     family: /^heads/,
     parse: (t, fail) => ({ slot: 'heads', prune: { kind: 'heads', fraction: percent(t, 'heads', fail) / 100 } }),
+  },
+  {
+    syntax: 'drop{N}, drop{N}-last',
+    family: /^drop/,
+    parse: (t, fail) => {
+      const m = /^drop(\d+)(-last)?$/.exec(t);
+      if (!m) return fail('does not match drop{N} or drop{N}-last, e.g. drop2');
+      const count = Number(m[1]);
+      if (count < 1) return fail(`removes ${count} decoder blocks; remove at least 1 (drop1)`);
+      return { slot: 'drop', drop: { count, choose: m[2] ? 'last' : 'influence' } };
+    },
   },
 ]);
 

@@ -14,6 +14,7 @@ import {
   type WeightDtype,
 } from './recipe-steps.ts';
 import { layerTensors } from '../model/tensor-table.ts';
+import { dropProblems, formatDrop, type DropStep } from './layer-drop.ts';
 import { quoted } from '../formats/printable.ts';
 
 export type { PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
@@ -23,9 +24,10 @@ export type { PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recip
  * The grammar is documented in recipe-grammar.md; the step table lives in recipe-steps.ts.
  *
  * Steps may be written in any order; they always run in the canonical order
- *   ffn → heads → (mag | N:M) → int → emb → storage dtype
- * (structured pruning first, so masks and quantization see the shrunk matrices; masks
- * before quantization, so the zeros are quantized as zeros).
+ *   drop → ffn → heads → (mag | N:M) → int → emb → storage dtype
+ * (whole blocks removed first, so every later step sees only the kept ones; structured pruning
+ * next, so masks and quantization see the shrunk matrices; masks before quantization, so the
+ * zeros are quantized as zeros).
  */
 export interface Recipe {
   name: string; // as written (trimmed, lower-cased)
@@ -35,6 +37,7 @@ export interface Recipe {
   quant: QuantSpec | null; // int: the linear layers of every decoder block
   embedQuant: EmbedQuantSpec | null; // emb: the embedding and an untied classifier
   storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
+  drop: DropStep | null; // drop{N}[-last]: whole decoder blocks removed before anything else (layer-drop.ts)
 }
 
 /** The unstructured or N:M mask step: by magnitude, by Wanda's scores, or SparseGPT's. */
@@ -52,7 +55,8 @@ export function maskNm(mask: MaskStep | null): { n: number; m: number } | null {
  * model's activations. (The structured steps use activations too when text is given, and
  * weight norms otherwise: planCompression decides.)
  */
-export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask'>): boolean {
+export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask'> & { drop?: DropStep | null }): boolean {
+  if (r.drop?.choose === 'influence') return true; // drop{N} scores the blocks on calibration text
   return (r.quant !== null && r.quant.method !== 'rtn') || r.mask?.kind === 'wanda' || r.mask?.kind === 'sparsegpt';
 }
 
@@ -63,7 +67,7 @@ export interface EmbedQuantSpec {
   symmetric: true;
 }
 
-const SLOT_ORDER: readonly StepSlot[] = ['ffn', 'heads', 'sparsity', 'quant', 'embed', 'dtype'];
+const SLOT_ORDER: readonly StepSlot[] = ['drop', 'ffn', 'heads', 'sparsity', 'quant', 'embed', 'dtype'];
 
 function bad(recipe: string, why: string): never {
   throw new ShrinkrayError('bad_recipe', `recipe ${quoted(recipe, RECIPE_ECHO_CHARS)}: ${why}`);
@@ -93,7 +97,7 @@ export function parseRecipe(text: string): Recipe {
     bySlot.set(step.slot, { token, step });
   });
 
-  const recipe: Recipe = { name, canonical: '', structured: null, mask: null, quant: null, embedQuant: null, storage: 'fp32' };
+  const recipe: Recipe = { name, canonical: '', structured: null, mask: null, quant: null, embedQuant: null, storage: 'fp32', drop: null };
   for (const slot of SLOT_ORDER) {
     const step = bySlot.get(slot)?.step;
     if (!step) continue;
@@ -101,6 +105,7 @@ export function parseRecipe(text: string): Recipe {
     else if (step.slot === 'quant') recipe.quant = step.quant;
     else if (step.slot === 'embed') recipe.embedQuant = { bits: step.bits, blockSize: DEFAULT_BLOCK_SIZE, symmetric: true };
     else if (step.slot === 'sparsity') recipe.mask = step.prune;
+    else if (step.slot === 'drop') recipe.drop = step.drop;
     else {
       recipe.structured ??= { ffnFraction: 0, headsFraction: 0 };
       if (step.slot === 'ffn') recipe.structured.ffnFraction = step.prune.fraction;
@@ -117,6 +122,7 @@ export function parseRecipe(text: string): Recipe {
 export function formatRecipe(r: Omit<Recipe, 'name' | 'canonical'>): string {
   const parts: string[] = [];
   const pct = (f: number) => Math.round(f * 100);
+  if (r.drop) parts.push(formatDrop(r.drop));
   if (r.structured?.ffnFraction) parts.push(`ffn${pct(r.structured.ffnFraction)}`);
   if (r.structured?.headsFraction) parts.push(`heads${pct(r.structured.headsFraction)}`);
   if (r.mask) parts.push(formatMask(r.mask));
@@ -146,7 +152,7 @@ export function formatQuant(q: QuantSpec): string {
  * (empty when it fits). Checked against layer 0: every layer has the same shapes.
  */
 export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
-  const problems: string[] = [];
+  const problems: string[] = recipe.drop ? dropProblems(recipe.drop, config) : [];
   const { intermediateSize: ffn, numHeads, numKvHeads } = config;
   const { ffnFraction = 0, headsFraction = 0 } = recipe.structured ?? {};
   if (ffnFraction > 0) {

@@ -1,5 +1,6 @@
 import type { PruneBackend } from '../kernels/prune/index.ts';
 import type { RtnBackend } from '../kernels/quantize/index.ts';
+import type { LayerRemoval } from './layer-drop.ts';
 import type { CompressResult, TensorOutcome } from './pipeline.ts';
 
 /**
@@ -26,6 +27,8 @@ export interface ShrinkrayReport {
   files: { model: string; externalData: string | null };
   /** What the calibrated pass did; null when the recipe used no calibration. */
   calibration: CalibrationReport | null;
+  /** drop{N}[-last] only: the decoder blocks removed (original indices) and each block's score. */
+  layerRemoval?: LayerRemoval;
   tensors: TensorOutcome[];
 }
 
@@ -81,6 +84,7 @@ export function compressionReport(r: ReportInput): ShrinkrayReport {
     writeSeconds: r.writeSeconds ?? null,
     files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
     calibration: r.result.calibration && r.calibrationText ? { ...r.calibrationText, ...r.result.calibration } : null,
+    ...(r.result.layerRemoval ? { layerRemoval: r.result.layerRemoval } : {}),
     tensors: r.result.tensors,
   };
 }

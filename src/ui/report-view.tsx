@@ -3,6 +3,7 @@ import { ErrorChart } from './error-chart.tsx';
 import { evaluateModel, pastedText, sourceOf, textChoice, type TextChoice } from './evaluation.ts';
 import { exactBytes, formatBytes, formatDate, formatNumber, formatRunsOn } from './format.ts';
 import { JobView } from './job-view.tsx';
+import { RemovedBlocks } from './removed-blocks.tsx';
 import { isRunning } from './jobs.ts';
 import catalogue from './model-catalogue.json';
 import { exportModel } from './model-actions.ts';
@@ -149,6 +150,14 @@ export function ReportView({ info }: { info: StoredModelInfo }) {
               <td data-testid="calibration">
                 {r.calibration.name}: {r.calibration.windows} of {r.calibration.available} windows of {r.calibration.windowLength} tokens (
                 {r.calibration.tokens.toLocaleString('en-US')} tokens, seed {r.calibration.seed}), {r.calibration.seconds.toFixed(1)} s
+              </td>
+            </tr>
+          )}
+          {r.layerRemoval && (
+            <tr>
+              <th scope="row">Removed blocks</th>
+              <td>
+                <RemovedBlocks removal={r.layerRemoval} />
               </td>
             </tr>
           )}

@@ -2,6 +2,7 @@ import { compressModel } from '../compress/pipeline.ts';
 import { planCompression } from '../compress/plan.ts';
 import { parseRecipe } from '../compress/recipe.ts';
 import { compressionReport } from '../compress/report.ts';
+import { keptLayerFields } from '../compress/layer-drop.ts';
 import { CARRIED_FILES, MODEL_FILES, onnxDataPath } from '../formats/model-folder-layout.ts';
 import { transformersJsConfig } from '../formats/transformers-js-folder.ts';
 import type { Pruner } from '../kernels/prune/index.ts';
@@ -87,7 +88,10 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
     for (const f of carried) await writer.copy(f.path, (await open(f.path))!);
     await writer.writeJson(
       MODEL_FILES.config,
-      transformersJsConfig({ ...source.configJson, ...toHfConfig(result.config) }, built.externalData !== null),
+      transformersJsConfig(
+        { ...source.configJson, ...toHfConfig(result.config), ...keptLayerFields(source.configJson, result.layerRemoval) },
+        built.externalData !== null,
+      ),
     );
     const report = compressionReport({
       result,

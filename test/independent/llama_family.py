@@ -105,7 +105,8 @@ def unfuse(cfg, w, n_heads, n_kv, hd):
             w[p + "mlp.up_proj.weight"] = up
 
 
-def forward(cfg, w, ids):
+def forward(cfg, w, ids, streams=None):
+    """Logits [T, vocab]; when `streams` is a list, the residual stream entering each block and the last block's output are appended to it."""
     hidden = cfg["hidden_size"]
     n_heads = cfg["num_attention_heads"]
     n_kv = cfg.get("num_key_value_heads", n_heads)
@@ -129,6 +130,8 @@ def forward(cfg, w, ids):
 
     x = w["model.embed_tokens.weight"][ids]  # [T, hidden]
     for layer in range(cfg["num_hidden_layers"]):
+        if streams is not None:
+            streams.append(x)
         p = f"model.layers.{layer}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
         q = proj(h, p + "self_attn.q_proj").reshape(T, n_heads, hd).transpose(1, 0, 2)  # [H, T, hd]
@@ -151,6 +154,8 @@ def forward(cfg, w, ids):
         gate = proj(h, p + "mlp.gate_proj")
         silu = gate / (1 + np.exp(-gate))
         x = x + proj(silu * proj(h, p + "mlp.up_proj"), p + "mlp.down_proj")
+    if streams is not None:
+        streams.append(x)
     x = rms_norm(x, w["model.norm.weight"], eps)
     head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
     return x @ head.T, inv

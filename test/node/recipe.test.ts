@@ -35,6 +35,7 @@ describe('parseRecipe', () => {
       quant: { method: 'rtn', bits: 4, blockSize: 32, symmetric: true, actOrder: false, floatTargets: false },
       embedQuant: null,
       storage: 'fp32',
+      drop: null,
     });
     expect(parseRecipe('int8')).toMatchObject({ canonical: 'int8-g32', quant: { bits: 8, blockSize: 32, symmetric: true } });
     expect(parseRecipe('int4-g32+emb8')).toMatchObject({ quant: { bits: 4 }, embedQuant: { bits: 8, blockSize: 32, symmetric: true } });
@@ -53,6 +54,7 @@ describe('parseRecipe', () => {
       quant: null,
       embedQuant: null,
       storage: 'fp16',
+      drop: null,
     });
     expect(parseRecipe('heads25+int8')).toMatchObject({ structured: { ffnFraction: 0, headsFraction: 0.25 }, quant: { bits: 8 } });
     expect(parseRecipe('fp32')).toMatchObject({ canonical: 'fp32', storage: 'fp32', quant: null });
@@ -166,7 +168,8 @@ describe('parseRecipe', () => {
   it('lists the known steps in unknown-step errors', () => {
     expect(KNOWN_STEPS).toBe(
       'fp32, fp16, int{2,3,4,8}[-g{16|32|64|128|256}][-asym], gptq-int{B}[-g{G}][-asym][-act][-classic], awq-int{B}[-g{G}][-asym], emb4, emb8, ' +
-        'mag{1..99}, wanda{1..99}, wanda-{N}:{M}, sparsegpt{1..99}, sparsegpt-{N}:{M}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}',
+        'mag{1..99}, wanda{1..99}, wanda-{N}:{M}, sparsegpt{1..99}, sparsegpt-{N}:{M}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}, ' +
+        'drop{N}, drop{N}-last',
     );
   });
 });

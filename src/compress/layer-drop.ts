@@ -1,0 +1,107 @@
+import { ShrinkrayError } from '../errors.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { ModelIR, TensorHandle } from '../model/ir.ts';
+
+/**
+ * Layer removal (`drop{N}`, `drop{N}-last`): whole decoder blocks leave the model, and what
+ * remains is an ordinary Llama with fewer layers: the kept blocks are renumbered 0..L-N-1 in
+ * their original order, config.json's num_hidden_layers says L-N, and every runner (reference
+ * forward, onnxruntime-web, the CPU engine, transformers.js) reads it like any other model.
+ * Which blocks go is chosen before anything else runs (block-influence.ts scores them), so
+ * every later step (structured pruning, masks, GPTQ/AWQ) sees only the kept blocks.
+ */
+export interface DropStep {
+  count: number; // N: blocks removed, 1..numLayers-1
+  choose: 'influence' | 'last'; // the N lowest Block Influence scores on calibration text, or the last N blocks
+}
+
+/** What the report says about a removal. */
+export interface LayerRemoval {
+  method: 'block-influence' | 'last';
+  layers: number; // decoder blocks of the source model
+  removed: number[]; // original block indices, ascending
+  /** Block Influence per original block (1 - mean cos(h_in, h_out) over the calibration tokens); null for `-last`. */
+  scores: number[] | null;
+  seconds: number; // scoring time (0 for `-last`)
+}
+
+/** The step as written in a canonical recipe: `drop2`, `drop2-last`. */
+export function formatDrop(d: DropStep): string {
+  return `drop${d.count}${d.choose === 'last' ? '-last' : ''}`;
+}
+
+/** Why `drop` cannot apply to a model with `config` (empty when it can). */
+export function dropProblems(d: DropStep, config: ModelConfig): string[] {
+  const L = config.numLayers;
+  if (d.count >= L) {
+    const allowed = L > 1 ? `; allowed ${formatDrop({ ...d, count: 1 })}..${formatDrop({ ...d, count: L - 1 })}` : '';
+    return [`${formatDrop(d)} would remove ${d.count} of the model's ${L} decoder blocks; at least one must remain${allowed}`];
+  }
+  return [];
+}
+
+/** The config of the model without `count` blocks. */
+export function droppedConfig(config: ModelConfig, count: number): ModelConfig {
+  return { ...config, numLayers: config.numLayers - count };
+}
+
+/** The last `count` block indices of a `numLayers`-block model. */
+export function lastBlocks(numLayers: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => numLayers - count + i);
+}
+
+/** The `count` blocks with the lowest scores (ties: the later block, as the last blocks are the usual baseline), ascending. */
+export function leastInfluential(scores: readonly number[], count: number): number[] {
+  const order = scores.map((s, i) => i).sort((a, b) => scores[a]! - scores[b]! || b - a);
+  return order.slice(0, count).sort((a, b) => a - b);
+}
+
+const LAYER_NAME = /^model\.layers\.(\d+)\.(.+)$/;
+
+/**
+ * `ir` without the blocks in `removed`; the kept blocks' tensors are renamed to their new
+ * index (model.layers.3.* becomes model.layers.2.* once block 1 is gone). Handles are reused:
+ * nothing is read until the pipeline reads it.
+ */
+export function dropLayersIr(ir: ModelIR, removed: readonly number[]): ModelIR {
+  const L = ir.config.numLayers;
+  const gone = new Set(removed);
+  for (const b of gone) {
+    if (!(Number.isInteger(b) && b >= 0 && b < L))
+      throw new ShrinkrayError('bad_argument', `cannot remove decoder block ${b}: the model has blocks 0..${L - 1}`);
+  }
+  if (gone.size >= L) throw new ShrinkrayError('bad_argument', `cannot remove all ${L} decoder blocks; at least one must remain`);
+  const newIndex = new Map<number, number>();
+  for (let l = 0, next = 0; l < L; l++) if (!gone.has(l)) newIndex.set(l, next++);
+
+  const tensors = new Map<string, TensorHandle>();
+  for (const [name, handle] of ir.tensors) {
+    const m = LAYER_NAME.exec(name);
+    if (!m) {
+      tensors.set(name, handle);
+      continue;
+    }
+    const to = newIndex.get(Number(m[1]));
+    if (to === undefined) continue; // a removed block
+    const renamed = `model.layers.${to}.${m[2]}`;
+    tensors.set(renamed, {
+      name: renamed,
+      dtype: handle.dtype,
+      shape: handle.shape,
+      byteLength: handle.byteLength,
+      read: () => handle.read(),
+    });
+  }
+  return { config: droppedConfig(ir.config, gone.size), tensors };
+}
+
+/**
+ * config.json fields with one entry per block, cut to the kept blocks: `layer_types` (Qwen3's
+ * and newer configs list every block's attention kind; transformers checks its length against
+ * num_hidden_layers). Merged over the source's config.json after toHfConfig's fields.
+ */
+export function keptLayerFields(configJson: Record<string, unknown>, removal: LayerRemoval | null): Record<string, unknown> {
+  if (!removal || !Array.isArray(configJson.layer_types)) return {};
+  const gone = new Set(removal.removed);
+  return { layer_types: configJson.layer_types.filter((_, i) => !gone.has(i)) };
+}
