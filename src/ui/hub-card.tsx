@@ -21,6 +21,7 @@ export async function runPreflight(repo = repoInput.value): Promise<void> {
   repoInput.value = repo.trim();
   preflight.value = null;
   preflightError.value = null;
+  if (/^https?:\/\//i.test(repoInput.value)) return importGgufUrl(repoInput.value);
   if (!repoInput.value) return void (preflightError.value = 'Enter a repo id such as HuggingFaceTB/SmolLM2-135M-Instruct.');
   checking.value = true;
   try {
@@ -30,6 +31,15 @@ export async function runPreflight(repo = repoInput.value): Promise<void> {
   } finally {
     checking.value = false;
   }
+}
+
+/** A GGUF file's URL typed in the box: its header is checked by Range requests in the worker, then it downloads (resumable) and converts. */
+async function importGgufUrl(url: string): Promise<void> {
+  const info = await runJob('download', `Downloading ${url.split('/').pop()}`, ({ signal, onProgress }) =>
+    compressor.importGgufUrl(url, { signal, onProgress }),
+  );
+  await ensurePersisted();
+  if (info) await chooseSource(info.id);
 }
 
 async function download(p: HubPreflight): Promise<void> {
@@ -113,12 +123,12 @@ export function HubCard() {
         }}
       >
         <label class="grow">
-          <span>Repo id</span>
+          <span>Repo id or GGUF URL</span>
           <input
             type="text"
             name="repo"
             value={repoInput.value}
-            placeholder="org/name"
+            placeholder="org/name or https://…/model.gguf"
             autoComplete="off"
             spellcheck={false}
             aria-describedby="hub-suggestions-label"
