@@ -37,6 +37,7 @@ export async function importGgufUrl(
     },
   });
   // Errors name the remote file, not the part file.
-  const parts = await importGguf({ ...(await fileSource(file.path)), name: remote.name });
+  const local = await fileSource(file.path);
+  const parts = await importGguf({ name: remote.name, size: local.size, read: (offset, length) => local.read(offset, length) });
   return { parts, done: () => removePartFile(partPath) };
 }
