@@ -1,6 +1,7 @@
 import { copyFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
+import { isGgufUrl } from '../fetch/gguf-url.ts';
 import { importGguf } from '../model/import-gguf.ts';
 import { importLlama2c } from '../model/import-llama2c.ts';
 import type { ModelIR } from '../model/ir.ts';
@@ -10,6 +11,7 @@ import { fsError, readUserFile } from '../node/fs-errors.ts';
 import { loadModelFolder, writeModelFolder } from '../node/model-folder.ts';
 import { openOutputFolder } from '../node/output-folder.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+import { importGgufUrl } from './import-gguf-url.ts';
 import { noteUnusedTensors } from './notes.ts';
 
 // Files of a Hugging Face folder worth carrying along when present (chat templates live here).
@@ -78,13 +80,18 @@ async function isGguf(path: string): Promise<boolean> {
 
 /**
  * `shrinkray import <ckpt.bin> --tokenizer <tok.bin> --out <dir>`,
- * `shrinkray import <model.gguf> --out <dir>` or
+ * `shrinkray import <model.gguf> --out <dir>`, `shrinkray import https://…/model.gguf --out <dir>` or
  * `shrinkray import <hfFolder> --out <dir>`: writes a folder in Hugging Face layout.
  * The last stdout line is JSON: {"out","params","bytes"}.
  */
 export async function runImport(args: ParsedArgs): Promise<void> {
-  const src = requirePositional(args, 0, 'the source: shrinkray import <ckpt.bin|model.gguf|hfDir> [--tokenizer tok.bin] --out <dir>');
+  const src = requirePositional(
+    args,
+    0,
+    'the source: shrinkray import <ckpt.bin|model.gguf|https://…/model.gguf|hfDir> [--tokenizer tok.bin] --out <dir>',
+  );
   const out = requireOption(args, 'out');
+  if (isGgufUrl(src)) return runImportGgufUrl(src, out, args);
   const folder = await isDirectory(src);
   const gguf = !folder && (await isGguf(src));
   const tokPath = args.options.get('tokenizer');
@@ -115,6 +122,27 @@ export async function runImport(args: ParsedArgs): Promise<void> {
   } finally {
     await output.abandon();
   }
+  report(src, out, result);
+}
+
+/** `shrinkray import https://…/model.gguf --out <dir>` (src/cli/import-gguf-url.ts). */
+async function runImportGgufUrl(url: string, out: string, args: ParsedArgs): Promise<void> {
+  if (args.options.has('tokenizer'))
+    throw new ShrinkrayError('bad_argument', `--tokenizer: a GGUF file (${url}) carries its own tokenizer; drop --tokenizer`);
+  const output = await openOutputFolder(out, { sources: [], force: args.flags.has('force') });
+  let result: { ir: ModelIR; bytes: number };
+  try {
+    const { parts, done } = await importGgufUrl(url, out);
+    result = { ir: parts.ir, bytes: (await writeModelFolder(output.dir, parts)).bytes };
+    await output.commit();
+    await done();
+  } finally {
+    await output.abandon();
+  }
+  report(url, out, result);
+}
+
+function report(src: string, out: string, result: { ir: ModelIR; bytes: number }): void {
   const params = countParams(result.ir);
   const c = result.ir.config;
   console.log(

@@ -9,7 +9,7 @@ type Verb = (args: ParsedArgs) => Promise<void>;
 // rely on" documents these; keep the two in step.
 const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
   import: {
-    usage: 'import <ckpt.bin|model.gguf|hfDir> [--tokenizer tok.bin] --out <dir> [--force]',
+    usage: 'import <ckpt.bin|model.gguf|https://…/model.gguf|hfDir> [--tokenizer tok.bin] --out <dir> [--force]',
     options: ['tokenizer', 'out'],
     flags: ['force'],
     positionals: 1,

@@ -1,5 +1,6 @@
 import type { MetadataValue } from '@huggingface/gguf';
 import { ShrinkrayError } from '../errors.ts';
+import { convertGgufBpeTokenizer, type ConvertedBpeTokenizer } from './tokenizer-gguf-bpe.ts';
 import { convertLlama2cTokenizer, type ConvertedTokenizer } from './tokenizer-llama2c.ts';
 
 /**
@@ -8,7 +9,8 @@ import { convertLlama2cTokenizer, type ConvertedTokenizer } from './tokenizer-ll
  * encode exactly as llama2.c's tok512.bin does: unk/bos/eos at 0/1/2, the 256 byte tokens
  * <0x00>..<0xFF> at 3..258, merges ranked by the merged piece's score. They go through the
  * llama2.c converter (src/formats/tokenizer-llama2c.ts) unchanged. GGUF's pieces already spell
- * spaces as '▁', which that converter keeps.
+ * spaces as '▁', which that converter keeps. `gpt2` vocabularies (byte-level BPE) go to
+ * src/formats/tokenizer-gguf-bpe.ts.
  */
 const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 const SPECIAL_LAYOUT = [
@@ -25,21 +27,21 @@ export function convertGgufTokenizer(
   name: string,
   vocabSize: number,
   modelMaxLength: number,
-): ConvertedTokenizer {
+): ConvertedTokenizer | ConvertedBpeTokenizer {
   const bad = (key: string, problem: string) => new ShrinkrayError('bad_file', `${name}: metadata key '${key}' ${problem}`);
   const model = meta['tokenizer.ggml.model'];
   if (model === undefined) throw bad('tokenizer.ggml.model', 'is missing: the file carries no tokenizer');
-  if (model !== 'llama') {
-    throw bad(
-      'tokenizer.ggml.model',
-      `is ${JSON.stringify(model)}; Shrinkray converts only 'llama' (SentencePiece) vocabularies from GGUF` +
-        (model === 'gpt2' ? " (byte-level BPE 'gpt2' vocabularies are not supported yet)" : ''),
-    );
-  }
   const tokens = stringList(meta['tokenizer.ggml.tokens']);
   if (!tokens) throw bad('tokenizer.ggml.tokens', 'is missing or not a list of strings');
   if (tokens.length !== vocabSize) {
     throw bad('tokenizer.ggml.tokens', `holds ${tokens.length} tokens but token_embd.weight has ${vocabSize} rows`);
+  }
+  if (model === 'gpt2') return convertGgufBpeTokenizer(meta, name, tokens, modelMaxLength);
+  if (model !== 'llama') {
+    throw bad(
+      'tokenizer.ggml.model',
+      `is ${JSON.stringify(model)}; Shrinkray converts 'llama' (SentencePiece) and 'gpt2' (byte-level BPE) vocabularies from GGUF`,
+    );
   }
   const scores = numberList(meta['tokenizer.ggml.scores']);
   if (!scores || scores.length !== tokens.length) {

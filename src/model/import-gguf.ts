@@ -51,6 +51,8 @@ const GGUF_NAMES: Partial<Record<LayerTensorKey | ModelTensorKey, string>> & Rec
   down: 'blk.{i}.ffn_down.weight',
 };
 
+const END_KEYS = ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'];
+
 /** llama.cpp stores eps and the RoPE base as float32: the shortest decimal that is the same float32 (1e-5, not 9.99999974737875e-6). */
 function shortestFloat32(v: number): number {
   for (let digits = 1; digits < 17; digits++) {
@@ -126,7 +128,10 @@ function readConfig(file: GgufFile): ModelConfig {
       tieWordEmbeddings: !file.tensors.has(GGUF_NAMES.classifier), // llama.cpp then classifies with token_embd
       attentionBias: false,
       bosTokenId: num('tokenizer.ggml.bos_token_id', 1),
-      eosTokenId: [num('tokenizer.ggml.eos_token_id', 2)],
+      // Instruct models end turns with eot (<|eot_id|>) or eom as well as eos: generation stops at each.
+      eosTokenId: [
+        ...new Set([num('tokenizer.ggml.eos_token_id', 2), ...END_KEYS.filter((k) => meta[k] !== undefined).map((k) => num(k))]),
+      ],
     },
     file.name,
     GGUF_FIELDS,
@@ -182,6 +187,10 @@ export async function importGguf(src: ByteSource): Promise<HfModelParts> {
     ir: { config, tensors },
     tokenizerJson,
     tokenizerConfig,
-    generationConfig: { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId[0], max_length: config.maxPositionEmbeddings },
+    generationConfig: {
+      bos_token_id: config.bosTokenId,
+      eos_token_id: config.eosTokenId.length === 1 ? config.eosTokenId[0] : config.eosTokenId,
+      max_length: config.maxPositionEmbeddings,
+    },
   };
 }

@@ -16,11 +16,15 @@ const preflight = signal<HubPreflight | null>(null);
 const preflightError = signal<string | null>(null);
 const checking = signal(false);
 const hubDraft = signal<string | null>(null);
+const ggufUrl = signal<string | null>(null);
 
 export async function runPreflight(repo = repoInput.value): Promise<void> {
   repoInput.value = repo.trim();
   preflight.value = null;
   preflightError.value = null;
+  ggufUrl.value = null;
+  // A GGUF file's URL: nothing is fetched until the button below is pressed (a deep link only fills the box).
+  if (/^https?:\/\//i.test(repoInput.value)) return void (ggufUrl.value = repoInput.value);
   if (!repoInput.value) return void (preflightError.value = 'Enter a repo id such as HuggingFaceTB/SmolLM2-135M-Instruct.');
   checking.value = true;
   try {
@@ -30,6 +34,32 @@ export async function runPreflight(repo = repoInput.value): Promise<void> {
   } finally {
     checking.value = false;
   }
+}
+
+/** A GGUF file's URL typed in the box: its header is checked by Range requests in the worker, then it downloads (resumable) and converts. */
+async function importGgufUrl(url: string): Promise<void> {
+  const info = await runJob('download', `Downloading ${url.split('/').pop()}`, ({ signal, onProgress }) =>
+    compressor.importGgufUrl(url, { signal, onProgress }),
+  );
+  await ensurePersisted();
+  if (info) {
+    ggufUrl.value = null;
+    await chooseSource(info.id);
+  }
+}
+
+function GgufUrl({ url }: { url: string }) {
+  return (
+    <div class="preflight" aria-live="polite">
+      <p>
+        A GGUF file: <code>{url}</code>. Its header (architecture, tensor types, tokenizer) is checked by Range requests before any weight
+        byte is fetched; then it downloads in resumable parts and converts to fp32, tensor by tensor.
+      </p>
+      <button type="button" class="primary" disabled={isRunning('download')} onClick={() => void importGgufUrl(url)}>
+        Download and import GGUF
+      </button>
+    </div>
+  );
 }
 
 async function download(p: HubPreflight): Promise<void> {
@@ -113,12 +143,12 @@ export function HubCard() {
         }}
       >
         <label class="grow">
-          <span>Repo id</span>
+          <span>Repo id or GGUF URL</span>
           <input
             type="text"
             name="repo"
             value={repoInput.value}
-            placeholder="org/name"
+            placeholder="org/name or https://…/model.gguf"
             autoComplete="off"
             spellcheck={false}
             aria-describedby="hub-suggestions-label"
@@ -182,6 +212,7 @@ export function HubCard() {
         </p>
       )}
       {preflight.value && <Preflight p={preflight.value} />}
+      {ggufUrl.value && <GgufUrl url={ggufUrl.value} />}
       <JobView kind="download" />
     </section>
   );

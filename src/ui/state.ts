@@ -128,6 +128,7 @@ export function modelName(id: string): string {
   if (id.startsWith('hub:')) return id.slice(4).replace(/@main$/, '');
   if (id.startsWith('demo:')) return `${id.slice(5)} (demo)`;
   if (id.startsWith('local:')) return `${id.slice(6)} (local)`;
+  if (id.startsWith('url:')) return `${id.split('/').pop()} (url)`;
   return id;
 }
 

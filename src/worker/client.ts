@@ -54,6 +54,7 @@ export interface CompressClient {
   usage(): Promise<StoreUsage>;
   preflight(source: HubModelRequest): Promise<HubPreflight>;
   importUrlFolder(baseUrl: string, files: string[], as: { id: string; name: string }, options?: CallOptions): Promise<StoredModelInfo>;
+  importGgufUrl(url: string, options?: CallOptions): Promise<StoredModelInfo>;
   importLocal(files: LocalFile[], options?: CallOptions): Promise<StoredModelInfo & { importedAs: LocalImportKind }>;
   exportZip(modelId: string, options?: CallOptions): Promise<Blob>;
   modelConfig(modelId: string): Promise<ModelConfig>;
@@ -109,6 +110,10 @@ export function createCompressClient(options: WorkerOptions = {}): CompressClien
     importUrlFolder: async (baseUrl, files, as, o = {}) => {
       await ready;
       return withSignal(o.signal, (port) => api.importUrlFolder(baseUrl, files, as, proxied(o.onProgress), port));
+    },
+    importGgufUrl: async (url, o = {}) => {
+      await ready;
+      return withSignal(o.signal, (port) => api.importGgufUrl(url, proxied(o.onProgress), port));
     },
     importLocal: async (files, o = {}) => {
       await ready;

@@ -6,6 +6,7 @@ import { runCompressJob } from './compress-job.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import { kernelPruner, kernelQuantizer } from './kernel-pool.ts';
 import { hubPreflight } from './hub-preflight.ts';
+import { importGgufFromUrl } from './gguf-url-import.ts';
 import { importLocalFiles } from './local-import.ts';
 import { saveEvaluation, storedModelConfig } from './model-report.ts';
 import type {
@@ -95,6 +96,9 @@ const api: CompressWorkerApi = {
     cancellable(cancel, onProgress, async (signal) =>
       modelInfo(await importUrlFolder(await store.get(), baseUrl, files, as, onProgress, signal)),
     ),
+
+  importGgufUrl: (url: string, onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    cancellable(cancel, onProgress, async (signal) => modelInfo(await importGgufFromUrl(await store.get(), url, onProgress, signal))),
 
   importLocal: (files: LocalFile[], onProgress?: ProgressCallback, cancel?: CancelPort) =>
     cancellable(cancel, onProgress, async (signal) => {

@@ -178,6 +178,8 @@ export interface CompressWorkerApi {
     onProgress?: ProgressCallback,
     cancel?: CancelPort,
   ): Promise<StoredModelInfo>;
+  /** A GGUF file at an http(s) URL: header checked by Range requests, downloaded in resumable ranges into the store, converted tensor by tensor. */
+  importGgufUrl(url: string, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
   /** Imports files from disk (an HF folder, a llama2.c checkpoint + tokenizer, or a zip/folder this app exported), in slices. */
   importLocal(
     files: LocalFile[],

@@ -40,3 +40,9 @@ export async function writeKquantModel(out: string): Promise<string> {
   await python([join(HERE, 'kquant_gguf.py'), out]);
   return join(out, 'kquant.gguf');
 }
+
+/** Writes a tiny llama GGUF whose 'gpt2' vocabulary is a published tokenizer's (test/gguf/bpe_gguf.py); returns its path. */
+export async function writeBpeModel(out: string, tokenizerDir: string, args: string[]): Promise<string> {
+  await python([join(HERE, 'bpe_gguf.py'), tokenizerDir, out, ...args]);
+  return out;
+}

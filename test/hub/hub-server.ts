@@ -23,6 +23,8 @@ export interface FileFault {
   corrupt?: 'flip' | 'truncate';
   /** Answer this many requests with 500 before serving. */
   status500Times?: number;
+  /** Serve the whole file with 200 to every Range request, as a server without range support does. */
+  ignoreRange?: boolean;
 }
 
 /** Faults keyed by '<org>/<name>/<file>'. */
@@ -116,7 +118,8 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     let status = 200;
     const range = req.headers.range;
     const ifRange = req.headers['if-range'];
-    if (range && (!ifRange || ifRange === etag)) {
+    if (fault.ignoreRange) delete headers['Accept-Ranges'];
+    if (range && !fault.ignoreRange && (!ifRange || ifRange === etag)) {
       const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
       const a = m?.[1] ? Number(m[1]) : undefined;
       const b = m?.[2] ? Number(m[2]) : undefined;

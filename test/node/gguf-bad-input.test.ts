@@ -100,7 +100,7 @@ describe('bad GGUF files', () => {
     );
   });
 
-  it('tokenizers: gpt2 vocabularies, a vocabulary smaller than the embedding, and missing scores are named', () => {
+  it('tokenizers: other vocabulary types, a vocabulary smaller than the embedding, and missing scores are named', () => {
     const tokens = [
       '<unk>',
       '<s>',
@@ -110,9 +110,9 @@ describe('bad GGUF files', () => {
     const meta = { 'tokenizer.ggml.model': 'llama', 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.scores': tokens.map(() => 0) };
     expect(convertGgufTokenizer(meta, 'm.gguf', 259, 64).tokenizerConfig).toMatchObject({ model_max_length: 64 });
     expectShrinkrayError(
-      () => convertGgufTokenizer({ ...meta, 'tokenizer.ggml.model': 'gpt2' }, 'm.gguf', 259, 64),
+      () => convertGgufTokenizer({ ...meta, 'tokenizer.ggml.model': 'bert' }, 'm.gguf', 259, 64),
       'bad_file',
-      /m\.gguf: metadata key 'tokenizer\.ggml\.model' is "gpt2"/,
+      /m\.gguf: metadata key 'tokenizer\.ggml\.model' is "bert"; Shrinkray converts 'llama' \(SentencePiece\) and 'gpt2'/,
     );
     expectShrinkrayError(
       () => convertGgufTokenizer(meta, 'm.gguf', 300, 64),

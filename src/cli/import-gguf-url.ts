@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import { openGgufUrl } from '../fetch/gguf-url.ts';
+import type { RetryOptions } from '../fetch/http-retry.ts';
+import { downloadFile } from '../fetch/ranged-download.ts';
+import { importGguf } from '../model/import-gguf.ts';
+import type { HfModelParts } from '../model/import-llama2c.ts';
+import { fileSource } from '../node/file-source.ts';
+import { removePartFile, stagePartFile } from '../node/part-file-sink.ts';
+
+/**
+ * `shrinkray import https://…/model.gguf --out <dir>`: the header is parsed and checked by
+ * Range requests (architecture, tensor types and shapes, the tokenizer) before any weight
+ * byte moves; then the file comes down by ranged GETs into `<dir>.part.gguf` (resumed by the
+ * next run after an interruption, retried within a run after a cut connection), the tensors are
+ * read from it one at a time, and the part file is removed once the folder is written.
+ */
+export async function importGgufUrl(
+  url: string,
+  out: string,
+  o: RetryOptions = {},
+): Promise<{ parts: HfModelParts; done: () => Promise<void> }> {
+  const remote = await openGgufUrl(url, o);
+  await importGguf(remote.source);
+  const partPath = `${resolve(out)}.part.gguf`;
+  let lastTenth = -1;
+  const file = await downloadFile({
+    ...o,
+    url: remote.url,
+    name: remote.name,
+    expectedSize: remote.source.size,
+    stage: (request) => stagePartFile(partPath, request),
+    onProgress: (p) => {
+      const tenth = p.total > 0 ? Math.floor((10 * p.done) / p.total) : 0;
+      if (tenth === lastTenth) return;
+      lastTenth = tenth;
+      console.error(`downloading ${remote.name}: ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} bytes`);
+    },
+  });
+  // Errors name the remote file, not the part file.
+  const local = await fileSource(file.path);
+  const parts = await importGguf({ name: remote.name, size: local.size, read: (offset, length) => local.read(offset, length) });
+  return { parts, done: () => removePartFile(partPath) };
+}
