@@ -36,6 +36,7 @@ type Loaded = {
   simd?: 'relaxed' | 'plain';
   fallback?: string;
   memoryBytes?: number;
+  weights?: string;
 };
 
 /** `announce` (the worker's postMessage) reports each tokenizer call to the page's watchdog (tokenizer-watchdog.ts). */
@@ -99,7 +100,9 @@ export async function loadChatModel(
 }
 
 function cpuLoaded(lm: CpuCausalLM): Loaded {
-  return { lm, engine: 'cpu', device: 'wasm', threads: lm.info.threads, simd: lm.info.simd, memoryBytes: lm.info.heapBytes() };
+  const w = lm.info.weights;
+  const weights = w?.matrices === 'f16' ? { weights: `fp16 (from ${w.from.join(', ')})` } : {};
+  return { lm, engine: 'cpu', device: 'wasm', threads: lm.info.threads, simd: lm.info.simd, memoryBytes: lm.info.heapBytes(), ...weights };
 }
 
 async function onnxModel(m: RunnableModel, onnx: GraphFiles, modelId: string, options: LoadOptions): Promise<Loaded> {
