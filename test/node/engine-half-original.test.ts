@@ -2,7 +2,13 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { referenceCalibBackend } from '../../src/compress/calib-backend.ts';
+import { compressModel } from '../../src/compress/pipeline.ts';
+import { planCompression } from '../../src/compress/plan.ts';
+import { parseRecipe } from '../../src/compress/recipe.ts';
 import { CpuModelLoader } from '../../src/engine/cpu-model-loader.ts';
+import { createPruner } from '../../src/kernels/prune/index.ts';
+import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import type { CpuCausalLM } from '../../src/engine/cpu-causal-lm.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsEntry } from '../../src/formats/safetensors.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
@@ -14,6 +20,7 @@ import { concatBytes } from '../concat-bytes.ts';
 import { BUDGET } from '../error-budgets.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { PUBLISHED_BF16_REPO, writePublishedBf16 } from '../hub/hub-published-fixtures.ts';
+import { createRng } from '../seeded-random.ts';
 import { compareDecoding } from './logit-diff.ts';
 
 /**
@@ -21,7 +28,8 @@ import { compareDecoding } from './logit-diff.ts';
  * (and the same weights as fp16) is held as fp16 in the engine's heap, not widened to f32 (a
  * 1B model's fp32 copy would not fit the 4 GB wasm memory), and its logits match the fp32
  * reference forward pass, which reads the bf16 values exactly. A bf16 value beyond fp16's
- * range is refused naming the tensor.
+ * range is refused naming the tensor. Calibration reads the bf16 embedding as stored and
+ * writes the same bytes as from an fp32 checkpoint of the same values.
  */
 let root: string;
 let bf16: LoadedModel;
@@ -130,5 +138,17 @@ describe('a 16-bit checkpoint as its original runs on the CPU engine', () => {
     const cpu = await engineOf(f32);
     expect(cpu.info.weights).toEqual({ matrices: 'f32', from: ['F32'], conversion: { lossy: 0, flushed: 0 } });
     expect(cpu.info.bytesPerToken).toBe(4 * (matrixElements(f32) + f32.ir.config.hiddenSize));
+  });
+
+  it('calibration reads a bf16 embedding as stored (rows widened on demand): same bytes as from the fp32 checkpoint of the same values', async () => {
+    const f32 = await loadModelFolder(await variant('f32-calib', 'F32'));
+    const rng = createRng(3);
+    const windows = Array.from({ length: 4 }, () => Int32Array.from({ length: 32 }, () => Math.floor(rng() * bf16.ir.config.vocabSize)));
+    const built = async (m: LoadedModel) => {
+      const plan = planCompression(parseRecipe('gptq-int4-g32'), m.ir.config, { calibrationText: true });
+      const opts = { quantizer: await createRtnQuantizer(), pruner: await createPruner() };
+      return (await compressModel(m.ir, plan, { ...opts, calibration: { windows, backend: referenceCalibBackend } })).built.model;
+    };
+    expect(Buffer.compare(await built(bf16), await built(f32))).toBe(0);
   });
 });
