@@ -16,7 +16,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHubServer } from '../test/hub/hub-server.ts';
-import { launchBenchChromium, printTable, startBenchServer } from './bench-browser.ts';
+import { chromium } from 'playwright';
+import { BENCH_CHROMIUM, printTable, startBenchServer } from './bench-browser.ts';
 import { busyPercent } from './engine-report.ts';
 import { LARGE_SHAPES, writeLargeModel, type LargeShape } from './large-model-fixture.ts';
 import { peakIn, sampleChromiumMemory, type MemorySample } from './large-model-memory.ts';
@@ -47,12 +48,16 @@ async function runShape(shape: LargeShape): Promise<void> {
   const writeS = (performance.now() - t) / 1000;
   const hub = await startHubServer({ root, port: 0 });
   const { server, base } = await startBenchServer();
-  const browser = await launchBenchChromium();
+  // A profile on disk, as a person's browser has (a fresh context of launch() is incognito: its IndexedDB is held in memory).
+  const profile = await mkdtemp(join(tmpdir(), 'shrinkray-bench-profile-'));
+  const context = await chromium.launchPersistentContext(profile, { ...BENCH_CHROMIUM, args: [...BENCH_CHROMIUM.args] });
   let result: LargeResult;
+  let version: string;
   let samples: MemorySample[] = [];
   try {
-    const page = await browser.newPage();
-    const cdp = await page.context().newCDPSession(page);
+    const page = context.pages()[0] ?? (await context.newPage());
+    const cdp = await context.newCDPSession(page);
+    version = (await cdp.send('Browser.getVersion')).product;
     const sampler = await sampleChromiumMemory(cdp);
     try {
       await page.goto(`${base}/bench/large-model-page.html?${new URLSearchParams({ hub: hub.url, repo, recipe, tokens })}`);
@@ -66,16 +71,17 @@ async function runShape(shape: LargeShape): Promise<void> {
     }
     if (result.error) throw new Error(`the page failed: ${result.error}`);
   } finally {
-    await browser.close();
+    await context.close();
     await server.close();
     await hub.close();
     await rm(root, { recursive: true, force: true });
+    await rm(profile, { recursive: true, force: true });
   }
 
   console.log(
     `\n### ${shape}: ${(params / 1e9).toFixed(3)}B parameters (hidden ${c.hidden_size}, intermediate ${c.intermediate_size}, ` +
       `${c.num_hidden_layers} layers, ${c.num_attention_heads}/${c.num_key_value_heads} heads, vocab ${c.vocab_size}, ` +
-      `${c.tie_word_embeddings ? 'tied' : 'untied'}), bf16, 2 shards -> ${recipe}, headless Chromium ${browser.version()}`,
+      `${c.tie_word_embeddings ? 'tied' : 'untied'}), bf16, 2 shards -> ${recipe}, headless Chromium ${version}`,
   );
   console.log(
     `machine: ${busy.toFixed(0)}% of the CPUs busy before the run, load average ${loadBefore} before and ${loadavg()} after; ` +

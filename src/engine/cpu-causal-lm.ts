@@ -101,7 +101,7 @@ export class CpuCausalLM implements CausalLM {
       for (let r = 0; r < ids.length; r += rows) {
         const n = Math.min(rows, ids.length - r);
         classify(this.ctx, c, this.model, r, n);
-        const from = this.ctx.acts.logits >> 2;
+        const from = this.ctx.acts.logits >>> 2;
         out.set(this.heap.f32.subarray(from, from + n * c.vocabSize), (at + r) * c.vocabSize);
       }
       if (at + step < tokens.length) await Promise.resolve(); // let a cancel arrive between chunks

@@ -37,7 +37,7 @@ async function tensorF32(heap: EngineHeap, ir: ModelIR, t: TensorEntry): Promise
   const h = handleOf(ir, t);
   const data = await h.read();
   const at = heap.alloc(data.length * 4, t.name);
-  heap.f32.set(data, at >> 2);
+  heap.f32.set(data, at >>> 2);
   return at;
 }
 

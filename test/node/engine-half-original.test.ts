@@ -114,6 +114,19 @@ describe('a 16-bit checkpoint as its original runs on the CPU engine', () => {
     expect(Math.max(d.prefill, d.decode)).toBeLessThan(BUDGET.independentVsEngineRelative * scale);
   });
 
+  it('runs with its weights, task block and scratch above 2 GiB of the wasm memory (addresses past int32), on 2 threads', async () => {
+    // A 1B fp16 model fills the heap past 2^31 bytes: every address->index conversion must be unsigned.
+    const loader = await CpuModelLoader.create(await engineModulesNode(), { threads: 2, spawner: nodeThreadSpawner });
+    loader.allocate(2 ** 31 + 2 ** 20, 'padding below the model');
+    const cpu = await loader.fromIR(bf16.ir);
+    opened.push(cpu);
+    expect(cpu.info.threads).toBe(2);
+    const ref = await ReferenceModel.load(bf16.ir);
+    const scale = maxAbs(await ref.forward(ref.createState(), PROMPT));
+    const d = await compareDecoding(ref, cpu, PROMPT, 4);
+    expect(Math.max(d.prefill, d.decode)).toBeLessThan(BUDGET.independentVsEngineRelative * scale);
+  });
+
   it('fp16 shards are copied bit for bit: no value changes', async () => {
     const f16 = await loadModelFolder(await variant('f16', 'F16'));
     const cpu = await engineOf(f16);
