@@ -23,20 +23,22 @@ export async function startBenchServer(): Promise<{ server: ViteDevServer; base:
 }
 
 /** Debian's Chromium (or CHROMIUM_PATH), headless, with nothing running in the background. */
+export const BENCH_CHROMIUM = Object.freeze({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  ignoreDefaultArgs: ['--headless'],
+  args: [
+    '--headless=new',
+    '--no-sandbox',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+  ],
+});
+
 export function launchBenchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    ignoreDefaultArgs: ['--headless'],
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
-  });
+  return chromium.launch({ ...BENCH_CHROMIUM, args: [...BENCH_CHROMIUM.args] });
 }
 
 export async function openBenchBrowser(): Promise<BenchBrowser> {

@@ -15,6 +15,10 @@
  *   calibration-browser  calibrated compression (gptq-int4-g32) of the synthetic SmolLM2-135M
  *                    shape with 32 windows of 512 tokens in Chromium: time and peak memory
  *                    (bench/calibration-browser.ts)
+ *   large-model-browser  1B parameters in a tab: a TinyLlama-1.1B-shaped bf16 checkpoint (2 shards, real
+ *                    tokenizer) hub -> IndexedDB -> int4-g32 -> perplexity and chat before (fp16) and after
+ *                    on the CPU engine in Chromium: stage times, peak memory per process and worker, bytes
+ *                    stored, decode tok/s (bench/large-model-browser.ts; --shape llama3.2-1b or both)
  *   sha256           SHA-256 MB/s: hash-wasm (the store's hasher) vs the old hand-written one,
  *                    and the chunked store's staged-write path (bench/sha256.ts)
  *   app-load         the built app's size (JS, CSS, wasm, precache) and its load time (bench/app-load.ts)
@@ -34,6 +38,7 @@ const benches: Record<string, string> = {
   quality: './quality.ts',
   'pipeline-browser': './pipeline-browser.ts',
   'calibration-browser': './calibration-browser.ts',
+  'large-model-browser': './large-model-browser.ts',
   sha256: './sha256.ts',
   'app-load': './app-load.ts',
 };

@@ -18,5 +18,11 @@ export function engineOptions(args: ParsedArgs): LoadEngineOptions {
 
 /** What the JSON line says about the engine: its name, threads, SIMD flavour, and a fallback's reason. */
 export function engineSummary(e: LoadedEngine): Record<string, unknown> {
-  return { engine: e.kind, threads: e.threads, ...(e.simd ? { simd: e.simd } : {}), ...(e.fallback ? { fallback: e.fallback } : {}) };
+  return {
+    engine: e.kind,
+    threads: e.threads,
+    ...(e.simd ? { simd: e.simd } : {}),
+    ...(e.fallback ? { fallback: e.fallback } : {}),
+    ...(e.weights ? { weights: e.weights } : {}),
+  };
 }

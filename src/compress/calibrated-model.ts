@@ -8,6 +8,7 @@ import type { LayerWeights } from '../model/reference-weights.ts';
 import { elementCount, layerTensors, modelTensor, type LayerTensorKey } from '../model/tensor-table.ts';
 import type { CalibBackend } from './calib-backend.ts';
 import { BlockRunner } from './calibrate-block.ts';
+import { embeddingRows } from './embedding-rows.ts';
 import { calibrateLayer, type CompressedLayer, type CompressedLinear } from './calibrate-layer.ts';
 import type { CompressionPlan } from './plan.ts';
 
@@ -64,8 +65,8 @@ export class ModelCalibrator {
     const emb = modelTensor(c, 'embedding');
     const handle = ir.tensors.get(emb.name);
     if (!handle) throw new ShrinkrayError('bad_file', `model has no tensor '${emb.name}' (expected shape [${emb.shape.join(', ')}])`);
-    const table = await handle.read(); // [vocab, dim]
     const dim = c.hiddenSize;
+    const row = await embeddingRows(handle, dim);
     const x = input.windows.map((ids, w) => {
       if (ids.length < 1 || ids.length > c.maxPositionEmbeddings) {
         throw new ShrinkrayError(
@@ -77,7 +78,7 @@ export class ModelCalibrator {
       ids.forEach((id, t) => {
         if (!(id >= 0 && id < c.vocabSize))
           throw new ShrinkrayError('bad_argument', `calibration window ${w}: token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
-        out.set(table.subarray(id * dim, (id + 1) * dim), t * dim);
+        row(id, out, t * dim);
       });
       return out;
     });

@@ -6,6 +6,7 @@ import type { EngineExports } from './engine-module.ts';
 import { classify, forwardChunk, type PreparedModel } from './forward-pass.ts';
 import type { StepContext } from './gemm-step.ts';
 import type { EngineHeap } from './heap.ts';
+import type { IrWeightsInfo } from './ir-weights.ts';
 import { CpuState } from './kv-cache.ts';
 import type { EngineModelWeights } from './model-weights.ts';
 import type { TaskRunner } from './thread-pool.ts';
@@ -19,6 +20,8 @@ export interface CpuEngineInfo {
   bytesPerToken: number;
   /** The heap's size now: stored model bytes, scratch and KV caches. */
   heapBytes(): number;
+  /** An imported model's matrices as held (fp16 for bf16/fp16 sources; ir-weights.ts); absent for a stored graph. */
+  weights?: IrWeightsInfo;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -98,7 +101,7 @@ export class CpuCausalLM implements CausalLM {
       for (let r = 0; r < ids.length; r += rows) {
         const n = Math.min(rows, ids.length - r);
         classify(this.ctx, c, this.model, r, n);
-        const from = this.ctx.acts.logits >> 2;
+        const from = this.ctx.acts.logits >>> 2;
         out.set(this.heap.f32.subarray(from, from + n * c.vocabSize), (at + r) * c.vocabSize);
       }
       if (at + step < tokens.length) await Promise.resolve(); // let a cancel arrive between chunks

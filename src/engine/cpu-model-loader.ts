@@ -6,7 +6,7 @@ import { CpuCausalLM } from './cpu-causal-lm.ts';
 import { instantiateEngine, type EngineExports, type EngineModules } from './engine-module.ts';
 import { graphWeights, Unsupported } from './graph-weights.ts';
 import { EngineHeap } from './heap.ts';
-import { irWeights } from './ir-weights.ts';
+import { irWeights, newIrWeightsInfo } from './ir-weights.ts';
 import type { EngineModelWeights } from './model-weights.ts';
 import { browserThreadSpawner, TaskRunner, type EngineThreadSpawner } from './thread-pool.ts';
 
@@ -95,9 +95,12 @@ export class CpuModelLoader {
     return this.finish(config, weights);
   }
 
-  /** An imported model's weights (safetensors, through the IR's handles), as f32 rows. */
+  /** An imported model's weights (safetensors, through the IR's handles): f32 rows, or fp16 for 16-bit sources. */
   async fromIR(ir: ModelIR): Promise<CpuCausalLM> {
-    return this.finish(ir.config, await irWeights(this.heap, ir));
+    const info = newIrWeightsInfo();
+    const lm = await this.finish(ir.config, await irWeights(this.heap, ir, info));
+    lm.info.weights = info;
+    return lm;
   }
 
   /**

@@ -47,13 +47,13 @@ export function forwardChunk(
   const dim = c.hiddenSize;
   const hd = c.headDim;
   const heap = ctx.runner.heap;
-  heap.i32.set(ids, a.ids >> 2);
+  heap.i32.set(ids, a.ids >>> 2);
   const emb = m.embedding;
   if (emb.kind === 'dense') e.embedDense(emb.data, emb.dtype === 'f16' ? 1 : 0, dim, a.ids, T, a.x);
   else e.embedNBits(emb.codes, emb.scales, emb.zeroPoints, emb.zpRow, emb.bits, emb.blockSize, dim, a.ids, T, a.x);
   const half = hd / 2;
   const f32 = heap.f32;
-  ropeRows(c, start, T, f32.subarray(a.cos >> 2, (a.cos >> 2) + T * half), f32.subarray(a.sin >> 2, (a.sin >> 2) + T * half));
+  ropeRows(c, start, T, f32.subarray(a.cos >>> 2, (a.cos >>> 2) + T * half), f32.subarray(a.sin >>> 2, (a.sin >>> 2) + T * half));
   const qDim = c.numHeads * hd;
   const kvDim = c.numKvHeads * hd;
   const scaleBits = new Int32Array(new Float32Array([1 / Math.sqrt(hd)]).buffer)[0]!;

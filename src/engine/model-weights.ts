@@ -47,7 +47,7 @@ export function vectorF32(heap: EngineHeap, t: HeapTensor): number {
   const view = new DataView(heap.memory.buffer);
   const out = heap.f32;
   for (let i = 0; i < t.length; i++) {
-    out[(at >> 2) + i] = t.dtype === 'f32' ? view.getFloat32(t.at + 4 * i, true) : halfToFloat(view.getUint16(t.at + 2 * i, true));
+    out[(at >>> 2) + i] = t.dtype === 'f32' ? view.getFloat32(t.at + 4 * i, true) : halfToFloat(view.getUint16(t.at + 2 * i, true));
   }
   return at;
 }

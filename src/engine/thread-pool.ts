@@ -43,7 +43,7 @@ export const ENGINE_THREAD_SOURCE = `async function engineThread(d, post) {
     return;
   }
   const i32 = new Int32Array(d.memory.buffer); // the task block lies below the memory's size at start
-  const at = d.block >> 2;
+  const at = d.block >>> 2;
   const TICKET = at + ${TASK.ticket}, DONE = at + ${TASK.done}, OP = at + ${TASK.op}, PARTS = at + ${TASK.parts};
   let seen = d.ticket;
   post({ ready: d.tid });
@@ -119,7 +119,7 @@ export class TaskRunner {
     private readonly helpers: EngineThread[],
     private readonly canBlock: boolean,
   ) {
-    this.slots = block >> 2;
+    this.slots = block >>> 2;
   }
 
   /** Threads taking part in each task, the calling one included. */
@@ -235,7 +235,7 @@ function startHelper(
         reject(new ShrinkrayError('runtime_error', `an engine thread could not start: ${msg.error}`));
       }
     });
-    const ticket = Atomics.load(new Int32Array(memory.buffer), (block >> 2) + TASK.ticket);
+    const ticket = Atomics.load(new Int32Array(memory.buffer), (block >>> 2) + TASK.ticket);
     thread.postMessage({ module, memory, tid, block, spin: HELPER_SPIN, ticket });
   });
 }

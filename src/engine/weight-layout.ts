@@ -40,7 +40,7 @@ export const zeroPointRowBytes = (w: NBitsWeightRef) => Math.ceil((blockCount(w)
 export function writeDescriptor(heap: EngineHeap, w: EngineWeight): number {
   const at = heap.alloc(WEIGHT.bytes, `the descriptor of ${w.name}`);
   const i = heap.i32;
-  const s = at >> 2;
+  const s = at >>> 2;
   i[s + WEIGHT.N] = w.N;
   i[s + WEIGHT.K] = w.K;
   i[s + WEIGHT.bias] = w.bias;

@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { StoredDType, TensorHandle } from '../model/ir.ts';
-import type { ByteSource } from './byte-source.ts';
+import { checkRange, type ByteSource } from './byte-source.ts';
 import { bf16BytesToFloat32, floatToBf16, floatToHalf, halfBytesToFloat32 } from '../kernels/half.ts';
 import { firstDuplicateKey } from './json-duplicate-keys.ts';
 import { printable, quoted } from './printable.ts';
@@ -147,6 +147,10 @@ export function makeTensor(
     byteLength,
     fileOffset,
     readBytes,
+    async readRange(offset, length) {
+      checkRange(`tensor '${name}'`, byteLength, offset, length);
+      return src.read(fileOffset + offset, length);
+    },
     async read() {
       return decodeToFloat32(dtype, await readBytes());
     },

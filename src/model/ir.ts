@@ -13,6 +13,8 @@ export interface TensorHandle {
   readonly shape: readonly number[]; // row-major; linear weights are [out, in]
   readonly byteLength: number;
   read(): Promise<Float32Array>;
+  /** Bytes [offset, offset + length) of the tensor as stored (little-endian elements, not decoded), where the source can give them. */
+  readRange?(offset: number, length: number): Promise<Uint8Array>;
 }
 
 /** A model as the pipeline sees it: its config plus lazy handles to its tensors. */

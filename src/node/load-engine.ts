@@ -27,6 +27,8 @@ export interface LoadedEngine {
   simd?: 'relaxed' | 'plain';
   /** Why the CPU engine was asked for but onnxruntime-web runs the model. */
   fallback?: string;
+  /** How the CPU engine holds an imported model's matrices when not as stored, e.g. 'fp16 (from BF16)'. */
+  weights?: string;
   /** Frees the engine and stops the tokenizer's thread. */
   dispose(): Promise<void>;
 }
@@ -63,7 +65,9 @@ async function runModel(
     if ('unsupported' in lm) {
       return { m, kind: 'onnx', model: await onnxModel(m, loader.copyOut(graph as OnnxGraph), {}), threads: 1, fallback: lm.unsupported };
     }
-    return { m, kind: 'cpu', model: lm, threads: lm.info.threads, simd: lm.info.simd };
+    const w = lm.info.weights;
+    const weights = w?.matrices === 'f16' ? { weights: `fp16 (from ${w.from.join(', ')})` } : {};
+    return { m, kind: 'cpu', model: lm, threads: lm.info.threads, simd: lm.info.simd, ...weights };
   }
   const m = await openFolder(dir);
   const { graph } = m;
@@ -91,7 +95,8 @@ async function runModel(
 
 /**
  * Loads a model folder on the chosen engine. 'cpu' (default) runs any folder: a compressed
- * one's stored graph, read into the engine's memory, or an imported one's weights as f32; a
+ * one's stored graph, read into the engine's memory, or an imported one's weights (f32, or fp16
+ * for a bf16/fp16 checkpoint); a
  * graph the engine does not run falls back to onnxruntime-web (`fallback` says why). 'onnx'
  * runs a compressed folder's graph, or an fp32 graph built from an imported folder's weights.
  * 'reference' runs an imported folder on the fp32 reference forward pass.

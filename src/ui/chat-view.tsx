@@ -53,6 +53,7 @@ function Pane({ session, modelId, label }: { session: ChatSession; modelId: stri
             : 'Not loaded yet.'}
       </p>
       {info?.fallback && <p class="muted small">onnxruntime-web runs this model: {info.fallback}</p>}
+      {info?.weights && <p class="muted small">Weights held as {info.weights}, so a 1B model fits the engine's 4 GB memory.</p>}
       {session.error.value && (
         <p class="notice error" role="alert">
           {session.error.value}

@@ -79,11 +79,14 @@ export async function evaluateModel(info: StoredModelInfo): Promise<StoredModelI
     const chat = createChatClient();
     try {
       let before: ModelMeasurement | null = null;
+      let beforeWeights: string | undefined;
       let beforeProblem: string | undefined = from ? undefined : 'the report does not say which model it was made from';
       if (from && !models.value.some((m) => m.id === from)) beforeProblem = `${modelName(from)} is no longer stored`;
       else if (from) {
         try {
-          before = (await measure(chat, from, text, signal, onProgress)).m;
+          const original = await measure(chat, from, text, signal, onProgress);
+          before = original.m;
+          beforeWeights = original.loaded.weights;
         } catch (e) {
           // The original may not run where its compressed copy does (an fp32 graph too large for
           // this device): the compressed model is still measured, and the report says why.
@@ -103,6 +106,7 @@ export async function evaluateModel(info: StoredModelInfo): Promise<StoredModelI
         after,
         measuredAt: Date.now(),
         ...(beforeProblem ? { beforeProblem } : {}),
+        ...(before && beforeWeights ? { beforeWeights } : {}),
       };
       const saved = await compressor.saveEvaluation(info.id, evaluation);
       await refreshModels();

@@ -63,13 +63,23 @@ function Evaluation({ e }: { e: ModelEvaluation }) {
           </td>
         </tr>
       </tbody>
-      {e.beforeProblem && (
+      {(e.beforeWeights || e.beforeProblem) && (
         <tfoot>
-          <tr>
-            <td colSpan={3} class="small muted">
-              No “before” figures: {e.beforeProblem}.
-            </td>
-          </tr>
+          {e.beforeWeights && (
+            <tr>
+              <td colSpan={3} class="small muted" data-testid="before-weights">
+                “Before” ran the original with {e.beforeWeights} weights, as the checkpoint holds them in 16 bits: its fp32 copy would not
+                fit the engine's 4 GB memory for a 1B model.
+              </td>
+            </tr>
+          )}
+          {e.beforeProblem && (
+            <tr>
+              <td colSpan={3} class="small muted">
+                No “before” figures: {e.beforeProblem}.
+              </td>
+            </tr>
+          )}
         </tfoot>
       )}
     </table>

@@ -139,6 +139,8 @@ export interface ModelEvaluation {
   /** The source model's figures; null when it is not stored or could not run (then `beforeProblem` says why). */
   before: ModelMeasurement | null;
   beforeProblem?: string;
+  /** How the original's weights ran when not as stored, e.g. 'fp16 (from BF16)' (LoadedModelInfo.weights). */
+  beforeWeights?: string;
   after: ModelMeasurement;
   measuredAt: number;
 }
@@ -229,6 +231,11 @@ export interface LoadedModelInfo {
   contextLength: number;
   hasChatTemplate: boolean;
   loadMs: number;
+  /**
+   * How the CPU engine holds an imported model's matrices when not as stored: 'fp16 (from BF16)'
+   * for a bf16 checkpoint (its fp32 copy would not fit the wasm memory for 1B parameters).
+   */
+  weights?: string;
   /** The CPU engine's wasm memory when loaded: the stored model's bytes, scratch, the task block (KV caches come on top as they grow). */
   memoryBytes?: number;
 }

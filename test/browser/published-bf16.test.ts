@@ -9,8 +9,9 @@ import { createChatClient, createCompressClient } from '../../src/worker/client.
  * A checkpoint as hub models are published (test/hub/hub-published-fixtures.ts): bf16 weights
  * in two shards with model.safetensors.index.json, Qwen2.5's config, a real Qwen tokenizer
  * and chat template. In Chromium, through the app's workers: download from the loopback hub
- * -> compress int4 -> chat with a system message on both engines -> export the zip, which
- * transformers.js loads and greedily continues with the same tokens.
+ * -> the original on the CPU engine (its bf16 matrices held as fp16) -> compress int4 -> chat
+ * with a system message on both engines -> export the zip, which transformers.js loads and
+ * greedily continues with the same tokens.
  */
 const hubUrl = inject('hubUrl');
 const REPO = 'test-org/qwen2.5-shape-bf16-sharded';
@@ -42,6 +43,18 @@ describe('a sharded bf16 checkpoint with a real tokenizer, through the workers',
       'tokenizer.json',
       'tokenizer_config.json',
     ]);
+    // The original runs on the CPU engine with its bf16 matrices held as fp16, and says so.
+    // onnxruntime-web runs it from a graph built with fp16 storage: the same greedy tokens.
+    const originalIds: Record<string, number[]> = {};
+    for (const engine of ['cpu', 'onnx'] as const) {
+      const original = await chat.load(source.id, { engine, device: 'wasm' });
+      expect([original.engine, original.weights]).toEqual(engine === 'cpu' ? ['cpu', 'fp16 (from BF16)'] : ['onnx', undefined]);
+      originalIds[engine] = (await chat.generate({ prompt: { messages: MESSAGES }, maxNewTokens: 3 })).ids;
+      await chat.unload();
+    }
+    expect(originalIds.cpu).toHaveLength(3);
+    expect(originalIds.onnx).toEqual(originalIds.cpu);
+
     const compressed = await compress.compress(source.id, 'int4-g32');
     const report = compressed.report as { bytesIn: number; bytesOut: number; tensors: { kind: string }[] };
     expect(report.tensors.filter((t) => t.kind === 'int4-g32')).toHaveLength(2 * 7); // q k v o gate up down, 2 layers
