@@ -155,7 +155,7 @@ export function calibratedIr(ir: ModelIR, plan: CompressionPlan, calibrator: Mod
 }
 
 /** One decoder layer's weights, read through the model's handles. */
-async function readLayer(ir: ModelIR, layer: number): Promise<LayerWeights> {
+export async function readLayer(ir: ModelIR, layer: number): Promise<LayerWeights> {
   const w: Partial<Record<LayerTensorKey, Float32Array>> = {};
   for (const t of layerTensors(ir.config, layer)) {
     const h = ir.tensors.get(t.name);

@@ -14,6 +14,8 @@ import type { CalibBackend } from './calib-backend.ts';
 import { calibratedIr, ModelCalibrator, type CalibrationInput, type CalibrationProgress } from './calibrated-model.ts';
 import { roundTripHalf, rtnLinear } from './linear-quant.ts';
 import { elementCount } from '../model/tensor-table.ts';
+import { chooseMixedWidths, type MixedPrecisionSummary } from './mixed-precision.ts';
+import type { MatrixSensitivity } from './width-sensitivity.ts';
 
 /**
  * The streaming compression pipeline, shared by the CLI and the compress worker. It takes
@@ -57,12 +59,23 @@ export interface CompressResult {
   built: BuiltDecoder;
   tensors: TensorOutcome[];
   calibration: CalibrationSummary | null;
+  mixedPrecision?: MixedPrecisionSummary; // bits{X}: the width chosen for each matrix
+  widthSensitivities?: MatrixSensitivity[]; // bits{X}: each matrix's error at every width
 }
 
-export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: CompressOptions): Promise<CompressResult> {
+export async function compressModel(ir: ModelIR, planned: CompressionPlan, opts: CompressOptions): Promise<CompressResult> {
   const pruner = opts.pruner ?? (await createPruner());
+  // bits{X}: the widths are chosen first, on the calibration windows; then each matrix is rounded to nearest at its width.
+  const started = performance.now();
+  const { calibration: input, quantizer, signal, onProgress } = opts;
+  const mixed =
+    planned.recipe.mixed && planned.calibrate && input
+      ? await chooseMixedWidths(ir, planned, input.windows, { quantizer, backend: input.backend, signal, onProgress })
+      : null;
+  const mixedSeconds = (performance.now() - started) / 1000;
+  const plan = mixed?.plan ?? planned;
   let calibrator: ModelCalibrator | null = null;
-  if (plan.calibrate) {
+  if (plan.calibrate && !mixed) {
     if (!opts.calibration)
       throw new ShrinkrayError(
         'bad_argument',
@@ -122,7 +135,15 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
           seconds: calibrator.seconds,
           awqAlpha: plan.recipe.quant?.method === 'awq' ? calibrator.awqAlpha : null,
         }
-      : null;
+      : mixed && input
+        ? {
+            windows: input.windows.length,
+            tokens: input.windows.reduce((n, w) => n + w.length, 0),
+            kernels: input.backend.name,
+            seconds: mixedSeconds,
+            awqAlpha: null,
+          }
+        : null;
   return {
     plan,
     pruner: pruner.backend,
@@ -132,6 +153,7 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
     built,
     tensors: outcomes,
     calibration,
+    ...(mixed ? { mixedPrecision: mixed.summary, widthSensitivities: mixed.sensitivities } : {}),
   };
 }
 

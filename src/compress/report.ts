@@ -1,6 +1,7 @@
 import type { PruneBackend } from '../kernels/prune/index.ts';
 import type { RtnBackend } from '../kernels/quantize/index.ts';
 import type { CompressResult, TensorOutcome } from './pipeline.ts';
+import type { MixedPrecisionSummary } from './mixed-precision.ts';
 
 /**
  * shrinkray.json: what one compression did, written beside the compressed model by the CLI
@@ -26,6 +27,8 @@ export interface ShrinkrayReport {
   files: { model: string; externalData: string | null };
   /** What the calibrated pass did; null when the recipe used no calibration. */
   calibration: CalibrationReport | null;
+  /** bits{X}: the budget and the width chosen for each matrix (absent for other recipes). */
+  mixedPrecision?: MixedPrecisionSummary;
   tensors: TensorOutcome[];
 }
 
@@ -81,6 +84,7 @@ export function compressionReport(r: ReportInput): ShrinkrayReport {
     writeSeconds: r.writeSeconds ?? null,
     files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
     calibration: r.result.calibration && r.calibrationText ? { ...r.calibrationText, ...r.result.calibration } : null,
+    ...(r.result.mixedPrecision ? { mixedPrecision: r.result.mixedPrecision } : {}),
     tensors: r.result.tensors,
   };
 }
