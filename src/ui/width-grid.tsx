@@ -29,13 +29,13 @@ function shortLabel(kind: string): string {
 export function WidthGrid({ tensors }: { tensors: TensorError[] }) {
   const cells = tensors.flatMap((t) => {
     const at = cellOf(t.name);
-    return at ? [{ ...at, kind: t.kind }] : [];
+    return at ? [{ ...at, width: t.kind }] : [];
   });
-  if (new Set(cells.map((c) => c.kind)).size < 2) return null;
+  if (new Set(cells.map((c) => c.width)).size < 2) return null;
   const layers = Math.max(...cells.map((c) => c.layer)) + 1;
   const at = new Map(cells.map((c) => [`${c.layer}.${c.kind}`, c]));
   const counts = new Map<string, number>();
-  for (const c of cells) counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
+  for (const c of cells) counts.set(c.width, (counts.get(c.width) ?? 0) + 1);
   return (
     <figure class="widths">
       <figcaption>Width chosen for each matrix (bits · block size, a = asymmetric)</figcaption>
@@ -57,8 +57,8 @@ export function WidthGrid({ tensors }: { tensors: TensorError[] }) {
               {KINDS.map((k) => {
                 const c = at.get(`${l}.${k}`);
                 return (
-                  <td key={k} class={c ? `w${Math.min(codeBits(c.kind), 16)}` : ''} title={c ? `layer ${l} ${k}: ${c.kind}` : undefined}>
-                    {c ? shortLabel(c.kind) : ''}
+                  <td key={k} class={c ? `w${Math.min(codeBits(c.width), 16)}` : ''} title={c ? `layer ${l} ${k}: ${c.width}` : undefined}>
+                    {c ? shortLabel(c.width) : ''}
                   </td>
                 );
               })}
