@@ -15,7 +15,9 @@ import { calibratedIr, ModelCalibrator, type CalibrationInput, type CalibrationP
 import { roundTripHalf, rtnLinear } from './linear-quant.ts';
 import { elementCount, modelTensors } from '../model/tensor-table.ts';
 import type { LayerRemoval } from './layer-drop.ts';
+import { chooseMixedWidths, type MixedPrecisionSummary } from './mixed-precision.ts';
 import { removeBlocks } from './remove-blocks.ts';
+import type { MatrixSensitivity } from './width-sensitivity.ts';
 
 /**
  * The streaming compression pipeline, shared by the CLI and the compress worker. It takes
@@ -60,18 +62,29 @@ export interface CompressResult {
   tensors: TensorOutcome[];
   calibration: CalibrationSummary | null;
   layerRemoval: LayerRemoval | null; // drop{N}[-last]: which blocks went, and their scores
+  mixedPrecision?: MixedPrecisionSummary; // bits{X}: the width chosen for each matrix
+  widthSensitivities?: MatrixSensitivity[]; // bits{X}: each matrix's error at every width
 }
 
-export async function compressModel(sourceIr: ModelIR, plan: CompressionPlan, opts: CompressOptions): Promise<CompressResult> {
+export async function compressModel(sourceIr: ModelIR, planned: CompressionPlan, opts: CompressOptions): Promise<CompressResult> {
   const pruner = opts.pruner ?? (await createPruner());
+  const { calibration: input, quantizer, signal, onProgress } = opts;
   let ir = sourceIr;
   let removal: LayerRemoval | null = null;
-  if (plan.recipe.drop) {
-    ({ ir, removal } = await removeBlocks(ir, plan.recipe.drop, opts.calibration, { signal: opts.signal, onProgress: opts.onProgress }));
+  if (planned.recipe.drop) {
+    ({ ir, removal } = await removeBlocks(ir, planned.recipe.drop, input, { signal, onProgress }));
   }
-  const kept = removal ? { ...plan, configIn: ir.config } : plan; // the later steps see the kept blocks as the whole model
+  const kept = removal ? { ...planned, configIn: ir.config } : planned; // the later steps see the kept blocks as the whole model
+  // bits{X}: the widths are chosen first, on the calibration windows; then each matrix is rounded to nearest at its width.
+  const started = performance.now();
+  const mixed =
+    kept.recipe.mixed && kept.calibrate && input
+      ? await chooseMixedWidths(ir, kept, input.windows, { quantizer, backend: input.backend, signal, onProgress })
+      : null;
+  const mixedSeconds = (performance.now() - started) / 1000;
+  const plan = mixed?.plan ?? kept;
   let calibrator: ModelCalibrator | null = null;
-  if (plan.calibratedBlocks) {
+  if (plan.calibratedBlocks && !mixed) {
     if (!opts.calibration)
       throw new ShrinkrayError(
         'bad_argument',
@@ -131,17 +144,26 @@ export async function compressModel(sourceIr: ModelIR, plan: CompressionPlan, op
           seconds: (calibrator?.seconds ?? 0) + (removal?.seconds ?? 0),
           awqAlpha: plan.recipe.quant?.method === 'awq' && calibrator ? calibrator.awqAlpha : null,
         }
-      : null;
+      : mixed && input
+        ? {
+            windows: input.windows.length,
+            tokens: input.windows.reduce((n, w) => n + w.length, 0),
+            kernels: input.backend.name,
+            seconds: mixedSeconds + (removal?.seconds ?? 0),
+            awqAlpha: null,
+          }
+        : null;
   return {
     plan,
     pruner: pruner.backend,
     config: plan.configOut,
-    paramsIn: modelTensors(plan.configIn).reduce((n, t) => n + elementCount(t.shape), 0), // the removed blocks too
+    paramsIn: modelTensors(planned.configIn).reduce((n, t) => n + elementCount(t.shape), 0), // the removed blocks too
     paramsOut: params((t) => t.shape),
     built,
     tensors: outcomes,
     calibration,
     layerRemoval: removal,
+    ...(mixed ? { mixedPrecision: mixed.summary, widthSensitivities: mixed.sensitivities } : {}),
   };
 }
 

@@ -97,9 +97,13 @@ export function planCompression(recipe: Recipe, config: ModelConfig, options: Pl
     const step = !t.quantizable ? null : isLinear ? recipe.quant : recipe.embedQuant;
     const quant: BlockQuant | null = step ? { bits: step.bits, blockSize: step.blockSize, symmetric: step.symmetric } : null;
     const dtype: WeightDtype = t.quantizable ? recipe.storage : 'fp32'; // norms and biases stay fp32
-    const bytesOut = quant
-      ? matMulNBitsBytes(shape[0]!, shape[1]!, quant, dtypeBytes(dtype)).total
-      : elementCount(shape) * dtypeBytes(dtype);
+    // bits{X}: each matrix's width is chosen at compression (mixed-precision.ts); until then, its share of the budget.
+    const bytesOut =
+      recipe.mixed && isLinear
+        ? Math.floor((elementCount(shape) * recipe.mixed.bitsPerWeight) / 8)
+        : quant
+          ? matMulNBitsBytes(shape[0]!, shape[1]!, quant, dtypeBytes(dtype)).total
+          : elementCount(shape) * dtypeBytes(dtype);
     return {
       name: t.name,
       role: t.role,

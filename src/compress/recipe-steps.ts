@@ -25,6 +25,11 @@ export interface QuantSpec {
   floatTargets: boolean; // GPTQ only: match the float model's outputs (default), or each layer's own (-classic)
 }
 
+/** Mixed precision: a width per linear matrix, chosen under an average of `bitsPerWeight` stored bits (width-menu.ts). */
+export interface MixedSpec {
+  bitsPerWeight: number; // 2..16, scales and zero points included
+}
+
 export type PruneStep =
   | { kind: 'magnitude'; sparsity: number; scope: 'row' } // unstructured, fraction 0.01..0.99 of each output row
   | { kind: 'nm'; n: number; m: number } // keep n of every m along K
@@ -37,6 +42,7 @@ export type PruneStep =
 export type RecipeStep =
   | { slot: 'dtype'; dtype: WeightDtype }
   | { slot: 'quant'; quant: QuantSpec }
+  | { slot: 'quant'; mixed: MixedSpec }
   | { slot: 'embed'; bits: 4 | 8 }
   | { slot: 'sparsity'; prune: Extract<PruneStep, { kind: 'magnitude' | 'nm' | 'wanda' | 'sparsegpt' }> }
   | { slot: 'ffn'; prune: Extract<PruneStep, { kind: 'ffn' }> }
@@ -143,6 +149,17 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
     syntax: 'awq-int{B}[-g{G}][-asym]',
     family: /^awq/,
     parse: (t, fail) => ({ slot: 'quant', quant: quantBody(t, 'awq', fail) }),
+  },
+  {
+    syntax: 'bits{2..16} (e.g. bits3.5)',
+    family: /^bits/,
+    parse: (t, fail) => {
+      const m = /^bits(\d+(?:\.\d+)?)$/.exec(t);
+      if (!m) return fail('does not match bits{X}, X the average stored bits per linear weight, 2..16 (e.g. bits3.5)');
+      const x = Number(m[1]);
+      if (x < 2 || x > 16) return fail(`asks for ${x} bits per weight; allowed bits2..bits16 (int2 with its scales is over 2, fp16 is 16)`);
+      return { slot: 'quant', mixed: { bitsPerWeight: x } };
+    },
   },
   {
     syntax: 'emb4, emb8',

@@ -7,6 +7,7 @@ import {
   RECIPE_ECHO_CHARS,
   SLOT_MEANING,
   parseStep,
+  type MixedSpec,
   type PruneStep,
   type QuantSpec,
   type RecipeStep,
@@ -17,7 +18,8 @@ import { layerTensors } from '../model/tensor-table.ts';
 import { dropProblems, formatDrop, type DropStep } from './layer-drop.ts';
 import { quoted } from '../formats/printable.ts';
 
-export type { PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
+export type { MixedSpec, PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
+import { mixedProblems } from './width-menu.ts';
 
 /**
  * A compression recipe: steps joined by `+`, parsed and checked before any work starts.
@@ -35,6 +37,7 @@ export interface Recipe {
   structured: StructuredPlan | null; // ffn / heads: whole channels and KV groups removed; null when none
   mask: MaskStep | null; // mag / N:M: zeros in the linear layers, before quantization
   quant: QuantSpec | null; // int: the linear layers of every decoder block
+  mixed?: MixedSpec | null; // bits{X}: a width per linear matrix under a byte budget (instead of `quant`)
   embedQuant: EmbedQuantSpec | null; // emb: the embedding and an untied classifier
   storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
   drop: DropStep | null; // drop{N}[-last]: whole decoder blocks removed before anything else (layer-drop.ts)
@@ -55,9 +58,9 @@ export function maskNm(mask: MaskStep | null): { n: number; m: number } | null {
  * model's activations. (The structured steps use activations too when text is given, and
  * weight norms otherwise: planCompression decides.)
  */
-export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask'> & { drop?: DropStep | null }): boolean {
+export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask'> & { drop?: DropStep | null; mixed?: MixedSpec | null }): boolean {
   if (r.drop?.choose === 'influence') return true; // drop{N} scores the blocks on calibration text
-  return (r.quant !== null && r.quant.method !== 'rtn') || r.mask?.kind === 'wanda' || r.mask?.kind === 'sparsegpt';
+  return (r.quant !== null && r.quant.method !== 'rtn') || !!r.mixed || r.mask?.kind === 'wanda' || r.mask?.kind === 'sparsegpt';
 }
 
 /** Block quantization of the embedding (and untied classifier); the block follows the int step's. */
@@ -102,6 +105,7 @@ export function parseRecipe(text: string): Recipe {
     const step = bySlot.get(slot)?.step;
     if (!step) continue;
     if (step.slot === 'dtype') recipe.storage = step.dtype;
+    else if (step.slot === 'quant' && 'mixed' in step) recipe.mixed = step.mixed;
     else if (step.slot === 'quant') recipe.quant = step.quant;
     else if (step.slot === 'embed') recipe.embedQuant = { bits: step.bits, blockSize: DEFAULT_BLOCK_SIZE, symmetric: true };
     else if (step.slot === 'sparsity') recipe.mask = step.prune;
@@ -127,6 +131,7 @@ export function formatRecipe(r: Omit<Recipe, 'name' | 'canonical'>): string {
   if (r.structured?.headsFraction) parts.push(`heads${pct(r.structured.headsFraction)}`);
   if (r.mask) parts.push(formatMask(r.mask));
   if (r.quant) parts.push(formatQuant(r.quant));
+  if (r.mixed) parts.push(`bits${r.mixed.bitsPerWeight}`);
   if (r.embedQuant) parts.push(`emb${r.embedQuant.bits}`);
   if (r.storage !== 'fp32' || parts.length === 0) parts.push(r.storage);
   return parts.join('+');
@@ -170,6 +175,7 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
       problems.push(`heads${pct} would remove every KV group (${removed} of ${numKvHeads}); at least one group must remain; ${step}`);
   }
   if (problems.length > 0) return problems; // shapes below depend on a valid structured plan
+  problems.push(...mixedProblems(recipe, config));
   if (recipe.quant?.actOrder && recipe.mask?.kind === 'sparsegpt' && recipe.mask.pattern.kind === 'nm') {
     // Activation order walks the columns out of order; SparseGPT chooses N:M groups as it reaches them.
     problems.push(

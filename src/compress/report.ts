@@ -2,6 +2,7 @@ import type { PruneBackend } from '../kernels/prune/index.ts';
 import type { RtnBackend } from '../kernels/quantize/index.ts';
 import type { LayerRemoval } from './layer-drop.ts';
 import type { CompressResult, TensorOutcome } from './pipeline.ts';
+import type { MixedPrecisionSummary } from './mixed-precision.ts';
 
 /**
  * shrinkray.json: what one compression did, written beside the compressed model by the CLI
@@ -29,6 +30,8 @@ export interface ShrinkrayReport {
   calibration: CalibrationReport | null;
   /** drop{N}[-last] only: the decoder blocks removed (original indices) and each block's score. */
   layerRemoval?: LayerRemoval;
+  /** bits{X}: the budget and the width chosen for each matrix (absent for other recipes). */
+  mixedPrecision?: MixedPrecisionSummary;
   tensors: TensorOutcome[];
 }
 
@@ -85,6 +88,7 @@ export function compressionReport(r: ReportInput): ShrinkrayReport {
     files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
     calibration: r.result.calibration && r.calibrationText ? { ...r.calibrationText, ...r.result.calibration } : null,
     ...(r.result.layerRemoval ? { layerRemoval: r.result.layerRemoval } : {}),
+    ...(r.result.mixedPrecision ? { mixedPrecision: r.result.mixedPrecision } : {}),
     tensors: r.result.tensors,
   };
 }

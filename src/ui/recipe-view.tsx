@@ -126,6 +126,10 @@ export function RecipeView() {
             <code>drop1-last</code>: the last block. Smaller and faster by a block’s share, at a large cost in quality.
           </li>
           <li>
+            <code>bits5</code>, <code>bits3.5</code>: mixed precision on the calibration text, a width per matrix (2, 4, 8 bits or fp16)
+            within that many stored bits per weight, scales included (<code>int4-g32</code> is 5).
+          </li>
+          <li>
             <code>mag50</code>, <code>2:4</code>: sparsity by magnitude (a quality study: no size or speed gain here).
           </li>
           <li>

@@ -1,5 +1,6 @@
 import type { ModelEvaluation, StoredModelInfo, StoredReport } from '../worker/client.ts';
 import { ErrorChart } from './error-chart.tsx';
+import { WidthGrid } from './width-grid.tsx';
 import { evaluateModel, pastedText, sourceOf, textChoice, type TextChoice } from './evaluation.ts';
 import { exactBytes, formatBytes, formatDate, formatNumber, formatRunsOn } from './format.ts';
 import { JobView } from './job-view.tsx';
@@ -171,6 +172,16 @@ export function ReportView({ info }: { info: StoredModelInfo }) {
               </td>
             </tr>
           )}
+          {r.mixedPrecision && (
+            <tr>
+              <th scope="row">Widths</th>
+              <td data-testid="mixed-precision">
+                {((r.mixedPrecision.bytes * 8) / r.mixedPrecision.weights).toFixed(2)} bits per linear weight (budget{' '}
+                {r.mixedPrecision.bitsPerWeight}: {formatBytes(r.mixedPrecision.bytes)} of {formatBytes(r.mixedPrecision.budget)}, scales
+                included), chosen per matrix by measured sensitivity
+              </td>
+            </tr>
+          )}
           {r.seconds !== undefined && (
             <tr>
               <th scope="row">Compression time</th>
@@ -204,7 +215,10 @@ export function ReportView({ info }: { info: StoredModelInfo }) {
       <JobView kind="evaluate" />
       <JobView kind="export" />
       <h4>Error per layer</h4>
-      <ErrorChart tensors={r.tensors ?? []} />
+      <div class="chart-pair">
+        <ErrorChart tensors={r.tensors ?? []} />
+        <WidthGrid tensors={r.tensors ?? []} />
+      </div>
     </section>
   );
 }
