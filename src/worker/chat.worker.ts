@@ -65,6 +65,7 @@ function cancellableModel(m: ChatModel): CausalLM {
         return m.lm.forward(state, tokens, signal);
       },
       dispose: () => m.lm.dispose(),
+      truncate: (state, length) => m.lm.truncate(state, length),
     },
     `model '${m.info.id}'`,
   );
