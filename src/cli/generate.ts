@@ -34,7 +34,7 @@ function promptIds(tokenizer: ModelTokenizer, prompt: string, chat: string): num
  *  [--draft <compressedDir> [--draft-tokens k]]`
  * Streams the continuation to stdout, then one JSON line with the figures. Temperature
  * defaults to 0 (greedy), so a plain call is deterministic. With --draft, the compressed model
- * drafts k tokens a round for <dir> to verify (src/runtime/speculative.ts): the same greedy text,
+ * drafts k tokens a round for <dir> to verify (src/runtime/speculative.ts): the same greedy text (sampling: the same distribution),
  * and the line adds the acceptance rate and <dir>'s forward passes per generated token.
  */
 export async function runGenerate(args: ParsedArgs): Promise<void> {

@@ -1,16 +1,20 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
 import { isAbort, lastRow, prefill, type GenerateOptions, type GenerateResult } from './generate.ts';
-import { Sampler } from './sampler.ts';
+import { createRng, drawFrom, Sampler, tokenDistribution, type SamplerOptions } from './sampler.ts';
 
 /**
- * Speculative decoding with a draft model (Leviathan et al. 2023; Chen et al. 2023), greedy
- * only: the draft proposes k tokens one at a time, the original (the target) checks them all
- * in ONE forward pass over [last accepted, d1..dk], keeps the longest prefix it would have
- * picked itself plus its own next token, and both KV caches are cut back to what was kept.
- * Every token emitted is the target's own greedy pick given the tokens before it, so the
- * output is the target's plain greedy output; the draft only decides how many of them one
- * target pass yields.
+ * Speculative decoding with a draft model (Leviathan et al. 2023; Chen et al. 2023): the draft
+ * proposes k tokens one at a time, the original (the target) checks them all in ONE forward
+ * pass over [last accepted, d1..dk], keeps a prefix of them plus one token of its own, and both
+ * KV caches are cut back to what was kept.
+ * - Greedy (temperature 0): a proposal is kept while it is the target's own argmax. Every token
+ *   is the target's greedy pick, so the output is exactly the target's plain greedy output.
+ * - Sampling: the draft draws d from its distribution q (temperature, top-k, top-p and the
+ *   repetition penalty applied as for the target); the target keeps d with probability
+ *   min(1, p(d)/q(d)), else draws its token from max(0, p - q) renormalised and the round ends;
+ *   after k kept proposals it draws one more from p. Each token then follows p exactly (the
+ *   papers' theorem), though not the same draws as generate() with the same seed.
  */
 export interface DraftedOptions extends GenerateOptions {
   /** Tokens the draft proposes per round (default DEFAULT_DRAFT_TOKENS). */
@@ -44,14 +48,6 @@ function checkOptions(target: CausalLM, draft: CausalLM, opts: DraftedOptions): 
   const k = opts.draftTokens ?? DEFAULT_DRAFT_TOKENS;
   if (!Number.isInteger(k) || k < 1 || k > MAX_DRAFT_TOKENS) {
     throw new ShrinkrayError('bad_argument', `draft tokens must be an integer from 1 to ${MAX_DRAFT_TOKENS}, got ${k}`);
-  }
-  if ((opts.temperature ?? 0) !== 0) {
-    // Sampling with a draft needs the rejection rule (accept d with min(1, p/q), else draw from
-    // max(0, p - q)); only greedy decoding, where it reduces to "accept if it is the argmax", is built.
-    throw new ShrinkrayError(
-      'bad_argument',
-      `drafted generation is greedy only (temperature 0), got temperature ${opts.temperature}: run without the draft to sample`,
-    );
   }
   if (draft.config.vocabSize !== target.config.vocabSize) {
     throw new ShrinkrayError(
@@ -87,9 +83,7 @@ export async function generateDrafted(
     );
   }
   const vocab = target.config.vocabSize;
-  // Greedy picks, the repetition penalty included, are the same function of (logits, sequence) for both.
-  const pick = new Sampler(opts);
-  const propose = new Sampler(opts);
+  const rule = (opts.temperature ?? 0) > 0 ? samplingRule(opts) : greedyRule(opts);
   const stops = new Set(stopTokenIds);
   const sequence = [...promptIds];
   const r: DraftedResult = {
@@ -119,7 +113,7 @@ export async function generateDrafted(
     if (signal?.aborted) return done('abort');
     if (maxNewTokens === 0) return done('length');
     const t0 = performance.now();
-    const first = pick.next(await prefill(target, t, promptIds, signal), sequence);
+    const first = rule.verify(await prefill(target, t, promptIds, signal), sequence).id;
     await prefill(draft, d, promptIds, signal);
     r.targetPasses++;
     r.draftPasses++;
@@ -154,33 +148,82 @@ export async function generateDrafted(
     if (n <= 0) {
       // No room for a proposal (the token limit or the context is one away): a plain step.
       r.targetPasses++;
-      return emit(pick.next(lastRow(await target.forward(t, [last], signal), vocab), sequence));
+      return emit(rule.verify(lastRow(await target.forward(t, [last], signal), vocab), sequence).id);
     }
-    const proposals: number[] = [];
+    const proposals: Proposal[] = [];
     const context = [...sequence];
     let feed = sequence.slice(d.length);
     for (let i = 0; i < n; i++) {
-      const next = propose.next(lastRow(await draft.forward(d, feed, signal), vocab), context);
+      const next = rule.propose(lastRow(await draft.forward(d, feed, signal), vocab), context);
       r.draftPasses++;
       proposals.push(next);
-      context.push(next);
-      feed = [next];
+      context.push(next.id);
+      feed = [next.id];
     }
     r.proposed += n;
     // Row i of the verification predicts the token after [.., last, d1..di].
-    const rows = await target.forward(t, [last, ...proposals], signal);
+    const rows = await target.forward(t, [last, ...proposals.map((p) => p.id)], signal);
     r.targetPasses++;
     for (let i = 0; i <= n; i++) {
-      const id = pick.next(rows.subarray(i * vocab, (i + 1) * vocab), sequence);
-      const agrees = i < n && id === proposals[i];
-      if (agrees) r.accepted++;
+      const { id, kept } = rule.verify(rows.subarray(i * vocab, (i + 1) * vocab), sequence, proposals[i]);
+      if (kept) r.accepted++;
       const stop = emit(id);
       if (stop) return stop; // the states are dropped: no need to cut them
-      if (!agrees) break;
+      if (!kept) break;
     }
     // Keep the positions of the tokens now in the sequence, all but its (unfed) last one.
     await target.truncate(t, sequence.length - 1);
     await draft.truncate(d, Math.min(d.length, sequence.length - 1));
     return null;
   }
+}
+
+/** A draft token, with the distribution it was drawn from when sampling. */
+interface Proposal {
+  id: number;
+  q?: Float64Array;
+}
+
+/**
+ * How tokens are proposed and checked. verify() gives the target's token for a row of its
+ * logits and whether that token is the proposal (kept: the round goes on); without a proposal
+ * (the prompt's row, a plain step, the row after the last proposal) it is the target's own pick.
+ */
+interface Rule {
+  propose(logits: Float32Array, context: readonly number[]): Proposal;
+  verify(logits: Float32Array, sequence: readonly number[], proposal?: Proposal): { id: number; kept: boolean };
+}
+
+/** Greedy picks, the repetition penalty included, are the same function of (logits, sequence) for both models. */
+function greedyRule(opts: SamplerOptions): Rule {
+  const pick = new Sampler(opts);
+  return {
+    propose: (logits, context) => ({ id: pick.next(logits, context) }),
+    verify: (logits, sequence, proposal) => {
+      const id = pick.next(logits, sequence);
+      return { id, kept: proposal !== undefined && id === proposal.id };
+    },
+  };
+}
+
+/** The rejection rule, on one seeded generator for the draft's draws, the acceptance tests and the target's draws. */
+function samplingRule(opts: SamplerOptions): Rule {
+  const rng = createRng(opts.seed ?? 0);
+  return {
+    propose: (logits, context) => {
+      const q = tokenDistribution(logits, opts, context);
+      return { id: drawFrom(q, rng()), q };
+    },
+    verify: (logits, sequence, proposal) => {
+      const p = tokenDistribution(logits, opts, sequence);
+      if (!proposal) return { id: drawFrom(p, rng()), kept: false };
+      const { id, q } = proposal;
+      if (rng() * q![id]! < p[id]!) return { id, kept: true }; // u < p(d)/q(d), without dividing by a tiny q
+      const residual = new Float64Array(p.length);
+      for (let i = 0; i < p.length; i++) residual[i] = Math.max(0, p[i]! - q![i]!);
+      const fixed = drawFrom(residual, rng());
+      // The residual has mass whenever p(d) < q(d); rounding could still leave none.
+      return { id: fixed >= 0 ? fixed : drawFrom(p, rng()), kept: false };
+    },
+  };
 }

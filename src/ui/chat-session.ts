@@ -31,7 +31,7 @@ export class ChatSession {
   private loaded: { id: string; device: string; draft?: string } | null = null;
   private controller: AbortController | null = null;
 
-  /** `draft`: a stored compressed copy of the model that drafts its replies (greedy; see LoadOptions.draft). */
+  /** `draft`: a stored compressed copy of the model that drafts its replies (see LoadOptions.draft). */
   async ensureLoaded(modelId: string, run: RunSettings, draft?: string): Promise<boolean> {
     if (this.client && this.clientThreads !== run.threads) this.dispose();
     if (this.loaded?.id === modelId && this.loaded.device === run.device && this.loaded.draft === draft && this.info.value) return true;
@@ -112,8 +112,7 @@ export class ChatSession {
         {
           prompt,
           maxNewTokens: sampling.maxNewTokens,
-          // Drafted replies are greedy: the draft's proposals are checked against the model's own argmax.
-          temperature: draft ? 0 : sampling.temperature,
+          temperature: sampling.temperature,
           topP: sampling.topP < 1 ? sampling.topP : undefined,
         },
         {

@@ -53,7 +53,7 @@ function Pane({ session, modelId, label }: { session: ChatSession; modelId: stri
         {session.status.value === 'loading'
           ? 'Loading the model…'
           : info
-            ? `${formatRunsOn(info)}${info.draft ? ` · drafted by ${modelName(info.draft.id)} (greedy)` : ''} · ${info.hasChatTemplate ? 'chat template' : 'plain completion (no chat template)'} · loaded in ${(info.loadMs / 1000).toFixed(1)} s`
+            ? `${formatRunsOn(info)}${info.draft ? ` · drafted by ${modelName(info.draft.id)}` : ''} · ${info.hasChatTemplate ? 'chat template' : 'plain completion (no chat template)'} · loaded in ${(info.loadMs / 1000).toFixed(1)} s`
             : 'Not loaded yet.'}
       </p>
       {info?.fallback && <p class="muted small">onnxruntime-web runs this model: {info.fallback}</p>}
@@ -244,8 +244,8 @@ export function ChatView() {
         </div>
         {draftedOn && (
           <p class="muted small">
-            The compressed model proposes a few tokens, the original checks them in one pass and keeps those it would have written: the
-            original's own greedy reply (temperature 0), in fewer of its passes.
+            The compressed model proposes a few tokens and the original checks them in one pass: the original's own reply (greedy: the same
+            text; sampling: the same distribution), in fewer of its passes.
           </p>
         )}
         <Settings />

@@ -205,8 +205,9 @@ export interface LoadOptions {
    */
   engine?: ChatEngine;
   /**
-   * A stored model (the compressed copy) that drafts for this one: speculative decoding, greedy
-   * only, the same replies as the model alone (src/runtime/speculative.ts). Its tokenizer must be this model's.
+   * A stored model (the compressed copy) that drafts for this one: speculative decoding, the same
+   * greedy replies (and, sampling, the same distribution) as the model alone (src/runtime/speculative.ts).
+   * Its tokenizer must be this model's.
    */
   draft?: string;
 }

@@ -38,7 +38,7 @@ describe('drafted chat', () => {
       .poll(() => drafted.getByRole('heading').textContent())
       .toBe('Original, drafted by the compressed model: stories260K (demo)');
     await expect
-      .poll(() => drafted.getByText(/ · drafted by stories260K \(demo\) · int4-g32 \(greedy\) · /).isVisible(), { timeout: 60_000 })
+      .poll(() => drafted.getByText(/ · drafted by stories260K \(demo\) · int4-g32 · /).isVisible(), { timeout: 60_000 })
       .toBe(true);
 
     await page.getByRole('button', { name: 'Send' }).click(); // an empty prompt: a completion from BOS

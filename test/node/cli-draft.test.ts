@@ -51,9 +51,25 @@ describe('shrinkray generate --draft', () => {
     );
   });
 
-  it('refuses sampling with a draft, and --draft-tokens without --draft', async () => {
-    const r = await runCli(['generate', STORIES_DIR, '--draft', int4, '--temperature', '0.8']);
-    expect(r.stderr).toMatch(/drafted generation is greedy only \(temperature 0\), got temperature 0.8/);
+  it('samples with a draft reproducibly from a seed; refuses --draft-tokens without --draft', async () => {
+    const args = [
+      'generate',
+      STORIES_DIR,
+      '--draft',
+      int4,
+      '--temperature',
+      '0.8',
+      '--top-p',
+      '0.9',
+      '--seed',
+      '5',
+      '--max-new-tokens',
+      '30',
+    ];
+    const [a, b] = [await runCli(args), await runCli(args)];
+    expect(a.code, a.stderr).toBe(0);
+    expect(splitOutput(a.stdout).text).toBe(splitOutput(b.stdout).text);
+    expect(splitOutput(a.stdout).json).toMatchObject({ tokens: 30, draftTokens: 4 });
     expect((await runCli(['generate', STORIES_DIR, '--draft-tokens', '3'])).stderr).toMatch(/--draft-tokens needs --draft/);
   });
 });
