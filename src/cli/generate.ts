@@ -1,6 +1,9 @@
 import { numberOption, requirePositional, type ParsedArgs } from './args.ts';
 import { ShrinkrayError } from '../errors.ts';
-import { loadEngine } from '../node/load-engine.ts';
+import { loadEngine, type LoadedEngine } from '../node/load-engine.ts';
+import { folderOpener } from '../node/folder-opener.ts';
+import { checkDraftFits } from '../runtime/draft-check.ts';
+import { DEFAULT_DRAFT_TOKENS, draftedFigures, generateDrafted, type DraftedOptions } from '../runtime/speculative.ts';
 import { engineOptions, engineSummary } from './engine-options.ts';
 import { generate } from '../runtime/generate.ts';
 import { TextStreamDecoder } from '../runtime/text-stream-decoder.ts';
@@ -27,19 +30,33 @@ function promptIds(tokenizer: ModelTokenizer, prompt: string, chat: string): num
 
 /**
  * `shrinkray generate <dir> --prompt <text> [--max-new-tokens N] [--temperature T]
- *  [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--chat auto|on|off] [--engine cpu|onnx|reference] [--threads N]`
+ *  [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--chat auto|on|off] [--engine cpu|onnx|reference] [--threads N]
+ *  [--draft <compressedDir> [--draft-tokens k]]`
  * Streams the continuation to stdout, then one JSON line with the figures. Temperature
- * defaults to 0 (greedy), so a plain call is deterministic.
+ * defaults to 0 (greedy), so a plain call is deterministic. With --draft, the compressed model
+ * drafts k tokens a round for <dir> to verify (src/runtime/speculative.ts): the same greedy text (sampling: the same distribution),
+ * and the line adds the acceptance rate and <dir>'s forward passes per generated token.
  */
 export async function runGenerate(args: ParsedArgs): Promise<void> {
   const dir = requirePositional(args, 0, 'the model folder: shrinkray generate <dir> --prompt <text>');
   const prompt = args.options.get('prompt') ?? '';
+  const draftDir = args.options.get('draft');
+  if (draftDir === undefined && args.options.has('draft-tokens'))
+    throw new ShrinkrayError('bad_argument', '--draft-tokens needs --draft <compressedDir>');
   const engine = await loadEngine(dir, engineOptions(args));
+  let draft: LoadedEngine | undefined;
   try {
+    if (draftDir !== undefined) {
+      draft = await loadEngine(draftDir, engineOptions(args));
+      await checkDraftFits(
+        { where: dir, ...folderOpener(dir), config: engine.model.config },
+        { where: draftDir, ...folderOpener(draftDir), config: draft.model.config },
+      );
+    }
     const { model, tokenizer } = engine;
     const ids = promptIds(tokenizer, prompt, args.options.get('chat') ?? 'auto');
     const stream = new TextStreamDecoder(tokenizer, ids);
-    const result = await generate(model, ids, {
+    const options: DraftedOptions = {
       maxNewTokens: numberOption(args, 'max-new-tokens', 256),
       temperature: numberOption(args, 'temperature', 0),
       topK: numberOption(args, 'top-k', 0),
@@ -48,12 +65,15 @@ export async function runGenerate(args: ParsedArgs): Promise<void> {
       seed: numberOption(args, 'seed', 0),
       stopTokenIds: tokenizer.eosTokenIds,
       onToken: (id) => process.stdout.write(stream.push(id)),
-    });
+      draftTokens: numberOption(args, 'draft-tokens', DEFAULT_DRAFT_TOKENS),
+    };
+    const drafted = draft && (await generateDrafted(model, draft.model, ids, options));
+    const result = drafted ?? (await generate(model, ids, options));
     process.stdout.write(`${stream.flush()}\n`);
     const decodeSeconds = result.decodeMs / 1000;
     const summary = {
       tokens: result.ids.length,
-      // Decode speed: one-token forward passes per second, prefill excluded.
+      // Decode speed: tokens made after the prefill per second (plain: one per forward pass), prefill excluded.
       tokensPerSecond: decodeSeconds > 0 ? result.decodeSteps / decodeSeconds : 0,
       promptTokens: ids.length,
       // Prompt positions per second of the prefill forward pass.
@@ -62,9 +82,19 @@ export async function runGenerate(args: ParsedArgs): Promise<void> {
       decodeMs: result.decodeMs,
       stoppedBy: result.stoppedBy,
       ...engineSummary(engine),
+      ...(drafted
+        ? {
+            draft: draftDir,
+            draftTokens: options.draftTokens,
+            ...draftedFigures(drafted),
+            originalPasses: drafted.targetPasses,
+            draftPasses: drafted.draftPasses,
+          }
+        : {}),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
+    await draft?.dispose();
     await engine.dispose();
   }
 }

@@ -33,8 +33,22 @@ const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
   generate: {
     usage:
       'generate <dir> [--prompt <text>] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n' +
-      '           [--repetition-penalty R] [--seed S] [--chat auto|on|off] [--engine cpu|onnx|reference] [--threads N]',
-    options: ['prompt', 'max-new-tokens', 'temperature', 'top-k', 'top-p', 'repetition-penalty', 'seed', 'chat', 'engine', 'threads'],
+      '           [--repetition-penalty R] [--seed S] [--chat auto|on|off] [--engine cpu|onnx|reference] [--threads N]\n' +
+      '           [--draft <compressedDir> [--draft-tokens k]]',
+    options: [
+      'prompt',
+      'max-new-tokens',
+      'temperature',
+      'top-k',
+      'top-p',
+      'repetition-penalty',
+      'seed',
+      'chat',
+      'engine',
+      'threads',
+      'draft',
+      'draft-tokens',
+    ],
     positionals: 1,
     load: async () => (await import('./generate.ts')).runGenerate,
   },

@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import { checkForwardTokens, type CausalLM, type DecoderState } from '../model/causal-lm.ts';
+import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from '../model/causal-lm.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { allocateActivations, type Activations } from './activations.ts';
 import type { EngineExports } from './engine-module.ts';
@@ -108,6 +108,14 @@ export class CpuCausalLM implements CausalLM {
     }
     s.length = start + tokens.length;
     return out;
+  }
+
+  /** The cache's rows past `length` stay in the heap but are never read: the next forward call writes over them (forwardChunk stores at state.length). */
+  async truncate(state: DecoderState, length: number): Promise<void> {
+    this.live();
+    const s = this.ownState(state);
+    checkTruncateLength(s.length, length);
+    s.length = length;
   }
 
   async dispose(): Promise<void> {

@@ -16,6 +16,12 @@ export interface CausalLM {
    * Result layout: [tokens.length, vocabSize], row-major.
    */
   forward(state: DecoderState, tokens: readonly number[], signal?: AbortSignal): Promise<Float32Array>;
+  /**
+   * Rolls the sequence held by `state` back to its first `length` positions (0 <= length <=
+   * state.length): the KV cache forgets the rest, as if they had never been fed. Speculative
+   * decoding uses it to drop the draft's rejected tokens.
+   */
+  truncate(state: DecoderState, length: number): Promise<void>;
   /** Frees what the engine holds (sessions, GPU buffers). */
   dispose(): Promise<void>;
 }
@@ -46,4 +52,14 @@ export function checkForwardTokens(config: ModelConfig, cached: number, tokens: 
       );
     }
   });
+}
+
+/** What every engine refuses before a truncate call: a length that is not a position the state holds. */
+export function checkTruncateLength(cached: number, length: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > cached) {
+    throw new ShrinkrayError(
+      'bad_argument',
+      `truncate to ${length} positions: the state holds ${cached}; the length must be an integer from 0 to ${cached}`,
+    );
+  }
 }

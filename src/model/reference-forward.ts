@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import { checkForwardTokens, type CausalLM, type DecoderState } from './causal-lm.ts';
+import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from './causal-lm.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu } from './reference-ops.ts';
@@ -136,6 +136,13 @@ export class ReferenceModel implements CausalLM {
     const logits = linear(xf, this.weights.classifier, null, T, dim, c.vocabSize); // [T, vocab]
     s.length = start + T;
     return logits;
+  }
+
+  /** The positions past `length` stay in the arrays but are never read: the next forward call overwrites them. */
+  async truncate(state: DecoderState, length: number): Promise<void> {
+    const s = this.ownState(state);
+    checkTruncateLength(s.length, length);
+    s.length = length;
   }
 
   async dispose(): Promise<void> {}

@@ -13,6 +13,7 @@ export function withFiniteLogits(model: CausalLM, name: string): CausalLM {
     config: model.config,
     createState: () => model.createState(),
     dispose: () => model.dispose(),
+    truncate: (state, length) => model.truncate(state, length),
     async forward(state, tokens, signal) {
       const logits = await model.forward(state, tokens, signal);
       for (let i = 0; i < logits.length; i++) {

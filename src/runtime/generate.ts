@@ -1,5 +1,5 @@
 import { isShrinkrayError, ShrinkrayError } from '../errors.ts';
-import type { CausalLM } from '../model/causal-lm.ts';
+import type { CausalLM, DecoderState } from '../model/causal-lm.ts';
 import { MAX_LOGITS_PER_PASS } from './perplexity.ts';
 import { Sampler, type SamplerOptions } from './sampler.ts';
 
@@ -27,13 +27,28 @@ export interface GenerateResult {
   decodeSteps: number; // how many one-token forward passes decodeMs covers
 }
 
-function isAbort(e: unknown, signal: AbortSignal | undefined): boolean {
+export function isAbort(e: unknown, signal: AbortSignal | undefined): boolean {
   return (isShrinkrayError(e) && e.code === 'aborted') || signal?.aborted === true;
 }
 
 /** The last row of a [T, vocab] logits block. */
-function lastRow(logits: Float32Array, vocab: number): Float32Array {
+export function lastRow(logits: Float32Array, vocab: number): Float32Array {
   return logits.subarray(logits.length - vocab);
+}
+
+/**
+ * Feeds `ids` to `state` and returns the logits of the last one. Only that row is needed: a
+ * long prompt over a big vocabulary goes in chunks so that its unused logits never take more
+ * than MAX_LOGITS_PER_PASS floats.
+ */
+export async function prefill(model: CausalLM, state: DecoderState, ids: readonly number[], signal?: AbortSignal): Promise<Float32Array> {
+  const vocab = model.config.vocabSize;
+  const chunk = Math.max(1, Math.floor(MAX_LOGITS_PER_PASS / vocab));
+  let logits: Float32Array = new Float32Array(0);
+  for (let at = 0; at < ids.length; at += chunk) {
+    logits = lastRow(await model.forward(state, ids.slice(at, at + chunk), signal), vocab);
+  }
+  return logits;
 }
 
 /**
@@ -66,13 +81,7 @@ export async function generate(model: CausalLM, promptIds: readonly number[], op
     if (signal?.aborted) return result('abort');
     if (maxNewTokens === 0) return result('length');
     const t0 = performance.now();
-    // Only the last row is needed: a long prompt over a big vocabulary goes in chunks so
-    // that its unused logits never take more than MAX_LOGITS_PER_PASS floats.
-    const chunk = Math.max(1, Math.floor(MAX_LOGITS_PER_PASS / vocab));
-    let logits: Float32Array = new Float32Array(0);
-    for (let at = 0; at < promptIds.length; at += chunk) {
-      logits = lastRow(await model.forward(state, promptIds.slice(at, at + chunk), signal), vocab);
-    }
+    let logits = await prefill(model, state, promptIds, signal);
     prefillMs = performance.now() - t0;
     for (;;) {
       const id = sampler.next(logits, sequence);

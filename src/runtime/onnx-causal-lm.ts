@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { checkForwardTokens, type CausalLM, type DecoderState } from '../model/causal-lm.ts';
+import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from '../model/causal-lm.ts';
 import { checkGraphFitsConfig } from './onnx-graph-check.ts';
 import { createOnnxSession, errorText, type ExecutionDevice, type ExternalDataFile, type OnnxSessionOptions } from './onnx-session.ts';
 
@@ -126,6 +126,20 @@ export class OnnxCausalLM implements CausalLM {
     return data; // [n, vocab]
   }
 
+  /**
+   * Keeps the first `length` positions of every past_key_values tensor ([1, kvHeads, length, headDim]).
+   * A cache in GPU buffers is read back once to be cut (onnxruntime-web has no device-side
+   * slice), and goes back up as input on the next run.
+   */
+  async truncate(state: DecoderState, length: number): Promise<void> {
+    const s = this.ownState(state);
+    checkTruncateLength(s.length, length);
+    if (length === s.length) return;
+    const past: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(s.past)) past[name] = await sliceSequence(t, length);
+    s.replace(past, length);
+  }
+
   async dispose(): Promise<void> {
     await this.session.release();
   }
@@ -136,6 +150,17 @@ export class OnnxCausalLM implements CausalLM {
     }
     return state;
   }
+}
+
+/** The first `length` positions of a [1, heads, positions, headDim] tensor, as a new CPU tensor. */
+async function sliceSequence(t: ort.Tensor, length: number): Promise<ort.Tensor> {
+  const [batch, heads, positions, headDim] = t.dims as [number, number, number, number];
+  const data = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
+  const out = new (data.constructor as Float32ArrayConstructor)(batch * heads * length * headDim);
+  for (let h = 0; h < batch * heads; h++) {
+    out.set(data.subarray(h * positions * headDim, (h * positions + length) * headDim), h * length * headDim);
+  }
+  return new ort.Tensor(t.type as 'float32', out, [batch, heads, length, headDim]);
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -202,3 +202,41 @@ export class Sampler {
     return sampleToken(logits, this.options, this.rng, previous);
   }
 }
+
+/**
+ * The distribution sampleToken draws from at temperature > 0, over the whole vocabulary
+ * (float64, zero outside top-k/top-p): what speculative sampling compares between the draft and
+ * the original.
+ */
+export function tokenDistribution(logits: Float32Array, opts: SamplerOptions, previous: readonly number[] = []): Float64Array {
+  validate(opts);
+  const { temperature = 0, topK = 0, topP = 1, repetitionPenalty = 1 } = opts;
+  if (!(temperature > 0)) throw new ShrinkrayError('bad_argument', `a token distribution needs temperature > 0, got ${temperature}`);
+  const penalised = applyRepetitionPenalty(logits, previous, repetitionPenalty);
+  const out = new Float64Array(logits.length);
+  if (topK === 0 && topP === 1) {
+    const max = maxOf(penalised);
+    let sum = 0;
+    for (let i = 0; i < penalised.length; i++) sum += out[i] = Math.exp((penalised[i]! - max) / temperature);
+    for (let i = 0; i < out.length; i++) out[i]! /= sum;
+    return out;
+  }
+  const { ids, probs } = candidateDistribution(penalised, temperature, topK, topP);
+  ids.forEach((id, i) => (out[id] = probs[i]!));
+  return out;
+}
+
+/** A draw from weights (not necessarily summing to 1) with r uniform in [0, 1). */
+export function drawFrom(weights: Float64Array, r: number): number {
+  let sum = 0;
+  for (let i = 0; i < weights.length; i++) sum += weights[i]!;
+  let remaining = r * sum;
+  let last = -1;
+  for (let i = 0; i < weights.length; i++) {
+    if (weights[i]! <= 0) continue;
+    last = i;
+    remaining -= weights[i]!;
+    if (remaining < 0) return i;
+  }
+  return last; // r·sum rounded past the end
+}

@@ -1,5 +1,5 @@
 import { signal } from '@preact/signals';
-import { createChatClient, type ChatClient, type GenerateRequest, type LoadedModelInfo } from '../worker/client.ts';
+import { createChatClient, type ChatClient, type GenerateRequest, type GenerateSummary, type LoadedModelInfo } from '../worker/client.ts';
 import type { RunSettings } from './state.ts';
 
 /**
@@ -11,7 +11,7 @@ export interface Turn {
   role: 'user' | 'assistant';
   text: string;
   /** For replies: how it went. */
-  stats?: { tokens: number; tokensPerSecond: number; stoppedBy: 'eos' | 'length' | 'abort' };
+  stats?: { tokens: number; tokensPerSecond: number; stoppedBy: 'eos' | 'length' | 'abort'; drafted?: GenerateSummary['drafted'] };
   streaming?: boolean;
 }
 
@@ -28,12 +28,13 @@ export class ChatSession {
   readonly turns = signal<Turn[]>([]);
   private client: ChatClient | null = null;
   private clientThreads = 0;
-  private loaded: { id: string; device: string } | null = null;
+  private loaded: { id: string; device: string; draft?: string } | null = null;
   private controller: AbortController | null = null;
 
-  async ensureLoaded(modelId: string, run: RunSettings): Promise<boolean> {
+  /** `draft`: a stored compressed copy of the model that drafts its replies (see LoadOptions.draft). */
+  async ensureLoaded(modelId: string, run: RunSettings, draft?: string): Promise<boolean> {
     if (this.client && this.clientThreads !== run.threads) this.dispose();
-    if (this.loaded?.id === modelId && this.loaded.device === run.device && this.info.value) return true;
+    if (this.loaded?.id === modelId && this.loaded.device === run.device && this.loaded.draft === draft && this.info.value) return true;
     if (!this.client) {
       this.client = createChatClient();
       this.clientThreads = run.threads;
@@ -41,8 +42,8 @@ export class ChatSession {
     this.status.value = 'loading';
     this.error.value = null;
     try {
-      this.info.value = await this.client.load(modelId, { device: run.device, threads: run.threads });
-      this.loaded = { id: modelId, device: run.device };
+      this.info.value = await this.client.load(modelId, { device: run.device, threads: run.threads, draft });
+      this.loaded = { id: modelId, device: run.device, draft };
       return true;
     } catch (e) {
       this.info.value = null;
@@ -55,21 +56,21 @@ export class ChatSession {
   }
 
   /** Sends a user message (or a completion prompt) and streams the reply. */
-  async send(modelId: string, run: RunSettings, text: string, sampling: SamplingSettings): Promise<void> {
+  async send(modelId: string, run: RunSettings, text: string, sampling: SamplingSettings, draft?: string): Promise<void> {
     if (this.status.value !== 'idle') return;
     const history = this.info.value?.hasChatTemplate && this.loaded?.id === modelId ? this.turns.value : [];
     this.turns.value = [...history, { role: 'user', text }];
-    await this.reply(modelId, run, sampling);
+    await this.reply(modelId, run, sampling, draft);
   }
 
   /** Replaces the last reply with a new one for the same prompt. */
-  async regenerate(modelId: string, run: RunSettings, sampling: SamplingSettings): Promise<void> {
+  async regenerate(modelId: string, run: RunSettings, sampling: SamplingSettings, draft?: string): Promise<void> {
     if (this.status.value !== 'idle') return;
     const turns = this.turns.value;
     const last = turns.at(-1)?.role === 'assistant' ? turns.slice(0, -1) : turns;
     if (last.length === 0) return;
     this.turns.value = last;
-    await this.reply(modelId, run, sampling);
+    await this.reply(modelId, run, sampling, draft);
   }
 
   stop(): void {
@@ -90,8 +91,8 @@ export class ChatSession {
     this.info.value = null;
   }
 
-  private async reply(modelId: string, run: RunSettings, sampling: SamplingSettings): Promise<void> {
-    if (!(await this.ensureLoaded(modelId, run))) return;
+  private async reply(modelId: string, run: RunSettings, sampling: SamplingSettings, draft?: string): Promise<void> {
+    if (!(await this.ensureLoaded(modelId, run, draft))) return;
     const info = this.info.value!;
     const turns = this.turns.value;
     const prompt: GenerateRequest['prompt'] = info.hasChatTemplate
@@ -125,7 +126,7 @@ export class ChatSession {
       setLast({
         text: r.text,
         streaming: false,
-        stats: { tokens: r.ids.length, tokensPerSecond: r.tokensPerSecond, stoppedBy: r.stoppedBy },
+        stats: { tokens: r.ids.length, tokensPerSecond: r.tokensPerSecond, stoppedBy: r.stoppedBy, drafted: r.drafted },
       });
     } catch (e) {
       setLast({ streaming: false });

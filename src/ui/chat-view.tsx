@@ -14,6 +14,7 @@ import type { ChatDevice } from '../worker/client.ts';
 const main = new ChatSession();
 const original = new ChatSession();
 const compare = signal(false);
+const drafted = signal(false); // "original, drafted by the compressed model": main runs the source, the chosen model drafts
 const draft = signal('');
 const sampling = signal<SamplingSettings>({ temperature: 0.7, topP: 0.95, maxNewTokens: 128 });
 
@@ -28,6 +29,9 @@ function TurnView({ turn }: { turn: Turn }) {
         <p class="muted small">
           {turn.stats.tokens} tokens · {turn.stats.tokensPerSecond.toFixed(1)} tokens/s
           {turn.stats.stoppedBy === 'abort' ? ' · stopped' : turn.stats.stoppedBy === 'length' ? ' · hit the token limit' : ''}
+          {turn.stats.drafted &&
+            ` · ${(100 * turn.stats.drafted.acceptanceRate).toFixed(0)}% of drafted tokens accepted · ` +
+              `${turn.stats.drafted.targetPassesPerToken.toFixed(2)} passes of the original per token`}
         </p>
       )}
     </li>
@@ -49,7 +53,7 @@ function Pane({ session, modelId, label }: { session: ChatSession; modelId: stri
         {session.status.value === 'loading'
           ? 'Loading the model…'
           : info
-            ? `${formatRunsOn(info)} · ${info.hasChatTemplate ? 'chat template' : 'plain completion (no chat template)'} · loaded in ${(info.loadMs / 1000).toFixed(1)} s`
+            ? `${formatRunsOn(info)}${info.draft ? ` · drafted by ${modelName(info.draft.id)}` : ''} · ${info.hasChatTemplate ? 'chat template' : 'plain completion (no chat template)'} · loaded in ${(info.loadMs / 1000).toFixed(1)} s`
             : 'Not loaded yet.'}
       </p>
       {info?.fallback && <p class="muted small">onnxruntime-web runs this model: {info.fallback}</p>}
@@ -140,6 +144,13 @@ function Settings() {
   );
 }
 
+/** The stored source of a stored compressed model, or undefined. */
+function storedSource(id: string): string | undefined {
+  const m = models.value.find((x) => x.id === id);
+  const from = m && sourceOf(m);
+  return from && models.value.some((x) => x.id === from) ? from : undefined;
+}
+
 export function ChatView() {
   const runnable = models.value;
   const chosen =
@@ -147,13 +158,18 @@ export function ChatView() {
   const from = chosen && sourceOf(chosen);
   const canCompare = !!from && runnable.some((m) => m.id === from);
   const both = compare.value && canCompare;
+  const draftedOn = drafted.value && canCompare;
+  // Drafted: the main pane runs the original, with the chosen compressed model as its draft.
+  const mainId = draftedOn ? from! : chosen?.id;
+  const mainDraft = draftedOn ? chosen!.id : undefined;
   const busy = main.status.value !== 'idle' || (both && original.status.value !== 'idle');
   const generating = main.status.value === 'generating' || original.status.value === 'generating';
 
   useSignalEffect(() => {
     // Loading starts as soon as a model is shown, so the first reply does not wait for it.
     const id = chatModelId.value;
-    if (id) void main.ensureLoaded(id, runSettings.value);
+    const source = id && drafted.value ? storedSource(id) : undefined;
+    if (id) void main.ensureLoaded(source ?? id, runSettings.value, source ? id : undefined);
   });
   useEffect(() => {
     if (chosen && chatModelId.value !== chosen.id) chatModelId.value = chosen.id;
@@ -175,7 +191,7 @@ export function ChatView() {
     );
   }
   const send = (text: string) => {
-    void main.send(chosen.id, runSettings.value, text, sampling.value);
+    void main.send(mainId!, runSettings.value, text, sampling.value, mainDraft);
     if (both) void original.send(from!, runSettings.value, text, sampling.value);
   };
   return (
@@ -214,11 +230,33 @@ export function ChatView() {
             />
             <span>Side by side with the original{canCompare ? '' : ' (for compressed models whose source is stored)'}</span>
           </label>
+          <label class="check">
+            <input
+              type="checkbox"
+              checked={draftedOn}
+              disabled={!canCompare}
+              onChange={(e) => {
+                drafted.value = e.currentTarget.checked;
+                main.clear();
+              }}
+            />
+            <span>Original, drafted by the compressed model</span>
+          </label>
         </div>
+        {draftedOn && (
+          <p class="muted small">
+            The compressed model proposes a few tokens and the original checks them in one pass: the original's own reply (greedy: the same
+            text; sampling: the same distribution), in fewer of its passes.
+          </p>
+        )}
         <Settings />
       </div>
       <div class={both ? 'panes two' : 'panes'}>
-        <Pane session={main} modelId={chosen.id} label={both ? 'Compressed' : 'Model'} />
+        <Pane
+          session={main}
+          modelId={mainId!}
+          label={draftedOn ? 'Original, drafted by the compressed model' : both ? 'Compressed' : 'Model'}
+        />
         {both && <Pane session={original} modelId={from!} label="Original" />}
       </div>
       <form
@@ -262,7 +300,7 @@ export function ChatView() {
             type="button"
             disabled={busy || main.turns.value.length === 0}
             onClick={() => {
-              void main.regenerate(chosen.id, runSettings.value, sampling.value);
+              void main.regenerate(mainId!, runSettings.value, sampling.value, mainDraft);
               if (both) void original.regenerate(from!, runSettings.value, sampling.value);
             }}
           >

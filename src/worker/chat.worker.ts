@@ -2,11 +2,13 @@
 import * as Comlink from 'comlink';
 import { ShrinkrayError } from '../errors.ts';
 import { generate } from '../runtime/generate.ts';
+import { DEFAULT_DRAFT_TOKENS, draftedFigures, generateDrafted, type DraftedOptions } from '../runtime/speculative.ts';
 import { withFiniteLogits } from '../runtime/finite-logits.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
 import { TextStreamDecoder } from '../runtime/text-stream-decoder.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
 import { nextEventTurn, releaseCallbacks, serialQueue, signalFromPort } from './cancel.ts';
+import { loadDraftModel } from './chat-draft.ts';
 import { loadChatModel, type ChatModel } from './chat-model.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import type {
@@ -23,12 +25,13 @@ import type {
 import { WorkerStore } from './worker-store.ts';
 
 /**
- * The chat worker: one stored model at a time on onnxruntime-web; streams tokens as text
+ * The chat worker: one stored model at a time (and, on request, a compressed copy drafting for it); streams tokens as text
  * pieces, keeps the tokens made so far when stopped, and measures tokens per second.
  */
 registerErrorTransfer();
 const store = new WorkerStore();
 let loaded: ChatModel | undefined;
+let draft: ChatModel | undefined; // LoadOptions.draft: drafts for `loaded`
 const serial = serialQueue(); // load, generate, evaluate and unload never overlap
 
 function current(): ChatModel {
@@ -37,9 +40,11 @@ function current(): ChatModel {
 }
 
 async function unload(): Promise<void> {
-  const m = loaded;
+  const [m, d] = [loaded, draft];
   loaded = undefined;
+  draft = undefined;
   await m?.lm.dispose();
+  await d?.lm.dispose();
 }
 
 async function withCancel<T>(cancel: CancelPort | undefined, callback: unknown, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -65,6 +70,7 @@ function cancellableModel(m: ChatModel): CausalLM {
         return m.lm.forward(state, tokens, signal);
       },
       dispose: () => m.lm.dispose(),
+      truncate: (state, length) => m.lm.truncate(state, length),
     },
     `model '${m.info.id}'`,
   );
@@ -88,8 +94,10 @@ const api: ChatWorkerApi = {
     try {
       return await serial(async () => {
         await unload();
-        loaded = await loadChatModel(await store.get(), modelId, options, onProgress, (m) => self.postMessage(m));
-        return loaded.info;
+        const s = await store.get();
+        loaded = await loadChatModel(s, modelId, options, onProgress, (m) => self.postMessage(m));
+        if (options.draft !== undefined) draft = await loadDraftModel(s, loaded, options.draft, options, onProgress);
+        return draft ? { ...loaded.info, draft: draft.info } : loaded.info;
       });
     } catch (e) {
       throw toShrinkrayError(e);
@@ -108,7 +116,7 @@ const api: ChatWorkerApi = {
       // this result returns on: await the last one (its port delivers in order) before returning,
       // so every piece reaches the page before the summary does.
       let delivered: unknown;
-      const r = await generate(cancellableModel(m), prompt, {
+      const options: DraftedOptions = {
         maxNewTokens: request.maxNewTokens,
         temperature: request.temperature ?? 0,
         topK: request.topK,
@@ -122,7 +130,10 @@ const api: ChatWorkerApi = {
           text += piece;
           delivered = onToken?.({ id, text: piece });
         },
-      });
+        draftTokens: request.draftTokens,
+      };
+      const drafted = draft && (await generateDrafted(cancellableModel(m), cancellableModel(draft), prompt, options));
+      const r = drafted ?? (await generate(cancellableModel(m), prompt, options));
       const rest = decoder.flush();
       if (rest) {
         text += rest;
@@ -137,6 +148,7 @@ const api: ChatWorkerApi = {
         prefillMs: r.prefillMs,
         decodeMs: r.decodeMs,
         tokensPerSecond: r.decodeSteps > 0 ? (1000 * r.decodeSteps) / r.decodeMs : 0,
+        ...(drafted ? { drafted: { draftTokens: options.draftTokens ?? DEFAULT_DRAFT_TOKENS, ...draftedFigures(drafted) } } : {}),
       };
     }),
 

@@ -178,7 +178,7 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
   };
   return {
     load: (modelId, o = {}) =>
-      run((api) => api.load(modelId, { device: o.device, threads: o.threads, engine: o.engine }, proxied(o.onProgress))),
+      run((api) => api.load(modelId, { device: o.device, threads: o.threads, engine: o.engine, draft: o.draft }, proxied(o.onProgress))),
     generate: (request, o = {}) => run((api) => withSignal(o.signal, (port) => api.generate(request, proxied(o.onToken), port))),
     evaluate: (text, o = {}) =>
       run((api) => withSignal(o.signal, (port) => api.evaluate(text, { maxDocs: o.maxDocs }, proxied(o.onProgress), port))),

@@ -208,6 +208,12 @@ export interface LoadOptions {
    * wasm (no usable WebGPU adapter), onnxruntime-web on WebGPU; 'cpu' or 'onnx' to choose.
    */
   engine?: ChatEngine;
+  /**
+   * A stored model (the compressed copy) that drafts for this one: speculative decoding, the same
+   * greedy replies (and, sampling, the same distribution) as the model alone (src/runtime/speculative.ts).
+   * Its tokenizer must be this model's.
+   */
+  draft?: string;
 }
 
 /** The CPU engine (src/engine/, WASM SIMD) or onnxruntime-web. */
@@ -238,6 +244,8 @@ export interface LoadedModelInfo {
   weights?: string;
   /** The CPU engine's wasm memory when loaded: the stored model's bytes, scratch, the task block (KV caches come on top as they grow). */
   memoryBytes?: number;
+  /** The draft loaded beside it (LoadOptions.draft). */
+  draft?: LoadedModelInfo;
 }
 
 /** A prompt: plain text (a completion; BOS is prepended) or a conversation (rendered with the chat template). */
@@ -252,6 +260,8 @@ export interface GenerateRequest {
   topP?: number;
   repetitionPenalty?: number;
   seed?: number;
+  /** With a draft loaded: tokens it proposes per round (default 4). */
+  draftTokens?: number;
 }
 
 /** One streamed step: the new token and the text that became final with it (often '' mid-character); id null: the text held back until the end. */
@@ -271,8 +281,10 @@ export interface GenerateSummary {
   stoppedBy: 'eos' | 'length' | 'abort';
   prefillMs: number;
   decodeMs: number;
-  /** Decode speed: one-token steps per second (0 when there were none). */
+  /** Decode speed: tokens made after the prompt's pass per second (0 when there were none). */
   tokensPerSecond: number;
+  /** With a draft: the share of its proposals kept, and the model's forward passes per generated token (1 without a draft). */
+  drafted?: { draftTokens: number; acceptanceRate: number; targetPassesPerToken: number };
 }
 
 /** Perplexity of the loaded model on a text of documents separated by <|endoftext|>. */
