@@ -4,7 +4,8 @@ import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu } from './reference-ops.ts';
 import { ropeInverseFrequencies } from './rope-frequencies.ts';
-import { loadReferenceWeights, type ReferenceWeights } from './reference-weights.ts';
+import { storedLinear, widenRows } from './reference-half.ts';
+import { loadReferenceWeights, widenLayer, type ReferenceWeights } from './reference-weights.ts';
 
 /**
  * The KV cache of the reference model: per layer, the rotated keys and the values of every
@@ -110,7 +111,7 @@ export class ReferenceModel implements CausalLM {
     const rope = ropeTable(start, T, ropeInverseFrequencies(c));
     const shape = { T, start, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
     for (let l = 0; l < c.numLayers; l++) {
-      const w = this.weights.layers[l]!;
+      const w = widenLayer(this.weights.layers[l]!); // a 16-bit checkpoint's layer widened while it runs, then dropped
       const xn = rmsNorm(x, w.attnNorm, T, dim, c.rmsNormEps);
       let q = linear(xn, w.q, w.qBias, T, dim, qDim); // [T, qDim]
       let k = linear(xn, w.k, w.kBias, T, dim, kvDim); // [T, kvDim]
@@ -133,7 +134,7 @@ export class ReferenceModel implements CausalLM {
       throwIfAborted(signal);
     }
     const xf = rmsNorm(x, this.weights.finalNorm, T, dim, c.rmsNormEps);
-    const logits = linear(xf, this.weights.classifier, null, T, dim, c.vocabSize); // [T, vocab]
+    const logits = storedLinear(linear, xf, this.weights.classifier, T, dim, c.vocabSize); // [T, vocab]
     s.length = start + T;
     return logits;
   }
@@ -151,7 +152,7 @@ export class ReferenceModel implements CausalLM {
   private embed(tokens: readonly number[]): Float32Array {
     const dim = this.config.hiddenSize;
     const x = new Float32Array(tokens.length * dim);
-    tokens.forEach((id, t) => x.set(this.weights.embedding.subarray(id * dim, (id + 1) * dim), t * dim));
+    tokens.forEach((id, t) => x.set(widenRows(this.weights.embedding, id, id + 1, dim), t * dim));
     return x;
   }
 

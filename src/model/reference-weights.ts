@@ -1,5 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelIR, TensorHandle } from './ir.ts';
+import { readHalfMatrix, widenMatrix, type StoredMatrix } from './reference-half.ts';
 import { layerTensors, modelTensor, type LayerTensorKey } from './tensor-table.ts';
 
 /** The fp32 weights of one decoder layer, keyed as the tensor table keys them. Linear weights are [out, in]. */
@@ -20,12 +21,28 @@ export interface LayerWeights {
   down: Float32Array; // [dim, ffn]
 }
 
-/** Every tensor the reference forward pass reads, decoded to fp32. */
+type MatrixKey = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+const MATRIX_KEYS: readonly MatrixKey[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+/** One decoder layer as held: its matrices fp32, or a 16-bit checkpoint's bytes (reference-half.ts); norms and biases fp32. */
+export type StoredLayer = Omit<LayerWeights, MatrixKey> & Record<MatrixKey, StoredMatrix>;
+
+/**
+ * Every tensor the reference forward pass reads: fp32, except the matrices of a 16-bit
+ * checkpoint, which stay 16-bit and are widened a layer (or a block of classifier rows) at a time.
+ */
 export interface ReferenceWeights {
-  embedding: Float32Array; // [vocab, dim]
-  layers: LayerWeights[];
+  embedding: StoredMatrix; // [vocab, dim]
+  layers: StoredLayer[];
   finalNorm: Float32Array; // [dim]
-  classifier: Float32Array; // [vocab, dim]; the embedding itself when tied
+  classifier: StoredMatrix; // [vocab, dim]; the embedding itself when tied
+}
+
+/** A layer with fp32 matrices: the arrays themselves for an fp32 model, fresh copies (this layer's only) for a 16-bit one. */
+export function widenLayer(layer: StoredLayer): LayerWeights {
+  const out = { ...layer } as unknown as LayerWeights;
+  for (const key of MATRIX_KEYS) out[key] = widenMatrix(layer[key]);
+  return out;
 }
 
 /** Reads the named tensor after checking that its shape is the expected one. */
@@ -35,11 +52,23 @@ async function readTensor(ir: ModelIR, name: string, shape: readonly number[]): 
   return readHandle(handle, shape);
 }
 
-async function readHandle(handle: TensorHandle, shape: readonly number[]): Promise<Float32Array> {
+/** A matrix [rows, cols]: kept as stored when it is 16-bit (reference-half.ts), else read as fp32. */
+async function readMatrix(ir: ModelIR, name: string, shape: readonly number[]): Promise<StoredMatrix> {
+  const handle = ir.tensors.get(name);
+  if (!handle) throw new ShrinkrayError('bad_file', `tensor '${name}' is missing; expected shape [${shape.join(', ')}]`);
+  checkShape(handle, shape);
+  return (await readHalfMatrix(handle, shape[1]!)) ?? readHandle(handle, shape);
+}
+
+function checkShape(handle: TensorHandle, shape: readonly number[]): void {
   const same = handle.shape.length === shape.length && handle.shape.every((d, i) => d === shape[i]);
   if (!same) {
     throw new ShrinkrayError('bad_file', `tensor '${handle.name}' has shape [${handle.shape.join(', ')}]; expected [${shape.join(', ')}]`);
   }
+}
+
+async function readHandle(handle: TensorHandle, shape: readonly number[]): Promise<Float32Array> {
+  checkShape(handle, shape);
   const data = await handle.read();
   const expected = shape.reduce((a, b) => a * b, 1);
   if (data.length !== expected) {
@@ -52,19 +81,21 @@ async function readHandle(handle: TensorHandle, shape: readonly number[]): Promi
 export async function loadReferenceWeights(ir: ModelIR): Promise<ReferenceWeights> {
   const c = ir.config;
   const embeddingEntry = modelTensor(c, 'embedding');
-  const embedding = await readTensor(ir, embeddingEntry.name, embeddingEntry.shape);
-  const layers: LayerWeights[] = [];
+  const embedding = await readMatrix(ir, embeddingEntry.name, embeddingEntry.shape);
+  const layers: StoredLayer[] = [];
   for (let i = 0; i < c.numLayers; i++) {
-    const w: Partial<Record<LayerTensorKey, Float32Array>> = {};
-    for (const t of layerTensors(c, i)) w[t.key as LayerTensorKey] = await readTensor(ir, t.name, t.shape);
-    layers.push({ qBias: null, kBias: null, vBias: null, qNorm: null, kNorm: null, ...w } as LayerWeights); // biases, q/k norms only where the config has them
+    const w: Partial<Record<LayerTensorKey, StoredMatrix>> = {};
+    for (const t of layerTensors(c, i)) {
+      w[t.key as LayerTensorKey] = t.shape.length === 2 ? await readMatrix(ir, t.name, t.shape) : await readTensor(ir, t.name, t.shape);
+    }
+    layers.push({ qBias: null, kBias: null, vBias: null, qNorm: null, kNorm: null, ...w } as StoredLayer); // biases, q/k norms only where the config has them
   }
   const finalNorm = modelTensor(c, 'finalNorm');
   const classifierEntry = modelTensor(c, 'classifier');
   // An explicit lm_head wins; without one, the classifier must be tied to the embedding.
-  let classifier: Float32Array;
+  let classifier: StoredMatrix;
   if (ir.tensors.has(classifierEntry.name)) {
-    classifier = await readTensor(ir, classifierEntry.name, classifierEntry.shape);
+    classifier = await readMatrix(ir, classifierEntry.name, classifierEntry.shape);
   } else if (c.tieWordEmbeddings) {
     classifier = embedding;
   } else {

@@ -16,6 +16,8 @@ import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { openHfModel } from '../../src/model/hf-model.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
+import { widenMatrix, widenRows } from '../../src/model/reference-half.ts';
+import { widenLayer } from '../../src/model/reference-weights.ts';
 import { linear, rmsNorm, ropeTable } from '../../src/model/reference-ops.ts';
 import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { engineModulesNode, nodeThreadSpawner } from '../../src/node/engine-node.ts';
@@ -123,12 +125,12 @@ describe.each([LLAMA_32_1B, QWEN3_06B, MISTRAL_7B_V03, SMOLLM2_135M, QWEN25_05B,
       const ref = await ReferenceModel.load(ir);
       const dim = cfg.hiddenSize;
       const x = [new Float32Array(ids.length * dim)];
-      ids.forEach((id, t) => x[0]!.set(ref.weights.embedding.subarray(id * dim, (id + 1) * dim), t * dim));
+      ids.forEach((id, t) => x[0]!.set(widenRows(ref.weights.embedding, id, id + 1, dim), t * dim));
       const rope = ropeTable(0, ids.length, ropeInverseFrequencies(cfg));
       for (let l = 0; l < cfg.numLayers; l++)
-        await new BlockRunner(referenceCalibBackend, cfg, ref.weights.layers[l]!, x, rope).pass('out');
+        await new BlockRunner(referenceCalibBackend, cfg, widenLayer(ref.weights.layers[l]!), x, rope).pass('out');
       const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, cfg.rmsNormEps);
-      const got = linear(xf, ref.weights.classifier, null, ids.length, dim, cfg.vocabSize);
+      const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, cfg.vocabSize);
       expect(relativeDiff(got, want.logits, 0, cfg.vocabSize, scale)).toBeLessThan(BUDGET.independentVsEngineRelative);
     });
   },

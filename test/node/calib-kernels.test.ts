@@ -9,6 +9,8 @@ import type { WasmCalibKernel } from '../../src/kernels/calib/wasm/calib-wasm.ts
 import { satisfiesNm } from '../../src/kernels/prune/index.ts';
 import { dequantizeCodes, rtnCodes } from '../../src/kernels/quantize/nbits-codes.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
+import { widenMatrix, widenRows } from '../../src/model/reference-half.ts';
+import { widenLayer } from '../../src/model/reference-weights.ts';
 import { linear, rmsNorm, ropeTable } from '../../src/model/reference-ops.ts';
 import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { loadCalibWasmNode } from '../../src/node/kernel-wasm-node.ts';
@@ -99,12 +101,12 @@ describe('WASM SIMD products match the float64 references', () => {
     const want = await ref.forward(ref.createState(), ids);
     const dim = c.hiddenSize;
     const x = [new Float32Array(ids.length * dim)];
-    ids.forEach((id, t) => x[0]!.set(ref.weights.embedding.subarray(id * dim, (id + 1) * dim), t * dim));
+    ids.forEach((id, t) => x[0]!.set(widenRows(ref.weights.embedding, id, id + 1, dim), t * dim));
     for (let l = 0; l < c.numLayers; l++) {
-      await new BlockRunner(wasm, c, ref.weights.layers[l]!, x, ropeTable(0, ids.length, ropeInverseFrequencies(c))).pass('out');
+      await new BlockRunner(wasm, c, widenLayer(ref.weights.layers[l]!), x, ropeTable(0, ids.length, ropeInverseFrequencies(c))).pass('out');
     }
     const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, c.rmsNormEps);
-    const got = linear(xf, ref.weights.classifier, null, ids.length, dim, c.vocabSize);
+    const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, c.vocabSize);
     expect(relDiff(got, want)).toBeLessThan(BUDGET.calibForwardRelative);
   });
 });
