@@ -14,6 +14,7 @@ import type { CalibBackend } from './calib-backend.ts';
 import { calibratedIr, ModelCalibrator, type CalibrationInput, type CalibrationProgress } from './calibrated-model.ts';
 import { roundTripHalf, rtnLinear } from './linear-quant.ts';
 import { elementCount } from '../model/tensor-table.ts';
+import { lowRankKind, lowRankLinear } from './low-rank.ts';
 
 /**
  * The streaming compression pipeline, shared by the CLI and the compress worker. It takes
@@ -66,7 +67,7 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
     if (!opts.calibration)
       throw new ShrinkrayError(
         'bad_argument',
-        `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, or activation-aware structured pruning)`,
+        `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, activation-aware low-rank or structured pruning)`,
       );
     calibrator = await ModelCalibrator.start(ir, plan, opts.calibration, {
       quantizer: opts.quantizer,
@@ -143,6 +144,15 @@ async function compressLinear(
   quantizer: RtnQuantizer,
   pruner: Pruner,
 ): Promise<{ weight: LinearWeight; outcome: TensorOutcome }> {
+  if (tp.lowRank) {
+    const job = { name: tp.name, w: weight, N, K, rank: tp.lowRank.rank, hessian: null, quant: tp.quant, storage: tp.dtype };
+    const r = await lowRankLinear(job, quantizer);
+    const kind = lowRankKind(r.weight.rank, tp.quant, tp.dtype);
+    return {
+      weight: r.weight,
+      outcome: { name: tp.name, shape: [N, K], kind, bytes: r.bytes, sparsity: 0, relError: relativeFrobeniusError(weight, r.values) },
+    };
+  }
   let w = weight;
   let sparsity = 0;
   if (tp.mask) {

@@ -12,11 +12,13 @@ import {
   type RecipeStep,
   type StepSlot,
   type WeightDtype,
+  type LowRankSpec,
 } from './recipe-steps.ts';
+import { lowRankProblems } from './low-rank-rules.ts';
 import { layerTensors } from '../model/tensor-table.ts';
 import { quoted } from '../formats/printable.ts';
 
-export type { PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
+export type { LowRankSpec, PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
 
 /**
  * A compression recipe: steps joined by `+`, parsed and checked before any work starts.
@@ -35,6 +37,7 @@ export interface Recipe {
   quant: QuantSpec | null; // int: the linear layers of every decoder block
   embedQuant: EmbedQuantSpec | null; // emb: the embedding and an untied classifier
   storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
+  lowRank?: LowRankSpec; // lr: the linear layers as two factors (before int); absent when none
 }
 
 /** The unstructured or N:M mask step: by magnitude, by Wanda's scores, or SparseGPT's. */
@@ -52,8 +55,13 @@ export function maskNm(mask: MaskStep | null): { n: number; m: number } | null {
  * model's activations. (The structured steps use activations too when text is given, and
  * weight norms otherwise: planCompression decides.)
  */
-export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask'>): boolean {
-  return (r.quant !== null && r.quant.method !== 'rtn') || r.mask?.kind === 'wanda' || r.mask?.kind === 'sparsegpt';
+export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask' | 'lowRank'>): boolean {
+  return (
+    (r.quant !== null && r.quant.method !== 'rtn') ||
+    r.mask?.kind === 'wanda' ||
+    r.mask?.kind === 'sparsegpt' ||
+    r.lowRank?.activation === true
+  );
 }
 
 /** Block quantization of the embedding (and untied classifier); the block follows the int step's. */
@@ -63,7 +71,7 @@ export interface EmbedQuantSpec {
   symmetric: true;
 }
 
-const SLOT_ORDER: readonly StepSlot[] = ['ffn', 'heads', 'sparsity', 'quant', 'embed', 'dtype'];
+const SLOT_ORDER: readonly StepSlot[] = ['ffn', 'heads', 'sparsity', 'lowrank', 'quant', 'embed', 'dtype'];
 
 function bad(recipe: string, why: string): never {
   throw new ShrinkrayError('bad_recipe', `recipe ${quoted(recipe, RECIPE_ECHO_CHARS)}: ${why}`);
@@ -101,6 +109,7 @@ export function parseRecipe(text: string): Recipe {
     else if (step.slot === 'quant') recipe.quant = step.quant;
     else if (step.slot === 'embed') recipe.embedQuant = { bits: step.bits, blockSize: DEFAULT_BLOCK_SIZE, symmetric: true };
     else if (step.slot === 'sparsity') recipe.mask = step.prune;
+    else if (step.slot === 'lowrank') recipe.lowRank = step.lowRank;
     else {
       recipe.structured ??= { ffnFraction: 0, headsFraction: 0 };
       if (step.slot === 'ffn') recipe.structured.ffnFraction = step.prune.fraction;
@@ -120,6 +129,7 @@ export function formatRecipe(r: Omit<Recipe, 'name' | 'canonical'>): string {
   if (r.structured?.ffnFraction) parts.push(`ffn${pct(r.structured.ffnFraction)}`);
   if (r.structured?.headsFraction) parts.push(`heads${pct(r.structured.headsFraction)}`);
   if (r.mask) parts.push(formatMask(r.mask));
+  if (r.lowRank) parts.push(`lr${r.lowRank.percent}${r.lowRank.activation ? '-act' : ''}`);
   if (r.quant) parts.push(formatQuant(r.quant));
   if (r.embedQuant) parts.push(`emb${r.embedQuant.bits}`);
   if (r.storage !== 'fp32' || parts.length === 0) parts.push(r.storage);
@@ -164,6 +174,7 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
       problems.push(`heads${pct} would remove every KV group (${removed} of ${numKvHeads}); at least one group must remain; ${step}`);
   }
   if (problems.length > 0) return problems; // shapes below depend on a valid structured plan
+  if (recipe.lowRank) problems.push(...lowRankProblems(recipe, config));
   if (recipe.quant?.actOrder && recipe.mask?.kind === 'sparsegpt' && recipe.mask.pattern.kind === 'nm') {
     // Activation order walks the columns out of order; SparseGPT chooses N:M groups as it reaches them.
     problems.push(

@@ -166,7 +166,7 @@ describe('parseRecipe', () => {
   it('lists the known steps in unknown-step errors', () => {
     expect(KNOWN_STEPS).toBe(
       'fp32, fp16, int{2,3,4,8}[-g{16|32|64|128|256}][-asym], gptq-int{B}[-g{G}][-asym][-act][-classic], awq-int{B}[-g{G}][-asym], emb4, emb8, ' +
-        'mag{1..99}, wanda{1..99}, wanda-{N}:{M}, sparsegpt{1..99}, sparsegpt-{N}:{M}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}',
+        'mag{1..99}, wanda{1..99}, wanda-{N}:{M}, sparsegpt{1..99}, sparsegpt-{N}:{M}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}, lr{1..99}[-act]',
     );
   });
 });
