@@ -78,6 +78,15 @@ const DEFAULT_RECIPES = [
   'heads25 weight norms',
   'heads25 random',
   'heads25',
+  'lr90',
+  'lr90-act',
+  'lr75',
+  'lr75-act',
+  'lr50',
+  'lr50-act',
+  'lr75+int8-g16',
+  'lr75-act+int8-g16',
+  'lr90-act+int4-g16',
 ];
 const recipes = arg('recipes', DEFAULT_RECIPES.join(',')).split(',');
 const windowCount = Number(arg('windows', '128'));

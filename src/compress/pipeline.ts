@@ -129,12 +129,15 @@ export async function compressModel(ir: ModelIR, plan: CompressionPlan, opts: Co
     pruner: pruner.backend,
     config: plan.configOut,
     paramsIn: params((t) => t.shapeIn),
-    paramsOut: params((t) => t.shape),
+    paramsOut: params((t) => t.shape) - plan.tensors.reduce((n, t) => n + (t.lowRank ? lowRankSaving(t.shape, t.lowRank.rank) : 0), 0),
     built,
     tensors: outcomes,
     calibration,
   };
 }
+
+/** Weights a factorised [N, K] layer saves: N·K - r(N + K). */
+const lowRankSaving = (shape: readonly number[], rank: number) => shape[0]! * shape[1]! - rank * (shape[0]! + shape[1]!);
 
 async function compressLinear(
   tp: TensorPlan,

@@ -25,7 +25,7 @@ export type { LowRankSpec, PruneStep, QuantSpec, SparsityPattern, WeightDtype } 
  * The grammar is documented in recipe-grammar.md; the step table lives in recipe-steps.ts.
  *
  * Steps may be written in any order; they always run in the canonical order
- *   ffn → heads → (mag | N:M) → int → emb → storage dtype
+ *   ffn → heads → (mag | N:M) → lr → int → emb → storage dtype
  * (structured pruning first, so masks and quantization see the shrunk matrices; masks
  * before quantization, so the zeros are quantized as zeros).
  */
