@@ -91,6 +91,15 @@ const DEFAULT_RECIPES = [
   'drop1+int4-g32',
   'drop1-last+int4-g32',
   'drop1+gptq-int4-g32',
+  'lr90',
+  'lr90-act',
+  'lr75',
+  'lr75-act',
+  'lr50',
+  'lr50-act',
+  'lr75+int8-g16',
+  'lr75-act+int8-g16',
+  'lr90-act+int4-g16',
 ];
 const recipes = arg('recipes', DEFAULT_RECIPES.join(',')).split(',');
 const windowCount = Number(arg('windows', '128'));

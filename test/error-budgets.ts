@@ -50,6 +50,11 @@ export const BUDGET = Object.freeze({
   /** GPTQ in WASM SIMD (f32) vs the scalar reference (f64 sums): a rounding difference can move a code
    * one step, so they are compared on the layer's output error Σ ΔW H ΔWᵀ, relative. */
   gptqLossRelative: 0.01,
+  /** Truncated SVD through the Gram matrix's eigenvectors (float64) vs numpy's SVD, relative to σ₁ (values) or to the largest
+   * |W'| (the rank-r reconstruction): squaring the matrix costs about ε·σ₁²/σᵣ. */
+  lowRankSvdRelative: 1e-9,
+  /** Low-rank factors stored as f32: their product vs numpy's float64 best rank-r W' (plain or whitened), relative to max |W'|. */
+  lowRankFactorsF32Relative: 1e-5,
 
   // --- the CPU engine (src/engine/) against its references ---
   /** A kernel's f32 sums vs float64 over the same terms, relative to the sum of |terms| (a few thousand terms in a few partial sums). */
@@ -66,6 +71,9 @@ export const BUDGET = Object.freeze({
   engineQ8VsOnnxLogits: 1.0,
   /** Perplexity on tinystories_sample.txt, engine vs onnxruntime-web, relative (the issue asks 0.3%; measured 0.00-0.28%). */
   enginePplVsOnnx: 0.003,
+  /** The same on a quantized low-rank graph (lr..+int): the engine quantizes activations to Q8 twice per layer, x and then
+   * x Aᵀ before the second factor, where onnxruntime rounds neither (stories260K lr75+int8-g16: 0.47%). */
+  engineLowRankPplVsOnnx: 0.01,
 
   // --- lossy storage: the loss is the point, the budget bounds it ---
   /** fp16 weight storage: one rounding of every weight, seen in stories260K's logits (~10). */

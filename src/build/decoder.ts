@@ -166,7 +166,8 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   return { ...built, tensors: report };
 }
 
-const weightKind = (w: LinearWeight): string => (w.kind === 'dense' ? w.storage : `nbits${w.bits}`);
+const weightKind = (w: LinearWeight): string =>
+  w.kind === 'lowrank' ? `lowrank${w.rank}:${weightKind(w.a)}` : w.kind === 'dense' ? w.storage : `nbits${w.bits}`;
 
 /** x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
 function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, name: string, fused: boolean): string {

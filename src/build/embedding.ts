@@ -33,6 +33,7 @@ export function emitEmbedding(g: GraphBuilder, name: string, w: LinearWeight, in
       },
     };
   }
+  if (w.kind === 'lowrank') throw new ShrinkrayError('bad_recipe', `${name}: the embedding table cannot be stored as low-rank factors`);
   if (dim % w.blockSize !== 0) {
     // GatherBlockQuantized has no padded blocks: its rows must be whole blocks.
     throw new ShrinkrayError('bad_recipe', `${name}: embedding width ${dim} is not a multiple of the block size ${w.blockSize}`);

@@ -3,7 +3,7 @@
  * each weight, so a quantization step swaps MatMul for MatMulNBits without touching the
  * graph code.
  */
-export type LinearWeight = DenseWeight | NBitsWeight;
+export type LinearWeight = DenseWeight | NBitsWeight | LowRankWeight;
 
 export interface DenseWeight {
   kind: 'dense';
@@ -23,6 +23,20 @@ export interface NBitsWeight {
   packed: Uint8Array; // [N, ceil(K/blockSize), blockSize*bits/8], low bits first
   scales: Float32Array; // [N * ceil(K/blockSize)]
   zeroPoints?: Uint8Array; // [N * ceil(ceil(K/blockSize)*bits/8)], packed like `packed`; absent = 2^(bits-1)
+}
+
+/**
+ * A weight stored as two factors, W ≈ B A (lr recipes): the graph multiplies x Aᵀ (node
+ * `<name>.lowrank_a`), then Bᵀ (node `<name>`, which the bias follows). Each factor is dense
+ * or block-quantized like any linear weight.
+ */
+export interface LowRankWeight {
+  kind: 'lowrank';
+  outFeatures: number; // N
+  inFeatures: number; // K
+  rank: number; // r
+  a: DenseWeight | NBitsWeight; // [r, K]
+  b: DenseWeight | NBitsWeight; // [N, r]
 }
 
 /** Turns a checkpoint weight (`name`, [out, in]) into what the graph should hold. */

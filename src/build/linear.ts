@@ -7,6 +7,7 @@ import { emitDequantizedWeight, emitDynamicQuantizeMatMul, type QuantizedMatMul 
 
 /** Bytes a weight occupies in the model file (emitted as `quantized` says). */
 export function linearWeightBytes(w: LinearWeight, quantized: QuantizedMatMul = 'matmulnbits'): number {
+  if (w.kind === 'lowrank') return linearWeightBytes(w.a, quantized) + linearWeightBytes(w.b, quantized);
   if (w.kind === 'dense') return w.weight.length * (w.storage === 'fp16' ? 2 : 4);
   if (quantized === 'matmulinteger') return w.outFeatures * w.inFeatures + 4 * w.outFeatures; // int8 [K, N] + scales [N]
   return w.packed.byteLength + w.scales.byteLength + (w.zeroPoints?.byteLength ?? 0);
@@ -47,7 +48,10 @@ export function emitLinear(
   quantized: QuantizedMatMul = 'matmulnbits',
 ): string {
   let y: string;
-  if (w.kind === 'dense') {
+  if (w.kind === 'lowrank') {
+    // Two products: [..., K] -> [..., r] -> [..., N]; the second carries the layer's name (and its bias).
+    y = emitLinear(g, emitLinear(g, x, `${name}.lowrank_a`, w.a, undefined, quantized), name, w.b, undefined, quantized);
+  } else if (w.kind === 'dense') {
     if (w.weight.length !== w.outFeatures * w.inFeatures) {
       throw new ShrinkrayError(
         'bad_argument',

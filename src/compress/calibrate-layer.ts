@@ -13,6 +13,7 @@ import { activationScores } from './calibrate-structured.ts';
 import type { TensorOutcome } from './tensor-outcome.ts';
 import { formatQuant, type Recipe } from './recipe.ts';
 import { pruneLayerStructured } from './structured-prune.ts';
+import { lowRankKind, lowRankPlan } from './low-rank.ts';
 
 /**
  * One decoder block of a calibrated compression, on the windows' activations entering it:
@@ -70,7 +71,7 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
         : null;
     if (floatRunner) for (const input of ['attn', 'o', 'mlp', 'down'] as const) floatRunner.final[input] = true;
     for (const input of ['attn', 'o', 'mlp', 'down'] as const) {
-      const want = statsWanted(recipe.mask, recipe.quant);
+      const want = statsWanted(recipe.mask, recipe.quant, recipe.lowRank);
       const stats = floatRunner ? await collectPaired(input, ctx, floatRunner, { ...want, shift: true }) : await collect(input, ctx, want);
       const correction =
         floatRunner && stats
@@ -97,6 +98,7 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
             storage: recipe.storage,
             stats,
             factor: correction?.factor,
+            ...(recipe.lowRank ? { lowRank: lowRankPlan(recipe.lowRank, N, K) } : {}),
           },
           ctx.kernels,
         );
@@ -130,7 +132,7 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
     const outcome: TensorOutcome = {
       name: names[key],
       shape: [N, K],
-      kind,
+      kind: r.weight.kind === 'lowrank' ? lowRankKind(r.weight.rank, recipe.quant, recipe.storage) : kind,
       bytes: r.bytes,
       sparsity: r.sparsity,
       relError: relativeFrobeniusError(reference[key], acting),
@@ -202,7 +204,7 @@ async function structuredStep(layer: number, w: LayerWeights, ctx: LayerContext)
   const names = tensorNames.layer(layer);
   const input = new Map<string, Float32Array>();
   for (const [key, name] of Object.entries(names)) {
-    const t = w[key as keyof LayerWeights];
+    const t = w[key as keyof typeof names];
     if (t) input.set(name, t);
   }
   const pruned = pruneLayerStructured(c, layer, input, ctx.recipe.structured!, scores).tensors;

@@ -7,7 +7,8 @@ import type { LinearWeight } from '../build/linear-weight.ts';
 import type { CalibBackend } from './calib-backend.ts';
 import type { InputStats, StatsWanted } from './calibrate-stats.ts';
 import { packedLinear, roundTripHalf, rtnLinear } from './linear-quant.ts';
-import type { MaskStep, QuantSpec, WeightDtype } from './recipe.ts';
+import type { LowRankSpec, MaskStep, QuantSpec, WeightDtype } from './recipe.ts';
+import { lowRankLinear, type LowRankPlan } from './low-rank.ts';
 
 /**
  * One linear layer of a calibrated block: its mask (magnitude, N:M, Wanda's |W|·‖X‖, or
@@ -25,6 +26,7 @@ export interface LinearJob {
   storage: WeightDtype;
   stats: InputStats | null; // of this layer's inputs, when the method needs them
   factor?: InverseFactor; // H's inverse factor, when the caller computed it already
+  lowRank?: LowRankPlan; // lr: two factors (whitened by the inputs' H when -act), then quant on each
 }
 
 export interface LinearDone {
@@ -41,9 +43,10 @@ export interface LinearKernels {
 }
 
 /** What a layer's method needs measured on its inputs; null when nothing. */
-export function statsWanted(mask: MaskStep | null, quant: QuantSpec | null): StatsWanted | null {
+export function statsWanted(mask: MaskStep | null, quant: QuantSpec | null, lowRank?: LowRankSpec): StatsWanted | null {
   const want: StatsWanted = {
-    gram: quant?.method === 'gptq' || quant?.method === 'awq' || mask?.kind === 'sparsegpt', // Hessians, AWQ's output error
+    // Hessians, AWQ's output error, SVD-LLM's whitening
+    gram: quant?.method === 'gptq' || quant?.method === 'awq' || mask?.kind === 'sparsegpt' || lowRank?.activation === true,
     absSum: quant?.method === 'awq', // AWQ's activation scale
     sumSq: mask?.kind === 'wanda', // Wanda's ‖X_k‖ (the Gram diagonal when there is one)
   };
@@ -76,6 +79,11 @@ function need(job: LinearJob): InputStats {
 
 export async function compressCalibratedLinear(job: LinearJob, k: LinearKernels, keep?: Uint8Array | null): Promise<LinearDone> {
   const { w, N, K, quant, name } = job;
+  if (job.lowRank) {
+    const hessian = job.lowRank.activation ? need(job).hessian() : null;
+    const r = await lowRankLinear({ name, w, N, K, rank: job.lowRank.rank, hessian, quant, storage: job.storage }, k.quantizer);
+    return { weight: r.weight, values: r.values, bytes: r.bytes, sparsity: 0 };
+  }
   const mask = keep === undefined ? await fixedMask(job, k.pruner) : keep;
   const sparsegpt: SparsityPattern | null = job.mask?.kind === 'sparsegpt' ? job.mask.pattern : null;
   if (quant?.method === 'gptq') {

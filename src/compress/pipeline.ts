@@ -18,6 +18,7 @@ import type { LayerRemoval } from './layer-drop.ts';
 import { chooseMixedWidths, type MixedPrecisionSummary } from './mixed-precision.ts';
 import { removeBlocks } from './remove-blocks.ts';
 import type { MatrixSensitivity } from './width-sensitivity.ts';
+import { lowRankKind, lowRankLinear } from './low-rank.ts';
 
 /**
  * The streaming compression pipeline, shared by the CLI and the compress worker. It takes
@@ -88,7 +89,7 @@ export async function compressModel(sourceIr: ModelIR, planned: CompressionPlan,
     if (!opts.calibration)
       throw new ShrinkrayError(
         'bad_argument',
-        `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, or activation-aware structured pruning)`,
+        `recipe '${plan.recipe.name}' needs calibration windows (GPTQ, AWQ, Wanda, SparseGPT, activation-aware low-rank or structured pruning)`,
       );
     calibrator = await ModelCalibrator.start(ir, kept, opts.calibration, {
       quantizer: opts.quantizer,
@@ -158,7 +159,7 @@ export async function compressModel(sourceIr: ModelIR, planned: CompressionPlan,
     pruner: pruner.backend,
     config: plan.configOut,
     paramsIn: modelTensors(planned.configIn).reduce((n, t) => n + elementCount(t.shape), 0), // the removed blocks too
-    paramsOut: params((t) => t.shape),
+    paramsOut: params((t) => t.shape) - plan.tensors.reduce((n, t) => n + (t.lowRank ? lowRankSaving(t.shape, t.lowRank.rank) : 0), 0),
     built,
     tensors: outcomes,
     calibration,
@@ -166,6 +167,9 @@ export async function compressModel(sourceIr: ModelIR, planned: CompressionPlan,
     ...(mixed ? { mixedPrecision: mixed.summary, widthSensitivities: mixed.sensitivities } : {}),
   };
 }
+
+/** Weights a factorised [N, K] layer saves: N·K - r(N + K). */
+const lowRankSaving = (shape: readonly number[], rank: number) => shape[0]! * shape[1]! - rank * (shape[0]! + shape[1]!);
 
 async function compressLinear(
   tp: TensorPlan,
@@ -175,6 +179,15 @@ async function compressLinear(
   quantizer: RtnQuantizer,
   pruner: Pruner,
 ): Promise<{ weight: LinearWeight; outcome: TensorOutcome }> {
+  if (tp.lowRank) {
+    const job = { name: tp.name, w: weight, N, K, rank: tp.lowRank.rank, hessian: null, quant: tp.quant, storage: tp.dtype };
+    const r = await lowRankLinear(job, quantizer);
+    const kind = lowRankKind(r.weight.rank, tp.quant, tp.dtype);
+    return {
+      weight: r.weight,
+      outcome: { name: tp.name, shape: [N, K], kind, bytes: r.bytes, sparsity: 0, relError: relativeFrobeniusError(weight, r.values) },
+    };
+  }
   let w = weight;
   let sparsity = 0;
   if (tp.mask) {

@@ -4,6 +4,7 @@ import { containerBits, storesZeroPoints } from '../kernels/quantize/nbits-codes
 import { recipeNeedsCalibration, validateRecipeForModel, type MaskStep, type Recipe, type WeightDtype } from './recipe.ts';
 import { elementCount, modelTensors, type LinearKind, type TensorRole } from '../model/tensor-table.ts';
 import { droppedConfig } from './layer-drop.ts';
+import { lowRankPlan, type LowRankPlan } from './low-rank-rules.ts';
 
 /**
  * Recipe + config → one row per output tensor saying what happens to it, so the compress
@@ -45,6 +46,7 @@ export interface TensorPlan {
   dtype: WeightDtype; // storage when not quantized; the scales' type when quantized
   bytesIn: number; // fp32 size of shapeIn
   bytesOut: number; // estimated stored size
+  lowRank?: LowRankPlan; // lr: stored as two factors (each quantized when `quant`); absent otherwise
 }
 
 export interface CompressionPlan {
@@ -97,13 +99,17 @@ export function planCompression(recipe: Recipe, config: ModelConfig, options: Pl
     const step = !t.quantizable ? null : isLinear ? recipe.quant : recipe.embedQuant;
     const quant: BlockQuant | null = step ? { bits: step.bits, blockSize: step.blockSize, symmetric: step.symmetric } : null;
     const dtype: WeightDtype = t.quantizable ? recipe.storage : 'fp32'; // norms and biases stay fp32
+    const lowRank = isLinear && recipe.lowRank ? lowRankPlan(recipe.lowRank, shape[0]!, shape[1]!) : undefined;
+    const bytesOf = (N: number, K: number) => (quant ? matMulNBitsBytes(N, K, quant, dtypeBytes(dtype)).total : N * K * dtypeBytes(dtype));
     // bits{X}: each matrix's width is chosen at compression (mixed-precision.ts); until then, its share of the budget.
     const bytesOut =
       recipe.mixed && isLinear
         ? Math.floor((elementCount(shape) * recipe.mixed.bitsPerWeight) / 8)
-        : quant
-          ? matMulNBitsBytes(shape[0]!, shape[1]!, quant, dtypeBytes(dtype)).total
-          : elementCount(shape) * dtypeBytes(dtype);
+        : lowRank
+          ? bytesOf(lowRank.rank, shape[1]!) + bytesOf(shape[0]!, lowRank.rank)
+          : quant
+            ? matMulNBitsBytes(shape[0]!, shape[1]!, quant, dtypeBytes(dtype)).total
+            : elementCount(shape) * dtypeBytes(dtype);
     return {
       name: t.name,
       role: t.role,
@@ -117,6 +123,7 @@ export function planCompression(recipe: Recipe, config: ModelConfig, options: Pl
       dtype,
       bytesIn: elementCount(t.shape) * 4,
       bytesOut,
+      ...(lowRank ? { lowRank } : {}),
     };
   });
   const calibratedBlocks =

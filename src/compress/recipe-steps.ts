@@ -38,6 +38,12 @@ export type PruneStep =
   | { kind: 'ffn'; fraction: number } // structured: FFN channels removed per layer
   | { kind: 'heads'; fraction: number }; // structured: KV groups removed per layer
 
+/** Low-rank factorisation of the linear layers (low-rank.ts): each W [N, K] becomes B [N, r] · A [r, K]. */
+export interface LowRankSpec {
+  percent: number; // 1..99: the two factors hold at most this share of the layer's N·K weights
+  activation: boolean; // -act: SVD of W·S with S Sᵀ = XᵀX of the calibration inputs (SVD-LLM)
+}
+
 /** One parsed step, tagged with the slot it fills (at most one step per slot). */
 export type RecipeStep =
   | { slot: 'dtype'; dtype: WeightDtype }
@@ -47,7 +53,8 @@ export type RecipeStep =
   | { slot: 'sparsity'; prune: Extract<PruneStep, { kind: 'magnitude' | 'nm' | 'wanda' | 'sparsegpt' }> }
   | { slot: 'ffn'; prune: Extract<PruneStep, { kind: 'ffn' }> }
   | { slot: 'heads'; prune: Extract<PruneStep, { kind: 'heads' }> }
-  | { slot: 'drop'; drop: DropStep };
+  | { slot: 'drop'; drop: DropStep }
+  | { slot: 'lowrank'; lowRank: LowRankSpec };
 
 export type StepSlot = RecipeStep['slot'];
 
@@ -60,6 +67,7 @@ export const SLOT_MEANING: Readonly<Record<StepSlot, string>> = Object.freeze({
   ffn: 'the FFN channel pruning',
   heads: 'the attention head pruning',
   drop: 'the decoder blocks removed',
+  lowrank: 'the low-rank factorisation',
 });
 
 export const BIT_WIDTHS = Object.freeze([2, 3, 4, 5, 6, 7, 8]);
@@ -217,6 +225,17 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
       const count = Number(m[1]);
       if (count < 1) return fail(`removes ${count} decoder blocks; remove at least 1 (drop1)`);
       return { slot: 'drop', drop: { count, choose: m[2] ? 'last' : 'influence' } };
+    },
+  },
+  {
+    syntax: 'lr{1..99}[-act]',
+    family: /^lr/,
+    parse: (t, fail) => {
+      const m = /^lr-?(\d+)%?(-act)?$/.exec(t);
+      if (!m) return fail('does not match lr{1..99}[-act], e.g. lr60 or lr60-act');
+      const p = Number(m[1]);
+      if (p < 1 || p > 99) return fail(`keeps ${p}% of each linear layer's weights; allowed lr1..lr99`);
+      return { slot: 'lowrank', lowRank: { percent: p, activation: m[2] === '-act' } };
     },
   },
 ]);

@@ -13,12 +13,14 @@ import {
   type RecipeStep,
   type StepSlot,
   type WeightDtype,
+  type LowRankSpec,
 } from './recipe-steps.ts';
+import { lowRankProblems } from './low-rank-rules.ts';
 import { layerTensors } from '../model/tensor-table.ts';
 import { dropProblems, formatDrop, type DropStep } from './layer-drop.ts';
 import { quoted } from '../formats/printable.ts';
 
-export type { MixedSpec, PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
+export type { LowRankSpec, MixedSpec, PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
 import { mixedProblems } from './width-menu.ts';
 
 /**
@@ -26,10 +28,10 @@ import { mixedProblems } from './width-menu.ts';
  * The grammar is documented in recipe-grammar.md; the step table lives in recipe-steps.ts.
  *
  * Steps may be written in any order; they always run in the canonical order
- *   drop → ffn → heads → (mag | N:M) → int → emb → storage dtype
+ *   drop → ffn → heads → (mag | N:M) → lr → int → emb → storage dtype
  * (whole blocks removed first, so every later step sees only the kept ones; structured pruning
  * next, so masks and quantization see the shrunk matrices; masks before quantization, so the
- * zeros are quantized as zeros).
+ * zeros are quantized as zeros; the factors of lr before int, which quantizes each factor).
  */
 export interface Recipe {
   name: string; // as written (trimmed, lower-cased)
@@ -41,6 +43,7 @@ export interface Recipe {
   embedQuant: EmbedQuantSpec | null; // emb: the embedding and an untied classifier
   storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
   drop: DropStep | null; // drop{N}[-last]: whole decoder blocks removed before anything else (layer-drop.ts)
+  lowRank?: LowRankSpec; // lr: the linear layers as two factors (before int); absent when none
 }
 
 /** The unstructured or N:M mask step: by magnitude, by Wanda's scores, or SparseGPT's. */
@@ -58,9 +61,17 @@ export function maskNm(mask: MaskStep | null): { n: number; m: number } | null {
  * model's activations. (The structured steps use activations too when text is given, and
  * weight norms otherwise: planCompression decides.)
  */
-export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask'> & { drop?: DropStep | null; mixed?: MixedSpec | null }): boolean {
+export function recipeNeedsCalibration(
+  r: Pick<Recipe, 'quant' | 'mask'> & { drop?: DropStep | null; mixed?: MixedSpec | null; lowRank?: LowRankSpec },
+): boolean {
   if (r.drop?.choose === 'influence') return true; // drop{N} scores the blocks on calibration text
-  return (r.quant !== null && r.quant.method !== 'rtn') || !!r.mixed || r.mask?.kind === 'wanda' || r.mask?.kind === 'sparsegpt';
+  return (
+    (r.quant !== null && r.quant.method !== 'rtn') ||
+    !!r.mixed ||
+    r.mask?.kind === 'wanda' ||
+    r.mask?.kind === 'sparsegpt' ||
+    r.lowRank?.activation === true
+  );
 }
 
 /** Block quantization of the embedding (and untied classifier); the block follows the int step's. */
@@ -70,7 +81,7 @@ export interface EmbedQuantSpec {
   symmetric: true;
 }
 
-const SLOT_ORDER: readonly StepSlot[] = ['drop', 'ffn', 'heads', 'sparsity', 'quant', 'embed', 'dtype'];
+const SLOT_ORDER: readonly StepSlot[] = ['drop', 'ffn', 'heads', 'sparsity', 'lowrank', 'quant', 'embed', 'dtype'];
 
 function bad(recipe: string, why: string): never {
   throw new ShrinkrayError('bad_recipe', `recipe ${quoted(recipe, RECIPE_ECHO_CHARS)}: ${why}`);
@@ -110,6 +121,7 @@ export function parseRecipe(text: string): Recipe {
     else if (step.slot === 'embed') recipe.embedQuant = { bits: step.bits, blockSize: DEFAULT_BLOCK_SIZE, symmetric: true };
     else if (step.slot === 'sparsity') recipe.mask = step.prune;
     else if (step.slot === 'drop') recipe.drop = step.drop;
+    else if (step.slot === 'lowrank') recipe.lowRank = step.lowRank;
     else {
       recipe.structured ??= { ffnFraction: 0, headsFraction: 0 };
       if (step.slot === 'ffn') recipe.structured.ffnFraction = step.prune.fraction;
@@ -130,6 +142,7 @@ export function formatRecipe(r: Omit<Recipe, 'name' | 'canonical'>): string {
   if (r.structured?.ffnFraction) parts.push(`ffn${pct(r.structured.ffnFraction)}`);
   if (r.structured?.headsFraction) parts.push(`heads${pct(r.structured.headsFraction)}`);
   if (r.mask) parts.push(formatMask(r.mask));
+  if (r.lowRank) parts.push(`lr${r.lowRank.percent}${r.lowRank.activation ? '-act' : ''}`);
   if (r.quant) parts.push(formatQuant(r.quant));
   if (r.mixed) parts.push(`bits${r.mixed.bitsPerWeight}`);
   if (r.embedQuant) parts.push(`emb${r.embedQuant.bits}`);
@@ -176,6 +189,7 @@ export function recipeProblems(recipe: Recipe, config: ModelConfig): string[] {
   }
   if (problems.length > 0) return problems; // shapes below depend on a valid structured plan
   problems.push(...mixedProblems(recipe, config));
+  if (recipe.lowRank) problems.push(...lowRankProblems(recipe, config));
   if (recipe.quant?.actOrder && recipe.mask?.kind === 'sparsegpt' && recipe.mask.pattern.kind === 'nm') {
     // Activation order walks the columns out of order; SparseGPT chooses N:M groups as it reaches them.
     problems.push(

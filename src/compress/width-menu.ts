@@ -73,9 +73,16 @@ export function mixedBudget(spec: MixedSpec, config: ModelConfig): { budget: num
 }
 
 /** What stops `bits{X}` from applying to a model with `config` (empty when it fits). */
-export function mixedProblems(r: { mixed?: MixedSpec | null; structured: unknown; mask: unknown }, config: ModelConfig): string[] {
+export function mixedProblems(
+  r: { mixed?: MixedSpec | null; structured: unknown; mask: unknown; lowRank?: unknown },
+  config: ModelConfig,
+): string[] {
   if (!r.mixed) return [];
   const step = `bits${r.mixed.bitsPerWeight}`;
+  if (r.lowRank) {
+    // The widths are chosen for whole matrices; a factorised layer is two other matrices.
+    return [`${step} chooses a width for each of the model's own matrices; it does not combine with lr (quantize the factors with int{B})`];
+  }
   if (r.structured || r.mask) {
     // The sensitivities are measured on the model as given; pruning first would need them re-measured on the pruned one.
     return [

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../model/config.ts';
 import type { EngineHeap } from './heap.ts';
-import type { EngineModelWeights } from './model-weights.ts';
+import { blockWeights, type EngineModelWeights } from './model-weights.ts';
 import type { EngineWeight } from './weight-layout.ts';
 
 /**
@@ -24,6 +24,7 @@ export interface Activations {
   att: number;
   gate: number;
   up: number;
+  mid: number; // f32 [tokens, max rank]: x Aᵀ of a low-rank layer
   logits: number;
   logitRows: number;
   ids: number; // i32 [tokens]
@@ -65,7 +66,12 @@ export function allocateActivations(
   parts: number,
   actBytes: number,
 ): Activations {
-  const all = [...w.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]), w.classifier];
+  const all = [...blockWeights(w), w.classifier];
+  // Low-rank layers: the first product's output [tokens, rank] (the widest rank).
+  const maxRank = Math.max(
+    1,
+    ...w.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]).map((x) => (x.kind === 'lowrank' ? x.rank : 0)),
+  );
   const maxLdq = Math.max(16, ...all.map((x) => quantStrides(x, actBytes).ldq));
   const maxLdb = Math.max(4, ...all.map((x) => quantStrides(x, actBytes).ldb));
   const f = (n: number, what: string) => heap.alloc(tokens * n * 4, what);
@@ -89,6 +95,7 @@ export function allocateActivations(
     att: f(qDim, 'attention outputs'),
     gate: f(c.intermediateSize, 'the FFN gate'),
     up: f(c.intermediateSize, 'the FFN up projection'),
+    mid: f(maxRank, 'low-rank intermediates'),
     logitRows: LOGIT_ROWS,
     logits: heap.alloc(LOGIT_ROWS * c.vocabSize * 4, 'logits'),
     ids: heap.alloc(tokens * 4, 'token ids'),

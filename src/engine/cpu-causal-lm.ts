@@ -4,11 +4,11 @@ import type { ModelConfig } from '../model/config.ts';
 import { allocateActivations, type Activations } from './activations.ts';
 import type { EngineExports } from './engine-module.ts';
 import { classify, forwardChunk, type PreparedModel } from './forward-pass.ts';
-import type { StepContext } from './gemm-step.ts';
+import type { PreparedWeight, StepContext } from './gemm-step.ts';
 import type { EngineHeap } from './heap.ts';
 import type { IrWeightsInfo } from './ir-weights.ts';
 import { CpuState } from './kv-cache.ts';
-import type { EngineModelWeights } from './model-weights.ts';
+import { blockWeights, type EngineLinear, type EngineModelWeights } from './model-weights.ts';
 import type { TaskRunner } from './thread-pool.ts';
 import { weightBytes, writeDescriptor, type EngineWeight } from './weight-layout.ts';
 
@@ -49,7 +49,8 @@ export class CpuCausalLM implements CausalLM {
     chunkTokens: number,
     private readonly onDispose: () => void,
   ) {
-    const prep = (w: EngineWeight) => ({ ref: w, desc: writeDescriptor(heap, w) });
+    const prepOne = (w: EngineWeight): PreparedWeight => ({ ref: w, desc: writeDescriptor(heap, w) });
+    const prep = (w: EngineLinear): PreparedWeight => (w.kind === 'lowrank' ? { ...prepOne(w.b), first: prepOne(w.a) } : prepOne(w));
     this.model = {
       embedding: weights.embedding,
       finalNorm: weights.finalNorm,
@@ -67,7 +68,7 @@ export class CpuCausalLM implements CausalLM {
     };
     const acts: Activations = allocateActivations(heap, config, weights, chunkTokens, runner.maxParts, exports.actBytes());
     this.ctx = { exports, runner, acts };
-    const all = [...weights.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down]), weights.classifier];
+    const all = [...blockWeights(weights), weights.classifier];
     const embRow = weights.embedding.kind === 'dense' ? config.hiddenSize * (weights.embedding.dtype === 'f16' ? 2 : 4) : config.hiddenSize;
     this.info = {
       simd,

@@ -5,10 +5,11 @@ import { GEMM, TASK } from './task-layout.ts';
 import type { TaskRunner } from './thread-pool.ts';
 import type { EngineWeight } from './weight-layout.ts';
 
-/** A weight with its kernel descriptor in the heap. */
+/** A weight with its kernel descriptor in the heap; a low-rank layer is its second factor with the first one. */
 export interface PreparedWeight {
   ref: EngineWeight;
   desc: number;
+  first?: PreparedWeight; // low-rank: x times this into acts.mid first, then times ref
 }
 
 export interface StepContext {
@@ -34,6 +35,16 @@ export function gemm(
   silu = false,
 ): void {
   const first = weights[0]!.ref;
+  if (weights.some((w) => w.first)) {
+    // Low-rank layers: two products each, through acts.mid; SwiGLU after.
+    weights.forEach((w, i) => {
+      if (!w.first) return gemm(ctx, [w], x, T, [outs[i]!]);
+      gemm(ctx, [w.first], x, T, [ctx.acts.mid]);
+      gemm(ctx, [{ ref: w.ref, desc: w.desc }], ctx.acts.mid, T, [outs[i]!]);
+    });
+    if (silu) ctx.exports.siluMul(outs[0]!, outs[1]!, T, first.N, 0, first.N);
+    return;
+  }
   if (!weights.every((w) => sameForm(w.ref, first))) {
     // Different forms cannot share quantized inputs: one task each, SwiGLU after.
     weights.forEach((w, i) => gemm(ctx, [w], x, T, [outs[i]!]));

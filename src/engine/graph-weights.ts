@@ -4,7 +4,7 @@ import type { OnnxNodeView } from '../formats/onnx/onnx-graph.ts';
 import { checkGraph } from './graph-check.ts';
 import { bad, expectShape, FLOAT, GraphIndex, intAttr, Unsupported, UINT8, type GraphBytes } from './graph-index.ts';
 import type { EngineHeap } from './heap.ts';
-import { vectorF32, type EmbeddingTable, type EngineLayer, type EngineModelWeights } from './model-weights.ts';
+import { vectorF32, type EmbeddingTable, type EngineLayer, type EngineLinear, type EngineModelWeights } from './model-weights.ts';
 import type { EngineWeight } from './weight-layout.ts';
 
 /**
@@ -46,25 +46,54 @@ function nbitsWeight(ix: GraphIndex, n: OnnxNodeView, name: string, N: number, K
   return { kind: 'nbits', name, N, K, bits, blockSize, codes: ix.address(codes, 1), scales: ix.address(scales, 4), zeroPoints, bias };
 }
 
-/** The weight of linear layer `t` (the node the builder named after it), with its bias when `biasEntry` is given. */
-function linearWeight(heap: EngineHeap, ix: GraphIndex, t: TensorEntry, biasEntry?: TensorEntry): EngineWeight {
+/**
+ * The weight of linear layer `t` (the node the builder named after it), with its bias when
+ * `biasEntry` is given. A low-rank layer (lr recipes) is two products: the node named after
+ * the layer multiplies by B [N, r] the output of node `<name>.lowrank_a` (x Aᵀ, A [r, K]).
+ */
+function linearWeight(heap: EngineHeap, ix: GraphIndex, t: TensorEntry, biasEntry?: TensorEntry): EngineLinear {
   const [N, K] = t.shape as [number, number];
   const n = ix.node(t.name, ['MatMul', 'MatMulNBits']);
+  const firstName = `${t.name}.lowrank_a`;
+  const first = ix.producer.get(n.inputs[0] ?? '');
+  if (first?.name !== `${firstName}_node`) return productWeight(heap, ix, n, t.name, N, K, biasEntry);
+  if (first.opType !== 'MatMul' && first.opType !== 'MatMulNBits') {
+    throw new Unsupported(`${ix.g.name}: node '${first.name}' is ${first.opType}, expected MatMul or MatMulNBits`);
+  }
+  // A dense factor's Aᵀ [K, r] is an initializer, or (fp16) the Cast of one.
+  const at = first.inputs[1] ?? '';
+  const stored = ix.initializer(at) ?? ix.initializer(ix.producer.get(at)?.inputs[0] ?? '');
+  const rank = first.opType === 'MatMulNBits' ? (intAttr(first, 'N') ?? 0) : (stored?.dims[1] ?? 0);
+  if (!(rank >= 1 && rank <= Math.min(N, K))) throw bad(ix.g.name, `low-rank layer '${t.name}' [${N}, ${K}] has rank ${rank}`);
+  const a = productWeight(heap, ix, first, firstName, rank, K);
+  return { kind: 'lowrank', name: t.name, N, K, rank, a, b: productWeight(heap, ix, n, t.name, N, rank, biasEntry) };
+}
+
+/** One MatMul or MatMulNBits node `n` multiplying by a weight [N, K] (plus the bias Add after it, when `biasEntry` is given). */
+function productWeight(
+  heap: EngineHeap,
+  ix: GraphIndex,
+  n: OnnxNodeView,
+  name: string,
+  N: number,
+  K: number,
+  biasEntry?: TensorEntry,
+): EngineWeight {
   let bias = 0;
   const add = (ix.consumers.get(n.outputs[0] ?? '') ?? []).find((c) => c.opType === 'Add' && c.inputs.some((i) => ix.initializer(i)));
   if (biasEntry) {
-    if (!add) throw bad(ix.g.name, `config.json gives '${t.name}' a bias, but the graph adds none to it`);
+    if (!add) throw bad(ix.g.name, `config.json gives '${name}' a bias, but the graph adds none to it`);
     const value = add.inputs.find((i) => ix.initializer(i))!;
     bias = vectorF32(heap, ix.heapTensor(value, 'bias', [N]));
   } else if (add) {
-    throw bad(ix.g.name, `the graph adds a bias to '${t.name}', but config.json has none (attention_bias)`);
+    throw bad(ix.g.name, `the graph adds a bias to '${name}', but config.json has none (attention_bias)`);
   }
   if (n.opType === 'MatMulNBits') {
     if (n.domain !== 'com.microsoft') throw new Unsupported(`${ix.g.name}: node '${n.name}' is MatMulNBits outside com.microsoft`);
-    return nbitsWeight(ix, n, t.name, N, K, bias);
+    return nbitsWeight(ix, n, name, N, K, bias);
   }
-  const w = ix.heapTensor(n.inputs[1] ?? '', `the weight of '${t.name}'`, [K, N]); // W^T
-  return { kind: 'dense', name: t.name, N, K, dtype: w.dtype, layout: 'kn', data: w.at, bias };
+  const w = ix.heapTensor(n.inputs[1] ?? '', `the weight of '${name}'`, [K, N]); // W^T
+  return { kind: 'dense', name: name, N, K, dtype: w.dtype, layout: 'kn', data: w.at, bias };
 }
 
 function embeddingTable(ix: GraphIndex, c: ModelConfig): { table: EmbeddingTable; node: OnnxNodeView } {
@@ -114,7 +143,10 @@ function classifierWeight(
   emb: { table: EmbeddingTable; node: OnnxNodeView },
 ): EngineWeight {
   const head = modelTensor(c, 'classifier');
-  if (ix.byName.has(`${head.name}_node`)) return linearWeight(heap, ix, head);
+  if (ix.byName.has(`${head.name}_node`)) {
+    const [vocab, dim] = head.shape as [number, number];
+    return productWeight(heap, ix, ix.node(head.name, ['MatMul', 'MatMulNBits']), head.name, vocab, dim);
+  }
   if (!c.tieWordEmbeddings) throw bad(ix.g.name, `config.json unties the classifier, but the graph has no '${head.name}' node`);
   const [vocab, dim] = head.shape as [number, number];
   const n = ix.node('lm_head', ['Gemm', 'MatMulNBits']);

@@ -12,14 +12,34 @@ export interface EngineLayer {
   ffnNorm: number; // f32 [dim]
   qNorm: number; // f32 [headDim], Qwen3's per-head query norm; 0 when the config has none
   kNorm: number; // f32 [headDim], per-head key norm; 0 when the config has none
-  q: EngineWeight; // [heads*hd, dim], bias inside when the config has one
-  k: EngineWeight; // [kvHeads*hd, dim]
-  v: EngineWeight;
-  o: EngineWeight; // [dim, heads*hd]
-  gate: EngineWeight; // [ffn, dim]
-  up: EngineWeight;
-  down: EngineWeight; // [dim, ffn]
+  q: EngineLinear; // [heads*hd, dim], bias inside when the config has one
+  k: EngineLinear; // [kvHeads*hd, dim]
+  v: EngineLinear;
+  o: EngineLinear; // [dim, heads*hd]
+  gate: EngineLinear; // [ffn, dim]
+  up: EngineLinear;
+  down: EngineLinear; // [dim, ffn]
 }
+
+/** A linear layer stored as two products (lr recipes): x Aᵀ [T, rank] into acts.mid, then Bᵀ (the bias is B's). */
+export interface LowRankRef {
+  kind: 'lowrank';
+  name: string;
+  N: number;
+  K: number;
+  rank: number;
+  a: EngineWeight; // [rank, K]
+  b: EngineWeight; // [N, rank]
+}
+
+export type EngineLinear = EngineWeight | LowRankRef;
+
+/** The stored weights a linear layer multiplies by: itself, or its two factors. */
+export const factorsOf = (w: EngineLinear): EngineWeight[] => (w.kind === 'lowrank' ? [w.a, w.b] : [w]);
+
+/** Every linear weight of the decoder blocks, factors included. */
+export const blockWeights = (m: EngineModelWeights): EngineWeight[] =>
+  m.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap(factorsOf));
 
 /** The token embedding's table: dense rows, or MatMulNBits bytes read as GatherBlockQuantized does. */
 export type EmbeddingTable =

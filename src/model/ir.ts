@@ -22,3 +22,10 @@ export interface ModelIR {
   readonly config: ModelConfig;
   readonly tensors: ReadonlyMap<string, TensorHandle>;
 }
+
+/**
+ * A linear weight `<name>` [N, K] stored as two factors W ≈ B A (lr recipes) is, in an IR,
+ * two tensors in its place: `<name>.lowrank_a` = A [r, K] and `<name>.lowrank_b` = B [N, r]
+ * (the ONNX graph names its two products' nodes the same way: `<name>.lowrank_a`, `<name>`).
+ */
+export const lowRankNames = (name: string) => ({ a: `${name}.lowrank_a`, b: `${name}.lowrank_b` });

@@ -2,6 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from './causal-lm.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
+import type { LinearKind } from './tensor-table.ts';
 import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu } from './reference-ops.ts';
 import { ropeInverseFrequencies } from './rope-frequencies.ts';
 import { storedLinear, widenRows } from './reference-half.ts';
@@ -113,24 +114,29 @@ export class ReferenceModel implements CausalLM {
     for (let l = 0; l < c.numLayers; l++) {
       const w = widenLayer(this.weights.layers[l]!); // a 16-bit checkpoint's layer widened while it runs, then dropped
       const xn = rmsNorm(x, w.attnNorm, T, dim, c.rmsNormEps);
-      let q = linear(xn, w.q, w.qBias, T, dim, qDim); // [T, qDim]
-      let k = linear(xn, w.k, w.kBias, T, dim, kvDim); // [T, kvDim]
+      // A linear stored as two factors (lr recipes) is two products, x Aᵀ then Bᵀ.
+      const proj = (x: Float32Array, key: LinearKind, bias: Float32Array | null, inDim: number, outDim: number) => {
+        const f = w.factors?.[key];
+        return f ? linear(linear(x, f.a, null, T, inDim, f.rank), f.b, bias, T, f.rank, outDim) : linear(x, w[key], bias, T, inDim, outDim);
+      };
+      let q = proj(xn, 'q', w.qBias, dim, qDim); // [T, qDim]
+      let k = proj(xn, 'k', w.kBias, dim, kvDim); // [T, kvDim]
       // Qwen3: each head's query and key RMS-normalised over its headDim values, before RoPE.
       if (w.qNorm) q = rmsNorm(q, w.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
       if (w.kNorm) k = rmsNorm(k, w.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
-      const v = linear(xn, w.v, w.vBias, T, dim, kvDim); // [T, kvDim]
+      const v = proj(xn, 'v', w.vBias, dim, kvDim); // [T, kvDim]
       applyRope(q, T, c.numHeads, c.headDim, rope);
       applyRope(k, T, c.numKvHeads, c.headDim, rope);
       // Written past s.length only; the state's length moves once the whole pass is done,
       // so a cancelled pass leaves the cache as it was.
       s.store(l, start, k, v, T);
       const att = causalAttention(q, s.keys[l]!, s.values[l]!, s.capacity, shape); // [T, qDim]
-      addInPlace(x, linear(att, w.o, null, T, qDim, dim));
+      addInPlace(x, proj(att, 'o', null, qDim, dim));
 
       const hn = rmsNorm(x, w.ffnNorm, T, dim, c.rmsNormEps);
-      const gate = linear(hn, w.gate, null, T, dim, ffn); // [T, ffn]
-      const up = linear(hn, w.up, null, T, dim, ffn); // [T, ffn]
-      addInPlace(x, linear(swiglu(gate, up), w.down, null, T, ffn, dim));
+      const gate = proj(hn, 'gate', null, dim, ffn); // [T, ffn]
+      const up = proj(hn, 'up', null, dim, ffn); // [T, ffn]
+      addInPlace(x, proj(swiglu(gate, up), 'down', null, ffn, dim));
       throwIfAborted(signal);
     }
     const xf = rmsNorm(x, this.weights.finalNorm, T, dim, c.rmsNormEps);

@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
-import type { ModelIR, TensorHandle } from './ir.ts';
+import { lowRankNames, type ModelIR, type TensorHandle } from './ir.ts';
 import { readHalfMatrix, widenMatrix, type StoredMatrix } from './reference-half.ts';
-import { layerTensors, modelTensor, type LayerTensorKey } from './tensor-table.ts';
+import { layerTensors, modelTensor, type LayerTensorKey, type LinearKind } from './tensor-table.ts';
 
 /** The fp32 weights of one decoder layer, keyed as the tensor table keys them. Linear weights are [out, in]. */
 export interface LayerWeights {
@@ -19,6 +19,15 @@ export interface LayerWeights {
   gate: Float32Array; // [ffn, dim]
   up: Float32Array; // [ffn, dim]
   down: Float32Array; // [dim, ffn]
+  /** Linears stored as two factors (lr recipes; ir.ts lowRankNames): their dense field above is then empty. */
+  factors?: Partial<Record<LinearKind, LowRankFactorsF32>>;
+}
+
+/** W ≈ B A: x Wᵀ = (x Aᵀ) Bᵀ. */
+export interface LowRankFactorsF32 {
+  rank: number;
+  a: Float32Array; // [rank, in]
+  b: Float32Array; // [out, rank]
 }
 
 type MatrixKey = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -85,10 +94,28 @@ export async function loadReferenceWeights(ir: ModelIR): Promise<ReferenceWeight
   const layers: StoredLayer[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const w: Partial<Record<LayerTensorKey, StoredMatrix>> = {};
+    const factors: Partial<Record<LinearKind, LowRankFactorsF32>> = {};
     for (const t of layerTensors(c, i)) {
-      w[t.key as LayerTensorKey] = t.shape.length === 2 ? await readMatrix(ir, t.name, t.shape) : await readTensor(ir, t.name, t.shape);
+      const pair = t.linear && !ir.tensors.has(t.name) ? lowRankNames(t.name) : null;
+      if (t.linear && pair && ir.tensors.has(pair.a)) {
+        const [N, K] = t.shape as [number, number];
+        const rank = ir.tensors.get(pair.a)!.shape[0] ?? 0;
+        factors[t.linear] = { rank, a: await readTensor(ir, pair.a, [rank, K]), b: await readTensor(ir, pair.b, [N, rank]) };
+        w[t.key as LayerTensorKey] = new Float32Array(0);
+      } else {
+        w[t.key as LayerTensorKey] = t.shape.length === 2 ? await readMatrix(ir, t.name, t.shape) : await readTensor(ir, t.name, t.shape);
+      }
     }
-    layers.push({ qBias: null, kBias: null, vBias: null, qNorm: null, kNorm: null, ...w } as StoredLayer); // biases, q/k norms only where the config has them
+    // biases, q/k norms only where the config has them
+    layers.push({
+      qBias: null,
+      kBias: null,
+      vBias: null,
+      qNorm: null,
+      kNorm: null,
+      ...w,
+      ...(Object.keys(factors).length ? { factors } : {}),
+    } as StoredLayer);
   }
   const finalNorm = modelTensor(c, 'finalNorm');
   const classifierEntry = modelTensor(c, 'classifier');
