@@ -37,7 +37,7 @@ export interface Recipe {
   quant: QuantSpec | null; // int: the linear layers of every decoder block
   embedQuant: EmbedQuantSpec | null; // emb: the embedding and an untied classifier
   storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
-  drop: DropStep | null; // drop{N}[-last]: whole decoder blocks removed before anything else (layer-drop.ts)
+  drop: DropStep | null; // drop{N}[-bi|-last]: whole decoder blocks removed before anything else (layer-drop.ts)
 }
 
 /** The unstructured or N:M mask step: by magnitude, by Wanda's scores, or SparseGPT's. */
@@ -56,7 +56,7 @@ export function maskNm(mask: MaskStep | null): { n: number; m: number } | null {
  * weight norms otherwise: planCompression decides.)
  */
 export function recipeNeedsCalibration(r: Pick<Recipe, 'quant' | 'mask'> & { drop?: DropStep | null }): boolean {
-  if (r.drop?.choose === 'influence') return true; // drop{N} scores the blocks on calibration text
+  if (r.drop && r.drop.choose !== 'last') return true; // drop{N}, drop{N}-bi score the blocks on calibration text
   return (r.quant !== null && r.quant.method !== 'rtn') || r.mask?.kind === 'wanda' || r.mask?.kind === 'sparsegpt';
 }
 
