@@ -31,6 +31,7 @@ export interface SlebResult {
   /** Per round: the calibration loss without each original block (and the earlier rounds' blocks); null where already removed. */
   losses: (number | null)[][];
   baseLoss: number; // of the whole float model on the same windows
+  windows: number; // calibration windows the losses were measured on (at most SLEB_WINDOWS)
 }
 
 export async function slebSelect(ir: ModelIR, input: CalibrationInput, count: number, o: InfluenceOptions = {}): Promise<SlebResult> {
@@ -70,7 +71,7 @@ export async function slebSelect(ir: ModelIR, input: CalibrationInput, count: nu
     gone.add(best);
   }
   o.onProgress?.({ stage: 'calibrate', done: count * L, total: count * L, tensor: 'SLEB' });
-  return { removed: [...gone].sort((a, b) => a - b), order: [...gone], losses, baseLoss };
+  return { removed: [...gone].sort((a, b) => a - b), order: [...gone], losses, baseLoss, windows: windows.length };
 }
 
 /** Runs one float block over copies of the windows' streams (the cache stays untouched). */

@@ -28,6 +28,7 @@ export interface LayerRemoval {
   losses?: (number | null)[][];
   order?: number[]; // SLEB: the removed blocks in round order (round r removed order[r])
   baseLoss?: number; // SLEB: the whole model's loss on the same windows
+  lossWindows?: number; // SLEB: how many calibration windows (the first ones) the losses were measured on
   seconds: number; // scoring time (0 for `-last`)
 }
 

@@ -26,9 +26,12 @@ export async function removeBlocks(
     throw new ShrinkrayError('bad_argument', `${formatDrop(drop)} scores the decoder blocks on calibration text: send calibration windows`);
   const started = performance.now();
   if (drop.choose === 'loss') {
-    const { removed, order, losses, baseLoss } = await slebSelect(ir, calibration, drop.count, o);
+    const { removed, order, losses, baseLoss, windows } = await slebSelect(ir, calibration, drop.count, o);
     const seconds = (performance.now() - started) / 1000;
-    return { ir: dropLayersIr(ir, removed), removal: { method: 'sleb', layers, removed, scores: null, losses, order, baseLoss, seconds } };
+    return {
+      ir: dropLayersIr(ir, removed),
+      removal: { method: 'sleb', layers, removed, scores: null, losses, order, baseLoss, lossWindows: windows, seconds },
+    };
   }
   const scores = await blockInfluence(ir, calibration, o);
   const removed = leastInfluential(scores, drop.count);

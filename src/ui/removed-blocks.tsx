@@ -37,7 +37,7 @@ export function RemovedBlocks({ removal }: { removal: LayerRemoval }) {
       )}
       <span class="small muted block-note">
         {removal.losses
-          ? `Loss: mean next-token NLL (nats) on calibration windows without the block and the earlier rounds' blocks${removal.baseLoss === undefined ? '' : `; whole model ${removal.baseLoss.toFixed(4)}`}. `
+          ? `Loss: mean next-token NLL (nats) on ${removal.lossWindows ?? 'the'} calibration windows without the block and the earlier rounds' blocks${removal.baseLoss === undefined ? '' : `; whole model ${removal.baseLoss.toFixed(4)}`}. `
           : removal.scores
             ? 'Block Influence: 1 − mean cos(input, output) over the calibration tokens. '
             : ''}

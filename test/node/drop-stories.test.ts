@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockInfluence } from '../../src/compress/block-influence.ts';
-import { slebSelect } from '../../src/compress/block-loss.ts';
+import { SLEB_WINDOWS, slebSelect } from '../../src/compress/block-loss.ts';
 import { wasmCalibBackend, type CalibBackend } from '../../src/compress/calib-backend.ts';
 import { calibrationWindows, DEFAULT_WINDOW_COUNT } from '../../src/compress/calibration-windows.ts';
 import { leastInfluential } from '../../src/compress/layer-drop.ts';
@@ -170,6 +170,7 @@ describe('stories260K: SLEB and Block Influence against the last blocks', { time
     await measure('drop2-bi');
     await measure('drop2-last');
     console.log(`SLEB losses per round: ${JSON.stringify(sleb.layerRemoval!.losses)}`);
+    expect(sleb.layerRemoval!.lossWindows).toBe(SLEB_WINDOWS); // the first 8 of the 32
     expect(removed.get('drop2-last')).toEqual([3, 4]);
     expect(ppl.get('drop2')!).toBeLessThan(ppl.get('drop2-last')!);
     // Block Influence is scored once, on the whole model. Blocks 2 and 3 both barely turn the

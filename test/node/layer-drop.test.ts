@@ -159,8 +159,9 @@ describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
   it('drop1+int4-g32: SLEB on calibration text, the CPU engine matches onnxruntime-web on the 4-block int4 graph', async () => {
     const r = await compress('drop1+int4-g32');
     expect(r.config.numLayers).toBe(4);
-    const { method, scores, losses, order, removed, baseLoss } = r.layerRemoval!;
+    const { method, scores, losses, order, removed, baseLoss, lossWindows } = r.layerRemoval!;
     expect(method).toBe('sleb');
+    expect(lossWindows).toBe(4); // all of this test's 4 windows: fewer than SLEB_WINDOWS
     expect(scores).toBeNull();
     // One round: the loss without each of the 5 blocks; the lowest goes, and every loss is above the whole model's.
     expect(losses).toHaveLength(1);
