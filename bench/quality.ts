@@ -8,7 +8,7 @@
  *              --text sample: the 5 stories of tinystories_sample.txt), BOS + text each
  *   vs fp32    ppl / the fp32 graph's ppl
  *   seconds    compressModel's wall time, of which calibration (this machine, shared: compare rows)
- * drop rows name the blocks removed (of 0..4).
+ * drop rows name the blocks removed (of 0..4): drop{N} by SLEB's calibration loss, -bi by Block Influence.
  * Rows marked "weight norms" / "random" run a structured step without calibration text (its
  * default scores) or with seeded random scores (median of 5), as baselines for "activations".
  * Run: npm run bench:quality [-- --recipes fp32,gptq-int4-g32,... --windows 128 --text eval|sample]
@@ -85,8 +85,10 @@ const DEFAULT_RECIPES = [
   'heads25 random',
   'heads25',
   'drop1',
+  'drop1-bi',
   'drop1-last',
   'drop2',
+  'drop2-bi',
   'drop2-last',
   'drop1+int4-g32',
   'drop1-last+int4-g32',

@@ -62,7 +62,7 @@ function cosine(a: Float32Array, b: Float32Array, at: number, dim: number): numb
 }
 
 /** Each window's token embeddings: the stream entering block 0, [T, dim] per window. */
-async function embedWindows(ir: ModelIR, windows: readonly Int32Array[]): Promise<Float32Array[]> {
+export async function embedWindows(ir: ModelIR, windows: readonly Int32Array[]): Promise<Float32Array[]> {
   const c = ir.config;
   if (windows.length === 0) throw new ShrinkrayError('bad_argument', 'scoring the decoder blocks needs at least one window of tokens');
   const emb = modelTensor(c, 'embedding');

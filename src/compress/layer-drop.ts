@@ -7,27 +7,34 @@ import type { ModelIR, TensorHandle } from '../model/ir.ts';
  * remains is an ordinary Llama with fewer layers: the kept blocks are renumbered 0..L-N-1 in
  * their original order, config.json's num_hidden_layers says L-N, and every runner (reference
  * forward, onnxruntime-web, the CPU engine, transformers.js) reads it like any other model.
- * Which blocks go is chosen before anything else runs (block-influence.ts scores them), so
+ * Which blocks go is chosen before anything else runs (block-loss.ts: SLEB's greedy calibration
+ * loss; block-influence.ts: ShortGPT's Block Influence, `-bi`), so
  * every later step (structured pruning, masks, GPTQ/AWQ) sees only the kept blocks.
  */
 export interface DropStep {
   count: number; // N: blocks removed, 1..numLayers-1
-  choose: 'influence' | 'last'; // the N lowest Block Influence scores on calibration text, or the last N blocks
+  /** SLEB: greedily, the block whose removal costs least calibration loss; the N lowest Block Influence scores (`-bi`); or the last N blocks. */
+  choose: 'loss' | 'influence' | 'last';
 }
 
 /** What the report says about a removal. */
 export interface LayerRemoval {
-  method: 'block-influence' | 'last';
+  method: 'sleb' | 'block-influence' | 'last';
   layers: number; // decoder blocks of the source model
   removed: number[]; // original block indices, ascending
-  /** Block Influence per original block (1 - mean cos(h_in, h_out) over the calibration tokens); null for `-last`. */
+  /** Block Influence per original block (1 - mean cos(h_in, h_out) over the calibration tokens); null for SLEB and `-last`. */
   scores: number[] | null;
+  /** SLEB: per round, the calibration loss (mean NLL, nats) without each original block and the earlier rounds' blocks; null where already gone. */
+  losses?: (number | null)[][];
+  order?: number[]; // SLEB: the removed blocks in round order (round r removed order[r])
+  baseLoss?: number; // SLEB: the whole model's loss on the same windows
+  lossWindows?: number; // SLEB: how many calibration windows (the first ones) the losses were measured on
   seconds: number; // scoring time (0 for `-last`)
 }
 
-/** The step as written in a canonical recipe: `drop2`, `drop2-last`. */
+/** The step as written in a canonical recipe: `drop2`, `drop2-bi`, `drop2-last`. */
 export function formatDrop(d: DropStep): string {
-  return `drop${d.count}${d.choose === 'last' ? '-last' : ''}`;
+  return `drop${d.count}${d.choose === 'last' ? '-last' : d.choose === 'influence' ? '-bi' : ''}`;
 }
 
 /** Why `drop` cannot apply to a model with `config` (empty when it can). */

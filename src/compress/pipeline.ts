@@ -62,7 +62,7 @@ export interface CompressResult {
   built: BuiltDecoder;
   tensors: TensorOutcome[];
   calibration: CalibrationSummary | null;
-  layerRemoval: LayerRemoval | null; // drop{N}[-last]: which blocks went, and their scores
+  layerRemoval: LayerRemoval | null; // drop{N}[-bi|-last]: which blocks went, and their scores or losses
   mixedPrecision?: MixedPrecisionSummary; // bits{X}: the width chosen for each matrix
   widthSensitivities?: MatrixSensitivity[]; // bits{X}: each matrix's error at every width
 }
@@ -137,7 +137,7 @@ export async function compressModel(sourceIr: ModelIR, planned: CompressionPlan,
   opts.onProgress?.({ stage: 'compress', done: plan.tensors.length, total: plan.tensors.length, tensor: '' });
   const params = (shapeOf: (t: TensorPlan) => readonly number[]) => plan.tensors.reduce((n, t) => n + elementCount(shapeOf(t)), 0);
   const calibration: CalibrationSummary | null =
-    (calibrator || removal?.scores) && opts.calibration
+    (calibrator || (removal && removal.method !== 'last')) && opts.calibration
       ? {
           windows: opts.calibration.windows.length,
           tokens: opts.calibration.windows.reduce((n, w) => n + w.length, 0),

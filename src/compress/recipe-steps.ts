@@ -217,14 +217,14 @@ export const STEP_PARSERS: readonly StepParser[] = Object.freeze([
     parse: (t, fail) => ({ slot: 'heads', prune: { kind: 'heads', fraction: percent(t, 'heads', fail) / 100 } }),
   },
   {
-    syntax: 'drop{N}, drop{N}-last',
+    syntax: 'drop{N}, drop{N}-bi, drop{N}-last',
     family: /^drop/,
     parse: (t, fail) => {
-      const m = /^drop(\d+)(-last)?$/.exec(t);
-      if (!m) return fail('does not match drop{N} or drop{N}-last, e.g. drop2');
+      const m = /^drop(\d+)(-last|-bi)?$/.exec(t);
+      if (!m) return fail('does not match drop{N}, drop{N}-bi or drop{N}-last, e.g. drop2');
       const count = Number(m[1]);
       if (count < 1) return fail(`removes ${count} decoder blocks; remove at least 1 (drop1)`);
-      return { slot: 'drop', drop: { count, choose: m[2] ? 'last' : 'influence' } };
+      return { slot: 'drop', drop: { count, choose: m[2] === '-last' ? 'last' : m[2] === '-bi' ? 'influence' : 'loss' } };
     },
   },
   {

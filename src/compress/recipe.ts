@@ -42,7 +42,7 @@ export interface Recipe {
   mixed?: MixedSpec | null; // bits{X}: a width per linear matrix under a byte budget (instead of `quant`)
   embedQuant: EmbedQuantSpec | null; // emb: the embedding and an untied classifier
   storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
-  drop: DropStep | null; // drop{N}[-last]: whole decoder blocks removed before anything else (layer-drop.ts)
+  drop: DropStep | null; // drop{N}[-bi|-last]: whole decoder blocks removed before anything else (layer-drop.ts)
   lowRank?: LowRankSpec; // lr: the linear layers as two factors (before int); absent when none
 }
 
@@ -64,7 +64,7 @@ export function maskNm(mask: MaskStep | null): { n: number; m: number } | null {
 export function recipeNeedsCalibration(
   r: Pick<Recipe, 'quant' | 'mask'> & { drop?: DropStep | null; mixed?: MixedSpec | null; lowRank?: LowRankSpec },
 ): boolean {
-  if (r.drop?.choose === 'influence') return true; // drop{N} scores the blocks on calibration text
+  if (r.drop && r.drop.choose !== 'last') return true; // drop{N}, drop{N}-bi score the blocks on calibration text
   return (
     (r.quant !== null && r.quant.method !== 'rtn') ||
     !!r.mixed ||

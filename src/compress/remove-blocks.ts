@@ -1,14 +1,15 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { blockInfluence, type InfluenceOptions } from './block-influence.ts';
+import { slebSelect } from './block-loss.ts';
 import type { CalibrationInput } from './calibrated-model.ts';
-import { dropLayersIr, lastBlocks, leastInfluential, type DropStep, type LayerRemoval } from './layer-drop.ts';
+import { dropLayersIr, formatDrop, lastBlocks, leastInfluential, type DropStep, type LayerRemoval } from './layer-drop.ts';
 
 /**
- * The first thing a `drop` recipe does: choose the blocks (the lowest Block Influence on the
- * float model, or the last N), then hand the rest of the pipeline the model without them.
- * All blocks are scored once, on the float model, rather than re-scored after each removal:
- * see recipe-grammar.md (Layer removal) for why.
+ * The first thing a `drop` recipe does: choose the blocks (SLEB's greedy calibration loss, the
+ * lowest Block Influence on the float model, or the last N), then hand the rest of the pipeline
+ * the model without them. Block Influence scores all blocks once, on the float model; SLEB
+ * re-measures after each removal. See recipe-grammar.md (Layer removal) for what each costs.
  */
 export async function removeBlocks(
   ir: ModelIR,
@@ -16,15 +17,24 @@ export async function removeBlocks(
   calibration: CalibrationInput | undefined,
   o: InfluenceOptions = {},
 ): Promise<{ ir: ModelIR; removal: LayerRemoval }> {
+  const layers = ir.config.numLayers;
   if (drop.choose === 'last') {
-    const removed = lastBlocks(ir.config.numLayers, drop.count);
-    return { ir: dropLayersIr(ir, removed), removal: { method: 'last', layers: ir.config.numLayers, removed, scores: null, seconds: 0 } };
+    const removed = lastBlocks(layers, drop.count);
+    return { ir: dropLayersIr(ir, removed), removal: { method: 'last', layers, removed, scores: null, seconds: 0 } };
   }
   if (!calibration)
-    throw new ShrinkrayError('bad_argument', `drop${drop.count} scores the decoder blocks on calibration text: send calibration windows`);
+    throw new ShrinkrayError('bad_argument', `${formatDrop(drop)} scores the decoder blocks on calibration text: send calibration windows`);
   const started = performance.now();
+  if (drop.choose === 'loss') {
+    const { removed, order, losses, baseLoss, windows } = await slebSelect(ir, calibration, drop.count, o);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      ir: dropLayersIr(ir, removed),
+      removal: { method: 'sleb', layers, removed, scores: null, losses, order, baseLoss, lossWindows: windows, seconds },
+    };
+  }
   const scores = await blockInfluence(ir, calibration, o);
   const removed = leastInfluential(scores, drop.count);
   const seconds = (performance.now() - started) / 1000;
-  return { ir: dropLayersIr(ir, removed), removal: { method: 'block-influence', layers: ir.config.numLayers, removed, scores, seconds } };
+  return { ir: dropLayersIr(ir, removed), removal: { method: 'block-influence', layers, removed, scores, seconds } };
 }

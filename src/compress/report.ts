@@ -28,7 +28,7 @@ export interface ShrinkrayReport {
   files: { model: string; externalData: string | null };
   /** What the calibrated pass did; null when the recipe used no calibration. */
   calibration: CalibrationReport | null;
-  /** drop{N}[-last] only: the decoder blocks removed (original indices) and each block's score. */
+  /** drop{N}[-bi|-last] only: the decoder blocks removed (original indices) and each block's score or SLEB's losses. */
   layerRemoval?: LayerRemoval;
   /** bits{X}: the budget and the width chosen for each matrix (absent for other recipes). */
   mixedPrecision?: MixedPrecisionSummary;

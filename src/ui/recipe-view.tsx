@@ -122,8 +122,9 @@ export function RecipeView() {
             <code>ffn25</code>, <code>heads25</code>: remove FFN channels or KV groups (smaller and faster, lower quality).
           </li>
           <li>
-            <code>drop1</code>: remove the decoder block that changes its input least on the calibration text (Block Influence);{' '}
-            <code>drop1-last</code>: the last block. Smaller and faster by a block’s share, at a large cost in quality.
+            <code>drop1</code>: remove the decoder block whose removal costs least loss on the calibration text (SLEB);{' '}
+            <code>drop1-bi</code>: the block that changes its input least (Block Influence); <code>drop1-last</code>: the last block.
+            Smaller and faster by a block’s share, at a large cost in quality.
           </li>
           <li>
             <code>bits5</code>, <code>bits3.5</code>: mixed precision on the calibration text, a width per matrix (2, 4, 8 bits or fp16)

@@ -26,7 +26,7 @@ import { compareDecoding } from './logit-diff.ts';
 import { runCli, splitOutput } from './run-cli.ts';
 
 /**
- * Layer removal (drop{N}, drop{N}-last) on stories260K (5 blocks): the grammar, the dropped
+ * Layer removal (drop{N}, drop{N}-bi, drop{N}-last) on stories260K (5 blocks): the grammar, the dropped
  * model as an ordinary Llama with fewer layers, and every runner agreeing on it. The quality
  * bar (calibrated removal against the last blocks) is in drop-stories.test.ts.
  */
@@ -57,8 +57,10 @@ async function compress(recipe: string): Promise<CompressResult> {
 const prompt = () => tokenizer.encode('Once upon a time, Tom found a red ball in the park.', { addBos: true });
 
 describe('the drop step in the recipe grammar', () => {
-  it('parses drop{N} and drop{N}-last, runs first in the canonical order', () => {
-    expect(parseRecipe('drop2').drop).toEqual({ count: 2, choose: 'influence' });
+  it('parses drop{N}, drop{N}-bi and drop{N}-last, runs first in the canonical order', () => {
+    expect(parseRecipe('drop2').drop).toEqual({ count: 2, choose: 'loss' });
+    expect(parseRecipe('drop2-BI').drop).toEqual({ count: 2, choose: 'influence' });
+    expect(parseRecipe('int8+drop2-bi').canonical).toBe('drop2-bi+int8-g32');
     expect(parseRecipe('DROP1-Last').drop).toEqual({ count: 1, choose: 'last' });
     expect(parseRecipe('int4+drop1').canonical).toBe('drop1+int4-g32');
     expect(parseRecipe('gptq-int4-g32 + drop2-last + ffn25').canonical).toBe('drop2-last+ffn25+gptq-int4-g32');
@@ -69,6 +71,7 @@ describe('the drop step in the recipe grammar', () => {
 
   it('needs calibration text when the blocks are scored, not for -last', () => {
     expect(recipeNeedsCalibration(parseRecipe('drop1'))).toBe(true);
+    expect(recipeNeedsCalibration(parseRecipe('drop1-bi'))).toBe(true);
     expect(recipeNeedsCalibration(parseRecipe('drop1-last'))).toBe(false);
     expect(recipeNeedsCalibration(parseRecipe('drop1-last+gptq-int4'))).toBe(true);
     const c = source.ir.config;
@@ -79,7 +82,11 @@ describe('the drop step in the recipe grammar', () => {
 
   it('refuses bad counts and malformed steps, naming the step and the layer count', () => {
     expectShrinkrayError(() => parseRecipe('drop0'), 'bad_recipe', /step 'drop0' removes 0 decoder blocks; remove at least 1/);
-    expectShrinkrayError(() => parseRecipe('drop-1'), 'bad_recipe', /step 'drop-1' does not match drop\{N\} or drop\{N\}-last/);
+    expectShrinkrayError(
+      () => parseRecipe('drop-1'),
+      'bad_recipe',
+      /step 'drop-1' does not match drop\{N\}, drop\{N\}-bi or drop\{N\}-last/,
+    );
     expectShrinkrayError(() => parseRecipe('drop2-first'), 'bad_recipe', /step 'drop2-first' does not match/);
     expectShrinkrayError(() => parseRecipe('drop'), 'bad_recipe', /step 'drop' does not match/);
     expectShrinkrayError(() => parseRecipe('drop1+drop2-last'), 'bad_recipe', /both set the decoder blocks removed/);
@@ -149,12 +156,20 @@ describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
     expect(Math.max(e.prefill, e.decode)).toBeLessThan(BUDGET.engineVsOnnxFp32);
   });
 
-  it('drop1+int4-g32: scored on calibration text, the CPU engine matches onnxruntime-web on the 4-block int4 graph', async () => {
+  it('drop1+int4-g32: SLEB on calibration text, the CPU engine matches onnxruntime-web on the 4-block int4 graph', async () => {
     const r = await compress('drop1+int4-g32');
     expect(r.config.numLayers).toBe(4);
-    expect(r.layerRemoval!.method).toBe('block-influence');
-    expect(r.layerRemoval!.scores).toHaveLength(5);
-    expect(r.layerRemoval!.removed).toEqual(leastInfluential(r.layerRemoval!.scores!, 1));
+    const { method, scores, losses, order, removed, baseLoss, lossWindows } = r.layerRemoval!;
+    expect(method).toBe('sleb');
+    expect(lossWindows).toBe(4); // all of this test's 4 windows: fewer than SLEB_WINDOWS
+    expect(scores).toBeNull();
+    // One round: the loss without each of the 5 blocks; the lowest goes, and every loss is above the whole model's.
+    expect(losses).toHaveLength(1);
+    const row = losses![0]!.map((l) => l!);
+    expect(row).toHaveLength(5);
+    expect(order).toEqual(removed);
+    expect(row[removed[0]!]).toBe(Math.min(...row));
+    for (const l of row) expect(l).toBeGreaterThan(baseLoss!);
     expect(r.calibration).toMatchObject({ windows: 4, tokens: 4 * 512 });
     const ort = await createOnnxCausalLM(r.config, r.built.model, [], { device: 'wasm' });
     const loader = await CpuModelLoader.create(await engineModulesNode(), { spawner: nodeThreadSpawner });
@@ -189,12 +204,14 @@ describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
     },
   );
 
-  it('the reference calibration kernels choose the same blocks as the WASM ones', async () => {
-    const plan = planCompression(parseRecipe('drop2'), source.ir.config);
+  it.each(['drop2', 'drop2-bi'])('%s: the reference calibration kernels choose the same blocks as the WASM ones', async (recipe) => {
+    const plan = planCompression(parseRecipe(recipe), source.ir.config);
     const a = await compressModel(source.ir, plan, { quantizer, calibration: { windows, backend } });
     const b = await compressModel(source.ir, plan, { quantizer, calibration: { windows, backend: referenceCalibBackend } });
     expect(b.layerRemoval!.removed).toEqual(a.layerRemoval!.removed);
-    for (const [i, s] of a.layerRemoval!.scores!.entries()) expect(Math.abs(s - b.layerRemoval!.scores![i]!)).toBeLessThan(1e-5);
+    const flat = (r: typeof a) => r.layerRemoval!.scores ?? r.layerRemoval!.losses!.flat().filter((l) => l !== null);
+    expect(flat(a)).toHaveLength(recipe === 'drop2' ? 5 + 4 : 5);
+    for (const [i, s] of flat(a).entries()) expect(Math.abs(s - flat(b)[i]!)).toBeLessThan(1e-4);
   });
 });
 
@@ -217,9 +234,9 @@ describe('shrinkray compress --recipe drop…', () => {
     expect(config.num_hidden_layers).toBe(3);
     const report = JSON.parse(await readFile(join(out, 'shrinkray.json'), 'utf8')) as ShrinkrayReport;
     expect(report.recipe).toBe('drop2+int8-g32');
-    expect(report.layerRemoval!.method).toBe('block-influence');
+    expect(report.layerRemoval!.method).toBe('sleb');
     expect(report.layerRemoval!.removed).toHaveLength(2);
-    expect(report.layerRemoval!.scores).toHaveLength(5);
+    expect(report.layerRemoval!.losses!.map((row) => row.filter((l) => l !== null).length)).toEqual([5, 4]);
     expect(report.calibration).toMatchObject({ name: 'tinystories_calibration.txt', windows: 4 });
     const evaluated = await runCli(['eval', out, '--text', fixtureTextPath('tinystories_sample.txt')]);
     expect(evaluated.code, evaluated.stderr).toBe(0);

@@ -169,7 +169,7 @@ describe('parseRecipe', () => {
     expect(KNOWN_STEPS).toBe(
       'fp32, fp16, int{2,3,4,8}[-g{16|32|64|128|256}][-asym], gptq-int{B}[-g{G}][-asym][-act][-classic], awq-int{B}[-g{G}][-asym], bits{2..16} (e.g. bits3.5), emb4, emb8, ' +
         'mag{1..99}, wanda{1..99}, wanda-{N}:{M}, sparsegpt{1..99}, sparsegpt-{N}:{M}, {N}:{M} (M in 4|8|16, 1 <= N < M), ffn{1..99}, heads{1..99}, ' +
-        'drop{N}, drop{N}-last, lr{1..99}[-act]',
+        'drop{N}, drop{N}-bi, drop{N}-last, lr{1..99}[-act]',
     );
   });
 });
