@@ -127,7 +127,8 @@ export function planCompression(recipe: Recipe, config: ModelConfig, options: Pl
     };
   });
   const calibratedBlocks =
-    recipeNeedsCalibration({ quant: recipe.quant, mask: recipe.mask }) || (options.calibrationText === true && recipe.structured !== null);
+    recipeNeedsCalibration({ quant: recipe.quant, mask: recipe.mask, lowRank: recipe.lowRank }) ||
+    (options.calibrationText === true && recipe.structured !== null);
   return {
     recipe,
     configIn: config,
