@@ -1,4 +1,4 @@
-import { env, pipeline } from '@huggingface/transformers';
+import { pipeline } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { compressModel } from '../../src/compress/pipeline.ts';
 import { planCompression } from '../../src/compress/plan.ts';
@@ -10,6 +10,7 @@ import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { generate } from '../../src/runtime/generate.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
+import { serveInMemory } from './transformers-js-memory.ts';
 
 /**
  * A low-rank export (lr75+int8-g16: every linear layer two MatMulNBits products) compressed
@@ -47,26 +48,9 @@ describe('transformers.js loads a low-rank export', () => {
     await ours.dispose();
 
     const name = 'shrinkray/stories260K-lr75-int8';
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = '/in-memory/';
-    env.useBrowserCache = false;
-    env.useCustomCache = true;
-    env.customCache = {
-      match: async (key: string | Request) => {
-        const url = typeof key === 'string' ? key : key.url;
-        const prefix = `/in-memory/${name}/`;
-        const path = url.includes(prefix) ? url.slice(url.indexOf(prefix) + prefix.length) : '';
-        const content = files.get(path);
-        if (!content) return undefined;
-        return new Response(Array.isArray(content) ? new Blob(content as BlobPart[]) : (content as BlobPart));
-      },
-      put: async () => {},
-    };
-    const ortWasm = (env.backends.onnx as { wasm?: { wasmPaths?: unknown } }).wasm!;
-    ortWasm.wasmPaths = '/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
+    serveInMemory(name, files);
     const generator = await pipeline('text-generation', name, { device: 'wasm' });
-    const out = (generator.tokenizer('', { add_special_tokens: true })) as { input_ids: { data: BigInt64Array } };
+    const out = generator.tokenizer('', { add_special_tokens: true }) as { input_ids: { data: BigInt64Array } };
     expect(Array.from(out.input_ids.data, Number)).toEqual([1]);
     const [result] = (await generator('', { max_new_tokens: 32, do_sample: false })) as { generated_text: string }[];
     const text = generator.tokenizer.decode(mine.ids, { skip_special_tokens: true });

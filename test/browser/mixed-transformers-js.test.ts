@@ -1,4 +1,4 @@
-import { env, pipeline } from '@huggingface/transformers';
+import { pipeline } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/formats/byte-source.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
@@ -12,6 +12,7 @@ import { WIDTH_MENU } from '../../src/compress/width-menu.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { generate } from '../../src/runtime/generate.ts';
+import { serveInMemory } from './transformers-js-memory.ts';
 
 /**
  * A mixed-precision export (what `bits{X}` writes: MatMulNBits at 2, 4 and 8 bits and
@@ -60,24 +61,7 @@ describe('transformers.js in Chromium loads a mixed-precision folder', () => {
     });
 
     const name = 'shrinkray/stories260K-mixed';
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = '/in-memory/';
-    env.useBrowserCache = false;
-    env.useCustomCache = true;
-    env.customCache = {
-      match: async (key: string | Request) => {
-        const url = typeof key === 'string' ? key : key.url;
-        const prefix = `/in-memory/${name}/`;
-        const path = url.includes(prefix) ? url.slice(url.indexOf(prefix) + prefix.length) : '';
-        const content = files.get(path);
-        if (!content) return undefined;
-        return new Response(Array.isArray(content) ? new Blob(content as BlobPart[]) : (content as BlobPart));
-      },
-      put: async () => {},
-    };
-    const ortWasm = (env.backends.onnx as { wasm?: { wasmPaths?: unknown; numThreads?: number } }).wasm!;
-    ortWasm.wasmPaths = '/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
+    serveInMemory(name, files);
 
     const generator = await pipeline('text-generation', name, { device: 'wasm' });
     const ids = generator.tokenizer('Once upon a time', { add_special_tokens: true });

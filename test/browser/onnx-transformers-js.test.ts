@@ -1,4 +1,4 @@
-import { AutoModelForCausalLM, env, pipeline, Tensor } from '@huggingface/transformers';
+import { AutoModelForCausalLM, pipeline, Tensor } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../../src/formats/byte-source.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
@@ -19,6 +19,7 @@ import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { syntheticIR } from '../../src/model/synthetic-ir.ts';
 import { generate } from '../../src/runtime/generate.ts';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
+import { serveInMemory } from './transformers-js-memory.ts';
 
 /**
  * The browser export: the folder we assemble in the page (as the app's zip export does)
@@ -34,29 +35,6 @@ async function fetchBytes(file: string): Promise<Uint8Array> {
   const res = await fetch(base + file);
   expect(res.ok, `${base + file}: HTTP ${res.status}`).toBe(true);
   return new Uint8Array(await res.arrayBuffer());
-}
-
-/** Serves `files` to transformers.js under `name` through its cache hook; no network. */
-function serveInMemory(name: string, files: Map<string, Uint8Array | Uint8Array[]>): void {
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = '/in-memory/';
-  env.useBrowserCache = false;
-  env.useCustomCache = true;
-  env.customCache = {
-    match: async (key: string | Request) => {
-      const url = typeof key === 'string' ? key : key.url;
-      const prefix = `/in-memory/${name}/`;
-      const path = url.includes(prefix) ? url.slice(url.indexOf(prefix) + prefix.length) : '';
-      const content = files.get(path);
-      if (!content) return undefined;
-      return new Response(Array.isArray(content) ? new Blob(content as BlobPart[]) : (content as BlobPart));
-    },
-    put: async () => {},
-  };
-  // transformers.js pins its own onnxruntime-web; serve its wasm files locally, never from a CDN.
-  const ortWasm = (env.backends.onnx as { wasm?: { wasmPaths?: unknown; numThreads?: number } }).wasm!;
-  ortWasm.wasmPaths = '/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
 }
 
 // microsoft/Phi-3-mini-4k-instruct's config.json with width, depth, vocabulary and the window shrunk (window 8 < 36 positions).

@@ -1,9 +1,10 @@
-import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { AutoModelForCausalLM, AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { unzipSync } from 'fflate';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { TextTokenizer } from '../../src/runtime/tokenizer.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { createChatClient, createCompressClient } from '../../src/worker/client.ts';
+import { serveInMemory } from './transformers-js-memory.ts';
 
 /**
  * A checkpoint as hub models are published (test/hub/hub-published-fixtures.ts): bf16 weights
@@ -94,22 +95,7 @@ describe('a sharded bf16 checkpoint with a real tokenizer, through the workers',
       expect.arrayContaining(['config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']),
     );
     const name = 'shrinkray/published-bf16-int4';
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
-    env.localModelPath = '/in-memory/';
-    env.useBrowserCache = false;
-    env.useCustomCache = true;
-    env.customCache = {
-      match: async (key: string | Request) => {
-        const url = typeof key === 'string' ? key : key.url;
-        const prefix = `/in-memory/${name}/`;
-        const content = url.includes(prefix) ? files[url.slice(url.indexOf(prefix) + prefix.length)] : undefined;
-        return content ? new Response(content as BlobPart) : undefined;
-      },
-      put: async () => {},
-    };
-    const ortWasm = (env.backends.onnx as { wasm?: { wasmPaths?: unknown } }).wasm!;
-    ortWasm.wasmPaths = '/node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
+    serveInMemory(name, new Map(Object.entries(files)));
     const tokenizer = (await AutoTokenizer.from_pretrained(name)) as PreTrainedTokenizer;
     expect(tokenizer.apply_chat_template(MESSAGES, { add_generation_prompt: true, return_tensor: false, return_dict: false })).toEqual(
       promptIds,

@@ -103,7 +103,9 @@ describe('WASM SIMD products match the float64 references', () => {
     const x = [new Float32Array(ids.length * dim)];
     ids.forEach((id, t) => x[0]!.set(widenRows(ref.weights.embedding, id, id + 1, dim), t * dim));
     for (let l = 0; l < c.numLayers; l++) {
-      await new BlockRunner(wasm, c, widenLayer(ref.weights.layers[l]!), x, ropeTable(0, ids.length, ropeInverseFrequencies(c))).pass('out');
+      await new BlockRunner(wasm, c, widenLayer(ref.weights.layers[l]!), x, ropeTable(0, ids.length, ropeInverseFrequencies(c))).pass(
+        'out',
+      );
     }
     const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, c.rmsNormEps);
     const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, c.vocabSize);

@@ -2,28 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { planCompression } from '../../src/compress/plan.ts';
 import { parseRecipe, recipeNeedsCalibration, recipeProblems, validateRecipeForModel } from '../../src/compress/recipe.ts';
 import { KNOWN_STEPS } from '../../src/compress/recipe-steps.ts';
-import type { ModelConfig } from '../../src/model/config.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { STORIES_CONFIG } from '../stories-config.ts';
 
 /** `lr{P}[-act]` in the recipe grammar: parsing, canonical form, what it combines with, and the plan's ranks and bytes. */
-const stories: ModelConfig = {
-  architecture: 'LlamaForCausalLM',
-  family: 'llama',
-  hiddenSize: 64,
-  intermediateSize: 172,
-  numLayers: 5,
-  numHeads: 8,
-  numKvHeads: 4,
-  headDim: 8,
-  vocabSize: 512,
-  maxPositionEmbeddings: 512,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
-  tieWordEmbeddings: true,
-  attentionBias: false,
-  bosTokenId: 1,
-  eosTokenId: [2],
-};
+const stories = STORIES_CONFIG;
 
 describe('lr{P}[-act] in the recipe grammar', () => {
   it('parses, and writes the canonical form in run order (after masks, before int)', () => {

@@ -5,29 +5,12 @@ import { parseRecipe, recipeNeedsCalibration, recipeProblems } from '../../src/c
 import { mixedBudget, optionBytes, optionsFor, WIDTH_MENU } from '../../src/compress/width-menu.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { rtnLinear } from '../../src/compress/linear-quant.ts';
-import type { ModelConfig } from '../../src/model/config.ts';
 import { randomFloats } from '../seeded-random.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { STORIES_CONFIG } from '../stories-config.ts';
 
 /** stories260K's shape: 5 blocks of dim 64, FFN 172 (down's K pads to whole blocks). */
-const stories: ModelConfig = {
-  architecture: 'LlamaForCausalLM',
-  family: 'llama',
-  hiddenSize: 64,
-  intermediateSize: 172,
-  numLayers: 5,
-  numHeads: 8,
-  numKvHeads: 4,
-  headDim: 8,
-  vocabSize: 512,
-  maxPositionEmbeddings: 512,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
-  tieWordEmbeddings: true,
-  attentionBias: false,
-  bosTokenId: 1,
-  eosTokenId: [2],
-};
+const stories = STORIES_CONFIG;
 
 describe('the bits{X} step', () => {
   it('parses decimals, needs calibration, and spells itself canonically', () => {

@@ -3,26 +3,10 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { parseRecipe } from '../../src/compress/recipe.ts';
 import { matMulNBitsBytes, planCompression } from '../../src/compress/plan.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { STORIES_CONFIG } from '../stories-config.ts';
 
 /** stories260K's shape (fixtures README): 260,032 fp32 parameters, 1,040,128 bytes. */
-const stories: ModelConfig = {
-  architecture: 'LlamaForCausalLM',
-  family: 'llama',
-  hiddenSize: 64,
-  intermediateSize: 172,
-  numLayers: 5,
-  numHeads: 8,
-  numKvHeads: 4,
-  headDim: 8,
-  vocabSize: 512,
-  maxPositionEmbeddings: 512,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
-  tieWordEmbeddings: true,
-  attentionBias: false,
-  bosTokenId: 1,
-  eosTokenId: [2],
-};
+const stories = STORIES_CONFIG;
 
 describe('matMulNBitsBytes', () => {
   it('counts the MatMulNBits layout: padded blocks, scales, packed zero points', () => {

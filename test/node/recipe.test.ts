@@ -1,29 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelConfig } from '../../src/model/config.ts';
 import { parseRecipe, recipeNeedsCalibration, recipeProblems, validateRecipeForModel } from '../../src/compress/recipe.ts';
 import { KNOWN_STEPS } from '../../src/compress/recipe-steps.ts';
 import presets from '../../src/compress/recipe-presets.json';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { STORIES_CONFIG } from '../stories-config.ts';
 
 /** stories260K's shape (from the fixtures README). */
-const stories: ModelConfig = {
-  architecture: 'LlamaForCausalLM',
-  family: 'llama',
-  hiddenSize: 64,
-  intermediateSize: 172,
-  numLayers: 5,
-  numHeads: 8,
-  numKvHeads: 4,
-  headDim: 8,
-  vocabSize: 512,
-  maxPositionEmbeddings: 512,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
-  tieWordEmbeddings: true,
-  attentionBias: false,
-  bosTokenId: 1,
-  eosTokenId: [2],
-};
+const stories = STORIES_CONFIG;
 
 describe('parseRecipe', () => {
   it('parses the documented examples', () => {
