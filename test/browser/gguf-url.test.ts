@@ -1,4 +1,4 @@
-import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import { describe, expect, inject, it, onTestFinished, vi } from 'vitest';
 import { openModelStore } from '../../src/store/idb-store.ts';
 import { createCompressClient, type CompressClient, type Progress } from '../../src/worker/client.ts';
 
@@ -52,7 +52,8 @@ describe('GGUF from a URL in the page', () => {
     // The parser's first 2 MB range holds this whole small file; then one download; plus what the cuts lost.
     expect(s.bytesServed[KEY]).toBeLessThan(3 * size);
     expect(progress.some((p) => p.stage === 'download' && p.total === size)).toBe(true);
-    expect(progress.at(-1)).toMatchObject({ stage: 'import' });
+    // Progress comes through its own MessageChannel (a Comlink proxy): its last event may land after the call resolves.
+    await vi.waitFor(() => expect(progress.at(-1)).toMatchObject({ stage: 'import' }));
     // Byte for byte the local import's files (the store's sha-256 of each).
     const store = await openModelStore({ name: storeName, collectGarbage: false });
     const shas = async (id: string) => Object.fromEntries((await store.getModel(id))!.files.map((f) => [f.path, f.sha256]));
