@@ -49,8 +49,10 @@ describe('GGUF from a URL in the page', () => {
     expect(info.id).toBe(`url:${URL_}`);
     const s = await stats();
     expect(s.cuts[KEY]).toBe(2);
-    // The parser's first 2 MB range holds this whole small file; then one download; plus what the cuts lost.
-    expect(s.bytesServed[KEY]).toBeLessThan(3 * size);
+    // The parser's first 2 MB range holds this whole small file, the download takes it again, and each
+    // cut loses what had not reached the page: 3.1x measured in a full browser-project run (less when
+    // Chromium's HTTP cache answers a range from the fetch above). A restart from byte 0 per cut would be 4x+.
+    expect(s.bytesServed[KEY]).toBeLessThan(4 * size);
     expect(progress.some((p) => p.stage === 'download' && p.total === size)).toBe(true);
     // Progress comes through its own MessageChannel (a Comlink proxy): its last event may land after the call resolves.
     await vi.waitFor(() => expect(progress.at(-1)).toMatchObject({ stage: 'import' }));
