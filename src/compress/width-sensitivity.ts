@@ -3,7 +3,7 @@ import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { ropeTable } from '../model/reference-ops.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
-import { modelTensor, tensorNames, type LinearKind } from '../model/tensor-table.ts';
+import { tensorNames, type LinearKind } from '../model/tensor-table.ts';
 import { OutputProbe } from './output-probe.ts';
 import type { CalibBackend } from './calib-backend.ts';
 import { BlockRunner, INPUT_LINEARS } from './calibrate-block.ts';
@@ -11,6 +11,7 @@ import { InputStats } from './calibrate-stats.ts';
 import { readLayer, type CalibrationProgress } from './calibrated-model.ts';
 import { roundTripHalf, rtnLinear } from './linear-quant.ts';
 import { optionBytes, optionsFor, type WidthOption } from './width-menu.ts';
+import { embedWindows } from './block-influence.ts';
 
 /**
  * How much each linear matrix suffers at each width, measured on calibration text, in two
@@ -53,7 +54,7 @@ export const PROBE_TOKENS = 4096;
 
 export async function measureSensitivity(ir: ModelIR, windows: Int32Array[], o: SensitivityOptions): Promise<MatrixSensitivity[]> {
   const c = ir.config;
-  const x = await embed(ir, windows);
+  const x = await embedWindows(ir, windows);
   const maxT = Math.max(...windows.map((w) => w.length));
   const rope = ropeTable(0, maxT, ropeInverseFrequencies(c));
   const probe = new OutputProbe(ir, o.backend, rope);
@@ -147,26 +148,4 @@ async function weightedError(
   let e = 0;
   for (let i = 0; i < d.length; i++) e += d[i]! * dh[i]!;
   return Math.max(e, 0); // H is positive semi-definite; f32 rounding may dip below 0 for tiny ΔW
-}
-
-/** The windows' tokens looked up in the embedding: the activations entering block 0, [T, dim] each. */
-async function embed(ir: ModelIR, windows: Int32Array[]): Promise<Float32Array[]> {
-  const c = ir.config;
-  if (windows.length === 0) throw new ShrinkrayError('bad_argument', 'measuring sensitivities needs at least one window of tokens');
-  const emb = modelTensor(c, 'embedding');
-  const handle = ir.tensors.get(emb.name);
-  if (!handle) throw new ShrinkrayError('bad_file', `model has no tensor '${emb.name}' (expected shape [${emb.shape.join(', ')}])`);
-  const table = await handle.read(); // [vocab, dim]
-  const dim = c.hiddenSize;
-  return windows.map((ids, w) => {
-    if (ids.length < 1 || ids.length > c.maxPositionEmbeddings)
-      throw new ShrinkrayError('bad_argument', `calibration window ${w} has ${ids.length} tokens; expected 1..${c.maxPositionEmbeddings}`);
-    const out = new Float32Array(ids.length * dim);
-    ids.forEach((id, t) => {
-      if (!(id >= 0 && id < c.vocabSize))
-        throw new ShrinkrayError('bad_argument', `calibration window ${w}: token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
-      out.set(table.subarray(id * dim, (id + 1) * dim), t * dim);
-    });
-    return out;
-  });
 }
