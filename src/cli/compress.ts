@@ -4,7 +4,7 @@ import { compressModel } from '../compress/pipeline.ts';
 import { planCompression } from '../compress/plan.ts';
 import { parseRecipe, type Recipe } from '../compress/recipe.ts';
 import { compressionReport } from '../compress/report.ts';
-import { keptLayerFields } from '../compress/layer-drop.ts';
+import { keptBlockFields } from '../compress/drop/drop-blocks.ts';
 import { ShrinkrayError } from '../errors.ts';
 import { CARRIED_FILES } from '../formats/model-folder-layout.ts';
 import { transformersJsFolder } from '../formats/transformers-js-folder.ts';
@@ -122,7 +122,7 @@ async function compressInto(
   }
   const files = transformersJsFolder({
     // The source's config.json, with the fields structured pruning may have changed.
-    configJson: { ...folder.configJson, ...toHfConfig(result.config), ...keptLayerFields(folder.configJson, result.layerRemoval) },
+    configJson: { ...folder.configJson, ...toHfConfig(result.config), ...keptBlockFields(folder.configJson, result.layerRemoval) },
     generationConfig: folder.generationConfig ?? {
       bos_token_id: folder.ir.config.bosTokenId,
       eos_token_id: folder.ir.config.eosTokenId.length === 1 ? folder.ir.config.eosTokenId[0] : folder.ir.config.eosTokenId,

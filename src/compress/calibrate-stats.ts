@@ -1,5 +1,5 @@
 import type { CalibBackend } from './calib-backend.ts';
-import type { InputSink } from './calibrate-block.ts';
+import type { InputSink } from './block-runner.ts';
 
 /**
  * What the methods need to know about one linear layer's inputs x [tokens, K], summed over

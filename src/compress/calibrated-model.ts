@@ -7,9 +7,9 @@ import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import { elementCount, layerTensors, modelTensor, type LayerTensorKey } from '../model/tensor-table.ts';
 import type { CalibBackend } from './calib-backend.ts';
-import { BlockRunner } from './calibrate-block.ts';
+import { BlockRunner } from './block-runner.ts';
 import { embeddingRows } from './embedding-rows.ts';
-import { calibrateLayer, type CompressedLayer, type CompressedLinear } from './calibrate-layer.ts';
+import { compressBlock, type CompressedBlock, type CompressedLinear } from './block-compressor.ts';
 import type { CompressionPlan } from './plan.ts';
 
 /**
@@ -39,9 +39,9 @@ export interface CalibratorOptions {
 
 export class ModelCalibrator {
   private next = 0;
-  private current: { layer: number; result: Promise<CompressedLayer> } | null = null;
+  private current: { layer: number; result: Promise<CompressedBlock> } | null = null;
   /** AWQ's chosen exponents per block, for the report. */
-  readonly awqAlpha: CompressedLayer['awqAlpha'][] = [];
+  readonly awqAlpha: CompressedBlock['awqAlpha'][] = [];
   /** Time spent in the calibrated blocks (passes and methods). */
   seconds = 0;
   /** The float model's activations, for GPTQ's float targets. */
@@ -90,7 +90,7 @@ export class ModelCalibrator {
   }
 
   /** Block `layer`, compressed; blocks are done in order, each once. */
-  layer(layer: number): Promise<CompressedLayer> {
+  layer(layer: number): Promise<CompressedBlock> {
     if (this.current?.layer === layer) return this.current.result;
     if (layer !== this.next)
       throw new ShrinkrayError('bad_argument', `calibration runs blocks in order: asked for block ${layer}, next is ${this.next}`);
@@ -100,7 +100,7 @@ export class ModelCalibrator {
     return result;
   }
 
-  private async run(layer: number): Promise<CompressedLayer> {
+  private async run(layer: number): Promise<CompressedBlock> {
     const { plan, ir, opts } = this;
     const c = plan.configIn;
     const started = performance.now();
@@ -109,7 +109,7 @@ export class ModelCalibrator {
     const maxT = Math.max(...this.input.windows.map((w) => w.length));
     const rope = ropeTable(0, maxT, ropeInverseFrequencies(c));
     const runner = new BlockRunner(this.input.backend, c, source, this.x, rope, opts.signal);
-    const result = await calibrateLayer(layer, source, {
+    const result = await compressBlock(layer, source, {
       recipe: plan.recipe,
       configIn: c,
       configOut: plan.configOut,

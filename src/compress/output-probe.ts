@@ -5,7 +5,7 @@ import { rmsNorm, type RopeTable } from '../model/reference-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import { modelTensor, type LinearKind } from '../model/tensor-table.ts';
 import type { CalibBackend } from './calib-backend.ts';
-import { BlockRunner } from './calibrate-block.ts';
+import { BlockRunner } from './block-runner.ts';
 import { readLayer } from './calibrated-model.ts';
 
 /**

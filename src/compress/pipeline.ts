@@ -14,9 +14,9 @@ import type { CalibBackend } from './calib-backend.ts';
 import { calibratedIr, ModelCalibrator, type CalibrationInput, type CalibrationProgress } from './calibrated-model.ts';
 import { roundTripHalf, rtnLinear } from './linear-quant.ts';
 import { elementCount, modelTensors } from '../model/tensor-table.ts';
-import type { LayerRemoval } from './layer-drop.ts';
+import type { LayerRemoval } from './drop/drop-blocks.ts';
 import { chooseMixedWidths, type MixedPrecisionSummary } from './mixed-precision.ts';
-import { removeBlocks } from './remove-blocks.ts';
+import { removeBlocks } from './drop/remove-blocks.ts';
 import type { MatrixSensitivity } from './width-sensitivity.ts';
 import { lowRankKind, lowRankLinear } from './low-rank.ts';
 

@@ -3,7 +3,7 @@ import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
 import { containerBits, storesZeroPoints } from '../kernels/quantize/nbits-codes.ts';
 import { recipeNeedsCalibration, validateRecipeForModel, type MaskStep, type Recipe, type WeightDtype } from './recipe.ts';
 import { elementCount, modelTensors, type LinearKind, type TensorRole } from '../model/tensor-table.ts';
-import { droppedConfig } from './layer-drop.ts';
+import { droppedConfig } from './drop/drop-blocks.ts';
 import { lowRankPlan, type LowRankPlan } from './low-rank-rules.ts';
 
 /**
@@ -23,7 +23,7 @@ import { lowRankPlan, type LowRankPlan } from './low-rank-rules.ts';
  * (calibrated-model.ts) instead: GPTQ, AWQ, Wanda and SparseGPT always, the structured steps
  * when calibration text is given (activation-aware scores rather than weight norms);
  * `calibrate`, whether calibration windows are needed at all (also for drop{N}'s block scores).
- * With `drop`, the rows are those of the kept blocks, already renumbered (layer-drop.ts): the
+ * With `drop`, the rows are those of the kept blocks, already renumbered (drop/drop-blocks.ts): the
  * planner does not know which blocks go, but they all have the same shapes.
  */
 

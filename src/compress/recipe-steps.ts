@@ -2,7 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { quoted } from '../formats/printable.ts';
 import type { SparsityPattern } from '../kernels/calib/gptq.ts';
 import { ORT_WEB_MATMUL_NBITS_BITS } from '../kernels/quantize/runtime-support.ts';
-import type { DropStep } from './layer-drop.ts';
+import type { DropStep } from './drop/drop-blocks.ts';
 
 /**
  * The step vocabulary of the recipe grammar: one table entry per step kind, each with the

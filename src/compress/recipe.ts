@@ -17,7 +17,7 @@ import {
 } from './recipe-steps.ts';
 import { lowRankProblems } from './low-rank-rules.ts';
 import { layerTensors } from '../model/tensor-table.ts';
-import { dropProblems, formatDrop, type DropStep } from './layer-drop.ts';
+import { dropProblems, formatDrop, type DropStep } from './drop/drop-blocks.ts';
 import { quoted } from '../formats/printable.ts';
 
 export type { LowRankSpec, MixedSpec, PruneStep, QuantSpec, SparsityPattern, WeightDtype } from './recipe-steps.ts';
@@ -42,7 +42,7 @@ export interface Recipe {
   mixed?: MixedSpec | null; // bits{X}: a width per linear matrix under a byte budget (instead of `quant`)
   embedQuant: EmbedQuantSpec | null; // emb: the embedding and an untied classifier
   storage: WeightDtype; // fp32 / fp16: the tensors that are not quantized (default fp32)
-  drop: DropStep | null; // drop{N}[-bi|-last]: whole decoder blocks removed before anything else (layer-drop.ts)
+  drop: DropStep | null; // drop{N}[-bi|-last]: whole decoder blocks removed before anything else (drop/drop-blocks.ts)
   lowRank?: LowRankSpec; // lr: the linear layers as two factors (before int); absent when none
 }
 

@@ -1,6 +1,6 @@
 import type { PruneBackend } from '../kernels/prune/index.ts';
 import type { RtnBackend } from '../kernels/quantize/index.ts';
-import type { LayerRemoval } from './layer-drop.ts';
+import type { LayerRemoval } from './drop/drop-blocks.ts';
 import type { CompressResult, TensorOutcome } from './pipeline.ts';
 import type { MixedPrecisionSummary } from './mixed-precision.ts';
 

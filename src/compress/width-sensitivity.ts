@@ -6,12 +6,12 @@ import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import { tensorNames, type LinearKind } from '../model/tensor-table.ts';
 import { OutputProbe } from './output-probe.ts';
 import type { CalibBackend } from './calib-backend.ts';
-import { BlockRunner, INPUT_LINEARS } from './calibrate-block.ts';
+import { BlockRunner, INPUT_LINEARS } from './block-runner.ts';
 import { InputStats } from './calibrate-stats.ts';
 import { readLayer, type CalibrationProgress } from './calibrated-model.ts';
 import { roundTripHalf, rtnLinear } from './linear-quant.ts';
 import { optionBytes, optionsFor, type WidthOption } from './width-menu.ts';
-import { embedWindows } from './block-influence.ts';
+import { embedWindows } from './drop/block-influence.ts';
 
 /**
  * How much each linear matrix suffers at each width, measured on calibration text, in two

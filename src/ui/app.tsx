@@ -1,8 +1,8 @@
 import { ChatView } from './chat-view.tsx';
 import { backendSentence, environment } from './environment.ts';
 import { formatBytes } from './format.ts';
-import { ModelView } from './model-view.tsx';
-import { ModelsView } from './models-view.tsx';
+import { SourceView } from './source-view.tsx';
+import { StoredModelsView } from './stored-models-view.tsx';
 import { ShrinkView } from './shrink-view.tsx';
 import { models, showTab, tab, TABS, usage } from './state.ts';
 
@@ -47,10 +47,10 @@ export function App() {
         {u && <span class="muted small store-line">{formatBytes(u.modelBytes)} stored</span>}
       </nav>
       <main id="screen">
-        {tab.value === 'model' && <ModelView />}
+        {tab.value === 'model' && <SourceView />}
         {tab.value === 'shrink' && <ShrinkView />}
         {tab.value === 'chat' && <ChatView />}
-        {tab.value === 'models' && <ModelsView />}
+        {tab.value === 'models' && <StoredModelsView />}
       </main>
     </>
   );

@@ -2,7 +2,7 @@ import { compressModel } from '../compress/pipeline.ts';
 import { planCompression } from '../compress/plan.ts';
 import { parseRecipe } from '../compress/recipe.ts';
 import { compressionReport } from '../compress/report.ts';
-import { keptLayerFields } from '../compress/layer-drop.ts';
+import { keptBlockFields } from '../compress/drop/drop-blocks.ts';
 import { CARRIED_FILES, MODEL_FILES, onnxDataPath } from '../formats/model-folder-layout.ts';
 import { transformersJsConfig } from '../formats/transformers-js-folder.ts';
 import type { Pruner } from '../kernels/prune/index.ts';
@@ -89,7 +89,7 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
     await writer.writeJson(
       MODEL_FILES.config,
       transformersJsConfig(
-        { ...source.configJson, ...toHfConfig(result.config), ...keptLayerFields(source.configJson, result.layerRemoval) },
+        { ...source.configJson, ...toHfConfig(result.config), ...keptBlockFields(source.configJson, result.layerRemoval) },
         built.externalData !== null,
       ),
     );

@@ -7,7 +7,7 @@ import { transformersJsFolder } from '../../src/formats/transformers-js-folder.t
 import { buildOnnxDecoder } from '../../src/build/decoder.ts';
 import { referenceCalibBackend } from '../../src/compress/calib-backend.ts';
 import { calibrationWindows } from '../../src/compress/calibration-windows.ts';
-import { dropLayersIr } from '../../src/compress/layer-drop.ts';
+import { dropBlocksIr } from '../../src/compress/drop/drop-blocks.ts';
 import { compressModel } from '../../src/compress/pipeline.ts';
 import { planCompression } from '../../src/compress/plan.ts';
 import { parseRecipe } from '../../src/compress/recipe.ts';
@@ -161,7 +161,7 @@ describe('transformers.js in Chromium loads the folder built in the page', () =>
       const text = await transformersJsGreedy(`shrinkray/stories260K-${recipe.replace(/\W/g, '-')}`, files);
       if (recipe === 'drop1-last') {
         // fp32: the reference forward on the source without its last block writes the same story.
-        const ref = await ReferenceModel.load(dropLayersIr(ir, [4]));
+        const ref = await ReferenceModel.load(dropBlocksIr(ir, [4]));
         const ids = (await generate(ref, [1], { maxNewTokens: 48, temperature: 0, stopTokenIds: [2] })).ids;
         expect(text.trim()).toBe(tokenizer.decode(ids).trim());
       } else {

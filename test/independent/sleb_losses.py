@@ -2,7 +2,7 @@
 """SLEB's calibration losses, computed apart from the TypeScript code: for each given set of
 removed decoder blocks, the mean next-token NLL (nats) over every predicted token of the windows,
 of llama_family.py's float64 forward pass on the model without those blocks (the kept blocks
-renumbered, as dropLayersIr does). No stream cache: each set is a whole forward pass.
+renumbered, as dropBlocksIr does). No stream cache: each set is a whole forward pass.
 
 usage: sleb_losses.py <model dir> <windows.json: [[ids...], ...]> <sets.json: [[block, ...], ...]>
 prints [loss per set]

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnxDecoder } from '../../src/build/decoder.ts';
 import { referenceCalibBackend } from '../../src/compress/calib-backend.ts';
-import { BlockRunner } from '../../src/compress/calibrate-block.ts';
+import { BlockRunner } from '../../src/compress/block-runner.ts';
 import { compressModel } from '../../src/compress/pipeline.ts';
 import { planCompression } from '../../src/compress/plan.ts';
 import { parseRecipe } from '../../src/compress/recipe.ts';

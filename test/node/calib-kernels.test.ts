@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureWasm } from '../../scripts/build-wasm.ts';
 import { referenceCalibBackend, wasmCalibBackend, type CalibBackend } from '../../src/compress/calib-backend.ts';
-import { BlockRunner } from '../../src/compress/calibrate-block.ts';
+import { BlockRunner } from '../../src/compress/block-runner.ts';
 import { inverseHessianFactor } from '../../src/kernels/calib/cholesky.ts';
 import { runGptq } from '../../src/kernels/calib/gptq.ts';
 import { gptqReferenceKernel } from '../../src/kernels/calib/gptq-reference.ts';

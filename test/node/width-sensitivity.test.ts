@@ -6,7 +6,7 @@ import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { ropeTable } from '../../src/model/reference-ops.ts';
 import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { readLayer } from '../../src/compress/calibrated-model.ts';
-import { BlockRunner } from '../../src/compress/calibrate-block.ts';
+import { BlockRunner } from '../../src/compress/block-runner.ts';
 import { randomLlamaIR, tinyConfig, tokenSequence } from './random-llama.ts';
 
 /**

@@ -8,9 +8,9 @@
  *   webgpu, default 'onnxruntime-web' bundle (JSEP)    yes yes no  refused
  *   webgpu, 'onnxruntime-web/webgpu' (native EP)       yes yes yes (not tried: the wasm kernel refuses them)
  *
- * The quantizers refuse other widths rather than emit a model the runtime cannot load; a
- * 3-bit code stored in a 4-bit container would cost int4's size for worse than int4's
- * quality, so there is no fallback.
+ * Widths 5-7 are refused rather than emitted as a model the runtime cannot load. 3-bit codes
+ * (0-7, with a zero point) are stored in the 4-bit container (nbits-codes.ts): they run
+ * everywhere int4 does and show 3-bit quality, at int4-asym's size.
  */
 export const ORT_WEB_MATMUL_NBITS_BITS: readonly number[] = Object.freeze([2, 4, 8]);
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceCalibBackend, wasmCalibBackend, type CalibBackend } from '../../src/compress/calib-backend.ts';
 import { calibrationWindows } from '../../src/compress/calibration-windows.ts';
-import { dropLayersIr, keptLayerFields, leastInfluential } from '../../src/compress/layer-drop.ts';
+import { dropBlocksIr, keptBlockFields, leastInfluential } from '../../src/compress/drop/drop-blocks.ts';
 import { compressModel, type CompressResult } from '../../src/compress/pipeline.ts';
 import { planCompression } from '../../src/compress/plan.ts';
 import { parseRecipe, recipeNeedsCalibration, recipeProblems } from '../../src/compress/recipe.ts';
@@ -100,7 +100,7 @@ describe('the drop step in the recipe grammar', () => {
       'bad_recipe',
       "recipe 'drop9-last': drop9-last would remove 9 of the model's 5 decoder blocks; at least one must remain; allowed drop1-last..drop4-last",
     );
-    expectShrinkrayError(() => dropLayersIr(source.ir, [5]), 'bad_argument', 'cannot remove decoder block 5: the model has blocks 0..4');
+    expectShrinkrayError(() => dropBlocksIr(source.ir, [5]), 'bad_argument', 'cannot remove decoder block 5: the model has blocks 0..4');
   });
 
   it('plans the kept blocks, renumbered; bytes in count the removed ones', () => {
@@ -118,9 +118,9 @@ describe('the drop step in the recipe grammar', () => {
       num_hidden_layers: 4,
       layer_types: ['full_attention', 'sliding_attention', 'full_attention', 'sliding_attention'],
     };
-    expect(keptLayerFields(configJson, removal)).toEqual({ layer_types: ['full_attention', 'full_attention'] });
-    expect(keptLayerFields({ num_hidden_layers: 4 }, removal)).toEqual({});
-    expect(keptLayerFields(configJson, null)).toEqual({});
+    expect(keptBlockFields(configJson, removal)).toEqual({ layer_types: ['full_attention', 'full_attention'] });
+    expect(keptBlockFields({ num_hidden_layers: 4 }, removal)).toEqual({});
+    expect(keptBlockFields(configJson, null)).toEqual({});
   });
 
   it('picks the lowest scores, a tie going to the later block', () => {
@@ -131,7 +131,7 @@ describe('the drop step in the recipe grammar', () => {
 
 describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
   it('renames the kept blocks and reads the same bytes', async () => {
-    const ir = dropLayersIr(source.ir, [1, 3]);
+    const ir = dropBlocksIr(source.ir, [1, 3]);
     expect(ir.config.numLayers).toBe(3);
     expect([...ir.tensors.keys()].some((n) => /^model\.layers\.[34]\./.test(n))).toBe(false);
     const moved = await ir.tensors.get('model.layers.2.mlp.down_proj.weight')!.read();
@@ -144,7 +144,7 @@ describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
     expect(r.config.numLayers).toBe(4);
     expect(r.layerRemoval).toEqual({ method: 'last', layers: 5, removed: [4], scores: null, seconds: 0 });
     expect(r.tensors.map((t) => t.name).filter((n) => n.startsWith('model.layers.4.'))).toEqual([]);
-    const ref = await ReferenceModel.load(dropLayersIr(source.ir, [4]));
+    const ref = await ReferenceModel.load(dropBlocksIr(source.ir, [4]));
     const ort = await createOnnxCausalLM(r.config, r.built.model, [], { device: 'wasm' });
     const loader = await CpuModelLoader.create(await engineModulesNode(), { spawner: nodeThreadSpawner });
     const cpu = await loader.fromGraph(r.config, { name: 'drop1-last/model.onnx', model: r.built.model, externalData: [] });
@@ -182,7 +182,7 @@ describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
 
   it('drop1-last+gptq-int4-g32 is GPTQ run on the 4-block model: the same bytes', async () => {
     const dropped = await compress('drop1-last+gptq-int4-g32');
-    const kept = dropLayersIr(source.ir, [4]);
+    const kept = dropBlocksIr(source.ir, [4]);
     const direct = await compressModel(kept, planCompression(parseRecipe('gptq-int4-g32'), kept.config), {
       quantizer,
       calibration: { windows, backend },
@@ -196,7 +196,7 @@ describe('a dropped stories260K is an ordinary Llama with fewer layers', () => {
     'drop1-last+%s is the same recipe on the 4-block model: the same bytes',
     async (rest) => {
       const dropped = await compress(`drop1-last+${rest}`);
-      const kept = dropLayersIr(source.ir, [4]);
+      const kept = dropBlocksIr(source.ir, [4]);
       const plan = planCompression(parseRecipe(rest), kept.config);
       const direct = await compressModel(kept, plan, { quantizer, ...(plan.calibrate ? { calibration: { windows, backend } } : {}) });
       expect(dropped.config).toEqual(direct.config);

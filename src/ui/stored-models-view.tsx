@@ -144,7 +144,7 @@ function ModelRow({ m }: { m: StoredModelInfo }) {
   );
 }
 
-export function ModelsView() {
+export function StoredModelsView() {
   const list = models.value;
   const report = list.find((m) => m.id === reportId.value && m.source.kind === 'compressed');
   return (

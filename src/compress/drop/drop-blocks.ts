@@ -1,13 +1,13 @@
-import { ShrinkrayError } from '../errors.ts';
-import type { ModelConfig } from '../model/config.ts';
-import type { ModelIR, TensorHandle } from '../model/ir.ts';
+import { ShrinkrayError } from '../../errors.ts';
+import type { ModelConfig } from '../../model/config.ts';
+import type { ModelIR, TensorHandle } from '../../model/ir.ts';
 
 /**
- * Layer removal (`drop{N}`, `drop{N}-last`): whole decoder blocks leave the model, and what
+ * Block removal (`drop{N}`, `drop{N}-last`): whole decoder blocks leave the model, and what
  * remains is an ordinary Llama with fewer layers: the kept blocks are renumbered 0..L-N-1 in
  * their original order, config.json's num_hidden_layers says L-N, and every runner (reference
  * forward, onnxruntime-web, the CPU engine, transformers.js) reads it like any other model.
- * Which blocks go is chosen before anything else runs (block-loss.ts: SLEB's greedy calibration
+ * Which blocks go is chosen before anything else runs (sleb-loss.ts: SLEB's greedy calibration
  * loss; block-influence.ts: ShortGPT's Block Influence, `-bi`), so
  * every later step (structured pruning, masks, GPTQ/AWQ) sees only the kept blocks.
  */
@@ -70,7 +70,7 @@ const LAYER_NAME = /^model\.layers\.(\d+)\.(.+)$/;
  * index (model.layers.3.* becomes model.layers.2.* once block 1 is gone). Handles are reused:
  * nothing is read until the pipeline reads it.
  */
-export function dropLayersIr(ir: ModelIR, removed: readonly number[]): ModelIR {
+export function dropBlocksIr(ir: ModelIR, removed: readonly number[]): ModelIR {
   const L = ir.config.numLayers;
   const gone = new Set(removed);
   for (const b of gone) {
@@ -107,7 +107,7 @@ export function dropLayersIr(ir: ModelIR, removed: readonly number[]): ModelIR {
  * and newer configs list every block's attention kind; transformers checks its length against
  * num_hidden_layers). Merged over the source's config.json after toHfConfig's fields.
  */
-export function keptLayerFields(configJson: Record<string, unknown>, removal: LayerRemoval | null): Record<string, unknown> {
+export function keptBlockFields(configJson: Record<string, unknown>, removal: LayerRemoval | null): Record<string, unknown> {
   if (!removal || !Array.isArray(configJson.layer_types)) return {};
   const gone = new Set(removal.removed);
   return { layer_types: configJson.layer_types.filter((_, i) => !gone.has(i)) };

@@ -6,7 +6,7 @@ import { LocalCard } from './local-card.tsx';
 import { chooseSource, isSourceModel, modelName, models, sourceId } from './state.ts';
 
 /** Screen 1: where the model comes from. */
-export function ModelView() {
+export function SourceView() {
   const stored = models.value.filter(isSourceModel);
   return (
     <section aria-labelledby="model-heading" class="screen">

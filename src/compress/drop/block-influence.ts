@@ -1,11 +1,11 @@
-import { ShrinkrayError } from '../errors.ts';
-import type { ModelIR } from '../model/ir.ts';
-import { ropeTable } from '../model/reference-ops.ts';
-import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
-import { modelTensor } from '../model/tensor-table.ts';
-import { BlockRunner } from './calibrate-block.ts';
-import type { CalibrationInput, CalibrationProgress } from './calibrated-model.ts';
-import { readLayer } from './calibrated-model.ts';
+import { ShrinkrayError } from '../../errors.ts';
+import type { ModelIR } from '../../model/ir.ts';
+import { ropeTable } from '../../model/reference-ops.ts';
+import { ropeInverseFrequencies } from '../../model/rope-frequencies.ts';
+import { modelTensor } from '../../model/tensor-table.ts';
+import { BlockRunner } from '../block-runner.ts';
+import type { CalibrationInput, CalibrationProgress } from '../calibrated-model.ts';
+import { readLayer } from '../calibrated-model.ts';
 
 /**
  * ShortGPT's Block Influence (Men et al. 2024) of every decoder block of the float model:

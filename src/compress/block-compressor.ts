@@ -5,7 +5,7 @@ import type { RopeTable } from '../model/reference-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import { tensorNames, type LinearKind } from '../model/tensor-table.ts';
 import { awqClip, divideRows, scaleColumns, searchAwqScale } from './awq.ts';
-import { BlockRunner, INPUT_LINEARS, type BlockInput } from './calibrate-block.ts';
+import { BlockRunner, INPUT_LINEARS, type BlockInput } from './block-runner.ts';
 import { compressCalibratedLinear, fixedMask, statsWanted, type LinearDone, type LinearKernels } from './calibrate-linear.ts';
 import { InputStats, type StatsWanted } from './calibrate-stats.ts';
 import { targetCorrection } from './float-targets.ts';
@@ -29,14 +29,14 @@ export interface CompressedLinear {
   outcome: TensorOutcome;
 }
 
-export interface CompressedLayer {
+export interface CompressedBlock {
   /** Every tensor of the layer as the graph builder should read it (norms after AWQ's folding; linears as their values). */
   tensors: Map<string, Float32Array>;
   linears: Map<string, CompressedLinear>;
   awqAlpha: Partial<Record<BlockInput, number>>; // the exponents AWQ chose
 }
 
-export interface LayerContext {
+export interface BlockContext {
   recipe: Recipe;
   configIn: ModelConfig;
   configOut: ModelConfig;
@@ -49,7 +49,7 @@ export interface LayerContext {
 
 const LINEARS: readonly LinearKind[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 
-export async function calibrateLayer(layer: number, source: LayerWeights, ctx: LayerContext): Promise<CompressedLayer> {
+export async function compressBlock(layer: number, source: LayerWeights, ctx: BlockContext): Promise<CompressedBlock> {
   const { recipe, runner } = ctx;
   let w = { ...source };
   if (recipe.structured) w = await structuredStep(layer, w, ctx);
@@ -57,7 +57,7 @@ export async function calibrateLayer(layer: number, source: LayerWeights, ctx: L
   const rowScale = new Map<LinearKind, Float32Array>(); // AWQ divided these rows (v, up) ...
   const colScale = new Map<LinearKind, Float32Array>(); // ... and multiplied these columns
   const done = new Map<LinearKind, LinearDone>();
-  const awqAlpha: CompressedLayer['awqAlpha'] = {};
+  const awqAlpha: CompressedBlock['awqAlpha'] = {};
   runner.config = ctx.configOut;
   runner.weights = w;
 
@@ -173,7 +173,7 @@ function inputWidth(c: ModelConfig, input: BlockInput): number {
  * float model's weights never change, so at the last input it runs on to the block's output
  * (its stream's next input) rather than coming back for it.
  */
-async function collectPaired(input: BlockInput, ctx: LayerContext, floatRunner: BlockRunner, want: StatsWanted): Promise<InputStats> {
+async function collectPaired(input: BlockInput, ctx: BlockContext, floatRunner: BlockRunner, want: StatsWanted): Promise<InputStats> {
   const stats = new InputStats(inputWidth(ctx.runner.config, input), want, ctx.kernels.backend);
   for (let w = 0; w < ctx.runner.x.length; w++) {
     let x: Float32Array | null = null;
@@ -186,14 +186,14 @@ async function collectPaired(input: BlockInput, ctx: LayerContext, floatRunner: 
 }
 
 /** One pass up to `input`, collecting `want` over it; null (and no pass) when nothing is wanted. */
-async function collect(input: BlockInput, ctx: LayerContext, want: ReturnType<typeof statsWanted>): Promise<InputStats | null> {
+async function collect(input: BlockInput, ctx: BlockContext, want: ReturnType<typeof statsWanted>): Promise<InputStats | null> {
   if (!want) return null;
   const stats = new InputStats(inputWidth(ctx.runner.config, input), want, ctx.kernels.backend);
   await ctx.runner.pass(input, { [input]: stats.sink });
   return stats;
 }
 
-async function structuredStep(layer: number, w: LayerWeights, ctx: LayerContext): Promise<LayerWeights> {
+async function structuredStep(layer: number, w: LayerWeights, ctx: BlockContext): Promise<LayerWeights> {
   const { runner, configIn: c } = ctx;
   runner.config = c;
   runner.weights = w;
@@ -248,11 +248,11 @@ function unscale(values: Float32Array, N: number, K: number, row?: Float32Array,
  */
 async function awqStep(
   w: LayerWeights,
-  ctx: LayerContext,
+  ctx: BlockContext,
   done: Map<LinearKind, LinearDone>,
   rowScale: Map<LinearKind, Float32Array>,
   colScale: Map<LinearKind, Float32Array>,
-  alphas: CompressedLayer['awqAlpha'],
+  alphas: CompressedBlock['awqAlpha'],
 ): Promise<void> {
   const { runner, recipe, configOut: c } = ctx;
   const quant = recipe.quant!;

@@ -1,9 +1,9 @@
-import { ShrinkrayError } from '../errors.ts';
-import type { ModelIR } from '../model/ir.ts';
+import { ShrinkrayError } from '../../errors.ts';
+import type { ModelIR } from '../../model/ir.ts';
 import { blockInfluence, type InfluenceOptions } from './block-influence.ts';
-import { slebSelect } from './block-loss.ts';
-import type { CalibrationInput } from './calibrated-model.ts';
-import { dropLayersIr, formatDrop, lastBlocks, leastInfluential, type DropStep, type LayerRemoval } from './layer-drop.ts';
+import { slebSelect } from './sleb-loss.ts';
+import type { CalibrationInput } from '../calibrated-model.ts';
+import { dropBlocksIr, formatDrop, lastBlocks, leastInfluential, type DropStep, type LayerRemoval } from './drop-blocks.ts';
 
 /**
  * The first thing a `drop` recipe does: choose the blocks (SLEB's greedy calibration loss, the
@@ -20,7 +20,7 @@ export async function removeBlocks(
   const layers = ir.config.numLayers;
   if (drop.choose === 'last') {
     const removed = lastBlocks(layers, drop.count);
-    return { ir: dropLayersIr(ir, removed), removal: { method: 'last', layers, removed, scores: null, seconds: 0 } };
+    return { ir: dropBlocksIr(ir, removed), removal: { method: 'last', layers, removed, scores: null, seconds: 0 } };
   }
   if (!calibration)
     throw new ShrinkrayError('bad_argument', `${formatDrop(drop)} scores the decoder blocks on calibration text: send calibration windows`);
@@ -29,12 +29,12 @@ export async function removeBlocks(
     const { removed, order, losses, baseLoss, windows } = await slebSelect(ir, calibration, drop.count, o);
     const seconds = (performance.now() - started) / 1000;
     return {
-      ir: dropLayersIr(ir, removed),
+      ir: dropBlocksIr(ir, removed),
       removal: { method: 'sleb', layers, removed, scores: null, losses, order, baseLoss, lossWindows: windows, seconds },
     };
   }
   const scores = await blockInfluence(ir, calibration, o);
   const removed = leastInfluential(scores, drop.count);
   const seconds = (performance.now() - started) / 1000;
-  return { ir: dropLayersIr(ir, removed), removal: { method: 'block-influence', layers, removed, scores, seconds } };
+  return { ir: dropBlocksIr(ir, removed), removal: { method: 'block-influence', layers, removed, scores, seconds } };
 }

@@ -1,12 +1,12 @@
-import { ShrinkrayError } from '../errors.ts';
-import type { ModelIR } from '../model/ir.ts';
-import { rmsNorm, ropeTable, type RopeTable } from '../model/reference-ops.ts';
-import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
-import { modelTensor } from '../model/tensor-table.ts';
+import { ShrinkrayError } from '../../errors.ts';
+import type { ModelIR } from '../../model/ir.ts';
+import { rmsNorm, ropeTable, type RopeTable } from '../../model/reference-ops.ts';
+import { ropeInverseFrequencies } from '../../model/rope-frequencies.ts';
+import { modelTensor } from '../../model/tensor-table.ts';
 import { embedWindows, type InfluenceOptions } from './block-influence.ts';
-import { BlockRunner } from './calibrate-block.ts';
-import type { CalibrationInput } from './calibrated-model.ts';
-import { readLayer } from './calibrated-model.ts';
+import { BlockRunner } from '../block-runner.ts';
+import type { CalibrationInput } from '../calibrated-model.ts';
+import { readLayer } from '../calibrated-model.ts';
 
 /**
  * SLEB's greedy block removal (Song et al. 2024): N rounds; in each, every remaining block is
