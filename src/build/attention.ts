@@ -1,4 +1,5 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
+import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N } from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
@@ -80,8 +81,8 @@ function emitAttentionContext(
 ): AttentionContext {
   const maxPos = c.maxPositionEmbeddings;
   const t = ropeTables(c, maxPos);
-  const cos = g.op('Gather', [g.float32('rope.cos', t.cos, [maxPos, c.headDim]), positionIds], { name: 'rope.cos' }); // [B, S, hd]
-  const sin = g.op('Gather', [g.float32('rope.sin', t.sin, [maxPos, c.headDim]), positionIds], { name: 'rope.sin' });
+  const cos = g.op('Gather', [g.float32(INIT.ropeCos, t.cos, [maxPos, c.headDim]), positionIds], { name: INIT.ropeCos }); // [B, S, hd]
+  const sin = g.op('Gather', [g.float32(INIT.ropeSin, t.sin, [maxPos, c.headDim]), positionIds], { name: INIT.ropeSin });
   const axes12 = g.int64('axes_1_2', [1, 2]);
   const axes1 = g.int64('axes_1', [1]);
   return {
@@ -108,7 +109,7 @@ function emitMaskBias(g: GraphBuilder, attentionMask: string, inputIds: string, 
   // Sliding window W: query position p sees keys p - W + 1 .. p (transformers' sliding_window_overlay).
   if (window !== undefined) {
     const oldest = g.op('Sub', [queryPos, g.int64('window_reach', [window - 1], [])]); // [S, 1]
-    causal = g.op('And', [causal, g.op('LessOrEqual', [oldest, keyPos], { name: 'mask_window' })]);
+    causal = g.op('And', [causal, g.op('LessOrEqual', [oldest, keyPos], { name: N.maskWindow })]);
   }
   const padOk = g.op('Unsqueeze', [
     g.op('Cast', [attentionMask], { attrs: { to: attr.int(OnnxDataType.BOOL) } }),
@@ -118,7 +119,7 @@ function emitMaskBias(g: GraphBuilder, attentionMask: string, inputIds: string, 
   // float32 min rather than -inf: a fully masked row (a padding query) stays finite.
   const blocked = g.scalar('mask_min', -3.4028234663852886e38);
   const open = g.scalar('zero_f32', 0);
-  return g.op('Where', [allowed, open, blocked], { name: 'mask_bias' });
+  return g.op('Where', [allowed, open, blocked], { name: N.maskBias });
 }
 
 /** x*cos + concat(x2, x1)*sinSigned, along the last axis. */
@@ -153,7 +154,7 @@ function emitPlainAttention(
   const hd = c.headDim;
   const kvH = c.numKvHeads;
   const group = c.numHeads / kvH;
-  const p = `layers.${layer}.attn`;
+  const p = N.attention(layer);
   const qh = g.op('Transpose', [g.op('Reshape', [q, g.int64(`q_shape`, [0, 0, kvH, group, hd])])], {
     attrs: { perm: attr.ints([0, 2, 3, 1, 4]) },
   }); // [B, kvH, G, S, hd]
@@ -165,9 +166,9 @@ function emitPlainAttention(
   g.node('Concat', [pastValue, toHeads(v)], { outputs: [presentValue], attrs: { axis: attr.int(2) } });
 
   const kT = g.op('Unsqueeze', [g.op('Transpose', [presentKey], { attrs: { perm: attr.ints([0, 1, 3, 2]) } }), g.int64('axes_2', [2])]); // [B, kvH, 1, hd, T]
-  const scale = g.scalar('attn_scale', 1 / Math.sqrt(hd));
+  const scale = g.scalar(INIT.attnScale, 1 / Math.sqrt(hd));
   const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qr, kT]), scale]), ctx.maskBias]); // [B, kvH, G, S, T]
-  const probs = g.op('Softmax', [scores], { attrs: { axis: attr.int(-1) }, name: `${p}.softmax` });
+  const probs = g.op('Softmax', [scores], { attrs: { axis: attr.int(-1) }, name: N.softmax(layer) });
   const vU = g.op('Unsqueeze', [presentValue, g.int64('axes_2', [2])]); // [B, kvH, 1, T, hd]
   const out = g.op('MatMul', [probs, vU]); // [B, kvH, G, S, hd]
   const merged = g.op(

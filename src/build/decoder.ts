@@ -1,5 +1,13 @@
 import { ShrinkrayError } from '../errors.ts';
 import { GraphBuilder, type BuiltModel } from '../formats/onnx/graph-builder.ts';
+import {
+  DECODER_INITIALIZERS,
+  DECODER_INPUTS,
+  DECODER_NODES as N,
+  LOGITS_OUTPUT,
+  pastName,
+  presentName,
+} from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { plainAttention } from './attention.ts';
 import { gqaAttention } from './gqa-attention.ts';
@@ -14,6 +22,7 @@ import { layerTensorMap, modelTensor, type TensorEntry } from '../model/tensor-t
  * ModelIR -> ONNX decoder with KV cache, in the transformers.js convention: inputs
  * input_ids / attention_mask / position_ids / num_logits_to_keep / past_key_values.N.{key,value},
  * outputs logits / present.N.{key,value}, so its text-generation pipeline runs our files as is.
+ * Every name the engine or the runner looks for comes from formats/onnx/decoder-names.ts.
  */
 export interface BuildOnnxOptions {
   /** Storage of non-linear tensors (embedding, norms) and of dense linear weights. */
@@ -91,16 +100,16 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
 
   // Graph inputs (symbolic dims named as transformers.js expects).
   const kvShape = (len: string) => ['batch_size', c.numKvHeads, len, c.headDim];
-  const inputIds = g.addInput('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
-  const attentionMask = g.addInput('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']);
-  const positionIds = g.addInput('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
+  const inputIds = g.addInput(DECODER_INPUTS.inputIds, OnnxDataType.INT64, ['batch_size', 'sequence_length']);
+  const attentionMask = g.addInput(DECODER_INPUTS.attentionMask, OnnxDataType.INT64, ['batch_size', 'total_sequence_length']);
+  const positionIds = g.addInput(DECODER_INPUTS.positionIds, OnnxDataType.INT64, ['batch_size', 'sequence_length']);
   // transformers.js feeds 1 while generating (only the last position's logits are needed:
   // the classifier is the largest matmul of a prefill) and 0 (keep all) otherwise. It is a
   // required input: onnxruntime-web hides inputs that have a default initializer.
-  const logitsToKeep = g.addInput('num_logits_to_keep', OnnxDataType.INT64, []);
+  const logitsToKeep = g.addInput(DECODER_INPUTS.logitsToKeep, OnnxDataType.INT64, []);
   for (let l = 0; l < c.numLayers; l++) {
-    g.addInput(`past_key_values.${l}.key`, OnnxDataType.FLOAT, kvShape('past_sequence_length'));
-    g.addInput(`past_key_values.${l}.value`, OnnxDataType.FLOAT, kvShape('past_sequence_length'));
+    g.addInput(pastName(l, 'key'), OnnxDataType.FLOAT, kvShape('past_sequence_length'));
+    g.addInput(pastName(l, 'value'), OnnxDataType.FLOAT, kvShape('past_sequence_length'));
   }
 
   const embedHook = opts.embedding ?? denseHook(storage);
@@ -115,7 +124,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   const norm = (input: string, weight: string, name: string) => emitRmsNorm(g, input, weight, c.rmsNormEps, name, fused);
   for (let l = 0; l < c.numLayers; l++) {
     const t = layerTensorMap(c, l);
-    const xn = norm(x, await plainTensor(t.attnNorm), `layers.${l}.input_norm`);
+    const xn = norm(x, await plainTensor(t.attnNorm), N.inputNorm(l));
     let q = await linear(xn, t.q, t.qBias);
     let k = await linear(xn, t.k, t.kBias);
     // Qwen3: RMSNorm over each head's headDim values ([B, S, heads, headDim]), before RoPE.
@@ -124,24 +133,24 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
       const normed = norm(perHead, await plainTensor(entry), name);
       return g.op('Reshape', [normed, g.int64(`merged_shape_${heads}`, [0, 0, heads * c.headDim])]);
     };
-    if (t.qNorm) q = await headNorm(q, c.numHeads, t.qNorm, `layers.${l}.q_norm`);
-    if (t.kNorm) k = await headNorm(k, c.numKvHeads, t.kNorm, `layers.${l}.k_norm`);
+    if (t.qNorm) q = await headNorm(q, c.numHeads, t.qNorm, N.qNorm(l));
+    if (t.kNorm) k = await headNorm(k, c.numKvHeads, t.kNorm, N.kNorm(l));
     const v = await linear(xn, t.v, t.vBias);
-    const io = [`past_key_values.${l}.key`, `past_key_values.${l}.value`, `present.${l}.key`, `present.${l}.value`] as const;
+    const io = [pastName(l, 'key'), pastName(l, 'value'), presentName(l, 'key'), presentName(l, 'value')] as const;
     const att = attention(l, q, k, v, ...io);
     g.addOutput(io[2], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
     g.addOutput(io[3], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
-    x = g.op('Add', [x, await linear(att.context, t.o)], { name: `layers.${l}.attn_residual` });
+    x = g.op('Add', [x, await linear(att.context, t.o)], { name: N.attnResidual(l) });
 
-    const hn = norm(x, await plainTensor(t.ffnNorm), `layers.${l}.post_attention_norm`);
+    const hn = norm(x, await plainTensor(t.ffnNorm), N.postAttentionNorm(l));
     const gate = await linear(hn, t.gate);
     const up = await linear(hn, t.up);
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])], { name: `layers.${l}.silu` }), up]); // [B, S, ffn]
-    x = g.op('Add', [x, await linear(act, t.down)], { name: `layers.${l}.mlp_residual` });
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])], { name: N.silu(l) }), up]); // [B, S, ffn]
+    x = g.op('Add', [x, await linear(act, t.down)], { name: N.mlpResidual(l) });
     opts.onProgress?.({ stage: 'build', done: l + 1, total: c.numLayers + 1 });
   }
 
-  const xAll = norm(x, await plainTensor(modelTensor(c, 'finalNorm')), 'final_norm'); // [B, S, dim]
+  const xAll = norm(x, await plainTensor(modelTensor(c, 'finalNorm')), N.finalNorm); // [B, S, dim]
   // The last k positions; k = 0 gives Slice start -0 = 0, i.e. every position.
   const xf = g.op(
     'Slice',
@@ -151,16 +160,16 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
       g.int64('int64_max', [Number.MAX_SAFE_INTEGER]),
       g.int64('axes_1', [1]),
     ],
-    { name: 'keep_logits' },
+    { name: N.keepLogits },
   ); // [B, k or S, dim]
   const classifier = modelTensor(c, 'classifier');
   if (c.tieWordEmbeddings && !ir.tensors.has(classifier.name)) {
-    g.node('Identity', [embedding.tiedClassifier(xf)], { outputs: ['logits'] });
+    g.node('Identity', [embedding.tiedClassifier(xf)], { outputs: [LOGITS_OUTPUT] });
   } else {
     const logits = await linear(xf, classifier);
-    g.node('Identity', [logits], { outputs: ['logits'] });
+    g.node('Identity', [logits], { outputs: [LOGITS_OUTPUT] });
   }
-  g.addOutput('logits', OnnxDataType.FLOAT, ['batch_size', 'logits_length', c.vocabSize]);
+  g.addOutput(LOGITS_OUTPUT, OnnxDataType.FLOAT, ['batch_size', 'logits_length', c.vocabSize]);
   opts.onProgress?.({ stage: 'build', done: c.numLayers + 1, total: c.numLayers + 1 });
   const built = g.build({ opsets: OPSETS, externalDataThreshold: opts.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD });
   return { ...built, tensors: report };
@@ -179,6 +188,6 @@ function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, na
     });
   }
   const meanSq = g.op('ReduceMean', [g.op('Mul', [x, x])], { attrs: { axes: attr.ints([-1]), keepdims: attr.int(1) } });
-  const rms = g.op('Sqrt', [g.op('Add', [meanSq, g.scalar('rms_eps', eps)])]);
+  const rms = g.op('Sqrt', [g.op('Add', [meanSq, g.scalar(DECODER_INITIALIZERS.rmsEps, eps)])]);
   return g.op('Mul', [g.op('Div', [x, rms]), weight], { name });
 }

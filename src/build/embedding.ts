@@ -1,5 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
+import { DECODER_NODES as N, weightInitializer } from '../formats/onnx/decoder-names.ts';
 import { attr } from '../formats/onnx/onnx-proto.ts';
 import { addNBitsInitializers, emitMatMulNBits, weightValue } from './linear.ts';
 import type { LinearWeight } from './linear-weight.ts';
@@ -21,11 +22,11 @@ export function emitEmbedding(g: GraphBuilder, name: string, w: LinearWeight, in
   if (w.kind === 'dense') {
     const table = weightValue(g, name, w.weight, [vocab, dim], w.storage); // [vocab, dim]
     return {
-      embedded: g.op('Gather', [table, inputIds], { name: 'embed' }),
+      embedded: g.op('Gather', [table, inputIds], { name: N.embed }),
       tiedClassifier: (x) => {
         // Gemm with transB reads the [vocab, dim] table in place: no second copy on disk.
         const flat = g.op('Reshape', [x, g.int64('flat_shape', [-1, dim])]); // [B*S', dim]
-        const logits2d = g.op('Gemm', [flat, table], { attrs: { transB: attr.int(1) }, name: 'lm_head' }); // [B*S', vocab]
+        const logits2d = g.op('Gemm', [flat, table], { attrs: { transB: attr.int(1) }, name: N.tiedClassifier }); // [B*S', vocab]
         const outShape = g.op('Concat', [g.op('Shape', [x], { attrs: { end: attr.int(2) } }), g.int64('vocab', [vocab])], {
           attrs: { axis: attr.int(0) },
         });
@@ -42,17 +43,17 @@ export function emitEmbedding(g: GraphBuilder, name: string, w: LinearWeight, in
   const blocks = dim / w.blockSize;
   const rows = (value: string, width: number, label: string) => g.op('Reshape', [value, g.int64(`${label}_rows_shape`, [vocab, width])]);
   const inputs = [
-    rows(inits.qweight, (dim * w.bits) / 8, `${name}.qweight`), // uint8 [vocab, dim*bits/8]
+    rows(inits.qweight, (dim * w.bits) / 8, weightInitializer.qweight(name)), // uint8 [vocab, dim*bits/8]
     inputIds,
-    rows(inits.scales, blocks, `${name}.scales`), // [vocab, dim/block]
-    ...(inits.zeroPoints ? [rows(inits.zeroPoints, Math.ceil((blocks * w.bits) / 8), `${name}.zero_points`)] : []),
+    rows(inits.scales, blocks, weightInitializer.scales(name)), // [vocab, dim/block]
+    ...(inits.zeroPoints ? [rows(inits.zeroPoints, Math.ceil((blocks * w.bits) / 8), weightInitializer.zeroPoints(name))] : []),
   ];
   return {
     embedded: g.op('GatherBlockQuantized', inputs, {
       domain: 'com.microsoft',
-      name: 'embed',
+      name: N.embed,
       attrs: { gather_axis: attr.int(0), quantize_axis: attr.int(1), block_size: attr.int(w.blockSize), bits: attr.int(w.bits) },
     }),
-    tiedClassifier: (x) => emitMatMulNBits(g, x, 'lm_head', w, inits),
+    tiedClassifier: (x) => emitMatMulNBits(g, x, N.tiedClassifier, w, inits),
   };
 }

@@ -1,4 +1,5 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
+import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N } from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { ropeTables } from './attention.ts';
 import type { AttentionEmitter, AttentionOutputs } from './attention.ts';
@@ -35,8 +36,8 @@ function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: string):
   return {
     seqlensK,
     totalLength,
-    cosCache: g.float32('rope.cos_cache', t.cosHalf, [maxPos, c.headDim / 2]),
-    sinCache: g.float32('rope.sin_cache', t.sinHalf, [maxPos, c.headDim / 2]),
+    cosCache: g.float32(INIT.ropeCosCache, t.cosHalf, [maxPos, c.headDim / 2]),
+    sinCache: g.float32(INIT.ropeSinCache, t.sinHalf, [maxPos, c.headDim / 2]),
   };
 }
 
@@ -54,7 +55,7 @@ function emitGqaAttention(
   presentKey: string,
   presentValue: string,
 ): AttentionOutputs {
-  const name = `layers.${layer}.attn.gqa`;
+  const name = N.gqa(layer);
   const [context] = g.node(
     'GroupQueryAttention',
     [q, k, v, pastKey, pastValue, ctx.seqlensK, ctx.totalLength, ctx.cosCache, ctx.sinCache],

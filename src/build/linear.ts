@@ -1,6 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
 import { floatToHalf } from '../kernels/half.ts';
 import { bytesOf, type GraphBuilder } from '../formats/onnx/graph-builder.ts';
+import { DECODER_NODES, weightInitializer as W } from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import type { LinearWeight, NBitsWeight } from './linear-weight.ts';
 import { emitDequantizedWeight, emitDynamicQuantizeMatMul, type QuantizedMatMul } from './quant-paths.ts';
@@ -34,7 +35,7 @@ export function toHalfBytes(values: Float32Array): Uint8Array {
  */
 export function weightValue(g: GraphBuilder, name: string, data: Float32Array, dims: number[], storage: 'fp32' | 'fp16'): string {
   if (storage === 'fp32') return g.float32(name, data, dims);
-  const half = g.addInitializer(`${name}_fp16`, OnnxDataType.FLOAT16, dims, toHalfBytes(data));
+  const half = g.addInitializer(W.fp16(name), OnnxDataType.FLOAT16, dims, toHalfBytes(data));
   return g.op('Cast', [half], { attrs: { to: attr.int(OnnxDataType.FLOAT) }, name });
 }
 
@@ -50,7 +51,7 @@ export function emitLinear(
   let y: string;
   if (w.kind === 'lowrank') {
     // Two products: [..., K] -> [..., r] -> [..., N]; the second carries the layer's name (and its bias).
-    y = emitLinear(g, emitLinear(g, x, `${name}.lowrank_a`, w.a, undefined, quantized), name, w.b, undefined, quantized);
+    y = emitLinear(g, emitLinear(g, x, DECODER_NODES.lowRankFirst(name), w.a, undefined, quantized), name, w.b, undefined, quantized);
   } else if (w.kind === 'dense') {
     if (w.weight.length !== w.outFeatures * w.inFeatures) {
       throw new ShrinkrayError(
@@ -58,7 +59,13 @@ export function emitLinear(
         `${name}: dense weight has ${w.weight.length} values, expected ${w.outFeatures}x${w.inFeatures}`,
       );
     }
-    const t = weightValue(g, `${name}.T`, transpose(w.weight, w.outFeatures, w.inFeatures), [w.inFeatures, w.outFeatures], w.storage);
+    const t = weightValue(
+      g,
+      W.transposed(name),
+      transpose(w.weight, w.outFeatures, w.inFeatures),
+      [w.inFeatures, w.outFeatures],
+      w.storage,
+    );
     y = g.op('MatMul', [x, t], { name });
   } else if (quantized === 'dequantize-at-load') {
     y = g.op('MatMul', [x, emitDequantizedWeight(g, name, w)], { name });
@@ -68,7 +75,7 @@ export function emitLinear(
     y = emitMatMulNBits(g, x, name, w);
   }
   if (!bias) return y;
-  return g.op('Add', [y, g.float32(`${name}.bias`, bias, [bias.length])], { name: `${name}.bias_add` });
+  return g.op('Add', [y, g.float32(W.bias(name), bias, [bias.length])], { name: `${name}.bias_add` });
 }
 
 /** The initializers of an NBits weight, as MatMulNBits takes them (shared with GatherBlockQuantized). */
@@ -89,10 +96,10 @@ export function addNBitsInitializers(g: GraphBuilder, name: string, w: NBitsWeig
     );
   }
   return {
-    qweight: g.addInitializer(`${name}.qweight`, OnnxDataType.UINT8, [N, blocks, blob], w.packed),
-    scales: g.float32(`${name}.scales`, w.scales, [N * blocks]),
+    qweight: g.addInitializer(W.qweight(name), OnnxDataType.UINT8, [N, blocks, blob], w.packed),
+    scales: g.float32(W.scales(name), w.scales, [N * blocks]),
     zeroPoints: w.zeroPoints
-      ? g.addInitializer(`${name}.zero_points`, OnnxDataType.UINT8, [N * Math.ceil((blocks * bits) / 8)], w.zeroPoints)
+      ? g.addInitializer(W.zeroPoints(name), OnnxDataType.UINT8, [N * Math.ceil((blocks * bits) / 8)], w.zeroPoints)
       : null,
   };
 }

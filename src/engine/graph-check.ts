@@ -1,3 +1,4 @@
+import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N, LAYER_NODE_PATTERN, nodeName } from '../formats/onnx/decoder-names.ts';
 import { gqaLocalWindow, type ModelConfig } from '../model/config.ts';
 import { bad, GraphIndex, intAttr, Unsupported } from './graph-index.ts';
 import { ropeRows } from './rope-table.ts';
@@ -7,7 +8,8 @@ import { ropeRows } from './rope-table.ts';
  * every op is one the builder emits (anything else may mean math the engine does not do),
  * the attention's heads, scale and RoPE tables, and the RMSNorm epsilon agree with
  * config.json. A disagreement is a 'bad_file' error (the graph and its config do not
- * belong together); an op outside the list is Unsupported (onnxruntime-web may run it).
+ * belong together); an op outside the list, or a node or initializer missing under the name
+ * decoder-names.ts gives it, is Unsupported (onnxruntime-web may run it), naming what it is.
  */
 const KNOWN_OPS = new Set([
   // plain attention, RMSNorm, SwiGLU, residuals, embedding, logits slicing
@@ -46,9 +48,10 @@ const KNOWN_OPS = new Set([
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
 
-function scalarF32(ix: GraphIndex, name: string): number | undefined {
+/** An fp32 scalar initializer the builder names `name`; a graph without one is not the builder's. */
+function scalarF32(ix: GraphIndex, name: string, what: string): number {
   const t = ix.initializer(name);
-  if (!t || t.dataType !== 1 || t.dims.length !== 0) return undefined;
+  if (!t || t.dataType !== 1 || t.dims.length !== 0) throw new Unsupported(`${ix.g.name} has no fp32 scalar '${name}' (${what})`);
   return new DataView(ix.g.memory()).getFloat32(ix.address(t, 4), true);
 }
 
@@ -66,12 +69,13 @@ function checkRopeTable(ix: GraphIndex, c: ModelConfig, name: string, width: num
   const at = ix.address(t, 4);
   const view = new DataView(ix.g.memory());
   const half = c.headDim / 2;
+  const isSin = name === INIT.ropeSin || name === INIT.ropeSinCache;
   const cos = new Float32Array(half);
   const sin = new Float32Array(half);
   for (const p of [1, 2, 3, Math.floor(maxPos / 2), maxPos - 1]) {
     ropeRows(c, p, 1, cos, sin);
     for (let i = 0; i < half; i++) {
-      const want = name.includes('sin') ? sinSign * sin[i]! : cos[i]!;
+      const want = isSin ? sinSign * sin[i]! : cos[i]!;
       const got = view.getFloat32(at + 4 * (p * width + i), true);
       if (!close(got, want)) {
         throw bad(
@@ -97,16 +101,22 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
         `${ix.g.name}: node '${n.name}' is ${n.domain ? `${n.domain}.` : ''}${n.opType}, an op the CPU engine does not run`,
       );
   }
-  // Layers the config does not count would be skipped without a word: count them all.
-  const layers = ix.g.graph.nodes.filter((n) => /^layers\.\d+\.input_norm_node$/.test(n.name)).length;
-  if (layers !== c.numLayers)
-    throw bad(ix.g.name, `it has ${layers} decoder layers, but num_hidden_layers in config.json is ${c.numLayers}`);
+  // Layers the config does not count would be skipped without a word: count them all. Layers
+  // 0..k-1 and a config that says otherwise disagree; a gap means other names, met below.
+  const layers = new Set(ix.g.graph.nodes.map((n) => LAYER_NODE_PATTERN.exec(n.name)?.[1]).filter((l) => l !== undefined));
+  const counted = layers.size;
+  if (counted !== c.numLayers && [...layers].every((l) => Number(l) < counted))
+    throw bad(ix.g.name, `it has ${counted} decoder layers, but num_hidden_layers in config.json is ${c.numLayers}`);
   const hd = c.headDim;
   const scale = Math.fround(1 / Math.sqrt(hd));
-  const fused = ix.byName.has('layers.0.attn.gqa_node');
+  const fused = ix.find(N.gqa(0)) !== undefined;
+  if (!fused && !ix.find(N.softmax(0)))
+    throw new Unsupported(
+      `${ix.g.name} has neither '${nodeName(N.gqa(0))}' nor '${nodeName(N.softmax(0))}': its attention is not the builder's`,
+    );
   for (let l = 0; l < c.numLayers; l++) {
     if (fused) {
-      const n = ix.node(`layers.${l}.attn.gqa`, ['GroupQueryAttention']);
+      const n = ix.node(N.gqa(l), ['GroupQueryAttention']);
       const heads = intAttr(n, 'num_heads');
       const kv = intAttr(n, 'kv_num_heads');
       if (heads !== c.numHeads || kv !== c.numKvHeads) {
@@ -124,21 +134,21 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
           `${ix.g.name}: GroupQueryAttention '${n.name}' is not plain causal rotate-half attention with config.json's sliding_window (${c.slidingWindow ?? 'null'})`,
         );
       }
-    } else ix.node(`layers.${l}.attn.softmax`, ['Softmax']);
+    } else ix.node(N.softmax(l), ['Softmax']);
     // The engine slides its window from config.json's sliding_window: a plain graph's mask must agree.
-    if (!fused && ix.byName.has('mask_window_node') !== (c.slidingWindow !== undefined))
+    if (!fused && (ix.find(N.maskWindow) !== undefined) !== (c.slidingWindow !== undefined))
       throw bad(
         ix.g.name,
-        `its attention mask ${c.slidingWindow === undefined ? 'slides a window' : 'has no sliding window'}, but config.json's sliding_window is ${c.slidingWindow ?? 'null'}`,
+        `its attention mask ${c.slidingWindow === undefined ? 'slides a window' : `has no sliding window (no node '${nodeName(N.maskWindow)}')`}, but config.json's sliding_window is ${c.slidingWindow ?? 'null'}`,
       );
     // A per-head q/k norm the config does not name would be skipped without a word (and one it names is read in graph-weights.ts).
-    if (!c.qkNorm && (ix.byName.has(`layers.${l}.q_norm_node`) || ix.byName.has(`layers.${l}.k_norm_node`)))
+    if (!c.qkNorm && (ix.find(N.qNorm(l)) || ix.find(N.kNorm(l))))
       throw bad(
         ix.g.name,
         `layer ${l} normalises each query/key head, but config.json's architecture ${c.architecture} has no q_norm/k_norm`,
       );
-    const headNorms = c.qkNorm ? [`layers.${l}.q_norm`, `layers.${l}.k_norm`] : [];
-    for (const norm of [`layers.${l}.input_norm`, `layers.${l}.post_attention_norm`, ...headNorms]) {
+    const headNorms = c.qkNorm ? [N.qNorm(l), N.kNorm(l)] : [];
+    for (const norm of [N.inputNorm(l), N.postAttentionNorm(l), ...headNorms]) {
       const n = ix.node(norm, ['Mul', 'SimplifiedLayerNormalization']);
       if (n.opType === 'SimplifiedLayerNormalization') {
         const e = n.attributes.get('epsilon');
@@ -147,13 +157,14 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
     }
   }
   if (fused) {
-    checkRopeTable(ix, c, 'rope.cos_cache', hd / 2, 1);
-    checkRopeTable(ix, c, 'rope.sin_cache', hd / 2, 1);
+    checkRopeTable(ix, c, INIT.ropeCosCache, hd / 2, 1);
+    checkRopeTable(ix, c, INIT.ropeSinCache, hd / 2, 1);
   } else {
-    const s = scalarF32(ix, 'attn_scale');
-    if (s === undefined || !close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not 1/sqrt(head size ${hd})`);
-    checkRopeTable(ix, c, 'rope.cos', hd, 1);
-    checkRopeTable(ix, c, 'rope.sin', hd, -1); // the builder folds rotate-half's sign into the first half
+    const s = scalarF32(ix, INIT.attnScale, 'the attention scale');
+    if (!close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not 1/sqrt(head size ${hd})`);
+    checkRopeTable(ix, c, INIT.ropeCos, hd, 1);
+    checkRopeTable(ix, c, INIT.ropeSin, hd, -1); // the builder folds rotate-half's sign into the first half
   }
-  if (ix.byName.get('final_norm_node')?.opType === 'Mul') checkEps(ix, c, scalarF32(ix, 'rms_eps'), 'rms_eps');
+  if (ix.node(N.finalNorm, ['Mul', 'SimplifiedLayerNormalization']).opType === 'Mul')
+    checkEps(ix, c, scalarF32(ix, INIT.rmsEps, 'the RMSNorm epsilon'), INIT.rmsEps);
 }

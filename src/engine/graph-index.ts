@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { nodeName } from '../formats/onnx/decoder-names.ts';
 import type { OnnxGraphView, OnnxNodeView, OnnxTensorView } from '../formats/onnx/onnx-graph.ts';
 import type { HeapTensor } from './model-weights.ts';
 
@@ -37,10 +38,15 @@ export class GraphIndex {
     }
   }
 
-  /** The node the builder named `base` (GraphBuilder names nodes `${base}_node`). */
+  /** The node the builder named `base` (decoder-names.ts), if the graph has it. */
+  find(base: string): OnnxNodeView | undefined {
+    return this.byName.get(nodeName(base));
+  }
+
+  /** The node the builder named `base`; a graph without it is one the engine does not know, and the reason names it. */
   node(base: string, ops: readonly string[]): OnnxNodeView {
-    const n = this.byName.get(`${base}_node`);
-    if (!n) throw new Unsupported(`${this.g.name} has no node '${base}_node': it is not a decoder graph the CPU engine knows`);
+    const n = this.find(base);
+    if (!n) throw new Unsupported(`${this.g.name} has no node '${nodeName(base)}': it is not a decoder graph the CPU engine knows`);
     if (!ops.includes(n.opType)) throw new Unsupported(`${this.g.name}: node '${n.name}' is ${n.opType}, expected ${ops.join(' or ')}`);
     return n;
   }

@@ -1,3 +1,4 @@
+import { DECODER_NODES as NODES, nodeName, unFp16 } from '../formats/onnx/decoder-names.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { layerTensorMap, modelTensor, type TensorEntry } from '../model/tensor-table.ts';
 import type { OnnxNodeView } from '../formats/onnx/onnx-graph.ts';
@@ -54,9 +55,9 @@ function nbitsWeight(ix: GraphIndex, n: OnnxNodeView, name: string, N: number, K
 function linearWeight(heap: EngineHeap, ix: GraphIndex, t: TensorEntry, biasEntry?: TensorEntry): EngineLinear {
   const [N, K] = t.shape as [number, number];
   const n = ix.node(t.name, ['MatMul', 'MatMulNBits']);
-  const firstName = `${t.name}.lowrank_a`;
+  const firstName = NODES.lowRankFirst(t.name);
   const first = ix.producer.get(n.inputs[0] ?? '');
-  if (first?.name !== `${firstName}_node`) return productWeight(heap, ix, n, t.name, N, K, biasEntry);
+  if (first?.name !== nodeName(firstName)) return productWeight(heap, ix, n, t.name, N, K, biasEntry);
   if (first.opType !== 'MatMul' && first.opType !== 'MatMulNBits') {
     throw new Unsupported(`${ix.g.name}: node '${first.name}' is ${first.opType}, expected MatMul or MatMulNBits`);
   }
@@ -99,7 +100,7 @@ function productWeight(
 function embeddingTable(ix: GraphIndex, c: ModelConfig): { table: EmbeddingTable; node: OnnxNodeView } {
   const e = modelTensor(c, 'embedding');
   const [vocab, dim] = e.shape as [number, number];
-  const n = ix.node('embed', ['Gather', 'GatherBlockQuantized']);
+  const n = ix.node(NODES.embed, ['Gather', 'GatherBlockQuantized']);
   if (n.opType === 'Gather') {
     const t = ix.heapTensor(n.inputs[0] ?? '', 'the embedding table', [vocab, dim]);
     return { table: { kind: 'dense', dtype: t.dtype, data: t.at }, node: n };
@@ -110,7 +111,7 @@ function embeddingTable(ix: GraphIndex, c: ModelConfig): { table: EmbeddingTable
     return r?.opType === 'Reshape' ? (r.inputs[0] ?? '') : value;
   };
   if (intAttr(n, 'gather_axis') !== 0 || intAttr(n, 'quantize_axis') !== 1) {
-    throw new Unsupported(`${ix.g.name}: GatherBlockQuantized 'embed' must gather axis 0 and quantize axis 1`);
+    throw new Unsupported(`${ix.g.name}: GatherBlockQuantized '${n.name}' must gather axis 0 and quantize axis 1`);
   }
   const blockSize = intAttr(n, 'block_size') ?? 128;
   const bits = intAttr(n, 'bits') ?? 4;
@@ -143,23 +144,26 @@ function classifierWeight(
   emb: { table: EmbeddingTable; node: OnnxNodeView },
 ): EngineWeight {
   const head = modelTensor(c, 'classifier');
-  if (ix.byName.has(`${head.name}_node`)) {
+  if (ix.find(head.name)) {
     const [vocab, dim] = head.shape as [number, number];
     return productWeight(heap, ix, ix.node(head.name, ['MatMul', 'MatMulNBits']), head.name, vocab, dim);
   }
-  if (!c.tieWordEmbeddings) throw bad(ix.g.name, `config.json unties the classifier, but the graph has no '${head.name}' node`);
+  // A tied graph under an untied config disagrees with it; a graph with neither classifier has other names.
+  if (!c.tieWordEmbeddings && ix.find(NODES.tiedClassifier))
+    throw bad(ix.g.name, `config.json unties the classifier, but the graph has no '${head.name}' node`);
+  if (!c.tieWordEmbeddings) ix.node(head.name, ['MatMul', 'MatMulNBits']);
   const [vocab, dim] = head.shape as [number, number];
-  const n = ix.node('lm_head', ['Gemm', 'MatMulNBits']);
+  const n = ix.node(NODES.tiedClassifier, ['Gemm', 'MatMulNBits']);
   if (emb.table.kind === 'dense') {
     if (n.opType !== 'Gemm' || intAttr(n, 'transB') !== 1 || n.inputs[1] !== emb.node.inputs[0]) {
-      throw new Unsupported(`${ix.g.name}: the tied classifier 'lm_head' does not read the embedding table`);
+      throw new Unsupported(`${ix.g.name}: the tied classifier '${n.name}' does not read the embedding table`);
     }
     return { kind: 'dense', name: 'lm_head (tied)', N: vocab, K: dim, dtype: emb.table.dtype, layout: 'nk', data: emb.table.data, bias: 0 };
   }
   if (n.opType !== 'MatMulNBits') throw new Unsupported(`${ix.g.name}: the tied classifier of a quantized embedding must be MatMulNBits`);
   const w = nbitsWeight(ix, n, 'lm_head (tied)', vocab, dim, 0);
   if (w.kind !== 'nbits' || w.codes !== emb.table.codes)
-    throw new Unsupported(`${ix.g.name}: 'lm_head' does not share the embedding's codes`);
+    throw new Unsupported(`${ix.g.name}: '${n.name}' does not share the embedding's codes`);
   return w;
 }
 
@@ -170,7 +174,7 @@ export function graphWeights(heap: EngineHeap, g: GraphBytes, c: ModelConfig): E
   const norm = (entry: TensorEntry, node: string) => {
     const n = ix.node(node, ['Mul', 'SimplifiedLayerNormalization']);
     const value = n.inputs[1] ?? '';
-    if (ix.floatTensor(value, 'a norm weight').tensor.name.replace(/_fp16$/, '') !== entry.name) {
+    if (unFp16(ix.floatTensor(value, 'a norm weight').tensor.name) !== entry.name) {
       throw new Unsupported(`${g.name}: node '${n.name}' does not read '${entry.name}'`);
     }
     return vectorF32(heap, ix.heapTensor(value, 'a norm weight', entry.shape));
@@ -180,19 +184,19 @@ export function graphWeights(heap: EngineHeap, g: GraphBytes, c: ModelConfig): E
   for (let l = 0; l < c.numLayers; l++) {
     const t = layerTensorMap(c, l);
     layers.push({
-      attnNorm: norm(t.attnNorm, `layers.${l}.input_norm`),
-      qNorm: t.qNorm ? norm(t.qNorm, `layers.${l}.q_norm`) : 0,
-      kNorm: t.kNorm ? norm(t.kNorm, `layers.${l}.k_norm`) : 0,
+      attnNorm: norm(t.attnNorm, NODES.inputNorm(l)),
+      qNorm: t.qNorm ? norm(t.qNorm, NODES.qNorm(l)) : 0,
+      kNorm: t.kNorm ? norm(t.kNorm, NODES.kNorm(l)) : 0,
       q: linearWeight(heap, ix, t.q, t.qBias),
       k: linearWeight(heap, ix, t.k, t.kBias),
       v: linearWeight(heap, ix, t.v, t.vBias),
       o: linearWeight(heap, ix, t.o),
-      ffnNorm: norm(t.ffnNorm, `layers.${l}.post_attention_norm`),
+      ffnNorm: norm(t.ffnNorm, NODES.postAttentionNorm(l)),
       gate: linearWeight(heap, ix, t.gate),
       up: linearWeight(heap, ix, t.up),
       down: linearWeight(heap, ix, t.down),
     });
   }
-  const finalNorm = norm(modelTensor(c, 'finalNorm'), 'final_norm');
+  const finalNorm = norm(modelTensor(c, 'finalNorm'), NODES.finalNorm);
   return { embedding: emb.table, layers, finalNorm, classifier: classifierWeight(heap, ix, c, emb) };
 }

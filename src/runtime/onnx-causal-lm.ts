@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
+import { DECODER_INPUTS, KV_PARTS, LOGITS_OUTPUT, pastName, presentName } from '../formats/onnx/decoder-names.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from '../model/causal-lm.ts';
 import { checkGraphFitsConfig } from './onnx-graph-check.ts';
@@ -42,7 +43,7 @@ export class OnnxCausalLM implements CausalLM {
     readonly session: ort.InferenceSession,
     readonly device: ExecutionDevice,
   ) {
-    this.keepsLogits = session.inputNames.includes('num_logits_to_keep');
+    this.keepsLogits = session.inputNames.includes(DECODER_INPUTS.logitsToKeep);
   }
 
   /** Creates the session, then checks the graph against `config` (layers, KV heads, head size, vocabulary) before any run. */
@@ -52,7 +53,7 @@ export class OnnxCausalLM implements CausalLM {
     externalData: readonly ExternalDataFile[] = [],
     opts: OnnxCausalLMOptions = {},
   ): Promise<OnnxCausalLM> {
-    const presentNames = Array.from({ length: config.numLayers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
+    const presentNames = Array.from({ length: config.numLayers }, (_, l) => KV_PARTS.map((kv) => presentName(l, kv))).flat();
     const { session, device, summary } = await createOnnxSession(model, externalData, { gpuOutputs: presentNames, ...opts });
     try {
       checkGraphFitsConfig(summary, config, opts.fileName ?? 'model.onnx', opts.configName);
@@ -75,23 +76,23 @@ export class OnnxCausalLM implements CausalLM {
     const n = tokens.length;
     const total = s.length + n;
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor(
+      [DECODER_INPUTS.inputIds]: new ort.Tensor(
         'int64',
         BigInt64Array.from(tokens, (t) => BigInt(t)),
         [1, n],
       ),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-      position_ids: new ort.Tensor(
+      [DECODER_INPUTS.attentionMask]: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      [DECODER_INPUTS.positionIds]: new ort.Tensor(
         'int64',
         BigInt64Array.from({ length: n }, (_, i) => BigInt(s.length + i)),
         [1, n],
       ),
     };
     // Graphs we build take num_logits_to_keep (0: logits of every new position); others may not.
-    if (this.keepsLogits) feeds.num_logits_to_keep = new ort.Tensor('int64', new BigInt64Array([0n]), []);
+    if (this.keepsLogits) feeds[DECODER_INPUTS.logitsToKeep] = new ort.Tensor('int64', new BigInt64Array([0n]), []);
     for (let l = 0; l < c.numLayers; l++) {
-      for (const kv of ['key', 'value']) {
-        const name = `past_key_values.${l}.${kv}`;
+      for (const kv of KV_PARTS) {
+        const name = pastName(l, kv);
         feeds[name] = s.past[name] ?? new ort.Tensor('float32', new Float32Array(0), [1, c.numKvHeads, 0, c.headDim]);
       }
     }
@@ -104,17 +105,14 @@ export class OnnxCausalLM implements CausalLM {
       });
     }
     const past: Record<string, ort.Tensor> = {};
-    for (let l = 0; l < c.numLayers; l++) {
-      past[`past_key_values.${l}.key`] = out[`present.${l}.key`]!;
-      past[`past_key_values.${l}.value`] = out[`present.${l}.value`]!;
-    }
+    for (let l = 0; l < c.numLayers; l++) for (const kv of KV_PARTS) past[pastName(l, kv)] = out[presentName(l, kv)]!;
     if (signal?.aborted) {
       // The pass finished but the caller no longer wants it: keep the old cache.
       for (const t of Object.values(past)) if (t.location === 'gpu-buffer') t.dispose();
       throwIfAborted(signal);
     }
     s.replace(past, total);
-    const logits = out.logits!;
+    const logits = out[LOGITS_OUTPUT]!;
     const data = (logits.location === 'cpu' ? logits.data : await logits.getData(true)) as Float32Array;
     if (!(data instanceof Float32Array) || data.length !== n * c.vocabSize) {
       throw new ShrinkrayError(

@@ -1,4 +1,13 @@
 import { ShrinkrayError } from '../errors.ts';
+import {
+  KV_PARTS,
+  LOGITS_OUTPUT,
+  PAST_PATTERN as PAST,
+  pastName,
+  PRESENT_PATTERN as PRESENT,
+  presentName,
+  REQUIRED_DECODER_INPUTS,
+} from '../formats/onnx/decoder-names.ts';
 import type { OnnxDim, OnnxSummary, OnnxValueInfo } from '../formats/onnx/onnx-reader.ts';
 import { quoted } from '../formats/printable.ts';
 import type { ModelConfig } from '../model/config.ts';
@@ -11,15 +20,11 @@ import type { ModelConfig } from '../model/config.ts';
  * config that disagree would otherwise generate garbage, or score NaN, without a word.
  * Symbolic dimensions ('batch_size') are not checked.
  */
-const REQUIRED_INPUTS = ['input_ids', 'attention_mask', 'position_ids'];
-const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
-const PRESENT = /^present\.(\d+)\.(key|value)$/;
-
 export function checkGraphFitsConfig(summary: OnnxSummary, config: ModelConfig, graphName: string, configName = 'config.json'): void {
   const bad = (why: string) => new ShrinkrayError('bad_file', `${graphName} does not match ${configName}: ${why}`);
   const missing = [
-    ...REQUIRED_INPUTS.filter((n) => !summary.inputs.includes(n)),
-    ...(summary.outputs.includes('logits') ? [] : ['logits']),
+    ...REQUIRED_DECODER_INPUTS.filter((n) => !summary.inputs.includes(n)),
+    ...(summary.outputs.includes(LOGITS_OUTPUT) ? [] : [LOGITS_OUTPUT]),
   ];
   if (missing.length > 0)
     throw new ShrinkrayError('bad_file', `${graphName} is not a decoder with KV cache: missing ${missing.join(', ')}`);
@@ -42,10 +47,9 @@ export function checkGraphFitsConfig(summary: OnnxSummary, config: ModelConfig, 
     );
   }
   for (let l = 0; l < L; l++) {
-    for (const kv of ['key', 'value']) {
-      if (!summary.inputs.includes(`past_key_values.${l}.${kv}`))
-        throw bad(`input past_key_values.${l}.${kv} is missing (num_hidden_layers is ${L})`);
-      if (!summary.outputs.includes(`present.${l}.${kv}`)) throw bad(`output present.${l}.${kv} is missing (num_hidden_layers is ${L})`);
+    for (const kv of KV_PARTS) {
+      if (!summary.inputs.includes(pastName(l, kv))) throw bad(`input ${pastName(l, kv)} is missing (num_hidden_layers is ${L})`);
+      if (!summary.outputs.includes(presentName(l, kv))) throw bad(`output ${presentName(l, kv)} is missing (num_hidden_layers is ${L})`);
     }
   }
   // [batch, kv heads, sequence, head size] for every cache tensor; [batch, sequence, vocabulary] for the logits.
@@ -53,7 +57,7 @@ export function checkGraphFitsConfig(summary: OnnxSummary, config: ModelConfig, 
     if (PAST.test(v.name) || PRESENT.test(v.name)) {
       expectDim(v, 1, config.numKvHeads, 'num_key_value_heads', bad);
       expectDim(v, 3, config.headDim, 'the head size (head_dim, or hidden_size / num_attention_heads)', bad);
-    } else if (v.name === 'logits') {
+    } else if (v.name === LOGITS_OUTPUT) {
       expectDim(v, 2, config.vocabSize, 'vocab_size', bad);
     }
   }

@@ -37,6 +37,9 @@ export interface BuiltModel {
 }
 
 // Tensors this small stay inline even in external-data mode, like onnx's own converter does.
+/** The name a node asked to be called `base` gets (a unique suffix follows when `base` repeats). */
+export const nodeName = (base: string): string => `${base}_node`;
+
 const EXTERNAL_MIN_BYTES = 1024;
 const EXTERNAL_ALIGN = 64;
 
@@ -125,7 +128,7 @@ export class GraphBuilder {
     return made;
   }
 
-  /** Adds a node; returns its output names. */
+  /** Adds a node (named nodeName(opts.name), or after its op); returns its output names. */
   node(opType: string, inputs: readonly string[], opts: NodeOptions = {}): string[] {
     const base = opts.name ?? opType.toLowerCase();
     const outputs =
@@ -135,7 +138,7 @@ export class GraphBuilder {
     this.nodes.push({
       opType,
       domain: opts.domain ?? '',
-      name: this.uniqueName(`${base}_node`),
+      name: this.uniqueName(nodeName(base)),
       inputs,
       outputs,
       attributes: opts.attrs ?? {},
