@@ -1,4 +1,4 @@
-import { ShrinkrayError } from '../errors.ts';
+import { serializeError, ShrinkrayError, toShrinkrayError } from '../errors.ts';
 import type { EngineExports } from './engine-module.ts';
 import type { EngineHeap } from './heap.ts';
 import { TASK } from './task-layout.ts';
@@ -20,7 +20,11 @@ export interface EngineThread {
   terminate(): void;
 }
 
-/** Starts a worker running `source` (plain JavaScript defining engineThread(data, post)). */
+/**
+ * Starts a worker running `source` (plain JavaScript defining engineThread(data, post)). Its
+ * messages: { ready: tid }, { exited: tid }, or { error: SerializedShrinkrayError } (from the
+ * thread, or from the spawner when the worker itself fails: its 'error' event, its early end).
+ */
 export type EngineThreadSpawner = (source: string) => EngineThread;
 
 const PART_BITS = 20;
@@ -32,14 +36,18 @@ const PART_MASK = (1 << PART_BITS) - 1;
  * by runTask after each successful claim: the task cannot change while a part of it is
  * unfinished), count each part done, wake the main thread after the last. A trap in a kernel
  * marks the task block and still counts the part, so the main thread wakes and reports it.
+ * Errors leave as SerializedShrinkrayError (src/errors.ts), written out here: the program is
+ * plain JavaScript with no imports.
  */
 export const ENGINE_THREAD_SOURCE = `async function engineThread(d, post) {
+  const failure = (e) => ({ kind: 'shrinkray-error', code: (e && typeof e.code === 'string' && e.name === 'ShrinkrayError') ? e.code : 'runtime_error',
+    message: String((e && e.name ? e.name + ': ' : '') + ((e && e.message) || e)), stack: e && e.stack ? String(e.stack) : undefined });
   let instance;
   try {
     instance = await WebAssembly.instantiate(d.module, { env: { memory: d.memory } });
     instance.exports.setTaskBlock(d.block);
   } catch (e) {
-    post({ error: String(e) });
+    post({ error: failure(e) });
     return;
   }
   const i32 = new Int32Array(d.memory.buffer); // the task block lies below the memory's size at start
@@ -65,7 +73,7 @@ export const ENGINE_THREAD_SOURCE = `async function engineThread(d, post) {
         instance.exports.runTask(t & ${PART_MASK}, parts);
       } catch (e) {
         Atomics.store(i32, at + ${TASK.failed}, d.tid);
-        post({ error: String(e && e.stack || e) });
+        post({ error: failure(e) });
       }
       if (Atomics.add(i32, DONE, 1) + 1 === parts) Atomics.notify(i32, DONE);
       t = Atomics.load(i32, TICKET);
@@ -85,11 +93,15 @@ export function browserThreadSpawner(): EngineThreadSpawner | null {
     const worker = new Worker(url, { name: 'shrinkray-engine-thread' });
     return {
       postMessage: (m) => worker.postMessage(m),
-      onMessage: (listener) =>
+      onMessage: (listener) => {
         worker.addEventListener('message', (e) => {
           URL.revokeObjectURL(url);
           listener(e.data);
-        }),
+        });
+        worker.addEventListener('error', (e) =>
+          listener({ error: serializeError(new ShrinkrayError('runtime_error', e.message || 'the engine thread failed to start')) }),
+        );
+      },
       terminate: () => {
         URL.revokeObjectURL(url);
         worker.terminate();
@@ -228,11 +240,14 @@ function startHelper(
   helpers.push(thread);
   return new Promise((resolve, reject) => {
     thread.onMessage((m) => {
-      const msg = m as { ready?: number; error?: string };
+      const msg = m as { ready?: number; error?: unknown };
       if (msg.ready === tid) resolve();
       else if (msg.error) {
-        console.error(`shrinkray engine thread ${tid}: ${msg.error}`);
-        reject(new ShrinkrayError('runtime_error', `an engine thread could not start: ${msg.error}`));
+        // Before 'ready' this rejects the start; after, run() has already thrown (it cannot wait
+        // for a message) and this tells the console what the thread met.
+        const e = toShrinkrayError(msg.error);
+        console.error(`shrinkray engine thread ${tid}: ${e.stack ?? e.message}`);
+        reject(new ShrinkrayError(e.code, `engine thread ${tid} could not start: ${e.message}`, { cause: e }));
       }
     });
     const ticket = Atomics.load(new Int32Array(memory.buffer), (block >>> 2) + TASK.ticket);

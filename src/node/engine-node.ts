@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ShrinkrayError } from '../errors.ts';
+import { serializeError, ShrinkrayError } from '../errors.ts';
 import { compileEngine, type EngineModules } from '../engine/engine-module.ts';
 import type { EngineThreadSpawner } from '../engine/thread-pool.ts';
 import { ENGINE_WASM_URLS, type EngineWasmVariant } from '../engine/wasm/engine-wasm-url.ts';
@@ -37,12 +37,21 @@ const { parentPort } = require('node:worker_threads');
 parentPort.once('message', (d) => engineThread(d, (m) => parentPort.postMessage(m)));`;
   const worker = new Worker(glue, { eval: true });
   worker.unref(); // a parked helper must not keep the process alive
+  let terminated = false;
   return {
     postMessage: (m) => worker.postMessage(m),
     onMessage: (listener) => {
       worker.on('message', listener);
-      worker.on('error', (e) => listener({ error: e.message }));
+      worker.on('error', (e) => listener({ error: serializeError(e) }));
+      // A thread that ends unasked (its memory, a crash) would leave a start waiting for its 'ready'.
+      worker.on('exit', (code) => {
+        if (!terminated)
+          listener({ error: serializeError(new ShrinkrayError('runtime_error', `the engine thread exited (code ${code})`)) });
+      });
     },
-    terminate: () => void worker.terminate(),
+    terminate: () => {
+      terminated = true;
+      void worker.terminate();
+    },
   };
 };

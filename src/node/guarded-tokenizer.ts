@@ -1,5 +1,5 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { ShrinkrayError, type ShrinkrayErrorCode } from '../errors.ts';
+import { deserializeError, isShrinkrayError, ShrinkrayError, toShrinkrayError } from '../errors.ts';
 import type { TokenizerParts } from '../runtime/runnable-model.ts';
 import { TOKENIZER_BUDGET } from '../runtime/tokenizer-budget.ts';
 import type { ChatMessage, DecodeOptions, ModelTokenizer } from '../runtime/tokenizer.ts';
@@ -57,15 +57,16 @@ export class GuardedTokenizer implements ModelTokenizer {
       );
     }).catch(async (e: unknown) => {
       await worker.terminate();
-      throw e instanceof ShrinkrayError
-        ? e
+      // (an error the thread threw arrives as Node cloned it: a ShrinkrayError by name and code, not by class)
+      throw isShrinkrayError(e)
+        ? toShrinkrayError(e)
         : new ShrinkrayError('bad_file', `${parts.names.tokenizer} could not be loaded: ${(e as Error).message}`, { cause: e });
     });
     worker.removeAllListeners();
     worker.on('error', () => undefined); // an out-of-memory end is reported by the call that waits on it
     if (!ready.ok) {
       await worker.terminate();
-      throw new ShrinkrayError((ready.code as ShrinkrayErrorCode | undefined) ?? 'bad_file', ready.message);
+      throw deserializeError(ready.error);
     }
     const r = ready as TokenizerReady;
     return new GuardedTokenizer(worker, port1, flag, parts, callMs, heapMb, r.bosTokenId, r.eosTokenIds, r.hasChatTemplate);
@@ -122,7 +123,7 @@ export class GuardedTokenizer implements ModelTokenizer {
     }
     const reply = receiveMessageOnPort(this.port)?.message as TokenizerReply | undefined;
     if (!reply) throw new ShrinkrayError('runtime_error', `${file}: the tokenizer's thread answered nothing`);
-    if (!reply.ok) throw new ShrinkrayError((reply.code as ShrinkrayErrorCode | undefined) ?? 'bad_file', reply.message);
+    if (!reply.ok) throw deserializeError(reply.error);
     return reply.value;
   }
 }

@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { createQuantizePool, type PoolWorker, type QuantizePool } from '../kernels/quantize/wasm/quantize-pool.ts';
+import { createQuantizePool, type QuantizePool } from '../kernels/quantize/wasm/quantize-pool.ts';
 import { readQuantizeWasm } from './kernel-wasm-node.ts';
-import { tsWorkerBootstrap } from './ts-worker.ts';
+import { nodePoolWorker } from './pool-worker-node.ts';
 
 /**
  * A pool of worker_threads running the WASM quantizer, one per core by default. Workers load
@@ -12,16 +11,8 @@ import { tsWorkerBootstrap } from './ts-worker.ts';
 export async function createQuantizePoolNode(size = availableParallelism()): Promise<QuantizePool> {
   const module = await WebAssembly.compile(await readQuantizeWasm());
   const entry = new URL('./quantize-worker-node.ts', import.meta.url);
-  const workers: PoolWorker[] = Array.from({ length: size }, () => {
-    const w = new Worker(tsWorkerBootstrap(entry), { eval: true });
-    return {
-      postMessage: (m, t) => w.postMessage(m, t as never),
-      onMessage: (h) => {
-        w.on('message', h);
-        w.on('error', (e) => h({ type: 'error', id: null, code: null, message: e.message }));
-      },
-      terminate: () => void w.terminate(),
-    };
-  });
-  return createQuantizePool(module, workers);
+  return createQuantizePool(
+    module,
+    Array.from({ length: size }, () => nodePoolWorker(entry)),
+  );
 }

@@ -1,5 +1,5 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { isShrinkrayError } from '../errors.ts';
+import { isShrinkrayError, serializeError, ShrinkrayError, type SerializedShrinkrayError } from '../errors.ts';
 import { TextTokenizer, type ChatMessage, type DecodeOptions } from '../runtime/tokenizer.ts';
 import type { TokenizerParts } from '../runtime/runnable-model.ts';
 
@@ -13,7 +13,7 @@ export type TokenizerRequest =
   | { op: 'decode'; ids: number[]; opts: DecodeOptions }
   | { op: 'template'; messages: ChatMessage[]; addGenerationPrompt?: boolean };
 
-export type TokenizerReply = { ok: true; value: unknown } | { ok: false; code?: string; message: string };
+export type TokenizerReply = { ok: true; value: unknown } | { ok: false; error: SerializedShrinkrayError };
 
 export interface TokenizerReady {
   ok: true;
@@ -23,10 +23,11 @@ export interface TokenizerReady {
 }
 
 const { parts, port, flag } = workerData as { parts: TokenizerParts; port: MessagePort; flag: Int32Array };
-const failure = (e: unknown): TokenizerReply =>
-  isShrinkrayError(e)
-    ? { ok: false, code: e.code, message: e.message }
-    : { ok: false, message: e instanceof Error ? e.message : String(e) };
+// The tokenizer's own errors keep their code; anything else its files' code throws is the files' fault.
+const failure = (e: unknown): TokenizerReply => ({
+  ok: false,
+  error: serializeError(isShrinkrayError(e) ? e : new ShrinkrayError('bad_file', e instanceof Error ? e.message : String(e), { cause: e })),
+});
 
 let tokenizer: TextTokenizer | undefined;
 try {

@@ -5,7 +5,15 @@
  * here, from this package, so the worker finds it whatever the cwd is.
  */
 export function tsWorkerBootstrap(entry: URL): string {
-  // (Under vitest import.meta.resolve may be missing; the bare name then resolves from the cwd.)
-  const tsxApi = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
-  return `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return `import(${JSON.stringify(resolveTsx())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
+}
+
+/** tsx's loader API; some module runners (Vitest's, its global setup's) have no working import.meta.resolve. */
+function resolveTsx(): string {
+  try {
+    if (typeof import.meta.resolve === 'function') return import.meta.resolve('tsx/esm/api');
+  } catch {
+    // fall through: the bare name resolves from the working folder
+  }
+  return 'tsx/esm/api';
 }

@@ -1,5 +1,4 @@
 import type { ShrinkrayReport } from '../compress/report.ts';
-import type { ShrinkrayErrorCode } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ChatMessage } from '../runtime/tokenizer.ts';
 import type { ModelSource } from '../store/manifest.ts';
@@ -309,12 +308,5 @@ export interface ChatWorkerApi {
   unload(): Promise<void>;
 }
 
-/** How a ShrinkrayError travels inside comlink's 'throw' message (errors.ts). */
-export interface SerializedShrinkrayError {
-  kind: 'shrinkray-error';
-  code: ShrinkrayErrorCode;
-  message: string;
-  stack?: string;
-  /** The cause's message, when there was one: its object does not cross. */
-  cause?: string;
-}
+/** How a ShrinkrayError travels inside comlink's 'throw' message (src/errors.ts, as on every channel). */
+export type { SerializedShrinkrayError } from '../errors.ts';

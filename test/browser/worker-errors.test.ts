@@ -1,4 +1,7 @@
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { calibWasmUrl } from '../../src/kernels/calib/wasm/calib-wasm-url.ts';
+import { createCalibPoolBrowser } from '../../src/kernels/calib/wasm/calib-pool-browser.ts';
+import { createQuantizePoolBrowser } from '../../src/kernels/quantize/wasm/quantize-pool-browser.ts';
 import { createChatClient, createCompressClient, type ChatClient, type CompressClient } from '../../src/worker/client.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
@@ -123,5 +126,35 @@ describe('the chat worker', () => {
     // synthetic-4m has no tokenizer.json: the error says which model lacks which file.
     const [model] = await compress.list();
     await expectShrinkrayError(chat.load(model!.id), 'missing_file', /has no tokenizer\.json/);
+  });
+});
+
+describe("kernel pool workers (the compress worker's quantize and calibration pools), as Web Workers", () => {
+  it("a quantize worker's bad_argument (a NaN weight) reaches the pool's caller as bad_argument, naming the row and block", async () => {
+    const pool = await createQuantizePoolBrowser(2);
+    try {
+      const w = new Float32Array(8 * 64).fill(0.5);
+      w[5 * 64 + 40] = NaN;
+      await expectShrinkrayError(
+        pool.quantizeRtn(w, 8, 64, { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32' }),
+        'bad_argument',
+        /row 5.*block 1|block 1.*row 5/,
+      );
+    } finally {
+      pool.close();
+    }
+  });
+
+  it("a calibration worker's bad_argument (an input shorter than its shape) stays bad_argument", async () => {
+    const pool = await createCalibPoolBrowser(await WebAssembly.compileStreaming(fetch(calibWasmUrl)), 2);
+    try {
+      await expectShrinkrayError(
+        pool.gram(new Float32Array(10), null, 4, 8),
+        'bad_argument',
+        'calib.wasm: x [4, 8] needs 32 values, got 10',
+      );
+    } finally {
+      pool.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { ShrinkrayError } from '../../../errors.ts';
+import { createWorkerPool, type PoolWorker } from '../../worker-pool.ts';
 import { padTo8, type AttentionShape, type PreparedWeight } from './calib-wasm.ts';
 import { WEIGHTS_KEPT, type CalibPoolRequest, type CalibPoolResponse } from './calib-worker-core.ts';
 
@@ -10,11 +10,9 @@ import { WEIGHTS_KEPT, type CalibPoolRequest, type CalibPoolResponse } from './c
  * differ in cores and still write the same file. Each worker keeps its columns of the recent
  * weights, so a weight crosses once, not once per window.
  */
-export interface CalibPoolWorker {
-  postMessage(message: CalibPoolRequest, transfer: Transferable[]): void;
-  onMessage(handler: (message: CalibPoolResponse) => void): void;
-  terminate(): void;
-}
+
+/** A calibration worker: a Web Worker (calib-pool-browser.ts) or a Node worker_threads Worker (src/node/calib-pool-node.ts). */
+export type CalibPoolWorker = PoolWorker<CalibPoolRequest, CalibPoolResponse>;
 
 export interface CalibPool {
   readonly size: number;
@@ -26,42 +24,9 @@ export interface CalibPool {
   close(): void;
 }
 
-type Pending = { resolve: (y: Float32Array) => void; reject: (e: unknown) => void };
-/** A job message before the pool numbers it. */
-type JobMessage = Extract<CalibPoolRequest, { id: number }> extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
-
 export async function createCalibPool(module: WebAssembly.Module, workers: CalibPoolWorker[]): Promise<CalibPool> {
-  const pending = new Map<number, Pending>();
-  const ready = workers.map(
-    (w) =>
-      new Promise<void>((resolve, reject) => {
-        w.onMessage((m) => {
-          if (m.type === 'ready') return resolve();
-          if (m.type === 'error' && m.id === null)
-            return reject(new ShrinkrayError('runtime_error', `calibration worker failed to start: ${m.message}`));
-          const p = m.id === null ? undefined : pending.get(m.id);
-          if (!p || m.id === null) return;
-          pending.delete(m.id);
-          if (m.type === 'done') p.resolve(m.y);
-          else p.reject(new ShrinkrayError('runtime_error', `calibration worker: ${m.message}`));
-        });
-        w.postMessage({ type: 'init', module }, []);
-      }),
-  );
-  try {
-    await Promise.all(ready);
-  } catch (e) {
-    for (const w of workers) w.terminate();
-    throw e;
-  }
-
-  let nextId = 0;
-  const job = (w: CalibPoolWorker, message: JobMessage) =>
-    new Promise<Float32Array>((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      w.postMessage({ ...message, id } as CalibPoolRequest, []);
-    });
+  const pool = await createWorkerPool('calibration', module, workers);
+  const job = async (i: number, message: Parameters<typeof pool.job>[1]) => (await pool.job(i, message)).y;
 
   // Inputs go through shared memory where there is some (Node, a cross-origin isolated page):
   // every worker reads the same bytes, none is copied per worker. Calls come one at a time
@@ -92,15 +57,15 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
       let key = keys.get(w);
       if (key === undefined) keys.set(w, (key = nextKey++));
       const xs = share(x.subarray(0, T * w.K), 0);
-      const parts = workers.map(async (worker, i) => {
+      const parts = workers.map(async (_, i) => {
         const [n0, n1] = columns(w.N, i);
         if (n1 <= n0) return null;
         if (!held[i]!.has(key)) {
-          worker.postMessage({ type: 'weight', key, weight: sliceColumns(w, n0, n1) }, []);
+          pool.post(i, { type: 'weight', key, weight: sliceColumns(w, n0, n1) });
           held[i]!.set(key, true);
           if (held[i]!.size > WEIGHTS_KEPT) held[i]!.delete(held[i]!.keys().next().value!);
         }
-        return { n0, n1, y: await job(worker, { type: 'matmul', key, x: xs, T }) };
+        return { n0, n1, y: await job(i, { type: 'matmul', key, x: xs, T }) };
       });
       const y = new Float32Array(T * w.N);
       for (const p of await Promise.all(parts)) {
@@ -116,7 +81,7 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
       const bs = b && share(b.subarray(0, T * K), 1);
       const bounds = rowSplit(Kp, workers.length, b === null);
       const parts = await Promise.all(
-        bounds.map(([i0, i1], i) => (i1 > i0 ? job(workers[i]!, { type: 'gram', x: xs, b: bs, T, K, i0, i1 }) : Promise.resolve(null))),
+        bounds.map(([i0, i1], i) => (i1 > i0 ? job(i, { type: 'gram', x: xs, b: bs, T, K, i0, i1 }) : Promise.resolve(null))),
       );
       const g = new Float32Array(K * K);
       bounds.forEach(([i0, i1], p) => {
@@ -130,9 +95,9 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
       const [qs, ks, vs] = [share(q, 0), share(k, 1), share(v, 2)];
       const per = Math.ceil(KV / workers.length);
       const parts = await Promise.all(
-        workers.map((w, i) =>
+        workers.map((_, i) =>
           i * per < KV
-            ? job(w, { type: 'attention', q: qs, k: ks, v: vs, s, g0: i * per, g1: Math.min(KV, (i + 1) * per) })
+            ? job(i, { type: 'attention', q: qs, k: ks, v: vs, s, g0: i * per, g1: Math.min(KV, (i + 1) * per) })
             : Promise.resolve(null),
         ),
       );
@@ -145,11 +110,7 @@ export async function createCalibPool(module: WebAssembly.Module, workers: Calib
       });
       return out;
     },
-    close() {
-      for (const w of workers) w.terminate();
-      for (const p of pending.values()) p.reject(new ShrinkrayError('aborted', 'calibration pool closed'));
-      pending.clear();
-    },
+    close: () => pool.close(),
   };
 }
 

@@ -1,3 +1,4 @@
+import { ShrinkrayError } from '../../../errors.ts';
 import { align16, ensureMemory, instantiateKernel, type WasmSource } from '../../wasm-instance.ts';
 import type { GptqBlockParams, GptqBuffers, GptqKernel } from '../gptq-kernel.ts';
 
@@ -110,6 +111,11 @@ export async function loadCalibWasm(source: WasmSource): Promise<WasmCalibKernel
 }
 
 /** Byte offsets of consecutive 16-aligned buffers starting at `base`, and the end. */
+/** A short input would leave the heap's stale values in the product without a word. */
+function expectLength(a: Float32Array, n: number, what: string): void {
+  if (a.length < n) throw new ShrinkrayError('bad_argument', `calib.wasm: ${what} needs ${n} values, got ${a.length}`);
+}
+
 function layout(base: number, sizes: number[]): { at: number[]; end: number } {
   const at: number[] = [];
   let p = base;
@@ -142,6 +148,7 @@ class WasmCalib implements WasmCalibKernel {
 
   matmul(x: Float32Array, T: number, w: PreparedWeight): Float32Array {
     const { K, N, Np } = w;
+    expectLength(x, T * K, `x [${T}, ${K}]`);
     const {
       at: [px, pw, py],
       end,
@@ -202,6 +209,7 @@ class WasmCalib implements WasmCalibKernel {
 
   /** x [T, K] into wasm memory as [T, Kp], zero-padded. */
   private padRows(x: Float32Array, T: number, K: number, Kp: number, at: number): void {
+    expectLength(x, T * K, `x [${T}, ${K}]`);
     const xp = this.f32(at, T * Kp);
     if (Kp === K) return xp.set(x.subarray(0, T * K));
     xp.fill(0);
@@ -243,6 +251,9 @@ class WasmCalib implements WasmCalibKernel {
       at: [pq, pk, pv, po, pkt, pp],
       end,
     } = layout(this.base, [qn * 4, kvn * 4, kvn * 4, qn * 4, hd * Tp * 4, Tp * 4]);
+    expectLength(q, qn, `q [${T}, ${H}x${hd}]`);
+    expectLength(k, kvn, `k [${T}, ${KV}x${hd}]`);
+    expectLength(v, kvn, `v [${T}, ${KV}x${hd}]`);
     ensureMemory(this.wasm.memory, end, 'calib.wasm');
     this.f32(pq!, qn).set(q.subarray(0, qn));
     this.f32(pk!, kvn).set(k.subarray(0, kvn));

@@ -1,3 +1,5 @@
+import { serializeError, ShrinkrayError } from '../../../errors.ts';
+import type { PoolReply } from '../../worker-pool.ts';
 import { loadCalibWasm, type AttentionShape, type PreparedWeight, type WasmCalibKernel } from './calib-wasm.ts';
 
 /**
@@ -15,8 +17,8 @@ export type CalibPoolRequest =
   | { type: 'gram'; id: number; x: Float32Array; b: Float32Array | null; T: number; K: number; i0: number; i1: number }
   | { type: 'attention'; id: number; q: Float32Array; k: Float32Array; v: Float32Array; s: AttentionShape; g0: number; g1: number };
 
-export type CalibPoolResponse =
-  { type: 'ready' } | { type: 'done'; id: number; y: Float32Array } | { type: 'error'; id: number | null; message: string };
+/** 'done' carries the job's share of the product; errors keep their code (worker-pool.ts). */
+export type CalibPoolResponse = PoolReply<{ y: Float32Array }>;
 
 /** Weights a worker keeps (a layer's linears of both streams and a few products), oldest dropped first. */
 export const WEIGHTS_KEPT = 32;
@@ -38,11 +40,11 @@ export function serveCalibWorker(post: Post): (message: CalibPoolRequest) => Pro
         if (weights.size > WEIGHTS_KEPT) weights.delete(weights.keys().next().value!);
         return;
       }
-      if (!kernel) throw new Error('calibration worker: job before init');
+      if (!kernel) throw new ShrinkrayError('runtime_error', 'calibration worker: job before init');
       let y: Float32Array;
       if (m.type === 'matmul') {
         const w = weights.get(m.key);
-        if (!w) throw new Error(`calibration worker: weight ${m.key} was not sent or was dropped`);
+        if (!w) throw new ShrinkrayError('runtime_error', `calibration worker: weight ${m.key} was not sent or was dropped`);
         y = kernel.matmul(m.x, m.T, w);
       } else if (m.type === 'gram') {
         y = kernel.gramRows(m.x, m.b, m.T, m.K, m.i0, m.i1);
@@ -51,7 +53,7 @@ export function serveCalibWorker(post: Post): (message: CalibPoolRequest) => Pro
       }
       post({ type: 'done', id: m.id, y }, [y.buffer as ArrayBuffer]);
     } catch (e) {
-      post({ type: 'error', id, message: e instanceof Error ? e.message : String(e) }, []);
+      post({ type: 'error', id, error: serializeError(e) }, []);
     }
   };
 }

@@ -1,4 +1,5 @@
-import { createQuantizePool, type PoolWorker, type QuantizePool } from './quantize-pool.ts';
+import { webPoolWorker } from '../../worker-pool.ts';
+import { createQuantizePool, type QuantizePool, type QuantizeWorker } from './quantize-pool.ts';
 import { quantizeWasmUrl } from './quantize-wasm-url.ts';
 
 /** A pool of module Web Workers, one per core by default (navigator.hardwareConcurrency). */
@@ -7,16 +8,8 @@ export async function createQuantizePoolBrowser(
   wasmUrl: URL = quantizeWasmUrl,
 ): Promise<QuantizePool> {
   const module = await WebAssembly.compileStreaming(fetch(wasmUrl));
-  const workers: PoolWorker[] = Array.from({ length: size }, () => {
-    const w = new Worker(new URL('./quantize.worker.ts', import.meta.url), { type: 'module' });
-    return {
-      postMessage: (m, t) => w.postMessage(m, t),
-      onMessage: (h) => {
-        w.onmessage = (e) => h(e.data);
-        w.onerror = (e) => h({ type: 'error', id: null, code: null, message: e.message });
-      },
-      terminate: () => w.terminate(),
-    };
-  });
+  const workers: QuantizeWorker[] = Array.from({ length: size }, () =>
+    webPoolWorker(new Worker(new URL('./quantize.worker.ts', import.meta.url), { type: 'module' })),
+  );
   return createQuantizePool(module, workers);
 }

@@ -1,15 +1,12 @@
-import { ShrinkrayError, type ShrinkrayErrorCode } from '../../../errors.ts';
+import { ShrinkrayError } from '../../../errors.ts';
+import { createWorkerPool, type PoolWorker } from '../../worker-pool.ts';
 import { blobBytes, zeroPointRowBytes } from '../matmul-nbits-layout.ts';
 import { blockCount, validateRtn, type RtnOptions, type RtnResult } from '../rtn-options.ts';
 import { quantizeRtnReference } from '../rtn-reference.ts';
 import type { PoolRequest, PoolResponse } from './quantize-worker-core.ts';
 
-/** What the pool needs of a worker; adapters wrap a Web Worker or a Node worker_threads Worker. */
-export interface PoolWorker {
-  postMessage(message: PoolRequest, transfer: Transferable[]): void;
-  onMessage(handler: (message: PoolResponse) => void): void;
-  terminate(): void;
-}
+/** A quantize worker: a Web Worker (quantize-pool-browser.ts) or a Node worker_threads Worker (src/node/quantize-pool-node.ts). */
+export type QuantizeWorker = PoolWorker<PoolRequest, PoolResponse>;
 
 export interface QuantizePool {
   readonly size: number;
@@ -18,42 +15,13 @@ export interface QuantizePool {
   close(): void;
 }
 
-type Pending = { resolve: (r: RtnResult) => void; reject: (e: unknown) => void };
-
 /** Starts the pool: every worker instantiates the compiled module before the pool is returned. */
-export async function createQuantizePool(module: WebAssembly.Module, workers: PoolWorker[]): Promise<QuantizePool> {
-  const pending = new Map<number, Pending>();
-  const ready = workers.map(
-    (w) =>
-      new Promise<void>((resolve, reject) => {
-        w.onMessage((m) => {
-          if (m.type === 'ready') return resolve();
-          if (m.type === 'error' && m.id === null) {
-            return reject(new ShrinkrayError('runtime_error', `quantize worker failed to start: ${m.message}`));
-          }
-          const p = m.id === null ? undefined : pending.get(m.id);
-          if (!p || m.id === null) return;
-          pending.delete(m.id);
-          if (m.type === 'done') p.resolve(m.result);
-          else p.reject(new ShrinkrayError((m.code as ShrinkrayErrorCode | null) ?? 'runtime_error', m.message));
-        });
-        w.postMessage({ type: 'init', module }, []);
-      }),
-  );
-  try {
-    await Promise.all(ready);
-  } catch (e) {
-    for (const w of workers) w.terminate();
-    throw e;
-  }
-  let nextId = 0;
-  const run = (w: PoolWorker, weight: Float32Array, rows: number, K: number, opts: RtnOptions) =>
-    new Promise<RtnResult>((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      const transfer = weight.buffer instanceof ArrayBuffer ? [weight.buffer] : [];
-      w.postMessage({ type: 'job', id, weight, rows, K, opts }, transfer);
-    });
+export async function createQuantizePool(module: WebAssembly.Module, workers: QuantizeWorker[]): Promise<QuantizePool> {
+  const pool = await createWorkerPool('quantize', module, workers);
+  const run = async (i: number, weight: Float32Array, rows: number, K: number, opts: RtnOptions) => {
+    const transfer = weight.buffer instanceof ArrayBuffer ? [weight.buffer] : [];
+    return (await pool.job(i, { type: 'job', weight, rows, K, opts }, transfer)).result;
+  };
 
   // Non-shared weights are staged in one reusable SharedArrayBuffer (where the platform has
   // one: Node, or a cross-origin isolated page) so workers read rows in place; calls are
@@ -79,7 +47,7 @@ export async function createQuantizePool(module: WebAssembly.Module, workers: Po
       const rows = Math.min(per, N - r0);
       // Without shared memory the worker gets a copy it owns (transferred, not cloned).
       const part = shared ? source.subarray(r0 * K, (r0 + rows) * K) : source.slice(r0 * K, (r0 + rows) * K);
-      jobs.push(run(workers[i], part, rows, K, opts));
+      jobs.push(run(i, part, rows, K, opts));
     }
     let parts: RtnResult[];
     try {
@@ -110,10 +78,6 @@ export async function createQuantizePool(module: WebAssembly.Module, workers: Po
       queue = result.catch(() => undefined);
       return result;
     },
-    close() {
-      for (const w of workers) w.terminate();
-      for (const p of pending.values()) p.reject(new ShrinkrayError('aborted', 'quantize pool closed'));
-      pending.clear();
-    },
+    close: () => pool.close(),
   };
 }

@@ -1,4 +1,5 @@
-import { isShrinkrayError } from '../../../errors.ts';
+import { serializeError, ShrinkrayError } from '../../../errors.ts';
+import type { PoolReply } from '../../worker-pool.ts';
 import type { RtnOptions, RtnResult } from '../rtn-options.ts';
 import { loadQuantizeWasm, type WasmRtnKernel } from './quantize-wasm.ts';
 
@@ -11,10 +12,8 @@ export type PoolRequest =
   | { type: 'init'; module: WebAssembly.Module } // compile once on the main thread, instantiate per worker
   | { type: 'job'; id: number; weight: Float32Array; rows: number; K: number; opts: RtnOptions }; // weight: [rows, K]
 
-export type PoolResponse =
-  | { type: 'ready' }
-  | { type: 'done'; id: number; result: RtnResult } // result for the job's rows only
-  | { type: 'error'; id: number | null; code: string | null; message: string };
+/** 'done' carries the result for the job's rows only; errors keep their code (worker-pool.ts). */
+export type PoolResponse = PoolReply<{ result: RtnResult }>;
 
 type Post = (message: PoolResponse, transfer: Transferable[]) => void;
 
@@ -29,13 +28,13 @@ export function serveQuantizeWorker(post: Post): (message: PoolRequest) => Promi
         post({ type: 'ready' }, []);
         return;
       }
-      if (!kernel) throw new Error('quantize worker: job before init');
+      if (!kernel) throw new ShrinkrayError('runtime_error', 'quantize worker: job before init');
       const result = kernel.quantizeRtn(message.weight, message.rows, message.K, message.opts);
       const transfer: Transferable[] = [result.packed.buffer, result.scales.buffer];
       if (result.zeroPoints) transfer.push(result.zeroPoints.buffer);
       post({ type: 'done', id: message.id, result }, transfer as Transferable[]);
     } catch (e) {
-      post({ type: 'error', id, code: isShrinkrayError(e) ? e.code : null, message: e instanceof Error ? e.message : String(e) }, []);
+      post({ type: 'error', id, error: serializeError(e) }, []);
     }
   };
 }

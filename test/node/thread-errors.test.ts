@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureWasm } from '../../scripts/build-wasm.ts';
+import { createEngineInstance } from '../../src/engine/cpu-model-loader.ts';
+import { TaskRunner } from '../../src/engine/thread-pool.ts';
+import { deserializeError, serializeError, ShrinkrayError, toShrinkrayError } from '../../src/errors.ts';
+import type { CalibPool } from '../../src/kernels/calib/wasm/calib-pool.ts';
+import { createCalibPool } from '../../src/kernels/calib/wasm/calib-pool.ts';
+import type { QuantizePool } from '../../src/kernels/quantize/wasm/quantize-pool.ts';
+import { createCalibPoolNode } from '../../src/node/calib-pool-node.ts';
+import { engineModulesNode, nodeThreadSpawner } from '../../src/node/engine-node.ts';
+import { GuardedTokenizer } from '../../src/node/guarded-tokenizer.ts';
+import { readQuantizeWasm } from '../../src/node/kernel-wasm-node.ts';
+import { loadModelFolder } from '../../src/node/model-folder.ts';
+import { nodePoolWorker } from '../../src/node/pool-worker-node.ts';
+import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
+import type { TokenizerParts } from '../../src/runtime/runnable-model.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { STORIES_DIR } from './fixture-paths.ts';
+
+/**
+ * A ShrinkrayError raised on another thread arrives whole, with its own code: from a quantize
+ * or calibration pool worker, an engine thread and the CLI's tokenizer thread, through the one
+ * serialisation in src/errors.ts. Before it, the pools and the tokenizer sent strings and the
+ * calibration pool called every failure a runtime_error.
+ */
+describe('the serialisation every channel uses', () => {
+  it('keeps code, message, stack and the cause as text, as plain data structured clone keeps', () => {
+    const e = new ShrinkrayError('bad_recipe', "'gptq-int9': no such step", { cause: new RangeError('bits 9') });
+    const s = serializeError(e);
+    expect(structuredClone(s)).toEqual(s);
+    const back = deserializeError(structuredClone(s), 'in a worker');
+    expect(back).toBeInstanceOf(ShrinkrayError);
+    expect(back).toMatchObject({ code: 'bad_recipe', message: "in a worker: 'gptq-int9': no such step" });
+    expect((back.cause as Error).message).toBe('bits 9');
+    expect(back.stack).toContain('(in worker)');
+  });
+
+  it('a code this build does not know reads as runtime_error; a serialized error thrown as is is recognised', () => {
+    expect(deserializeError({ kind: 'shrinkray-error', code: 'no_such_code' as never, message: 'm' }).code).toBe('runtime_error');
+    expect(toShrinkrayError(serializeError(new ShrinkrayError('quota_exceeded', 'full')))).toMatchObject({ code: 'quota_exceeded' });
+  });
+});
+
+describe('kernel pool workers', () => {
+  let quantize: QuantizePool;
+  let calib: CalibPool;
+  beforeAll(async () => {
+    ensureWasm();
+    [quantize, calib] = await Promise.all([createQuantizePoolNode(2), createCalibPoolNode(2)]);
+  });
+  afterAll(() => {
+    quantize.close();
+    calib.close();
+  });
+
+  it("a quantize worker's bad_argument (a NaN weight) stays bad_argument, naming the row and block", async () => {
+    const w = new Float32Array(8 * 64).fill(0.5);
+    w[5 * 64 + 40] = NaN;
+    await expectShrinkrayError(
+      quantize.quantizeRtn(w, 8, 64, { bits: 4, blockSize: 32, symmetric: true, scaleDtype: 'f32' }),
+      'bad_argument',
+      /row 5.*block 1|block 1.*row 5/,
+    );
+  });
+
+  it("a calibration worker's bad_argument (an input shorter than its shape) stays bad_argument", async () => {
+    await expectShrinkrayError(
+      calib.gram(new Float32Array(10), null, 4, 8),
+      'bad_argument',
+      'calib.wasm: x [4, 8] needs 32 values, got 10',
+    );
+  });
+
+  it('a worker that cannot start: the pool does not start, and says which pool and why', async () => {
+    const notCalib = (await engineModulesNode()).single; // it imports a memory calib.wasm's loader does not give
+    const entry = new URL('../../src/node/calib-worker-node.ts', import.meta.url);
+    await expectShrinkrayError(
+      createCalibPool(notCalib, [nodePoolWorker(entry, { unref: true })]),
+      'runtime_error',
+      /^calibration worker failed to start: calib\.wasm: could not instantiate/,
+    );
+  });
+});
+
+describe('engine threads', () => {
+  it("a thread that cannot start rejects the runner's start with the thread's own error", async () => {
+    const modules = await engineModulesNode();
+    const { heap, exports } = await createEngineInstance(modules, true);
+    // A module that is not the engine's: the thread instantiates it on the shared heap, then finds no setTaskBlock.
+    const other = await WebAssembly.compile(await readQuantizeWasm());
+    const error = await expectShrinkrayError(TaskRunner.create(exports, heap, other, 2, nodeThreadSpawner), 'runtime_error');
+    expect(error.message).toMatch(/^engine thread 1 could not start: (LinkError|TypeError|CompileError)/);
+  });
+});
+
+describe("the CLI's tokenizer thread", () => {
+  let parts: TokenizerParts;
+  beforeAll(async () => {
+    const m = await loadModelFolder(STORIES_DIR);
+    parts = {
+      tokenizerJson: m.tokenizerJson,
+      tokenizerConfig: m.tokenizerConfig,
+      config: m.ir.config,
+      generationConfig: null,
+      names: {
+        tokenizer: 'stories/tokenizer.json',
+        tokenizerConfig: 'stories/tokenizer_config.json',
+        chatTemplate: 'stories/tokenizer_config.json',
+        config: 'stories/config.json',
+        generationConfig: 'stories/generation_config.json',
+      },
+    };
+  });
+
+  it("a call's bad_argument (no chat template) arrives as bad_argument", async () => {
+    const t = await GuardedTokenizer.create(parts);
+    try {
+      expect(t.hasChatTemplate).toBe(false);
+      expectShrinkrayError(() => t.applyChatTemplate([{ role: 'user', content: 'hi' }]), 'bad_argument', /has no chat_template/);
+      expect(t.encode('Once upon a time').length).toBeGreaterThan(1); // the thread goes on serving
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  it('a tokenizer.json that does not load is a bad_file naming it', async () => {
+    await expectShrinkrayError(
+      GuardedTokenizer.create({ ...parts, tokenizerJson: { model: { type: 'NoSuchModel' } } }),
+      'bad_file',
+      /^stories\/tokenizer\.json could not be loaded/,
+    );
+  });
+});
