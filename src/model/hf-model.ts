@@ -8,7 +8,7 @@ import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import { splitFusedTensors } from './fused-tensors.ts';
-import { modelTensors, tensorNames } from './tensor-table.ts';
+import { modelTensors, parseTensorName } from './tensor-table.ts';
 
 /**
  * A model in Hugging Face layout -> ModelIR, wherever its files live: the Node folder
@@ -112,8 +112,8 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   // A layer tensor another architecture's row of the table names (q/k/v biases, Qwen3's q_norm/k_norm)
   // would be dropped without a word, leaving another model: the config and the weights disagree.
   for (const name of unused) {
-    const layer = Number(LAYER_INDEX.exec(name)?.[1] ?? -1);
-    if (layer >= 0 && layer < config.numLayers && Object.values(tensorNames.layer(layer)).includes(name)) {
+    const { layer, key } = parseTensorName(name);
+    if (layer !== null && key !== null && layer < config.numLayers) {
       throw new ShrinkrayError(
         'bad_file',
         `${weights.where}: holds '${name}', which ${configName} (architectures ${config.architecture}) has no place for: the config does not describe these weights`,
@@ -122,8 +122,8 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   }
   let deepest: { layer: number; name: string } | undefined;
   for (const name of unused) {
-    const layer = Number(LAYER_INDEX.exec(name)?.[1] ?? -1);
-    if (layer >= config.numLayers && (!deepest || layer > deepest.layer)) deepest = { layer, name };
+    const { layer } = parseTensorName(name);
+    if (layer !== null && layer >= config.numLayers && (!deepest || layer > deepest.layer)) deepest = { layer, name };
   }
   if (deepest) {
     throw new ShrinkrayError(
@@ -133,9 +133,6 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   }
   return unused;
 }
-
-// 'model.layers.<i>.' names a decoder layer's tensor in every Llama-family checkpoint.
-const LAYER_INDEX = /^model\.layers\.(\d{1,9})\./;
 
 /** Bytes of the weight files (each shard once): the model's size before compression. */
 export function weightFileBytes(weights: HfWeights): number {
