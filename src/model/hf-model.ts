@@ -4,7 +4,8 @@ import { readJsonSource } from '../formats/json-file.ts';
 import { isShardName, MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { printable, quoted } from '../formats/printable.ts';
 import { parseHfConfig } from './hf-config.ts';
-import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
+import type { SafetensorsTensor } from '../formats/safetensors.ts';
+import { mergeShards } from '../formats/safetensors-shards.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import { splitFusedTensors } from './fused-tensors.ts';
@@ -34,9 +35,7 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
     const src = await open(MODEL_FILES.weights);
     if (!src)
       throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.weights)}: the model has neither it nor ${MODEL_FILES.weightIndex}`);
-    const st = await readSafetensors(src);
-    const sourceOf = new Map([...st.tensors.keys()].map((name) => [name, src]));
-    return { tensors: new Map(st.tensors), files: [src.name], sourceOf, where: src.name };
+    return { ...(await mergeShards([MODEL_FILES.weights], async () => src)), where: src.name };
   }
   const indexName = display(MODEL_FILES.weightIndex);
   const index = await readJsonSource(indexSource);
@@ -55,26 +54,16 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
       );
     }
   }
-  const tensors = new Map<string, SafetensorsTensor>();
-  const files: string[] = [];
-  const sourceOf = new Map<string, ByteSource>();
-  for (const shard of shards as string[]) {
-    const src = await open(shard);
-    if (!src) throw new ShrinkrayError('missing_file', `${display(shard)}: named in ${MODEL_FILES.weightIndex} but not in the model`);
-    const st = await readSafetensors(src);
-    files.push(src.name);
-    for (const [name, t] of st.tensors) {
-      const other = sourceOf.get(name);
-      if (other) throw new ShrinkrayError('bad_file', `${src.name}: tensor ${quoted(name)} is also in ${other.name}; which one is meant?`);
-      tensors.set(name, t);
-      sourceOf.set(name, src);
-    }
-    for (const [name, s] of entries) {
-      if (s === shard && !st.tensors.has(name))
-        throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor ${quoted(name)} that ${MODEL_FILES.weightIndex} places there`);
-    }
-  }
-  return { tensors, files, sourceOf, where: `${indexName} shards` };
+  const merged = await mergeShards(
+    shards as string[],
+    async (shard) => {
+      const src = await open(shard);
+      if (!src) throw new ShrinkrayError('missing_file', `${display(shard)}: named in ${MODEL_FILES.weightIndex} but not in the model`);
+      return src;
+    },
+    { name: MODEL_FILES.weightIndex, weightMap: weightMap as Record<string, unknown> },
+  );
+  return { ...merged, where: `${indexName} shards` };
 }
 
 /** Every tensor a config requires, with its shape (from the tensor table): model-level ones first, then layer by layer. */
