@@ -54,7 +54,7 @@ export function ErrorChart({ tensors }: { tensors: ReportTensor[] }) {
   const kinds = LINEAR_KINDS.filter((k) => points.some((p) => p.kind === k));
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
   const labelEvery = Math.max(1, Math.ceil(layers / Math.max(4, Math.floor(W / 50))));
-  const worst = points.reduce((a, b) => (b.error > a.error ? b : a), points[0]!);
+  const worst = points.reduce((a, b) => (b.error > a.error ? b : a), points[0]!); // read only when there are points
   return (
     <figure class="chart" ref={figure}>
       <figcaption>Relative error ‖W − Ŵ‖ / ‖W‖ of each weight, by layer and kind</figcaption>
