@@ -1,14 +1,15 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { Pruner } from '../kernels/prune/index.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
-import type { ModelIR, TensorHandle } from '../model/ir.ts';
+import type { ModelIR } from '../model/ir.ts';
 import { ropeTable } from '../model/reference-ops.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
-import { elementCount, layerTensors, modelTensor, type LayerTensorKey } from '../model/tensor-table.ts';
+import { elementCount, layerTensors, modelTensor, parseTensorName, type LayerTensorKey } from '../model/tensor-table.ts';
 import type { CalibBackend } from './calib-backend.ts';
 import { BlockRunner } from './block-runner.ts';
 import { embeddingRows } from './embedding-rows.ts';
+import { layerwiseIr } from './layerwise-ir.ts';
 import { compressBlock, type CompressedBlock, type CompressedLinear } from './block-compressor.ts';
 import type { CompressionPlan } from './plan.ts';
 
@@ -126,7 +127,7 @@ export class ModelCalibrator {
 
   /** The compressed form of a linear layer, once its block is done. */
   async linear(name: string): Promise<CompressedLinear | undefined> {
-    const layer = layerOf(name);
+    const { layer } = parseTensorName(name);
     if (layer === null) return undefined;
     return (await this.layer(layer)).linears.get(name);
   }
@@ -134,25 +135,7 @@ export class ModelCalibrator {
 
 /** The model as the graph builder sees it: blocks come from the calibrator, the rest passes through. */
 export function calibratedIr(ir: ModelIR, plan: CompressionPlan, calibrator: ModelCalibrator): ModelIR {
-  const outShapes = new Map<string, readonly number[]>();
-  for (let l = 0; l < plan.configOut.numLayers; l++) for (const t of layerTensors(plan.configOut, l)) outShapes.set(t.name, t.shape);
-  const tensors = new Map<string, TensorHandle>();
-  for (const [name, handle] of ir.tensors) {
-    const layer = layerOf(name);
-    const shape = outShapes.get(name);
-    if (layer === null || !shape) {
-      tensors.set(name, handle);
-      continue;
-    }
-    tensors.set(name, {
-      name,
-      shape,
-      dtype: 'F32',
-      byteLength: elementCount(shape) * 4,
-      read: async () => (await calibrator.layer(layer)).tensors.get(name)!,
-    });
-  }
-  return { config: plan.configOut, tensors };
+  return layerwiseIr(ir, plan.configOut, async (l) => (await calibrator.layer(l)).tensors);
 }
 
 /** One decoder layer's weights, read through the model's handles. */
@@ -167,9 +150,4 @@ export async function readLayer(ir: ModelIR, layer: number): Promise<LayerWeight
     w[t.key as LayerTensorKey] = data;
   }
   return { qBias: null, kBias: null, vBias: null, qNorm: null, kNorm: null, ...w } as LayerWeights;
-}
-
-function layerOf(name: string): number | null {
-  const m = /^model\.layers\.(\d+)\./.exec(name);
-  return m ? Number(m[1]) : null;
 }

@@ -28,6 +28,9 @@ import { lowRankKind, lowRankLinear } from './low-rank.ts';
  * recipe has emb4/emb8. One source tensor is decoded at a time (one layer when structured
  * pruning needs the layer whole).
  */
+/** Progress of a compression: tensors compressed (named), or blocks calibrated. */
+export type CompressProgress = { stage: 'compress'; done: number; total: number; tensor: string } | CalibrationProgress;
+
 export interface CompressOptions {
   quantizer: RtnQuantizer; // bit-identical backends; the choice is only about speed
   pruner?: Pruner; // the same; default: the scalar reference
@@ -38,7 +41,7 @@ export interface CompressOptions {
   structuredScores?: (layer: number) => StructuredScores;
   /** The calibration windows and kernels; required when plan.calibrate. */
   calibration?: CalibrationInput;
-  onProgress?: (p: { stage: 'compress'; done: number; total: number; tensor: string } | CalibrationProgress) => void;
+  onProgress?: (p: CompressProgress) => void;
   signal?: AbortSignal;
 }
 

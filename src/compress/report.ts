@@ -1,3 +1,4 @@
+import { MODEL_FILES, onnxDataPath } from '../formats/model-folder-layout.ts';
 import type { PruneBackend } from '../kernels/prune/index.ts';
 import type { RtnBackend } from '../kernels/quantize/index.ts';
 import type { LayerRemoval } from './drop/drop-blocks.ts';
@@ -85,7 +86,7 @@ export function compressionReport(r: ReportInput): ShrinkrayReport {
     readSeconds: r.reads?.seconds ?? null,
     readBytes: r.reads?.bytes ?? null,
     writeSeconds: r.writeSeconds ?? null,
-    files: { model: 'onnx/model.onnx', externalData: built.externalData ? `onnx/${built.externalData.location}` : null },
+    files: { model: MODEL_FILES.onnxModel, externalData: built.externalData ? onnxDataPath(built.externalData.location) : null },
     calibration: r.result.calibration && r.calibrationText ? { ...r.calibrationText, ...r.result.calibration } : null,
     ...(r.result.layerRemoval ? { layerRemoval: r.result.layerRemoval } : {}),
     ...(r.result.mixedPrecision ? { mixedPrecision: r.result.mixedPrecision } : {}),

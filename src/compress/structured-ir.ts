@@ -1,7 +1,8 @@
 import { pruneLayerStructured, type StructuredPlan, type StructuredScores } from './structured-prune.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { ModelIR, TensorHandle } from '../model/ir.ts';
-import { elementCount, layerTensors, tensorNames } from '../model/tensor-table.ts';
+import type { ModelIR } from '../model/ir.ts';
+import { tensorNames } from '../model/tensor-table.ts';
+import { layerwiseIr } from './layerwise-ir.ts';
 
 /**
  * A ModelIR whose decoder layers are structurally pruned on first read. Pruning needs a
@@ -27,31 +28,5 @@ export function structuredIr(
     return tensors;
   };
 
-  const outShapes = new Map<string, readonly number[]>();
-  for (let l = 0; l < configOut.numLayers; l++) {
-    for (const t of layerTensors(configOut, l)) if (t.role !== 'norm') outShapes.set(t.name, t.shape); // norms keep their shape
-  }
-
-  const tensors = new Map<string, TensorHandle>();
-  for (const [name, handle] of ir.tensors) {
-    const layer = layerOf(name);
-    const shape = outShapes.get(name);
-    if (layer === null || !shape) {
-      tensors.set(name, handle); // embedding, norms, classifier: untouched
-      continue;
-    }
-    tensors.set(name, {
-      name,
-      shape,
-      dtype: 'F32',
-      byteLength: elementCount(shape) * 4,
-      read: async () => (await prunedLayer(layer)).get(name)!,
-    });
-  }
-  return { config: configOut, tensors };
-}
-
-function layerOf(name: string): number | null {
-  const m = /^model\.layers\.(\d+)\./.exec(name);
-  return m ? Number(m[1]) : null;
+  return layerwiseIr(ir, configOut, prunedLayer, (t) => t.role !== 'norm'); // norms keep their shape and values
 }

@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import { printable } from '../formats/printable.ts';
-import { isShardName } from '../formats/model-folder-layout.ts';
+import { isShardName, MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { fetchJsonObject } from './http-json.ts';
 import { fetchWithRetry, type RetryOptions } from './http-retry.ts';
 import { hubApiUrl, hubFileUrl, type HubRef } from './hub-url.ts';
@@ -30,16 +30,17 @@ export interface ModelFilePlan {
   listed: boolean;
 }
 
-export const METADATA_FILES = [
-  'config.json',
-  'generation_config.json',
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'chat_template.jinja',
+const METADATA_FILES = [
+  MODEL_FILES.config,
+  MODEL_FILES.generationConfig,
+  MODEL_FILES.tokenizer,
+  MODEL_FILES.tokenizerConfig,
+  MODEL_FILES.specialTokensMap,
+  MODEL_FILES.chatTemplate,
 ];
-export const INDEX_FILE = 'model.safetensors.index.json';
-const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/model_fp16.onnx'];
+const INDEX_FILE = MODEL_FILES.weightIndex;
+// Our layout's graph first, then where other exporters put theirs.
+const ONNX_CANDIDATES = [MODEL_FILES.onnxModel, 'model.onnx', 'onnx/model_fp16.onnx'];
 const SHARD = /^model-(\d{5})-of-(\d{5})\.safetensors$/;
 
 interface Sibling {
@@ -102,9 +103,10 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
     const f = await lookup(path);
     if (f) files.push(f);
   }
-  if (!files.some((f) => f.path === 'config.json')) throw new ShrinkrayError('missing_file', `config.json: not found in ${where}`);
+  if (!files.some((f) => f.path === MODEL_FILES.config))
+    throw new ShrinkrayError('missing_file', `${MODEL_FILES.config}: not found in ${where}`);
 
-  const single = await lookup('model.safetensors');
+  const single = await lookup(MODEL_FILES.weights);
   if (single) return { ref, format: 'safetensors', files: [...files, single], weights: [single.path], listed: !!listing };
 
   const indexFile = await lookup(INDEX_FILE);
@@ -164,6 +166,6 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
   }
   throw new ShrinkrayError(
     'missing_file',
-    `${where} has no weights: no model.safetensors, no ${INDEX_FILE}, no shards, and no ONNX export (${ONNX_CANDIDATES.join(', ')})`,
+    `${where} has no weights: no ${MODEL_FILES.weights}, no ${INDEX_FILE}, no shards, and no ONNX export (${ONNX_CANDIDATES.join(', ')})`,
   );
 }

@@ -1,7 +1,5 @@
-import { ShrinkrayError } from '../errors.ts';
-import type { ByteSource } from '../formats/byte-source.ts';
-import { quoted } from '../formats/printable.ts';
-import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { mergeShards } from '../formats/safetensors-shards.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { parseHfConfig } from '../model/hf-config.ts';
 import { checkTensorsFitConfig } from '../model/hf-model.ts';
@@ -35,34 +33,17 @@ export async function prepareHubModel(
 ): Promise<HubModelFiles> {
   const ref = hubRef(repo, revision, baseUrl);
   const plan = await discoverModelFiles(ref, o);
-  const config = parseHfConfig(await fetchJsonObject(hubFileUrl(ref, 'config.json'), 'config.json', o), 'config.json');
+  const config = parseHfConfig(await fetchJsonObject(hubFileUrl(ref, MODEL_FILES.config), MODEL_FILES.config, o), MODEL_FILES.config);
   if (plan.format === 'safetensors') await checkRemoteSafetensors(ref, plan, config, o);
   return { ref, plan, config, totalBytes: plan.files.reduce((sum, f) => sum + (f.size ?? 0), 0) };
 }
 
 async function checkRemoteSafetensors(ref: HubRef, plan: ModelFilePlan, config: ModelConfig, o: RetryOptions): Promise<void> {
-  const tensors = new Map<string, SafetensorsTensor>();
-  const sourceOf = new Map<string, ByteSource>();
-  const tensorsByShard = new Map<string, Set<string>>();
-  for (const path of plan.weights) {
-    const remote = plan.files.find((f) => f.path === path);
-    const source = await openHttpSource(hubFileUrl(ref, path), { ...o, name: path, size: remote?.size });
-    const file = await readSafetensors(source);
-    tensorsByShard.set(path, new Set(file.tensors.keys()));
-    for (const [name, t] of file.tensors) {
-      const other = sourceOf.get(name);
-      if (other) throw new ShrinkrayError('bad_file', `${path}: tensor ${quoted(name)} is also in ${other.name}; which one is meant?`);
-      tensors.set(name, t);
-      sourceOf.set(name, source);
-    }
-  }
-  if (plan.index) {
-    for (const [tensor, shard] of Object.entries(plan.index.weightMap)) {
-      if (!tensorsByShard.get(shard)?.has(tensor)) {
-        throw new ShrinkrayError('bad_file', `${plan.index.path}: places tensor ${quoted(tensor)} in ${shard}, which does not hold it`);
-      }
-    }
-  }
+  const { tensors, sourceOf } = await mergeShards(
+    plan.weights,
+    (path) => openHttpSource(hubFileUrl(ref, path), { ...o, name: path, size: plan.files.find((f) => f.path === path)?.size }),
+    plan.index && { name: plan.index.path, weightMap: plan.index.weightMap },
+  );
   const where = plan.weights.length === 1 ? plan.weights[0]! : `${plan.index?.path ?? 'the'} shards`;
-  checkTensorsFitConfig(config, { tensors, files: plan.weights, sourceOf, where }, 'config.json');
+  checkTensorsFitConfig(config, { tensors, files: plan.weights, sourceOf, where }, MODEL_FILES.config);
 }

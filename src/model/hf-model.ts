@@ -4,11 +4,12 @@ import { readJsonSource } from '../formats/json-file.ts';
 import { isShardName, MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { printable, quoted } from '../formats/printable.ts';
 import { parseHfConfig } from './hf-config.ts';
-import { readSafetensors, type SafetensorsTensor } from '../formats/safetensors.ts';
+import type { SafetensorsTensor } from '../formats/safetensors.ts';
+import { mergeShards } from '../formats/safetensors-shards.ts';
 import type { ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import { splitFusedTensors } from './fused-tensors.ts';
-import { modelTensors, tensorNames } from './tensor-table.ts';
+import { modelTensors, parseTensorName } from './tensor-table.ts';
 
 /**
  * A model in Hugging Face layout -> ModelIR, wherever its files live: the Node folder
@@ -34,9 +35,7 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
     const src = await open(MODEL_FILES.weights);
     if (!src)
       throw new ShrinkrayError('missing_file', `${display(MODEL_FILES.weights)}: the model has neither it nor ${MODEL_FILES.weightIndex}`);
-    const st = await readSafetensors(src);
-    const sourceOf = new Map([...st.tensors.keys()].map((name) => [name, src]));
-    return { tensors: new Map(st.tensors), files: [src.name], sourceOf, where: src.name };
+    return { ...(await mergeShards([MODEL_FILES.weights], async () => src)), where: src.name };
   }
   const indexName = display(MODEL_FILES.weightIndex);
   const index = await readJsonSource(indexSource);
@@ -55,26 +54,16 @@ export async function openHfWeights(open: OpenModelFile, display: DisplayName = 
       );
     }
   }
-  const tensors = new Map<string, SafetensorsTensor>();
-  const files: string[] = [];
-  const sourceOf = new Map<string, ByteSource>();
-  for (const shard of shards as string[]) {
-    const src = await open(shard);
-    if (!src) throw new ShrinkrayError('missing_file', `${display(shard)}: named in ${MODEL_FILES.weightIndex} but not in the model`);
-    const st = await readSafetensors(src);
-    files.push(src.name);
-    for (const [name, t] of st.tensors) {
-      const other = sourceOf.get(name);
-      if (other) throw new ShrinkrayError('bad_file', `${src.name}: tensor ${quoted(name)} is also in ${other.name}; which one is meant?`);
-      tensors.set(name, t);
-      sourceOf.set(name, src);
-    }
-    for (const [name, s] of entries) {
-      if (s === shard && !st.tensors.has(name))
-        throw new ShrinkrayError('bad_file', `${src.name}: lacks tensor ${quoted(name)} that ${MODEL_FILES.weightIndex} places there`);
-    }
-  }
-  return { tensors, files, sourceOf, where: `${indexName} shards` };
+  const merged = await mergeShards(
+    shards as string[],
+    async (shard) => {
+      const src = await open(shard);
+      if (!src) throw new ShrinkrayError('missing_file', `${display(shard)}: named in ${MODEL_FILES.weightIndex} but not in the model`);
+      return src;
+    },
+    { name: MODEL_FILES.weightIndex, weightMap: weightMap as Record<string, unknown> },
+  );
+  return { ...merged, where: `${indexName} shards` };
 }
 
 /** Every tensor a config requires, with its shape (from the tensor table): model-level ones first, then layer by layer. */
@@ -112,8 +101,8 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   // A layer tensor another architecture's row of the table names (q/k/v biases, Qwen3's q_norm/k_norm)
   // would be dropped without a word, leaving another model: the config and the weights disagree.
   for (const name of unused) {
-    const layer = Number(LAYER_INDEX.exec(name)?.[1] ?? -1);
-    if (layer >= 0 && layer < config.numLayers && Object.values(tensorNames.layer(layer)).includes(name)) {
+    const { layer, key } = parseTensorName(name);
+    if (layer !== null && key !== null && layer < config.numLayers) {
       throw new ShrinkrayError(
         'bad_file',
         `${weights.where}: holds '${name}', which ${configName} (architectures ${config.architecture}) has no place for: the config does not describe these weights`,
@@ -122,8 +111,8 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   }
   let deepest: { layer: number; name: string } | undefined;
   for (const name of unused) {
-    const layer = Number(LAYER_INDEX.exec(name)?.[1] ?? -1);
-    if (layer >= config.numLayers && (!deepest || layer > deepest.layer)) deepest = { layer, name };
+    const { layer } = parseTensorName(name);
+    if (layer !== null && layer >= config.numLayers && (!deepest || layer > deepest.layer)) deepest = { layer, name };
   }
   if (deepest) {
     throw new ShrinkrayError(
@@ -133,9 +122,6 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   }
   return unused;
 }
-
-// 'model.layers.<i>.' names a decoder layer's tensor in every Llama-family checkpoint.
-const LAYER_INDEX = /^model\.layers\.(\d{1,9})\./;
 
 /** Bytes of the weight files (each shard once): the model's size before compression. */
 export function weightFileBytes(weights: HfWeights): number {

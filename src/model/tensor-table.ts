@@ -16,6 +16,8 @@ export type TensorRole =
   | 'bias'; // q/k/v bias [out] (Qwen2)
 
 export type LinearKind = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+/** The decoder block's projections in the order they run (attention, then the MLP): the columns of the page's width grid and error chart. */
+export const LINEAR_KINDS: readonly LinearKind[] = Object.freeze(['q', 'k', 'v', 'o', 'gate', 'up', 'down']);
 export type LayerTensorKey = 'attnNorm' | LinearKind | 'qBias' | 'kBias' | 'vBias' | 'qNorm' | 'kNorm' | 'ffnNorm';
 export type ModelTensorKey = 'embedding' | 'finalNorm' | 'classifier';
 
@@ -293,6 +295,42 @@ export const tensorNames = Object.freeze({
   layer: (i: number): Readonly<Record<LayerTensorKey, string>> =>
     Object.freeze(Object.fromEntries(LAYER_TENSORS.map((s) => [s.key, layerName(s.name, i)])) as Record<LayerTensorKey, string>),
 });
+
+/** A tensor name taken apart: where the tensor sits and which row of the table it is. */
+export interface TensorNameParts {
+  layer: number | null; // the decoder layer of 'model.layers.<layer>.…', null for a model-level name
+  key: LayerTensorKey | ModelTensorKey | null; // its row in the table; null for a name no row has (rotary_emb.inv_freq, a fused qkv_proj)
+  linear: LinearKind | null; // which projection, for the linear rows
+}
+
+const LAYER_PREFIX = 'model.layers.{i}.';
+// '<i>' of 'model.layers.<i>.' as written; more than 9 digits is no layer index.
+const LAYER_NAME = /^model\.layers\.(\d{1,9})\.(.*)$/s;
+const LAYER_KEY_BY_REST = new Map(LAYER_TENSORS.map((s) => [s.name.slice(LAYER_PREFIX.length), s.key]));
+const MODEL_KEY_BY_NAME = new Map(MODEL_TENSORS.map((s) => [s.name, s.key]));
+
+/**
+ * The one place a tensor name is taken apart. A name under 'model.layers.<i>.' belongs to
+ * layer i whether or not the table knows the rest (a checkpoint's extra tensors are still
+ * placed, so a layer beyond the config's count is caught); it has a key only when it is
+ * exactly the name the table gives that row ('model.layers.03.…' is not layer 3's).
+ */
+export function parseTensorName(name: string): TensorNameParts {
+  const m = LAYER_NAME.exec(name);
+  if (!m) {
+    const key = MODEL_KEY_BY_NAME.get(name) ?? null;
+    return { layer: null, key, linear: null };
+  }
+  const layer = Number(m[1]);
+  const key = m[1] === String(layer) ? (LAYER_KEY_BY_REST.get(m[2]!) ?? null) : null;
+  return { layer, key, linear: key !== null && (LINEAR_KINDS as readonly string[]).includes(key) ? (key as LinearKind) : null };
+}
+
+/** A decoder-layer tensor's name moved to layer `to` (block removal renumbers the kept blocks); a model-level name stays as it is. */
+export function renameToLayer(name: string, to: number): string {
+  const m = LAYER_NAME.exec(name);
+  return m ? layerName(`${LAYER_PREFIX}${m[2]}`, to) : name;
+}
 
 /** Number of elements of a shape. */
 export function elementCount(shape: readonly number[]): number {

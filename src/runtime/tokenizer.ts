@@ -1,5 +1,6 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ShrinkrayError } from '../errors.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { printable } from '../formats/printable.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ChatTemplate } from './chat-template.ts';
@@ -73,11 +74,11 @@ export interface TokenizerFileNames {
 }
 
 const DEFAULT_NAMES: TokenizerFileNames = {
-  tokenizer: 'tokenizer.json',
-  tokenizerConfig: 'tokenizer_config.json',
-  chatTemplate: 'tokenizer_config.json',
-  config: 'config.json',
-  generationConfig: 'generation_config.json',
+  tokenizer: MODEL_FILES.tokenizer,
+  tokenizerConfig: MODEL_FILES.tokenizerConfig,
+  chatTemplate: MODEL_FILES.tokenizerConfig,
+  config: MODEL_FILES.config,
+  generationConfig: MODEL_FILES.generationConfig,
 };
 
 /**

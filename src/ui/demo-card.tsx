@@ -1,4 +1,5 @@
 import { signal } from '@preact/signals';
+import { MODEL_FILES } from '../worker/client.ts';
 import catalogue from './model-catalogue.json';
 import { isRunning, runJob } from './jobs.ts';
 import { chooseSource, compressor, ensurePersisted, models } from './state.ts';
@@ -15,7 +16,7 @@ export const demoAvailable = signal<boolean | 'offline' | undefined>(undefined);
 
 export async function checkDemo(): Promise<void> {
   try {
-    const res = await fetch(demoUrl(`${demo.path}config.json`), { method: 'HEAD' });
+    const res = await fetch(demoUrl(`${demo.path}${MODEL_FILES.config}`), { method: 'HEAD' });
     // A dev server answers unknown paths with index.html, so the type matters too.
     demoAvailable.value = res.ok && (res.headers.get('content-type') ?? '').includes('json');
   } catch {

@@ -1,29 +1,18 @@
 import type { RefObject } from 'preact';
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { describeTensor } from './job-view.tsx';
+import { LINEAR_KINDS, type ReportTensor } from '../worker/client.ts';
+import { describeTensor, tensorLabel } from './tensor-label.ts';
 
 /**
  * The quantization error of every tensor, per layer and kind of tensor, as an SVG line
  * chart (a chart library would outweigh the rest of the page for seven lines), with the
  * numbers in a table for screen readers and for reading exact values.
  */
-export interface TensorError {
-  name: string;
-  kind: string;
-  relError: number | null;
-}
-
-const KINDS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 // Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 const COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#D55E00', '#56B4E9', '#7a6a00'];
 
 const H = 240;
 const PAD = { left: 52, right: 12, top: 12, bottom: 36 };
-
-function layerOf(name: string): { layer: number; kind: string } | null {
-  const m = /^model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.weight$/.exec(name);
-  return m ? { layer: Number(m[1]), kind: m[2]! } : null;
-}
 
 function niceMax(x: number): number {
   if (x <= 0) return 1;
@@ -45,15 +34,15 @@ function useWidth(): [RefObject<HTMLElement | null>, number] {
   return [ref, width];
 }
 
-export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
+export function ErrorChart({ tensors }: { tensors: ReportTensor[] }) {
   const [figure, W] = useWidth();
   // Tensors kept exactly (fp32 norms, an unquantized embedding) have no error to show.
   const changed = tensors.filter((t) => t.relError !== null && t.relError > 0);
-  const points = changed.flatMap((t) => {
-    const at = layerOf(t.name);
-    return at ? [{ ...at, error: t.relError!, name: t.name }] : [];
-  });
-  const others = changed.filter((t) => !layerOf(t.name));
+  // The decoder blocks' projections are the lines; anything else with an error is listed below the chart.
+  const points = changed.flatMap((t) =>
+    t.layer !== null && t.linear !== null ? [{ t, layer: t.layer, kind: t.linear, error: t.relError! }] : [],
+  );
+  const others = changed.filter((t) => t.layer === null || t.linear === null);
   if (points.length === 0 && others.length === 0) {
     return <p class="muted">No tensor was rounded by this recipe, so there is no error to chart.</p>;
   }
@@ -62,10 +51,10 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
   const x = (layer: number) =>
     PAD.left + (layers <= 1 ? (W - PAD.left - PAD.right) / 2 : (layer / (layers - 1)) * (W - PAD.left - PAD.right));
   const y = (e: number) => PAD.top + (1 - e / top) * (H - PAD.top - PAD.bottom);
-  const kinds = KINDS.filter((k) => points.some((p) => p.kind === k));
+  const kinds = LINEAR_KINDS.filter((k) => points.some((p) => p.kind === k));
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
   const labelEvery = Math.max(1, Math.ceil(layers / Math.max(4, Math.floor(W / 50))));
-  const worst = points.reduce((a, b) => (b.error > a.error ? b : a), points[0] ?? { error: 0, name: '' });
+  const worst = points.reduce((a, b) => (b.error > a.error ? b : a), points[0]!); // read only when there are points
   return (
     <figure class="chart" ref={figure}>
       <figcaption>Relative error ‖W − Ŵ‖ / ‖W‖ of each weight, by layer and kind</figcaption>
@@ -73,7 +62,7 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
         <svg
           viewBox={`0 0 ${W} ${H}`}
           role="img"
-          aria-label={`Line chart over ${layers} layers; the largest error is ${worst.error.toFixed(4)} in ${describeTensor(worst.name)}. The table below lists every value.`}
+          aria-label={`Line chart over ${layers} layers; the largest error is ${worst.error.toFixed(4)} in ${describeTensor(worst.t)}. The table below lists every value.`}
         >
           {ticks.map((t) => (
             <g key={t}>
@@ -100,7 +89,7 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
                 <polyline fill="none" stroke-width="2" points={series.map((p) => `${x(p.layer)},${y(p.error)}`).join(' ')} />
                 {series.map((p) => (
                   <circle key={p.layer} cx={x(p.layer)} cy={y(p.error)} r="3">
-                    <title>{`${describeTensor(p.name)}: ${p.error.toFixed(4)}`}</title>
+                    <title>{`${describeTensor(p.t)}: ${p.error.toFixed(4)}`}</title>
                   </circle>
                 ))}
               </g>
@@ -112,12 +101,12 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
         {kinds.map((k, i) => (
           <li key={k}>
             <span class="swatch" style={{ background: COLOURS[i] }} />
-            {k}
+            {tensorLabel(k)}
           </li>
         ))}
       </ul>
       {others.length > 0 && (
-        <p class="small">{others.map((t) => `${describeTensor(t.name)} (${t.kind}): ${t.relError!.toFixed(4)}`).join(' · ')}</p>
+        <p class="small">{others.map((t) => `${describeTensor(t)} (${t.kind}): ${t.relError!.toFixed(4)}`).join(' · ')}</p>
       )}
       <details>
         <summary>Every value as a table</summary>
@@ -134,7 +123,7 @@ export function ErrorChart({ tensors }: { tensors: TensorError[] }) {
           <tbody>
             {changed.map((t) => (
               <tr key={t.name}>
-                <td>{describeTensor(t.name)}</td>
+                <td>{describeTensor(t)}</td>
                 <td>{t.kind}</td>
                 <td class="num">{t.relError!.toFixed(5)}</td>
               </tr>

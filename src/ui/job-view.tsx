@@ -1,6 +1,7 @@
 import type { Progress } from '../worker/client.ts';
 import { formatBytes, formatDuration, formatRate, percent } from './format.ts';
 import { clearJob, jobs, type JobKind } from './jobs.ts';
+import { describeTensor } from './tensor-label.ts';
 
 /**
  * One job's progress bar, figures and Cancel button; when it ended badly, why (as text).
@@ -25,18 +26,8 @@ const CANCEL_NOTE: Record<JobKind, string> = {
   export: 'No file was saved.',
 };
 
-/** 'model.layers.3.self_attn.q_proj.weight' -> 'layer 3, self_attn.q_proj'. */
-export function describeTensor(name: string): string {
-  const m = /^model\.layers\.(\d+)\.(.+?)(\.weight|\.bias)?$/.exec(name);
-  if (m) return `layer ${m[1]}, ${m[2]}`;
-  if (name.includes('embed_tokens')) return 'token embedding';
-  if (name === 'lm_head.weight') return 'classifier';
-  if (name === 'model.norm.weight') return 'final norm';
-  return name;
-}
-
 function details(p: Progress, startedAt: number): string {
-  if (p.stage === 'compress') return `tensor ${p.done} of ${p.total}${p.item ? `: ${describeTensor(p.item)}` : ''}`;
+  if (p.stage === 'compress') return `tensor ${p.done} of ${p.total}${p.tensor ? `: ${describeTensor(p.tensor)}` : ''}`;
   if (p.stage === 'calibrate') return `${p.done} of ${p.total} blocks done${p.item && p.done < p.total ? `, ${p.item}` : ''}`;
   if (p.stage === 'perplexity') return `document ${p.done} of ${p.total}`;
   const amount = `${formatBytes(p.done)} of ${formatBytes(p.total)}`;

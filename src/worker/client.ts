@@ -31,6 +31,10 @@ export type { ModelConfig } from '../model/config.ts';
 export { DEFAULT_HUB_URL } from '../fetch/hub-url.ts';
 // A job made of several calls (load, measure, store) holds the busy lock for all of them.
 export { whileBusy } from '../pwa/busy-lock.ts';
+// A model folder's file names (the demo's config.json is probed by the page).
+export { MODEL_FILES } from '../formats/model-folder-layout.ts';
+// The decoder block's projections in order, from the tensor table: the columns of the width grid and the error chart.
+export { LINEAR_KINDS } from '../model/tensor-table.ts';
 // Pure recipe checks and the preset table: the page checks a recipe as the user types, without a worker round trip.
 export { checkRecipe, RECIPE_PRESETS, type RecipeCalibration, type RecipeCheck, type RecipePreset } from './recipe-check.ts';
 // The UI imports only this module: the one error class it catches comes from here too.

@@ -17,6 +17,7 @@ import { ShrinkrayError } from '../errors.ts';
 import { workerCalibration } from './calibration-input.ts';
 import type { CalibrationRequest, ProgressCallback } from './protocol.ts';
 import { openStoredHfModel, storedFileOpener } from './stored-model.ts';
+import { compressProgress } from './tensor-places.ts';
 
 /**
  * One compression, store to store: open the stored model lazily, check the recipe and the
@@ -67,7 +68,7 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
     ops,
     signal: o.signal,
     externalDataThreshold: o.externalDataThreshold ?? 16 * 1024 * 1024,
-    onProgress: (p) => o.onProgress?.({ stage: p.stage, done: p.done, total: p.total, item: p.tensor }),
+    onProgress: (p) => o.onProgress?.(compressProgress(p)),
   });
   const compressSeconds = (performance.now() - started) / 1000;
   const writeStarted = performance.now();

@@ -1,6 +1,7 @@
 import { isShrinkrayError } from '../errors.ts';
 import { parseHfConfig } from '../model/hf-config.ts';
 import { parseJsonObject } from '../formats/json-file.ts';
+import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { discoverModelFiles } from '../fetch/discover-files.ts';
 import { fetchWithRetry } from '../fetch/http-retry.ts';
 import { hubFileUrl, hubRef } from '../fetch/hub-url.ts';
@@ -32,12 +33,12 @@ export async function hubPreflight(
 
   let architecture: string | undefined;
   let problem: string | undefined;
-  const res = await fetchWithRetry(hubFileUrl(ref, 'config.json'), {}, 'config.json', { signal });
+  const res = await fetchWithRetry(hubFileUrl(ref, MODEL_FILES.config), {}, MODEL_FILES.config, { signal });
   try {
-    const json = parseJsonObject(await res.text(), 'config.json');
+    const json = parseJsonObject(await res.text(), MODEL_FILES.config);
     const archs = json.architectures;
     if (Array.isArray(archs) && typeof archs[0] === 'string') architecture = archs[0];
-    parseHfConfig(json, `${ref.repo}/config.json`);
+    parseHfConfig(json, `${ref.repo}/${MODEL_FILES.config}`);
   } catch (e) {
     if (!isShrinkrayError(e)) throw e;
     problem = e.message;

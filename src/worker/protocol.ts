@@ -1,5 +1,7 @@
 import type { ShrinkrayReport } from '../compress/report.ts';
+import type { TensorOutcome } from '../compress/tensor-outcome.ts';
 import type { ModelConfig } from '../model/config.ts';
+import type { LayerTensorKey, LinearKind, ModelTensorKey } from '../model/tensor-table.ts';
 import type { ChatMessage } from '../runtime/tokenizer.ts';
 import type { ModelSource } from '../store/manifest.ts';
 import type { StoreUsage } from '../store/store-types.ts';
@@ -18,8 +20,10 @@ export interface Progress {
   stage: ProgressStage;
   done: number;
   total: number;
-  /** What is being worked on: a file name or a tensor name. */
+  /** What is being worked on: a file name, a tensor name, or a block ('layer 3'). */
   item?: string;
+  /** The compress stage: the tensor being compressed, placed by the worker. */
+  tensor?: TensorPlace;
   /** Download speed, for the download stage. */
   bytesPerSecond?: number;
 }
@@ -108,8 +112,31 @@ export interface LocalFile {
 /** What a local import turned out to be. */
 export type LocalImportKind = 'hf-folder' | 'llama2c' | 'gguf' | 'exported-zip' | 'exported-folder';
 
-/** shrinkray.json as the store keeps it: the compression's report, plus the evaluation the app adds once it has measured both models. */
-export interface StoredReport extends ShrinkrayReport {
+export type { LayerTensorKey, LinearKind, ModelTensorKey };
+
+/** A row of the tensor table (src/model/tensor-table.ts): 'embedding', 'attnNorm', 'q' … 'down', … */
+export type TensorKey = LayerTensorKey | ModelTensorKey;
+
+/** Where a tensor sits, worked out by the worker from its name (the tensor table's parseTensorName): the page never takes a name apart. */
+export interface TensorPlace {
+  name: string; // as the model names it, e.g. model.layers.3.self_attn.q_proj.weight
+  layer: number | null; // decoder layer; null for the embedding, final norm and classifier
+  key: TensorKey | null; // its row in the tensor table; null for a name the table has no row for
+  linear: LinearKind | null; // which projection, for a decoder block's linear layers
+}
+
+/** One tensor of a report as the page gets it: shrinkray.json's entry, where the tensor sits, and how wide its stored codes are. */
+export interface ReportTensor extends TensorOutcome, TensorPlace {
+  bits: number; // bits per stored weight code: 4 for int4-g32, 16 for fp16, 32 for fp32
+}
+
+/**
+ * shrinkray.json as the page gets it: the compression's report, plus the evaluation the app adds
+ * once it has measured both models. Its tensors carry their place (ReportTensor); the file itself
+ * keeps shrinkray.json's plain entries.
+ */
+export interface StoredReport extends Omit<ShrinkrayReport, 'tensors'> {
+  tensors: ReportTensor[];
   evaluation?: ModelEvaluation;
 }
 

@@ -1,7 +1,8 @@
 import { openModelStore, type IdbModelStore } from '../store/idb-store.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import { manifestBytes } from '../store/manifest.ts';
-import type { StoredModelInfo, StoredReport, WorkerOptions } from './protocol.ts';
+import type { StoredModelInfo, WorkerOptions } from './protocol.ts';
+import { pageReport } from './tensor-places.ts';
 
 /**
  * The model store as one worker holds it: opened at the first call that needs it, on the
@@ -34,7 +35,7 @@ export function modelInfo(m: ModelManifest): StoredModelInfo {
     files: m.files.map((f) => ({ path: f.path, size: f.size })),
     bytes: manifestBytes(m),
     ...(m.recipe !== undefined ? { recipe: m.recipe } : {}),
-    ...(m.report !== undefined ? { report: m.report as unknown as StoredReport } : {}),
+    ...(m.report !== undefined ? { report: pageReport(m.report) } : {}),
     ...(m.createdAt !== undefined ? { createdAt: m.createdAt } : {}),
   };
 }

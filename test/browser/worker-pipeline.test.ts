@@ -85,6 +85,14 @@ describe('stories260K through the workers', () => {
     const report = info.report as { bytesIn: number; bytesOut: number; tensors: { kind: string }[] };
     expect(report.bytesOut).toBeLessThan(report.bytesIn);
     expect(report.tensors.filter((t) => t.kind === 'int4-g32')).toHaveLength(35);
+    // The page gets tensors placed by the worker, never names to take apart.
+    const placed = progress.find((p) => p.stage === 'compress' && p.tensor?.layer === 1 && p.tensor.linear === 'down');
+    expect(placed?.tensor).toEqual({ name: 'model.layers.1.mlp.down_proj.weight', layer: 1, key: 'down', linear: 'down' });
+    const linears = info.report!.tensors.filter((t) => t.linear !== null);
+    expect(linears.map((t) => [t.layer, t.linear, t.bits])).toEqual(
+      info.report!.tensors.filter((t) => t.name.endsWith('_proj.weight')).map((t) => [Number(t.name.split('.')[2]), t.linear, 4]),
+    );
+    expect(linears).toHaveLength(35);
 
     const before = await requests();
     const chat = chatClient(); // a new worker: a new JavaScript realm with its own store connection

@@ -1,6 +1,7 @@
 import { ShrinkrayError } from '../../errors.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import type { ModelIR, TensorHandle } from '../../model/ir.ts';
+import { parseTensorName, renameToLayer } from '../../model/tensor-table.ts';
 
 /**
  * Block removal (`drop{N}`, `drop{N}-last`): whole decoder blocks leave the model, and what
@@ -63,8 +64,6 @@ export function leastInfluential(scores: readonly number[], count: number): numb
   return order.slice(0, count).sort((a, b) => a - b);
 }
 
-const LAYER_NAME = /^model\.layers\.(\d+)\.(.+)$/;
-
 /**
  * `ir` without the blocks in `removed`; the kept blocks' tensors are renamed to their new
  * index (model.layers.3.* becomes model.layers.2.* once block 1 is gone). Handles are reused:
@@ -83,14 +82,14 @@ export function dropBlocksIr(ir: ModelIR, removed: readonly number[]): ModelIR {
 
   const tensors = new Map<string, TensorHandle>();
   for (const [name, handle] of ir.tensors) {
-    const m = LAYER_NAME.exec(name);
-    if (!m) {
+    const { layer } = parseTensorName(name);
+    if (layer === null) {
       tensors.set(name, handle);
       continue;
     }
-    const to = newIndex.get(Number(m[1]));
+    const to = newIndex.get(layer);
     if (to === undefined) continue; // a removed block
-    const renamed = `model.layers.${to}.${m[2]}`;
+    const renamed = renameToLayer(name, to);
     tensors.set(renamed, {
       name: renamed,
       dtype: handle.dtype,
