@@ -112,7 +112,7 @@ module.exports = {
       name: 'node-folder-for-node-only',
       severity: 'error',
       comment:
-        'src/node/ (Node file access) is imported only by src/cli/ and src/node/ (others may name its types): browser code must not pull it in.',
+        'src/node/ (the Node side of worker/: file access, Node workers, hosts for the shared jobs) is imported only by src/cli/ and src/node/ (others may name its types): browser code must not pull it in.',
       from: { path: '^src/', pathNot: '^src/(node|cli)/' },
       to: { path: '^src/node/', dependencyTypesNot: ['type-only', 'type-import'] },
     },
