@@ -1,7 +1,8 @@
 // The layer rules of README "Layout" and DESIGN "Dependency rules", checked by `npm run deps`
 // (scripts/test.sh runs it). A violation prints the rule's name and its comment; fix the import,
 // not the rule. Data flows one way: fetch -> formats/model -> compress -> build -> store -> runtime,
-// wired together only in worker/ (browser) and cli/ + node/ (Node).
+// wired together only in worker/ (browser) and cli/ + node/ (Node); a job both run (compress into a
+// folder, open an engine) is written once in jobs/ and given a sink or host by each side.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -65,6 +66,14 @@ module.exports = {
       to: { path: '^src/(fetch|store|runtime|compress)/', pathNot: '^src/$1/' },
     },
     {
+      name: 'jobs-host-free',
+      severity: 'error',
+      comment:
+        'src/jobs/ holds the jobs written once for the page and the CLI: it imports the stages, never a host (worker, ui, cli, node) nor store/ or fetch/: the host hands it a sink.',
+      from: { path: '^src/jobs/' },
+      to: { path: '^src/(worker|ui|cli|node|store|fetch)/' },
+    },
+    {
       name: 'only-wiring-imports-worker',
       severity: 'error',
       comment: 'src/worker/ is the top of the browser stack: only worker/ and ui/ import it (ui through client.ts and protocol types).',
@@ -103,7 +112,7 @@ module.exports = {
       name: 'node-folder-for-node-only',
       severity: 'error',
       comment:
-        'src/node/ (Node file access) is imported only by src/cli/ and src/node/ (others may name its types): browser code must not pull it in.',
+        'src/node/ (the Node side of worker/: file access, Node workers, hosts for the shared jobs) is imported only by src/cli/ and src/node/ (others may name its types): browser code must not pull it in.',
       from: { path: '^src/', pathNot: '^src/(node|cli)/' },
       to: { path: '^src/node/', dependencyTypesNot: ['type-only', 'type-import'] },
     },

@@ -1,5 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
-import { ENGINE_CHOICES, type EngineChoice, type LoadedEngine, type LoadEngineOptions } from '../node/load-engine.ts';
+import type { EngineChoice } from '../jobs/open-engine.ts';
+import { ENGINE_CHOICES, type LoadedEngine, type LoadEngineOptions } from '../node/load-engine.ts';
 import type { ParsedArgs } from './args.ts';
 
 /** `--engine cpu|onnx|reference` and `--threads N` of generate and eval. */

@@ -248,3 +248,8 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
   if (config.family === 'mistral' || config.family === 'phi3') Object.assign(out, { sliding_window: config.slidingWindow ?? null });
   return out;
 }
+
+/** generation_config.json for a model whose source has none: its BOS and end tokens, as transformers reads them. */
+export function toGenerationConfig(config: ModelConfig): Record<string, unknown> {
+  return { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId.length === 1 ? config.eosTokenId[0] : config.eosTokenId };
+}

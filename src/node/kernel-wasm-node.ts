@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { ShrinkrayError } from '../errors.ts';
+import { fsError } from './fs-errors.ts';
+import { ensureWasmFile } from './wasm-build.ts';
 import { calibWasmUrl } from '../kernels/calib/wasm/calib-wasm-url.ts';
 import { loadCalibWasm, type WasmCalibKernel } from '../kernels/calib/wasm/calib-wasm.ts';
 import { pruneWasmUrl } from '../kernels/prune/wasm/prune-wasm-url.ts';
@@ -11,11 +12,12 @@ import { loadQuantizeWasm, type WasmRtnKernel } from '../kernels/quantize/wasm/q
 /** A built kernel (scripts/build-wasm.ts) as bytes, read from disk (Node only). */
 async function readKernelWasm(url: URL): Promise<Uint8Array<ArrayBuffer>> {
   const path = fileURLToPath(url);
+  ensureWasmFile(path); // a fresh clone after `npm ci`: built on first use
   try {
     const bytes = await readFile(path);
     return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
   } catch (e) {
-    throw new ShrinkrayError('missing_file', `${path} is missing: run 'npm run build:wasm' first`, { cause: e });
+    throw fsError(e, path, 'the built kernel', 'bad_file');
   }
 }
 

@@ -1,7 +1,7 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
-import { toHfConfig } from '../model/hf-config.ts';
+import { toGenerationConfig, toHfConfig } from '../model/hf-config.ts';
 import { encodeTensorData, safetensorsHeader, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { HfModelParts } from '../model/import-llama2c.ts';
 import { readJsonSource } from '../formats/json-file.ts';
@@ -58,10 +58,7 @@ export async function writeModelFolder(dir: string, parts: HfModelParts, configJ
   } finally {
     await file.close();
   }
-  const generation = parts.generationConfig ?? {
-    bos_token_id: config.bosTokenId,
-    eos_token_id: config.eosTokenId.length === 1 ? config.eosTokenId[0] : config.eosTokenId,
-  };
+  const generation = parts.generationConfig ?? toGenerationConfig(config);
   const small: [string, unknown][] = [
     [MODEL_FILES.config, configJson ?? toHfConfig(config)],
     [MODEL_FILES.tokenizer, parts.tokenizerJson],

@@ -1,6 +1,6 @@
 import { encodeTensorData, safetensorsHeader } from '../formats/safetensors.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
-import { toHfConfig } from '../model/hf-config.ts';
+import { toGenerationConfig, toHfConfig } from '../model/hf-config.ts';
 import type { HfModelParts } from '../model/import-llama2c.ts';
 import type { ModelWriter } from './model-writer.ts';
 
@@ -26,8 +26,5 @@ export async function writeModelParts(writer: ModelWriter, parts: HfModelParts):
   await writer.writeJson(MODEL_FILES.config, toHfConfig(config));
   await writer.writeJson(MODEL_FILES.tokenizer, parts.tokenizerJson);
   await writer.writeJson(MODEL_FILES.tokenizerConfig, parts.tokenizerConfig);
-  await writer.writeJson(
-    MODEL_FILES.generationConfig,
-    parts.generationConfig ?? { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId[0] },
-  );
+  await writer.writeJson(MODEL_FILES.generationConfig, parts.generationConfig ?? toGenerationConfig(config));
 }

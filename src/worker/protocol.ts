@@ -1,5 +1,6 @@
 import type { ShrinkrayReport } from '../compress/report.ts';
 import type { TensorOutcome } from '../compress/tensor-outcome.ts';
+import type { EngineChoice, EngineKind } from '../jobs/open-engine.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { LayerTensorKey, LinearKind, ModelTensorKey } from '../model/tensor-table.ts';
 import type { ChatMessage } from '../runtime/tokenizer.ts';
@@ -230,10 +231,10 @@ export interface LoadOptions {
   device?: ChatDevice;
   threads?: number;
   /**
-   * Which engine runs the model: 'auto' (default) our CPU engine when the device resolves to
-   * wasm (no usable WebGPU adapter), onnxruntime-web on WebGPU; 'cpu' or 'onnx' to choose.
+   * Which engine runs the model (jobs/open-engine.ts): 'auto' (default) our CPU engine when the device
+   * resolves to wasm (no usable WebGPU adapter), onnxruntime-web on WebGPU; 'cpu' or 'onnx' to choose.
    */
-  engine?: ChatEngine;
+  engine?: Exclude<EngineChoice, 'reference'>;
   /**
    * A stored model (the compressed copy) that drafts for this one: speculative decoding, the same
    * greedy replies (and, sampling, the same distribution) as the model alone (src/runtime/speculative.ts).
@@ -242,9 +243,6 @@ export interface LoadOptions {
   draft?: string;
 }
 
-/** The CPU engine (src/engine/, WASM SIMD) or onnxruntime-web. */
-export type ChatEngine = 'auto' | 'cpu' | 'onnx';
-
 /** What the chat worker loaded. */
 export interface LoadedModelInfo {
   id: string;
@@ -252,7 +250,7 @@ export interface LoadedModelInfo {
   format: 'onnx' | 'safetensors';
   device: 'wasm' | 'webgpu';
   /** What runs it: the CPU engine, or onnxruntime-web (on `device`). */
-  engine: 'cpu' | 'onnx';
+  engine: Exclude<EngineKind, 'reference'>;
   /** The CPU engine's SIMD flavour (relaxed where the browser has it). */
   simd?: 'relaxed' | 'plain';
   /** Why the CPU engine was asked for but onnxruntime-web runs the model (an op or layout the engine does not run). */

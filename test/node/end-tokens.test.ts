@@ -2,7 +2,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEngine, type EngineChoice } from '../../src/node/load-engine.ts';
+import type { EngineChoice } from '../../src/jobs/open-engine.ts';
+import { loadEngine } from '../../src/node/load-engine.ts';
 import { generate } from '../../src/runtime/generate.ts';
 import { STORIES_DIR } from './fixture-paths.ts';
 

@@ -1,5 +1,6 @@
 import 'fake-indexeddb/auto';
-import { readFile, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compressModel } from '../../src/compress/pipeline.ts';
@@ -12,6 +13,7 @@ import { runCompressJob } from '../../src/worker/compress-job.ts';
 import { pieceCachedSource } from '../../src/worker/stored-model.ts';
 import { STORIES_DIR } from './fixture-paths.ts';
 import { plan } from './plan-recipe.ts';
+import { runCli } from './run-cli.ts';
 
 /**
  * The compress worker's job without a browser (fake-indexeddb): a model in the store
@@ -23,14 +25,15 @@ afterEach(() => {
   for (const s of stores.splice(0)) s.close();
 });
 
-/** The fixture folder as a stored model, in 64 KiB chunks so tensors straddle chunk edges. */
-async function storedStories(): Promise<{ store: IdbModelStore; id: string }> {
+/** The fixture folder (or `dir`) as a stored model, in 64 KiB chunks so tensors straddle chunk edges. */
+async function storedStories(dir = STORIES_DIR): Promise<{ store: IdbModelStore; id: string }> {
   const store = await openModelStore({ name: `compress-job-${Date.now()}-${Math.random()}`, chunkBytes: 64 * 1024 });
   stores.push(store);
   const manifest: ModelManifest = { id: 'demo:stories260K', source: { kind: 'demo', name: 'stories260K' }, files: [] };
-  for (const path of await readdir(STORIES_DIR)) {
+  for (const path of await readdir(dir)) {
+    if (path.startsWith('.')) continue; // the fixture generator's stamp
     const w = await store.stageFile(`demo/${path}`, { name: path });
-    await w.write(new Uint8Array(await readFile(join(STORIES_DIR, path))));
+    await w.write(new Uint8Array(await readFile(join(dir, path))));
     const info = await w.finish();
     manifest.files.push({ path, fileId: info.fileId, size: info.size, sha256: info.sha256 });
   }
@@ -70,6 +73,34 @@ describe('runCompressJob', () => {
     const config = JSON.parse(new TextDecoder().decode(await configSource.read(0, configSource.size)));
     expect(config['transformers.js_config']).toEqual({ dtype: 'fp32' });
     expect(manifest.report).toMatchObject({ recipe: 'int4-g32', from: id, bytesOut: direct.built.model.byteLength });
+  });
+
+  it('writes the folder the CLI writes from the same model, generation_config.json included when the source has none', async () => {
+    // The source without generation_config.json: both write the same fallback (its BOS and end tokens).
+    const dir = await mkdtemp(join(tmpdir(), 'shrinkray-same-folder-'));
+    try {
+      const src = join(dir, 'src');
+      await cp(STORIES_DIR, src, { recursive: true, filter: (f) => !f.endsWith('generation_config.json') });
+      const { store, id } = await storedStories(src);
+      const manifest = await runCompressJob(id, 'ffn25+int4-g32', { store, quantizer: await createRtnQuantizer() });
+      const cli = await runCli(['compress', src, '--recipe', 'ffn25+int4-g32', '--out', join(dir, 'out')]);
+      expect(cli.code, cli.stderr).toBe(0);
+      const onDisk = (await readdir(join(dir, 'out'), { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+      const paths = onDisk.map((f) => join(f.parentPath, f.name).slice(join(dir, 'out').length + 1)).sort();
+      expect(manifest.files.map((f) => f.path).sort()).toEqual(paths);
+      expect(paths).toContain('generation_config.json');
+      for (const path of paths) {
+        const stored = await store.openModelFile(manifest.id, path);
+        const bytes = await stored.read(0, stored.size);
+        const written = new Uint8Array(await readFile(join(dir, 'out', path)));
+        // shrinkray.json differs only in timings and where the model came from.
+        if (path === 'shrinkray.json')
+          expect(JSON.parse(new TextDecoder().decode(bytes)).tensors).toEqual(JSON.parse(new TextDecoder().decode(written)).tensors);
+        else expect(bytes, path).toEqual(written);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a cancel during the write stage leaves no model and nothing staged', async () => {
