@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import { printable } from '../formats/printable.ts';
-import { isShardName, MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { HF_SIDE_FILES, isShardName, MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { fetchJsonObject } from './http-json.ts';
 import { fetchWithRetry, type RetryOptions } from './http-retry.ts';
 import { hubApiUrl, hubFileUrl, type HubRef } from './hub-url.ts';
@@ -30,14 +30,6 @@ export interface ModelFilePlan {
   listed: boolean;
 }
 
-const METADATA_FILES = [
-  MODEL_FILES.config,
-  MODEL_FILES.generationConfig,
-  MODEL_FILES.tokenizer,
-  MODEL_FILES.tokenizerConfig,
-  MODEL_FILES.specialTokensMap,
-  MODEL_FILES.chatTemplate,
-];
 const INDEX_FILE = MODEL_FILES.weightIndex;
 // Our layout's graph first, then where other exporters put theirs.
 const ONNX_CANDIDATES = [MODEL_FILES.onnxModel, 'model.onnx', 'onnx/model_fp16.onnx'];
@@ -99,7 +91,7 @@ export async function discoverModelFiles(ref: HubRef, o: RetryOptions = {}): Pro
   const where = `${ref.repo}@${ref.revision} on ${ref.baseUrl}`;
 
   const files: RemoteFile[] = [];
-  for (const path of METADATA_FILES) {
+  for (const path of HF_SIDE_FILES) {
     const f = await lookup(path);
     if (f) files.push(f);
   }

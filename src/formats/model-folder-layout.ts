@@ -34,6 +34,19 @@ export const CARRIED_FILES: readonly string[] = Object.freeze([
   MODEL_FILES.chatTemplate,
 ]);
 
+/**
+ * The side files of a Hugging Face folder the app keeps besides its weights (README, onnx/,
+ * .bin and the rest are left out): what a download fetches and a local import stores.
+ */
+export const HF_SIDE_FILES: readonly string[] = Object.freeze([
+  MODEL_FILES.config,
+  MODEL_FILES.generationConfig,
+  MODEL_FILES.tokenizer,
+  MODEL_FILES.tokenizerConfig,
+  MODEL_FILES.specialTokensMap,
+  MODEL_FILES.chatTemplate,
+]);
+
 /** A shard named by model.safetensors.index.json: a plain file name beside it (no folder, not hidden) ending in .safetensors. */
 export function isShardName(x: unknown): x is string {
   return typeof x === 'string' && x.length <= 255 && /^\w[\w.-]*\.safetensors$/.test(x);

@@ -1,24 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { serializeError, ShrinkrayError } from '../errors.ts';
-import { fsError } from './fs-errors.ts';
-import { ensureWasmFile } from './wasm-build.ts';
+import { readKernelWasm } from './kernel-wasm-node.ts';
 import { compileEngine, type EngineModules } from '../engine/engine-module.ts';
 import type { EngineThreadSpawner } from '../engine/thread-pool.ts';
 import { ENGINE_WASM_URLS, type EngineWasmVariant } from '../engine/wasm/engine-wasm-url.ts';
 
 /** The CPU engine's modules and threads in Node: the built files read from disk, helpers as worker_threads. */
-async function readEngineWasm(variant: EngineWasmVariant): Promise<Uint8Array<ArrayBuffer>> {
-  const path = fileURLToPath(ENGINE_WASM_URLS[variant]);
-  ensureWasmFile(path); // a fresh clone after `npm ci`: built on first use
-  try {
-    const bytes = await readFile(path);
-    return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
-  } catch (e) {
-    throw fsError(e, path, 'the built kernel', 'bad_file');
-  }
-}
+const readEngineWasm = (variant: EngineWasmVariant) => readKernelWasm(ENGINE_WASM_URLS[variant]);
 
 // Node 20's V8 (11.3) has relaxed SIMD only behind --experimental-wasm-relaxed-simd, and its
 // baseline compiler (Liftoff) computes i32x4.relaxed_dot_i8x16_i7x16_add_s wrongly there

@@ -10,7 +10,7 @@ import { quantizeWasmUrl } from '../kernels/quantize/wasm/quantize-wasm-url.ts';
 import { loadQuantizeWasm, type WasmRtnKernel } from '../kernels/quantize/wasm/quantize-wasm.ts';
 
 /** A built kernel (scripts/build-wasm.ts) as bytes, read from disk (Node only). */
-async function readKernelWasm(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+export async function readKernelWasm(url: URL): Promise<Uint8Array<ArrayBuffer>> {
   const path = fileURLToPath(url);
   ensureWasmFile(path); // a fresh clone after `npm ci`: built on first use
   try {

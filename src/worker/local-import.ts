@@ -1,10 +1,10 @@
 import { ShrinkrayError } from '../errors.ts';
-import { MODEL_FILES } from '../formats/model-folder-layout.ts';
+import { HF_SIDE_FILES, MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { blobSource, type ByteSource } from '../formats/byte-source.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import { splitLlama2cPair, writeLlama2cModel } from './llama2c-store-import.ts';
-import { checkExportedModel, checkHfModel, HF_SIDE_FILES } from './model-checks.ts';
+import { checkExportedModel, checkHfModel } from './model-checks.ts';
 import { ModelWriter } from './model-writer.ts';
 import { writeModelParts } from './parts-writer.ts';
 import type { LocalFile, LocalImportKind, ProgressCallback } from './protocol.ts';

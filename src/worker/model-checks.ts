@@ -12,16 +12,6 @@ import { openHfModel } from '../model/hf-model.ts';
  * config, tokenizer present and JSON. Every failure names the file; nothing is written.
  */
 
-// Files of a Hugging Face folder the app keeps; anything else (README, onnx/, .bin) is left out.
-export const HF_SIDE_FILES = [
-  MODEL_FILES.config,
-  MODEL_FILES.generationConfig,
-  MODEL_FILES.tokenizer,
-  MODEL_FILES.tokenizerConfig,
-  MODEL_FILES.specialTokensMap,
-  MODEL_FILES.chatTemplate,
-];
-
 /** Opens and checks an HF-layout model; returns its config and the weight files it uses. */
 export async function checkHfModel(open: OpenModelFile): Promise<{ config: ModelConfig; weightFiles: string[] }> {
   const { ir, weights } = await openHfModel(open);
