@@ -1,6 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { launchApp } from './app-browser.ts';
-import { checkScreen, expectOnlyOrigins, openScreen } from './app-helpers.ts';
+import { ShrinkrayPage } from './shrinkray-page.ts';
 import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
 
 /**
@@ -24,7 +23,7 @@ describe('a hub model through the page', () => {
     const hub = (what: string, body?: unknown) =>
       fetch(`${hubUrl}/__hub/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
     await hub('reset', {});
-    const app = await launchApp(appUrl);
+    const app = await ShrinkrayPage.open(appUrl);
     const { page } = app;
 
     // The hub address is a setting kept in localStorage.
@@ -45,7 +44,7 @@ describe('a hub model through the page', () => {
     );
     expect(await page.getByText('it fits.').isVisible()).toBe(true);
     expect(((await hub('stats').then((r) => r.json())) as HubStats).bytesServed[WEIGHTS] ?? 0).toBe(0); // no weight byte before the click
-    await checkScreen(page, 'model-hub-preflight');
+    await app.checkScreen('model-hub-preflight');
 
     // Slow the weights down so the download can be watched and cancelled midway.
     await hub('faults', { [WEIGHTS]: { bytesPerSecond: 25_000_000 } });
@@ -54,7 +53,7 @@ describe('a hub model through the page', () => {
     await expect.poll(async () => Number(await bar.getAttribute('value')), { timeout: 60_000 }).toBeGreaterThan(30);
     const detail = (await page.locator('.job-detail').textContent())!;
     expect(detail).toMatch(/^Downloading: [\d.]+ MB of [\d.]+ MB · [\d.]+ MB\/s · .+ left · model\.safetensors$/);
-    await checkScreen(page, 'model-hub-downloading');
+    await app.checkScreen('model-hub-downloading');
     await page
       .getByRole('group', { name: `Downloading ${REPO}` })
       .getByRole('button', { name: 'Cancel' })
@@ -72,26 +71,26 @@ describe('a hub model through the page', () => {
     // What was stored before the cancel is not fetched again: at most one range (~1/16) more than the file.
     expect(served).toBeLessThanOrEqual(size * 1.07);
 
-    await openScreen(page, /Stored models/);
+    await app.openScreen(/Stored models/);
     await page.getByTestId('model-bytes').waitFor();
     const storedBefore = await page.getByTestId('model-bytes').getAttribute('title');
     const listBefore = await page.locator('.model-row strong').allTextContents();
     expect(listBefore).toEqual([REPO]);
 
     // Cancel a compression midway: the model list and the storage used stay as they were.
-    await openScreen(page, '2. Shrink');
+    await app.openScreen('2. Shrink');
     await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int8');
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
     await expect
       .poll(async () => /tensor (\d+) of/.exec((await page.locator('.job-detail').textContent()) ?? '')?.[1] ?? '0', { timeout: 60_000 })
       .toMatch(/^([5-9]|\d\d+)$/);
-    await checkScreen(page, 'shrink-compressing'); // here, not below: axe and screenshots are long tasks of their own
+    await app.checkScreen('shrink-compressing'); // here, not below: axe and screenshots are long tasks of their own
     await page
       .getByRole('group', { name: /^Compressing / })
       .getByRole('button', { name: 'Cancel' })
       .click();
     await page.getByText(/cancelled\. Nothing was stored/).waitFor();
-    await openScreen(page, /Stored models/);
+    await app.openScreen(/Stored models/);
     await expect.poll(() => page.getByTestId('model-bytes').getAttribute('title')).toBe(storedBefore);
     expect(await page.locator('.model-row strong').allTextContents()).toEqual(listBefore);
     expect(await page.getByTestId('staged-bytes').count()).toBe(0);
@@ -99,7 +98,7 @@ describe('a hub model through the page', () => {
     // The full compression. How long the main thread is busy meanwhile depends on the machine's
     // load: `npm run bench pipeline-browser` reports the longest main-thread task; here the page
     // only has to reach the report.
-    await openScreen(page, '2. Shrink');
+    await app.openScreen('2. Shrink');
     await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int4-g32+emb8');
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
     await page.getByRole('heading', { name: `Report: ${REPO} · int4-g32+emb8` }).waitFor({ timeout: 240_000 });
@@ -112,7 +111,7 @@ describe('a hub model through the page', () => {
     await page.getByText(/cancelled\. The report was left as it was/).waitFor({ timeout: 60_000 });
     expect(await page.getByText('Not measured yet.').isVisible()).toBe(true);
 
-    await openScreen(page, '3. Chat');
+    await app.openScreen('3. Chat');
     await page.getByText(/^Settings:/).click();
     await page.getByLabel('Max new tokens').fill('8');
     await page.getByLabel('Max new tokens').press('Tab');
@@ -122,7 +121,7 @@ describe('a hub model through the page', () => {
     expect(await page.locator('.turn.assistant .small').textContent()).toMatch(/^\d+ tokens · [\d.]+ tokens\/s/);
     expect(await page.locator('.pane .muted').first().textContent()).toContain('chat template');
 
-    expectOnlyOrigins(app, [new URL(appUrl).origin, new URL(hubUrl).origin]);
+    app.expectOnlyOrigins(hubUrl);
     expect(app.errors).toEqual([]);
   });
 });
