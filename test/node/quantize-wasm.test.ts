@@ -92,7 +92,9 @@ describe('WASM worker pool (worker_threads) matches the reference', () => {
   it('splits rows across workers and reassembles identical output; names the bad row of the whole tensor', async () => {
     const pool = await createQuantizePoolNode(2);
     try {
-      expect(await runRtnCases({ name: 'wasm pool (worker_threads)', quantizeRtn: (w, N, K, o) => pool.quantizeRtn(w, N, K, o) })).toEqual([]);
+      expect(await runRtnCases({ name: 'wasm pool (worker_threads)', quantizeRtn: (w, N, K, o) => pool.quantizeRtn(w, N, K, o) })).toEqual(
+        [],
+      );
       const r = lcgRng(4);
       const N = 301;
       const K = 576;
