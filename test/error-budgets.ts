@@ -31,6 +31,9 @@ export const BUDGET = Object.freeze({
   quantPathPpl: 1e-3,
   /** onnxruntime MatMulNBits (wasm or WebGPU EP) vs A @ dequantize(W)^T computed in JS. */
   matMulNBitsVsDequantized: 1e-4,
+  /** onnxruntime-web (wasm) vs transformers.js (onnxruntime-node) on the same graph, MatMulNBits included: the same ops,
+   * other kernels (wasm SIMD vs native). Measured on stories260K's bits4 folder (max |logit| ~15) along a 30-token greedy decode: 3e-5. */
+  onnxWebVsNodeLogits: 1e-3,
   /** The same graph on the WebGPU EP (SwiftShader) vs the wasm EP: other kernels, other accumulation. */
   webgpuVsWasmLogits: 1e-3,
   /** a*x + b in a WebGPU shader: fused (one rounding) or not (two). */

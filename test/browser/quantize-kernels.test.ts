@@ -7,12 +7,13 @@ import { quantizeWasmUrl } from '../../src/kernels/quantize/wasm/quantize-wasm-u
 import { loadQuantizeWasm, type WasmRtnKernel } from '../../src/kernels/quantize/wasm/quantize-wasm.ts';
 import { quantizeRtnWebGpu } from '../../src/kernels/quantize/webgpu/rtn-quantize.ts';
 import { matMulNBitsMaxError, matMulNBitsModel } from '../matmul-nbits-model.ts';
+import { rtnCases, runRtnCases } from '../backend-cases.ts';
 import { lcgRng } from '../seeded-random.ts';
 import { BUDGET } from '../error-budgets.ts';
 
 // In real Chromium: the WASM SIMD build, its Web Worker pool and the WebGPU kernel
-// (SwiftShader here) against the scalar reference. Error budget: none for all three; the
-// WGSL emulates the reference's f32 steps in integers, so subnormals and ties agree too.
+// (SwiftShader here) run the shared case list (test/backend-cases.ts) against the scalar
+// reference, as the Node test runs it on WASM. Error budget: none (bitExact) for all three.
 
 let wasm: WasmRtnKernel;
 let device: GPUDevice;
@@ -35,57 +36,19 @@ function expectSame(got: RtnResult, ref: RtnResult, what: string) {
   expect(bytes(got.zeroPoints), `${what}: zero points`).toEqual(bytes(ref.zeroPoints));
 }
 
-function adversarial(N: number, K: number): Float32Array {
-  const w = new Float32Array(N * K);
-  const r = lcgRng(2);
-  for (let n = 0; n < N; n++) {
-    const row = w.subarray(n * K, (n + 1) * K);
-    row.subarray(16, 32).fill(0.25);
-    row.subarray(32, 48).fill(-3);
-    for (let i = 48; i < 64; i++) row[i] = 1 + r();
-    for (let i = 64; i < 80; i++) row[i] = r() * 3e37; // huge, f32 range still finite
-    for (let i = 80; i < 96; i++) row[i] = r() * 1e-30; // tiny
-    for (let i = 96; i < 112; i++) row[i] = r() * 1e-40; // f32 subnormals: GPUs may flush these
-    for (let i = 112; i < 128; i++) row[i] = (i - 119.5) * (n + 1); // .5 ties
-    row[128] = -1; // asym: scale 1, zero 1 (odd), then ties
-    row[129] = 14;
-    for (let i = 130; i < 144; i++) row[i] = i - 131 + 0.5;
-    for (let i = 144; i < K; i++) row[i] = r() * 1e-3;
-  }
-  return w;
-}
-
-const widths = [2, 4, 8];
-const cases: { N: number; K: number; w: Float32Array }[] = [];
-{
-  const r = lcgRng(1);
-  for (const [N, K] of [
-    [5, 256],
-    [3, 300],
-    [2, 1000],
-  ])
-    cases.push({ N, K, w: Float32Array.from({ length: N * K }, () => r() * 0.1) });
-  cases.push({ N: 3, K: 16 * 10 + 5, w: adversarial(3, 16 * 10 + 5) });
-}
+const cases = rtnCases();
 
 describe('WASM SIMD in Chromium', () => {
-  it('matches the reference on random and adversarial weights', () => {
-    for (const { N, K, w } of cases) {
-      for (const bits of widths) {
-        for (const blockSize of [16, 32, 64, 128]) {
-          if (blockSize > K) continue;
-          for (const symmetric of [true, false]) {
-            const o: RtnOptions = { bits, blockSize, symmetric, scaleDtype: 'f32' };
-            expectSame(wasm.quantizeRtn(w, N, K, o), quantizeRtnReference(w, N, K, o), `wasm ${JSON.stringify(o)} N=${N} K=${K}`);
-          }
-        }
-      }
-    }
+  it('every case of the shared list matches the reference (test/backend-cases.ts)', async () => {
+    expect(await runRtnCases({ name: 'wasm (Chromium)', quantizeRtn: (w, N, K, o) => wasm.quantizeRtn(w, N, K, o) }, cases)).toEqual([]);
   });
 
   it('a pool of 2 Web Workers gives the same output', async () => {
     const pool = await createQuantizePoolBrowser(2);
     try {
+      expect(
+        await runRtnCases({ name: 'wasm pool (Web Workers)', quantizeRtn: (w, N, K, o) => pool.quantizeRtn(w, N, K, o) }, cases),
+      ).toEqual([]);
       const r = lcgRng(5);
       const w = Float32Array.from({ length: 77 * 256 }, () => r());
       for (const o of [
@@ -101,28 +64,8 @@ describe('WASM SIMD in Chromium', () => {
 });
 
 describe('WebGPU kernel in Chromium', () => {
-  it('matches the reference bit for bit: every width, block size, mode, scale dtype, adversarial values', async () => {
-    for (const { N, K, w } of cases) {
-      for (const bits of widths) {
-        for (const blockSize of [16, 32, 64, 128, 256]) {
-          if (blockSize > K) continue;
-          for (const symmetric of [true, false]) {
-            for (const scaleDtype of ['f32', 'f16'] as const) {
-              const o: RtnOptions = { bits, blockSize, symmetric, scaleDtype };
-              let ref: RtnResult;
-              try {
-                ref = quantizeRtnReference(w, N, K, o);
-              } catch (e) {
-                // the huge block overflows f16 scales: the GPU must refuse it the same way
-                await expect(quantizeRtnWebGpu(device, w, N, K, o)).rejects.toThrow((e as Error).message);
-                continue;
-              }
-              expectSame(await quantizeRtnWebGpu(device, w, N, K, o), ref, `webgpu ${JSON.stringify(o)} N=${N} K=${K}`);
-            }
-          }
-        }
-      }
-    }
+  it('every case of the shared list matches the reference bit for bit, refusals included', async () => {
+    expect(await runRtnCases({ name: 'webgpu', quantizeRtn: (w, N, K, o) => quantizeRtnWebGpu(device, w, N, K, o) }, cases)).toEqual([]);
   });
 
   it('names the bad row and block of a NaN like the reference', async () => {

@@ -1,8 +1,9 @@
 import { unzipSync } from 'fflate';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { ShrinkrayError } from '../../src/errors.ts';
-import { createChatClient, createCompressClient, type CompressClient, type Progress } from '../../src/worker/client.ts';
+import { createChatClient, createCompressClient, type CompressClient } from '../../src/worker/client.ts';
 import { CLI_CALIBRATED, CLI_CALIBRATED_REPO } from '../hub/cli-calibrated.ts';
+import { ProgressLog } from './progress-log.ts';
 
 /**
  * Calibrated compression in the page, through the compress worker: calibration text sent
@@ -38,8 +39,9 @@ describe('calibrated compression through the compress worker', () => {
   it.each(CLI_CALIBRATED.recipes)('%s: progress per block, and the same bytes as the CLI', async (recipe) => {
     const compress = compressClient();
     if (!sourceId) sourceId = (await compress.download({ kind: 'hub', repo: 'test-org/stories260K', hubUrl })).id;
-    const progress: Progress[] = [];
-    const info = await compress.compress(sourceId, recipe, { calibration, onProgress: (p) => progress.push(p) });
+    const log = new ProgressLog();
+    const info = await compress.compress(sourceId, recipe, { calibration, onProgress: log.onProgress });
+    const progress = await log.until('write');
     const blocks = progress.filter((p) => p.stage === 'calibrate');
     expect(blocks.at(-1)).toMatchObject({ done: 5, total: 5 });
     expect(new Set(blocks.map((p) => p.done))).toEqual(new Set([0, 1, 2, 3, 4, 5]));

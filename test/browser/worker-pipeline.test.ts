@@ -1,6 +1,7 @@
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { ShrinkrayError } from '../../src/errors.ts';
 import { createChatClient, createCompressClient, type ChatClient, type CompressClient, type Progress } from '../../src/worker/client.ts';
+import { ProgressLog } from './progress-log.ts';
 
 /**
  * The worker pipeline on the converted stories260K fixture, in real Chromium against the
@@ -65,8 +66,8 @@ describe('stories260K through the workers', () => {
 
   it('compresses it with int4-g32 into the store; a fresh worker loads it and matches the README perplexity', async () => {
     const compress = compressClient();
-    const progress: Progress[] = [];
-    const info = await compress.compress(sourceId, 'int4-g32', { onProgress: (p) => progress.push(p) });
+    const log = new ProgressLog();
+    const info = await compress.compress(sourceId, 'int4-g32', { onProgress: log.onProgress });
     int4Id = info.id;
     expect(info.id).toBe(`compressed:${sourceId}:int4-g32`);
     expect(info.recipe).toBe('int4-g32');
@@ -78,6 +79,7 @@ describe('stories260K through the workers', () => {
       'tokenizer.json',
       'tokenizer_config.json',
     ]);
+    const progress = await log.until('write');
     const stages = new Set(progress.map((p) => p.stage));
     expect([...stages]).toEqual(['compress', 'write']);
     const last = progress.filter((p) => p.stage === 'compress').at(-1)!;

@@ -1,34 +1,32 @@
 import { describe, expect, inject, it } from 'vitest';
-import { launchApp } from './app-browser.ts';
-import { expectOnlyOrigins } from './app-helpers.ts';
+import { ShrinkrayPage } from './shrinkray-page.ts';
 import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
 
 /** A link starts a demo: ?model=<repo or demo>&recipe=<recipe> opens with both chosen. */
 describe('deep links', () => {
   it('?model=demo&recipe=int4-g32 stores the demo and opens the recipe screen with both chosen', async () => {
-    const appUrl = inject('appUrl');
-    const app = await launchApp(`${appUrl}/?model=demo&recipe=int4-g32`);
+    const app = await ShrinkrayPage.open(`${inject('appUrl')}/?model=demo&recipe=int4-g32`);
     const { page } = app;
-    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 30_000 });
+    await app.shrinkScreen();
     await expect.poll(() => page.getByText('LlamaForCausalLM: 5 layers').isVisible()).toBe(true);
     expect(await page.getByText('stories260K (demo)', { exact: true }).isVisible()).toBe(true);
-    expect(await page.getByLabel('Recipe (advanced: steps joined by +)').inputValue()).toBe('int4-g32');
+    expect(await app.recipe.inputValue()).toBe('int4-g32');
     expect(await page.getByRole('radio', { name: /int4, fp32 embedding/ }).isChecked()).toBe(true);
-    expect(await page.getByRole('button', { name: 'Compress', exact: true }).isEnabled()).toBe(true);
-    expectOnlyOrigins(app, [new URL(appUrl).origin]);
+    expect(await app.compressButton.isEnabled()).toBe(true);
+    app.expectOnlyOrigins();
   });
 
   it('?model=<repo>&hub=<mirror>&recipe=int8 checks the repo on that hub and fetches no weights', async () => {
     const appUrl = inject('appUrl');
     const hubUrl = inject('e2eHubUrl');
     const repo = syntheticSmolLMRepo(4);
-    const app = await launchApp(`${appUrl}/?model=${encodeURIComponent(repo)}&hub=${encodeURIComponent(hubUrl)}&recipe=int8`);
+    const app = await ShrinkrayPage.open(`${appUrl}/?model=${encodeURIComponent(repo)}&hub=${encodeURIComponent(hubUrl)}&recipe=int8`);
     const { page } = app;
     await page.getByRole('table', { name: `Files of ${repo} on ${hubUrl}` }).waitFor({ timeout: 30_000 });
     expect(await page.getByLabel('Repo id').inputValue()).toBe(repo);
-    expect(app.requests.filter((u) => u.endsWith('/model.safetensors'))).toEqual([]);
-    await page.getByRole('link', { name: '2. Shrink' }).click();
-    expect(await page.getByLabel('Recipe (advanced: steps joined by +)').inputValue()).toBe('int8');
-    expectOnlyOrigins(app, [new URL(appUrl).origin, new URL(hubUrl).origin]);
+    expect(app.app.requests.filter((u) => u.endsWith('/model.safetensors'))).toEqual([]);
+    await app.openScreen('2. Shrink');
+    expect(await app.recipe.inputValue()).toBe('int8');
+    app.expectOnlyOrigins(hubUrl);
   });
 });

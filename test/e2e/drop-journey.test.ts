@@ -1,6 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { launchApp } from './app-browser.ts';
-import { checkScreen, expectOnlyOrigins } from './app-helpers.ts';
+import { ShrinkrayPage } from './shrinkray-page.ts';
 
 /**
  * Layer removal the way a person asks for it: `drop1+int8` typed as a recipe, chosen by SLEB on the
@@ -9,31 +8,26 @@ import { checkScreen, expectOnlyOrigins } from './app-helpers.ts';
  */
 describe('layer removal in the app', () => {
   it('drop1+int8: the calibration picker, a report naming the removed block with the loss without each block, measured', async () => {
-    const appUrl = inject('appUrl');
-    const app = await launchApp(appUrl);
+    const app = await ShrinkrayPage.open(inject('appUrl'));
     const { page } = app;
-    await expect.poll(() => page.getByRole('button', { name: /Use the demo model/ }).isEnabled()).toBe(true);
-    await page.getByRole('button', { name: /Use the demo model/ }).click();
-    await page.getByRole('heading', { name: 'Shrink it' }).waitFor();
+    await app.chooseDemo();
 
-    await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int8+drop1');
-    const picker = page.getByRole('group', { name: 'Calibration text' });
-    await picker.waitFor();
-    expect(await picker.getByLabel(/Built in: TinyStories calibration stories/).isChecked()).toBe(true);
+    await app.recipe.fill('int8+drop1');
+    await app.calibrationPicker.waitFor();
+    expect(await app.calibrationPicker.getByLabel(/Built in: TinyStories calibration stories/).isChecked()).toBe(true);
 
-    await page.getByRole('button', { name: 'Compress', exact: true }).click();
-    await page.getByRole('heading', { name: 'Report: stories260K (demo) · drop1+int8-g32' }).waitFor({ timeout: 180_000 });
+    await app.compress('stories260K (demo) · drop1+int8-g32', 180_000);
     expect(await page.getByTestId('removed-blocks').textContent()).toMatch(
       /^block [0-4] \(of 0–4\): greedily, the least calibration loss \(SLEB\)$/,
     );
     const losses = await page.getByTestId('block-losses').locator('li').allTextContents();
     expect(losses).toHaveLength(5);
     expect(losses.filter((s) => s.endsWith(' removed (round 1)'))).toHaveLength(1);
-    await page.getByTestId('ppl-after').waitFor({ timeout: 120_000 });
+    await app.perplexity();
     expect(await page.locator('.report-eval caption').textContent()).toMatch(/ · CPU engine \((relaxed|WASM) SIMD\), \d threads? · /);
-    await checkScreen(page, 'shrink-report-drop');
+    await app.checkScreen('shrink-report-drop');
 
-    expectOnlyOrigins(app, [new URL(appUrl).origin]);
+    app.expectOnlyOrigins();
     expect(app.errors).toEqual([]);
   });
 });

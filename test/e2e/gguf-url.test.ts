@@ -1,6 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { launchApp } from './app-browser.ts';
-import { checkScreen, expectOnlyOrigins } from './app-helpers.ts';
+import { ShrinkrayPage } from './shrinkray-page.ts';
 
 /**
  * A GGUF file's URL typed into the hub box: nothing is fetched until the button is pressed
@@ -21,7 +20,7 @@ describe('a GGUF URL through the page', () => {
       fetch(`${hubUrl}/__hub/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
     await hub('reset', {});
     const url = `${hubUrl}/test-org/fixture-text/resolve/main/${FILE}`;
-    const app = await launchApp(appUrl);
+    const app = await ShrinkrayPage.open(appUrl);
     const { page } = app;
     await page.getByLabel('Repo id').fill(url);
     await page.getByRole('button', { name: 'Check files' }).click();
@@ -29,13 +28,13 @@ describe('a GGUF URL through the page', () => {
     await go.waitFor();
     const served = async () => ((await hub('stats').then((r) => r.json())) as HubStats).bytesServed[`test-org/fixture-text/${FILE}`] ?? 0;
     expect(await served()).toBe(0);
-    await checkScreen(page, 'model-gguf-url');
+    await app.checkScreen('model-gguf-url');
     await go.click();
-    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 60_000 });
+    await app.shrinkScreen(60_000);
     expect(await page.getByText(`${FILE} (url)`, { exact: true }).first().isVisible()).toBe(true);
     await expect.poll(() => page.getByText('LlamaForCausalLM: 5 layers').isVisible()).toBe(true);
     expect(await served()).toBeGreaterThan(0);
-    expectOnlyOrigins(app, [new URL(appUrl).origin, new URL(hubUrl).origin]);
+    app.expectOnlyOrigins(hubUrl);
     expect(app.errors).toEqual([]);
   });
 });

@@ -2,8 +2,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { launchApp } from './app-browser.ts';
-import { checkScreen, expectOnlyOrigins, FIXTURES, openScreen, storedFiles } from './app-helpers.ts';
+import { FIXTURES } from './app-helpers.ts';
+import { ShrinkrayPage } from './shrinkray-page.ts';
 
 /**
  * Local files through the file inputs, as a person picks them: the stories260K folder (the
@@ -30,7 +30,7 @@ afterAll(async () => {
 describe('local files', () => {
   it('imports the stories260K folder and the llama2.c pair; names a corrupt file; exports and imports a zip', async () => {
     const appUrl = inject('appUrl');
-    const app = await launchApp(appUrl);
+    const app = await ShrinkrayPage.open(appUrl);
     const { page } = app;
     const folderInput = page.getByLabel('Choose a folder…');
     const filesInput = page.getByLabel('Choose files…');
@@ -40,29 +40,29 @@ describe('local files', () => {
     expect(await page.getByText('stories260K (local)', { exact: true }).isVisible()).toBe(true);
     await expect.poll(() => page.getByText('LlamaForCausalLM: 5 layers').isVisible()).toBe(true);
 
-    await openScreen(page, '1. Model');
+    await app.openScreen('1. Model');
     await filesInput.setInputFiles([join(FIXTURES, 'stories260K', 'stories260K.bin'), join(FIXTURES, 'stories260K', 'tok512.bin')]);
     await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 60_000 });
     expect(await page.getByText('stories260K.bin (local)', { exact: true }).isVisible()).toBe(true);
 
-    await openScreen(page, /Stored models/);
+    await app.openScreen(/Stored models/);
     for (const summary of await page.locator('.files-detail summary').all()) await summary.click();
-    const folder = await storedFiles(page, 'stories260K (local)');
-    const pair = await storedFiles(page, 'stories260K.bin (local)');
+    const folder = await app.storedFiles('stories260K (local)');
+    const pair = await app.storedFiles('stories260K.bin (local)');
     // The llama2.c conversion writes the same tensors the fixtures script wrote into the folder.
     expect(pair.get('model.safetensors')).toBe(folder.get('model.safetensors'));
     expect([...pair.keys()].sort()).toEqual([...folder.keys()].sort());
     const listBefore = await page.locator('.model-row strong').allTextContents();
     const bytesBefore = await page.getByTestId('model-bytes').getAttribute('title');
 
-    await openScreen(page, '1. Model');
+    await app.openScreen('1. Model');
     await folderInput.setInputFiles(join(scratch, 'broken-model'));
     const alert = page.getByRole('alert').filter({ hasText: 'failed' });
     await alert.waitFor();
     const message = (await alert.textContent())!;
     expect(message).toContain('model.safetensors');
-    await checkScreen(page, 'model-import-error');
-    await openScreen(page, /Stored models/);
+    await app.checkScreen('model-import-error');
+    await app.openScreen(/Stored models/);
     expect(await page.locator('.model-row strong').allTextContents()).toEqual(listBefore);
     expect(await page.getByTestId('model-bytes').getAttribute('title')).toBe(bytesBefore);
 
@@ -79,7 +79,7 @@ describe('local files', () => {
     const zipPath = join(scratch, (await download).suggestedFilename());
     await (await download).saveAs(zipPath);
     expect(zipPath).toMatch(/stories260K-int8-g32\.zip$/);
-    await openScreen(page, /Stored models/);
+    await app.openScreen(/Stored models/);
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Delete stories260K (local) · int8-g32' }).click();
     await expect.poll(() => page.locator('.model-row strong').allTextContents()).toEqual(listBefore);
@@ -88,7 +88,7 @@ describe('local files', () => {
     expect(await page.getByText('int8-g32', { exact: true }).first().isVisible()).toBe(true);
     await expect.poll(() => page.locator('.model-row strong').allTextContents()).toEqual([...listBefore, 'stories260K (local) · int8-g32']);
 
-    expectOnlyOrigins(app, [new URL(appUrl).origin]);
+    app.expectOnlyOrigins();
     expect(app.errors).toEqual([]);
   });
 });

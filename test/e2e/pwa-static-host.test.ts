@@ -1,7 +1,8 @@
 import { describe, expect, inject, it } from 'vitest';
 import { launchApp, screenshotBoth } from './app-browser.ts';
-import { expectedGreedyText, expectOnlyOrigins, openScreen } from './app-helpers.ts';
+import { expectedGreedyText } from './app-helpers.ts';
 import { waitForController, waitForIsolation } from './pwa-page.ts';
+import { ShrinkrayPage } from './shrinkray-page.ts';
 
 /**
  * A static host that cannot set headers: the built app served without COOP/COEP. The service
@@ -40,24 +41,18 @@ describe('static host without COOP/COEP', () => {
  */
 describe('chat on a static host', () => {
   it('runs the demo model on the CPU engine with 2 threads and the documented greedy text', async () => {
-    const app = await launchApp(inject('plainAppUrl'));
+    const app = await ShrinkrayPage.open(inject('plainAppUrl'));
     const { page } = app;
     await waitForIsolation(page);
-    await page.getByRole('button', { name: /Use the demo model/ }).click();
-    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 60_000 });
-    await openScreen(page, '3. Chat');
-    await page.getByText(/^Settings:/).click();
-    await page.getByLabel('Temperature (0 = greedy)').fill('0');
-    await page.getByLabel('Temperature (0 = greedy)').press('Tab');
-    await page.getByLabel('CPU threads').fill('2');
-    await page.getByLabel('CPU threads').press('Tab');
-    await page.getByRole('button', { name: 'Send' }).click(); // an empty prompt: a completion from BOS
-    await expect.poll(() => page.locator('.turn.assistant .small').count(), { timeout: 60_000 }).toBe(1);
+    await app.chooseDemo();
+    await app.openScreen('3. Chat');
+    await app.chatSettings({ temperature: 0, threads: 2 });
+    await app.send(''); // an empty prompt: a completion from BOS
     // The status line says what really runs the model: the engine's threads after load (1 without isolation).
     expect(await page.getByText(/^CPU engine \((relaxed|WASM) SIMD\), 2 threads · /).isVisible()).toBe(true);
     const reply = (await page.locator('.turn.assistant .text').textContent())!.trim();
     expect(reply.startsWith((await expectedGreedyText()).slice(0, 60))).toBe(true);
     expect(app.errors).toEqual([]);
-    expectOnlyOrigins(app, [new URL(inject('plainAppUrl')).origin]);
+    app.expectOnlyOrigins();
   });
 });

@@ -47,9 +47,9 @@ describe('update flow', () => {
     expect(await notice.textContent()).toContain('A new version of Shrinkray is ready');
     await screenshotBoth(page, 'pwa-update-notice');
 
-    // The new worker waits; the page was not reloaded and still runs v1.
+    // The new worker waits; the page was not reloaded and still runs v1. The page reloads only on
+    // controllerchange, which a waiting worker cannot cause: the condition, not a pause, shows it.
     expect(await waiting()).toBe(true);
-    await page.waitForTimeout(1000);
     expect(await notReloaded()).toBe(true);
     expect(await page.locator('meta[name="deployed-version"]').count()).toBe(0);
 
@@ -75,7 +75,16 @@ describe('update flow', () => {
     await waitInPage(page, () => typeof (window as { finishJob?: unknown }).finishJob === 'function', 'the job to start');
     await notice.getByRole('button', { name: 'Update now' }).click();
     await expect.poll(() => notice.textContent()).toContain('when the running job finishes');
-    await page.waitForTimeout(1000);
+    // The update is queued behind the job: its exclusive request for the busy lock is pending
+    // (the new worker is told to take over only once it is granted), so nothing can reload yet.
+    await expect
+      .poll(() =>
+        page.evaluate(
+          async (lock) => (await navigator.locks.query()).pending?.some((l) => l.name === lock && l.mode === 'exclusive') ?? false,
+          BUSY_LOCK,
+        ),
+      )
+      .toBe(true);
     expect(await notReloaded()).toBe(true);
     expect(await waiting()).toBe(true);
 

@@ -2,8 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { launchApp } from './app-browser.ts';
-import { openScreen } from './app-helpers.ts';
+import { ShrinkrayPage } from './shrinkray-page.ts';
 
 /**
  * No script runs from text: markup in a chat message and in a model's config.json (an
@@ -19,7 +18,7 @@ describe('text is never HTML', () => {
   });
 
   it('shows a chat message and a config architecture with markup as text', async () => {
-    const app = await launchApp(inject('appUrl'));
+    const app = await ShrinkrayPage.open(inject('appUrl'));
     const { page } = app;
 
     scratch = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-xss-'));
@@ -34,15 +33,10 @@ describe('text is never HTML', () => {
     expect(await alert.textContent()).toContain(`architecture '${PAYLOAD}' is not supported`);
     expect(await alert.locator('img').count()).toBe(0);
 
-    await page.getByRole('button', { name: /Use the demo model/ }).click();
-    await page.getByRole('heading', { name: 'Shrink it' }).waitFor();
-    await openScreen(page, '3. Chat');
-    await page.getByText(/^Settings:/).click();
-    await page.getByLabel('Max new tokens').fill('5');
-    await page.getByLabel('Max new tokens').press('Tab');
-    await page.getByLabel(/^Prompt/).fill(PAYLOAD);
-    await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.locator('.turn.assistant .small').count(), { timeout: 60_000 }).toBe(1);
+    await app.chooseDemo();
+    await app.openScreen('3. Chat');
+    await app.chatSettings({ maxNewTokens: 5 });
+    await app.send(PAYLOAD);
     expect(await page.locator('.turn.user .text').textContent()).toBe(PAYLOAD);
     expect(await page.locator('.turns img').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __x?: unknown }).__x)).toBeUndefined();

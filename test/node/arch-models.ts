@@ -1,6 +1,6 @@
-// Tiny random models with the exact config fields of published checkpoints (width, depth,
-// vocabulary and context shrunk; rope settings, biases, norms, head_dim, tie flags and the
-// stored dtype as published), written as Hugging Face folders for the architecture tests.
+// Tiny random models with the exact config fields of published checkpoints (test/fixtures/configs/;
+// width, depth, vocabulary and context shrunk; rope settings, biases, norms, head_dim, tie flags
+// and the stored dtype as published), written as Hugging Face folders for the architecture tests.
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,46 +10,20 @@ import type { StoredDType } from '../../src/model/ir.ts';
 import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { fusedLayerTensors, modelTensors } from '../../src/model/tensor-table.ts';
 import { createRng } from '../seeded-random.ts';
+import { PUBLISHED } from '../published-configs.ts';
 import { pythonWithNumpy } from '../python-numpy.ts';
 
 export interface ArchCase {
   name: string; // the published repo the fields come from
-  published: Record<string, unknown>; // config.json fields as published (the ones our parser reads)
+  published: Readonly<Record<string, unknown>>; // config.json fields as published (test/fixtures/configs/)
   shrink: Record<string, unknown>; // the sizes made tiny; everything else stays as published
   dtype: StoredDType; // the published torch_dtype
 }
 
 // meta-llama/Llama-3.2-1B-Instruct config.json.
 export const LLAMA_32_1B: ArchCase = {
-  name: 'meta-llama/Llama-3.2-1B-Instruct',
-  published: {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    attention_bias: false,
-    mlp_bias: false,
-    hidden_act: 'silu',
-    hidden_size: 2048,
-    intermediate_size: 8192,
-    num_hidden_layers: 16,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    head_dim: 64,
-    vocab_size: 128256,
-    max_position_embeddings: 131072,
-    rms_norm_eps: 1e-5,
-    rope_theta: 500000.0,
-    rope_scaling: {
-      factor: 32.0,
-      high_freq_factor: 4.0,
-      low_freq_factor: 1.0,
-      original_max_position_embeddings: 8192,
-      rope_type: 'llama3',
-    },
-    tie_word_embeddings: true,
-    bos_token_id: 128000,
-    eos_token_id: [128001, 128008, 128009],
-    torch_dtype: 'bfloat16',
-  },
+  name: PUBLISHED.llama32_1b.repo,
+  published: PUBLISHED.llama32_1b.json,
   // head_dim stays 64 (so the RoPE frequencies are the published ones) while hidden_size /
   // num_attention_heads becomes 16: the case of head_dim != hidden / heads.
   shrink: {
@@ -68,28 +42,8 @@ export const LLAMA_32_1B: ArchCase = {
 
 // HuggingFaceTB/SmolLM2-135M-Instruct config.json: plain Llama, tied, bf16.
 export const SMOLLM2_135M: ArchCase = {
-  name: 'HuggingFaceTB/SmolLM2-135M-Instruct',
-  published: {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    attention_bias: false,
-    mlp_bias: false,
-    hidden_act: 'silu',
-    hidden_size: 576,
-    intermediate_size: 1536,
-    num_hidden_layers: 30,
-    num_attention_heads: 9,
-    num_key_value_heads: 3,
-    vocab_size: 49152,
-    max_position_embeddings: 8192,
-    rms_norm_eps: 1e-5,
-    rope_theta: 100000,
-    rope_scaling: null,
-    tie_word_embeddings: true,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    torch_dtype: 'bfloat16',
-  },
+  name: PUBLISHED.smollm2_135m.repo,
+  published: PUBLISHED.smollm2_135m.json,
   shrink: {
     hidden_size: 48,
     intermediate_size: 80,
@@ -104,28 +58,8 @@ export const SMOLLM2_135M: ArchCase = {
 
 // Qwen/Qwen2.5-0.5B-Instruct config.json: q/k/v biases, tied, bf16.
 export const QWEN25_05B: ArchCase = {
-  name: 'Qwen/Qwen2.5-0.5B-Instruct',
-  published: {
-    architectures: ['Qwen2ForCausalLM'],
-    model_type: 'qwen2',
-    hidden_act: 'silu',
-    hidden_size: 896,
-    intermediate_size: 4864,
-    num_hidden_layers: 24,
-    num_attention_heads: 14,
-    num_key_value_heads: 2,
-    vocab_size: 151936,
-    max_position_embeddings: 32768,
-    rms_norm_eps: 1e-6,
-    rope_theta: 1000000.0,
-    rope_scaling: null,
-    sliding_window: 32768,
-    use_sliding_window: false,
-    tie_word_embeddings: true,
-    bos_token_id: 151643,
-    eos_token_id: 151645,
-    torch_dtype: 'bfloat16',
-  },
+  name: PUBLISHED.qwen25_05b.repo,
+  published: PUBLISHED.qwen25_05b.json,
   shrink: {
     hidden_size: 56,
     intermediate_size: 96,
@@ -143,31 +77,8 @@ export const QWEN25_05B: ArchCase = {
 
 // Qwen/Qwen3-0.6B config.json: per-head q/k RMSNorm, no biases, head_dim 128 != 1024 / 16, tied, bf16.
 export const QWEN3_06B: ArchCase = {
-  name: 'Qwen/Qwen3-0.6B',
-  published: {
-    architectures: ['Qwen3ForCausalLM'],
-    model_type: 'qwen3',
-    attention_bias: false,
-    hidden_act: 'silu',
-    hidden_size: 1024,
-    intermediate_size: 3072,
-    num_hidden_layers: 28,
-    num_attention_heads: 16,
-    num_key_value_heads: 8,
-    head_dim: 128,
-    vocab_size: 151936,
-    max_position_embeddings: 40960,
-    max_window_layers: 28,
-    rms_norm_eps: 1e-6,
-    rope_theta: 1000000,
-    rope_scaling: null,
-    sliding_window: null,
-    use_sliding_window: false,
-    tie_word_embeddings: true,
-    bos_token_id: 151643,
-    eos_token_id: 151645,
-    torch_dtype: 'bfloat16',
-  },
+  name: PUBLISHED.qwen3_06b.repo,
+  published: PUBLISHED.qwen3_06b.json,
   // head_dim stays 128 while hidden_size / num_attention_heads becomes 16.
   shrink: {
     hidden_size: 64,
@@ -186,26 +97,8 @@ export const QWEN3_06B: ArchCase = {
 
 // mistralai/Mistral-7B-Instruct-v0.3 config.json: Llama's equations, sliding_window null, untied classifier, bf16.
 export const MISTRAL_7B_V03: ArchCase = {
-  name: 'mistralai/Mistral-7B-Instruct-v0.3',
-  published: {
-    architectures: ['MistralForCausalLM'],
-    model_type: 'mistral',
-    hidden_act: 'silu',
-    hidden_size: 4096,
-    intermediate_size: 14336,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    vocab_size: 32768,
-    max_position_embeddings: 32768,
-    rms_norm_eps: 1e-5,
-    rope_theta: 1000000.0,
-    sliding_window: null,
-    tie_word_embeddings: false,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    torch_dtype: 'bfloat16',
-  },
+  name: PUBLISHED.mistral7bV03.repo,
+  published: PUBLISHED.mistral7bV03.json,
   shrink: {
     hidden_size: 64,
     intermediate_size: 112,
@@ -220,26 +113,8 @@ export const MISTRAL_7B_V03: ArchCase = {
 
 // mistralai/Mistral-7B-v0.1 config.json: sliding_window 4096 below the 32768 context, rope_theta 1e4, untied, bf16.
 export const MISTRAL_7B_V01: ArchCase = {
-  name: 'mistralai/Mistral-7B-v0.1',
-  published: {
-    architectures: ['MistralForCausalLM'],
-    model_type: 'mistral',
-    hidden_act: 'silu',
-    hidden_size: 4096,
-    intermediate_size: 14336,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    vocab_size: 32000,
-    max_position_embeddings: 32768,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000.0,
-    sliding_window: 4096,
-    tie_word_embeddings: false,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    torch_dtype: 'bfloat16',
-  },
+  name: PUBLISHED.mistral7bV01.repo,
+  published: PUBLISHED.mistral7bV01.json,
   // The window shrunk below the tests' 24 + 6 positions, so it bites in prefill and in decode.
   shrink: {
     hidden_size: 64,
@@ -256,32 +131,8 @@ export const MISTRAL_7B_V01: ArchCase = {
 
 // microsoft/Phi-3-mini-4k-instruct config.json: fused qkv_proj and gate_up_proj, sliding_window 2047, no rope scaling, untied, bf16.
 export const PHI3_MINI_4K: ArchCase = {
-  name: 'microsoft/Phi-3-mini-4k-instruct',
-  published: {
-    architectures: ['Phi3ForCausalLM'],
-    model_type: 'phi3',
-    attention_dropout: 0.0,
-    embd_pdrop: 0.0,
-    resid_pdrop: 0.0,
-    hidden_act: 'silu',
-    hidden_size: 3072,
-    intermediate_size: 8192,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 32,
-    vocab_size: 32064,
-    max_position_embeddings: 4096,
-    original_max_position_embeddings: 4096,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000.0,
-    rope_scaling: null,
-    sliding_window: 2047,
-    tie_word_embeddings: false,
-    bos_token_id: 1,
-    eos_token_id: 32000,
-    pad_token_id: 32000,
-    torch_dtype: 'bfloat16',
-  },
+  name: PUBLISHED.phi3Mini4k.repo,
+  published: PUBLISHED.phi3Mini4k.json,
   // As published, as many KV heads as heads; the window shrunk below the tests' 24 + 6 positions.
   shrink: {
     hidden_size: 64,

@@ -2,42 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { parseHfConfig, toHfConfig } from '../../src/model/hf-config.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { PUBLISHED } from '../published-configs.ts';
 
-// Field values as published in the models' own config.json files.
-const smollm2 = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  hidden_size: 576,
-  intermediate_size: 1536,
-  num_hidden_layers: 30,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  vocab_size: 49152,
-  max_position_embeddings: 8192,
-  rms_norm_eps: 1e-5,
-  rope_theta: 100000,
-  tie_word_embeddings: true,
-  bos_token_id: 1,
-  eos_token_id: 2,
-  hidden_act: 'silu',
-  rope_scaling: null,
-  torch_dtype: 'bfloat16',
-};
-const qwen = {
-  architectures: ['Qwen2ForCausalLM'],
-  hidden_size: 896,
-  intermediate_size: 4864,
-  num_hidden_layers: 24,
-  num_attention_heads: 14,
-  num_key_value_heads: 2,
-  vocab_size: 151936,
-  max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000,
-  tie_word_embeddings: true,
-  bos_token_id: 151643,
-  eos_token_id: 151645,
-};
+// Field values as published in the models' own config.json files (test/fixtures/configs/).
+const smollm2 = PUBLISHED.smollm2_135m.json;
+const qwen = PUBLISHED.qwen25_05b.json;
 
 describe('parseHfConfig', () => {
   it('reads a Llama config (SmolLM2-135M)', () => {
@@ -94,27 +63,7 @@ describe('parseHfConfig', () => {
   });
 
   it('reads Llama 3.2-1B: rope_scaling llama3, and writes it back', () => {
-    const llama32 = {
-      ...smollm2,
-      hidden_size: 2048,
-      intermediate_size: 8192,
-      num_hidden_layers: 16,
-      num_attention_heads: 32,
-      num_key_value_heads: 8,
-      head_dim: 64,
-      vocab_size: 128256,
-      max_position_embeddings: 131072,
-      rope_theta: 500000.0,
-      rope_scaling: {
-        factor: 32.0,
-        high_freq_factor: 4.0,
-        low_freq_factor: 1.0,
-        original_max_position_embeddings: 8192,
-        rope_type: 'llama3',
-      },
-      bos_token_id: 128000,
-      eos_token_id: [128001, 128008, 128009],
-    };
+    const llama32 = PUBLISHED.llama32_1b.json;
     const c = parseHfConfig(llama32, 'config.json');
     expect(c.ropeScaling).toEqual({
       ropeType: 'llama3',

@@ -35,3 +35,27 @@ export async function compareDecoding(
   if (es.length !== prompt.length + steps) throw new Error(`engine state holds ${es.length} positions, expected ${prompt.length + steps}`);
   return { prefill, decode };
 }
+
+/** The logit rows that predict each token of `continuation`: the prompt in one pass (its last row), then the rest token by token. */
+export async function teacherForcedLogits(model: CausalLM, prompt: number[], continuation: number[]): Promise<Float32Array[]> {
+  const vocab = model.config.vocabSize;
+  const state = model.createState();
+  let logits = await model.forward(state, prompt);
+  const rows = [logits.slice(logits.length - vocab)];
+  for (const id of continuation.slice(0, -1)) {
+    logits = await model.forward(state, [id]);
+    rows.push(logits.slice(logits.length - vocab));
+  }
+  return rows;
+}
+
+/** The worst |a - b| over rows of two runs, and the first row where it is reached (for the failure message). */
+export function worstRowDiff(a: Float32Array[], b: Float32Array[]): { diff: number; row: number } {
+  if (a.length !== b.length) throw new Error(`rows ${a.length} != ${b.length}`);
+  let worst = { diff: 0, row: 0 };
+  a.forEach((row, i) => {
+    const diff = maxAbsDiff(row, b[i]!);
+    if (diff > worst.diff) worst = { diff, row: i };
+  });
+  return worst;
+}

@@ -7,11 +7,12 @@ import type { WasmRtnKernel } from '../../src/kernels/quantize/wasm/quantize-was
 import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
 import { loadQuantizeWasmNode, readQuantizeWasm } from '../../src/node/kernel-wasm-node.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
+import { rtnCases, runRtnCases } from '../backend-cases.ts';
 import { lcgRng } from '../seeded-random.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
-// Error budget: none. The WASM SIMD kernel does the reference's f32 operations (f32.div,
-// f32.nearest), so packed codes, scales and zero points must be identical, byte for byte.
+// Error budget: none (the case list's bitExact). The WASM SIMD kernel does the reference's f32
+// operations (f32.div, f32.nearest), so packed codes, scales and zero points are the same bytes.
 
 let kernel: WasmRtnKernel;
 beforeAll(async () => {
@@ -34,56 +35,13 @@ function expectIdentical(w: Float32Array, N: number, K: number, o: RtnOptions) {
 }
 
 const widths = [2, 4, 8];
-const blocks = [16, 32, 64, 128, 256];
 
 describe('WASM SIMD quantizer matches the scalar reference bit for bit', () => {
-  it('random weights: every width, block size, mode and scale dtype, K a multiple of the block or not', () => {
-    const r = lcgRng(1);
-    for (const [N, K] of [
-      [5, 256],
-      [7, 300],
-      [3, 1000],
-      [2, 270],
-    ]) {
-      const w = Float32Array.from({ length: N * K }, () => r() * 0.1);
-      for (const bits of widths) {
-        for (const blockSize of blocks) {
-          for (const symmetric of [true, false]) {
-            for (const scaleDtype of ['f32', 'f16'] as const) expectIdentical(w, N, K, { bits, blockSize, symmetric, scaleDtype });
-          }
-        }
-      }
-    }
-  });
-
-  it('adversarial blocks: zeros, constants, one-signed, huge, tiny, subnormal, exact ties', () => {
-    const K = 16 * 12 + 5;
-    const N = 4;
-    const w = new Float32Array(N * K);
-    const r = lcgRng(2);
-    for (let n = 0; n < N; n++) {
-      const row = w.subarray(n * K, (n + 1) * K);
-      row.subarray(16, 32).fill(0.25); // constant
-      row.subarray(32, 48).fill(-3); // constant negative
-      for (let i = 48; i < 64; i++) row[i] = 1 + r(); // all positive
-      for (let i = 64; i < 80; i++) row[i] = r() * 3e37; // huge (range still finite)
-      for (let i = 80; i < 96; i++) row[i] = r() * 1e-30; // tiny
-      for (let i = 96; i < 112; i++) row[i] = r() * 1e-40; // subnormal
-      for (let i = 112; i < 128; i++) row[i] = (i - 119.5) * (n + 1); // w/scale lands on .5 ties
-      for (let i = 128; i < 144; i++) row[i] = i % 2 ? 7 : -7; // max magnitude both signs
-      row[144] = -8; // a lone extreme
-      for (let i = 160; i < K; i++) row[i] = r() * 1e-3; // tail, partly in the padded block
-    }
-    for (const bits of widths) {
-      for (const blockSize of [16, 32, 64]) {
-        for (const symmetric of [true, false]) {
-          expectIdentical(w, N, K, { bits, blockSize, symmetric, scaleDtype: 'f32' });
-          // f16 scales overflow on the huge block: both must refuse it the same way
-          const o: RtnOptions = { bits, blockSize, symmetric, scaleDtype: 'f16' };
-          expect(() => kernel.quantizeRtn(w, N, K, o)).toThrow(/row 0, block \d: scale exceeds the f16 range/);
-        }
-      }
-    }
+  // The case list (test/backend-cases.ts) that the browser test also runs on WASM in Chromium and on WebGPU.
+  it('every case of the shared list: random and adversarial weights, every width, block size, mode and scale dtype', async () => {
+    const cases = rtnCases();
+    expect(cases.length).toBeGreaterThan(250);
+    expect(await runRtnCases({ name: 'wasm (Node)', quantizeRtn: (w, N, K, o) => kernel.quantizeRtn(w, N, K, o) }, cases)).toEqual([]);
   });
 
   it('exact ties with an odd zero point round w/scale half to even before adding the zero', () => {
@@ -134,6 +92,9 @@ describe('WASM worker pool (worker_threads) matches the reference', () => {
   it('splits rows across workers and reassembles identical output; names the bad row of the whole tensor', async () => {
     const pool = await createQuantizePoolNode(2);
     try {
+      expect(await runRtnCases({ name: 'wasm pool (worker_threads)', quantizeRtn: (w, N, K, o) => pool.quantizeRtn(w, N, K, o) })).toEqual(
+        [],
+      );
       const r = lcgRng(4);
       const N = 301;
       const K = 576;
