@@ -59,7 +59,7 @@ function wasmStale(): boolean {
       ['single', 'shared'].map((m) => join(root, `src/engine/wasm/build/engine-${simd}-${m}.wasm`)),
     ),
   });
-  const script = newest(at('scripts/build-wasm.ts'));
+  const script = newest(at('scripts/build-wasm.ts', 'src/node/wasm-build.ts')); // the compiler flags live in wasm-build.ts
   return kernels.some(({ inputs, outputs }) => Math.max(script, newest(inputs)) > oldest(outputs));
 }
 
