@@ -66,8 +66,8 @@ function Usage() {
         )}
         .
       </p>
-      <Persistence />
       {u.quota !== undefined && <progress max={100} value={percent(used, u.quota)} aria-label="Storage used of the quota" />}
+      <Persistence />
     </div>
   );
 }
@@ -76,7 +76,7 @@ const PERSISTENCE_TEXT: Record<PersistenceState, string> = {
   granted: 'Storage is persistent (granted): the browser will not evict the models.',
   denied: 'Storage is not persistent (not granted): the browser may evict the models when the disk fills.',
   asking:
-    'Persistent storage was asked for and the browser has not answered yet (Firefox shows a prompt for it). Everything works meanwhile; until it is granted, the browser may evict the models when the disk fills.',
+    'Persistent storage was asked for; the browser has not answered yet (Firefox shows a prompt). Until it is granted, the browser may evict the models when the disk fills.',
   'not-asked': 'Persistent storage was not asked for yet: the browser may evict the models when the disk fills.',
   unsupported: 'This browser cannot make storage persistent: it may evict the models when the disk fills.',
 };
