@@ -62,6 +62,19 @@ export default defineConfig({
           globalSetup: ['test/global-setup.ts', 'test/e2e/e2e-global-setup.ts'],
         },
       },
+      {
+        // Debian's Firefox ESR, driven by puppeteer-core over WebDriver BiDi, against the same built
+        // app and loopback servers as e2e (its global setup builds dist/ and starts them).
+        test: {
+          name: 'firefox',
+          environment: 'node',
+          include: ['test/firefox/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          globalSetup: ['test/global-setup.ts', 'test/e2e/e2e-global-setup.ts'],
+        },
+      },
     ],
   },
 });

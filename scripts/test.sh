@@ -30,6 +30,22 @@ elif [[ ! -x /usr/bin/chromium ]]; then
   }
 fi
 
+# The firefox project drives Debian's Firefox ESR with puppeteer-core over WebDriver BiDi (no
+# geckodriver, no downloaded browser). FIREFOX_PATH (read by test/firefox/firefox-app.ts) points
+# at another binary; then install nothing.
+if [[ -n "${FIREFOX_PATH:-}" ]]; then
+  [[ -x "$FIREFOX_PATH" ]] || { echo "test.sh: FIREFOX_PATH=$FIREFOX_PATH is not an executable" >&2; exit 1; }
+elif [[ ! -x /usr/bin/firefox-esr ]]; then
+  log "installing Debian's Firefox ESR (apt-get)"
+  sudo=()
+  [[ $(id -u) -ne 0 ]] && sudo=(sudo -n)
+  export DEBIAN_FRONTEND=noninteractive
+  { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq firefox-esr; } </dev/null || {
+    echo "test.sh: could not install firefox-esr with apt-get; install it, or set FIREFOX_PATH" >&2
+    exit 1
+  }
+fi
+
 # The architecture tests check every engine against an independent numpy implementation
 # (test/independent/) and the GGUF import tests run independent Python writers (test/gguf/, the
 # wllama anchor): python3 with numpy, from PATH or Debian's (test/python-numpy.ts picks it); never pip.
@@ -68,7 +84,7 @@ status=0
 if [[ $# -eq 0 ]]; then
   # The whole suite: the static checks first (under a minute warm), then every Vitest project.
   static_checks || status=1
-  log "tests (vitest run: node, browser and e2e projects)"
+  log "tests (vitest run: node, browser, e2e and firefox projects)"
   npx vitest run || status=1
 else
   # Named files or projects: Vitest answers first and the static checks run beside it (the

@@ -13,6 +13,7 @@ export const SHRINKRAY_ERROR_CODES = Object.freeze([
   'download_error', // the network failed in a way retries did not fix
   'quota_exceeded', // storage is full or the quota is too small
   'aborted', // the caller cancelled
+  'timeout', // something waited on (a worker's start, a lock) did not answer in its bound
   'runtime_error', // onnxruntime or WebGPU refused to run something
 ] as const);
 

@@ -2,7 +2,7 @@ import { signal } from '@preact/signals';
 import { MODEL_FILES } from '../worker/client.ts';
 import catalogue from './model-catalogue.json';
 import { isRunning, runJob } from './jobs.ts';
-import { chooseSource, compressor, ensurePersisted, models } from './state.ts';
+import { chooseSource, compressor, modelStored, models } from './state.ts';
 
 /**
  * The bundled demo model in one click: served by the app itself from models/stories260K/
@@ -31,7 +31,7 @@ export async function useDemo(next: 'shrink' | null = 'shrink'): Promise<boolean
       compressor.importUrlFolder(demoUrl(demo.path), demo.files, { id: demo.id, name: demo.name }, { signal, onProgress }),
     );
     if (!info) return false;
-    await ensurePersisted();
+    await modelStored();
   }
   await chooseSource(demo.id, next);
   return true;

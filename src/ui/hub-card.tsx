@@ -4,7 +4,7 @@ import { exactBytes, formatBytes } from './format.ts';
 import { JobView } from './job-view.tsx';
 import { isRunning, runJob } from './jobs.ts';
 import catalogue from './model-catalogue.json';
-import { chooseSource, compressor, ensurePersisted, hubUrl, setHubUrl } from './state.ts';
+import { chooseSource, compressor, modelStored, hubUrl, setHubUrl } from './state.ts';
 
 /**
  * A model from the Hugging Face hub (or a mirror): a repo id with suggestions, a preflight
@@ -41,7 +41,7 @@ async function importGgufUrl(url: string): Promise<void> {
   const info = await runJob('download', `Downloading ${url.split('/').pop()}`, ({ signal, onProgress }) =>
     compressor.importGgufUrl(url, { signal, onProgress }),
   );
-  await ensurePersisted();
+  await modelStored();
   if (info) {
     ggufUrl.value = null;
     await chooseSource(info.id);
@@ -66,7 +66,7 @@ async function download(p: HubPreflight): Promise<void> {
   const info = await runJob('download', `Downloading ${p.repo}`, ({ signal, onProgress }) =>
     compressor.download({ kind: 'hub', repo: p.repo, revision: p.revision, hubUrl: p.hubUrl }, { signal, onProgress }),
   );
-  await ensurePersisted();
+  await modelStored();
   if (info) {
     preflight.value = null;
     await chooseSource(info.id);

@@ -2,7 +2,7 @@ import { signal } from '@preact/signals';
 import type { LocalFile } from '../worker/client.ts';
 import { droppedFiles, inputFiles } from './dropped-files.ts';
 import { isRunning, runJob } from './jobs.ts';
-import { chooseSource, compressor, ensurePersisted, reportId, showTab } from './state.ts';
+import { chooseSource, compressor, modelStored, reportId, showTab } from './state.ts';
 
 /**
  * Models from disk: files, a folder, or a drop. The worker decides what they are (a
@@ -29,7 +29,7 @@ export async function importFiles(files: LocalFile[]): Promise<void> {
     files.length === 1 ? `Importing ${files[0]!.path}` : oneFolder ? `Importing the folder ${top}` : `Importing ${files.length} files`;
   const info = await runJob('import', title, ({ signal, onProgress }) => compressor.importLocal(files, { signal, onProgress }));
   if (!info) return;
-  await ensurePersisted();
+  await modelStored();
   lastImport.value = `Stored ${info.id} (${KIND_TEXT[info.importedAs]}).`;
   if (info.importedAs === 'exported-zip' || info.importedAs === 'exported-folder') {
     reportId.value = info.id;

@@ -4,7 +4,7 @@ import { formatBytes } from './format.ts';
 import { CalibrationPicker, calibrationFor } from './calibration-picker.tsx';
 import { JobView } from './job-view.tsx';
 import { isRunning, runJob } from './jobs.ts';
-import { compressor, ensurePersisted, modelName, recipeText, reportId, sourceConfig, sourceId } from './state.ts';
+import { compressor, modelStored, modelName, recipeText, reportId, sourceConfig, sourceId } from './state.ts';
 
 /**
  * The recipe: presets with their trade-offs, and the recipe text, checked against the
@@ -41,7 +41,7 @@ export async function compressChosen(): Promise<void> {
       calibration: check.ok && check.calibration ? await calibrationFor(id) : undefined,
     }),
   );
-  await ensurePersisted();
+  await modelStored();
   if (!info) return;
   reportId.value = info.id;
   // The report renders below the presets: bring it into view and give it focus.

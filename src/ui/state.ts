@@ -7,6 +7,7 @@ import {
   type StoredModelInfo,
   type StoreUsage,
 } from '../worker/client.ts';
+import { askPersistence } from './persistence.ts';
 
 /**
  * The app's state: which screen is shown, the stored models and storage use, the model
@@ -53,13 +54,13 @@ export async function refreshModels(): Promise<void> {
   }
 }
 
-/** Asks the browser to keep our storage (only a page can ask); called once a model is stored. */
-export async function ensurePersisted(): Promise<void> {
-  try {
-    if (navigator.storage?.persisted && !(await navigator.storage.persisted())) await navigator.storage.persist?.();
-  } catch {
-    // A refusal is not an error: models stay usable, the browser may only evict them under pressure.
-  }
+/**
+ * Called once a model is stored: refreshes the list and asks the browser to keep our storage
+ * (only a page can ask). The ask is never awaited: Firefox answers it with a prompt that may
+ * stay open for ever (persistence.ts), and a stored model is usable without the answer.
+ */
+export async function modelStored(): Promise<void> {
+  askPersistence({ onAnswer: () => void refreshModels() });
   await refreshModels();
 }
 

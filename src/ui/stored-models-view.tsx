@@ -1,3 +1,4 @@
+import { useEffect } from 'preact/hooks';
 import type { StoredModelInfo } from '../worker/client.ts';
 import { exactBytes, formatBytes, formatDate, percent } from './format.ts';
 import { JobView } from './job-view.tsx';
@@ -19,10 +20,11 @@ import {
   usage,
 } from './state.ts';
 import { inputFiles } from './dropped-files.ts';
+import { askPersistence, persistence, readPersistence, type PersistenceState } from './persistence.ts';
 
 /**
  * The stored models: where each came from, its recipe, size and date; storage used against
- * the quota and whether it is persistent; delete, export as zip, import a zip back.
+ * the quota and whether it is persistent (with a button to ask for it); delete, export as zip, import a zip back.
  */
 function sourceText(m: StoredModelInfo): string {
   const s = m.source;
@@ -62,12 +64,37 @@ function Usage() {
             ; this site uses {formatBytes(used)} of a {formatBytes(u.quota)} quota
           </>
         )}
-        .{' '}
-        {u.persisted
-          ? 'Storage is persistent: the browser will not evict it.'
-          : 'Storage is not persistent: the browser may evict it when the disk fills.'}
+        .
       </p>
       {u.quota !== undefined && <progress max={100} value={percent(used, u.quota)} aria-label="Storage used of the quota" />}
+      <Persistence />
+    </div>
+  );
+}
+
+const PERSISTENCE_TEXT: Record<PersistenceState, string> = {
+  granted: 'Storage is persistent (granted): the browser will not evict the models.',
+  denied: 'Storage is not persistent (not granted): the browser may evict the models when the disk fills.',
+  asking:
+    'Persistent storage was asked for; the browser has not answered yet (Firefox shows a prompt). Until it is granted, the browser may evict the models when the disk fills.',
+  'not-asked': 'Persistent storage was not asked for yet: the browser may evict the models when the disk fills.',
+  unsupported: 'This browser cannot make storage persistent: it may evict the models when the disk fills.',
+};
+
+/** Where the persistent-storage request stands, with a button to ask (again); never waits on the answer. */
+function Persistence() {
+  const state = persistence.value;
+  useEffect(() => void readPersistence(), []);
+  return (
+    <div class="row wrap persistence">
+      <p class="small" data-testid="persistence" data-state={state}>
+        {PERSISTENCE_TEXT[state]}
+      </p>
+      {state !== 'granted' && state !== 'unsupported' && (
+        <button type="button" class="secondary" onClick={() => askPersistence({ again: true, onAnswer: () => void refreshModels() })}>
+          {state === 'not-asked' ? 'Ask for persistent storage' : 'Ask again'}
+        </button>
+      )}
     </div>
   );
 }

@@ -1,0 +1,120 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { onTestFinished } from 'vitest';
+
+/**
+ * Debian's Firefox ESR driven by puppeteer-core over WebDriver BiDi (no geckodriver, no
+ * downloaded browser), as a person's browser: a fresh profile with default prefs (the
+ * persistent-storage prompt is NOT pre-answered: the app must never wait on it), console
+ * errors recorded, screenshots at the two widths the app is judged at.
+ */
+export const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+
+export const VIEWPORTS = Object.freeze({
+  desktop: { width: 1280, height: 800 },
+  phone: { width: 390, height: 844 },
+});
+
+export const SCREENSHOT_DIR = resolve('test-results', 'screenshots');
+
+export interface FirefoxApp {
+  browser: Browser;
+  page: Page;
+  /** Console errors and uncaught page errors. */
+  errors: string[];
+  close(): Promise<void>;
+}
+
+export async function launchFirefox(url: string): Promise<FirefoxApp> {
+  const profile = await mkdtemp(join(tmpdir(), 'shrinkray-firefox-profile-'));
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    protocol: 'webDriverBiDi',
+    headless: true,
+    userDataDir: profile,
+    protocolTimeout: 240_000,
+  });
+  const page = (await browser.pages())[0] ?? (await browser.newPage());
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${String(e)}`));
+  await page.setViewport(VIEWPORTS.desktop);
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= browser.close().then(() => rm(profile, { recursive: true, force: true })));
+  onTestFinished(close); // closed when the test ends, pass or fail
+  await page.goto(url);
+  return { browser, page, errors, close };
+}
+
+/** Saves `firefox-<name>-desktop.png` and `firefox-<name>-phone.png` (full page), then restores the desktop viewport. */
+export async function screenshotBoth(page: Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  for (const [label, size] of Object.entries(VIEWPORTS)) {
+    await page.setViewport(size);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, `firefox-${name}-${label}.png`) as `${string}.png`, fullPage: true });
+  }
+  await page.setViewport(VIEWPORTS.desktop);
+}
+
+/** Polls `fn` (a page function) until it returns a truthy value; fails naming `what`. */
+export async function waitFor<T>(page: Page, fn: () => T, what: string, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await page.evaluate(fn).catch(() => undefined); // a reload in between only costs a retry
+    if (v) return v as T;
+    if (Date.now() > until) throw new Error(`Firefox: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
+/** Clicks the button whose text is `text` once it is enabled (waiting up to `timeoutMs`). */
+export async function clickButton(page: Page, text: string | RegExp, timeoutMs = 60_000): Promise<void> {
+  const source = typeof text === 'string' ? `^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$` : text.source;
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const clicked = await page.evaluate((src: string) => {
+      const re = new RegExp(src);
+      const b = [...document.querySelectorAll('button')].find((x) => re.test(x.textContent?.trim() ?? '') && !x.disabled);
+      b?.click();
+      return !!b;
+    }, source);
+    if (clicked) return;
+    if (Date.now() > until) throw new Error(`Firefox: no enabled button ${source} after ${timeoutMs} ms`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
+/** Opens a screen from the navigation. */
+export async function openScreen(page: Page, label: string): Promise<void> {
+  await page.evaluate((l: string) => {
+    const a = [...document.querySelectorAll('nav a')].find((x) => x.textContent?.includes(l)) as HTMLElement | undefined;
+    if (!a) throw new Error(`no screen link ${l}`);
+    a.click();
+  }, label);
+}
+
+/** Sets the control labelled `label` (the label's text starts with it) to `value`, as typing then leaving it would. */
+export async function fillLabelled(page: Page, label: string, value: string): Promise<void> {
+  await page.evaluate(
+    (l: string, v: string) => {
+      const lab = [...document.querySelectorAll('label')].find((x) => x.textContent?.trim().startsWith(l));
+      const control = lab?.control as HTMLInputElement | null | undefined;
+      if (!control) throw new Error(`no control labelled ${l}`);
+      control.focus();
+      control.value = v;
+      control.dispatchEvent(new Event('input', { bubbles: true }));
+      control.dispatchEvent(new Event('change', { bubbles: true }));
+      control.blur();
+    },
+    label,
+    value,
+  );
+}
+
+export const text = (page: Page, selector: string): Promise<string> =>
+  page.evaluate((s: string) => document.querySelector(s)?.textContent ?? '', selector);
