@@ -35,26 +35,42 @@ export interface WorkerPool<Request, Done> {
 }
 
 /**
- * Starts a pool on `workers` (each sent `{ type: 'init', module }`); resolves once all are ready.
+ * How long a worker may take to answer 'ready' (its script loaded, the module instantiated):
+ * about a second on a busy 2-core machine. A browser can leave a nested worker unstarted without
+ * an error event (Firefox under load was seen to), so the wait has a bound; the callers then
+ * run the kernel on their own thread.
+ */
+export const POOL_START_TIMEOUT_MS = 30_000;
+
+/**
+ * Starts a pool on `workers` (each sent `{ type: 'init', module }`); resolves once all are ready,
+ * or fails with a 'timeout' ShrinkrayError naming the worker that did not answer within `startTimeoutMs`.
  * `what` names the pool in messages ('quantize', 'calibration').
  */
 export async function createWorkerPool<Request extends { type: string }, Done extends object>(
   what: string,
   module: WebAssembly.Module,
   workers: readonly PoolWorker<Request, PoolReply<Done>>[],
+  startTimeoutMs = POOL_START_TIMEOUT_MS,
 ): Promise<WorkerPool<Request, Done>> {
   const pending = new Map<number, { resolve: (d: Done) => void; reject: (e: unknown) => void }>();
   const failAll = (e: ShrinkrayError) => {
     for (const p of pending.values()) p.reject(e);
     pending.clear();
   };
+  const timers: ReturnType<typeof setTimeout>[] = [];
   const ready = workers.map(
-    (w) =>
+    (w, i) =>
       new Promise<void>((resolve, reject) => {
         let started = false;
+        const seconds = Math.round(startTimeoutMs / 100) / 10;
+        timers.push(
+          setTimeout(() => reject(new ShrinkrayError('timeout', `${what} worker ${i} did not start within ${seconds} s`)), startTimeoutMs),
+        );
         w.onMessage((m) => {
           if (m.type === 'ready') {
             started = true;
+            clearTimeout(timers[i]);
             return resolve();
           }
           if (m.id === null) {
@@ -78,6 +94,8 @@ export async function createWorkerPool<Request extends { type: string }, Done ex
   } catch (e) {
     for (const w of workers) w.terminate();
     throw e;
+  } finally {
+    for (const t of timers) clearTimeout(t);
   }
   let nextId = 0;
   return {

@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWasm } from '../../scripts/build-wasm.ts';
 import { createEngineInstance } from '../../src/engine/cpu-model-loader.ts';
@@ -13,6 +14,7 @@ import { readQuantizeWasm } from '../../src/node/kernel-wasm-node.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { nodePoolWorker } from '../../src/node/pool-worker-node.ts';
 import { createQuantizePoolNode } from '../../src/node/quantize-pool-node.ts';
+import { createWorkerPool, type PoolReply, type PoolWorker } from '../../src/kernels/worker-pool.ts';
 import type { TokenizerParts } from '../../src/runtime/runnable-model.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { STORIES_DIR } from './fixture-paths.ts';
@@ -129,5 +131,28 @@ describe("the CLI's tokenizer thread", () => {
       'bad_file',
       /^stories\/tokenizer\.json could not be loaded/,
     );
+  });
+});
+
+describe('a pool worker that never starts', () => {
+  it('fails the pool with a timeout naming the worker, within the bound, and the thread is ended', async () => {
+    // A real thread that loads but never answers 'ready' (as a nested worker left unstarted would).
+    const thread = new Worker('setInterval(() => {}, 60_000);', { eval: true });
+    let ended = false;
+    thread.on('exit', () => (ended = true));
+    const silent: PoolWorker<{ type: 'init' }, PoolReply<object>> = {
+      postMessage: (m) => thread.postMessage(m),
+      onMessage: (h) => thread.on('message', h),
+      terminate: () => void thread.terminate(),
+    };
+    const module = await WebAssembly.compile(await readQuantizeWasm());
+    const t0 = performance.now();
+    await expectShrinkrayError(
+      createWorkerPool('quantize', module, [silent], 300),
+      'timeout',
+      'quantize worker 0 did not start within 0.3 s',
+    );
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    await expect.poll(() => ended).toBe(true);
   });
 });
