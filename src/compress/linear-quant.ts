@@ -1,5 +1,6 @@
 import { floatToHalf, halfToFloat } from '../kernels/half.ts';
 import { dequantizeNBits, type RtnQuantizer } from '../kernels/quantize/index.ts';
+import type { RtnResult } from '../kernels/quantize/rtn-options.ts';
 import { containerBits, dequantizeCodes, packNBits, rtnCodes, type NBitsCodes } from '../kernels/quantize/nbits-codes.ts';
 import type { NBitsWeight } from '../build/linear-weight.ts';
 import type { BlockQuant } from './plan.ts';
@@ -27,33 +28,34 @@ export async function rtnLinear(
   if (containerBits(q.bits) !== q.bits) return packedLinear(rtnCodes(w, N, K, q), N, K, q);
   // Scales stay fp32: MatMulNBits' scale type must match its fp32 activations in our graph.
   const r = await quantizer.quantizeRtn(w, N, K, { bits: q.bits, blockSize: q.blockSize, symmetric: q.symmetric, scaleDtype: 'f32', name });
-  const weight: NBitsWeight = {
-    kind: 'nbits',
-    bits: q.bits,
-    blockSize: q.blockSize,
-    outFeatures: N,
-    inFeatures: K,
-    packed: r.packed,
-    scales: r.scales as Float32Array,
-    ...(r.zeroPoints ? { zeroPoints: r.zeroPoints } : {}),
-  };
+  const weight = nbitsWeight(r, q.bits, N, K, q.blockSize);
   return { weight, values: dequantizeNBits(r, N, K, q), bytes: nbitsBytes(weight) };
 }
 
 /** Codes chosen elsewhere (GPTQ, 3-bit RTN) packed in their container width. */
 export function packedLinear(codes: NBitsCodes, N: number, K: number, q: BlockQuant): QuantizedLinear {
-  const r = packNBits(codes, N, K, q);
-  const weight: NBitsWeight = {
+  const weight = nbitsWeight(packNBits(codes, N, K, q), containerBits(q.bits), N, K, q.blockSize);
+  return { weight, values: dequantizeCodes(codes, N, K, q.blockSize), bytes: nbitsBytes(weight) };
+}
+
+/** The builder's form of packed codes: [N, K/block, block*bits/8] bytes, N*K/block fp32 scales, zero points when asymmetric. */
+function nbitsWeight(
+  r: Pick<RtnResult, 'packed' | 'scales' | 'zeroPoints'>,
+  bits: number,
+  N: number,
+  K: number,
+  blockSize: number,
+): NBitsWeight {
+  return {
     kind: 'nbits',
-    bits: containerBits(q.bits),
-    blockSize: q.blockSize,
+    bits,
+    blockSize,
     outFeatures: N,
     inFeatures: K,
     packed: r.packed,
     scales: r.scales as Float32Array,
     ...(r.zeroPoints ? { zeroPoints: r.zeroPoints } : {}),
   };
-  return { weight, values: dequantizeCodes(codes, N, K, q.blockSize), bytes: nbitsBytes(weight) };
 }
 
 function nbitsBytes(w: NBitsWeight): number {

@@ -23,23 +23,19 @@ export class ModelWriter {
 
   /** Writes one file from in-memory parts, in order. */
   async write(path: string, parts: readonly Uint8Array[] | Uint8Array): Promise<void> {
-    const writer = await this.stage(path);
-    for (const part of parts instanceof Uint8Array ? [parts] : parts) {
-      // Whole store chunks at a time keep progress and cancellation responsive on big parts.
-      for (let at = 0; at < part.byteLength; at += PIECE) {
-        throwIfAborted(this.signal, `writing ${path}`);
-        const piece = part.subarray(at, Math.min(part.byteLength, at + PIECE));
-        await writer.write(piece, this.signal);
-        this.onBytes?.(piece.byteLength);
-      }
-    }
-    await this.finish(path, writer);
+    await this.writeStream(
+      path,
+      (async function* () {
+        yield* parts instanceof Uint8Array ? [parts] : parts;
+      })(),
+    );
   }
 
   /** Writes one file from parts made one at a time (a converted checkpoint, a zip entry): only one part is held. */
   async writeStream(path: string, parts: AsyncIterable<Uint8Array>): Promise<void> {
     const writer = await this.stage(path);
     for await (const part of parts) {
+      // Whole store chunks at a time keep progress and cancellation responsive on big parts.
       for (let at = 0; at < part.byteLength; at += PIECE) {
         throwIfAborted(this.signal, `writing ${path}`);
         const piece = part.subarray(at, Math.min(part.byteLength, at + PIECE));
