@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { onTestFinished } from 'vitest';
+import { SCREENSHOT_DIR, VIEWPORTS } from '../e2e/app-browser.ts'; // the same widths and folder as Chromium's journeys
 
 /**
  * Debian's Firefox ESR driven by puppeteer-core over WebDriver BiDi (no geckodriver, no
@@ -11,13 +12,6 @@ import { onTestFinished } from 'vitest';
  * errors recorded, screenshots at the two widths the app is judged at.
  */
 export const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
-
-export const VIEWPORTS = Object.freeze({
-  desktop: { width: 1280, height: 800 },
-  phone: { width: 390, height: 844 },
-});
-
-export const SCREENSHOT_DIR = resolve('test-results', 'screenshots');
 
 export interface FirefoxApp {
   browser: Browser;
