@@ -33,6 +33,8 @@ async function control(what: 'reset' | 'faults', body: unknown = {}): Promise<vo
   expect(res.ok).toBe(true);
 }
 const stats = async (): Promise<HubStats> => (await fetch(`${hubUrl}/__hub/stats`)).json();
+/** The counts once no response body is being written. */
+const idle = async (): Promise<HubStats> => (await fetch(`${hubUrl}/__hub/idle`)).json();
 
 /** The listing's size and sha-256 of a file: computed by the server with Node's crypto. */
 async function listed(repo: string, path: string): Promise<{ size: number; sha256: string }> {
@@ -197,13 +199,9 @@ describe('quota', () => {
     expect(st.tensors.get('model.embed_tokens.weight')!.shape).toEqual([512, 256]);
 
     // With room again, the download resumes: the kept megabyte is not fetched twice.
-    // The failed download's last response may still be draining into the server's count on a
-    // loaded machine: read the count once it has settled.
-    let before = -1;
-    for (let now = (await stats()).bytesServed[WEIGHTS] ?? 0; now !== before; now = (await stats()).bytesServed[WEIGHTS] ?? 0) {
-      before = now;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    // The failed download's last response may still be draining into the server's count: read
+    // the count once the server has written its last body.
+    const before = (await idle()).bytesServed[WEIGHTS] ?? 0;
     const { manifest } = await downloadHubModel({ store, repo: SYNTHETIC, baseUrl: hubUrl, ...fast });
     const { size, sha256 } = await listed(SYNTHETIC, 'model.safetensors');
     expect(manifestFile(manifest, 'model.safetensors').sha256).toBe(sha256);

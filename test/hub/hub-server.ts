@@ -8,7 +8,8 @@ import { fileSha256, listRepoFiles, modelInfo, repoCommit } from './hub-listing.
  * A stand-in for the Hugging Face hub on loopback: serves `<root>/<org>/<name>/...` at
  * `/<org>/<name>/resolve/main/<file>` with Range requests, and `/api/models/<org>/<name>`
  * listings. Faults can be injected per file (cut connections, slowness, corrupt bytes,
- * 500s), set from Node or, for browser tests, through `POST /__hub/faults`.
+ * 500s), set from Node or, for browser tests, through `POST /__hub/faults`. `GET /__hub/stats`
+ * answers the counts now; `GET /__hub/idle` answers them once no response body is being written.
  */
 export interface FileFault {
   /** Destroy the connection after this many body bytes of a response. */
@@ -70,6 +71,11 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
   let faults: FaultTable = { ...opts.faults };
   const counters = new Map<string, { cuts: number; errors: number }>();
   const stats: HubStats = { bytesServed: {}, requests: {}, cuts: {} };
+  // Bodies being written, and who waits for none to be (GET /__hub/idle): a client that dropped a
+  // response may leave the server writing into it for a while, and bytesServed is final only after.
+  let bodies = 0;
+  const idleWaiters: (() => void)[] = [];
+  const whenIdle = (): Promise<void> => (bodies === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r)));
 
   function counter(key: string) {
     let c = counters.get(key);
@@ -147,6 +153,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     if (cut !== undefined) c.cuts++;
     const flipAt = fault.corrupt === 'flip' ? Math.floor(st.size / 2) : -1;
     const handle = await open(path, 'r');
+    bodies++;
     try {
       let sent = 0;
       const began = Date.now();
@@ -172,6 +179,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       res.end();
     } finally {
       await handle.close();
+      if (--bodies === 0) for (const wake of idleWaiters.splice(0)) wake();
     }
   }
 
@@ -188,6 +196,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
 
   async function control(req: IncomingMessage, res: ServerResponse, what: string): Promise<void> {
     if (what === 'stats') return send(res, 200, JSON.stringify(stats));
+    if (what === 'idle') return void whenIdle().then(() => send(res, 200, JSON.stringify(stats)));
     if (req.method !== 'POST') return send(res, 405, '{}');
     let body = '';
     for await (const piece of req) body += piece;

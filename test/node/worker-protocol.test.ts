@@ -108,8 +108,9 @@ describe('cancel ports', () => {
 
   it('a long remote call sees the abort through a transferred port', async () => {
     const remote = connect({
-      async spin(port: CancelPort): Promise<number> {
+      async spin(port: CancelPort, spinning: () => void): Promise<number> {
         const { signal, close } = signalFromPort(port);
+        void spinning();
         let turns = 0;
         while (!signal.aborted) {
           turns++;
@@ -121,8 +122,14 @@ describe('cancel ports', () => {
     });
     const ac = new AbortController();
     const { port, done } = cancelPortFor(ac.signal);
-    const call = remote.spin(Comlink.transfer(port!, [port!]));
-    setTimeout(() => ac.abort(), 20);
+    let spinning!: () => void;
+    const started = new Promise<void>((resolve) => (spinning = resolve));
+    const call = remote.spin(
+      Comlink.transfer(port!, [port!]),
+      Comlink.proxy(() => spinning()),
+    );
+    await started; // the remote loop runs: the abort reaches it only through the port
+    ac.abort();
     expect(await call).toBeGreaterThan(0);
     done();
   });
