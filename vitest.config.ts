@@ -1,6 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { isolationHeaders } from './vite.config.ts';
+import LongestFirstSequencer from './test/longest-first-sequencer.ts';
 
 // Debian's Chromium, never a browser Playwright downloads itself.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -17,6 +19,12 @@ const chromiumArgs = [
 
 export default defineConfig({
   test: {
+    // Every project runs in one group: the node, e2e and firefox files share the forks pool, one file
+    // per core (Vitest's default leaves one core to itself, but the browser project's page runs
+    // beside the pool, and the e2e and firefox files mostly wait on a browser), longest first
+    // across projects (the sequencer), and the browser project's files run one page at a time beside it.
+    maxWorkers: availableParallelism(),
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         test: {
@@ -42,6 +50,9 @@ export default defineConfig({
           browser: {
             enabled: true,
             headless: true,
+            // One page at a time: worker-synthetic's heap sampler and memory measure read the workers
+            // of the whole browser, so a second test file's workers would count in them.
+            fileParallelism: false,
             screenshotFailures: false,
             provider: playwright({
               launchOptions: { executablePath: chromiumPath, ignoreDefaultArgs: ['--headless'], args: chromiumArgs },
@@ -58,7 +69,6 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
           globalSetup: ['test/global-setup.ts', 'test/e2e/e2e-global-setup.ts'],
         },
       },
@@ -71,7 +81,6 @@ export default defineConfig({
           include: ['test/firefox/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
           globalSetup: ['test/global-setup.ts', 'test/e2e/e2e-global-setup.ts'],
         },
       },
