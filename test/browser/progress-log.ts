@@ -1,4 +1,3 @@
-import { expect, vi } from 'vitest';
 import type { Progress, ProgressStage } from '../../src/worker/protocol.ts';
 
 /**
@@ -8,15 +7,18 @@ import type { Progress, ProgressStage } from '../../src/worker/protocol.ts';
  */
 export class ProgressLog {
   readonly events: Progress[] = [];
+  private waiters: { stage: ProgressStage; arrived: () => void }[] = [];
   readonly onProgress = (p: Progress): void => {
     this.events.push(p);
+    if (p.done !== p.total) return;
+    for (const w of this.waiters.filter((x) => x.stage === p.stage)) w.arrived();
+    this.waiters = this.waiters.filter((x) => x.stage !== p.stage);
   };
 
-  /** Waits until `stage` reports done === total (its last event), then returns every event so far. */
-  async until(stage: ProgressStage, last: Partial<Progress> = {}): Promise<Progress[]> {
-    await vi.waitFor(() => expect(this.events.filter((p) => p.stage === stage && p.done === p.total).at(-1)).toMatchObject(last), {
-      timeout: 10_000,
-    });
+  /** Resolves once `stage` has reported done === total (its last event), with every event so far. */
+  async until(stage: ProgressStage): Promise<Progress[]> {
+    if (!this.events.some((p) => p.stage === stage && p.done === p.total))
+      await new Promise<void>((arrived) => this.waiters.push({ stage, arrived }));
     return this.events;
   }
 }

@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('the CLI on a checkout without wasm builds', () => {
-  it('generate builds the engine first, saying so in one line on stderr, then runs', { timeout: 240_000 }, async () => {
+  it('generate builds the engine first, saying so in one line on stderr, then runs', async () => {
     work = await mkdtemp(join(tmpdir(), 'shrinkray-fresh-'));
     const engineBuild = join(repo, 'src', 'engine', 'wasm', 'build');
     await cp(join(repo, 'src'), join(work, 'src'), { recursive: true, filter: (f) => !f.startsWith(engineBuild) });

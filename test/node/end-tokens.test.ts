@@ -41,7 +41,7 @@ beforeAll(async () => {
   const firstSeen = [...new Set(story)];
   expect(firstSeen.length).toBeGreaterThan(15);
   picks = [firstSeen[4]!, firstSeen[9]!, firstSeen[14]!];
-}, 60_000);
+});
 
 describe.each(['cpu', 'onnx'] as EngineChoice[])('on the %s engine', (kind) => {
   const cases = [

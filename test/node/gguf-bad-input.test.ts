@@ -18,7 +18,7 @@ let good: Uint8Array;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'shrinkray-gguf-bad-'));
   good = new Uint8Array(readFileSync(await writeKquantModel(join(work, 'kq'))));
-}, 60_000);
+});
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });

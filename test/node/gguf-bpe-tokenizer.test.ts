@@ -55,7 +55,7 @@ beforeAll(async () => {
     const ours = new TextTokenizer(files.tokenizerJson, files.tokenizerConfig, tokenizerSideConfig(files), {}, files.generationConfig);
     originals.set(c.name, { files, ours, theirs });
   }
-}, 180_000);
+});
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });

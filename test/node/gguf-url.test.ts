@@ -41,7 +41,7 @@ beforeAll(async () => {
   local = join(work, 'local');
   expect((await runCli(['import', gguf, '--out', local])).code).toBe(0);
   hub = await startHubServer({ root: join(work, 'hub') });
-}, 120_000);
+});
 afterAll(async () => {
   await hub?.close();
   await rm(work, { recursive: true, force: true });
@@ -72,7 +72,7 @@ describe('GGUF from a URL', () => {
     expect(served).toBeLessThan(2 * size);
     expect(hub.stats.requests[key]).toBeGreaterThan(4); // HEADs, the magic, the header's ranges, the file's ranges
     expect(existsSync(`${out}.part.gguf`)).toBe(false);
-  }, 120_000);
+  });
 
   it('resumes in a later run what an interrupted run left in its part file', async () => {
     const out = join(work, 'resumed');
@@ -89,7 +89,7 @@ describe('GGUF from a URL', () => {
     expect(parts.ir.config.vocabSize).toBe(128256);
     await done();
     expect(existsSync(`${out}.part.gguf`)).toBe(false);
-  }, 120_000);
+  });
 
   it('resumes a cut while the header is read by ranges', async () => {
     hub.setFaults({ [key]: { cutAtFileOffset: 1_000_000 } }); // inside the tokenizer's metadata
@@ -110,7 +110,7 @@ describe('GGUF from a URL', () => {
     );
     expect(hub.stats.bytesServed[key] ?? 0).toBeLessThan(statSync(gguf).size); // the 200 body was dropped, not read
     expect(existsSync(join(work, 'no-range'))).toBe(false);
-  }, 60_000);
+  });
 
   it('refuses what is not a GGUF, and a missing file', async () => {
     await expectShrinkrayError(

@@ -28,7 +28,7 @@ let anchor: string;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'shrinkray-gguf-'));
   anchor = await writeAnchorStories(work, ['F32', 'F16', 'Q8_0', 'Q4_0']);
-}, 120_000);
+});
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
@@ -98,7 +98,7 @@ describe('GGUF import: stories260K written by the wllama anchor', () => {
     expect(json.tokens).toBe(1804);
     expect(Math.abs((json.nll as number) - 1.2664)).toBeLessThan(BUDGET.nllVsFixture);
     expect(Math.abs((json.ppl as number) - 3.548)).toBeLessThan(BUDGET.pplVsFixture);
-  }, 120_000);
+  });
 
   it.each(['F16', 'Q8_0', 'Q4_0'])('%s: every tensor equals what the anchor reader dequantizes', async (type) => {
     const file = join(work, `stories260K-${type}.gguf`);
@@ -138,5 +138,5 @@ describe('GGUF import: every tensor type, K-quants included (test/gguf/kquant_gg
       expect(gen.code, gen.stderr).toBe(0);
       expect(splitOutput(gen.stdout).json).toMatchObject({ tokens: 4 });
     }
-  }, 120_000);
+  });
 });

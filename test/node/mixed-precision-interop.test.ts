@@ -34,7 +34,7 @@ beforeAll(async () => {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = tmp + '/';
-}, 600_000);
+});
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });

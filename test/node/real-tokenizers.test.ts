@@ -36,7 +36,7 @@ beforeAll(async () => {
     if (name === 'llama2') (reference as unknown as { chat_template: string }).chat_template = LLAMA2_CHAT_TEMPLATE;
     theirs[name] = reference;
   }
-}, 120_000);
+});
 
 const SAMPLES = [MULTILINGUAL_TEXT, ...MULTILINGUAL_TEXT.split('\n'), ' leading space', 'x', ''];
 
@@ -173,5 +173,5 @@ describe('special tokens and BOS follow tokenizer.json, as transformers.js does'
         await guarded.dispose();
       }
     }
-  }, 60_000);
+  });
 });

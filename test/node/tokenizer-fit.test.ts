@@ -82,5 +82,5 @@ describe('where a model folder is opened', () => {
       expect(r.stderr).toContain(expected);
       expect(r.stderr).toContain('[bad_file]');
     }
-  }, 120_000);
+  });
 });
