@@ -10,6 +10,7 @@ export interface PerplexityOptions {
   contextLength?: number; // defaults to config.maxPositionEmbeddings
   onProgress?: (p: { stage: 'perplexity'; done: number; total: number }) => void; // done/total in documents
   signal?: AbortSignal;
+  modelName?: string; // named in the error when the perplexity overflows
 }
 
 export interface PerplexityResult {
@@ -109,5 +110,15 @@ export async function evaluatePerplexity(
   }
   if (tokens === 0) throw new ShrinkrayError('bad_argument', 'the evaluation text has no token to score');
   const mean = nll / tokens;
-  return { nll: mean, ppl: Math.exp(mean), tokens, docs: docs.length };
+  const ppl = Math.exp(mean);
+  // Huge but finite logits (a norm weight scaled by 1e15) give a finite NLL whose exp overflows
+  // float64; JSON would write it as null, which reads as a result.
+  if (!Number.isFinite(ppl)) {
+    throw new ShrinkrayError(
+      'bad_file',
+      `${opts.modelName ?? 'the model'}: the perplexity overflows: the mean negative log-likelihood is ${mean.toPrecision(4)} nats per token ` +
+        `(e^${mean.toPrecision(4)} is beyond any float64), so the model's logits are huge: its weights are broken or mis-scaled`,
+    );
+  }
+  return { nll: mean, ppl, tokens, docs: docs.length };
 }
