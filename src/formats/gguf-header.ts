@@ -83,6 +83,10 @@ class Cursor {
     return Number.isSafeInteger(v) ? v : Infinity;
   };
   bytes = (n: number) => this.buf.subarray(this.at(n), this.pos - this.bufStart);
+  /** Bytes left in the window from `pos`: reading within them needs no await (a million vocabulary strings). */
+  get ready(): number {
+    return this.bufStart + this.buf.byteLength - this.pos;
+  }
   scalar(type: number): MetadataValue {
     const v = this.view;
     const at = this.at(SCALAR_BYTES[type]!);
@@ -120,12 +124,24 @@ export async function readGgufHeader(src: ByteSource): Promise<GgufHeader> {
   if (kvCount > GGUF_LIMITS.keys) throw bad(name, `it claims ${kvCount} metadata keys; at most ${GGUF_LIMITS.keys} are read`);
   if (tensorCount > GGUF_LIMITS.tensors) throw bad(name, `it claims ${tensorCount} tensors; at most ${GGUF_LIMITS.tensors} are read`);
 
+  const decoder = new TextDecoder();
   const string = async (what: () => string): Promise<string> => {
-    await c.need(sizeBytes, what());
+    if (c.ready < sizeBytes) await c.need(sizeBytes, what());
     const n = size();
     if (n > GGUF_LIMITS.stringBytes) throw bad(name, `${what()} is a string of ${n} bytes; at most ${GGUF_LIMITS.stringBytes} are read`);
-    await c.need(n, what());
-    return new TextDecoder().decode(c.bytes(n));
+    if (c.ready < n) await c.need(n, what());
+    return decoder.decode(c.bytes(n));
+  };
+  /** A string read without awaiting when the window holds it all, else undefined with nothing consumed. */
+  const stringNow = (): string | undefined => {
+    if (c.ready < sizeBytes) return undefined;
+    const at = c.pos;
+    const n = size();
+    if (n > GGUF_LIMITS.stringBytes || c.ready < n) {
+      c.pos = at;
+      return undefined;
+    }
+    return decoder.decode(c.bytes(n));
   };
   const scalarBytes = (type: number, what: () => string): number => {
     const n = SCALAR_BYTES[type];
@@ -151,7 +167,9 @@ export async function readGgufHeader(src: ByteSource): Promise<GgufHeader> {
       );
     }
     const out: MetadataValue[] = [];
-    if (elementType === STRING || elementType === ARRAY) {
+    if (elementType === STRING) {
+      for (let i = 0; i < count; i++) out.push(stringNow() ?? (await string(what)));
+    } else if (elementType === ARRAY) {
       for (let i = 0; i < count; i++) out.push(await value(elementType, depth + 1, what));
     } else {
       // Numbers: the whole run at once (bounded by the header's size before any is read).
