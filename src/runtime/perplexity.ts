@@ -1,9 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
+import { DOCUMENT_SEPARATOR, documentPieces, PIECE_CHARS } from '../formats/document-pieces.ts';
 import type { ModelTokenizer } from './tokenizer.ts';
-
-/** Documents in the eval files are separated by this marker. */
-export const DOCUMENT_SEPARATOR = '<|endoftext|>';
 
 export interface PerplexityOptions {
   maxDocs?: number; // score only the first N non-empty documents
@@ -73,6 +71,21 @@ export async function scoreSequence(
 }
 
 /**
+ * [BOS] + encode(doc), cut to `n` tokens. A document longer than one piece (document-pieces.ts)
+ * is encoded piece by piece until `n` tokens exist: only its head is scored, and one call on a
+ * 10 MB word would outlast the tokenizer's budget and be taken for a runaway regular expression.
+ */
+function encodeHead(tokenizer: ModelTokenizer, doc: string, n: number): number[] {
+  if (doc.length <= PIECE_CHARS) return tokenizer.encode(doc, { addBos: true }).slice(0, n);
+  const ids: number[] = [];
+  for (const p of documentPieces(doc)) {
+    for (const id of tokenizer.encode(p.text, { addBos: p.first })) ids.push(id);
+    if (ids.length >= n) break;
+  }
+  return ids.slice(0, n);
+}
+
+/**
  * Perplexity with the fixture protocol: for each document, ids = [BOS] + encode(doc)
  * truncated to the context length, and every token after BOS is scored given its prefix.
  * A model without BOS scores every token after the first instead.
@@ -102,7 +115,7 @@ export async function evaluatePerplexity(
   onProgress?.({ stage: 'perplexity', done: 0, total: docs.length });
   for (const [i, doc] of docs.entries()) {
     if (signal?.aborted) throw new ShrinkrayError('aborted', 'perplexity evaluation was cancelled');
-    const ids = tokenizer.encode(doc, { addBos: true }).slice(0, contextLength);
+    const ids = encodeHead(tokenizer, doc, contextLength);
     const scored = await scoreSequence(model, ids, { signal });
     nll += scored.nll;
     tokens += scored.tokens;
