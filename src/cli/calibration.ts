@@ -2,16 +2,17 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { referenceCalibBackend, wasmCalibBackend } from '../compress/calib-backend.ts';
-import { calibrationWindows, DEFAULT_WINDOW_COUNT, DEFAULT_WINDOW_LENGTH } from '../compress/calibration-windows.ts';
+import { DEFAULT_WINDOW_COUNT, DEFAULT_WINDOW_LENGTH, WindowDraw, type WindowOptions } from '../compress/calibration-windows.ts';
 import type { CalibrationInput } from '../compress/calibrated-model.ts';
 import { recipeNeedsCalibration, type Recipe } from '../compress/recipe.ts';
 import type { CalibrationText } from '../compress/report.ts';
-import { ShrinkrayError } from '../errors.ts';
+import { isShrinkrayError, ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { createCalibPoolNode } from '../node/calib-pool-node.ts';
-import { readUserFile } from '../node/fs-errors.ts';
+import { GuardedTokenizer } from '../node/guarded-tokenizer.ts';
+import { userTextBlocks } from '../node/user-text-blocks.ts';
 import { loadCalibWasmNode } from '../node/kernel-wasm-node.ts';
-import type { TextTokenizer } from '../runtime/tokenizer.ts';
+import type { TokenizerParts } from '../runtime/runnable-model.ts';
 import { numberOption, type ParsedArgs } from './args.ts';
 
 /**
@@ -22,7 +23,7 @@ import { numberOption, type ParsedArgs } from './args.ts';
  */
 export const BUILT_IN_CALIBRATION = fileURLToPath(new URL('../../public/text/english-sample.txt', import.meta.url));
 
-/** Calibration text beyond this is refused: 128 windows of 512 tokens need a few MB at most. */
+/** Calibration text beyond this is refused (only its beginning is read: the pool of 1 M tokens is a few MB). */
 const MAX_CALIBRATION_BYTES = 256 * 1024 * 1024;
 
 export interface CliCalibration {
@@ -32,22 +33,55 @@ export interface CliCalibration {
   close(): void;
 }
 
+/**
+ * Wall time for tokenizing the calibration pool: each tokenizer call is stopped after
+ * TOKENIZER_BUDGET.callMs on its own thread (guarded-tokenizer.ts), and the pool is bounded
+ * (calibration-windows.ts), so this is reached only by a tokenizer slow on every piece.
+ */
+const TOKENIZE_MS = 120_000;
+
+/**
+ * Reads `file` block by block until the draw's pool is full, tokenizing on the guarded thread
+ * (a runaway regular expression or a tokenizer that eats memory is stopped there).
+ */
+async function tokenizedWindows(file: string, what: string, parts: TokenizerParts, o: WindowOptions) {
+  const tokenizer = await GuardedTokenizer.create(parts);
+  const started = performance.now();
+  const draw = new WindowDraw((text, bos) => {
+    if (performance.now() - started > TOKENIZE_MS) {
+      throw new ShrinkrayError(
+        'bad_file',
+        `${parts.names.tokenizer}: tokenizing ${what} ${file} took over ${TOKENIZE_MS / 1000} s (${draw.tokens} tokens so far); the tokenizer is too slow for this text`,
+      );
+    }
+    return tokenizer.encode(text, { addBos: bos });
+  }, o);
+  try {
+    for await (const block of userTextBlocks(file, what, MAX_CALIBRATION_BYTES)) if (!draw.push(block)) break;
+    return draw.finish();
+  } catch (e) {
+    // Which text the tokenizer failed on, beside the file whose code ran (the guard names it).
+    if (isShrinkrayError(e) && !e.message.includes(file)) throw new ShrinkrayError(e.code, `${what} ${file}: ${e.message}`, { cause: e });
+    throw e;
+  } finally {
+    await tokenizer.dispose();
+  }
+}
+
 /** Whether calibration text comes with this compression: given, or needed by the recipe. */
 export function wantsCalibration(args: ParsedArgs, recipe: Recipe): boolean {
   return args.options.has('calib') || recipeNeedsCalibration(recipe);
 }
 
-export async function cliCalibration(args: ParsedArgs, config: ModelConfig, tokenizer: TextTokenizer): Promise<CliCalibration> {
+export async function cliCalibration(args: ParsedArgs, config: ModelConfig, parts: TokenizerParts): Promise<CliCalibration> {
   const file = args.options.get('calib') ?? BUILT_IN_CALIBRATION;
   const count = numberOption(args, 'calib-windows', DEFAULT_WINDOW_COUNT);
   const seed = numberOption(args, 'calib-seed', 0);
   if (!Number.isInteger(count) || count < 1)
     throw new ShrinkrayError('bad_argument', `--calib-windows must be an integer >= 1, got ${count}`);
-  const text = (
-    await readUserFile(file, args.options.has('calib') ? '--calib' : 'the built-in calibration text', MAX_CALIBRATION_BYTES)
-  ).toString('utf8');
   const windowLength = Math.min(DEFAULT_WINDOW_LENGTH, config.maxPositionEmbeddings);
-  const w = calibrationWindows(text, (doc) => tokenizer.encode(doc, { addBos: true }), { windowLength, count, seed });
+  const what = args.options.has('calib') ? '--calib' : 'the built-in calibration text';
+  const w = await tokenizedWindows(file, what, parts, { windowLength, count, seed });
   // The WASM SIMD kernel is what the compress worker runs too, so both write the same bytes;
   // the scalar reference (float64 sums) stands in when the kernel is not built.
   // Its large products go to one worker thread per core (the same bits: calib-pool.ts).

@@ -8,7 +8,6 @@ import { folderOpener } from '../node/folder-opener.ts';
 import { loadPruneWasmNode, loadQuantizeWasmNode } from '../node/kernel-wasm-node.ts';
 import { loadModelFolder } from '../node/model-folder.ts';
 import { openOutputFolder } from '../node/output-folder.ts';
-import { TextTokenizer } from '../runtime/tokenizer.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
 import { cliCalibration } from './calibration.ts';
 import { noteUnusedTensors } from './notes.ts';
@@ -81,7 +80,7 @@ async function compressInto(
         if (!plan.calibrate && args.options.has('calib'))
           process.stderr.write(`note: ${recipe.canonical} uses no calibration; --calib is ignored\n`);
         if (!plan.calibrate) return null;
-        return cliCalibration(args, folder.ir.config, new TextTokenizer(folder.tokenizerJson, folder.tokenizerConfig, folder.ir.config));
+        return cliCalibration(args, folder.ir.config, folder.tokenizerParts);
       },
     },
   );

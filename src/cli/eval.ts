@@ -32,7 +32,7 @@ export async function runEval(args: ParsedArgs): Promise<void> {
     const onProgress = process.stderr.isTTY
       ? (p: { done: number; total: number }) => process.stderr.write(`\rscoring document ${p.done}/${p.total}`)
       : undefined;
-    const result = await evaluatePerplexity(engine.model, engine.tokenizer, text, { maxDocs, onProgress });
+    const result = await evaluatePerplexity(engine.model, engine.tokenizer, text, { maxDocs, onProgress, modelName: dir });
     if (onProgress) process.stderr.write('\n');
     const seconds = (performance.now() - started) / 1000;
     // Scoring is all prefill: tokens fed per second.

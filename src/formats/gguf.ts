@@ -1,13 +1,15 @@
-import { gguf, GGMLQuantizationType, type MetadataValue } from '@huggingface/gguf';
+import { GGMLQuantizationType, type MetadataValue } from '@huggingface/gguf';
 import { ShrinkrayError } from '../errors.ts';
 import { dequantizeGgml, GGML_BLOCKS, ggmlByteLength, ggmlTypeName, type GgmlTypeName } from '../kernels/gguf-dequantize.ts';
 import type { ByteSource } from './byte-source.ts';
+import { readGgufHeader } from './gguf-header.ts';
+import { printable, quoted } from './printable.ts';
 
 /**
- * A GGUF file (llama.cpp's single-file model format): metadata and tensor infos parsed by
- * @huggingface/gguf, checked against the file's real size, and lazy tensors decoded by the
- * ggml kernels one at a time. The parser reads by HTTP ranges; here its fetch is served from
- * a ByteSource (a Node file, a File from the picker), so one code path covers Node and the page.
+ * A GGUF file (llama.cpp's single-file model format): metadata and tensor infos read by our
+ * own bounded parser (gguf-header.ts) from a ByteSource (a Node file, a File from the picker,
+ * HTTP ranges), so one code path covers Node and the page; then every tensor is checked to lie
+ * aligned inside the file, apart from the others, and is decoded lazily by the ggml kernels.
  */
 export interface GgufTensor {
   readonly name: string; // GGUF name, e.g. blk.0.attn_q.weight
@@ -26,23 +28,10 @@ export interface GgufFile {
   readonly tensors: ReadonlyMap<string, GgufTensor>;
 }
 
-export const SUPPORTED_GGML_TYPES: readonly GgmlTypeName[] = Object.freeze(Object.keys(GGML_BLOCKS) as GgmlTypeName[]);
+/** Far above the 32 every writer uses; keeps the padding before the data section small. */
+const MAX_ALIGNMENT = 1024 * 1024;
 
-/** A fetch over a ByteSource that answers the parser's `Range: bytes=a-b` requests; the URL is a placeholder. */
-function rangeFetch(src: ByteSource): typeof fetch {
-  return (async (_url: unknown, init?: RequestInit) => {
-    const range = new Headers(init?.headers).get('range') ?? '';
-    const m = /^bytes=(\d+)-(\d+)$/.exec(range);
-    if (!m) throw new ShrinkrayError('bad_argument', `${src.name}: the GGUF parser asked for an unexpected range '${range}'`);
-    const start = Math.min(Number(m[1]), src.size);
-    const end = Math.min(Number(m[2]) + 1, src.size); // a range past the end returns what is there, as a server does
-    const bytes = await src.read(start, end - start);
-    return new Response(bytes as BlobPart, {
-      status: 206,
-      headers: { 'content-range': `bytes ${start}-${Math.max(start, end - 1)}/${src.size}` },
-    });
-  }) as typeof fetch;
-}
+export const SUPPORTED_GGML_TYPES: readonly GgmlTypeName[] = Object.freeze(Object.keys(GGML_BLOCKS) as GgmlTypeName[]);
 
 function bad(name: string, problem: string): ShrinkrayError {
   return new ShrinkrayError('bad_file', `${name}: not a readable GGUF file: ${problem}`);
@@ -53,53 +42,61 @@ function typeLabel(id: number): string {
   return known !== undefined ? `${known} (ggml type ${id})` : `ggml type ${id}`;
 }
 
+/** The alignment the file asks for: the GGUF spec wants a power of two that is a multiple of 8 (32 when unset). */
+function alignmentOf(name: string, metadata: Readonly<Record<string, MetadataValue>>): number {
+  const raw = metadata['general.alignment'] ?? 32;
+  const a = typeof raw === 'bigint' ? Number(raw) : raw;
+  if (typeof a !== 'number' || !Number.isInteger(a) || a < 8 || a > MAX_ALIGNMENT || (a & (a - 1)) !== 0) {
+    throw bad(
+      name,
+      `general.alignment is ${printable(String(raw), 40)}; GGUF asks for a power of two that is a multiple of 8 (at most ${MAX_ALIGNMENT})`,
+    );
+  }
+  return a;
+}
+
 /** Parses the header and checks every tensor's type, shape and byte range; reads no tensor data. */
 export async function readGguf(src: ByteSource): Promise<GgufFile> {
   if (src.size < 24) throw bad(src.name, `the file has ${src.size} bytes, fewer than GGUF's 24-byte header`);
-  let parsed: Awaited<ReturnType<typeof gguf>>;
-  try {
-    // A placeholder https URL: in Node the parser reads local paths itself; here every byte comes from `src`.
-    parsed = await gguf(`https://gguf.invalid/${encodeURIComponent(src.name)}`, { fetch: rangeFetch(src) });
-  } catch (e) {
-    if (e instanceof ShrinkrayError) throw e;
-    throw bad(src.name, e instanceof Error ? e.message : String(e));
-  }
-  // The parser reads past the end as zeros; the header must end inside the file.
-  const headerEnd = parsed.tensorInfoByteRange[1];
-  if (headerEnd > src.size) throw bad(src.name, `truncated: the header runs to byte ${headerEnd} but the file has ${src.size} bytes`);
-  if (!parsed.littleEndian) throw bad(src.name, 'it is big-endian; only little-endian GGUF files are supported');
-  const dataStart = Number(parsed.tensorDataOffset);
+  const { metadata, tensorInfos, headerEnd } = await readGgufHeader(src);
+  const alignment = alignmentOf(src.name, metadata);
+  const dataStart = Math.ceil(headerEnd / alignment) * alignment;
   const tensors = new Map<string, GgufTensor>();
-  for (const info of parsed.tensorInfos) {
-    const where = `${src.name}: tensor '${info.name}'`;
-    const type = ggmlTypeName(info.dtype);
+  const spans: [number, number, string][] = [];
+  for (const info of tensorInfos) {
+    const where = `${src.name}: tensor ${quoted(info.name)}`;
+    const type = ggmlTypeName(info.type);
     if (type === undefined) {
       throw new ShrinkrayError(
         'bad_file',
-        `${where} is stored as ${typeLabel(info.dtype)}, which Shrinkray cannot read; supported: ${SUPPORTED_GGML_TYPES.join(', ')}`,
+        `${where} is stored as ${typeLabel(info.type)}, which Shrinkray cannot read; supported: ${SUPPORTED_GGML_TYPES.join(', ')}`,
       );
     }
-    if (tensors.has(info.name)) throw bad(src.name, `tensor '${info.name}' appears twice`);
-    const ne = info.shape.map(Number);
+    if (tensors.has(info.name)) throw bad(src.name, `tensor ${quoted(info.name)} appears twice`);
+    const ne = info.ne;
     const count = ne.reduce((a, b) => a * b, 1);
     if (ne.length === 0 || !Number.isSafeInteger(count) || ne.some((d) => d <= 0)) {
-      throw bad(src.name, `tensor '${info.name}' has shape [${ne.join(', ')}]`);
+      throw bad(src.name, `tensor ${quoted(info.name)} has shape [${ne.join(', ')}]`);
     }
     if (ne[0]! % GGML_BLOCKS[type].values !== 0) {
       throw bad(
         src.name,
-        `tensor '${info.name}' (${type}) has rows of ${ne[0]}, not a multiple of its block of ${GGML_BLOCKS[type].values}`,
+        `tensor ${quoted(info.name)} (${type}) has rows of ${ne[0]}, not a multiple of its block of ${GGML_BLOCKS[type].values}`,
       );
     }
     const byteLength = ggmlByteLength(type, count);
-    const fileOffset = dataStart + Number(info.offset);
+    if (info.offset % alignment !== 0) {
+      throw bad(src.name, `tensor ${quoted(info.name)} starts at data offset ${info.offset}, not a multiple of the alignment ${alignment}`);
+    }
+    const fileOffset = dataStart + info.offset;
     if (!Number.isSafeInteger(fileOffset) || fileOffset + byteLength > src.size) {
       throw bad(
         src.name,
-        `tensor '${info.name}' (${type}, ${byteLength} bytes) lies at bytes ${fileOffset}..${fileOffset + byteLength}, ` +
+        `tensor ${quoted(info.name)} (${type}, ${byteLength} bytes) lies at bytes ${fileOffset}..${fileOffset + byteLength}, ` +
           `past the end of the file (${src.size} bytes): truncated or corrupt`,
       );
     }
+    spans.push([fileOffset, fileOffset + byteLength, info.name]);
     tensors.set(info.name, {
       name: info.name,
       type,
@@ -109,5 +106,10 @@ export async function readGguf(src: ByteSource): Promise<GgufFile> {
       read: async () => dequantizeGgml(type, await src.read(fileOffset, byteLength), count, where),
     });
   }
-  return { name: src.name, metadata: parsed.metadata as Record<string, MetadataValue>, tensors };
+  // Two tensors over the same bytes read each other's values: sorted by start, none may begin before the last one ends.
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i]![0] < spans[i - 1]![1]) throw bad(src.name, `tensors ${quoted(spans[i - 1]![2])} and ${quoted(spans[i]![2])} overlap`);
+  }
+  return { name: src.name, metadata, tensors };
 }

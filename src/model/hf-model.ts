@@ -7,7 +7,7 @@ import { parseHfConfig } from './hf-config.ts';
 import type { SafetensorsTensor } from '../formats/safetensors.ts';
 import { mergeShards } from '../formats/safetensors-shards.ts';
 import type { ModelConfig } from './config.ts';
-import type { ModelIR } from './ir.ts';
+import type { ModelIR, StoredDType } from './ir.ts';
 import { splitFusedTensors } from './fused-tensors.ts';
 import { modelTensors, parseTensorName } from './tensor-table.ts';
 
@@ -72,6 +72,24 @@ export function requiredTensors(c: ModelConfig): [string, number[]][] {
   return [...all.filter((t) => t.layer === null), ...all.filter((t) => t.layer !== null)].map((t) => [t.name, [...t.shape]]);
 }
 
+const FLOAT_DTYPES: ReadonlySet<StoredDType> = new Set(['F32', 'F16', 'BF16']);
+
+/**
+ * Integer codes where a float weight belongs are a quantizer's output (bitsandbytes' I8 with
+ * `.SCB` scales, GPTQ's packed I32): read as values they run a different model without a word.
+ */
+function integerWeight(weights: HfWeights, name: string, dtype: StoredDType): ShrinkrayError {
+  const scales = `${name.replace(/\.weight$/, '')}.SCB`;
+  const reader =
+    weights.tensors.has(scales) || weights.tensors.has(`${name}.SCB`)
+      ? `bitsandbytes int8 codes (scales in ${quoted(scales)}): bitsandbytes int8 checkpoints are not supported`
+      : 'integer codes that only the quantizer that wrote them can read';
+  return new ShrinkrayError(
+    'bad_file',
+    `${weights.where}: tensor ${quoted(name)} is stored as ${dtype}, ${reader}; Shrinkray reads float weights (F32, F16, BF16): use the original fp16/bf16 weights`,
+  );
+}
+
 /**
  * Throws 'bad_file' naming the tensor unless every tensor the config requires is there with
  * its shape, and unless the weights hold no decoder layer beyond the config's layer count
@@ -95,6 +113,7 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
         `${weights.where}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] (${dims.get(name)}) from ${configName}`,
       );
     }
+    if (!FLOAT_DTYPES.has(t.dtype)) throw integerWeight(weights, name, t.dtype);
   }
   const known = new Set(required.map(([name]) => name));
   const unused = [...weights.tensors.keys()].filter((name) => !known.has(name));

@@ -8,6 +8,7 @@ import { readJsonSource } from '../formats/json-file.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { openHfModel, weightFileBytes } from '../model/hf-model.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
+import type { TokenizerParts } from '../runtime/runnable-model.ts';
 import { TextTokenizer } from '../runtime/tokenizer.ts';
 import { folderOpener } from './folder-opener.ts';
 
@@ -22,6 +23,8 @@ export interface LoadedModel {
   generationConfig: Record<string, unknown> | null;
   /** Tensors in the weights that the config does not use (left out of `ir`). */
   unusedTensors: string[];
+  /** What a tokenizer on another thread is built from (guarded-tokenizer.ts), its files named as shown. */
+  tokenizerParts: TokenizerParts;
 }
 
 export { requiredTensors } from '../model/hf-model.ts';
@@ -91,9 +94,21 @@ export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   const names = {
     tokenizer: display(MODEL_FILES.tokenizer),
     tokenizerConfig: display(MODEL_FILES.tokenizerConfig),
+    chatTemplate: display(MODEL_FILES.tokenizerConfig),
     config: display(MODEL_FILES.config),
     generationConfig: display(MODEL_FILES.generationConfig),
   };
   new TextTokenizer(tokenizerJson, tokenizerConfig, ir.config, names, generationConfig);
-  return { dir, ir, configJson, weightBytes: weightFileBytes(weights), tokenizerJson, tokenizerConfig, generationConfig, unusedTensors };
+  const tokenizerParts = { tokenizerJson, tokenizerConfig, config: ir.config, generationConfig, names };
+  return {
+    dir,
+    ir,
+    configJson,
+    weightBytes: weightFileBytes(weights),
+    tokenizerJson,
+    tokenizerConfig,
+    generationConfig,
+    unusedTensors,
+    tokenizerParts,
+  };
 }

@@ -1,15 +1,14 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
+import { DOCUMENT_SEPARATOR, documentPieces, PIECE_CHARS } from '../formats/document-pieces.ts';
 import type { ModelTokenizer } from './tokenizer.ts';
-
-/** Documents in the eval files are separated by this marker. */
-export const DOCUMENT_SEPARATOR = '<|endoftext|>';
 
 export interface PerplexityOptions {
   maxDocs?: number; // score only the first N non-empty documents
   contextLength?: number; // defaults to config.maxPositionEmbeddings
   onProgress?: (p: { stage: 'perplexity'; done: number; total: number }) => void; // done/total in documents
   signal?: AbortSignal;
+  modelName?: string; // named in the error when the perplexity overflows
 }
 
 export interface PerplexityResult {
@@ -72,6 +71,21 @@ export async function scoreSequence(
 }
 
 /**
+ * [BOS] + encode(doc), cut to `n` tokens. A document longer than one piece (document-pieces.ts)
+ * is encoded piece by piece until `n` tokens exist: only its head is scored, and one call on a
+ * 10 MB word would outlast the tokenizer's budget and be taken for a runaway regular expression.
+ */
+function encodeHead(tokenizer: ModelTokenizer, doc: string, n: number): number[] {
+  if (doc.length <= PIECE_CHARS) return tokenizer.encode(doc, { addBos: true }).slice(0, n);
+  const ids: number[] = [];
+  for (const p of documentPieces(doc)) {
+    for (const id of tokenizer.encode(p.text, { addBos: p.first })) ids.push(id);
+    if (ids.length >= n) break;
+  }
+  return ids.slice(0, n);
+}
+
+/**
  * Perplexity with the fixture protocol: for each document, ids = [BOS] + encode(doc)
  * truncated to the context length, and every token after BOS is scored given its prefix.
  * A model without BOS scores every token after the first instead.
@@ -101,7 +115,7 @@ export async function evaluatePerplexity(
   onProgress?.({ stage: 'perplexity', done: 0, total: docs.length });
   for (const [i, doc] of docs.entries()) {
     if (signal?.aborted) throw new ShrinkrayError('aborted', 'perplexity evaluation was cancelled');
-    const ids = tokenizer.encode(doc, { addBos: true }).slice(0, contextLength);
+    const ids = encodeHead(tokenizer, doc, contextLength);
     const scored = await scoreSequence(model, ids, { signal });
     nll += scored.nll;
     tokens += scored.tokens;
@@ -109,5 +123,15 @@ export async function evaluatePerplexity(
   }
   if (tokens === 0) throw new ShrinkrayError('bad_argument', 'the evaluation text has no token to score');
   const mean = nll / tokens;
-  return { nll: mean, ppl: Math.exp(mean), tokens, docs: docs.length };
+  const ppl = Math.exp(mean);
+  // Huge but finite logits (a norm weight scaled by 1e15) give a finite NLL whose exp overflows
+  // float64; JSON would write it as null, which reads as a result.
+  if (!Number.isFinite(ppl)) {
+    throw new ShrinkrayError(
+      'bad_file',
+      `${opts.modelName ?? 'the model'}: the perplexity overflows: the mean negative log-likelihood is ${mean.toPrecision(4)} nats per token ` +
+        `(e^${mean.toPrecision(4)} is beyond any float64), so the model's logits are huge: its weights are broken or mis-scaled`,
+    );
+  }
+  return { nll: mean, ppl, tokens, docs: docs.length };
 }

@@ -15,10 +15,12 @@ import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
 import type { CalibrationRequest } from './protocol.ts';
 import { storedFileOpener } from './stored-model.ts';
+import { watchTokenizer, type WatchdogMessage } from './tokenizer-watchdog.ts';
 
 /**
  * The compress worker's calibration: the text the page sent, tokenized with the stored
- * model's own tokenizer and cut into windows exactly as the CLI does (cli/calibration.ts),
+ * model's own tokenizer (each call watched by the page) and cut into windows exactly as the
+ * CLI does (cli/calibration.ts: only the pool the draw needs, in bounded pieces),
  * run on the same WASM SIMD kernel, so the two write the same bytes.
  */
 let backend: Promise<CalibBackend> | undefined;
@@ -45,20 +47,19 @@ export async function workerCalibration(
   manifest: ModelManifest,
   config: ModelConfig,
   request: CalibrationRequest,
+  announce?: (m: WatchdogMessage) => void,
 ): Promise<{ input: CalibrationInput; text: CalibrationText }> {
   const open = storedFileOpener(store, manifest);
   const tokenizerSource = await open(MODEL_FILES.tokenizer);
   if (!tokenizerSource)
     throw new ShrinkrayError('missing_file', `model '${manifest.id}' has no ${MODEL_FILES.tokenizer} to tokenize the calibration text`);
   const configSource = await open(MODEL_FILES.tokenizerConfig);
-  const tokenizer = new TextTokenizer(
-    await readJsonSource(tokenizerSource),
-    configSource ? await readJsonSource(configSource) : {},
-    config,
-  );
+  const raw = new TextTokenizer(await readJsonSource(tokenizerSource), configSource ? await readJsonSource(configSource) : {}, config);
+  // Its regular expressions are the model's: the page stops this worker when one call runs past its budget.
+  const tokenizer = announce ? watchTokenizer(raw, raw.names, announce) : raw;
   const windowLength = Math.min(DEFAULT_WINDOW_LENGTH, config.maxPositionEmbeddings);
   const seed = request.seed ?? 0;
-  const w = calibrationWindows(request.text, (doc) => tokenizer.encode(doc, { addBos: true }), {
+  const w = calibrationWindows(request.text, (text, bos) => tokenizer.encode(text, { addBos: bos }), {
     windowLength,
     count: request.windows ?? DEFAULT_WINDOW_COUNT,
     seed,

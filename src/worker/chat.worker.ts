@@ -159,6 +159,7 @@ const api: ChatWorkerApi = {
       const r = await evaluatePerplexity(cancellableModel(m), m.tokenizer, text, {
         maxDocs: options.maxDocs,
         signal,
+        modelName: `model '${m.info.id}'`,
         onProgress: (p) => onProgress?.({ stage: 'perplexity', done: p.done, total: p.total }),
       });
       return { nll: r.nll, ppl: r.ppl, tokens: r.tokens, docs: r.docs, ms: performance.now() - t0 };

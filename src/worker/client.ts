@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { whileBusy } from '../pwa/busy-lock.ts';
 import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
-import { guardWorker } from './tokenizer-watchdog.ts';
+import { watchedWorker } from './watched-worker.ts';
 import type {
   CalibrationRequest,
   ChatWorkerApi,
@@ -93,58 +93,46 @@ async function withSignal<T>(signal: AbortSignal | undefined, call: (port: Messa
 
 const proxied = <F extends (...args: never[]) => void>(f: F | undefined) => (f ? Comlink.proxy(f) : undefined);
 
-export function createCompressClient(options: WorkerOptions = {}): CompressClient {
-  registerErrorTransfer();
-  const worker = new Worker(new URL('./compress.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-compress' });
-  const api = Comlink.wrap<CompressWorkerApi>(worker);
-  const ready = api.configure(options);
-  return {
-    download: async (source, o = {}) => {
-      await ready;
-      return withSignal(o.signal, (port) => api.download(source, proxied(o.onProgress), port));
-    },
-    compress: async (modelId, recipe, o = {}) => {
-      await ready;
-      return withSignal(o.signal, (port) => api.compress(modelId, recipe, proxied(o.onProgress), port, o.calibration));
-    },
-    list: async () => (await ready, api.list()),
-    delete: async (modelId) => (await ready, api.delete(modelId)),
-    usage: async () => (await ready, api.usage()),
-    preflight: async (source) => (await ready, api.preflight(source)),
-    importUrlFolder: async (baseUrl, files, as, o = {}) => {
-      await ready;
-      return withSignal(o.signal, (port) => api.importUrlFolder(baseUrl, files, as, proxied(o.onProgress), port));
-    },
-    importGgufUrl: async (url, o = {}) => {
-      await ready;
-      return withSignal(o.signal, (port) => api.importGgufUrl(url, proxied(o.onProgress), port));
-    },
-    importLocal: async (files, o = {}) => {
-      await ready;
-      return withSignal(o.signal, (port) => api.importLocal(files, proxied(o.onProgress), port));
-    },
-    exportZip: async (modelId, o = {}) => {
-      await ready;
-      return withSignal(o.signal, (port) => api.exportZip(modelId, proxied(o.onProgress), port));
-    },
-    modelConfig: async (modelId) => (await ready, api.modelConfig(modelId)),
-    saveEvaluation: async (modelId, evaluation) => (await ready, api.saveEvaluation(modelId, evaluation)),
-    terminate: () => worker.terminate(),
-  };
-}
-
-/** Chat client options: the store, and how long one tokenizer call may run before the worker is restarted (TOKENIZER_BUDGET.callMs). */
-export interface ChatClientOptions extends WorkerOptions {
+/** Client options: the store, and how long one tokenizer call may run before the worker is restarted (TOKENIZER_BUDGET.callMs). */
+export interface ClientOptions extends WorkerOptions {
   tokenizerBudgetMs?: number;
 }
 
-/** One chat worker: when the watchdog stops it, `dead` rejects every call still waiting on it. */
-interface ChatWorkerHandle {
-  worker: Worker;
-  api: Comlink.Remote<ChatWorkerApi>;
-  ready: Promise<void>;
-  dead: Promise<never>;
+/**
+ * The compress client. Calibration text is tokenized on the compress worker with the model's
+ * own tokenizer.json: a call that outlasts its budget restarts the worker (watched-worker.ts),
+ * failing the compression with a 'bad_file' error naming tokenizer.json.
+ */
+export function createCompressClient(options: ClientOptions = {}): CompressClient {
+  registerErrorTransfer();
+  const { tokenizerBudgetMs, ...workerOptions } = options;
+  const { run, terminate } = watchedWorker<CompressWorkerApi>(
+    () => new Worker(new URL('./compress.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-compress' }),
+    workerOptions,
+    tokenizerBudgetMs,
+    'the compress worker was stopped and started afresh',
+  );
+  return {
+    download: (source, o = {}) => run((api) => withSignal(o.signal, (port) => api.download(source, proxied(o.onProgress), port))),
+    compress: (modelId, recipe, o = {}) =>
+      run((api) => withSignal(o.signal, (port) => api.compress(modelId, recipe, proxied(o.onProgress), port, o.calibration))),
+    list: () => run((api) => api.list()),
+    delete: (modelId) => run((api) => api.delete(modelId)),
+    usage: () => run((api) => api.usage()),
+    preflight: (source) => run((api) => api.preflight(source)),
+    importUrlFolder: (baseUrl, files, as, o = {}) =>
+      run((api) => withSignal(o.signal, (port) => api.importUrlFolder(baseUrl, files, as, proxied(o.onProgress), port))),
+    importGgufUrl: (url, o = {}) => run((api) => withSignal(o.signal, (port) => api.importGgufUrl(url, proxied(o.onProgress), port))),
+    importLocal: (files, o = {}) => run((api) => withSignal(o.signal, (port) => api.importLocal(files, proxied(o.onProgress), port))),
+    exportZip: (modelId, o = {}) => run((api) => withSignal(o.signal, (port) => api.exportZip(modelId, proxied(o.onProgress), port))),
+    modelConfig: (modelId) => run((api) => api.modelConfig(modelId)),
+    saveEvaluation: (modelId, evaluation) => run((api) => api.saveEvaluation(modelId, evaluation)),
+    terminate,
+  };
 }
+
+/** Chat client options (the same as the compress client's). */
+export type ChatClientOptions = ClientOptions;
 
 /**
  * The chat client. A tokenizer call that outlasts its budget (tokenizer-watchdog.ts) makes
@@ -154,32 +142,12 @@ interface ChatWorkerHandle {
 export function createChatClient(options: ChatClientOptions = {}): ChatClient {
   registerErrorTransfer();
   const { tokenizerBudgetMs, ...workerOptions } = options;
-  const start = (): ChatWorkerHandle => {
-    const worker = new Worker(new URL('./chat.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-chat' });
-    const api = Comlink.wrap<ChatWorkerApi>(worker);
-    let kill!: (e: Error) => void;
-    const dead = new Promise<never>((_, reject) => {
-      kill = reject;
-    });
-    dead.catch(() => undefined); // observed by the calls that race it; none may be waiting
-    const stopWatching = guardWorker(
-      worker,
-      (error) => {
-        stopWatching();
-        worker.terminate();
-        kill(error);
-        current = start();
-      },
-      tokenizerBudgetMs,
-    );
-    return { worker, api, ready: api.configure(workerOptions), dead };
-  };
-  let current = start();
-  const run = async <T>(call: (api: Comlink.Remote<ChatWorkerApi>) => Promise<T>): Promise<T> => {
-    const w = current;
-    await Promise.race([w.ready, w.dead]);
-    return Promise.race([call(w.api), w.dead]);
-  };
+  const { run, terminate } = watchedWorker<ChatWorkerApi>(
+    () => new Worker(new URL('./chat.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-chat' }),
+    workerOptions,
+    tokenizerBudgetMs,
+    'the chat worker was stopped and started afresh: load a model again',
+  );
   return {
     load: (modelId, o = {}) =>
       run((api) => api.load(modelId, { device: o.device, threads: o.threads, engine: o.engine, draft: o.draft }, proxied(o.onProgress))),
@@ -187,6 +155,6 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
     evaluate: (text, o = {}) =>
       run((api) => withSignal(o.signal, (port) => api.evaluate(text, { maxDocs: o.maxDocs }, proxied(o.onProgress), port))),
     unload: () => run((api) => api.unload()),
-    terminate: () => current.worker.terminate(),
+    terminate,
   };
 }

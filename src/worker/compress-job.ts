@@ -12,6 +12,7 @@ import { ModelWriter } from './model-writer.ts';
 import type { CalibrationRequest, ProgressCallback } from './protocol.ts';
 import { openStoredHfModel, storedFileOpener } from './stored-model.ts';
 import { compressProgress } from './tensor-places.ts';
+import type { WatchdogMessage } from './tokenizer-watchdog.ts';
 
 /**
  * One compression, store to store: the stored model opened lazily, the folder written by the
@@ -29,6 +30,8 @@ export interface CompressJobOptions {
   externalDataThreshold?: number;
   /** Calibration text: required by GPTQ, AWQ, Wanda and SparseGPT; makes ffn/heads activation-aware. */
   calibration?: CalibrationRequest;
+  /** Reports each calibration tokenizer call to the page's watchdog (the worker's postMessage: tokenizer-watchdog.ts). */
+  announce?: (m: WatchdogMessage) => void;
 }
 
 /** The id a compressed model gets: the source id and the canonical recipe. */
@@ -71,7 +74,7 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
           }
           await checkQuota(plan.bytesOut + carriedBytes, `the ${recipe.canonical} compression of ${modelId}`);
           throwIfAborted(o.signal, `compressing ${modelId}`);
-          return plan.calibrate ? workerCalibration(o.store, source.manifest, source.ir.config, o.calibration!) : null;
+          return plan.calibrate ? workerCalibration(o.store, source.manifest, source.ir.config, o.calibration!, o.announce) : null;
         },
       },
     );

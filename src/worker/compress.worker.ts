@@ -73,6 +73,7 @@ const api: CompressWorkerApi = {
           onProgress,
           signal,
           calibration,
+          announce: (m) => self.postMessage(m),
         }),
       );
       return modelInfo(manifest);

@@ -55,12 +55,14 @@ function isWatchdogMessage(x: unknown): x is WatchdogMessage {
 
 /**
  * Page side: listens to `worker`'s announcements and calls `onHung` with the error when a
- * tokenizer call has run for `budgetMs`. Returns a function that stops listening.
+ * tokenizer call has run for `budgetMs`; `restarted` tells the user what became of the worker.
+ * Returns a function that stops listening.
  */
 export function guardWorker(
   worker: Worker,
   onHung: (error: ShrinkrayError) => void,
   budgetMs: number = TOKENIZER_BUDGET.callMs,
+  restarted = 'the chat worker was stopped and started afresh: load a model again',
 ): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const listener = (event: MessageEvent) => {
@@ -75,7 +77,7 @@ export function guardWorker(
           new ShrinkrayError(
             'bad_file',
             `${m.file ?? 'tokenizer.json'}: ${m.what ?? 'a tokenizer call'} did not finish within ${budgetMs} ms ` +
-              '(a regular expression that backtracks without end?); the chat worker was stopped and started afresh: load a model again',
+              `(a regular expression that backtracks without end?); ${restarted}`,
           ),
         ),
       budgetMs,
