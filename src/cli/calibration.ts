@@ -6,13 +6,12 @@ import { calibrationWindows, DEFAULT_WINDOW_COUNT, DEFAULT_WINDOW_LENGTH } from 
 import type { CalibrationInput } from '../compress/calibrated-model.ts';
 import { recipeNeedsCalibration, type Recipe } from '../compress/recipe.ts';
 import type { CalibrationText } from '../compress/report.ts';
-import { ShrinkrayError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { createCalibPoolNode } from '../node/calib-pool-node.ts';
 import { readUserFile } from '../node/fs-errors.ts';
 import { loadCalibWasmNode } from '../node/kernel-wasm-node.ts';
 import type { TextTokenizer } from '../runtime/tokenizer.ts';
-import { numberOption, type ParsedArgs } from './args.ts';
+import { numberOption, usageError, type ParsedArgs } from './args.ts';
 
 /**
  * `compress --calib <textfile> [--calib-windows N] [--calib-seed S]`: the calibration text,
@@ -41,8 +40,7 @@ export async function cliCalibration(args: ParsedArgs, config: ModelConfig, toke
   const file = args.options.get('calib') ?? BUILT_IN_CALIBRATION;
   const count = numberOption(args, 'calib-windows', DEFAULT_WINDOW_COUNT);
   const seed = numberOption(args, 'calib-seed', 0);
-  if (!Number.isInteger(count) || count < 1)
-    throw new ShrinkrayError('bad_argument', `--calib-windows must be an integer >= 1, got ${count}`);
+  if (!Number.isInteger(count) || count < 1) throw usageError(`--calib-windows must be an integer >= 1, got ${count}`);
   const text = (
     await readUserFile(file, args.options.has('calib') ? '--calib' : 'the built-in calibration text', MAX_CALIBRATION_BYTES)
   ).toString('utf8');

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { isShrinkrayError } from '../errors.ts';
 import { openGgufUrl } from '../fetch/gguf-url.ts';
 import type { RetryOptions } from '../fetch/http-retry.ts';
 import { downloadFile } from '../fetch/ranged-download.ts';
@@ -12,7 +13,8 @@ import { removePartFile, stagePartFile } from '../node/part-file-sink.ts';
  * Range requests (architecture, tensor types and shapes, the tokenizer) before any weight
  * byte moves; then the file comes down by ranged GETs into `<dir>.part.gguf` (resumed by the
  * next run after an interruption, retried within a run after a cut connection), the tensors are
- * read from it one at a time, and the part file is removed once the folder is written.
+ * read from it one at a time, and the part file is removed once the folder is written, or when
+ * the disk fills. The part file is only ever a regular file of our own (part-file-sink.ts).
  */
 export async function importGgufUrl(
   url: string,
@@ -25,6 +27,7 @@ export async function importGgufUrl(
   let lastTenth = -1;
   const file = await downloadFile({
     ...o,
+    headers: remote.headers,
     url: remote.url,
     name: remote.name,
     expectedSize: remote.source.size,
@@ -33,8 +36,13 @@ export async function importGgufUrl(
       const tenth = p.total > 0 ? Math.floor((10 * p.done) / p.total) : 0;
       if (tenth === lastTenth) return;
       lastTenth = tenth;
+      // remote.name is escaped (gguf-url.ts): a URL's %1b or %0a never reaches the terminal as such.
       console.error(`downloading ${remote.name}: ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} bytes`);
     },
+  }).catch(async (e: unknown) => {
+    // A full disk: the part file would only keep filling it; the next run starts over.
+    if (isShrinkrayError(e) && e.code === 'quota_exceeded') await removePartFile(partPath);
+    throw e;
   });
   // Errors name the remote file, not the part file.
   const local = await fileSource(file.path);

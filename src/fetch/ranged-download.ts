@@ -1,5 +1,6 @@
 import { ShrinkrayError, isShrinkrayError } from '../errors.ts';
 import { abortedError, backoffDelay, describe, fetchWithRetry, sleep, type RetryOptions } from './http-retry.ts';
+import { isStallError } from './stall-watch.ts';
 
 /**
  * Downloads one file into a staged, resumable write (the model store's, handed in by the
@@ -153,14 +154,16 @@ export async function downloadFile<Done>(o: DownloadFileOptions<Done>): Promise<
     } catch (e) {
       if (signal?.aborted) throw abortedError(name, signal);
       if (isShrinkrayError(e)) throw e; // store errors (quota, bad size) are final
-      if (writer.position === before && ++failures > retries) {
+      // A stalled body is a failure even if it dripped some bytes: a drip must not reset the count.
+      const progressed = writer.position > before && !isStallError(e);
+      if (!progressed && ++failures > retries) {
         throw new ShrinkrayError(
           'download_error',
           `${name}: the connection to ${url} kept failing at byte ${writer.position}: ${describe(e)}`,
           { cause: e },
         );
       }
-      if (writer.position > before) failures = 0; // progress: the connection is flaky, not dead
+      if (progressed) failures = 0; // progress: the connection is flaky, not dead
       await sleep(backoffDelay(failures, o), name, signal);
       continue;
     }
