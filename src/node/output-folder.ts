@@ -75,13 +75,15 @@ export async function openOutputFolder(out: string, o: OutputOptions): Promise<O
   const short = Array.from(basename(target)).slice(0, 48).join('');
   const temp = join(parent, `.${short}.shrinkray-${process.pid}-${Date.now().toString(36)}`);
   const old = `${temp}.old`;
-  await mkdir(temp).catch((e: NodeJS.ErrnoException) => {
-    throw fsError(e, out, '--out');
-  });
-  // Stopped by a signal: the temporary folder goes, and an --out that had stepped aside comes back.
+  // Stopped by a signal, the temporary folder goes and an --out that had stepped aside comes back;
+  // registered before the folder exists, so no moment is uncovered.
   const withdraw = cleanUpOnSignal(() => {
     rmSync(temp, { recursive: true, force: true });
     if (existsSync(old) && !existsSync(target)) renameSync(old, target);
+  });
+  await mkdir(temp).catch((e: NodeJS.ErrnoException) => {
+    withdraw();
+    throw fsError(e, out, '--out');
   });
   let done = false;
   return {

@@ -112,6 +112,7 @@ export async function stagePartFile(path: string, request: StageRequest): Promis
       }
       return { path, size: position };
     },
+    release: close,
     async discard() {
       await close();
       await rm(path, { force: true });
