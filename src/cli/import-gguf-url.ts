@@ -6,6 +6,9 @@ import { downloadFile } from '../fetch/ranged-download.ts';
 import { importGguf } from '../model/import-gguf.ts';
 import type { HfModelParts } from '../model/import-llama2c.ts';
 import { fileSource } from '../node/file-source.ts';
+import type { ModelIR } from '../model/ir.ts';
+import { writeModelFolder } from '../node/model-folder.ts';
+import { withOutputFolder } from '../node/output-folder.ts';
 import { removePartFile, stagePartFile } from '../node/part-file-sink.ts';
 
 /**
@@ -48,4 +51,23 @@ export async function importGgufUrl(
   const local = await fileSource(file.path);
   const parts = await importGguf({ name: remote.name, size: local.size, read: (offset, length) => local.read(offset, length) });
   return { parts, done: () => removePartFile(partPath) };
+}
+
+/**
+ * The whole URL import of the CLI: the folder written through --out's temporary folder
+ * (output-folder.ts), the part file removed once the folder is in place.
+ */
+export async function importGgufUrlFolder(
+  url: string,
+  out: string,
+  o: RetryOptions & { force: boolean },
+): Promise<{ ir: ModelIR; bytes: number }> {
+  let done = async () => {};
+  const result = await withOutputFolder(out, { sources: [], force: o.force }, async (dir) => {
+    const imported = await importGgufUrl(url, out, o);
+    done = imported.done;
+    return { ir: imported.parts.ir, bytes: (await writeModelFolder(dir, imported.parts)).bytes };
+  });
+  await done();
+  return result;
 }

@@ -14,7 +14,7 @@ import { fsError, readUserFile } from '../node/fs-errors.ts';
 import { loadModelFolder, writeModelFolder } from '../node/model-folder.ts';
 import { withOutputFolder } from '../node/output-folder.ts';
 import { numberOption, requireOption, requirePositional, usageError, type ParsedArgs } from './args.ts';
-import { importGgufUrl } from './import-gguf-url.ts';
+import { importGgufUrlFolder } from './import-gguf-url.ts';
 import { noteUnusedTensors } from './notes.ts';
 
 // Files of a Hugging Face folder worth carrying along when present (chat templates live here).
@@ -143,14 +143,7 @@ export async function runImport(args: ParsedArgs): Promise<void> {
 async function runImportGgufUrl(url: string, out: string, args: ParsedArgs): Promise<void> {
   if (args.options.has('tokenizer'))
     throw usageError(`--tokenizer: a GGUF file (${shownUrl(url)}) carries its own tokenizer; drop --tokenizer`);
-  const retry = downloadOptions(args);
-  let done = async () => {};
-  const result = await withOutputFolder(out, { sources: [], force: args.flags.has('force') }, async (dir) => {
-    const imported = await importGgufUrl(url, out, retry);
-    done = imported.done;
-    return { ir: imported.parts.ir, bytes: (await writeModelFolder(dir, imported.parts)).bytes };
-  });
-  await done();
+  const result = await importGgufUrlFolder(url, out, { force: args.flags.has('force'), ...downloadOptions(args) });
   report(shownUrl(url), out, result);
 }
 
