@@ -84,6 +84,7 @@ export async function fetchWithRetry(url: string, init: RequestInit, name: strin
       res = await doFetch(url, { ...init, headers: { ...o.headers, ...plainHeaders(init.headers) }, signal });
     } catch (e) {
       if (o.signal?.aborted) throw abortedError(name, o.signal);
+      if (cannotSucceed(e)) throw new ShrinkrayError('download_error', `${name}: ${url} cannot be fetched: ${describe(e)}`, { cause: e });
       last = controller.signal.aborted ? controller.signal.reason : e;
       continue;
     } finally {
@@ -100,6 +101,16 @@ export async function fetchWithRetry(url: string, init: RequestInit, name: strin
   throw new ShrinkrayError('download_error', `${name}: could not fetch ${url} after ${retries} retries: ${describe(last)}`, {
     cause: last,
   });
+}
+
+/**
+ * A fetch that failed before it reached the network, the same every time: a port fetch refuses
+ * to use, a URL it cannot parse or one with credentials. Retrying would only wait.
+ */
+function cannotSucceed(e: unknown): boolean {
+  if (!(e instanceof TypeError)) return false;
+  const cause = e.cause as { message?: unknown; code?: unknown } | undefined;
+  return cause?.message === 'bad port' || cause?.code === 'ERR_INVALID_URL' || /^Request cannot be constructed/.test(e.message);
 }
 
 function plainHeaders(h: HeadersInit | undefined): Record<string, string> {

@@ -90,6 +90,15 @@ describe('stalls end, and are retried', () => {
   });
 });
 
+describe('errors that cannot succeed are not retried', () => {
+  it('a port fetch refuses to use fails at once, naming the URL', async () => {
+    const run = await runCli(['import', 'http://127.0.0.1:1/m.gguf', '--out', join(work, 'bad-port')]);
+    expect(oneLine(run.stderr)).toBe(
+      'shrinkray import: m.gguf: http://127.0.0.1:1/m.gguf cannot be fetched: fetch failed (bad port) [download_error]',
+    );
+  });
+});
+
 describe('the first request (the magic)', () => {
   it('cut once: retried, and the import completes', async () => {
     let cuts = 0;
