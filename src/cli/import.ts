@@ -115,7 +115,14 @@ export async function runImport(args: ParsedArgs): Promise<void> {
   );
   const out = requireOption(args, 'out');
   if (isGgufUrl(src)) return runImportGgufUrl(src, out, args);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(src.trim())?.[1];
+  if (scheme)
+    throw new ShrinkrayError('bad_argument', `${shownUrl(src)}: only http(s) URLs can be imported, not ${printable(scheme, 20)}:`);
   const folder = await isDirectory(src);
+  const size = folder ? 0 : (await fileSource(src)).size;
+  // Shorter than a llama2.c header (7 int32s) is no model of any kind: not a checkpoint asking for --tokenizer.
+  if (!folder && size < 28)
+    throw new ShrinkrayError('bad_file', `${src}: ${size} bytes long, too short to be a GGUF file or a llama2.c checkpoint`);
   const gguf = !folder && (await isGguf(src));
   const tokPath = args.options.get('tokenizer');
   if (gguf && tokPath !== undefined)

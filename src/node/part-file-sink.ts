@@ -70,7 +70,9 @@ export async function stagePartFile(path: string, request: StageRequest): Promis
   const handle = await openPlain(path, O_WRONLY | O_CREAT | (resume ? O_APPEND : O_TRUNC));
   if (!resume) {
     const meta = await openPlain(metaPath, O_WRONLY | O_CREAT | O_TRUNC).catch(async (e: unknown) => {
+      // Bytes without their facts could never be resumed: the (empty) part file goes too.
       await handle.close();
+      await rm(path, { force: true });
       throw e;
     });
     try {
