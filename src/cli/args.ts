@@ -83,9 +83,23 @@ function describeParseError(e: unknown, argv: string[], verb: string, spec: Verb
   return message.split('\n')[0]!;
 }
 
+// Usage errors, told apart from failures met while working: the CLI exits 2 for them (README), 1 for the rest.
+const usageErrors = new WeakSet<Error>();
+
+/** A 'bad_argument' error for an option or argument the user gave wrong (or left out): the CLI exits 2. */
+export function usageError(message: string): ShrinkrayError {
+  const e = new ShrinkrayError('bad_argument', message);
+  usageErrors.add(e);
+  return e;
+}
+
+export function isUsageError(e: unknown): boolean {
+  return e instanceof Error && usageErrors.has(e);
+}
+
 export function requireOption(args: ParsedArgs, name: string): string {
   const value = args.options.get(name);
-  if (value === undefined) throw new ShrinkrayError('bad_argument', `missing --${name}`);
+  if (value === undefined) throw usageError(`missing --${name}`);
   return value;
 }
 
@@ -93,12 +107,12 @@ export function numberOption(args: ParsedArgs, name: string, fallback: number): 
   const raw = args.options.get(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) throw new ShrinkrayError('bad_argument', `--${name} must be a number, got '${raw}'`);
+  if (raw.trim() === '' || !Number.isFinite(value)) throw usageError(`--${name} must be a number, got '${raw}'`);
   return value;
 }
 
 export function requirePositional(args: ParsedArgs, index: number, what: string): string {
   const value = args.positional[index];
-  if (value === undefined) throw new ShrinkrayError('bad_argument', `missing ${what}`);
+  if (value === undefined) throw usageError(`missing ${what}`);
   return value;
 }

@@ -13,7 +13,7 @@ import { GuardedTokenizer } from '../node/guarded-tokenizer.ts';
 import { userTextBlocks } from '../node/user-text-blocks.ts';
 import { loadCalibWasmNode } from '../node/kernel-wasm-node.ts';
 import type { TokenizerParts } from '../runtime/runnable-model.ts';
-import { numberOption, type ParsedArgs } from './args.ts';
+import { numberOption, usageError, type ParsedArgs } from './args.ts';
 
 /**
  * `compress --calib <textfile> [--calib-windows N] [--calib-seed S]`: the calibration text,
@@ -77,8 +77,7 @@ export async function cliCalibration(args: ParsedArgs, config: ModelConfig, part
   const file = args.options.get('calib') ?? BUILT_IN_CALIBRATION;
   const count = numberOption(args, 'calib-windows', DEFAULT_WINDOW_COUNT);
   const seed = numberOption(args, 'calib-seed', 0);
-  if (!Number.isInteger(count) || count < 1)
-    throw new ShrinkrayError('bad_argument', `--calib-windows must be an integer >= 1, got ${count}`);
+  if (!Number.isInteger(count) || count < 1) throw usageError(`--calib-windows must be an integer >= 1, got ${count}`);
   const windowLength = Math.min(DEFAULT_WINDOW_LENGTH, config.maxPositionEmbeddings);
   const what = args.options.has('calib') ? '--calib' : 'the built-in calibration text';
   const w = await tokenizedWindows(file, what, parts, { windowLength, count, seed });

@@ -1,5 +1,4 @@
 import { parseRecipe, type Recipe } from '../compress/recipe.ts';
-import { ShrinkrayError } from '../errors.ts';
 import { writeCompressedFolder } from '../jobs/write-compressed-folder.ts';
 import { createPruner, type Pruner } from '../kernels/prune/index.ts';
 import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index.ts';
@@ -7,8 +6,8 @@ import { diskFolderSink } from '../node/disk-folder-sink.ts';
 import { folderOpener } from '../node/folder-opener.ts';
 import { loadPruneWasmNode, loadQuantizeWasmNode } from '../node/kernel-wasm-node.ts';
 import { loadModelFolder } from '../node/model-folder.ts';
-import { openOutputFolder } from '../node/output-folder.ts';
-import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
+import { withOutputFolder } from '../node/output-folder.ts';
+import { requireOption, requirePositional, usageError, type ParsedArgs } from './args.ts';
 import { cliCalibration } from './calibration.ts';
 import { noteUnusedTensors } from './notes.ts';
 
@@ -38,20 +37,16 @@ export async function runCompress(args: ParsedArgs): Promise<void> {
   const recipe = parseRecipe(requireOption(args, 'recipe'));
   const out = requireOption(args, 'out');
   const ops = args.options.get('ops') ?? 'plain';
-  if (ops !== 'plain' && ops !== 'fused') throw new ShrinkrayError('bad_argument', `--ops must be 'plain' or 'fused', got '${ops}'`);
+  if (ops !== 'plain' && ops !== 'fused') throw usageError(`--ops must be 'plain' or 'fused', got '${ops}'`);
   const rawThreshold = args.options.get('external-data-threshold');
   const threshold = rawThreshold === undefined ? undefined : Number(rawThreshold);
   if (threshold !== undefined && !(Number.isInteger(threshold) && threshold >= 0)) {
-    throw new ShrinkrayError('bad_argument', `--external-data-threshold must be a byte count >= 0, got '${rawThreshold}'`);
+    throw usageError(`--external-data-threshold must be a byte count >= 0, got '${rawThreshold}'`);
   }
 
-  const output = await openOutputFolder(out, { sources: [src], force: args.flags.has('force') });
-  try {
-    await compressInto(src, { dir: output.dir, shown: out }, recipe, ops, threshold, args);
-    await output.commit();
-  } finally {
-    await output.abandon();
-  }
+  await withOutputFolder(out, { sources: [src], force: args.flags.has('force') }, (dir) =>
+    compressInto(src, { dir, shown: out }, recipe, ops, threshold, args),
+  );
 }
 
 /** The compression itself, written into `out.dir` (the temporary folder); `out.shown` is the --out the user gave. */

@@ -1,5 +1,4 @@
-import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
-import { ShrinkrayError } from '../errors.ts';
+import { requireOption, requirePositional, usageError, type ParsedArgs } from './args.ts';
 import { readUserFile } from '../node/fs-errors.ts';
 import { loadEngine } from '../node/load-engine.ts';
 import { engineOptions, engineSummary } from './engine-options.ts';
@@ -23,7 +22,7 @@ export async function runEval(args: ParsedArgs): Promise<void> {
   const rawMaxDocs = args.options.get('max-docs');
   const maxDocs = rawMaxDocs === undefined ? undefined : Number(rawMaxDocs);
   if (maxDocs !== undefined && !(Number.isInteger(maxDocs) && maxDocs >= 1)) {
-    throw new ShrinkrayError('bad_argument', `--max-docs must be an integer >= 1, got '${rawMaxDocs}'`);
+    throw usageError(`--max-docs must be an integer >= 1, got '${rawMaxDocs}'`);
   }
   const engine = await loadEngine(dir, engineOptions(args));
   try {

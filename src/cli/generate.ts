@@ -1,4 +1,4 @@
-import { numberOption, requirePositional, type ParsedArgs } from './args.ts';
+import { numberOption, requirePositional, usageError, type ParsedArgs } from './args.ts';
 import { ShrinkrayError } from '../errors.ts';
 import { loadEngine, type LoadedEngine } from '../node/load-engine.ts';
 import { folderOpener } from '../node/folder-opener.ts';
@@ -15,7 +15,7 @@ import type { ModelTokenizer } from '../runtime/tokenizer.ts';
  */
 function promptIds(tokenizer: ModelTokenizer, prompt: string, chat: string): number[] {
   if (chat !== 'auto' && chat !== 'on' && chat !== 'off') {
-    throw new ShrinkrayError('bad_argument', `--chat must be auto, on or off, got '${chat}'`);
+    throw usageError(`--chat must be auto, on or off, got '${chat}'`);
   }
   if (chat === 'on' && !tokenizer.hasChatTemplate) {
     throw new ShrinkrayError('bad_argument', '--chat on: tokenizer_config.json has no chat_template');
@@ -41,8 +41,7 @@ export async function runGenerate(args: ParsedArgs): Promise<void> {
   const dir = requirePositional(args, 0, 'the model folder: shrinkray generate <dir> --prompt <text>');
   const prompt = args.options.get('prompt') ?? '';
   const draftDir = args.options.get('draft');
-  if (draftDir === undefined && args.options.has('draft-tokens'))
-    throw new ShrinkrayError('bad_argument', '--draft-tokens needs --draft <compressedDir>');
+  if (draftDir === undefined && args.options.has('draft-tokens')) throw usageError('--draft-tokens needs --draft <compressedDir>');
   const engine = await loadEngine(dir, engineOptions(args));
   let draft: LoadedEngine | undefined;
   try {

@@ -1,6 +1,6 @@
 import { isShrinkrayError } from '../errors.ts';
-import { printable } from '../formats/printable.ts';
-import { parseArgs, type ParsedArgs, type VerbSpec } from './args.ts';
+import { printable, quoted } from '../formats/printable.ts';
+import { isUsageError, parseArgs, type ParsedArgs, type VerbSpec } from './args.ts';
 
 type Verb = (args: ParsedArgs) => Promise<void>;
 
@@ -9,8 +9,10 @@ type Verb = (args: ParsedArgs) => Promise<void>;
 // rely on" documents these; keep the two in step.
 const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
   import: {
-    usage: 'import <ckpt.bin|model.gguf|https://…/model.gguf|hfDir> [--tokenizer tok.bin] --out <dir> [--force]',
-    options: ['tokenizer', 'out'],
+    usage:
+      'import <ckpt.bin|model.gguf|https://…/model.gguf|hfDir> [--tokenizer tok.bin] --out <dir> [--force]\n' +
+      '           [--retries N] [--stall-timeout SECONDS]',
+    options: ['tokenizer', 'out', 'retries', 'stall-timeout'],
     flags: ['force'],
     positionals: 1,
     load: async () => (await import('./import.ts')).runImport,
@@ -71,7 +73,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   const verb = name === undefined ? undefined : verbs[name];
   if (!verb) {
-    console.error(name && !name.startsWith('-') ? `shrinkray: unknown verb '${name}'\n${usage}` : usage);
+    // One line for a mistyped verb (the whole usage only when no verb was given).
+    const verbNames = Object.keys(verbs).join(', ');
+    console.error(
+      name && !name.startsWith('-')
+        ? `shrinkray: unknown verb ${quoted(name, 80)}; the verbs are ${verbNames} (shrinkray --help shows their options)`
+        : usage,
+    );
     return 2;
   }
   let args: ParsedArgs;
@@ -90,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     )(args);
     return 0;
   } catch (e) {
-    return fail(name!, e, 1);
+    return fail(name!, e, isUsageError(e) ? 2 : 1);
   }
 }
 

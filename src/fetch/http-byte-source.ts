@@ -1,6 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
 import { checkRange, type ByteSource } from '../formats/byte-source.ts';
 import { abortedError, backoffDelay, describe, fetchWithRetry, sleep, type RetryOptions } from './http-retry.ts';
+import { isStallError } from './stall-watch.ts';
 
 /**
  * A remote file as a ByteSource: each read is one Range request (more when a connection is cut:
@@ -79,12 +80,13 @@ export async function openHttpSource(url: string, o: HttpSourceOptions): Promise
         } catch (e) {
           got = Math.min(got + (e as PartialBody).received, length);
           if (o.signal?.aborted) throw abortedError(name, o.signal);
-          if (got === before && ++failures > (o.retries ?? 5)) {
+          const progressed = got > before && !isStallError(e); // a drip is no progress
+          if (!progressed && ++failures > (o.retries ?? 5)) {
             throw new ShrinkrayError('download_error', `${name}: the connection to ${url} kept failing at byte ${from}: ${describe(e)}`, {
               cause: e,
             });
           }
-          if (got > before) failures = 0;
+          if (progressed) failures = 0;
           await sleep(backoffDelay(failures, o), name, o.signal);
           continue;
         }

@@ -1,9 +1,11 @@
 import { ShrinkrayError, isShrinkrayError } from '../errors.ts';
+import { DEFAULT_STALL_MS, watchAnswer, watchBody } from './stall-watch.ts';
 
 /**
  * fetch with the hub's failure modes sorted out: network errors, 5xx and 429 are retried
  * with exponential back-off; 404 is 'missing_file'; other refusals are 'download_error';
- * cancellation is 'aborted'. Every error names the file and the URL.
+ * cancellation is 'aborted'. Every error names the file and the URL. Every attempt is held to
+ * the stall rule (stall-watch.ts): silence or a dripping body ends it, and it is retried.
  */
 export interface RetryOptions {
   /** Attempts after the first that fail without progress (default 5). */
@@ -14,6 +16,10 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** The fetch to use (tests and Node may pass their own); defaults to globalThis.fetch. */
   fetch?: typeof fetch;
+  /** Waiting this long for an answer or a byte ends the attempt (default DEFAULT_STALL_MS; stall-watch.ts). */
+  stallMs?: number;
+  /** Headers sent with every request (the Authorization a URL's user:password becomes). */
+  headers?: Record<string, string>;
 }
 
 export function abortedError(name: string, signal?: AbortSignal): ShrinkrayError {
@@ -68,15 +74,23 @@ export async function fetchWithRetry(url: string, init: RequestInit, name: strin
   for (let attempt = 0; attempt <= retries; attempt++) {
     if (attempt > 0) await sleep(backoffDelay(attempt - 1, o), name, o.signal);
     if (o.signal?.aborted) throw abortedError(name, o.signal);
+    // Each attempt has its own controller: a stall aborts the attempt, the caller's signal everything.
+    const controller = new AbortController();
+    const stallMs = o.stallMs ?? DEFAULT_STALL_MS;
+    const signal = o.signal ? AbortSignal.any([o.signal, controller.signal]) : controller.signal;
+    const answered = watchAnswer(controller, stallMs);
     let res: Response;
     try {
-      res = await doFetch(url, { ...init, signal: o.signal });
+      res = await doFetch(url, { ...init, headers: { ...o.headers, ...plainHeaders(init.headers) }, signal });
     } catch (e) {
       if (o.signal?.aborted) throw abortedError(name, o.signal);
-      last = e;
+      if (cannotSucceed(e)) throw new ShrinkrayError('download_error', `${name}: ${url} cannot be fetched: ${describe(e)}`, { cause: e });
+      last = controller.signal.aborted ? controller.signal.reason : e;
       continue;
+    } finally {
+      answered();
     }
-    if (res.ok || res.status === 416 || res.status === 304) return res;
+    if (res.ok || res.status === 416 || res.status === 304) return watchBody(res, controller, stallMs);
     if (!isRetryableStatus(res.status)) throw statusError(name, url, res);
     last = statusError(name, url, res);
     await res.body?.cancel().catch(() => undefined);
@@ -87,6 +101,20 @@ export async function fetchWithRetry(url: string, init: RequestInit, name: strin
   throw new ShrinkrayError('download_error', `${name}: could not fetch ${url} after ${retries} retries: ${describe(last)}`, {
     cause: last,
   });
+}
+
+/**
+ * A fetch that failed before it reached the network, the same every time: a port fetch refuses
+ * to use, a URL it cannot parse or one with credentials. Retrying would only wait.
+ */
+function cannotSucceed(e: unknown): boolean {
+  if (!(e instanceof TypeError)) return false;
+  const cause = e.cause as { message?: unknown; code?: unknown } | undefined;
+  return cause?.message === 'bad port' || cause?.code === 'ERR_INVALID_URL' || /^Request cannot be constructed/.test(e.message);
+}
+
+function plainHeaders(h: HeadersInit | undefined): Record<string, string> {
+  return Object.fromEntries(new Headers(h).entries());
 }
 
 /** A short description of a network error (undici hides the reason in `cause`). */

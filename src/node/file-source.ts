@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import { ShrinkrayError } from '../errors.ts';
 import { checkRange, type ByteSource } from '../formats/byte-source.ts';
-import { fsError } from './fs-errors.ts';
+import { fsError, notAFile } from './fs-errors.ts';
 
 /**
  * A ByteSource over a file on disk. Each read opens the file, reads its range and closes
@@ -13,10 +13,11 @@ export async function fileSource(path: string): Promise<ByteSource> {
   try {
     const info = await stat(path);
     // A device (/dev/zero), pipe or socket never ends or cannot be read at an offset; a folder is not a file.
-    if (!info.isFile())
+    const kind = notAFile(info);
+    if (kind)
       throw new ShrinkrayError(
         'bad_file',
-        `${path}: ${info.isDirectory() ? 'is a folder' : 'not a regular file (a device, pipe or socket)'}, where a model file belongs`,
+        `${path}: ${kind === 'a folder' ? 'is a folder' : `not a regular file (${kind})`}, where a model file belongs`,
       );
     size = info.size;
   } catch (e) {

@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { ShrinkrayError, isShrinkrayError, type ShrinkrayErrorCode } from '../errors.ts';
 
 /**
@@ -19,6 +20,7 @@ export function fsError(e: unknown, path: string, what: string, wrongKind: Shrin
     ELOOP: [wrongKind, 'is a loop of symbolic links'],
     ENAMETOOLONG: [wrongKind, 'is too long a name'],
     ENOSPC: ['quota_exceeded', 'cannot be written: the disk is full'],
+    EDQUOT: ['quota_exceeded', 'cannot be written: the disk quota is used up'],
     EROFS: [wrongKind, 'is on a read-only file system'],
     EEXIST: [wrongKind, 'already exists'],
   };
@@ -27,19 +29,48 @@ export function fsError(e: unknown, path: string, what: string, wrongKind: Shrin
 }
 
 /**
- * A whole file a user named (--tokenizer, --text), read only when it is a regular file of at
- * most `maxBytes`: /dev/zero or a folder would otherwise be read without end or fail with a
- * raw stack.
+ * What a path that is not a regular file is, for a message; undefined for a regular file. The
+ * one check before any file we read is opened: opening a named pipe blocks until a writer comes,
+ * and a device such as /dev/zero never ends.
+ */
+export function notAFile(info: Stats): string | undefined {
+  if (info.isFile()) return undefined;
+  if (info.isDirectory()) return 'a folder';
+  if (info.isFIFO()) return 'a named pipe';
+  if (info.isSocket()) return 'a socket';
+  return 'a device';
+}
+
+// Opening never waits on a pipe swapped in after the check (O_NONBLOCK is a no-op for regular files; absent on Windows).
+export const OPEN_NO_WAIT = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/** Opens a file a user named once it is a regular file of at most `maxBytes`: checked before it is opened, and again on the handle. */
+export async function openUserFile(path: string, what: string, maxBytes: number): Promise<FileHandle> {
+  const check = (info: Stats) => {
+    const kind = notAFile(info);
+    if (kind) throw new ShrinkrayError('bad_argument', `${what} ${path} is ${kind}, not a file`);
+    if (info.size > maxBytes)
+      throw new ShrinkrayError('bad_argument', `${what} ${path} has ${info.size} bytes, above the ${maxBytes} it may have`);
+  };
+  check(await stat(path));
+  const handle = await open(path, OPEN_NO_WAIT);
+  try {
+    check(await handle.stat());
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+  return handle;
+}
+
+/**
+ * A whole file a user named (--tokenizer, --text, --calib), read only when it is a regular file
+ * of at most `maxBytes`: checked before it is opened, and again on the open handle.
  */
 export async function readUserFile(path: string, what: string, maxBytes: number): Promise<Buffer> {
   let handle;
   try {
-    handle = await open(path, 'r');
-    const info = await handle.stat();
-    if (!info.isFile())
-      throw new ShrinkrayError('bad_argument', `${what} ${path} is ${info.isDirectory() ? 'a folder' : 'not a regular file'}, not a file`);
-    if (info.size > maxBytes)
-      throw new ShrinkrayError('bad_argument', `${what} ${path} has ${info.size} bytes, above the ${maxBytes} it may have`);
+    handle = await openUserFile(path, what, maxBytes);
     return await handle.readFile();
   } catch (e) {
     throw fsError(e, path, what);

@@ -108,7 +108,9 @@ export class GuardedTokenizer implements ModelTokenizer {
     Atomics.store(this.flag, 0, 0);
     this.port.postMessage(request);
     const deadline = performance.now() + this.callMs;
-    while (Atomics.wait(this.flag, 0, 0, POLL_MS) === 'timed-out') {
+    // The flag, not the wait's answer, says a reply is there: a wake-up can be the previous
+    // call's notify, which the thread makes just after setting the flag and may be late with.
+    while (Atomics.wait(this.flag, 0, 0, POLL_MS) === 'timed-out' || Atomics.load(this.flag, 0) === 0) {
       // threadId turns -1 as soon as the thread has ended, before any event is delivered.
       const died = this.worker.threadId === -1;
       if (!died && performance.now() < deadline) continue;

@@ -1,7 +1,8 @@
-import { open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, rm, type FileHandle } from 'node:fs/promises';
 import { ShrinkrayError } from '../errors.ts';
 import type { DownloadSink, StageRequest } from '../fetch/ranged-download.ts';
-import { fsError } from './fs-errors.ts';
+import { fsError, notAFile } from './fs-errors.ts';
 
 /**
  * A download's staged file on disk for the CLI (src/fetch/ranged-download.ts writes into it):
@@ -14,18 +15,73 @@ export interface PartFile {
   readonly size: number;
 }
 
+// Never through a symlink planted at the part file's name, never waiting on a pipe there (absent flags: 0, Windows).
+const NO_FOLLOW = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+const WHAT = "the download's part file";
+
+/**
+ * Opens PATH only as a regular file of our own: a symlink (which would write the model over
+ * whatever it points at), a pipe, a device or a folder at the part file's name is refused,
+ * naming it; O_NOFOLLOW closes the gap between the check and the open.
+ */
+async function openPlain(path: string, flags: number): Promise<FileHandle> {
+  const refuse = (kind: string) =>
+    new ShrinkrayError('bad_argument', `${WHAT} ${path} is ${kind}, not a file this download wrote; remove it and run again`);
+  const before = await lstat(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw fsError(e, path, WHAT);
+  });
+  if (before?.isSymbolicLink()) throw refuse('a symbolic link');
+  const kind = before && notAFile(before);
+  if (kind) throw refuse(kind);
+  const handle = await open(path, flags | NO_FOLLOW, 0o644).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ELOOP' ? refuse('a symbolic link') : fsError(e, path, WHAT);
+  });
+  const after = notAFile(await handle.stat());
+  if (after) {
+    await handle.close();
+    throw refuse(after);
+  }
+  return handle;
+}
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_APPEND } = constants;
+
+async function readFacts(path: string): Promise<string | null> {
+  const exists = await lstat(path).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return null;
+  const handle = await openPlain(path, O_RDONLY);
+  try {
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function stagePartFile(path: string, request: StageRequest): Promise<DownloadSink<PartFile>> {
   const metaPath = `${path}.json`;
   const facts = JSON.stringify({ url: request.meta.url, etag: request.meta.etag, size: request.expectedSize ?? null });
-  const before = await readFile(metaPath, 'utf8').catch(() => null);
+  const before = await readFacts(metaPath);
   // Without an ETag there is no telling whether the bytes on disk are still the file's.
   const resume = before === facts && request.meta.etag !== '';
-  let handle: FileHandle;
-  try {
-    handle = await open(path, resume ? 'a' : 'w');
-    if (!resume) await writeFile(metaPath, facts);
-  } catch (e) {
-    throw fsError(e, path, 'the download');
+  const handle = await openPlain(path, O_WRONLY | O_CREAT | (resume ? O_APPEND : O_TRUNC));
+  if (!resume) {
+    const meta = await openPlain(metaPath, O_WRONLY | O_CREAT | O_TRUNC).catch(async (e: unknown) => {
+      // Bytes without their facts could never be resumed: the (empty) part file goes too.
+      await handle.close();
+      await rm(path, { force: true });
+      throw e;
+    });
+    try {
+      await meta.writeFile(facts);
+    } catch (e) {
+      throw fsError(e, metaPath, WHAT);
+    } finally {
+      await meta.close();
+    }
   }
   let position = resume ? (await handle.stat()).size : 0;
   if (request.expectedSize !== undefined && position > request.expectedSize) {
@@ -43,7 +99,12 @@ export async function stagePartFile(path: string, request: StageRequest): Promis
     },
     async write(bytes) {
       let done = 0;
-      while (done < bytes.byteLength) done += (await handle.write(bytes, done, bytes.byteLength - done)).bytesWritten;
+      try {
+        while (done < bytes.byteLength) done += (await handle.write(bytes, done, bytes.byteLength - done)).bytesWritten;
+      } catch (e) {
+        // A full disk or an I/O error is final (quota_exceeded, ...): the downloader retries only the network.
+        throw fsError(e, path, WHAT);
+      }
       position += bytes.byteLength;
     },
     async finish() {
@@ -53,6 +114,7 @@ export async function stagePartFile(path: string, request: StageRequest): Promis
       }
       return { path, size: position };
     },
+    release: close,
     async discard() {
       await close();
       await rm(path, { force: true });

@@ -1,24 +1,16 @@
-import { open, stat } from 'node:fs/promises';
-import { ShrinkrayError } from '../errors.ts';
-import { fsError } from './fs-errors.ts';
+import { fsError, openUserFile } from './fs-errors.ts';
 
 /**
  * A text file a user named (--calib), read as UTF-8 in blocks of `blockBytes`, for readers
  * that need only its beginning: stopping the loop closes the file, and no more of it is read.
  * The path is checked to be a regular file of at most `maxBytes` before it is opened (opening
- * a FIFO would block until a writer came).
+ * a FIFO would block until a writer came), as readUserFile checks it.
  */
 export async function* userTextBlocks(path: string, what: string, maxBytes: number, blockBytes = 1024 * 1024): AsyncGenerator<string> {
   let handle;
   try {
-    const info = await stat(path);
-    if (!info.isFile())
-      throw new ShrinkrayError('bad_argument', `${what} ${path} is ${info.isDirectory() ? 'a folder' : 'not a regular file'}, not a file`);
-    if (info.size > maxBytes)
-      throw new ShrinkrayError('bad_argument', `${what} ${path} has ${info.size} bytes, above the ${maxBytes} it may have`);
-    handle = await open(path, 'r');
+    handle = await openUserFile(path, what, maxBytes);
   } catch (e) {
-    await handle?.close();
     throw fsError(e, path, what);
   }
   try {

@@ -37,6 +37,7 @@ export async function importGgufFromUrl(
     url: remote.url,
     name: remote.name,
     signal,
+    headers: remote.headers,
     expectedSize: remote.source.size,
     stage: (request) => store.stageFile(stageKey, request),
     onProgress:

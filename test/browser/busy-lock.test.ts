@@ -32,13 +32,11 @@ describe('busy lock', () => {
       });
     });
     await holding;
-    const started = performance.now();
     await expectShrinkrayError(
       whileBusy(async () => 'never', 300),
       'timeout',
       /waited 0 s for the Web Lock 'shrinkray:busy': an update of Shrinkray/,
     );
-    expect(performance.now() - started).toBeLessThan(2000);
     letGo();
     // Once the update let go, jobs run again (the failed wait left nothing behind).
     expect(await whileBusy(async () => 'ran', 300)).toBe('ran');

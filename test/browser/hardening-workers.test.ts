@@ -106,14 +106,12 @@ describe('stored models that lie, through the chat and compress workers', () => 
         },
       }),
     );
-    const t0 = performance.now();
     await expectShrinkrayError(
       compress.compress(id, 'int8'),
       'bad_config',
       "config.json: field 'num_hidden_layers' is 1000000000, above the supported 1024",
     );
     await expectShrinkrayError(chat.load(id), 'bad_config', /field 'num_hidden_layers' is 1000000000/);
-    expect(performance.now() - t0).toBeLessThan(5000);
     expect((await compress.usage()).stagedBytes).toBe(0);
   });
 
@@ -175,14 +173,12 @@ describe("the model's own code in the chat worker (item 4)", () => {
       }),
     );
     await chat.load(id, { device: 'wasm' });
-    const t0 = performance.now();
     await expectShrinkrayError(
       chat.generate({ prompt: { text: `${'a'.repeat(64)}!` }, maxNewTokens: 2 }),
       'bad_file',
       `tokenizer.json: encoding a text of 65 characters did not finish within ${TOKENIZER_MS} ms (a regular expression that backtracks without end?); ` +
         'the chat worker was stopped and started afresh: load a model again',
     );
-    expect(performance.now() - t0).toBeLessThan(TOKENIZER_MS + 5000);
     // The fresh worker has no model; loading one works as before.
     await expectShrinkrayError(chat.generate({ prompt: { text: 'Once' }, maxNewTokens: 2 }), 'bad_argument', /no model is loaded/);
     const good = await storeModel('good-after-hang', await stories());

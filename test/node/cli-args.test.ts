@@ -92,7 +92,7 @@ describe('shrinkray argument parsing', () => {
 
   it('a number option must be a number', async () => {
     const r = await runCli(['generate', STORIES_DIR, '--max-new-tokens', 'many']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // a usage error (README)
     expect(expectOneLine(r)).toMatch(/--max-new-tokens must be a number, got 'many' \[bad_argument\]/);
   });
 });

@@ -164,7 +164,7 @@ describe('file-system mistakes are one line (item 7)', () => {
       /--tokenizer .* is a folder, not a file \[bad_argument\]$/,
     );
     expect(oneLine(await runCli(['import', CKPT, '--tokenizer', '/dev/zero', '--out', out]))).toMatch(
-      /--tokenizer \/dev\/zero is not a regular file, not a file/,
+      /--tokenizer \/dev\/zero is a device, not a file/,
     );
     expect(oneLine(await runCli(['eval', STORIES_DIR, '--text', work]))).toMatch(/--text .* is a folder, not a file \[bad_argument\]$/);
     expect(existsSync(out)).toBe(false);

