@@ -15,12 +15,9 @@ export function EnvironmentPanel({ env }: { env: Environment }) {
   return (
     <details class="env-panel" data-testid="environment-panel">
       <summary>
-        What this browser offers: {rows.length - lacking.length} of {rows.length} capabilities
-        {lacking.length > 0 && (
-          <span>
-            ; {lacking.map((r) => r.name).join(', ')} {lacking.length === 1 ? 'is' : 'are'} missing or limited
-          </span>
-        )}
+        {lacking.length > 0
+          ? `What this browser offers: ${lacking.length} of the ${rows.length} capabilities the app uses are missing or limited`
+          : 'What this browser offers: every capability the app uses'}
       </summary>
       <ul>
         {rows.map((r) => (
