@@ -16,7 +16,7 @@ export function EnvironmentPanel({ env }: { env: Environment }) {
     <details class="env-panel" data-testid="environment-panel">
       <summary>
         {lacking.length > 0
-          ? `What this browser offers: ${lacking.length} of the ${rows.length} capabilities the app uses are missing or limited`
+          ? `What this browser offers: ${lacking.length} of the ${rows.length} capabilities the app uses ${lacking.length === 1 ? 'is' : 'are'} missing or limited`
           : 'What this browser offers: every capability the app uses'}
       </summary>
       <ul>
