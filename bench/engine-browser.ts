@@ -96,34 +96,39 @@ async function firefoxRunner(): Promise<PageRunner> {
 }
 
 const rows: (Measured & { browser: string; copy: number })[] = [];
+// Both browsers stay open and take turns row by row, so a change in the machine's load between
+// rows falls on both alike (other agents share these cores).
+const runners: { name: string; runner: PageRunner; copy: number }[] = [];
 try {
   for (const name of browsers) {
     const runner = name === 'firefox' ? await firefoxRunner() : await chromiumRunner();
-    try {
-      await waitForIdle(idleWait);
-      const copy = (await runner.inPage<{ bytesPerSecond: number }>({ probe: 'copy' })).result.bytesPerSecond;
-      console.log(
-        `CPU engine vs onnxruntime-web (wasm EP) in headless ${runner.version}; copy rate ${(copy / 1e9).toFixed(2)} GB/s copied; ` +
-          `prompt ${common.prompt}, ${common.decode} decode steps, best of ${common.reps}`,
-      );
-      for (const shape of shapes) {
-        for (const spec of rowSpecs) {
-          const [engine, recipe] = spec.split(':') as ['cpu' | 'onnx', string];
-          for (const threads of threadsList) {
-            const busy = await waitForIdle(idleWait);
-            const { result, peakRss } = await runner.inPage<EngineRowResult>({ shape, recipe, engine, threads, ...common });
-            rows.push({ browser: name, copy, shape, engine, recipe, busy, peakRss, ...result });
-            console.error(
-              `  ${name} ${shape} ${spec} ${threads} thread(s): decode ${result.decodeTokS.toFixed(1)} tok/s (busy before ${busy.toFixed(0)}%)`,
-            );
-          }
+    runners.push({ name, runner, copy: 0 });
+  }
+  for (const r of runners) {
+    await waitForIdle(idleWait);
+    r.copy = (await r.runner.inPage<{ bytesPerSecond: number }>({ probe: 'copy' })).result.bytesPerSecond;
+    console.log(
+      `CPU engine vs onnxruntime-web (wasm EP) in headless ${r.runner.version}; copy rate ${(r.copy / 1e9).toFixed(2)} GB/s copied; ` +
+        `prompt ${common.prompt}, ${common.decode} decode steps, best of ${common.reps}`,
+    );
+  }
+  for (const shape of shapes) {
+    for (const spec of rowSpecs) {
+      const [engine, recipe] = spec.split(':') as ['cpu' | 'onnx', string];
+      for (const threads of threadsList) {
+        for (const { name, runner, copy } of runners) {
+          const busy = await waitForIdle(idleWait);
+          const { result, peakRss } = await runner.inPage<EngineRowResult>({ shape, recipe, engine, threads, ...common });
+          rows.push({ browser: name, copy, shape, engine, recipe, busy, peakRss, ...result });
+          console.error(
+            `  ${name} ${shape} ${spec} ${threads} thread(s): decode ${result.decodeTokS.toFixed(1)} tok/s (busy before ${busy.toFixed(0)}%)`,
+          );
         }
       }
-    } finally {
-      await runner.close();
     }
   }
 } finally {
+  for (const { runner } of runners) await runner.close();
   await server.close();
 }
 
