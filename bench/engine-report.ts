@@ -68,6 +68,16 @@ export function peakRssBytes(pid: number): number {
   }
 }
 
+/** A process's current resident set (VmRSS), in bytes; 0 when it is gone. */
+export function residentBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 interface WllamaResults {
   bandwidth?: { copy_GBps_median?: number };
   runs: {

@@ -4,7 +4,7 @@
  *   runtime-browser  the same in headless Chromium, wasm threads (bench/runtime-browser.ts)
  *   engine           the CPU engine vs onnxruntime-web's wasm EP in Node: fp32/int8/int4 rows, 1 and 2
  *                    threads, SmolLM2-135M and Qwen2.5-0.5B shapes (bench/engine.ts)
- *   engine-browser   the same in headless Chromium, with wllama's anchor beside it (bench/engine-browser.ts)
+ *   engine-browser   the same in headless Chromium and Firefox ESR (--browsers), with wllama's anchor beside it (bench/engine-browser.ts)
  *   quantize         RTN quantization throughput (bench/quantize.ts)
  *   wasm-quant-paths quantized weights on the wasm EP: MatMulNBits vs dequantize-at-load vs
  *                    MatMulInteger, next to fp32 (bench/wasm-quant-paths.ts)

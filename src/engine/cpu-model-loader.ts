@@ -68,7 +68,8 @@ export class CpuModelLoader {
     const e = await createEngineInstance(modules, threads > 1);
     return new CpuModelLoader(modules, e.heap, e.exports, e.module, {
       ...opts,
-      threads: e.heap.memory.buffer instanceof SharedArrayBuffer ? threads : 1,
+      // Not `instanceof SharedArrayBuffer` alone: a page that is not cross-origin isolated has no such global, and naming it throws.
+      threads: typeof SharedArrayBuffer === 'function' && e.heap.memory.buffer instanceof SharedArrayBuffer ? threads : 1,
     });
   }
 

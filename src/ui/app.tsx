@@ -1,4 +1,6 @@
 import { ChatView } from './chat-view.tsx';
+import { missingRequired } from './capabilities.ts';
+import { EnvironmentPanel, Refusal } from './environment-panel.tsx';
 import { backendSentence, environment } from './environment.ts';
 import { formatBytes } from './format.ts';
 import { SourceView } from './source-view.tsx';
@@ -6,9 +8,18 @@ import { StoredModelsView } from './stored-models-view.tsx';
 import { ShrinkView } from './shrink-view.tsx';
 import { models, showTab, tab, TABS, usage } from './state.ts';
 
-/** The page: masthead, the four screens as a navigation bar, and the screen shown. */
+/** The page: masthead with the environment panel, the four screens as a navigation bar, and the screen shown. */
 export function App() {
   const env = environment.value;
+  if (env && missingRequired(env).length > 0) {
+    return (
+      <main id="screen" class="refusal">
+        <h1>Shrinkray</h1>
+        <Refusal env={env} />
+        <EnvironmentPanel env={env} />
+      </main>
+    );
+  }
   const u = usage.value;
   return (
     <>
@@ -25,6 +36,7 @@ export function App() {
             {backendSentence(env)}
           </p>
         )}
+        {env && <EnvironmentPanel env={env} />}
       </header>
       <nav class="tabs" aria-label="Screens">
         <ul>

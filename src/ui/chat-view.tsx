@@ -4,7 +4,7 @@ import { sourceOf } from './evaluation.ts';
 import { backendSentence, environment } from './environment.ts';
 import { formatRunsOn } from './format.ts';
 import { ChatSession, type SamplingSettings, type Turn } from './chat-session.ts';
-import { chatModelId, MAX_THREADS, modelName, models, runSettings, setRunSettings, showTab } from './state.ts';
+import { chatModelId, maxThreads, modelName, models, runSettings, setRunSettings, showTab } from './state.ts';
 import type { ChatDevice } from '../worker/client.ts';
 
 /**
@@ -131,11 +131,11 @@ function Settings() {
           <input
             type="number"
             min={1}
-            max={MAX_THREADS}
+            max={maxThreads.value}
             step={1}
             value={run.threads}
-            disabled={MAX_THREADS === 1}
-            onChange={(e) => setRunSettings({ ...run, threads: Math.round(num(e.currentTarget.value, 1, MAX_THREADS, 1)) })}
+            disabled={maxThreads.value === 1}
+            onChange={(e) => setRunSettings({ ...run, threads: Math.round(num(e.currentTarget.value, 1, maxThreads.value, 1)) })}
           />
         </label>
       </div>

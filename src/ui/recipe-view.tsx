@@ -4,7 +4,9 @@ import { formatBytes } from './format.ts';
 import { CalibrationPicker, calibrationFor } from './calibration-picker.tsx';
 import { JobView } from './job-view.tsx';
 import { isRunning, runJob } from './jobs.ts';
-import { compressor, modelStored, modelName, recipeText, reportId, sourceConfig, sourceId } from './state.ts';
+import { environment } from './environment.ts';
+import { compressRefusal } from './memory-budget.ts';
+import { compressor, models, modelStored, modelName, recipeText, reportId, sourceConfig, sourceId } from './state.ts';
 
 /**
  * The recipe: presets with their trade-offs, and the recipe text, checked against the
@@ -29,9 +31,16 @@ export function ModelSummary({ config }: { config: ModelConfig }) {
   );
 }
 
+/** Why compressing the chosen model cannot start in this tab's memory budget (memory-budget.ts), or null. */
+function memoryRefusal(id: string | null): string | null {
+  const bytes = id ? models.value.find((m) => m.id === id)?.bytes : undefined;
+  const env = environment.value;
+  return bytes === undefined || !env ? null : compressRefusal(bytes, env.memory);
+}
+
 export async function compressChosen(): Promise<void> {
   const id = sourceId.value;
-  if (!id) return;
+  if (!id || memoryRefusal(id)) return; // refused before any work: the screen says why
   const recipe = recipeText.value;
   const check = checkRecipe(recipe);
   const info = await runJob('compress', `Compressing ${modelName(id)} with ${recipe}`, async ({ signal, onProgress }) =>
@@ -57,6 +66,7 @@ export function RecipeView() {
   const config = sourceConfig.value ?? undefined;
   const check = checkRecipe(recipeText.value, config);
   const busy = isRunning('compress');
+  const refusal = memoryRefusal(sourceId.value);
   return (
     <section class="card" aria-labelledby="recipe-heading">
       <h3 id="recipe-heading">Recipe</h3>
@@ -140,8 +150,19 @@ export function RecipeView() {
           </li>
         </ul>
       </details>
+      {refusal && (
+        <p class="small bad" id="memory-refusal" role="alert" data-testid="memory-refusal">
+          {refusal}
+        </p>
+      )}
       <div class="row">
-        <button type="button" class="primary" disabled={!sourceId.value || !check.ok || busy} onClick={() => void compressChosen()}>
+        <button
+          type="button"
+          class="primary"
+          disabled={!sourceId.value || !check.ok || busy || !!refusal}
+          aria-describedby={refusal ? 'memory-refusal' : undefined}
+          onClick={() => void compressChosen()}
+        >
           Compress
         </button>
       </div>

@@ -101,22 +101,30 @@ export interface RunSettings {
   threads: number;
 }
 const RUN_KEY = 'shrinkray.run';
-const maxThreads = crossOriginIsolated ? Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1)) : 1;
+// Until capabilities.ts has answered, isolation alone says whether threads may be offered.
+const cores = Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
+/** The most CPU threads the chat settings offer (environment.ts lowers it where workers cannot share memory or nest). */
+export const maxThreads = signal(globalThis.crossOriginIsolated === true ? cores : 1);
 function loadRun(): RunSettings {
   try {
     const r = JSON.parse(localStorage.getItem(RUN_KEY) ?? '{}') as Partial<RunSettings>;
     const device = r.device === 'wasm' || r.device === 'webgpu' ? r.device : 'auto';
-    const threads = Number.isInteger(r.threads) && r.threads! >= 1 && r.threads! <= maxThreads ? r.threads! : maxThreads;
+    const threads = Number.isInteger(r.threads) && r.threads! >= 1 && r.threads! <= maxThreads.value ? r.threads! : maxThreads.value;
     return { device, threads };
   } catch {
-    return { device: 'auto', threads: maxThreads };
+    return { device: 'auto', threads: maxThreads.value };
   }
 }
 export const runSettings = signal<RunSettings>(loadRun());
-export const MAX_THREADS = maxThreads;
 export function setRunSettings(next: RunSettings): void {
   runSettings.value = next;
   localStorage.setItem(RUN_KEY, JSON.stringify(next));
+}
+
+/** Called once the capabilities are known: the chat's threads never exceed what the browser can run. */
+export function applyMaxThreads(n: number): void {
+  maxThreads.value = n;
+  if (runSettings.value.threads > n) runSettings.value = { ...runSettings.value, threads: n };
 }
 
 /** A short name for a stored model id. */

@@ -90,6 +90,12 @@ function Persistence() {
       <p class="small" data-testid="persistence" data-state={state}>
         {PERSISTENCE_TEXT[state]}
       </p>
+      {state !== 'granted' && models.value.length > 0 && (
+        <p class="small warn" role="note" data-testid="eviction-warning">
+          Unpinned storage can be evicted: Safari deletes a site&rsquo;s storage after 7 days without a visit unless Shrinkray is added to
+          the Home Screen, and every browser may evict it when the disk fills. Export the models you want to keep as a zip.
+        </p>
+      )}
       {state !== 'granted' && state !== 'unsupported' && (
         <button type="button" class="secondary" onClick={() => askPersistence({ again: true, onAnswer: () => void refreshModels() })}>
           {state === 'not-asked' ? 'Ask for persistent storage' : 'Ask again'}

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +8,9 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 /**
  * A plain static file server on loopback for the built app (dist/). With `isolation` it sends
  * COOP/COEP like the dev server; without, it is the "static host that cannot set headers"
- * of the PWA tests. It records every path it is asked for.
+ * of the PWA tests. With `prelude` (test/e2e/without-capabilities.ts) that script runs first in
+ * every page and every script: it leads each .js file and is the first script of each HTML page.
+ * It records every path it is asked for.
  */
 export interface StaticServer {
   readonly url: string;
@@ -33,7 +35,14 @@ const TYPES: Record<string, string> = {
   '.onnx': 'application/octet-stream',
 };
 
-export async function startStaticServer(dir: string, opts: { isolation: boolean; port?: number }): Promise<StaticServer> {
+/** `file`'s bytes with `prelude` first: at the top of a script, or as the first script of a page's head. */
+async function withPrelude(file: string, prelude: string): Promise<Buffer> {
+  const text = await readFile(file, 'utf8');
+  if (extname(file) === '.html') return Buffer.from(text.replace('<head>', `<head><script>${prelude}</script>`));
+  return Buffer.from(prelude + text);
+}
+
+export async function startStaticServer(dir: string, opts: { isolation: boolean; port?: number; prelude?: string }): Promise<StaticServer> {
   const root = resolve(dir);
   const requests: string[] = [];
   const http = createServer((req, res) => {
@@ -48,9 +57,11 @@ export async function startStaticServer(dir: string, opts: { isolation: boolean;
         info = await stat(file).catch(() => null);
       }
       if (!info?.isFile()) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      const ext = extname(file);
+      const body = opts.prelude && ['.js', '.mjs', '.html'].includes(ext) ? await withPrelude(file, opts.prelude) : null;
       const headers: Record<string, string | number> = {
-        'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
-        'Content-Length': info.size,
+        'Content-Type': TYPES[ext] ?? 'application/octet-stream',
+        'Content-Length': body ? body.length : info.size,
         'Cache-Control': 'no-cache',
       };
       if (opts.isolation) {
@@ -59,6 +70,7 @@ export async function startStaticServer(dir: string, opts: { isolation: boolean;
       }
       res.writeHead(200, headers);
       if (req.method === 'HEAD') return void res.end();
+      if (body) return void res.end(body);
       createReadStream(file).pipe(res);
     })().catch(() => res.writeHead(500).end());
   });
