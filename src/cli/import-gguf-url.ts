@@ -28,13 +28,14 @@ export async function importGgufUrl(
   await importGguf(remote.source);
   const partPath = `${resolve(out)}.part.gguf`;
   let lastTenth = -1;
+  let sink: Awaited<ReturnType<typeof stagePartFile>> | undefined;
   const file = await downloadFile({
     ...o,
     headers: remote.headers,
     url: remote.url,
     name: remote.name,
     expectedSize: remote.source.size,
-    stage: (request) => stagePartFile(partPath, request),
+    stage: async (request) => (sink = await stagePartFile(partPath, request)),
     onProgress: (p) => {
       const tenth = p.total > 0 ? Math.floor((10 * p.done) / p.total) : 0;
       if (tenth === lastTenth) return;
@@ -43,6 +44,7 @@ export async function importGgufUrl(
       console.error(`downloading ${remote.name}: ${p.done.toLocaleString('en-US')} of ${p.total.toLocaleString('en-US')} bytes`);
     },
   }).catch(async (e: unknown) => {
+    await sink?.release(); // the handle, not the bytes: the next run resumes them
     // A full disk: the part file would only keep filling it; the next run starts over.
     if (isShrinkrayError(e) && e.code === 'quota_exceeded') await removePartFile(partPath);
     throw e;

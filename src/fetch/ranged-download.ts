@@ -17,8 +17,6 @@ export interface DownloadSink<Done> {
   /** Completes the file, checking size and sha-256 against what `stage` was told. */
   finish(): Promise<Done>;
   discard(): Promise<void>;
-  /** Lets go of what the sink holds open (a file handle) when the download fails; what it stored stays, to resume. */
-  release?(): Promise<void>;
 }
 
 /** What the download tells the sink's owner when it starts (or restarts) the staged file. */
@@ -84,108 +82,100 @@ export async function downloadFile<Done>(o: DownloadFileOptions<Done>): Promise<
   const rangeBytes = o.rangeBytes ?? defaultRangeBytes(expectedSize ?? 0);
   const stage: StageRequest = { name, expectedSize, expectedSha256: o.expectedSha256, resumable: true, meta: { url, etag } };
   let writer = await o.stage(stage);
-  try {
-    return await fill();
-  } catch (e) {
-    await writer.release?.().catch(() => undefined);
-    throw e;
-  }
 
-  async function fill(): Promise<Done> {
-    const started = performance.now();
-    let fetched = 0;
-    let lastReport = 0;
-    const report = (force = false) => {
-      const now = performance.now();
-      if (!o.onProgress || (!force && now - lastReport < PROGRESS_INTERVAL_MS)) return;
-      lastReport = now;
-      const seconds = (now - started) / 1000;
-      const bytesPerSecond = seconds > 0 ? fetched / seconds : 0;
-      const total = expectedSize ?? 0;
-      const left = total - writer.position;
-      const etaSeconds = total > 0 && bytesPerSecond > 0 ? left / bytesPerSecond : total > 0 && left === 0 ? 0 : Infinity;
-      o.onProgress({ stage: 'download', file: name, done: writer.position, total, bytesPerSecond, etaSeconds });
-    };
-    report(true);
+  const started = performance.now();
+  let fetched = 0;
+  let lastReport = 0;
+  const report = (force = false) => {
+    const now = performance.now();
+    if (!o.onProgress || (!force && now - lastReport < PROGRESS_INTERVAL_MS)) return;
+    lastReport = now;
+    const seconds = (now - started) / 1000;
+    const bytesPerSecond = seconds > 0 ? fetched / seconds : 0;
+    const total = expectedSize ?? 0;
+    const left = total - writer.position;
+    const etaSeconds = total > 0 && bytesPerSecond > 0 ? left / bytesPerSecond : total > 0 && left === 0 ? 0 : Infinity;
+    o.onProgress({ stage: 'download', file: name, done: writer.position, total, bytesPerSecond, etaSeconds });
+  };
+  report(true);
 
-    let failures = 0;
-    const retries = o.retries ?? 5;
-    for (;;) {
-      if (expectedSize !== undefined && writer.position === expectedSize) break;
-      const from = writer.position;
-      const headers: Record<string, string> = {};
-      if (expectedSize !== undefined) {
-        headers.Range = `bytes=${from}-${Math.min(from + rangeBytes, expectedSize) - 1}`;
-      } else if (from > 0) {
-        headers.Range = `bytes=${from}-`;
-      }
-      if (from > 0 && etag) headers['If-Range'] = etag;
-      const res = await fetchWithRetry(url, { headers }, name, o);
-      if (res.status === 416) {
-        // Nothing left to send: complete if the stored size is the file's size.
-        const total = /\/(\d+)$/.exec(res.headers.get('Content-Range') ?? '')?.[1];
-        if (total !== undefined && Number(total) === from) break;
+  let failures = 0;
+  const retries = o.retries ?? 5;
+  for (;;) {
+    if (expectedSize !== undefined && writer.position === expectedSize) break;
+    const from = writer.position;
+    const headers: Record<string, string> = {};
+    if (expectedSize !== undefined) {
+      headers.Range = `bytes=${from}-${Math.min(from + rangeBytes, expectedSize) - 1}`;
+    } else if (from > 0) {
+      headers.Range = `bytes=${from}-`;
+    }
+    if (from > 0 && etag) headers['If-Range'] = etag;
+    const res = await fetchWithRetry(url, { headers }, name, o);
+    if (res.status === 416) {
+      // Nothing left to send: complete if the stored size is the file's size.
+      const total = /\/(\d+)$/.exec(res.headers.get('Content-Range') ?? '')?.[1];
+      if (total !== undefined && Number(total) === from) break;
+      throw new ShrinkrayError(
+        'bad_file',
+        `${name}: ${url} refused bytes from ${from} (Content-Range ${res.headers.get('Content-Range')})`,
+      );
+    }
+    let skip = 0;
+    if (from > 0 && res.status === 200) {
+      // The server sent the whole file: either it ignores Range, or the file changed.
+      const changed = (res.headers.get('ETag') ?? '') !== etag;
+      if (changed) {
+        await writer.discard();
+        writer = await o.stage(stage);
+      } else skip = from;
+    } else if (res.status === 206) {
+      const start = /^bytes (\d+)-/.exec(res.headers.get('Content-Range') ?? '')?.[1];
+      if (start === undefined || Number(start) !== from) {
         throw new ShrinkrayError(
-          'bad_file',
-          `${name}: ${url} refused bytes from ${from} (Content-Range ${res.headers.get('Content-Range')})`,
+          'download_error',
+          `${name}: asked ${url} for bytes from ${from}, got Content-Range ${res.headers.get('Content-Range')}`,
         );
-      }
-      let skip = 0;
-      if (from > 0 && res.status === 200) {
-        // The server sent the whole file: either it ignores Range, or the file changed.
-        const changed = (res.headers.get('ETag') ?? '') !== etag;
-        if (changed) {
-          await writer.discard();
-          writer = await o.stage(stage);
-        } else skip = from;
-      } else if (res.status === 206) {
-        const start = /^bytes (\d+)-/.exec(res.headers.get('Content-Range') ?? '')?.[1];
-        if (start === undefined || Number(start) !== from) {
-          throw new ShrinkrayError(
-            'download_error',
-            `${name}: asked ${url} for bytes from ${from}, got Content-Range ${res.headers.get('Content-Range')}`,
-          );
-        }
-      }
-      const before = writer.position;
-      try {
-        await pump(
-          res,
-          writer,
-          skip,
-          (n) => {
-            fetched += n;
-            o.onBytes?.(n);
-            report();
-          },
-          signal,
-        );
-      } catch (e) {
-        if (signal?.aborted) throw abortedError(name, signal);
-        if (isShrinkrayError(e)) throw e; // store errors (quota, bad size) are final
-        // A stalled body is a failure even if it dripped some bytes: a drip must not reset the count.
-        const progressed = writer.position > before && !isStallError(e);
-        if (!progressed && ++failures > retries) {
-          throw new ShrinkrayError(
-            'download_error',
-            `${name}: the connection to ${url} kept failing at byte ${writer.position}: ${describe(e)}`,
-            { cause: e },
-          );
-        }
-        if (progressed) failures = 0; // progress: the connection is flaky, not dead
-        await sleep(backoffDelay(failures, o), name, signal);
-        continue;
-      }
-      if (expectedSize === undefined) break; // no size to reach: the body's end is the file's end
-      if (writer.position > before) failures = 0;
-      else if (++failures > retries) {
-        // Bodies that end without a byte and without an error: the server has nothing more to give.
-        throw new ShrinkrayError('download_error', `${name}: ${url} keeps ending the body at byte ${writer.position} of ${expectedSize}`);
       }
     }
-    report(true);
-    return writer.finish();
+    const before = writer.position;
+    try {
+      await pump(
+        res,
+        writer,
+        skip,
+        (n) => {
+          fetched += n;
+          o.onBytes?.(n);
+          report();
+        },
+        signal,
+      );
+    } catch (e) {
+      if (signal?.aborted) throw abortedError(name, signal);
+      if (isShrinkrayError(e)) throw e; // store errors (quota, bad size) are final
+      // A stalled body is a failure even if it dripped some bytes: a drip must not reset the count.
+      const progressed = writer.position > before && !isStallError(e);
+      if (!progressed && ++failures > retries) {
+        throw new ShrinkrayError(
+          'download_error',
+          `${name}: the connection to ${url} kept failing at byte ${writer.position}: ${describe(e)}`,
+          { cause: e },
+        );
+      }
+      if (progressed) failures = 0; // progress: the connection is flaky, not dead
+      await sleep(backoffDelay(failures, o), name, signal);
+      continue;
+    }
+    if (expectedSize === undefined) break; // no size to reach: the body's end is the file's end
+    if (writer.position > before) failures = 0;
+    else if (++failures > retries) {
+      // Bodies that end without a byte and without an error: the server has nothing more to give.
+      throw new ShrinkrayError('download_error', `${name}: ${url} keeps ending the body at byte ${writer.position} of ${expectedSize}`);
+    }
   }
+  report(true);
+  return writer.finish();
 }
 
 /** Streams a response body into the writer, dropping the first `skip` bytes. */

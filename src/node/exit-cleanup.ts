@@ -21,7 +21,7 @@ function onSignal(signal: (typeof SIGNALS)[number]): void {
       // one failed cleanup must not keep the others from running
     }
   }
-  process.stderr.write(`shrinkray: stopped by ${signal}; what this run had written so far is removed\n`);
+  process.stderr.write(`shrinkray: stopped by ${signal}; the unfinished output was removed and --out is as it was\n`);
   process.exit(128 + constants.signals[signal]);
 }
 

@@ -61,7 +61,8 @@ async function readFacts(path: string): Promise<string | null> {
   }
 }
 
-export async function stagePartFile(path: string, request: StageRequest): Promise<DownloadSink<PartFile>> {
+/** The part file as a download's sink, plus `release`: its handle closed after a failed download (the bytes stay, to resume). */
+export async function stagePartFile(path: string, request: StageRequest): Promise<DownloadSink<PartFile> & { release(): Promise<void> }> {
   const metaPath = `${path}.json`;
   const facts = JSON.stringify({ url: request.meta.url, etag: request.meta.etag, size: request.expectedSize ?? null });
   const before = await readFacts(metaPath);

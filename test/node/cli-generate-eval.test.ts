@@ -94,7 +94,7 @@ describe('shrinkray eval on stories260K matches the independent figures', () => 
   it('refuses a missing --text and a bad --max-docs', async () => {
     expect((await runCli(['eval', STORIES_DIR])).stderr).toMatch(/missing --text/);
     const bad = await runCli(['eval', STORIES_DIR, '--text', fixtureTextPath('tinystories_sample.txt'), '--max-docs', '0']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a usage error (README)
     expect(bad.stderr).toMatch(/--max-docs must be an integer >= 1/);
   });
 });

@@ -20,10 +20,11 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** One run against a server answering by `script`; the server is closed after. */
+const FAST = ['--retries', '1', '--stall-timeout', '0.3']; // for runs that must fail: one retry, a short stall
 async function importWith(script: (r: ScriptedRequest) => Answer, out: string, extra: string[] = [], name?: string) {
   const server = await startScriptedServer(gguf, script);
   try {
-    const run = await runCli(['import', server.url(name), '--out', out, '--retries', '1', '--stall-timeout', '0.3', ...extra]);
+    const run = await runCli(['import', server.url(name), '--out', out, ...extra]);
     return { ...run, requests: server.requests, url: server.url(name) };
   } finally {
     await server.close();
@@ -65,7 +66,7 @@ describe('the part file is ours alone', () => {
 describe('stalls end, and are retried', () => {
   it('a server that never answers: the attempt ends after the stall timeout, is retried, then fails naming the URL', async () => {
     const out = join(work, 'silent');
-    const run = await importWith(() => ({ silent: true }), out);
+    const run = await importWith(() => ({ silent: true }), out, FAST);
     expect(run.code).toBe(1);
     expect(oneLine(run.stderr)).toMatch(
       /stories260K-F32\.gguf: could not fetch http:\/\/127\.0\.0\.1:\d+\/.* after 1 retries: no answer within 0\.3 s/,
@@ -81,6 +82,7 @@ describe('stalls end, and are retried', () => {
     const run = await importWith(
       (r) => (r.range && r.range[1] - r.range[0] > 100_000 ? { serve: true, pieceBytes: 8, pieceMs: 40 } : honest()),
       out,
+      FAST,
     );
     expect(run.code).toBe(1);
     expect(oneLine(run.stderr)).toMatch(
@@ -110,7 +112,7 @@ describe('the first request (the magic)', () => {
   });
 
   it('cut every time: one ShrinkrayError naming the URL', async () => {
-    const run = await importWith((r) => (r.method === 'GET' ? { serve: true, cutAfter: 2 } : honest()), join(work, 'cut-always'));
+    const run = await importWith((r) => (r.method === 'GET' ? { serve: true, cutAfter: 2 } : honest()), join(work, 'cut-always'), FAST);
     expect(run.code).toBe(1);
     const line = oneLine(run.stderr);
     expect(line).toMatch(
@@ -122,7 +124,7 @@ describe('the first request (the magic)', () => {
   it('a file shorter than the magic is "too short", and more bytes than asked are not "not a GGUF"', async () => {
     const tiny = await startScriptedServer(new TextEncoder().encode('GG'), honest);
     try {
-      const run = await runCli(['import', tiny.url('tiny.gguf'), '--out', join(work, 'tiny'), '--retries', '0']);
+      const run = await runCli(['import', tiny.url('tiny.gguf'), '--out', join(work, 'tiny')]);
       expect(oneLine(run.stderr)).toMatch(/tiny\.gguf: http:.*tiny\.gguf is 2 bytes long, too short to be a GGUF file \[bad_file\]$/);
     } finally {
       await tiny.close();
