@@ -2,7 +2,13 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { referenceCalibBackend, wasmCalibBackend } from '../compress/calib-backend.ts';
-import { DEFAULT_WINDOW_COUNT, DEFAULT_WINDOW_LENGTH, WindowDraw, type WindowOptions } from '../compress/calibration-windows.ts';
+import {
+  DEFAULT_WINDOW_COUNT,
+  DEFAULT_WINDOW_LENGTH,
+  MAX_WINDOW_COUNT,
+  WindowDraw,
+  type WindowOptions,
+} from '../compress/calibration-windows.ts';
 import type { CalibrationInput } from '../compress/calibrated-model.ts';
 import { recipeNeedsCalibration, type Recipe } from '../compress/recipe.ts';
 import type { CalibrationText } from '../compress/report.ts';
@@ -79,6 +85,11 @@ export async function cliCalibration(args: ParsedArgs, config: ModelConfig, part
   const seed = numberOption(args, 'calib-seed', 0);
   if (!Number.isInteger(count) || count < 1)
     throw new ShrinkrayError('bad_argument', `--calib-windows must be an integer >= 1, got ${count}`);
+  if (count > MAX_WINDOW_COUNT)
+    throw new ShrinkrayError(
+      'bad_argument',
+      `--calib-windows ${count} is above the ${MAX_WINDOW_COUNT} windows one compression calibrates on`,
+    );
   const windowLength = Math.min(DEFAULT_WINDOW_LENGTH, config.maxPositionEmbeddings);
   const what = args.options.has('calib') ? '--calib' : 'the built-in calibration text';
   const w = await tokenizedWindows(file, what, parts, { windowLength, count, seed });

@@ -68,6 +68,21 @@ describe('calibration text', () => {
       (await runCli(['compress', STORIES_DIR, '--recipe', 'wanda50', '--calib', sample, '--calib-windows', '4', '--out', small])).code,
     ).toBe(0);
     expect(calibrationReport(small)).toMatchObject({ available: 3, windows: 3 });
+    // A window count past the bound would make the pool itself unbounded.
+    const many = await runCli([
+      'compress',
+      STORIES_DIR,
+      '--recipe',
+      'wanda50',
+      '--calib',
+      sample,
+      '--calib-windows',
+      '100000',
+      '--out',
+      join(work, 'no'),
+    ]);
+    expect(many.code).toBe(1);
+    expect(many.stderr).toMatch(/--calib-windows 100000 is above the 4096 windows one compression calibrates on \[bad_argument\]\n$/);
   }, 30_000);
 });
 
