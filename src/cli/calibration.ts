@@ -6,6 +6,7 @@ import {
   DEFAULT_WINDOW_COUNT,
   DEFAULT_WINDOW_LENGTH,
   MAX_WINDOW_COUNT,
+  poolWindows,
   WindowDraw,
   type WindowOptions,
 } from '../compress/calibration-windows.ts';
@@ -40,11 +41,11 @@ export interface CliCalibration {
 }
 
 /**
- * Wall time for tokenizing the calibration pool: each tokenizer call is stopped after
- * TOKENIZER_BUDGET.callMs on its own thread (guarded-tokenizer.ts), and the pool is bounded
- * (calibration-windows.ts), so this is reached only by a tokenizer slow on every piece.
+ * Wall time for tokenizing the calibration pool: a backstop, far above any real tokenizer
+ * (they encode over 100 K tokens a second; this allows 2 K a second, plus a minute), for one
+ * slow on every piece yet under the per-call budget (TOKENIZER_BUDGET.callMs, guarded-tokenizer.ts).
  */
-const TOKENIZE_MS = 120_000;
+const tokenizeBudgetMs = (o: WindowOptions) => 60_000 + poolWindows(o.count) * o.windowLength * 0.5;
 
 /**
  * Reads `file` block by block until the draw's pool is full, tokenizing on the guarded thread
@@ -53,11 +54,12 @@ const TOKENIZE_MS = 120_000;
 async function tokenizedWindows(file: string, what: string, parts: TokenizerParts, o: WindowOptions) {
   const tokenizer = await GuardedTokenizer.create(parts);
   const started = performance.now();
+  const budgetMs = tokenizeBudgetMs(o);
   const draw = new WindowDraw((text, bos) => {
-    if (performance.now() - started > TOKENIZE_MS) {
+    if (performance.now() - started > budgetMs) {
       throw new ShrinkrayError(
         'bad_file',
-        `${parts.names.tokenizer}: tokenizing ${what} ${file} took over ${TOKENIZE_MS / 1000} s (${draw.tokens} tokens so far); the tokenizer is too slow for this text`,
+        `${parts.names.tokenizer}: tokenizing ${what} ${file} took over ${budgetMs / 1000} s (${draw.tokens} tokens so far); the tokenizer is too slow for this text`,
       );
     }
     return tokenizer.encode(text, { addBos: bos });

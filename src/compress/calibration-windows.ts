@@ -74,8 +74,8 @@ export class WindowDraw {
     checkOptions(o);
     this.limit = poolWindows(o.count) * o.windowLength;
     this.pieces = new DocumentPieces((p: TextPiece) => {
-      if (this.full) return;
       for (const id of encode(p.text, p.first)) this.stream.push(id);
+      return !this.full;
     });
   }
 

@@ -111,7 +111,7 @@ describe('document pieces', () => {
       fc.property(text, fc.array(fc.nat({ max: 40_000 }), { maxLength: 6 }), (t, cuts) => {
         const whole = documentPieces(t);
         const streamed: TextPiece[] = [];
-        const pieces = new DocumentPieces((p) => streamed.push(p));
+        const pieces = new DocumentPieces((p) => void streamed.push(p));
         let at = 0;
         for (const c of [...cuts].sort((a, b) => a - b)) {
           pieces.push(t.slice(at, Math.max(at, c)));
