@@ -2,7 +2,14 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { referenceCalibBackend, wasmCalibBackend } from '../compress/calib-backend.ts';
-import { DEFAULT_WINDOW_COUNT, DEFAULT_WINDOW_LENGTH, WindowDraw, type WindowOptions } from '../compress/calibration-windows.ts';
+import {
+  DEFAULT_WINDOW_COUNT,
+  DEFAULT_WINDOW_LENGTH,
+  MAX_WINDOW_COUNT,
+  poolWindows,
+  WindowDraw,
+  type WindowOptions,
+} from '../compress/calibration-windows.ts';
 import type { CalibrationInput } from '../compress/calibrated-model.ts';
 import { recipeNeedsCalibration, type Recipe } from '../compress/recipe.ts';
 import type { CalibrationText } from '../compress/report.ts';
@@ -34,11 +41,11 @@ export interface CliCalibration {
 }
 
 /**
- * Wall time for tokenizing the calibration pool: each tokenizer call is stopped after
- * TOKENIZER_BUDGET.callMs on its own thread (guarded-tokenizer.ts), and the pool is bounded
- * (calibration-windows.ts), so this is reached only by a tokenizer slow on every piece.
+ * Wall time for tokenizing the calibration pool: a backstop, far above any real tokenizer
+ * (they encode over 100 K tokens a second; this allows 2 K a second, plus a minute), for one
+ * slow on every piece yet under the per-call budget (TOKENIZER_BUDGET.callMs, guarded-tokenizer.ts).
  */
-const TOKENIZE_MS = 120_000;
+const tokenizeBudgetMs = (o: WindowOptions) => 60_000 + poolWindows(o.count) * o.windowLength * 0.5;
 
 /**
  * Reads `file` block by block until the draw's pool is full, tokenizing on the guarded thread
@@ -47,11 +54,12 @@ const TOKENIZE_MS = 120_000;
 async function tokenizedWindows(file: string, what: string, parts: TokenizerParts, o: WindowOptions) {
   const tokenizer = await GuardedTokenizer.create(parts);
   const started = performance.now();
+  const budgetMs = tokenizeBudgetMs(o);
   const draw = new WindowDraw((text, bos) => {
-    if (performance.now() - started > TOKENIZE_MS) {
+    if (performance.now() - started > budgetMs) {
       throw new ShrinkrayError(
         'bad_file',
-        `${parts.names.tokenizer}: tokenizing ${what} ${file} took over ${TOKENIZE_MS / 1000} s (${draw.tokens} tokens so far); the tokenizer is too slow for this text`,
+        `${parts.names.tokenizer}: tokenizing ${what} ${file} took over ${budgetMs / 1000} s (${draw.tokens} tokens so far); the tokenizer is too slow for this text`,
       );
     }
     return tokenizer.encode(text, { addBos: bos });
@@ -78,6 +86,8 @@ export async function cliCalibration(args: ParsedArgs, config: ModelConfig, part
   const count = numberOption(args, 'calib-windows', DEFAULT_WINDOW_COUNT);
   const seed = numberOption(args, 'calib-seed', 0);
   if (!Number.isInteger(count) || count < 1) throw usageError(`--calib-windows must be an integer >= 1, got ${count}`);
+  if (count > MAX_WINDOW_COUNT)
+    throw usageError(`--calib-windows ${count} is above the ${MAX_WINDOW_COUNT} windows one compression calibrates on`);
   const windowLength = Math.min(DEFAULT_WINDOW_LENGTH, config.maxPositionEmbeddings);
   const what = args.options.has('calib') ? '--calib' : 'the built-in calibration text';
   const w = await tokenizedWindows(file, what, parts, { windowLength, count, seed });

@@ -18,9 +18,15 @@ import { DocumentPieces, type TextPiece } from '../formats/document-pieces.ts';
 export const DEFAULT_WINDOW_LENGTH = 512;
 export const DEFAULT_WINDOW_COUNT = 128;
 
-/** Windows the draw picks from: enough for a varied pick, a bounded cost for a 200 MB text (1 M tokens for 128 of 512). */
+/** Windows one compression may calibrate on: 32 times GPTQ's 128, 2 M tokens of 512 (their activations are the cost). */
+export const MAX_WINDOW_COUNT = 4096;
+
+/**
+ * Windows the draw picks from: enough for a varied pick, a bounded cost for a 200 MB text
+ * (1 M tokens for up to 512 windows of 512; at most 16 K windows, 8 M tokens, 64 MB of ids).
+ */
 export function poolWindows(count: number): number {
-  return Math.max(2048, 16 * count);
+  return Math.max(2048, 4 * count);
 }
 
 export interface WindowOptions {
@@ -39,13 +45,15 @@ export interface CalibrationWindows {
 export type PieceEncoder = (text: string, bos: boolean) => number[];
 
 function checkOptions(o: WindowOptions): void {
-  for (const [field, v, min] of [
-    ['windowLength', o.windowLength, 2],
-    ['count', o.count, 1],
-  ] as const) {
-    if (!Number.isInteger(v) || v < min)
-      throw new ShrinkrayError('bad_argument', `calibration ${field} must be an integer >= ${min}, got ${v}`);
-  }
+  if (!Number.isInteger(o.windowLength) || o.windowLength < 2)
+    throw new ShrinkrayError('bad_argument', `calibration windowLength must be an integer >= 2, got ${o.windowLength}`);
+  if (!Number.isInteger(o.count) || o.count < 1)
+    throw new ShrinkrayError('bad_argument', `calibration count must be an integer >= 1, got ${o.count}`);
+  if (o.count > MAX_WINDOW_COUNT)
+    throw new ShrinkrayError(
+      'bad_argument',
+      `calibration count ${o.count} is above the ${MAX_WINDOW_COUNT} windows one compression calibrates on`,
+    );
   if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff)
     throw new ShrinkrayError('bad_argument', `calibration seed must be an integer in 0..2^32-1, got ${o.seed}`);
 }
@@ -66,8 +74,8 @@ export class WindowDraw {
     checkOptions(o);
     this.limit = poolWindows(o.count) * o.windowLength;
     this.pieces = new DocumentPieces((p: TextPiece) => {
-      if (this.full) return;
       for (const id of encode(p.text, p.first)) this.stream.push(id);
+      return !this.full;
     });
   }
 

@@ -37,12 +37,17 @@ export class DocumentPieces {
   private docs = 0;
   private blankTo = 0; // pending[PIECE_CHARS, blankTo) is known to be whitespace
 
-  constructor(private readonly emit: (piece: TextPiece) => void) {}
+  private stopped = false;
+
+  /** `emit` returns false when it needs no more pieces: the rest of the text is then skipped, not cut. */
+  constructor(private readonly emit: (piece: TextPiece) => boolean | void) {}
 
   /** Takes the next block of the text; gives every piece it completes. */
   push(block: string): void {
+    if (this.stopped) return;
     this.pending += block;
     for (;;) {
+      if (this.stopped) return;
       const at = this.pending.indexOf(DOCUMENT_SEPARATOR);
       if (at < 0) break;
       this.finishDoc(this.pending.slice(0, at));
@@ -50,7 +55,7 @@ export class DocumentPieces {
     }
     // A long document still arriving: give its pieces once what follows them is surely in the document
     // (a non-space beyond the piece, before a separator that may be arriving in parts).
-    for (;;) {
+    while (!this.stopped) {
       if (!this.inDoc) {
         const trimmed = this.pending.trimStart();
         if (trimmed.length !== this.pending.length) [this.pending, this.blankTo] = [trimmed, 0];
@@ -79,18 +84,21 @@ export class DocumentPieces {
   private finishDoc(raw: string): void {
     this.blankTo = 0;
     let doc = this.inDoc ? raw.trimEnd() : raw.trim();
-    while (doc.length > PIECE_CHARS) {
+    while (doc.length > PIECE_CHARS && !this.stopped) {
       const cut = cutAt(doc);
       this.give(doc.slice(0, cut));
       doc = doc.slice(cut);
     }
-    if (doc.length > 0) this.give(doc);
+    if (doc.length > 0 && !this.stopped) this.give(doc);
     if (this.inDoc) this.docs++;
     this.inDoc = false;
   }
 
   private give(text: string): void {
-    this.emit({ text, first: !this.inDoc, doc: this.docs });
+    if (this.emit({ text, first: !this.inDoc, doc: this.docs }) === false) {
+      this.stopped = true;
+      this.pending = '';
+    }
     this.inDoc = true;
   }
 }
@@ -98,7 +106,7 @@ export class DocumentPieces {
 /** The pieces of a whole text, in order. */
 export function documentPieces(text: string): TextPiece[] {
   const out: TextPiece[] = [];
-  const pieces = new DocumentPieces((p) => out.push(p));
+  const pieces = new DocumentPieces((p) => void out.push(p));
   pieces.push(text);
   pieces.end();
   return out;

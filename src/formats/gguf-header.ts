@@ -18,7 +18,7 @@ export interface GgufTensorInfo {
   name: string;
   ne: number[]; // ggml order: fastest dimension first
   type: number; // ggml type id
-  offset: number; // relative to the data section
+  offset: number; // relative to the data section (Infinity past 2^53)
 }
 
 export interface GgufHeader {

@@ -85,6 +85,9 @@ export async function readGguf(src: ByteSource): Promise<GgufFile> {
       );
     }
     const byteLength = ggmlByteLength(type, count);
+    if (!Number.isSafeInteger(info.offset)) {
+      throw bad(src.name, `tensor ${quoted(info.name)} starts at a data offset beyond 2^53 bytes, past the end of any file`);
+    }
     if (info.offset % alignment !== 0) {
       throw bad(src.name, `tensor ${quoted(info.name)} starts at data offset ${info.offset}, not a multiple of the alignment ${alignment}`);
     }

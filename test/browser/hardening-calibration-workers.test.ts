@@ -73,7 +73,7 @@ describe('calibration in the compress worker', () => {
 });
 
 describe('integer weights in the compress worker', () => {
-  it('an I8 projection with .SCB scales is refused naming the tensor, the dtype and the reader', async () => {
+  it('an I8 projection is refused naming the tensor, the dtype and what would read it', async () => {
     const id = await storeStories('bnb-int8', (files) => {
       const bytes = files['model.safetensors']!;
       const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));

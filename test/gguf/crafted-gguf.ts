@@ -44,7 +44,7 @@ export interface CraftedTensor {
   name: string;
   type: number; // ggml type id: 0 F32, 1 F16
   ne: number[]; // fastest dimension first
-  offset: number; // relative to the data section, taken as given
+  offset: number | bigint; // relative to the data section, taken as given (a bigint for offsets past 2^53)
 }
 
 /**

@@ -16,7 +16,7 @@ const work = mkdtempSync(join(tmpdir(), 'shrinkray-url-hardening-'));
 let gguf: Uint8Array;
 beforeAll(async () => {
   gguf = fileBytes(await storiesGguf());
-}, 60_000);
+});
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** One run against a server answering by `script`; the server is closed after. */

@@ -31,7 +31,7 @@ beforeAll(async () => {
   // Each request takes the next drawn answer; when they run out, the server is honest.
   server = await startScriptedServer(gguf, () => queue.shift() ?? { serve: true });
   vi.spyOn(console, 'error').mockImplementation(() => undefined); // the download's progress lines
-}, 60_000);
+});
 afterAll(async () => {
   vi.restoreAllMocks();
   await server?.close();
@@ -79,5 +79,5 @@ describe('URL import, fuzzed', () => {
       { msPerInput: 5000 },
     );
     expect(tally.runs).toBeGreaterThanOrEqual(16);
-  }, 120_000);
+  });
 });
