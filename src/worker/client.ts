@@ -3,6 +3,7 @@ import { whileBusy } from '../pwa/busy-lock.ts';
 import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
 import { guardWorker } from './tokenizer-watchdog.ts';
+import { firstAnswer } from './worker-start.ts';
 import type {
   CalibrationRequest,
   ChatWorkerApi,
@@ -97,7 +98,7 @@ export function createCompressClient(options: WorkerOptions = {}): CompressClien
   registerErrorTransfer();
   const worker = new Worker(new URL('./compress.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-compress' });
   const api = Comlink.wrap<CompressWorkerApi>(worker);
-  const ready = api.configure(options);
+  const ready = firstAnswer(api.configure(options), 'compress');
   return {
     download: async (source, o = {}) => {
       await ready;
@@ -172,7 +173,7 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
       },
       tokenizerBudgetMs,
     );
-    return { worker, api, ready: api.configure(workerOptions), dead };
+    return { worker, api, ready: firstAnswer(api.configure(workerOptions), 'chat'), dead };
   };
   let current = start();
   const run = async <T>(call: (api: Comlink.Remote<ChatWorkerApi>) => Promise<T>): Promise<T> => {

@@ -6,6 +6,7 @@ import { fetchEngineWasm } from '../../src/engine/browser-engine.ts';
 import type { CpuCausalLM } from '../../src/engine/cpu-causal-lm.ts';
 import { CpuModelLoader } from '../../src/engine/cpu-model-loader.ts';
 import { compileEngine, type EngineModules } from '../../src/engine/engine-module.ts';
+import { browserThreadSpawner, helperThreadsFor } from '../../src/engine/engine-threads.ts';
 import { nbitsRowReference, quantizeActsReference } from '../../src/engine/reference/kernels-reference.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
@@ -101,5 +102,16 @@ describe('stories260K int4-g32 in the page', () => {
     const two = await model(relaxed, 2);
     expect(two.info.threads).toBe(crossOriginIsolated ? 2 : 1);
     expect(await run(two)).toEqual(a);
+  });
+
+  it("a second engine reuses the first one's helper threads (none started), a bigger one starts only the extra, logits unchanged", async () => {
+    if (!crossOriginIsolated) return; // no shared memory, no helpers
+    const pool = helperThreadsFor(browserThreadSpawner()!);
+    const a = await run(await model(relaxed, 2)); // its helper goes back to the pool when run() disposes it
+    const started = pool.started;
+    expect(await run(await model(relaxed, 2))).toEqual(a);
+    expect(pool.started).toBe(started);
+    expect(await run(await model(relaxed, 3))).toEqual(a);
+    expect(pool.started).toBe(started + 1);
   });
 });
