@@ -124,14 +124,31 @@ export class FirefoxShrinkrayPage implements JourneySteps {
 
   /** Waits for a heading whose whole text is `text`. */
   async heading(text: string, timeout = 60_000): Promise<void> {
-    await waitFor(
-      this.page,
-      new Function(
-        `return [...document.querySelectorAll('h1, h2, h3')].some((h) => h.textContent.trim() === ${JSON.stringify(text)})`,
-      ) as () => boolean,
-      `the heading '${text}'`,
-      timeout,
+    await this.saying(
+      waitFor(
+        this.page,
+        new Function(
+          `return [...document.querySelectorAll('h1, h2, h3')].some((h) => h.textContent.trim() === ${JSON.stringify(text)})`,
+        ) as () => boolean,
+        `the heading '${text}'`,
+        timeout,
+      ),
     );
+  }
+
+  /** `wait`, or its error with what the page says meanwhile (a running job's line, an alert) and a screenshot. */
+  private async saying<T>(wait: Promise<T>): Promise<T> {
+    try {
+      return await wait;
+    } catch (e) {
+      const says = await this.page
+        .evaluate(() =>
+          [...document.querySelectorAll('.job-detail, [role="alert"], [role="status"]')].map((x) => x.textContent).join(' | '),
+        )
+        .catch(() => '(the page did not answer)');
+      await this.checkScreen('failed').catch(() => undefined);
+      throw new Error(`${(e as Error).message}; the page says: ${says}`, { cause: e });
+    }
   }
 
   /** Checks the checkbox or radio whose label's text starts with `label`. */
