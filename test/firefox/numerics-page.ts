@@ -28,6 +28,7 @@ export interface NumericsReport {
 }
 
 async function numerics(hubUrl: string): Promise<NumericsReport> {
+  progress = 'numerics: quantizer cases';
   const cases = rtnCases();
   const wasm = await loadQuantizeWasm(await (await fetch(quantizeWasmUrl)).arrayBuffer());
   const rtnDiffers = await runRtnCases({ name: 'wasm (Firefox)', quantizeRtn: (w, N, K, o) => wasm.quantizeRtn(w, N, K, o) }, cases);
@@ -40,11 +41,13 @@ async function numerics(hubUrl: string): Promise<NumericsReport> {
     pool.close();
   }
 
+  progress = 'numerics: engine kernels';
   const plain = await compileEngine(fetchEngineWasm, { simd: 'plain' });
   const relaxed = await compileEngine(fetchEngineWasm);
   const [plainRig, relaxedRig] = [await kernelRig(plain), await kernelRig(relaxed)];
   const kernelDiffers = NBITS_FORMATS.flatMap(([bits, bs]) => nbitsBuildsDiffer(relaxedRig, plainRig, bits, bs, 100));
 
+  progress = 'numerics: stories logits';
   const graph = await int4Graph((await hubModel(hubUrl, 'test-org/stories260K')).ir);
   const same = (a: Float32Array[], b: Float32Array[]) =>
     a.length === b.length && a.every((x, i) => x.every((v, j) => Object.is(v, b[i]![j])));
@@ -85,6 +88,7 @@ async function switches(hubUrl: string, count: number): Promise<SwitchReport> {
   const compress = createCompressClient({ storeName });
   const chat = createChatClient({ storeName });
   try {
+    progress = 'switches: download and compress';
     const original = await compress.download({ kind: 'hub', repo: 'test-org/stories260K', hubUrl });
     // Two compressed copies: each opens in tens of ms (the safetensors original takes a second
     // or more in Firefox, as its weights are laid out for the engine at each load).
@@ -95,9 +99,11 @@ async function switches(hubUrl: string, count: number): Promise<SwitchReport> {
     const threads: number[] = [];
     const loadMs: number[] = [];
     for (let i = 0; i < count; i++) {
+      progress = `switches: load ${i + 1} of ${count}`;
       const t0 = performance.now();
       threads.push((await chat.load(i % 2 ? int8.id : int4.id, { threads: 2, engine: 'cpu' })).threads);
       loadMs.push(performance.now() - t0);
+      progress = `switches: reply ${i + 1} of ${count}`;
       texts.push((await chat.generate({ prompt: { text: 'Once upon a time' }, maxNewTokens: 6 })).text);
     }
     return { texts, threads, ms: performance.now() - started, loadMs };
@@ -107,4 +113,7 @@ async function switches(hubUrl: string, count: number): Promise<SwitchReport> {
   }
 }
 
-Object.assign(window, { shrinkrayFirefox: { numerics, switches } });
+/** Where the page is: the test reads it when a call does not answer. */
+let progress = 'loaded';
+
+Object.assign(window, { shrinkrayFirefox: { numerics, switches, progress: () => progress } });

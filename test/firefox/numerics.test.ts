@@ -17,6 +17,28 @@ let app: FirefoxApp;
 const hubUrl = inject('e2eHubUrl');
 const SWITCHES = Number(process.env.FIREFOX_SWITCHES ?? 300);
 
+/** `call` in the page, or a failure naming where the page had got to once `ms` pass without its answer. */
+async function within<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        void whereNow().then((at) => reject(new Error(`Firefox: ${what} did not answer within ${ms / 1000} s; the page was at: ${at}`))),
+      ms,
+    );
+  });
+  const whereNow = async () =>
+    Promise.race([
+      app.page.evaluate(() => (window as unknown as { shrinkrayFirefox: { progress(): string } }).shrinkrayFirefox.progress()),
+      new Promise<string>((ok) => setTimeout(() => ok('(the page does not answer either)'), 5000)),
+    ]).catch((e: unknown) => String(e));
+  try {
+    return await Promise.race([call, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 beforeAll(async () => {
   vite = await createServer({
     configFile: resolve('vite.config.ts'),
@@ -34,10 +56,14 @@ describe('Firefox: numerics and model switches', () => {
     const { page } = app;
     await waitFor(page, () => 'shrinkrayFirefox' in window, 'the numerics page', 120_000);
     const started = Date.now();
-    const r = await page.evaluate(
-      (hub: string) =>
-        (window as unknown as { shrinkrayFirefox: { numerics(h: string): Promise<NumericsReport> } }).shrinkrayFirefox.numerics(hub),
-      hubUrl,
+    const r = await within(
+      page.evaluate(
+        (hub: string) =>
+          (window as unknown as { shrinkrayFirefox: { numerics(h: string): Promise<NumericsReport> } }).shrinkrayFirefox.numerics(hub),
+        hubUrl,
+      ),
+      60_000,
+      'the numerics',
     );
     const numericsMs = Date.now() - started;
     expect(r.isolated).toBe(true);
@@ -47,14 +73,18 @@ describe('Firefox: numerics and model switches', () => {
     expect(r.logitsSame).toEqual({ relaxed: true, twoThreads: true });
     expect(r.threads).toBe(2);
 
-    const s = await page.evaluate(
-      (hub: string, n: number) =>
-        (window as unknown as { shrinkrayFirefox: { switches(h: string, n: number): Promise<SwitchReport> } }).shrinkrayFirefox.switches(
-          hub,
-          n,
-        ),
-      hubUrl,
-      SWITCHES,
+    const s = await within(
+      page.evaluate(
+        (hub: string, n: number) =>
+          (window as unknown as { shrinkrayFirefox: { switches(h: string, n: number): Promise<SwitchReport> } }).shrinkrayFirefox.switches(
+            hub,
+            n,
+          ),
+        hubUrl,
+        SWITCHES,
+      ),
+      90_000,
+      `${SWITCHES} model switches`,
     );
     expect(s.texts).toHaveLength(SWITCHES);
     expect(s.threads.every((t) => t === 2)).toBe(true);
