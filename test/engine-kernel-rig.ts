@@ -4,8 +4,9 @@ import { quantStrides } from '../src/engine/activations.ts';
 import { createEngineInstance } from '../src/engine/cpu-model-loader.ts';
 import type { EngineExports, EngineModules } from '../src/engine/engine-module.ts';
 import type { EngineHeap } from '../src/engine/heap.ts';
-import type { DenseArrays, NBitsArrays } from '../src/engine/reference/kernels-reference.ts';
+import { nbitsRowReference, quantizeActsReference, type DenseArrays, type NBitsArrays } from '../src/engine/reference/kernels-reference.ts';
 import { writeDescriptor } from '../src/engine/weight-layout.ts';
+import { BUDGET } from './error-budgets.ts';
 import { createRng } from './seeded-random.ts';
 
 export interface KernelRig {
@@ -150,4 +151,46 @@ export function randomNBits(seed: number, bits: number, blockSize: number, N: nu
 export function randomActivations(seed: number, n: number): Float32Array {
   const r = createRng(seed);
   return Float32Array.from({ length: n }, (_, i) => (i % 17 === 3 ? 0 : (r() * 2 - 1) * (r() < 0.05 ? 8 : 1)));
+}
+
+/** The int-N formats (bits, block size) the builds are compared on, in every browser. */
+export const NBITS_FORMATS: readonly [number, number][] = [
+  [8, 32],
+  [4, 16],
+  [4, 32],
+  [4, 128],
+  [2, 16],
+  [2, 32],
+  [2, 64],
+];
+
+/**
+ * One format's case: a 576-wide product, symmetric and not, 1 and 6 rows, on the relaxed and
+ * the plain build. Returns what differs (none when all agree): the builds must give the same
+ * bits, also after `tierUpCalls` more calls (the optimizing compiler has taken over), and stay
+ * within BUDGET.engineF32Sums of the float64 reference.
+ */
+export function nbitsBuildsDiffer(relaxed: KernelRig, plain: KernelRig, bits: number, bs: number, tierUpCalls: number): string[] {
+  const K = 576;
+  const N = 16;
+  const out: string[] = [];
+  for (const asym of [false, true]) {
+    const w = randomNBits(bits * 31 + bs, bits, bs, N, K, asym);
+    for (const M of [1, 6]) {
+      const at = `int${bits} g${bs}${asym ? ' asym' : ''} M=${M}`;
+      const x = randomActivations(M + bs, M * K);
+      const first = nbitsOnRig(relaxed, w, x, M, null);
+      const same = (a: Float32Array, b: Float32Array) => a.every((v, i) => Object.is(v, b[i]));
+      if (!same(first, nbitsOnRig(plain, w, x, M, null))) out.push(`${at}: relaxed and plain differ`);
+      let last = first;
+      for (let i = 0; i < tierUpCalls; i++) last = nbitsOnRig(relaxed, w, x, M, null);
+      if (!same(last, first)) out.push(`${at}: relaxed differs after ${tierUpCalls} calls`);
+      const { y, magnitude } = nbitsRowReference(w, quantizeActsReference(x.subarray(0, K), K, bs), null);
+      for (let n = 0; n < N; n++) {
+        const err = Math.abs(first[n]! - y[n]!);
+        if (!(err <= BUDGET.engineF32Sums * magnitude[n]! + 1e-30)) out.push(`${at} row ${n}: error ${err} over the budget`);
+      }
+    }
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { isSharedBuffer } from '../kernels/wasm-instance.ts';
 import { readOnnxGraphView } from '../formats/onnx/onnx-graph.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
@@ -68,8 +69,7 @@ export class CpuModelLoader {
     const e = await createEngineInstance(modules, threads > 1);
     return new CpuModelLoader(modules, e.heap, e.exports, e.module, {
       ...opts,
-      // Not `instanceof SharedArrayBuffer` alone: a page that is not cross-origin isolated has no such global, and naming it throws.
-      threads: typeof SharedArrayBuffer === 'function' && e.heap.memory.buffer instanceof SharedArrayBuffer ? threads : 1,
+      threads: isSharedBuffer(e.heap.memory.buffer) ? threads : 1,
     });
   }
 

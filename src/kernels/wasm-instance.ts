@@ -37,3 +37,11 @@ export function ensureMemory(memory: WebAssembly.Memory, bytes: number, file: st
 export function align16(x: number): number {
   return (x + 15) & ~15;
 }
+
+/**
+ * Whether `buffer` is shared memory. Not `instanceof SharedArrayBuffer` alone: a page that is not
+ * cross-origin isolated has no such global, and naming it throws a ReferenceError.
+ */
+export function isSharedBuffer(buffer: ArrayBufferLike): boolean {
+  return typeof SharedArrayBuffer === 'function' && buffer instanceof SharedArrayBuffer;
+}

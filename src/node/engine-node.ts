@@ -25,7 +25,7 @@ export function engineModulesNode(simd?: 'relaxed' | 'plain'): Promise<EngineMod
 export const nodeThreadSpawner: EngineThreadSpawner = (source) => {
   const glue = `${source}
 const { parentPort } = require('node:worker_threads');
-parentPort.once('message', (d) => engineThread(d, (m) => parentPort.postMessage(m)));`;
+parentPort.on('message', (d) => engineThread(d, (m) => parentPort.postMessage(m)));`;
   const worker = new Worker(glue, { eval: true });
   worker.unref(); // a parked helper must not keep the process alive
   let terminated = false;

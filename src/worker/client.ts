@@ -108,6 +108,7 @@ export function createCompressClient(options: ClientOptions = {}): CompressClien
   const { tokenizerBudgetMs, ...workerOptions } = options;
   const { run, terminate } = watchedWorker<CompressWorkerApi>(
     () => new Worker(new URL('./compress.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-compress' }),
+    'compress',
     workerOptions,
     tokenizerBudgetMs,
     'the compress worker was stopped and started afresh',
@@ -144,6 +145,7 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
   const { tokenizerBudgetMs, ...workerOptions } = options;
   const { run, terminate } = watchedWorker<ChatWorkerApi>(
     () => new Worker(new URL('./chat.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-chat' }),
+    'chat',
     workerOptions,
     tokenizerBudgetMs,
     'the chat worker was stopped and started afresh: load a model again',

@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink';
 import type { WorkerOptions } from './protocol.ts';
 import { guardWorker } from './tokenizer-watchdog.ts';
+import { firstAnswer } from './worker-start.ts';
 
 /**
  * A worker whose tokenizer calls are watched (tokenizer-watchdog.ts): when one outlasts its
@@ -22,9 +23,14 @@ interface Handle<Api> {
   dead: Promise<never>;
 }
 
-/** `create` makes the worker (a literal `new Worker(new URL(...))`, so the bundler finds its script); `restarted` ends the watchdog's error. */
+/**
+ * `create` makes the worker (a literal `new Worker(new URL(...))`, so the bundler finds its
+ * script); `name` names it when its first answer does not come in time (worker-start.ts);
+ * `restarted` ends the watchdog's error.
+ */
 export function watchedWorker<Api extends { configure(o: WorkerOptions): void | Promise<void> }>(
   create: () => Worker,
+  name: string,
   options: WorkerOptions,
   budgetMs: number | undefined,
   restarted: string,
@@ -49,7 +55,7 @@ export function watchedWorker<Api extends { configure(o: WorkerOptions): void | 
       restarted,
     );
     const remote = api as unknown as { configure(o: WorkerOptions): Promise<void> };
-    return { worker, api, ready: remote.configure(options), dead };
+    return { worker, api, ready: firstAnswer(remote.configure(options), name), dead };
   };
   let current = start();
   return {

@@ -1,8 +1,10 @@
+import * as Comlink from 'comlink';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { calibWasmUrl } from '../../src/kernels/calib/wasm/calib-wasm-url.ts';
 import { createCalibPoolBrowser } from '../../src/kernels/calib/wasm/calib-pool-browser.ts';
 import { createQuantizePoolBrowser } from '../../src/kernels/quantize/wasm/quantize-pool-browser.ts';
 import { createChatClient, createCompressClient, type ChatClient, type CompressClient } from '../../src/worker/client.ts';
+import { firstAnswer } from '../../src/worker/worker-start.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 
 /**
@@ -155,6 +157,20 @@ describe("kernel pool workers (the compress worker's quantize and calibration po
       );
     } finally {
       pool.close();
+    }
+  });
+});
+
+describe("the page's wait for a worker's first answer", () => {
+  it('a worker that never answers (its script starts nothing) fails the first call with a timeout naming it', async () => {
+    const url = URL.createObjectURL(new Blob(['// no Comlink.expose: the page hears nothing'], { type: 'text/javascript' }));
+    const worker = new Worker(url, { name: 'silent' });
+    try {
+      const api = Comlink.wrap<{ configure(): Promise<void> }>(worker);
+      await expectShrinkrayError(firstAnswer(api.configure(), 'silent', 300), 'timeout', /^the silent worker did not answer within 0\.3 s/);
+    } finally {
+      worker.terminate();
+      URL.revokeObjectURL(url);
     }
   });
 });

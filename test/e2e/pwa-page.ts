@@ -1,10 +1,11 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Page } from 'playwright';
+import { expect } from 'vitest';
 
 /**
  * What the PWA tests ask of a page: when its service worker controls it, when it is
- * cross-origin isolated (the page may reload itself on the way), what the precache holds.
+ * cross-origin isolated (the page may reload itself on the way), what the precache holds; a v2 deployed.
  */
 
 /** Polls `fn` in the page until it returns true; a reload in between only costs a retry. */
@@ -53,4 +54,21 @@ export function pngSize(bytes: Uint8Array): { width: number; height: number } {
   const chunk = String.fromCharCode(...bytes.subarray(12, 16));
   if (chunk !== 'IHDR') throw new Error(`not a PNG: first chunk is '${chunk}', expected IHDR`);
   return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/**
+ * Deploys "v2" into a copy of dist/ (serveDistCopy's root) as a real rebuild would: a new tag in
+ * index.html, and its new revision in sw.js's precache list.
+ */
+export async function deployVersion2(root: string): Promise<void> {
+  const indexPath = join(root, 'index.html');
+  const index = await readFile(indexPath, 'utf8');
+  const v2 = index.replace('</head>', '<meta name="deployed-version" content="v2"></head>');
+  expect(v2).not.toBe(index);
+  await writeFile(indexPath, v2);
+  const swPath = join(root, 'sw.js');
+  const sw = await readFile(swPath, 'utf8');
+  const swV2 = sw.replace(/("revision":")[0-9a-f]+(","url":"index.html")/, '$1v2$2');
+  expect(swV2).not.toBe(sw);
+  await writeFile(swPath, swV2);
 }

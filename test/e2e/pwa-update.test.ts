@@ -1,9 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSY_LOCK } from '../../src/pwa/busy-lock.ts';
 import { launchApp, screenshotBoth } from './app-browser.ts';
-import { waitForController, waitInPage } from './pwa-page.ts';
+import { deployVersion2, waitForController, waitInPage } from './pwa-page.ts';
 import { serveDistCopy, type StaticServer } from './static-server.ts';
 
 /**
@@ -19,18 +17,7 @@ describe('update flow', () => {
   });
   afterAll(() => server?.close());
 
-  async function deployV2(): Promise<void> {
-    const indexPath = join(server.root, 'index.html');
-    const index = await readFile(indexPath, 'utf8');
-    const v2 = index.replace('</head>', '<meta name="deployed-version" content="v2"></head>');
-    expect(v2).not.toBe(index);
-    await writeFile(indexPath, v2);
-    const swPath = join(server.root, 'sw.js');
-    const sw = await readFile(swPath, 'utf8');
-    const swV2 = sw.replace(/("revision":")[0-9a-f]+(","url":"index.html")/, '$1v2$2');
-    expect(swV2).not.toBe(sw);
-    await writeFile(swPath, swV2);
-  }
+  const deployV2 = () => deployVersion2(server.root);
 
   it('shows a notice, keeps the page while the user waits or a job runs, then runs the new version', async () => {
     const app = await launchApp(server.url);

@@ -2,15 +2,17 @@ import type { Locator, Page } from 'playwright';
 import { expect } from 'vitest';
 import { launchApp, screenshotBoth, VIEWPORTS, type AppBrowser } from './app-browser.ts';
 import { axeViolations } from './app-helpers.ts';
+import type { JourneySteps } from './journey-steps.ts';
 
 /**
  * The page object of the end-to-end journeys: what a person does on each screen (choose a
  * model, pick a recipe and compress, read the report, look at the stored models, chat) as
  * one method each, so a journey reads as the steps it takes and a change to a label or a
  * screen is made here once. Assertions about what the screens show stay in the journeys;
- * the checks every screen gets (axe-core, screenshots, where requests went) are here.
+ * the checks every screen gets (axe-core, screenshots, where requests went) are here. Firefox's
+ * page object takes the same steps (journey-steps.ts).
  */
-export class ShrinkrayPage {
+export class ShrinkrayPage implements JourneySteps {
   private constructor(
     readonly app: AppBrowser,
     /** The app's own origin: every journey's requests go there (and to a hub it names). */

@@ -1,17 +1,18 @@
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startStaticServer } from '../e2e/static-server.ts';
-import { launchFirefox, screenshotBoth, waitFor } from './firefox-app.ts';
+import { deployVersion2 } from '../e2e/pwa-page.ts';
+import { serveDistCopy } from '../e2e/static-server.ts';
+import { clickButton, launchFirefox, screenshotBoth, waitFor } from './firefox-app.ts';
 
 /**
  * The PWA in Firefox on a static host that cannot set headers: the service worker adds
  * COOP/COEP and the page reloads itself once into isolation (threads for the CPU engine).
- * Then the host goes away (its server closed: every request is refused) and a reload still
- * opens the app from the service worker's cache, isolated.
+ * A v2 is deployed: the page shows the update notice and waits; "Update now" runs v2. Then the
+ * host goes away (its server closed: every request is refused) and a reload still opens the
+ * app from the service worker's cache, isolated.
  */
-describe('Firefox: static host without COOP/COEP, then offline', () => {
-  it('isolates itself through the service worker, and reloads with the host gone', async () => {
-    const host = await startStaticServer(resolve('dist'), { isolation: false });
+describe('Firefox: static host without COOP/COEP, an update, then offline', () => {
+  it('isolates itself through the service worker, offers v2 and runs it, and reloads with the host gone', async () => {
+    const host = await serveDistCopy({ isolation: false });
     let hostOpen = true;
     try {
       const app = await launchFirefox(`${host.url}/`);
@@ -24,6 +25,24 @@ describe('Firefox: static host without COOP/COEP, then offline', () => {
       expect(await page.evaluate(() => typeof SharedArrayBuffer)).toBe('function');
       expect(await page.evaluate(() => sessionStorage.getItem('shrinkray:isolation-reload'))).toBeNull();
       await screenshotBoth(page, 'static-host');
+
+      await deployVersion2(host.root);
+      await page.evaluate(async () => void (await (await navigator.serviceWorker.getRegistration())!.update()));
+      await waitFor(page, () => document.querySelector('[aria-label="Update available"]') !== null, 'the update notice');
+      expect(await page.evaluate(() => document.querySelector('[aria-label="Update available"]')!.textContent)).toContain(
+        'A new version of Shrinkray is ready',
+      );
+      expect(await page.evaluate(() => document.querySelector('meta[name="deployed-version"]'))).toBeNull(); // the page waits for the user
+      await screenshotBoth(page, 'update-notice');
+      await clickButton(page, 'Update now');
+      await waitFor(
+        page,
+        () =>
+          document.querySelector('meta[name="deployed-version"]')?.getAttribute('content') === 'v2' &&
+          navigator.serviceWorker.controller !== null &&
+          crossOriginIsolated,
+        'the page to run v2, isolated',
+      );
 
       await host.close();
       hostOpen = false;

@@ -38,6 +38,8 @@ export interface HubStats {
   requests: Record<string, number>;
   /** Connections cut by a fault, per file. */
   cuts: Record<string, number>;
+  /** Each GET and HEAD of a file: method, file, Range and If-Range as asked, the status answered. */
+  log: string[];
 }
 
 export interface HubServer {
@@ -70,7 +72,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
   const root = resolve(opts.root);
   let faults: FaultTable = { ...opts.faults };
   const counters = new Map<string, { cuts: number; errors: number }>();
-  const stats: HubStats = { bytesServed: {}, requests: {}, cuts: {} };
+  const stats: HubStats = { bytesServed: {}, requests: {}, cuts: {}, log: [] };
   // Bodies being written, and who waits for none to be (GET /__hub/idle): a client that dropped a
   // response may leave the server writing into it for a while, and bytesServed is final only after.
   let bodies = 0;
@@ -143,6 +145,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     }
     const length = Math.max(0, end - start + 1);
     headers['Content-Length'] = String(length);
+    stats.log.push(`${req.method} ${key} range=${range ?? '-'} if-range=${ifRange ?? '-'} -> ${status}`);
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return void res.end();
 
@@ -250,6 +253,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       for (const k of Object.keys(stats.bytesServed)) delete stats.bytesServed[k];
       for (const k of Object.keys(stats.requests)) delete stats.requests[k];
       for (const k of Object.keys(stats.cuts)) delete stats.cuts[k];
+      stats.log.length = 0;
     },
     close: () =>
       new Promise<void>((ok) => {

@@ -2,6 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWasm } from '../../scripts/build-wasm.ts';
 import { createEngineInstance } from '../../src/engine/cpu-model-loader.ts';
+import { helperThreadsFor, HelperThreads, type EngineThreadSpawner } from '../../src/engine/engine-threads.ts';
+import { TASK } from '../../src/engine/task-layout.ts';
 import { TaskRunner } from '../../src/engine/thread-pool.ts';
 import { deserializeError, serializeError, ShrinkrayError, toShrinkrayError } from '../../src/errors.ts';
 import type { CalibPool } from '../../src/kernels/calib/wasm/calib-pool.ts';
@@ -92,6 +94,36 @@ describe('engine threads', () => {
     const other = await WebAssembly.compile(await readQuantizeWasm());
     const error = await expectShrinkrayError(TaskRunner.create(exports, heap, other, 2, nodeThreadSpawner), 'runtime_error');
     expect(error.message).toMatch(/^engine thread 1 could not start: (LinkError|TypeError|CompileError)/);
+  });
+
+  it('a thread that never answers fails the start with a timeout naming it', async () => {
+    const { heap, module } = await createEngineInstance(await engineModulesNode(), true);
+    // A real thread whose program ignores what it is sent (a nested worker a browser left unstarted).
+    const silent: EngineThreadSpawner = () => nodeThreadSpawner('async function engineThread() {}');
+    await expectShrinkrayError(
+      new HelperThreads(silent, 300).attach(1, { module, memory: heap.memory, block: heap.alloc(TASK.blockBytes, 'the task block') }),
+      'timeout',
+      'engine thread 1 did not start within 0.3 s',
+    );
+  });
+
+  it('helpers outlive their engine: the next one attaches the idle threads and starts only the extra it needs', async () => {
+    const modules = await engineModulesNode();
+    const pool = helperThreadsFor(nodeThreadSpawner);
+    const runner = async (threads: number) => {
+      const { heap, exports, module } = await createEngineInstance(modules, true);
+      return TaskRunner.create(exports, heap, module, threads, nodeThreadSpawner);
+    };
+    const first = await runner(3);
+    const started = pool.started;
+    first.dispose();
+    const second = await runner(3);
+    expect(second.threads).toBe(3);
+    expect(pool.started).toBe(started);
+    second.dispose();
+    const third = await runner(4);
+    expect(pool.started).toBe(started + 1);
+    third.dispose();
   });
 });
 
