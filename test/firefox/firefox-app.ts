@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { onTestFinished } from 'vitest';
+import { launchFirefoxBrowser } from '../browsers/firefox-launch.ts';
 import { SCREENSHOT_DIR, VIEWPORTS } from '../e2e/app-browser.ts'; // the same widths and folder as Chromium's journeys
 
 /**
@@ -11,7 +12,6 @@ import { SCREENSHOT_DIR, VIEWPORTS } from '../e2e/app-browser.ts'; // the same w
  * persistent-storage prompt is NOT pre-answered: the app must never wait on it), console
  * errors recorded, screenshots at the two widths the app is judged at.
  */
-export const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 
 export interface FirefoxApp {
   browser: Browser;
@@ -23,14 +23,7 @@ export interface FirefoxApp {
 
 export async function launchFirefox(url: string): Promise<FirefoxApp> {
   const profile = await mkdtemp(join(tmpdir(), 'shrinkray-firefox-profile-'));
-  const browser = await puppeteer.launch({
-    browser: 'firefox',
-    executablePath: FIREFOX,
-    protocol: 'webDriverBiDi',
-    headless: true,
-    userDataDir: profile,
-    protocolTimeout: 240_000,
-  });
+  const browser = await launchFirefoxBrowser(profile);
   const page = (await browser.pages())[0] ?? (await browser.newPage());
   const errors: string[] = [];
   page.on('console', (m) => {
