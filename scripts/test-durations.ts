@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -11,7 +11,9 @@ const out = 'test/file-durations.json';
 const merged: Record<string, number> = JSON.parse(readFileSync(out, 'utf8')) as Record<string, number>;
 let read = 0;
 for (const hash of readdirSync(cacheDir)) {
-  const { results } = JSON.parse(readFileSync(join(cacheDir, hash, 'results.json'), 'utf8')) as {
+  const file = join(cacheDir, hash, 'results.json'); // Vitest keeps other caches beside it
+  if (!existsSync(file)) continue;
+  const { results } = JSON.parse(readFileSync(file, 'utf8')) as {
     results: [string, { duration?: number }][];
   };
   for (const [key, r] of results) {
@@ -20,6 +22,8 @@ for (const hash of readdirSync(cacheDir)) {
     read++;
   }
 }
-const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
+// Files that are gone (renamed, deleted) leave the table.
+const kept = Object.entries(merged).filter(([key]) => existsSync(key.slice(key.indexOf(':') + 1)));
+const sorted = Object.fromEntries(kept.sort(([a], [b]) => (a < b ? -1 : 1)));
 writeFileSync(out, `${JSON.stringify(sorted, null, 2)}\n`);
 console.log(`${out}: ${Object.keys(sorted).length} files (${read} from Vitest's last run)`);

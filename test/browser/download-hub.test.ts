@@ -121,6 +121,20 @@ describe('resumable download into IndexedDB', () => {
     expect(manifestFile(manifest, 'model.safetensors').sha256).toBe(sha256);
   });
 
+  it('a body that drips is ended by the stall rule the CLI uses, retried, then named; nothing visible is stored', async () => {
+    await control('faults', { [WEIGHTS]: { bytesPerSecond: 8 } }); // 8 bytes a second: a connection that never ends on its own
+    const store = await newStore();
+    try {
+      await expect(downloadHubModel({ store, repo: SYNTHETIC, baseUrl: hubUrl, ...fast, stallMs: 300, retries: 1 })).rejects.toMatchObject({
+        code: 'download_error',
+        message: expect.stringMatching(/model\.safetensors: .*only \d+ bytes in .* \(a body dripping slower than 1024 bytes per 0\.3 s\)/),
+      });
+    } finally {
+      await control('faults', {});
+    }
+    expect(await store.listModels()).toEqual([]);
+  });
+
   it('downloads the converted stories260K fixture and reads its tensors from the store', async () => {
     const store = await newStore();
     const { manifest } = await downloadHubModel({ store, repo: 'test-org/stories260K', baseUrl: hubUrl, ...fast });
