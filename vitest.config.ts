@@ -4,11 +4,11 @@ import { playwright } from '@vitest/browser-playwright';
 import { isolationHeaders } from './vite.config.ts';
 import LongestFirstSequencer from './test/longest-first-sequencer.ts';
 
-// Debian's Chromium, never a browser Playwright downloads itself.
 // A test or hook that runs this long has hung: the bound is for hangs, not speed (speed lives in
 // the benches), so it is far above any test's time on a loaded 2-core machine.
 const HANG_MS = 600_000;
 
+// Debian's Chromium, never a browser Playwright downloads itself.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const chromiumArgs = [
   '--headless=new',
