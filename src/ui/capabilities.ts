@@ -41,7 +41,11 @@ function probeWorker(): Promise<WorkerProbe | null> {
     try {
       w = new Worker(new URL('./capability-probe.worker.ts', import.meta.url), { type: 'module', name: 'shrinkray-probe' });
       w.onmessage = (e: MessageEvent<WorkerProbe>) => finish(e.data);
-      w.onerror = () => finish(null);
+      // A probe that cannot start is an answer, not the page's error: handled here, not reported.
+      w.onerror = (e) => {
+        e.preventDefault();
+        finish(null);
+      };
     } catch {
       finish(null);
     }

@@ -20,7 +20,10 @@ function nestedAnswers(): Promise<boolean> {
     try {
       w = new Worker(new URL('./capability-probe.worker.ts', import.meta.url), { type: 'module', name: 'nested' });
       w.onmessage = () => finish(true);
-      w.onerror = () => finish(false);
+      w.onerror = (e) => {
+        e.preventDefault(); // an answer (no nested workers), not an error for the page
+        finish(false);
+      };
     } catch {
       finish(false);
     }

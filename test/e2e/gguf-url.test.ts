@@ -1,5 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import { ShrinkrayPage } from './shrinkray-page.ts';
+import { ownHub } from '../hub/own-hub.ts';
 
 /**
  * A GGUF file's URL typed into the hub box: nothing is fetched until the button is pressed
@@ -15,7 +16,7 @@ interface HubStats {
 describe('a GGUF URL through the page', () => {
   it('asks first, then imports the file by ranges and opens it for shrinking', async () => {
     const appUrl = inject('appUrl');
-    const hubUrl = inject('e2eHubUrl');
+    const hubUrl = await ownHub(); // resets its counts and sets faults: not the hub other files use
     const hub = (what: string, body?: unknown) =>
       fetch(`${hubUrl}/__hub/${what}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
     await hub('reset', {});
