@@ -3,10 +3,7 @@ import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { isolationHeaders } from './vite.config.ts';
 import LongestFirstSequencer from './test/longest-first-sequencer.ts';
-
-// A test or hook that runs this long has hung: the bound is for hangs, not speed (speed lives in
-// the benches), so it is far above any test's time on a loaded 2-core machine.
-const HANG_MS = 600_000;
+import { HANG_MS, PAGE_WAIT_MS } from './test/hang-bound.ts';
 
 // Debian's Chromium, never a browser Playwright downloads itself.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -73,6 +70,7 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: HANG_MS,
           hookTimeout: HANG_MS,
+          expect: { poll: { timeout: PAGE_WAIT_MS } }, // expect.poll waits as long as any page wait
           globalSetup: ['test/global-setup.ts', 'test/e2e/e2e-global-setup.ts'],
         },
       },
@@ -90,6 +88,7 @@ export default defineConfig({
           include: ['test/firefox/**/*.test.ts'],
           testTimeout: HANG_MS,
           hookTimeout: HANG_MS,
+          expect: { poll: { timeout: PAGE_WAIT_MS } },
           globalSetup: ['test/global-setup.ts', 'test/e2e/e2e-global-setup.ts'],
         },
       },

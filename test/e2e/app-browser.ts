@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright';
 import { onTestFinished } from 'vitest';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * Debian's Chromium driven by Playwright, as a person's browser: a fresh persistent profile
@@ -48,6 +49,7 @@ export async function launchApp(url: string, opts: { viewport?: keyof typeof VIE
     args: ARGS,
     viewport: VIEWPORTS[opts.viewport ?? 'desktop'],
   });
+  context.setDefaultTimeout(PAGE_WAIT_MS); // Playwright's 30 s would be a speed bound under load: waits are for hangs only
   const requests: string[] = [];
   const errors: string[] = [];
   context.on('request', (r) => requests.push(r.url()));

@@ -5,6 +5,7 @@ import { axeViolations, expectedGreedyText } from './app-helpers.ts';
 import { ShrinkrayPage } from './shrinkray-page.ts';
 import { startStaticServer } from './static-server.ts';
 import { withoutPrelude, type Without } from './without-capabilities.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * Chromium made to lack what other browsers lack (without-capabilities.ts removes the APIs in
@@ -46,7 +47,7 @@ async function journey(app: ShrinkrayPage): Promise<{ reply: string; status: str
   // The evaluation ends in perplexity figures or a failed job; a failure fails here, naming its message.
   const failed = app.page.locator('.notice.error');
   await expect
-    .poll(async () => (await failed.count()) > 0 || (await app.page.getByTestId('ppl-after').count()) > 0, { timeout: 120_000 })
+    .poll(async () => (await failed.count()) > 0 || (await app.page.getByTestId('ppl-after').count()) > 0, { timeout: PAGE_WAIT_MS })
     .toBe(true);
   expect(await failed.allTextContents()).toEqual([]);
   const ppl = await app.perplexity();

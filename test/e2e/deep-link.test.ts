@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { ShrinkrayPage } from './shrinkray-page.ts';
 import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /** A link starts a demo: ?model=<repo or demo>&recipe=<recipe> opens with both chosen. */
 describe('deep links', () => {
@@ -22,7 +23,7 @@ describe('deep links', () => {
     const repo = syntheticSmolLMRepo(4);
     const app = await ShrinkrayPage.open(`${appUrl}/?model=${encodeURIComponent(repo)}&hub=${encodeURIComponent(hubUrl)}&recipe=int8`);
     const { page } = app;
-    await page.getByRole('table', { name: `Files of ${repo} on ${hubUrl}` }).waitFor({ timeout: 30_000 });
+    await page.getByRole('table', { name: `Files of ${repo} on ${hubUrl}` }).waitFor({ timeout: PAGE_WAIT_MS });
     expect(await page.getByLabel('Repo id').inputValue()).toBe(repo);
     expect(app.app.requests.filter((u) => u.endsWith('/model.safetensors'))).toEqual([]);
     await app.openScreen('2. Shrink');

@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { expectedGreedyText } from './app-helpers.ts';
 import { ShrinkrayPage } from './shrinkray-page.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * "Original, drafted by the compressed model": the demo compressed with int4-g32, then the chat
@@ -14,7 +15,7 @@ describe('drafted chat', () => {
     const { page } = app;
     await app.chooseDemo();
     await app.setRecipe('int4-g32');
-    await app.compress('stories260K (demo) · int4-g32', 60_000);
+    await app.compress('stories260K (demo) · int4-g32');
     await app.perplexity();
 
     await app.openScreen('3. Chat');
@@ -28,7 +29,7 @@ describe('drafted chat', () => {
       .poll(() => drafted.getByRole('heading').textContent())
       .toBe('Original, drafted by the compressed model: stories260K (demo)');
     await expect
-      .poll(() => drafted.getByText(/ · drafted by stories260K \(demo\) · int4-g32 · /).isVisible(), { timeout: 60_000 })
+      .poll(() => drafted.getByText(/ · drafted by stories260K \(demo\) · int4-g32 · /).isVisible(), { timeout: PAGE_WAIT_MS })
       .toBe(true);
 
     await app.send('', 2); // an empty prompt: a completion from BOS

@@ -16,7 +16,7 @@ describe('layer removal in the app', () => {
     await app.calibrationPicker.waitFor();
     expect(await app.calibrationPicker.getByLabel(/Built in: TinyStories calibration stories/).isChecked()).toBe(true);
 
-    await app.compress('stories260K (demo) · drop1+int8-g32', 180_000);
+    await app.compress('stories260K (demo) · drop1+int8-g32');
     expect(await page.getByTestId('removed-blocks').textContent()).toMatch(
       /^block [0-4] \(of 0–4\): greedily, the least calibration loss \(SLEB\)$/,
     );

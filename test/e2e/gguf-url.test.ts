@@ -31,7 +31,7 @@ describe('a GGUF URL through the page', () => {
     expect(await served()).toBe(0);
     await app.checkScreen('model-gguf-url');
     await go.click();
-    await app.shrinkScreen(60_000);
+    await app.shrinkScreen();
     expect(await page.getByText(`${FILE} (url)`, { exact: true }).first().isVisible()).toBe(true);
     await expect.poll(() => page.getByText('LlamaForCausalLM: 5 layers').isVisible()).toBe(true);
     expect(await served()).toBeGreaterThan(0);

@@ -2,6 +2,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { ShrinkrayPage } from './shrinkray-page.ts';
 import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
 import { ownHub } from '../hub/own-hub.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * A hub model through the page, from the loopback hub: SmolLM2-135M's shape with 4 layers
@@ -51,7 +52,7 @@ describe('a hub model through the page', () => {
     await hub('faults', { [WEIGHTS]: { bytesPerSecond: 25_000_000 } });
     await page.getByRole('button', { name: /^Download / }).click();
     const bar = page.locator('#job-download');
-    await expect.poll(async () => Number(await bar.getAttribute('value')), { timeout: 60_000 }).toBeGreaterThan(30);
+    await expect.poll(async () => Number(await bar.getAttribute('value')), { timeout: PAGE_WAIT_MS }).toBeGreaterThan(30);
     const detail = (await page.locator('.job-detail').textContent())!;
     expect(detail).toMatch(/^Downloading: [\d.]+ MB of [\d.]+ MB · [\d.]+ MB\/s · .+ left · model\.safetensors$/);
     await app.checkScreen('model-hub-downloading');
@@ -67,7 +68,7 @@ describe('a hub model through the page', () => {
 
     await hub('faults', {});
     await resume.click();
-    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 120_000 });
+    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: PAGE_WAIT_MS });
     const served = ((await hub('stats').then((r) => r.json())) as HubStats).bytesServed[WEIGHTS]!;
     // What was stored before the cancel is not fetched again: at most one range (~1/16) more than the file.
     expect(served).toBeLessThanOrEqual(size * 1.07);
@@ -83,7 +84,9 @@ describe('a hub model through the page', () => {
     await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int8');
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
     await expect
-      .poll(async () => /tensor (\d+) of/.exec((await page.locator('.job-detail').textContent()) ?? '')?.[1] ?? '0', { timeout: 60_000 })
+      .poll(async () => /tensor (\d+) of/.exec((await page.locator('.job-detail').textContent()) ?? '')?.[1] ?? '0', {
+        timeout: PAGE_WAIT_MS,
+      })
       .toMatch(/^([5-9]|\d\d+)$/);
     await app.checkScreen('shrink-compressing'); // here, not below: axe and screenshots are long tasks of their own
     await page
@@ -102,14 +105,14 @@ describe('a hub model through the page', () => {
     await app.openScreen('2. Shrink');
     await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int4-g32+emb8');
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
-    await page.getByRole('heading', { name: `Report: ${REPO} · int4-g32+emb8` }).waitFor({ timeout: 240_000 });
+    await page.getByRole('heading', { name: `Report: ${REPO} · int4-g32+emb8` }).waitFor({ timeout: PAGE_WAIT_MS });
 
     // The evaluation starts on its own; cancelling it leaves the report as it was.
     await page
       .getByRole('group', { name: /^Measuring / })
       .getByRole('button', { name: 'Cancel' })
       .click();
-    await page.getByText(/cancelled\. The report was left as it was/).waitFor({ timeout: 60_000 });
+    await page.getByText(/cancelled\. The report was left as it was/).waitFor({ timeout: PAGE_WAIT_MS });
     expect(await page.getByText('Not measured yet.').isVisible()).toBe(true);
 
     await app.openScreen('3. Chat');
@@ -118,7 +121,7 @@ describe('a hub model through the page', () => {
     await page.getByLabel('Max new tokens').press('Tab');
     await page.getByLabel('Message').fill('w5 w6 w7');
     await page.getByRole('button', { name: 'Send' }).click();
-    await expect.poll(() => page.locator('.turn.assistant .small').count(), { timeout: 120_000 }).toBe(1);
+    await expect.poll(() => page.locator('.turn.assistant .small').count(), { timeout: PAGE_WAIT_MS }).toBe(1);
     expect(await page.locator('.turn.assistant .small').textContent()).toMatch(/^\d+ tokens · [\d.]+ tokens\/s/);
     expect(await page.locator('.pane .muted').first().textContent()).toContain('chat template');
 

@@ -34,7 +34,7 @@ describe('the journey', () => {
     expect(await page.locator('#recipe-check').textContent()).toMatch(/^Valid: int4-g32/);
     await app.checkScreen('shrink-recipe');
 
-    await app.compress('stories260K (demo) · int4-g32', 60_000);
+    await app.compress('stories260K (demo) · int4-g32');
     const ppl = await app.perplexity();
     const before = await app.exactBytesIn('bytes-before');
     const after = await app.exactBytesIn('bytes-after');

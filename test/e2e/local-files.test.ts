@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FIXTURES } from './app-helpers.ts';
 import { ShrinkrayPage } from './shrinkray-page.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * Local files through the file inputs, as a person picks them: the stories260K folder (the
@@ -36,13 +37,13 @@ describe('local files', () => {
     const filesInput = page.getByLabel('Choose files…');
 
     await folderInput.setInputFiles(DEMO_DIR);
-    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 60_000 });
+    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: PAGE_WAIT_MS });
     expect(await page.getByText('stories260K (local)', { exact: true }).isVisible()).toBe(true);
     await expect.poll(() => page.getByText('LlamaForCausalLM: 5 layers').isVisible()).toBe(true);
 
     await app.openScreen('1. Model');
     await filesInput.setInputFiles([join(FIXTURES, 'stories260K', 'stories260K.bin'), join(FIXTURES, 'stories260K', 'tok512.bin')]);
-    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: 60_000 });
+    await page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout: PAGE_WAIT_MS });
     expect(await page.getByText('stories260K.bin (local)', { exact: true }).isVisible()).toBe(true);
 
     await app.openScreen(/Stored models/);
@@ -70,10 +71,10 @@ describe('local files', () => {
     await page.locator('.model-row').filter({ hasText: 'stories260K (local)' }).first().getByRole('button', { name: 'Shrink' }).click();
     await page.getByLabel('Recipe (advanced: steps joined by +)').fill('int8');
     await page.getByRole('button', { name: 'Compress', exact: true }).click();
-    await page.getByRole('heading', { name: 'Report: stories260K (local) · int8-g32' }).waitFor({ timeout: 60_000 });
+    await page.getByRole('heading', { name: 'Report: stories260K (local) · int8-g32' }).waitFor({ timeout: PAGE_WAIT_MS });
     // Let the measurement finish (on the CPU engine it takes a second on this model; cancelling
     // it raced with its end), so the zip carries the report with its figures.
-    await page.getByTestId('ppl-after').waitFor({ timeout: 120_000 });
+    await page.getByTestId('ppl-after').waitFor({ timeout: PAGE_WAIT_MS });
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export as zip' }).click();
     const zipPath = join(scratch, (await download).suggestedFilename());
@@ -84,7 +85,7 @@ describe('local files', () => {
     await page.getByRole('button', { name: 'Delete stories260K (local) · int8-g32' }).click();
     await expect.poll(() => page.locator('.model-row strong').allTextContents()).toEqual(listBefore);
     await page.getByLabel('Import a zip…').setInputFiles(zipPath);
-    await page.getByRole('heading', { name: 'Report: stories260K (local) · int8-g32' }).waitFor({ timeout: 60_000 });
+    await page.getByRole('heading', { name: 'Report: stories260K (local) · int8-g32' }).waitFor({ timeout: PAGE_WAIT_MS });
     expect(await page.getByText('int8-g32', { exact: true }).first().isVisible()).toBe(true);
     await expect.poll(() => page.locator('.model-row strong').allTextContents()).toEqual([...listBefore, 'stories260K (local) · int8-g32']);
 

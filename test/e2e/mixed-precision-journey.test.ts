@@ -23,7 +23,7 @@ describe('mixed precision in the app', () => {
       .slice(0, 10)
       .join('<|endoftext|>');
     await app.pasteCalibration(stories);
-    await app.compress('stories260K (demo) · bits5', 300_000);
+    await app.compress('stories260K (demo) · bits5');
 
     expect(await page.getByTestId('mixed-precision').textContent()).toMatch(/^[45]\.\d\d bits per linear weight \(budget 5: /);
     const grid = page.locator('figure.widths');
@@ -31,7 +31,7 @@ describe('mixed precision in the app', () => {
     expect(await grid.locator('tbody tr').count()).toBe(5); // one row per block
     expect(await grid.locator('tbody td').count()).toBe(35); // and a cell per matrix
     expect(await grid.locator('tbody td').first().getAttribute('title')).toMatch(/^layer 0 q_proj: int\d-g\d+(-asym)?|fp16$/);
-    await app.perplexity(180_000);
+    await app.perplexity();
     await app.checkScreen('shrink-report-mixed');
 
     app.expectOnlyOrigins();

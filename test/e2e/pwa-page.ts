@@ -2,6 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Page } from 'playwright';
 import { expect } from 'vitest';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * What the PWA tests ask of a page: when its service worker controls it, when it is
@@ -9,7 +10,7 @@ import { expect } from 'vitest';
  */
 
 /** Polls `fn` in the page until it returns true; a reload in between only costs a retry. */
-export async function waitInPage(page: Page, fn: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+export async function waitInPage(page: Page, fn: () => boolean, what: string, timeoutMs = PAGE_WAIT_MS): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const ok = await page.evaluate(fn).catch(() => false); // "execution context was destroyed" during a reload

@@ -3,6 +3,7 @@ import { BUSY_LOCK } from '../../src/pwa/busy-lock.ts';
 import { launchApp, screenshotBoth } from './app-browser.ts';
 import { deployVersion2, waitForController, waitInPage } from './pwa-page.ts';
 import { serveDistCopy, type StaticServer } from './static-server.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * A new version deployed while the app is open: the page says so and waits for the user (a
@@ -30,7 +31,7 @@ describe('update flow', () => {
     await deployV2();
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())!.update());
     const notice = page.getByRole('status', { name: 'Update available' });
-    await notice.waitFor({ timeout: 60_000 });
+    await notice.waitFor({ timeout: PAGE_WAIT_MS });
     expect(await notice.textContent()).toContain('A new version of Shrinkray is ready');
     await screenshotBoth(page, 'pwa-update-notice');
 
@@ -45,7 +46,7 @@ describe('update flow', () => {
     expect(await notice.count()).toBe(0);
     expect(await waiting()).toBe(true);
     await page.reload();
-    await notice.waitFor({ timeout: 60_000 });
+    await notice.waitFor({ timeout: PAGE_WAIT_MS });
     expect(await page.locator('meta[name="deployed-version"]').count()).toBe(0);
 
     // A job is running (it holds the busy lock, as the app's long calls do): "Update now" waits for it.

@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { launchApp, screenshotBoth, VIEWPORTS, type AppBrowser } from './app-browser.ts';
 import { axeViolations } from './app-helpers.ts';
 import type { JourneySteps } from './journey-steps.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * The page object of the end-to-end journeys: what a person does on each screen (choose a
@@ -58,7 +59,7 @@ export class ShrinkrayPage implements JourneySteps {
   }
 
   /** The recipe screen is open (after choosing, importing or following a link to a model). */
-  async shrinkScreen(timeout = 30_000): Promise<void> {
+  async shrinkScreen(timeout = PAGE_WAIT_MS): Promise<void> {
     await this.page.getByRole('heading', { name: 'Shrink it' }).waitFor({ timeout });
   }
 
@@ -89,13 +90,13 @@ export class ShrinkrayPage implements JourneySteps {
   }
 
   /** Presses Compress and waits for the report titled `Report: <title>` (model · canonical recipe). */
-  async compress(title: string, timeout = 120_000): Promise<void> {
+  async compress(title: string, timeout = PAGE_WAIT_MS): Promise<void> {
     await this.compressButton.click();
     await this.page.getByRole('heading', { name: `Report: ${title}` }).waitFor({ timeout });
   }
 
   /** Waits for the report's evaluation, then reads perplexity before and after. */
-  async perplexity(timeout = 120_000): Promise<{ before: number; after: number }> {
+  async perplexity(timeout = PAGE_WAIT_MS): Promise<{ before: number; after: number }> {
     await this.page.getByTestId('ppl-after').waitFor({ timeout });
     return { before: await this.numberIn('ppl-before'), after: await this.numberIn('ppl-after') };
   }
@@ -161,7 +162,7 @@ export class ShrinkrayPage implements JourneySteps {
   }
 
   /** Sends `message` (empty: a completion from BOS) and waits until `replies` replies are finished. */
-  async send(message: string, replies = 1, timeout = 60_000): Promise<void> {
+  async send(message: string, replies = 1, timeout = PAGE_WAIT_MS): Promise<void> {
     if (message) await this.page.getByLabel(/^(Message|Prompt)/).fill(message);
     await this.page.getByRole('button', { name: 'Send' }).click();
     await expect.poll(() => this.replyStatus.count(), { timeout }).toBe(replies);

@@ -5,6 +5,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { onTestFinished } from 'vitest';
 import { launchFirefoxBrowser } from '../browsers/firefox-launch.ts';
 import { SCREENSHOT_DIR, VIEWPORTS } from '../e2e/app-browser.ts'; // the same widths and folder as Chromium's journeys
+import { HANG_MS, PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * Debian's Firefox ESR driven by puppeteer-core over WebDriver BiDi (no geckodriver, no
@@ -27,7 +28,7 @@ export interface FirefoxApp {
 
 export async function launchFirefox(url: string): Promise<FirefoxApp> {
   const profile = await mkdtemp(join(tmpdir(), 'shrinkray-firefox-profile-'));
-  const browser = await launchFirefoxBrowser(profile);
+  const browser = await launchFirefoxBrowser(profile, { protocolTimeoutMs: HANG_MS }); // a page call's bound is the hang bound
   const page = (await browser.pages())[0] ?? (await browser.newPage());
   const errors: string[] = [];
   const said: string[] = [];
@@ -90,7 +91,7 @@ export async function pageState(page: Page): Promise<string> {
 }
 
 /** Polls `fn` (a page function) until it returns a truthy value; fails naming `what` and the page's state. */
-export async function waitFor<T>(page: Page, fn: () => T, what: string, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(page: Page, fn: () => T, what: string, timeoutMs = PAGE_WAIT_MS): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await page.evaluate(fn).catch(() => undefined); // a reload in between only costs a retry
@@ -101,7 +102,7 @@ export async function waitFor<T>(page: Page, fn: () => T, what: string, timeoutM
 }
 
 /** Clicks the button whose text is `text` once it is enabled (waiting up to `timeoutMs`). */
-export async function clickButton(page: Page, text: string | RegExp, timeoutMs = 60_000): Promise<void> {
+export async function clickButton(page: Page, text: string | RegExp, timeoutMs = PAGE_WAIT_MS): Promise<void> {
   const source = typeof text === 'string' ? `^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$` : text.source;
   const until = Date.now() + timeoutMs;
   for (;;) {

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Page } from 'puppeteer-core';
 import type { JourneySteps } from '../e2e/journey-steps.ts';
 import { clickButton, fillLabelled, launchFirefox, screenshotBoth, waitFor, type FirefoxApp } from './firefox-app.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * Firefox's page object: the steps Chromium's ShrinkrayPage takes (test/e2e/journey-steps.ts),
@@ -49,7 +50,7 @@ export class FirefoxShrinkrayPage implements JourneySteps {
     await this.shrinkScreen();
   }
 
-  async shrinkScreen(timeout = 30_000): Promise<void> {
+  async shrinkScreen(timeout = PAGE_WAIT_MS): Promise<void> {
     await this.heading('Shrink it', timeout);
   }
 
@@ -67,12 +68,12 @@ export class FirefoxShrinkrayPage implements JourneySteps {
     await fillLabelled(this.page, 'Your calibration text', text);
   }
 
-  async compress(title: string, timeout = 120_000): Promise<void> {
+  async compress(title: string, timeout = PAGE_WAIT_MS): Promise<void> {
     await clickButton(this.page, 'Compress');
     await this.heading(`Report: ${title}`, timeout);
   }
 
-  async perplexity(timeout = 120_000): Promise<{ before: number; after: number }> {
+  async perplexity(timeout = PAGE_WAIT_MS): Promise<{ before: number; after: number }> {
     await waitFor(
       this.page,
       () => document.querySelector('[data-testid="ppl-after"]')?.textContent?.match(/\d/),
@@ -104,7 +105,7 @@ export class FirefoxShrinkrayPage implements JourneySteps {
     await toggle();
   }
 
-  async send(message: string, replies = 1, timeout = 60_000): Promise<void> {
+  async send(message: string, replies = 1, timeout = PAGE_WAIT_MS): Promise<void> {
     if (message) await fillLabelled(this.page, (await this.hasLabel('Message')) ? 'Message' : 'Prompt', message);
     await clickButton(this.page, 'Send');
     await waitFor(
@@ -123,7 +124,7 @@ export class FirefoxShrinkrayPage implements JourneySteps {
   // --- steps Firefox's journeys take beyond the shared ones ---
 
   /** Waits for a heading whose whole text is `text`. */
-  async heading(text: string, timeout = 60_000): Promise<void> {
+  async heading(text: string, timeout = PAGE_WAIT_MS): Promise<void> {
     await this.saying(
       waitFor(
         this.page,

@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { expectedGreedyText } from '../e2e/app-helpers.ts';
 import { FirefoxShrinkrayPage } from './firefox-page.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * The main journey in Firefox ESR with default prefs, in the steps Chromium's journeys take
@@ -33,7 +34,7 @@ describe('Firefox: the journey', () => {
     await app.checkScreen('shrink-recipe');
 
     const compressStart = Date.now();
-    await app.compress('stories260K (demo) · int4-g32+emb8', 60_000);
+    await app.compress('stories260K (demo) · int4-g32+emb8');
     const compressMs = Date.now() - compressStart;
     const ppl = await app.perplexity();
     expect(ppl.before).toBeCloseTo(3.548, 3); // the same figure as in Chromium and the fixtures README
@@ -63,7 +64,7 @@ describe('Firefox: the journey', () => {
     // The original drafted by the compressed copy, beside the original alone: greedy, the same text.
     await app.check('Original, drafted by the compressed model');
     await expect
-      .poll(async () => (await panes(page))[0]!.runsOn, { timeout: 60_000 })
+      .poll(async () => (await panes(page))[0]!.runsOn, { timeout: PAGE_WAIT_MS })
       .toMatch(/ · drafted by stories260K \(demo\) · int4-g32\+emb8 · /);
     await app.send('', 2);
     const [drafted, plain] = await panes(page);

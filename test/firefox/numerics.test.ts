@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServer, type ViteDevServer } from 'vite';
 import { launchFirefox, waitFor, type FirefoxApp } from './firefox-app.ts';
 import type { NumericsReport, SwitchReport } from './numerics-page.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * The numerics in Firefox: a page served by Vite's dev server (the source as the Chromium
@@ -54,7 +55,7 @@ describe('Firefox: numerics and model switches', () => {
   it('quantizer and engine match the references; 300 chat model switches all answer the same', async () => {
     app = await launchFirefox(`${vite.resolvedUrls!.local[0]}test/firefox/numerics.html`);
     const { page } = app;
-    await waitFor(page, () => 'shrinkrayFirefox' in window, 'the numerics page', 120_000);
+    await waitFor(page, () => 'shrinkrayFirefox' in window, 'the numerics page');
     const started = Date.now();
     const r = await within(
       page.evaluate(
@@ -62,7 +63,7 @@ describe('Firefox: numerics and model switches', () => {
           (window as unknown as { shrinkrayFirefox: { numerics(h: string): Promise<NumericsReport> } }).shrinkrayFirefox.numerics(hub),
         hubUrl,
       ),
-      60_000,
+      PAGE_WAIT_MS / 2, // a hang's bound, as for every page wait (the two calls share one)
       'the numerics',
     );
     const numericsMs = Date.now() - started;
@@ -83,7 +84,7 @@ describe('Firefox: numerics and model switches', () => {
         hubUrl,
         SWITCHES,
       ),
-      90_000,
+      PAGE_WAIT_MS / 2,
       `${SWITCHES} model switches`,
     );
     expect(s.texts).toHaveLength(SWITCHES);

@@ -7,6 +7,7 @@ import { FIXTURES } from '../e2e/app-helpers.ts';
 import { clickButton, fillLabelled, waitFor } from './firefox-app.ts';
 import { FirefoxShrinkrayPage } from './firefox-page.ts';
 import { ownHub } from '../hub/own-hub.ts';
+import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * Every way in and out of the app in Firefox, in one browser: a 16 MB model from the loopback
@@ -65,7 +66,7 @@ describe('Firefox: every source, a calibrated preset, zip out and in', () => {
     expect(atCancel).toBeLessThan(size);
     await hub('faults', {});
     await clickButton(page, /^Resume download/);
-    await app.shrinkScreen(60_000);
+    await app.shrinkScreen();
     // The 8 MiB chunk stored before the cancel is not fetched again (the safetensors header, a few KB, is read again to check it).
     const resumed = (await served(WEIGHTS)) - atCancel;
     expect(resumed, ((await hub('stats')) as { log: string[] }).log.join('\n')).toBeLessThanOrEqual(size - DEFAULT_CHUNK_BYTES + 64 * 1024);
@@ -103,7 +104,7 @@ describe('Firefox: every source, a calibrated preset, zip out and in', () => {
     await expect.poll(() => app.storedModelNames()).toEqual([REPO, 'stories260K (demo)', title]);
     page.on('dialog', (d) => void d.accept());
     await page.evaluate((n: string) => (document.querySelector(`button[aria-label="Delete ${n}"]`) as HTMLButtonElement).click(), title);
-    await expect.poll(() => app.storedModelNames(), { timeout: 30_000 }).toEqual([REPO, 'stories260K (demo)']);
+    await expect.poll(() => app.storedModelNames(), { timeout: PAGE_WAIT_MS }).toEqual([REPO, 'stories260K (demo)']);
     await app.chooseFiles('Import a zip…', [zip]);
     await app.heading(`Report: ${title}`);
     expect(await app.numberIn('ppl-after')).toBe(ppl.after);
@@ -117,7 +118,7 @@ describe('Firefox: every source, a calibrated preset, zip out and in', () => {
     await fillLabelled(page, 'Repo id or GGUF URL', `${hubUrl}/test-org/fixture-text/resolve/main/${GGUF}`);
     await clickButton(page, 'Check files');
     await clickButton(page, 'Download and import GGUF');
-    await app.shrinkScreen(60_000);
+    await app.shrinkScreen();
     await waitFor(page, bodyHas(`${GGUF} (url)`), 'the GGUF model chosen');
     expect(await served(`test-org/fixture-text/${GGUF}`)).toBeGreaterThan(0);
 
@@ -125,7 +126,7 @@ describe('Firefox: every source, a calibrated preset, zip out and in', () => {
     // Files from disk: the llama2.c checkpoint and its tokenizer through the file picker.
     await app.openScreen('1. Model');
     await app.chooseFiles('Choose files…', [join(FIXTURES, 'stories260K', 'stories260K.bin'), join(FIXTURES, 'stories260K', 'tok512.bin')]);
-    await app.shrinkScreen(60_000);
+    await app.shrinkScreen();
     await waitFor(page, bodyHas('stories260K.bin (local)'), 'the llama2.c model chosen');
     await waitFor(page, bodyHas('LlamaForCausalLM: 5 layers'), 'its architecture');
     await app.checkScreen('shrink-local');
