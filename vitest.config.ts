@@ -79,11 +79,6 @@ export default defineConfig({
         // app and loopback servers as e2e (its global setup builds dist/ and starts them).
         test: {
           name: 'firefox',
-          // Up to three more tries: a page in Firefox 153 can stop answering (a chat model load never
-          // enabled Send in ci7; journey and pwa each needed a second try in the last run of stop 26;
-          // the numerics file's model switches hung once in four runs on its branch). The cause is
-          // not found yet (README, Browser support); Vitest reports every retry.
-          retry: 3,
           environment: 'node',
           include: ['test/firefox/**/*.test.ts'],
           testTimeout: HANG_MS,

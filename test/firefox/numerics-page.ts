@@ -31,11 +31,19 @@ async function numerics(hubUrl: string): Promise<NumericsReport> {
   progress = 'numerics: quantizer cases';
   const cases = rtnCases();
   const wasm = await loadQuantizeWasm(await (await fetch(quantizeWasmUrl)).arrayBuffer());
-  const rtnDiffers = await runRtnCases({ name: 'wasm (Firefox)', quantizeRtn: (w, N, K, o) => wasm.quantizeRtn(w, N, K, o) }, cases);
+  let done = 0; // cases run, in the progress line (the test tells a slow page from a stopped one by it)
+  const counted = <T>(r: T) => ((progress = `numerics: quantizer case ${++done} of ${2 * cases.length}`), r);
+  const rtnDiffers = await runRtnCases(
+    { name: 'wasm (Firefox)', quantizeRtn: (w, N, K, o) => counted(wasm.quantizeRtn(w, N, K, o)) },
+    cases,
+  );
   const pool = await createQuantizePoolBrowser(2);
   try {
     rtnDiffers.push(
-      ...(await runRtnCases({ name: 'wasm pool (Firefox)', quantizeRtn: (w, N, K, o) => pool.quantizeRtn(w, N, K, o) }, cases)),
+      ...(await runRtnCases(
+        { name: 'wasm pool (Firefox)', quantizeRtn: async (w, N, K, o) => counted(await pool.quantizeRtn(w, N, K, o)) },
+        cases,
+      )),
     );
   } finally {
     pool.close();

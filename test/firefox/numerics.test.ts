@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServer, type ViteDevServer } from 'vite';
 import { launchFirefox, waitFor, type FirefoxApp } from './firefox-app.ts';
 import type { NumericsReport, SwitchReport } from './numerics-page.ts';
-import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
  * The numerics in Firefox: a page served by Vite's dev server (the source as the Chromium
@@ -18,23 +17,34 @@ let app: FirefoxApp;
 const hubUrl = inject('e2eHubUrl');
 const SWITCHES = Number(process.env.FIREFOX_SWITCHES ?? 300);
 
-/** `call` in the page, or a failure naming where the page had got to once `ms` pass without its answer. */
-async function within<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+/** A page whose progress line has not moved for this long has stopped (one step takes well under a second on a quiet machine). */
+const STILL_MS = 120_000;
+
+/**
+ * `call` in the page, or a failure naming where the page stood once its progress line has not
+ * moved for STILL_MS (or the page stopped answering): a hang, told apart from a slow page under load.
+ */
+async function untilStill<T>(call: Promise<T>, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        void whereNow().then((at) => reject(new Error(`Firefox: ${what} did not answer within ${ms / 1000} s; the page was at: ${at}`))),
-      ms,
-    );
-  });
   const whereNow = async () =>
     Promise.race([
       app.page.evaluate(() => (window as unknown as { shrinkrayFirefox: { progress(): string } }).shrinkrayFirefox.progress()),
       new Promise<string>((ok) => setTimeout(() => ok('(the page does not answer either)'), 5000)),
     ]).catch((e: unknown) => String(e));
+  const still = new Promise<never>((_, reject) => {
+    let last = '';
+    let since = Date.now();
+    const look = async () => {
+      const at = await whereNow();
+      if (at !== last) [last, since] = [at, Date.now()];
+      else if (Date.now() - since >= STILL_MS)
+        return reject(new Error(`Firefox: ${what}: the page stood at "${at}" for ${STILL_MS / 1000} s`));
+      timer = setTimeout(() => void look(), 10_000);
+    };
+    void look();
+  });
   try {
-    return await Promise.race([call, late]);
+    return await Promise.race([call, still]);
   } finally {
     clearTimeout(timer);
   }
@@ -57,13 +67,12 @@ describe('Firefox: numerics and model switches', () => {
     const { page } = app;
     await waitFor(page, () => 'shrinkrayFirefox' in window, 'the numerics page');
     const started = Date.now();
-    const r = await within(
+    const r = await untilStill(
       page.evaluate(
         (hub: string) =>
           (window as unknown as { shrinkrayFirefox: { numerics(h: string): Promise<NumericsReport> } }).shrinkrayFirefox.numerics(hub),
         hubUrl,
       ),
-      PAGE_WAIT_MS / 2, // a hang's bound, as for every page wait (the two calls share one)
       'the numerics',
     );
     const numericsMs = Date.now() - started;
@@ -74,7 +83,7 @@ describe('Firefox: numerics and model switches', () => {
     expect(r.logitsSame).toEqual({ relaxed: true, twoThreads: true });
     expect(r.threads).toBe(2);
 
-    const s = await within(
+    const s = await untilStill(
       page.evaluate(
         (hub: string, n: number) =>
           (window as unknown as { shrinkrayFirefox: { switches(h: string, n: number): Promise<SwitchReport> } }).shrinkrayFirefox.switches(
@@ -84,7 +93,6 @@ describe('Firefox: numerics and model switches', () => {
         hubUrl,
         SWITCHES,
       ),
-      PAGE_WAIT_MS / 2,
       `${SWITCHES} model switches`,
     );
     expect(s.texts).toHaveLength(SWITCHES);

@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_CHUNK_BYTES } from '../../src/store/idb-store.ts';
 import { FIXTURES } from '../e2e/app-helpers.ts';
@@ -130,6 +130,19 @@ describe('Firefox: every source, a calibrated preset, zip out and in', () => {
     await waitFor(page, bodyHas('stories260K.bin (local)'), 'the llama2.c model chosen');
     await waitFor(page, bodyHas('LlamaForCausalLM: 5 layers'), 'its architecture');
     await app.checkScreen('shrink-local');
+
+    // A Hugging Face folder's files through the file picker. (Firefox 153's WebDriver BiDi cannot
+    // choose a directory for the folder picker: input.setFiles answers NS_ERROR_FILE_IS_DIRECTORY;
+    // the folder picker's relative paths are Chromium's local-files test's.)
+    await app.openScreen('1. Model');
+    const folder = resolve('public/models/stories260K');
+    await app.chooseFiles(
+      'Choose files…',
+      ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].map((f) => join(folder, f)),
+    );
+    await app.shrinkScreen();
+    await waitFor(page, bodyHas('local model (local)'), "the folder's files chosen"); // loose files: no folder to name it after
+    await waitFor(page, bodyHas('LlamaForCausalLM: 5 layers'), 'its architecture');
 
     mark('local');
     console.log(`Firefox sources: ${marks.join(', ')}`);
