@@ -31,6 +31,23 @@ export function normalisePaths(files: LocalFile[]): { files: LocalFile[]; folder
   return { files: clean.map((f) => ({ ...f, path: f.path.slice(first.length + 1) })), folder: first };
 }
 
+/**
+ * The name of a Hugging Face model chosen as loose files (no folder around them): the last part of
+ * its config's `_name_or_path` where it has one, else "local model"; a name a stored model already
+ * has gets " 2", " 3", ...: choosing another model's loose files never replaces one stored before.
+ * (A folder's name is kept as it is: choosing the same folder again replaces its copy.)
+ */
+async function looseFilesName(store: ModelStore, open: (path: string) => Promise<ByteSource | undefined>): Promise<string> {
+  const config = (await open(MODEL_FILES.config))!; // checkHfModel has read and checked it
+  const parsed: unknown = JSON.parse(new TextDecoder().decode(await config.read(0, config.size)));
+  const named = (parsed as { _name_or_path?: unknown })._name_or_path;
+  const base = (typeof named === 'string' && named.split(/[\\/]/).filter(Boolean).pop()?.trim()) || 'local model';
+  const taken = new Set((await store.listModels()).map((m) => m.id));
+  let name = base;
+  for (let n = 2; taken.has(`local:${name}`); n++) name = `${base} ${n}`;
+  return name;
+}
+
 export async function importLocalFiles(
   store: ModelStore,
   given: LocalFile[],
@@ -65,7 +82,7 @@ export async function importLocalFiles(
   if (byPath.has(MODEL_FILES.config)) {
     const { weightFiles } = await checkHfModel(open);
     const paths = [...HF_SIDE_FILES.filter((p) => byPath.has(p)), ...weightFiles];
-    const name = folder ?? 'local model';
+    const name = folder ?? (await looseFilesName(store, open));
     const writer = new ModelWriter(store, `local:${name}`, signal, progress(sizeOf(paths)));
     return run(writer, 'hf-folder', async () => {
       for (const p of paths) await writer.copy(p, (await open(p))!);

@@ -72,6 +72,11 @@ describe('compress worker app features', () => {
     const hf = await c.importLocal(folder);
     expect(hf.importedAs).toBe('hf-folder');
     expect(hf.id).toBe('local:stories260K');
+    // The same files chosen loose (no folder around them), twice: two models, neither replaces the other.
+    const loose = await Promise.all(STORIES_FILES.map((f) => hubFile(STORIES, f)));
+    expect((await c.importLocal(loose)).id).toBe('local:local model');
+    expect((await c.importLocal(loose)).id).toBe('local:local model 2');
+    expect(await c.modelConfig('local:local model')).toMatchObject({ numLayers: 5 }); // the first is still stored
 
     const pair = await Promise.all(['stories260K.bin', 'tok512.bin'].map((f) => hubFile(TEXT_REPO, f)));
     const l2c = await c.importLocal(pair);
