@@ -33,6 +33,12 @@ const MAIN_SPIN = 16;
 // enough that claiming costs nothing next to a part (the smallest task here is a 192-row
 // product of a small model).
 const PARTS_PER_THREAD = 4;
+// A part a helper claimed and never finished (its thread stopped or was ended by the browser)
+// would leave the calling thread waiting forever: once no part has finished for this long the
+// task fails with a 'timeout'. A part is a slice of one product, milliseconds even under load.
+export const PART_WAIT_MS = 60_000;
+// The calling thread wakes this often while it waits, to look at the clock.
+const WAIT_SLICE_MS = 1_000;
 
 export class TaskRunner {
   private readonly slots: number; // index of the task block in heap.i32
@@ -45,6 +51,7 @@ export class TaskRunner {
     private readonly helpers: HelperThread[],
     private readonly pool: HelperThreads | null,
     private readonly canBlock: boolean,
+    private readonly partWaitMs: number,
   ) {
     this.slots = block >>> 2;
   }
@@ -70,13 +77,14 @@ export class TaskRunner {
     module: WebAssembly.Module,
     threads: number,
     spawner: EngineThreadSpawner | null,
+    partWaitMs = PART_WAIT_MS,
   ): Promise<TaskRunner> {
     const block = heap.alloc(TASK.blockBytes, 'the task block');
     exports.setTaskBlock(block);
     const shared = isSharedBuffer(heap.memory.buffer);
     const pool = threads > 1 && shared && spawner ? helperThreadsFor(spawner) : null;
     const helpers = pool ? await pool.attach(threads - 1, { module, memory: heap.memory, block }) : [];
-    return new TaskRunner(exports, heap, block, helpers, pool, shared && canBlockHere(heap));
+    return new TaskRunner(exports, heap, block, helpers, pool, shared && canBlockHere(heap), partWaitMs);
   }
 
   /** Runs task `op` with `args` (slots from TASK.args) on every thread; returns when all its parts are done. */
@@ -110,9 +118,13 @@ export class TaskRunner {
     // Wait only for parts a helper claimed and has not finished.
     let done = Atomics.load(i32, s + TASK.done);
     for (let i = 0; done < parts && i < MAIN_SPIN; i++) done = Atomics.load(i32, s + TASK.done);
-    while (done < parts) {
-      if (this.canBlock) Atomics.wait(i32, s + TASK.done, done);
+    let waitedSince = 0;
+    for (let last = done; done < parts;) {
+      if (this.canBlock) Atomics.wait(i32, s + TASK.done, done, WAIT_SLICE_MS);
       done = Atomics.load(i32, s + TASK.done);
+      if (done !== last) [last, waitedSince] = [done, 0];
+      else if (waitedSince === 0) waitedSince = performance.now();
+      else if (performance.now() - waitedSince >= this.partWaitMs) this.stalled(parts, done);
     }
     const failed = Atomics.load(i32, s + TASK.failed);
     if (failed !== 0) {
@@ -122,6 +134,17 @@ export class TaskRunner {
         `CPU engine thread ${failed} failed in a kernel (its error was posted to the console); the model must be reloaded`,
       );
     }
+  }
+
+  /** A helper holds a part it does not finish: the runner is let go (that helper is not reused) and the task fails. */
+  private stalled(parts: number, done: number): never {
+    const claimed = Atomics.load(this.heap.i32, this.slots + TASK.ticket) & PART_MASK;
+    this.dispose();
+    throw new ShrinkrayError(
+      'timeout',
+      `CPU engine: ${claimed - done} of the ${parts} parts of a task that helper threads took did not finish within ${this.partWaitMs / 1000} s ` +
+        `(a helper thread stopped); the model must be reloaded`,
+    );
   }
 
   /** Lets the helpers go: they leave this engine's loop and return to the pool, idle (never terminated: see engine-threads.ts). */

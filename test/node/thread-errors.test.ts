@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWasm } from '../../scripts/build-wasm.ts';
 import { createEngineInstance } from '../../src/engine/cpu-model-loader.ts';
-import { helperThreadsFor, HelperThreads, type EngineThreadSpawner } from '../../src/engine/engine-threads.ts';
+import { helperThreadsFor, HelperThreads, PART_MASK, type EngineThreadSpawner } from '../../src/engine/engine-threads.ts';
 import { TASK } from '../../src/engine/task-layout.ts';
 import { TaskRunner } from '../../src/engine/thread-pool.ts';
 import { deserializeError, serializeError, ShrinkrayError, toShrinkrayError } from '../../src/errors.ts';
@@ -104,6 +104,38 @@ describe('engine threads', () => {
       new HelperThreads(silent, 300).attach(1, { module, memory: heap.memory, block: heap.alloc(TASK.blockBytes, 'the task block') }),
       'timeout',
       'engine thread 1 did not start within 0.3 s',
+    );
+  });
+
+  it('a helper that takes a part and never finishes it fails the task with a timeout instead of a wait without end', async () => {
+    const { heap, exports, module } = await createEngineInstance(await engineModulesNode(), true);
+    // A real thread that says ready, then takes the first part left of any task and holds it (a
+    // helper stopped by the browser while it held a part). It spins until a part is left to take.
+    const holder = `async function engineThread(d, post) {
+      const i32 = new Int32Array(d.memory.buffer), at = d.block >>> 2;
+      post({ ready: d.tid });
+      for (;;) {
+        const t = Atomics.load(i32, at + ${TASK.ticket});
+        if ((t & ${PART_MASK}) < Atomics.load(i32, at + ${TASK.parts}) && Atomics.compareExchange(i32, at + ${TASK.ticket}, t, t + 1) === t) break;
+      }
+      for (;;) Atomics.wait(i32, at + ${TASK.failed}, 0);
+    }`;
+    const spawner: EngineThreadSpawner = () => nodeThreadSpawner(holder);
+    const runner = await TaskRunner.create(exports, heap, module, 2, spawner, 300);
+    // The calling thread takes parts too and may finish a task before the holder takes one: tasks
+    // (each an empty product) go out until one fails.
+    let error: unknown;
+    for (let i = 0; error === undefined; i++) {
+      try {
+        runner.run(TASK.opGemm, [0]);
+      } catch (e) {
+        error = e;
+      }
+    }
+    expect(error).toBeInstanceOf(ShrinkrayError);
+    expect(error).toMatchObject({ code: 'timeout' });
+    expect((error as Error).message).toMatch(
+      /^CPU engine: 1 of the 8 parts of a task that helper threads took did not finish within 0\.3 s \(a helper thread stopped\)/,
     );
   });
 
