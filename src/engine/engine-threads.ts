@@ -58,7 +58,7 @@ export const ENGINE_THREAD_SOURCE = `async function engineThread(d, post) {
     let t = Atomics.load(i32, TICKET);
     for (let i = 0; t === seen && i < d.spin; i++) t = Atomics.load(i32, TICKET);
     while (t === seen) {
-      Atomics.wait(i32, TICKET, seen);
+      Atomics.wait(i32, TICKET, seen, 1000); // wakes each second to look again: a wake-up lost costs a second, not the thread
       t = Atomics.load(i32, TICKET);
     }
     const gen = t >>> ${PART_BITS};
