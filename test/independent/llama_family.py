@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An independent float64 implementation of the published Llama-family equations
 (transformers' modeling_llama.py, modeling_mistral.py, modeling_qwen2.py, modeling_qwen3.py,
-modeling_phi3.py), kept apart from the TypeScript code
+modeling_phi3.py with LongRoPE and partial rotary, modeling_smollm3.py with its NoPE layers), kept apart from the TypeScript code
 on purpose: it shares no code, no tables and no conventions with src/, only the published
 math. It reads a Hugging Face model folder (config.json + model.safetensors) and prints, as
 one JSON object on stdout, the logits of every position of a token sequence (a causal model
@@ -45,14 +45,34 @@ def read_safetensors(path):
     return out
 
 
-def inv_frequencies(cfg, head_dim):
-    """RoPE inverse frequencies, with Llama 3's rescaling when rope_scaling asks for it."""
-    theta = cfg.get("rope_theta", 10000.0)
-    inv = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+def rotary_dims(cfg, head_dim):
+    """Phi3's partial_rotary_factor: int(head_dim * factor) values of each head rotate (the rest pass)."""
+    if cfg["architectures"][0] != "Phi3ForCausalLM":
+        return head_dim
+    return int(head_dim * cfg.get("partial_rotary_factor", 1.0))
+
+
+def default_theta(cfg):
+    return 2000000.0 if cfg["architectures"][0] == "SmolLM3ForCausalLM" else 10000.0
+
+
+def inv_frequencies(cfg, dim, seq_len):
+    """RoPE inverse frequencies over the rotary dims and the factor cos/sin are scaled by:
+    Llama 3's rescaling, or LongRoPE's short/long factors (by the sequence length) and attention factor."""
+    theta = cfg.get("rope_theta", default_theta(cfg))
+    inv = 1.0 / theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
     scaling = cfg.get("rope_scaling") or {}
     kind = scaling.get("rope_type", scaling.get("type", "default"))
     if kind == "default":
-        return inv
+        return inv, 1.0
+    if kind in ("longrope", "su"):
+        old_ctx = scaling.get("original_max_position_embeddings", cfg.get("original_max_position_embeddings", 4096))
+        factor = scaling.get("factor") or cfg["max_position_embeddings"] / old_ctx
+        attention = scaling.get("attention_factor")
+        if attention is None:
+            attention = 1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(old_ctx))
+        ext = np.array(scaling["long_factor"] if seq_len > old_ctx else scaling["short_factor"], dtype=np.float64)
+        return 1.0 / (ext * theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim)), attention
     if kind != "llama3":
         raise SystemExit(f"rope type {kind} not handled here")
     factor = scaling["factor"]
@@ -63,7 +83,19 @@ def inv_frequencies(cfg, head_dim):
     smooth = (old_ctx / wavelen - low) / (high - low)
     blended = (1 - smooth) * scaled / factor + smooth * scaled
     medium = (wavelen >= old_ctx / high) & (wavelen <= old_ctx / low)
-    return np.where(medium, blended, scaled)
+    return np.where(medium, blended, scaled), 1.0
+
+
+def rope_layers(cfg):
+    """Per layer, whether it applies RoPE: SmolLM3's no_rope_layers (1 = RoPE), else every interval-th layer (default 4) without."""
+    n = cfg["num_hidden_layers"]
+    if cfg["architectures"][0] != "SmolLM3ForCausalLM":
+        return [True] * n
+    listed = cfg.get("no_rope_layers")
+    if listed is None:
+        interval = cfg.get("no_rope_layer_interval", 4)
+        listed = [int((i + 1) % interval != 0) for i in range(n)]
+    return [bool(listed[i]) for i in range(n)]
 
 
 def rms_norm(x, w, eps):
@@ -83,7 +115,7 @@ def sliding_window(cfg):
         return cfg.get("sliding_window", 4096)
     if arch == "Phi3ForCausalLM":
         return cfg.get("sliding_window")
-    if cfg.get("use_sliding_window"):
+    if cfg.get("use_sliding_window") and cfg.get("sliding_window") is not None:
         raise SystemExit("use_sliding_window (per-layer windows) not handled here")
     return None
 
@@ -113,10 +145,17 @@ def forward(cfg, w, ids, streams=None):
     hd = cfg.get("head_dim") or hidden // n_heads
     eps = cfg.get("rms_norm_eps", 1e-6)
     T = len(ids)
-    inv = inv_frequencies(cfg, hd)
-    angles = np.outer(np.arange(T, dtype=np.float64), inv)  # [T, hd/2]
-    cos = np.cos(np.concatenate([angles, angles], axis=-1))  # [T, hd]
-    sin = np.sin(np.concatenate([angles, angles], axis=-1))
+    rot = rotary_dims(cfg, hd)
+    inv, attention = inv_frequencies(cfg, rot, T)  # a call over positions 0..T-1: max(position_ids) + 1 = T
+    angles = np.outer(np.arange(T, dtype=np.float64), inv)  # [T, rot/2]
+    cos = np.cos(np.concatenate([angles, angles], axis=-1)) * attention  # [T, rot]
+    sin = np.sin(np.concatenate([angles, angles], axis=-1)) * attention
+    with_rope = rope_layers(cfg)
+
+    def rotate(x):  # apply_rotary_pos_emb: the first rot values of each head turn, the rest pass
+        x_rot, x_pass = x[..., :rot], x[..., rot:]
+        return np.concatenate([x_rot * cos + rotate_half(x_rot) * sin, x_pass], axis=-1)
+
     causal = np.triu(np.full((T, T), -np.inf), k=1)
     window = sliding_window(cfg)
     if window is not None:
@@ -140,8 +179,9 @@ def forward(cfg, w, ids, streams=None):
         if p + "self_attn.q_norm.weight" in w:  # Qwen3: RMSNorm over each head's hd values, before RoPE
             q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
             k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        if with_rope[layer]:
+            q = rotate(q)
+            k = rotate(k)
         group = n_heads // n_kv
         k = np.repeat(k, group, axis=0)  # repeat_kv
         v = np.repeat(v, group, axis=0)
