@@ -52,3 +52,16 @@ export function ropeInverseFrequencies(c: RopeFields, seqLen = 0): Float64Array 
   }
   return inv;
 }
+
+/** Whether the graph turns q and k from gathered tables before its attention (src/build/gathered-rope.ts): LongRoPE or partial rotary. */
+export function usesGatheredRope(c: ModelConfig): boolean {
+  return c.ropeScaling?.ropeType === 'longrope' || rotaryDims(c) !== c.headDim;
+}
+
+/** The row layout of the gathered tables: `shortRows` rows of short factors, then `longRows` (0 when no switch can happen). */
+export function gatheredRopeRows(c: ModelConfig): { shortRows: number; longRows: number; switchAt: number } {
+  const maxPos = c.maxPositionEmbeddings;
+  const s = c.ropeScaling;
+  const switchAt = s?.ropeType === 'longrope' ? s.originalMaxPositionEmbeddings : maxPos;
+  return switchAt < maxPos ? { shortRows: switchAt, longRows: maxPos, switchAt } : { shortRows: maxPos, longRows: 0, switchAt };
+}
