@@ -5,10 +5,11 @@ modeling_phi3.py with LongRoPE and partial rotary, modeling_smollm3.py with its 
 on purpose: it shares no code, no tables and no conventions with src/, only the published
 math. It reads a Hugging Face model folder (config.json + model.safetensors) and prints, as
 one JSON object on stdout, the logits of every position of a token sequence (a causal model
-without a cache: row t is what decoding token t after tokens 0..t-1 must give) and the RoPE
+in one forward call: row t is what decoding token t after tokens 0..t-1 must give; or in the
+calls given, each through a KV cache, as generation feeds them) and the RoPE
 inverse frequencies it used.
 
-usage: llama_family.py <model dir> <comma-separated token ids>
+usage: llama_family.py <model dir> <comma-separated token ids> [<comma-separated call lengths>]
 """
 import json
 import math
@@ -137,76 +138,96 @@ def unfuse(cfg, w, n_heads, n_kv, hd):
             w[p + "mlp.up_proj.weight"] = up
 
 
-def forward(cfg, w, ids, streams=None):
-    """Logits [T, vocab]; when `streams` is a list, the residual stream entering each block and the last block's output are appended to it."""
+def forward(cfg, w, ids, streams=None, calls=None):
+    """Logits [T, vocab]; when `streams` is a list, the residual stream entering each block and the last block's output are appended to it.
+    `calls`: the lengths of the forward calls the tokens are fed in (default: one call), each appending to a KV cache of
+    rotated keys, as transformers' generate does; LongRoPE picks its factors per call by max(position_ids) + 1."""
     hidden = cfg["hidden_size"]
     n_heads = cfg["num_attention_heads"]
     n_kv = cfg.get("num_key_value_heads", n_heads)
     hd = cfg.get("head_dim") or hidden // n_heads
     eps = cfg.get("rms_norm_eps", 1e-6)
-    T = len(ids)
     rot = rotary_dims(cfg, hd)
-    inv, attention = inv_frequencies(cfg, rot, T)  # a call over positions 0..T-1: max(position_ids) + 1 = T
-    angles = np.outer(np.arange(T, dtype=np.float64), inv)  # [T, rot/2]
-    cos = np.cos(np.concatenate([angles, angles], axis=-1)) * attention  # [T, rot]
-    sin = np.sin(np.concatenate([angles, angles], axis=-1)) * attention
     with_rope = rope_layers(cfg)
-
-    def rotate(x):  # apply_rotary_pos_emb: the first rot values of each head turn, the rest pass
-        x_rot, x_pass = x[..., :rot], x[..., rot:]
-        return np.concatenate([x_rot * cos + rotate_half(x_rot) * sin, x_pass], axis=-1)
-
-    causal = np.triu(np.full((T, T), -np.inf), k=1)
     window = sliding_window(cfg)
-    if window is not None:
-        causal = causal + np.tril(np.full((T, T), -np.inf), k=-window)  # keys at q - W and before
     unfuse(cfg, w, n_heads, n_kv, hd)
+    layers = cfg["num_hidden_layers"]
+    cache_k = [np.zeros((n_kv, 0, hd)) for _ in range(layers)]
+    cache_v = [np.zeros((n_kv, 0, hd)) for _ in range(layers)]
 
     def proj(x, name):
         y = x @ w[name + ".weight"].T
         bias = w.get(name + ".bias")
         return y if bias is None else y + bias
 
-    x = w["model.embed_tokens.weight"][ids]  # [T, hidden]
-    for layer in range(cfg["num_hidden_layers"]):
+    outputs = []
+    start = 0
+    first_inv = None
+    for n in calls or [len(ids)]:
+        T, end = n, start + n
+        inv, attention = inv_frequencies(cfg, rot, end)  # this call's max(position_ids) + 1 = end
+        first_inv = inv if first_inv is None else first_inv
+        angles = np.outer(np.arange(start, end, dtype=np.float64), inv)  # [T, rot/2]
+        cos = np.cos(np.concatenate([angles, angles], axis=-1)) * attention  # [T, rot]
+        sin = np.sin(np.concatenate([angles, angles], axis=-1)) * attention
+
+        def rotate(x):  # apply_rotary_pos_emb: the first rot values of each head turn, the rest pass
+            x_rot, x_pass = x[..., :rot], x[..., rot:]
+            return np.concatenate([x_rot * cos + rotate_half(x_rot) * sin, x_pass], axis=-1)
+
+        query_pos = np.arange(start, end)[:, None]
+        key_pos = np.arange(0, end)[None, :]
+        allowed = key_pos <= query_pos
+        if window is not None:
+            allowed &= key_pos > query_pos - window  # keys at q - W and before are masked
+        causal = np.where(allowed, 0.0, -np.inf)  # [T, end]
+
+        x = w["model.embed_tokens.weight"][ids[start:end]]  # [T, hidden]
+        for layer in range(layers):
+            if streams is not None:
+                streams.append(x)
+            p = f"model.layers.{layer}."
+            h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+            q = proj(h, p + "self_attn.q_proj").reshape(T, n_heads, hd).transpose(1, 0, 2)  # [H, T, hd]
+            k = proj(h, p + "self_attn.k_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
+            v = proj(h, p + "self_attn.v_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
+            if p + "self_attn.q_norm.weight" in w:  # Qwen3: RMSNorm over each head's hd values, before RoPE
+                q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+                k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+            if with_rope[layer]:
+                q = rotate(q)
+                k = rotate(k)
+            cache_k[layer] = np.concatenate([cache_k[layer], k], axis=1)  # the cache keeps keys as they were turned
+            cache_v[layer] = np.concatenate([cache_v[layer], v], axis=1)
+            group = n_heads // n_kv
+            keys = np.repeat(cache_k[layer], group, axis=0)  # repeat_kv
+            values = np.repeat(cache_v[layer], group, axis=0)
+            scores = q @ keys.transpose(0, 2, 1) / math.sqrt(hd) + causal
+            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            probs = scores / scores.sum(axis=-1, keepdims=True)
+            att = (probs @ values).transpose(1, 0, 2).reshape(T, n_heads * hd)
+            x = x + proj(att, p + "self_attn.o_proj")
+            h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+            gate = proj(h, p + "mlp.gate_proj")
+            silu = gate / (1 + np.exp(-gate))
+            x = x + proj(silu * proj(h, p + "mlp.up_proj"), p + "mlp.down_proj")
         if streams is not None:
             streams.append(x)
-        p = f"model.layers.{layer}."
-        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = proj(h, p + "self_attn.q_proj").reshape(T, n_heads, hd).transpose(1, 0, 2)  # [H, T, hd]
-        k = proj(h, p + "self_attn.k_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
-        v = proj(h, p + "self_attn.v_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
-        if p + "self_attn.q_norm.weight" in w:  # Qwen3: RMSNorm over each head's hd values, before RoPE
-            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
-            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
-        if with_rope[layer]:
-            q = rotate(q)
-            k = rotate(k)
-        group = n_heads // n_kv
-        k = np.repeat(k, group, axis=0)  # repeat_kv
-        v = np.repeat(v, group, axis=0)
-        scores = q @ k.transpose(0, 2, 1) / math.sqrt(hd) + causal
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        probs = scores / scores.sum(axis=-1, keepdims=True)
-        att = (probs @ v).transpose(1, 0, 2).reshape(T, n_heads * hd)
-        x = x + proj(att, p + "self_attn.o_proj")
-        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gate = proj(h, p + "mlp.gate_proj")
-        silu = gate / (1 + np.exp(-gate))
-        x = x + proj(silu * proj(h, p + "mlp.up_proj"), p + "mlp.down_proj")
-    if streams is not None:
-        streams.append(x)
-    x = rms_norm(x, w["model.norm.weight"], eps)
-    head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
-    return x @ head.T, inv
+        x = rms_norm(x, w["model.norm.weight"], eps)
+        tied = cfg.get("tie_word_embeddings", cfg["architectures"][0] == "SmolLM3ForCausalLM")
+        head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
+        outputs.append(x @ head.T)
+        start = end
+    return np.concatenate(outputs, axis=0), first_inv
 
 
 def main():
     folder, ids = sys.argv[1], [int(t) for t in sys.argv[2].split(",")]
+    calls = [int(n) for n in sys.argv[3].split(",")] if len(sys.argv) > 3 else None
     with open(os.path.join(folder, "config.json")) as f:
         cfg = json.load(f)
     weights = read_safetensors(os.path.join(folder, "model.safetensors"))
-    logits, inv = forward(cfg, weights, ids)
+    logits, inv = forward(cfg, weights, ids, calls=calls)
     json.dump({"logits": logits.tolist(), "invFreq": inv.tolist()}, sys.stdout)
 
 

@@ -260,9 +260,13 @@ export interface IndependentResult {
   invFreq: number[]; // [head_dim / 2]
 }
 
-/** Runs the independent numpy implementation (test/independent/llama_family.py) on a model folder. */
-export async function independentLogits(dir: string, ids: readonly number[]): Promise<IndependentResult> {
+/**
+ * Runs the independent numpy implementation (test/independent/llama_family.py) on a model folder:
+ * the tokens in one forward call, or in calls of the given lengths through its KV cache.
+ */
+export async function independentLogits(dir: string, ids: readonly number[], calls?: readonly number[]): Promise<IndependentResult> {
   const script = join(import.meta.dirname, '..', 'independent', 'llama_family.py');
-  const { stdout } = await promisify(execFile)(await pythonWithNumpy(), [script, dir, ids.join(',')], { maxBuffer: 1 << 28 });
+  const args = [script, dir, ids.join(','), ...(calls ? [calls.join(',')] : [])];
+  const { stdout } = await promisify(execFile)(await pythonWithNumpy(), args, { maxBuffer: 1 << 28 });
   return JSON.parse(stdout) as IndependentResult;
 }
