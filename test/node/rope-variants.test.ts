@@ -3,9 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOnnxDecoder } from '../../src/build/decoder.ts';
+import { dropBlocksIr } from '../../src/compress/drop/drop-blocks.ts';
+import { compressModel } from '../../src/compress/pipeline.ts';
+import { planCompression } from '../../src/compress/plan.ts';
+import { parseRecipe } from '../../src/compress/recipe.ts';
+import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { CpuModelLoader } from '../../src/engine/cpu-model-loader.ts';
 import type { CausalLM } from '../../src/model/causal-lm.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
+import { toHfConfig } from '../../src/model/hf-config.ts';
 import { openHfModel } from '../../src/model/hf-model.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
@@ -123,5 +129,20 @@ describe("LongRoPE's switch inside one conversation (Phi-4-mini, original_max_po
     );
     for (const [name, d] of Object.entries(figures)) expect(d, name).toBeLessThan(BUDGET.independentVsEngineRelative);
     expect(apart).toBeGreaterThan(100 * BUDGET.independentVsEngineRelative);
+  });
+});
+
+describe("SmolLM3's NoPE layers through block removal", () => {
+  it('the kept blocks keep their RoPE: renumbered in the config, in config.json, and through the pipeline', async () => {
+    const { ir } = await tinyModel(SMOLLM3_3B);
+    expect(ir.config.nopeLayers).toEqual([3]);
+    const withoutBlock1 = dropBlocksIr(ir, [1]).config;
+    expect([withoutBlock1.numLayers, withoutBlock1.nopeLayers]).toEqual([3, [2]]);
+    expect(toHfConfig(withoutBlock1).no_rope_layers).toEqual([1, 1, 0]);
+    expect(dropBlocksIr(ir, [3]).config.nopeLayers).toBeUndefined();
+    // drop1-last removes block 3, the NoPE one: the output model turns every block.
+    const r = await compressModel(ir, planCompression(parseRecipe('drop1-last'), ir.config), { quantizer: await createRtnQuantizer() });
+    expect([r.config.numLayers, r.config.nopeLayers]).toEqual([3, undefined]);
+    expect(toHfConfig(r.config).no_rope_layers).toEqual([1, 1, 1]);
   });
 });
