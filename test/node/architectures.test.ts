@@ -150,7 +150,7 @@ describe.each([
   });
 });
 
-describe.each([LLAMA_32_1B, QWEN3_06B, PHI3_MINI_4K])('$name, tiny: calibrated recipes', (c) => {
+describe.each([LLAMA_32_1B, QWEN3_06B, PHI3_MINI_4K, SMOLLM3_3B])('$name, tiny: calibrated recipes', (c) => {
   it.each(['ffn25+gptq-int4-g32', 'wanda-2:4+awq-int4-g32'])(
     '%s calibrates through the block forward; onnxruntime-web and the CPU engine run the result alike',
     async (recipe) => {
