@@ -11,7 +11,7 @@ import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { CpuModelLoader } from '../../src/engine/cpu-model-loader.ts';
 import type { CausalLM } from '../../src/model/causal-lm.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { toHfConfig } from '../../src/model/hf-config.ts';
+import { parseHfConfig, toHfConfig } from '../../src/model/hf-config.ts';
 import { openHfModel } from '../../src/model/hf-model.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
@@ -19,6 +19,7 @@ import { engineModulesNode, nodeThreadSpawner } from '../../src/node/engine-node
 import { folderOpener } from '../../src/node/folder-opener.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { BUDGET } from '../error-budgets.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { independentLogits, PHI35_MINI, PHI4_MINI, SMOLLM3_3B, tinyConfigJson, writeTinyModel, type ArchCase } from './arch-models.ts';
 
 /**
@@ -144,5 +145,58 @@ describe("SmolLM3's NoPE layers through block removal", () => {
     const r = await compressModel(ir, planCompression(parseRecipe('drop1-last'), ir.config), { quantizer: await createRtnQuantizer() });
     expect([r.config.numLayers, r.config.nopeLayers]).toEqual([3, undefined]);
     expect(toHfConfig(r.config).no_rope_layers).toEqual([1, 1, 1]);
+  });
+});
+
+describe('what is refused, naming config.json and the field', () => {
+  it('LongRoPE and partial rotary: factor lists that do not fit the rotary dims, other rope types for Phi3, bad factors', () => {
+    const phi4 = tinyConfigJson(PHI4_MINI);
+    const scaling = phi4.rope_scaling as Record<string, unknown>;
+    // The early configs' "su" is read as longrope, as Phi3Config does.
+    expect(parseHfConfig({ ...phi4, rope_scaling: { ...scaling, type: 'su' } }, 'config.json').ropeScaling?.ropeType).toBe('longrope');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { ...phi4, partial_rotary_factor: 1 },
+        /phi\/config\.json: field 'rope_scaling\.short_factor' must be a list of 64 positive numbers \(one per rotated pair/,
+      ],
+      [
+        { ...phi4, rope_scaling: { ...scaling, long_factor: [1, 2] } },
+        /field 'rope_scaling\.long_factor' must be a list of 48 positive numbers/,
+      ],
+      [{ ...phi4, rope_scaling: { ...scaling, short_factor: null } }, /field 'rope_scaling\.short_factor' must be a list of numbers/],
+      [
+        { ...phi4, rope_scaling: { ...scaling, type: 'llama3' } },
+        /field 'rope_scaling' type "llama3" is not supported for Phi3ForCausalLM/,
+      ],
+      [{ ...phi4, partial_rotary_factor: 1.5 }, /field 'partial_rotary_factor' must be a number in \(0, 1\], got 1\.5/],
+      [
+        { ...phi4, partial_rotary_factor: 0.01, rope_scaling: null },
+        /field 'partial_rotary_factor' gives 1 rotary values per head; expected an even number/,
+      ],
+      [{ ...phi4, original_max_position_embeddings: 0 }, /field 'original_max_position_embeddings' must be a positive integer, got 0/],
+    ];
+    for (const [json, pattern] of cases) expectShrinkrayError(() => parseHfConfig(json, 'phi/config.json'), 'bad_config', pattern);
+  });
+
+  it('SmolLM3: no_rope_layers that do not cover the layers, a per-layer sliding window, biases', () => {
+    const smol = tinyConfigJson(SMOLLM3_3B);
+    // Without no_rope_layers, every no_rope_layer_interval-th layer goes without RoPE (SmolLM3Config's default).
+    expect(parseHfConfig({ ...smol, no_rope_layers: null, no_rope_layer_interval: 2 }, 'config.json').nopeLayers).toEqual([1, 3]);
+    expect(parseHfConfig({ ...smol, no_rope_layers: undefined }, 'config.json').nopeLayers).toEqual([3]);
+    expect(parseHfConfig({ ...smol, no_rope_layers: [1, 1, 1, 1] }, 'config.json').nopeLayers).toBeUndefined();
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { ...smol, no_rope_layers: [1, 1, 0] },
+        /smol\/config\.json: field 'no_rope_layers' must list 1 \(RoPE\) or 0 \(none\) for each of the 4 layers/,
+      ],
+      [{ ...smol, no_rope_layers: [1, 1, 2, 0] }, /field 'no_rope_layers' must list 1/],
+      [
+        { ...smol, use_sliding_window: true, sliding_window: 64 },
+        /field 'sliding_window' \(64\) is below max_position_embeddings \(256\) with use_sliding_window: a window on the NoPE layers only is not supported/,
+      ],
+      [{ ...smol, attention_bias: true }, /field 'attention_bias' true is not supported for SmolLM3ForCausalLM/],
+      [{ ...smol, mlp_bias: true }, /field 'mlp_bias' true is not supported/],
+    ];
+    for (const [json, pattern] of cases) expectShrinkrayError(() => parseHfConfig(json, 'smol/config.json'), 'bad_config', pattern);
   });
 });
