@@ -2,9 +2,12 @@ import llama32_1b from './fixtures/configs/llama-3.2-1b-instruct.json' with { ty
 import mistral7bV01 from './fixtures/configs/mistral-7b-v0.1.json' with { type: 'json' };
 import mistral7bV03 from './fixtures/configs/mistral-7b-instruct-v0.3.json' with { type: 'json' };
 import phi3Mini4k from './fixtures/configs/phi-3-mini-4k-instruct.json' with { type: 'json' };
+import phi35Mini from './fixtures/configs/phi-3.5-mini-instruct.json' with { type: 'json' };
+import phi4Mini from './fixtures/configs/phi-4-mini-instruct.json' with { type: 'json' };
 import qwen25_05b from './fixtures/configs/qwen2.5-0.5b-instruct.json' with { type: 'json' };
 import qwen3_06b from './fixtures/configs/qwen3-0.6b.json' with { type: 'json' };
 import smollm2_135m from './fixtures/configs/smollm2-135m-instruct.json' with { type: 'json' };
+import smollm3_3b from './fixtures/configs/smollm3-3b.json' with { type: 'json' };
 import tinyllama11b from './fixtures/configs/tinyllama-1.1b-chat-v1.0.json' with { type: 'json' };
 
 /**
@@ -31,4 +34,7 @@ export const PUBLISHED = Object.freeze({
   mistral7bV01: published('mistralai/Mistral-7B-v0.1', mistral7bV01),
   phi3Mini4k: published('microsoft/Phi-3-mini-4k-instruct', phi3Mini4k),
   tinyllama11b: published('TinyLlama/TinyLlama-1.1B-Chat-v1.0', tinyllama11b),
+  smollm3_3b: published('HuggingFaceTB/SmolLM3-3B', smollm3_3b),
+  phi35Mini: published('microsoft/Phi-3.5-mini-instruct', phi35Mini),
+  phi4Mini: published('microsoft/Phi-4-mini-instruct', phi4Mini),
 });

@@ -3,6 +3,7 @@ import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N } from '../formats/onn
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
+import { usesGatheredRope } from './gathered-rope.ts';
 
 /**
  * Grouped-query attention with rotate-half RoPE and a KV cache, in plain ONNX ops (opset 17).
@@ -10,7 +11,11 @@ import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
  * pairs every query head with its shared KV head: no Expand of the cache is needed.
  */
 
-/** Emits one layer's attention; q: [B, S, H*hd], k/v: [B, S, kvH*hd]; past: [B, kvH, P, hd]. */
+/**
+ * Emits one layer's attention; q: [B, S, H*hd], k/v: [B, S, kvH*hd]; past: [B, kvH, P, hd].
+ * `rotate`: whether the attention applies RoPE itself (false for a NoPE layer, or when q and k
+ * were turned before it: gathered-rope.ts).
+ */
 export type AttentionEmitter = (
   layer: number,
   q: string,
@@ -20,14 +25,18 @@ export type AttentionEmitter = (
   pastValue: string,
   presentKey: string,
   presentValue: string,
+  rotate: boolean,
 ) => AttentionOutputs;
 
 /** Values computed once per forward pass and shared by every layer. */
 interface AttentionContext {
-  cosQ: string; // [batch, 1, 1, seq, headDim]
-  sinQ: string; // same, with the first half negated (folds rotate-half's sign)
-  cosK: string; // [batch, 1, seq, headDim]
-  sinK: string;
+  /** Absent when no layer rotates inside the attention (q and k turned before it). */
+  rope?: {
+    cosQ: string; // [batch, 1, 1, seq, headDim]
+    sinQ: string; // same, with the first half negated (folds rotate-half's sign)
+    cosK: string; // [batch, 1, seq, headDim]
+    sinK: string;
+  };
   maskBias: string; // [batch, 1, 1, seq, total]: 0 where attending is allowed, float min elsewhere
 }
 
@@ -68,8 +77,8 @@ export function plainAttention(
   inputIds: string,
 ): AttentionEmitter {
   const ctx = emitAttentionContext(g, c, positionIds, attentionMask, inputIds);
-  return (layer, q, k, v, pastKey, pastValue, presentKey, presentValue) =>
-    emitPlainAttention(g, c, ctx, layer, q, k, v, pastKey, pastValue, presentKey, presentValue);
+  return (layer, q, k, v, pastKey, pastValue, presentKey, presentValue, rotate) =>
+    emitPlainAttention(g, c, ctx, layer, q, k, v, pastKey, pastValue, presentKey, presentValue, rotate);
 }
 
 function emitAttentionContext(
@@ -79,19 +88,20 @@ function emitAttentionContext(
   attentionMask: string,
   inputIds: string,
 ): AttentionContext {
+  if (usesGatheredRope(c)) return { maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow) };
   const maxPos = c.maxPositionEmbeddings;
   const t = ropeTables(c, maxPos);
   const cos = g.op('Gather', [g.float32(INIT.ropeCos, t.cos, [maxPos, c.headDim]), positionIds], { name: INIT.ropeCos }); // [B, S, hd]
   const sin = g.op('Gather', [g.float32(INIT.ropeSin, t.sin, [maxPos, c.headDim]), positionIds], { name: INIT.ropeSin });
   const axes12 = g.int64('axes_1_2', [1, 2]);
   const axes1 = g.int64('axes_1', [1]);
-  return {
+  const rope = {
     cosQ: g.op('Unsqueeze', [cos, axes12]),
     sinQ: g.op('Unsqueeze', [sin, axes12]),
     cosK: g.op('Unsqueeze', [cos, axes1]),
     sinK: g.op('Unsqueeze', [sin, axes1]),
-    maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow),
   };
+  return { rope, maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow) };
 }
 
 /** Causal mask (within the sliding window, when there is one) combined with the padding mask, as an additive bias. */
@@ -150,6 +160,7 @@ function emitPlainAttention(
   pastValue: string,
   presentKey: string,
   presentValue: string,
+  rotate: boolean,
 ): AttentionOutputs {
   const hd = c.headDim;
   const kvH = c.numKvHeads;
@@ -160,8 +171,9 @@ function emitPlainAttention(
   }); // [B, kvH, G, S, hd]
   const toHeads = (x: string) =>
     g.op('Transpose', [g.op('Reshape', [x, g.int64('kv_shape', [0, 0, kvH, hd])])], { attrs: { perm: attr.ints([0, 2, 1, 3]) } }); // [B, kvH, S, hd]
-  const qr = rope(g, qh, ctx.cosQ, ctx.sinQ, hd, `${p}.q_rot`);
-  const kr = rope(g, toHeads(k), ctx.cosK, ctx.sinK, hd, `${p}.k_rot`);
+  const r = rotate ? ctx.rope : undefined;
+  const qr = r ? rope(g, qh, r.cosQ, r.sinQ, hd, `${p}.q_rot`) : qh;
+  const kr = r ? rope(g, toHeads(k), r.cosK, r.sinK, hd, `${p}.k_rot`) : toHeads(k);
   g.node('Concat', [pastKey, kr], { outputs: [presentKey], attrs: { axis: attr.int(2) } }); // [B, kvH, T, hd]
   g.node('Concat', [pastValue, toHeads(v)], { outputs: [presentValue], attrs: { axis: attr.int(2) } });
 

@@ -11,10 +11,12 @@ import {
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { plainAttention } from './attention.ts';
 import { gqaAttention } from './gqa-attention.ts';
+import { emitGatheredRope, usesGatheredRope } from './gathered-rope.ts';
 import { emitEmbedding } from './embedding.ts';
 import { emitLinear, linearWeightBytes, weightValue } from './linear.ts';
 import { denseHook, type LinearHook, type LinearWeight } from './linear-weight.ts';
 import type { QuantizedMatMul } from './quant-paths.ts';
+import { layerHasRope } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { layerTensorMap, modelTensor, type TensorEntry } from '../model/tensor-table.ts';
 
@@ -121,6 +123,8 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   let x = embedding.embedded; // [B, S, dim]
 
   const attention = fusedAttention ? gqaAttention(g, c, attentionMask) : plainAttention(g, c, positionIds, attentionMask, inputIds);
+  // LongRoPE and partial rotary: q and k turned before the attention, from gathered tables.
+  const gathered = usesGatheredRope(c) ? emitGatheredRope(g, c, positionIds, attentionMask) : null;
   const norm = (input: string, weight: string, name: string) => emitRmsNorm(g, input, weight, c.rmsNormEps, name, fused);
   for (let l = 0; l < c.numLayers; l++) {
     const t = layerTensorMap(c, l);
@@ -137,7 +141,13 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     if (t.kNorm) k = await headNorm(k, c.numKvHeads, t.kNorm, N.kNorm(l));
     const v = await linear(xn, t.v, t.vBias);
     const io = [pastName(l, 'key'), pastName(l, 'value'), presentName(l, 'key'), presentName(l, 'value')] as const;
-    const att = attention(l, q, k, v, ...io);
+    // SmolLM3's NoPE layers turn nothing.
+    const rotate = layerHasRope(c, l);
+    if (rotate && gathered) {
+      q = gathered(q, c.numHeads, N.qRope(l));
+      k = gathered(k, c.numKvHeads, N.kRope(l));
+    }
+    const att = attention(l, q, k, v, ...io, rotate && !gathered);
     g.addOutput(io[2], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
     g.addOutput(io[3], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
     x = g.op('Add', [x, await linear(att.context, t.o)], { name: N.attnResidual(l) });

@@ -2,6 +2,7 @@ import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N } from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { ropeTables } from './attention.ts';
+import { usesGatheredRope } from './gathered-rope.ts';
 import type { AttentionEmitter, AttentionOutputs } from './attention.ts';
 import { gqaLocalWindow, type ModelConfig } from '../model/config.ts';
 
@@ -14,15 +15,15 @@ import { gqaLocalWindow, type ModelConfig } from '../model/config.ts';
 interface GqaContext {
   seqlensK: string; // [batch] int32: valid tokens per row minus one
   totalLength: string; // scalar int32: attention_mask's width
-  cosCache: string; // [maxPos, headDim/2]
-  sinCache: string;
+  /** Absent when q and k are turned before the op (gathered-rope.ts). */
+  caches?: { cos: string; sin: string }; // [maxPos, headDim/2]
 }
 
 /** GroupQueryAttention: shared lengths and RoPE caches once, then one node per layer. */
 export function gqaAttention(g: GraphBuilder, c: ModelConfig, attentionMask: string): AttentionEmitter {
   const ctx = emitGqaContext(g, c, attentionMask);
-  return (layer, q, k, v, pastKey, pastValue, presentKey, presentValue) =>
-    emitGqaAttention(g, c, ctx, layer, q, k, v, pastKey, pastValue, presentKey, presentValue);
+  return (layer, q, k, v, pastKey, pastValue, presentKey, presentValue, rotate) =>
+    emitGqaAttention(g, c, ctx, layer, q, k, v, pastKey, pastValue, presentKey, presentValue, rotate);
 }
 
 function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: string): GqaContext {
@@ -31,13 +32,16 @@ function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: string):
   const seqlensK = g.op('Cast', [g.op('Sub', [valid, g.int64('one', [1], [])])], { ...toInt32, name: 'seqlens_k' });
   const width = g.op('Shape', [attentionMask], { attrs: { start: attr.int(1), end: attr.int(2) } }); // [1]
   const totalLength = g.op('Cast', [g.op('Squeeze', [width, g.int64('axes_0', [0])])], { ...toInt32, name: 'total_seq_len' });
+  if (usesGatheredRope(c)) return { seqlensK, totalLength };
   const maxPos = c.maxPositionEmbeddings;
   const t = ropeTables(c, maxPos);
   return {
     seqlensK,
     totalLength,
-    cosCache: g.float32(INIT.ropeCosCache, t.cosHalf, [maxPos, c.headDim / 2]),
-    sinCache: g.float32(INIT.ropeSinCache, t.sinHalf, [maxPos, c.headDim / 2]),
+    caches: {
+      cos: g.float32(INIT.ropeCosCache, t.cosHalf, [maxPos, c.headDim / 2]),
+      sin: g.float32(INIT.ropeSinCache, t.sinHalf, [maxPos, c.headDim / 2]),
+    },
   };
 }
 
@@ -54,24 +58,22 @@ function emitGqaAttention(
   pastValue: string,
   presentKey: string,
   presentValue: string,
+  rotate: boolean,
 ): AttentionOutputs {
   const name = N.gqa(layer);
-  const [context] = g.node(
-    'GroupQueryAttention',
-    [q, k, v, pastKey, pastValue, ctx.seqlensK, ctx.totalLength, ctx.cosCache, ctx.sinCache],
-    {
-      domain: 'com.microsoft',
-      name,
-      outputs: [`${name}.context`, presentKey, presentValue],
-      attrs: {
-        num_heads: attr.int(c.numHeads),
-        kv_num_heads: attr.int(c.numKvHeads),
-        do_rotary: attr.int(1),
-        rotary_interleaved: attr.int(0),
-        scale: attr.float(1 / Math.sqrt(c.headDim)),
-        local_window_size: attr.int(gqaLocalWindow(c)),
-      },
+  const caches = ctx.caches ? [ctx.caches.cos, ctx.caches.sin] : []; // GroupQueryAttention's optional last inputs
+  const [context] = g.node('GroupQueryAttention', [q, k, v, pastKey, pastValue, ctx.seqlensK, ctx.totalLength, ...caches], {
+    domain: 'com.microsoft',
+    name,
+    outputs: [`${name}.context`, presentKey, presentValue],
+    attrs: {
+      num_heads: attr.int(c.numHeads),
+      kv_num_heads: attr.int(c.numKvHeads),
+      do_rotary: attr.int(rotate ? 1 : 0),
+      rotary_interleaved: attr.int(0),
+      scale: attr.float(1 / Math.sqrt(c.headDim)),
+      local_window_size: attr.int(gqaLocalWindow(c)),
     },
-  );
+  });
   return { context: context!, presentKey, presentValue };
 }

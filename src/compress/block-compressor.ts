@@ -44,7 +44,7 @@ export interface BlockContext {
   runner: BlockRunner; // holds the windows' activations entering this layer
   /** The float model's activations entering this layer, when GPTQ matches float targets (advanced here). */
   floatStream: Float32Array[] | null;
-  rope: RopeTable;
+  rope: RopeTable | null; // null: the layer applies no RoPE
 }
 
 const LINEARS: readonly LinearKind[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];

@@ -49,7 +49,7 @@ export class BlockRunner {
     public config: ModelConfig, // the layer's shapes (after structured pruning, once it is done)
     public weights: LayerWeights,
     readonly x: Float32Array[],
-    private readonly rope: RopeTable, // positions 0..maxT-1
+    private readonly rope: RopeTable | null, // positions 0..maxT-1 (ropeTableFor); null for a layer without RoPE (SmolLM3's NoPE layers)
     private readonly signal?: AbortSignal,
   ) {
     this.att = x.map(() => null);
@@ -135,15 +135,17 @@ export class BlockRunner {
     if (w.qNorm) q = rmsNorm(q, w.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
     if (w.kNorm) k = rmsNorm(k, w.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
     const v = await this.backend.linear(xn, T, w.v, kvDim, dim, w.vBias);
-    const rope = T * (c.headDim / 2) === this.rope.cos.length ? this.rope : sliceRope(this.rope, T, c.headDim);
-    applyRope(q, T, c.numHeads, c.headDim, rope);
-    applyRope(k, T, c.numKvHeads, c.headDim, rope);
+    if (this.rope) {
+      const rope = T * this.rope.half === this.rope.cos.length ? this.rope : sliceRope(this.rope, T);
+      applyRope(q, T, c.numHeads, c.headDim, rope);
+      applyRope(k, T, c.numKvHeads, c.headDim, rope);
+    }
     const shape = { T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim };
     return this.backend.attention(q, k, v, c.slidingWindow === undefined ? shape : { ...shape, window: c.slidingWindow });
   }
 }
 
-function sliceRope(r: RopeTable, T: number, headDim: number): RopeTable {
-  const n = T * (headDim / 2);
-  return { cos: r.cos.subarray(0, n), sin: r.sin.subarray(0, n) };
+function sliceRope(r: RopeTable, T: number): RopeTable {
+  const n = T * r.half;
+  return { cos: r.cos.subarray(0, n), sin: r.sin.subarray(0, n), half: r.half };
 }

@@ -2,8 +2,8 @@ import { ShrinkrayError } from '../errors.ts';
 import type { Pruner } from '../kernels/prune/index.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import type { ModelIR } from '../model/ir.ts';
-import { ropeTable } from '../model/reference-ops.ts';
-import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
+import { layerHasRope } from '../model/config.ts';
+import { ropeTableFor } from '../model/reference-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import { elementCount, layerTensors, modelTensor, parseTensorName, type LayerTensorKey } from '../model/tensor-table.ts';
 import type { CalibBackend } from './calib-backend.ts';
@@ -108,7 +108,7 @@ export class ModelCalibrator {
     opts.onProgress?.({ stage: 'calibrate', done: layer, total: c.numLayers, tensor: `layer ${layer}` });
     const source = await readLayer(ir, layer);
     const maxT = Math.max(...this.input.windows.map((w) => w.length));
-    const rope = ropeTable(0, maxT, ropeInverseFrequencies(c));
+    const rope = layerHasRope(c, layer) ? ropeTableFor(c, 0, maxT) : null; // a NoPE layer (SmolLM3) turns nothing
     const runner = new BlockRunner(this.input.backend, c, source, this.x, rope, opts.signal);
     const result = await compressBlock(layer, source, {
       recipe: plan.recipe,

@@ -3,7 +3,7 @@ import { prunedConfig, type StructuredPlan } from './structured-prune.ts';
 import { containerBits, storesZeroPoints } from '../kernels/quantize/nbits-codes.ts';
 import { recipeNeedsCalibration, validateRecipeForModel, type MaskStep, type Recipe, type WeightDtype } from './recipe.ts';
 import { elementCount, modelTensors, type LinearKind, type TensorRole } from '../model/tensor-table.ts';
-import { droppedConfig } from './drop/drop-blocks.ts';
+import { droppedConfig, lastBlocks } from './drop/drop-blocks.ts';
 import { lowRankPlan, type LowRankPlan } from './low-rank-rules.ts';
 
 /**
@@ -88,7 +88,8 @@ export interface PlanOptions {
 /** Builds the plan; throws ShrinkrayError('bad_recipe') first when the recipe does not fit. */
 export function planCompression(recipe: Recipe, config: ModelConfig, options: PlanOptions = {}): CompressionPlan {
   validateRecipeForModel(recipe, config);
-  const kept = recipe.drop ? droppedConfig(config, recipe.drop.count) : config;
+  // Which blocks go is chosen when the pipeline runs; the shapes do not depend on it (the NoPE layers do: pipeline.ts takes them from the kept model).
+  const kept = recipe.drop ? droppedConfig(config, lastBlocks(config.numLayers, recipe.drop.count)) : config;
   const configOut = recipe.structured ? prunedConfig(kept, recipe.structured) : kept;
   const outShapes = new Map(modelTensors(configOut).map((t) => [t.name, t.shape]));
 

@@ -97,7 +97,7 @@ export class CpuCausalLM implements CausalLM {
       const ids = tokens.slice(at, at + step);
       // Positions past s.length are written but not counted until the whole call is done,
       // so a cancelled call leaves the cache as it was.
-      forwardChunk(this.ctx, c, this.model, s, ids, start + at, () => throwIfAborted(signal));
+      forwardChunk(this.ctx, c, this.model, s, ids, start + at, start + tokens.length, () => throwIfAborted(signal));
       const rows = this.ctx.acts.logitRows;
       for (let r = 0; r < ids.length; r += rows) {
         const n = Math.min(rows, ids.length - r);

@@ -1,4 +1,4 @@
-import type { ModelConfig } from '../model/config.ts';
+import { layerHasRope, rotaryDims, type ModelConfig } from '../model/config.ts';
 import { ATTENTION, TASK } from './task-layout.ts';
 import { gemm, type PreparedWeight, type StepContext } from './gemm-step.ts';
 import type { CpuState } from './kv-cache.ts';
@@ -30,7 +30,8 @@ export interface PreparedModel {
  * forward call is done): embed, then per layer RMSNorm -> q,k,v (-> per-head q/k RMSNorm) -> RoPE -> cache -> attention
  * -> o (+ residual) -> RMSNorm -> gate, up, SwiGLU -> down (+ residual); then the final norm,
  * whose output [T, dim] is left in acts.xn for classify(). `between` runs after each layer
- * (the abort check).
+ * (the abort check). `callEnd`: the cache's length once the whole forward call (all its chunks)
+ * is done, which picks LongRoPE's factors as transformers does for the call.
  */
 export function forwardChunk(
   ctx: StepContext,
@@ -39,6 +40,7 @@ export function forwardChunk(
   s: CpuState,
   ids: readonly number[],
   start: number,
+  callEnd: number,
   between: () => void,
 ): void {
   const e = ctx.exports;
@@ -51,9 +53,11 @@ export function forwardChunk(
   const emb = m.embedding;
   if (emb.kind === 'dense') e.embedDense(emb.data, emb.dtype === 'f16' ? 1 : 0, dim, a.ids, T, a.x);
   else e.embedNBits(emb.codes, emb.scales, emb.zeroPoints, emb.zpRow, emb.bits, emb.blockSize, dim, a.ids, T, a.x);
-  const half = hd / 2;
+  const rot = rotaryDims(c);
+  const half = rot / 2;
   const f32 = heap.f32;
-  ropeRows(c, start, T, f32.subarray(a.cos >>> 2, (a.cos >>> 2) + T * half), f32.subarray(a.sin >>> 2, (a.sin >>> 2) + T * half));
+  const cos = f32.subarray(a.cos >>> 2, (a.cos >>> 2) + T * half);
+  ropeRows(c, start, T, cos, f32.subarray(a.sin >>> 2, (a.sin >>> 2) + T * half), callEnd);
   const qDim = c.numHeads * hd;
   const kvDim = c.numKvHeads * hd;
   const scaleBits = new Int32Array(new Float32Array([1 / Math.sqrt(hd)]).buffer)[0]!;
@@ -64,8 +68,14 @@ export function forwardChunk(
     // Qwen3: every head's query and key RMS-normalised over its hd values (in place: rows of hd), before RoPE.
     if (w.qNorm) e.rmsNorm(a.q, w.qNorm, T * c.numHeads, hd, c.rmsNormEps, a.q);
     if (w.kNorm) e.rmsNorm(a.k, w.kNorm, T * c.numKvHeads, hd, c.rmsNormEps, a.k);
-    e.rope(a.q, T, qDim, c.numHeads, hd, a.cos, a.sin);
-    e.rope(a.k, T, kvDim, c.numKvHeads, hd, a.cos, a.sin);
+    if (layerHasRope(c, l) && rot === hd) {
+      e.rope(a.q, T, qDim, c.numHeads, hd, a.cos, a.sin);
+      e.rope(a.k, T, kvDim, c.numKvHeads, hd, a.cos, a.sin);
+    } else if (layerHasRope(c, l)) {
+      // Partial rotary: the kernel turns one head of `rot` values per call (rows still qDim / kvDim apart); the rest pass.
+      for (let h = 0; h < c.numHeads; h++) e.rope(a.q + h * hd * 4, T, qDim, 1, rot, a.cos, a.sin);
+      for (let h = 0; h < c.numKvHeads; h++) e.rope(a.k + h * hd * 4, T, kvDim, 1, rot, a.cos, a.sin);
+    }
     e.storeKV(a.k, a.v, T, c.numKvHeads, hd, s.keys(l), s.values(l), s.capacity, start);
     const args = new Array<number>(14).fill(0);
     args[ATTENTION.q] = a.q;

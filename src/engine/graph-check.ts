@@ -1,5 +1,6 @@
 import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N, LAYER_NODE_PATTERN, nodeName } from '../formats/onnx/decoder-names.ts';
-import { gqaLocalWindow, type ModelConfig } from '../model/config.ts';
+import { gatheredRopeRows, usesGatheredRope } from '../model/rope-frequencies.ts';
+import { gqaLocalWindow, layerHasRope, rotaryDims, type ModelConfig } from '../model/config.ts';
 import { bad, GraphIndex, intAttr, Unsupported } from './graph-index.ts';
 import { ropeRows } from './rope-table.ts';
 
@@ -40,6 +41,7 @@ const KNOWN_OPS = new Set([
   'Gemm',
   'ReduceSum',
   'SimplifiedLayerNormalization',
+  'Greater', // LongRoPE's switch (gathered-rope.ts)
   // contrib ops
   'com.microsoft:MatMulNBits',
   'com.microsoft:GatherBlockQuantized',
@@ -87,6 +89,35 @@ function checkRopeTable(ix: GraphIndex, c: ModelConfig, name: string, width: num
   }
 }
 
+/** The gathered tables (LongRoPE, partial rotary): shape [short + long rows, rotary/2] and a few rows of each part against the engine's. */
+function checkGatheredTable(ix: GraphIndex, c: ModelConfig, name: string): void {
+  const t = ix.initializer(name);
+  const half = rotaryDims(c) / 2;
+  const { shortRows, longRows, switchAt } = gatheredRopeRows(c);
+  if (!t || t.dataType !== 1 || t.dims.length !== 2) throw new Unsupported(`${ix.g.name}: no RoPE table '${name}'`);
+  if (t.dims[0] !== shortRows + longRows || t.dims[1] !== half) {
+    throw bad(
+      ix.g.name,
+      `its RoPE table '${name}' has shape [${t.dims.join(', ')}], but config.json implies [${shortRows + longRows}, ${half}] (positions with the short and long factors, rotary dims / 2)`,
+    );
+  }
+  const at = ix.address(t, 4);
+  const view = new DataView(ix.g.memory());
+  const cos = new Float32Array(half);
+  const sin = new Float32Array(half);
+  const rows: [number, number, number][] = [1, 2, shortRows - 1].map((p) => [p, p, switchAt]); // [row, position, call length]
+  if (longRows) rows.push(...[1, 2, longRows - 1].map((p): [number, number, number] => [shortRows + p, p, switchAt + 1]));
+  for (const [row, p, seqLen] of rows) {
+    ropeRows(c, p, 1, cos, sin, seqLen);
+    for (let i = 0; i < half; i++) {
+      const want = name === INIT.ropeSinRows ? sin[i]! : cos[i]!;
+      const got = view.getFloat32(at + 4 * (row * half + i), true);
+      if (!close(got, want))
+        throw bad(ix.g.name, `its RoPE table '${name}' at row ${row} differs from config.json's RoPE (${got} vs ${want})`);
+    }
+  }
+}
+
 function checkEps(ix: GraphIndex, c: ModelConfig, eps: number | undefined, where: string): void {
   if (eps === undefined || !close(eps, Math.fround(c.rmsNormEps))) {
     throw bad(ix.g.name, `its RMSNorm epsilon (${eps}, ${where}) differs from rms_norm_eps ${c.rmsNormEps} in config.json`);
@@ -114,7 +145,19 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
     throw new Unsupported(
       `${ix.g.name} has neither '${nodeName(N.gqa(0))}' nor '${nodeName(N.softmax(0))}': its attention is not the builder's`,
     );
+  const gathered = usesGatheredRope(c);
   for (let l = 0; l < c.numLayers; l++) {
+    // Which layers turn q and k, and where: the engine follows config.json (NoPE layers, LongRoPE, partial rotary), so the graph must agree.
+    const rotates = layerHasRope(c, l);
+    const turnedBefore = ix.find(N.qRope(l)) !== undefined;
+    const turnedInside = fused
+      ? intAttr(ix.node(N.gqa(l), ['GroupQueryAttention']), 'do_rotary') === 1
+      : ix.find(`${N.attention(l)}.q_rot`) !== undefined;
+    if (turnedBefore !== (rotates && gathered) || turnedInside !== (rotates && !gathered))
+      throw bad(
+        ix.g.name,
+        `layer ${l} ${turnedBefore || turnedInside ? 'applies' : 'skips'} RoPE${turnedBefore ? ' before its attention' : ''}, but config.json ${rotates ? `turns it${gathered ? ' from gathered tables (LongRoPE or partial rotary)' : ''}` : 'names it a layer without RoPE (no_rope_layers)'}`,
+      );
     if (fused) {
       const n = ix.node(N.gqa(l), ['GroupQueryAttention']);
       const heads = intAttr(n, 'num_heads');
@@ -124,7 +167,6 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
       }
       const s = n.attributes.get('scale');
       if (
-        intAttr(n, 'do_rotary') !== 1 ||
         (intAttr(n, 'rotary_interleaved') ?? 0) !== 0 ||
         (intAttr(n, 'local_window_size') ?? -1) !== gqaLocalWindow(c) ||
         (s?.kind === 'float' && !close(s.value, scale)) ||
@@ -156,7 +198,14 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
       }
     }
   }
-  if (fused) {
+  if (gathered) {
+    checkGatheredTable(ix, c, INIT.ropeCosRows);
+    checkGatheredTable(ix, c, INIT.ropeSinRows);
+    if (!fused) {
+      const s = scalarF32(ix, INIT.attnScale, 'the attention scale');
+      if (!close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not 1/sqrt(head size ${hd})`);
+    }
+  } else if (fused) {
     checkRopeTable(ix, c, INIT.ropeCosCache, hd / 2, 1);
     checkRopeTable(ix, c, INIT.ropeSinCache, hd / 2, 1);
   } else {

@@ -1,4 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
+import { printable } from '../formats/printable.ts';
 
 /**
  * The typed model configuration every part of the pipeline reads. It is parsed from a
@@ -10,6 +11,7 @@ export const SUPPORTED_ARCHITECTURES = Object.freeze({
   Qwen2ForCausalLM: 'qwen2',
   Qwen3ForCausalLM: 'qwen3',
   Phi3ForCausalLM: 'phi3',
+  SmolLM3ForCausalLM: 'smollm3',
 } as const);
 
 export type ArchitectureName = keyof typeof SUPPORTED_ARCHITECTURES;
@@ -38,6 +40,27 @@ export interface Llama3RopeScaling {
   readonly originalMaxPositionEmbeddings: number; // the context the model was pre-trained with
 }
 
+/**
+ * Phi-3.5/Phi-4-mini's LongRoPE (config.json rope_scaling type "longrope", "su" in early
+ * configs): each rotated pair's inverse frequency is divided by a per-pair factor, the short
+ * factors while a forward call's sequence (cached positions + new ones) is at most
+ * originalMaxPositionEmbeddings long and the long factors above (transformers'
+ * longrope_frequency_update: positions already cached keep the rotation they were stored
+ * with), and cos/sin are multiplied by attentionFactor.
+ */
+export interface LongRopeScaling {
+  readonly ropeType: 'longrope';
+  readonly shortFactor: readonly number[]; // [rotary dims / 2], each > 0
+  readonly longFactor: readonly number[]; // [rotary dims / 2], each > 0
+  readonly originalMaxPositionEmbeddings: number; // the switch: sequences longer than this use longFactor
+  /** cos and sin are multiplied by it: rope_scaling.attention_factor, else sqrt(1 + ln(s) / ln(original)) with s = max / original (1 when s <= 1). */
+  readonly attentionFactor: number;
+  /** rope_scaling.attention_factor as config.json gave it (written back as given); absent: derived. */
+  readonly attentionFactorGiven?: number;
+}
+
+export type RopeScaling = Llama3RopeScaling | LongRopeScaling;
+
 export interface ModelConfig {
   architecture: ArchitectureName; // as written in config.json "architectures"[0]
   family: ModelFamily;
@@ -51,7 +74,11 @@ export interface ModelConfig {
   maxPositionEmbeddings: number; // context length
   rmsNormEps: number;
   ropeTheta: number;
-  ropeScaling?: Llama3RopeScaling; // absent: plain RoPE
+  ropeScaling?: RopeScaling; // absent: plain RoPE
+  /** partial_rotary_factor < 1 (Phi-4-mini): RoPE turns only the first rotaryDim (even) values of each head; absent: all headDim. */
+  rotaryDim?: number;
+  /** Layers that skip RoPE (SmolLM3's NoPE layers, the 0s of no_rope_layers), ascending; absent: none. */
+  nopeLayers?: readonly number[];
   tieWordEmbeddings: boolean; // classifier shares the token embedding
   attentionBias: boolean; // q/k/v projections carry a bias (Qwen2)
   qkNorm?: boolean; // an RMSNorm [headDim] on each query and key head before RoPE (Qwen3)
@@ -59,6 +86,16 @@ export interface ModelConfig {
   slidingWindow?: number;
   bosTokenId: number | null;
   eosTokenId: number[]; // one or more stop ids
+}
+
+/** The values of each head RoPE turns: partial_rotary_factor x head_dim, else the whole head. */
+export function rotaryDims(c: Pick<ModelConfig, 'headDim' | 'rotaryDim'>): number {
+  return c.rotaryDim ?? c.headDim;
+}
+
+/** Whether decoder layer `l` applies RoPE (SmolLM3's NoPE layers do not). */
+export function layerHasRope(c: Pick<ModelConfig, 'nopeLayers'>, l: number): boolean {
+  return c.nopeLayers === undefined || !c.nopeLayers.includes(l);
 }
 
 /**
@@ -145,7 +182,22 @@ export function checkModelConfig(c: ModelConfig, where: string, fields: ConfigFi
     const v = c[field];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(field, `must be a positive number, got ${JSON.stringify(v)}`);
   }
-  if (c.ropeScaling) checkRopeScaling(c.ropeScaling, where);
+  const rotary = rotaryDims(c);
+  if (!(Number.isSafeInteger(rotary) && rotary > 0 && rotary % 2 === 0 && rotary <= c.headDim))
+    throw new ShrinkrayError(
+      'bad_config',
+      `${where}: field 'partial_rotary_factor' gives ${rotary} rotary values per head; expected an even number from 2 to ${fields.headDim} (${c.headDim})`,
+    );
+  if (
+    c.nopeLayers !== undefined &&
+    !c.nopeLayers.every((l, i, a) => Number.isSafeInteger(l) && l >= 0 && l < c.numLayers && (i === 0 || l > a[i - 1]!))
+  )
+    throw new ShrinkrayError(
+      'bad_config',
+      `${where}: field 'no_rope_layers' must name layers below ${fields.numLayers} (${c.numLayers}) once each`,
+    );
+  if (c.ropeScaling?.ropeType === 'longrope') checkLongRope(c.ropeScaling, rotary, where);
+  else if (c.ropeScaling) checkRopeScaling(c.ropeScaling, where);
   if (
     c.slidingWindow !== undefined &&
     !(Number.isSafeInteger(c.slidingWindow) && c.slidingWindow > 0 && c.slidingWindow < c.maxPositionEmbeddings)
@@ -160,6 +212,27 @@ export function checkModelConfig(c: ModelConfig, where: string, fields: ConfigFi
   const eos = c.eosTokenId.find((id) => !inVocab(id));
   if (eos !== undefined) throw bad('eosTokenId', `(${JSON.stringify(eos)}) must be a token id below ${fields.vocabSize} (${c.vocabSize})`);
   return c;
+}
+
+/** LongRoPE: one positive factor per rotated pair in each list (transformers' Phi3Config validation), a positive switch length and scale. */
+function checkLongRope(s: LongRopeScaling, rotary: number, where: string): void {
+  const bad = (field: string, problem: string, v: unknown) =>
+    new ShrinkrayError('bad_config', `${where}: field 'rope_scaling.${field}' ${problem}, got ${printable(String(JSON.stringify(v)), 80)}`);
+  for (const [field, list] of [
+    ['short_factor', s.shortFactor],
+    ['long_factor', s.longFactor],
+  ] as const) {
+    if (!Array.isArray(list) || list.length !== rotary / 2 || !list.every((f) => typeof f === 'number' && Number.isFinite(f) && f > 0))
+      throw bad(
+        field,
+        `must be a list of ${rotary / 2} positive numbers (one per rotated pair: head_dim x partial_rotary_factor / 2)`,
+        list,
+      );
+  }
+  const orig = s.originalMaxPositionEmbeddings;
+  if (!Number.isSafeInteger(orig) || orig <= 0) throw bad('original_max_position_embeddings', 'must be a positive integer', orig);
+  if (!(Number.isFinite(s.attentionFactor) && s.attentionFactor > 0))
+    throw bad('attention_factor', 'must be a positive number', s.attentionFactor);
 }
 
 /** The bounds transformers' own validation puts on llama3 rope scaling; field names as config.json spells them. */

@@ -1,27 +1,33 @@
 import { ShrinkrayError } from '../errors.ts';
 import { printable, quoted } from '../formats/printable.ts';
+import { hfRopeScaling, llama3Scaling, longRopeScaling, parseNopeLayers, parseRotaryDim } from './hf-rope-config.ts';
 import {
   checkModelConfig,
+  layerHasRope,
   MISSING_FOR_ARCHITECTURE,
+  rotaryDims,
   SUPPORTED_ARCHITECTURES,
   type ArchitectureName,
   type ConfigFieldNames,
-  type Llama3RopeScaling,
   type ModelConfig,
+  type RopeScaling,
   type ModelFamily,
 } from './config.ts';
 
 /**
  * Hugging Face config.json <-> ModelConfig. Defaults follow transformers' own config
- * classes (LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config, Phi3Config), so a config that omits a field means
+ * classes (LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config, Phi3Config, SmolLM3Config), so a config that omits a field means
  * here what it means there.
  */
-const FAMILY_DEFAULTS: Readonly<Record<ModelFamily, { maxPositions: number; bos: number | null; eos: number[] }>> = {
-  llama: { maxPositions: 2048, bos: 1, eos: [2] },
-  mistral: { maxPositions: 4096 * 32, bos: 1, eos: [2] },
-  qwen2: { maxPositions: 32768, bos: null, eos: [] },
-  qwen3: { maxPositions: 32768, bos: null, eos: [] },
-  phi3: { maxPositions: 4096, bos: 1, eos: [32000] },
+const FAMILY_DEFAULTS: Readonly<
+  Record<ModelFamily, { maxPositions: number; bos: number | null; eos: number[]; ropeTheta: number; tied: boolean }>
+> = {
+  llama: { maxPositions: 2048, bos: 1, eos: [2], ropeTheta: 10000, tied: false },
+  mistral: { maxPositions: 4096 * 32, bos: 1, eos: [2], ropeTheta: 10000, tied: false },
+  qwen2: { maxPositions: 32768, bos: null, eos: [], ropeTheta: 10000, tied: false },
+  qwen3: { maxPositions: 32768, bos: null, eos: [], ropeTheta: 10000, tied: false },
+  phi3: { maxPositions: 4096, bos: 1, eos: [32000], ropeTheta: 10000, tied: false },
+  smollm3: { maxPositions: 32768, bos: 128000, eos: [128001], ropeTheta: 2000000, tied: true },
 };
 
 /** config.json's names for the fields checkModelConfig checks. */
@@ -106,22 +112,30 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   if (scaling !== null && !isObject(scaling)) throw badConfig('rope_scaling', `must be an object or null, got ${shown(scaling)}`);
   const ropeField = scaling ? 'rope_scaling' : 'rope_parameters';
   const ropeSource = scaling ?? ropeParams;
-  const ropeType = ropeSource.rope_type ?? ropeSource.type ?? 'default';
-  // Phi-3's 128k models rescale RoPE with "longrope" ("su" in early configs): not implemented; transformers' Phi3 has no llama3 type.
-  if (family === 'phi3' && ropeType !== 'default')
-    throw badConfig(ropeField, `type ${shown(ropeType)} is not supported for Phi3ForCausalLM (supported: none, plain RoPE)`);
-  if (ropeType !== 'default' && ropeType !== 'llama3') {
-    throw badConfig(ropeField, `type ${shown(ropeType)} is not supported (supported: "default", "llama3")`);
-  }
-  if (family === 'phi3' && (json.partial_rotary_factor ?? 1) !== 1)
-    throw badConfig('partial_rotary_factor', `must be 1 (RoPE over the whole head), got ${shown(json.partial_rotary_factor)}`);
-  const ropeScaling = ropeType === 'llama3' ? llama3Scaling(ropeSource, ropeField, badConfig) : undefined;
-  if (family === 'llama' && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
-  // Llama's and Qwen3's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
-  if ((family === 'llama' || family === 'qwen3') && flag('attention_bias', false))
+  const rawType = ropeSource.rope_type ?? ropeSource.type ?? 'default';
+  // Phi3Config reads the early configs' "su" (and "yarn") as longrope.
+  const ropeType = family === 'phi3' && (rawType === 'su' || rawType === 'yarn') ? 'longrope' : rawType;
+  // transformers' Phi3 knows plain RoPE and longrope only; the Llama family adds llama3.
+  const supportedTypes = family === 'phi3' ? ['default', 'longrope'] : ['default', 'llama3'];
+  if (!supportedTypes.includes(ropeType as string))
+    throw badConfig(
+      ropeField,
+      `type ${shown(rawType)} is not supported for ${arch} (supported: ${supportedTypes.map((t) => `"${t}"`).join(', ')})`,
+    );
+  const rotaryDim = parseRotaryDim(json, ropeSource, family, headDim, badConfig);
+  const maxPositions = positiveInt('max_position_embeddings', defaults.maxPositions);
+  const ropeScaling: RopeScaling | undefined =
+    ropeType === 'llama3'
+      ? llama3Scaling(ropeSource, ropeField, badConfig)
+      : ropeType === 'longrope'
+        ? longRopeScaling(json, ropeSource, ropeField, maxPositions, badConfig)
+        : undefined;
+  const nopeLayers = family === 'smollm3' ? parseNopeLayers(json, positiveInt('num_hidden_layers'), badConfig) : undefined;
+  // Llama's, SmolLM3's and Qwen3's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
+  if ((family === 'llama' || family === 'smollm3') && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
+  if ((family === 'llama' || family === 'qwen3' || family === 'smollm3') && flag('attention_bias', false))
     throw badConfig('attention_bias', `true is not supported for ${arch} (o_proj bias)`);
 
-  const maxPositions = positiveInt('max_position_embeddings', defaults.maxPositions);
   const slidingWindow = parseSlidingWindow(json, family, maxPositions, badConfig);
 
   const eosRaw = json.eos_token_id === undefined ? defaults.eos : json.eos_token_id;
@@ -141,9 +155,11 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
       vocabSize: positiveInt('vocab_size'),
       maxPositionEmbeddings: maxPositions,
       rmsNormEps: positiveNumber('rms_norm_eps', json.rms_norm_eps ?? 1e-6),
-      ropeTheta: positiveNumber('rope_theta', json.rope_theta ?? ropeParams.rope_theta ?? 10000),
+      ropeTheta: positiveNumber('rope_theta', json.rope_theta ?? ropeParams.rope_theta ?? defaults.ropeTheta),
       ...(ropeScaling && { ropeScaling }),
-      tieWordEmbeddings: flag('tie_word_embeddings', false),
+      ...(rotaryDim !== headDim && { rotaryDim }),
+      ...(nopeLayers && nopeLayers.length > 0 && { nopeLayers }),
+      tieWordEmbeddings: flag('tie_word_embeddings', defaults.tied),
       attentionBias: family === 'qwen2',
       ...(family === 'qwen3' && { qkNorm: true }),
       ...(slidingWindow !== undefined && { slidingWindow }),
@@ -162,7 +178,8 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
  * Mistral slides whenever sliding_window is set (MistralConfig's default is 4096; v0.2+
  * publishes null), Phi-3 likewise (Phi3Config's default is null; Phi-3-mini-4k has 2047).
  * Qwen2/Qwen3 slide with use_sliding_window true only on the layers from max_window_layers
- * on, a per-layer window not implemented here, so that is refused when it would bite.
+ * on, SmolLM3 only on its NoPE layers: per-layer windows, not implemented here, so those are
+ * refused when they would bite.
  */
 function parseSlidingWindow(
   json: Record<string, unknown>,
@@ -171,12 +188,17 @@ function parseSlidingWindow(
   badConfig: (field: string, problem: string) => ShrinkrayError,
 ): number | undefined {
   if (family === 'llama') return undefined;
-  if ((family === 'qwen2' || family === 'qwen3') && json.use_sliding_window !== true) return undefined;
+  if ((family === 'qwen2' || family === 'qwen3' || family === 'smollm3') && json.use_sliding_window !== true) return undefined;
   const window = family === 'mistral' && json.sliding_window === undefined ? 4096 : (json.sliding_window ?? null);
   if (window === null) return undefined;
   if (typeof window !== 'number' || !Number.isSafeInteger(window) || window <= 0)
     throw badConfig('sliding_window', `must be a positive integer or null, got ${shown(window)}`);
   if (window >= maxPositions) return undefined;
+  if (family === 'smollm3')
+    throw badConfig(
+      'sliding_window',
+      `(${window}) is below max_position_embeddings (${maxPositions}) with use_sliding_window: a window on the NoPE layers only is not supported`,
+    );
   if (family === 'qwen2' || family === 'qwen3') {
     throw badConfig(
       'sliding_window',
@@ -185,38 +207,6 @@ function parseSlidingWindow(
     );
   }
   return window;
-}
-
-/** Llama 3's rope scaling: all four fields are required, as transformers' validation requires them. Bounds: checkModelConfig. */
-function llama3Scaling(
-  src: Record<string, unknown>,
-  field: string,
-  badConfig: (field: string, problem: string) => ShrinkrayError,
-): Llama3RopeScaling {
-  const num = (key: string): number => {
-    const v = src[key];
-    if (typeof v !== 'number') throw badConfig(`${field}.${key}`, `must be a number for rope_type "llama3", got ${shown(v)}`);
-    return v;
-  };
-  return {
-    ropeType: 'llama3',
-    factor: num('factor'),
-    lowFreqFactor: num('low_freq_factor'),
-    highFreqFactor: num('high_freq_factor'),
-    originalMaxPositionEmbeddings: num('original_max_position_embeddings'),
-  };
-}
-
-/** config.json's rope_scaling for a ModelConfig: null for plain RoPE. */
-function hfRopeScaling(s: Llama3RopeScaling | undefined): Record<string, unknown> | null {
-  if (!s) return null;
-  return {
-    rope_type: s.ropeType,
-    factor: s.factor,
-    low_freq_factor: s.lowFreqFactor,
-    high_freq_factor: s.highFreqFactor,
-    original_max_position_embeddings: s.originalMaxPositionEmbeddings,
-  };
 }
 
 /** The config.json transformers (Python and JS) needs to load the model. */
@@ -242,7 +232,17 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
     torch_dtype: 'float32',
     use_cache: true,
   };
-  if (config.family === 'llama') Object.assign(out, { attention_bias: false, mlp_bias: false });
+  if (config.family === 'llama' || config.family === 'smollm3') Object.assign(out, { attention_bias: false, mlp_bias: false });
+  if (config.family === 'smollm3')
+    Object.assign(out, {
+      no_rope_layers: Array.from({ length: config.numLayers }, (_, l) => (layerHasRope(config, l) ? 1 : 0)),
+      use_sliding_window: false,
+    });
+  if (config.family === 'phi3') {
+    const s = config.ropeScaling;
+    if (config.rotaryDim !== undefined) Object.assign(out, { partial_rotary_factor: rotaryDims(config) / config.headDim });
+    if (s?.ropeType === 'longrope') Object.assign(out, { original_max_position_embeddings: s.originalMaxPositionEmbeddings });
+  }
   if (config.family === 'qwen3') Object.assign(out, { attention_bias: false });
   // A window that never bites was dropped at parsing (parseSlidingWindow): none is the same model.
   if (config.family === 'mistral' || config.family === 'phi3') Object.assign(out, { sliding_window: config.slidingWindow ?? null });

@@ -1,10 +1,9 @@
 import { ShrinkrayError } from '../errors.ts';
 import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from './causal-lm.ts';
-import type { ModelConfig } from './config.ts';
+import { layerHasRope, type ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import type { LinearKind } from './tensor-table.ts';
-import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTable, swiglu } from './reference-ops.ts';
-import { ropeInverseFrequencies } from './rope-frequencies.ts';
+import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTableFor, swiglu } from './reference-ops.ts';
 import { storedLinear, widenRows } from './reference-half.ts';
 import { loadReferenceWeights, widenLayer, type ReferenceWeights } from './reference-weights.ts';
 
@@ -73,7 +72,8 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /**
  * The fp32 reference forward pass of the Llama family (Llama, Mistral, SmolLM, TinyLlama,
- * Qwen2 with its q/k/v bias, Qwen3 with its per-head q/k norms, Phi-3 split at import): RMSNorm, rotate-half RoPE,
+ * Qwen2 with its q/k/v bias, Qwen3 with its per-head q/k norms, Phi-3 split at import, SmolLM3 without RoPE on its NoPE
+ * layers): RMSNorm, rotate-half RoPE (over part of each head, LongRoPE-scaled, as the config says),
  * causal grouped-query attention (over a sliding window when the config has one),
  * SwiGLU, tied or untied classifier. It is the yardstick for every compressed model and
  * the engine for calibration, so it favours clarity and accuracy over speed.
@@ -109,7 +109,8 @@ export class ReferenceModel implements CausalLM {
     s.reserve(start + T);
 
     const x = this.embed(tokens); // [T, dim], the residual stream
-    const rope = ropeTable(start, T, ropeInverseFrequencies(c));
+    // LongRoPE picks its factors by this call's end (start + T); the cached keys keep theirs.
+    const rope = ropeTableFor(c, start, T);
     const shape = { T, start, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
     for (let l = 0; l < c.numLayers; l++) {
       const w = widenLayer(this.weights.layers[l]!); // a 16-bit checkpoint's layer widened while it runs, then dropped
@@ -125,8 +126,10 @@ export class ReferenceModel implements CausalLM {
       if (w.qNorm) q = rmsNorm(q, w.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
       if (w.kNorm) k = rmsNorm(k, w.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
       const v = proj(xn, 'v', w.vBias, dim, kvDim); // [T, kvDim]
-      applyRope(q, T, c.numHeads, c.headDim, rope);
-      applyRope(k, T, c.numKvHeads, c.headDim, rope);
+      if (layerHasRope(c, l)) {
+        applyRope(q, T, c.numHeads, c.headDim, rope);
+        applyRope(k, T, c.numKvHeads, c.headDim, rope);
+      }
       // Written past s.length only; the state's length moves once the whole pass is done,
       // so a cancelled pass leaves the cache as it was.
       s.store(l, start, k, v, T);

@@ -1,3 +1,5 @@
+import { ropeAttentionScale, ropeInverseFrequencies } from './rope-frequencies.ts';
+
 /**
  * The numeric building blocks of the fp32 reference forward pass, as plain loops over
  * Float32Array. Clarity and accuracy come first: every dot product and every reduction
@@ -114,39 +116,47 @@ export function rmsNorm(x: Float32Array, weight: Float32Array, T: number, dim: n
   return y;
 }
 
-/** Cosines and sines of the rotary angles for consecutive positions. Both: [T, headDim/2] */
+/** Cosines and sines of the rotary angles for consecutive positions. Both: [T, half], half = rotary dims / 2 (headDim / 2 unless partial_rotary_factor < 1). */
 export interface RopeTable {
   cos: Float64Array;
   sin: Float64Array;
+  half: number; // rotated pairs per head: element i pairs with i + half, for i < half
 }
 
 /**
- * angle(p, i) = p · invFreq[i] for i < headDim/2, in float64 (Hugging Face computes these in
- * fp32; the difference is far below what the model can feel). invFreq: [headDim/2], from
- * ropeInverseFrequencies (theta^(-2i / headDim), rescaled for Llama 3's rope_scaling).
+ * angle(p, i) = p · invFreq[i] for i < invFreq.length, in float64 (Hugging Face computes these in
+ * fp32; the difference is far below what the model can feel). invFreq: from
+ * ropeInverseFrequencies (theta^(-2i / rotary dims), rescaled for Llama 3's and LongRoPE's
+ * rope_scaling). cos and sin are multiplied by `scale` (LongRoPE's attention factor).
  */
-export function ropeTable(start: number, T: number, invFreq: Float64Array): RopeTable {
+export function ropeTable(start: number, T: number, invFreq: Float64Array, scale = 1): RopeTable {
   const half = invFreq.length;
   const cos = new Float64Array(T * half);
   const sin = new Float64Array(T * half);
   for (let i = 0; i < half; i++) {
     for (let t = 0; t < T; t++) {
       const angle = (start + t) * invFreq[i]!;
-      cos[t * half + i] = Math.cos(angle);
-      sin[t * half + i] = Math.sin(angle);
+      cos[t * half + i] = scale === 1 ? Math.cos(angle) : Math.cos(angle) * scale;
+      sin[t * half + i] = scale === 1 ? Math.sin(angle) : Math.sin(angle) * scale;
     }
   }
-  return { cos, sin };
+  return { cos, sin, half };
+}
+
+/** The table a forward call over positions start..start+T-1 uses: LongRoPE's factors chosen by the call's end, start + T. */
+export function ropeTableFor(c: Parameters<typeof ropeInverseFrequencies>[0], start: number, T: number): RopeTable {
+  return ropeTable(start, T, ropeInverseFrequencies(c, start + T), ropeAttentionScale(c));
 }
 
 /**
- * Rotates every head in place, Hugging Face "rotate-half" convention: element i pairs with
- * element i + headDim/2 of the same head (llama2.c pairs 2i with 2i+1; the importer
- * permutes q/k rows so that both conventions give the same model).
+ * Rotates every head in place, Hugging Face "rotate-half" convention over the head's first
+ * 2·rope.half values: element i pairs with element i + half (llama2.c pairs 2i with 2i+1; the
+ * importer permutes q/k rows so that both conventions give the same model). The values past
+ * 2·half (partial_rotary_factor < 1) pass through.
  * x: [T, numHeads * headDim]
  */
 export function applyRope(x: Float32Array, T: number, numHeads: number, headDim: number, rope: RopeTable): void {
-  const half = headDim / 2;
+  const half = rope.half;
   const width = numHeads * headDim;
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < numHeads; h++) {

@@ -113,6 +113,55 @@ describe('transformers.js in Chromium runs a Phi-3-derived export with its slidi
   });
 });
 
+// microsoft/Phi-4-mini-instruct's config.json shrunk: head_dim 16 of which partial_rotary_factor 0.75 turns 12, so every
+// eighth of the published long factors (6 per rotated pair); LongRoPE switching at 26, inside the 20 + 16 positions. Untied
+// as Phi-3 (a tied random model repeats its last token greedily, which would hide the switch).
+const PHI4_LONG = [1, 2.446418898, 5.984965424, 13.09260651, 32.1, 32.71];
+const PHI4_TINY = {
+  ...PHI3_TINY,
+  num_key_value_heads: 2,
+  partial_rotary_factor: 0.75,
+  original_max_position_embeddings: 26,
+  rope_scaling: { type: 'longrope', long_factor: PHI4_LONG, short_factor: [1, 1, 1, 1, 1, 1] },
+  sliding_window: 262144,
+};
+
+describe('transformers.js in Chromium runs a Phi-4-mini-derived export: partial rotary, LongRoPE switching mid-generation', () => {
+  it.each(['plain', 'fused'] as const)('%s graph: greedy ids are the reference forward pass ids, which the switch changes', async (ops) => {
+    const config = parseHfConfig(PHI4_TINY, 'config.json');
+    expect([config.rotaryDim, config.ropeScaling?.ropeType]).toEqual([12, 'longrope']);
+    const ir = syntheticIR(config, 3);
+    const built = await buildOnnxDecoder(ir, { ops });
+    const files = transformersJsFolder({
+      configJson: { ...PHI4_TINY, ...toHfConfig(config) },
+      generationConfig: { bos_token_id: 1, eos_token_id: 2 },
+      carried: new Map(),
+      model: built,
+      report: {},
+    });
+    const name = `shrinkray/phi4-tiny-${ops}`;
+    serveInMemory(name, files);
+    const prompt = Array.from({ length: 20 }, (_, i) => (i * 37 + 11) % 320);
+    const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'wasm', dtype: 'fp32' });
+    const ids = new Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length]);
+    const mask = new Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
+    const out = (await model.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: 16, do_sample: false })) as {
+      tolist(): bigint[][];
+    };
+    await model.dispose();
+    const got = out.tolist()[0]!.map(Number).slice(prompt.length);
+    const want = await referenceGreedy(config, ir, prompt, 16, 2);
+    // The short factors throughout (a switch beyond the context) give other ids once the generation passes 26 positions.
+    const s = config.ropeScaling!;
+    const unswitched = await referenceGreedy({ ...config, ropeScaling: { ...s, originalMaxPositionEmbeddings: 256 } }, ir, prompt, 16, 2);
+    console.info(
+      `Phi-4 tiny ${ops}: transformers.js ${got.join(',')}; reference ${want.join(',')}; never switching ${unswitched.join(',')}`,
+    );
+    expect(got).toEqual(want);
+    expect(unswitched).not.toEqual(want);
+  });
+});
+
 describe('transformers.js in Chromium loads the folder built in the page', () => {
   it('generates the reference story greedily', async () => {
     const configJson = JSON.parse(new TextDecoder().decode(await fetchBytes('config.json'))) as Record<string, unknown>;

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """An independent float64 implementation of the published Llama-family equations
 (transformers' modeling_llama.py, modeling_mistral.py, modeling_qwen2.py, modeling_qwen3.py,
-modeling_phi3.py), kept apart from the TypeScript code
+modeling_phi3.py with LongRoPE and partial rotary, modeling_smollm3.py with its NoPE layers), kept apart from the TypeScript code
 on purpose: it shares no code, no tables and no conventions with src/, only the published
 math. It reads a Hugging Face model folder (config.json + model.safetensors) and prints, as
 one JSON object on stdout, the logits of every position of a token sequence (a causal model
-without a cache: row t is what decoding token t after tokens 0..t-1 must give) and the RoPE
+in one forward call: row t is what decoding token t after tokens 0..t-1 must give; or in the
+calls given, each through a KV cache, as generation feeds them) and the RoPE
 inverse frequencies it used.
 
-usage: llama_family.py <model dir> <comma-separated token ids>
+usage: llama_family.py <model dir> <comma-separated token ids> [<comma-separated call lengths>]
 """
 import json
 import math
@@ -45,14 +46,34 @@ def read_safetensors(path):
     return out
 
 
-def inv_frequencies(cfg, head_dim):
-    """RoPE inverse frequencies, with Llama 3's rescaling when rope_scaling asks for it."""
-    theta = cfg.get("rope_theta", 10000.0)
-    inv = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+def rotary_dims(cfg, head_dim):
+    """Phi3's partial_rotary_factor: int(head_dim * factor) values of each head rotate (the rest pass)."""
+    if cfg["architectures"][0] != "Phi3ForCausalLM":
+        return head_dim
+    return int(head_dim * cfg.get("partial_rotary_factor", 1.0))
+
+
+def default_theta(cfg):
+    return 2000000.0 if cfg["architectures"][0] == "SmolLM3ForCausalLM" else 10000.0
+
+
+def inv_frequencies(cfg, dim, seq_len):
+    """RoPE inverse frequencies over the rotary dims and the factor cos/sin are scaled by:
+    Llama 3's rescaling, or LongRoPE's short/long factors (by the sequence length) and attention factor."""
+    theta = cfg.get("rope_theta", default_theta(cfg))
+    inv = 1.0 / theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
     scaling = cfg.get("rope_scaling") or {}
     kind = scaling.get("rope_type", scaling.get("type", "default"))
     if kind == "default":
-        return inv
+        return inv, 1.0
+    if kind in ("longrope", "su"):
+        old_ctx = scaling.get("original_max_position_embeddings", cfg.get("original_max_position_embeddings", 4096))
+        factor = scaling.get("factor") or cfg["max_position_embeddings"] / old_ctx
+        attention = scaling.get("attention_factor")
+        if attention is None:
+            attention = 1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(old_ctx))
+        ext = np.array(scaling["long_factor"] if seq_len > old_ctx else scaling["short_factor"], dtype=np.float64)
+        return 1.0 / (ext * theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim)), attention
     if kind != "llama3":
         raise SystemExit(f"rope type {kind} not handled here")
     factor = scaling["factor"]
@@ -63,7 +84,19 @@ def inv_frequencies(cfg, head_dim):
     smooth = (old_ctx / wavelen - low) / (high - low)
     blended = (1 - smooth) * scaled / factor + smooth * scaled
     medium = (wavelen >= old_ctx / high) & (wavelen <= old_ctx / low)
-    return np.where(medium, blended, scaled)
+    return np.where(medium, blended, scaled), 1.0
+
+
+def rope_layers(cfg):
+    """Per layer, whether it applies RoPE: SmolLM3's no_rope_layers (1 = RoPE), else every interval-th layer (default 4) without."""
+    n = cfg["num_hidden_layers"]
+    if cfg["architectures"][0] != "SmolLM3ForCausalLM":
+        return [True] * n
+    listed = cfg.get("no_rope_layers")
+    if listed is None:
+        interval = cfg.get("no_rope_layer_interval", 4)
+        listed = [int((i + 1) % interval != 0) for i in range(n)]
+    return [bool(listed[i]) for i in range(n)]
 
 
 def rms_norm(x, w, eps):
@@ -83,7 +116,7 @@ def sliding_window(cfg):
         return cfg.get("sliding_window", 4096)
     if arch == "Phi3ForCausalLM":
         return cfg.get("sliding_window")
-    if cfg.get("use_sliding_window"):
+    if cfg.get("use_sliding_window") and cfg.get("sliding_window") is not None:
         raise SystemExit("use_sliding_window (per-layer windows) not handled here")
     return None
 
@@ -105,68 +138,96 @@ def unfuse(cfg, w, n_heads, n_kv, hd):
             w[p + "mlp.up_proj.weight"] = up
 
 
-def forward(cfg, w, ids, streams=None):
-    """Logits [T, vocab]; when `streams` is a list, the residual stream entering each block and the last block's output are appended to it."""
+def forward(cfg, w, ids, streams=None, calls=None):
+    """Logits [T, vocab]; when `streams` is a list, the residual stream entering each block and the last block's output are appended to it.
+    `calls`: the lengths of the forward calls the tokens are fed in (default: one call), each appending to a KV cache of
+    rotated keys, as transformers' generate does; LongRoPE picks its factors per call by max(position_ids) + 1."""
     hidden = cfg["hidden_size"]
     n_heads = cfg["num_attention_heads"]
     n_kv = cfg.get("num_key_value_heads", n_heads)
     hd = cfg.get("head_dim") or hidden // n_heads
     eps = cfg.get("rms_norm_eps", 1e-6)
-    T = len(ids)
-    inv = inv_frequencies(cfg, hd)
-    angles = np.outer(np.arange(T, dtype=np.float64), inv)  # [T, hd/2]
-    cos = np.cos(np.concatenate([angles, angles], axis=-1))  # [T, hd]
-    sin = np.sin(np.concatenate([angles, angles], axis=-1))
-    causal = np.triu(np.full((T, T), -np.inf), k=1)
+    rot = rotary_dims(cfg, hd)
+    with_rope = rope_layers(cfg)
     window = sliding_window(cfg)
-    if window is not None:
-        causal = causal + np.tril(np.full((T, T), -np.inf), k=-window)  # keys at q - W and before
     unfuse(cfg, w, n_heads, n_kv, hd)
+    layers = cfg["num_hidden_layers"]
+    cache_k = [np.zeros((n_kv, 0, hd)) for _ in range(layers)]
+    cache_v = [np.zeros((n_kv, 0, hd)) for _ in range(layers)]
 
     def proj(x, name):
         y = x @ w[name + ".weight"].T
         bias = w.get(name + ".bias")
         return y if bias is None else y + bias
 
-    x = w["model.embed_tokens.weight"][ids]  # [T, hidden]
-    for layer in range(cfg["num_hidden_layers"]):
+    outputs = []
+    start = 0
+    first_inv = None
+    for n in calls or [len(ids)]:
+        T, end = n, start + n
+        inv, attention = inv_frequencies(cfg, rot, end)  # this call's max(position_ids) + 1 = end
+        first_inv = inv if first_inv is None else first_inv
+        angles = np.outer(np.arange(start, end, dtype=np.float64), inv)  # [T, rot/2]
+        cos = np.cos(np.concatenate([angles, angles], axis=-1)) * attention  # [T, rot]
+        sin = np.sin(np.concatenate([angles, angles], axis=-1)) * attention
+
+        def rotate(x):  # apply_rotary_pos_emb: the first rot values of each head turn, the rest pass
+            x_rot, x_pass = x[..., :rot], x[..., rot:]
+            return np.concatenate([x_rot * cos + rotate_half(x_rot) * sin, x_pass], axis=-1)
+
+        query_pos = np.arange(start, end)[:, None]
+        key_pos = np.arange(0, end)[None, :]
+        allowed = key_pos <= query_pos
+        if window is not None:
+            allowed &= key_pos > query_pos - window  # keys at q - W and before are masked
+        causal = np.where(allowed, 0.0, -np.inf)  # [T, end]
+
+        x = w["model.embed_tokens.weight"][ids[start:end]]  # [T, hidden]
+        for layer in range(layers):
+            if streams is not None:
+                streams.append(x)
+            p = f"model.layers.{layer}."
+            h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+            q = proj(h, p + "self_attn.q_proj").reshape(T, n_heads, hd).transpose(1, 0, 2)  # [H, T, hd]
+            k = proj(h, p + "self_attn.k_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
+            v = proj(h, p + "self_attn.v_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
+            if p + "self_attn.q_norm.weight" in w:  # Qwen3: RMSNorm over each head's hd values, before RoPE
+                q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+                k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+            if with_rope[layer]:
+                q = rotate(q)
+                k = rotate(k)
+            cache_k[layer] = np.concatenate([cache_k[layer], k], axis=1)  # the cache keeps keys as they were turned
+            cache_v[layer] = np.concatenate([cache_v[layer], v], axis=1)
+            group = n_heads // n_kv
+            keys = np.repeat(cache_k[layer], group, axis=0)  # repeat_kv
+            values = np.repeat(cache_v[layer], group, axis=0)
+            scores = q @ keys.transpose(0, 2, 1) / math.sqrt(hd) + causal
+            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            probs = scores / scores.sum(axis=-1, keepdims=True)
+            att = (probs @ values).transpose(1, 0, 2).reshape(T, n_heads * hd)
+            x = x + proj(att, p + "self_attn.o_proj")
+            h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+            gate = proj(h, p + "mlp.gate_proj")
+            silu = gate / (1 + np.exp(-gate))
+            x = x + proj(silu * proj(h, p + "mlp.up_proj"), p + "mlp.down_proj")
         if streams is not None:
             streams.append(x)
-        p = f"model.layers.{layer}."
-        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = proj(h, p + "self_attn.q_proj").reshape(T, n_heads, hd).transpose(1, 0, 2)  # [H, T, hd]
-        k = proj(h, p + "self_attn.k_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
-        v = proj(h, p + "self_attn.v_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
-        if p + "self_attn.q_norm.weight" in w:  # Qwen3: RMSNorm over each head's hd values, before RoPE
-            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
-            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
-        group = n_heads // n_kv
-        k = np.repeat(k, group, axis=0)  # repeat_kv
-        v = np.repeat(v, group, axis=0)
-        scores = q @ k.transpose(0, 2, 1) / math.sqrt(hd) + causal
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        probs = scores / scores.sum(axis=-1, keepdims=True)
-        att = (probs @ v).transpose(1, 0, 2).reshape(T, n_heads * hd)
-        x = x + proj(att, p + "self_attn.o_proj")
-        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gate = proj(h, p + "mlp.gate_proj")
-        silu = gate / (1 + np.exp(-gate))
-        x = x + proj(silu * proj(h, p + "mlp.up_proj"), p + "mlp.down_proj")
-    if streams is not None:
-        streams.append(x)
-    x = rms_norm(x, w["model.norm.weight"], eps)
-    head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else w["lm_head.weight"]
-    return x @ head.T, inv
+        x = rms_norm(x, w["model.norm.weight"], eps)
+        tied = cfg.get("tie_word_embeddings", cfg["architectures"][0] == "SmolLM3ForCausalLM")
+        head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
+        outputs.append(x @ head.T)
+        start = end
+    return np.concatenate(outputs, axis=0), first_inv
 
 
 def main():
     folder, ids = sys.argv[1], [int(t) for t in sys.argv[2].split(",")]
+    calls = [int(n) for n in sys.argv[3].split(",")] if len(sys.argv) > 3 else None
     with open(os.path.join(folder, "config.json")) as f:
         cfg = json.load(f)
     weights = read_safetensors(os.path.join(folder, "model.safetensors"))
-    logits, inv = forward(cfg, weights, ids)
+    logits, inv = forward(cfg, weights, ids, calls=calls)
     json.dump({"logits": logits.tolist(), "invFreq": inv.tolist()}, sys.stdout)
 
 

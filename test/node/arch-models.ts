@@ -150,6 +150,70 @@ export const PHI3_MINI_4K: ArchCase = {
   dtype: 'BF16',
 };
 
+// HuggingFaceTB/SmolLM3-3B config.json: Llama's equations, every fourth layer without RoPE (no_rope_layers), rope_theta 5e6, tied, bf16.
+export const SMOLLM3_3B: ArchCase = {
+  name: PUBLISHED.smollm3_3b.repo,
+  published: PUBLISHED.smollm3_3b.json,
+  // Four layers: no_rope_layers cut to them, as published (1, 1, 1, 0): the fourth turns nothing.
+  shrink: {
+    hidden_size: 128,
+    intermediate_size: 96,
+    num_hidden_layers: 4,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_window_layers: 4,
+    no_rope_layers: [1, 1, 1, 0],
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    eos_token_id: 6,
+    pad_token_id: 5,
+  },
+  dtype: 'BF16',
+};
+
+// microsoft/Phi-3.5-mini-instruct config.json: Phi-3's fused tensors with LongRoPE (48 short and long factors), head_dim 96, untied, bf16.
+export const PHI35_MINI: ArchCase = {
+  name: PUBLISHED.phi35Mini.repo,
+  published: PUBLISHED.phi35Mini.json,
+  // head_dim stays 96 (hidden_size / num_attention_heads, as Phi3 derives it) so the published factors fit;
+  // original_max_position_embeddings 64 above the tests' 30 positions: the short factors, attention factor sqrt(1 + ln 4 / ln 64).
+  shrink: {
+    hidden_size: 192,
+    intermediate_size: 96,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    num_key_value_heads: 2,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    original_max_position_embeddings: 64,
+    eos_token_id: 2,
+    pad_token_id: 2,
+  },
+  dtype: 'BF16',
+};
+
+// microsoft/Phi-4-mini-instruct config.json: LongRoPE over 3/4 of each head (partial_rotary_factor 0.75, head_dim 128), GQA 3:1, tied, bf16.
+export const PHI4_MINI: ArchCase = {
+  name: PUBLISHED.phi4Mini.repo,
+  published: PUBLISHED.phi4Mini.json,
+  // head_dim stays 128, rotary dims 96: the published 48 factors; original_max_position_embeddings 16 below the
+  // tests' 24-token prefill: every call is longer, so the long factors (up to 47.77), attention factor sqrt(2).
+  shrink: {
+    hidden_size: 384,
+    intermediate_size: 96,
+    num_hidden_layers: 2,
+    num_attention_heads: 3,
+    num_key_value_heads: 1,
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    original_max_position_embeddings: 16,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    pad_token_id: 2,
+  },
+  dtype: 'BF16',
+};
+
 export const tinyConfigJson = (c: ArchCase): Record<string, unknown> => ({ ...c.published, ...c.shrink });
 
 /**
@@ -196,9 +260,13 @@ export interface IndependentResult {
   invFreq: number[]; // [head_dim / 2]
 }
 
-/** Runs the independent numpy implementation (test/independent/llama_family.py) on a model folder. */
-export async function independentLogits(dir: string, ids: readonly number[]): Promise<IndependentResult> {
+/**
+ * Runs the independent numpy implementation (test/independent/llama_family.py) on a model folder:
+ * the tokens in one forward call, or in calls of the given lengths through its KV cache.
+ */
+export async function independentLogits(dir: string, ids: readonly number[], calls?: readonly number[]): Promise<IndependentResult> {
   const script = join(import.meta.dirname, '..', 'independent', 'llama_family.py');
-  const { stdout } = await promisify(execFile)(await pythonWithNumpy(), [script, dir, ids.join(',')], { maxBuffer: 1 << 28 });
+  const args = [script, dir, ids.join(','), ...(calls ? [calls.join(',')] : [])];
+  const { stdout } = await promisify(execFile)(await pythonWithNumpy(), args, { maxBuffer: 1 << 28 });
   return JSON.parse(stdout) as IndependentResult;
 }

@@ -18,7 +18,8 @@ import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { widenMatrix, widenRows } from '../../src/model/reference-half.ts';
 import { widenLayer } from '../../src/model/reference-weights.ts';
-import { linear, rmsNorm, ropeTable } from '../../src/model/reference-ops.ts';
+import { layerHasRope } from '../../src/model/config.ts';
+import { linear, rmsNorm, ropeTableFor } from '../../src/model/reference-ops.ts';
 import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { engineModulesNode, nodeThreadSpawner } from '../../src/node/engine-node.ts';
 import { folderOpener } from '../../src/node/folder-opener.ts';
@@ -32,10 +33,13 @@ import {
   LLAMA_32_1B,
   MISTRAL_7B_V01,
   MISTRAL_7B_V03,
+  PHI35_MINI,
   PHI3_MINI_4K,
+  PHI4_MINI,
   QWEN25_05B,
   QWEN3_06B,
   SMOLLM2_135M,
+  SMOLLM3_3B,
   tinyConfigJson,
   writeTinyModel,
   type ArchCase,
@@ -89,54 +93,64 @@ async function tinyModel(c: ArchCase, configJson = tinyConfigJson(c)): Promise<{
   return { dir, ir: (await openHfModel(open, display)).ir };
 }
 
-describe.each([LLAMA_32_1B, QWEN3_06B, MISTRAL_7B_V03, SMOLLM2_135M, QWEN25_05B, MISTRAL_7B_V01, PHI3_MINI_4K])(
-  '$name, tiny, against the independent numpy implementation',
-  (c) => {
-    it('reference forward, ONNX graph (plain and fused ops) and CPU engine: prefill and decode within the budget', async () => {
-      const { dir, ir } = await tinyModel(c);
-      const want = await independentLogits(dir, ids);
-      const scale = Math.max(...want.logits.flat().map(Math.abs));
-      const engines: [string, CausalLM][] = [['reference', await ReferenceModel.load(ir)]];
-      for (const ops of ['plain', 'fused'] as const) {
-        const built = await buildOnnxDecoder(ir, { ops });
-        engines.push([`onnxruntime-web ${ops}`, await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' })]);
-        const loader = await CpuModelLoader.create(await engineModulesNode(), { spawner: nodeThreadSpawner });
-        const cpu = await loader.fromGraph(ir.config, { name: `${c.name}/model.onnx`, model: built.model, externalData: [] });
-        if ('unsupported' in cpu) throw new Error(cpu.unsupported);
-        engines.push([`cpu engine ${ops}`, cpu]);
-      }
-      const figures: Record<string, { prefill: number; decode: number }> = {};
-      for (const [name, model] of engines) {
-        figures[name] = await against(model, want.logits, scale);
-        await model.dispose();
-      }
-      console.info(`${c.name} (max |logit| ${scale.toFixed(2)}): ${JSON.stringify(figures)}`);
-      for (const [name, d] of Object.entries(figures)) {
-        expect(d.prefill, `${name} prefill`).toBeLessThan(BUDGET.independentVsEngineRelative);
-        expect(d.decode, `${name} decode`).toBeLessThan(BUDGET.independentVsEngineRelative);
-      }
-    });
+describe.each([
+  LLAMA_32_1B,
+  QWEN3_06B,
+  MISTRAL_7B_V03,
+  SMOLLM2_135M,
+  QWEN25_05B,
+  MISTRAL_7B_V01,
+  PHI3_MINI_4K,
+  SMOLLM3_3B,
+  PHI35_MINI,
+  PHI4_MINI,
+])('$name, tiny, against the independent numpy implementation', (c) => {
+  it('reference forward, ONNX graph (plain and fused ops) and CPU engine: prefill and decode within the budget', async () => {
+    const { dir, ir } = await tinyModel(c);
+    const want = await independentLogits(dir, ids);
+    const scale = Math.max(...want.logits.flat().map(Math.abs));
+    const engines: [string, CausalLM][] = [['reference', await ReferenceModel.load(ir)]];
+    for (const ops of ['plain', 'fused'] as const) {
+      const built = await buildOnnxDecoder(ir, { ops });
+      engines.push([`onnxruntime-web ${ops}`, await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' })]);
+      const loader = await CpuModelLoader.create(await engineModulesNode(), { spawner: nodeThreadSpawner });
+      const cpu = await loader.fromGraph(ir.config, { name: `${c.name}/model.onnx`, model: built.model, externalData: [] });
+      if ('unsupported' in cpu) throw new Error(cpu.unsupported);
+      engines.push([`cpu engine ${ops}`, cpu]);
+    }
+    const figures: Record<string, { prefill: number; decode: number }> = {};
+    for (const [name, model] of engines) {
+      figures[name] = await against(model, want.logits, scale);
+      await model.dispose();
+    }
+    console.info(`${c.name} (max |logit| ${scale.toFixed(2)}): ${JSON.stringify(figures)}`);
+    for (const [name, d] of Object.entries(figures)) {
+      expect(d.prefill, `${name} prefill`).toBeLessThan(BUDGET.independentVsEngineRelative);
+      expect(d.decode, `${name} decode`).toBeLessThan(BUDGET.independentVsEngineRelative);
+    }
+  });
 
-    it('the calibration forward (the block runner GPTQ, AWQ, Wanda and SparseGPT run) gives the same logits', async () => {
-      const { dir, ir } = await tinyModel(c);
-      const want = await independentLogits(dir, ids);
-      const scale = Math.max(...want.logits.flat().map(Math.abs));
-      const cfg = ir.config;
-      const ref = await ReferenceModel.load(ir);
-      const dim = cfg.hiddenSize;
-      const x = [new Float32Array(ids.length * dim)];
-      ids.forEach((id, t) => x[0]!.set(widenRows(ref.weights.embedding, id, id + 1, dim), t * dim));
-      const rope = ropeTable(0, ids.length, ropeInverseFrequencies(cfg));
-      for (let l = 0; l < cfg.numLayers; l++)
-        await new BlockRunner(referenceCalibBackend, cfg, widenLayer(ref.weights.layers[l]!), x, rope).pass('out');
-      const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, cfg.rmsNormEps);
-      const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, cfg.vocabSize);
-      expect(relativeDiff(got, want.logits, 0, cfg.vocabSize, scale)).toBeLessThan(BUDGET.independentVsEngineRelative);
-    });
-  },
-);
+  it('the calibration forward (the block runner GPTQ, AWQ, Wanda and SparseGPT run) gives the same logits', async () => {
+    const { dir, ir } = await tinyModel(c);
+    const want = await independentLogits(dir, ids);
+    const scale = Math.max(...want.logits.flat().map(Math.abs));
+    const cfg = ir.config;
+    const ref = await ReferenceModel.load(ir);
+    const dim = cfg.hiddenSize;
+    const x = [new Float32Array(ids.length * dim)];
+    ids.forEach((id, t) => x[0]!.set(widenRows(ref.weights.embedding, id, id + 1, dim), t * dim));
+    const rope = ropeTableFor(cfg, 0, ids.length);
+    for (let l = 0; l < cfg.numLayers; l++)
+      await new BlockRunner(referenceCalibBackend, cfg, widenLayer(ref.weights.layers[l]!), x, layerHasRope(cfg, l) ? rope : null).pass(
+        'out',
+      );
+    const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, cfg.rmsNormEps);
+    const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, cfg.vocabSize);
+    expect(relativeDiff(got, want.logits, 0, cfg.vocabSize, scale)).toBeLessThan(BUDGET.independentVsEngineRelative);
+  });
+});
 
-describe.each([LLAMA_32_1B, QWEN3_06B, PHI3_MINI_4K])('$name, tiny: calibrated recipes', (c) => {
+describe.each([LLAMA_32_1B, QWEN3_06B, PHI3_MINI_4K, SMOLLM3_3B])('$name, tiny: calibrated recipes', (c) => {
   it.each(['ffn25+gptq-int4-g32', 'wanda-2:4+awq-int4-g32'])(
     '%s calibrates through the block forward; onnxruntime-web and the CPU engine run the result alike',
     async (recipe) => {
@@ -282,26 +296,6 @@ describe('what is refused, naming config.json and the field', () => {
     );
   });
 
-  it("Phi-3's 128k models: rope_scaling longrope (and su), and a partial rotary factor", () => {
-    const phi = tinyConfigJson(PHI3_MINI_4K);
-    const longrope = { type: 'longrope', long_factor: [1, 2], short_factor: [1, 1] };
-    expectShrinkrayError(
-      () => parseHfConfig({ ...phi, rope_scaling: longrope }, 'phi/config.json'),
-      'bad_config',
-      /phi\/config\.json: field 'rope_scaling' type "longrope" is not supported for Phi3ForCausalLM/,
-    );
-    expectShrinkrayError(
-      () => parseHfConfig({ ...phi, rope_scaling: { ...longrope, type: 'su' } }, 'phi/config.json'),
-      'bad_config',
-      /field 'rope_scaling' type "su" is not supported/,
-    );
-    expectShrinkrayError(
-      () => parseHfConfig({ ...phi, partial_rotary_factor: 0.5 }, 'phi/config.json'),
-      'bad_config',
-      /field 'partial_rotary_factor' must be 1/,
-    );
-  });
-
   it('Qwen3 with attention_bias (an o_proj bias the IR does not hold)', () => {
     expectShrinkrayError(
       () => parseHfConfig({ ...tinyConfigJson(QWEN3_06B), attention_bias: true }, 'config.json'),
@@ -311,7 +305,8 @@ describe('what is refused, naming config.json and the field', () => {
   });
 
   it('Gemma 3: unsupported_architecture naming what is missing, and the supported list', () => {
-    const supported = 'supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM';
+    const supported =
+      'supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, SmolLM3ForCausalLM';
     const as = (arch: string) => () => parseHfConfig({ ...tinyConfigJson(LLAMA_32_1B), architectures: [arch] }, 'x/config.json');
     const gemma = expectShrinkrayError(
       as('Gemma3ForCausalLM'),

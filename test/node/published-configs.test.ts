@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseHfConfig } from '../../src/model/hf-config.ts';
+import { parseHfConfig, toHfConfig } from '../../src/model/hf-config.ts';
 import { syntheticConfig, type SyntheticShape } from '../../src/model/synthetic-ir.ts';
 import { PUBLISHED } from '../published-configs.ts';
 
@@ -11,6 +11,27 @@ describe('published configs', () => {
     expect(c.hiddenSize).toBe(json.hidden_size);
     expect(c.numLayers).toBe(json.num_hidden_layers);
     expect(c.vocabSize).toBe(json.vocab_size);
+  });
+
+  it('SmolLM3-3B, Phi-3.5-mini and Phi-4-mini: their RoPE as published, and the config.json we write reads back the same', () => {
+    const smol = parseHfConfig(PUBLISHED.smollm3_3b.json, 'config.json');
+    expect([smol.nopeLayers, smol.ropeTheta, smol.tieWordEmbeddings, smol.headDim]).toEqual([
+      [3, 7, 11, 15, 19, 23, 27, 31, 35],
+      5e6,
+      true,
+      128,
+    ]);
+    const phi35 = parseHfConfig(PUBLISHED.phi35Mini.json, 'config.json');
+    // sqrt(1 + ln(131072 / 4096) / ln(4096)): transformers' LongRoPE attention factor.
+    expect(phi35.ropeScaling).toMatchObject({ ropeType: 'longrope', originalMaxPositionEmbeddings: 4096 });
+    expect(phi35.ropeScaling?.ropeType === 'longrope' && phi35.ropeScaling.attentionFactor).toBeCloseTo(
+      Math.sqrt(1 + Math.log(32) / Math.log(4096)),
+      12,
+    );
+    expect([phi35.headDim, phi35.rotaryDim, phi35.slidingWindow]).toEqual([96, undefined, undefined]);
+    const phi4 = parseHfConfig(PUBLISHED.phi4Mini.json, 'config.json');
+    expect([phi4.headDim, phi4.rotaryDim, phi4.tieWordEmbeddings, phi4.numKvHeads, phi4.eosTokenId]).toEqual([128, 96, true, 8, [200020]]);
+    for (const c of [smol, phi35, phi4]) expect(parseHfConfig(toHfConfig(c), 'written/config.json')).toEqual(c);
   });
 
   const claims: [SyntheticShape, keyof typeof PUBLISHED][] = [

@@ -48,9 +48,19 @@ export function dropProblems(d: DropStep, config: ModelConfig): string[] {
   return [];
 }
 
-/** The config of the model without `count` blocks. */
-export function droppedConfig(config: ModelConfig, count: number): ModelConfig {
-  return { ...config, numLayers: config.numLayers - count };
+/** The config of the model without the blocks in `removed`: fewer layers, SmolLM3's NoPE layers renumbered as the kept blocks are. */
+export function droppedConfig(config: ModelConfig, removed: readonly number[]): ModelConfig {
+  const gone = new Set(removed);
+  return withNopeLayers(
+    { ...config, numLayers: config.numLayers - gone.size },
+    config.nopeLayers?.filter((l) => !gone.has(l)).map((l) => l - removed.filter((r) => r < l).length),
+  );
+}
+
+/** `config` with the NoPE layers `nope` (none when absent or empty). */
+export function withNopeLayers(config: ModelConfig, nope: readonly number[] | undefined): ModelConfig {
+  const { nopeLayers: _old, ...rest } = config;
+  return nope && nope.length > 0 ? { ...rest, nopeLayers: nope } : rest;
 }
 
 /** The last `count` block indices of a `numLayers`-block model. */
@@ -98,7 +108,7 @@ export function dropBlocksIr(ir: ModelIR, removed: readonly number[]): ModelIR {
       read: () => handle.read(),
     });
   }
-  return { config: droppedConfig(ir.config, gone.size), tensors };
+  return { config: droppedConfig(ir.config, [...gone]), tensors };
 }
 
 /**

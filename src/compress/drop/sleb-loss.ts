@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../../errors.ts';
 import type { ModelIR } from '../../model/ir.ts';
-import { rmsNorm, ropeTable, type RopeTable } from '../../model/reference-ops.ts';
-import { ropeInverseFrequencies } from '../../model/rope-frequencies.ts';
+import { layerHasRope } from '../../model/config.ts';
+import { rmsNorm, ropeTableFor, type RopeTable } from '../../model/reference-ops.ts';
 import { modelTensor } from '../../model/tensor-table.ts';
 import { embedWindows, type InfluenceOptions } from './block-influence.ts';
 import { BlockRunner } from '../block-runner.ts';
@@ -41,7 +41,7 @@ export async function slebSelect(ir: ModelIR, input: CalibrationInput, count: nu
     throw new ShrinkrayError('bad_argument', `cannot remove ${count} of ${L} decoder blocks; expected 1..${L - 1}`);
   const windows = input.windows.slice(0, SLEB_WINDOWS);
   const embedded = await embedWindows(ir, windows);
-  const rope = ropeTable(0, Math.max(...windows.map((w) => w.length)), ropeInverseFrequencies(c));
+  const rope = ropeTableFor(c, 0, Math.max(...windows.map((w) => w.length)));
   const head = await readHead(ir);
   const run = new Runner(ir, input, rope, o.signal);
   const gone = new Set<number>();
@@ -84,7 +84,14 @@ class Runner {
   ) {}
   async block(layer: number, x: readonly Float32Array[]): Promise<Float32Array[]> {
     const copy = x.map((w) => Float32Array.from(w));
-    await new BlockRunner(this.input.backend, this.ir.config, await readLayer(this.ir, layer), copy, this.rope, this.signal).pass('out');
+    await new BlockRunner(
+      this.input.backend,
+      this.ir.config,
+      await readLayer(this.ir, layer),
+      copy,
+      layerHasRope(this.ir.config, layer) ? this.rope : null,
+      this.signal,
+    ).pass('out');
     return copy; // pass('out') replaced each window with the block's output
   }
 }

@@ -57,6 +57,8 @@ export const DECODER_NODES = Object.freeze({
   attention: (l: number) => `layers.${l}.attn`, // prefix of the plain attention's nodes
   softmax: (l: number) => `layers.${l}.attn.softmax`, // plain attention
   gqa: (l: number) => `layers.${l}.attn.gqa`, // com.microsoft.GroupQueryAttention
+  qRope: (l: number) => `layers.${l}.q_rope`, // q and k turned before attention (gathered-rope.ts)
+  kRope: (l: number) => `layers.${l}.k_rope`,
   attnResidual: (l: number) => `layers.${l}.attn_residual`,
   postAttentionNorm: (l: number) => `layers.${l}.post_attention_norm`,
   silu: (l: number) => `layers.${l}.silu`,
@@ -79,6 +81,8 @@ export const DECODER_INITIALIZERS = Object.freeze({
   ropeSin: 'rope.sin', // same, first half negated (rotate-half's sign)
   ropeCosCache: 'rope.cos_cache', // [maxPos, headDim/2], GroupQueryAttention's layout
   ropeSinCache: 'rope.sin_cache',
+  ropeCosRows: 'rope.cos_rows', // [short + long rows, rotary/2], gathered before attention (LongRoPE, partial rotary; src/build/gathered-rope.ts)
+  ropeSinRows: 'rope.sin_rows',
   attnScale: 'attn_scale', // fp32 scalar 1/sqrt(headDim)
   rmsEps: 'rms_eps', // fp32 scalar, plain RMSNorm's epsilon
 });

@@ -1,0 +1,94 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { AutoModelForCausalLM, env, LogitsProcessorList, Tensor } from '@huggingface/transformers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
+import { transformersJsFolder } from '../../src/formats/transformers-js-folder.ts';
+import { toGenerationConfig, toHfConfig } from '../../src/model/hf-config.ts';
+import { openHfModel } from '../../src/model/hf-model.ts';
+import type { ModelIR } from '../../src/model/ir.ts';
+import { folderOpener } from '../../src/node/folder-opener.ts';
+import { BUDGET } from '../error-budgets.ts';
+import { independentLogits, PHI35_MINI, PHI4_MINI, SMOLLM3_3B, tinyConfigJson, writeTinyModel, type ArchCase } from './arch-models.ts';
+
+/**
+ * transformers.js (in Node: onnxruntime-node) loads the folder we write for SmolLM3 and
+ * Phi-3.5/Phi-4-mini, from the config.json we write, and its generate() (a 24-token prompt, then
+ * decode steps through its KV cache, each forced to the next token of a fixed sequence) gives the
+ * logits of the independent float64 forward fed the same calls: NoPE layers (GroupQueryAttention
+ * without rotary), LongRoPE's switch (Phi-4-mini with original_max_position_embeddings 26: the
+ * steps past 26 positions turn with the long factors, the cached keys keep the short ones) and
+ * partial rotary run in its runtime as in ours.
+ */
+const ids = Array.from({ length: 30 }, (_, i) => (i * 37 + 11) % 320);
+const PROMPT = 24;
+const STEPS = 6; // rows 23..28: the prompt's last, then one per forced token ids[24..28]
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'shrinkray-rope-tjs-'));
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = root + '/';
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function tinyModel(c: ArchCase, configJson: Record<string, unknown>): Promise<{ dir: string; ir: ModelIR }> {
+  const dir = join(root, 'source', c.name.replace('/', '_'));
+  await writeTinyModel(dir, configJson, c.dtype);
+  const { open, display } = folderOpener(dir);
+  return { dir, ir: (await openHfModel(open, display)).ir };
+}
+
+describe('transformers.js runs the SmolLM3 and Phi-3.5/Phi-4-mini folders we write', () => {
+  it.each([
+    ['SmolLM3-3B', 'fused', SMOLLM3_3B, {}],
+    ['Phi-3.5-mini', 'plain', PHI35_MINI, {}],
+    ['Phi-4-mini, LongRoPE switching at 26', 'fused', PHI4_MINI, { original_max_position_embeddings: 26 }],
+    ['Phi-4-mini, LongRoPE switching at 26', 'plain', PHI4_MINI, { original_max_position_embeddings: 26 }],
+  ] as const)('%s (%s graph): prefill and decode logits within the budget of the independent forward', async (label, ops, c, fields) => {
+    const source = { ...tinyConfigJson(c), ...fields };
+    const { dir, ir } = await tinyModel(c, source);
+    const built = await buildOnnxDecoder(ir, { ops });
+    const name = `${c.name.replace(/\W/g, '_')}_${ops}`;
+    const files = transformersJsFolder({
+      configJson: { ...source, ...toHfConfig(ir.config) },
+      generationConfig: toGenerationConfig(ir.config),
+      carried: new Map(),
+      model: built,
+      report: {},
+    });
+    for (const [path, bytes] of files) {
+      await mkdir(dirname(join(root, name, path)), { recursive: true });
+      await writeFile(join(root, name, path), Array.isArray(bytes) ? Buffer.concat(bytes) : bytes);
+    }
+    const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'cpu', dtype: 'fp32' });
+    // Records each step's logits, then forces the step's token to the fixed sequence's next one.
+    const rows: Float32Array[] = [];
+    const force = new LogitsProcessorList();
+    force.push(((_ids: bigint[][], logits: Tensor) => {
+      const data = logits.data as Float32Array;
+      rows.push(Float32Array.from(data));
+      const next = ids[PROMPT + rows.length - 1]!;
+      data.fill(-Infinity);
+      data[next] = 0;
+      return logits;
+    }) as never);
+    const input = new Tensor('int64', BigInt64Array.from(ids.slice(0, PROMPT).map(BigInt)), [1, PROMPT]);
+    const mask = new Tensor('int64', new BigInt64Array(PROMPT).fill(1n), [1, PROMPT]);
+    await model.generate({ input_ids: input, attention_mask: mask, max_new_tokens: STEPS, do_sample: false, logits_processor: force });
+    await model.dispose();
+    const want = (await independentLogits(dir, ids.slice(0, PROMPT + STEPS - 1), [PROMPT, ...Array<number>(STEPS - 1).fill(1)])).logits;
+    const scale = Math.max(...want.flat().map(Math.abs));
+    let worst = 0;
+    rows.forEach((row, s) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - want[PROMPT - 1 + s]![j]!)))));
+    console.info(
+      `transformers.js, ${label} (${ops}): ${rows.length} steps, worst ${(worst / scale).toExponential(2)} of max |logit| ${scale.toFixed(2)}`,
+    );
+    expect(rows).toHaveLength(STEPS);
+    expect(worst / scale).toBeLessThan(BUDGET.independentVsEngineRelative);
+  });
+});
