@@ -9,6 +9,7 @@ import { describeTensor } from './tensor-label.ts';
  */
 const STAGE_LABEL: Record<Progress['stage'], string> = {
   download: 'Downloading',
+  prepare: 'Preparing',
   calibrate: 'Calibrating',
   compress: 'Compressing',
   write: 'Storing',
@@ -30,6 +31,7 @@ function details(p: Progress, startedAt: number): string {
   if (p.stage === 'compress') return `tensor ${p.done} of ${p.total}${p.tensor ? `: ${describeTensor(p.tensor)}` : ''}`;
   if (p.stage === 'calibrate') return `${p.done} of ${p.total} blocks done${p.item && p.done < p.total ? `, ${p.item}` : ''}`;
   if (p.stage === 'perplexity') return `document ${p.done} of ${p.total}`;
+  if (p.stage === 'prepare') return p.item ?? '';
   const amount = `${formatBytes(p.done)} of ${formatBytes(p.total)}`;
   const rate = p.bytesPerSecond ?? p.done / Math.max(0.001, (performance.now() - startedAt) / 1000);
   const eta = rate > 0 && p.total > p.done ? formatDuration((p.total - p.done) / rate) : undefined;

@@ -13,7 +13,7 @@ import type { ModelConfig } from '../model/config.ts';
 import { TextTokenizer } from '../runtime/tokenizer.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
-import type { CalibrationRequest } from './protocol.ts';
+import type { CalibrationRequest, ProgressCallback } from './protocol.ts';
 import { storedFileOpener } from './stored-model.ts';
 import { watchTokenizer, type WatchdogMessage } from './tokenizer-watchdog.ts';
 
@@ -48,7 +48,10 @@ export async function workerCalibration(
   config: ModelConfig,
   request: CalibrationRequest,
   announce?: (m: WatchdogMessage) => void,
+  onProgress?: ProgressCallback,
 ): Promise<{ input: CalibrationInput; text: CalibrationText }> {
+  // Before the first block is calibrated the job says what it does (a large text or a slow pool start takes a while).
+  onProgress?.({ stage: 'prepare', done: 0, total: 2, item: 'cutting the calibration text into tokens' });
   const open = storedFileOpener(store, manifest);
   const tokenizerSource = await open(MODEL_FILES.tokenizer);
   if (!tokenizerSource)
@@ -64,8 +67,11 @@ export async function workerCalibration(
     count: request.windows ?? DEFAULT_WINDOW_COUNT,
     seed,
   });
+  onProgress?.({ stage: 'prepare', done: 1, total: 2, item: 'starting the calibration workers' });
+  const calib = await calibBackend();
+  onProgress?.({ stage: 'prepare', done: 2, total: 2, item: 'calibration workers ready' });
   return {
-    input: { windows: w.windows, backend: await calibBackend() },
+    input: { windows: w.windows, backend: calib },
     text: { name: request.name, windowLength, seed, available: w.available },
   };
 }

@@ -74,7 +74,9 @@ export async function runCompressJob(modelId: string, recipeText: string, o: Com
           }
           await checkQuota(plan.bytesOut + carriedBytes, `the ${recipe.canonical} compression of ${modelId}`);
           throwIfAborted(o.signal, `compressing ${modelId}`);
-          return plan.calibrate ? workerCalibration(o.store, source.manifest, source.ir.config, o.calibration!, o.announce) : null;
+          return plan.calibrate
+            ? workerCalibration(o.store, source.manifest, source.ir.config, o.calibration!, o.announce, o.onProgress)
+            : null;
         },
       },
     );

@@ -14,14 +14,14 @@ import type { StoreUsage } from '../store/store-types.ts';
  */
 
 /** Which part of a long call is running; the UI shows one progress bar per stage. */
-export type ProgressStage = 'download' | 'calibrate' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export';
+export type ProgressStage = 'download' | 'prepare' | 'calibrate' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export';
 
-/** One progress report: `done` of `total` units (bytes for download/write/import/export, decoder blocks for calibrate, tensors for compress, documents for perplexity). */
+/** One progress report: `done` of `total` units (bytes for download/write/import/export, steps for prepare, decoder blocks for calibrate, tensors for compress, documents for perplexity). */
 export interface Progress {
   stage: ProgressStage;
   done: number;
   total: number;
-  /** What is being worked on: a file name, a tensor name, or a block ('layer 3'). */
+  /** What is being worked on: a file name, a tensor name, a block ('layer 3'), or the step being prepared. */
   item?: string;
   /** The compress stage: the tensor being compressed, placed by the worker. */
   tensor?: TensorPlace;

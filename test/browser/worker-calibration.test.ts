@@ -42,6 +42,12 @@ describe('calibrated compression through the compress worker', () => {
     const log = new ProgressLog();
     const info = await compress.compress(sourceId, recipe, { calibration, onProgress: log.onProgress });
     const progress = await log.until('write');
+    // Before the first block: what is being prepared, in order.
+    expect(progress.slice(0, 3)).toEqual([
+      { stage: 'prepare', done: 0, total: 2, item: 'cutting the calibration text into tokens' },
+      { stage: 'prepare', done: 1, total: 2, item: 'starting the calibration workers' },
+      { stage: 'prepare', done: 2, total: 2, item: 'calibration workers ready' },
+    ]);
     const blocks = progress.filter((p) => p.stage === 'calibrate');
     expect(blocks.at(-1)).toMatchObject({ done: 5, total: 5 });
     expect(new Set(blocks.map((p) => p.done))).toEqual(new Set([0, 1, 2, 3, 4, 5]));

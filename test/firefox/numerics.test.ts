@@ -54,7 +54,7 @@ beforeAll(async () => {
   vite = await createServer({
     configFile: resolve('vite.config.ts'),
     cacheDir: resolve('node_modules/.vite-firefox'),
-    server: { port: 0, strictPort: false },
+    server: { port: 0, strictPort: false, hmr: false }, // a file saved during the run must not reload the page under the test
     logLevel: 'warn',
   });
   await vite.listen();

@@ -159,7 +159,7 @@ describe('the remote API types', () => {
     expectTypeOf<CompressWorkerApi['compress']>().parameter(2).toEqualTypeOf<((p: Progress) => void) | undefined>();
     expectTypeOf<ChatWorkerApi['generate']>().parameter(2).toEqualTypeOf<CancelPort | undefined>();
     expectTypeOf<Progress['stage']>().toEqualTypeOf<
-      'download' | 'calibrate' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export'
+      'download' | 'prepare' | 'calibrate' | 'compress' | 'write' | 'load' | 'perplexity' | 'import' | 'export'
     >();
     expectTypeOf<CompressWorkerApi['compress']>().parameter(4).toEqualTypeOf<CalibrationRequest | undefined>();
   });
