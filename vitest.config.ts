@@ -10,6 +10,9 @@ const HANG_MS = 600_000;
 
 // Debian's Chromium, never a browser Playwright downloads itself.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// The browser file that runs in a Chromium of its own (see the browser project).
+const ALONE = 'test/browser/worker-synthetic.test.ts';
+
 const chromiumArgs = [
   '--headless=new',
   '--no-sandbox',
@@ -26,7 +29,8 @@ export default defineConfig({
     // Every project runs in one group: the node, e2e and firefox files share the forks pool, one file
     // per core (Vitest's default leaves one core to itself, but the browser project's page runs
     // beside the pool, and the e2e and firefox files mostly wait on a browser), longest first
-    // across projects (the sequencer), and the browser project's files run one page at a time beside it.
+    // across projects (the sequencer), and the browser project's files run one page at a time beside it
+    // (in two Chromiums: see the browser project).
     maxWorkers: availableParallelism(),
     sequence: { sequencer: LongestFirstSequencer },
     projects: [
@@ -54,14 +58,20 @@ export default defineConfig({
           browser: {
             enabled: true,
             headless: true,
-            // One page at a time: worker-synthetic's heap sampler and memory measure read the workers
-            // of the whole browser, so a second test file's workers would count in them.
+            // One page at a time in each instance: worker-synthetic's heap sampler and memory measure
+            // read the workers of the whole browser, so a second test file's workers would count in
+            // them, and the others steer and count the requests of one loopback hub. worker-synthetic,
+            // the longest file, gets a Chromium and a hub server of its own (test/hub/hub-global-setup.ts)
+            // beside the others, so the browser files are two chains, not one.
             fileParallelism: false,
             screenshotFailures: false,
             provider: playwright({
               launchOptions: { executablePath: chromiumPath, ignoreDefaultArgs: ['--headless'], args: chromiumArgs },
             }),
-            instances: [{ browser: 'chromium' }],
+            instances: [
+              { browser: 'chromium', exclude: [ALONE] },
+              { browser: 'chromium', name: 'browser (chromium, alone)', include: [ALONE] },
+            ],
           },
         },
       },
