@@ -10,6 +10,8 @@ const HANG_MS = 600_000;
 
 // Debian's Chromium, never a browser Playwright downloads itself.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// The Node files that run in a process of their own (see the node-memory project).
+const OWN_PROCESS = ['test/node/hardening-config.test.ts', 'test/node/fuzz/**/*.test.ts'];
 // The browser file that runs in a Chromium of its own (see the browser project).
 const ALONE = 'test/browser/worker-synthetic.test.ts';
 
@@ -39,6 +41,22 @@ export default defineConfig({
           name: 'node',
           environment: 'node',
           include: ['test/node/**/*.test.ts'],
+          exclude: OWN_PROCESS,
+          // A forks worker runs file after file without restarting: a fresh process per file cost
+          // about 3 CPU-seconds each (Node and Vitest start, the src graph, onnxruntime-web's wasm).
+          isolate: false,
+          testTimeout: HANG_MS,
+          hookTimeout: HANG_MS,
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        // The files that bound the growth of the process's peak memory (process.resourceUsage().maxRSS,
+        // which never goes down): each runs in a process of its own, so an earlier file's peak cannot hide it.
+        test: {
+          name: 'node-memory',
+          environment: 'node',
+          include: OWN_PROCESS,
           testTimeout: HANG_MS,
           hookTimeout: HANG_MS,
           globalSetup: ['test/global-setup.ts'],
