@@ -7,6 +7,11 @@ import { HANG_MS, PAGE_WAIT_MS } from './test/hang-bound.ts';
 
 // Debian's Chromium, never a browser Playwright downloads itself.
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// The Node files that run in a process of their own (see the node-memory project).
+const OWN_PROCESS = ['test/node/hardening-config.test.ts', 'test/node/fuzz/**/*.test.ts'];
+// The browser file that runs in a Chromium of its own (see the browser project).
+const ALONE = 'test/browser/worker-synthetic.test.ts';
+
 const chromiumArgs = [
   '--headless=new',
   '--no-sandbox',
@@ -23,7 +28,8 @@ export default defineConfig({
     // Every project runs in one group: the node, e2e and firefox files share the forks pool, one file
     // per core (Vitest's default leaves one core to itself, but the browser project's page runs
     // beside the pool, and the e2e and firefox files mostly wait on a browser), longest first
-    // across projects (the sequencer), and the browser project's files run one page at a time beside it.
+    // across projects (the sequencer), and the browser project's files run one page at a time beside it
+    // (in two Chromiums: see the browser project).
     maxWorkers: availableParallelism(),
     sequence: { sequencer: LongestFirstSequencer },
     projects: [
@@ -32,6 +38,22 @@ export default defineConfig({
           name: 'node',
           environment: 'node',
           include: ['test/node/**/*.test.ts'],
+          exclude: OWN_PROCESS,
+          // A forks worker runs file after file without restarting: a fresh process per file cost
+          // about 3 CPU-seconds each (Node and Vitest start, the src graph, onnxruntime-web's wasm).
+          isolate: false,
+          testTimeout: HANG_MS,
+          hookTimeout: HANG_MS,
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        // The files that bound the growth of the process's peak memory (process.resourceUsage().maxRSS,
+        // which never goes down): each runs in a process of its own, so an earlier file's peak cannot hide it.
+        test: {
+          name: 'node-memory',
+          environment: 'node',
+          include: OWN_PROCESS,
           testTimeout: HANG_MS,
           hookTimeout: HANG_MS,
           globalSetup: ['test/global-setup.ts'],
@@ -51,14 +73,20 @@ export default defineConfig({
           browser: {
             enabled: true,
             headless: true,
-            // One page at a time: worker-synthetic's heap sampler and memory measure read the workers
-            // of the whole browser, so a second test file's workers would count in them.
+            // One page at a time in each instance: worker-synthetic's heap sampler and memory measure
+            // read the workers of the whole browser, so a second test file's workers would count in
+            // them, and the others steer and count the requests of one loopback hub. worker-synthetic,
+            // the longest file, gets a Chromium and a hub server of its own (test/hub/hub-global-setup.ts)
+            // beside the others, so the browser files are two chains, not one.
             fileParallelism: false,
             screenshotFailures: false,
             provider: playwright({
               launchOptions: { executablePath: chromiumPath, ignoreDefaultArgs: ['--headless'], args: chromiumArgs },
             }),
-            instances: [{ browser: 'chromium' }],
+            instances: [
+              { browser: 'chromium', exclude: [ALONE] },
+              { browser: 'chromium', name: 'browser (chromium, alone)', include: [ALONE] },
+            ],
           },
         },
       },

@@ -11,6 +11,10 @@ import { startHubServer, type HubServer } from './hub-server.ts';
  * Vitest global setup for browser tests: generates the hub fixtures into a temp folder
  * and serves them on loopback; tests read the address with `inject('hubUrl')` and steer
  * faults and read byte counts through the server's /__hub/ routes.
+ *
+ * Each browser instance (vitest.config.ts) runs this setup, and each gets its own server, so
+ * one instance's requests, faults and byte counts never show in another's; the fixtures
+ * (a 297 MB model, three calibrated CLI compressions) are written once per run and shared.
  */
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,21 +24,32 @@ declare module 'vitest' {
 
 const PREFERRED_PORT = 41234;
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+let fixtures: Promise<string> | undefined; // the root, written by the first instance's setup
+let serving = 0; // servers still open on it
+
+async function writeFixtures(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'shrinkray-hub-'));
   // test/global-setup.ts runs first and generates public/models/ (npm run fixtures).
   await writeHubFixtures(root, resolve('public/models/stories260K'));
   await writeWorkerFixtures(root); // a ~297 MB synthetic model and the fixture texts, for test/browser/worker-*.test.ts
   await writePublishedBf16(root); // bf16 shards with a real tokenizer, for test/browser/published-bf16.test.ts
+  return root;
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const root = await (fixtures ??= writeFixtures());
   let hub: HubServer;
   try {
     hub = await startHubServer({ root, port: PREFERRED_PORT });
   } catch {
-    hub = await startHubServer({ root, port: 0 }); // taken (another run): any free port
+    hub = await startHubServer({ root, port: 0 }); // taken (another instance or run): any free port
   }
+  serving++;
   project.provide('hubUrl', hub.url);
   return async () => {
     await hub.close();
+    if (--serving > 0) return;
+    fixtures = undefined;
     await rm(root, { recursive: true, force: true });
   };
 }

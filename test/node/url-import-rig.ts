@@ -15,7 +15,7 @@ import { writeAnchorStories } from '../gguf/gguf-fixtures.ts';
  */
 let fixture: Promise<string> | undefined;
 
-/** The path of stories260K-F32.gguf, written once per test file. */
+/** The path of stories260K-F32.gguf, written once per process (read-only to the tests that share it). */
 export function storiesGguf(): Promise<string> {
   fixture ??= mkdtemp(join(tmpdir(), 'shrinkray-url-rig-')).then(async (dir) => {
     await writeAnchorStories(dir, ['F32']);
