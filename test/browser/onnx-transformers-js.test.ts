@@ -78,30 +78,42 @@ async function referenceGreedy(config: ModelConfig, ir: ReturnType<typeof synthe
   return out;
 }
 
+/** The folder exported from `configJson` and `ir` (one graph, `ops`), served in memory under `name`; transformers.js' greedy continuation of `prompt`. */
+async function exportedGreedyIds(
+  name: string,
+  configJson: Record<string, unknown>,
+  config: ModelConfig,
+  ir: ReturnType<typeof syntheticIR>,
+  ops: 'plain' | 'fused',
+  prompt: number[],
+  n: number,
+): Promise<number[]> {
+  const built = await buildOnnxDecoder(ir, { ops });
+  const files = transformersJsFolder({
+    configJson: { ...configJson, ...toHfConfig(config) },
+    generationConfig: { bos_token_id: 1, eos_token_id: 2 },
+    carried: new Map(),
+    model: built,
+    report: {},
+  });
+  serveInMemory(name, files);
+  const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'wasm', dtype: 'fp32' });
+  const ids = new Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length]);
+  const mask = new Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
+  const out = (await model.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: n, do_sample: false })) as {
+    tolist(): bigint[][];
+  };
+  await model.dispose();
+  return out.tolist()[0]!.map(Number).slice(prompt.length);
+}
+
 describe('transformers.js in Chromium runs a Phi-3-derived export with its sliding window', () => {
   it.each(['plain', 'fused'] as const)('%s graph: greedy ids are the reference forward pass ids, which the window changes', async (ops) => {
     const config = parseHfConfig(PHI3_TINY, 'config.json');
     expect(config.slidingWindow).toBe(8);
     const ir = syntheticIR(config, 3);
-    const built = await buildOnnxDecoder(ir, { ops });
-    const files = transformersJsFolder({
-      configJson: { ...PHI3_TINY, ...toHfConfig(config) },
-      generationConfig: { bos_token_id: 1, eos_token_id: 2 },
-      carried: new Map(),
-      model: built,
-      report: {},
-    });
-    const name = `shrinkray/phi3-tiny-${ops}`;
-    serveInMemory(name, files);
     const prompt = Array.from({ length: 20 }, (_, i) => (i * 37 + 11) % 320);
-    const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'wasm', dtype: 'fp32' });
-    const ids = new Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length]);
-    const mask = new Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
-    const out = (await model.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: 16, do_sample: false })) as {
-      tolist(): bigint[][];
-    };
-    await model.dispose();
-    const got = out.tolist()[0]!.map(Number).slice(prompt.length);
+    const got = await exportedGreedyIds(`shrinkray/phi3-tiny-${ops}`, PHI3_TINY, config, ir, ops, prompt, 16);
     const want = await referenceGreedy(config, ir, prompt, 16, 2);
     const { slidingWindow: _w, ...whole } = config;
     const unwindowed = await referenceGreedy(whole, ir, prompt, 16, 2);
@@ -131,25 +143,8 @@ describe('transformers.js in Chromium runs a Phi-4-mini-derived export: partial 
     const config = parseHfConfig(PHI4_TINY, 'config.json');
     expect([config.rotaryDim, config.ropeScaling?.ropeType]).toEqual([12, 'longrope']);
     const ir = syntheticIR(config, 3);
-    const built = await buildOnnxDecoder(ir, { ops });
-    const files = transformersJsFolder({
-      configJson: { ...PHI4_TINY, ...toHfConfig(config) },
-      generationConfig: { bos_token_id: 1, eos_token_id: 2 },
-      carried: new Map(),
-      model: built,
-      report: {},
-    });
-    const name = `shrinkray/phi4-tiny-${ops}`;
-    serveInMemory(name, files);
     const prompt = Array.from({ length: 20 }, (_, i) => (i * 37 + 11) % 320);
-    const model = await AutoModelForCausalLM.from_pretrained(name, { device: 'wasm', dtype: 'fp32' });
-    const ids = new Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length]);
-    const mask = new Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
-    const out = (await model.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: 16, do_sample: false })) as {
-      tolist(): bigint[][];
-    };
-    await model.dispose();
-    const got = out.tolist()[0]!.map(Number).slice(prompt.length);
+    const got = await exportedGreedyIds(`shrinkray/phi4-tiny-${ops}`, PHI4_TINY, config, ir, ops, prompt, 16);
     const want = await referenceGreedy(config, ir, prompt, 16, 2);
     // The short factors throughout (a switch beyond the context) give other ids once the generation passes 26 positions.
     const s = config.ropeScaling!;
