@@ -59,7 +59,17 @@ export function statusError(name: string, url: string, res: Response): Shrinkray
       code === 'RepoNotFound' ? 'the repo does not exist' : code === 'RevisionNotFound' ? 'the revision does not exist' : 'not found';
     return new ShrinkrayError('missing_file', `${name}: ${what} at ${url} (HTTP 404)`);
   }
-  const hint = res.status === 401 || res.status === 403 ? ' (the repo may be gated or private)' : '';
+  const gated = res.headers.get('X-Error-Code') === 'GatedRepo';
+  const hint =
+    res.status === 401
+      ? gated
+        ? ': the repo is gated: accept its terms on the hub, then give an access token of that account (in the app: under the hub address)'
+        : ' (the repo may be gated or private: it needs an access token)'
+      : res.status === 403
+        ? gated
+          ? ': the repo is gated and this access token has no access to it (accept its terms on the hub with the same account)'
+          : ' (the repo may be gated or private)'
+        : '';
   return new ShrinkrayError('download_error', `${name}: HTTP ${res.status} ${res.statusText} from ${url}${hint}`);
 }
 

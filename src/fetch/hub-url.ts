@@ -65,3 +65,19 @@ export function hubApiUrl(ref: HubRef): string {
   const rev = ref.revision === 'main' ? '' : `/revision/${encodeURIComponent(ref.revision)}`;
   return `${ref.baseUrl}/api/models/${ref.repo}${rev}?blobs=true`;
 }
+
+// What a hub access token may hold: printable ASCII without spaces (the hub's are 'hf_' and letters).
+const TOKEN = /^[\x21-\x7e]{1,512}$/;
+
+/**
+ * The headers that carry an access token to the hub, for gated or private repos (Gemma,
+ * Llama). Sent with the hub's own requests only; a redirect to another origin (the hub's
+ * file CDN) drops Authorization, as fetch does by the standard. No token: no header.
+ */
+export function hubAuthHeaders(token: string | undefined): Record<string, string> {
+  if (token === undefined || token === '') return {};
+  if (!TOKEN.test(token)) {
+    throw new ShrinkrayError('bad_argument', 'the hub access token has characters a token cannot have (spaces, line breaks or non-ASCII)');
+  }
+  return { Authorization: `Bearer ${token}` };
+}

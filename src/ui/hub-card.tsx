@@ -1,10 +1,12 @@
 import { signal } from '@preact/signals';
-import { DEFAULT_HUB_URL, type HubPreflight } from '../worker/client.ts';
+import type { HubPreflight } from '../worker/client.ts';
 import { exactBytes, formatBytes } from './format.ts';
 import { JobView } from './job-view.tsx';
 import { isRunning, runJob } from './jobs.ts';
 import catalogue from './model-catalogue.json';
-import { chooseSource, compressor, modelStored, hubUrl, setHubUrl } from './state.ts';
+import { HubSettings, hubSettingsOpen } from './hub-settings.tsx';
+import { tokenFor } from './hub-token.ts';
+import { chooseSource, compressor, modelStored, hubUrl } from './state.ts';
 
 /**
  * A model from the Hugging Face hub (or a mirror): a repo id with suggestions, a preflight
@@ -15,7 +17,6 @@ export const repoInput = signal('');
 const preflight = signal<HubPreflight | null>(null);
 const preflightError = signal<string | null>(null);
 const checking = signal(false);
-const hubDraft = signal<string | null>(null);
 const ggufUrl = signal<string | null>(null);
 
 export async function runPreflight(repo = repoInput.value): Promise<void> {
@@ -28,9 +29,16 @@ export async function runPreflight(repo = repoInput.value): Promise<void> {
   if (!repoInput.value) return void (preflightError.value = 'Enter a repo id such as HuggingFaceTB/SmolLM2-135M-Instruct.');
   checking.value = true;
   try {
-    preflight.value = await compressor.preflight({ kind: 'hub', repo: repoInput.value, hubUrl: hubUrl.value });
+    preflight.value = await compressor.preflight({
+      kind: 'hub',
+      repo: repoInput.value,
+      hubUrl: hubUrl.value,
+      token: tokenFor(hubUrl.value),
+    });
   } catch (e) {
     preflightError.value = e instanceof Error ? e.message : String(e);
+    // A gated repo: show where the token goes.
+    if (/\bgated\b/.test(preflightError.value)) hubSettingsOpen.value = true;
   } finally {
     checking.value = false;
   }
@@ -64,7 +72,10 @@ function GgufUrl({ url }: { url: string }) {
 
 async function download(p: HubPreflight): Promise<void> {
   const info = await runJob('download', `Downloading ${p.repo}`, ({ signal, onProgress }) =>
-    compressor.download({ kind: 'hub', repo: p.repo, revision: p.revision, hubUrl: p.hubUrl }, { signal, onProgress }),
+    compressor.download(
+      { kind: 'hub', repo: p.repo, revision: p.revision, hubUrl: p.hubUrl, token: tokenFor(p.hubUrl) },
+      { signal, onProgress },
+    ),
   );
   await modelStored();
   if (info) {
@@ -172,39 +183,7 @@ export function HubCard() {
           </li>
         ))}
       </ul>
-      <details class="settings">
-        <summary>Hub address: {hubUrl.value}</summary>
-        <form
-          class="row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            setHubUrl(hubDraft.value ?? hubUrl.value);
-            hubDraft.value = null;
-          }}
-        >
-          <label class="grow">
-            <span>Hub or mirror base URL</span>
-            <input
-              type="url"
-              name="hub-url"
-              value={hubDraft.value ?? hubUrl.value}
-              onInput={(e) => (hubDraft.value = e.currentTarget.value)}
-            />
-          </label>
-          <button type="submit">Save</button>
-          <button
-            type="button"
-            class="secondary"
-            onClick={() => {
-              setHubUrl(DEFAULT_HUB_URL);
-              hubDraft.value = null;
-            }}
-          >
-            Default
-          </button>
-        </form>
-        <p class="muted small">Files are fetched from &lt;base&gt;/&lt;repo&gt;/resolve/main/&lt;file&gt;. Saved in this browser.</p>
-      </details>
+      <HubSettings onTokenSaved={() => void (preflightError.value && repoInput.value && runPreflight())} />
       {checking.value && <p role="status">Listing the files of {repoInput.value}…</p>}
       {preflightError.value && (
         <p class="notice error" role="alert">

@@ -6,6 +6,7 @@ import { runCompressJob } from './compress-job.ts';
 import { registerErrorTransfer, toShrinkrayError } from './errors.ts';
 import { kernelPruner, kernelQuantizer } from './kernel-pool.ts';
 import { hubPreflight } from './hub-preflight.ts';
+import { hubAuthHeaders } from '../fetch/hub-url.ts';
 import { importGgufFromUrl } from './gguf-url-import.ts';
 import { importLocalFiles } from './local-import.ts';
 import { saveEvaluation, storedModelConfig } from './model-report.ts';
@@ -55,6 +56,7 @@ const api: CompressWorkerApi = {
         repo: source.repo,
         revision: source.revision,
         baseUrl: source.hubUrl,
+        headers: hubAuthHeaders(source.token),
         signal,
         onProgress:
           onProgress &&

@@ -4,7 +4,7 @@ import { parseJsonObject } from '../formats/json-file.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { discoverModelFiles } from '../fetch/discover-files.ts';
 import { fetchWithRetry } from '../fetch/http-retry.ts';
-import { hubFileUrl, hubRef } from '../fetch/hub-url.ts';
+import { hubAuthHeaders, hubFileUrl, hubRef } from '../fetch/hub-url.ts';
 import { hubStageKey } from './hub-download.ts';
 import { estimateStorage, freeBytes, type StorageFigures } from '../store/quota.ts';
 import type { ModelStore } from '../store/store-types.ts';
@@ -23,7 +23,8 @@ export async function hubPreflight(
 ): Promise<HubPreflight> {
   const { signal } = o;
   const ref = hubRef(source.repo, source.revision, source.hubUrl);
-  const plan = await discoverModelFiles(ref, { signal });
+  const headers = hubAuthHeaders(source.token);
+  const plan = await discoverModelFiles(ref, { signal, headers });
   const staged = new Map((await store.listStaged()).map((s) => [s.stageKey, s.storedBytes]));
   const totalBytes = plan.files.reduce((sum, f) => sum + (f.size ?? 0), 0);
   const stagedBytes = plan.files.reduce((sum, f) => sum + (staged.get(hubStageKey(ref, f.path)) ?? 0), 0);
@@ -33,7 +34,7 @@ export async function hubPreflight(
 
   let architecture: string | undefined;
   let problem: string | undefined;
-  const res = await fetchWithRetry(hubFileUrl(ref, MODEL_FILES.config), {}, MODEL_FILES.config, { signal });
+  const res = await fetchWithRetry(hubFileUrl(ref, MODEL_FILES.config), {}, MODEL_FILES.config, { signal, headers });
   try {
     const json = parseJsonObject(await res.text(), MODEL_FILES.config);
     const archs = json.architectures;

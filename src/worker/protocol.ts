@@ -64,6 +64,8 @@ export interface HubModelRequest {
   repo: string;
   revision?: string;
   hubUrl?: string;
+  /** An access token for gated or private repos: sent to hubUrl as `Authorization: Bearer`, never stored with the model. */
+  token?: string;
 }
 
 /** What a model the store holds looks like from the page. */

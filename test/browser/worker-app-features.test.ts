@@ -7,6 +7,7 @@ import {
   type ModelEvaluation,
   type Progress,
 } from '../../src/worker/client.ts';
+import { HUB_GATED_TOKEN, HUB_REPOS } from '../hub/hub-repos.ts';
 
 /**
  * The compress worker's app features in real Chromium against the loopback hub: preflight,
@@ -15,6 +16,7 @@ import {
  */
 const hubUrl = inject('hubUrl');
 const STORIES = 'test-org/stories260K';
+const GATED = HUB_REPOS.gated;
 const TEXT_REPO = 'test-org/fixture-text';
 const storeName = `worker-app-${Date.now()}`;
 const resolveUrl = (repo: string, file = '') => `${hubUrl}/${repo}/resolve/main/${file}`;
@@ -46,6 +48,47 @@ describe('compress worker app features', () => {
     expect(p.freeBytes).toBeGreaterThan(p.needBytes);
     const after = (await (await fetch(`${hubUrl}/__hub/stats`)).json()).bytesServed[`${STORIES}/model.safetensors`] ?? 0;
     expect(after).toBe(before);
+  });
+
+  it('a gated repo: refused without its token and with another, listed and downloaded with it; the token is never stored', async () => {
+    const c = client();
+    const gated = (token?: string) => ({ kind: 'hub' as const, repo: GATED, hubUrl, ...(token !== undefined ? { token } : {}) });
+    const refusal = async (token?: string) => {
+      const e = await c.preflight(gated(token)).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ShrinkrayError);
+      return e as ShrinkrayError;
+    };
+    const none = await refusal();
+    expect([none.code, none.message]).toEqual([
+      'download_error',
+      expect.stringMatching(/^config\.json: HTTP 401 .*the repo is gated: accept its terms/),
+    ]);
+    const other = await refusal('hf_someoneElsesToken');
+    expect(other.message).toMatch(/^config\.json: HTTP 403 .*this access token has no access to it/);
+    expect((await refusal('hf_two words')).code).toBe('bad_argument');
+
+    const p = await c.preflight(gated(HUB_GATED_TOKEN));
+    expect([p.architecture, p.problem]).toEqual(['LlamaForCausalLM', undefined]);
+    const info = await c.download(gated(HUB_GATED_TOKEN));
+    expect(info.source).toEqual({ kind: 'hub', baseUrl: hubUrl, repo: GATED, revision: 'main' });
+    expect(info.files.map((f) => f.path)).toContain('model.safetensors');
+    // Every record of every store this page holds, as JSON: the token is in none of them.
+    for (const db of await indexedDB.databases()) {
+      const open = await new Promise<IDBDatabase>((ok, fail) => {
+        const r = indexedDB.open(db.name!);
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => fail(r.error);
+      });
+      for (const name of open.objectStoreNames) {
+        const all = await new Promise<unknown[]>((ok, fail) => {
+          const r = open.transaction(name).objectStore(name).getAll();
+          r.onsuccess = () => ok(r.result);
+          r.onerror = () => fail(r.error);
+        });
+        expect(JSON.stringify(all), `${db.name}/${name}`).not.toContain(HUB_GATED_TOKEN);
+      }
+      open.close();
+    }
   });
 
   it('imports a model folder served over HTTP (the demo path), with progress, and reads its config', async () => {

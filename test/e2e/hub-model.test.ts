@@ -2,6 +2,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { ShrinkrayPage } from './shrinkray-page.ts';
 import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
 import { ownHub } from '../hub/own-hub.ts';
+import { HUB_GATED_TOKEN, HUB_REPOS } from '../hub/hub-repos.ts';
 import { PAGE_WAIT_MS } from '../hang-bound.ts';
 
 /**
@@ -31,9 +32,24 @@ describe('a hub model through the page', () => {
     // The hub address is a setting kept in localStorage.
     await page.getByText(/^Hub address:/).click();
     await page.getByLabel('Hub or mirror base URL').fill(hubUrl);
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.reload();
     await expect.poll(() => page.getByText(`Hub address: ${hubUrl}`).isVisible()).toBe(true);
+
+    // A gated repo: refused with what to do, the settings opened at the token; with the token saved it lists.
+    await page.getByLabel('Repo id').fill(HUB_REPOS.gated);
+    await page.getByRole('button', { name: 'Check files' }).click();
+    await page.getByRole('alert').filter({ hasText: 'HTTP 401' }).waitFor();
+    expect(await page.getByRole('alert').textContent()).toMatch(/the repo is gated: accept its terms on the hub/);
+    await page.getByLabel('Access token for gated repos').fill(HUB_GATED_TOKEN);
+    await page.getByRole('button', { name: 'Save token' }).click();
+    await expect.poll(() => page.getByText(/access token …oken$/).isVisible()).toBe(true);
+    // Saving the token checks the repo again.
+    await page.getByRole('table', { name: `Files of ${HUB_REPOS.gated} on ${hubUrl}` }).waitFor();
+    await app.checkScreen('model-hub-token');
+    expect(await page.getByLabel('Access token for gated repos').inputValue()).toBe(''); // not shown again
+    await page.getByRole('button', { name: 'Forget token' }).click();
+    expect(await page.evaluate(() => Object.values(localStorage).join())).not.toContain(HUB_GATED_TOKEN);
 
     await page.getByLabel('Repo id').fill(REPO);
     await page.getByRole('button', { name: 'Check files' }).click();

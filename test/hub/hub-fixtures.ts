@@ -4,6 +4,7 @@ import { safetensorsHeader, writeSafetensors, type SafetensorsEntry } from '../.
 import { parseHfConfig } from '../../src/model/hf-config.ts';
 import { modelTensors } from '../../src/model/tensor-table.ts';
 import { concatBytes } from '../concat-bytes.ts';
+import { HUB_GATED_TOKEN, HUB_REPOS } from './hub-repos.ts';
 
 /**
  * Model folders for the loopback hub, generated deterministically into a temp root:
@@ -12,18 +13,7 @@ import { concatBytes } from '../concat-bytes.ts';
  * (downloads check that before any weight byte), and broken ones (bad header, a shard
  * missing, an unsupported architecture, weights that do not fit their config).
  */
-export const HUB_REPOS = Object.freeze({
-  synthetic: 'test-org/synthetic-4m', // config.json + a 4.5 MB model.safetensors (1 layer)
-  synthetic16: 'test-org/synthetic-16m', // config.json + a 16 MB model.safetensors (6 layers; browser resume test)
-  sharded: 'test-org/sharded', // two shards + index (vocabulary 512)
-  missingShard: 'test-org/missing-shard', // index names two shards, one is absent
-  badHeader: 'test-org/bad-header', // model.safetensors whose header is not JSON
-  onnxOnly: 'test-org/onnx-only', // config.json + onnx/model.onnx, no safetensors
-  stories: 'test-org/stories260K', // the converted fixture model
-  storiesJinja: 'test-org/stories260K-jinja', // the same, its chat template in chat_template.jinja only
-  unsupportedArch: 'test-org/unsupported-arch', // config.json names GPT2LMHeadModel
-  wrongShapes: 'test-org/wrong-shapes', // config.json says 2 layers, the weights hold 1
-});
+export { HUB_GATED_TOKEN, HUB_REPOS } from './hub-repos.ts';
 
 const CONFIG = {
   architectures: ['LlamaForCausalLM'],
@@ -130,5 +120,7 @@ export async function writeHubFixtures(root: string, storiesDir?: string): Promi
     await cp(storiesDir, join(root, HUB_REPOS.stories), { recursive: true });
     await cp(storiesDir, join(root, HUB_REPOS.storiesJinja), { recursive: true });
     await put(root, HUB_REPOS.storiesJinja, 'chat_template.jinja', STORIES_CHAT_TEMPLATE);
+    await cp(storiesDir, join(root, HUB_REPOS.gated), { recursive: true });
+    await put(root, HUB_REPOS.gated, '.gated', HUB_GATED_TOKEN);
   }
 }

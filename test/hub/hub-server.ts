@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
@@ -10,6 +10,9 @@ import { fileSha256, listRepoFiles, modelInfo, repoCommit } from './hub-listing.
  * listings. Faults can be injected per file (cut connections, slowness, corrupt bytes,
  * 500s), set from Node or, for browser tests, through `POST /__hub/faults`. `GET /__hub/stats`
  * answers the counts now; `GET /__hub/idle` answers them once no response body is being written.
+ * A repo whose folder holds a `.gated` file is gated as the hub gates Gemma or Llama: its
+ * listing is public, its files answer 401 (no token) or 403 (another token) with
+ * `X-Error-Code: GatedRepo` unless the request carries `Authorization: Bearer <the file's text>`.
  */
 export interface FileFault {
   /** Destroy the connection after this many body bytes of a response. */
@@ -60,7 +63,7 @@ export interface HubServerOptions {
 const CORS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, POST, OPTIONS',
-  'Access-Control-Allow-Headers': 'Range, If-Range, Content-Type',
+  'Access-Control-Allow-Headers': 'Range, If-Range, Content-Type, Authorization',
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Repo-Commit, X-Error-Code',
   // The test page is cross-origin isolated (COEP require-corp): it may only load what opts in.
   'Cross-Origin-Resource-Policy': 'cross-origin',
@@ -105,6 +108,16 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
     if (!path || !st?.isFile())
       return send(res, 404, JSON.stringify({ error: `Entry not found: ${key}` }), { 'X-Error-Code': 'EntryNotFound' });
     stats.requests[key] = (stats.requests[key] ?? 0) + 1;
+    const gate = await readFile(join(dir, '.gated'), 'utf8').catch(() => undefined);
+    const auth = req.headers.authorization;
+    if (gate !== undefined && auth !== `Bearer ${gate}`) {
+      const status = auth === undefined ? 401 : 403;
+      stats.log.push(`${req.method} ${key} authorization=${auth === undefined ? '-' : 'other'} -> ${status}`);
+      const why = auth === undefined ? 'You must be authenticated to access it.' : 'Your token has no access to it.';
+      return send(res, status, JSON.stringify({ error: `Access to model ${repo} is restricted. ${why}` }), {
+        'X-Error-Code': 'GatedRepo',
+      });
+    }
     const fault = faults[key] ?? {};
     const c = counter(key);
     if ((fault.status500Times ?? 0) > c.errors) {

@@ -1,0 +1,20 @@
+/**
+ * The loopback hub's repos (written by test/hub/hub-fixtures.ts), named here without any Node
+ * import so that browser tests can name them too.
+ */
+export const HUB_REPOS = Object.freeze({
+  synthetic: 'test-org/synthetic-4m', // config.json + a 4.5 MB model.safetensors (1 layer)
+  synthetic16: 'test-org/synthetic-16m', // config.json + a 16 MB model.safetensors (6 layers; browser resume test)
+  sharded: 'test-org/sharded', // two shards + index (vocabulary 512)
+  missingShard: 'test-org/missing-shard', // index names two shards, one is absent
+  badHeader: 'test-org/bad-header', // model.safetensors whose header is not JSON
+  onnxOnly: 'test-org/onnx-only', // config.json + onnx/model.onnx, no safetensors
+  stories: 'test-org/stories260K', // the converted fixture model
+  storiesJinja: 'test-org/stories260K-jinja', // the same, its chat template in chat_template.jinja only
+  unsupportedArch: 'test-org/unsupported-arch', // config.json names GPT2LMHeadModel
+  wrongShapes: 'test-org/wrong-shapes', // config.json says 2 layers, the weights hold 1
+  gated: 'test-org/gated-stories', // stories260K behind a gate: its files need `Authorization: Bearer ${HUB_GATED_TOKEN}`
+});
+
+/** The access token the gated repo takes (test/hub/hub-server.ts reads it from the repo's `.gated` file). */
+export const HUB_GATED_TOKEN = 'hf_shrinkrayLoopbackTestToken';
