@@ -2,6 +2,8 @@ import { describe, expect, inject, it } from 'vitest';
 import { ShrinkrayPage } from './shrinkray-page.ts';
 import { syntheticSmolLMRepo } from '../hub/hub-worker-fixtures.ts';
 import { PAGE_WAIT_MS } from '../hang-bound.ts';
+import { HUB_GATED_TOKEN, HUB_REPOS } from '../hub/hub-repos.ts';
+import { ownHub } from '../hub/own-hub.ts';
 
 /** A link starts a demo: ?model=<repo or demo>&recipe=<recipe> opens with both chosen. */
 describe('deep links', () => {
@@ -29,5 +31,24 @@ describe('deep links', () => {
     await app.openScreen('2. Shrink');
     expect(await app.recipe.inputValue()).toBe('int8');
     app.expectOnlyOrigins(hubUrl);
+  });
+  it('a saved access token goes to its own hub only, not to another hub a link names', async () => {
+    const appUrl = inject('appUrl');
+    const savedFor = inject('e2eHubUrl');
+    const other = await ownHub();
+    const link = (hub: string) => `${appUrl}/?model=${encodeURIComponent(HUB_REPOS.gated)}&hub=${encodeURIComponent(hub)}`;
+    const app = await ShrinkrayPage.open(appUrl);
+    const { page } = app;
+    await page.evaluate(
+      ([hubUrl, token]) => localStorage.setItem('shrinkray.hubToken', JSON.stringify({ hubUrl, token })),
+      [savedFor, HUB_GATED_TOKEN],
+    );
+    await page.goto(link(other));
+    await page.getByRole('alert').waitFor({ timeout: PAGE_WAIT_MS });
+    expect(await page.getByRole('alert').textContent()).toContain('HTTP 401');
+    const log = ((await (await fetch(`${other}/__hub/stats`)).json()) as { log: string[] }).log;
+    expect(log).toEqual([`GET ${HUB_REPOS.gated}/config.json authorization=- -> 401`]);
+    await page.goto(link(savedFor));
+    await page.getByRole('table', { name: `Files of ${HUB_REPOS.gated} on ${savedFor}` }).waitFor({ timeout: PAGE_WAIT_MS });
   });
 });
