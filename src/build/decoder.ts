@@ -68,6 +68,8 @@ export const OPSETS = Object.freeze([
 
 export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {}): Promise<BuiltDecoder> {
   const c = ir.config;
+  if (c.family === 'gemma3_text')
+    throw new ShrinkrayError('unsupported_architecture', 'Gemma3ForCausalLM: the ONNX graph builder does not emit Gemma 3 yet');
   const storage = opts.storage ?? 'fp32';
   const hook = opts.linear ?? denseHook(storage);
   const fused = (opts.ops ?? 'plain') === 'fused';

@@ -72,7 +72,7 @@ function emitGqaAttention(
       do_rotary: attr.int(rotate ? 1 : 0),
       rotary_interleaved: attr.int(0),
       scale: attr.float(1 / Math.sqrt(c.headDim)),
-      local_window_size: attr.int(gqaLocalWindow(c)),
+      local_window_size: attr.int(gqaLocalWindow(c, layer)),
     },
   });
   return { context: context!, presentKey, presentValue };
