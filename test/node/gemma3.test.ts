@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
+import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { referenceCalibBackend } from '../../src/compress/calib-backend.ts';
 import { BlockRunner } from '../../src/compress/block-runner.ts';
 import type { CausalLM } from '../../src/model/causal-lm.ts';
@@ -157,6 +159,16 @@ describe('Gemma 3, tiny, against the independent float64 forward', () => {
     const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, c.rmsNormEps);
     const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, c.vocabSize);
     expect(relativeDiff(got, want)).toBeLessThan(BUDGET.independentVsEngineRelative);
+  });
+
+  it.each(['plain', 'fused'] as const)('the ONNX graph (%s ops) on onnxruntime-web: prefill and decode within the budget', async (ops) => {
+    const { dir, ir } = await tinyGemma();
+    const want = (await independentLogits(dir, ids)).logits;
+    const built = await buildOnnxDecoder(ir, { ops });
+    const d = await prefillDecode(await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' }), want);
+    console.info(`Gemma 3 tiny onnxruntime-web ${ops} vs independent: ${JSON.stringify(d)}`);
+    expect(d.prefill).toBeLessThan(BUDGET.independentVsEngineRelative);
+    expect(d.decode).toBeLessThan(BUDGET.independentVsEngineRelative);
   });
 
   it('each Gemma feature is seen in the logits: without it the same weights miss the independent forward', async () => {
