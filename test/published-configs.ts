@@ -1,3 +1,5 @@
+import gemma3_1b from './fixtures/configs/gemma-3-1b-it.json' with { type: 'json' };
+import gemma3_270m from './fixtures/configs/gemma-3-270m-it.json' with { type: 'json' };
 import llama32_1b from './fixtures/configs/llama-3.2-1b-instruct.json' with { type: 'json' };
 import mistral7bV01 from './fixtures/configs/mistral-7b-v0.1.json' with { type: 'json' };
 import mistral7bV03 from './fixtures/configs/mistral-7b-instruct-v0.3.json' with { type: 'json' };
@@ -37,4 +39,6 @@ export const PUBLISHED = Object.freeze({
   smollm3_3b: published('HuggingFaceTB/SmolLM3-3B', smollm3_3b),
   phi35Mini: published('microsoft/Phi-3.5-mini-instruct', phi35Mini),
   phi4Mini: published('microsoft/Phi-4-mini-instruct', phi4Mini),
+  gemma3_270m: published('google/gemma-3-270m-it', gemma3_270m),
+  gemma3_1b: published('google/gemma-3-1b-it', gemma3_1b),
 });

@@ -1,7 +1,7 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N } from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import type { ModelConfig } from '../model/config.ts';
+import { attentionScale, isSlidingLayer, layerRopeConfig, type ModelConfig } from '../model/config.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import { usesGatheredRope } from './gathered-rope.ts';
 
@@ -28,16 +28,20 @@ export type AttentionEmitter = (
   rotate: boolean,
 ) => AttentionOutputs;
 
+interface RopeValues {
+  cosQ: string; // [batch, 1, 1, seq, headDim]
+  sinQ: string; // same, with the first half negated (folds rotate-half's sign)
+  cosK: string; // [batch, 1, seq, headDim]
+  sinK: string;
+}
+
 /** Values computed once per forward pass and shared by every layer. */
 interface AttentionContext {
   /** Absent when no layer rotates inside the attention (q and k turned before it). */
-  rope?: {
-    cosQ: string; // [batch, 1, 1, seq, headDim]
-    sinQ: string; // same, with the first half negated (folds rotate-half's sign)
-    cosK: string; // [batch, 1, seq, headDim]
-    sinK: string;
-  };
+  rope?: RopeValues;
   maskBias: string; // [batch, 1, 1, seq, total]: 0 where attending is allowed, float min elsewhere
+  /** Gemma 3's sliding layers: their own RoPE (rope_local_base_freq) and their window; maskBias is then the full layers'. */
+  local?: { rope?: RopeValues; maskBias: string };
 }
 
 /** RoPE tables in float64 then rounded once, as the reference does: [maxPos, headDim]. */
@@ -88,24 +92,48 @@ function emitAttentionContext(
   attentionMask: string,
   inputIds: string,
 ): AttentionContext {
+  if (c.slidingLayers !== undefined) {
+    // Gemma 3: the full layers see every position with rope_theta; the sliding ones their window with rope_local_base_freq.
+    const sliding = c.slidingLayers[0];
+    const localRope = sliding === undefined ? undefined : layerRopeConfig(c, sliding);
+    return {
+      rope: emitRopeValues(g, c, positionIds, INIT.ropeCos, INIT.ropeSin),
+      maskBias: emitMaskBias(g, attentionMask, inputIds, undefined),
+      local: {
+        ...(localRope && { rope: emitRopeValues(g, localRope, positionIds, INIT.ropeCosLocal, INIT.ropeSinLocal) }),
+        maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow, N.maskBiasLocal),
+      },
+    };
+  }
   if (usesGatheredRope(c)) return { maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow) };
+  const rope = emitRopeValues(g, c, positionIds, INIT.ropeCos, INIT.ropeSin);
+  return { rope, maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow) };
+}
+
+/** The pass's cos and sin, gathered at position_ids from tables [maxPos, headDim] named `cosName`, `sinName`. */
+function emitRopeValues(g: GraphBuilder, c: ModelConfig, positionIds: string, cosName: string, sinName: string): RopeValues {
   const maxPos = c.maxPositionEmbeddings;
   const t = ropeTables(c, maxPos);
-  const cos = g.op('Gather', [g.float32(INIT.ropeCos, t.cos, [maxPos, c.headDim]), positionIds], { name: INIT.ropeCos }); // [B, S, hd]
-  const sin = g.op('Gather', [g.float32(INIT.ropeSin, t.sin, [maxPos, c.headDim]), positionIds], { name: INIT.ropeSin });
+  const cos = g.op('Gather', [g.float32(cosName, t.cos, [maxPos, c.headDim]), positionIds], { name: cosName }); // [B, S, hd]
+  const sin = g.op('Gather', [g.float32(sinName, t.sin, [maxPos, c.headDim]), positionIds], { name: sinName });
   const axes12 = g.int64('axes_1_2', [1, 2]);
   const axes1 = g.int64('axes_1', [1]);
-  const rope = {
+  return {
     cosQ: g.op('Unsqueeze', [cos, axes12]),
     sinQ: g.op('Unsqueeze', [sin, axes12]),
     cosK: g.op('Unsqueeze', [cos, axes1]),
     sinK: g.op('Unsqueeze', [sin, axes1]),
   };
-  return { rope, maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow) };
 }
 
 /** Causal mask (within the sliding window, when there is one) combined with the padding mask, as an additive bias. */
-function emitMaskBias(g: GraphBuilder, attentionMask: string, inputIds: string, window: number | undefined): string {
+function emitMaskBias(
+  g: GraphBuilder,
+  attentionMask: string,
+  inputIds: string,
+  window: number | undefined,
+  name: string = N.maskBias,
+): string {
   const sh = (x: string, start: number) => g.op('Shape', [x], { attrs: { start: attr.int(start), end: attr.int(start + 1) } });
   const scalar = (x: string) => g.op('Squeeze', [x, g.int64('axes_0', [0])]);
   const total = scalar(sh(attentionMask, 1)); // T = past + seq
@@ -129,7 +157,7 @@ function emitMaskBias(g: GraphBuilder, attentionMask: string, inputIds: string, 
   // float32 min rather than -inf: a fully masked row (a padding query) stays finite.
   const blocked = g.scalar('mask_min', -3.4028234663852886e38);
   const open = g.scalar('zero_f32', 0);
-  return g.op('Where', [allowed, open, blocked], { name: N.maskBias });
+  return g.op('Where', [allowed, open, blocked], { name });
 }
 
 /** x*cos + concat(x2, x1)*sinSigned, along the last axis. */
@@ -171,15 +199,16 @@ function emitPlainAttention(
   }); // [B, kvH, G, S, hd]
   const toHeads = (x: string) =>
     g.op('Transpose', [g.op('Reshape', [x, g.int64('kv_shape', [0, 0, kvH, hd])])], { attrs: { perm: attr.ints([0, 2, 1, 3]) } }); // [B, kvH, S, hd]
-  const r = rotate ? ctx.rope : undefined;
+  const local = ctx.local && isSlidingLayer(c, layer) ? ctx.local : undefined;
+  const r = rotate ? (local ? local.rope : ctx.rope) : undefined;
   const qr = r ? rope(g, qh, r.cosQ, r.sinQ, hd, `${p}.q_rot`) : qh;
   const kr = r ? rope(g, toHeads(k), r.cosK, r.sinK, hd, `${p}.k_rot`) : toHeads(k);
   g.node('Concat', [pastKey, kr], { outputs: [presentKey], attrs: { axis: attr.int(2) } }); // [B, kvH, T, hd]
   g.node('Concat', [pastValue, toHeads(v)], { outputs: [presentValue], attrs: { axis: attr.int(2) } });
 
   const kT = g.op('Unsqueeze', [g.op('Transpose', [presentKey], { attrs: { perm: attr.ints([0, 1, 3, 2]) } }), g.int64('axes_2', [2])]); // [B, kvH, 1, hd, T]
-  const scale = g.scalar(INIT.attnScale, 1 / Math.sqrt(hd));
-  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qr, kT]), scale]), ctx.maskBias]); // [B, kvH, G, S, T]
+  const scale = g.scalar(INIT.attnScale, attentionScale(c));
+  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qr, kT]), scale]), local ? local.maskBias : ctx.maskBias]); // [B, kvH, G, S, T]
   const probs = g.op('Softmax', [scores], { attrs: { axis: attr.int(-1) }, name: N.softmax(layer) });
   const vU = g.op('Unsqueeze', [presentValue, g.int64('axes_2', [2])]); // [B, kvH, 1, T, hd]
   const out = g.op('MatMul', [probs, vU]); // [B, kvH, G, S, hd]

@@ -121,6 +121,9 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
   report.push({ name: emb.name, shape: [vocab, dim], kind: weightKind(embedWeight), bytes: linearWeightBytes(embedWeight) });
   const embedding = emitEmbedding(g, emb.name, embedWeight, inputIds);
   let x = embedding.embedded; // [B, S, dim]
+  // Gemma: embeddings times sqrt(hidden_size); the tied classifier reads the table unscaled.
+  if (c.embeddingScale !== undefined)
+    x = g.op('Mul', [x, g.scalar(DECODER_INITIALIZERS.embedScale, c.embeddingScale)], { name: N.embedScaled });
 
   const attention = fusedAttention ? gqaAttention(g, c, attentionMask) : plainAttention(g, c, positionIds, attentionMask, inputIds);
   // LongRoPE and partial rotary: q and k turned before the attention, from gathered tables.
@@ -150,13 +153,20 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     const att = attention(l, q, k, v, ...io, rotate && !gathered);
     g.addOutput(io[2], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
     g.addOutput(io[3], OnnxDataType.FLOAT, kvShape('total_sequence_length'));
-    x = g.op('Add', [x, await linear(att.context, t.o)], { name: N.attnResidual(l) });
+    // Gemma's sandwich norms: the attention's and the MLP's outputs are normed before each residual add.
+    const outNorm = async (y: string, entry: TensorEntry | undefined, name: string) =>
+      entry ? norm(y, await plainTensor(entry), name) : y;
+    x = g.op('Add', [x, await outNorm(await linear(att.context, t.o), t.attnPostNorm, N.attnOutNorm(l))], { name: N.attnResidual(l) });
 
     const hn = norm(x, await plainTensor(t.ffnNorm), N.postAttentionNorm(l));
     const gate = await linear(hn, t.gate);
     const up = await linear(hn, t.up);
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])], { name: N.silu(l) }), up]); // [B, S, ffn]
-    x = g.op('Add', [x, await linear(act, t.down)], { name: N.mlpResidual(l) });
+    const gated =
+      c.hiddenAct === 'gelu_tanh'
+        ? emitGeluTanh(g, gate, N.geluTanh(l))
+        : g.op('Mul', [gate, g.op('Sigmoid', [gate])], { name: N.silu(l) });
+    const act = g.op('Mul', [gated, up]); // [B, S, ffn]
+    x = g.op('Add', [x, await outNorm(await linear(act, t.down), t.ffnPostNorm, N.mlpOutNorm(l))], { name: N.mlpResidual(l) });
     opts.onProgress?.({ stage: 'build', done: l + 1, total: c.numLayers + 1 });
   }
 
@@ -187,6 +197,17 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
 
 const weightKind = (w: LinearWeight): string =>
   w.kind === 'lowrank' ? `lowrank${w.rank}:${weightKind(w.a)}` : w.kind === 'dense' ? w.storage : `nbits${w.bits}`;
+
+/** GELU's tanh approximation (gelu_pytorch_tanh): 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))), in plain ops. */
+function emitGeluTanh(g: GraphBuilder, x: string, name: string): string {
+  const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
+  const inner = g.op('Mul', [
+    g.op('Add', [x, g.op('Mul', [cube, g.scalar('gelu_cubic', 0.044715)])]),
+    g.scalar('gelu_sqrt_2_pi', Math.sqrt(2 / Math.PI)),
+  ]);
+  const half = g.op('Mul', [x, g.scalar('gelu_half', 0.5)]);
+  return g.op('Mul', [half, g.op('Add', [g.op('Tanh', [inner]), g.scalar('gelu_one', 1)])], { name });
+}
 
 /** x / sqrt(mean(x^2) + eps) * weight, over the last axis. */
 function emitRmsNorm(g: GraphBuilder, x: string, weight: string, eps: number, name: string, fused: boolean): string {

@@ -67,7 +67,7 @@ export async function compressBlock(layer: number, source: LayerWeights, ctx: Bl
     // GPTQ's float targets: the float model runs beside, on its own stream (float-targets.ts).
     const floatRunner =
       recipe.quant?.method === 'gptq' && recipe.quant.floatTargets && ctx.floatStream
-        ? new BlockRunner(ctx.kernels.backend, ctx.configOut, reference, ctx.floatStream, ctx.rope)
+        ? new BlockRunner(ctx.kernels.backend, ctx.configOut, reference, ctx.floatStream, ctx.rope, undefined, layer)
         : null;
     if (floatRunner) for (const input of ['attn', 'o', 'mlp', 'down'] as const) floatRunner.final[input] = true;
     for (const input of ['attn', 'o', 'mlp', 'down'] as const) {
@@ -89,7 +89,7 @@ export async function compressBlock(layer: number, source: LayerWeights, ctx: Bl
         const target = correction ? await correction.apply(w[key], N) : w[key];
         const r = await compressCalibratedLinear(
           {
-            name: tensorNames.layer(layer)[key],
+            name: tensorNames.layer(layer, ctx.configOut)[key],
             w: target,
             N,
             K,
@@ -112,7 +112,7 @@ export async function compressBlock(layer: number, source: LayerWeights, ctx: Bl
   runner.weights = w;
   await runner.pass('out');
 
-  const names = tensorNames.layer(layer);
+  const names = tensorNames.layer(layer, ctx.configOut);
   const tensors = new Map<string, Float32Array>([
     [names.attnNorm, w.attnNorm],
     [names.ffnNorm, w.ffnNorm],
@@ -123,6 +123,8 @@ export async function compressBlock(layer: number, source: LayerWeights, ctx: Bl
   if (w.vBias) tensors.set(names.vBias, w.vBias);
   if (w.qNorm) tensors.set(names.qNorm, w.qNorm);
   if (w.kNorm) tensors.set(names.kNorm, w.kNorm);
+  if (w.attnPostNorm) tensors.set(names.attnPostNorm, w.attnPostNorm);
+  if (w.ffnPostNorm) tensors.set(names.ffnPostNorm, w.ffnPostNorm);
   const kind = recipe.quant ? formatQuant(recipe.quant) : recipe.storage;
   const linears = new Map<string, CompressedLinear>();
   for (const key of LINEARS) {
@@ -201,7 +203,7 @@ async function structuredStep(layer: number, w: LayerWeights, ctx: BlockContext)
   const downStats = new InputStats(c.intermediateSize, { sumSq: true }, ctx.kernels.backend);
   await runner.pass('down', { o: oStats.sink, down: downStats.sink });
   const scores = activationScores(c, w, downStats.channelSumSq(), oStats.gram!);
-  const names = tensorNames.layer(layer);
+  const names = tensorNames.layer(layer, c);
   const input = new Map<string, Float32Array>();
   for (const [key, name] of Object.entries(names)) {
     const t = w[key as keyof typeof names];
@@ -221,7 +223,9 @@ async function structuredStep(layer: number, w: LayerWeights, ctx: BlockContext)
     qNorm: get('qNorm'),
     kNorm: get('kNorm'),
     o: get('o')!,
+    attnPostNorm: get('attnPostNorm'),
     ffnNorm: get('ffnNorm')!,
+    ffnPostNorm: get('ffnPostNorm'),
     gate: get('gate')!,
     up: get('up')!,
     down: get('down')!,

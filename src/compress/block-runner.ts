@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
-import type { ModelConfig } from '../model/config.ts';
-import { addInPlace, applyRope, rmsNorm, type RopeTable } from '../model/reference-ops.ts';
+import { attentionScale, layerWindow, type ModelConfig } from '../model/config.ts';
+import { addInPlace, applyRope, gegluTanh, rmsNorm, type RopeTable } from '../model/reference-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import type { CalibBackend } from './calib-backend.ts';
 
@@ -9,8 +9,10 @@ import type { CalibBackend } from './calib-backend.ts';
  * linear layers can be compressed on inputs that already went through the compressed
  * groups before it (GPTQ's "true sequential" order):
  *
- *   x ─norm─> [attn in] ─q,k,v, RoPE, attention─> [o in] ─o, +x─> mid ─norm─> [mlp in]
- *     ─gate, up, SwiGLU─> [down in] ─down, +mid─> out
+ *   x ─norm─> [attn in] ─q,k,v, RoPE, attention─> [o in] ─o, (norm,) +x─> mid ─norm─> [mlp in]
+ *     ─gate, up, SwiGLU (GeGLU)─> [down in] ─down, (norm,) +mid─> out
+ *
+ * (the norms in brackets are Gemma's post-attention and post-feedforward norms).
  *
  * A pass runs every window up to a stage and hands each window's input of the chosen
  * linears to a sink (the statistics). Per window the block keeps its input x and, once the
@@ -49,8 +51,9 @@ export class BlockRunner {
     public config: ModelConfig, // the layer's shapes (after structured pruning, once it is done)
     public weights: LayerWeights,
     readonly x: Float32Array[],
-    private readonly rope: RopeTable | null, // positions 0..maxT-1 (ropeTableFor); null for a layer without RoPE (SmolLM3's NoPE layers)
+    private readonly rope: RopeTable | null, // positions 0..maxT-1 (layerRopeTables: this layer's); null for a layer without RoPE (SmolLM3's NoPE layers)
     private readonly signal?: AbortSignal,
+    private readonly layer = 0, // the decoder layer: which window it slides (Gemma 3's sliding_attention layers)
   ) {
     this.att = x.map(() => null);
     this.mid = x.map(() => null);
@@ -88,7 +91,8 @@ export class BlockRunner {
         await sinks.o?.(att, T);
         if (until === 'o') continue;
         mid = Float32Array.from(x);
-        addInPlace(mid, await this.backend.linear(att, T, this.weights.o, dim, c.numHeads * c.headDim, null));
+        const attOut = await this.backend.linear(att, T, this.weights.o, dim, c.numHeads * c.headDim, null);
+        addInPlace(mid, this.weights.attnPostNorm ? rmsNorm(attOut, this.weights.attnPostNorm, T, dim, c.rmsNormEps) : attOut);
         if (this.final.attn && this.final.o) {
           this.mid[w] = mid;
           this.att[w] = null;
@@ -100,15 +104,16 @@ export class BlockRunner {
         const hn = rmsNorm(mid, this.weights.ffnNorm, T, dim, c.rmsNormEps);
         await sinks.mlp?.(hn, T);
         if (until === 'mlp') continue;
-        act = await this.backend.swiglu(
-          await this.backend.linear(hn, T, this.weights.gate, ffn, dim, null),
-          await this.backend.linear(hn, T, this.weights.up, ffn, dim, null),
-        );
+        const gate = await this.backend.linear(hn, T, this.weights.gate, ffn, dim, null);
+        const up = await this.backend.linear(hn, T, this.weights.up, ffn, dim, null);
+        // Gemma's GeGLU: the fp32 reference op (element-wise, no product to speed up), on a copy as the backends' swiglu leaves gate as it is.
+        act = c.hiddenAct === 'gelu_tanh' ? gegluTanh(Float32Array.from(gate), up) : await this.backend.swiglu(gate, up);
         if (this.mid[w] === mid && this.final.mlp && this.actFits()) this.act[w] = act;
       }
       await sinks.down?.(act, T);
       if (until === 'down') continue;
-      addInPlace(mid, await this.backend.linear(act, T, this.weights.down, dim, ffn, null));
+      const mlpOut = await this.backend.linear(act, T, this.weights.down, dim, ffn, null);
+      addInPlace(mid, this.weights.ffnPostNorm ? rmsNorm(mlpOut, this.weights.ffnPostNorm, T, dim, c.rmsNormEps) : mlpOut);
       this.x[w] = mid; // the block's output: the next block's input
       this.mid[w] = null;
       this.att[w] = null;
@@ -135,13 +140,19 @@ export class BlockRunner {
     if (w.qNorm) q = rmsNorm(q, w.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
     if (w.kNorm) k = rmsNorm(k, w.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
     const v = await this.backend.linear(xn, T, w.v, kvDim, dim, w.vBias);
+    // Gemma's query_pre_attn_scalar: the backends scale by 1 / sqrt(headDim), so q carries the rest of the scale.
+    if (c.queryPreAttnScalar !== undefined && c.queryPreAttnScalar !== c.headDim) {
+      const qScale = attentionScale(c) * Math.sqrt(c.headDim);
+      q = q.map((v) => v * qScale);
+    }
     if (this.rope) {
       const rope = T * this.rope.half === this.rope.cos.length ? this.rope : sliceRope(this.rope, T);
       applyRope(q, T, c.numHeads, c.headDim, rope);
       applyRope(k, T, c.numKvHeads, c.headDim, rope);
     }
     const shape = { T, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim };
-    return this.backend.attention(q, k, v, c.slidingWindow === undefined ? shape : { ...shape, window: c.slidingWindow });
+    const window = layerWindow(c, this.layer);
+    return this.backend.attention(q, k, v, window === undefined ? shape : { ...shape, window });
   }
 }
 

@@ -2,8 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import type { Pruner } from '../kernels/prune/index.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import type { ModelIR } from '../model/ir.ts';
-import { layerHasRope } from '../model/config.ts';
-import { ropeTableFor } from '../model/reference-ops.ts';
+import { layerRopeTables, scaleInPlace } from '../model/reference-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import { elementCount, layerTensors, modelTensor, parseTensorName, type LayerTensorKey } from '../model/tensor-table.ts';
 import type { CalibBackend } from './calib-backend.ts';
@@ -81,7 +80,7 @@ export class ModelCalibrator {
           throw new ShrinkrayError('bad_argument', `calibration window ${w}: token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
         row(id, out, t * dim);
       });
-      return out;
+      return scaleInPlace(out, c.embeddingScale); // Gemma: sqrt(hidden_size)
     });
     return new ModelCalibrator(ir, plan, input, x, opts);
   }
@@ -108,8 +107,8 @@ export class ModelCalibrator {
     opts.onProgress?.({ stage: 'calibrate', done: layer, total: c.numLayers, tensor: `layer ${layer}` });
     const source = await readLayer(ir, layer);
     const maxT = Math.max(...this.input.windows.map((w) => w.length));
-    const rope = layerHasRope(c, layer) ? ropeTableFor(c, 0, maxT) : null; // a NoPE layer (SmolLM3) turns nothing
-    const runner = new BlockRunner(this.input.backend, c, source, this.x, rope, opts.signal);
+    const rope = layerRopeTables(c, 0, maxT)(layer); // null for a NoPE layer (SmolLM3); Gemma 3's local RoPE on its sliding layers
+    const runner = new BlockRunner(this.input.backend, c, source, this.x, rope, opts.signal, layer);
     const result = await compressBlock(layer, source, {
       recipe: plan.recipe,
       configIn: c,
@@ -149,5 +148,5 @@ export async function readLayer(ir: ModelIR, layer: number): Promise<LayerWeight
       throw new ShrinkrayError('bad_file', `tensor '${t.name}' decoded to ${data.length} values; expected shape [${t.shape.join(', ')}]`);
     w[t.key as LayerTensorKey] = data;
   }
-  return { qBias: null, kBias: null, vBias: null, qNorm: null, kNorm: null, ...w } as LayerWeights;
+  return { qBias: null, kBias: null, vBias: null, qNorm: null, kNorm: null, attnPostNorm: null, ffnPostNorm: null, ...w } as LayerWeights;
 }

@@ -1,5 +1,5 @@
 import { ShrinkrayError } from '../errors.ts';
-import { layerHasRope, type ModelConfig } from '../model/config.ts';
+import type { ModelConfig } from '../model/config.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { rmsNorm, type RopeTable } from '../model/reference-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
@@ -30,7 +30,7 @@ export class OutputProbe {
   constructor(
     private readonly ir: ModelIR,
     private readonly backend: CalibBackend,
-    private readonly rope: RopeTable,
+    private readonly rope: (layer: number) => RopeTable | null, // layerRopeTables
   ) {}
 
   get config(): ModelConfig {
@@ -54,7 +54,7 @@ export class OutputProbe {
     for (let l = layer; l < c.numLayers; l++) {
       const float = await this.layer(l);
       const w = l === layer ? { ...float, [key]: values } : float;
-      const runner = new BlockRunner(this.backend, c, w, x, layerHasRope(c, l) ? this.rope : null);
+      const runner = new BlockRunner(this.backend, c, w, x, this.rope(l), undefined, l);
       await runner.pass('out');
       x = runner.x;
     }

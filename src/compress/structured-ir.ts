@@ -20,7 +20,7 @@ export function structuredIr(
   let cached: { layer: number; tensors: Map<string, Float32Array> } | null = null;
   const prunedLayer = async (layer: number): Promise<Map<string, Float32Array>> => {
     if (cached?.layer === layer) return cached.tensors;
-    const names = Object.values(tensorNames.layer(layer)).filter((n) => ir.tensors.has(n));
+    const names = Object.values(tensorNames.layer(layer, source)).filter((n) => ir.tensors.has(n));
     const input = new Map<string, Float32Array>();
     for (const name of names) input.set(name, await ir.tensors.get(name)!.read());
     const { tensors } = pruneLayerStructured(source, layer, input, plan, scores?.(layer));

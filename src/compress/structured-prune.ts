@@ -107,7 +107,7 @@ export function pruneLayerStructured(
 ): StructuredLayerResult {
   const counts = structuredCounts(config, plan);
   const { hiddenSize: dim, intermediateSize: ffn, numHeads, numKvHeads, headDim } = config;
-  const names = tensorNames.layer(layer);
+  const names = tensorNames.layer(layer, config);
   const out = new Map<string, Float32Array>();
   for (const name of Object.values(names)) {
     const t = tensors.get(name);

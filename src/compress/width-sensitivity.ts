@@ -1,8 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import type { ModelIR } from '../model/ir.ts';
-import { layerHasRope } from '../model/config.ts';
-import { ropeTableFor } from '../model/reference-ops.ts';
+import { layerRopeTables } from '../model/reference-ops.ts';
 import { tensorNames, type LinearKind } from '../model/tensor-table.ts';
 import { OutputProbe } from './output-probe.ts';
 import type { CalibBackend } from './calib-backend.ts';
@@ -56,7 +55,7 @@ export async function measureSensitivity(ir: ModelIR, windows: Int32Array[], o: 
   const c = ir.config;
   const x = await embedWindows(ir, windows);
   const maxT = Math.max(...windows.map((w) => w.length));
-  const rope = ropeTableFor(c, 0, maxT);
+  const rope = layerRopeTables(c, 0, maxT);
   const probe = new OutputProbe(ir, o.backend, rope);
   const probeTokens = Math.max(1, Math.min(PROBE_TOKENS, Math.floor(PROBE_LOGIT_BYTES / (4 * c.vocabSize))));
   const probeCut = (xs: Float32Array[]): Float32Array[] => {
@@ -74,7 +73,7 @@ export async function measureSensitivity(ir: ModelIR, windows: Int32Array[], o: 
     o.onProgress?.({ stage: 'calibrate', done: layer, total: 2 * layers, tensor: `layer errors of block ${layer}` });
     probe.record(layer, probeCut(x));
     const w = await readLayer(ir, layer);
-    const runner = new BlockRunner(o.backend, c, w, x, layerHasRope(c, layer) ? rope : null, o.signal);
+    const runner = new BlockRunner(o.backend, c, w, x, rope(layer), o.signal, layer);
     for (const input of ['attn', 'o', 'mlp', 'down'] as const) runner.final[input] = true; // the float block: nothing changes
     const width = { attn: c.hiddenSize, o: c.numHeads * c.headDim, mlp: c.hiddenSize, down: c.intermediateSize };
     const stats = {
@@ -84,7 +83,7 @@ export async function measureSensitivity(ir: ModelIR, windows: Int32Array[], o: 
       down: new InputStats(width.down, { gram: true }, o.backend),
     };
     await runner.pass('out', { attn: stats.attn.sink, o: stats.o.sink, mlp: stats.mlp.sink, down: stats.down.sink }); // x becomes the next block's input
-    const names = tensorNames.layer(layer);
+    const names = tensorNames.layer(layer, c);
     for (const input of ['attn', 'o', 'mlp', 'down'] as const) {
       const K = width[input];
       const h = Float32Array.from(stats[input].hessian()); // [K, K], symmetric

@@ -168,7 +168,7 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
       const s = n.attributes.get('scale');
       if (
         (intAttr(n, 'rotary_interleaved') ?? 0) !== 0 ||
-        (intAttr(n, 'local_window_size') ?? -1) !== gqaLocalWindow(c) ||
+        (intAttr(n, 'local_window_size') ?? -1) !== gqaLocalWindow(c, l) ||
         (s?.kind === 'float' && !close(s.value, scale)) ||
         n.attributes.has('softcap')
       ) {

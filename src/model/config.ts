@@ -12,17 +12,15 @@ export const SUPPORTED_ARCHITECTURES = Object.freeze({
   Qwen3ForCausalLM: 'qwen3',
   Phi3ForCausalLM: 'phi3',
   SmolLM3ForCausalLM: 'smollm3',
+  Gemma3ForCausalLM: 'gemma3_text',
 } as const);
 
 export type ArchitectureName = keyof typeof SUPPORTED_ARCHITECTURES;
 
 /** Architectures people pick that are not supported yet, with what each lacks here (the refusal says it). */
 export const MISSING_FOR_ARCHITECTURE: Readonly<Record<string, string>> = Object.freeze({
-  Gemma3ForCausalLM:
-    'GeGLU with gelu_pytorch_tanh, the embedding scaled by sqrt(hidden_size), RMSNorm with (1 + weight), the norms after attention and after the MLP, ' +
-    'the attention scale from query_pre_attn_scalar, and local layers (sliding_window 512, one global layer in sliding_window_pattern) with their own RoPE base (rope_local_base_freq): ' +
-    'sliding-window attention itself is supported, a window on some layers only is not',
-  Gemma3ForConditionalGeneration: 'the vision tower; the text decoder also lacks what Gemma3ForCausalLM lacks',
+  Gemma3ForConditionalGeneration:
+    'the vision tower and its image tokens (the text decoder, under language_model., is what Gemma3ForCausalLM reads: a text-only checkpoint of it loads)',
 });
 export type ModelFamily = (typeof SUPPORTED_ARCHITECTURES)[ArchitectureName];
 
@@ -59,7 +57,13 @@ export interface LongRopeScaling {
   readonly attentionFactorGiven?: number;
 }
 
-export type RopeScaling = Llama3RopeScaling | LongRopeScaling;
+/** Linear position interpolation (rope_scaling type "linear", Gemma 3 4B+ on its global layers): every inverse frequency divided by `factor`. */
+export interface LinearRopeScaling {
+  readonly ropeType: 'linear';
+  readonly factor: number; // >= 1
+}
+
+export type RopeScaling = Llama3RopeScaling | LongRopeScaling | LinearRopeScaling;
 
 export interface ModelConfig {
   architecture: ArchitectureName; // as written in config.json "architectures"[0]
@@ -86,6 +90,48 @@ export interface ModelConfig {
   slidingWindow?: number;
   bosTokenId: number | null;
   eosTokenId: number[]; // one or more stop ids
+  // Gemma 3 (hf-config.ts parses them from config.json; absent for every other family, which runs as before):
+  /** The MLP's gate activation: absent, SiLU (SwiGLU); 'gelu_tanh', GELU's tanh approximation (GeGLU, hidden_activation gelu_pytorch_tanh). */
+  hiddenAct?: 'gelu_tanh';
+  /** The token embeddings are multiplied by it (Gemma: sqrt(hidden_size)); absent: 1. The tied classifier reads the table unscaled. */
+  embeddingScale?: number;
+  /** An RMSNorm on the attention output and one on the MLP output, each before its residual add (Gemma's post_attention_layernorm, post_feedforward_layernorm). */
+  sandwichNorms?: boolean;
+  /** Attention scores are scaled by queryPreAttnScalar^-0.5 (Gemma's query_pre_attn_scalar); absent: headDim^-0.5. */
+  queryPreAttnScalar?: number;
+  /**
+   * Gemma 3's sliding_attention layers, ascending: only they slide `slidingWindow` (when set), and they turn with
+   * ropeLocalTheta and plain RoPE; the other (full_attention) layers see the whole context with ropeTheta and
+   * ropeScaling. Absent: every layer alike.
+   */
+  slidingLayers?: readonly number[];
+  ropeLocalTheta?: number; // rope_local_base_freq, set with slidingLayers
+}
+
+/** The factor attention scores are multiplied by: query_pre_attn_scalar^-0.5 (Gemma), else head_dim^-0.5. */
+export function attentionScale(c: Pick<ModelConfig, 'headDim' | 'queryPreAttnScalar'>): number {
+  return 1 / Math.sqrt(c.queryPreAttnScalar ?? c.headDim);
+}
+
+/** Whether decoder layer `l` is one of Gemma 3's sliding_attention layers (its own window and RoPE base). */
+export function isSlidingLayer(c: Pick<ModelConfig, 'slidingLayers'>, l: number): boolean {
+  return c.slidingLayers !== undefined && c.slidingLayers.includes(l);
+}
+
+/** The sliding window of decoder layer `l`: the config's on every layer, or (Gemma 3) on its sliding_attention layers only. */
+export function layerWindow(c: Pick<ModelConfig, 'slidingWindow' | 'slidingLayers'>, l: number): number | undefined {
+  return c.slidingLayers === undefined || c.slidingLayers.includes(l) ? c.slidingWindow : undefined;
+}
+
+/**
+ * The RoPE fields decoder layer `l` turns with: the config's own, or for Gemma 3's sliding_attention
+ * layers rope_local_base_freq with plain RoPE (transformers' rotary_emb_local). Every RoPE table is
+ * built from a config this returns, so the runners cannot disagree on which layer takes which.
+ */
+export function layerRopeConfig(c: ModelConfig, l: number): ModelConfig {
+  if (!isSlidingLayer(c, l) || c.ropeLocalTheta === undefined) return c;
+  const { ropeScaling: _global, ...local } = c;
+  return { ...local, ropeTheta: c.ropeLocalTheta };
 }
 
 /** The values of each head RoPE turns: partial_rotary_factor x head_dim, else the whole head. */
@@ -104,8 +150,8 @@ export function layerHasRope(c: Pick<ModelConfig, 'nopeLayers'>, l: number): boo
  * (test/node/architectures.test.ts checks it against the independent forward, where W - 1
  * misses it by about a tenth of the largest logit).
  */
-export function gqaLocalWindow(c: ModelConfig): number {
-  return c.slidingWindow === undefined ? -1 : c.slidingWindow;
+export function gqaLocalWindow(c: ModelConfig, l: number): number {
+  return layerWindow(c, l) ?? -1;
 }
 
 /**
@@ -197,7 +243,9 @@ export function checkModelConfig(c: ModelConfig, where: string, fields: ConfigFi
       `${where}: field 'no_rope_layers' must name layers below ${fields.numLayers} (${c.numLayers}) once each`,
     );
   if (c.ropeScaling?.ropeType === 'longrope') checkLongRope(c.ropeScaling, rotary, where);
+  else if (c.ropeScaling?.ropeType === 'linear') checkLinearRope(c.ropeScaling, where);
   else if (c.ropeScaling) checkRopeScaling(c.ropeScaling, where);
+  checkGemmaFields(c, where);
   if (
     c.slidingWindow !== undefined &&
     !(Number.isSafeInteger(c.slidingWindow) && c.slidingWindow > 0 && c.slidingWindow < c.maxPositionEmbeddings)
@@ -233,6 +281,31 @@ function checkLongRope(s: LongRopeScaling, rotary: number, where: string): void 
   if (!Number.isSafeInteger(orig) || orig <= 0) throw bad('original_max_position_embeddings', 'must be a positive integer', orig);
   if (!(Number.isFinite(s.attentionFactor) && s.attentionFactor > 0))
     throw bad('attention_factor', 'must be a positive number', s.attentionFactor);
+}
+
+/** Linear rope scaling: a factor >= 1, as transformers' validation requires. */
+function checkLinearRope(s: LinearRopeScaling, where: string): void {
+  if (!(typeof s.factor === 'number' && Number.isFinite(s.factor) && s.factor >= 1))
+    throw new ShrinkrayError('bad_config', `${where}: field 'rope_scaling.factor' must be a number >= 1, got ${JSON.stringify(s.factor)}`);
+}
+
+/** Gemma 3's fields: the layer list within the layers, positive scale, scalar and local base. */
+function checkGemmaFields(c: ModelConfig, where: string): void {
+  const bad = (field: string, problem: string, v: unknown) =>
+    new ShrinkrayError('bad_config', `${where}: field '${field}' ${problem}, got ${printable(String(JSON.stringify(v)), 80)}`);
+  const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  if (c.queryPreAttnScalar !== undefined && !positive(c.queryPreAttnScalar))
+    throw bad('query_pre_attn_scalar', 'must be a positive number', c.queryPreAttnScalar);
+  if (c.embeddingScale !== undefined && !positive(c.embeddingScale))
+    throw bad('hidden_size', 'must give a positive embedding scale', c.embeddingScale);
+  if (c.ropeLocalTheta !== undefined && !positive(c.ropeLocalTheta))
+    throw bad('rope_local_base_freq', 'must be a positive number', c.ropeLocalTheta);
+  const layers = c.slidingLayers;
+  if (
+    layers !== undefined &&
+    !layers.every((l, i, a) => Number.isSafeInteger(l) && l >= 0 && l < c.numLayers && (i === 0 || l > a[i - 1]!))
+  )
+    throw bad('layer_types', `must name the sliding_attention layers below num_hidden_layers (${c.numLayers}) once each`, layers);
 }
 
 /** The bounds transformers' own validation puts on llama3 rope scaling; field names as config.json spells them. */

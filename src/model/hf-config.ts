@@ -1,5 +1,6 @@
 import { ShrinkrayError } from '../errors.ts';
 import { printable, quoted } from '../formats/printable.ts';
+import { GEMMA3_DEFAULTS, gemmaRopeSources, linearScaling, parseGemmaFields, toGemmaHfFields } from './hf-gemma-config.ts';
 import { hfRopeScaling, llama3Scaling, longRopeScaling, parseNopeLayers, parseRotaryDim } from './hf-rope-config.ts';
 import {
   checkModelConfig,
@@ -28,6 +29,7 @@ const FAMILY_DEFAULTS: Readonly<
   qwen3: { maxPositions: 32768, bos: null, eos: [], ropeTheta: 10000, tied: false },
   phi3: { maxPositions: 4096, bos: 1, eos: [32000], ropeTheta: 10000, tied: false },
   smollm3: { maxPositions: 32768, bos: 128000, eos: [128001], ropeTheta: 2000000, tied: true },
+  gemma3_text: { ...GEMMA3_DEFAULTS },
 };
 
 /** config.json's names for the fields checkModelConfig checks. */
@@ -104,10 +106,12 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
     throw badConfig('num_attention_heads', `(${numHeads}) must divide hidden_size (${hiddenSize})`);
   const headDim = positiveInt('head_dim', json.head_dim == null ? hiddenSize / numHeads : undefined);
 
-  const act = json.hidden_act ?? 'silu';
+  const gemma = family === 'gemma3_text';
+  const act = gemma ? 'silu' : (json.hidden_act ?? 'silu'); // Gemma's is hidden_activation (hf-gemma-config.ts)
   if (act !== 'silu') throw badConfig('hidden_act', `must be 'silu', got ${shown(act)}`);
-  // transformers 4 writes rope_theta/rope_scaling; transformers 5 nests both in rope_parameters.
-  const ropeParams = isObject(json.rope_parameters) ? json.rope_parameters : {};
+  // transformers 4 writes rope_theta/rope_scaling; transformers 5 nests both in rope_parameters (per layer type for Gemma 3).
+  const gemmaRope = gemma ? gemmaRopeSources(json) : null;
+  const ropeParams = gemmaRope?.global ?? (isObject(json.rope_parameters) ? json.rope_parameters : {});
   const scaling = json.rope_scaling ?? null;
   if (scaling !== null && !isObject(scaling)) throw badConfig('rope_scaling', `must be an object or null, got ${shown(scaling)}`);
   const ropeField = scaling ? 'rope_scaling' : 'rope_parameters';
@@ -115,8 +119,8 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
   const rawType = ropeSource.rope_type ?? ropeSource.type ?? 'default';
   // Phi3Config reads the early configs' "su" (and "yarn") as longrope.
   const ropeType = family === 'phi3' && (rawType === 'su' || rawType === 'yarn') ? 'longrope' : rawType;
-  // transformers' Phi3 knows plain RoPE and longrope only; the Llama family adds llama3.
-  const supportedTypes = family === 'phi3' ? ['default', 'longrope'] : ['default', 'llama3'];
+  // transformers' Phi3 knows plain RoPE and longrope only; the Llama family adds llama3; Gemma 3 (4B+) scales its global layers linearly.
+  const supportedTypes = family === 'phi3' ? ['default', 'longrope'] : gemma ? ['default', 'linear'] : ['default', 'llama3'];
   if (!supportedTypes.includes(ropeType as string))
     throw badConfig(
       ropeField,
@@ -129,7 +133,9 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
       ? llama3Scaling(ropeSource, ropeField, badConfig)
       : ropeType === 'longrope'
         ? longRopeScaling(json, ropeSource, ropeField, maxPositions, badConfig)
-        : undefined;
+        : ropeType === 'linear'
+          ? linearScaling(ropeSource, ropeField, badConfig)
+          : undefined;
   const nopeLayers = family === 'smollm3' ? parseNopeLayers(json, positiveInt('num_hidden_layers'), badConfig) : undefined;
   // Llama's, SmolLM3's and Qwen3's attention_bias also puts a bias on o_proj, which the IR does not hold; Qwen2 always biases q/k/v only.
   if ((family === 'llama' || family === 'smollm3') && flag('mlp_bias', false)) throw badConfig('mlp_bias', 'true is not supported');
@@ -137,6 +143,9 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
     throw badConfig('attention_bias', `true is not supported for ${arch} (o_proj bias)`);
 
   const slidingWindow = parseSlidingWindow(json, family, maxPositions, badConfig);
+  const gemmaFields = gemmaRope
+    ? parseGemmaFields(json, hiddenSize, positiveInt('num_hidden_layers'), gemmaRope.localTheta, badConfig)
+    : {};
 
   const eosRaw = json.eos_token_id === undefined ? defaults.eos : json.eos_token_id;
   const eosList = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
@@ -165,6 +174,7 @@ export function parseHfConfig(json: unknown, fileName: string): ModelConfig {
       ...(slidingWindow !== undefined && { slidingWindow }),
       bosTokenId: bosRaw === null ? null : tokenId('bos_token_id', bosRaw),
       eosTokenId: eosList.map((id) => tokenId('eos_token_id', id)),
+      ...gemmaFields,
     },
     fileName,
     HF_CONFIG_FIELDS,
@@ -188,6 +198,8 @@ function parseSlidingWindow(
   badConfig: (field: string, problem: string) => ShrinkrayError,
 ): number | undefined {
   if (family === 'llama') return undefined;
+  // Gemma 3 slides on its sliding_attention layers (ModelConfig.slidingLayers); Gemma3TextConfig's default window is 4096.
+  if (family === 'gemma3_text' && json.sliding_window === undefined) return maxPositions > 4096 ? 4096 : undefined;
   if ((family === 'qwen2' || family === 'qwen3' || family === 'smollm3') && json.use_sliding_window !== true) return undefined;
   const window = family === 'mistral' && json.sliding_window === undefined ? 4096 : (json.sliding_window ?? null);
   if (window === null) return undefined;
@@ -246,6 +258,10 @@ export function toHfConfig(config: ModelConfig): Record<string, unknown> {
   if (config.family === 'qwen3') Object.assign(out, { attention_bias: false });
   // A window that never bites was dropped at parsing (parseSlidingWindow): none is the same model.
   if (config.family === 'mistral' || config.family === 'phi3') Object.assign(out, { sliding_window: config.slidingWindow ?? null });
+  if (config.family === 'gemma3_text') {
+    delete out.hidden_act;
+    Object.assign(out, toGemmaHfFields(config));
+  }
   return out;
 }
 

@@ -7,7 +7,8 @@ import { parseHfConfig } from './hf-config.ts';
 import type { SafetensorsTensor } from '../formats/safetensors.ts';
 import { mergeShards } from '../formats/safetensors-shards.ts';
 import type { ModelConfig } from './config.ts';
-import type { ModelIR, StoredDType } from './ir.ts';
+import { foldGemmaNorms } from './gemma-norms.ts';
+import type { ModelIR, StoredDType, TensorHandle } from './ir.ts';
 import { splitFusedTensors } from './fused-tensors.ts';
 import { modelTensors, parseTensorName } from './tensor-table.ts';
 
@@ -120,7 +121,7 @@ export function checkTensorsFitConfig(config: ModelConfig, weights: HfWeights, c
   // A layer tensor another architecture's row of the table names (q/k/v biases, Qwen3's q_norm/k_norm)
   // would be dropped without a word, leaving another model: the config and the weights disagree.
   for (const name of unused) {
-    const { layer, key } = parseTensorName(name);
+    const { layer, key } = parseTensorName(name, config);
     if (layer !== null && key !== null && layer < config.numLayers) {
       throw new ShrinkrayError(
         'bad_file',
@@ -164,6 +165,7 @@ export async function openHfModel(
   const unusedTensors = checkTensorsFitConfig(config, weights, configName);
   // Only what the config uses travels on: the writers and the pipeline never see the rest.
   const unused = new Set(unusedTensors);
-  const tensors = new Map([...weights.tensors].filter(([name]) => !unused.has(name)));
+  const tensors = new Map<string, TensorHandle>([...weights.tensors].filter(([name]) => !unused.has(name)));
+  foldGemmaNorms(config, tensors);
   return { ir: { config, tensors }, configJson, weights, unusedTensors };
 }

@@ -116,6 +116,7 @@ export function hfRopeScaling(s: RopeScaling | undefined): Record<string, unknow
       ...(s.attentionFactorGiven !== undefined && { attention_factor: s.attentionFactorGiven }),
     };
   }
+  if (s.ropeType === 'linear') return { rope_type: 'linear', factor: s.factor };
   return {
     rope_type: s.ropeType,
     factor: s.factor,

@@ -1,9 +1,18 @@
 import { ShrinkrayError } from '../errors.ts';
 import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from './causal-lm.ts';
-import { layerHasRope, type ModelConfig } from './config.ts';
+import { attentionScale, layerWindow, type ModelConfig } from './config.ts';
 import type { ModelIR } from './ir.ts';
 import type { LinearKind } from './tensor-table.ts';
-import { addInPlace, applyRope, causalAttention, linear, rmsNorm, ropeTableFor, swiglu } from './reference-ops.ts';
+import {
+  addInPlace,
+  applyRope,
+  causalAttention,
+  gatedActivation,
+  layerRopeTables,
+  linear,
+  rmsNorm,
+  scaleInPlace,
+} from './reference-ops.ts';
 import { storedLinear, widenRows } from './reference-half.ts';
 import { loadReferenceWeights, widenLayer, type ReferenceWeights } from './reference-weights.ts';
 
@@ -110,9 +119,10 @@ export class ReferenceModel implements CausalLM {
 
     const x = this.embed(tokens); // [T, dim], the residual stream
     // LongRoPE picks its factors by this call's end (start + T); the cached keys keep theirs.
-    const rope = ropeTableFor(c, start, T);
-    const shape = { T, start, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, window: c.slidingWindow };
+    const ropes = layerRopeTables(c, start, T);
+    const scale = c.queryPreAttnScalar === undefined ? {} : { scale: attentionScale(c) };
     for (let l = 0; l < c.numLayers; l++) {
+      const shape = { T, start, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, window: layerWindow(c, l), ...scale };
       const w = widenLayer(this.weights.layers[l]!); // a 16-bit checkpoint's layer widened while it runs, then dropped
       const xn = rmsNorm(x, w.attnNorm, T, dim, c.rmsNormEps);
       // A linear stored as two factors (lr recipes) is two products, x Aᵀ then Bᵀ.
@@ -126,7 +136,8 @@ export class ReferenceModel implements CausalLM {
       if (w.qNorm) q = rmsNorm(q, w.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
       if (w.kNorm) k = rmsNorm(k, w.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
       const v = proj(xn, 'v', w.vBias, dim, kvDim); // [T, kvDim]
-      if (layerHasRope(c, l)) {
+      const rope = ropes(l);
+      if (rope) {
         applyRope(q, T, c.numHeads, c.headDim, rope);
         applyRope(k, T, c.numKvHeads, c.headDim, rope);
       }
@@ -134,12 +145,15 @@ export class ReferenceModel implements CausalLM {
       // so a cancelled pass leaves the cache as it was.
       s.store(l, start, k, v, T);
       const att = causalAttention(q, s.keys[l]!, s.values[l]!, s.capacity, shape); // [T, qDim]
-      addInPlace(x, proj(att, 'o', null, qDim, dim));
+      const attOut = proj(att, 'o', null, qDim, dim); // [T, dim]
+      // Gemma's sandwich norms: the attention's and the MLP's outputs are normed before each residual add.
+      addInPlace(x, w.attnPostNorm ? rmsNorm(attOut, w.attnPostNorm, T, dim, c.rmsNormEps) : attOut);
 
       const hn = rmsNorm(x, w.ffnNorm, T, dim, c.rmsNormEps);
       const gate = proj(hn, 'gate', null, dim, ffn); // [T, ffn]
       const up = proj(hn, 'up', null, dim, ffn); // [T, ffn]
-      addInPlace(x, proj(swiglu(gate, up), 'down', null, ffn, dim));
+      const mlpOut = proj(gatedActivation(c, gate, up), 'down', null, ffn, dim); // [T, dim]
+      addInPlace(x, w.ffnPostNorm ? rmsNorm(mlpOut, w.ffnPostNorm, T, dim, c.rmsNormEps) : mlpOut);
       throwIfAborted(signal);
     }
     const xf = rmsNorm(x, this.weights.finalNorm, T, dim, c.rmsNormEps);
@@ -157,12 +171,12 @@ export class ReferenceModel implements CausalLM {
 
   async dispose(): Promise<void> {}
 
-  /** Rows of the embedding table. -> [T, dim] */
+  /** Rows of the embedding table, times the config's embedding scale (Gemma: sqrt(hidden_size)). -> [T, dim] */
   private embed(tokens: readonly number[]): Float32Array {
     const dim = this.config.hiddenSize;
     const x = new Float32Array(tokens.length * dim);
     tokens.forEach((id, t) => x.set(widenRows(this.weights.embedding, id, id + 1, dim), t * dim));
-    return x;
+    return scaleInPlace(x, this.config.embeddingScale);
   }
 
   private ownState(state: DecoderState): ReferenceState {

@@ -15,7 +15,9 @@ export interface LayerWeights {
   qNorm: Float32Array | null; // [headDim], shared by every query head (Qwen3)
   kNorm: Float32Array | null; // [headDim], shared by every key head (Qwen3)
   o: Float32Array; // [dim, heads*headDim]
+  attnPostNorm: Float32Array | null; // [dim], Gemma's norm of the attention output
   ffnNorm: Float32Array; // [dim]
+  ffnPostNorm: Float32Array | null; // [dim], Gemma's norm of the MLP output
   gate: Float32Array; // [ffn, dim]
   up: Float32Array; // [ffn, dim]
   down: Float32Array; // [dim, ffn]
@@ -113,6 +115,8 @@ export async function loadReferenceWeights(ir: ModelIR): Promise<ReferenceWeight
       vBias: null,
       qNorm: null,
       kNorm: null,
+      attnPostNorm: null,
+      ffnPostNorm: null,
       ...w,
       ...(Object.keys(factors).length ? { factors } : {}),
     } as StoredLayer);

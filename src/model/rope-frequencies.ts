@@ -39,6 +39,7 @@ export function ropeInverseFrequencies(c: RopeFields, seqLen = 0): Float64Array 
   }
   for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(c.ropeTheta, (2 * i) / dim);
   if (!s) return inv;
+  if (s.ropeType === 'linear') return inv.map((f) => f / s.factor); // positions / factor
   const lowFreqWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor; // longer waves: stretched
   const highFreqWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor; // shorter waves: kept
   for (let i = 0; i < half; i++) {

@@ -18,12 +18,15 @@ export type TensorRole =
 export type LinearKind = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
 /** The decoder block's projections in the order they run (attention, then the MLP): the columns of the page's width grid and error chart. */
 export const LINEAR_KINDS: readonly LinearKind[] = Object.freeze(['q', 'k', 'v', 'o', 'gate', 'up', 'down']);
-export type LayerTensorKey = 'attnNorm' | LinearKind | 'qBias' | 'kBias' | 'vBias' | 'qNorm' | 'kNorm' | 'ffnNorm';
+export type LayerTensorKey =
+  'attnNorm' | LinearKind | 'qBias' | 'kBias' | 'vBias' | 'qNorm' | 'kNorm' | 'attnPostNorm' | 'ffnNorm' | 'ffnPostNorm';
 export type ModelTensorKey = 'embedding' | 'finalNorm' | 'classifier';
 
 interface TensorSpec<K extends string> {
   key: K;
   name: string; // Hugging Face name; '{i}' stands for the decoder layer
+  /** Gemma's name for the same role, where it differs (its post_attention_layernorm norms the attention output, not the MLP input). */
+  gemmaName?: string;
   role: TensorRole;
   shape(c: ModelConfig): number[]; // [out, in] for matrices, [n] for vectors
   /** The shape in config.json's words, for errors: one entry per dimension. */
@@ -38,6 +41,9 @@ const qDim = (c: ModelConfig) => c.numHeads * c.headDim;
 const kvDim = (c: ModelConfig) => c.numKvHeads * c.headDim;
 const withBias = (c: ModelConfig) => c.attentionBias;
 const withQkNorm = (c: ModelConfig) => c.qkNorm === true;
+const withSandwichNorms = (c: ModelConfig) => c.sandwichNorms === true;
+const specName = (spec: { name: string; gemmaName?: string }, c: Pick<ModelConfig, 'family'> | undefined) =>
+  c?.family === 'gemma3_text' && spec.gemmaName ? spec.gemmaName : spec.name;
 
 /** A decoder layer's tensors, in file order. */
 const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
@@ -127,8 +133,18 @@ const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
     dims: ['hidden_size', 'num_attention_heads × head_dim'],
   },
   {
+    key: 'attnPostNorm',
+    name: 'model.layers.{i}.post_attention_layernorm.weight', // Gemma's: the attention output's norm, before the residual add
+    role: 'norm',
+    quantizable: false,
+    shape: (c) => [c.hiddenSize],
+    dims: ['hidden_size'],
+    present: withSandwichNorms,
+  },
+  {
     key: 'ffnNorm',
-    name: 'model.layers.{i}.post_attention_layernorm.weight',
+    name: 'model.layers.{i}.post_attention_layernorm.weight', // Llama's: the MLP input's norm
+    gemmaName: 'model.layers.{i}.pre_feedforward_layernorm.weight',
     role: 'norm',
     quantizable: false,
     shape: (c) => [c.hiddenSize],
@@ -157,6 +173,15 @@ const LAYER_TENSORS: readonly TensorSpec<LayerTensorKey>[] = Object.freeze([
     quantizable: true,
     shape: (c) => [c.hiddenSize, c.intermediateSize],
     dims: ['hidden_size', 'intermediate_size'],
+  },
+  {
+    key: 'ffnPostNorm',
+    name: 'model.layers.{i}.post_feedforward_layernorm.weight', // Gemma: the MLP output's norm, before the residual add
+    role: 'norm',
+    quantizable: false,
+    shape: (c) => [c.hiddenSize],
+    dims: ['hidden_size'],
+    present: withSandwichNorms,
   },
 ]);
 
@@ -199,7 +224,7 @@ const layerName = (template: string, i: number) => template.replace('{i}', Strin
 function entry<K extends LayerTensorKey | ModelTensorKey>(spec: TensorSpec<K>, c: ModelConfig, layer: number | null): TensorEntry {
   return {
     key: spec.key,
-    name: layer === null ? spec.name : layerName(spec.name, layer),
+    name: layer === null ? spec.name : layerName(specName(spec, c), layer),
     role: spec.role,
     layer,
     linear: spec.role === 'linear' ? (spec.key as LinearKind) : null,
@@ -214,7 +239,7 @@ export function layerTensors(config: ModelConfig, i: number): TensorEntry[] {
   return LAYER_TENSORS.filter((s) => s.present?.(config) ?? true).map((s) => entry(s, config, i));
 }
 
-type OptionalLayerKey = 'qBias' | 'kBias' | 'vBias' | 'qNorm' | 'kNorm'; // the rows with a `present` predicate
+type OptionalLayerKey = 'qBias' | 'kBias' | 'vBias' | 'qNorm' | 'kNorm' | 'attnPostNorm' | 'ffnPostNorm'; // the rows with a `present` predicate
 
 /** A decoder layer's tensors by key; the biases and q/k norms are absent when the config has none. */
 export type LayerTensorMap = Record<Exclude<LayerTensorKey, OptionalLayerKey>, TensorEntry> &
@@ -287,13 +312,13 @@ export function fusedLayerTensors(config: ModelConfig, i: number): { name: strin
   }));
 }
 
-/** Hugging Face names of the model-level tensors and of each layer's tensors, by key. */
+/** Hugging Face names of the model-level tensors and of each layer's tensors, by key (Gemma's where `c` is a Gemma config). */
 export const tensorNames = Object.freeze({
   embedding: MODEL_TENSORS[0]!.name,
   finalNorm: MODEL_TENSORS[1]!.name,
   classifier: MODEL_TENSORS[2]!.name,
-  layer: (i: number): Readonly<Record<LayerTensorKey, string>> =>
-    Object.freeze(Object.fromEntries(LAYER_TENSORS.map((s) => [s.key, layerName(s.name, i)])) as Record<LayerTensorKey, string>),
+  layer: (i: number, c?: Pick<ModelConfig, 'family'>): Readonly<Record<LayerTensorKey, string>> =>
+    Object.freeze(Object.fromEntries(LAYER_TENSORS.map((s) => [s.key, layerName(specName(s, c), i)])) as Record<LayerTensorKey, string>),
 });
 
 /** A tensor name taken apart: where the tensor sits and which row of the table it is. */
@@ -306,7 +331,16 @@ export interface TensorNameParts {
 const LAYER_PREFIX = 'model.layers.{i}.';
 // '<i>' of 'model.layers.<i>.' as written; more than 9 digits is no layer index.
 const LAYER_NAME = /^model\.layers\.(\d{1,9})\.(.*)$/s;
-const LAYER_KEY_BY_REST = new Map(LAYER_TENSORS.map((s) => [s.name.slice(LAYER_PREFIX.length), s.key]));
+// Llama's names; Gemma's (where they differ) in a map of their own, since post_attention_layernorm is another row there.
+const LAYER_KEY_BY_REST = new Map(
+  LAYER_TENSORS.filter((s) => s.key !== 'attnPostNorm').map((s) => [s.name.slice(LAYER_PREFIX.length), s.key]),
+);
+const GEMMA_KEY_BY_REST = new Map([
+  ...LAYER_KEY_BY_REST,
+  ...LAYER_TENSORS.filter((s) => s.key === 'attnPostNorm' || s.gemmaName).map(
+    (s) => [specName(s, { family: 'gemma3_text' }).slice(LAYER_PREFIX.length), s.key] as const,
+  ),
+]);
 const MODEL_KEY_BY_NAME = new Map(MODEL_TENSORS.map((s) => [s.name, s.key]));
 
 /**
@@ -315,14 +349,15 @@ const MODEL_KEY_BY_NAME = new Map(MODEL_TENSORS.map((s) => [s.name, s.key]));
  * placed, so a layer beyond the config's count is caught); it has a key only when it is
  * exactly the name the table gives that row ('model.layers.03.…' is not layer 3's).
  */
-export function parseTensorName(name: string): TensorNameParts {
+export function parseTensorName(name: string, c?: Pick<ModelConfig, 'family'>): TensorNameParts {
   const m = LAYER_NAME.exec(name);
   if (!m) {
     const key = MODEL_KEY_BY_NAME.get(name) ?? null;
     return { layer: null, key, linear: null };
   }
   const layer = Number(m[1]);
-  const key = m[1] === String(layer) ? (LAYER_KEY_BY_REST.get(m[2]!) ?? null) : null;
+  const byRest = c?.family === 'gemma3_text' ? GEMMA_KEY_BY_REST : LAYER_KEY_BY_REST;
+  const key = m[1] === String(layer) ? (byRest.get(m[2]!) ?? null) : null;
   return { layer, key, linear: key !== null && (LINEAR_KINDS as readonly string[]).includes(key) ? (key as LinearKind) : null };
 }
 

@@ -2,6 +2,7 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShrinkrayError } from '../errors.ts';
 import { toGenerationConfig, toHfConfig } from '../model/hf-config.ts';
+import { hfStoredValues } from '../model/gemma-norms.ts';
 import { encodeTensorData, safetensorsHeader, type SafetensorsTensor } from '../formats/safetensors.ts';
 import type { HfModelParts } from '../model/import-llama2c.ts';
 import { readJsonSource } from '../formats/json-file.ts';
@@ -41,6 +42,7 @@ export async function writeModelFolder(dir: string, parts: HfModelParts, configJ
   const { config } = parts.ir;
   const tensors = [...parts.ir.tensors.values()];
   const stored = (t: TensorHandle) => ('readBytes' in t ? t.dtype : 'F32');
+  const stored32 = hfStoredValues(config); // Gemma's norms: the folder holds w, the IR 1 + w (gemma-norms.ts)
   const header = safetensorsHeader(
     tensors.map((t) => ({ name: t.name, dtype: stored(t), shape: t.shape })),
     { format: 'pt' },
@@ -54,7 +56,7 @@ export async function writeModelFolder(dir: string, parts: HfModelParts, configJ
       const data =
         'readBytes' in t
           ? await (t as SafetensorsTensor).readBytes()
-          : encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
+          : encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: stored32(t.name, await t.read()) });
       await file.write(data);
       bytes += data.byteLength;
     }

@@ -1,6 +1,7 @@
 import { encodeTensorData, safetensorsHeader } from '../formats/safetensors.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { toGenerationConfig, toHfConfig } from '../model/hf-config.ts';
+import { hfStoredValues } from '../model/gemma-norms.ts';
 import type { HfModelParts } from '../model/import-llama2c.ts';
 import type { ModelWriter } from './model-writer.ts';
 
@@ -11,6 +12,7 @@ import type { ModelWriter } from './model-writer.ts';
  */
 export async function writeModelParts(writer: ModelWriter, parts: HfModelParts): Promise<void> {
   const tensors = [...parts.ir.tensors.values()];
+  const stored = hfStoredValues(parts.ir.config); // Gemma's norms: the folder holds w, the IR 1 + w (gemma-norms.ts)
   const header = safetensorsHeader(
     tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })),
     { format: 'pt' },
@@ -19,7 +21,7 @@ export async function writeModelParts(writer: ModelWriter, parts: HfModelParts):
     MODEL_FILES.weights,
     (async function* () {
       yield header;
-      for (const t of tensors) yield encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: await t.read() });
+      for (const t of tensors) yield encodeTensorData({ name: t.name, dtype: 'F32', shape: t.shape, data: stored(t.name, await t.read()) });
     })(),
   );
   const { config } = parts.ir;

@@ -3,6 +3,7 @@ import { checkRange, type ByteSource } from '../formats/byte-source.ts';
 import type { SafetensorsTensor } from '../formats/safetensors.ts';
 import { MODEL_FILES } from '../formats/model-folder-layout.ts';
 import { openHfModel, weightFileBytes } from '../model/hf-model.ts';
+import { foldGemmaNorms } from '../model/gemma-norms.ts';
 import type { ModelIR, TensorHandle } from '../model/ir.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import type { ModelStore } from '../store/store-types.ts';
@@ -53,6 +54,7 @@ export async function openStoredHfModel(store: ModelStore, modelId: string): Pro
   const tensors = new Map<string, TensorHandle>();
   const reads = { bytes: 0, ms: 0 };
   for (const [name, t] of weights.tensors) tensors.set(name, streamingHandle(t, weights.sourceOf.get(name), reads));
+  foldGemmaNorms(ir.config, tensors); // as openHfModel's own IR: Gemma's norm weights read as 1 + w
   return { manifest, ir: { config: ir.config, tensors }, configJson, weightBytes: weightFileBytes(weights), reads };
 }
 

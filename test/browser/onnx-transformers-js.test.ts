@@ -13,7 +13,7 @@ import { planCompression } from '../../src/compress/plan.ts';
 import { parseRecipe } from '../../src/compress/recipe.ts';
 import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { toHfConfig } from '../../src/model/hf-config.ts';
-import type { ModelConfig } from '../../src/model/config.ts';
+import type { LongRopeScaling, ModelConfig } from '../../src/model/config.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { syntheticIR } from '../../src/model/synthetic-ir.ts';
@@ -147,7 +147,7 @@ describe('transformers.js in Chromium runs a Phi-4-mini-derived export: partial 
     const got = await exportedGreedyIds(`shrinkray/phi4-tiny-${ops}`, PHI4_TINY, config, ir, ops, prompt, 16);
     const want = await referenceGreedy(config, ir, prompt, 16, 2);
     // The short factors throughout (a switch beyond the context) give other ids once the generation passes 26 positions.
-    const s = config.ropeScaling!;
+    const s = config.ropeScaling as LongRopeScaling;
     const unswitched = await referenceGreedy({ ...config, ropeScaling: { ...s, originalMaxPositionEmbeddings: 256 } }, ir, prompt, 16, 2);
     console.info(
       `Phi-4 tiny ${ops}: transformers.js ${got.join(',')}; reference ${want.join(',')}; never switching ${unswitched.join(',')}`,

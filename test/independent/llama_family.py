@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """An independent float64 implementation of the published Llama-family equations
 (transformers' modeling_llama.py, modeling_mistral.py, modeling_qwen2.py, modeling_qwen3.py,
-modeling_phi3.py with LongRoPE and partial rotary, modeling_smollm3.py with its NoPE layers), kept apart from the TypeScript code
+modeling_phi3.py with LongRoPE and partial rotary, modeling_smollm3.py with its NoPE layers, modeling_gemma3.py: embeddings
+times sqrt(hidden), RMSNorm with (1 + w), four norms per block, q/k norms, query_pre_attn_scalar, GeGLU with tanh GELU,
+sliding and full layers with their own RoPE), kept apart from the TypeScript code
 on purpose: it shares no code, no tables and no conventions with src/, only the published
 math. It reads a Hugging Face model folder (config.json + model.safetensors) and prints, as
 one JSON object on stdout, the logits of every position of a token sequence (a causal model
@@ -54,7 +56,26 @@ def rotary_dims(cfg, head_dim):
 
 
 def default_theta(cfg):
-    return 2000000.0 if cfg["architectures"][0] == "SmolLM3ForCausalLM" else 10000.0
+    arch = cfg["architectures"][0]
+    return 2000000.0 if arch == "SmolLM3ForCausalLM" else 1000000.0 if arch == GEMMA3 else 10000.0
+
+
+GEMMA3 = "Gemma3ForCausalLM"
+
+
+def layer_types(cfg):
+    """Gemma3TextConfig: layer_types as listed, else layer i is full_attention when (i + 1) % sliding_window_pattern == 0."""
+    n = cfg["num_hidden_layers"]
+    if cfg["architectures"][0] != GEMMA3:
+        return ["full_attention"] * n
+    if cfg.get("layer_types") is not None:
+        return list(cfg["layer_types"])
+    pattern = cfg.get("sliding_window_pattern", cfg.get("_sliding_window_pattern", 6))
+    return ["full_attention" if (i + 1) % pattern == 0 else "sliding_attention" for i in range(n)]
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
 def inv_frequencies(cfg, dim, seq_len):
@@ -66,6 +87,8 @@ def inv_frequencies(cfg, dim, seq_len):
     kind = scaling.get("rope_type", scaling.get("type", "default"))
     if kind == "default":
         return inv, 1.0
+    if kind == "linear":  # positions / factor
+        return inv / scaling["factor"], 1.0
     if kind in ("longrope", "su"):
         old_ctx = scaling.get("original_max_position_embeddings", cfg.get("original_max_position_embeddings", 4096))
         factor = scaling.get("factor") or cfg["max_position_embeddings"] / old_ctx
@@ -114,6 +137,8 @@ def sliding_window(cfg):
     arch = cfg["architectures"][0]
     if arch == "MistralForCausalLM":
         return cfg.get("sliding_window", 4096)
+    if arch == GEMMA3:  # on the sliding_attention layers only (layer_types)
+        return cfg.get("sliding_window", 4096)
     if arch == "Phi3ForCausalLM":
         return cfg.get("sliding_window")
     if cfg.get("use_sliding_window") and cfg.get("sliding_window") is not None:
@@ -147,6 +172,12 @@ def forward(cfg, w, ids, streams=None, calls=None):
     n_kv = cfg.get("num_key_value_heads", n_heads)
     hd = cfg.get("head_dim") or hidden // n_heads
     eps = cfg.get("rms_norm_eps", 1e-6)
+    gemma = cfg["architectures"][0] == GEMMA3
+    kinds = layer_types(cfg)
+    # Gemma3RMSNorm multiplies by (1 + w); its attention scale is query_pre_attn_scalar ** -0.5.
+    unit = 1.0 if gemma else 0.0
+    scaling = cfg.get("query_pre_attn_scalar", 256) ** -0.5 if gemma else 1 / math.sqrt(hd)
+    local_cfg = {**cfg, "rope_theta": cfg.get("rope_local_base_freq", 10000.0), "rope_scaling": None}
     rot = rotary_dims(cfg, hd)
     with_rope = rope_layers(cfg)
     window = sliding_window(cfg)
@@ -165,47 +196,65 @@ def forward(cfg, w, ids, streams=None, calls=None):
     first_inv = None
     for n in calls or [len(ids)]:
         T, end = n, start + n
-        inv, attention = inv_frequencies(cfg, rot, end)  # this call's max(position_ids) + 1 = end
-        first_inv = inv if first_inv is None else first_inv
-        angles = np.outer(np.arange(start, end, dtype=np.float64), inv)  # [T, rot/2]
-        cos = np.cos(np.concatenate([angles, angles], axis=-1)) * attention  # [T, rot]
-        sin = np.sin(np.concatenate([angles, angles], axis=-1)) * attention
 
-        def rotate(x):  # apply_rotary_pos_emb: the first rot values of each head turn, the rest pass
+        def tables(rope_cfg):
+            inv, attention = inv_frequencies(rope_cfg, rot, end)  # this call's max(position_ids) + 1 = end
+            angles = np.outer(np.arange(start, end, dtype=np.float64), inv)  # [T, rot/2]
+            cos = np.cos(np.concatenate([angles, angles], axis=-1)) * attention  # [T, rot]
+            sin = np.sin(np.concatenate([angles, angles], axis=-1)) * attention
+            return inv, cos, sin
+
+        inv, cos_global, sin_global = tables(cfg)
+        first_inv = inv if first_inv is None else first_inv
+        _, cos_local, sin_local = tables(local_cfg)  # Gemma 3's sliding layers: rope_local_base_freq, plain RoPE
+
+        def rotate(x, cos, sin):  # apply_rotary_pos_emb: the first rot values of each head turn, the rest pass
             x_rot, x_pass = x[..., :rot], x[..., rot:]
             return np.concatenate([x_rot * cos + rotate_half(x_rot) * sin, x_pass], axis=-1)
 
         query_pos = np.arange(start, end)[:, None]
         key_pos = np.arange(0, end)[None, :]
         allowed = key_pos <= query_pos
+        full = np.where(allowed, 0.0, -np.inf)  # [T, end]
         if window is not None:
             allowed &= key_pos > query_pos - window  # keys at q - W and before are masked
         causal = np.where(allowed, 0.0, -np.inf)  # [T, end]
 
         x = w["model.embed_tokens.weight"][ids[start:end]]  # [T, hidden]
+        if gemma:
+            x = x * math.sqrt(hidden)  # Gemma3TextScaledWordEmbedding (fp32: the exact square root)
         for layer in range(layers):
             if streams is not None:
                 streams.append(x)
             p = f"model.layers.{layer}."
-            h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+            sliding = kinds[layer] == "sliding_attention"
+            mask = full if gemma and not sliding else causal
+            cos, sin = (cos_local, sin_local) if gemma and sliding else (cos_global, sin_global)
+            h = rms_norm(x, unit + w[p + "input_layernorm.weight"], eps)
             q = proj(h, p + "self_attn.q_proj").reshape(T, n_heads, hd).transpose(1, 0, 2)  # [H, T, hd]
             k = proj(h, p + "self_attn.k_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
             v = proj(h, p + "self_attn.v_proj").reshape(T, n_kv, hd).transpose(1, 0, 2)
             if p + "self_attn.q_norm.weight" in w:  # Qwen3: RMSNorm over each head's hd values, before RoPE
-                q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
-                k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+                q = rms_norm(q, unit + w[p + "self_attn.q_norm.weight"], eps)
+                k = rms_norm(k, unit + w[p + "self_attn.k_norm.weight"], eps)
             if with_rope[layer]:
-                q = rotate(q)
-                k = rotate(k)
+                q = rotate(q, cos, sin)
+                k = rotate(k, cos, sin)
             cache_k[layer] = np.concatenate([cache_k[layer], k], axis=1)  # the cache keeps keys as they were turned
             cache_v[layer] = np.concatenate([cache_v[layer], v], axis=1)
             group = n_heads // n_kv
             keys = np.repeat(cache_k[layer], group, axis=0)  # repeat_kv
             values = np.repeat(cache_v[layer], group, axis=0)
-            scores = q @ keys.transpose(0, 2, 1) / math.sqrt(hd) + causal
+            scores = q @ keys.transpose(0, 2, 1) * scaling + mask
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             probs = scores / scores.sum(axis=-1, keepdims=True)
             att = (probs @ values).transpose(1, 0, 2).reshape(T, n_heads * hd)
+            if gemma:  # Gemma3DecoderLayer: post_attention_layernorm norms the attention output; then pre/post feedforward norms
+                x = x + rms_norm(proj(att, p + "self_attn.o_proj"), 1 + w[p + "post_attention_layernorm.weight"], eps)
+                h = rms_norm(x, 1 + w[p + "pre_feedforward_layernorm.weight"], eps)
+                act = gelu_tanh(proj(h, p + "mlp.gate_proj")) * proj(h, p + "mlp.up_proj")
+                x = x + rms_norm(proj(act, p + "mlp.down_proj"), 1 + w[p + "post_feedforward_layernorm.weight"], eps)
+                continue
             x = x + proj(att, p + "self_attn.o_proj")
             h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
             gate = proj(h, p + "mlp.gate_proj")
@@ -213,8 +262,8 @@ def forward(cfg, w, ids, streams=None, calls=None):
             x = x + proj(silu * proj(h, p + "mlp.up_proj"), p + "mlp.down_proj")
         if streams is not None:
             streams.append(x)
-        x = rms_norm(x, w["model.norm.weight"], eps)
-        tied = cfg.get("tie_word_embeddings", cfg["architectures"][0] == "SmolLM3ForCausalLM")
+        x = rms_norm(x, unit + w["model.norm.weight"], eps)
+        tied = cfg.get("tie_word_embeddings", cfg["architectures"][0] in ("SmolLM3ForCausalLM", GEMMA3))
         head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
         outputs.append(x @ head.T)
         start = end

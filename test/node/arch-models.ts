@@ -214,12 +214,35 @@ export const PHI4_MINI: ArchCase = {
   dtype: 'BF16',
 };
 
+// google/gemma-3-270m-it config.json: embeddings x sqrt(hidden), (1 + w) norms, four norms per block, q/k norms, GeGLU-tanh,
+// sliding (rope_local_base_freq 1e4) and full (rope_theta 1e6) layers, query_pre_attn_scalar 256, tied, bf16.
+export const GEMMA3_270M: ArchCase = {
+  name: PUBLISHED.gemma3_270m.repo,
+  published: PUBLISHED.gemma3_270m.json,
+  // One sliding and one full layer (layer_types cut to them); the window shrunk below the tests' 24 + 6 positions so it bites
+  // in prefill and decode; head_dim 32 below the published 256 while query_pre_attn_scalar stays 256, so the scale it gives
+  // (1/16) is not head_dim's (1/sqrt(32)) and a runner that takes the wrong one is seen.
+  shrink: {
+    hidden_size: 64,
+    intermediate_size: 96,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    head_dim: 32,
+    layer_types: ['sliding_attention', 'full_attention'],
+    vocab_size: 320,
+    max_position_embeddings: 256,
+    sliding_window: 8,
+  },
+  dtype: 'BF16',
+};
+
 export const tinyConfigJson = (c: ArchCase): Record<string, unknown> => ({ ...c.published, ...c.shrink });
 
 /**
  * Writes config.json and model.safetensors (every tensor the config requires, in `dtype`) to
  * `dir`, with fused projections (Phi-3) stored fused as published: their parts' rows stacked. Linear weights ~ U(-1, 1) / sqrt(fan-in) so activations keep their scale through
- * the layers; norm weights around 1; biases and embeddings around 0.
+ * the layers; norm weights around 1 (Gemma's, which multiply by 1 + w, around 0); biases and embeddings around 0.
  */
 export async function writeTinyModel(dir: string, configJson: Record<string, unknown>, dtype: StoredDType, seed = 7): Promise<void> {
   const config = parseHfConfig(configJson, join(dir, 'config.json'));
@@ -228,7 +251,7 @@ export async function writeTinyModel(dir: string, configJson: Record<string, unk
     const n = t.shape.reduce((a, b) => a * b, 1);
     const fanIn = t.shape[t.shape.length - 1]!;
     const scale = t.role === 'linear' || t.role === 'classifier' ? 1 / Math.sqrt(fanIn) : t.role === 'norm' ? 0.3 : 1;
-    const offset = t.role === 'norm' ? 1 : 0;
+    const offset = t.role === 'norm' && config.family !== 'gemma3_text' ? 1 : 0;
     const data = Float32Array.from({ length: n }, () => offset + scale * (rng() * 2 - 1));
     return { name: t.name, dtype, shape: t.shape, data };
   });

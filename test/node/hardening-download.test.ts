@@ -45,7 +45,7 @@ describe('a download is refused before any tensor byte moves', () => {
     await expectShrinkrayError(
       downloadHubModel({ store, repo: HUB_REPOS.unsupportedArch, baseUrl: hub.url, ...fast }),
       'unsupported_architecture',
-      "config.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, SmolLM3ForCausalLM",
+      "config.json: architecture 'GPT2LMHeadModel' is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, SmolLM3ForCausalLM, Gemma3ForCausalLM",
     );
     expect((await served(HUB_REPOS.unsupportedArch, 'model.safetensors')).served).toBe(0);
     expect(await store.listStaged()).toEqual([]);

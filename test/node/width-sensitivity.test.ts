@@ -38,7 +38,7 @@ describe('width sensitivities', () => {
 
   it('the output probe measures no damage for the float matrix itself, and some for a changed one', async () => {
     const rope = ropeTable(0, 48, ropeInverseFrequencies(config));
-    const probe = new OutputProbe(ir, referenceCalibBackend, rope);
+    const probe = new OutputProbe(ir, referenceCalibBackend, () => rope);
     const table = await ir.tensors.get('model.embed_tokens.weight')!.read(); // [vocab, 64]
     let x: Float32Array[] = windows.map((ids) => {
       const out = new Float32Array(ids.length * 64);

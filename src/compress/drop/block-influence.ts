@@ -1,7 +1,6 @@
 import { ShrinkrayError } from '../../errors.ts';
 import type { ModelIR } from '../../model/ir.ts';
-import { layerHasRope } from '../../model/config.ts';
-import { ropeTableFor } from '../../model/reference-ops.ts';
+import { layerRopeTables, scaleInPlace } from '../../model/reference-ops.ts';
 import { modelTensor } from '../../model/tensor-table.ts';
 import { BlockRunner } from '../block-runner.ts';
 import type { CalibrationInput, CalibrationProgress } from '../calibrated-model.ts';
@@ -28,12 +27,12 @@ export async function blockInfluence(ir: ModelIR, input: CalibrationInput, o: In
   const dim = c.hiddenSize;
   const x = await embedWindows(ir, input.windows);
   const maxT = Math.max(...input.windows.map((w) => w.length));
-  const rope = ropeTableFor(c, 0, maxT);
+  const rope = layerRopeTables(c, 0, maxT);
   const tokens = input.windows.reduce((n, w) => n + w.length, 0);
   const scores: number[] = [];
   for (let l = 0; l < c.numLayers; l++) {
     o.onProgress?.({ stage: 'calibrate', done: l, total: c.numLayers, tensor: `scoring block ${l}` });
-    const runner = new BlockRunner(input.backend, c, await readLayer(ir, l), x, layerHasRope(c, l) ? rope : null, o.signal);
+    const runner = new BlockRunner(input.backend, c, await readLayer(ir, l), x, rope(l), o.signal, l);
     let cosSum = 0;
     for (let w = 0; w < x.length; w++) {
       const before = Float32Array.from(x[w]!);
@@ -79,6 +78,6 @@ export async function embedWindows(ir: ModelIR, windows: readonly Int32Array[]):
         throw new ShrinkrayError('bad_argument', `calibration window ${w}: token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
       out.set(table.subarray(id * dim, (id + 1) * dim), t * dim);
     });
-    return out;
+    return scaleInPlace(out, c.embeddingScale); // Gemma: sqrt(hidden_size)
   });
 }

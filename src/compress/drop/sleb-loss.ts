@@ -1,7 +1,6 @@
 import { ShrinkrayError } from '../../errors.ts';
 import type { ModelIR } from '../../model/ir.ts';
-import { layerHasRope } from '../../model/config.ts';
-import { rmsNorm, ropeTableFor, type RopeTable } from '../../model/reference-ops.ts';
+import { layerRopeTables, rmsNorm, type RopeTable } from '../../model/reference-ops.ts';
 import { modelTensor } from '../../model/tensor-table.ts';
 import { embedWindows, type InfluenceOptions } from './block-influence.ts';
 import { BlockRunner } from '../block-runner.ts';
@@ -41,7 +40,7 @@ export async function slebSelect(ir: ModelIR, input: CalibrationInput, count: nu
     throw new ShrinkrayError('bad_argument', `cannot remove ${count} of ${L} decoder blocks; expected 1..${L - 1}`);
   const windows = input.windows.slice(0, SLEB_WINDOWS);
   const embedded = await embedWindows(ir, windows);
-  const rope = ropeTableFor(c, 0, Math.max(...windows.map((w) => w.length)));
+  const rope = layerRopeTables(c, 0, Math.max(...windows.map((w) => w.length)));
   const head = await readHead(ir);
   const run = new Runner(ir, input, rope, o.signal);
   const gone = new Set<number>();
@@ -79,7 +78,7 @@ class Runner {
   constructor(
     private readonly ir: ModelIR,
     private readonly input: CalibrationInput,
-    private readonly rope: RopeTable,
+    private readonly rope: (layer: number) => RopeTable | null, // layerRopeTables
     private readonly signal?: AbortSignal,
   ) {}
   async block(layer: number, x: readonly Float32Array[]): Promise<Float32Array[]> {
@@ -89,8 +88,9 @@ class Runner {
       this.ir.config,
       await readLayer(this.ir, layer),
       copy,
-      layerHasRope(this.ir.config, layer) ? this.rope : null,
+      this.rope(layer),
       this.signal,
+      layer,
     ).pass('out');
     return copy; // pass('out') replaced each window with the block's output
   }

@@ -51,6 +51,7 @@ export const PRESENT_PATTERN = /^present\.(\d+)\.(key|value)$/;
  */
 export const DECODER_NODES = Object.freeze({
   embed: 'embed', // Gather or GatherBlockQuantized of the token table
+  embedScaled: 'embed_scaled', // Gemma: the embeddings times sqrt(hidden_size) (INIT.embedScale)
   inputNorm: (l: number) => `layers.${l}.input_norm`,
   qNorm: (l: number) => `layers.${l}.q_norm`, // Qwen3's per-head norms
   kNorm: (l: number) => `layers.${l}.k_norm`,
@@ -60,14 +61,18 @@ export const DECODER_NODES = Object.freeze({
   qRope: (l: number) => `layers.${l}.q_rope`, // q and k turned before attention (gathered-rope.ts)
   kRope: (l: number) => `layers.${l}.k_rope`,
   attnResidual: (l: number) => `layers.${l}.attn_residual`,
-  postAttentionNorm: (l: number) => `layers.${l}.post_attention_norm`,
+  postAttentionNorm: (l: number) => `layers.${l}.post_attention_norm`, // the MLP input's norm (Llama's post_attention_layernorm)
+  attnOutNorm: (l: number) => `layers.${l}.attn_out_norm`, // Gemma: the attention output's norm, before the residual add
+  mlpOutNorm: (l: number) => `layers.${l}.mlp_out_norm`, // Gemma: the MLP output's norm, before the residual add
   silu: (l: number) => `layers.${l}.silu`,
+  geluTanh: (l: number) => `layers.${l}.gelu_tanh`, // Gemma's GeGLU gate: GELU, tanh approximation
   mlpResidual: (l: number) => `layers.${l}.mlp_residual`,
   finalNorm: 'final_norm',
   keepLogits: 'keep_logits',
   tiedClassifier: 'lm_head', // Gemm or MatMulNBits reading the embedding table
   maskWindow: 'mask_window', // present only when the model slides an attention window
   maskBias: 'mask_bias',
+  maskBiasLocal: 'mask_bias_local', // Gemma 3: the sliding layers' mask (with the window); mask_bias is then the full layers'
   /** The first product of a low-rank layer (x Aᵀ); the second carries the layer's own name. */
   lowRankFirst: (linear: string) => `${linear}.lowrank_a`,
 });
@@ -83,7 +88,12 @@ export const DECODER_INITIALIZERS = Object.freeze({
   ropeSinCache: 'rope.sin_cache',
   ropeCosRows: 'rope.cos_rows', // [short + long rows, rotary/2], gathered before attention (LongRoPE, partial rotary; src/build/gathered-rope.ts)
   ropeSinRows: 'rope.sin_rows',
-  attnScale: 'attn_scale', // fp32 scalar 1/sqrt(headDim)
+  ropeCosLocal: 'rope.local.cos', // Gemma 3's sliding layers (rope_local_base_freq): as rope.cos, rope.sin, ...
+  ropeSinLocal: 'rope.local.sin',
+  ropeCosCacheLocal: 'rope.local.cos_cache',
+  ropeSinCacheLocal: 'rope.local.sin_cache',
+  attnScale: 'attn_scale', // fp32 scalar 1/sqrt(headDim) (Gemma: query_pre_attn_scalar^-0.5)
+  embedScale: 'embed_scale', // fp32 scalar, Gemma's sqrt(hidden_size)
   rmsEps: 'rms_eps', // fp32 scalar, plain RMSNorm's epsilon
 });
 

@@ -1,0 +1,196 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
+import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
+import { referenceCalibBackend } from '../../src/compress/calib-backend.ts';
+import { BlockRunner } from '../../src/compress/block-runner.ts';
+import type { CausalLM } from '../../src/model/causal-lm.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
+import { parseHfConfig, toHfConfig } from '../../src/model/hf-config.ts';
+import { openHfModel } from '../../src/model/hf-model.ts';
+import type { ModelIR } from '../../src/model/ir.ts';
+import { ReferenceModel } from '../../src/model/reference-forward.ts';
+import { widenMatrix, widenRows } from '../../src/model/reference-half.ts';
+import { widenLayer } from '../../src/model/reference-weights.ts';
+import { layerRopeTables, linear, rmsNorm, scaleInPlace } from '../../src/model/reference-ops.ts';
+import { folderOpener } from '../../src/node/folder-opener.ts';
+import { BUDGET } from '../error-budgets.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
+import { PUBLISHED } from '../published-configs.ts';
+import { GEMMA3_270M, independentLogits, tinyConfigJson, writeTinyModel } from './arch-models.ts';
+
+/**
+ * Gemma 3 (Gemma3ForCausalLM) on the reference forward and the calibration block runner, against
+ * the independent float64 forward (test/independent/llama_family.py) on a tiny bf16 model with
+ * gemma-3-270m-it's fields: a sliding layer whose window (8) is shorter than the 30 test positions
+ * and a full layer, each with its RoPE base. Each Gemma feature is seen in the logits: the same
+ * weights without the window, without (1 + w), without the sqrt(hidden) scale or without the local
+ * RoPE base miss the independent forward by far more than the budget. The other runners:
+ * architectures.test.ts.
+ */
+const PREFILL = 24;
+const ids = Array.from({ length: 30 }, (_, i) => (i * 37 + 11) % 320);
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'shrinkray-gemma3-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function tinyGemma(): Promise<{ dir: string; ir: ModelIR; raw: ModelIR }> {
+  const dir = join(root, `gemma-${Math.random().toString(36).slice(2, 8)}`);
+  await writeTinyModel(dir, tinyConfigJson(GEMMA3_270M), GEMMA3_270M.dtype);
+  const { open, display } = folderOpener(dir);
+  const { ir, weights } = await openHfModel(open, display);
+  // The weights as stored, norms unfolded (w, not 1 + w): what a runner that forgot Gemma's unit offset would read.
+  return { dir, ir, raw: { config: ir.config, tensors: weights.tensors } };
+}
+
+/** Worst |got - want| over rows [from, from + got rows), relative to the largest |logit| wanted. */
+function relativeDiff(got: Float32Array, want: number[][], from = 0): number {
+  const vocab = want[0]!.length;
+  const scale = Math.max(...want.flat().map(Math.abs));
+  let d = 0;
+  for (let r = 0; r < got.length / vocab; r++)
+    for (let j = 0; j < vocab; j++) d = Math.max(d, Math.abs(got[r * vocab + j]! - want[from + r]![j]!));
+  return d / scale;
+}
+
+/** Prefill, then decode step by step through the model's KV cache: the worst relative difference of each phase. */
+async function prefillDecode(model: CausalLM, want: number[][]): Promise<{ prefill: number; decode: number }> {
+  const s = model.createState();
+  const prefill = relativeDiff(await model.forward(s, ids.slice(0, PREFILL)), want);
+  let decode = 0;
+  for (let t = PREFILL; t < ids.length; t++) decode = Math.max(decode, relativeDiff(await model.forward(s, [ids[t]!]), want, t));
+  return { prefill, decode };
+}
+
+describe('Gemma 3 config.json', () => {
+  it('reads the published 270M and 1B configs: sliding and full layers, both RoPE bases, the window, the scale', () => {
+    const small = parseHfConfig(PUBLISHED.gemma3_270m.json, '270m/config.json');
+    const oneB = parseHfConfig(PUBLISHED.gemma3_1b.json, '1b/config.json');
+    expect(small).toMatchObject({
+      family: 'gemma3_text',
+      hiddenAct: 'gelu_tanh',
+      embeddingScale: Math.sqrt(640),
+      sandwichNorms: true,
+      qkNorm: true,
+      queryPreAttnScalar: 256,
+      slidingWindow: 512,
+      ropeTheta: 1e6,
+      ropeLocalTheta: 1e4,
+      tieWordEmbeddings: true,
+      vocabSize: 262144,
+      bosTokenId: 2,
+      eosTokenId: [1],
+    });
+    expect(small.ropeScaling).toBeUndefined();
+    // layer_types as listed (270M) and derived from sliding_window_pattern 6 (1B): every sixth layer is full.
+    const full = (c: ModelConfig) => Array.from({ length: c.numLayers }, (_, l) => l).filter((l) => !c.slidingLayers!.includes(l));
+    expect(full(small)).toEqual([5, 11, 17]);
+    expect(full(oneB)).toEqual([5, 11, 17, 23]);
+    expect(oneB.eosTokenId).toEqual([1, 106]);
+  });
+
+  it('round-trips the config.json it writes, and reads 4B-style linear rope_scaling on the full layers', () => {
+    for (const json of [PUBLISHED.gemma3_270m.json, PUBLISHED.gemma3_1b.json]) {
+      const c = parseHfConfig(json, 'config.json');
+      const written = toHfConfig(c);
+      expect(written).toMatchObject({ model_type: 'gemma3_text', hidden_activation: 'gelu_pytorch_tanh', query_pre_attn_scalar: 256 });
+      expect(written.hidden_act).toBeUndefined();
+      expect(parseHfConfig(written, 'written/config.json')).toEqual(c);
+    }
+    const linear = parseHfConfig({ ...PUBLISHED.gemma3_1b.json, rope_scaling: { rope_type: 'linear', factor: 8 } }, 'config.json');
+    expect(linear.ropeScaling).toEqual({ ropeType: 'linear', factor: 8 });
+    expect(parseHfConfig(toHfConfig(linear), 'config.json')).toEqual(linear);
+  });
+
+  it('refuses what is not implemented, naming config.json and the field', () => {
+    const base = tinyConfigJson(GEMMA3_270M);
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ...base, attn_logit_softcapping: 50 }, /g\/config\.json: field 'attn_logit_softcapping' 50 is not supported \(soft-capping/],
+      [{ ...base, final_logit_softcapping: 30 }, /field 'final_logit_softcapping' 30 is not supported/],
+      [{ ...base, use_bidirectional_attention: true }, /field 'use_bidirectional_attention' true \(EmbeddingGemma/],
+      [{ ...base, hidden_activation: 'gelu' }, /field 'hidden_activation' must be 'gelu_pytorch_tanh', got "gelu"/],
+      [
+        { ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } },
+        /field 'rope_scaling' type "yarn" is not supported for Gemma3ForCausalLM/,
+      ],
+      [
+        { ...base, layer_types: ['sliding_attention'] },
+        /field 'layer_types' must list "sliding_attention" or "full_attention" for each of the 2 layers/,
+      ],
+    ];
+    for (const [json, pattern] of cases) expectShrinkrayError(() => parseHfConfig(json, 'g/config.json'), 'bad_config', pattern);
+    expectShrinkrayError(
+      () => parseHfConfig({ ...base, architectures: ['Gemma3ForConditionalGeneration'] }, 'g/config.json'),
+      'unsupported_architecture',
+      /architecture 'Gemma3ForConditionalGeneration' is not supported \(not implemented: the vision tower/,
+    );
+  });
+});
+
+describe('Gemma 3, tiny, against the independent float64 forward', () => {
+  it('the reference forward: prefill and decode within the budget', async () => {
+    const { dir, ir } = await tinyGemma();
+    const want = (await independentLogits(dir, ids)).logits;
+    const d = await prefillDecode(await ReferenceModel.load(ir), want);
+    console.info(`Gemma 3 tiny reference vs independent: ${JSON.stringify(d)}`);
+    expect(d.prefill).toBeLessThan(BUDGET.independentVsEngineRelative);
+    expect(d.decode).toBeLessThan(BUDGET.independentVsEngineRelative);
+  });
+
+  it('the calibration forward (the block runner GPTQ, AWQ, Wanda and SparseGPT run) gives the same logits', async () => {
+    const { dir, ir } = await tinyGemma();
+    const want = (await independentLogits(dir, ids)).logits;
+    const c = ir.config;
+    const ref = await ReferenceModel.load(ir);
+    const dim = c.hiddenSize;
+    const x = [new Float32Array(ids.length * dim)];
+    ids.forEach((id, t) => x[0]!.set(widenRows(ref.weights.embedding, id, id + 1, dim), t * dim));
+    scaleInPlace(x[0]!, c.embeddingScale);
+    const ropes = layerRopeTables(c, 0, ids.length);
+    for (let l = 0; l < c.numLayers; l++)
+      await new BlockRunner(referenceCalibBackend, c, widenLayer(ref.weights.layers[l]!), x, ropes(l), undefined, l).pass('out');
+    const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, c.rmsNormEps);
+    const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, c.vocabSize);
+    expect(relativeDiff(got, want)).toBeLessThan(BUDGET.independentVsEngineRelative);
+  });
+
+  it.each(['plain', 'fused'] as const)('the ONNX graph (%s ops) on onnxruntime-web: prefill and decode within the budget', async (ops) => {
+    const { dir, ir } = await tinyGemma();
+    const want = (await independentLogits(dir, ids)).logits;
+    const built = await buildOnnxDecoder(ir, { ops });
+    const d = await prefillDecode(await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' }), want);
+    console.info(`Gemma 3 tiny onnxruntime-web ${ops} vs independent: ${JSON.stringify(d)}`);
+    expect(d.prefill).toBeLessThan(BUDGET.independentVsEngineRelative);
+    expect(d.decode).toBeLessThan(BUDGET.independentVsEngineRelative);
+  });
+
+  it('each Gemma feature is seen in the logits: without it the same weights miss the independent forward', async () => {
+    const { dir, ir, raw } = await tinyGemma();
+    const want = (await independentLogits(dir, ids)).logits;
+    const run = async (m: ModelIR) => {
+      const model = await ReferenceModel.load(m);
+      return relativeDiff(await model.forward(model.createState(), ids), want);
+    };
+    const c = ir.config;
+    const misses = {
+      'as read': await run(ir),
+      'no window': await run({ ...ir, config: { ...c, slidingWindow: undefined } }),
+      'w, not 1 + w': await run(raw),
+      'no sqrt(hidden) scale': await run({ ...ir, config: { ...c, embeddingScale: undefined } }),
+      'rope_theta on the sliding layer': await run({ ...ir, config: { ...c, ropeLocalTheta: undefined } }),
+      'head_dim^-0.5, not query_pre_attn_scalar^-0.5': await run({ ...ir, config: { ...c, queryPreAttnScalar: undefined } }),
+      'SiLU, not tanh GELU': await run({ ...ir, config: { ...c, hiddenAct: undefined } }),
+    };
+    console.info(`Gemma 3 tiny, relative to the independent forward: ${JSON.stringify(misses)}`);
+    const [asRead, ...without] = Object.entries(misses);
+    expect(asRead![1]).toBeLessThan(BUDGET.independentVsEngineRelative);
+    for (const [name, d] of without) expect(d, name).toBeGreaterThan(10 * BUDGET.independentVsEngineRelative);
+  });
+});
