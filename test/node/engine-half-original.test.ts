@@ -88,7 +88,7 @@ const PROMPT = [151643, 9707, 11, 1879, 0, 33975, 25, 220, 16, 17, 18, 3555, 662
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'shrinkray-half-'));
-  await writePublishedBf16(root);
+  await writePublishedBf16(root, PUBLISHED_BF16_REPO);
   bf16 = await loadModelFolder(join(root, PUBLISHED_BF16_REPO));
 });
 afterAll(async () => {
