@@ -17,10 +17,19 @@ export const SUPPORTED_ARCHITECTURES = Object.freeze({
 
 export type ArchitectureName = keyof typeof SUPPORTED_ARCHITECTURES;
 
+const QWEN35_MISSING =
+  "the layers layer_types names 'linear_attention' (Gated DeltaNet: a causal depthwise convolution over q/k/v, a per-head recurrent state " +
+  'updated by the delta rule with a learned decay and step size, an output gated by z; the state replaces the KV cache, so the ONNX graph, ' +
+  "the CPU engine and the calibration passes each need a new kind of layer), and the full-attention layers' output gate (q_proj yields the query and a sigmoid gate)";
+
 /** Architectures people pick that are not supported yet, with what each lacks here (the refusal says it). */
 export const MISSING_FOR_ARCHITECTURE: Readonly<Record<string, string>> = Object.freeze({
   Gemma3ForConditionalGeneration:
     'the vision tower and its image tokens (the text decoder, under language_model., is what Gemma3ForCausalLM reads: a text-only checkpoint of it loads)',
+  // Qwen3.5 and Qwen3-Next: three of every four layers are Gated DeltaNet linear attention, a recurrent state per head in place of a KV cache.
+  Qwen3_5ForCausalLM: QWEN35_MISSING,
+  Qwen3_5ForConditionalGeneration: `${QWEN35_MISSING}; and the vision tower`,
+  Qwen3NextForCausalLM: `${QWEN35_MISSING}; and the mixture-of-experts MLP (routed and shared experts)`,
 });
 export type ModelFamily = (typeof SUPPORTED_ARCHITECTURES)[ArchitectureName];
 

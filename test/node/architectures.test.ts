@@ -304,7 +304,7 @@ describe('what is refused, naming config.json and the field', () => {
     );
   });
 
-  it('Gemma 3 with its vision tower: unsupported_architecture naming what is missing, and the supported list', () => {
+  it('Gemma 3 with its vision tower, Qwen3.5 and Qwen3-Next: unsupported_architecture naming what is missing, and the supported list', () => {
     const supported =
       'supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM, SmolLM3ForCausalLM, Gemma3ForCausalLM';
     const as = (arch: string) => () => parseHfConfig({ ...tinyConfigJson(LLAMA_32_1B), architectures: [arch] }, 'x/config.json');
@@ -314,6 +314,12 @@ describe('what is refused, naming config.json and the field', () => {
       /architecture 'Gemma3ForConditionalGeneration' is not supported \(not implemented: the vision tower/,
     );
     expect(gemma.message.endsWith(supported)).toBe(true);
+    for (const qwen35 of ['Qwen3_5ForCausalLM', 'Qwen3_5ForConditionalGeneration', 'Qwen3NextForCausalLM'])
+      expectShrinkrayError(
+        as(qwen35),
+        'unsupported_architecture',
+        /not implemented: the layers layer_types names 'linear_attention' \(Gated DeltaNet/,
+      );
     expectShrinkrayError(
       as('GPT2LMHeadModel'),
       'unsupported_architecture',
