@@ -84,10 +84,12 @@ describe('bad GGUF files', () => {
 
   it('another architecture is refused with the supported list; a missing key is named', async () => {
     await expectShrinkrayError(
-      importBytes(renamed('llama', 'qwen2')),
+      importBytes(renamed('llama', 'gemma')),
       'unsupported_architecture',
-      /general\.architecture is "qwen2".*: llama$/,
+      /bad\.gguf: general\.architecture is "gemma"; Shrinkray imports GGUF files of these architectures: llama, qwen2, qwen3$/,
     );
+    // A known architecture reads its own keys: a llama file relabelled qwen2 lacks qwen2's.
+    await expectShrinkrayError(importBytes(renamed('llama', 'qwen2')), 'bad_config', /'qwen2\.embedding_length' is missing/);
     await expectShrinkrayError(
       importBytes(renamed('llama.block_count', 'llama.block_kount')),
       'bad_config',
