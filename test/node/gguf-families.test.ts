@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bytesSource } from '../../src/formats/byte-source.ts';
 import { readGguf } from '../../src/formats/gguf.ts';
 import { toHfConfig } from '../../src/model/hf-config.ts';
@@ -12,9 +12,11 @@ import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { fileSource } from '../../src/node/file-source.ts';
 import { folderOpener } from '../../src/node/folder-opener.ts';
+import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { BUDGET } from '../error-budgets.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { writeHfAsGguf } from '../gguf/gguf-fixtures.ts';
+import { runCli } from './run-cli.ts';
 import { independentLogits, LLAMA_32_1B, QWEN25_05B, QWEN3_06B, tinyConfigJson, writeTinyModel } from './arch-models.ts';
 
 /**
@@ -97,6 +99,20 @@ describe.each(Object.keys(FAMILIES) as Family[])('%s GGUF against its safetensor
     // Really decoded: a projection's values moved by the quantization.
     const q = 'model.layers.0.self_attn.q_proj.weight';
     expect(await gguf.tensors.get(q)!.read()).not.toEqual(await hf.tensors.get(q)!.read());
+  });
+});
+
+describe('through the CLI', () => {
+  it('each family’s folder reads back with its twin’s config, and its tokenizer loads', async () => {
+    for (const family of Object.keys(FAMILIES) as Family[]) {
+      const out = join(work, `${family}-folder`);
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+      const { code, stderr } = await runCli(['import', join(work, `${family}-f16.gguf`), '--out', out]);
+      log.mockRestore();
+      expect(code, stderr).toBe(0);
+      const folder = await loadModelFolder(out); // builds the tokenizer from tokenizer.json: a bad pre-tokenizer fails here
+      expect(folder.ir.config, family).toEqual((await twin(join(work, family))).config);
+    }
   });
 });
 
