@@ -12,9 +12,10 @@ import type { Llama3RopeScaling } from './config.ts';
  *
  * Only the ratios original/low and original/high shape the divisors, so the tensor cannot tell
  * (8192, 1, 4) from (16384, 2, 8). The inverse keeps original_max_position_embeddings at the
- * converter's 8192 and looks for factor, low and high that give the divisors: first the pair every
- * published Llama 3.1/3.2 uses (1, 4), then the pair fitted from the blended divisors. A candidate
- * is taken only when it gives back every divisor within float32 rounding of its frequency.
+ * converter's 8192, takes the largest divisor as factor, and looks for low and high that give the
+ * divisors: first the pair every published Llama 3.1/3.2 uses (1, 4), then the pair the blended
+ * divisors fit. A candidate is taken only when it gives back every divisor within float32
+ * rounding of its frequency.
  */
 export const ROPE_FREQS_TENSOR = 'rope_freqs.weight';
 
@@ -56,33 +57,36 @@ function shortest(v: number, ok: (x: number) => boolean): number {
   return v;
 }
 
-/** low and high from the first and last blended pairs: smooth is linear in original / wavelength. */
-function fitted(divisors: Float32Array, freqs: Float64Array, factor: number): Llama3RopeScaling | null {
+/**
+ * (low, high) guesses from the divisors. smooth is linear in x = original / wavelength, so two
+ * blended pairs fix low and high. With one blended pair or none, every line through it (or
+ * through the gap between the last kept and the first stretched pair) gives the same table: the
+ * published low, then the published high, then the middle of what the neighbours allow.
+ */
+function guesses(divisors: Float32Array, freqs: Float64Array, factor: number): [number, number][] {
+  const x = (i: number) => (CONVERTER_ORIGINAL_CONTEXT * freqs[i]!) / (2 * Math.PI);
+  const smooth = (i: number) => (1 / divisors[i]! - 1 / factor) / (1 - 1 / factor);
+  const kept: number[] = [];
   const blended: number[] = [];
-  for (let i = 0; i < freqs.length; i++) if (divisors[i]! > 1 + 1e-6 && divisors[i]! < factor * (1 - 1e-6)) blended.push(i);
-  if (blended.length < 2) return null;
-  const point = (i: number) => ({
-    x: (CONVERTER_ORIGINAL_CONTEXT * freqs[i]!) / (2 * Math.PI),
-    smooth: (1 / divisors[i]! - 1 / factor) / (1 - 1 / factor),
-  });
-  const a = point(blended[0]!);
-  const b = point(blended.at(-1)!);
-  if (a.smooth === b.smooth) return null;
-  const span = (a.x - b.x) / (a.smooth - b.smooth);
-  const low = a.x - a.smooth * span;
-  const scaling = (lowFreqFactor: number, highFreqFactor: number): Llama3RopeScaling => ({
-    ropeType: 'llama3',
-    factor,
-    lowFreqFactor,
-    highFreqFactor,
-    originalMaxPositionEmbeddings: CONVERTER_ORIGINAL_CONTEXT,
-  });
-  const fits = (s: Llama3RopeScaling) => s.lowFreqFactor > 0 && s.highFreqFactor > s.lowFreqFactor && firstMismatch(divisors, freqs, s) < 0;
-  const lowShort = shortest(low, (x) => fits(scaling(x, low + span)));
-  return scaling(
-    lowShort,
-    shortest(low + span, (x) => fits(scaling(lowShort, x))),
-  );
+  const stretched: number[] = [];
+  divisors.forEach((d, i) => (d <= 1 + 1e-6 ? kept : d >= factor * (1 - 1e-6) ? stretched : blended).push(i));
+  const xKept = kept.length > 0 ? x(kept.at(-1)!) : Infinity; // high lies below it
+  const xStretched = stretched.length > 0 ? x(stretched[0]!) : 0; // low lies above it
+  if (blended.length >= 2) {
+    const [a, b] = [blended[0]!, blended.at(-1)!];
+    const span = (x(a) - x(b)) / (smooth(a) - smooth(b));
+    const low = x(a) - smooth(a) * span;
+    return [[low, low + span]];
+  }
+  if (blended.length === 1) {
+    const [xm, sm] = [x(blended[0]!), smooth(blended[0]!)];
+    const most = Math.min((xKept - xm) / (1 - sm), (xm - xStretched) / sm);
+    const fromLow = (xm - PUBLISHED.lowFreqFactor) / sm;
+    const fromHigh = (PUBLISHED.highFreqFactor - xm) / (1 - sm);
+    return [fromLow, fromHigh, most / 2].map((span): [number, number] => [xm - sm * span, xm + (1 - sm) * span]);
+  }
+  const gap = xKept - xStretched;
+  return Number.isFinite(gap) ? [[xStretched + gap / 3, xStretched + (2 * gap) / 3]] : [];
 }
 
 /**
@@ -105,14 +109,22 @@ export function llama3ScalingFromRopeFreqs(
   if (divisors.every((d) => d === 1)) return undefined;
   const freqs = Float64Array.from({ length: half }, (_, i) => 1 / Math.pow(ropeTheta, (2 * i) / headDim));
   const factor = shortest(Math.max(...divisors), (x) => Math.fround(x) === Math.max(...divisors));
-  const published: Llama3RopeScaling = {
+  const scaling = (lowFreqFactor: number, highFreqFactor: number): Llama3RopeScaling => ({
     ropeType: 'llama3',
     factor,
-    ...PUBLISHED,
+    lowFreqFactor,
+    highFreqFactor,
     originalMaxPositionEmbeddings: CONVERTER_ORIGINAL_CONTEXT,
-  };
-  for (const s of [published, fitted(divisors, freqs, factor)]) {
-    if (s && factor >= 1 && s.highFreqFactor > s.lowFreqFactor && s.lowFreqFactor > 0 && firstMismatch(divisors, freqs, s) < 0) return s;
+  });
+  const fits = (low: number, high: number) =>
+    factor >= 1 && low > 0 && high > low && firstMismatch(divisors, freqs, scaling(low, high)) < 0;
+  const published = scaling(PUBLISHED.lowFreqFactor, PUBLISHED.highFreqFactor);
+  if (fits(published.lowFreqFactor, published.highFreqFactor)) return published;
+  for (const [low, high] of guesses(divisors, freqs, factor)) {
+    // The shortest decimals that still give the table: 2, not 1.9999999.
+    const lowShort = shortest(low, (v) => fits(v, high));
+    const highShort = shortest(high, (v) => fits(lowShort, v));
+    if (fits(lowShort, highShort)) return scaling(lowShort, highShort);
   }
   const i = Math.max(0, firstMismatch(divisors, freqs, published));
   throw new ShrinkrayError(

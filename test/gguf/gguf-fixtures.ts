@@ -56,3 +56,11 @@ export async function writeHfAsGguf(hfDir: string, out: string, type: 'F32' | 'F
   await python([join(HERE, 'hf_to_gguf.py'), hfDir, out, '--type', type, ...(ref ? ['--ref', ref] : [])]);
   return out;
 }
+
+/** The rope_freqs.weight values test/gguf/hf_to_gguf.py (llama.cpp's converter's computation) writes for each config.json. */
+export async function converterRopeFreqs(configs: readonly Record<string, unknown>[]): Promise<number[][]> {
+  const script = `import json, sys\nsys.path.insert(0, ${JSON.stringify(HERE)})\nfrom hf_to_gguf import rope_freqs\nprint(json.dumps([rope_freqs(c).tolist() for c in json.load(sys.stdin)]))`;
+  const child = run(await pythonWithNumpy(), ['-c', script], { maxBuffer: 1 << 24 });
+  child.child.stdin!.end(JSON.stringify(configs));
+  return JSON.parse((await child).stdout) as number[][];
+}

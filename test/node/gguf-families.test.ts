@@ -7,15 +7,17 @@ import { bytesSource } from '../../src/formats/byte-source.ts';
 import { readGguf } from '../../src/formats/gguf.ts';
 import { toHfConfig } from '../../src/model/hf-config.ts';
 import { openHfModel } from '../../src/model/hf-model.ts';
+import { llama3ScalingFromRopeFreqs } from '../../src/model/gguf-rope-freqs.ts';
 import { importGguf } from '../../src/model/import-gguf.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
+import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { fileSource } from '../../src/node/file-source.ts';
 import { folderOpener } from '../../src/node/folder-opener.ts';
 import { loadModelFolder } from '../../src/node/model-folder.ts';
 import { BUDGET } from '../error-budgets.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
-import { writeHfAsGguf } from '../gguf/gguf-fixtures.ts';
+import { converterRopeFreqs, writeHfAsGguf } from '../gguf/gguf-fixtures.ts';
 import { runCli } from './run-cli.ts';
 import { independentLogits, LLAMA_32_1B, QWEN25_05B, QWEN3_06B, tinyConfigJson, writeTinyModel } from './arch-models.ts';
 
@@ -128,6 +130,55 @@ describe('Llama 3 rope_freqs.weight', () => {
     const fitted = await importFile(await writeHfAsGguf(dir, join(work, 'llama-2-6.gguf'), 'F16'));
     expect(fitted.config).toEqual((await twin(dir)).config);
     expect(toHfConfig(fitted.config).rope_scaling).toEqual(scaling);
+  });
+
+  it('is inverted for the published Llama 3.1/3.2 settings and others, over head sizes and RoPE bases', async () => {
+    // [factor, low, high]: the published pairs and others; then bands so narrow that one blended pair or none pins
+    // them down only up to the table (any low/high between the neighbouring pairs gives the same frequencies).
+    const exact = [
+      [8, 1, 4],
+      [32, 1, 4],
+      [8, 2, 6],
+      [16, 1.5, 5],
+      [4, 1, 2],
+    ];
+    const narrow = [
+      [8, 1, 1.2],
+      [2, 1, 1.05],
+    ];
+    const cases = [500000, 10000, 1000000].flatMap((theta) =>
+      [64, 128].flatMap((headDim) =>
+        [...exact, ...narrow].map(([factor, low, high], k) => ({
+          theta,
+          headDim,
+          factor: factor!,
+          low: low!,
+          high: high!,
+          exact: k < exact.length,
+        })),
+      ),
+    );
+    const tables = await converterRopeFreqs(
+      cases.map((c) => ({
+        rope_theta: c.theta,
+        head_dim: c.headDim,
+        hidden_size: 1024,
+        num_attention_heads: 8,
+        rope_scaling: { rope_type: 'llama3', factor: c.factor, low_freq_factor: c.low, high_freq_factor: c.high },
+      })),
+    );
+    let worst = 0;
+    cases.forEach((c, i) => {
+      const table = tables[i]!;
+      const s = llama3ScalingFromRopeFreqs(Float32Array.from(table), c.theta, c.headDim, 'x.gguf')!;
+      expect(s, JSON.stringify(c)).toMatchObject({ ropeType: 'llama3', factor: c.factor, originalMaxPositionEmbeddings: 8192 });
+      if (c.exact) expect([s.lowFreqFactor, s.highFreqFactor], JSON.stringify(c)).toEqual([c.low, c.high]);
+      // What every runner turns by (rope-frequencies.ts) against what llama.cpp turns by: theta^(-2i/d) / divisor.
+      const inv = ropeInverseFrequencies({ headDim: c.headDim, ropeTheta: c.theta, ropeScaling: s });
+      inv.forEach((f, j) => (worst = Math.max(worst, Math.abs(f * table[j]! * Math.pow(c.theta, (2 * j) / c.headDim) - 1))));
+    });
+    expect(worst).toBeLessThan(1e-5);
+    expect(llama3ScalingFromRopeFreqs(new Float32Array(32).fill(1), 500000, 64, 'x.gguf')).toBeUndefined(); // plain RoPE
   });
 
   it('is refused, naming the tensor, when no llama3 parameters give it or it has the wrong length', async () => {
