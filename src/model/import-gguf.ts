@@ -108,7 +108,7 @@ async function readConfig(file: GgufFile, archName: string, arch: GgufArchitectu
     );
   }
   const ropeTheta = shortestFloat32(num(K('rope.freq_base'), 10000)); // llama.cpp's default when the key is absent
-  // The head size is checked (positive, even) before rope_freqs is read against it.
+  // rope_freqs is read only against a head size that can be right; checkModelConfig names one that cannot.
   const fields = fieldNames(K);
   const ropeScaling =
     Number.isSafeInteger(headDim) && headDim > 0 && headDim % 2 === 0 ? await ropeScalingOf(file, arch, ropeTheta, headDim) : undefined;
