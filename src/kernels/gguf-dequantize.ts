@@ -9,19 +9,27 @@ import { bf16ToFloat, halfToFloat } from './half.ts';
  * Block layouts (little-endian; "f16" is an IEEE half):
  *   Q8_0  34 B / 32 values : f16 d | i8 q[32]                       w = d*q
  *   Q4_0  18 B / 32 values : f16 d | u8 qs[16]                      w[j] = d*((qs[j]&15)-8), w[j+16] = d*((qs[j]>>4)-8)
+ *   Q4_1  20 B / 32 values : f16 d | f16 m | u8 qs[16]              w[j] = d*(qs[j]&15) + m, w[j+16] = d*(qs[j]>>4) + m
+ *   Q5_0  22 B / 32 values : f16 d | u32 qh | u8 qs[16]             as Q4_0 with bit k of qh the fifth bit of value k, minus 16
+ *   Q5_1  24 B / 32 values : f16 d | f16 m | u32 qh | u8 qs[16]     as Q4_1 with the fifth bits of qh
  *   Q4_K 144 B / 256 values: f16 d | f16 dmin | u8 scales[12] | u8 qs[128]
  *   Q5_K 176 B / 256 values: f16 d | f16 dmin | u8 scales[12] | u8 qh[32] | u8 qs[128]
  *   Q6_K 210 B / 256 values: u8 ql[128] | u8 qh[64] | i8 scales[16] | f16 d
  * Q4_K/Q5_K: 8 sub-blocks of 32, each with a 6-bit scale and a 6-bit min packed in scales[12];
  * w = d*sc*q - dmin*m. Q6_K: 16 sub-blocks of 16 with int8 scales; w = d*sc*(q - 32).
+ * Q4_1/Q5_0/Q5_1 are what llama.cpp's quantizer writes instead of Q4_K/Q5_K for rows that are
+ * not whole 256-value blocks (Qwen2.5-0.5B's 896, SmolLM2-135M's 576).
  */
-export type GgmlTypeName = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type GgmlTypeName = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 /** ggml_type ids (ggml.h) of the encodings above. */
 export const GGML_TYPE_IDS: Readonly<Record<GgmlTypeName, number>> = Object.freeze({
   F32: 0,
   F16: 1,
   Q4_0: 2,
+  Q4_1: 3,
+  Q5_0: 6,
+  Q5_1: 7,
   Q8_0: 8,
   Q4_K: 12,
   Q5_K: 13,
@@ -36,6 +44,9 @@ export const GGML_BLOCKS: Readonly<Record<GgmlTypeName, { values: number; bytes:
   BF16: { values: 1, bytes: 2 },
   Q8_0: { values: 32, bytes: 34 },
   Q4_0: { values: 32, bytes: 18 },
+  Q4_1: { values: 32, bytes: 20 },
+  Q5_0: { values: 32, bytes: 22 },
+  Q5_1: { values: 32, bytes: 24 },
   Q4_K: { values: 256, bytes: 144 },
   Q5_K: { values: 256, bytes: 176 },
   Q6_K: { values: 256, bytes: 210 },
@@ -77,6 +88,36 @@ function decodeQ4_0(src: Uint8Array, view: DataView, out: Float32Array, blocks: 
       const q = src[at + 2 + j]!;
       out[32 * b + j] = d * ((q & 15) - 8);
       out[32 * b + j + 16] = d * ((q >> 4) - 8);
+    }
+  }
+}
+
+/**
+ * Q4_1, Q5_0 and Q5_1: 32 values, value j in the low nibble of qs[j] and value j + 16 in its high
+ * nibble; Q5's fifth bit of value k is bit k of the little-endian u32 qh. With a min m (Q4_1, Q5_1)
+ * w = d*q + m, rounded after the product as ggml's x0*d + m; without (Q5_0) w = d*(q - 16).
+ */
+function decodeSmall(src: Uint8Array, view: DataView, out: Float32Array, blocks: number, type: 'Q4_1' | 'Q5_0' | 'Q5_1'): void {
+  const size = GGML_BLOCKS[type].bytes;
+  const hasMin = type !== 'Q5_0';
+  const hasHigh = type !== 'Q4_1';
+  const qs = (hasMin ? 4 : 2) + (hasHigh ? 4 : 0); // where the nibbles start in the block
+  for (let b = 0; b < blocks; b++) {
+    const at = size * b;
+    const d = halfToFloat(view.getUint16(at, true));
+    const m = hasMin ? halfToFloat(view.getUint16(at + 2, true)) : 0;
+    const qh = hasHigh ? view.getUint32(at + (hasMin ? 4 : 2), true) : 0;
+    for (let j = 0; j < 16; j++) {
+      const q = src[at + qs + j]!;
+      const lo = (q & 15) | (((qh >>> j) & 1) << 4);
+      const hi = (q >> 4) | (((qh >>> (j + 16)) & 1) << 4);
+      if (hasMin) {
+        out[32 * b + j] = f32(d * lo) + m;
+        out[32 * b + j + 16] = f32(d * hi) + m;
+      } else {
+        out[32 * b + j] = d * (lo - 16);
+        out[32 * b + j + 16] = d * (hi - 16);
+      }
     }
   }
 }
@@ -167,6 +208,11 @@ export function dequantizeGgml(type: GgmlTypeName, src: Uint8Array, count: numbe
       break;
     case 'Q4_0':
       decodeQ4_0(src, view, out, blocks);
+      break;
+    case 'Q4_1':
+    case 'Q5_0':
+    case 'Q5_1':
+      decodeSmall(src, view, out, blocks, type);
       break;
     case 'Q4_K':
       decodeK45(src, view, out, blocks, false);

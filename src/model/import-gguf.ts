@@ -2,54 +2,37 @@ import type { ByteSource } from '../formats/byte-source.ts';
 import { readGguf, type GgufFile, type GgufTensor } from '../formats/gguf.ts';
 import { convertGgufTokenizer } from '../formats/tokenizer-gguf.ts';
 import { ShrinkrayError } from '../errors.ts';
+import { GGUF_ARCHITECTURE_TABLE, GGUF_ARCHITECTURES, GGUF_TENSOR_NAMES, type GgufArchitecture } from './gguf-architectures.ts';
+import { llama3ScalingFromRopeFreqs, ROPE_FREQS_TENSOR } from './gguf-rope-freqs.ts';
 import { checkModelConfig, type ConfigFieldNames, type ModelConfig } from './config.ts';
 import { permuteRotaryRows, type HfModelParts } from './import-llama2c.ts';
 import type { TensorHandle } from './ir.ts';
-import { modelTensors, type LayerTensorKey, type ModelTensorKey } from './tensor-table.ts';
+import { modelTensors } from './tensor-table.ts';
 
 /**
- * A GGUF file (general.architecture 'llama': Llama 1/2, TinyLlama, Mistral-as-llama) into
- * Hugging Face form: config from the llama.* keys, lazy tensors dequantized one at a time,
- * the tokenizer from tokenizer.ggml.*. llama.cpp's converter stores q/k rows for interleaved
- * RoPE (pairs 2i, 2i+1: llama2.c's convention, llama.cpp's ROPE_TYPE_NORM), so they are
- * reordered for Hugging Face's rotate-half exactly as the llama2.c import does.
+ * A GGUF file of a family gguf-architectures.ts lists (llama, qwen2, qwen3) into Hugging Face
+ * form: config from the `<arch>.*` keys, lazy tensors dequantized one at a time, the tokenizer
+ * from tokenizer.ggml.*. Llama's q/k rows come back from llama.cpp's interleaved-RoPE order to
+ * rotate-half exactly as the llama2.c import does; a Llama 3.x rope_freqs.weight becomes the
+ * rope_scaling it was written from (gguf-rope-freqs.ts).
  */
-export const GGUF_ARCHITECTURES = Object.freeze(['llama']);
+export { GGUF_ARCHITECTURES };
 
-const K = (key: string) => `llama.${key}`;
-const GGUF_FIELDS: ConfigFieldNames = Object.freeze({
-  hiddenSize: K('embedding_length'),
-  intermediateSize: K('feed_forward_length'),
-  numLayers: K('block_count'),
-  numHeads: K('attention.head_count'),
-  numKvHeads: K('attention.head_count_kv'),
-  headDim: K('attention.key_length'),
-  vocabSize: 'token_embd.weight rows',
-  maxPositionEmbeddings: K('context_length'),
-  rmsNormEps: K('attention.layer_norm_rms_epsilon'),
-  ropeTheta: K('rope.freq_base'),
-  bosTokenId: 'tokenizer.ggml.bos_token_id',
-  eosTokenId: 'tokenizer.ggml.eos_token_id',
-});
-
-/** GGUF tensor names by tensor-table key ('{i}' is the layer); Partial, so a new row of the table fails with its name, not silently. */
-const GGUF_NAMES: Partial<Record<LayerTensorKey | ModelTensorKey, string>> & Record<'embedding' | 'classifier', string> = {
-  embedding: 'token_embd.weight',
-  finalNorm: 'output_norm.weight',
-  classifier: 'output.weight',
-  attnNorm: 'blk.{i}.attn_norm.weight',
-  q: 'blk.{i}.attn_q.weight',
-  k: 'blk.{i}.attn_k.weight',
-  v: 'blk.{i}.attn_v.weight',
-  qBias: 'blk.{i}.attn_q.bias',
-  kBias: 'blk.{i}.attn_k.bias',
-  vBias: 'blk.{i}.attn_v.bias',
-  o: 'blk.{i}.attn_output.weight',
-  ffnNorm: 'blk.{i}.ffn_norm.weight',
-  gate: 'blk.{i}.ffn_gate.weight',
-  up: 'blk.{i}.ffn_up.weight',
-  down: 'blk.{i}.ffn_down.weight',
-};
+const fieldNames = (K: (key: string) => string): ConfigFieldNames =>
+  Object.freeze({
+    hiddenSize: K('embedding_length'),
+    intermediateSize: K('feed_forward_length'),
+    numLayers: K('block_count'),
+    numHeads: K('attention.head_count'),
+    numKvHeads: K('attention.head_count_kv'),
+    headDim: K('attention.key_length'),
+    vocabSize: 'token_embd.weight rows',
+    maxPositionEmbeddings: K('context_length'),
+    rmsNormEps: K('attention.layer_norm_rms_epsilon'),
+    ropeTheta: K('rope.freq_base'),
+    bosTokenId: 'tokenizer.ggml.bos_token_id',
+    eosTokenId: 'tokenizer.ggml.eos_token_id',
+  });
 
 const END_KEYS = ['tokenizer.ggml.eot_token_id', 'tokenizer.ggml.eom_token_id'];
 
@@ -62,13 +45,11 @@ function shortestFloat32(v: number): number {
   return v;
 }
 
-function readConfig(file: GgufFile): ModelConfig {
-  const meta = file.metadata;
-  const missing = (key: string) => new ShrinkrayError('bad_config', `${file.name}: the required metadata key '${key}' is missing`);
-  const num = (key: string, fallback?: number): number => {
-    const v = meta[key];
+function metadataNumber(file: GgufFile): (key: string, fallback?: number) => number {
+  return (key, fallback) => {
+    const v = file.metadata[key];
     if (v === undefined) {
-      if (fallback === undefined) throw missing(key);
+      if (fallback === undefined) throw new ShrinkrayError('bad_config', `${file.name}: the required metadata key '${key}' is missing`);
       return fallback;
     }
     if (typeof v !== 'number' && typeof v !== 'bigint') {
@@ -76,6 +57,24 @@ function readConfig(file: GgufFile): ModelConfig {
     }
     return Number(v);
   };
+}
+
+/** Llama 3.x's rope_freqs.weight as rope_scaling; a family whose files never carry it is refused with the unused tensors. */
+async function ropeScalingOf(file: GgufFile, arch: GgufArchitecture, ropeTheta: number, headDim: number) {
+  const t = file.tensors.get(ROPE_FREQS_TENSOR);
+  if (!t || !arch.ropeFreqs) return undefined;
+  if (t.shape.length !== 1)
+    throw new ShrinkrayError(
+      'bad_file',
+      `${file.name}: tensor '${ROPE_FREQS_TENSOR}' has shape [${t.shape.join(', ')}], expected [${headDim / 2}]`,
+    );
+  return llama3ScalingFromRopeFreqs(await t.read(), ropeTheta, headDim, file.name);
+}
+
+async function readConfig(file: GgufFile, archName: string, arch: GgufArchitecture): Promise<ModelConfig> {
+  const meta = file.metadata;
+  const K = (key: string) => `${archName}.${key}`;
+  const num = metadataNumber(file);
   const hidden = num(K('embedding_length'));
   const heads = num(K('attention.head_count'));
   const headDim = num(K('attention.key_length'), heads > 0 ? hidden / heads : 0);
@@ -95,14 +94,11 @@ function readConfig(file: GgufFile): ModelConfig {
   if (scaling !== undefined && scaling !== 'none') {
     throw new ShrinkrayError(
       'bad_config',
-      `${file.name}: '${K('rope.scaling.type')}' is ${JSON.stringify(scaling)}; RoPE scaling from GGUF is not supported`,
+      `${file.name}: '${K('rope.scaling.type')}' is ${JSON.stringify(scaling)}; RoPE scaling from GGUF keys is not supported (Llama 3's rope_freqs.weight is)`,
     );
   }
-  if (file.tensors.has('rope_freqs.weight')) {
-    throw new ShrinkrayError('bad_config', `${file.name}: tensor 'rope_freqs.weight' (Llama 3 RoPE scaling) is not supported from GGUF`);
-  }
-  const embedding = file.tensors.get(GGUF_NAMES.embedding);
-  if (!embedding) throw new ShrinkrayError('bad_file', `${file.name}: the required tensor '${GGUF_NAMES.embedding}' is missing`);
+  const embedding = file.tensors.get(GGUF_TENSOR_NAMES.embedding);
+  if (!embedding) throw new ShrinkrayError('bad_file', `${file.name}: the required tensor '${GGUF_TENSOR_NAMES.embedding}' is missing`);
   const vocabSize = embedding.shape[0]!;
   const declared = meta[K('vocab_size')];
   if (declared !== undefined && Number(declared) !== vocabSize) {
@@ -111,10 +107,15 @@ function readConfig(file: GgufFile): ModelConfig {
       `${file.name}: '${K('vocab_size')}' is ${String(declared)} but token_embd.weight has ${vocabSize} rows`,
     );
   }
+  const ropeTheta = shortestFloat32(num(K('rope.freq_base'), 10000)); // llama.cpp's default when the key is absent
+  // rope_freqs is read only against a head size that can be right; checkModelConfig names one that cannot.
+  const fields = fieldNames(K);
+  const ropeScaling =
+    Number.isSafeInteger(headDim) && headDim > 0 && headDim % 2 === 0 ? await ropeScalingOf(file, arch, ropeTheta, headDim) : undefined;
   return checkModelConfig(
     {
-      architecture: 'LlamaForCausalLM',
-      family: 'llama',
+      architecture: arch.architecture,
+      family: arch.family,
       hiddenSize: hidden,
       intermediateSize: num(K('feed_forward_length')),
       numLayers: num(K('block_count')),
@@ -124,9 +125,11 @@ function readConfig(file: GgufFile): ModelConfig {
       vocabSize,
       maxPositionEmbeddings: num(K('context_length')),
       rmsNormEps: shortestFloat32(num(K('attention.layer_norm_rms_epsilon'))),
-      ropeTheta: shortestFloat32(num(K('rope.freq_base'), 10000)), // llama.cpp's default for llama
-      tieWordEmbeddings: !file.tensors.has(GGUF_NAMES.classifier), // llama.cpp then classifies with token_embd
-      attentionBias: false,
+      ropeTheta,
+      ...(ropeScaling && { ropeScaling }),
+      tieWordEmbeddings: !file.tensors.has(GGUF_TENSOR_NAMES.classifier), // llama.cpp then classifies with token_embd
+      attentionBias: arch.attentionBias,
+      ...(arch.qkNorm && { qkNorm: true }),
       bosTokenId: num('tokenizer.ggml.bos_token_id', 1),
       // Instruct models end turns with eot (<|eot_id|>) or eom as well as eos: generation stops at each.
       eosTokenId: [
@@ -134,7 +137,7 @@ function readConfig(file: GgufFile): ModelConfig {
       ],
     },
     file.name,
-    GGUF_FIELDS,
+    fields,
   );
 }
 
@@ -148,17 +151,18 @@ export async function importGguf(src: ByteSource): Promise<HfModelParts> {
   const arch = file.metadata['general.architecture'];
   if (arch === undefined)
     throw new ShrinkrayError('bad_config', `${file.name}: the required metadata key 'general.architecture' is missing`);
-  if (typeof arch !== 'string' || !GGUF_ARCHITECTURES.includes(arch)) {
+  const known = typeof arch === 'string' && Object.hasOwn(GGUF_ARCHITECTURE_TABLE, arch) ? GGUF_ARCHITECTURE_TABLE[arch] : undefined;
+  if (typeof arch !== 'string' || !known) {
     throw new ShrinkrayError(
       'unsupported_architecture',
       `${file.name}: general.architecture is ${JSON.stringify(arch)}; Shrinkray imports GGUF files of these architectures: ${GGUF_ARCHITECTURES.join(', ')}`,
     );
   }
-  const config = readConfig(file);
+  const config = await readConfig(file, arch, known);
   const tensors = new Map<string, TensorHandle>();
-  const used = new Set<string>();
+  const used = new Set<string>(known.ropeFreqs && file.tensors.has(ROPE_FREQS_TENSOR) ? [ROPE_FREQS_TENSOR] : []);
   for (const entry of modelTensors(config)) {
-    const template = GGUF_NAMES[entry.key];
+    const template = GGUF_TENSOR_NAMES[entry.key];
     if (template === undefined)
       throw new ShrinkrayError('bad_file', `${file.name}: tensor '${entry.name}' has no GGUF counterpart Shrinkray knows`);
     const ggufName = template.replace('{i}', String(entry.layer));
@@ -171,7 +175,7 @@ export async function importGguf(src: ByteSource): Promise<HfModelParts> {
       );
     }
     used.add(ggufName);
-    const heads = entry.key === 'q' ? config.numHeads : entry.key === 'k' ? config.numKvHeads : 0;
+    const heads = !known.interleavedQk ? 0 : entry.key === 'q' ? config.numHeads : entry.key === 'k' ? config.numKvHeads : 0;
     const read = heads > 0 ? async () => permuteRotaryRows(await t.read(), heads, config.headDim, config.hiddenSize) : () => t.read();
     tensors.set(entry.name, handle(entry.name, t, read));
   }
@@ -179,7 +183,7 @@ export async function importGguf(src: ByteSource): Promise<HfModelParts> {
   if (unused.length > 0) {
     throw new ShrinkrayError(
       'bad_file',
-      `${file.name}: tensor '${unused[0]}'${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''} is not part of a llama model as Shrinkray imports it`,
+      `${file.name}: tensor '${unused[0]}'${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''} is not part of a ${arch} model as Shrinkray imports it`,
     );
   }
   const { tokenizerJson, tokenizerConfig } = convertGgufTokenizer(file.metadata, file.name, config.vocabSize, config.maxPositionEmbeddings);

@@ -46,7 +46,7 @@ export function LocalCard() {
       <h3 id="local-heading">From your disk</h3>
       <p class="muted small">
         A Hugging Face folder (config.json, model.safetensors or shards with their index, tokenizer.json), a llama2.c checkpoint with its
-        tokenizer .bin, a GGUF file (llama architecture), or a zip exported by Shrinkray. Nothing leaves this tab.
+        tokenizer .bin, a GGUF file (Llama, Qwen2/2.5, Qwen3), or a zip exported by Shrinkray. Nothing leaves this tab.
       </p>
       <div
         class={dragging.value ? 'dropzone over' : 'dropzone'}

@@ -3,6 +3,7 @@
 // - the wllama anchor's make_models.py (shared/anchors/wllama: F32/F16/Q8_0/Q4_0, llama.cpp's
 //   reference rounding), run from a copy since the anchor folder is read-only;
 // - test/gguf/kquant_gguf.py, this project's numpy writer for the K-quants (Debian has no gguf-py).
+// - test/gguf/hf_to_gguf.py, a Hugging Face folder as llama.cpp's converter writes it (llama, qwen2, qwen3).
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -45,4 +46,21 @@ export async function writeKquantModel(out: string): Promise<string> {
 export async function writeBpeModel(out: string, tokenizerDir: string, args: string[]): Promise<string> {
   await python([join(HERE, 'bpe_gguf.py'), tokenizerDir, out, ...args]);
   return out;
+}
+
+/**
+ * Writes OUT.gguf from the Hugging Face folder `hfDir` as llama.cpp's converter would (test/gguf/hf_to_gguf.py),
+ * with each tensor's decoded values in REF/<Hugging Face name>.f32 when `ref` is given; returns the path.
+ */
+export async function writeHfAsGguf(hfDir: string, out: string, type: 'F32' | 'F16' | 'BF16' | 'Q8_0', ref?: string): Promise<string> {
+  await python([join(HERE, 'hf_to_gguf.py'), hfDir, out, '--type', type, ...(ref ? ['--ref', ref] : [])]);
+  return out;
+}
+
+/** The rope_freqs.weight values test/gguf/hf_to_gguf.py (llama.cpp's converter's computation) writes for each config.json. */
+export async function converterRopeFreqs(configs: readonly Record<string, unknown>[]): Promise<number[][]> {
+  const script = `import json, sys\nsys.path.insert(0, ${JSON.stringify(HERE)})\nfrom hf_to_gguf import rope_freqs\nprint(json.dumps([rope_freqs(c).tolist() for c in json.load(sys.stdin)]))`;
+  const child = run(await pythonWithNumpy(), ['-c', script], { maxBuffer: 1 << 24 });
+  child.child.stdin!.end(JSON.stringify(configs));
+  return JSON.parse((await child).stdout) as number[][];
 }

@@ -1,5 +1,5 @@
 """A tiny random Llama model written as GGUF v3 with every tensor type Shrinkray reads
-(F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K), for test/node/import-gguf.test.ts.
+(F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), for test/node/import-gguf.test.ts.
 
 Own code (numpy only), kept apart from the TypeScript importer it checks: Debian bookworm
 has no python3-gguf (llama.cpp's gguf-py), so the K-quant encoders are written here from
@@ -18,8 +18,9 @@ import sys
 
 import numpy as np
 
-F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 8, 12, 13, 14, 30
-BLOCK = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q8_0: (32, 34), Q4_0: (32, 18), Q4_K: (256, 144), Q5_K: (256, 176), Q6_K: (256, 210)}
+F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 30
+BLOCK = {F32: (1, 4), F16: (1, 2), BF16: (1, 2), Q8_0: (32, 34), Q4_0: (32, 18), Q4_1: (32, 20), Q5_0: (32, 22), Q5_1: (32, 24),
+         Q4_K: (256, 144), Q5_K: (256, 176), Q6_K: (256, 210)}
 ALIGN = 32
 
 
@@ -41,6 +42,44 @@ def enc_q4_0(x):
     dd = d.astype(np.float32)[:, None]
     q = (np.clip(np.round(np.divide(x, dd, out=np.zeros_like(x), where=dd != 0)), -8, 7) + 8).astype(np.uint8)
     return np.concatenate([d.view(np.uint8).reshape(-1, 2), q[:, :16] | (q[:, 16:] << 4)], axis=1)
+
+
+def _min_step(x, levels):
+    """Q4_1/Q5_1: w ~ d*q + m with q in 0..levels; d and m as f16."""
+    m = f16(x.min(axis=1))
+    d = f16((x.max(axis=1) - m.astype(np.float32)) / levels)
+    dd = d.astype(np.float32)[:, None]
+    shifted = x - m.astype(np.float32)[:, None]
+    q = np.clip(np.round(np.divide(shifted, dd, out=np.zeros_like(x), where=dd != 0)), 0, levels).astype(np.uint32)
+    return d, m, q
+
+
+def _qh(q):
+    """The fifth bits of 32 codes as ggml's u32 qh: bit j for value j, bit j + 16 for value j + 16 (j < 16)."""
+    bits = ((q >> 4) & 1).astype(np.uint32) << np.arange(32, dtype=np.uint32)
+    return bits.sum(axis=1, dtype=np.uint32).astype("<u4").view(np.uint8).reshape(-1, 4)
+
+
+def _pairs(q):
+    """Values j and j + 16 share byte j: low nibble, high nibble."""
+    return ((q[:, :16] & 15) | ((q[:, 16:] & 15) << 4)).astype(np.uint8)
+
+
+def enc_q4_1(x):
+    d, m, q = _min_step(x, 15)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), m.view(np.uint8).reshape(-1, 2), _pairs(q)], axis=1)
+
+
+def enc_q5_0(x):
+    d = f16(np.abs(x).max(axis=1) / 15)
+    dd = d.astype(np.float32)[:, None]
+    q = (np.clip(np.round(np.divide(x, dd, out=np.zeros_like(x), where=dd != 0)), -16, 15) + 16).astype(np.uint32)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), _qh(q), _pairs(q)], axis=1)
+
+
+def enc_q5_1(x):
+    d, m, q = _min_step(x, 31)
+    return np.concatenate([d.view(np.uint8).reshape(-1, 2), m.view(np.uint8).reshape(-1, 2), _qh(q), _pairs(q)], axis=1)
 
 
 def _scales_mins(x, levels):
@@ -120,6 +159,29 @@ def dec_q4_0(b):
     return q * _half(b[:, 0:2])[:, None]
 
 
+def _codes(qs, qh=None):
+    """32 codes from 16 nibble bytes (value j low nibble of byte j, value j + 16 its high nibble), plus qh's fifth bits."""
+    q = np.concatenate([qs & 15, qs >> 4], axis=1).astype(np.uint32)
+    if qh is not None:
+        h = qh.copy().view("<u4").reshape(-1, 1)
+        q |= ((h >> np.arange(32, dtype=np.uint32)) & 1) << 4
+    return q.astype(np.float32)
+
+
+def dec_q4_1(b):
+    d, m = _half(b[:, 0:2])[:, None], _half(b[:, 2:4])[:, None]
+    return (_codes(b[:, 4:20]) * d).astype(np.float32) + m
+
+
+def dec_q5_0(b):
+    return (_codes(b[:, 6:22], b[:, 2:6]) - 16) * _half(b[:, 0:2])[:, None]
+
+
+def dec_q5_1(b):
+    d, m = _half(b[:, 0:2])[:, None], _half(b[:, 2:4])[:, None]
+    return (_codes(b[:, 8:24], b[:, 4:8]) * d).astype(np.float32) + m
+
+
 def _unpack_scales(s):
     sc = np.concatenate([s[:, 0:4] & 63, (s[:, 8:12] & 15) | ((s[:, 0:4] >> 6) << 4)], axis=1)
     m = np.concatenate([s[:, 4:8] & 63, (s[:, 8:12] >> 4) | ((s[:, 4:8] >> 6) << 4)], axis=1)
@@ -157,7 +219,8 @@ def dec_q6_k(b):
     return (s * q).astype(np.float32)
 
 
-CODEC = {Q8_0: (enc_q8_0, dec_q8_0, 1 / 127), Q4_0: (enc_q4_0, dec_q4_0, 1 / 7), Q4_K: (enc_q4_k, dec_q4_k, 1 / 15),
+CODEC = {Q8_0: (enc_q8_0, dec_q8_0, 1 / 127), Q4_0: (enc_q4_0, dec_q4_0, 1 / 7), Q4_1: (enc_q4_1, dec_q4_1, 1 / 15),
+         Q5_0: (enc_q5_0, dec_q5_0, 1 / 15), Q5_1: (enc_q5_1, dec_q5_1, 1 / 31), Q4_K: (enc_q4_k, dec_q4_k, 1 / 15),
          Q5_K: (enc_q5_k, dec_q5_k, 1 / 31), Q6_K: (enc_q6_k, dec_q6_k, 1 / 31)}
 
 
@@ -187,7 +250,8 @@ def encode(arr, t):
 
 DIM, HEADS, KV_HEADS, FFN, LAYERS, CTX = 256, 4, 2, 512, 2, 128
 LAYER_TYPES = [
-    dict(attn_q=Q4_K, attn_k=Q5_K, attn_v=Q6_K, attn_output=BF16, ffn_gate=Q4_K, ffn_up=Q5_K, ffn_down=Q6_K),
+    # Q4_1, Q5_0, Q5_1: llama.cpp's stand-ins for Q4_K, Q5_K when a row is not whole 256-blocks (Qwen2.5-0.5B's 896)
+    dict(attn_q=Q4_K, attn_k=Q5_K, attn_v=Q6_K, attn_output=BF16, ffn_gate=Q4_1, ffn_up=Q5_0, ffn_down=Q5_1),
     dict(attn_q=Q6_K, attn_k=Q4_K, attn_v=Q5_K, attn_output=F16, ffn_gate=Q8_0, ffn_up=Q4_0, ffn_down=F32),
 ]
 

@@ -84,10 +84,12 @@ describe('bad GGUF files', () => {
 
   it('another architecture is refused with the supported list; a missing key is named', async () => {
     await expectShrinkrayError(
-      importBytes(renamed('llama', 'qwen2')),
+      importBytes(renamed('llama', 'gemma')),
       'unsupported_architecture',
-      /general\.architecture is "qwen2".*: llama$/,
+      /bad\.gguf: general\.architecture is "gemma"; Shrinkray imports GGUF files of these architectures: llama, qwen2, qwen3$/,
     );
+    // A known architecture reads its own keys: a llama file relabelled qwen2 lacks qwen2's.
+    await expectShrinkrayError(importBytes(renamed('llama', 'qwen2')), 'bad_config', /'qwen2\.embedding_length' is missing/);
     await expectShrinkrayError(
       importBytes(renamed('llama.block_count', 'llama.block_kount')),
       'bad_config',
@@ -152,6 +154,28 @@ describe('ggml dequantizers: hand-built blocks', () => {
       /blk\.0\.x: 255 values are not a whole number of Q4_K blocks/,
     );
     expectShrinkrayError(() => dequantizeGgml('Q6_K', new Uint8Array(200), 256, 'blk.0.x'), 'bad_argument', /need 210 bytes, got 200/);
+  });
+
+  it('Q4_1, Q5_0, Q5_1: value j + 16 in the high nibble of byte j; the fifth bit of value k is bit k of the u32 qh', () => {
+    const q41 = new Uint8Array(20);
+    new DataView(q41.buffer).setUint16(0, floatToHalf(0.5), true); // d
+    new DataView(q41.buffer).setUint16(2, floatToHalf(-1), true); // m
+    q41[4] = 0x3a; // value 0: 10, value 16: 3
+    const w41 = dequantizeGgml('Q4_1', q41, 32, 't');
+    expect([w41[0], w41[16], w41[1]]).toEqual([4, 0.5, -1]);
+    const q50 = new Uint8Array(22);
+    new DataView(q50.buffer).setUint16(0, floatToHalf(2), true);
+    new DataView(q50.buffer).setUint32(2, (1 << 1) | (1 << 17), true); // fifth bits of values 1 and 17
+    q50[6 + 1] = 0x21; // value 1: 16 + 1, value 17: 16 + 2
+    const w50 = dequantizeGgml('Q5_0', q50, 32, 't');
+    expect([w50[0], w50[1], w50[17], w50[16]]).toEqual([-32, 2, 4, -32]);
+    const q51 = new Uint8Array(24);
+    new DataView(q51.buffer).setUint16(0, floatToHalf(1), true);
+    new DataView(q51.buffer).setUint16(2, floatToHalf(0.25), true);
+    new DataView(q51.buffer).setUint32(4, 1 << 31, true); // value 31's fifth bit
+    q51[8 + 15] = 0xf0; // value 31: 15 + 16
+    const w51 = dequantizeGgml('Q5_1', q51, 32, 't');
+    expect([w51[31], w51[15], w51[0]]).toEqual([31.25, 0.25, 0.25]);
   });
 
   it('Q4_K: sub-block j >= 4 takes its 6-bit scale from the high bits of byte j-4 and the low nibble of byte j+4', () => {
