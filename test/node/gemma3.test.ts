@@ -7,6 +7,7 @@ import { parseHfConfig, toHfConfig } from '../../src/model/hf-config.ts';
 import { openHfModel } from '../../src/model/hf-model.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
+import { dropBlocksIr } from '../../src/compress/drop/drop-blocks.ts';
 import { compressModel } from '../../src/compress/pipeline.ts';
 import { planCompression } from '../../src/compress/plan.ts';
 import { parseRecipe } from '../../src/compress/recipe.ts';
@@ -182,4 +183,24 @@ describe('Gemma 3, tiny: RTN recipes with the embedding quantized (most of a 270
       expect(near).toBeLessThan(recipe === 'fp16' ? 1e-3 : 0.25);
     },
   );
+});
+
+describe("Gemma 3's sliding layers through block removal", () => {
+  it('the kept blocks keep their kind: renumbered in the config, in config.json, and through the pipeline', async () => {
+    const { ir } = await tinyGemma();
+    expect(ir.config.slidingLayers).toEqual([0]);
+    const withoutBlock0 = dropBlocksIr(ir, [0]).config;
+    expect([withoutBlock0.numLayers, withoutBlock0.slidingLayers]).toEqual([1, []]);
+    expect(toHfConfig(withoutBlock0).layer_types).toEqual(['full_attention']);
+    // drop1-last removes block 1, the full one: the sliding block stays sliding, with its window and local RoPE.
+    const r = await compressModel(ir, planCompression(parseRecipe('drop1-last'), ir.config), { quantizer: await createRtnQuantizer() });
+    expect([r.config.numLayers, r.config.slidingLayers]).toEqual([1, [0]]);
+    expect(toHfConfig(r.config).layer_types).toEqual(['sliding_attention']);
+    const kept = await ReferenceModel.load(dropBlocksIr(ir, [1]));
+    const ort = await createOnnxCausalLM(r.config, r.built.model, [], { device: 'wasm' });
+    const want = (await kept.forward(kept.createState(), ids)).reduce<number[][]>(rows(r.config.vocabSize), []);
+    const d = relativeDiff(await ort.forward(ort.createState(), ids), want);
+    await ort.dispose();
+    expect(d).toBeLessThan(BUDGET.independentVsEngineRelative);
+  });
 });
