@@ -104,6 +104,19 @@ describe('Gemma 3 config.json', () => {
     const linear = parseHfConfig({ ...PUBLISHED.gemma3_1b.json, rope_scaling: { rope_type: 'linear', factor: 8 } }, 'config.json');
     expect(linear.ropeScaling).toEqual({ ropeType: 'linear', factor: 8 });
     expect(parseHfConfig(toHfConfig(linear), 'config.json')).toEqual(linear);
+    // transformers 5 nests each layer type's RoPE in rope_parameters.
+    const { rope_theta: _t, rope_local_base_freq: _l, rope_scaling: _s, ...v4 } = PUBLISHED.gemma3_1b.json as Record<string, unknown>;
+    const v5 = parseHfConfig(
+      {
+        ...v4,
+        rope_parameters: {
+          full_attention: { rope_type: 'linear', factor: 8, rope_theta: 1e6 },
+          sliding_attention: { rope_type: 'default', rope_theta: 1e4 },
+        },
+      },
+      'config.json',
+    );
+    expect(v5).toEqual(linear);
   });
 
   it('refuses what is not implemented, naming config.json and the field', () => {
