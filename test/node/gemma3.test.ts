@@ -17,6 +17,8 @@ import { engineModulesNode, nodeThreadSpawner } from '../../src/node/engine-node
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { compareDecoding } from './logit-diff.ts';
 import { folderOpener } from '../../src/node/folder-opener.ts';
+import { writeModelFolder } from '../../src/node/model-folder.ts';
+import { modelTensors } from '../../src/model/tensor-table.ts';
 import { BUDGET } from '../error-budgets.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { PUBLISHED } from '../published-configs.ts';
@@ -141,6 +143,23 @@ describe('Gemma 3 config.json', () => {
       'unsupported_architecture',
       /architecture 'Gemma3ForConditionalGeneration' is not supported \(not implemented: the vision tower/,
     );
+  });
+});
+
+describe('Gemma 3 norms: (1 + w) folded where a checkpoint enters, w written back', () => {
+  it('the IR reads 1 + w in fp32; a folder written from it holds w again, and reads back to the same IR', async () => {
+    const { ir, raw } = await tinyGemma();
+    const name = 'model.layers.0.pre_feedforward_layernorm.weight';
+    const w = await raw.tensors.get(name)!.read();
+    expect(await ir.tensors.get(name)!.read()).toEqual(w.map((v) => 1 + v));
+    const dir = join(root, `written-${Math.random().toString(36).slice(2, 8)}`);
+    await writeModelFolder(dir, { ir, tokenizerJson: {}, tokenizerConfig: {}, generationConfig: null });
+    const { open, display } = folderOpener(dir);
+    const again = await openHfModel(open, display);
+    for (const t of modelTensors(ir.config).filter((t) => t.role === 'norm')) {
+      expect(await again.weights.tensors.get(t.name)!.read(), t.name).toEqual(await raw.tensors.get(t.name)!.read());
+      expect(await again.ir.tensors.get(t.name)!.read(), t.name).toEqual(await ir.tensors.get(t.name)!.read());
+    }
   });
 });
 
