@@ -14,7 +14,7 @@ import type { CalibBackend } from './calib-backend.ts';
 import { calibratedIr, ModelCalibrator, type CalibrationInput, type CalibrationProgress } from './calibrated-model.ts';
 import { roundTripHalf, rtnLinear } from './linear-quant.ts';
 import { elementCount, modelTensors } from '../model/tensor-table.ts';
-import { withNopeLayers, type LayerRemoval } from './drop/drop-blocks.ts';
+import { withKeptLayerKinds, type LayerRemoval } from './drop/drop-blocks.ts';
 import { chooseMixedWidths, type MixedPrecisionSummary } from './mixed-precision.ts';
 import { removeBlocks } from './drop/remove-blocks.ts';
 import type { MatrixSensitivity } from './width-sensitivity.ts';
@@ -78,8 +78,8 @@ export async function compressModel(sourceIr: ModelIR, planned: CompressionPlan,
   if (planned.recipe.drop) {
     ({ ir, removal } = await removeBlocks(ir, planned.recipe.drop, input, { signal, onProgress }));
   }
-  // The later steps see the kept blocks as the whole model; its NoPE layers (SmolLM3) are those of the blocks kept.
-  const kept = removal ? { ...planned, configIn: ir.config, configOut: withNopeLayers(planned.configOut, ir.config.nopeLayers) } : planned;
+  // The later steps see the kept blocks as the whole model; its NoPE layers (SmolLM3) and sliding layers (Gemma 3) are those of the blocks kept.
+  const kept = removal ? { ...planned, configIn: ir.config, configOut: withKeptLayerKinds(planned.configOut, ir.config) } : planned;
   // bits{X}: the widths are chosen first, on the calibration windows; then each matrix is rounded to nearest at its width.
   const started = performance.now();
   const mixed =

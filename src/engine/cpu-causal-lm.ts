@@ -60,6 +60,8 @@ export class CpuCausalLM implements CausalLM {
         ffnNorm: l.ffnNorm,
         qNorm: l.qNorm,
         kNorm: l.kNorm,
+        attnPostNorm: l.attnPostNorm,
+        ffnPostNorm: l.ffnPostNorm,
         qkv: [prep(l.q), prep(l.k), prep(l.v)],
         o: prep(l.o),
         gateUp: [prep(l.gate), prep(l.up)],

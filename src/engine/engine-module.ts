@@ -66,6 +66,8 @@ export interface EngineExports {
   rope(x: number, T: number, ld: number, heads: number, hd: number, cos: number, sin: number): void;
   addInPlace(x: number, y: number, n: number): void;
   siluMul(g: number, u: number, T: number, ld: number, n0: number, n1: number): void;
+  /** Gemma's GeGLU: g = gelu_tanh(g) * u on columns [n0, n1). */
+  geluTanhMul(g: number, u: number, T: number, ld: number, n0: number, n1: number): void;
   embedDense(table: number, f16: number, dim: number, ids: number, T: number, out: number): void;
   embedNBits(
     codes: number,

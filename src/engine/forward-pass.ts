@@ -1,4 +1,4 @@
-import { layerHasRope, rotaryDims, type ModelConfig } from '../model/config.ts';
+import { attentionScale, layerHasRope, layerRopeConfig, layerWindow, rotaryDims, type ModelConfig } from '../model/config.ts';
 import { ATTENTION, TASK } from './task-layout.ts';
 import { gemm, type PreparedWeight, type StepContext } from './gemm-step.ts';
 import type { CpuState } from './kv-cache.ts';
@@ -11,6 +11,8 @@ export interface PreparedLayer {
   ffnNorm: number;
   qNorm: number; // 0: none
   kNorm: number;
+  attnPostNorm: number; // Gemma's output norms; 0: none
+  ffnPostNorm: number;
   qkv: PreparedWeight[];
   o: PreparedWeight;
   gateUp: PreparedWeight[];
@@ -28,7 +30,7 @@ export interface PreparedModel {
  * One chunk of T <= acts.tokens new positions through the whole decoder, appending to the
  * state's KV cache at `start` (the caller reserved room and moves state.length once the whole
  * forward call is done): embed, then per layer RMSNorm -> q,k,v (-> per-head q/k RMSNorm) -> RoPE -> cache -> attention
- * -> o (+ residual) -> RMSNorm -> gate, up, SwiGLU -> down (+ residual); then the final norm,
+ * -> o (-> RMSNorm, Gemma) (+ residual) -> RMSNorm -> gate, up, SwiGLU or GeGLU -> down (-> RMSNorm) (+ residual); then the final norm,
  * whose output [T, dim] is left in acts.xn for classify(). `between` runs after each layer
  * (the abort check). `callEnd`: the cache's length once the whole forward call (all its chunks)
  * is done, which picks LongRoPE's factors as transformers does for the call.
@@ -53,16 +55,35 @@ export function forwardChunk(
   const emb = m.embedding;
   if (emb.kind === 'dense') e.embedDense(emb.data, emb.dtype === 'f16' ? 1 : 0, dim, a.ids, T, a.x);
   else e.embedNBits(emb.codes, emb.scales, emb.zeroPoints, emb.zpRow, emb.bits, emb.blockSize, dim, a.ids, T, a.x);
+  const f32 = heap.f32;
+  if (c.embeddingScale !== undefined) {
+    // Gemma: times sqrt(hidden_size), an f32 product as the graph's Mul gives it.
+    const s = Math.fround(c.embeddingScale);
+    const x = f32.subarray(a.x >>> 2, (a.x >>> 2) + T * dim);
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! * s;
+  }
   const rot = rotaryDims(c);
   const half = rot / 2;
-  const f32 = heap.f32;
-  const cos = f32.subarray(a.cos >>> 2, (a.cos >>> 2) + T * half);
-  ropeRows(c, start, T, cos, f32.subarray(a.sin >>> 2, (a.sin >>> 2) + T * half), callEnd);
+  // The rows in acts.cos/sin are one layer's RoPE; Gemma 3's sliding and full layers differ, so they are rewritten where the kind changes.
+  let ropeOf: ModelConfig | null = null;
+  const ropeFor = (rc: ModelConfig) => {
+    if (rc === ropeOf) return;
+    ropeRows(
+      rc,
+      start,
+      T,
+      f32.subarray(a.cos >>> 2, (a.cos >>> 2) + T * half),
+      f32.subarray(a.sin >>> 2, (a.sin >>> 2) + T * half),
+      callEnd,
+    );
+    ropeOf = rc;
+  };
   const qDim = c.numHeads * hd;
   const kvDim = c.numKvHeads * hd;
-  const scaleBits = new Int32Array(new Float32Array([1 / Math.sqrt(hd)]).buffer)[0]!;
+  const scaleBits = new Int32Array(new Float32Array([attentionScale(c)]).buffer)[0]!;
   for (let l = 0; l < m.layers.length; l++) {
     const w = m.layers[l]!;
+    if (layerHasRope(c, l)) ropeFor(layerRopeConfig(c, l));
     e.rmsNorm(a.x, w.attnNorm, T, dim, c.rmsNormEps, a.xn);
     gemm(ctx, w.qkv, a.xn, T, [a.q, a.k, a.v]);
     // Qwen3: every head's query and key RMS-normalised over its hd values (in place: rows of hd), before RoPE.
@@ -91,13 +112,18 @@ export function forwardChunk(
     args[ATTENTION.scale] = scaleBits;
     args[ATTENTION.scratch] = a.scratch;
     args[ATTENTION.scratchStride] = a.scratchStride;
-    args[ATTENTION.window] = c.slidingWindow ?? 0; // the cache keeps every position; attention reads the last window of them
+    args[ATTENTION.window] = layerWindow(c, l) ?? 0; // the cache keeps every position; attention reads the last window of them
     ctx.runner.run(TASK.opAttention, args);
     gemm(ctx, [w.o], a.att, T, [a.o]);
+    if (w.attnPostNorm) e.rmsNorm(a.o, w.attnPostNorm, T, dim, c.rmsNormEps, a.o);
     e.addInPlace(a.x, a.o, T * dim);
     e.rmsNorm(a.x, w.ffnNorm, T, dim, c.rmsNormEps, a.xn);
-    gemm(ctx, w.gateUp, a.xn, T, [a.gate, a.up], true);
+    if (c.hiddenAct === 'gelu_tanh') {
+      gemm(ctx, w.gateUp, a.xn, T, [a.gate, a.up]);
+      e.geluTanhMul(a.gate, a.up, T, c.intermediateSize, 0, c.intermediateSize);
+    } else gemm(ctx, w.gateUp, a.xn, T, [a.gate, a.up], true);
     gemm(ctx, [w.down], a.gate, T, [a.o]);
+    if (w.ffnPostNorm) e.rmsNorm(a.o, w.ffnPostNorm, T, dim, c.rmsNormEps, a.o);
     e.addInPlace(a.x, a.o, T * dim);
     between();
   }

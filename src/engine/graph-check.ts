@@ -1,6 +1,14 @@
 import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N, LAYER_NODE_PATTERN, nodeName } from '../formats/onnx/decoder-names.ts';
 import { gatheredRopeRows, usesGatheredRope } from '../model/rope-frequencies.ts';
-import { gqaLocalWindow, layerHasRope, rotaryDims, type ModelConfig } from '../model/config.ts';
+import {
+  attentionScale,
+  gqaLocalWindow,
+  isSlidingLayer,
+  layerHasRope,
+  layerRopeConfig,
+  rotaryDims,
+  type ModelConfig,
+} from '../model/config.ts';
 import { bad, GraphIndex, intAttr, Unsupported } from './graph-index.ts';
 import { ropeRows } from './rope-table.ts';
 
@@ -42,6 +50,7 @@ const KNOWN_OPS = new Set([
   'ReduceSum',
   'SimplifiedLayerNormalization',
   'Greater', // LongRoPE's switch (gathered-rope.ts)
+  'Tanh', // Gemma's GeGLU (tanh GELU)
   // contrib ops
   'com.microsoft:MatMulNBits',
   'com.microsoft:GatherBlockQuantized',
@@ -71,7 +80,7 @@ function checkRopeTable(ix: GraphIndex, c: ModelConfig, name: string, width: num
   const at = ix.address(t, 4);
   const view = new DataView(ix.g.memory());
   const half = c.headDim / 2;
-  const isSin = name === INIT.ropeSin || name === INIT.ropeSinCache;
+  const isSin = ([INIT.ropeSin, INIT.ropeSinCache, INIT.ropeSinLocal, INIT.ropeSinCacheLocal] as string[]).includes(name);
   const cos = new Float32Array(half);
   const sin = new Float32Array(half);
   for (const p of [1, 2, 3, Math.floor(maxPos / 2), maxPos - 1]) {
@@ -139,7 +148,7 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
   if (counted !== c.numLayers && [...layers].every((l) => Number(l) < counted))
     throw bad(ix.g.name, `it has ${counted} decoder layers, but num_hidden_layers in config.json is ${c.numLayers}`);
   const hd = c.headDim;
-  const scale = Math.fround(1 / Math.sqrt(hd));
+  const scale = Math.fround(attentionScale(c)); // 1/sqrt(head size), Gemma's query_pre_attn_scalar^-0.5
   const fused = ix.find(N.gqa(0)) !== undefined;
   if (!fused && !ix.find(N.softmax(0)))
     throw new Unsupported(
@@ -166,6 +175,10 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
         throw bad(ix.g.name, `layer ${l} attends with ${heads} heads / ${kv} KV heads, config.json says ${c.numHeads} / ${c.numKvHeads}`);
       }
       const s = n.attributes.get('scale');
+      // Gemma 3: a sliding layer turns with the local tables (rope_local_base_freq), a full one with the global ones.
+      const cache = isSlidingLayer(c, l) && c.ropeLocalTheta !== undefined ? INIT.ropeCosCacheLocal : INIT.ropeCosCache;
+      if (layerHasRope(c, l) && !gathered && n.inputs[7] !== cache)
+        throw bad(ix.g.name, `layer ${l}'s GroupQueryAttention reads RoPE table '${n.inputs[7]}', but config.json gives it '${cache}'`);
       if (
         (intAttr(n, 'rotary_interleaved') ?? 0) !== 0 ||
         (intAttr(n, 'local_window_size') ?? -1) !== gqaLocalWindow(c, l) ||
@@ -190,7 +203,19 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
         `layer ${l} normalises each query/key head, but config.json's architecture ${c.architecture} has no q_norm/k_norm`,
       );
     const headNorms = c.qkNorm ? [N.qNorm(l), N.kNorm(l)] : [];
-    for (const norm of [N.inputNorm(l), N.postAttentionNorm(l), ...headNorms]) {
+    // Gemma: the attention and MLP outputs are normed, and the MLP's gate is tanh GELU; the engine follows config.json, so the graph must agree.
+    const outNorms = c.sandwichNorms ? [N.attnOutNorm(l), N.mlpOutNorm(l)] : [];
+    if ((ix.find(N.attnOutNorm(l)) !== undefined) !== (c.sandwichNorms === true))
+      throw bad(
+        ix.g.name,
+        `layer ${l} ${c.sandwichNorms ? 'lacks' : 'has'} a norm on the attention output, unlike config.json's ${c.architecture}`,
+      );
+    if ((ix.find(N.geluTanh(l)) !== undefined) !== (c.hiddenAct === 'gelu_tanh'))
+      throw bad(
+        ix.g.name,
+        `layer ${l}'s MLP gate is not config.json's activation (${c.hiddenAct === 'gelu_tanh' ? 'gelu_pytorch_tanh' : 'silu'})`,
+      );
+    for (const norm of [N.inputNorm(l), N.postAttentionNorm(l), ...headNorms, ...outNorms]) {
       const n = ix.node(norm, ['Mul', 'SimplifiedLayerNormalization']);
       if (n.opType === 'SimplifiedLayerNormalization') {
         const e = n.attributes.get('epsilon');
@@ -198,19 +223,38 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
       }
     }
   }
+  if ((ix.find(N.embedScaled) !== undefined) !== (c.embeddingScale !== undefined))
+    throw bad(
+      ix.g.name,
+      `its embeddings are ${c.embeddingScale === undefined ? '' : 'not '}scaled, unlike config.json's ${c.architecture}`,
+    );
+  if (c.embeddingScale !== undefined && !close(scalarF32(ix, INIT.embedScale, 'the embedding scale'), Math.fround(c.embeddingScale)))
+    throw bad(ix.g.name, `its embedding scale differs from sqrt(hidden_size) = ${c.embeddingScale}`);
+  const sliding = c.slidingLayers?.[0];
+  if (sliding !== undefined && c.ropeLocalTheta !== undefined) {
+    // Gemma 3's sliding layers: their own tables, from rope_local_base_freq.
+    const local = layerRopeConfig(c, sliding);
+    if (fused) {
+      checkRopeTable(ix, local, INIT.ropeCosCacheLocal, hd / 2, 1);
+      checkRopeTable(ix, local, INIT.ropeSinCacheLocal, hd / 2, 1);
+    } else {
+      checkRopeTable(ix, local, INIT.ropeCosLocal, hd, 1);
+      checkRopeTable(ix, local, INIT.ropeSinLocal, hd, -1);
+    }
+  }
   if (gathered) {
     checkGatheredTable(ix, c, INIT.ropeCosRows);
     checkGatheredTable(ix, c, INIT.ropeSinRows);
     if (!fused) {
       const s = scalarF32(ix, INIT.attnScale, 'the attention scale');
-      if (!close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not 1/sqrt(head size ${hd})`);
+      if (!close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not config.json's ${scale}`);
     }
   } else if (fused) {
     checkRopeTable(ix, c, INIT.ropeCosCache, hd / 2, 1);
     checkRopeTable(ix, c, INIT.ropeSinCache, hd / 2, 1);
   } else {
     const s = scalarF32(ix, INIT.attnScale, 'the attention scale');
-    if (!close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not 1/sqrt(head size ${hd})`);
+    if (!close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not config.json's ${scale}`);
     checkRopeTable(ix, c, INIT.ropeCos, hd, 1);
     checkRopeTable(ix, c, INIT.ropeSin, hd, -1); // the builder folds rotate-half's sign into the first half
   }

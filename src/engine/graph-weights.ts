@@ -192,6 +192,8 @@ export function graphWeights(heap: EngineHeap, g: GraphBytes, c: ModelConfig): E
       v: linearWeight(heap, ix, t.v, t.vBias),
       o: linearWeight(heap, ix, t.o),
       ffnNorm: norm(t.ffnNorm, NODES.postAttentionNorm(l)),
+      attnPostNorm: t.attnPostNorm ? norm(t.attnPostNorm, NODES.attnOutNorm(l)) : 0,
+      ffnPostNorm: t.ffnPostNorm ? norm(t.ffnPostNorm, NODES.mlpOutNorm(l)) : 0,
       gate: linearWeight(heap, ix, t.gate),
       up: linearWeight(heap, ix, t.up),
       down: linearWeight(heap, ix, t.down),

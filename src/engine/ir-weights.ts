@@ -81,6 +81,8 @@ export async function irWeights(heap: EngineHeap, ir: ModelIR, info = newIrWeigh
       v: await linear(heap, ir, info, t.v, t.vBias),
       o: await linear(heap, ir, info, t.o),
       ffnNorm: await tensorF32(heap, ir, t.ffnNorm),
+      attnPostNorm: t.attnPostNorm ? await tensorF32(heap, ir, t.attnPostNorm) : 0,
+      ffnPostNorm: t.ffnPostNorm ? await tensorF32(heap, ir, t.ffnPostNorm) : 0,
       gate: await linear(heap, ir, info, t.gate),
       up: await linear(heap, ir, info, t.up),
       down: await linear(heap, ir, info, t.down),

@@ -12,6 +12,8 @@ export interface EngineLayer {
   ffnNorm: number; // f32 [dim]
   qNorm: number; // f32 [headDim], Qwen3's per-head query norm; 0 when the config has none
   kNorm: number; // f32 [headDim], per-head key norm; 0 when the config has none
+  attnPostNorm: number; // f32 [dim], Gemma's norm of the attention output; 0 when the config has none
+  ffnPostNorm: number; // f32 [dim], Gemma's norm of the MLP output; 0 when the config has none
   q: EngineLinear; // [heads*hd, dim], bias inside when the config has one
   k: EngineLinear; // [kvHeads*hd, dim]
   v: EngineLinear;

@@ -31,12 +31,27 @@ export const SYNTHETIC_SHAPES = Object.freeze({
     tie: true,
     maxPos: 32768,
   },
+  // google/gemma-3-270m-it: head_dim 256 (not hidden / heads), 5 sliding layers (window 512, RoPE base 1e4) then a full one (1e6), GeGLU.
+  'gemma3-270m': {
+    hiddenSize: 640,
+    numLayers: 18,
+    numHeads: 4,
+    numKvHeads: 1,
+    intermediateSize: 2048,
+    vocabSize: 262144,
+    attentionBias: false,
+    tie: true,
+    maxPos: 32768,
+    gemma: { headDim: 256, slidingWindow: 512, pattern: 6 },
+  },
 } as const);
 
 export type SyntheticShape = keyof typeof SYNTHETIC_SHAPES;
 
 export function syntheticConfig(shape: SyntheticShape, overrides: Partial<ModelConfig> = {}): ModelConfig {
   const s = SYNTHETIC_SHAPES[shape];
+  if ('gemma' in s)
+    return checkModelConfig({ ...gemmaConfig(s, overrides.numLayers ?? s.numLayers), ...overrides }, `synthetic ${shape} config`);
   return checkModelConfig(
     {
       architecture: s.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM',
@@ -59,6 +74,37 @@ export function syntheticConfig(shape: SyntheticShape, overrides: Partial<ModelC
     },
     `synthetic ${shape} config`,
   );
+}
+
+/** Gemma 3's fields as Gemma3TextConfig gives them for the published 270M (hf-gemma-config.ts reads the same from config.json). */
+function gemmaConfig(s: (typeof SYNTHETIC_SHAPES)['gemma3-270m'], numLayers: number): ModelConfig {
+  const layers = Array.from({ length: numLayers }, (_, l) => l);
+  return {
+    architecture: 'Gemma3ForCausalLM',
+    family: 'gemma3_text',
+    hiddenSize: s.hiddenSize,
+    intermediateSize: s.intermediateSize,
+    numLayers,
+    numHeads: s.numHeads,
+    numKvHeads: s.numKvHeads,
+    headDim: s.gemma.headDim,
+    vocabSize: s.vocabSize,
+    maxPositionEmbeddings: s.maxPos,
+    rmsNormEps: 1e-6,
+    ropeTheta: 1e6,
+    tieWordEmbeddings: s.tie,
+    attentionBias: false,
+    qkNorm: true,
+    slidingWindow: s.gemma.slidingWindow,
+    bosTokenId: 2,
+    eosTokenId: [1],
+    hiddenAct: 'gelu_tanh',
+    embeddingScale: Math.sqrt(s.hiddenSize),
+    sandwichNorms: true,
+    queryPreAttnScalar: s.gemma.headDim,
+    slidingLayers: layers.filter((l) => (l + 1) % s.gemma.pattern !== 0),
+    ropeLocalTheta: 1e4,
+  };
 }
 
 /** xorshift32 in [-0.5, 0.5). */

@@ -332,9 +332,12 @@ const LAYER_PREFIX = 'model.layers.{i}.';
 // '<i>' of 'model.layers.<i>.' as written; more than 9 digits is no layer index.
 const LAYER_NAME = /^model\.layers\.(\d{1,9})\.(.*)$/s;
 // Llama's names; Gemma's (where they differ) in a map of their own, since post_attention_layernorm is another row there.
-const LAYER_KEY_BY_REST = new Map(
-  LAYER_TENSORS.filter((s) => s.key !== 'attnPostNorm').map((s) => [s.name.slice(LAYER_PREFIX.length), s.key]),
-);
+// Without a config, Gemma's pre_feedforward_layernorm is known too (its post_attention_layernorm reads as Llama's): a Llama
+// config over Gemma weights is caught, and the page can place the tensor.
+const LAYER_KEY_BY_REST = new Map([
+  ...LAYER_TENSORS.filter((s) => s.gemmaName).map((s) => [s.gemmaName!.slice(LAYER_PREFIX.length), s.key] as const),
+  ...LAYER_TENSORS.filter((s) => s.key !== 'attnPostNorm').map((s) => [s.name.slice(LAYER_PREFIX.length), s.key] as const),
+]);
 const GEMMA_KEY_BY_REST = new Map([
   ...LAYER_KEY_BY_REST,
   ...LAYER_TENSORS.filter((s) => s.key === 'attnPostNorm' || s.gemmaName).map(

@@ -157,6 +157,52 @@ describe('transformers.js in Chromium runs a Phi-4-mini-derived export: partial 
   });
 });
 
+// google/gemma-3-270m-it's config.json shrunk: one sliding layer (window 8 < 36 positions, RoPE base 1e4) and one full layer
+// (1e6), head_dim 32 with query_pre_attn_scalar 256; untied, as above (a tied random model repeats its last token greedily).
+const GEMMA3_TINY = {
+  architectures: ['Gemma3ForCausalLM'],
+  model_type: 'gemma3_text',
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 64,
+  intermediate_size: 96,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 1,
+  head_dim: 32,
+  query_pre_attn_scalar: 256,
+  layer_types: ['sliding_attention', 'full_attention'],
+  sliding_window: 8,
+  vocab_size: 320,
+  max_position_embeddings: 256,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000.0,
+  rope_local_base_freq: 10000.0,
+  rope_scaling: null,
+  attn_logit_softcapping: null,
+  final_logit_softcapping: null,
+  tie_word_embeddings: false,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  torch_dtype: 'bfloat16',
+};
+
+describe('transformers.js in Chromium runs a Gemma-3-derived export: sliding and full layers, each with its RoPE base', () => {
+  it.each(['plain', 'fused'] as const)('%s graph: greedy ids are the reference forward pass ids, which the window changes', async (ops) => {
+    const config = parseHfConfig(GEMMA3_TINY, 'config.json');
+    expect([config.slidingLayers, config.slidingWindow]).toEqual([[0], 8]);
+    const ir = syntheticIR(config, 3);
+    const prompt = Array.from({ length: 20 }, (_, i) => (i * 37 + 11) % 320);
+    const got = await exportedGreedyIds(`shrinkray/gemma3-tiny-${ops}`, GEMMA3_TINY, config, ir, ops, prompt, 16);
+    const want = await referenceGreedy(config, ir, prompt, 16, 2);
+    const unwindowed = await referenceGreedy({ ...config, slidingWindow: undefined }, ir, prompt, 16, 2);
+    console.info(
+      `Gemma 3 tiny ${ops}: transformers.js ${got.join(',')}; reference ${want.join(',')}; without the window ${unwindowed.join(',')}`,
+    );
+    expect(got).toEqual(want);
+    expect(unwindowed).not.toEqual(want);
+  });
+});
+
 describe('transformers.js in Chromium loads the folder built in the page', () => {
   it('generates the reference story greedily', async () => {
     const configJson = JSON.parse(new TextDecoder().decode(await fetchBytes('config.json'))) as Record<string, unknown>;

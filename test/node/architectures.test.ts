@@ -18,8 +18,7 @@ import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
 import { widenMatrix, widenRows } from '../../src/model/reference-half.ts';
 import { widenLayer } from '../../src/model/reference-weights.ts';
-import { layerHasRope } from '../../src/model/config.ts';
-import { linear, rmsNorm, ropeTableFor } from '../../src/model/reference-ops.ts';
+import { layerRopeTables, linear, rmsNorm, scaleInPlace } from '../../src/model/reference-ops.ts';
 import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { engineModulesNode, nodeThreadSpawner } from '../../src/node/engine-node.ts';
 import { folderOpener } from '../../src/node/folder-opener.ts';
@@ -29,6 +28,7 @@ import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { createRng } from '../seeded-random.ts';
 import { compareDecoding } from './logit-diff.ts';
 import {
+  GEMMA3_270M,
   independentLogits,
   LLAMA_32_1B,
   MISTRAL_7B_V01,
@@ -104,6 +104,7 @@ describe.each([
   SMOLLM3_3B,
   PHI35_MINI,
   PHI4_MINI,
+  GEMMA3_270M,
 ])('$name, tiny, against the independent numpy implementation', (c) => {
   it('reference forward, ONNX graph (plain and fused ops) and CPU engine: prefill and decode within the budget', async () => {
     const { dir, ir } = await tinyModel(c);
@@ -139,18 +140,17 @@ describe.each([
     const dim = cfg.hiddenSize;
     const x = [new Float32Array(ids.length * dim)];
     ids.forEach((id, t) => x[0]!.set(widenRows(ref.weights.embedding, id, id + 1, dim), t * dim));
-    const rope = ropeTableFor(cfg, 0, ids.length);
+    scaleInPlace(x[0]!, cfg.embeddingScale); // Gemma: sqrt(hidden_size)
+    const ropes = layerRopeTables(cfg, 0, ids.length);
     for (let l = 0; l < cfg.numLayers; l++)
-      await new BlockRunner(referenceCalibBackend, cfg, widenLayer(ref.weights.layers[l]!), x, layerHasRope(cfg, l) ? rope : null).pass(
-        'out',
-      );
+      await new BlockRunner(referenceCalibBackend, cfg, widenLayer(ref.weights.layers[l]!), x, ropes(l), undefined, l).pass('out');
     const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, cfg.rmsNormEps);
     const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, cfg.vocabSize);
     expect(relativeDiff(got, want.logits, 0, cfg.vocabSize, scale)).toBeLessThan(BUDGET.independentVsEngineRelative);
   });
 });
 
-describe.each([LLAMA_32_1B, QWEN3_06B, PHI3_MINI_4K, SMOLLM3_3B])('$name, tiny: calibrated recipes', (c) => {
+describe.each([LLAMA_32_1B, QWEN3_06B, PHI3_MINI_4K, SMOLLM3_3B, GEMMA3_270M])('$name, tiny: calibrated recipes', (c) => {
   it.each(['ffn25+gptq-int4-g32', 'wanda-2:4+awq-int4-g32'])(
     '%s calibrates through the block forward; onnxruntime-web and the CPU engine run the result alike',
     async (recipe) => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyRope, causalAttention, rmsNorm, ropeTable, swiglu } from '../../src/model/reference-ops.ts';
+import { applyRope, causalAttention, gegluTanh, rmsNorm, ropeTable, swiglu } from '../../src/model/reference-ops.ts';
 import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';
@@ -56,7 +56,7 @@ describe('elementwise kernels', () => {
     }
   });
 
-  it('SwiGLU over a column range and the residual add', () => {
+  it('SwiGLU and GeGLU (tanh GELU) over a column range, and the residual add', () => {
     const T = 3;
     const n = 20;
     const g = randomFloats(T * n, 1);
@@ -64,6 +64,23 @@ describe('elementwise kernels', () => {
     const ga = rig.put(g);
     rig.exports.siluMul(ga, rig.put(u), T, n, 0, n);
     expectClose(rig.f32(ga, T * n), swiglu(Float32Array.from(g), u), 'swiglu');
+    // Gemma's GeGLU (f32 Mathf.tanh) against the float64 reference, over the whole range and over a column range.
+    const gg = rig.put(g.map((v) => 4 * v));
+    rig.exports.geluTanhMul(gg, rig.put(u), T, n, 0, n);
+    expectClose(
+      rig.f32(gg, T * n),
+      gegluTanh(
+        g.map((v) => 4 * v),
+        u,
+      ),
+      'geglu tanh',
+    );
+    const part = rig.put(g);
+    rig.exports.geluTanhMul(part, rig.put(u), T, n, 3, n - 2);
+    const want = Float32Array.from(g);
+    const full = gegluTanh(Float32Array.from(g), u);
+    for (let t = 0; t < T; t++) for (let j = 3; j < n - 2; j++) want[t * n + j] = full[t * n + j]!;
+    expectClose(rig.f32(part, T * n), want, 'geglu tanh, columns 3..n-2');
     const xa = rig.put(g);
     rig.exports.addInPlace(xa, rig.put(u), T * n);
     expectClose(

@@ -37,10 +37,13 @@ describe('published configs', () => {
   const claims: [SyntheticShape, keyof typeof PUBLISHED][] = [
     ['smollm2-135m', 'smollm2_135m'],
     ['qwen2.5-0.5b', 'qwen25_05b'],
+    ['gemma3-270m', 'gemma3_270m'],
   ];
   it.each(claims)('the synthetic %s shape is %s as published', (shape, key) => {
     const published = parseHfConfig(PUBLISHED[key].json, PUBLISHED[key].repo);
     const synthetic = syntheticConfig(shape);
+    // Gemma 3: the whole config, its sliding layers, RoPE bases and scales included.
+    if (published.family === 'gemma3_text') expect(synthetic).toEqual(published);
     const fields = ['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize'] as const;
     for (const f of [...fields, 'tieWordEmbeddings', 'attentionBias', 'maxPositionEmbeddings'] as const) {
       expect(synthetic[f], `${shape} ${f}`).toEqual(published[f]);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { layerwiseIr } from '../../src/compress/layerwise-ir.ts';
 import { kindBits } from '../../src/compress/tensor-outcome.ts';
+import { parseHfConfig } from '../../src/model/hf-config.ts';
+import { PUBLISHED } from '../published-configs.ts';
 import { FUSED_TENSORS, LINEAR_KINDS, modelTensors, parseTensorName, renameToLayer } from '../../src/model/tensor-table.ts';
 import { compressProgress, pageReport } from '../../src/worker/tensor-places.ts';
 import { randomLlamaIR, tinyConfig } from './random-llama.ts';
@@ -13,6 +15,22 @@ describe('parseTensorName', () => {
     const all = modelTensors(config);
     expect(all.length).toBeGreaterThan(12 * 9);
     for (const t of all) expect(parseTensorName(t.name)).toEqual({ layer: t.layer, key: t.key, linear: t.linear });
+  });
+
+  it("gives back Gemma's keys with a Gemma config: its post_attention_layernorm norms the attention output", () => {
+    const gemma = parseHfConfig(PUBLISHED.gemma3_270m.json, 'config.json');
+    const all = modelTensors(gemma);
+    expect(all.filter((t) => t.layer === 0 && t.role === 'norm').map((t) => t.name.slice('model.layers.0.'.length))).toEqual([
+      'input_layernorm.weight',
+      'self_attn.q_norm.weight',
+      'self_attn.k_norm.weight',
+      'post_attention_layernorm.weight',
+      'pre_feedforward_layernorm.weight',
+      'post_feedforward_layernorm.weight',
+    ]);
+    for (const t of all) expect(parseTensorName(t.name, gemma)).toEqual({ layer: t.layer, key: t.key, linear: t.linear });
+    expect(parseTensorName('model.layers.0.post_attention_layernorm.weight', gemma).key).toBe('attnPostNorm');
+    expect(parseTensorName('model.layers.0.post_attention_layernorm.weight').key).toBe('ffnNorm');
   });
 
   it('lists the linear kinds in the order the table holds the projections', () => {

@@ -48,19 +48,27 @@ export function dropProblems(d: DropStep, config: ModelConfig): string[] {
   return [];
 }
 
-/** The config of the model without the blocks in `removed`: fewer layers, SmolLM3's NoPE layers renumbered as the kept blocks are. */
+/**
+ * The config of the model without the blocks in `removed`: fewer layers, SmolLM3's NoPE layers and
+ * Gemma 3's sliding layers renumbered as the kept blocks are.
+ */
 export function droppedConfig(config: ModelConfig, removed: readonly number[]): ModelConfig {
   const gone = new Set(removed);
-  return withNopeLayers(
-    { ...config, numLayers: config.numLayers - gone.size },
-    config.nopeLayers?.filter((l) => !gone.has(l)).map((l) => l - removed.filter((r) => r < l).length),
-  );
+  const renumber = (layers: readonly number[]) => layers.filter((l) => !gone.has(l)).map((l) => l - removed.filter((r) => r < l).length);
+  const out = withNopeLayers({ ...config, numLayers: config.numLayers - gone.size }, config.nopeLayers && renumber(config.nopeLayers));
+  return config.slidingLayers ? { ...out, slidingLayers: renumber(config.slidingLayers) } : out;
 }
 
 /** `config` with the NoPE layers `nope` (none when absent or empty). */
 export function withNopeLayers(config: ModelConfig, nope: readonly number[] | undefined): ModelConfig {
   const { nopeLayers: _old, ...rest } = config;
   return nope && nope.length > 0 ? { ...rest, nopeLayers: nope } : rest;
+}
+
+/** `config` with the per-layer lists (SmolLM3's NoPE layers, Gemma 3's sliding layers) of `kept`, the config of the blocks kept. */
+export function withKeptLayerKinds(config: ModelConfig, kept: ModelConfig): ModelConfig {
+  const out = withNopeLayers(config, kept.nopeLayers);
+  return kept.slidingLayers ? { ...out, slidingLayers: kept.slidingLayers } : out;
 }
 
 /** The last `count` block indices of a `numLayers`-block model. */

@@ -84,6 +84,23 @@ export function siluMul(g: usize, u: usize, T: i32, ld: i32, n0: i32, n1: i32): 
   }
 }
 
+/**
+ * GeGLU (Gemma) on columns [n0, n1) of T rows (stride ld): g = gelu_tanh(g) * u, GELU's tanh
+ * approximation 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) in f32. Its scalar reference:
+ * gegluTanh in src/model/reference-ops.ts (float64), compared in test/node/engine-ops.test.ts.
+ */
+export function geluTanhMul(g: usize, u: usize, T: i32, ld: i32, n0: i32, n1: i32): void {
+  const k: f32 = 0.7978845608028654; // sqrt(2 / pi)
+  for (let t = 0; t < T; t++) {
+    for (let n = n0; n < n1; n++) {
+      const o = <usize>(t * ld + n) << 2;
+      const v = load<f32>(g + o);
+      const inner = k * (v + <f32>0.044715 * v * v * v);
+      store<f32>(g + o, <f32>0.5 * v * (<f32>1 + Mathf.tanh(inner)) * load<f32>(u + o));
+    }
+  }
+}
+
 /** Rows of an f32 or f16 table [vocab, dim] for the ids at `ids` (i32 [T]) -> out [T, dim]. */
 export function embedDense(table: usize, f16: bool, dim: i32, ids: usize, T: i32, out: usize): void {
   for (let t = 0; t < T; t++) {

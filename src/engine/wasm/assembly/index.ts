@@ -9,7 +9,7 @@ export { nbitsGemm } from './nbits';
 import { XB } from './nbits';
 export { denseGemm } from './dense';
 export { attention } from './attention';
-export { rmsNorm, rope, addInPlace, siluMul, embedDense, embedNBits, storeKV } from './elementwise';
+export { rmsNorm, rope, addInPlace, siluMul, geluTanhMul, embedDense, embedNBits, storeKV } from './elementwise';
 export { setTaskBlock, runTask } from './tasks';
 
 export function heapBase(): usize {
