@@ -27,6 +27,8 @@ interface Case {
   messages: { role: string; content: string }[];
   /** The compressed tensors the report lists, by kind. */
   kinds: Record<string, number>;
+  /** The recipe quantizes the embedding (emb4/emb8: GatherBlockQuantized). */
+  quantizedEmbedding: boolean;
 }
 
 const CASES: Case[] = [
@@ -39,6 +41,7 @@ const CASES: Case[] = [
       { role: 'user', content: 'Qual é a cor do céu? 🌤️' },
     ],
     kinds: { 'int4-g32': 2 * 7 }, // q k v o gate up down, 2 layers
+    quantizedEmbedding: false,
   },
   {
     name: 'Gemma 3',
@@ -49,17 +52,21 @@ const CASES: Case[] = [
       { role: 'user', content: 'Qual é a cor do céu? 🌤️' },
     ],
     kinds: { 'int4-g32': 2 * 7 + 1 }, // and the tied embedding
+    quantizedEmbedding: true,
   },
 ];
 
 describe.each(CASES)(
   'a sharded bf16 checkpoint with a real tokenizer, through the workers: $name',
-  ({ name, repo, recipe, messages, kinds }) => {
+  ({ name, repo, recipe, messages, kinds, quantizedEmbedding }) => {
     const storeName = `published-bf16-${name}-${Date.now()}`;
     const hubJson = async (file: string) =>
       (await (await fetch(`${hubUrl}/${repo}/resolve/main/${file}`)).json()) as Record<string, unknown>;
 
-    it(`downloads, compresses to ${recipe}, chats on both engines, and its export runs in transformers.js`, async () => {
+    const exportCheck = quantizedEmbedding
+      ? "its export's tokenizer and template match transformers.js, whose page build cannot open GatherBlockQuantized on wasm"
+      : 'its export runs in transformers.js';
+    it(`downloads, compresses to ${recipe}, chats on both engines, and ${exportCheck}`, async () => {
       const compress = createCompressClient({ storeName });
       const chat = createChatClient({ storeName });
       onTestFinished(() => {
@@ -140,6 +147,15 @@ describe.each(CASES)(
       expect(tokenizer.apply_chat_template(messages, { add_generation_prompt: true, return_tensor: false, return_dict: false })).toEqual(
         promptIds,
       );
+      if (quantizedEmbedding) {
+        // transformers.js 4 in a page runs onnxruntime-web's asyncify build, whose GatherBlockQuantized is a WebGPU kernel
+        // only: on wasm it cannot open a quantized embedding (the README's interop notes; test/node/gemma3.test.ts runs
+        // this recipe's folder in transformers.js on Node). When it can, this fails and the check below should run here too.
+        await expect(AutoModelForCausalLM.from_pretrained(servedAs, { device: 'wasm', dtype: 'fp32' })).rejects.toThrow(
+          /Could not find an implementation for GatherBlockQuantized/,
+        );
+        return;
+      }
       const model = await AutoModelForCausalLM.from_pretrained(servedAs, { device: 'wasm', dtype: 'fp32' });
       const input = tokenizer.apply_chat_template(messages, { add_generation_prompt: true, return_dict: true });
       // generation_config.json samples (do_sample, repetition_penalty 1.05): greedy, as ours, is asked for.
