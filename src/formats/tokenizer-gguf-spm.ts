@@ -38,14 +38,27 @@ export function spmMerges(pieces: readonly string[], scores: ArrayLike<number>):
   pieces.forEach((p, id) => ids.set(p, id));
   const candidates: Candidate[] = [];
   pieces.forEach((piece, merged) => {
-    const chars = Array.from(piece); // Python slices code points
-    for (let k = 1; k < chars.length; k++) {
-      const left = chars.slice(0, k).join('');
-      const right = chars.slice(k).join('');
-      const leftId = ids.get(left);
-      const rightId = ids.get(right);
-      if (leftId === undefined || rightId === undefined) continue;
-      candidates.push({ left, right, score: scores[merged]!, leftLen: k, rightLen: chars.length - k, merged, leftId, rightId });
+    // Split between code points, as Python slices: never inside a surrogate pair.
+    let k = 0;
+    const total = piece.length - (piece.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0);
+    for (let i = 1; i < piece.length; i++) {
+      const code = piece.charCodeAt(i);
+      if (code >= 0xdc00 && code <= 0xdfff && i > 0 && piece.charCodeAt(i - 1) >= 0xd800 && piece.charCodeAt(i - 1) <= 0xdbff) continue;
+      k++;
+      const leftId = ids.get(piece.slice(0, i));
+      if (leftId === undefined) continue;
+      const rightId = ids.get(piece.slice(i));
+      if (rightId === undefined) continue;
+      candidates.push({
+        left: pieces[leftId]!,
+        right: pieces[rightId]!,
+        score: scores[merged]!,
+        leftLen: k,
+        rightLen: total - k,
+        merged,
+        leftId,
+        rightId,
+      });
     }
   });
   candidates.sort(

@@ -53,7 +53,10 @@ function slidingLayersOf(file: GgufFile, K: (key: string) => string, num: Num, n
   const pattern = file.metadata[key];
   if (Array.isArray(pattern)) {
     if (pattern.length !== numLayers || !pattern.every((v) => typeof v === 'boolean'))
-      throw new ShrinkrayError('bad_config', `${file.name}: metadata key '${key}' must list true/false for each of the ${numLayers} layers`);
+      throw new ShrinkrayError(
+        'bad_config',
+        `${file.name}: metadata key '${key}' must list true/false for each of the ${numLayers} layers`,
+      );
     return layers.filter((l) => pattern[l] === true);
   }
   const period = num(key, LLAMA_CPP_SWA_PATTERN);
@@ -88,4 +91,15 @@ export function gemma3FieldsFromGguf(file: GgufFile, K: (key: string) => string,
     ...(swa && window < shape.maxPositionEmbeddings && { slidingWindow: window }),
     ...(ropeScaling && { ropeScaling }),
   };
+}
+
+/**
+ * Gemma 3's end tokens by their text: a file converted from an -it model carries eos
+ * <end_of_turn> only (gguf-py takes tokenizer_config.json's eos_token), one from a pretrained
+ * model <eos> only; llama.cpp ends generation at <end_of_turn> by its text (llama-vocab.cpp's
+ * end-of-generation list) and the published generation_config.json lists both (1 and 106).
+ */
+export function gemma3EndTokenIds(tokens: unknown): number[] {
+  if (!Array.isArray(tokens)) return [];
+  return ['<eos>', '<end_of_turn>'].map((t) => tokens.indexOf(t)).filter((id) => id >= 0);
 }

@@ -3,7 +3,7 @@ import { readGguf, type GgufFile, type GgufTensor } from '../formats/gguf.ts';
 import { convertGgufTokenizer } from '../formats/tokenizer-gguf.ts';
 import { ShrinkrayError } from '../errors.ts';
 import { GGUF_ARCHITECTURE_TABLE, GGUF_ARCHITECTURES, GGUF_TENSOR_NAMES, type GgufArchitecture } from './gguf-architectures.ts';
-import { gemma3FieldsFromGguf } from './gguf-gemma3.ts';
+import { gemma3EndTokenIds, gemma3FieldsFromGguf } from './gguf-gemma3.ts';
 import { llama3ScalingFromRopeFreqs, ROPE_FREQS_TENSOR } from './gguf-rope-freqs.ts';
 import { checkModelConfig, type ConfigFieldNames, type ModelConfig } from './config.ts';
 import { permuteRotaryRows, type HfModelParts } from './import-llama2c.ts';
@@ -141,7 +141,11 @@ async function readConfig(file: GgufFile, archName: string, arch: GgufArchitectu
       bosTokenId: num('tokenizer.ggml.bos_token_id', 1),
       // Instruct models end turns with eot (<|eot_id|>) or eom as well as eos: generation stops at each.
       eosTokenId: [
-        ...new Set([num('tokenizer.ggml.eos_token_id', 2), ...END_KEYS.filter((k) => meta[k] !== undefined).map((k) => num(k))]),
+        ...new Set([
+          num('tokenizer.ggml.eos_token_id', 2),
+          ...END_KEYS.filter((k) => meta[k] !== undefined).map((k) => num(k)),
+          ...(gemma ? gemma3EndTokenIds(meta['tokenizer.ggml.tokens']) : []),
+        ]),
       ],
     },
     file.name,
