@@ -47,6 +47,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'shrinkray-gguf-gemma3-'));
   await writeTinyModel(join(work, 'bf16'), TWIN, 'BF16');
   await writeTinyModel(join(work, 'f16'), TWIN, 'F16');
+  await writeHfAsGguf(join(work, 'bf16'), join(work, 'gemma-F32.gguf'), 'F32'); // the later tests' file
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -71,7 +72,8 @@ describe('gemma3 GGUF against its safetensors twin', () => {
     '%s from bf16: the same config, every tensor bit for bit (norms 1 + w once), the same logits',
     async (type) => {
       const dir = join(work, 'bf16');
-      const gguf = await importFile(await writeHfAsGguf(dir, join(work, `gemma-${type}.gguf`), type));
+      const path = join(work, `gemma-${type}.gguf`);
+      const gguf = await importFile(type === 'F32' ? path : await writeHfAsGguf(dir, path, type));
       const hf = await twin(dir);
       expect(gguf.config).toEqual(hf.config);
       expect(gguf.config).toMatchObject({
@@ -136,6 +138,14 @@ describe('gemma3 GGUF against its safetensors twin', () => {
     const raw = file.subarray(8 + n + entry.data_offsets[0]!, 8 + n + entry.data_offsets[1]!);
     const stored = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
     expect(Math.max(...stored.map(Math.abs))).toBeLessThan(0.5);
+  });
+
+  it('4B and up: rope_scaling linear (factor 8) on the global layers comes back from rope.scaling.*', async () => {
+    const dir = join(work, 'linear');
+    await writeTinyModel(dir, { ...TWIN, rope_scaling: { rope_type: 'linear', factor: 8 } }, 'BF16');
+    const gguf = await importFile(await writeHfAsGguf(dir, join(work, 'gemma-linear.gguf'), 'BF16'));
+    expect(gguf.config.ropeScaling).toEqual({ ropeType: 'linear', factor: 8 });
+    expect(gguf.config).toEqual((await twin(dir)).config);
   });
 
   it('ends at <eos> and <end_of_turn> though the file names one of them', async () => {
