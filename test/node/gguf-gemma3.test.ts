@@ -156,7 +156,7 @@ describe('gemma3 GGUF against its safetensors twin', () => {
     expect((await importGguf(bytesSource(bytes, 'eos.gguf'))).ir.config.eosTokenId).toEqual([1, 106]);
   });
 
-  it('a missing key, a missing norm and a wrongly shaped norm are named', async () => {
+  it('a missing key, a missing norm, a wrongly shaped norm and a vocabulary that is not Gemma’s are named', async () => {
     const path = join(work, 'gemma-F32.gguf');
     const renamed = (from: string, to: string): Uint8Array => {
       const bytes = new Uint8Array(readFileSync(path));
@@ -185,6 +185,17 @@ describe('gemma3 GGUF against its safetensors twin', () => {
       load(bytes),
       'bad_file',
       "bad.gguf: tensor 'blk.0.post_attention_norm.weight' has shape [32] but the metadata implies [64]",
+    );
+    // Without add_space_prefix false the vocabulary is read as Llama 2's, whose layout Gemma's is not: refused, not guessed.
+    await expectShrinkrayError(
+      load(renamed('tokenizer.ggml.add_space_prefix', 'tokenizer.ggml.add_space_prefiy')),
+      'bad_file',
+      "bad.gguf: metadata key 'tokenizer.ggml.unknown_token_id' is 3; Shrinkray's SentencePiece conversion needs <unk> at id 0",
+    );
+    await expectShrinkrayError(
+      load(renamed('<0x41>', '<0x4G>')),
+      'bad_file',
+      "bad.gguf: metadata key 'tokenizer.ggml.tokens' lacks the byte token '<0x41>': a SentencePiece vocabulary falls back to bytes",
     );
   });
 });
