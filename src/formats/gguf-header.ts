@@ -124,7 +124,8 @@ export async function readGgufHeader(src: ByteSource): Promise<GgufHeader> {
   if (kvCount > GGUF_LIMITS.keys) throw bad(name, `it claims ${kvCount} metadata keys; at most ${GGUF_LIMITS.keys} are read`);
   if (tensorCount > GGUF_LIMITS.tensors) throw bad(name, `it claims ${tensorCount} tensors; at most ${GGUF_LIMITS.tensors} are read`);
 
-  const decoder = new TextDecoder();
+  // ignoreBOM keeps a leading U+FEFF: Gemma's vocabulary has '\ufeff//' beside '//', which the default decoder would make one.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const string = async (what: () => string): Promise<string> => {
     if (c.ready < sizeBytes) await c.need(sizeBytes, what());
     const n = size();

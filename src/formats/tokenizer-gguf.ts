@@ -1,6 +1,7 @@
 import type { MetadataValue } from '@huggingface/gguf';
 import { ShrinkrayError } from '../errors.ts';
 import { convertGgufBpeTokenizer, type ConvertedBpeTokenizer } from './tokenizer-gguf-bpe.ts';
+import { convertGgufSpmTokenizer } from './tokenizer-gguf-spm.ts';
 import { convertLlama2cTokenizer, type ConvertedTokenizer } from './tokenizer-llama2c.ts';
 
 /**
@@ -9,8 +10,9 @@ import { convertLlama2cTokenizer, type ConvertedTokenizer } from './tokenizer-ll
  * encode exactly as llama2.c's tok512.bin does: unk/bos/eos at 0/1/2, the 256 byte tokens
  * <0x00>..<0xFF> at 3..258, merges ranked by the merged piece's score. They go through the
  * llama2.c converter (src/formats/tokenizer-llama2c.ts) unchanged. GGUF's pieces already spell
- * spaces as '▁', which that converter keeps. `gpt2` vocabularies (byte-level BPE) go to
- * src/formats/tokenizer-gguf-bpe.ts.
+ * spaces as '▁', which that converter keeps. A `llama` vocabulary without the dummy prefix
+ * (add_space_prefix false: Gemma's, specials anywhere) goes to src/formats/tokenizer-gguf-spm.ts,
+ * `gpt2` vocabularies (byte-level BPE) to src/formats/tokenizer-gguf-bpe.ts.
  */
 const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 const SPECIAL_LAYOUT = [
@@ -47,6 +49,7 @@ export function convertGgufTokenizer(
   if (!scores || scores.length !== tokens.length) {
     throw bad('tokenizer.ggml.scores', `must be ${tokens.length} numbers, one per token (a 'llama' vocabulary ranks merges by them)`);
   }
+  if (meta['tokenizer.ggml.add_space_prefix'] === false) return convertGgufSpmTokenizer(meta, name, tokens, scores, modelMaxLength);
   for (const [key, id, piece] of SPECIAL_LAYOUT) {
     const v = meta[key];
     if (v !== undefined && Number(v) !== id)

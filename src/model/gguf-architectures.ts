@@ -12,6 +12,11 @@ import type { LayerTensorKey, ModelTensorKey } from './tensor-table.ts';
  *   Hugging Face's rotate-half, and the converter (Qwen2Model) copies the rows as they are.
  * - qwen3: Qwen3: per-head q/k RMSNorm (attn_q_norm, attn_k_norm), head size from
  *   attention.key_length; NEOX RoPE and rows as stored, like qwen2.
+ * - gemma3: Gemma 3 text models (Gemma3Model in convert_hf_to_gguf.py): q/k norms, the norms
+ *   after attention and after the MLP (post_attention_norm, post_ffw_norm; ffn_norm is Gemma's
+ *   pre_feedforward_layernorm), NEOX RoPE and rows as stored; every norm already holds 1 + w
+ *   (the converter adds norm_shift 1.0), which is the IR's convention (gemma-norms.ts), so
+ *   nothing is folded here. What llama.cpp fixes in code rather than keys: gguf-gemma3.ts.
  * A tied classifier is the absence of output.weight (llama.cpp then classifies with token_embd).
  */
 export interface GgufArchitecture {
@@ -29,6 +34,14 @@ export const GGUF_ARCHITECTURE_TABLE: Readonly<Record<string, GgufArchitecture>>
   llama: { architecture: 'LlamaForCausalLM', family: 'llama', interleavedQk: true, attentionBias: false, qkNorm: false, ropeFreqs: true },
   qwen2: { architecture: 'Qwen2ForCausalLM', family: 'qwen2', interleavedQk: false, attentionBias: true, qkNorm: false, ropeFreqs: false },
   qwen3: { architecture: 'Qwen3ForCausalLM', family: 'qwen3', interleavedQk: false, attentionBias: false, qkNorm: true, ropeFreqs: false },
+  gemma3: {
+    architecture: 'Gemma3ForCausalLM',
+    family: 'gemma3_text',
+    interleavedQk: false,
+    attentionBias: false,
+    qkNorm: true,
+    ropeFreqs: false,
+  },
 });
 
 export const GGUF_ARCHITECTURES: readonly string[] = Object.freeze(Object.keys(GGUF_ARCHITECTURE_TABLE));
@@ -49,8 +62,10 @@ export const GGUF_TENSOR_NAMES: Partial<Record<LayerTensorKey | ModelTensorKey, 
     qNorm: 'blk.{i}.attn_q_norm.weight',
     kNorm: 'blk.{i}.attn_k_norm.weight',
     o: 'blk.{i}.attn_output.weight',
+    attnPostNorm: 'blk.{i}.post_attention_norm.weight',
     ffnNorm: 'blk.{i}.ffn_norm.weight',
     gate: 'blk.{i}.ffn_gate.weight',
     up: 'blk.{i}.ffn_up.weight',
     down: 'blk.{i}.ffn_down.weight',
+    ffnPostNorm: 'blk.{i}.post_ffw_norm.weight',
   });

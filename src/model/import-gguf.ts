@@ -3,6 +3,7 @@ import { readGguf, type GgufFile, type GgufTensor } from '../formats/gguf.ts';
 import { convertGgufTokenizer } from '../formats/tokenizer-gguf.ts';
 import { ShrinkrayError } from '../errors.ts';
 import { GGUF_ARCHITECTURE_TABLE, GGUF_ARCHITECTURES, GGUF_TENSOR_NAMES, type GgufArchitecture } from './gguf-architectures.ts';
+import { gemma3EndTokenIds, gemma3FieldsFromGguf } from './gguf-gemma3.ts';
 import { llama3ScalingFromRopeFreqs, ROPE_FREQS_TENSOR } from './gguf-rope-freqs.ts';
 import { checkModelConfig, type ConfigFieldNames, type ModelConfig } from './config.ts';
 import { permuteRotaryRows, type HfModelParts } from './import-llama2c.ts';
@@ -10,7 +11,7 @@ import type { TensorHandle } from './ir.ts';
 import { modelTensors } from './tensor-table.ts';
 
 /**
- * A GGUF file of a family gguf-architectures.ts lists (llama, qwen2, qwen3) into Hugging Face
+ * A GGUF file of a family gguf-architectures.ts lists (llama, qwen2, qwen3, gemma3) into Hugging Face
  * form: config from the `<arch>.*` keys, lazy tensors dequantized one at a time, the tokenizer
  * from tokenizer.ggml.*. Llama's q/k rows come back from llama.cpp's interleaved-RoPE order to
  * rotate-half exactly as the llama2.c import does; a Llama 3.x rope_freqs.weight becomes the
@@ -90,8 +91,9 @@ async function readConfig(file: GgufFile, archName: string, arch: GgufArchitectu
       `${file.name}: '${K('rope.dimension_count')}' is ${num(K('rope.dimension_count'))}, not the head size ${headDim}: partial rotary embeddings are not supported`,
     );
   }
+  const gemma = arch.family === 'gemma3_text';
   const scaling = meta[K('rope.scaling.type')];
-  if (scaling !== undefined && scaling !== 'none') {
+  if (!gemma && scaling !== undefined && scaling !== 'none') {
     throw new ShrinkrayError(
       'bad_config',
       `${file.name}: '${K('rope.scaling.type')}' is ${JSON.stringify(scaling)}; RoPE scaling from GGUF keys is not supported (Llama 3's rope_freqs.weight is)`,
@@ -112,28 +114,38 @@ async function readConfig(file: GgufFile, archName: string, arch: GgufArchitectu
   const fields = fieldNames(K);
   const ropeScaling =
     Number.isSafeInteger(headDim) && headDim > 0 && headDim % 2 === 0 ? await ropeScalingOf(file, arch, ropeTheta, headDim) : undefined;
+  const maxPositionEmbeddings = num(K('context_length'));
+  const numLayers = num(K('block_count'));
+  const gemmaFields = gemma
+    ? gemma3FieldsFromGguf(file, K, num, { hiddenSize: hidden, numHeads: heads, headDim, numLayers, maxPositionEmbeddings })
+    : undefined;
   return checkModelConfig(
     {
       architecture: arch.architecture,
       family: arch.family,
       hiddenSize: hidden,
       intermediateSize: num(K('feed_forward_length')),
-      numLayers: num(K('block_count')),
+      numLayers,
       numHeads: heads,
       numKvHeads: num(K('attention.head_count_kv'), heads),
       headDim,
       vocabSize,
-      maxPositionEmbeddings: num(K('context_length')),
+      maxPositionEmbeddings,
       rmsNormEps: shortestFloat32(num(K('attention.layer_norm_rms_epsilon'))),
       ropeTheta,
       ...(ropeScaling && { ropeScaling }),
       tieWordEmbeddings: !file.tensors.has(GGUF_TENSOR_NAMES.classifier), // llama.cpp then classifies with token_embd
       attentionBias: arch.attentionBias,
       ...(arch.qkNorm && { qkNorm: true }),
+      ...(gemmaFields && { ...gemmaFields, ropeLocalTheta: shortestFloat32(gemmaFields.ropeLocalTheta!) }),
       bosTokenId: num('tokenizer.ggml.bos_token_id', 1),
       // Instruct models end turns with eot (<|eot_id|>) or eom as well as eos: generation stops at each.
       eosTokenId: [
-        ...new Set([num('tokenizer.ggml.eos_token_id', 2), ...END_KEYS.filter((k) => meta[k] !== undefined).map((k) => num(k))]),
+        ...new Set([
+          num('tokenizer.ggml.eos_token_id', 2),
+          ...END_KEYS.filter((k) => meta[k] !== undefined).map((k) => num(k)),
+          ...(gemma ? gemma3EndTokenIds(meta['tokenizer.ggml.tokens']) : []),
+        ]),
       ],
     },
     file.name,

@@ -1,5 +1,5 @@
 """A Hugging Face folder (config.json + model.safetensors) written as GGUF v3 the way llama.cpp's
-convert_hf_to_gguf.py writes LlamaForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM, for
+convert_hf_to_gguf.py writes LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM and Gemma3ForCausalLM, for
 test/node/gguf-families.test.ts. Own code (numpy only; Debian has no gguf-py), kept apart from
 the TypeScript importer it checks; what it copies from the converter:
 - keys `<arch>.*`: context_length, embedding_length, block_count, feed_forward_length,
@@ -14,8 +14,16 @@ the TypeScript importer it checks; what it copies from the converter:
   config's top level (8192 when absent there), stored float32;
 - 1-D tensors (norms, biases, rope_freqs) stay F32; matrices take --type (Q8_0 rows that are not
   whole blocks of 32 fall back to F16).
+- gemma3 (Gemma3Model): head_dim as key/value_length, attention.sliding_window, rope_scaling as
+  rope.scaling.type 'linear' + factor, no vocab_size; post_attention_layernorm -> post_attention_norm,
+  pre_feedforward_layernorm -> ffn_norm, post_feedforward_layernorm -> post_ffw_norm; every *norm.weight
+  gets + 1 (norm_shift) after the converter's cast of bf16 to float32 (an F16 checkpoint keeps float16,
+  so its 1 + w is rounded to float16 first).
 The vocabulary is a tiny byte-level BPE ('gpt2', pre llama-bpe or qwen2) of vocab_size tokens: 16
-control tokens, the 256 byte symbols, then merges.
+control tokens, the 256 byte symbols, then merges; for gemma3 a tiny SentencePiece one ('llama') in
+Gemma's layout: <pad> <eos> <bos> <unk> <mask> [multimodal] <unusedN>.. <start_of_turn> <end_of_turn>
+(control, ids 0-106, score -1000 as llama.cpp gives added tokens), the byte tokens, then pieces scored
+by merge rank; add_space_prefix false.
 
   python3 hf_to_gguf.py HF_DIR OUT.gguf --type F32|F16|BF16|Q8_0 [--ref REF_DIR]
 --ref writes REF_DIR/<Hugging Face name>.f32: each tensor as a ggml decoder gives it back (float32,
@@ -33,15 +41,17 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kquant_gguf import ALIGN, BF16, F16, F32, Q8_0, encode, kv  # noqa: E402
 
-ARCH = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}
+ARCH = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Gemma3ForCausalLM": "gemma3"}
 TYPES = {"F32": F32, "F16": F16, "BF16": BF16, "Q8_0": Q8_0}
 LAYER = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
          "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output", "self_attn.q_norm": "attn_q_norm",
          "self_attn.k_norm": "attn_k_norm", "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate",
          "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
+GEMMA_LAYER = {**LAYER, "post_attention_layernorm": "post_attention_norm", "pre_feedforward_layernorm": "ffn_norm",
+               "post_feedforward_layernorm": "post_ffw_norm"}
 
 
-def read_safetensors(path):
+def read_safetensors(path, dtypes=None):
     raw = open(path, "rb").read()
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8:8 + n])
@@ -56,17 +66,19 @@ def read_safetensors(path):
         else:
             arr = np.frombuffer(buf, dtype={"F32": "<f4", "F16": "<f2"}[meta["dtype"]]).astype(np.float32)
         out[name] = arr.reshape(meta["shape"])
+        if dtypes is not None:
+            dtypes[name] = meta["dtype"]
     return out
 
 
-def gguf_name(hf):
+def gguf_name(hf, layer_names=LAYER):
     fixed = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
              "lm_head.weight": "output.weight"}
     if hf in fixed:
         return fixed[hf]
     parts = hf.split(".")
     layer, kind, suffix = parts[2], ".".join(parts[3:-1]), parts[-1]
-    return f"blk.{layer}.{LAYER[kind]}.{suffix}"
+    return f"blk.{layer}.{layer_names[kind]}.{suffix}"
 
 
 def permute(w, n_head):
@@ -120,6 +132,24 @@ def vocabulary(size):
     return tokens, [3] * 16 + [1] * (size - 16), merges
 
 
+def gemma_vocabulary(size):
+    """Gemma's SentencePiece layout, small: what llama.cpp's _create_vocab_sentencepiece writes for it."""
+    tokens = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "[multimodal]"] + [f"<unused{i}>" for i in range(99)]
+    tokens += ["<start_of_turn>", "<end_of_turn>"]
+    types, scores = [3] * len(tokens), [-1000.0] * len(tokens)
+    tokens += [f"<0x{b:02X}>" for b in range(256)]
+    types, scores = types + [6] * 256, scores + [0.0] * 256
+    chars = ["\u2581"] + list("abcdefghijklmnopqrstuvwxyz")
+    merged = ["\u2581" + c for c in "tawsoi"] + "th he in er an re on at en nd ti es or te of ed is it al ar st to ng".split()
+    merged += [a + b for a in "etaoinsrhl" for b in "abcdefghijklmnopqrstuvwxyz" if a + b not in merged]
+    pieces = (chars + merged)[:size - len(tokens)]
+    tokens += pieces
+    types += [1] * len(pieces)
+    scores += [0.0 if len(p) == 1 else -float(i) for i, p in enumerate(pieces)]
+    assert len(tokens) == size, (len(tokens), size)
+    return tokens, types, scores
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("dir")
@@ -129,7 +159,8 @@ def main():
     a = p.parse_args()
     cfg = json.load(open(os.path.join(a.dir, "config.json")))
     arch = ARCH[cfg["architectures"][0]]
-    weights = read_safetensors(os.path.join(a.dir, "model.safetensors"))
+    dtypes = {}
+    weights = read_safetensors(os.path.join(a.dir, "model.safetensors"), dtypes)
     n_head = cfg["num_attention_heads"]
     n_kv = cfg.get("num_key_value_heads", n_head)
 
@@ -142,15 +173,29 @@ def main():
            kv(K("attention.layer_norm_rms_epsilon"), 6, cfg["rms_norm_eps"])]
     if "head_dim" in cfg:
         kvs += [kv(K("attention.key_length"), 4, cfg["head_dim"]), kv(K("attention.value_length"), 4, cfg["head_dim"])]
+    if arch == "gemma3":
+        kvs.append(kv(K("attention.sliding_window"), 4, cfg["sliding_window"]))
+        if cfg.get("rope_scaling"):
+            assert cfg["rope_scaling"]["rope_type"] == "linear"
+            kvs += [kv(K("rope.scaling.type"), 8, "linear"), kv(K("rope.scaling.factor"), 6, cfg["rope_scaling"]["factor"])]
     if arch == "llama":
         kvs += [kv(K("vocab_size"), 4, cfg["vocab_size"]),
                 kv(K("rope.dimension_count"), 4, cfg.get("head_dim", cfg["hidden_size"] // n_head))]
-    tokens, types, merges = vocabulary(cfg["vocab_size"])
     eos = cfg["eos_token_id"] if isinstance(cfg["eos_token_id"], list) else [cfg["eos_token_id"]]
-    kvs += [kv("tokenizer.ggml.model", 8, "gpt2"), kv("tokenizer.ggml.pre", 8, "llama-bpe" if arch == "llama" else "qwen2"),
-            kv("tokenizer.ggml.tokens", 9, (8, tokens)), kv("tokenizer.ggml.token_type", 9, (5, types)),
-            kv("tokenizer.ggml.merges", 9, (8, merges)), kv("tokenizer.ggml.bos_token_id", 4, cfg["bos_token_id"]),
-            kv("tokenizer.ggml.eos_token_id", 4, eos[0]), kv("tokenizer.ggml.add_bos_token", 7, arch == "llama")]
+    if arch == "gemma3":
+        tokens, types, scores = gemma_vocabulary(cfg["vocab_size"])
+        kvs += [kv("tokenizer.ggml.model", 8, "llama"), kv("tokenizer.ggml.pre", 8, "default"),
+                kv("tokenizer.ggml.tokens", 9, (8, tokens)), kv("tokenizer.ggml.scores", 9, (6, scores)),
+                kv("tokenizer.ggml.token_type", 9, (5, types)), kv("tokenizer.ggml.bos_token_id", 4, cfg["bos_token_id"]),
+                kv("tokenizer.ggml.eos_token_id", 4, eos[0]), kv("tokenizer.ggml.unknown_token_id", 4, 3),
+                kv("tokenizer.ggml.padding_token_id", 4, 0), kv("tokenizer.ggml.add_bos_token", 7, True),
+                kv("tokenizer.ggml.add_eos_token", 7, False), kv("tokenizer.ggml.add_space_prefix", 7, False)]
+    else:
+        tokens, types, merges = vocabulary(cfg["vocab_size"])
+        kvs += [kv("tokenizer.ggml.model", 8, "gpt2"), kv("tokenizer.ggml.pre", 8, "llama-bpe" if arch == "llama" else "qwen2"),
+                kv("tokenizer.ggml.tokens", 9, (8, tokens)), kv("tokenizer.ggml.token_type", 9, (5, types)),
+                kv("tokenizer.ggml.merges", 9, (8, merges)), kv("tokenizer.ggml.bos_token_id", 4, cfg["bos_token_id"]),
+                kv("tokenizer.ggml.eos_token_id", 4, eos[0]), kv("tokenizer.ggml.add_bos_token", 7, arch == "llama")]
     for key, tid in zip(["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"], eos[1:]):
         kvs.append(kv(key, 4, tid))
 
@@ -160,10 +205,13 @@ def main():
             w = permute(w, n_head)
         if hf.endswith(("k_proj.weight", "k_proj.bias")) and arch == "llama":
             w = permute(w, n_kv)
+        if arch == "gemma3" and hf.endswith("norm.weight"):
+            # norm_shift: + 1 in the dtype the converter holds the tensor in (float32 for bf16, float16 kept)
+            w = (w.astype(np.float16) + np.float16(1)).astype(np.float32) if dtypes[hf] == "F16" else w + np.float32(1)
         t = TYPES[a.type] if w.ndim == 2 else F32
         if t == Q8_0 and w.shape[-1] % 32 != 0:
             t = F16  # the converter's fallback for rows that are not whole blocks
-        specs.append((gguf_name(hf), hf, w, t))
+        specs.append((gguf_name(hf, GEMMA_LAYER if arch == "gemma3" else LAYER), hf, w, t))
     freqs = rope_freqs(cfg)
     if freqs is not None:
         specs.append(("rope_freqs.weight", None, freqs, F32))

@@ -86,7 +86,7 @@ describe('bad GGUF files', () => {
     await expectShrinkrayError(
       importBytes(renamed('llama', 'gemma')),
       'unsupported_architecture',
-      /bad\.gguf: general\.architecture is "gemma"; Shrinkray imports GGUF files of these architectures: llama, qwen2, qwen3$/,
+      /bad\.gguf: general\.architecture is "gemma"; Shrinkray imports GGUF files of these architectures: llama, qwen2, qwen3, gemma3$/,
     );
     // A known architecture reads its own keys: a llama file relabelled qwen2 lacks qwen2's.
     await expectShrinkrayError(importBytes(renamed('llama', 'qwen2')), 'bad_config', /'qwen2\.embedding_length' is missing/);

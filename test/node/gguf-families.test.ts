@@ -244,7 +244,7 @@ describe('bad qwen2/qwen3 GGUF files', () => {
     await expectShrinkrayError(
       load(renamed(qwen3, 'qwen3', 'gemma')),
       'unsupported_architecture',
-      /general\.architecture is "gemma"; Shrinkray imports GGUF files of these architectures: llama, qwen2, qwen3$/,
+      /general\.architecture is "gemma"; Shrinkray imports GGUF files of these architectures: llama, qwen2, qwen3, gemma3$/,
     );
   });
 });
