@@ -22,6 +22,7 @@ import { BENCH_CHROMIUM, printTable, startBenchServer } from './bench-browser.ts
 import { busyPercent } from './engine-report.ts';
 import { LARGE_SHAPES, writeLargeModel, type LargeShape } from './large-model-fixture.ts';
 import { peakIn, sampleChromiumMemory, type MemorySample } from './large-model-memory.ts';
+import { parseHfConfig } from '../src/model/hf-config.ts';
 import type { LargeResult, RunResult } from './large-model-page.ts';
 
 const arg = (name: string, fallback: string) => {
@@ -82,7 +83,7 @@ async function runShape(shape: LargeShape): Promise<void> {
   console.log(
     `\n### ${shape}: ${(params / 1e9).toFixed(3)}B parameters (hidden ${c.hidden_size}, intermediate ${c.intermediate_size}, ` +
       `${c.num_hidden_layers} layers, ${c.num_attention_heads}/${c.num_key_value_heads} heads, vocab ${c.vocab_size}, ` +
-      `${c.tie_word_embeddings ? 'tied' : 'untied'}), bf16, 2 shards -> ${recipe}, headless Chromium ${version}`,
+      `${parseHfConfig(c, 'config.json').tieWordEmbeddings ? 'tied' : 'untied'}), bf16, 2 shards -> ${recipe}, headless Chromium ${version}`,
   );
   console.log(
     `machine: ${busy.toFixed(0)}% of the CPUs busy before the run, load average ${loadBefore} before and ${loadavg()} after; ` +
@@ -122,7 +123,7 @@ async function runShape(shape: LargeShape): Promise<void> {
   );
   const runRow = (label: string, r: RunResult) => [
     label,
-    r.loaded.weights ?? (label === 'original' ? 'as stored' : 'as stored (int4 + fp32 embedding/classifier)'),
+    r.loaded.weights ?? 'as stored',
     `${r.loaded.engine}, ${r.loaded.simd ?? '-'}, ${r.loaded.threads}`,
     r.loadS.toFixed(1),
     mb(r.loaded.memoryBytes ?? 0),
