@@ -1,7 +1,8 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N } from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import { attentionScale, isSlidingLayer, type ModelConfig } from '../model/config.ts';
+import { type ModelConfig } from '../model/config.ts';
+import { attentionScale, isSlidingLayer } from '../model/layer-kinds.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import { usesGatheredRope } from './gathered-rope.ts';
 

@@ -1,7 +1,8 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { DECODER_INITIALIZERS as INIT } from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import { isSlidingLayer, layerRopeConfig, type ModelConfig } from '../model/config.ts';
+import { type ModelConfig } from '../model/config.ts';
+import { isSlidingLayer, layerRopeConfig } from '../model/layer-kinds.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import { rotateHeads, type GatheredRope } from './gathered-rope.ts';
 

@@ -4,7 +4,8 @@ import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { ropeTables } from './attention.ts';
 import { usesGatheredRope } from './gathered-rope.ts';
 import type { AttentionEmitter, AttentionOutputs } from './attention.ts';
-import { attentionScale, gqaLocalWindow, type ModelConfig } from '../model/config.ts';
+import { type ModelConfig } from '../model/config.ts';
+import { attentionScale, gqaLocalWindow } from '../model/layer-kinds.ts';
 import { usesComputedRope } from '../model/rope-frequencies.ts';
 
 /**

@@ -1,6 +1,7 @@
 import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N, LAYER_NODE_PATTERN, nodeName } from '../formats/onnx/decoder-names.ts';
 import { gatheredRopeRows, ropeInverseFrequencies, usesComputedRope, usesGatheredRope } from '../model/rope-frequencies.ts';
-import { attentionScale, gqaLocalWindow, layerHasRope, layerRopeConfig, rotaryDims, type ModelConfig } from '../model/config.ts';
+import { layerHasRope, rotaryDims, type ModelConfig } from '../model/config.ts';
+import { attentionScale, gqaLocalWindow, layerRopeConfig } from '../model/layer-kinds.ts';
 import { bad, GraphIndex, intAttr, Unsupported } from './graph-index.ts';
 import { ropeRows } from './rope-table.ts';
 

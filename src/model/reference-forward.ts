@@ -1,18 +1,11 @@
 import { ShrinkrayError } from '../errors.ts';
 import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from './causal-lm.ts';
-import { attentionScale, layerWindow, type ModelConfig } from './config.ts';
+import { type ModelConfig } from './config.ts';
+import { attentionScale, layerWindow } from './layer-kinds.ts';
 import type { ModelIR } from './ir.ts';
 import type { LinearKind } from './tensor-table.ts';
-import {
-  addInPlace,
-  applyRope,
-  causalAttention,
-  gatedActivation,
-  layerRopeTables,
-  linear,
-  rmsNorm,
-  scaleInPlace,
-} from './reference-ops.ts';
+import { addInPlace, applyRope, causalAttention, linear, rmsNorm } from './reference-ops.ts';
+import { gatedActivation, layerRopeTables, scaleInPlace } from './reference-layer-ops.ts';
 import { storedLinear, widenRows } from './reference-half.ts';
 import { loadReferenceWeights, widenLayer, type ReferenceWeights } from './reference-weights.ts';
 
