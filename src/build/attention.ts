@@ -1,7 +1,8 @@
 import type { GraphBuilder } from '../formats/onnx/graph-builder.ts';
 import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N } from '../formats/onnx/decoder-names.ts';
 import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
-import { attentionScale, isSlidingLayer, layerRopeConfig, type ModelConfig } from '../model/config.ts';
+import { type ModelConfig } from '../model/config.ts';
+import { attentionScale, isSlidingLayer } from '../model/layer-kinds.ts';
 import { ropeInverseFrequencies } from '../model/rope-frequencies.ts';
 import { usesGatheredRope } from './gathered-rope.ts';
 
@@ -40,8 +41,8 @@ interface AttentionContext {
   /** Absent when no layer rotates inside the attention (q and k turned before it). */
   rope?: RopeValues;
   maskBias: string; // [batch, 1, 1, seq, total]: 0 where attending is allowed, float min elsewhere
-  /** Gemma 3's sliding layers: their own RoPE (rope_local_base_freq) and their window; maskBias is then the full layers'. */
-  local?: { rope?: RopeValues; maskBias: string };
+  /** Gemma 3's sliding layers' mask (their window); maskBias is then the full layers'. Gemma turns q and k before (computed-rope.ts). */
+  localMaskBias?: string;
 }
 
 /** RoPE tables in float64 then rounded once, as the reference does: [maxPos, headDim]. */
@@ -93,16 +94,10 @@ function emitAttentionContext(
   inputIds: string,
 ): AttentionContext {
   if (c.slidingLayers !== undefined) {
-    // Gemma 3: the full layers see every position with rope_theta; the sliding ones their window with rope_local_base_freq.
-    const sliding = c.slidingLayers[0];
-    const localRope = sliding === undefined ? undefined : layerRopeConfig(c, sliding);
+    // Gemma 3: the full layers see every position, the sliding ones their window.
     return {
-      rope: emitRopeValues(g, c, positionIds, INIT.ropeCos, INIT.ropeSin),
       maskBias: emitMaskBias(g, attentionMask, inputIds, undefined),
-      local: {
-        ...(localRope && { rope: emitRopeValues(g, localRope, positionIds, INIT.ropeCosLocal, INIT.ropeSinLocal) }),
-        maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow, N.maskBiasLocal),
-      },
+      localMaskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow, N.maskBiasLocal),
     };
   }
   if (usesGatheredRope(c)) return { maskBias: emitMaskBias(g, attentionMask, inputIds, c.slidingWindow) };
@@ -199,8 +194,7 @@ function emitPlainAttention(
   }); // [B, kvH, G, S, hd]
   const toHeads = (x: string) =>
     g.op('Transpose', [g.op('Reshape', [x, g.int64('kv_shape', [0, 0, kvH, hd])])], { attrs: { perm: attr.ints([0, 2, 1, 3]) } }); // [B, kvH, S, hd]
-  const local = ctx.local && isSlidingLayer(c, layer) ? ctx.local : undefined;
-  const r = rotate ? (local ? local.rope : ctx.rope) : undefined;
+  const r = rotate ? ctx.rope : undefined;
   const qr = r ? rope(g, qh, r.cosQ, r.sinQ, hd, `${p}.q_rot`) : qh;
   const kr = r ? rope(g, toHeads(k), r.cosK, r.sinK, hd, `${p}.k_rot`) : toHeads(k);
   g.node('Concat', [pastKey, kr], { outputs: [presentKey], attrs: { axis: attr.int(2) } }); // [B, kvH, T, hd]
@@ -208,7 +202,10 @@ function emitPlainAttention(
 
   const kT = g.op('Unsqueeze', [g.op('Transpose', [presentKey], { attrs: { perm: attr.ints([0, 1, 3, 2]) } }), g.int64('axes_2', [2])]); // [B, kvH, 1, hd, T]
   const scale = g.scalar(INIT.attnScale, attentionScale(c));
-  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qr, kT]), scale]), local ? local.maskBias : ctx.maskBias]); // [B, kvH, G, S, T]
+  const scores = g.op('Add', [
+    g.op('Mul', [g.op('MatMul', [qr, kT]), scale]),
+    ctx.localMaskBias && isSlidingLayer(c, layer) ? ctx.localMaskBias : ctx.maskBias,
+  ]); // [B, kvH, G, S, T]
   const probs = g.op('Softmax', [scores], { attrs: { axis: attr.int(-1) }, name: N.softmax(layer) });
   const vU = g.op('Unsqueeze', [presentValue, g.int64('axes_2', [2])]); // [B, kvH, 1, T, hd]
   const out = g.op('MatMul', [probs, vU]); // [B, kvH, G, S, hd]

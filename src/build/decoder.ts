@@ -12,6 +12,7 @@ import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { plainAttention } from './attention.ts';
 import { gqaAttention } from './gqa-attention.ts';
 import { emitGatheredRope, usesGatheredRope } from './gathered-rope.ts';
+import { emitComputedRope, usesComputedRope } from './computed-rope.ts';
 import { emitEmbedding } from './embedding.ts';
 import { emitLinear, linearWeightBytes, weightValue } from './linear.ts';
 import { denseHook, type LinearHook, type LinearWeight } from './linear-weight.ts';
@@ -126,8 +127,10 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     x = g.op('Mul', [x, g.scalar(DECODER_INITIALIZERS.embedScale, c.embeddingScale)], { name: N.embedScaled });
 
   const attention = fusedAttention ? gqaAttention(g, c, attentionMask) : plainAttention(g, c, positionIds, attentionMask, inputIds);
-  // LongRoPE and partial rotary: q and k turned before the attention, from gathered tables.
-  const gathered = usesGatheredRope(c) ? emitGatheredRope(g, c, positionIds, attentionMask) : null;
+  // LongRoPE and partial rotary: q and k turned before the attention, from gathered tables; Gemma 3: from RoPE computed in the graph.
+  const gatheredRope = usesGatheredRope(c) ? emitGatheredRope(g, c, positionIds, attentionMask) : null;
+  const computedRope = usesComputedRope(c) ? emitComputedRope(g, c, positionIds) : null;
+  const turnBefore = (l: number) => gatheredRope ?? computedRope?.(l) ?? null;
   const norm = (input: string, weight: string, name: string) => emitRmsNorm(g, input, weight, c.rmsNormEps, name, fused);
   for (let l = 0; l < c.numLayers; l++) {
     const t = layerTensorMap(c, l);
@@ -146,6 +149,7 @@ export async function buildOnnxDecoder(ir: ModelIR, opts: BuildOnnxOptions = {})
     const io = [pastName(l, 'key'), pastName(l, 'value'), presentName(l, 'key'), presentName(l, 'value')] as const;
     // SmolLM3's NoPE layers turn nothing.
     const rotate = layerHasRope(c, l);
+    const gathered = turnBefore(l);
     if (rotate && gathered) {
       q = gathered(q, c.numHeads, N.qRope(l));
       k = gathered(k, c.numKvHeads, N.kRope(l));

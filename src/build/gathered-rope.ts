@@ -58,19 +58,30 @@ export function emitGatheredRope(g: GraphBuilder, c: ModelConfig, positionIds: s
   const axes2 = g.int64('axes_2', [2]);
   const cos = g.op('Unsqueeze', [g.op('Gather', [g.float32(INIT.ropeCosRows, t.cos, [t.rows, t.half]), rows]), axes2]); // [B, S, 1, half]
   const sin = g.op('Unsqueeze', [g.op('Gather', [g.float32(INIT.ropeSinRows, t.sin, [t.rows, t.half]), rows]), axes2]);
+  return (x, heads, name) => rotateHeads(g, c, x, heads, name, cos, sin, t.half);
+}
+
+/** Turns the first 2·half values of each head of x [B, S, heads * headDim] by cos, sin [B, S, 1, half] (rotate-half); the rest pass. */
+export function rotateHeads(
+  g: GraphBuilder,
+  c: ModelConfig,
+  x: string,
+  heads: number,
+  name: string,
+  cos: string,
+  sin: string,
+  half: number,
+): string {
   const hd = c.headDim;
-  const half = t.half;
   const rot = 2 * half;
   const axis = g.int64('axis_last', [-1]);
   const slice = (x: string, from: number, to: number) => g.op('Slice', [x, g.int64(`at_${from}`, [from]), g.int64(`at_${to}`, [to]), axis]);
-  return (x, heads, name) => {
-    const xh = g.op('Reshape', [x, g.int64(`heads_shape_${heads}`, [0, 0, heads, hd])]); // [B, S, heads, hd]
-    const x1 = slice(xh, 0, half);
-    const x2 = slice(xh, half, rot);
-    const r1 = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
-    const r2 = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
-    const parts = rot < hd ? [r1, r2, slice(xh, rot, hd)] : [r1, r2]; // the values past the rotary dims pass
-    const turned = g.op('Concat', parts, { attrs: { axis: attr.int(-1) } });
-    return g.op('Reshape', [turned, g.int64(`merged_shape_${heads}`, [0, 0, heads * hd])], { name });
-  };
+  const xh = g.op('Reshape', [x, g.int64(`heads_shape_${heads}`, [0, 0, heads, hd])]); // [B, S, heads, hd]
+  const x1 = slice(xh, 0, half);
+  const x2 = slice(xh, half, rot);
+  const r1 = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
+  const r2 = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
+  const parts = rot < hd ? [r1, r2, slice(xh, rot, hd)] : [r1, r2]; // the values past the rotary dims pass
+  const turned = g.op('Concat', parts, { attrs: { axis: attr.int(-1) } });
+  return g.op('Reshape', [turned, g.int64(`merged_shape_${heads}`, [0, 0, heads * hd])], { name });
 }

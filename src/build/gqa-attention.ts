@@ -4,7 +4,9 @@ import { attr, OnnxDataType } from '../formats/onnx/onnx-proto.ts';
 import { ropeTables } from './attention.ts';
 import { usesGatheredRope } from './gathered-rope.ts';
 import type { AttentionEmitter, AttentionOutputs } from './attention.ts';
-import { attentionScale, gqaLocalWindow, isSlidingLayer, layerRopeConfig, type ModelConfig } from '../model/config.ts';
+import { type ModelConfig } from '../model/config.ts';
+import { attentionScale, gqaLocalWindow } from '../model/layer-kinds.ts';
+import { usesComputedRope } from '../model/rope-frequencies.ts';
 
 /**
  * Attention through com.microsoft.GroupQueryAttention, the fused op onnxruntime-web
@@ -17,7 +19,6 @@ interface GqaContext {
   totalLength: string; // scalar int32: attention_mask's width
   /** Absent when q and k are turned before the op (gathered-rope.ts). */
   caches?: { cos: string; sin: string }; // [maxPos, headDim/2]
-  localCaches?: { cos: string; sin: string }; // Gemma 3's sliding layers (rope_local_base_freq)
 }
 
 /** GroupQueryAttention: shared lengths and RoPE caches once, then one node per layer. */
@@ -33,21 +34,16 @@ function emitGqaContext(g: GraphBuilder, c: ModelConfig, attentionMask: string):
   const seqlensK = g.op('Cast', [g.op('Sub', [valid, g.int64('one', [1], [])])], { ...toInt32, name: 'seqlens_k' });
   const width = g.op('Shape', [attentionMask], { attrs: { start: attr.int(1), end: attr.int(2) } }); // [1]
   const totalLength = g.op('Cast', [g.op('Squeeze', [width, g.int64('axes_0', [0])])], { ...toInt32, name: 'total_seq_len' });
-  if (usesGatheredRope(c)) return { seqlensK, totalLength };
+  if (usesGatheredRope(c) || usesComputedRope(c)) return { seqlensK, totalLength };
   const maxPos = c.maxPositionEmbeddings;
-  const caches = (rc: ModelConfig, cosName: string, sinName: string) => {
-    const t = ropeTables(rc, maxPos);
-    return { cos: g.float32(cosName, t.cosHalf, [maxPos, c.headDim / 2]), sin: g.float32(sinName, t.sinHalf, [maxPos, c.headDim / 2]) };
-  };
-  const sliding = c.slidingLayers?.[0];
+  const t = ropeTables(c, maxPos);
   return {
     seqlensK,
     totalLength,
-    caches: caches(c, INIT.ropeCosCache, INIT.ropeSinCache),
-    ...(sliding !== undefined &&
-      c.ropeLocalTheta !== undefined && {
-        localCaches: caches(layerRopeConfig(c, sliding), INIT.ropeCosCacheLocal, INIT.ropeSinCacheLocal),
-      }),
+    caches: {
+      cos: g.float32(INIT.ropeCosCache, t.cosHalf, [maxPos, c.headDim / 2]),
+      sin: g.float32(INIT.ropeSinCache, t.sinHalf, [maxPos, c.headDim / 2]),
+    },
   };
 }
 
@@ -67,8 +63,7 @@ function emitGqaAttention(
   rotate: boolean,
 ): AttentionOutputs {
   const name = N.gqa(layer);
-  const table = ctx.localCaches && isSlidingLayer(c, layer) ? ctx.localCaches : ctx.caches;
-  const caches = table ? [table.cos, table.sin] : []; // GroupQueryAttention's optional last inputs
+  const caches = ctx.caches ? [ctx.caches.cos, ctx.caches.sin] : []; // GroupQueryAttention's optional last inputs
   const [context] = g.node('GroupQueryAttention', [q, k, v, pastKey, pastValue, ctx.seqlensK, ctx.totalLength, ...caches], {
     domain: 'com.microsoft',
     name,

@@ -1,6 +1,8 @@
 import { ShrinkrayError } from '../errors.ts';
-import { attentionScale, layerWindow, type ModelConfig } from '../model/config.ts';
-import { addInPlace, applyRope, gegluTanh, rmsNorm, type RopeTable } from '../model/reference-ops.ts';
+import { type ModelConfig } from '../model/config.ts';
+import { attentionScale, layerWindow } from '../model/layer-kinds.ts';
+import { addInPlace, applyRope, rmsNorm, type RopeTable } from '../model/reference-ops.ts';
+import { gegluTanh } from '../model/reference-layer-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import type { CalibBackend } from './calib-backend.ts';
 

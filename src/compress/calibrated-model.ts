@@ -2,7 +2,7 @@ import { ShrinkrayError } from '../errors.ts';
 import type { Pruner } from '../kernels/prune/index.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import type { ModelIR } from '../model/ir.ts';
-import { layerRopeTables, scaleInPlace } from '../model/reference-ops.ts';
+import { layerRopeTables, scaleInPlace } from '../model/reference-layer-ops.ts';
 import type { LayerWeights } from '../model/reference-weights.ts';
 import { elementCount, layerTensors, modelTensor, parseTensorName, type LayerTensorKey } from '../model/tensor-table.ts';
 import type { CalibBackend } from './calib-backend.ts';

@@ -1,7 +1,7 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { RtnQuantizer } from '../kernels/quantize/index.ts';
 import type { ModelIR } from '../model/ir.ts';
-import { layerRopeTables } from '../model/reference-ops.ts';
+import { layerRopeTables } from '../model/reference-layer-ops.ts';
 import { tensorNames, type LinearKind } from '../model/tensor-table.ts';
 import { OutputProbe } from './output-probe.ts';
 import type { CalibBackend } from './calib-backend.ts';

@@ -1,4 +1,5 @@
-import { attentionScale, layerHasRope, layerRopeConfig, layerWindow, rotaryDims, type ModelConfig } from '../model/config.ts';
+import { layerHasRope, rotaryDims, type ModelConfig } from '../model/config.ts';
+import { attentionScale, layerRopeConfig, layerWindow } from '../model/layer-kinds.ts';
 import { ATTENTION, TASK } from './task-layout.ts';
 import { gemm, type PreparedWeight, type StepContext } from './gemm-step.ts';
 import type { CpuState } from './kv-cache.ts';

@@ -1,14 +1,7 @@
 import { DECODER_INITIALIZERS as INIT, DECODER_NODES as N, LAYER_NODE_PATTERN, nodeName } from '../formats/onnx/decoder-names.ts';
-import { gatheredRopeRows, usesGatheredRope } from '../model/rope-frequencies.ts';
-import {
-  attentionScale,
-  gqaLocalWindow,
-  isSlidingLayer,
-  layerHasRope,
-  layerRopeConfig,
-  rotaryDims,
-  type ModelConfig,
-} from '../model/config.ts';
+import { gatheredRopeRows, ropeInverseFrequencies, usesComputedRope, usesGatheredRope } from '../model/rope-frequencies.ts';
+import { layerHasRope, rotaryDims, type ModelConfig } from '../model/config.ts';
+import { attentionScale, gqaLocalWindow, layerRopeConfig } from '../model/layer-kinds.ts';
 import { bad, GraphIndex, intAttr, Unsupported } from './graph-index.ts';
 import { ropeRows } from './rope-table.ts';
 
@@ -51,6 +44,8 @@ const KNOWN_OPS = new Set([
   'SimplifiedLayerNormalization',
   'Greater', // LongRoPE's switch (gathered-rope.ts)
   'Tanh', // Gemma's GeGLU (tanh GELU)
+  'Cos', // Gemma's RoPE, computed in the graph (computed-rope.ts)
+  'Sin',
   // contrib ops
   'com.microsoft:MatMulNBits',
   'com.microsoft:GatherBlockQuantized',
@@ -80,7 +75,7 @@ function checkRopeTable(ix: GraphIndex, c: ModelConfig, name: string, width: num
   const at = ix.address(t, 4);
   const view = new DataView(ix.g.memory());
   const half = c.headDim / 2;
-  const isSin = ([INIT.ropeSin, INIT.ropeSinCache, INIT.ropeSinLocal, INIT.ropeSinCacheLocal] as string[]).includes(name);
+  const isSin = name === INIT.ropeSin || name === INIT.ropeSinCache;
   const cos = new Float32Array(half);
   const sin = new Float32Array(half);
   for (const p of [1, 2, 3, Math.floor(maxPos / 2), maxPos - 1]) {
@@ -127,6 +122,17 @@ function checkGatheredTable(ix: GraphIndex, c: ModelConfig, name: string): void 
   }
 }
 
+/** Computed RoPE's inverse frequencies [headDim/2] against the engine's, fp32 as both use them. */
+function checkInvFreq(ix: GraphIndex, c: ModelConfig, name: string): void {
+  const t = ix.initializer(name);
+  const want = Float32Array.from(ropeInverseFrequencies(c));
+  if (!t || t.dataType !== 1 || t.dims.length !== 1) throw new Unsupported(`${ix.g.name}: no RoPE inverse frequencies '${name}'`);
+  const view = new DataView(ix.g.memory());
+  const at = ix.address(t, 4);
+  if (t.dims[0] !== want.length || want.some((f, i) => view.getFloat32(at + 4 * i, true) !== f))
+    throw bad(ix.g.name, `its RoPE inverse frequencies '${name}' differ from config.json's RoPE (base ${c.ropeTheta})`);
+}
+
 function checkEps(ix: GraphIndex, c: ModelConfig, eps: number | undefined, where: string): void {
   if (eps === undefined || !close(eps, Math.fround(c.rmsNormEps))) {
     throw bad(ix.g.name, `its RMSNorm epsilon (${eps}, ${where}) differs from rms_norm_eps ${c.rmsNormEps} in config.json`);
@@ -155,6 +161,8 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
       `${ix.g.name} has neither '${nodeName(N.gqa(0))}' nor '${nodeName(N.softmax(0))}': its attention is not the builder's`,
     );
   const gathered = usesGatheredRope(c);
+  const computed = usesComputedRope(c); // Gemma 3: q and k turned before the attention, by RoPE computed in the graph
+  const turnsBefore = gathered || computed;
   for (let l = 0; l < c.numLayers; l++) {
     // Which layers turn q and k, and where: the engine follows config.json (NoPE layers, LongRoPE, partial rotary), so the graph must agree.
     const rotates = layerHasRope(c, l);
@@ -162,7 +170,7 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
     const turnedInside = fused
       ? intAttr(ix.node(N.gqa(l), ['GroupQueryAttention']), 'do_rotary') === 1
       : ix.find(`${N.attention(l)}.q_rot`) !== undefined;
-    if (turnedBefore !== (rotates && gathered) || turnedInside !== (rotates && !gathered))
+    if (turnedBefore !== (rotates && turnsBefore) || turnedInside !== (rotates && !turnsBefore))
       throw bad(
         ix.g.name,
         `layer ${l} ${turnedBefore || turnedInside ? 'applies' : 'skips'} RoPE${turnedBefore ? ' before its attention' : ''}, but config.json ${rotates ? `turns it${gathered ? ' from gathered tables (LongRoPE or partial rotary)' : ''}` : 'names it a layer without RoPE (no_rope_layers)'}`,
@@ -175,10 +183,6 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
         throw bad(ix.g.name, `layer ${l} attends with ${heads} heads / ${kv} KV heads, config.json says ${c.numHeads} / ${c.numKvHeads}`);
       }
       const s = n.attributes.get('scale');
-      // Gemma 3: a sliding layer turns with the local tables (rope_local_base_freq), a full one with the global ones.
-      const cache = isSlidingLayer(c, l) && c.ropeLocalTheta !== undefined ? INIT.ropeCosCacheLocal : INIT.ropeCosCache;
-      if (layerHasRope(c, l) && !gathered && n.inputs[7] !== cache)
-        throw bad(ix.g.name, `layer ${l}'s GroupQueryAttention reads RoPE table '${n.inputs[7]}', but config.json gives it '${cache}'`);
       if (
         (intAttr(n, 'rotary_interleaved') ?? 0) !== 0 ||
         (intAttr(n, 'local_window_size') ?? -1) !== gqaLocalWindow(c, l) ||
@@ -230,21 +234,15 @@ export function checkGraph(ix: GraphIndex, c: ModelConfig): void {
     );
   if (c.embeddingScale !== undefined && !close(scalarF32(ix, INIT.embedScale, 'the embedding scale'), Math.fround(c.embeddingScale)))
     throw bad(ix.g.name, `its embedding scale differs from sqrt(hidden_size) = ${c.embeddingScale}`);
-  const sliding = c.slidingLayers?.[0];
-  if (sliding !== undefined && c.ropeLocalTheta !== undefined) {
-    // Gemma 3's sliding layers: their own tables, from rope_local_base_freq.
-    const local = layerRopeConfig(c, sliding);
-    if (fused) {
-      checkRopeTable(ix, local, INIT.ropeCosCacheLocal, hd / 2, 1);
-      checkRopeTable(ix, local, INIT.ropeSinCacheLocal, hd / 2, 1);
-    } else {
-      checkRopeTable(ix, local, INIT.ropeCosLocal, hd, 1);
-      checkRopeTable(ix, local, INIT.ropeSinLocal, hd, -1);
-    }
+  if (computed) {
+    // Gemma 3: the inverse frequencies the graph turns by, rope_theta's and (its sliding layers') rope_local_base_freq's.
+    checkInvFreq(ix, c, INIT.ropeInvFreq);
+    const sliding = c.slidingLayers?.[0];
+    if (sliding !== undefined && c.ropeLocalTheta !== undefined) checkInvFreq(ix, layerRopeConfig(c, sliding), INIT.ropeInvFreqLocal);
   }
-  if (gathered) {
-    checkGatheredTable(ix, c, INIT.ropeCosRows);
-    checkGatheredTable(ix, c, INIT.ropeSinRows);
+  if (gathered || computed) {
+    if (gathered) checkGatheredTable(ix, c, INIT.ropeCosRows);
+    if (gathered) checkGatheredTable(ix, c, INIT.ropeSinRows);
     if (!fused) {
       const s = scalarF32(ix, INIT.attnScale, 'the attention scale');
       if (!close(s, scale)) throw bad(ix.g.name, `its attention scale (${s}) is not config.json's ${scale}`);

@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../model/config.ts';
-import { ropeAttentionScale, ropeInverseFrequencies } from '../model/rope-frequencies.ts';
+import { ropeAttentionScale, ropeInverseFrequencies, usesComputedRope } from '../model/rope-frequencies.ts';
 
 /**
  * Rotary angles for consecutive positions, as the builder's tables hold them
@@ -12,9 +12,12 @@ export function ropeRows(c: ModelConfig, start: number, T: number, cos: Float32A
   const invFreq = ropeInverseFrequencies(c, seqLen); // [rotary/2]
   const half = invFreq.length;
   const scale = ropeAttentionScale(c);
+  // Gemma 3's graph computes its angles as fp32 products (src/build/computed-rope.ts): the engine takes the same angles.
+  const f32 = usesComputedRope(c);
   for (let i = 0; i < half; i++) {
+    const inv = f32 ? Math.fround(invFreq[i]!) : invFreq[i]!;
     for (let t = 0; t < T; t++) {
-      const a = (start + t) * invFreq[i]!;
+      const a = f32 ? Math.fround(Math.fround(start + t) * inv) : (start + t) * inv;
       cos[t * half + i] = scale === 1 ? Math.cos(a) : Math.cos(a) * scale;
       sin[t * half + i] = scale === 1 ? Math.sin(a) : Math.sin(a) * scale;
     }

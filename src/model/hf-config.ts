@@ -17,7 +17,7 @@ import {
 
 /**
  * Hugging Face config.json <-> ModelConfig. Defaults follow transformers' own config
- * classes (LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config, Phi3Config, SmolLM3Config), so a config that omits a field means
+ * classes (LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config, Phi3Config, SmolLM3Config, Gemma3TextConfig: hf-gemma-config.ts), so a config that omits a field means
  * here what it means there.
  */
 const FAMILY_DEFAULTS: Readonly<

@@ -1,18 +1,11 @@
 import { ShrinkrayError } from '../errors.ts';
 import { checkForwardTokens, checkTruncateLength, type CausalLM, type DecoderState } from './causal-lm.ts';
-import { attentionScale, layerWindow, type ModelConfig } from './config.ts';
+import { type ModelConfig } from './config.ts';
+import { attentionScale, layerWindow } from './layer-kinds.ts';
 import type { ModelIR } from './ir.ts';
 import type { LinearKind } from './tensor-table.ts';
-import {
-  addInPlace,
-  applyRope,
-  causalAttention,
-  gatedActivation,
-  layerRopeTables,
-  linear,
-  rmsNorm,
-  scaleInPlace,
-} from './reference-ops.ts';
+import { addInPlace, applyRope, causalAttention, linear, rmsNorm } from './reference-ops.ts';
+import { gatedActivation, layerRopeTables, scaleInPlace } from './reference-layer-ops.ts';
 import { storedLinear, widenRows } from './reference-half.ts';
 import { loadReferenceWeights, widenLayer, type ReferenceWeights } from './reference-weights.ts';
 
@@ -82,7 +75,8 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 /**
  * The fp32 reference forward pass of the Llama family (Llama, Mistral, SmolLM, TinyLlama,
  * Qwen2 with its q/k/v bias, Qwen3 with its per-head q/k norms, Phi-3 split at import, SmolLM3 without RoPE on its NoPE
- * layers): RMSNorm, rotate-half RoPE (over part of each head, LongRoPE-scaled, as the config says),
+ * layers, Gemma 3 with its scaled embeddings, output norms, GeGLU, query_pre_attn_scalar and sliding layers' own window
+ * and RoPE base; its (1 + w) norms arrive folded, gemma-norms.ts): RMSNorm, rotate-half RoPE (over part of each head, LongRoPE-scaled, as the config says),
  * causal grouped-query attention (over a sliding window when the config has one),
  * SwiGLU, tied or untied classifier. It is the yardstick for every compressed model and
  * the engine for calibration, so it favours clarity and accuracy over speed.

@@ -54,6 +54,15 @@ export function ropeInverseFrequencies(c: RopeFields, seqLen = 0): Float64Array 
   return inv;
 }
 
+/**
+ * Whether the graph computes RoPE from position_ids and turns q and k before its attention
+ * (src/build/computed-rope.ts): Gemma 3, whose head_dim 256 and two bases would make stored tables
+ * most of a small model. The angles are fp32 products there, as transformers computes them.
+ */
+export function usesComputedRope(c: Pick<ModelConfig, 'family'>): boolean {
+  return c.family === 'gemma3_text';
+}
+
 /** Whether the graph turns q and k from gathered tables before its attention (src/build/gathered-rope.ts): LongRoPE or partial rotary. */
 export function usesGatheredRope(c: ModelConfig): boolean {
   return c.ropeScaling?.ropeType === 'longrope' || rotaryDims(c) !== c.headDim;

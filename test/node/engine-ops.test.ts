@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyRope, causalAttention, gegluTanh, rmsNorm, ropeTable, swiglu } from '../../src/model/reference-ops.ts';
+import { applyRope, causalAttention, rmsNorm, ropeTable, swiglu } from '../../src/model/reference-ops.ts';
+import { gegluTanh } from '../../src/model/reference-layer-ops.ts';
 import { ropeInverseFrequencies } from '../../src/model/rope-frequencies.ts';
 import { dequantizeNBits } from '../../src/kernels/quantize/dequantize.ts';
 import { quantizeRtnReference } from '../../src/kernels/quantize/rtn-reference.ts';

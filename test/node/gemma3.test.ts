@@ -7,6 +7,7 @@ import { parseHfConfig, toHfConfig } from '../../src/model/hf-config.ts';
 import { openHfModel } from '../../src/model/hf-model.ts';
 import type { ModelIR } from '../../src/model/ir.ts';
 import { ReferenceModel } from '../../src/model/reference-forward.ts';
+import { buildOnnxDecoder } from '../../src/build/decoder.ts';
 import { dropBlocksIr } from '../../src/compress/drop/drop-blocks.ts';
 import { compressModel } from '../../src/compress/pipeline.ts';
 import { planCompression } from '../../src/compress/plan.ts';
@@ -215,6 +216,28 @@ describe('Gemma 3, tiny: RTN recipes with the embedding quantized (most of a 270
       expect(near).toBeLessThan(recipe === 'fp16' ? 1e-3 : 0.25);
     },
   );
+});
+
+describe("Gemma 3's RoPE computed in the graph (no stored tables)", () => {
+  it('the CPU engine turns by the same fp32 angles: onnxruntime-web and the engine agree up to the last positions of the context', async () => {
+    const { ir } = await tinyGemma();
+    const built = await buildOnnxDecoder(ir, { ops: 'fused' });
+    // Only the inverse frequencies are stored ([headDim/2] for each base): the graph is its weights and a few KB
+    // (stored cos and sin tables for the two bases would add 4 x [256, 16] floats = 64 KB here, 67 MB for the 270M's 32K context).
+    const weights = built.tensors.reduce((s, t) => s + t.bytes, 0);
+    expect(built.model.byteLength - weights).toBeLessThan(32 * 1024);
+    const ort = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
+    const loader = await CpuModelLoader.create(await engineModulesNode(), { spawner: nodeThreadSpawner });
+    const cpu = await loader.fromGraph(ir.config, { name: 'gemma/model.onnx', model: built.model, externalData: [] });
+    if ('unsupported' in cpu) throw new Error(cpu.unsupported);
+    const long = Array.from({ length: 244 }, (_, i) => (i * 53 + 7) % 320);
+    const d = await compareDecoding(ort, cpu, long, 10); // positions up to 253 of 256
+    await ort.dispose();
+    await cpu.dispose();
+    console.info(`Gemma 3 tiny over 254 positions, engine vs onnxruntime-web: ${JSON.stringify(d)}`);
+    expect(d.prefill).toBeLessThan(BUDGET.engineVsOnnxFp32);
+    expect(d.decode).toBeLessThan(BUDGET.engineVsOnnxFp32);
+  });
 });
 
 describe("Gemma 3's sliding layers through block removal", () => {

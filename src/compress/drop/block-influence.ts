@@ -1,6 +1,6 @@
 import { ShrinkrayError } from '../../errors.ts';
 import type { ModelIR } from '../../model/ir.ts';
-import { layerRopeTables, scaleInPlace } from '../../model/reference-ops.ts';
+import { layerRopeTables, scaleInPlace } from '../../model/reference-layer-ops.ts';
 import { modelTensor } from '../../model/tensor-table.ts';
 import { BlockRunner } from '../block-runner.ts';
 import type { CalibrationInput, CalibrationProgress } from '../calibrated-model.ts';

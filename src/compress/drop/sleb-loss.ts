@@ -1,6 +1,7 @@
 import { ShrinkrayError } from '../../errors.ts';
 import type { ModelIR } from '../../model/ir.ts';
-import { layerRopeTables, rmsNorm, type RopeTable } from '../../model/reference-ops.ts';
+import { rmsNorm, type RopeTable } from '../../model/reference-ops.ts';
+import { layerRopeTables } from '../../model/reference-layer-ops.ts';
 import { modelTensor } from '../../model/tensor-table.ts';
 import { embedWindows, type InfluenceOptions } from './block-influence.ts';
 import { BlockRunner } from '../block-runner.ts';

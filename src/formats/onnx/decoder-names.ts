@@ -88,10 +88,8 @@ export const DECODER_INITIALIZERS = Object.freeze({
   ropeSinCache: 'rope.sin_cache',
   ropeCosRows: 'rope.cos_rows', // [short + long rows, rotary/2], gathered before attention (LongRoPE, partial rotary; src/build/gathered-rope.ts)
   ropeSinRows: 'rope.sin_rows',
-  ropeCosLocal: 'rope.local.cos', // Gemma 3's sliding layers (rope_local_base_freq): as rope.cos, rope.sin, ...
-  ropeSinLocal: 'rope.local.sin',
-  ropeCosCacheLocal: 'rope.local.cos_cache',
-  ropeSinCacheLocal: 'rope.local.sin_cache',
+  ropeInvFreq: 'rope.inv_freq', // [headDim/2]: Gemma 3's RoPE computed in the graph (src/build/computed-rope.ts)
+  ropeInvFreqLocal: 'rope.local.inv_freq', // same, its sliding layers' base (rope_local_base_freq)
   attnScale: 'attn_scale', // fp32 scalar 1/sqrt(headDim) (Gemma: query_pre_attn_scalar^-0.5)
   embedScale: 'embed_scale', // fp32 scalar, Gemma's sqrt(hidden_size)
   rmsEps: 'rms_eps', // fp32 scalar, plain RMSNorm's epsilon
