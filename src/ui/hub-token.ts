@@ -11,7 +11,14 @@ interface SavedToken {
 }
 
 const KEY = 'shrinkray.hubToken';
-const base = (url: string) => url.trim().replace(/\/+$/, '');
+/** The address as the worker's hub reference spells it (src/fetch/hub-url.ts: parsed, no trailing slash). */
+function base(url: string): string {
+  try {
+    return new URL(url.trim()).href.replace(/\/+$/, '');
+  } catch {
+    return url.trim().replace(/\/+$/, '');
+  }
+}
 
 function read(): SavedToken | null {
   try {
