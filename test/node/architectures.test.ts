@@ -27,7 +27,7 @@ import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { BUDGET } from '../error-budgets.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { createRng } from '../seeded-random.ts';
-import { compareDecoding } from './logit-diff.ts';
+import { compareDecoding, relativeLogitDiff } from './logit-diff.ts';
 import {
   GEMMA3_270M,
   independentLogits,
@@ -66,24 +66,12 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** Worst |a - b| over the rows [from, from + rows.length / vocab) of the independent logits, relative to its max |logit|. */
-function relativeDiff(got: Float32Array, want: number[][], from: number, vocab: number, scale: number): number {
-  let d = 0;
-  for (let r = 0; r < got.length / vocab; r++) {
-    const row = want[from + r]!;
-    for (let j = 0; j < vocab; j++) d = Math.max(d, Math.abs(got[r * vocab + j]! - row[j]!));
-  }
-  return d / scale;
-}
-
 /** Prefill, then decode step by step; the worst relative difference of each phase. */
-async function against(model: CausalLM, want: number[][], scale: number): Promise<{ prefill: number; decode: number }> {
-  const vocab = model.config.vocabSize;
+async function against(model: CausalLM, want: number[][]): Promise<{ prefill: number; decode: number }> {
   const s = model.createState();
-  const prefill = relativeDiff(await model.forward(s, ids.slice(0, PREFILL)), want, 0, vocab, scale);
+  const prefill = relativeLogitDiff(await model.forward(s, ids.slice(0, PREFILL)), want, 0);
   let decode = 0;
-  for (let t = PREFILL; t < ids.length; t++)
-    decode = Math.max(decode, relativeDiff(await model.forward(s, [ids[t]!]), want, t, vocab, scale));
+  for (let t = PREFILL; t < ids.length; t++) decode = Math.max(decode, relativeLogitDiff(await model.forward(s, [ids[t]!]), want, t));
   return { prefill, decode };
 }
 
@@ -122,7 +110,7 @@ describe.each([
     }
     const figures: Record<string, { prefill: number; decode: number }> = {};
     for (const [name, model] of engines) {
-      figures[name] = await against(model, want.logits, scale);
+      figures[name] = await against(model, want.logits);
       await model.dispose();
     }
     console.info(`${c.name} (max |logit| ${scale.toFixed(2)}): ${JSON.stringify(figures)}`);
@@ -135,7 +123,6 @@ describe.each([
   it('the calibration forward (the block runner GPTQ, AWQ, Wanda and SparseGPT run) gives the same logits', async () => {
     const { dir, ir } = await tinyModel(c);
     const want = await independentLogits(dir, ids);
-    const scale = Math.max(...want.logits.flat().map(Math.abs));
     const cfg = ir.config;
     const ref = await ReferenceModel.load(ir);
     const dim = cfg.hiddenSize;
@@ -147,7 +134,7 @@ describe.each([
       await new BlockRunner(referenceCalibBackend, cfg, widenLayer(ref.weights.layers[l]!), x, ropes(l), undefined, l).pass('out');
     const xf = rmsNorm(x[0]!, ref.weights.finalNorm, ids.length, dim, cfg.rmsNormEps);
     const got = linear(xf, widenMatrix(ref.weights.classifier), null, ids.length, dim, cfg.vocabSize);
-    expect(relativeDiff(got, want.logits, 0, cfg.vocabSize, scale)).toBeLessThan(BUDGET.independentVsEngineRelative);
+    expect(relativeLogitDiff(got, want.logits, 0)).toBeLessThan(BUDGET.independentVsEngineRelative);
   });
 });
 
@@ -195,11 +182,9 @@ describe('Llama 3 rope scaling', () => {
     const { dir, ir } = await tinyModel(LLAMA_32_1B);
     const long = Array.from({ length: 200 }, (_, i) => (i * 53 + 7) % 320); // positions where the rescaled band has turned
     const want = await independentLogits(dir, long);
-    const scale = Math.max(...want.logits.flat().map(Math.abs));
-    const vocab = ir.config.vocabSize;
     const run = async (config: ModelIR['config']) => {
       const m = await ReferenceModel.load({ config, tensors: ir.tensors });
-      return relativeDiff(await m.forward(m.createState(), long), want.logits, 0, vocab, scale);
+      return relativeLogitDiff(await m.forward(m.createState(), long), want.logits, 0);
     };
     const scaled = await run(ir.config);
     const unscaled = await run({ ...ir.config, ropeScaling: undefined });
@@ -247,10 +232,9 @@ describe('sliding window', () => {
     async (c) => {
       const { dir, ir } = await tinyModel(c);
       const want = await independentLogits(dir, ids);
-      const scale = Math.max(...want.logits.flat().map(Math.abs));
       const run = async (config: ModelIR['config']) => {
         const m = await ReferenceModel.load({ config, tensors: ir.tensors });
-        return relativeDiff(await m.forward(m.createState(), ids), want.logits, 0, config.vocabSize, scale);
+        return relativeLogitDiff(await m.forward(m.createState(), ids), want.logits, 0);
       };
       expect(ir.config.slidingWindow).toBe(8);
       const windowed = await run(ir.config);
@@ -259,7 +243,7 @@ describe('sliding window', () => {
       // onnxruntime's GroupQueryAttention with local_window_size W - 1 (one key fewer) misses too: the window's edge is checked.
       const built = await buildOnnxDecoder({ config: { ...ir.config, slidingWindow: 7 }, tensors: ir.tensors }, { ops: 'fused' });
       const narrow = await createOnnxCausalLM(ir.config, built.model, [], { device: 'wasm' });
-      const edge = relativeDiff(await narrow.forward(narrow.createState(), ids), want.logits, 0, ir.config.vocabSize, scale);
+      const edge = relativeLogitDiff(await narrow.forward(narrow.createState(), ids), want.logits, 0);
       await narrow.dispose();
       console.info(
         `${c.name} window 8 over ${ids.length} positions: with ${windowed.toExponential(2)}, whole context ${unwindowed.toExponential(2)}, window 7 ${edge.toExponential(2)}`,

@@ -16,7 +16,7 @@ import { createRtnQuantizer } from '../../src/kernels/quantize/index.ts';
 import { CpuModelLoader } from '../../src/engine/cpu-model-loader.ts';
 import { engineModulesNode, nodeThreadSpawner } from '../../src/node/engine-node.ts';
 import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
-import { compareDecoding } from './logit-diff.ts';
+import { compareDecoding, relativeLogitDiff } from './logit-diff.ts';
 import { folderOpener } from '../../src/node/folder-opener.ts';
 import { writeModelFolder } from '../../src/node/model-folder.ts';
 import { modelTensors } from '../../src/model/tensor-table.ts';
@@ -58,16 +58,6 @@ const rows = (vocab: number) => (acc: number[][], v: number, i: number) => {
   acc[acc.length - 1]!.push(v);
   return acc;
 };
-
-/** Worst |got - want| over rows [from, from + got rows), relative to the largest |logit| wanted. */
-function relativeDiff(got: Float32Array, want: number[][], from = 0): number {
-  const vocab = want[0]!.length;
-  const scale = Math.max(...want.flat().map(Math.abs));
-  let d = 0;
-  for (let r = 0; r < got.length / vocab; r++)
-    for (let j = 0; j < vocab; j++) d = Math.max(d, Math.abs(got[r * vocab + j]! - want[from + r]![j]!));
-  return d / scale;
-}
 
 describe('Gemma 3 config.json', () => {
   it('reads the published 270M and 1B configs: sliding and full layers, both RoPE bases, the window, the scale', () => {
@@ -170,7 +160,7 @@ describe('Gemma 3, tiny, against the independent float64 forward', () => {
     const want = (await independentLogits(dir, ids)).logits;
     const run = async (m: ModelIR) => {
       const model = await ReferenceModel.load(m);
-      return relativeDiff(await model.forward(model.createState(), ids), want);
+      return relativeLogitDiff(await model.forward(model.createState(), ids), want);
     };
     const c = ir.config;
     const misses = {
@@ -202,7 +192,7 @@ describe('Gemma 3, tiny: RTN recipes with the embedding quantized (most of a 270
       const d = await compareDecoding(ort, cpu, ids.slice(0, 24), 6);
       // The compressed model stays near the float one: the embedding scale and the tied classifier survive quantization.
       const float = await ReferenceModel.load(ir);
-      const near = relativeDiff(
+      const near = relativeLogitDiff(
         await ort.forward(ort.createState(), ids),
         (await float.forward(float.createState(), ids)).reduce<number[][]>(rows(ir.config.vocabSize), []),
       );
@@ -254,7 +244,7 @@ describe("Gemma 3's sliding layers through block removal", () => {
     const kept = await ReferenceModel.load(dropBlocksIr(ir, [1]));
     const ort = await createOnnxCausalLM(r.config, r.built.model, [], { device: 'wasm' });
     const want = (await kept.forward(kept.createState(), ids)).reduce<number[][]>(rows(r.config.vocabSize), []);
-    const d = relativeDiff(await ort.forward(ort.createState(), ids), want);
+    const d = relativeLogitDiff(await ort.forward(ort.createState(), ids), want);
     await ort.dispose();
     expect(d).toBeLessThan(BUDGET.independentVsEngineRelative);
   });

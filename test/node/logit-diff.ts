@@ -11,6 +11,20 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /**
+ * Worst |got - want| over the rows `want[from]`, `want[from + 1]`, ... that `got` (rows of
+ * want's width, one after another) covers, relative to the largest |logit| in all of `want`:
+ * how the tests hold a runner to an independent forward's logits (BUDGET.independentVsEngineRelative).
+ */
+export function relativeLogitDiff(got: ArrayLike<number>, want: number[][], from = 0): number {
+  const vocab = want[0]!.length;
+  const scale = Math.max(...want.flat().map(Math.abs));
+  let d = 0;
+  for (let r = 0; r < got.length / vocab; r++)
+    for (let j = 0; j < vocab; j++) d = Math.max(d, Math.abs(got[r * vocab + j]! - want[from + r]![j]!));
+  return d / scale;
+}
+
+/**
  * Prefills `prompt` on both models, then takes `steps` greedy decode steps (the reference
  * picks each token); returns the worst logit difference per phase. Also checks that the
  * engine's cache grew by exactly what it was fed.

@@ -21,6 +21,7 @@ import { createOnnxCausalLM } from '../../src/runtime/onnx-causal-lm.ts';
 import { BUDGET } from '../error-budgets.ts';
 import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { independentLogits, PHI35_MINI, PHI4_MINI, SMOLLM3_3B, tinyConfigJson, writeTinyModel, type ArchCase } from './arch-models.ts';
+import { relativeLogitDiff } from './logit-diff.ts';
 
 /**
  * What each of SmolLM3's and Phi-3.5/Phi-4-mini's RoPE variants changes, on the tiny models of
@@ -46,14 +47,6 @@ async function tinyModel(c: ArchCase, configJson = tinyConfigJson(c)): Promise<{
   await writeTinyModel(dir, configJson, c.dtype);
   const { open, display } = folderOpener(dir);
   return { dir, ir: (await openHfModel(open, display)).ir };
-}
-
-/** Worst |got - want| over the rows, relative to the largest |logit| wanted. */
-function relativeDiff(got: Float32Array, want: number[][], vocab: number): number {
-  const scale = Math.max(...want.flat().map(Math.abs));
-  let d = 0;
-  for (let r = 0; r < want.length; r++) for (let j = 0; j < vocab; j++) d = Math.max(d, Math.abs(got[r * vocab + j]! - want[r]![j]!));
-  return d / scale;
 }
 
 /** The reference forward's logits of every position, fed as `calls` (lengths) through one state. */
@@ -93,9 +86,8 @@ describe('each RoPE variant is seen in the logits: the same weights without it m
   ] as const)('%s', async (_name, c, fields, without) => {
     const { dir, ir } = await tinyModel(c, { ...tinyConfigJson(c), ...fields });
     const want = (await independentLogits(dir, ids)).logits;
-    const vocab = ir.config.vocabSize;
-    const withIt = relativeDiff(await referenceLogits(ir.config, ir), want, vocab);
-    const withoutIt = relativeDiff(await referenceLogits(without(ir.config), ir), want, vocab);
+    const withIt = relativeLogitDiff(await referenceLogits(ir.config, ir), want);
+    const withoutIt = relativeLogitDiff(await referenceLogits(without(ir.config), ir), want);
     console.info(`${_name}: with ${withIt.toExponential(2)}, without ${withoutIt.toExponential(2)}`);
     expect(withIt).toBeLessThan(BUDGET.independentVsEngineRelative);
     expect(withoutIt).toBeGreaterThan(100 * BUDGET.independentVsEngineRelative);
@@ -111,7 +103,6 @@ describe("LongRoPE's switch inside one conversation (Phi-4-mini, original_max_po
     expect(ir.config.ropeScaling).toMatchObject({ ropeType: 'longrope', originalMaxPositionEmbeddings: 26 });
     const want = (await independentLogits(dir, ids, calls)).logits;
     const oneCall = (await independentLogits(dir, ids)).logits;
-    const vocab = ir.config.vocabSize;
     const runners: [string, CausalLM][] = [['reference', await ReferenceModel.load(ir)]];
     for (const ops of ['plain', 'fused'] as const) {
       const built = await buildOnnxDecoder(ir, { ops });
@@ -122,9 +113,9 @@ describe("LongRoPE's switch inside one conversation (Phi-4-mini, original_max_po
       runners.push([`cpu engine ${ops}`, cpu]);
     }
     const figures: Record<string, number> = {};
-    for (const [name, model] of runners) figures[name] = relativeDiff(await runCalls(model, calls), want, vocab);
+    for (const [name, model] of runners) figures[name] = relativeLogitDiff(await runCalls(model, calls), want);
     // The switch is real: one call over all 30 tokens turns every position with the long factors, the prefill too.
-    const apart = relativeDiff(Float32Array.from(oneCall.flat()), want, vocab);
+    const apart = relativeLogitDiff(Float32Array.from(oneCall.flat()), want);
     console.info(
       `LongRoPE switch at 26, prefill 24 + 6 decode steps: ${JSON.stringify(figures)}; one call vs calls ${apart.toExponential(2)}`,
     );
