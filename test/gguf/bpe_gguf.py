@@ -16,17 +16,16 @@ TypeScript importer it checks.
 """
 import argparse
 import json
-import struct
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kquant_gguf import kv  # noqa: E402  (GGUF key/value encoding)
+from kquant_gguf import kv, write_gguf  # noqa: E402  (GGUF key/value encoding, the file)
 
 F32, F16 = 0, 1
-DIM, HEADS, FFN, CTX, ALIGN = 16, 2, 32, 512, 32
+DIM, HEADS, FFN, CTX = 16, 2, 32, 512
 
 
 def looks_special(text):
@@ -89,22 +88,12 @@ def main():
     specs += [("blk.0.ffn_norm.weight", (DIM,), F32), ("blk.0.ffn_gate.weight", (FFN, DIM), F32),
               ("blk.0.ffn_up.weight", (FFN, DIM), F32), ("blk.0.ffn_down.weight", (DIM, FFN), F32),
               ("output_norm.weight", (DIM,), F32)]
-    infos, blobs, offset = b"", [], 0
+    tensors = []
     for name, shape, t in specs:
         arr = (1 + 0.1 * rng.standard_normal(shape)) if len(shape) == 1 else 0.05 * rng.standard_normal(shape)
         data = arr.astype("<f2" if t == F16 else "<f4").tobytes()
-        ne = tuple(reversed(shape))
-        infos += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(ne)) + struct.pack(f"<{len(ne)}Q", *ne)
-        infos += struct.pack("<IQ", t, offset)
-        pad = (-len(data)) % ALIGN
-        blobs.append(data + b"\0" * pad)
-        offset += len(data) + pad
-    header = b"GGUF" + struct.pack("<IQQ", 3, len(specs), len(kvs)) + b"".join(kvs) + infos
-    header += b"\0" * ((-len(header)) % ALIGN)
-    with open(a.out, "wb") as f:
-        f.write(header)
-        for b in blobs:
-            f.write(b)
+        tensors.append((name, shape, t, data))
+    write_gguf(a.out, kvs, tensors)
     print(f"wrote {a.out}: {len(tokens)} tokens, {len(merges)} merges, {sum(1 for t in types if t == 5)} fillers")
 
 

@@ -39,7 +39,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kquant_gguf import ALIGN, BF16, F16, F32, Q8_0, encode, kv  # noqa: E402
+from kquant_gguf import BF16, F16, F32, Q8_0, encode, kv, write_gguf  # noqa: E402
 
 ARCH = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3", "Gemma3ForCausalLM": "gemma3"}
 TYPES = {"F32": F32, "F16": F16, "BF16": BF16, "Q8_0": Q8_0}
@@ -216,7 +216,7 @@ def main():
     if freqs is not None:
         specs.append(("rope_freqs.weight", None, freqs, F32))
 
-    infos, blobs, offset = b"", [], 0
+    tensors = []
     for name, hf, arr, t in specs:
         data, back = encode(arr, t)
         if a.ref and hf is not None:
@@ -226,18 +226,8 @@ def main():
             if hf.endswith("k_proj.weight") and arch == "llama":
                 back = unpermute(back, n_kv)
             np.asarray(back, dtype="<f4").tofile(os.path.join(a.ref, f"{hf}.f32"))
-        ne = tuple(reversed(arr.shape))
-        infos += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(ne)) + struct.pack(f"<{len(ne)}Q", *ne)
-        infos += struct.pack("<IQ", t, offset)
-        pad = (-len(data)) % ALIGN
-        blobs.append(data + b"\0" * pad)
-        offset += len(data) + pad
-    header = b"GGUF" + struct.pack("<IQQ", 3, len(specs), len(kvs)) + b"".join(kvs) + infos
-    header += b"\0" * ((-len(header)) % ALIGN)
-    with open(a.out, "wb") as f:
-        f.write(header)
-        for b in blobs:
-            f.write(b)
+        tensors.append((name, arr.shape, t, data))
+    write_gguf(a.out, kvs, tensors)
     print(json.dumps({"out": a.out, "tensors": len(specs), "rope_freqs": None if freqs is None else freqs.tolist()}))
 
 

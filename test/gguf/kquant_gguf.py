@@ -278,6 +278,25 @@ def kv(key, vtype, value):
     return out + struct.pack({4: "<I", 6: "<f", 7: "<?"}[vtype], value)
 
 
+def write_gguf(path, kvs, tensors):
+    """A GGUF v3 file: the encoded key/values (kv()), then each tensor's info and its data at ALIGN.
+    tensors: (name, numpy shape, ggml type, data bytes); ggml writes the fastest dimension first."""
+    infos, blobs, offset = b"", [], 0
+    for name, shape, t, data in tensors:
+        ne = tuple(reversed(shape))
+        infos += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(ne)) + struct.pack(f"<{len(ne)}Q", *ne)
+        infos += struct.pack("<IQ", t, offset)
+        pad = (-len(data)) % ALIGN
+        blobs.append(data + b"\0" * pad)
+        offset += len(data) + pad
+    header = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs)) + b"".join(kvs) + infos
+    header += b"\0" * ((-len(header)) % ALIGN)
+    with open(path, "wb") as f:
+        f.write(header)
+        for b in blobs:
+            f.write(b)
+
+
 def main(out):
     os.makedirs(os.path.join(out, "ref"), exist_ok=True)
     rng = np.random.default_rng(13)
@@ -303,7 +322,7 @@ def main(out):
            kv("tokenizer.ggml.scores", 9, (6, scores)), kv("tokenizer.ggml.token_type", 9, (5, types)),
            kv("tokenizer.ggml.bos_token_id", 4, 1), kv("tokenizer.ggml.eos_token_id", 4, 2),
            kv("tokenizer.ggml.unknown_token_id", 4, 0)]
-    blobs, infos, offset = [], b"", 0
+    tensors = []
     for name, shape, t in specs:
         # Norms near 1, weights N(0, 0.05) with a few outliers so scales differ between sub-blocks.
         arr = (1 + 0.1 * rng.standard_normal(shape) if len(shape) == 1 else 0.05 * rng.standard_normal(shape)).astype(np.float32)
@@ -311,18 +330,8 @@ def main(out):
             arr[rng.random(shape) < 0.01] *= 8
         data, back = encode(arr, t)
         back.astype("<f4").tofile(os.path.join(out, "ref", f"{name}.f32"))
-        ne = tuple(reversed(shape))  # ggml order: fastest dimension first
-        infos += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(ne)) + struct.pack(f"<{len(ne)}Q", *ne)
-        infos += struct.pack("<IQ", t, offset)
-        pad = (-len(data)) % ALIGN
-        blobs.append(data + b"\0" * pad)
-        offset += len(data) + pad
-    header = b"GGUF" + struct.pack("<IQQ", 3, len(specs), len(kvs)) + b"".join(kvs) + infos
-    header += b"\0" * ((-len(header)) % ALIGN)
-    with open(os.path.join(out, "kquant.gguf"), "wb") as f:
-        f.write(header)
-        for b in blobs:
-            f.write(b)
+        tensors.append((name, shape, t, data))
+    write_gguf(os.path.join(out, "kquant.gguf"), kvs, tensors)
     print(f"wrote {os.path.join(out, 'kquant.gguf')}: {len(specs)} tensors")
 
 

@@ -25,11 +25,10 @@ chat template as given.
 """
 import json
 import os
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kquant_gguf import ALIGN, kv  # noqa: E402
+from kquant_gguf import kv, write_gguf  # noqa: E402
 
 NORMAL, CONTROL, USER_DEFINED, BYTE = 1, 3, 4, 6
 
@@ -81,10 +80,7 @@ def main(src, out):
     kvs += [kv("tokenizer.ggml.add_bos_token", 7, bool(cfg.get("add_bos_token", True))),
             kv("tokenizer.ggml.add_eos_token", 7, bool(cfg.get("add_eos_token", False))),
             kv("tokenizer.ggml.add_space_prefix", 7, False), kv("tokenizer.chat_template", 8, cfg["chat_template"])]
-    header = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kvs)) + b"".join(kvs)
-    header += b"\0" * ((-len(header)) % ALIGN)
-    with open(out, "wb") as f:
-        f.write(header)
+    write_gguf(out, kvs, [])
     print(json.dumps({"out": out, "levels": -min(scores[i] for i in derived)}))
 
 
