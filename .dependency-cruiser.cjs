@@ -76,9 +76,36 @@ module.exports = {
     {
       name: 'only-wiring-imports-worker',
       severity: 'error',
-      comment: 'src/worker/ is the top of the browser stack: only worker/ and ui/ import it (ui through client.ts and protocol types).',
-      from: { path: '^src/', pathNot: '^src/(worker|ui)/' },
+      comment:
+        'src/worker/ is the top of the browser stack: only worker/ and ui/ import it (ui through client.ts and protocol types), and lib/ the few pieces it shares with the app (see lib-uses-worker-pieces).',
+      from: { path: '^src/', pathNot: '^src/(worker|ui|lib)/' },
       to: { path: '^src/worker/' },
+    },
+    {
+      name: 'lib-uses-worker-pieces',
+      severity: 'error',
+      comment:
+        "src/lib/ (the library: createEngine from 'shrinkray') runs the app's own pieces, not copies: from worker/ only the cancel and error plumbing, the page's engine host (chat-model.ts), stored models, picked-file paths and protocol types; never a worker script or the app's client.",
+      from: { path: '^src/lib/' },
+      to: {
+        path: '^src/worker/',
+        pathNot: '^src/worker/(cancel|errors|chat-model|stored-model|local-import|protocol)\\.ts$',
+      },
+    },
+    {
+      name: 'lib-is-the-public-entry',
+      severity: 'error',
+      comment:
+        "src/lib/ is the package's public entry (package.json exports): it sits on top of jobs/, runtime/, engine/, store/, formats/, model/, fetch/ and errors. Nothing in src/ imports it but lib/ itself and ui/ (a page built on the library, like the exported demo site); lib/ never imports ui/ or cli/.",
+      from: { path: '^src/', pathNot: '^src/(lib|ui)/' },
+      to: { path: '^src/lib/' },
+    },
+    {
+      name: 'lib-below-ui',
+      severity: 'error',
+      comment: 'src/lib/ never imports the app (ui/) or the CLI (cli/): both are built on top of it, not under it.',
+      from: { path: '^src/lib/' },
+      to: { path: '^src/(ui|cli)/' },
     },
     {
       name: 'ui-through-client',
@@ -104,16 +131,17 @@ module.exports = {
     {
       name: 'node-builtins-in-node-and-cli',
       severity: 'error',
-      comment: 'node: builtins only in src/node/ and src/cli/: everything else runs in the browser too.',
-      from: { path: '^src/', pathNot: '^src/(node|cli)/' },
+      comment:
+        "node: builtins only in src/node/, src/cli/ and the library's Node entry (src/lib/node.ts): everything else runs in the browser too.",
+      from: { path: '^src/', pathNot: ['^src/(node|cli)/', '^src/lib/node\\.ts$'] },
       to: { dependencyTypes: ['core'] },
     },
     {
       name: 'node-folder-for-node-only',
       severity: 'error',
       comment:
-        'src/node/ (the Node side of worker/: file access, Node workers, hosts for the shared jobs) is imported only by src/cli/ and src/node/ (others may name its types): browser code must not pull it in.',
-      from: { path: '^src/', pathNot: '^src/(node|cli)/' },
+        "src/node/ (the Node side of worker/: file access, Node workers, hosts for the shared jobs) is imported only by src/cli/, src/node/ and the library's Node entry src/lib/node.ts (others may name its types): browser code must not pull it in.",
+      from: { path: '^src/', pathNot: ['^src/(node|cli)/', '^src/lib/node\\.ts$'] },
       to: { path: '^src/node/', dependencyTypesNot: ['type-only', 'type-import'] },
     },
     {

@@ -7,7 +7,7 @@ import type { DisplayName, OpenModelFile } from '../formats/byte-source.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
 import type { ModelIR } from '../model/ir.ts';
 import { ReferenceModel } from '../model/reference-forward.ts';
-import { pickDevice, type ExecutionDevice } from '../runtime/onnx-session.ts';
+import { pickDevice, type ExecutionDevice } from '../runtime/execution-device.ts';
 import { openRunnableModel, type OnnxGraph, type OpenRunnableOptions, type RunnableModel } from '../runtime/runnable-model.ts';
 
 /**

@@ -1,13 +1,15 @@
 import * as ort from 'onnxruntime-web';
 import { ShrinkrayError } from '../errors.ts';
 import { inspectOnnx, type OnnxSummary } from '../formats/onnx/onnx-reader.ts';
+// Picking a device lives apart so that it never loads onnxruntime-web (a model on the CPU engine needs none).
+import { isNode, pickDevice, type ExecutionDevice } from './execution-device.ts';
 
 /**
  * Creates onnxruntime-web sessions from bytes, in Node and in the browser, and picks the
  * execution provider: WebGPU when an adapter exists, else wasm (SIMD, plus threads when
  * the page is cross-origin isolated).
  */
-export type ExecutionDevice = 'wasm' | 'webgpu';
+export { pickDevice, type ExecutionDevice } from './execution-device.ts';
 
 export interface OnnxSessionOptions {
   /** 'auto' (default): webgpu when `navigator.gpu` yields an adapter, else wasm. */
@@ -32,26 +34,6 @@ export interface OnnxSession {
   device: ExecutionDevice;
   /** The graph's structure as the reader saw it (inputs and outputs with their shapes). */
   summary: OnnxSummary;
-}
-
-const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
-
-/**
- * 'auto' takes webgpu only on a real GPU: a fallback adapter (SwiftShader, on the CPU) is far
- * slower than the wasm EP, so it counts as none. An explicit 'webgpu' takes any adapter.
- * Node's onnxruntime-web runs wasm only.
- */
-export async function pickDevice(preference: 'auto' | ExecutionDevice = 'auto'): Promise<ExecutionDevice> {
-  if (preference === 'wasm') return 'wasm';
-  // Older Chromium puts isFallbackAdapter on the adapter, newer on adapter.info.
-  type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
-  const gpu = isNode ? undefined : (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
-  const adapter = (gpu ? await gpu.requestAdapter().catch(() => null) : null) as Adapter | null;
-  if (preference === 'webgpu') {
-    if (!adapter) throw new ShrinkrayError('runtime_error', 'WebGPU was requested but no adapter is available');
-    return 'webgpu';
-  }
-  return adapter && !adapter.info?.isFallbackAdapter && !adapter.isFallbackAdapter ? 'webgpu' : 'wasm';
 }
 
 let envConfigured = false;

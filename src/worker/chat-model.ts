@@ -24,7 +24,7 @@ export interface ChatModel {
 }
 
 /** The page's host: the engine fetched with the app, threads where the page is isolated, 16-bit checkpoints kept 16-bit. */
-const browserEngineHost: EngineHost = {
+export const browserEngineHost: EngineHost = {
   engineModules: browserEngineModules,
   defaultThreads: defaultEngineThreads,
   onnxThreads: true,

@@ -1,11 +1,9 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
 import { ShrinkrayError } from '../errors.ts';
-import { generate } from '../runtime/generate.ts';
-import { DEFAULT_DRAFT_TOKENS, draftedFigures, generateDrafted, type DraftedOptions } from '../runtime/speculative.ts';
+import { runTurn, turnPromptIds } from '../runtime/chat-turn.ts';
 import { withFiniteLogits } from '../runtime/finite-logits.ts';
 import { evaluatePerplexity } from '../runtime/perplexity.ts';
-import { TextStreamDecoder } from '../runtime/text-stream-decoder.ts';
 import type { CausalLM } from '../model/causal-lm.ts';
 import { nextEventTurn, releaseCallbacks, serialQueue, signalFromPort } from './cancel.ts';
 import { loadDraftModel } from './chat-draft.ts';
@@ -76,13 +74,6 @@ function cancellableModel(m: ChatModel): CausalLM {
   );
 }
 
-function promptIds(m: ChatModel, request: GenerateRequest): number[] {
-  if ('messages' in request.prompt) {
-    return m.tokenizer.encode(m.tokenizer.applyChatTemplate(request.prompt.messages), { addBos: false });
-  }
-  return m.tokenizer.encode(request.prompt.text, { addBos: true });
-}
-
 const api: ChatWorkerApi = {
   configure: (options: WorkerOptions) =>
     serial(async () => {
@@ -109,46 +100,34 @@ const api: ChatWorkerApi = {
   generate: (request: GenerateRequest, onToken?: TokenCallback, cancel?: CancelPort) =>
     withCancel(cancel, onToken, async (signal): Promise<GenerateSummary> => {
       const m = current();
-      const prompt = promptIds(m, request);
-      const decoder = new TextStreamDecoder(m.tokenizer, prompt);
-      let text = '';
-      // Across comlink, each onToken call is a message on the callback's own port, not the port
-      // this result returns on: await the last one (its port delivers in order) before returning,
+      // Across comlink, each onToken call is a message on the callback's own port, not the port this
+      // result returns on: runTurn awaits the last one (its port delivers in order) before returning,
       // so every piece reaches the page before the summary does.
-      let delivered: unknown;
-      const options: DraftedOptions = {
-        maxNewTokens: request.maxNewTokens,
-        temperature: request.temperature ?? 0,
-        topK: request.topK,
-        topP: request.topP,
-        repetitionPenalty: request.repetitionPenalty,
-        seed: request.seed,
-        stopTokenIds: m.tokenizer.eosTokenIds,
-        signal,
-        onToken: (id) => {
-          const piece = decoder.push(id);
-          text += piece;
-          delivered = onToken?.({ id, text: piece });
+      const r = await runTurn(
+        cancellableModel(m),
+        m.tokenizer,
+        turnPromptIds(m.tokenizer, request.prompt),
+        {
+          maxNewTokens: request.maxNewTokens,
+          temperature: request.temperature ?? 0,
+          topK: request.topK,
+          topP: request.topP,
+          repetitionPenalty: request.repetitionPenalty,
+          seed: request.seed,
+          signal,
+          ...(draft ? { draft: { model: cancellableModel(draft), draftTokens: request.draftTokens } } : {}),
         },
-        draftTokens: request.draftTokens,
-      };
-      const drafted = draft && (await generateDrafted(cancellableModel(m), cancellableModel(draft), prompt, options));
-      const r = drafted ?? (await generate(cancellableModel(m), prompt, options));
-      const rest = decoder.flush();
-      if (rest) {
-        text += rest;
-        delivered = onToken?.({ id: null, text: rest });
-      }
-      await delivered;
+        onToken,
+      );
       return {
-        text,
+        text: r.text,
         ids: r.ids,
-        promptTokens: prompt.length,
+        promptTokens: r.promptTokens,
         stoppedBy: r.stoppedBy,
         prefillMs: r.prefillMs,
         decodeMs: r.decodeMs,
         tokensPerSecond: r.decodeSteps > 0 ? (1000 * r.decodeSteps) / r.decodeMs : 0,
-        ...(drafted ? { drafted: { draftTokens: options.draftTokens ?? DEFAULT_DRAFT_TOKENS, ...draftedFigures(drafted) } } : {}),
+        ...(r.drafted ? { drafted: r.drafted } : {}),
       };
     }),
 

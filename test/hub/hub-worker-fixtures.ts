@@ -4,6 +4,7 @@ import { safetensorsHeader, type SafetensorsDescriptor } from '../../src/formats
 import { writeAnchorStories, writeKquantModel } from '../gguf/gguf-fixtures.ts';
 import { CLI_CALIBRATED, CLI_CALIBRATED_REPO } from './cli-calibrated.ts';
 import { syntheticFloats } from './hub-fixtures.ts';
+import { LIBRARY_EXPECTED_FILE, LIBRARY_EXPECTED_REPO, LIBRARY_REPO } from '../library-model.ts';
 
 /**
  * What the worker pipeline tests (test/browser/worker-*.test.ts) need from the loopback
@@ -45,6 +46,9 @@ export async function writeWorkerFixtures(root: string): Promise<void> {
   await writeFixtureText(root);
   await writeSyntheticSmolLM(root);
   await writeCliCalibrated(root);
+  // The library's model (test/library-model.ts): compressed by the CLI, with the greedy text the CLI gives.
+  const { writeLibraryHubFixture } = await import('../library-model-node.ts');
+  await writeLibraryHubFixture(root, LIBRARY_REPO, LIBRARY_EXPECTED_REPO, LIBRARY_EXPECTED_FILE);
 }
 
 /** What `shrinkray compress --calib` writes for the recipes of cli-calibrated.ts, through the CLI's own entry. */
