@@ -96,9 +96,17 @@ module.exports = {
       name: 'lib-is-the-public-entry',
       severity: 'error',
       comment:
-        "src/lib/ is the package's public entry (package.json exports): it sits on top of jobs/, runtime/, engine/, store/, formats/, model/, fetch/ and errors. Nothing in src/ imports it but lib/ itself and ui/ (a page built on the library, like the exported demo site); lib/ never imports ui/ or cli/.",
-      from: { path: '^src/', pathNot: '^src/(lib|ui)/' },
+        "src/lib/ is the package's public entry (package.json exports): it sits on top of jobs/, runtime/, engine/, store/, formats/, model/, fetch/ and errors. Nothing in src/ imports it but lib/ itself, ui/ and site/ (the exported demo site's page, built on the library); lib/ never imports ui/ or cli/.",
+      from: { path: '^src/', pathNot: '^src/(lib|ui|site)/' },
       to: { path: '^src/lib/' },
+    },
+    {
+      name: 'site-on-the-library',
+      severity: 'error',
+      comment:
+        "src/site/ is the exported demo site's page and service worker: it runs the model through lib/ (as any page built on the library would) and imports only lib/, its own files, errors and the isolation headers of pwa/.",
+      from: { path: '^src/site/' },
+      to: { path: '^src/', pathNot: ['^src/(site|lib)/', '^src/errors\\.ts$', '^src/pwa/isolation-headers\\.ts$'] },
     },
     {
       name: 'lib-below-ui',

@@ -1,5 +1,6 @@
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { ensureSiteRuntime } from './scripts/build-site.ts';
 import { ensureWasm } from './scripts/build-wasm.ts';
 import { ISOLATION_HEADERS } from './src/pwa/isolation-headers.ts';
 
@@ -16,6 +17,14 @@ const PRECACHE_MAX_BYTES = 64 * 1024 * 1024;
 // URL dangling and ship a compressor that cannot load. ensureWasm() rebuilds only what is stale.
 const wasmKernels: Plugin = { name: 'shrinkray-wasm-kernels', buildStart: () => void ensureWasm() };
 
+// The exported demo site's runtime (vite.site.config.ts), built into public/site-runtime/ when
+// stale: the app serves it there, and "Export site" on the stored-models screen zips it with a model.
+const siteRuntime: Plugin = {
+  name: 'shrinkray-site-runtime',
+  buildStart: async () => void (await ensureSiteRuntime()),
+  configureServer: async () => void (await ensureSiteRuntime()),
+};
+
 export default defineConfig({
   // Relative URLs: dist/ works at a host's root and under any sub-path (e.g. user.github.io/shrinkray/).
   base: './',
@@ -26,6 +35,7 @@ export default defineConfig({
   build: { target: 'es2022' },
   plugins: [
     wasmKernels,
+    siteRuntime,
     VitePWA({
       strategies: 'injectManifest',
       srcDir: 'src/pwa',

@@ -32,6 +32,13 @@ const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
     positionals: 1,
     load: async () => (await import('./eval.ts')).runEval,
   },
+  'export-site': {
+    usage: 'export-site <compressedDir> --out <dir> [--title <name>] [--force]',
+    options: ['out', 'title'],
+    flags: ['force'],
+    positionals: 1,
+    load: async () => (await import('./export-site.ts')).runExportSite,
+  },
   generate: {
     usage:
       'generate <dir> [--prompt <text>] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n' +

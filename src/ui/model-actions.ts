@@ -17,11 +17,27 @@ export async function exportModel(info: StoredModelInfo): Promise<void> {
   const blob = await runJob('export', `Exporting ${modelName(info.id)}`, ({ signal, onProgress }) =>
     compressor.exportZip(info.id, { signal, onProgress }),
   );
-  if (!blob) return;
+  if (blob) download(blob, zipName(info));
+}
+
+/**
+ * Zips the model as a demo site (a chat page, its runtime, a service worker and the model) that
+ * any static host serves; the runtime comes from the app's own site-runtime/ folder.
+ */
+export async function exportDemoSite(info: StoredModelInfo): Promise<void> {
+  const runtimeBase = new URL('site-runtime/', document.baseURI).href;
+  const title = modelName(info.id).replace(/\s*\((demo|local)\)/g, '');
+  const blob = await runJob('export', `Exporting ${modelName(info.id)} as a demo site`, ({ signal, onProgress }) =>
+    compressor.exportSite(info.id, { runtimeBase, title }, { signal, onProgress }),
+  );
+  if (blob) download(blob, zipName(info).replace(/\.zip$/, '-site.zip'));
+}
+
+function download(blob: Blob, name: string): void {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
-  a.download = zipName(info);
+  a.download = name;
   a.click();
   // The download has taken its reference by the next turn; keep the URL a while for slow starts.
   setTimeout(() => URL.revokeObjectURL(url), 60_000);

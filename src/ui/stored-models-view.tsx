@@ -4,7 +4,7 @@ import { exactBytes, formatBytes, formatDate, percent } from './format.ts';
 import { JobView } from './job-view.tsx';
 import { isRunning } from './jobs.ts';
 import { importFiles } from './local-card.tsx';
-import { exportModel } from './model-actions.ts';
+import { exportDemoSite, exportModel } from './model-actions.ts';
 import { ReportView } from './report-view.tsx';
 import {
   chatModelId,
@@ -146,6 +146,11 @@ function ModelRow({ m }: { m: StoredModelInfo }) {
         {compressed && (
           <button type="button" disabled={isRunning('export')} onClick={() => void exportModel(m)}>
             Export zip
+          </button>
+        )}
+        {compressed && (
+          <button type="button" disabled={isRunning('export')} onClick={() => void exportDemoSite(m)}>
+            Export site
           </button>
         )}
         <button type="button" class="danger" onClick={() => void remove(m)} aria-label={`Delete ${modelName(m.id)}`}>

@@ -4,6 +4,7 @@ import { cancelPortFor } from './cancel.ts';
 import { registerErrorTransfer } from './errors.ts';
 import { watchedWorker } from './watched-worker.ts';
 import type {
+  SiteExportRequest,
   CalibrationRequest,
   ChatWorkerApi,
   CompressWorkerApi,
@@ -61,6 +62,7 @@ export interface CompressClient {
   importGgufUrl(url: string, options?: CallOptions): Promise<StoredModelInfo>;
   importLocal(files: LocalFile[], options?: CallOptions): Promise<StoredModelInfo & { importedAs: LocalImportKind }>;
   exportZip(modelId: string, options?: CallOptions): Promise<Blob>;
+  exportSite(modelId: string, request: SiteExportRequest, options?: CallOptions): Promise<Blob>;
   modelConfig(modelId: string): Promise<ModelConfig>;
   saveEvaluation(modelId: string, evaluation: ModelEvaluation): Promise<StoredModelInfo>;
   /** Kills the worker at once (its staged writes are collected by a later start). */
@@ -126,6 +128,8 @@ export function createCompressClient(options: ClientOptions = {}): CompressClien
     importGgufUrl: (url, o = {}) => run((api) => withSignal(o.signal, (port) => api.importGgufUrl(url, proxied(o.onProgress), port))),
     importLocal: (files, o = {}) => run((api) => withSignal(o.signal, (port) => api.importLocal(files, proxied(o.onProgress), port))),
     exportZip: (modelId, o = {}) => run((api) => withSignal(o.signal, (port) => api.exportZip(modelId, proxied(o.onProgress), port))),
+    exportSite: (modelId, request, o = {}) =>
+      run((api) => withSignal(o.signal, (port) => api.exportSite(modelId, request, proxied(o.onProgress), port))),
     modelConfig: (modelId) => run((api) => api.modelConfig(modelId)),
     saveEvaluation: (modelId, evaluation) => run((api) => api.saveEvaluation(modelId, evaluation)),
     terminate,

@@ -11,6 +11,7 @@ import { importGgufFromUrl } from './gguf-url-import.ts';
 import { importLocalFiles } from './local-import.ts';
 import { saveEvaluation, storedModelConfig } from './model-report.ts';
 import type {
+  SiteExportRequest,
   CalibrationRequest,
   CancelPort,
   CompressWorkerApi,
@@ -22,6 +23,7 @@ import type {
 } from './protocol.ts';
 import { importUrlFolder } from './url-folder-import.ts';
 import { modelInfo, WorkerStore } from './worker-store.ts';
+import { exportSiteZip } from './site-export.ts';
 import { exportModelZip } from './zip-export.ts';
 
 /**
@@ -111,6 +113,9 @@ const api: CompressWorkerApi = {
 
   exportZip: (modelId: string, onProgress?: ProgressCallback, cancel?: CancelPort) =>
     cancellable(cancel, onProgress, async (signal) => exportModelZip(await store.get(), modelId, onProgress, signal)),
+
+  exportSite: (modelId: string, request: SiteExportRequest, onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    cancellable(cancel, onProgress, async (signal) => exportSiteZip(await store.get(), modelId, request, onProgress, signal)),
 
   modelConfig: async (modelId: string) => {
     try {

@@ -113,6 +113,14 @@ export interface LocalFile {
 }
 
 /** What a local import turned out to be. */
+/** What an exported demo site needs from the page: where the app serves the built site runtime, and the model's name. */
+export interface SiteExportRequest {
+  /** The URL of the app's built site runtime folder (site-runtime/), ending in '/'. */
+  runtimeBase: string;
+  /** The name the site's page shows. */
+  title: string;
+}
+
 export type LocalImportKind = 'hf-folder' | 'llama2c' | 'gguf' | 'exported-zip' | 'exported-folder';
 
 export type { LayerTensorKey, LinearKind, ModelTensorKey };
@@ -219,6 +227,8 @@ export interface CompressWorkerApi {
   ): Promise<StoredModelInfo & { importedAs: LocalImportKind }>;
   /** A compressed model as a zip in transformers.js layout, read from the store piece by piece. */
   exportZip(modelId: string, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<Blob>;
+  /** A compressed model as a demo site in a zip (the site runtime fetched from request.runtimeBase). */
+  exportSite(modelId: string, request: SiteExportRequest, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<Blob>;
   /** The parsed config.json of a stored model (for checking recipes as the user types). */
   modelConfig(modelId: string): Promise<ModelConfig>;
   /** Stores an evaluation in a compressed model's report (shrinkray.json and the manifest). */
