@@ -47,7 +47,8 @@ export default defineConfig({
         // The shell, the worker bundles, every wasm file the build emits (onnxruntime-web's and
         // our kernels') and the built-in texts (perplexity offline). Never models/: the demo
         // model and every downloaded model live in IndexedDB, stored by the app.
-        globPatterns: ['**/*.{html,js,mjs,css,wasm,svg,png,webmanifest,txt}'],
+        // The demo site runtime's file list too, so "Export site" works offline.
+        globPatterns: ['**/*.{html,js,mjs,css,wasm,svg,png,webmanifest,txt}', 'site-runtime/files.json'],
         // (manifest.webmanifest: the plugin adds it itself.)
         globIgnores: ['models/**', 'manifest.webmanifest'],
         maximumFileSizeToCacheInBytes: PRECACHE_MAX_BYTES,

@@ -71,7 +71,7 @@ export async function exportSite(
     format: SITE_FORMAT,
     title: model.title,
     recipe: report?.recipe ?? null,
-    source: report?.from ?? null,
+    source: report ? publicSource(report.from) : null,
     figures: report ? { bytesIn: report.bytesIn, bytesOut: report.bytesOut, paramsIn: report.paramsIn, paramsOut: report.paramsOut } : null,
     modelFiles: files.map((f) => ({ path: f.path, size: f.size })),
     exported: (o.now ?? new Date()).toISOString(),
@@ -112,6 +112,17 @@ export async function exportSite(
     );
   }
   return site;
+}
+
+/**
+ * Where the model came from, as a published page may say it: a store id ('hub:owner/repo@main',
+ * 'demo:…') as it is, a folder on the exporting machine by its last name only (the CLI's
+ * reports hold the path, which is nobody's business on a public site).
+ */
+export function publicSource(from: string): string {
+  if (!/^([/.~\\]|[A-Za-z]:[/\\])/.test(from)) return from;
+  const parts = from.split(/[/\\]+/).filter((p) => p && p !== '.' && p !== '..');
+  return parts.at(-1) ?? from;
 }
 
 /** `src` reporting each read's length: the sink copies in pieces, and progress follows them. */

@@ -7,7 +7,7 @@ export function siteReadme(site: SiteManifest, report: ShrinkrayReport | null): 
   const made = report
     ? [
         `- Recipe: \`${report.recipe}\`${report.recipeText !== report.recipe ? ` (written as \`${report.recipeText}\`)` : ''}`,
-        `- Source: ${report.from}`,
+        `- Source: ${site.source ?? report.from}`,
         `- Weights: ${mb(report.bytesOut)}, from ${mb(report.bytesIn)} (${(report.bytesIn / Math.max(1, report.bytesOut)).toFixed(2)}x smaller)`,
         `- Parameters: ${report.paramsOut.toLocaleString('en')} of ${report.paramsIn.toLocaleString('en')}`,
         ...(report.calibration

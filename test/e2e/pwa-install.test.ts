@@ -75,11 +75,14 @@ describe('installable PWA', () => {
     expect(installabilityErrors).toEqual([]);
 
     // The precache holds every file of the shell the build wrote (pages, scripts, styles, wasm,
-    // icons, the manifest, built-in texts), and never a model file.
+    // icons, the manifest, built-in texts, the demo site runtime and its list), and never a model file.
     const cached = (await cachedUrls(page)).map((u) => new URL(u).pathname.slice(1)).sort();
     const built = await listFiles(resolve('dist'));
     const shell = built.filter(
-      (f) => /\.(html|m?js|css|wasm|svg|png|webmanifest|txt)$/.test(f) && !f.startsWith('models/') && f !== 'sw.js',
+      (f) =>
+        (/\.(html|m?js|css|wasm|svg|png|webmanifest|txt)$/.test(f) || f === 'site-runtime/files.json') &&
+        !f.startsWith('models/') &&
+        f !== 'sw.js',
     );
     expect(shell).toContain('index.html');
     expect(cached).toEqual(shell);
