@@ -22,6 +22,8 @@
  *   sha256           SHA-256 MB/s: hash-wasm (the store's hasher) vs the old hand-written one,
  *                    and the chunked store's staged-write path (bench/sha256.ts)
  *   app-load         the built app's size (JS, CSS, wasm, precache) and its load time (bench/app-load.ts)
+ *   site-load        an exported demo site: its runtime's size, first visit and cached visit to the model
+ *                    opened and to the first token, from a plain static host in Chromium (bench/site-load.ts)
  *   speculative      drafted vs plain greedy decode on the SmolLM2-135M shape, CPU engine in Node: the
  *                    original as its own draft (the overhead) and its int4-g32 copy (bench/speculative.ts)
  * Each benchmark prints a table; none asserts anything about time.
@@ -43,6 +45,7 @@ const benches: Record<string, string> = {
   'large-model-browser': './large-model-browser.ts',
   sha256: './sha256.ts',
   'app-load': './app-load.ts',
+  'site-load': './site-load.ts',
   speculative: './speculative.ts',
 };
 
