@@ -51,13 +51,16 @@ self.addEventListener('activate', (event) => {
   );
 });
 
-/** Cache first for the site's own files; a miss is fetched and kept (whole 200 answers only). */
-async function respond(request: Request, key: string): Promise<Response> {
+/**
+ * Cache first for the site's own files; a miss is fetched and kept (whole 200 answers only). Keeping
+ * it may fail (the origin's quota is full): the answer is served all the same, only not kept.
+ */
+async function respond(event: FetchEvent, key: string): Promise<Response> {
   const cache = await caches.open(CACHE);
   const hit = await cache.match(key);
   if (hit) return hit;
-  const response = await fetch(request);
-  if (response.status === 200 && KEPT.has(key)) await cache.put(key, response.clone());
+  const response = await fetch(event.request);
+  if (response.status === 200 && KEPT.has(key)) event.waitUntil(cache.put(key, response.clone()).catch(() => undefined));
   return response;
 }
 
@@ -72,5 +75,5 @@ self.addEventListener('fetch', (event) => {
   // lacks (chat_template.jinja, …) are answered here, so they are absent offline too, not a network error.
   if (key.startsWith(MODEL) && !KEPT.has(key)) return void event.respondWith(new Response('not in this site', { status: 404 }));
   if (request.headers.has('range') && !KEPT.has(key)) return;
-  event.respondWith(respond(request, key).then(withIsolationHeaders));
+  event.respondWith(respond(event, key).then(withIsolationHeaders));
 });
