@@ -1,40 +1,11 @@
-import { ShrinkrayError } from '../errors.ts';
 import { openModelStore } from '../store/idb-store.ts';
-import type { LocalFile } from '../worker/protocol.ts';
 import { getManifest, storedFileOpener } from '../worker/stored-model.ts';
-import type { EngineSource, LoadProgress } from './engine-api.ts';
-import { fileListOpener, localFiles } from './file-list-opener.ts';
+import type { LoadProgress } from './engine-api.ts';
+import { fileListOpener } from './file-list-opener.ts';
+import type { SourceSpec } from './source-spec.ts';
 import { urlFolderOpener, type FolderOpener } from './url-folder-opener.ts';
 
-/**
- * A source as plain data (it crosses to the worker), then opened where the model will run.
- * A relative URL ('./model/', '/models/x/') resolves against the page, on the page's side.
- */
-export type SourceSpec =
-  { kind: 'url'; url: string } | { kind: 'files'; files: LocalFile[] } | { kind: 'stored'; id: string; storeName?: string };
-
-export function sourceSpec(source: EngineSource): SourceSpec {
-  if (source instanceof URL) return { kind: 'url', url: source.href };
-  if (typeof source === 'string') {
-    if (source === '') throw new ShrinkrayError('bad_argument', 'createEngine: the source is an empty string');
-    if (/^(\.{0,2}\/)/.test(source)) return { kind: 'url', url: new URL(source, pageUrl()).href };
-    return /^[a-z][a-z\d+.-]*:/i.test(source) ? { kind: 'url', url: source } : { kind: 'stored', id: source };
-  }
-  if (isFileList(source)) {
-    const files = localFiles(source);
-    if (files.length === 0) throw new ShrinkrayError('bad_argument', 'createEngine: the file list is empty');
-    return { kind: 'files', files };
-  }
-  if (source && typeof source === 'object' && 'stored' in source && typeof source.stored === 'string') {
-    const { storeName } = source as { storeName?: unknown };
-    return { kind: 'stored', id: source.stored, ...(typeof storeName === 'string' ? { storeName } : {}) };
-  }
-  throw new ShrinkrayError(
-    'bad_argument',
-    'createEngine: the source must be an http(s) URL of a model folder, File[] or a FileList, or { stored: id } (in Node: a folder path)',
-  );
-}
-
+/** A source spec (source-spec.ts) opened where the model runs: the page's thread or the library's worker. */
 /** The files the loader reads, and what to close when the engine is unloaded. */
 export async function openSpec(
   spec: SourceSpec,
@@ -52,15 +23,4 @@ export async function openSpec(
     store.close();
     throw e;
   }
-}
-
-function isFileList(v: unknown): v is readonly File[] | FileList {
-  if (typeof FileList !== 'undefined' && v instanceof FileList) return true;
-  return Array.isArray(v) && v.every((f) => typeof File !== 'undefined' && f instanceof File);
-}
-
-function pageUrl(): string {
-  const href = (globalThis as { location?: { href?: string } }).location?.href;
-  if (!href) throw new ShrinkrayError('bad_argument', 'createEngine: a relative URL needs a page to resolve against; give an absolute URL');
-  return href;
 }

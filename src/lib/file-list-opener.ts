@@ -8,11 +8,6 @@ import type { FolderOpener } from './url-folder-opener.ts';
  * in the folder, read in slices where they lie (a File is never read whole up front).
  */
 
-/** Files with their paths: webkitRelativePath from a folder picker, else the name. Plain data, so it crosses to a worker. */
-export function localFiles(files: readonly File[] | FileList): LocalFile[] {
-  return [...(files as Iterable<File>)].map((file) => ({ path: file.webkitRelativePath || file.name, file }));
-}
-
 export function fileListOpener(files: LocalFile[]): FolderOpener {
   const { files: clean, folder } = normalisePaths(files);
   const byPath = new Map(clean.map((f) => [f.path, f.file]));

@@ -1,16 +1,14 @@
-import { openSpec, sourceSpec } from './browser-source.ts';
-import type { CreateEngineOptions, Engine, EngineSource } from './engine-api.ts';
-import { openCore } from './engine-core.ts';
-import { engineFrom } from './engine-front.ts';
+import { sourceSpec } from './source-spec.ts';
 import { checkOptions } from './check-options.ts';
-import { browserEngineHost } from '../worker/chat-model.ts';
+import type { CreateEngineOptions, Engine, EngineSource } from './engine-api.ts';
+import { engineFrom } from './engine-front.ts';
 import { workerCore } from './worker-core.ts';
 
 /**
  * 'shrinkray' in a browser: `createEngine(source, options)` loads a compressed model and answers
  * in the shape of OpenAI's chat completions (engine-api.ts). By default it runs in a dedicated
  * Worker, so the page stays responsive; `worker: false` runs it on the calling thread (for code
- * that is already in a worker).
+ * that is already in a worker), its code loaded only then.
  */
 export type * from './engine-api.ts';
 export { isShrinkrayError, ShrinkrayError, type ShrinkrayErrorCode } from '../errors.ts';
@@ -19,6 +17,6 @@ export async function createEngine(source: EngineSource, options: CreateEngineOp
   const o = checkOptions(options);
   const spec = sourceSpec(source);
   if (o.worker ?? true) return engineFrom(await workerCore(spec, o));
-  const { folder, close } = await openSpec(spec, o.onProgress, o.signal);
-  return engineFrom(await openCore(folder, browserEngineHost, o, close));
+  const { localCore } = await import('./local-core.ts');
+  return engineFrom(await localCore(spec, o));
 }
