@@ -67,6 +67,13 @@ describe('createEngine in the browser', () => {
     expect(g.ids).toEqual(want.slice(0, g.ids.length));
   });
 
+  it("runs engine 'onnx' (onnxruntime-web, loaded only then) with the greedy ids of shrinkray generate --engine onnx", async () => {
+    const engine = await open(folder, { engine: 'onnx', device: 'wasm' });
+    expect(engine.info).toMatchObject({ engine: 'onnx', device: 'wasm' });
+    const g = await engine.generate(LIBRARY_PROMPT, { maxTokens: LIBRARY_MAX_TOKENS });
+    expect(g.ids).toEqual((await expected()).onnxCompletion.ids);
+  });
+
   it('opens a stored model by its id, and names a folder that is not a model', async () => {
     const storeName = `library-api-${Date.now()}`;
     const compress = createCompressClient({ storeName });
