@@ -91,6 +91,25 @@ describe('createEngine in Node', () => {
     expect(want.chat.text.startsWith(chunks.map((c) => c.choices[0].delta.content ?? '').join(''))).toBe(true);
   });
 
+  it('leaving a stream early stops its turn; the next call runs whole', async () => {
+    let n = 0;
+    for await (const c of await engine.chat.completions.create({ messages, max_tokens: LIBRARY_MAX_TOKENS, stream: true })) {
+      expect(c.choices[0].finish_reason).toBeNull();
+      if (++n === 3) break;
+    }
+    const r = await engine.chat.completions.create({ messages, max_tokens: LIBRARY_MAX_TOKENS });
+    expect(r.choices[0].message.content).toBe(want.chat.text);
+  });
+
+  it('cancels a load: the signal stops the download with an aborted error naming the URL', async () => {
+    const controller = new AbortController();
+    const load = createEngine(`${base}/int4/`, {
+      signal: controller.signal,
+      onProgress: (p) => p.stage === 'download' && controller.abort(),
+    });
+    await expectShrinkrayError(load, 'aborted', new RegExp(`^loading ${base}/int4/\\S+ was cancelled$`));
+  });
+
   it('refuses bad arguments, naming them', async () => {
     const create = engine.chat.completions.create;
     await expectShrinkrayError(
