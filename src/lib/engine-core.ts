@@ -7,7 +7,7 @@ import type { ModelTokenizer } from '../runtime/tokenizer.ts';
 import { nextEventTurn, serialQueue } from '../worker/cancel.ts';
 import type { CreateEngineOptions, EngineInfo } from './engine-api.ts';
 import type { FolderOpener } from './url-folder-opener.ts';
-import { unloadedError } from './unloaded-error.ts';
+import { unloadedError } from './arguments.ts';
 
 /**
  * The engine on this thread: a model opened by openEngine (jobs/open-engine.ts, as the app's

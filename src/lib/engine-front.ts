@@ -13,7 +13,7 @@ import type {
   SamplingParams,
 } from './engine-api.ts';
 import type { EngineCore, TurnRequest } from './engine-core.ts';
-import { unloadedError } from './unloaded-error.ts';
+import { unloadedError } from './arguments.ts';
 import { chunkStream } from './chunk-stream.ts';
 
 /**

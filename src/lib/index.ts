@@ -1,5 +1,4 @@
-import { sourceSpec } from './source-spec.ts';
-import { checkOptions } from './check-options.ts';
+import { checkOptions, sourceSpec } from './arguments.ts';
 import type { CreateEngineOptions, Engine, EngineSource } from './engine-api.ts';
 import { engineFrom } from './engine-front.ts';
 import { workerCore } from './worker-core.ts';
@@ -17,6 +16,6 @@ export async function createEngine(source: EngineSource, options: CreateEngineOp
   const o = checkOptions(options);
   const spec = sourceSpec(source);
   if (o.worker ?? true) return engineFrom(await workerCore(spec, o));
-  const { localCore } = await import('./local-core.ts');
+  const { localCore } = await import('./browser-source.ts');
   return engineFrom(await localCore(spec, o));
 }

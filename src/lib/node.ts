@@ -8,7 +8,7 @@ import { ShrinkrayError } from '../errors.ts';
 import type { EngineHost } from '../jobs/open-engine.ts';
 import { nodeThreadSpawner } from '../node/engine-node.ts';
 import { folderOpener } from '../node/folder-opener.ts';
-import { checkOptions } from './check-options.ts';
+import { checkOptions } from './arguments.ts';
 import type { CreateEngineOptions, Engine, EngineSource } from './engine-api.ts';
 import { openCore } from './engine-core.ts';
 import { engineFrom } from './engine-front.ts';

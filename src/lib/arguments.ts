@@ -1,6 +1,12 @@
 import { ShrinkrayError } from '../errors.ts';
 import type { LocalFile } from '../worker/protocol.ts';
-import type { EngineSource } from './engine-api.ts';
+import type { CreateEngineOptions, EngineSource } from './engine-api.ts';
+
+/**
+ * What the caller passes, checked on the caller's side (where the stack points at the mistake):
+ * the source as plain data that crosses to the worker, the options, and the error every call on
+ * an unloaded engine gets.
+ */
 
 /**
  * A source as plain data (it crosses to the worker), then opened where the model will run.
@@ -45,4 +51,27 @@ function pageUrl(): string {
   const href = (globalThis as { location?: { href?: string } }).location?.href;
   if (!href) throw new ShrinkrayError('bad_argument', 'createEngine: a relative URL needs a page to resolve against; give an absolute URL');
   return href;
+}
+
+/** The options, checked (a typo'd engine or a fractional thread count fails here, naming the value). */
+export function checkOptions(options: CreateEngineOptions): CreateEngineOptions {
+  if (options === null || typeof options !== 'object') throw new ShrinkrayError('bad_argument', 'createEngine: options must be an object');
+  const { engine, device, threads, worker, onProgress, signal } = options;
+  const bad = (what: string) => new ShrinkrayError('bad_argument', `createEngine: ${what}`);
+  if (engine !== undefined && !['auto', 'cpu', 'onnx'].includes(engine))
+    throw bad(`engine must be 'auto', 'cpu' or 'onnx', got '${String(engine)}'`);
+  if (device !== undefined && !['auto', 'wasm', 'webgpu'].includes(device))
+    throw bad(`device must be 'auto', 'wasm' or 'webgpu', got '${String(device)}'`);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1))
+    throw bad(`threads must be an integer >= 1, got ${String(threads)}`);
+  if (worker !== undefined && typeof worker !== 'boolean') throw bad(`worker must be true or false, got ${String(worker)}`);
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw bad('onProgress must be a function');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw bad('signal must be an AbortSignal');
+  if (signal?.aborted) throw new ShrinkrayError('aborted', 'createEngine was cancelled before it started');
+  return options;
+}
+
+/** What every call on an unloaded engine throws, on either side of the worker. */
+export function unloadedError(model: string): ShrinkrayError {
+  return new ShrinkrayError('bad_argument', `the engine for ${model} was unloaded; call createEngine again`);
 }
