@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -49,6 +49,42 @@ console.log(JSON.stringify({ ids: g.ids, text: g.text, chat: r.choices[0].messag
     );
     const out = JSON.parse(run(process.execPath, ['run.mjs', model], app)) as Record<string, unknown>;
     expect(out).toEqual({ ids: want.completion.ids, text: want.completion.text, chat: want.chat.text, engine: 'cpu' });
+  });
+
+  it("types a consumer's code from the package's declarations (exports' types conditions)", () => {
+    writeFileSync(
+      join(app, 'check.ts'),
+      `import { createEngine, isShrinkrayError, type ChatCompletion, type ChatCompletionChunk } from 'shrinkray';
+const engine = await createEngine('https://example.org/model/', { engine: 'cpu', onProgress: (p) => p.done / p.total });
+const reply: ChatCompletion = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
+const stream: AsyncIterable<ChatCompletionChunk> = await engine.chat.completions.create({ messages: [], stream: true });
+const text: string = (await engine.generate('Once', { maxTokens: 4 })).text + reply.choices[0].message.content;
+// @ts-expect-error: not a role the API takes
+await engine.chat.completions.create({ messages: [{ role: 'tool', content: '' }] });
+export { stream, text, isShrinkrayError };
+`,
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    for (const [module, resolution] of [
+      ['nodenext', 'nodenext'],
+      ['esnext', 'bundler'],
+    ] as const) {
+      const flags = [
+        '--noEmit',
+        '--strict',
+        '--target',
+        'es2022',
+        '--lib',
+        'es2022,dom',
+        '--module',
+        module,
+        '--moduleResolution',
+        resolution,
+      ];
+      const r = spawnSync(process.execPath, [tsc, ...flags, 'check.ts'], { cwd: app, encoding: 'utf8' });
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
   });
 
   it('runs in a page built by Vite from the installed package, with the same greedy ids', async () => {
