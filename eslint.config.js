@@ -12,6 +12,7 @@ export default defineConfig(
     // Build outputs, generated models, and AssemblyScript (compiled by asc, not tsc: its i32/v128 types are not TypeScript's).
     ignores: [
       'dist/',
+      'dist-lib/',
       'public/models/',
       'test-results/',
       'src/kernels/**/assembly/',

@@ -15,11 +15,26 @@ export async function writeLibraryModel(dir: string): Promise<LibraryExpected> {
   const code = await main(['compress', stories, '--recipe', 'int4-g32', '--out', dir]);
   if (code !== 0) throw new Error(`shrinkray compress --recipe int4-g32 failed (exit ${code})`);
   await writeFile(join(dir, 'chat_template.jinja'), LIBRARY_CHAT_TEMPLATE);
-  return { chat: await cliGreedy(dir, 'auto'), completion: await cliGreedy(dir, 'off') };
+  return {
+    chat: await cliGreedy(dir, 'auto'),
+    completion: await cliGreedy(dir, 'off'),
+    onnxCompletion: await cliGreedy(dir, 'off', 'onnx'),
+  };
 }
 
-async function cliGreedy(dir: string, chat: 'auto' | 'off'): Promise<{ text: string; ids: number[] }> {
-  const args = ['generate', dir, '--prompt', LIBRARY_PROMPT, '--max-new-tokens', String(LIBRARY_MAX_TOKENS), '--chat', chat];
+async function cliGreedy(dir: string, chat: 'auto' | 'off', engine: 'cpu' | 'onnx' = 'cpu'): Promise<{ text: string; ids: number[] }> {
+  const args = [
+    'generate',
+    dir,
+    '--prompt',
+    LIBRARY_PROMPT,
+    '--max-new-tokens',
+    String(LIBRARY_MAX_TOKENS),
+    '--chat',
+    chat,
+    '--engine',
+    engine,
+  ];
   let stdout = '';
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
@@ -33,18 +48,18 @@ async function cliGreedy(dir: string, chat: 'auto' | 'off'): Promise<{ text: str
   const lines = stdout.replace(/\n$/, '').split('\n');
   const summary = JSON.parse(lines.pop()!) as { tokens: number };
   const text = lines.join('\n');
-  const engine = await loadEngine(dir);
+  const loaded = await loadEngine(dir, { engine });
   try {
-    const { tokenizer } = engine;
+    const { tokenizer } = loaded;
     const prompt =
       chat === 'auto'
         ? tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: LIBRARY_PROMPT }]), { addBos: false })
         : tokenizer.encode(LIBRARY_PROMPT, { addBos: true });
-    const r = await generate(engine.model, prompt, { maxNewTokens: LIBRARY_MAX_TOKENS, stopTokenIds: tokenizer.eosTokenIds });
+    const r = await generate(loaded.model, prompt, { maxNewTokens: LIBRARY_MAX_TOKENS, stopTokenIds: tokenizer.eosTokenIds });
     if (r.ids.length !== summary.tokens) throw new Error(`the CLI made ${summary.tokens} tokens, its runner ${r.ids.length}`);
     return { text, ids: r.ids };
   } finally {
-    await engine.dispose();
+    await loaded.dispose();
   }
 }
 

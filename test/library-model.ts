@@ -16,4 +16,6 @@ export const LIBRARY_MAX_TOKENS = 40;
 export interface LibraryExpected {
   chat: { text: string; ids: number[] };
   completion: { text: string; ids: number[] };
+  /** The plain completion on onnxruntime-web (--engine onnx): its numerics differ from the CPU engine's. */
+  onnxCompletion: { text: string; ids: number[] };
 }

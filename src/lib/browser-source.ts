@@ -1,39 +1,18 @@
-import { ShrinkrayError } from '../errors.ts';
+import { blobSource, type OpenModelFile } from '../formats/byte-source.ts';
 import { openModelStore } from '../store/idb-store.ts';
+import { browserEngineHost } from '../worker/chat-model.ts';
+import { normalisePaths } from '../worker/local-import.ts';
 import type { LocalFile } from '../worker/protocol.ts';
 import { getManifest, storedFileOpener } from '../worker/stored-model.ts';
-import type { EngineSource, LoadProgress } from './engine-api.ts';
-import { fileListOpener, localFiles } from './file-list-opener.ts';
+import type { SourceSpec } from './arguments.ts';
+import type { CreateEngineOptions, LoadProgress } from './engine-api.ts';
+import { openCore, type EngineCore } from './engine-core.ts';
 import { urlFolderOpener, type FolderOpener } from './url-folder-opener.ts';
 
 /**
- * A source as plain data (it crosses to the worker), then opened where the model will run.
- * A relative URL ('./model/', '/models/x/') resolves against the page, on the page's side.
+ * A source spec (arguments.ts) opened where the model runs, the library's worker or the page's own
+ * thread: a URL folder (url-folder-opener.ts), picked files, or a model in the page's store.
  */
-export type SourceSpec =
-  { kind: 'url'; url: string } | { kind: 'files'; files: LocalFile[] } | { kind: 'stored'; id: string; storeName?: string };
-
-export function sourceSpec(source: EngineSource): SourceSpec {
-  if (source instanceof URL) return { kind: 'url', url: source.href };
-  if (typeof source === 'string') {
-    if (source === '') throw new ShrinkrayError('bad_argument', 'createEngine: the source is an empty string');
-    if (/^(\.{0,2}\/)/.test(source)) return { kind: 'url', url: new URL(source, pageUrl()).href };
-    return /^[a-z][a-z\d+.-]*:/i.test(source) ? { kind: 'url', url: source } : { kind: 'stored', id: source };
-  }
-  if (isFileList(source)) {
-    const files = localFiles(source);
-    if (files.length === 0) throw new ShrinkrayError('bad_argument', 'createEngine: the file list is empty');
-    return { kind: 'files', files };
-  }
-  if (source && typeof source === 'object' && 'stored' in source && typeof source.stored === 'string') {
-    const { storeName } = source as { storeName?: unknown };
-    return { kind: 'stored', id: source.stored, ...(typeof storeName === 'string' ? { storeName } : {}) };
-  }
-  throw new ShrinkrayError(
-    'bad_argument',
-    'createEngine: the source must be an http(s) URL of a model folder, File[] or a FileList, or { stored: id } (in Node: a folder path)',
-  );
-}
 
 /** The files the loader reads, and what to close when the engine is unloaded. */
 export async function openSpec(
@@ -54,13 +33,27 @@ export async function openSpec(
   }
 }
 
-function isFileList(v: unknown): v is readonly File[] | FileList {
-  if (typeof FileList !== 'undefined' && v instanceof FileList) return true;
-  return Array.isArray(v) && v.every((f) => typeof File !== 'undefined' && f instanceof File);
+/**
+ * A model folder the user picked (an <input webkitdirectory>, a drop): its files by their paths
+ * in the folder, read in slices where they lie (a File is never read whole up front).
+ */
+export function fileListOpener(files: LocalFile[]): FolderOpener {
+  const { files: clean, folder } = normalisePaths(files);
+  const byPath = new Map(clean.map((f) => [f.path, f.file]));
+  const where = folder ? `the picked folder '${folder}'` : `the picked files (${clean.map((f) => f.path).join(', ')})`;
+  const display = (path: string) => (folder ? `${folder}/${path}` : path);
+  const open: OpenModelFile = async (path) => {
+    const file = byPath.get(path);
+    return file ? blobSource(file, display(path)) : undefined;
+  };
+  return { open, display, where };
 }
 
-function pageUrl(): string {
-  const href = (globalThis as { location?: { href?: string } }).location?.href;
-  if (!href) throw new ShrinkrayError('bad_argument', 'createEngine: a relative URL needs a page to resolve against; give an absolute URL');
-  return href;
+/**
+ * The engine on the page's own thread (`worker: false`): loaded on demand by index.ts, so a page
+ * that runs the engine in its worker (the default) never downloads the engine twice.
+ */
+export async function localCore(spec: SourceSpec, o: CreateEngineOptions): Promise<EngineCore> {
+  const { folder, close } = await openSpec(spec, o.onProgress, o.signal);
+  return openCore(folder, browserEngineHost, o, close);
 }

@@ -7,6 +7,7 @@ import type { ModelTokenizer } from '../runtime/tokenizer.ts';
 import { nextEventTurn, serialQueue } from '../worker/cancel.ts';
 import type { CreateEngineOptions, EngineInfo } from './engine-api.ts';
 import type { FolderOpener } from './url-folder-opener.ts';
+import { unloadedError } from './arguments.ts';
 
 /**
  * The engine on this thread: a model opened by openEngine (jobs/open-engine.ts, as the app's
@@ -108,10 +109,6 @@ function localCore(info: EngineInfo, model: CausalLM, tokenizer: ModelTokenizer,
         await dispose();
       }),
   };
-}
-
-export function unloadedError(model: string): ShrinkrayError {
-  return new ShrinkrayError('bad_argument', `the engine for ${model} was unloaded; call createEngine again`);
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, where: string): void {

@@ -12,7 +12,8 @@ import type {
   GenerateParams,
   SamplingParams,
 } from './engine-api.ts';
-import { unloadedError, type EngineCore, type TurnRequest } from './engine-core.ts';
+import type { EngineCore, TurnRequest } from './engine-core.ts';
+import { unloadedError } from './arguments.ts';
 import { chunkStream } from './chunk-stream.ts';
 
 /**

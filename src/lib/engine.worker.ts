@@ -6,7 +6,8 @@ import { releaseCallbacks, signalFromPort } from '../worker/cancel.ts';
 import { browserEngineHost } from '../worker/chat-model.ts';
 import { registerErrorTransfer, toShrinkrayError } from '../worker/errors.ts';
 import type { CancelPort } from '../worker/protocol.ts';
-import { openSpec, type SourceSpec } from './browser-source.ts';
+import { openSpec } from './browser-source.ts';
+import type { SourceSpec } from './arguments.ts';
 import type { CreateEngineOptions, EngineInfo, LoadProgress } from './engine-api.ts';
 import { openCore, type EngineCore, type TurnRequest } from './engine-core.ts';
 

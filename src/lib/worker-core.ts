@@ -3,7 +3,7 @@ import { ShrinkrayError } from '../errors.ts';
 import type { TurnPiece } from '../runtime/chat-turn.ts';
 import { cancelPortFor } from '../worker/cancel.ts';
 import { registerErrorTransfer } from '../worker/errors.ts';
-import type { SourceSpec } from './browser-source.ts';
+import type { SourceSpec } from './arguments.ts';
 import type { CreateEngineOptions } from './engine-api.ts';
 import type { EngineCore } from './engine-core.ts';
 import type { EngineWorkerApi } from './engine.worker.ts';

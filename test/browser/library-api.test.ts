@@ -67,6 +67,29 @@ describe('createEngine in the browser', () => {
     expect(g.ids).toEqual(want.slice(0, g.ids.length));
   });
 
+  it("runs engine 'onnx' (onnxruntime-web, loaded only then) with the greedy ids of shrinkray generate --engine onnx", async () => {
+    const engine = await open(folder, { engine: 'onnx', device: 'wasm' });
+    expect(engine.info).toMatchObject({ engine: 'onnx', device: 'wasm' });
+    const g = await engine.generate(LIBRARY_PROMPT, { maxTokens: LIBRARY_MAX_TOKENS });
+    expect(g.ids).toEqual((await expected()).onnxCompletion.ids);
+  });
+
+  it('opens picked files (File[], paths from their names) on this thread', async () => {
+    const paths = [
+      'config.json',
+      'generation_config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'chat_template.jinja',
+      'onnx/model.onnx',
+    ];
+    const files = await Promise.all(paths.map(async (p) => new File([await (await fetch(folder + p)).blob()], p)));
+    expect(files.map((f) => f.name)).toEqual(paths); // the browser keeps the folder in the name
+    const engine = await open(files, { worker: false });
+    expect(engine.info.model).toBe(`the picked files (${paths.join(', ')})`);
+    expect((await engine.generate(LIBRARY_PROMPT, { maxTokens: LIBRARY_MAX_TOKENS })).ids).toEqual((await expected()).completion.ids);
+  });
+
   it('opens a stored model by its id, and names a folder that is not a model', async () => {
     const storeName = `library-api-${Date.now()}`;
     const compress = createCompressClient({ storeName });

@@ -54,6 +54,7 @@ describe('an exported demo site', () => {
     await app.setRecipe('int8');
     await app.compress('stories260K (demo) · int8-g32');
     await app.openScreen(/Stored models/);
+    await app.checkScreen('models-export-site');
     const download = app.page.waitForEvent('download');
     await app.page
       .locator('.model-row')
