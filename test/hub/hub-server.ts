@@ -29,6 +29,8 @@ export interface FileFault {
   status500Times?: number;
   /** Serve the whole file with 200 to every Range request, as a server without range support does. */
   ignoreRange?: boolean;
+  /** Answer with this Content-Type (a single-page host answers every unknown path with its index.html, as 'text/html'). */
+  contentType?: string;
 }
 
 /** Faults keyed by '<org>/<name>/<file>'. */
@@ -131,7 +133,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       'Accept-Ranges': 'bytes',
       ETag: etag,
       'X-Repo-Commit': '0'.repeat(40),
-      'Content-Type': 'application/octet-stream',
+      'Content-Type': fault.contentType ?? 'application/octet-stream',
     };
 
     let start = 0;
