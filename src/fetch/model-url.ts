@@ -51,7 +51,7 @@ export function urlModelName(folderUrl: string): string {
     return folderUrl;
   }
   const resolve = parts.indexOf('resolve');
-  if (resolve === 2 && parts.length > 4) return [parts[0], parts[1], ...parts.slice(4)].join('/');
+  if (resolve === 2 && parts.length >= 4) return [parts[0], parts[1], ...parts.slice(4)].join('/');
   if (parts.length === 0) return new URL(folderUrl).host;
   const last = parts.at(-1)!;
   return last === 'model' && parts.length > 1 ? `${parts.at(-2)}/${last}` : last;

@@ -26,16 +26,17 @@ export function CopyLink({ m, name }: { m: StoredModelInfo; name: string }) {
     try {
       await navigator.clipboard.writeText(link);
       setState('copied');
+      setTimeout(() => setState((now) => (now === 'copied' ? 'idle' : now)), 5000);
     } catch {
       setState('refused');
     }
   };
   return (
     <>
-      <button type="button" aria-label={`Copy a link to ${name}`} onClick={() => void copy()}>
+      <button type="button" aria-label={`Copy link to ${name}`} onClick={() => void copy()}>
         Copy link
       </button>
-      <span class="small muted" role="status">
+      <span class="small muted copy-status" role="status">
         {state === 'copied' ? 'Link copied.' : ''}
       </span>
       {state === 'refused' && (

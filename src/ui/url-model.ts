@@ -1,4 +1,4 @@
-import { modelFolderUrl, urlModelId } from '../worker/client.ts';
+import { modelFolderUrl, urlModelId, urlModelName } from '../worker/client.ts';
 import { runJob } from './jobs.ts';
 import { chatModelId, compressor, modelStored, models, showTab } from './state.ts';
 
@@ -18,7 +18,7 @@ export async function openModelUrl(link: string): Promise<void> {
   const id = urlModelId(folder);
   if (!models.value.some((m) => m.id === id)) {
     showTab('model');
-    const info = await runJob('link', `Opening the model at ${folder}`, ({ signal, onProgress }) =>
+    const info = await runJob('link', `Opening the shared model ${urlModelName(folder)}`, ({ signal, onProgress }) =>
       compressor.importModelUrl(folder, { signal, onProgress }),
     );
     if (!info) return;
