@@ -58,6 +58,32 @@ describe('share links: a compressed model folder at a URL', () => {
     expect(weightGets(log)).toEqual([]);
   });
 
+  it('sizes files on hosts without HEAD (the first byte by Range) or without Content-Length (shrinkray.json bytesOut for the graph)', async () => {
+    const file = (path: string) => `${SHARE_LINK_REPO}/${SHARE_LINK_FOLDERS.good}/${path}`;
+    onTestFinished(async () => void (await hub('faults', {})));
+    const sizes = async () => {
+      let plan!: Awaited<ReturnType<typeof urlModelPreflight>>;
+      const log = await requestsOf(async () => (plan = await urlModelPreflight(GOOD, { figures: ROOMY })));
+      return { plan, log, size: (path: string) => plan.files.find((f) => f.path === path)?.size };
+    };
+    const exact = await sizes();
+    const report = (await (await fetch(`${GOOD}shrinkray.json`)).json()) as { bytesOut: number };
+
+    await hub('faults', { [file('onnx/model.onnx')]: { headStatus: 405 }, [file('tokenizer.json')]: { noContentLength: true } });
+    const noHead = await sizes();
+    expect(noHead.size('onnx/model.onnx')).toBe(exact.size('onnx/model.onnx'));
+    expect(noHead.log).toContain(`GET ${file('onnx/model.onnx')} range=bytes=0-0 if-range=- -> 206`); // one byte of the graph, no more
+    expect(noHead.size('tokenizer.json')).toBeUndefined(); // a side file: a few KB the total leaves out
+    expect(noHead.plan.totalBytes).toBe(exact.plan.totalBytes - exact.size('tokenizer.json')!);
+
+    await hub('faults', { [file('onnx/model.onnx')]: { noContentLength: true } });
+    const noLength = await sizes();
+    expect(noLength.size('onnx/model.onnx')).toBeUndefined();
+    expect(report.bytesOut).toBe(exact.size('onnx/model.onnx'));
+    expect(noLength.plan.totalBytes).toBe(exact.plan.totalBytes);
+    expect(weightGets(noLength.log)).toEqual([]);
+  });
+
   it('refuses a folder that is not a model, an HTML page, an unsupported architecture and a missing graph, naming the URL', async () => {
     const cases: [string, Parameters<typeof expectShrinkrayError>[1], RegExp][] = [
       [
