@@ -105,10 +105,13 @@ export async function urlModelPreflight(link: string, o: { signal?: AbortSignal;
   );
   const files: UrlModelPlan['files'] = [];
   for (const { path, probe } of probes) {
-    if (probe.found && probe.html) throw new ShrinkrayError('bad_file', `${url} is not ${EXPECTED}: ${path} is an HTML page`);
-    if (!probe.found && required.includes(path))
-      throw new ShrinkrayError('missing_file', `${url} is not ${EXPECTED}: ${path} is missing (HTTP ${probe.status})`);
-    if (probe.found) files.push({ path, ...(probe.size !== undefined ? { size: probe.size } : {}) });
+    // A single-page host answers a path it lacks with its index.html: an optional file it is not.
+    const present = probe.found && !probe.html;
+    if (!present && required.includes(path)) {
+      const why = probe.found ? 'is an HTML page' : `is missing (HTTP ${probe.status})`;
+      throw new ShrinkrayError(probe.found ? 'bad_file' : 'missing_file', `${url} is not ${EXPECTED}: ${path} ${why}`);
+    }
+    if (present) files.push({ path, ...(probe.size !== undefined ? { size: probe.size } : {}) });
   }
   files.unshift({ path: MODEL_FILES.config, size: configFile.bytes }, { path: MODEL_FILES.report, size: reportFile.bytes });
 

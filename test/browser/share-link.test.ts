@@ -58,7 +58,7 @@ describe('share links: a compressed model folder at a URL', () => {
     expect(weightGets(log)).toEqual([]);
   });
 
-  it('sizes files on hosts without HEAD (the first byte by Range) or without Content-Length (shrinkray.json bytesOut for the graph)', async () => {
+  it('sizes files on hosts without HEAD (the first byte by Range) or Content-Length (the graph as shrinkray.json bytesOut), and skips optional files answered with HTML', async () => {
     const file = (path: string) => `${SHARE_LINK_REPO}/${SHARE_LINK_FOLDERS.good}/${path}`;
     onTestFinished(async () => void (await hub('faults', {})));
     const sizes = async () => {
@@ -69,12 +69,17 @@ describe('share links: a compressed model folder at a URL', () => {
     const exact = await sizes();
     const report = (await (await fetch(`${GOOD}shrinkray.json`)).json()) as { bytesOut: number };
 
-    await hub('faults', { [file('onnx/model.onnx')]: { headStatus: 405 }, [file('tokenizer.json')]: { noContentLength: true } });
+    await hub('faults', {
+      [file('onnx/model.onnx')]: { headStatus: 405 },
+      [file('tokenizer.json')]: { noContentLength: true },
+      [file('generation_config.json')]: { contentType: 'text/html' }, // a single-page host's answer for a file it lacks
+    });
     const noHead = await sizes();
     expect(noHead.size('onnx/model.onnx')).toBe(exact.size('onnx/model.onnx'));
     expect(noHead.log).toContain(`GET ${file('onnx/model.onnx')} range=bytes=0-0 if-range=- -> 206`); // one byte of the graph, no more
     expect(noHead.size('tokenizer.json')).toBeUndefined(); // a side file: a few KB the total leaves out
-    expect(noHead.plan.totalBytes).toBe(exact.plan.totalBytes - exact.size('tokenizer.json')!);
+    expect(noHead.plan.files.map((f) => f.path)).not.toContain('generation_config.json'); // optional: left out, not refused
+    expect(noHead.plan.totalBytes).toBe(exact.plan.totalBytes - exact.size('tokenizer.json')! - exact.size('generation_config.json')!);
 
     await hub('faults', { [file('onnx/model.onnx')]: { noContentLength: true } });
     const noLength = await sizes();
