@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { DEFAULT_HUB_URL, type StoredModelInfo } from '../worker/client.ts';
 import { shareLinkFor } from './url-model.ts';
 
@@ -20,6 +20,11 @@ export function shareLink(m: StoredModelInfo): string | undefined {
 
 export function CopyLink({ m, name }: { m: StoredModelInfo; name: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'refused'>('idle');
+  const field = useRef<HTMLInputElement>(null);
+  // Shown because the clipboard was refused: selected, so Ctrl+C (or the phone's Copy) takes it.
+  useEffect(() => {
+    if (state === 'refused') field.current?.select();
+  }, [state]);
   const link = shareLink(m);
   if (!link) return null;
   const copy = async () => {
@@ -42,7 +47,7 @@ export function CopyLink({ m, name }: { m: StoredModelInfo; name: string }) {
       {state === 'refused' && (
         <label class="share-link small">
           The browser did not allow copying; copy the link from here:
-          <input type="text" readOnly value={link} ref={(el) => el?.select()} onFocus={(e) => e.currentTarget.select()} />
+          <input type="text" readOnly value={link} ref={field} onFocus={(e) => e.currentTarget.select()} />
         </label>
       )}
     </>

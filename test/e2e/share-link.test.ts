@@ -39,6 +39,16 @@ describe('share links', () => {
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(link);
     await app.checkScreen('models-share-link');
 
+    // The clipboard refused (the browser's permission denied): the link is shown, selected, to copy by hand.
+    const cdp = await app.app.context.newCDPSession(page);
+    await cdp.send('Browser.setPermission', { permission: { name: 'clipboard-write' }, setting: 'denied', origin: appUrl });
+    await page.getByRole('button', { name: /^Copy link to / }).click();
+    const field = page.getByLabel(/The browser did not allow copying/);
+    await field.waitFor();
+    expect(await field.inputValue()).toBe(link);
+    expect(await field.evaluate((el: HTMLInputElement) => [el.selectionStart, el.selectionEnd])).toEqual([0, link.length]);
+    await app.checkScreen('models-share-link-refused');
+
     // Followed again: the stored copy opens, nothing is fetched from the folder.
     const before = app.app.requests.length;
     await page.goto(link);
