@@ -150,7 +150,12 @@ describe('share links: a compressed model folder at a URL', () => {
     const last = progress.filter((p) => p.stage === 'download').at(-1)!;
     expect(last.done).toBe(info.bytes);
     expect(last.total).toBe(info.bytes);
-    expect((await c.list()).map((m) => m.id)).toEqual([`url:${GOOD}`]);
+    // A graph with external data: the file shrinkray.json names is fetched beside it.
+    const external = folder(SHARE_LINK_FOLDERS.external);
+    const withData = await c.importModelUrl(external);
+    const data = withData.files.find((f) => f.path === 'onnx/model.onnx_data');
+    expect(data?.size).toBe(withData.report!.bytesOut - withData.files.find((f) => f.path === 'onnx/model.onnx')!.size);
+    expect((await c.list()).map((m) => m.id)).toEqual([`url:${GOOD}`, `url:${external}`]);
     await expectShrinkrayError(c.importModelUrl(folder(SHARE_LINK_FOLDERS.noGraph)), 'missing_file', /onnx\/model\.onnx is missing/);
   });
 });

@@ -27,6 +27,7 @@ export const PUBLISHED_GEMMA3_REPO = 'test-org/gemma-3-270m-shape-bf16-sharded';
 export const SHARE_LINK_REPO = 'test-org/share-links';
 export const SHARE_LINK_FOLDERS = Object.freeze({
   good: 'stories260K-int4-g32', // the CLI's int4-g32 compression of stories260K
+  external: 'stories260K-int4-g32-external', // the same with its weights in onnx/model.onnx_data
   noConfig: 'no-config', // the same without config.json
   noGraph: 'no-graph', // the same without onnx/
   unsupported: 'unsupported-arch', // the same with a GPT-2 config.json

@@ -6,7 +6,8 @@ import { SHARE_LINK_FOLDERS, SHARE_LINK_REPO } from './hub-repos.ts';
  * The compressed model folders share links open (test/browser/share-link.test.ts,
  * test/e2e/share-link.test.ts), written into the loopback hub's root as subfolders of one
  * repo, so a link is `<hub>/<repo>/resolve/main/<folder>/`: stories260K compressed with
- * int4-g32 by the CLI's own entry (about a second), and copies of it that are not models in
+ * int4-g32 by the CLI's own entry (a fraction of a second each; once more with its weights as
+ * external data), and copies of it that are not models in
  * one way each. Nothing here is committed: it is made from public/models/ at set-up.
  */
 export async function writeShareLinkFixtures(root: string): Promise<void> {
@@ -16,6 +17,9 @@ export async function writeShareLinkFixtures(root: string): Promise<void> {
   const good = at(SHARE_LINK_FOLDERS.good);
   const code = await main(['compress', resolve('public/models/stories260K'), '--recipe', 'int4-g32', '--out', good]);
   if (code !== 0) throw new Error(`shrinkray compress --recipe int4-g32 failed (exit ${code})`);
+  const external = ['--external-data-threshold', '0', '--out', at(SHARE_LINK_FOLDERS.external)];
+  if ((await main(['compress', resolve('public/models/stories260K'), '--recipe', 'int4-g32', ...external])) !== 0)
+    throw new Error('shrinkray compress --recipe int4-g32 --external-data-threshold 0 failed');
 
   // The graph and the tokenizer without config.json: not a model folder.
   await cp(good, at(SHARE_LINK_FOLDERS.noConfig), { recursive: true });
