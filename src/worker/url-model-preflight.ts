@@ -59,13 +59,13 @@ async function smallJson(folder: string, path: string, signal?: AbortSignal): Pr
 }
 
 /** The external data file the report (or, failing that, the config) names, as a folder path. */
-function externalDataPath(report: Record<string, unknown>, config: Record<string, unknown>): string | undefined {
+function externalDataPath(url: string, report: Record<string, unknown>, config: Record<string, unknown>): string | undefined {
   const files = report.files as { externalData?: unknown } | undefined;
   if (typeof files?.externalData === 'string') {
     if (!/^onnx\/[\w.-]+$/.test(files.externalData))
       throw new ShrinkrayError(
         'bad_file',
-        `shrinkray.json: files.externalData ${JSON.stringify(files.externalData)} is not a file in onnx/`,
+        `${url}shrinkray.json: files.externalData ${JSON.stringify(files.externalData)} is not a file in onnx/`,
       );
     return files.externalData;
   }
@@ -97,7 +97,7 @@ export async function urlModelPreflight(link: string, o: { signal?: AbortSignal;
   const report = reportFile.json;
   if (typeof report.recipe !== 'string') throw new ShrinkrayError('bad_file', `${url}shrinkray.json has no 'recipe' string`);
 
-  const data = externalDataPath(report, config);
+  const data = externalDataPath(url, report, config);
   const required = [MODEL_FILES.tokenizer, MODEL_FILES.onnxModel, ...(data ? [data] : [])];
   const optional = CARRIED_FILES.filter((p) => p !== MODEL_FILES.tokenizer);
   const probes = await Promise.all(
