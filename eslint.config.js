@@ -14,6 +14,7 @@ export default defineConfig(
       'dist/',
       'dist-lib/',
       'public/models/',
+      'public/site-runtime/',
       'test-results/',
       'src/kernels/**/assembly/',
       'src/kernels/**/build/',

@@ -22,7 +22,9 @@ export type ModelSource =
   | { kind: 'hub'; repo: string; revision: string; baseUrl: string }
   | { kind: 'local'; name: string }
   | { kind: 'demo'; name: string }
-  | { kind: 'compressed'; from: string };
+  | { kind: 'compressed'; from: string }
+  /** A compressed model folder fetched from a share link's URL (src/fetch/model-url.ts). */
+  | { kind: 'url'; url: string };
 
 export interface ManifestFile {
   /** Path inside the model folder, e.g. 'onnx/model.onnx'. */
@@ -33,6 +35,8 @@ export interface ManifestFile {
   sha256: string;
 }
 
+const SOURCE_KINDS: readonly string[] = Object.freeze(['hub', 'local', 'demo', 'compressed', 'url'] satisfies ModelSource['kind'][]);
+
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Throws 'bad_argument' naming the field unless the manifest is well formed. */
@@ -41,6 +45,12 @@ export function validateManifest(m: ModelManifest): void {
   if (typeof m?.id !== 'string' || m.id.length === 0) throw new ShrinkrayError('bad_argument', `${where}: id must be a non-empty string`);
   if (typeof m.source !== 'object' || m.source === null || typeof m.source.kind !== 'string') {
     throw new ShrinkrayError('bad_argument', `${where}: source must be an object with a kind`);
+  }
+  if (!SOURCE_KINDS.includes(m.source.kind)) {
+    throw new ShrinkrayError('bad_argument', `${where}: source kind '${m.source.kind}' is not one of ${SOURCE_KINDS.join(', ')}`);
+  }
+  if (m.source.kind === 'url' && (typeof m.source.url !== 'string' || !/^https?:\/\//.test(m.source.url))) {
+    throw new ShrinkrayError('bad_argument', `${where}: source url ${JSON.stringify(m.source.url)} must be an http(s) URL`);
   }
   if (!Array.isArray(m.files) || m.files.length === 0)
     throw new ShrinkrayError('bad_argument', `${where}: files must be a non-empty array`);

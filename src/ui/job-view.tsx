@@ -25,6 +25,7 @@ const CANCEL_NOTE: Record<JobKind, string> = {
   compress: 'Nothing was stored; stored models are as they were.',
   evaluate: 'The report was left as it was.',
   export: 'No file was saved.',
+  link: 'Nothing was stored: opening the link again starts over.',
 };
 
 function details(p: Progress, startedAt: number): string {

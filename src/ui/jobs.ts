@@ -2,11 +2,11 @@ import { signal } from '@preact/signals';
 import { isShrinkrayError, whileBusy, type Progress } from '../worker/client.ts';
 
 /**
- * Long calls the page starts (download, import, compress, evaluate, export): one of each
+ * Long calls the page starts (download, import, compress, evaluate, export, a share link's model): one of each
  * kind at a time, each with its progress, its AbortController (the Cancel button) and how it
  * ended. Views read `jobs`; only runJob writes it.
  */
-export type JobKind = 'download' | 'import' | 'compress' | 'evaluate' | 'export';
+export type JobKind = 'download' | 'import' | 'compress' | 'evaluate' | 'export' | 'link';
 
 export interface Job {
   kind: JobKind;

@@ -13,6 +13,7 @@ export function SourceView() {
       <h2 id="model-heading" tabIndex={-1}>
         Choose a model to shrink
       </h2>
+      <JobView kind="link" />
       {stored.length > 0 && (
         <section class="card" aria-labelledby="stored-heading">
           <h3 id="stored-heading">Already stored</h3>

@@ -6,6 +6,7 @@ import {
   type ModelConfig,
   type StoredModelInfo,
   type StoreUsage,
+  urlModelName,
 } from '../worker/client.ts';
 import { askPersistence } from './persistence.ts';
 
@@ -137,7 +138,8 @@ export function modelName(id: string): string {
   if (id.startsWith('hub:')) return id.slice(4).replace(/@main$/, '');
   if (id.startsWith('demo:')) return `${id.slice(5)} (demo)`;
   if (id.startsWith('local:')) return `${id.slice(6)} (local)`;
-  if (id.startsWith('url:')) return `${id.split('/').pop()} (url)`;
+  // A share link's folder ('…/int4-g32/'), or a GGUF file's URL ('…/model-Q8_0.gguf').
+  if (id.startsWith('url:')) return `${id.endsWith('/') ? urlModelName(id.slice(4)) : id.split('/').pop()} (url)`;
   return id;
 }
 

@@ -6,6 +6,7 @@ import { isRunning } from './jobs.ts';
 import { importFiles } from './local-card.tsx';
 import { exportDemoSite, exportModel } from './model-actions.ts';
 import { ReportView } from './report-view.tsx';
+import { CopyLink } from './share-link.tsx';
 import {
   chatModelId,
   chooseSource,
@@ -31,6 +32,7 @@ function sourceText(m: StoredModelInfo): string {
   if (s.kind === 'hub') return `hub: ${s.repo} (${s.baseUrl})`;
   if (s.kind === 'demo') return 'bundled demo';
   if (s.kind === 'local') return 'files from disk';
+  if (s.kind === 'url') return `fetched from ${s.url}`;
   return `compressed from ${modelName(s.from)}`;
 }
 
@@ -153,6 +155,7 @@ function ModelRow({ m }: { m: StoredModelInfo }) {
             Export site
           </button>
         )}
+        <CopyLink m={m} name={modelName(m.id)} />
         <button type="button" class="danger" onClick={() => void remove(m)} aria-label={`Delete ${modelName(m.id)}`}>
           Delete
         </button>

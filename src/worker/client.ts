@@ -34,6 +34,8 @@ export { DEFAULT_HUB_URL } from '../fetch/hub-url.ts';
 export { whileBusy } from '../pwa/busy-lock.ts';
 // A model folder's file names (the demo's config.json is probed by the page).
 export { MODEL_FILES } from '../formats/model-folder-layout.ts';
+// A share link's model folder: its spelling and the id it is stored under, the same on both sides.
+export { isModelUrl, modelFolderUrl, urlModelId, urlModelName } from '../fetch/model-url.ts';
 // The decoder block's projections in order, from the tensor table: the columns of the width grid and the error chart.
 export { LINEAR_KINDS } from '../model/tensor-table.ts';
 // Pure recipe checks and the preset table: the page checks a recipe as the user types, without a worker round trip.
@@ -59,6 +61,7 @@ export interface CompressClient {
   usage(): Promise<StoreUsage>;
   preflight(source: HubModelRequest): Promise<HubPreflight>;
   importUrlFolder(baseUrl: string, files: string[], as: { id: string; name: string }, options?: CallOptions): Promise<StoredModelInfo>;
+  importModelUrl(url: string, options?: CallOptions): Promise<StoredModelInfo>;
   importGgufUrl(url: string, options?: CallOptions): Promise<StoredModelInfo>;
   importLocal(files: LocalFile[], options?: CallOptions): Promise<StoredModelInfo & { importedAs: LocalImportKind }>;
   exportZip(modelId: string, options?: CallOptions): Promise<Blob>;
@@ -125,6 +128,7 @@ export function createCompressClient(options: ClientOptions = {}): CompressClien
     preflight: (source) => run((api) => api.preflight(source)),
     importUrlFolder: (baseUrl, files, as, o = {}) =>
       run((api) => withSignal(o.signal, (port) => api.importUrlFolder(baseUrl, files, as, proxied(o.onProgress), port))),
+    importModelUrl: (url, o = {}) => run((api) => withSignal(o.signal, (port) => api.importModelUrl(url, proxied(o.onProgress), port))),
     importGgufUrl: (url, o = {}) => run((api) => withSignal(o.signal, (port) => api.importGgufUrl(url, proxied(o.onProgress), port))),
     importLocal: (files, o = {}) => run((api) => withSignal(o.signal, (port) => api.importLocal(files, proxied(o.onProgress), port))),
     exportZip: (modelId, o = {}) => run((api) => withSignal(o.signal, (port) => api.exportZip(modelId, proxied(o.onProgress), port))),

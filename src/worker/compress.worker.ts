@@ -22,6 +22,7 @@ import type {
   WorkerOptions,
 } from './protocol.ts';
 import { importUrlFolder } from './url-folder-import.ts';
+import { importUrlModel } from './url-model-import.ts';
 import { modelInfo, WorkerStore } from './worker-store.ts';
 import { exportSiteZip } from './site-export.ts';
 import { exportModelZip } from './zip-export.ts';
@@ -101,6 +102,9 @@ const api: CompressWorkerApi = {
     cancellable(cancel, onProgress, async (signal) =>
       modelInfo(await importUrlFolder(await store.get(), baseUrl, files, as, onProgress, signal)),
     ),
+
+  importModelUrl: (url: string, onProgress?: ProgressCallback, cancel?: CancelPort) =>
+    cancellable(cancel, onProgress, async (signal) => modelInfo(await importUrlModel(await store.get(), url, onProgress, signal))),
 
   importGgufUrl: (url: string, onProgress?: ProgressCallback, cancel?: CancelPort) =>
     cancellable(cancel, onProgress, async (signal) => modelInfo(await importGgufFromUrl(await store.get(), url, onProgress, signal))),

@@ -217,6 +217,12 @@ export interface CompressWorkerApi {
     onProgress?: ProgressCallback,
     cancel?: CancelPort,
   ): Promise<StoredModelInfo>;
+  /**
+   * A share link's compressed model folder (http(s) URL): config, report, files, sizes and quota
+   * checked before any weight byte is fetched (refused with a ShrinkrayError naming the URL), then
+   * downloaded into the store as a model whose source is the URL.
+   */
+  importModelUrl(url: string, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
   /** A GGUF file at an http(s) URL: header checked by Range requests, downloaded in resumable ranges into the store, converted tensor by tensor. */
   importGgufUrl(url: string, onProgress?: ProgressCallback, cancel?: CancelPort): Promise<StoredModelInfo>;
   /** Imports files from disk (an HF folder, a llama2.c checkpoint + tokenizer, or a zip/folder this app exported), in slices. */

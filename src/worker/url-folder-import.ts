@@ -60,7 +60,8 @@ export async function importUrlFolder(
   }
 }
 
-async function* bodyPieces(res: Response): AsyncGenerator<Uint8Array> {
+/** A response's body as the pieces it arrives in. */
+export async function* bodyPieces(res: Response): AsyncGenerator<Uint8Array> {
   if (!res.body) return;
   const reader = res.body.getReader();
   for (;;) {

@@ -7,6 +7,7 @@ import type { TestProject } from 'vitest/node';
 import { writeHubFixtures } from '../hub/hub-fixtures.ts';
 import { writeFixtureText, writeSyntheticSmolLM } from '../hub/hub-worker-fixtures.ts';
 import { startHubServer } from '../hub/hub-server.ts';
+import { writeShareLinkFixtures } from '../hub/share-link-fixtures.ts';
 import { startStaticServer } from './static-server.ts';
 
 /**
@@ -58,6 +59,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const hubRoot = await mkdtemp(join(tmpdir(), 'shrinkray-e2e-hub-'));
   await writeHubFixtures(hubRoot, resolve('public/models/stories260K'));
   await writeFixtureText(hubRoot);
+  await writeShareLinkFixtures(hubRoot); // a compressed stories260K for share links (test/e2e/share-link.test.ts)
   await writeSyntheticSmolLM(hubRoot, 4); // SmolLM2-135M's shape with 4 layers (~170 MB) for the hub journey
   const hub = await startHubServer({ root: hubRoot, port: 0 });
   project.provide('appUrl', app.url);

@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { writeHubFixtures } from './hub-fixtures.ts';
 import { writePublishedBf16 } from './hub-published-fixtures.ts';
 import { writeWorkerFixtures } from './hub-worker-fixtures.ts';
+import { writeShareLinkFixtures } from './share-link-fixtures.ts';
 import { startHubServer, type HubServer } from './hub-server.ts';
 
 /**
@@ -32,6 +33,7 @@ async function writeFixtures(): Promise<string> {
   // test/global-setup.ts runs first and generates public/models/ (npm run fixtures).
   await writeHubFixtures(root, resolve('public/models/stories260K'));
   await writeWorkerFixtures(root); // a ~297 MB synthetic model and the fixture texts, for test/browser/worker-*.test.ts
+  await writeShareLinkFixtures(root); // compressed folders for share links, and ones that are not models (test/browser/share-link.test.ts)
   await writePublishedBf16(root); // Qwen2.5- and Gemma-3-shaped bf16 shards with real tokenizers, for test/browser/published-bf16.test.ts
   return root;
 }

@@ -22,3 +22,14 @@ export const HUB_GATED_TOKEN = 'hf_shrinkrayLoopbackTestToken';
 /** Published configs with the network shrunk, bf16 shards and real tokenizers (test/hub/hub-published-fixtures.ts). */
 export const PUBLISHED_BF16_REPO = 'test-org/qwen2.5-shape-bf16-sharded';
 export const PUBLISHED_GEMMA3_REPO = 'test-org/gemma-3-270m-shape-bf16-sharded';
+
+/** Compressed model folders for share links, as subfolders of one repo (test/hub/share-link-fixtures.ts). */
+export const SHARE_LINK_REPO = 'test-org/share-links';
+export const SHARE_LINK_FOLDERS = Object.freeze({
+  good: 'stories260K-int4-g32', // the CLI's int4-g32 compression of stories260K
+  external: 'stories260K-int4-g32-external', // the same with its weights in onnx/model.onnx_data
+  noConfig: 'no-config', // the same without config.json
+  noGraph: 'no-graph', // the same without onnx/
+  unsupported: 'unsupported-arch', // the same with a GPT-2 config.json
+  html: 'html-page', // config.json is a web page
+});

@@ -29,6 +29,12 @@ export interface FileFault {
   status500Times?: number;
   /** Serve the whole file with 200 to every Range request, as a server without range support does. */
   ignoreRange?: boolean;
+  /** Answer with this Content-Type (a single-page host answers every unknown path with its index.html, as 'text/html'). */
+  contentType?: string;
+  /** Answer HEAD requests with this status (a host that does not allow HEAD answers 405). */
+  headStatus?: number;
+  /** Send no Content-Length (a static host that streams its files chunked). */
+  noContentLength?: boolean;
 }
 
 /** Faults keyed by '<org>/<name>/<file>'. */
@@ -124,6 +130,10 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       c.errors++;
       return send(res, 500, JSON.stringify({ error: 'injected server error' }));
     }
+    if (req.method === 'HEAD' && fault.headStatus) {
+      stats.log.push(`HEAD ${key} -> ${fault.headStatus}`);
+      return send(res, fault.headStatus, '');
+    }
     const etag = `"${await fileSha256(path, st.size, st.mtimeMs)}"`;
     const size = fault.corrupt === 'truncate' ? st.size - Math.max(1, Math.floor(st.size / 100)) : st.size;
     const headers: Record<string, string> = {
@@ -131,7 +141,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       'Accept-Ranges': 'bytes',
       ETag: etag,
       'X-Repo-Commit': '0'.repeat(40),
-      'Content-Type': 'application/octet-stream',
+      'Content-Type': fault.contentType ?? 'application/octet-stream',
     };
 
     let start = 0;
@@ -157,7 +167,7 @@ export async function startHubServer(opts: HubServerOptions): Promise<HubServer>
       headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
     }
     const length = Math.max(0, end - start + 1);
-    headers['Content-Length'] = String(length);
+    if (!fault.noContentLength) headers['Content-Length'] = String(length);
     stats.log.push(`${req.method} ${key} range=${range ?? '-'} if-range=${ifRange ?? '-'} -> ${status}`);
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return void res.end();
