@@ -21,6 +21,26 @@ export interface GuardOptions {
 
 const POLL_MS = 50; // how often a wait checks that the worker is still alive
 
+/** The environment variable that sets the CLI's per-call budget in milliseconds (README "Command line"). */
+export const TOKENIZER_MS_VARIABLE = 'SHRINKRAY_TOKENIZER_MS';
+
+/**
+ * The per-call budget: TOKENIZER_BUDGET.callMs, or SHRINKRAY_TOKENIZER_MS where it is set (a slow
+ * machine may want more; the tests that wait out a hung tokenizer set 1000 rather than spin 10 s).
+ */
+export function tokenizerCallMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[TOKENIZER_MS_VARIABLE];
+  if (raw === undefined || raw === '') return TOKENIZER_BUDGET.callMs;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 100 || ms > 3_600_000) {
+    throw new ShrinkrayError(
+      'bad_argument',
+      `${TOKENIZER_MS_VARIABLE} must be a whole number of milliseconds from 100 to 3600000, got '${raw}'`,
+    );
+  }
+  return ms;
+}
+
 export class GuardedTokenizer implements ModelTokenizer {
   private broken: ShrinkrayError | undefined;
 
@@ -38,7 +58,7 @@ export class GuardedTokenizer implements ModelTokenizer {
 
   /** Starts the worker and builds the tokenizer there; its errors (a bad tokenizer.json) come back whole. */
   static async create(parts: TokenizerParts, o: GuardOptions = {}): Promise<GuardedTokenizer> {
-    const callMs = o.callMs ?? TOKENIZER_BUDGET.callMs;
+    const callMs = o.callMs ?? tokenizerCallMs();
     const heapMb = o.heapMb ?? 1024;
     const { port1, port2 } = new MessageChannel();
     const flag = new Int32Array(new SharedArrayBuffer(4));

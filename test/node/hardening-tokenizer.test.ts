@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TOKENIZER_BUDGET } from '../../src/runtime/tokenizer-budget.ts';
+import { expectShrinkrayError } from '../expect-shrinkray-error.ts';
 import { fixtureTextPath, STORIES_DIR } from './fixture-paths.ts';
-import { runCli, splitOutput } from './run-cli.ts';
+import { runCli, splitOutput, withEnv } from './run-cli.ts';
+import { tokenizerCallMs, TOKENIZER_MS_VARIABLE } from '../../src/node/guarded-tokenizer.ts';
 
 /**
  * The model's own code, bounded (issue 10, item 4): a tokenizer.json regular expression that
@@ -15,6 +17,9 @@ import { runCli, splitOutput } from './run-cli.ts';
  */
 const work = mkdtempSync(join(tmpdir(), 'shrinkray-tokenizer-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+// The runs that wait out a hung regular expression stop it after 1 s, not the default 10 s (tokenizerCallMs).
+const HUNG_MS = 1000;
+const hungBudget = { [TOKENIZER_MS_VARIABLE]: String(HUNG_MS) };
 let n = 0;
 
 type Json = Record<string, unknown>;
@@ -47,17 +52,31 @@ async function oneLine(args: string[]): Promise<{ line: string; ms: number }> {
 const CATASTROPHIC = { type: 'Split', pattern: { Regex: '(a|aa)+$' }, behavior: 'Isolated', invert: false };
 
 describe("tokenizer.json's regular expressions run within a time budget", () => {
+  it('takes its budget from SHRINKRAY_TOKENIZER_MS where set, refusing what is not a sane number of milliseconds', () => {
+    expect(tokenizerCallMs({})).toBe(TOKENIZER_BUDGET.callMs);
+    expect(tokenizerCallMs({ [TOKENIZER_MS_VARIABLE]: '2500' })).toBe(2500);
+    for (const bad of ['abc', '1.5', '50', '-1', '1e9']) {
+      expectShrinkrayError(
+        () => tokenizerCallMs({ [TOKENIZER_MS_VARIABLE]: bad }),
+        'bad_argument',
+        new RegExp(`^SHRINKRAY_TOKENIZER_MS must be .*got '${bad.replace('.', '\\.')}'$`),
+      );
+    }
+  });
+
   it('a pre-tokenizer that backtracks without end stops generate after the budget, naming tokenizer.json', async () => {
     const dir = stories({
       tokenizer: (t) => {
         t.pre_tokenizer = CATASTROPHIC;
       },
     });
-    const { line, ms } = await oneLine(['generate', dir, '--prompt', `${'a'.repeat(64)}!`, '--max-new-tokens', '2']);
-    expect(line).toMatch(
-      /^shrinkray generate: .*tokenizer\.json: encoding a text of 65 characters did not finish within 10000 ms \(a regular expression that backtracks without end\?\); the tokenizer was stopped \[bad_file\]$/,
+    const { line, ms } = await withEnv(hungBudget, () =>
+      oneLine(['generate', dir, '--prompt', `${'a'.repeat(64)}!`, '--max-new-tokens', '2']),
     );
-    expect(ms).toBeGreaterThanOrEqual(TOKENIZER_BUDGET.callMs);
+    expect(line).toMatch(
+      /^shrinkray generate: .*tokenizer\.json: encoding a text of 65 characters did not finish within 1000 ms \(a regular expression that backtracks without end\?\); the tokenizer was stopped \[bad_file\]$/,
+    );
+    expect(ms).toBeGreaterThanOrEqual(HUNG_MS);
     // The same model with a harmless prompt still runs: the budget is per call.
     const ok = await runCli(['generate', dir, '--prompt', 'Once', '--max-new-tokens', '2']);
     expect(ok.code, ok.stderr).toBe(0);
@@ -71,8 +90,8 @@ describe("tokenizer.json's regular expressions run within a time budget", () => 
     });
     const text = join(work, 'aaa.txt');
     writeFileSync(text, `${'a'.repeat(64)}!`);
-    const { line } = await oneLine(['eval', dir, '--text', text]);
-    expect(line).toMatch(/tokenizer\.json: encoding a text of \d+ characters did not finish within 10000 ms/);
+    const { line } = await withEnv(hungBudget, () => oneLine(['eval', dir, '--text', text]));
+    expect(line).toMatch(/tokenizer\.json: encoding a text of \d+ characters did not finish within 1000 ms/);
   });
 });
 

@@ -33,3 +33,17 @@ export function splitOutput(stdout: string): { text: string; json: Record<string
   const json = JSON.parse(lines.pop()!) as Record<string, unknown>;
   return { text: lines.join('\n'), json };
 }
+
+/** Runs `body` with the environment variables `vars` set (the CLI runs in this process), then puts them back. */
+export async function withEnv<T>(vars: Record<string, string>, body: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return await body();
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
