@@ -51,6 +51,12 @@ console.log(JSON.stringify({ ids: g.ids, text: g.text, chat: r.choices[0].messag
     expect(out).toEqual({ ids: want.completion.ids, text: want.completion.text, chat: want.chat.text, engine: 'cpu' });
   });
 
+  it('says what its shrinkray command is: the library, with the CLI in a clone of the repository', () => {
+    const cli = spawnSync(join(app, 'node_modules', '.bin', 'shrinkray'), ['--help'], { cwd: app, encoding: 'utf8' });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr.trim()).toMatch(/^shrinkray: this installed package is the library .*npm ci, then npx shrinkray <verb>$/);
+  });
+
   it("types a consumer's code from the package's declarations (exports' types conditions)", () => {
     writeFileSync(
       join(app, 'check.ts'),
