@@ -10,9 +10,9 @@ import { ensureSiteRuntime, readSiteRuntime } from '../node/site-build.ts';
 import { requireOption, requirePositional, type ParsedArgs } from './args.ts';
 
 /**
- * `shrinkray export-site <compressedDir> --out <dir> [--title <name>] [--force]`: a static demo
+ * `shrinkray export-site <compressedDir> --out <dir> [--title <name>] [--webgpu] [--force]`: a static demo
  * site (src/jobs/export-site.ts) that chats with the compressed model in any browser, offline
- * after its first visit. The site runtime is built on first use (src/node/site-build.ts). The
+ * after its first visit; with --webgpu it carries onnxruntime-web and runs on the visitor's GPU where there is one. The site runtime is built on first use (src/node/site-build.ts). The
  * last stdout line is JSON: {"out","files","modelBytes","runtimeBytes"}.
  */
 export async function runExportSite(args: ParsedArgs): Promise<void> {
@@ -22,11 +22,12 @@ export async function runExportSite(args: ParsedArgs): Promise<void> {
     throw fsError(e, src, 'the model folder');
   });
   if (!info.isDirectory()) throw new ShrinkrayError('bad_argument', `${src} is not a folder (export-site takes a compressed model folder)`);
-  const runtime = readSiteRuntime(await ensureSiteRuntime((line) => process.stderr.write(`${line}\n`)));
+  const webgpu = args.flags.has('webgpu');
+  const runtime = readSiteRuntime(await ensureSiteRuntime((line) => process.stderr.write(`${line}\n`), webgpu ? 'webgpu' : 'cpu'));
   const files = await listFiles(src);
   const title = args.options.get('title') ?? basename(resolve(src));
   await withOutputFolder(out, { sources: [src], force: args.flags.has('force') }, async (dir) => {
-    const site = await exportSite({ where: src, files, open: folderOpener(src).open, title }, runtime, diskFolderSink(dir));
+    const site = await exportSite({ where: src, files, open: folderOpener(src).open, title }, runtime, diskFolderSink(dir), { webgpu });
     const modelBytes = site.modelFiles.reduce((s, f) => s + f.size, 0);
     const runtimeBytes = runtime.reduce((s, f) => s + f.bytes.byteLength, 0);
     process.stdout.write(`${JSON.stringify({ out, files: runtime.length + 2 + site.modelFiles.length, modelBytes, runtimeBytes })}\n`);

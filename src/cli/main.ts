@@ -33,9 +33,9 @@ const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
     load: async () => (await import('./eval.ts')).runEval,
   },
   'export-site': {
-    usage: 'export-site <compressedDir> --out <dir> [--title <name>] [--force]',
+    usage: 'export-site <compressedDir> --out <dir> [--title <name>] [--webgpu] [--force]',
     options: ['out', 'title'],
-    flags: ['force'],
+    flags: ['force', 'webgpu'],
     positionals: 1,
     load: async () => (await import('./export-site.ts')).runExportSite,
   },

@@ -38,7 +38,12 @@ export interface ExportSiteOptions {
   onProgress?: (p: { stage: 'export'; done: number; total: number; item: string }) => void;
   /** When it was made (default: now); fixed by tests that compare two exports. */
   now?: Date;
+  /** The runtime carries onnxruntime-web (the 'webgpu' build): the page may run on WebGPU. */
+  webgpu?: boolean;
 }
+
+// Runtime files above this (onnxruntime-web's wasm) are kept when first used, not fetched at install.
+const SHELL_FILE_MAX = 1024 * 1024;
 
 const REQUIRED_MODEL = [MODEL_FILES.config, MODEL_FILES.tokenizer, MODEL_FILES.onnxModel];
 const REQUIRED_RUNTIME = ['index.html', 'sw.js'];
@@ -75,14 +80,19 @@ export async function exportSite(
     figures: report ? { bytesIn: report.bytesIn, bytesOut: report.bytesOut, paramsIn: report.paramsIn, paramsOut: report.paramsOut } : null,
     modelFiles: files.map((f) => ({ path: f.path, size: f.size })),
     exported: (o.now ?? new Date()).toISOString(),
+    engine: o.webgpu ? 'auto' : 'cpu',
   };
   const siteJson = new TextEncoder().encode(`${JSON.stringify(site, null, 2)}\n`);
   const readme = new TextEncoder().encode(siteReadme(site, report));
-  const shell = [...runtime.map((f) => f.path).filter((p) => p !== 'sw.js'), 'site.json', 'README.md'];
+  const served = runtime.filter((f) => f.path !== 'sw.js');
+  const shell = [...served.filter((f) => f.bytes.byteLength <= SHELL_FILE_MAX).map((f) => f.path), 'site.json', 'README.md'];
   const cacheList: SiteCacheList = {
     version: await digest([siteJson, ...runtime.map((f) => f.bytes)]),
     shell,
-    lazy: files.map((f) => `${SITE_MODEL_DIR}${f.path}`),
+    lazy: [
+      ...served.filter((f) => f.bytes.byteLength > SHELL_FILE_MAX).map((f) => f.path),
+      ...files.map((f) => `${SITE_MODEL_DIR}${f.path}`),
+    ],
     modelDir: SITE_MODEL_DIR,
   };
 

@@ -22,7 +22,11 @@ export function siteReadme(site: SiteManifest, report: ShrinkrayReport | null): 
 
 This folder is a static web site that runs a language model inside the visitor's browser tab.
 Nothing typed into it leaves the device: the page downloads the model once, keeps it for
-offline use, and runs it on Shrinkray's CPU engine (WebAssembly SIMD) in a Web Worker.
+offline use, and runs it in a Web Worker ${
+    site.engine === 'auto'
+      ? "on the visitor's GPU through onnxruntime-web's WebGPU where there is one, else on Shrinkray's CPU engine (WebAssembly SIMD)"
+      : "on Shrinkray's CPU engine (WebAssembly SIMD)"
+  }.
 
 It was exported by Shrinkray on ${site.exported.slice(0, 10)}.
 

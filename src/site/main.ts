@@ -142,9 +142,11 @@ async function start(): Promise<void> {
   const readiness: SiteReadiness = await prepareSite();
   say('Loading the model…');
   progress.hidden = false;
-  // The CPU engine even where WebGPU exists: the site carries no onnxruntime-web (vite.site.config.ts).
+  // The CPU engine even where WebGPU exists, unless the site was exported with onnxruntime-web
+  // (--webgpu); `?engine=cpu|onnx|auto` overrides it, to compare the two in a demo.
+  const asked = new URLSearchParams(location.search).get('engine');
   const engine = await createEngine(new URL(SITE_MODEL_DIR, document.baseURI).href, {
-    engine: 'cpu',
+    engine: asked === 'cpu' || asked === 'onnx' || asked === 'auto' ? asked : (site?.engine ?? 'cpu'),
     onProgress: (p) => {
       progress.max = p.total || 1;
       progress.value = p.done;

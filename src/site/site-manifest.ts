@@ -22,6 +22,12 @@ export interface SiteManifest {
   modelFiles: { path: string; size: number }[];
   /** When it was exported (ISO 8601). */
   exported: string;
+  /**
+   * What the page asks createEngine for: 'cpu', the CPU engine (the runtime carries no
+   * onnxruntime-web), or 'auto' (exported with --webgpu): onnxruntime-web on WebGPU where the
+   * visitor has a real GPU, else the CPU engine.
+   */
+  engine: 'cpu' | 'auto';
 }
 
 /**

@@ -10,7 +10,7 @@ import { ShrinkrayError } from '../errors.ts';
 const refuse = (): never => {
   throw new ShrinkrayError(
     'runtime_error',
-    "this demo site carries only Shrinkray's CPU engine, which does not run this model's graph (onnxruntime-web was left out of the export)",
+    "this demo site carries only Shrinkray's CPU engine: onnxruntime-web, which this model's graph or the page's ?engine= asked for, was left out of the export (export-site --webgpu carries it)",
   );
 };
 

@@ -99,6 +99,15 @@ describe('an exported demo site', () => {
     // Nothing outside the site's folder was asked for.
     expect(host.requests.filter((p) => !p.startsWith(`/${SUBPATH}`))).toEqual([]);
 
+    // ?engine=onnx asks for the onnxruntime-web this export left out: refused, saying so.
+    const onnx = await site.context.newPage();
+    await onnx.goto(`${base}?engine=onnx`);
+    await onnx.locator('#status', { hasText: /could not/ }).waitFor({ timeout: PAGE_WAIT_MS });
+    expect(await onnx.locator('#status').textContent()).toMatch(
+      /^The model could not be opened: this demo site carries only Shrinkray's CPU engine: onnxruntime-web.*was left out of the export \(export-site --webgpu carries it\)$/,
+    );
+    await onnx.close();
+
     await host.close();
     hostOpen = false;
     const served = host.requests.length;

@@ -77,6 +77,26 @@ describe('shrinkray export-site', () => {
     console.log(`export-site: runtime ${rest.length} files, ${(gzipped / 1024).toFixed(1)} KiB gzipped`);
   });
 
+  it('--webgpu carries onnxruntime-web (its wasm kept when first used, not at install) and asks the page for engine auto', async () => {
+    const out = join(scratch, 'site-webgpu');
+    const run = await runCli(['export-site', model, '--out', out, '--webgpu']);
+    expect(run.code, run.stderr).toBe(0);
+    const files = filesUnder(out);
+    const ort = files.filter((f) => /^assets\/ort-wasm.*\.wasm$/.test(f));
+    expect(ort.length).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(join(out, 'site.json'), 'utf8'))).toMatchObject({ engine: 'auto' });
+    const sw = readFileSync(join(out, 'sw.js'), 'utf8');
+    const list = JSON.parse(/(\{"version":.*?"modelDir":"model\/"\})/.exec(sw)![1]!) as SiteCacheList;
+    for (const f of ort) {
+      expect(list.lazy).toContain(f);
+      expect(list.shell).not.toContain(f);
+    }
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain("through onnxruntime-web's WebGPU where there is one");
+    // The default export carries none of it.
+    expect(filesUnder(join(scratch, 'site')).filter((f) => f.includes('ort-wasm'))).toEqual([]);
+    expect(JSON.parse(readFileSync(join(scratch, 'site', 'site.json'), 'utf8'))).toMatchObject({ engine: 'cpu' });
+  });
+
   it('refuses a folder that is not a compressed model, and a non-empty --out without --force', async () => {
     const plain = await runCli(['export-site', STORIES_DIR, '--out', join(scratch, 'plain')]);
     expect(plain.code).not.toBe(0);
