@@ -32,13 +32,6 @@ const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
     positionals: 1,
     load: async () => (await import('./eval.ts')).runEval,
   },
-  'export-site': {
-    usage: 'export-site <compressedDir> --out <dir> [--title <name>] [--webgpu] [--force]',
-    options: ['out', 'title'],
-    flags: ['force', 'webgpu'],
-    positionals: 1,
-    load: async () => (await import('./export-site.ts')).runExportSite,
-  },
   generate: {
     usage:
       'generate <dir> [--prompt <text>] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n' +
@@ -60,6 +53,13 @@ const verbs: Record<string, VerbSpec & { load: () => Promise<Verb> }> = {
     ],
     positionals: 1,
     load: async () => (await import('./generate.ts')).runGenerate,
+  },
+  'export-site': {
+    usage: 'export-site <compressedDir> --out <dir> [--title <name>] [--webgpu] [--force]',
+    options: ['out', 'title'],
+    flags: ['force', 'webgpu'],
+    positionals: 1,
+    load: async () => (await import('./export-site.ts')).runExportSite,
   },
 };
 

@@ -53,7 +53,7 @@ describe('shrinkray argument parsing', () => {
   });
 
   it("--help prints one verb's usage on stdout; bare --help lists every verb", async () => {
-    for (const verb of ['import', 'compress', 'eval', 'generate']) {
+    for (const verb of ['import', 'compress', 'eval', 'generate', 'export-site']) {
       for (const flag of ['--help', '-h']) {
         const r = await runCli([verb, flag]);
         expect(r.code, `${verb} ${flag}`).toBe(0);

@@ -44,7 +44,7 @@ describe('usage errors exit 2, in one line', () => {
     expect(oneLine(await runCli(['eval', STORIES_DIR, '--text', text, '--engine', 'gpu']), 2)).toMatch(/--engine must be cpu, onnx/);
     expect(oneLine(await runCli(['eval', STORIES_DIR, '--text', text, '--max-docs', '0']), 2)).toMatch(/--max-docs must be an integer/);
     expect(oneLine(await runCli(['shrink', STORIES_DIR]), 2)).toBe(
-      "shrinkray: unknown verb 'shrink'; the verbs are import, compress, eval, generate (shrinkray --help shows their options)",
+      "shrinkray: unknown verb 'shrink'; the verbs are import, compress, eval, generate, export-site (shrinkray --help shows their options)",
     );
   });
 });
