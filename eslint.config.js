@@ -15,6 +15,7 @@ export default defineConfig(
       'dist-lib/',
       'public/models/',
       'public/site-runtime/',
+      '.cache/',
       'test-results/',
       'src/kernels/**/assembly/',
       'src/kernels/**/build/',

@@ -104,7 +104,7 @@ describe('an exported demo site', () => {
     await onnx.goto(`${base}?engine=onnx`);
     await onnx.locator('#status', { hasText: /could not/ }).waitFor({ timeout: PAGE_WAIT_MS });
     expect(await onnx.locator('#status').textContent()).toMatch(
-      /^The model could not be opened: this demo site carries only Shrinkray's CPU engine: onnxruntime-web.*was left out of the export \(export-site --webgpu carries it\)$/,
+      /^The model could not be opened: .*model\/onnx\/model\.onnx: this demo site carries only Shrinkray's CPU engine: onnxruntime-web.*was left out of the export \(export-site --webgpu carries it\)$/,
     );
     await onnx.close();
 
