@@ -20,9 +20,9 @@ describe('share-link folder URLs', () => {
     expect(urlModelId('https://example.org/m/')).toBe('url:https://example.org/m/');
   });
 
-  it('names a hub subfolder org/repo/sub, an exported site model/ with its site, other folders by their last part', () => {
-    expect(urlModelName('https://huggingface.co/me/demos/resolve/main/stories-int4/')).toBe('me/demos/stories-int4');
-    expect(urlModelName('https://huggingface.co/me/demos/resolve/main/')).toBe('me/demos');
+  it('names a hub subfolder (a hub URL /org/repo/resolve/main/sub/, as the loopback hub serves it) org/repo/sub, an exported site model/ with its site, other folders by their last part', () => {
+    expect(urlModelName('http://127.0.0.1:8080/me/demos/resolve/main/stories-int4/')).toBe('me/demos/stories-int4');
+    expect(urlModelName('http://127.0.0.1:8080/me/demos/resolve/main/')).toBe('me/demos');
     expect(urlModelName('https://me.github.io/chat-demo/model/')).toBe('chat-demo/model');
     expect(urlModelName('https://cdn.example.org/models/tiny%20llama/')).toBe('tiny llama');
     expect(urlModelName('https://example.org/')).toBe('example.org');
