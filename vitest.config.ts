@@ -31,6 +31,9 @@ export default defineConfig({
     // across projects (the sequencer), and the browser project's files run one page at a time beside it
     // (in two Chromiums: see the browser project).
     maxWorkers: availableParallelism(),
+    // The default report, and a watchdog that ends a run one file has left stuck past every time
+    // limit (test/hang-watchdog/reporter.ts) instead of letting it wait for ever.
+    reporters: ['default', './test/hang-watchdog/reporter.ts'],
     sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {

@@ -46,7 +46,12 @@ function buildApp(): void {
   rmSync(BUILD_STAMP, { force: true });
   // NODE_ENV=production as `npm run build` has it: Vitest sets 'test', which Vite would carry into
   // the bundle (import.meta.env.PROD false, so no service worker and a development build).
-  execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
+  // Bounded: this runs on Vitest's main thread, where a build that never ends would stop every timer.
+  execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
+    timeout: 600_000,
+  });
   mkdirSync(dirname(BUILD_STAMP), { recursive: true });
   writeFileSync(BUILD_STAMP, `${new Date().toISOString()}\n`);
 }

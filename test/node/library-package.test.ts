@@ -1,7 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchApp } from '../e2e/app-browser.ts';
 import { startStaticServer } from '../e2e/static-server.ts';
@@ -20,22 +21,25 @@ const app = join(work, 'app');
 const model = join(work, 'model');
 let want: LibraryExpected;
 
-const run = (cmd: string, args: string[], cwd: string) =>
-  execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+// Child processes run asynchronously, each with a bound: one that never ends fails its test
+// (a synchronous run would block this worker where no test timeout fires).
+const CHILD_MS = 300_000;
+const run = async (cmd: string, args: string[], cwd: string) =>
+  (await promisify(execFile)(cmd, args, { cwd, encoding: 'utf8', timeout: CHILD_MS, maxBuffer: 64 << 20 })).stdout;
 
 beforeAll(async () => {
   want = await writeLibraryModel(model);
   // --ignore-scripts=false: the prepack script builds dist-lib/ even where npm's config skips scripts.
-  run('npm', ['pack', '--ignore-scripts=false', '--silent', '--pack-destination', work], root);
+  await run('npm', ['pack', '--ignore-scripts=false', '--silent', '--pack-destination', work], root);
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!;
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'empty-app', private: true, type: 'module' }));
-  run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, tarball)], app);
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, tarball)], app);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("the packed 'shrinkray'", () => {
-  it('installs with nothing but itself, and runs from Node with the CLI greedy ids', () => {
+  it('installs with nothing but itself, and runs from Node with the CLI greedy ids', async () => {
     expect(readdirSync(join(app, 'node_modules')).filter((d) => !d.startsWith('.'))).toEqual(['shrinkray']);
     writeFileSync(
       join(app, 'run.mjs'),
@@ -47,12 +51,12 @@ await engine.unload();
 console.log(JSON.stringify({ ids: g.ids, text: g.text, chat: r.choices[0].message.content, engine: engine.info.engine }));
 `,
     );
-    const out = JSON.parse(run(process.execPath, ['run.mjs', model], app)) as Record<string, unknown>;
+    const out = JSON.parse(await run(process.execPath, ['run.mjs', model], app)) as Record<string, unknown>;
     expect(out).toEqual({ ids: want.completion.ids, text: want.completion.text, chat: want.chat.text, engine: 'cpu' });
   });
 
   it('says what its shrinkray command is: the library, with the CLI in a clone of the repository', () => {
-    const cli = spawnSync(join(app, 'node_modules', '.bin', 'shrinkray'), ['--help'], { cwd: app, encoding: 'utf8' });
+    const cli = spawnSync(join(app, 'node_modules', '.bin', 'shrinkray'), ['--help'], { cwd: app, encoding: 'utf8', timeout: CHILD_MS });
     expect(cli.status).toBe(1);
     expect(cli.stderr.trim()).toMatch(/^shrinkray: this installed package is the library .*npm ci, then npx shrinkray <verb>$/);
   });
@@ -87,7 +91,7 @@ export { stream, text, isShrinkrayError };
         '--moduleResolution',
         resolution,
       ];
-      const r = spawnSync(process.execPath, [tsc, ...flags, 'check.ts'], { cwd: app, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [tsc, ...flags, 'check.ts'], { cwd: app, encoding: 'utf8', timeout: CHILD_MS });
       expect(r.stdout + r.stderr).toBe('');
       expect(r.status).toBe(0);
     }
@@ -109,7 +113,7 @@ try {
     );
     // The library's worker splits into chunks: Vite's default worker format (iife) cannot, so a page names 'es'.
     writeFileSync(join(app, 'vite.config.mjs'), "export default { base: './', logLevel: 'warn', worker: { format: 'es' } };");
-    run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', app, '--outDir', join(app, 'dist')], app);
+    await run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', app, '--outDir', join(app, 'dist')], app);
     cpSync(model, join(app, 'dist', 'model'), { recursive: true });
     const server = await startStaticServer(join(app, 'dist'), { isolation: false });
     try {

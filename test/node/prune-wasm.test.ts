@@ -29,7 +29,7 @@ beforeAll(async () => {
       '--runtime',
       'stub',
     ],
-    { stdio: 'inherit' },
+    { stdio: 'inherit', timeout: 300_000 }, // synchronous: the hook's own bound cannot fire while it runs
   );
   wasm = await loadPruneWasm(readFileSync(out));
 }, 300_000); // asc takes several seconds on a busy machine
