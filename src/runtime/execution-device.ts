@@ -19,10 +19,23 @@ export async function pickDevice(preference: 'auto' | ExecutionDevice = 'auto'):
   // Older Chromium puts isFallbackAdapter on the adapter, newer on adapter.info.
   type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
   const gpu = isNode ? undefined : (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
-  const adapter = (gpu ? await gpu.requestAdapter().catch(() => null) : null) as Adapter | null;
+  const adapter = (gpu ? await boundedAdapter(gpu.requestAdapter()) : null) as Adapter | null;
   if (preference === 'webgpu') {
     if (!adapter) throw new ShrinkrayError('runtime_error', 'WebGPU was requested but no adapter is available');
     return 'webgpu';
   }
   return adapter && !adapter.info?.isFallbackAdapter && !adapter.isFallbackAdapter ? 'webgpu' : 'wasm';
+}
+
+/**
+ * A browser may leave requestAdapter unanswered (no GPU process, a driver that never replies):
+ * after ADAPTER_WAIT_MS it counts as no adapter, so 'auto' goes on with the CPU instead of
+ * waiting for ever. A real adapter answers in well under a second.
+ */
+export const ADAPTER_WAIT_MS = 10_000;
+
+function boundedAdapter(request: Promise<unknown>): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((ok) => (timer = setTimeout(() => ok(null), ADAPTER_WAIT_MS)));
+  return Promise.race([request.catch(() => null), late]).finally(() => clearTimeout(timer));
 }

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as Comlink from 'comlink';
 import type { EchoApi } from './echo.worker.ts';
 import { BUDGET } from '../error-budgets.ts';
+import { ADAPTER_WAIT_MS, pickDevice } from '../../src/runtime/execution-device.ts';
 
 /**
  * What the product relies on in the browser, checked in real Chromium: WASM SIMD,
@@ -166,6 +167,30 @@ describe('WebGPU', () => {
       expect(maxErr).toBeLessThan(BUDGET.gpuMultiplyAdd);
     } finally {
       device.destroy();
+    }
+  });
+});
+
+describe("'auto' picks the device", () => {
+  it('takes the CPU on a fallback adapter (SwiftShader here), and on a requestAdapter left unanswered', async () => {
+    const adapter = await navigator.gpu.requestAdapter();
+    expect(adapter?.info.isFallbackAdapter, 'this Chromium runs WebGPU on SwiftShader').toBe(true);
+    expect(await pickDevice('auto')).toBe('wasm');
+    expect(await pickDevice('webgpu')).toBe('webgpu'); // an explicit choice takes any adapter
+
+    // A browser whose GPU process never answers: 'auto' goes on after ADAPTER_WAIT_MS.
+    const never = vi.spyOn(navigator.gpu, 'requestAdapter').mockReturnValue(new Promise(() => {}));
+    vi.useFakeTimers();
+    try {
+      let picked: string | undefined;
+      void pickDevice('auto').then((d) => (picked = d));
+      await vi.advanceTimersByTimeAsync(ADAPTER_WAIT_MS - 1);
+      expect(picked).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(picked).toBe('wasm');
+    } finally {
+      vi.useRealTimers();
+      never.mockRestore();
     }
   });
 });
