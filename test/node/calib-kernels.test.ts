@@ -81,6 +81,19 @@ describe('WASM SIMD products match the float64 references', () => {
     );
   });
 
+  it('attention with scores far apart: softmax terms beyond exp’s fast range (|x| ≥ 88) and ones that underflow to 0', async () => {
+    // Scores from about -300 to 300: exp(score - max) meets arguments past -88 and -104 (0) in
+    // most rows, which the four-lane exp hands to the scalar one.
+    const [T, H, KV, hd] = [29, 4, 2, 8];
+    const q = randomFloats(T * H * hd, 9).map((x) => x * 40);
+    const k = randomFloats(T * KV * hd, 10).map((x) => x * 10);
+    const v = randomFloats(T * KV * hd, 11);
+    const s = { T, numHeads: H, numKvHeads: KV, headDim: hd };
+    const got = await wasm.attention(q, k, v, s);
+    expect(got.every(Number.isFinite)).toBe(true);
+    expect(relDiff(got, await referenceCalibBackend.attention(q, k, v, s))).toBeLessThan(BUDGET.calibAttentionRelative);
+  });
+
   it('sliding-window attention (Mistral v0.1, Phi-3): each position sees the last 5, and the window changes the result', async () => {
     const [T, H, KV, hd] = [21, 6, 3, 64];
     const q = randomFloats(T * H * hd, 6);

@@ -198,8 +198,12 @@ export function cross(a: usize, b: usize, T: i32, Kp: i32, g: usize, i0: i32, i1
 // q [T, H*hd] and k, v [T, KV*hd] carry RoPE already; out [T, H*hd] (only those heads'
 // columns written). Query head h reads KV head h / (H / KV). Scratch: kt [hd, Tp] (one KV
 // head's keys transposed, Tp = T rounded up to 4) and probs [Tp]. Scores and the softmax in
-// f32, positions in order; exp is AssemblyScript's Mathf.exp. window > 0: a sliding window, position t
-// sees positions t - window + 1 .. t (the scores before it are computed and not read); 0: all.
+// f32, positions in order; exp is AssemblyScript's Mathf.exp (exp4: the same, four at a time). window > 0: a sliding window, position t
+// sees positions t - window + 1 .. t; 0: all.
+// Each score is 0 + q0 k0 + q1 k1 + ... in that order, kept in registers for 16 positions at a
+// time (each scaled query value is splatted once per 16 keys); each output column's sum runs over
+// the positions in order, up to 16 columns per pass over the probabilities. The order of every
+// f32 operation is that of the plain loops, so the bits are too (test/node/calib-kernels.test.ts).
 export function attention(
   q: usize,
   k: usize,
@@ -218,6 +222,7 @@ export function attention(
   const Tp = (T + 3) & ~3;
   const qRow = (<usize>(H * hd)) << 2;
   const kvRow = (<usize>(KV * hd)) << 2;
+  const ktRow = (<usize>Tp) << 2;
   const group = H / KV;
   const scale: f32 = 1 / Mathf.sqrt(<f32>hd);
   for (let g = g0; g < g1; g++) {
@@ -234,43 +239,177 @@ export function attention(
         const lo = window > 0 && ctx > window ? ctx - window : 0;
         const ctx4 = (ctx + 3) & ~3;
         const qp = q + <usize>t * qRow + ((<usize>(h * hd)) << 2);
-        memory.fill(probs, 0, (<usize>ctx4) << 2);
-        for (let d = 0; d < hd; d++) {
-          const qd = f32x4.splat(load<f32>(qp + ((<usize>d) << 2)) * scale);
-          const kp = kt + ((<usize>d * <usize>Tp) << 2);
-          for (let s = 0; s < ctx4; s += 4) {
-            const o = (<usize>s) << 2;
-            v128.store(probs + o, f32x4.add(v128.load(probs + o), f32x4.mul(qd, v128.load(kp + o))));
-          }
-        }
-        let mx: f32 = -Infinity;
-        for (let s = lo; s < ctx; s++) mx = max(mx, load<f32>(probs + ((<usize>s) << 2)));
+        scores(qp, kt, ktRow, hd, scale, probs, lo & ~3, ctx4);
+        const mx = rangeMax(probs, lo, ctx);
+        // p = exp(score - mx) in place, summed in position order.
+        const m4 = f32x4.splat(mx);
         let sum: f32 = 0;
-        for (let s = lo; s < ctx; s++) {
+        let s = lo;
+        for (; s + 4 <= ctx; s += 4) {
+          const at = probs + ((<usize>s) << 2);
+          const p = exp4(f32x4.sub(v128.load(at), m4));
+          v128.store(at, p);
+          sum += f32x4.extract_lane(p, 0);
+          sum += f32x4.extract_lane(p, 1);
+          sum += f32x4.extract_lane(p, 2);
+          sum += f32x4.extract_lane(p, 3);
+        }
+        for (; s < ctx; s++) {
           const p = Mathf.exp(load<f32>(probs + ((<usize>s) << 2)) - mx);
           store<f32>(probs + ((<usize>s) << 2), p);
           sum += p;
         }
-        const op = out + <usize>t * qRow + ((<usize>(h * hd)) << 2);
-        let d = 0;
-        for (; d + 4 <= hd; d += 4) {
-          let acc = f32x4.splat(0);
-          for (let s = lo; s < ctx; s++) {
-            acc = f32x4.add(
-              acc,
-              f32x4.mul(v128.load32_splat(probs + ((<usize>s) << 2)), v128.load(vBase + <usize>s * kvRow + ((<usize>d) << 2))),
-            );
-          }
-          v128.store(op + ((<usize>d) << 2), f32x4.div(acc, f32x4.splat(sum)));
-        }
-        for (; d < hd; d++) {
-          let acc: f32 = 0;
-          for (let s = lo; s < ctx; s++)
-            acc += load<f32>(probs + ((<usize>s) << 2)) * load<f32>(vBase + <usize>s * kvRow + ((<usize>d) << 2));
-          store<f32>(op + ((<usize>d) << 2), acc / sum);
-        }
+        weightedValues(probs, lo, ctx, vBase, kvRow, hd, f32x4.splat(sum), out + <usize>t * qRow + ((<usize>(h * hd)) << 2));
       }
     }
+  }
+}
+
+// The largest of probs[lo..hi) (max is exact whatever the order).
+// @ts-ignore: decorator
+@inline
+function rangeMax(probs: usize, lo: i32, hi: i32): f32 {
+  let m4 = f32x4.splat(-Infinity);
+  let s = lo;
+  for (; s + 4 <= hi; s += 4) m4 = f32x4.max(m4, v128.load(probs + ((<usize>s) << 2)));
+  let mx = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  for (; s < hi; s++) mx = max(mx, load<f32>(probs + ((<usize>s) << 2)));
+  return mx;
+}
+
+// 2^(i/32) as f64 bits, less i << 47, for i = 0..31: the table of the exp below, as
+// AssemblyScript's Mathf.exp has it (computed for this file with 80-digit decimals, rounded to nearest).
+const EXP_TABLE = memory.data<u64>([
+  0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51, 0x3fef72b83c7d517b, 0x3fef54873168b9aa,
+  0x3fef387a6e756238, 0x3fef1e9df51fdee1, 0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+  0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585, 0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74,
+  0x3feea11473eb0187, 0x3feea589994cce13, 0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+  0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069, 0x3fef5818dcfba487, 0x3fef7c97337b9b5f,
+  0x3fefa4afa2a490da, 0x3fefd0765b6e4540,
+]);
+
+// exp of each lane, bit for bit Mathf.exp (AssemblyScript's expf, after musl): x / ln2 * 32 =
+// k + r, exp(x) = 2^(k/32) (the table, k's high bits in the exponent) * a cubic in r, all in f64
+// with the same operations in the same order (wasm has no fused multiply-add, so each is rounded
+// as the scalar one is). Lanes with |x| >= 88 or NaN, rare in a softmax, take Mathf.exp itself.
+// @ts-ignore: decorator
+@inline
+function exp4(x: v128): v128 {
+  if (v128.any_true(i32x4.ge_u(v128.and(i32x4.shr_u(x, 20), i32x4.splat(0x7ff)), i32x4.splat(0x42b)))) {
+    return f32x4(
+      Mathf.exp(f32x4.extract_lane(x, 0)),
+      Mathf.exp(f32x4.extract_lane(x, 1)),
+      Mathf.exp(f32x4.extract_lane(x, 2)),
+      Mathf.exp(f32x4.extract_lane(x, 3)),
+    );
+  }
+  const lo = exp2lanes(f64x2.promote_low_f32x4(x));
+  const hi = exp2lanes(f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1)));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+// @ts-ignore: decorator
+@inline
+function exp2lanes(xd: v128): v128 {
+  const N: f64 = 32;
+  const shift = f64x2.splat(reinterpret<f64>(0x4338000000000000)); // 0x1.8p+52
+  const z = f64x2.mul(f64x2.splat(reinterpret<f64>(0x3ff71547652b82fe) * N), xd);
+  const kd = f64x2.add(z, shift);
+  const r = f64x2.sub(z, f64x2.sub(kd, shift));
+  const t0 = load<u64>(EXP_TABLE + ((<usize>i64x2.extract_lane(kd, 0) & 31) << 3));
+  const t1 = load<u64>(EXP_TABLE + ((<usize>i64x2.extract_lane(kd, 1) & 31) << 3));
+  const s = i64x2.add(i64x2(t0, t1), i64x2.shl(kd, 47));
+  const zz = f64x2.add(f64x2.mul(f64x2.splat(reinterpret<f64>(0x3fac6af84b912394) / N / N / N), r), f64x2.splat(reinterpret<f64>(0x3fcebfce50fac4f3) / N / N));
+  let y = f64x2.add(f64x2.mul(f64x2.splat(reinterpret<f64>(0x3fe62e42ff0c52d6) / N), r), f64x2.splat(1));
+  y = f64x2.add(y, f64x2.mul(zz, f64x2.mul(r, r)));
+  return f64x2.mul(y, s);
+}
+
+// probs[s] = Σ_d (q[d] * scale) * kt[d, s] for s in s0..s1 (multiples of 4), from 0, d in order.
+// @ts-ignore: decorator
+@inline
+function scores(qp: usize, kt: usize, ktRow: usize, hd: i32, scale: f32, probs: usize, s0: i32, s1: i32): void {
+  let s = s0;
+  for (; s + 16 <= s1; s += 16) {
+    const o = (<usize>s) << 2;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let d = 0; d < hd; d++) {
+      const qd = f32x4.splat(load<f32>(qp + ((<usize>d) << 2)) * scale);
+      const kp = kt + <usize>d * ktRow + o;
+      a0 = f32x4.add(a0, f32x4.mul(qd, v128.load(kp)));
+      a1 = f32x4.add(a1, f32x4.mul(qd, v128.load(kp, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(qd, v128.load(kp, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(qd, v128.load(kp, 48)));
+    }
+    v128.store(probs + o, a0);
+    v128.store(probs + o, a1, 16);
+    v128.store(probs + o, a2, 32);
+    v128.store(probs + o, a3, 48);
+  }
+  for (; s < s1; s += 4) {
+    const o = (<usize>s) << 2;
+    let a = f32x4.splat(0);
+    for (let d = 0; d < hd; d++) {
+      a = f32x4.add(a, f32x4.mul(f32x4.splat(load<f32>(qp + ((<usize>d) << 2)) * scale), v128.load(kt + <usize>d * ktRow + o)));
+    }
+    v128.store(probs + o, a);
+  }
+}
+
+// op[d] = (Σ_s probs[s] * v[s, d]) / sum for d < hd, s in lo..ctx in order: up to 16 columns a pass.
+// @ts-ignore: decorator
+@inline
+function weightedValues(probs: usize, lo: i32, ctx: i32, vBase: usize, kvRow: usize, hd: i32, sum: v128, op: usize): void {
+  let d = 0;
+  for (; d + 16 <= hd; d += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    const vd = vBase + ((<usize>d) << 2);
+    for (let s = lo; s < ctx; s++) {
+      const p = v128.load32_splat(probs + ((<usize>s) << 2));
+      const vp = vd + <usize>s * kvRow;
+      a0 = f32x4.add(a0, f32x4.mul(p, v128.load(vp)));
+      a1 = f32x4.add(a1, f32x4.mul(p, v128.load(vp, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(p, v128.load(vp, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(p, v128.load(vp, 48)));
+    }
+    const o = op + ((<usize>d) << 2);
+    v128.store(o, f32x4.div(a0, sum));
+    v128.store(o, f32x4.div(a1, sum), 16);
+    v128.store(o, f32x4.div(a2, sum), 32);
+    v128.store(o, f32x4.div(a3, sum), 48);
+  }
+  for (; d + 8 <= hd; d += 8) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    const vd = vBase + ((<usize>d) << 2);
+    for (let s = lo; s < ctx; s++) {
+      const p = v128.load32_splat(probs + ((<usize>s) << 2));
+      const vp = vd + <usize>s * kvRow;
+      a0 = f32x4.add(a0, f32x4.mul(p, v128.load(vp)));
+      a1 = f32x4.add(a1, f32x4.mul(p, v128.load(vp, 16)));
+    }
+    const o = op + ((<usize>d) << 2);
+    v128.store(o, f32x4.div(a0, sum));
+    v128.store(o, f32x4.div(a1, sum), 16);
+  }
+  for (; d + 4 <= hd; d += 4) {
+    let acc = f32x4.splat(0);
+    for (let s = lo; s < ctx; s++) {
+      acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(probs + ((<usize>s) << 2)), v128.load(vBase + <usize>s * kvRow + ((<usize>d) << 2))));
+    }
+    v128.store(op + ((<usize>d) << 2), f32x4.div(acc, sum));
+  }
+  const total = f32x4.extract_lane(sum, 0);
+  for (; d < hd; d++) {
+    let acc: f32 = 0;
+    for (let s = lo; s < ctx; s++) acc += load<f32>(probs + ((<usize>s) << 2)) * load<f32>(vBase + <usize>s * kvRow + ((<usize>d) << 2));
+    store<f32>(op + ((<usize>d) << 2), acc / total);
   }
 }
 
