@@ -4,14 +4,13 @@ import type { ModelStore } from '../store/store-types.ts';
 import type { ProgressCallback, SiteExportRequest } from './protocol.ts';
 import { throwIfAborted } from './cancel.ts';
 import { getManifest, storedFileOpener } from './stored-model.ts';
-import { zipSink } from './zip-sink.ts';
+import { checkZipSize, zipSink } from './zip-sink.ts';
 
 /**
  * A stored compressed model as a demo site in a zip (src/jobs/export-site.ts): the site runtime
  * is read from where the app serves it (`runtimeBase`, the build's site-runtime/ folder, listed
  * by its files.json; kept offline by the app's service worker), the model from the store.
  */
-const MAX_ZIP_BYTES = 2 ** 32 - 1; // fflate writes no zip64
 // The site's text files are deflated (the runtime's JavaScript shrinks to a third); weights and wasm are stored.
 const DEFLATED = /\.(json|html|js|css|md|jinja)$/;
 
@@ -46,10 +45,10 @@ export async function exportSiteZip(
   signal?: AbortSignal,
 ): Promise<Blob> {
   const manifest = await getManifest(store, modelId);
-  const total = manifest.files.reduce((s, f) => s + f.size, 0);
-  if (total > MAX_ZIP_BYTES) {
-    throw new ShrinkrayError('bad_argument', `model '${modelId}' is ${total} bytes; zips over 4 GiB (zip64) are not supported`);
-  }
+  checkZipSize(
+    modelId,
+    manifest.files.reduce((s, f) => s + f.size, 0),
+  );
   const runtime = await fetchRuntime(request.runtimeBase, signal);
   const zip = zipSink({ deflate: (path) => DEFLATED.test(path), beforePiece: () => throwIfAborted(signal, `exporting ${modelId}`) });
   await exportSite(

@@ -4,7 +4,7 @@ import type { ModelStore } from '../store/store-types.ts';
 import { throwIfAborted } from './cancel.ts';
 import type { ProgressCallback } from './protocol.ts';
 import { getManifest, storedFileOpener } from './stored-model.ts';
-import { zipSink } from './zip-sink.ts';
+import { checkZipSize, zipSink } from './zip-sink.ts';
 
 /**
  * A stored compressed model as a zip in transformers.js layout (config.json, tokenizer
@@ -13,9 +13,6 @@ import { zipSink } from './zip-sink.ts';
  * stored entries import back by slicing); JSON files are deflated. The zip is a Blob of
  * parts, which the browser may keep on disk rather than in memory.
  */
-// fflate's Zip has no zip64: the local and central headers hold 32-bit sizes.
-const MAX_ZIP_BYTES = 2 ** 32 - 1;
-
 export async function exportModelZip(
   store: ModelStore,
   modelId: string,
@@ -30,8 +27,7 @@ export async function exportModelZip(
     );
   }
   const total = manifest.files.reduce((s, f) => s + f.size, 0);
-  if (total > MAX_ZIP_BYTES)
-    throw new ShrinkrayError('bad_argument', `model '${modelId}' is ${total} bytes; zips over 4 GiB (zip64) are not supported`);
+  checkZipSize(modelId, total);
   let done = 0;
   const zip = zipSink({
     beforePiece: () => throwIfAborted(signal, `exporting ${modelId}`),

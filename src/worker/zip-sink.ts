@@ -12,6 +12,16 @@ import type { CompressedFolderSink } from '../jobs/write-compressed-folder.ts';
 const PIECE = 8 * 1024 * 1024;
 const FOLD_BYTES = 64 * 1024 * 1024;
 
+// fflate's Zip has no zip64: the local and central headers hold 32-bit sizes.
+const MAX_ZIP_BYTES = 2 ** 32 - 1;
+
+/** Refuses a stored model whose files (`bytes` in all) would not fit a zip without zip64. */
+export function checkZipSize(modelId: string, bytes: number): void {
+  if (bytes > MAX_ZIP_BYTES) {
+    throw new ShrinkrayError('bad_argument', `model '${modelId}' is ${bytes} bytes; zips over 4 GiB (zip64) are not supported`);
+  }
+}
+
 export interface ZipSinkOptions {
   /** Which files are deflated (default: .json only, as a model's zip has always been written). */
   deflate?: (path: string) => boolean;
