@@ -19,7 +19,6 @@ const QUIET_MS = Number(process.env.SHRINKRAY_HANG_WATCH_MS) || HANG_MS + 120_00
 const CHECK_MS = Math.min(10_000, QUIET_MS / 4);
 
 interface Running {
-  module: TestModule;
   since: number; // the last event's time
   last: string; // what that event was
 }
@@ -81,7 +80,7 @@ export default class HangWatchdog implements Reporter {
   }
 
   private touch(module: TestModule, last: string): void {
-    this.running.set(this.key(module), { module, since: Date.now(), last });
+    this.running.set(this.key(module), { since: Date.now(), last });
   }
 
   private check(): void {
