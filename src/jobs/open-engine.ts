@@ -56,6 +56,8 @@ export interface OpenEngineOptions {
   sessionName?: (name: string) => string;
   /** Bytes of the graph read so far, and building a graph from weights. */
   onProgress?: (p: { stage: 'load'; done: number; total: number }) => void;
+  /** Each step before the first bytes are read, e.g. 'compiling the CPU engine' (the page shows it while it lasts). */
+  onStep?: (step: string) => void;
 }
 
 /** A model ready to run: its engine and how it runs, with the files openRunnableModel read. */
@@ -80,13 +82,16 @@ type How = Omit<OpenedEngine, 'runnable'>;
 
 export async function openEngine(open: OpenModelFile, host: EngineHost, o: OpenEngineOptions): Promise<OpenedEngine> {
   const wanted = o.engine ?? 'auto';
+  if (wanted === 'auto') o.onStep?.('choosing the device');
   const choice = wanted === 'auto' ? ((await pickDevice(o.device ?? 'auto')) === 'wasm' ? 'cpu' : 'onnx') : wanted;
   const stored = o.sessionName ?? ((name: string) => name);
   const onBytes = (done: number, total: number) => o.onProgress?.({ stage: 'load', done, total });
   const opening: OpenRunnableOptions = { where: o.where, display: o.display, onBytes, makeTokenizer: host.makeTokenizer };
   if (choice === 'cpu') {
     const threads = o.threads ?? host.defaultThreads();
+    o.onStep?.('compiling the CPU engine');
     const loader = await CpuModelLoader.create(await host.engineModules(), { threads, ...(host.spawner ? { spawner: host.spawner } : {}) });
+    o.onStep?.("reading the model's configuration and tokenizer");
     const runnable = await openRunnableModel(open, { ...opening, allocate: loader.allocate });
     const { graph } = runnable;
     const lm = graph.kind === 'onnx' ? await loader.fromGraph(runnable.config, graph) : await loader.fromIR(graph.ir);
@@ -98,6 +103,7 @@ export async function openEngine(open: OpenModelFile, host: EngineHost, o: OpenE
       fallback: lm.unsupported,
     };
   }
+  o.onStep?.("reading the model's configuration and tokenizer");
   const runnable = await openRunnableModel(open, opening);
   const { graph } = runnable;
   if (choice === 'reference') {
@@ -130,6 +136,7 @@ function cpuEngine(lm: CpuCausalLM): How {
 
 // Imported on demand: a model on the CPU engine never loads onnxruntime-web.
 async function onnxEngine(m: RunnableModel, files: GraphFiles, fileName: string, host: EngineHost, o: OpenEngineOptions): Promise<How> {
+  o.onStep?.('starting onnxruntime-web');
   const [{ createOnnxCausalLM }, ort] = await Promise.all([import('../runtime/onnx-causal-lm.ts'), import('onnxruntime-web')]);
   const model = await createOnnxCausalLM(m.config, files.model, [...files.externalData], {
     fileName,

@@ -55,6 +55,7 @@ async function loadText(choice: Exclude<TextChoice, 'auto'>): Promise<{ name: st
 
 async function measure(chat: ChatClient, modelId: string, text: string, signal: AbortSignal, onProgress: (p: Progress) => void) {
   const s = runSettings.value;
+  onProgress({ stage: 'prepare', done: 0, total: 1, item: `opening ${modelName(modelId)} in the model's worker` });
   const loaded = await chat.load(modelId, { device: s.device, threads: s.threads, onProgress });
   const ppl = await chat.evaluate(text, { signal, onProgress });
   await chat.generate({ prompt: { text: SPEED_PROMPT }, maxNewTokens: WARMUP_TOKENS, temperature: 0 }, { signal });
@@ -74,6 +75,7 @@ async function measure(chat: ChatClient, modelId: string, text: string, signal: 
 
 export async function evaluateModel(info: StoredModelInfo): Promise<StoredModelInfo | undefined> {
   return runJob('evaluate', `Measuring ${modelName(info.id)}`, async ({ signal, onProgress }) => {
+    onProgress({ stage: 'prepare', done: 0, total: 1, item: 'reading the text to score' });
     const { name, text } = await loadText(resolveChoice(info));
     const from = sourceOf(info);
     const chat = createChatClient();

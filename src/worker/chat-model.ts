@@ -48,6 +48,7 @@ export async function loadChatModel(
     where: `model '${modelId}'`,
     sessionName: (name) => `${modelId}/${name}`,
     onProgress,
+    onStep: (item) => onProgress?.({ stage: 'prepare', done: 0, total: 1, item }),
   });
   // LoadOptions.engine never names the fp32 reference: the page runs stored graphs and weights on the two engines.
   if (engine === 'reference') throw new ShrinkrayError('bad_argument', `model '${modelId}': the page runs no reference engine`);

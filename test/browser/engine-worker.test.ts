@@ -42,7 +42,15 @@ describe('the chat worker on the CPU engine', () => {
     expect(original).toMatchObject({ engine: 'cpu', device: 'wasm', format: 'safetensors', simd: 'relaxed' });
     expect((await chat.generate({ prompt: { text: '' }, maxNewTokens: 60 })).text.trim().startsWith(expected.slice(0, 120))).toBe(true);
 
-    const loaded = await chat.load(int4.id);
+    // Before its first bytes, a load names each step it takes (the page shows them while they last).
+    const steps: string[] = [];
+    const loaded = await chat.load(int4.id, {
+      onProgress: (p) => {
+        if (p.stage === 'prepare') steps.push(p.item!);
+        else if (p.stage === 'load' && !steps.includes('bytes')) steps.push('bytes');
+      },
+    });
+    expect(steps).toEqual(['choosing the device', 'compiling the CPU engine', "reading the model's configuration and tokenizer", 'bytes']);
     const cores = Math.min(4, navigator.hardwareConcurrency);
     expect(loaded).toMatchObject({
       engine: 'cpu',
