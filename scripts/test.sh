@@ -89,9 +89,25 @@ static_pid=$!
 # A file stuck past every time limit is ended by the watchdog reporter (test/hang-watchdog/); this
 # bound is for Vitest itself stuck (its set-up, its teardown): a full run takes about 25 minutes
 # on 2 loaded cores, and CI gives the whole script 90.
+# timeout puts Vitest in a process group of its own (so that it can end all of it), which a
+# terminal's Ctrl-C does not reach: this script passes it on.
 vitest_run() {
-  timeout --kill-after=30s 55m npx vitest run "$@"
-  local code=$?
+  timeout --kill-after=30s 55m npx vitest run "$@" &
+  local pid=$! code
+  trap 'interrupted=1; kill -TERM "$pid" 2>/dev/null' INT TERM
+  wait "$pid"
+  code=$?
+  while kill -0 "$pid" 2>/dev/null; do # a trapped signal ends the wait, not the run
+    wait "$pid"
+    code=$?
+  done
+  trap - INT TERM
+  if [[ -n "${interrupted:-}" ]]; then # stopped by hand: stop the static checks too, and report nothing
+    pkill -TERM -P "$static_pid" 2>/dev/null
+    kill -TERM "$static_pid" 2>/dev/null
+    echo "test.sh: interrupted" >&2
+    exit 130
+  fi
   [[ $code -eq 124 || $code -eq 137 ]] && echo "test.sh: vitest did not end within 55 minutes and was killed" >&2
   return $code
 }
