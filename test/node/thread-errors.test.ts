@@ -121,11 +121,23 @@ describe('engine threads', () => {
       for (;;) Atomics.wait(i32, at + ${TASK.failed}, 0);
     }`;
     const spawner: EngineThreadSpawner = () => nodeThreadSpawner(holder);
-    const runner = await TaskRunner.create(exports, heap, module, 2, spawner, 300);
-    // The calling thread takes parts too and may finish a task before the holder takes one: tasks
-    // (each an empty product) go out until one fails.
+    // The calling thread takes parts too, and an empty product's eight parts take it a microsecond:
+    // under load the holder could miss every task's window, and this loop, which never yields, would
+    // spin for ever (it did, in a CI run). So each part the calling thread runs first sleeps 2 ms
+    // (blocked, its core free): the parts it has not taken stay open to the holder for that long.
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const slowed = {
+      ...exports,
+      runTask: (part: number, parts: number) => {
+        Atomics.wait(nap, 0, 0, 2);
+        exports.runTask(part, parts);
+      },
+    };
+    const runner = await TaskRunner.create(slowed, heap, module, 2, spawner, 300);
+    // Tasks go out until one fails; a bound, in case the holder never takes a part at all.
     let error: unknown;
-    for (let i = 0; error === undefined; i++) {
+    const until = Date.now() + 60_000;
+    while (error === undefined && Date.now() < until) {
       try {
         runner.run(TASK.opGemm, [0]);
       } catch (e) {
