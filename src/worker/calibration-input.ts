@@ -1,6 +1,7 @@
 import { wasmCalibBackend, type CalibBackend } from '../compress/calib-backend.ts';
 import type { CalibPool } from '../kernels/calib/wasm/calib-pool.ts';
 import { createCalibPoolBrowser } from '../kernels/calib/wasm/calib-pool-browser.ts';
+import { nestedPoolsAllowed } from './nested-pools.ts';
 import { calibrationWindows, DEFAULT_WINDOW_COUNT, DEFAULT_WINDOW_LENGTH } from '../compress/calibration-windows.ts';
 import type { CalibrationInput } from '../compress/calibrated-model.ts';
 import type { CalibrationText } from '../compress/report.ts';
@@ -32,7 +33,7 @@ function calibBackend(): Promise<CalibBackend> {
     const kernel = await loadCalibWasm(module);
     let pool: CalibPool | undefined;
     try {
-      if ((navigator.hardwareConcurrency || 1) > 1) pool = await createCalibPoolBrowser(module);
+      if ((navigator.hardwareConcurrency || 1) > 1 && nestedPoolsAllowed()) pool = await createCalibPoolBrowser(module);
     } catch (e) {
       console.warn('shrinkray: calibration worker pool unavailable, calibrating on the compress worker', e);
     }

@@ -4,6 +4,7 @@ import { createRtnQuantizer, type RtnQuantizer } from '../kernels/quantize/index
 import { createQuantizePoolBrowser } from '../kernels/quantize/wasm/quantize-pool-browser.ts';
 import { quantizeWasmUrl } from '../kernels/quantize/wasm/quantize-wasm-url.ts';
 import type { QuantizePool } from '../kernels/quantize/wasm/quantize-pool.ts';
+import { nestedPoolsAllowed } from './nested-pools.ts';
 
 /**
  * The compress worker's kernels. Quantization: one WASM SIMD quantize worker per core
@@ -21,6 +22,7 @@ export function poolSize(): number {
 export function kernelQuantizer(): Promise<RtnQuantizer> {
   quantizer ??= (async () => {
     try {
+      if (!nestedPoolsAllowed()) throw new Error('this browser can stop a worker that starts nested workers (src/worker/nested-pools.ts)');
       pool = await createQuantizePoolBrowser(poolSize());
       return await createRtnQuantizer({ pool });
     } catch (e) {
