@@ -21,15 +21,16 @@ export function poolSize(): number {
 
 export function kernelQuantizer(): Promise<RtnQuantizer> {
   quantizer ??= (async () => {
-    try {
-      if (!nestedPoolsAllowed()) throw new Error('this browser can stop a worker that starts nested workers (src/worker/nested-pools.ts)');
-      pool = await createQuantizePoolBrowser(poolSize());
-      return await createRtnQuantizer({ pool });
-    } catch (e) {
-      console.warn('shrinkray: quantize worker pool unavailable, quantizing on the compress worker', e);
-      const wasm = await WebAssembly.compileStreaming(fetch(quantizeWasmUrl));
-      return createRtnQuantizer({ wasm });
+    if (nestedPoolsAllowed()) {
+      try {
+        pool = await createQuantizePoolBrowser(poolSize());
+        return await createRtnQuantizer({ pool });
+      } catch (e) {
+        console.warn('shrinkray: quantize worker pool unavailable, quantizing on the compress worker', e);
+      }
     }
+    const wasm = await WebAssembly.compileStreaming(fetch(quantizeWasmUrl));
+    return createRtnQuantizer({ wasm });
   })();
   quantizer.catch(() => {
     quantizer = undefined;
